@@ -1,0 +1,644 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+//
+// Bodies of vigil::TDigest, included at the bottom of vigil/sketch/tdigest.hpp.
+#pragma once
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "vigil/io/binary.hpp"
+#include "vigil/sketch/detail/radix_sort.hpp"
+#include "vigil/sketch/tdigest.hpp"
+
+namespace vigil {
+
+namespace detail {
+inline constexpr double tdigest_min_compression = 10;
+inline constexpr double tdigest_max_compression = 1e5;
+inline constexpr std::uint8_t tdigest_format_version = 1;
+inline constexpr std::uint16_t tdigest_flag_float_means = 1;
+inline constexpr std::uint16_t tdigest_flag_integer_weights = 2;
+inline constexpr double pi = 3.14159265358979323846;
+}  // namespace detail
+
+template <class Real>
+TDigest<Real>::TDigest(double compression, ScaleFunction scale)
+    : compression_(compression),
+      scale_(scale),
+      min_(std::numeric_limits<Real>::infinity()),
+      max_(-std::numeric_limits<Real>::infinity()) {
+  if (!(compression >= detail::tdigest_min_compression && compression <= detail::tdigest_max_compression))
+    detail::throw_invalid_argument("TDigest: compression " + detail::to_text(compression) +
+                                   " is outside [10, 100000]");
+  if (scale != ScaleFunction::k1 && scale != ScaleFunction::k2 && scale != ScaleFunction::k3)
+    detail::throw_invalid_argument("TDigest: unknown scale function " + std::to_string(static_cast<int>(scale)));
+  buffer_limit_ = static_cast<std::size_t>(std::ceil(8 * compression));
+}
+
+template <class Real>
+double TDigest<Real>::not_a_number() {
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+// Keys order like the values: flip all bits of negatives, only the sign bit of the rest.
+template <class Real>
+typename TDigest<Real>::Key TDigest<Real>::to_key(Real x) {
+  Key bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  constexpr Key sign = Key(1) << (sizeof(Key) * 8 - 1);
+  return (bits & sign) ? ~bits : (bits | sign);
+}
+
+template <class Real>
+Real TDigest<Real>::from_key(Key k) {
+  constexpr Key sign = Key(1) << (sizeof(Key) * 8 - 1);
+  const Key bits = (k & sign) ? (k & ~sign) : ~k;
+  Real x;
+  std::memcpy(&x, &bits, sizeof x);
+  return x;
+}
+
+template <class Real>
+void TDigest<Real>::add_weighted(Real x, double weight) {
+  if (!(weight > 0) || !std::isfinite(weight))
+    detail::throw_invalid_argument("TDigest::add: weight " + detail::to_text(weight) +
+                                   " is not a finite positive number");
+  if (weighted_.size() >= buffer_limit_) flush();
+  weighted_.push_back(Item{static_cast<double>(x), weight, true});
+  count_ += weight;
+  sum_ += static_cast<double>(x) * weight;
+  if (x < min_) min_ = x;
+  if (x > max_) max_ = x;
+}
+
+template <class Real>
+void TDigest<Real>::grow_or_flush() {
+  if (buffer_capacity_ == 0) {
+    buffer_.resize(buffer_limit_);
+    buffer_capacity_ = buffer_limit_;
+  } else {
+    flush();
+  }
+}
+
+template <class Real>
+void TDigest<Real>::merge(const TDigest& other) {
+  if (&other == this) {
+    const TDigest copy(other);
+    merge(copy);
+    return;
+  }
+  // The other digest's centroids and pending values become weighted input here; the next
+  // flush merges them with ours under our compression.
+  const auto absorb = [this](const Item& item) {
+    if (weighted_.size() >= buffer_limit_) flush();
+    weighted_.push_back(item);
+  };
+  for (std::size_t i = 0; i < other.centroids_.size(); ++i)
+    absorb(Item{static_cast<double>(other.centroids_[i].mean), other.centroids_[i].weight, other.single_[i] != 0});
+  for (const Item& item : other.weighted_) absorb(item);
+  for (std::size_t i = 0; i < other.buffered_; ++i) absorb(Item{static_cast<double>(from_key(other.buffer_[i])), 1, true});
+  count_ += other.count_;
+  sum_ += other.sum_;
+  rejected_ += other.rejected_;
+  if (other.count_ > 0) {
+    min_ = std::min(min_, other.min_);
+    max_ = std::max(max_, other.max_);
+  }
+}
+
+template <class Real>
+void TDigest<Real>::flush() {
+  if (buffered_ == 0 && weighted_.empty()) return;
+  const Key* sorted = buffer_.data();
+  if (buffered_ > 1) {
+    if (sort_scratch_.size() < buffered_) sort_scratch_.resize(buffer_.size());
+    sorted = detail::radix_sort(buffer_.data(), sort_scratch_.data(), buffered_);
+  }
+  std::sort(weighted_.begin(), weighted_.end(), [](const Item& a, const Item& b) { return a.mean < b.mean; });
+  items_.clear();
+  items_.reserve(centroids_.size() + weighted_.size());
+  std::size_t c = 0;
+  std::size_t w = 0;
+  while (c < centroids_.size() || w < weighted_.size()) {
+    if (w == weighted_.size() ||
+        (c < centroids_.size() && static_cast<double>(centroids_[c].mean) <= weighted_[w].mean)) {
+      items_.push_back(Item{static_cast<double>(centroids_[c].mean), centroids_[c].weight, single_[c] != 0});
+      ++c;
+    } else {
+      items_.push_back(weighted_[w++]);
+    }
+  }
+  // Alternating the direction of the pass keeps centroids from drifting to one side.
+  if (passes_ % 2 == 0) {
+    compress<true>(sorted, buffered_);
+  } else {
+    compress<false>(sorted, buffered_);
+  }
+  ++passes_;
+  buffered_ = 0;
+  weighted_.clear();
+}
+
+template <class Real>
+double TDigest<Real>::pass_factor(double total) const {
+  if (scale_ == ScaleFunction::k1) return 2 * detail::pi / compression_;
+  const double log_ratio = std::log(std::max(total / compression_, 1.0));
+  const double z = zmul_ * compression_ / (4 * log_ratio + (scale_ == ScaleFunction::k2 ? 24 : 21));
+  return std::exp(-1 / z);
+}
+
+// The largest cumulative weight the centroid that starts after `done` may reach:
+// total * k⁻¹(k(done / total) + 1), in closed form for each scale function.
+template <class Real>
+double TDigest<Real>::weight_limit(double done, double total, double factor) const {
+  const double q = done / total;
+  double limit;
+  switch (scale_) {
+    case ScaleFunction::k1: {
+      const double angle = std::asin(std::clamp(2 * q - 1, -1.0, 1.0)) + factor;
+      limit = angle >= detail::pi / 2 ? 1.0 : (std::sin(angle) + 1) / 2;
+      break;
+    }
+    case ScaleFunction::k3:
+      if (q <= 0.5) {
+        const double up = q / factor;
+        limit = up <= 0.5 ? up : 1 - factor / (4 * q);
+      } else {
+        limit = 1 - (1 - q) * factor;
+      }
+      break;
+    case ScaleFunction::k2:
+    default:
+      limit = q / (q + (1 - q) * factor);
+      break;
+  }
+  return std::min(limit, q + max_centroid_fraction()) * total;
+}
+
+template <class Real>
+template <bool Forward>
+void TDigest<Real>::compress(const Key* values, std::size_t value_count) {
+  const std::size_t item_count = items_.size();
+  std::size_t ia = Forward ? 0 : item_count;
+  std::size_t ib = Forward ? 0 : value_count;
+  const auto has_next = [&] { return Forward ? (ia < item_count || ib < value_count) : (ia > 0 || ib > 0); };
+  const auto next = [&]() -> Item {
+    if constexpr (Forward) {
+      if (ia < item_count && (ib == value_count || items_[ia].mean <= static_cast<double>(from_key(values[ib]))))
+        return items_[ia++];
+      return Item{static_cast<double>(from_key(values[ib++])), 1, true};
+    } else {
+      if (ia > 0 && (ib == 0 || items_[ia - 1].mean >= static_cast<double>(from_key(values[ib - 1]))))
+        return items_[--ia];
+      return Item{static_cast<double>(from_key(values[--ib])), 1, true};
+    }
+  };
+  const auto emit = [this](const Item& item) {
+    next_centroids_.push_back(Centroid{static_cast<Real>(item.mean), item.weight});
+    next_single_.push_back(item.single ? 1 : 0);
+  };
+
+  next_centroids_.clear();
+  next_single_.clear();
+  // The weight in this pass; during a merge() it can be less than count_.
+  double total = static_cast<double>(value_count);
+  for (const Item& item : items_) total += item.weight;
+  const double factor = pass_factor(total);
+  Item current = next();
+  double done = 0;    // weight of the centroids already emitted, from the start of the pass
+  double limit = 0;   // the first centroid stays a singleton
+  while (has_next()) {
+    const Item item = next();
+    const bool last = !has_next();  // and so does the last
+    const bool same_value = current.single && item.single && item.mean == current.mean;
+    if (same_value || (done > 0 && !last && done + current.weight + item.weight <= limit)) {
+      const double weight = current.weight + item.weight;
+      current.mean += (item.mean - current.mean) * (item.weight / weight);
+      current.weight = weight;
+      current.single = same_value;
+    } else {
+      emit(current);
+      done += current.weight;
+      limit = weight_limit(done, total, factor);
+      current = item;
+    }
+  }
+  emit(current);
+  if constexpr (!Forward) {
+    std::reverse(next_centroids_.begin(), next_centroids_.end());
+    std::reverse(next_single_.begin(), next_single_.end());
+  }
+  centroids_.swap(next_centroids_);
+  single_.swap(next_single_);
+}
+
+template <class Real>
+void TDigest<Real>::compact() {
+  flush();
+  std::vector<Key>().swap(buffer_);
+  std::vector<Key>().swap(sort_scratch_);
+  std::vector<Item>().swap(weighted_);
+  std::vector<Item>().swap(items_);
+  std::vector<Centroid>().swap(next_centroids_);
+  std::vector<std::uint8_t>().swap(next_single_);
+  centroids_.shrink_to_fit();
+  single_.shrink_to_fit();
+  buffer_capacity_ = 0;
+}
+
+template <class Real>
+template <class Fn>
+auto TDigest<Real>::with_flushed(Fn&& fn) const {
+  if (buffered() == 0) return fn(*this);
+  TDigest copy(*this);
+  copy.flush();
+  return fn(copy);
+}
+
+template <class Real>
+double TDigest<Real>::quantile(double q) const {
+  if (!(q >= 0 && q <= 1))
+    detail::throw_invalid_argument("TDigest::quantile: q " + detail::to_text(q) + " is outside [0, 1]");
+  if (count_ == 0) return not_a_number();
+  return with_flushed([q](const TDigest& d) { return d.quantile_flushed(q); });
+}
+
+template <class Real>
+double TDigest<Real>::cdf(double x) const {
+  if (count_ == 0 || std::isnan(x)) return not_a_number();
+  if (x < static_cast<double>(min_)) return 0;
+  if (x > static_cast<double>(max_)) return 1;
+  return with_flushed([x](const TDigest& d) { return d.cdf_flushed(x); });
+}
+
+template <class Real>
+double TDigest<Real>::trimmed_mean(double lo, double hi) const {
+  if (!(lo >= 0 && lo <= hi && hi <= 1))
+    detail::throw_invalid_argument("TDigest::trimmed_mean: bounds " + detail::to_text(lo) + ", " +
+                                   detail::to_text(hi) + " are not 0 <= lo <= hi <= 1");
+  if (count_ == 0) return not_a_number();
+  return with_flushed([lo, hi](const TDigest& d) { return d.trimmed_mean_flushed(lo, hi); });
+}
+
+namespace detail {
+
+// Visits the knots of the piecewise-linear quantile function of a flushed digest, in order of
+// rank: (0, min), then for each centroid either its rank interval's two ends at its mean
+// (single-valued) or the interval's midpoint (mixed), then (total, max). Stops when `visit`
+// returns true.
+template <class Centroids, class Single, class Visit>
+void for_each_knot(const Centroids& centroids, const Single& single, double min, double max, double total,
+                   Visit&& visit) {
+  if (visit(0.0, min)) return;
+  double start = 0;
+  for (std::size_t i = 0; i < centroids.size(); ++i) {
+    const double mean = static_cast<double>(centroids[i].mean);
+    const double weight = centroids[i].weight;
+    if (single[i]) {
+      if (visit(start, mean) || visit(start + weight, mean)) return;
+    } else if (visit(start + weight / 2, mean)) {
+      return;
+    }
+    start += weight;
+  }
+  visit(total, max);
+}
+
+}  // namespace detail
+
+template <class Real>
+double TDigest<Real>::quantile_flushed(double q) const {
+  const double target = q * count_;
+  double prev_rank = 0;
+  double prev_value = static_cast<double>(min_);
+  double result = static_cast<double>(max_);
+  bool first = true;
+  detail::for_each_knot(centroids_, single_, static_cast<double>(min_), static_cast<double>(max_), count_,
+                        [&](double rank, double value) {
+                          if (rank >= target) {
+                            if (first || rank <= prev_rank) {
+                              result = value;
+                            } else {
+                              result = prev_value + (target - prev_rank) / (rank - prev_rank) * (value - prev_value);
+                            }
+                            return true;
+                          }
+                          first = false;
+                          prev_rank = rank;
+                          prev_value = value;
+                          return false;
+                        });
+  return std::clamp(result, static_cast<double>(min_), static_cast<double>(max_));
+}
+
+template <class Real>
+double TDigest<Real>::cdf_flushed(double x) const {
+  // lower: the smallest rank whose value reaches x; upper: the largest rank whose value is
+  // at most x. They differ only where the quantile function is flat at x (a tie).
+  double lower = 0;
+  double upper = count_;
+  bool lower_found = false;
+  bool upper_pending = false;
+  double prev_rank = 0;
+  double prev_value = 0;
+  bool first = true;
+  detail::for_each_knot(centroids_, single_, static_cast<double>(min_), static_cast<double>(max_), count_,
+                        [&](double rank, double value) {
+                          if (!lower_found && value >= x) {
+                            // The previous knot's value is below x, so the slope is positive.
+                            lower = first ? rank
+                                          : prev_rank + (x - prev_value) / (value - prev_value) * (rank - prev_rank);
+                            lower_found = true;
+                          }
+                          if (upper_pending && value > x) {
+                            upper = prev_rank + (x - prev_value) / (value - prev_value) * (rank - prev_rank);
+                            return true;
+                          }
+                          upper_pending = value <= x;
+                          first = false;
+                          prev_rank = rank;
+                          prev_value = value;
+                          return false;
+                        });
+  return std::clamp((lower + upper) / (2 * count_), 0.0, 1.0);
+}
+
+template <class Real>
+double TDigest<Real>::trimmed_mean_flushed(double lo, double hi) const {
+  if (lo == hi) return quantile_flushed(lo);
+  const double a = lo * count_;
+  const double b = hi * count_;
+  double start = 0;
+  double sum = 0;
+  double weight = 0;
+  for (const Centroid& c : centroids_) {
+    const double overlap = std::min(start + c.weight, b) - std::max(start, a);
+    if (overlap > 0) {
+      sum += overlap * static_cast<double>(c.mean);
+      weight += overlap;
+    }
+    start += c.weight;
+    if (start >= b) break;
+  }
+  return weight > 0 ? sum / weight : quantile_flushed((lo + hi) / 2);
+}
+
+template <class Real>
+std::size_t TDigest<Real>::max_centroids() const {
+  // Greedy merging leaves no two neighbours that could have merged, so each pair spans at
+  // least one unit of k; k spans at most ~2·(δ/2) units under k1 and ~2·Z·log(n) under k2
+  // and k3 with Z ∝ δ/log(n/δ). The constant covers every n up to 2^64 (tests check it).
+  return static_cast<std::size_t>(std::ceil(2.2 * compression_)) + 10;
+}
+
+template <class Real>
+std::size_t TDigest<Real>::memory_bytes() const {
+  return sizeof(*this) + centroids_.capacity() * sizeof(Centroid) + single_.capacity() +
+         buffer_.capacity() * sizeof(Key) + sort_scratch_.capacity() * sizeof(Key) +
+         weighted_.capacity() * sizeof(Item) + items_.capacity() * sizeof(Item) +
+         next_centroids_.capacity() * sizeof(Centroid) + next_single_.capacity();
+}
+
+template <class Real>
+void TDigest<Real>::clear() {
+  count_ = 0;
+  sum_ = 0;
+  min_ = std::numeric_limits<Real>::infinity();
+  max_ = -std::numeric_limits<Real>::infinity();
+  rejected_ = 0;
+  passes_ = 0;
+  centroids_.clear();
+  single_.clear();
+  buffered_ = 0;
+  weighted_.clear();
+}
+
+template <class Real>
+bool TDigest<Real>::equals(const TDigest& other) const {
+  if (buffered() > 0 || other.buffered() > 0) {
+    return with_flushed([&other](const TDigest& a) {
+      return other.with_flushed([&a](const TDigest& b) { return a.equals(b); });
+    });
+  }
+  if (compression_ != other.compression_ || scale_ != other.scale_ || count_ != other.count_ ||
+      sum_ != other.sum_ || rejected_ != other.rejected_ || centroids_ != other.centroids_ ||
+      single_ != other.single_)
+    return false;
+  return count_ == 0 || (min_ == other.min_ && max_ == other.max_);
+}
+
+// Format version 1 (docs/formats.md):
+//   header (type tdigest, flags: 1 = means are float32, 2 = weights are varint integers)
+//   f64 compression, u8 scale function, f64 count, f64 sum, f64 min, f64 max,
+//   varint rejected, varint n, n × (mean, weight), ceil(n/8) bytes of single-valued bits.
+template <class Real>
+std::vector<std::uint8_t> TDigest<Real>::serialize() const {
+  if (buffered() > 0) {
+    TDigest copy(*this);
+    copy.flush();
+    return copy.serialize();
+  }
+  bool integer_weights = true;
+  for (const Centroid& c : centroids_)
+    integer_weights = integer_weights && c.weight == std::floor(c.weight) && c.weight <= 9007199254740992.0;
+  std::uint16_t flags = 0;
+  if (std::is_same_v<Real, float>) flags |= detail::tdigest_flag_float_means;
+  if (integer_weights) flags |= detail::tdigest_flag_integer_weights;
+
+  std::vector<std::uint8_t> out;
+  out.reserve(io::header_size + 64 + centroids_.size() * (sizeof(Real) + 4));
+  io::Writer w(out);
+  w.header(io::TypeId::tdigest, detail::tdigest_format_version, flags);
+  w.f64(compression_);
+  w.u8(static_cast<std::uint8_t>(scale_));
+  w.f64(count_);
+  w.f64(sum_);
+  w.f64(min());
+  w.f64(max());
+  w.varint(rejected_);
+  w.varint(centroids_.size());
+  for (const Centroid& c : centroids_) {
+    if constexpr (std::is_same_v<Real, float>) {
+      w.f32(c.mean);
+    } else {
+      w.f64(c.mean);
+    }
+    if (integer_weights) {
+      w.varint(static_cast<std::uint64_t>(c.weight));
+    } else {
+      w.f64(c.weight);
+    }
+  }
+  for (std::size_t i = 0; i < single_.size(); i += 8) {
+    std::uint8_t bits = 0;
+    for (std::size_t j = i; j < std::min(i + 8, single_.size()); ++j)
+      if (single_[j]) bits = static_cast<std::uint8_t>(bits | (1u << (j - i)));
+    w.u8(bits);
+  }
+  return out;
+}
+
+template <class Real>
+TDigest<Real> TDigest<Real>::deserialize(const void* data, std::size_t size) {
+  io::Reader r(data, size, "TDigest");
+  std::uint16_t flags = 0;
+  r.header(io::TypeId::tdigest, detail::tdigest_format_version, flags);
+  if (flags & ~(detail::tdigest_flag_float_means | detail::tdigest_flag_integer_weights))
+    r.fail("unknown flags " + std::to_string(flags));
+  const bool float_means = (flags & detail::tdigest_flag_float_means) != 0;
+  const bool integer_weights = (flags & detail::tdigest_flag_integer_weights) != 0;
+  if (float_means != std::is_same_v<Real, float>)
+    r.fail(float_means ? "holds float means; read it as TDigest<float>" : "holds double means; read it as TDigest<double>");
+  const double compression = r.f64();
+  const auto scale = static_cast<ScaleFunction>(r.u8());
+  if (!(compression >= detail::tdigest_min_compression && compression <= detail::tdigest_max_compression))
+    r.fail("compression " + detail::to_text(compression) + " is outside [10, 100000]");
+  if (scale != ScaleFunction::k1 && scale != ScaleFunction::k2 && scale != ScaleFunction::k3)
+    r.fail("unknown scale function " + std::to_string(static_cast<int>(scale)));
+  TDigest digest(compression, scale);
+  digest.count_ = r.f64();
+  digest.sum_ = r.f64();
+  const double min = r.f64();
+  const double max = r.f64();
+  digest.rejected_ = r.varint();
+  const std::size_t n = r.count(float_means ? 5 : 9);
+  if (!(digest.count_ >= 0) || !std::isfinite(digest.count_)) r.fail("count " + detail::to_text(digest.count_) + " is invalid");
+  if ((n == 0) != (digest.count_ == 0)) r.fail("count and centroids disagree");
+  digest.centroids_.reserve(n);
+  double total = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double mean = float_means ? static_cast<double>(r.f32()) : r.f64();
+    const double weight = integer_weights ? static_cast<double>(r.varint()) : r.f64();
+    if (!std::isfinite(mean)) r.fail("centroid " + std::to_string(i) + " has mean " + detail::to_text(mean));
+    if (!(weight > 0) || !std::isfinite(weight))
+      r.fail("centroid " + std::to_string(i) + " has weight " + detail::to_text(weight));
+    if (i > 0 && mean < static_cast<double>(digest.centroids_.back().mean))
+      r.fail("centroid means are not in ascending order at " + std::to_string(i));
+    digest.centroids_.push_back(Centroid{static_cast<Real>(mean), weight});
+    total += weight;
+  }
+  digest.single_.assign(n, 0);
+  for (std::size_t i = 0; i < n; i += 8) {
+    const std::uint8_t bits = r.u8();
+    for (std::size_t j = i; j < std::min(i + 8, n); ++j) digest.single_[j] = (bits >> (j - i)) & 1u;
+  }
+  r.finish();
+  if (std::fabs(total - digest.count_) > 1e-9 * std::max(1.0, digest.count_))
+    r.fail("centroid weights sum to " + detail::to_text(total) + ", not the count " + detail::to_text(digest.count_));
+  if (n > 0) {
+    if (!(min <= static_cast<double>(digest.centroids_.front().mean) &&
+          max >= static_cast<double>(digest.centroids_.back().mean)))
+      r.fail("min/max do not enclose the centroids");
+    digest.min_ = static_cast<Real>(min);
+    digest.max_ = static_cast<Real>(max);
+  }
+  return digest;
+}
+
+template <class Real>
+std::string TDigest<Real>::to_postgres() const {
+  if (buffered() > 0) {
+    TDigest copy(*this);
+    copy.flush();
+    return copy.to_postgres();
+  }
+  if (count_ == 0) detail::throw_invalid_argument("TDigest::to_postgres: the digest is empty");
+  std::string text = "flags 1 count ";
+  double total = 0;
+  for (const Centroid& c : centroids_) {
+    if (c.weight != std::floor(c.weight))
+      detail::throw_invalid_argument("TDigest::to_postgres: centroid weight " + detail::to_text(c.weight) +
+                                     " is not an integer count");
+    total += c.weight;
+  }
+  text += std::to_string(static_cast<long long>(total));
+  text += " compression " + std::to_string(static_cast<long long>(std::lround(std::min(compression_, 10000.0))));
+  text += " centroids " + std::to_string(centroids_.size());
+  for (const Centroid& c : centroids_) {
+    text += " (" + detail::to_text(static_cast<double>(c.mean)) + ", ";
+    text += std::to_string(static_cast<long long>(c.weight)) + ")";
+  }
+  return text;
+}
+
+template <class Real>
+TDigest<Real> TDigest<Real>::from_postgres(std::string_view text) {
+  const std::string s(text);
+  const char* p = s.c_str();
+  const auto fail = [&](const std::string& why) -> void {
+    detail::throw_format_error("cannot read PostgreSQL tdigest text: " + why + " at offset " +
+                               std::to_string(p - s.c_str()));
+  };
+  const auto word = [&](const char* expected) {
+    while (*p == ' ') ++p;
+    const std::size_t n = std::strlen(expected);
+    if (std::strncmp(p, expected, n) != 0) fail(std::string("expected '") + expected + "'");
+    p += n;
+  };
+  const auto integer = [&]() -> long long {
+    while (*p == ' ') ++p;
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(p, &end, 10);
+    if (end == p || errno != 0) fail("expected an integer");
+    p = end;
+    return v;
+  };
+  const auto real = [&]() -> double {
+    while (*p == ' ') ++p;
+    char* end = nullptr;
+    const double v = std::strtod(p, &end);
+    if (end == p || !std::isfinite(v)) fail("expected a finite number");
+    p = end;
+    return v;
+  };
+  word("flags");
+  const long long flags = integer();
+  if (flags != 0 && flags != 1) fail("unsupported flags " + std::to_string(flags));
+  word("count");
+  const long long count = integer();
+  word("compression");
+  const long long compression = integer();
+  word("centroids");
+  const long long n = integer();
+  if (count <= 0) fail("count must be positive");
+  if (compression < 10 || compression > 10000) fail("compression must be in [10, 10000]");
+  if (n <= 0 || n > count || n > 10 * compression) fail("centroid count " + std::to_string(n) + " is out of range");
+  std::vector<Centroid> centroids;
+  centroids.reserve(static_cast<std::size_t>(n));
+  long long total = 0;
+  for (long long i = 0; i < n; ++i) {
+    word("(");
+    double mean = real();
+    word(",");
+    const long long weight = integer();
+    word(")");
+    if (weight <= 0) fail("centroid count must be positive");
+    if (flags == 0) mean /= static_cast<double>(weight);  // the old format stored sums
+    centroids.push_back(Centroid{static_cast<Real>(mean), static_cast<double>(weight)});
+    total += weight;
+  }
+  while (*p == ' ') ++p;
+  if (*p != '\0') fail("unexpected trailing text");
+  if (total != count) fail("centroid counts sum to " + std::to_string(total) + ", not " + std::to_string(count));
+  std::stable_sort(centroids.begin(), centroids.end(), [](const Centroid& a, const Centroid& b) { return a.mean < b.mean; });
+  TDigest digest(static_cast<double>(compression));
+  digest.count_ = static_cast<double>(count);
+  for (const Centroid& c : centroids) {
+    digest.sum_ += static_cast<double>(c.mean) * c.weight;
+    digest.single_.push_back(c.weight == 1 ? 1 : 0);
+  }
+  digest.centroids_ = std::move(centroids);
+  digest.min_ = digest.centroids_.front().mean;
+  digest.max_ = digest.centroids_.back().mean;
+  return digest;
+}
+
+}  // namespace vigil

@@ -1,0 +1,11 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// Version 0.1.0. SPDX-License-Identifier: Apache-2.0
+//
+// Umbrella header: everything that needs only the standard library. Headers that need
+// Eigen (vigil/model/) or fmt (vigil/export/) are included on their own.
+#pragma once
+
+#include "vigil/config.hpp"
+#include "vigil/error.hpp"
+#include "vigil/io/binary.hpp"
+#include "vigil/sketch/tdigest.hpp"
