@@ -1,9 +1,524 @@
 #include <vigil/sketch/tdigest.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "vigil_test.hpp"
 
-TEST_CASE("TDigest: empty digest answers NaN", "[tdigest]") {
-  vigil::TDigest<> d;
+namespace {
+
+using vigil::TDigest;
+using vigil_test::rank_interval;
+
+// A small deterministic generator so the data sets are the same with every standard library.
+class Source {
+ public:
+  explicit Source(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t next() {  // splitmix64
+    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
+  double normal() {  // Box-Muller
+    const double u = 1 - uniform();
+    const double v = uniform();
+    return std::sqrt(-2 * std::log(u)) * std::cos(2 * 3.14159265358979323846 * v);
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+struct DataSet {
+  std::string name;
+  std::vector<double> values;
+};
+
+std::vector<DataSet> accuracy_data_sets(std::size_t n) {
+  Source s(20261126);
+  const auto make = [&](const std::string& name, const std::function<double()>& draw) {
+    DataSet d{name, std::vector<double>(n)};
+    for (double& x : d.values) x = draw();
+    return d;
+  };
+  std::vector<DataSet> sets;
+  sets.push_back(make("uniform", [&] { return s.uniform(); }));
+  sets.push_back(make("normal", [&] { return s.normal(); }));
+  sets.push_back(make("lognormal sigma 2", [&] { return std::exp(2 * s.normal()); }));
+  sets.push_back(make("pareto alpha 1.2", [&] { return std::pow(1 - s.uniform(), -1 / 1.2); }));
+  sets.push_back(make("exponential", [&] { return -std::log(1 - s.uniform()); }));
+  sets.push_back(make("discrete 10 values", [&] { return std::floor(10 * s.uniform()); }));
+  DataSet ascending = make("ascending normal", [&] { return s.normal(); });
+  std::sort(ascending.values.begin(), ascending.values.end());
+  sets.push_back(ascending);
+  DataSet descending = make("descending normal", [&] { return s.normal(); });
+  std::sort(descending.values.rbegin(), descending.values.rend());
+  sets.push_back(descending);
+  sets.push_back(make("99/1 mixture of far modes", [&] { return s.uniform() < 0.01 ? 1e6 + s.normal() : s.normal(); }));
+  return sets;
+}
+
+struct Errors {
+  double tail = 0;    // max rank error at q in {1e-4, 1e-3, 0.999, 0.9999}
+  double middle = 0;  // max rank error on a grid of step 1e-4 strictly between
+  bool monotone = true;
+};
+
+Errors rank_errors(const TDigest<>& digest, const std::vector<double>& sorted) {
+  Errors e;
+  for (double q : {1e-4, 1e-3, 0.999, 0.9999}) e.tail = std::max(e.tail, rank_interval(sorted, digest.quantile(q)).error(q));
+  double previous = -std::numeric_limits<double>::infinity();
+  for (int i = 2; i < 10000; ++i) {
+    const double q = i * 1e-4;
+    const double x = digest.quantile(q);
+    e.middle = std::max(e.middle, rank_interval(sorted, x).error(q));
+    e.monotone = e.monotone && x >= previous;
+    previous = x;
+  }
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("TDigest: empty digest", "[tdigest]") {
+  TDigest<> d;
   CHECK(d.empty());
+  CHECK(d.count() == 0);
+  CHECK(d.compression() == 100);
+  CHECK(d.scale_function() == vigil::ScaleFunction::k2);
   CHECK(std::isnan(d.quantile(0.5)));
+  CHECK(std::isnan(d.quantile(0)));
+  CHECK(std::isnan(d.cdf(1.0)));
+  CHECK(std::isnan(d.min()));
+  CHECK(std::isnan(d.max()));
+  CHECK(std::isnan(d.mean()));
+  CHECK(std::isnan(d.trimmed_mean(0.1, 0.9)));
+  CHECK(d.centroids().empty());
+  CHECK(d.rejected() == 0);
+  CHECK(d == TDigest<>());
+  // An empty digest allocates nothing until the first value.
+  CHECK(d.memory_bytes() == sizeof(TDigest<>));
+}
+
+TEST_CASE("TDigest: one value", "[tdigest]") {
+  TDigest<> d;
+  d.add(3.5);
+  CHECK_FALSE(d.empty());
+  CHECK(d.count() == 1);
+  for (double q : {0.0, 0.25, 0.5, 1.0}) CHECK(d.quantile(q) == 3.5);
+  CHECK(d.cdf(3.4) == 0);
+  CHECK(d.cdf(3.5) == 0.5);  // mid-rank rule: half the weight at x
+  CHECK(d.cdf(3.6) == 1);
+  CHECK(d.min() == 3.5);
+  CHECK(d.max() == 3.5);
+  CHECK(d.mean() == 3.5);
+  CHECK(d.trimmed_mean(0, 1) == 3.5);
+  d.flush();
+  REQUIRE(d.centroids().size() == 1);
+  CHECK(d.centroids()[0].mean == 3.5);
+  CHECK(d.centroids()[0].weight == 1);
+  CHECK(d.single_valued(0));
+}
+
+TEST_CASE("TDigest: small exact data and the tie rule", "[tdigest]") {
+  TDigest<> d;
+  for (double x : {1.0, 2.0, 2.0, 2.0, 3.0}) d.add(x);
+  // Five values are five singletons or single-valued centroids: every answer is exact.
+  CHECK(d.quantile(0) == 1);
+  CHECK(d.quantile(0.1) == 1);
+  CHECK(d.quantile(0.5) == 2);
+  CHECK(d.quantile(0.79) == 2);
+  CHECK(d.quantile(1) == 3);
+  CHECK(d.cdf(2.0) == Approx(0.2 + 0.6 / 2).epsilon(1e-15));
+  CHECK(d.cdf(1.0) == Approx(0.1).epsilon(1e-15));
+  CHECK(d.cdf(1.5) == Approx(0.2).epsilon(1e-15));
+  CHECK(d.count() == 5);
+  CHECK(d.mean() == Approx(2.0));
+}
+
+TEST_CASE("TDigest: weighted values", "[tdigest]") {
+  TDigest<> weighted;
+  TDigest<> repeated;
+  Source s(3);
+  for (int i = 0; i < 20000; ++i) {
+    const double x = std::floor(s.uniform() * 1000) / 10;
+    const int w = 1 + static_cast<int>(s.uniform() * 4);
+    weighted.add(x, w);
+    for (int j = 0; j < w; ++j) repeated.add(x);
+  }
+  CHECK(weighted.count() == repeated.count());
+  CHECK(weighted.min() == repeated.min());
+  CHECK(weighted.max() == repeated.max());
+  for (double q : {0.001, 0.1, 0.5, 0.9, 0.999}) {
+    CHECK(weighted.quantile(q) == Approx(repeated.quantile(q)).margin(0.2));
+  }
+}
+
+TEST_CASE("TDigest: accuracy against exact ranks at delta 100 on 10^6 values", "[tdigest][accuracy]") {
+  constexpr std::size_t n = 1000000;
+  for (const DataSet& data : accuracy_data_sets(n)) {
+    SECTION(data.name) {
+      TDigest<> whole(100);
+      std::vector<TDigest<>> parts(64, TDigest<>(100));
+      for (std::size_t i = 0; i < n; ++i) {
+        whole.add(data.values[i]);
+        parts[i % 64].add(data.values[i]);
+      }
+      TDigest<> merged(100);
+      for (const TDigest<>& part : parts) merged.merge(part);
+      whole.flush();
+      merged.flush();
+
+      std::vector<double> sorted = data.values;
+      std::sort(sorted.begin(), sorted.end());
+      const Errors single = rank_errors(whole, sorted);
+      const Errors combined = rank_errors(merged, sorted);
+      INFO(data.name << ": tail " << single.tail << " middle " << single.middle << "; merged tail "
+                     << combined.tail << " middle " << combined.middle << "; centroids "
+                     << whole.centroids().size());
+      CHECK(single.tail <= 2e-5);
+      CHECK(single.middle <= 2e-3);
+      CHECK(combined.tail <= 4e-5);
+      CHECK(combined.middle <= 4e-3);
+      CHECK(single.monotone);
+      CHECK(combined.monotone);
+      CHECK(whole.min() == sorted.front());
+      CHECK(whole.max() == sorted.back());
+      CHECK(merged.min() == sorted.front());
+      CHECK(merged.max() == sorted.back());
+      CHECK(whole.quantile(0) == sorted.front());
+      CHECK(whole.quantile(1) == sorted.back());
+      CHECK(whole.count() == n);
+      CHECK(merged.count() == n);
+      CHECK(whole.centroids().size() <= whole.max_centroids());
+      CHECK(merged.centroids().size() <= merged.max_centroids());
+
+      // cdf is the inverse: at the exact quantiles it returns the exact mid-rank.
+      double cdf_error = 0;
+      for (int i = 1; i < 1000; ++i) {
+        const double x = sorted[static_cast<std::size_t>(i * 1e-3 * n)];
+        const auto rank = rank_interval(sorted, x);
+        cdf_error = std::max(cdf_error, std::fabs(whole.cdf(x) - (rank.below + rank.at_most) / 2));
+      }
+      CHECK(cdf_error <= 2e-3);
+    }
+  }
+}
+
+TEST_CASE("TDigest: few distinct values are summarised exactly", "[tdigest]") {
+  Source s(11);
+  TDigest<> d(100);
+  std::vector<double> values;
+  for (int i = 0; i < 200000; ++i) {
+    const double x = std::floor(7 * s.uniform()) * 0.5;
+    d.add(x);
+    values.push_back(x);
+  }
+  std::sort(values.begin(), values.end());
+  for (double x = 0; x <= 3; x += 0.5) {
+    const auto rank = rank_interval(values, x);
+    CHECK(d.cdf(x) == Approx((rank.below + rank.at_most) / 2).epsilon(1e-12));
+  }
+  for (int i = 0; i <= 1000; ++i) {
+    const double q = i / 1000.0;
+    CHECK(rank_interval(values, d.quantile(q)).error(q) == 0);
+  }
+}
+
+TEST_CASE("TDigest: serialized size stays under 2 KB for 10^7 values", "[tdigest][accuracy]") {
+  Source s(5);
+  TDigest<> d(100);
+  for (int i = 0; i < 10000000; ++i) d.add(std::exp(s.normal()));
+  const auto bytes = d.serialize();
+  INFO("bytes " << bytes.size() << ", centroids " << (d.flush(), d.centroids().size()));
+  CHECK(bytes.size() <= 2048);
+  CHECK(d.centroids().size() <= d.max_centroids());
+}
+
+TEST_CASE("TDigest: merge", "[tdigest]") {
+  Source s(9);
+  TDigest<> a(100);
+  TDigest<> b(200, vigil::ScaleFunction::k3);
+  for (int i = 0; i < 30000; ++i) a.add(s.normal());
+  for (int i = 0; i < 10000; ++i) b.add(5 + s.normal());
+  b.add(std::numeric_limits<double>::quiet_NaN());
+
+  TDigest<> sum = a;
+  sum.merge(b);
+  CHECK(sum.count() == 40000);
+  CHECK(sum.rejected() == 1);
+  CHECK(sum.min() == std::min(a.min(), b.min()));
+  CHECK(sum.max() == std::max(a.max(), b.max()));
+  CHECK(sum.compression() == 100);
+  CHECK(sum.quantile(0.75) == Approx(b.quantile(0.0)).margin(2.0));  // the second mode starts near 3/4
+  CHECK(sum.cdf(2.5) == Approx(0.75).margin(0.005));
+
+  SECTION("with an empty digest changes nothing") {
+    TDigest<> copy = a;
+    copy.merge(TDigest<>(50));
+    CHECK(copy == a);
+    TDigest<> empty;
+    empty.merge(a);
+    CHECK(empty.count() == a.count());
+    CHECK(empty.quantile(0.5) == Approx(a.quantile(0.5)).margin(0.01));
+  }
+  SECTION("with itself doubles every weight") {
+    TDigest<> twice = a;
+    twice.merge(twice);
+    CHECK(twice.count() == 2 * a.count());
+    CHECK(twice.min() == a.min());
+    CHECK(twice.quantile(0.5) == Approx(a.quantile(0.5)).margin(0.01));
+  }
+}
+
+TEST_CASE("TDigest: bounded memory on adversarial input", "[tdigest]") {
+  // Ascending values, then many merges of small digests: neither grows past the bound.
+  TDigest<> d(50);
+  for (int i = 0; i < 300000; ++i) d.add(i);
+  d.flush();
+  CHECK(d.centroids().size() <= d.max_centroids());
+  TDigest<> m(50);
+  Source s(1);
+  for (int part = 0; part < 300; ++part) {
+    TDigest<> small(20);
+    for (int i = 0; i < 1000; ++i) small.add(std::pow(10.0, 30 * s.uniform()));  // 30 decades
+    m.merge(small);
+  }
+  m.flush();
+  CHECK(m.centroids().size() <= m.max_centroids());
+  CHECK(m.count() == 300000);
+  // Values spaced ever wider apart exercise the gap guard, whose splits are budgeted.
+  TDigest<> g(20);
+  for (int i = 0; i < 2000; ++i) g.add(std::pow(1.5, i % 1500));
+  g.flush();
+  CHECK(g.centroids().size() <= g.max_centroids());
+  const std::size_t before = m.memory_bytes();
+  m.compact();
+  CHECK(m.memory_bytes() < before);
+  CHECK(m.buffered() == 0);
+}
+
+TEST_CASE("TDigest: trimmed mean", "[tdigest]") {
+  Source s(17);
+  TDigest<> d(100);
+  std::vector<double> values;
+  for (int i = 0; i < 100000; ++i) {
+    const double x = std::exp(s.normal());
+    d.add(x);
+    values.push_back(x);
+  }
+  std::sort(values.begin(), values.end());
+  double exact_sum = 0;
+  for (double x : values) exact_sum += x;
+  CHECK(d.trimmed_mean(0, 1) == Approx(exact_sum / values.size()).epsilon(1e-12));
+  double trimmed = 0;
+  for (std::size_t i = 10000; i < 90000; ++i) trimmed += values[i];
+  CHECK(d.trimmed_mean(0.1, 0.9) == Approx(trimmed / 80000).epsilon(2e-3));
+  CHECK(d.trimmed_mean(0.5, 0.5) == d.quantile(0.5));
+}
+
+TEST_CASE("TDigest: other scale functions and float values", "[tdigest]") {
+  Source s(23);
+  std::vector<double> values(200000);
+  for (double& x : values) x = s.normal();
+  std::vector<double> sorted = values;
+  std::sort(sorted.begin(), sorted.end());
+  for (auto scale : {vigil::ScaleFunction::k1, vigil::ScaleFunction::k3}) {
+    TDigest<> d(100, scale);
+    for (double x : values) d.add(x);
+    const Errors e = rank_errors(d, sorted);
+    CHECK(e.middle <= 2e-3);
+    CHECK(e.tail <= (scale == vigil::ScaleFunction::k1 ? 5e-4 : 2e-5));
+    CHECK(e.monotone);
+  }
+  TDigest<float> f(100);
+  for (double x : values) f.add(static_cast<float>(x));
+  CHECK(f.count() == values.size());
+  CHECK(f.quantile(0.5) == Approx(sorted[100000]).margin(0.01));
+  CHECK(f.min() == static_cast<float>(sorted.front()));
+  const auto bytes = f.serialize();
+  CHECK(TDigest<float>::deserialize(bytes) == f);
+  CHECK_THROWS_AS(TDigest<double>::deserialize(bytes), vigil::format_error);
+}
+
+TEST_CASE("TDigest: bad input", "[tdigest]") {
+  TDigest<> d;
+  d.add(1);
+  d.add(std::numeric_limits<double>::quiet_NaN());
+  d.add(std::numeric_limits<double>::infinity());
+  d.add(-std::numeric_limits<double>::infinity());
+  d.add(std::numeric_limits<double>::quiet_NaN(), 2.0);
+  CHECK(d.rejected() == 4);
+  CHECK(d.count() == 1);
+  CHECK(d.max() == 1);
+
+  for (double w : {0.0, -1.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+    CHECK_THROWS_AS(d.add(2, w), vigil::invalid_argument);
+  }
+  CHECK(d.count() == 1);
+  CHECK_THROWS_WITH(d.add(2, -1), Catch::Contains("-1"));
+  CHECK_THROWS_AS(d.add(2, 0), std::invalid_argument);  // also a standard exception
+
+  for (double q : {-0.1, 1.1, std::numeric_limits<double>::quiet_NaN()}) {
+    CHECK_THROWS_AS(d.quantile(q), vigil::invalid_argument);
+  }
+  CHECK_THROWS_WITH(d.quantile(1.5), Catch::Contains("1.5"));
+  CHECK(std::isnan(d.cdf(std::numeric_limits<double>::quiet_NaN())));
+  CHECK(d.cdf(std::numeric_limits<double>::infinity()) == 1);
+  CHECK(d.cdf(-std::numeric_limits<double>::infinity()) == 0);
+  CHECK_THROWS_AS(d.trimmed_mean(0.6, 0.4), vigil::invalid_argument);
+  CHECK_THROWS_AS(d.trimmed_mean(-0.1, 0.4), vigil::invalid_argument);
+  CHECK_THROWS_AS(TDigest<>(5), vigil::invalid_argument);
+  CHECK_THROWS_AS(TDigest<>(std::numeric_limits<double>::quiet_NaN()), vigil::invalid_argument);
+  CHECK_THROWS_AS(TDigest<>(100, static_cast<vigil::ScaleFunction>(9)), vigil::invalid_argument);
+
+  // A vigil error is catchable as vigil::error too.
+  try {
+    d.quantile(2);
+    FAIL("no exception");
+  } catch (const vigil::error& e) {
+    CHECK(std::string(e.message()).find("quantile") != std::string::npos);
+  }
+}
+
+TEST_CASE("TDigest: serialization round trip", "[tdigest][io]") {
+  Source s(31);
+  TDigest<> d(100);
+  for (int i = 0; i < 50000; ++i) d.add(std::exp(s.normal()));
+  for (int i = 0; i < 100; ++i) d.add(7.0, 2.5);  // non-integer weights use the f64 encoding
+  d.add(std::numeric_limits<double>::quiet_NaN());
+  const auto bytes = d.serialize();
+  const TDigest<> back = TDigest<>::deserialize(bytes);
+  CHECK(back == d);
+  CHECK(back.rejected() == 1);
+  CHECK(back.quantile(0.37) == d.quantile(0.37));
+  CHECK(back.cdf(1.0) == d.cdf(1.0));
+  CHECK(back.serialize() == bytes);
+
+  TDigest<> empty(42, vigil::ScaleFunction::k1);
+  const TDigest<> empty_back = TDigest<>::deserialize(empty.serialize());
+  CHECK(empty_back == empty);
+  CHECK(empty_back.compression() == 42);
+  CHECK(empty_back.scale_function() == vigil::ScaleFunction::k1);
+
+  // The header: magic, version 1, type id 1.
+  REQUIRE(bytes.size() > 8);
+  CHECK(bytes[0] == 'V');
+  CHECK(bytes[3] == 'L');
+  CHECK(bytes[4] == 1);
+  CHECK(bytes[5] == 1);
+}
+
+TEST_CASE("TDigest: truncated or corrupt bytes throw, never misbehave", "[tdigest][io]") {
+  Source s(37);
+  TDigest<> d(30);
+  for (int i = 0; i < 5000; ++i) d.add(s.normal());
+  const auto bytes = d.serialize();
+  for (std::size_t len = 0; len < bytes.size(); ++len) {
+    CHECK_THROWS_AS(TDigest<>::deserialize(bytes.data(), len), vigil::format_error);
+  }
+  auto longer = bytes;
+  longer.push_back(0);
+  CHECK_THROWS_AS(TDigest<>::deserialize(longer), vigil::format_error);
+  auto wrong_magic = bytes;
+  wrong_magic[0] = 'X';
+  CHECK_THROWS_WITH(TDigest<>::deserialize(wrong_magic), Catch::Contains("magic"));
+  auto newer = bytes;
+  newer[4] = 2;
+  CHECK_THROWS_WITH(TDigest<>::deserialize(newer), Catch::Contains("version 2"));
+  auto other_type = bytes;
+  other_type[5] = 2;
+  CHECK_THROWS_WITH(TDigest<>::deserialize(other_type), Catch::Contains("type"));
+  // Every single-byte corruption either throws format_error or yields a consistent digest.
+  for (std::size_t i = 8; i < bytes.size(); ++i) {
+    auto corrupt = bytes;
+    corrupt[i] = static_cast<std::uint8_t>(corrupt[i] ^ 0x5a);
+    try {
+      const TDigest<> t = TDigest<>::deserialize(corrupt);
+      CHECK(t.centroids().size() <= bytes.size());
+      if (!t.empty()) CHECK(t.quantile(0.5) >= t.min());
+    } catch (const vigil::format_error&) {
+    }
+  }
+}
+
+TEST_CASE("TDigest: PostgreSQL tdigest text format", "[tdigest][io]") {
+  Source s(41);
+  TDigest<> d(100);
+  for (int i = 0; i < 20000; ++i) d.add(std::round(s.normal() * 1000) / 8);
+  const std::string text = d.to_postgres();
+  CHECK(text.rfind("flags 1 count 20000 compression 100 centroids ", 0) == 0);
+  const TDigest<> back = TDigest<>::from_postgres(text);
+  d.flush();
+  REQUIRE(back.centroids().size() == d.centroids().size());
+  for (std::size_t i = 0; i < d.centroids().size(); ++i) CHECK(back.centroids()[i] == d.centroids()[i]);
+  CHECK(back.count() == 20000);
+  CHECK(back.to_postgres() == text);
+  for (double q : {0.01, 0.5, 0.99}) CHECK(back.quantile(q) == Approx(d.quantile(q)).margin(1.0));
+
+  const TDigest<> hand = TDigest<>::from_postgres("flags 1 count 3 compression 100 centroids 2 (1.5, 2) (4, 1)");
+  CHECK(hand.count() == 3);
+  CHECK(hand.min() == 1.5);
+  CHECK(hand.max() == 4);
+  CHECK(hand.mean() == Approx((1.5 * 2 + 4) / 3));
+  const TDigest<> sums = TDigest<>::from_postgres("flags 0 count 3 compression 100 centroids 2 (3, 2) (4, 1)");
+  CHECK(sums.centroids()[0].mean == 1.5);
+
+  for (const char* bad : {"", "flags 1", "flags 2 count 1 compression 100 centroids 1 (1, 1)",
+                          "flags 1 count 2 compression 100 centroids 1 (1, 1)",
+                          "flags 1 count 1 compression 5 centroids 1 (1, 1)",
+                          "flags 1 count 1 compression 100 centroids 1 (1, 0)",
+                          "flags 1 count 1 compression 100 centroids 1 (nan, 1)",
+                          "flags 1 count 1 compression 100 centroids 1 (1, 1) trailing",
+                          "flags 1 count 2 compression 100 centroids 2 (1, 1)"}) {
+    CHECK_THROWS_AS(TDigest<>::from_postgres(bad), vigil::format_error);
+  }
+  CHECK_THROWS_AS(TDigest<>().to_postgres(), vigil::invalid_argument);
+  TDigest<> fractional;
+  fractional.add(1, 0.5);
+  CHECK_THROWS_AS(fractional.to_postgres(), vigil::invalid_argument);
+}
+
+TEST_CASE("TDigest: clear and equality", "[tdigest]") {
+  TDigest<> a;
+  TDigest<> b;
+  for (int i = 0; i < 1000; ++i) {
+    a.add(i);
+    b.add(i);
+  }
+  CHECK(a == b);
+  b.add(1000);
+  CHECK(a != b);
+  b.clear();
+  CHECK(b.empty());
+  CHECK(b == TDigest<>());
+  CHECK(b.rejected() == 0);
+  CHECK(TDigest<>(100) != TDigest<>(200));
+}
+
+TEST_CASE("TDigest: concurrent readers see the same answers", "[tdigest][concurrency]") {
+  // Queries on a digest with pending values work on private copies: no hidden mutation.
+  TDigest<> d;
+  for (int i = 0; i < 100000; ++i) d.add(i % 977);
+  REQUIRE(d.buffered() > 0);
+  const double expected_q = d.quantile(0.9);
+  const double expected_c = d.cdf(500);
+  std::vector<std::thread> threads;
+  std::vector<int> agree(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) agree[t] += (d.quantile(0.9) == expected_q && d.cdf(500) == expected_c) ? 1 : 0;
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int count : agree) CHECK(count == 50);
+  CHECK(d.buffered() > 0);
 }

@@ -150,7 +150,7 @@ template <class Real>
 double TDigest<Real>::pass_factor(double total) const {
   if (scale_ == ScaleFunction::k1) return 2 * detail::pi / compression_;
   const double log_ratio = std::log(std::max(total / compression_, 1.0));
-  const double z = zmul_ * compression_ / (4 * log_ratio + (scale_ == ScaleFunction::k2 ? 24 : 21));
+  const double z = 2.5 * compression_ / (4 * log_ratio + (scale_ == ScaleFunction::k2 ? 24 : 21));
   return std::exp(-1 / z);
 }
 
@@ -214,20 +214,39 @@ void TDigest<Real>::compress(const Key* values, std::size_t value_count) {
   Item current = next();
   double done = 0;    // weight of the centroids already emitted, from the start of the pass
   double limit = 0;   // the first centroid stays a singleton
+  // Gap guard: an item far beyond the values gathered so far starts a new centroid instead of
+  // joining, so no centroid straddles an empty stretch between modes (bounded per pass).
+  double first_of_current = current.mean;
+  double last_of_current = current.mean;
+  double previous_mean = current.mean;
+  bool have_previous = false;
+  std::size_t gap_splits_left = gap_split_budget();
   while (has_next()) {
     const Item item = next();
     const bool last = !has_next();  // and so does the last
     const bool same_value = current.single && item.single && item.mean == current.mean;
-    if (same_value || (done > 0 && !last && done + current.weight + item.weight <= limit)) {
+    bool join = same_value || (done > 0 && !last && done + current.weight + item.weight <= limit);
+    if (join && !same_value && gap_splits_left > 0) {
+      const double reach = std::fabs(last_of_current - (have_previous ? previous_mean : first_of_current));
+      if (reach > 0 && std::fabs(item.mean - last_of_current) > 10 * reach) {
+        join = false;
+        --gap_splits_left;
+      }
+    }
+    if (join) {
       const double weight = current.weight + item.weight;
       current.mean += (item.mean - current.mean) * (item.weight / weight);
       current.weight = weight;
       current.single = same_value;
+      last_of_current = item.mean;
     } else {
       emit(current);
       done += current.weight;
       limit = weight_limit(done, total, factor);
+      previous_mean = current.mean;
+      have_previous = true;
       current = item;
+      first_of_current = last_of_current = item.mean;
     }
   }
   emit(current);
@@ -392,10 +411,11 @@ double TDigest<Real>::trimmed_mean_flushed(double lo, double hi) const {
 
 template <class Real>
 std::size_t TDigest<Real>::max_centroids() const {
-  // Greedy merging leaves no two neighbours that could have merged, so each pair spans at
-  // least one unit of k; k spans at most ~2·(δ/2) units under k1 and ~2·Z·log(n) under k2
-  // and k3 with Z ∝ δ/log(n/δ). The constant covers every n up to 2^64 (tests check it).
-  return static_cast<std::size_t>(std::ceil(2.2 * compression_)) + 10;
+  // Greedy merging leaves no two neighbours that could have merged, so each pair of
+  // centroids spans more than one unit of the scale function. Its range is at most 1.5·δ
+  // for k2 and k3 with vigil's normaliser (δ/2 for k1), plus δ/2 from the size cap; add the
+  // gap splits (δ/10) and the two singleton ends.
+  return static_cast<std::size_t>(std::ceil(4.1 * compression_)) + 4;
 }
 
 template <class Real>
@@ -438,6 +458,8 @@ bool TDigest<Real>::equals(const TDigest& other) const {
 //   header (type tdigest, flags: 1 = means are float32, 2 = weights are varint integers)
 //   f64 compression, u8 scale function, f64 count, f64 sum, f64 min, f64 max,
 //   varint rejected, varint n, n × (mean, weight), ceil(n/8) bytes of single-valued bits.
+//   A mean is the zigzag varint difference of its order-preserving key (see to_key) from
+//   the previous centroid's key (from 0 for the first); a weight is a varint or an f64.
 template <class Real>
 std::vector<std::uint8_t> TDigest<Real>::serialize() const {
   if (buffered() > 0) {
@@ -464,12 +486,14 @@ std::vector<std::uint8_t> TDigest<Real>::serialize() const {
   w.f64(max());
   w.varint(rejected_);
   w.varint(centroids_.size());
+  // Means as differences of consecutive order-preserving keys (zigzag varint): sorted means
+  // share their high bits, so this takes fewer bytes than the raw values.
+  Key previous = 0;
   for (const Centroid& c : centroids_) {
-    if constexpr (std::is_same_v<Real, float>) {
-      w.f32(c.mean);
-    } else {
-      w.f64(c.mean);
-    }
+    const Key key = to_key(c.mean);
+    const auto delta = static_cast<std::int64_t>(static_cast<std::uint64_t>(key) - static_cast<std::uint64_t>(previous));
+    w.varint((static_cast<std::uint64_t>(delta) << 1) ^ static_cast<std::uint64_t>(delta >> 63));
+    previous = key;
     if (integer_weights) {
       w.varint(static_cast<std::uint64_t>(c.weight));
     } else {
@@ -508,13 +532,17 @@ TDigest<Real> TDigest<Real>::deserialize(const void* data, std::size_t size) {
   const double min = r.f64();
   const double max = r.f64();
   digest.rejected_ = r.varint();
-  const std::size_t n = r.count(float_means ? 5 : 9);
+  const std::size_t n = r.count(2);
   if (!(digest.count_ >= 0) || !std::isfinite(digest.count_)) r.fail("count " + detail::to_text(digest.count_) + " is invalid");
   if ((n == 0) != (digest.count_ == 0)) r.fail("count and centroids disagree");
   digest.centroids_.reserve(n);
   double total = 0;
+  std::uint64_t key = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    const double mean = float_means ? static_cast<double>(r.f32()) : r.f64();
+    const std::uint64_t zigzag = r.varint();
+    key += (zigzag >> 1) ^ (~(zigzag & 1) + 1);
+    if (float_means && key > 0xffffffffu) r.fail("centroid " + std::to_string(i) + " has an invalid float mean");
+    const double mean = static_cast<double>(from_key(static_cast<Key>(key)));
     const double weight = integer_weights ? static_cast<double>(r.varint()) : r.f64();
     if (!std::isfinite(mean)) r.fail("centroid " + std::to_string(i) + " has mean " + detail::to_text(mean));
     if (!(weight > 0) || !std::isfinite(weight))
