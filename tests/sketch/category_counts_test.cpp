@@ -1,0 +1,264 @@
+#include <vigil/sketch/category_counts.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "vigil_test.hpp"
+
+namespace {
+
+using Exact = std::unordered_map<std::string, std::uint64_t>;
+
+// Draws ranks 1..n with P(r) ∝ r^(−s) by inverting the cumulative distribution.
+class Zipf {
+ public:
+  Zipf(std::size_t n, double s) : cdf_(n) {
+    double sum = 0;
+    for (std::size_t r = 0; r < n; ++r) cdf_[r] = sum += std::pow(static_cast<double>(r + 1), -s);
+    for (double& c : cdf_) c /= sum;
+  }
+  template <class Rng>
+  std::size_t operator()(Rng& rng) {
+    const double u = std::uniform_real_distribution<double>(0, 1)(rng);
+    return static_cast<std::size_t>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
+  }
+
+ private:
+  std::vector<double> cdf_;
+};
+
+std::string label(std::size_t rank) { return "v" + std::to_string(rank); }
+
+// Every guarantee of the class comment, checked against exact counts.
+void check_bounds(const vigil::CategoryCounts& c, const Exact& exact, std::uint64_t n) {
+  REQUIRE(c.total() == n);
+  CHECK(c.error_bound() <= n / c.capacity());
+  CHECK(c.size() <= c.capacity());
+  std::uint64_t attributed = 0;
+  std::size_t violations = 0;
+  for (const auto& e : c.entries()) {
+    const auto it = exact.find(e.value);
+    const std::uint64_t truth = it == exact.end() ? 0 : it->second;
+    if (!(e.lower() <= truth && truth <= e.count && e.error <= c.error_bound())) ++violations;
+    attributed += e.lower();
+  }
+  CHECK(violations == 0);
+  CHECK(c.other() == n - attributed);
+  std::size_t untracked_violations = 0;
+  for (const auto& [value, truth] : exact) {
+    const auto est = c.estimate(value);
+    if (!est.tracked && truth > c.error_bound()) ++untracked_violations;
+    if (!(est.lower() <= truth && truth <= est.count)) ++untracked_violations;
+  }
+  CHECK(untracked_violations == 0);
+}
+
+std::vector<std::uint8_t> truncated(const std::vector<std::uint8_t>& bytes, std::size_t n) {
+  return std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+}  // namespace
+
+TEST_CASE("CategoryCounts: empty summary", "[category_counts]") {
+  vigil::CategoryCounts c(8);
+  CHECK(c.empty());
+  CHECK(c.total() == 0);
+  CHECK(c.size() == 0);
+  CHECK(c.exact());
+  CHECK(c.other() == 0);
+  CHECK(c.top_k(3).empty());
+  CHECK(std::isnan(c.missing_rate()));
+  CHECK(c.memory_bytes() == 0);
+  const auto est = c.estimate("anything");
+  CHECK_FALSE(est.tracked);
+  CHECK(est.count == 0);
+  CHECK(vigil::CategoryCounts::deserialize(c.serialize()) == c);
+}
+
+TEST_CASE("CategoryCounts: one value, by string and by key", "[category_counts]") {
+  vigil::CategoryCounts c(8);
+  const vigil::CategoryCounts::Key fr("FR");
+  c.add("FR");
+  c.add(fr, 2);
+  c.add_missing();
+  CHECK(c.total() == 3);
+  CHECK(c.missing() == 1);
+  CHECK(c.count() == 4);
+  CHECK(c.missing_rate() == 0.25);
+  const auto top = c.top_k(5);
+  REQUIRE(top.size() == 1);
+  CHECK(top[0].value == "FR");
+  CHECK(top[0].count == 3);
+  CHECK(top[0].error == 0);
+  CHECK(c.estimate(fr).count == 3);
+  CHECK(c.estimate(fr).tracked);
+  CHECK(fr.hash() == vigil::CategoryCounts::hash("FR"));
+}
+
+TEST_CASE("CategoryCounts: exact below capacity equals exact counts", "[category_counts]") {
+  std::mt19937_64 rng(1);
+  Zipf zipf(500, 1.1);
+  vigil::CategoryCounts c(500), by_key(500);
+  std::vector<vigil::CategoryCounts::Key> keys;
+  for (std::size_t r = 0; r < 500; ++r) keys.emplace_back(label(r));
+  Exact exact;
+  for (int i = 0; i < 100000; ++i) {
+    const std::size_t r = zipf(rng);
+    c.add(keys[r].value());
+    by_key.add(keys[r]);
+    ++exact[keys[r].value()];
+  }
+  CHECK(c.exact());
+  CHECK(c.other() == 0);
+  CHECK(c.size() == exact.size());
+  CHECK(c == by_key);
+  std::size_t wrong = 0;
+  for (const auto& [value, n] : exact) {
+    const auto est = c.estimate(value);
+    if (!(est.tracked && est.count == n && est.error == 0)) ++wrong;
+  }
+  CHECK(wrong == 0);
+  const auto top = c.top_k(3);
+  REQUIRE(top.size() == 3);
+  CHECK(top[0].value == "v0");
+  CHECK(top[1].value == "v1");
+  CHECK(top[2].value == "v2");
+  CHECK(top[0].count >= top[1].count);
+}
+
+TEST_CASE("CategoryCounts: Zipf stream over 10^6 values stays within its bounds", "[category_counts]") {
+  const std::size_t capacity = 1000;
+  const std::uint64_t n = 1000000;
+  std::mt19937_64 rng(2026);
+  Zipf zipf(1000000, 1.1);
+  std::vector<std::size_t> ranks(n);
+  for (auto& r : ranks) r = zipf(rng);
+
+  vigil::CategoryCounts c(capacity);
+  Exact exact;
+  std::string buffer;
+  for (std::size_t r : ranks) {
+    buffer = label(r);
+    c.add(buffer);
+    ++exact[buffer];
+  }
+  CHECK(exact.size() > 100000);  // far more distinct values than capacity
+  CHECK_FALSE(c.exact());
+  check_bounds(c, exact, n);
+  // Memory: capacity slots of short values, no growth with the number of distinct values.
+  CHECK(c.memory_bytes() <= capacity * 96);
+
+  // The true top 10 are found, in order, and every value above N/capacity is tracked.
+  std::vector<std::pair<std::uint64_t, std::string>> truth;
+  for (const auto& [value, count] : exact) truth.emplace_back(count, value);
+  std::sort(truth.rbegin(), truth.rend());
+  const auto top = c.top_k(10);
+  REQUIRE(top.size() == 10);
+  for (std::size_t i = 0; i < 10; ++i) CHECK(top[i].value == truth[i].second);
+  for (const auto& [count, value] : truth) {
+    if (count <= n / capacity) break;
+    CHECK(c.estimate(value).tracked);
+  }
+
+  {  // merge of four shards keeps the bounds
+    std::vector<vigil::CategoryCounts> shards(4, vigil::CategoryCounts(capacity));
+    for (std::size_t i = 0; i < ranks.size(); ++i) shards[i % 4].add(label(ranks[i]));
+    shards[0].merge(shards[1]);
+    shards[2].merge(shards[3]);
+    shards[0].merge(shards[2]);
+    check_bounds(shards[0], exact, n);
+    const auto merged_top = shards[0].top_k(10);
+    for (std::size_t i = 0; i < 10; ++i) CHECK(merged_top[i].value == truth[i].second);
+  }
+  {  // serialization round-trip
+    const auto bytes = c.serialize();
+    const auto back = vigil::CategoryCounts::deserialize(bytes);
+    CHECK(back == c);
+    CHECK(back.serialize() == bytes);
+    CHECK(back.other() == c.other());
+  }
+}
+
+TEST_CASE("CategoryCounts: merge of exact summaries is exact", "[category_counts]") {
+  vigil::CategoryCounts a(4), b(4), whole(4);
+  for (const char* v : {"x", "y", "x", ""}) {
+    a.add(v);
+    whole.add(v);
+  }
+  for (const char* v : {"y", "z", "z", "z"}) {
+    b.add(v);
+    whole.add(v);
+  }
+  b.add_missing(2);
+  whole.add_missing(2);
+  a.merge(b);
+  CHECK(a == whole);
+  CHECK(a.exact());
+  CHECK(a.estimate("").count == 1);  // the empty string is a value like any other
+  CHECK(a.estimate("z").count == 3);
+
+  // Beyond capacity the union keeps the largest and raises the error bound.
+  vigil::CategoryCounts c(2), d(2);
+  c.add("p", 10);
+  c.add("q", 5);
+  d.add("r", 7);
+  d.add("s", 1);
+  c.merge(d);
+  CHECK(c.size() == 2);
+  CHECK(c.estimate("p").count == 10);
+  CHECK(c.estimate("r").count == 7);
+  CHECK(c.error_bound() == 5);
+  CHECK(c.estimate("q").count == 5);  // untracked: at most the error bound
+  CHECK_FALSE(c.estimate("q").tracked);
+  CHECK(c.other() == 23 - 17);
+
+  vigil::CategoryCounts small(1);
+  CHECK_THROWS_AS(c.merge(small), vigil::invalid_argument);
+  c.clear();
+  CHECK(c.empty());
+  CHECK(c.size() == 0);
+  CHECK(c.exact());
+}
+
+TEST_CASE("CategoryCounts: bad input and bad bytes", "[category_counts]") {
+  CHECK_THROWS_AS(vigil::CategoryCounts(0), vigil::invalid_argument);
+  CHECK_THROWS_AS(vigil::CategoryCounts(std::size_t(1) << 27), vigil::invalid_argument);
+
+  vigil::CategoryCounts c(3);
+  for (const char* v : {"alpha", "beta", "gamma", "delta", "alpha", "a value longer than sixteen bytes"})
+    c.add(v);
+  c.add("", 0);  // zero occurrences change nothing
+  c.add_missing(4);
+  CHECK(c.total() == 6);
+  const auto bytes = c.serialize();
+  REQUIRE(vigil::CategoryCounts::deserialize(bytes) == c);
+  for (std::size_t n = 0; n < bytes.size(); ++n)
+    CHECK_THROWS_AS(vigil::CategoryCounts::deserialize(truncated(bytes, n)), vigil::format_error);
+  auto corrupt = bytes;
+  corrupt[0] = 'X';
+  CHECK_THROWS_AS(vigil::CategoryCounts::deserialize(corrupt), vigil::format_error);
+  corrupt = bytes;
+  corrupt.push_back(0);
+  CHECK_THROWS_AS(vigil::CategoryCounts::deserialize(corrupt), vigil::format_error);
+  corrupt = bytes;
+  corrupt[8] = 0;  // capacity 0
+  CHECK_THROWS_AS(vigil::CategoryCounts::deserialize(corrupt), vigil::format_error);
+
+  // Hand-made bytes: a value listed twice.
+  std::vector<std::uint8_t> twice;
+  vigil::io::Writer w(twice);
+  w.header(vigil::io::TypeId::category_counts, 1);
+  for (std::uint64_t v : {4, 5, 0, 0, 2}) w.varint(v);
+  w.string("a");
+  w.varint(3);
+  w.varint(0);
+  w.string("a");
+  w.varint(2);
+  w.varint(0);
+  CHECK_THROWS_AS(vigil::CategoryCounts::deserialize(twice), vigil::format_error);
+}
