@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -10,26 +11,54 @@
 namespace vigil {
 namespace detail {
 
-/// Sorts `n` unsigned keys ascending by least-significant-digit radix sort on bytes, using
-/// `scratch` (room for n keys) as the second buffer. Returns whichever of the two buffers
-/// holds the result. Byte positions where every key has the same digit are skipped, so keys
-/// from a narrow range of doubles cost only the passes over their varying bytes.
-/// O(n · bytes that vary + 256 · sizeof(Key)); no allocation.
+inline int highest_bit(std::uint64_t v) {
+  int bit = 0;
+  while (v >>= 1) ++bit;
+  return bit;
+}
+
+/// Sorts `n` unsigned keys ascending, using `scratch` (room for n keys) as a second buffer,
+/// and returns whichever of the two buffers holds the result.
+///
+/// Least-significant-digit radix sort on the 24 highest bits in which the keys differ (three
+/// 8-bit digits below their common prefix; a digit on which all keys agree is skipped),
+/// finished by an insertion sort that orders keys agreeing on those bits. Keys that agree on
+/// 24 varying bits are rare, so the finish is linear in practice; if it is not, the sort
+/// falls back to std::sort, so the worst case stays O(n log n). No allocation.
 template <class Key>
 Key* radix_sort(Key* data, Key* scratch, std::size_t n) {
   static_assert(std::is_unsigned_v<Key>, "radix_sort: unsigned keys");
-  constexpr int digits = sizeof(Key);
-  std::uint32_t counts[digits][256];
+  if (n < 2) return data;
+  Key lo = data[0];
+  Key hi = data[0];
+  for (std::size_t i = 1; i < n; ++i) {
+    lo = std::min(lo, data[i]);
+    hi = std::max(hi, data[i]);
+  }
+  if (lo == hi) return data;
+  const int top = highest_bit(static_cast<std::uint64_t>(lo ^ hi)) + 1;  // bits that vary
+  // Three digits ending at the highest varying bit; with fewer than 24 varying bits they
+  // overlap, which costs a little work but keeps the sort exact.
+  const int shift2 = std::max(0, top - 8);
+  const int shift1 = std::max(0, top - 16);
+  const int shift0 = std::max(0, top - 24);
+  const int shifts[3] = {shift0, shift1, shift2};
+
+  std::uint32_t counts[3][256];
   std::memset(counts, 0, sizeof counts);
   for (std::size_t i = 0; i < n; ++i) {
     const Key k = data[i];
-    for (int d = 0; d < digits; ++d) ++counts[d][(k >> (8 * d)) & 0xff];
+    ++counts[0][(k >> shift0) & 0xff];
+    ++counts[1][(k >> shift1) & 0xff];
+    ++counts[2][(k >> shift2) & 0xff];
   }
   Key* from = data;
   Key* to = scratch;
-  for (int d = 0; d < digits; ++d) {
-    std::uint32_t* c = counts[d];
-    if (c[(from[0] >> (8 * d)) & 0xff] == n) continue;  // every key has this digit
+  for (int p = 0; p < 3; ++p) {
+    if (p > 0 && shifts[p] == shifts[p - 1]) continue;  // the same digit again
+    std::uint32_t* c = counts[p];
+    const int shift = shifts[p];
+    if (c[(from[0] >> shift) & 0xff] == n) continue;  // every key has this digit
     std::uint32_t offset = 0;
     for (int b = 0; b < 256; ++b) {
       const std::uint32_t here = c[b];
@@ -38,11 +67,28 @@ Key* radix_sort(Key* data, Key* scratch, std::size_t n) {
     }
     for (std::size_t i = 0; i < n; ++i) {
       const Key k = from[i];
-      to[c[(k >> (8 * d)) & 0xff]++] = k;
+      to[c[(k >> shift) & 0xff]++] = k;
     }
-    Key* t = from;
-    from = to;
-    to = t;
+    std::swap(from, to);
+  }
+  if (top <= 24) return from;  // every varying bit was sorted on
+
+  // Finish: keys are ordered on their top varying bits; order the rest by insertion.
+  std::size_t moves = 0;
+  const std::size_t budget = 16 * n;
+  for (std::size_t i = 1; i < n; ++i) {
+    const Key k = from[i];
+    std::size_t j = i;
+    while (j > 0 && from[j - 1] > k) {
+      from[j] = from[j - 1];
+      --j;
+    }
+    from[j] = k;
+    moves += i - j;
+    if (moves > budget) {
+      std::sort(from, from + n);
+      break;
+    }
   }
   return from;
 }

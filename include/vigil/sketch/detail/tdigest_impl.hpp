@@ -186,70 +186,93 @@ template <class Real>
 template <bool Forward>
 void TDigest<Real>::compress(const Key* values, std::size_t value_count) {
   const std::size_t item_count = items_.size();
-  std::size_t ia = Forward ? 0 : item_count;
-  std::size_t ib = Forward ? 0 : value_count;
-  const auto has_next = [&] { return Forward ? (ia < item_count || ib < value_count) : (ia > 0 || ib > 0); };
-  const auto next = [&]() -> Item {
-    if constexpr (Forward) {
-      if (ia < item_count && (ib == value_count || items_[ia].mean <= static_cast<double>(from_key(values[ib]))))
-        return items_[ia++];
-      return Item{static_cast<double>(from_key(values[ib++])), 1, true};
-    } else {
-      if (ia > 0 && (ib == 0 || items_[ia - 1].mean >= static_cast<double>(from_key(values[ib - 1]))))
-        return items_[--ia];
-      return Item{static_cast<double>(from_key(values[--ib])), 1, true};
-    }
-  };
-  const auto emit = [this](const Item& item) {
-    next_centroids_.push_back(Centroid{static_cast<Real>(item.mean), item.weight});
-    next_single_.push_back(item.single ? 1 : 0);
-  };
-
-  next_centroids_.clear();
-  next_single_.clear();
   // The weight in this pass; during a merge() it can be less than count_.
   double total = static_cast<double>(value_count);
   for (const Item& item : items_) total += item.weight;
   const double factor = pass_factor(total);
-  Item current = next();
-  double done = 0;    // weight of the centroids already emitted, from the start of the pass
-  double limit = 0;   // the first centroid stays a singleton
-  // Gap guard: an item far beyond the values gathered so far starts a new centroid instead of
-  // joining, so no centroid straddles an empty stretch between modes (bounded per pass).
-  double first_of_current = current.mean;
-  double last_of_current = current.mean;
-  double previous_mean = current.mean;
+  const std::size_t elements = item_count + value_count;
+
+  next_centroids_.clear();
+  next_single_.clear();
+  // Elements in pass order: values[v(i)] and items_[a(i)] for i counting up in either direction.
+  const auto value_at = [&](std::size_t i) {
+    return static_cast<double>(from_key(values[Forward ? i : value_count - 1 - i]));
+  };
+  const auto item_at = [&](std::size_t i) -> const Item& { return items_[Forward ? i : item_count - 1 - i]; };
+  // "x comes no later than y" in pass order.
+  const auto before = [](double x, double y) { return Forward ? x <= y : x >= y; };
+
+  // The centroid being built: its first value plus the weighted sum of offsets from it (no
+  // division per value; a single-valued centroid's mean stays exactly its value).
+  double first = 0;
+  double offset_sum = 0;
+  double weight = 0;
+  double last = 0;            // the value added most recently
+  bool single = true;
+  double done = 0;            // weight of the centroids already emitted in this pass
+  double limit = 0;           // the first centroid stays a singleton
+  double previous_mean = 0;   // mean of the centroid emitted last
   bool have_previous = false;
   std::size_t gap_splits_left = gap_split_budget();
-  while (has_next()) {
-    const Item item = next();
-    const bool last = !has_next();  // and so does the last
-    const bool same_value = current.single && item.single && item.mean == current.mean;
-    bool join = same_value || (done > 0 && !last && done + current.weight + item.weight <= limit);
+
+  std::size_t iv = 0;
+  std::size_t ia = 0;
+  for (std::size_t seen = 0; seen < elements; ++seen) {
+    double x;
+    double w;
+    bool x_single;
+    if (iv < value_count && (ia == item_count || !before(item_at(ia).mean, value_at(iv)))) {
+      x = value_at(iv++);
+      w = 1;
+      x_single = true;
+    } else {
+      const Item& item = item_at(ia++);
+      x = item.mean;
+      w = item.weight;
+      x_single = item.single;
+    }
+    if (VIGIL_UNLIKELY(seen == 0)) {
+      first = last = x;
+      offset_sum = 0;
+      weight = w;
+      single = x_single;
+      continue;
+    }
+    const bool same_value = single && x_single && x == first;
+    // The last element stays a singleton, like the first.
+    bool join = same_value || (done + weight + w <= limit && done > 0 && seen + 1 < elements);
     if (join && !same_value && gap_splits_left > 0) {
-      const double reach = std::fabs(last_of_current - (have_previous ? previous_mean : first_of_current));
-      if (reach > 0 && std::fabs(item.mean - last_of_current) > 10 * reach) {
+      // Gap guard: a value far beyond this centroid's reach starts a new centroid, so no
+      // centroid straddles the empty stretch between two modes.
+      const double reach = std::fabs(last - (have_previous ? previous_mean : first));
+      if (reach > 0 && std::fabs(x - last) > 10 * reach) {
         join = false;
         --gap_splits_left;
       }
     }
     if (join) {
-      const double weight = current.weight + item.weight;
-      current.mean += (item.mean - current.mean) * (item.weight / weight);
-      current.weight = weight;
-      current.single = same_value;
-      last_of_current = item.mean;
-    } else {
-      emit(current);
-      done += current.weight;
-      limit = weight_limit(done, total, factor);
-      previous_mean = current.mean;
-      have_previous = true;
-      current = item;
-      first_of_current = last_of_current = item.mean;
+      offset_sum += (x - first) * w;
+      weight += w;
+      single = same_value;
+      last = x;
+      continue;
     }
+    const double mean = first + offset_sum / weight;
+    next_centroids_.push_back(Centroid{static_cast<Real>(mean), weight});
+    next_single_.push_back(single ? 1 : 0);
+    done += weight;
+    limit = weight_limit(done, total, factor);
+    previous_mean = mean;
+    have_previous = true;
+    first = last = x;
+    offset_sum = 0;
+    weight = w;
+    single = x_single;
   }
-  emit(current);
+  if (elements > 0) {
+    next_centroids_.push_back(Centroid{static_cast<Real>(first + offset_sum / weight), weight});
+    next_single_.push_back(single ? 1 : 0);
+  }
   if constexpr (!Forward) {
     std::reverse(next_centroids_.begin(), next_centroids_.end());
     std::reverse(next_single_.begin(), next_single_.end());
