@@ -1,0 +1,369 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "vigil/error.hpp"
+
+namespace vigil {
+
+/// Layout of a TimeWindows: fine intervals, then coarser roll-ups. Times in seconds.
+struct TimeWindowsOptions {
+  /// Length of a fine interval (> 0). Intervals are aligned to multiples of it since the
+  /// Unix epoch, so replicas and shards cut time the same way.
+  double fine_width = 60;
+  /// Fine intervals kept, the current one included (≥ 1).
+  std::size_t fine_count = 60;
+  /// Length of a coarse interval: a whole multiple of fine_width.
+  double coarse_width = 3600;
+  /// Coarse intervals kept (≥ 0; 0 keeps no history beyond the fine intervals).
+  std::size_t coarse_count = 168;
+  /// How far behind the latest event time an event may arrive and still be added to its
+  /// own interval; at most (fine_count − 1) × fine_width.
+  double lateness = 60;
+};
+
+/// One sketch per fixed interval of event time, the last few at fine resolution and older
+/// ones rolled up by merge into coarse intervals (by default one minute × 60, then one hour
+/// × 168: a week of history).
+///
+/// **Time** is event time in seconds as a double (Unix seconds: what a CSV replay reads and
+/// what a server stamps); interval k covers [k·width, (k + 1)·width).
+///
+/// **Sketch requirements** (TDigest, LogHistogram, RunningStats, CategoryCounts, ...):
+///
+/// | expression            | meaning                                                 |
+/// |-----------------------|---------------------------------------------------------|
+/// | `Sketch s(prototype)` | copy: every interval starts as a copy of the prototype, |
+/// |                       | so a TDigest's compression or a histogram's scale stays |
+/// | `s.merge(t)`          | adds everything `t` summarises                          |
+/// | `s.clear()`           | optional: empties `s` keeping its parameters; without   |
+/// |                       | it, `s = prototype` is used                              |
+///
+/// **Rotation.** The interval of the latest event is the current one. An event in a later
+/// interval advances the clock: fine intervals falling out of the fine range are merged into
+/// the coarse interval containing them (one merge per fine interval, O(1) amortised per
+/// event), and every interval skipped over is kept as an empty interval — zero traffic is
+/// data. A jump of any size costs at most fine_count + coarse_count resets.
+///
+/// **Late events.** An event at most `lateness` seconds older than the latest time goes to
+/// its own (older) fine interval. An older one is not added and is counted in late();
+/// events with a NaN or infinite time are counted in rejected().
+///
+/// **Memory**: exactly fine_count + coarse_count + 1 sketches (the prototype included),
+/// allocated up front; growth within a sketch follows that sketch's own bound.
+///
+/// **Threads**: const members may run concurrently; the rest need exclusive access.
+///
+/// ```cpp
+/// vigil::TimeWindows<vigil::TDigest<>> latency(vigil::TDigest<>(100));
+/// if (auto* digest = latency.at(event_unix_seconds)) digest->add(latency_ms);
+/// vigil::TDigest<> last_hour = latency.merge_last(3600);
+/// ```
+template <class Sketch>
+class TimeWindows {
+ public:
+  using sketch_type = Sketch;
+
+  /// A retained interval [start, end) and its sketch. A coarse interval that is partly still
+  /// at fine resolution ends where the fine intervals begin.
+  struct Interval {
+    double start;
+    double end;
+    bool coarse;
+    const Sketch* sketch;
+  };
+
+  /// Intervals whose sketches start as copies of `prototype`. Throws vigil::invalid_argument
+  /// for widths that are not finite and positive, a coarse width that is not a whole
+  /// multiple of the fine width, fine_count = 0, or a lateness outside
+  /// [0, (fine_count − 1) × fine_width].
+  explicit TimeWindows(Sketch prototype = Sketch(), TimeWindowsOptions options = {});
+
+  /// The sketch of the interval containing `time`, after advancing the clock to it; add the
+  /// event's data to it. nullptr, with late() or rejected() incremented, for an event older
+  /// than the lateness allows or a time that is NaN or infinite. O(1) amortised.
+  Sketch* at(double time);
+
+  /// Shorthand for `at(time)->add(args...)`; returns whether the event was taken.
+  template <class... Args>
+  bool add(double time, Args&&... args) {
+    Sketch* s = at(time);
+    if (s == nullptr) return false;
+    s->add(std::forward<Args>(args)...);
+    return true;
+  }
+
+  /// Advances the clock to `time` without an event, closing the intervals before it (for a
+  /// report at "now" when traffic has stopped). Earlier or non-finite times are ignored.
+  void advance(double time);
+
+  /// Merge of the retained intervals that lie within the last `duration` seconds, counted
+  /// back from the end of the current interval: merge_last(3600) with one-minute fine
+  /// intervals merges the current minute and the 59 before it. O(intervals merged).
+  Sketch merge_last(double duration) const;
+
+  /// Merge of the retained intervals lying entirely within [t0, t1). Intervals that straddle
+  /// t0 or t1 are left out: the answer has the resolution of the intervals.
+  Sketch merge_range(double t0, double t1) const;
+
+  /// Calls `fn(const Interval&)` for every retained interval, oldest first; intervals are
+  /// contiguous and do not overlap, from the first event's interval (or the retention limit)
+  /// to the current one.
+  template <class Fn>
+  void for_each(Fn&& fn) const;
+  /// The retained intervals, oldest first (see for_each()).
+  std::vector<Interval> intervals() const;
+
+  /// The current (newest) interval's sketch. Precondition: !empty().
+  const Sketch& current() const { return fine_[fine_slot(current_)]; }
+  /// Start of the current interval. NaN when empty.
+  double current_start() const { return started_ ? fine_start(current_) : nan(); }
+  /// Latest event time seen (or passed to advance()). NaN when empty.
+  double watermark() const { return started_ ? watermark_ : nan(); }
+  /// True before the first event.
+  bool empty() const { return !started_; }
+  /// Events refused for arriving more than `lateness` behind the watermark.
+  std::uint64_t late() const { return late_; }
+  /// Events refused for a NaN or infinite time.
+  std::uint64_t rejected() const { return rejected_; }
+  const Sketch& prototype() const { return prototype_; }
+  const TimeWindowsOptions& options() const { return options_; }
+  /// Sketches held: fine_count + coarse_count + 1.
+  std::size_t sketch_count() const { return fine_.size() + coarse_.size() + 1; }
+
+  /// Forgets every interval and counter; keeps the options and the prototype.
+  void clear();
+
+ private:
+  static double nan() { return std::numeric_limits<double>::quiet_NaN(); }
+  static std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+    const std::int64_t q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+  }
+  static std::size_t ring_slot(std::int64_t index, std::size_t n) {
+    const auto m = static_cast<std::int64_t>(n);
+    return static_cast<std::size_t>(((index % m) + m) % m);
+  }
+  std::size_t fine_slot(std::int64_t i) const { return ring_slot(i, fine_.size()); }
+  std::size_t coarse_slot(std::int64_t j) const { return ring_slot(j, coarse_.size()); }
+  double fine_start(std::int64_t i) const { return static_cast<double>(i) * options_.fine_width; }
+  double coarse_start(std::int64_t j) const { return static_cast<double>(j) * options_.coarse_width; }
+  std::int64_t oldest_fine() const;
+  void reset(Sketch& s);
+  void advance_to(std::int64_t index);
+  void advance_coarse(std::int64_t index);
+  bool fine_index(double time, std::int64_t& index) const;
+
+  Sketch prototype_;
+  TimeWindowsOptions options_;
+  std::int64_t ratio_ = 1;  // fine intervals per coarse interval
+  std::vector<Sketch> fine_;
+  std::vector<Sketch> coarse_;
+  bool started_ = false;
+  bool coarse_started_ = false;
+  std::int64_t current_ = 0;      // index of the newest fine interval
+  std::int64_t first_ = 0;        // index of the oldest fine interval that ever held data
+  std::int64_t coarse_current_ = 0;
+  double watermark_ = 0;
+  std::uint64_t late_ = 0;
+  std::uint64_t rejected_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------
+// Implementation.
+
+namespace detail {
+template <class T, class = void>
+struct has_clear : std::false_type {};
+template <class T>
+struct has_clear<T, std::void_t<decltype(std::declval<T&>().clear())>> : std::true_type {};
+
+// Interval indices stay well inside int64 for any time a double can hold to the second.
+inline constexpr double time_windows_max_index = 9.0e15;
+}  // namespace detail
+
+template <class Sketch>
+TimeWindows<Sketch>::TimeWindows(Sketch prototype, TimeWindowsOptions options)
+    : prototype_(std::move(prototype)), options_(options) {
+  const auto fail = [](const std::string& what) { detail::throw_invalid_argument("TimeWindows: " + what); };
+  const double max = std::numeric_limits<double>::max();
+  if (!(options.fine_width > 0 && options.fine_width <= max))
+    fail("fine width " + detail::to_text(options.fine_width) + " is not finite and positive");
+  if (!(options.coarse_width > 0 && options.coarse_width <= max))
+    fail("coarse width " + detail::to_text(options.coarse_width) + " is not finite and positive");
+  const double ratio = options.coarse_width / options.fine_width;
+  if (!(ratio >= 1 && ratio < 1e12 && std::fabs(ratio - std::round(ratio)) <= 1e-9 * ratio))
+    fail("coarse width " + detail::to_text(options.coarse_width) + " is not a whole multiple of the fine width " +
+         detail::to_text(options.fine_width));
+  if (options.fine_count == 0) fail("fine count is 0");
+  if (options.fine_count > (std::size_t(1) << 30) || options.coarse_count > (std::size_t(1) << 30))
+    fail("more than 2^30 intervals");
+  const double max_lateness = static_cast<double>(options.fine_count - 1) * options.fine_width;
+  if (!(options.lateness >= 0 && options.lateness <= max_lateness))
+    fail("lateness " + detail::to_text(options.lateness) + " is outside [0, " + detail::to_text(max_lateness) +
+         "] (fine_count - 1 fine intervals)");
+  ratio_ = static_cast<std::int64_t>(std::round(ratio));
+  fine_.assign(options.fine_count, prototype_);
+  coarse_.assign(options.coarse_count, prototype_);
+}
+
+template <class Sketch>
+void TimeWindows<Sketch>::reset(Sketch& s) {
+  if constexpr (detail::has_clear<Sketch>::value) {
+    s.clear();
+  } else {
+    s = prototype_;
+  }
+}
+
+template <class Sketch>
+bool TimeWindows<Sketch>::fine_index(double time, std::int64_t& index) const {
+  const double k = std::floor(time / options_.fine_width);
+  if (!(std::fabs(k) <= detail::time_windows_max_index)) return false;
+  index = static_cast<std::int64_t>(k);
+  return true;
+}
+
+template <class Sketch>
+std::int64_t TimeWindows<Sketch>::oldest_fine() const {
+  const std::int64_t ring_start = current_ - static_cast<std::int64_t>(fine_.size()) + 1;
+  return ring_start > first_ ? ring_start : first_;
+}
+
+template <class Sketch>
+void TimeWindows<Sketch>::advance_coarse(std::int64_t index) {
+  if (coarse_.empty()) return;
+  if (!coarse_started_) {
+    coarse_started_ = true;
+    coarse_current_ = index;
+    return;  // every coarse sketch is still as constructed or cleared
+  }
+  if (index <= coarse_current_) return;
+  const std::int64_t n = static_cast<std::int64_t>(coarse_.size());
+  const std::int64_t from = index - coarse_current_ > n ? index - n + 1 : coarse_current_ + 1;
+  for (std::int64_t j = from; j <= index; ++j) reset(coarse_[coarse_slot(j)]);
+  coarse_current_ = index;
+}
+
+template <class Sketch>
+void TimeWindows<Sketch>::advance_to(std::int64_t index) {
+  const std::int64_t n = static_cast<std::int64_t>(fine_.size());
+  // Fine intervals that leave the ring, oldest first, are rolled into their coarse interval.
+  const std::int64_t leave_end = index - n + 1;  // first index that stays
+  const std::int64_t leave_from = current_ - n + 1 > first_ ? current_ - n + 1 : first_;
+  const std::int64_t leave_to = leave_end < current_ + 1 ? leave_end : current_ + 1;  // exclusive
+  for (std::int64_t i = leave_from; i < leave_to; ++i) {
+    const std::int64_t j = floor_div(i, ratio_);
+    advance_coarse(j);
+    if (!coarse_.empty()) coarse_[coarse_slot(j)].merge(fine_[fine_slot(i)]);
+  }
+  // Coarse intervals wholly skipped by a jump are real, empty intervals.
+  if (leave_end > first_) advance_coarse(floor_div(leave_end - 1, ratio_));
+  const std::int64_t from = index - current_ > n ? index - n + 1 : current_ + 1;
+  for (std::int64_t i = from; i <= index; ++i) reset(fine_[fine_slot(i)]);
+  current_ = index;
+}
+
+template <class Sketch>
+Sketch* TimeWindows<Sketch>::at(double time) {
+  std::int64_t index = 0;
+  if (VIGIL_UNLIKELY(!(time - time == 0) || !fine_index(time, index))) {
+    ++rejected_;
+    return nullptr;
+  }
+  if (VIGIL_UNLIKELY(!started_)) {
+    started_ = true;
+    current_ = first_ = index;
+    watermark_ = time;
+    return &fine_[fine_slot(index)];
+  }
+  if (VIGIL_LIKELY(index == current_)) {
+    if (time > watermark_) watermark_ = time;
+    return &fine_[fine_slot(index)];
+  }
+  if (index > current_) {
+    advance_to(index);
+    watermark_ = time;
+    return &fine_[fine_slot(index)];
+  }
+  // An earlier interval: within the lateness and still at fine resolution, or late.
+  if (time < watermark_ - options_.lateness || index <= current_ - static_cast<std::int64_t>(fine_.size())) {
+    ++late_;
+    return nullptr;
+  }
+  if (index < first_) first_ = index;  // slots before the first event are still empty
+  return &fine_[fine_slot(index)];
+}
+
+template <class Sketch>
+void TimeWindows<Sketch>::advance(double time) {
+  std::int64_t index = 0;
+  if (!started_ || !(time - time == 0) || !fine_index(time, index)) return;
+  if (time > watermark_) watermark_ = time;
+  if (index > current_) advance_to(index);
+}
+
+template <class Sketch>
+template <class Fn>
+void TimeWindows<Sketch>::for_each(Fn&& fn) const {
+  if (!started_) return;
+  const std::int64_t oldest = oldest_fine();
+  if (coarse_started_ && oldest > first_) {
+    const std::int64_t n = static_cast<std::int64_t>(coarse_.size());
+    const std::int64_t first_coarse = floor_div(first_, ratio_);
+    std::int64_t j = coarse_current_ - n + 1;
+    if (j < first_coarse) j = first_coarse;
+    for (; j <= coarse_current_; ++j) {
+      double start = coarse_start(j);
+      double end = coarse_start(j + 1);
+      if (j == first_coarse) start = fine_start(first_);
+      if (j == coarse_current_) end = fine_start(oldest);
+      fn(Interval{start, end, true, &coarse_[coarse_slot(j)]});
+    }
+  }
+  for (std::int64_t i = oldest; i <= current_; ++i)
+    fn(Interval{fine_start(i), fine_start(i + 1), false, &fine_[fine_slot(i)]});
+}
+
+template <class Sketch>
+std::vector<typename TimeWindows<Sketch>::Interval> TimeWindows<Sketch>::intervals() const {
+  std::vector<Interval> out;
+  for_each([&out](const Interval& interval) { out.push_back(interval); });
+  return out;
+}
+
+template <class Sketch>
+Sketch TimeWindows<Sketch>::merge_range(double t0, double t1) const {
+  Sketch out(prototype_);
+  for_each([&](const Interval& interval) {
+    if (interval.start >= t0 && interval.end <= t1 && interval.start < interval.end) out.merge(*interval.sketch);
+  });
+  return out;
+}
+
+template <class Sketch>
+Sketch TimeWindows<Sketch>::merge_last(double duration) const {
+  if (!started_) return Sketch(prototype_);
+  return merge_range(fine_start(current_ + 1) - duration, std::numeric_limits<double>::infinity());
+}
+
+template <class Sketch>
+void TimeWindows<Sketch>::clear() {
+  for (Sketch& s : fine_) reset(s);
+  for (Sketch& s : coarse_) reset(s);
+  started_ = coarse_started_ = false;
+  current_ = first_ = coarse_current_ = 0;
+  watermark_ = 0;
+  late_ = rejected_ = 0;
+}
+
+}  // namespace vigil

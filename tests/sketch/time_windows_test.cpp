@@ -1,0 +1,247 @@
+#include <vigil/sketch/time_windows.hpp>
+
+#include <vigil/sketch/category_counts.hpp>
+#include <vigil/sketch/rolling.hpp>
+#include <vigil/sketch/tdigest.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "vigil_test.hpp"
+
+namespace {
+
+struct Event {
+  double time;
+  double value;
+};
+
+// Events in [t0, t1), directly.
+std::vector<double> values_in(const std::vector<Event>& events, double t0, double t1) {
+  std::vector<double> out;
+  for (const Event& e : events)
+    if (e.time >= t0 && e.time < t1) out.push_back(e.value);
+  return out;
+}
+
+void check_same(const vigil::RunningStats& got, const std::vector<double>& want) {
+  vigil::RunningStats direct;
+  for (double x : want) direct.add(x);
+  REQUIRE(got.count() == direct.count());
+  if (want.empty()) return;
+  CHECK(got.min() == direct.min());
+  CHECK(got.max() == direct.max());
+  CHECK(got.mean() == Approx(direct.mean()).epsilon(1e-12));
+  if (want.size() > 1) CHECK(got.variance() == Approx(direct.variance()).epsilon(1e-10));
+}
+
+// Intervals are contiguous, ordered and aligned to their widths.
+template <class Sketch>
+void check_layout(const vigil::TimeWindows<Sketch>& w) {
+  const auto intervals = w.intervals();
+  for (std::size_t i = 1; i < intervals.size(); ++i) {
+    CHECK(intervals[i].start == intervals[i - 1].end);
+    CHECK(intervals[i].start < intervals[i].end);
+  }
+  for (const auto& interval : intervals)
+    if (!interval.coarse) CHECK(interval.end - interval.start == w.options().fine_width);
+}
+
+vigil::TimeWindowsOptions small_options() {
+  vigil::TimeWindowsOptions o;
+  o.fine_width = 60;
+  o.fine_count = 10;
+  o.coarse_width = 600;
+  o.coarse_count = 6;
+  o.lateness = 120;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("TimeWindows: empty", "[time_windows]") {
+  vigil::TimeWindows<vigil::RunningStats> w;
+  CHECK(w.empty());
+  CHECK(w.intervals().empty());
+  CHECK(w.merge_last(3600).empty());
+  CHECK(std::isnan(w.watermark()));
+  CHECK(std::isnan(w.current_start()));
+  CHECK(w.sketch_count() == 60 + 168 + 1);
+  w.advance(1e9);  // nothing to advance before the first event
+  CHECK(w.empty());
+}
+
+TEST_CASE("TimeWindows: one event", "[time_windows]") {
+  vigil::TimeWindows<vigil::RunningStats> w;
+  REQUIRE(w.add(1700000125.5, 4.0));
+  const auto intervals = w.intervals();
+  REQUIRE(intervals.size() == 1);
+  CHECK(intervals[0].start == 1700000100);
+  CHECK(intervals[0].end == 1700000160);
+  CHECK_FALSE(intervals[0].coarse);
+  CHECK(intervals[0].sketch->mean() == 4);
+  CHECK(w.current_start() == 1700000100);
+  CHECK(w.watermark() == 1700000125.5);
+  CHECK(w.merge_last(60).count() == 1);
+  CHECK(w.merge_range(1700000100, 1700000160).count() == 1);
+  CHECK(w.merge_range(1700000101, 1700000160).count() == 0);  // straddles t0: left out
+}
+
+TEST_CASE("TimeWindows: merged ranges equal a direct computation", "[time_windows]") {
+  const vigil::TimeWindowsOptions o = small_options();
+  vigil::TimeWindows<vigil::RunningStats> w(vigil::RunningStats(), o);
+  std::mt19937_64 rng(11);
+  std::exponential_distribution<double> gap(2.0);
+  std::normal_distribution<double> value(50, 10);
+  std::vector<Event> events;
+  const double t0 = 1699999200;  // a multiple of 600
+  for (double t = t0; t < t0 + 3 * 3600 + 17; t += gap(rng)) {
+    events.push_back({t, value(rng)});
+    REQUIRE(w.add(t, events.back().value));
+  }
+  check_layout(w);
+  const auto intervals = w.intervals();
+  // Ten fine minutes; the coarse intervals hold everything older, six of them at most.
+  std::size_t fine = 0, coarse = 0;
+  for (const auto& interval : intervals) (interval.coarse ? coarse : fine) += 1;
+  CHECK(fine == 10);
+  CHECK(coarse == 6);
+  CHECK(intervals.front().start == t0 + 3 * 3600 - 3600);  // the oldest whole coarse interval kept
+  double total = 0;
+  for (const auto& interval : intervals) total += interval.sketch->count();
+  CHECK(total == static_cast<double>(values_in(events, intervals.front().start, 1e18).size()));
+
+  const double now_end = w.current_start() + 60;
+  check_same(w.merge_last(600), values_in(events, now_end - 600, now_end));
+  check_same(w.merge_last(300), values_in(events, now_end - 300, now_end));
+  const double coarse_start = t0 + 2 * 3600 + 1200;
+  check_same(w.merge_range(coarse_start, coarse_start + 1200), values_in(events, coarse_start, coarse_start + 1200));
+  // A range spanning coarse and fine intervals.
+  const double fine_start = intervals[coarse].start;
+  const double from = intervals[coarse - 2].start;  // a whole coarse interval and a partial one
+  CHECK(fine_start - from > 600);
+  check_same(w.merge_range(from, fine_start + 240), values_in(events, from, fine_start + 240));
+  // Straddled intervals are left out: [from + 1, ...) starts inside a coarse interval.
+  check_same(w.merge_range(from + 1, fine_start + 240), values_in(events, intervals[coarse - 1].start, fine_start + 240));
+  CHECK(w.late() == 0);
+}
+
+TEST_CASE("TimeWindows: with TDigest, merged quantiles match the events of the range", "[time_windows]") {
+  vigil::TimeWindows<vigil::TDigest<>> w(vigil::TDigest<>(200), small_options());
+  std::mt19937_64 rng(5);
+  std::lognormal_distribution<double> latency(3, 0.7);
+  std::vector<Event> events;
+  const double t0 = 1699999200;
+  for (int i = 0; i < 60000; ++i) {
+    const double t = t0 + i * 0.1;  // 100 minutes
+    events.push_back({t, latency(rng)});
+    w.add(t, events.back().value);
+  }
+  check_layout(w);
+  CHECK(w.merge_last(600).compression() == 200);  // the prototype's compression is kept
+  const double now_end = w.current_start() + 60;
+  for (double span : {600.0, 3000.0}) {
+    const vigil::TDigest<> merged = span <= 600 ? w.merge_last(span) : w.merge_range(now_end - span, now_end);
+    std::vector<double> want = values_in(events, now_end - span, now_end);
+    std::sort(want.begin(), want.end());
+    REQUIRE(merged.count() == static_cast<double>(want.size()));
+    CHECK(merged.min() == want.front());
+    CHECK(merged.max() == want.back());
+    for (double q : {0.01, 0.5, 0.9, 0.99}) CHECK(vigil_test::rank_interval(want, merged.quantile(q)).error(q) <= 0.005);
+  }
+}
+
+TEST_CASE("TimeWindows: gaps are empty intervals, late events are counted", "[time_windows]") {
+  const vigil::TimeWindowsOptions o = small_options();
+  vigil::TimeWindows<vigil::RunningStats> w(vigil::RunningStats(), o);
+  const double t0 = 1699999200;
+  w.add(t0 + 1, 1.0);
+  w.add(t0 + 301, 2.0);  // five minutes later: four empty minutes between
+  auto intervals = w.intervals();
+  REQUIRE(intervals.size() == 6);
+  for (std::size_t i = 1; i < 5; ++i) CHECK(intervals[i].sketch->empty());
+  CHECK(intervals[0].sketch->count() == 1);
+
+  SECTION("a late event within the lateness goes to its own interval") {
+    REQUIRE(w.add(t0 + 200, 3.0));  // 101 s behind the watermark, lateness 120 s
+    intervals = w.intervals();
+    CHECK(intervals[3].sketch->mean() == 3);
+    CHECK(w.late() == 0);
+    CHECK(w.watermark() == t0 + 301);
+  }
+  SECTION("an event beyond the lateness is counted, not added") {
+    CHECK_FALSE(w.add(t0 + 100, 3.0));
+    CHECK(w.late() == 1);
+    CHECK(w.merge_last(1e9).count() == 2);
+  }
+  SECTION("bad times are rejected") {
+    CHECK(w.at(std::numeric_limits<double>::quiet_NaN()) == nullptr);
+    CHECK(w.at(std::numeric_limits<double>::infinity()) == nullptr);
+    CHECK(w.at(1e300) == nullptr);
+    CHECK(w.rejected() == 3);
+    CHECK(w.watermark() == t0 + 301);
+  }
+  SECTION("a jump beyond all retention keeps only empty history") {
+    w.add(t0 + 30 * 86400, 5.0);
+    intervals = w.intervals();
+    CHECK(intervals.size() == 10 + 6);
+    check_layout(w);
+    CHECK(w.merge_last(1e9).count() == 1);
+    std::size_t empty = 0;
+    for (const auto& interval : intervals) empty += interval.sketch->empty() ? 1 : 0;
+    CHECK(empty == 15);
+  }
+  SECTION("advance() closes intervals without an event") {
+    w.advance(t0 + 3600);
+    CHECK(w.current().empty());
+    CHECK(w.merge_last(600).count() == 0);  // a stopped stream: the last ten minutes are empty
+    CHECK(w.merge_last(3600).count() == 0);  // the hour from t0 + 60 on
+    CHECK(w.merge_last(3660).count() == 2);
+    check_layout(w);
+  }
+}
+
+TEST_CASE("TimeWindows: other sketches and clear", "[time_windows]") {
+  vigil::TimeWindowsOptions o = small_options();
+  o.coarse_count = 0;
+  vigil::TimeWindows<vigil::CategoryCounts> w(vigil::CategoryCounts(4), o);
+  const double t0 = 1699999200;
+  for (int i = 0; i < 1200; ++i) w.add(t0 + i, i % 3 == 0 ? "a" : "b");
+  const auto last = w.merge_last(600);
+  CHECK(last.capacity() == 4);
+  CHECK(last.total() == 600);
+  CHECK(last.estimate("a").count == 200);
+  CHECK(w.intervals().size() == 10);  // no coarse history
+  w.clear();
+  CHECK(w.empty());
+  CHECK(w.intervals().empty());
+
+  vigil::TimeWindows<vigil::Ewma> ewma(vigil::Ewma(60), small_options());
+  ewma.add(t0, 2.0, t0);
+  CHECK(ewma.merge_last(60).mean() == 2);
+  CHECK(ewma.merge_last(60).half_life() == 60);
+}
+
+TEST_CASE("TimeWindows: bad options", "[time_windows]") {
+  using W = vigil::TimeWindows<vigil::RunningStats>;
+  vigil::TimeWindowsOptions o;
+  o.fine_width = 0;
+  CHECK_THROWS_AS(W(vigil::RunningStats(), o), vigil::invalid_argument);
+  o = {};
+  o.coarse_width = 90;  // not a multiple of 60
+  CHECK_THROWS_AS(W(vigil::RunningStats(), o), vigil::invalid_argument);
+  o = {};
+  o.fine_count = 0;
+  CHECK_THROWS_AS(W(vigil::RunningStats(), o), vigil::invalid_argument);
+  o = {};
+  o.lateness = 60 * 60;  // more than 59 fine intervals
+  CHECK_THROWS_AS(W(vigil::RunningStats(), o), vigil::invalid_argument);
+  o.lateness = -1;
+  CHECK_THROWS_AS(W(vigil::RunningStats(), o), vigil::invalid_argument);
+  o.lateness = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_AS(W(vigil::RunningStats(), o), vigil::invalid_argument);
+}
