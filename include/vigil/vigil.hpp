@@ -9,6 +9,7 @@
 #include "vigil/error.hpp"
 #include "vigil/io/binary.hpp"
 #include "vigil/sketch/category_counts.hpp"
+#include "vigil/sketch/log_histogram.hpp"
 #include "vigil/sketch/rolling.hpp"
 #include "vigil/sketch/tdigest.hpp"
 #include "vigil/sketch/time_windows.hpp"
