@@ -1,0 +1,316 @@
+#!/usr/bin/python3
+"""Builds the demo data in data/insects_demo/ from the real INSECTS incremental-gradual stream.
+
+Usage:  /usr/bin/python3 scripts/make_demo_data.py [path/to/gradual_balanced_24150.csv]
+
+Source: INSECTS incremental-gradual, balanced (Souza et al., DMKD 34:1805, 2020), as shipped by
+ZSKPP/feature-drift @ 53e4f82e `DATA real/Insects/gradual_balanced_24150.zip`: 24,150 rows,
+33 numeric wing-beat sensor features and the class code in the last column, no header.
+Usable without restriction; cite Souza et al. (2020) and Porwik et al., Cluster Computing (2024).
+
+Writes train.csv, traffic.csv and FAULTS.md. Every random choice comes from fixed seeds, so the
+output is the same on every run. data/insects_demo/README.md explains the result.
+"""
+
+import datetime
+import os
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DEFAULT_SOURCE = os.path.join(ROOT, "..", "shared", "data", "insects_gradual",
+                              "gradual_balanced_24150.csv")
+OUT_DIR = os.path.join(ROOT, "data", "insects_demo")
+
+# Source rows (0-based, end exclusive) of the three blocks of the stream. In the source the
+# classes come in long single-class stretches (class 4 only appears from row ~10,000; rows
+# 11,773-13,799 are all class 4; rows 23,273-24,149 all class 5), while the features of each
+# class stay put before row 13,800 and after row 14,028. Rows 13,800-14,027 are six 38-row runs,
+# one per class, in which the temperature-driven change happens (reference drift point 14,028).
+# Shuffling within each block mixes the classes and keeps the drift in time order.
+BLOCKS = [(0, 13800), (13800, 14028), (14028, 24150)]
+DRIFT_ROW = 14028
+TRAIN_ROWS = 6000
+
+# Source feature columns kept (1-based, named fNN after their position in the source, which
+# names none of them): the six large-valued ones and four of the small-valued ones, which keeps
+# the files under 3 MB. f06 is left out of the model inputs and only yields the category `band`.
+FEATURES = [1, 2, 3, 4, 5, 7, 8, 9, 10, 11]
+BAND_FEATURE = 6
+# Band cut points at training quantiles 0.50 and 0.85: low/mid/high hold about 50/35/15 percent
+# of training rows. Unequal shares make a swapped label visible in the marginal counts too.
+BAND_QUANTILES = (0.50, 0.85)
+
+START = datetime.datetime(2026, 11, 2, 8, 0, 0, tzinfo=datetime.timezone.utc)
+RATE_PER_SECOND = 2.0          # 120 requests a minute on average
+LATENCY_MEDIAN_MS = 12.0
+LATENCY_SIGMA = 0.35           # lognormal shape: p99 about 27 ms
+HOSTS = ["h1", "h2", "h3", "h4"]
+MODEL_VERSION = "v7"
+
+# Injected faults, as minutes after START (end exclusive).
+UNIT_CHANGE = dict(column="f07", factor=1000.0, start=80, end=100)
+MALFORMED = dict(column="f04", text="n/a", count=12, start=105, end=110)
+LABEL_SWAP = dict(column="band", pair=("low", "high"), start=115, end=130)
+MISSING_BURST = dict(column="f09", start=135, end=145)
+
+SEED_SHUFFLE = 20261102
+SEED_TRAFFIC = 7
+SEED_MALFORMED = 11
+
+
+def load(path):
+    """Rows of the source file as (features, class codes)."""
+    data = np.loadtxt(path, delimiter=",")
+    if data.shape != (24150, 34):
+        sys.exit(f"{path}: expected 24150 rows x 34 columns, got {data.shape}")
+    return data[:, :-1], data[:, -1].astype(int)
+
+
+def stream_order():
+    """Source row indices in stream order: each block shuffled with a fixed seed, blocks kept in order."""
+    rng = np.random.default_rng(SEED_SHUFFLE)
+    parts = []
+    for begin, end in BLOCKS:
+        rows = np.arange(begin, end)
+        rng.shuffle(rows)
+        parts.append(rows)
+    return np.concatenate(parts)
+
+
+class SoftmaxModel:
+    """Multinomial logistic regression on standardised features, fitted by full-batch gradient descent.
+
+    A missing input is replaced by its training mean (zero after standardising), as a serving
+    pipeline with mean imputation would do.
+    """
+
+    def __init__(self, x, labels, iterations=3000, step=0.5, l2=1e-3):
+        self.mean = x.mean(axis=0)
+        self.scale = x.std(axis=0)
+        self.classes = np.unique(labels)
+        z = self._standardise(x)
+        target = (labels[:, None] == self.classes[None, :]).astype(float)
+        self.weights = np.zeros((z.shape[1], len(self.classes)))
+        self.bias = np.zeros(len(self.classes))
+        for _ in range(iterations):
+            p = self._softmax(z @ self.weights + self.bias)
+            error = (p - target) / len(z)
+            self.weights -= step * (z.T @ error + l2 * self.weights)
+            self.bias -= step * error.sum(axis=0)
+
+    def _standardise(self, x):
+        z = (x - self.mean) / self.scale
+        return np.where(np.isnan(z), 0.0, z)
+
+    @staticmethod
+    def _softmax(logits):
+        logits = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, x):
+        """(predicted class codes, probability of the predicted class)."""
+        p = self._softmax(self._standardise(x) @ self.weights + self.bias)
+        best = p.argmax(axis=1)
+        return self.classes[best], p[np.arange(len(p)), best]
+
+
+def number(value):
+    """Five significant digits, plain notation; empty text for missing."""
+    if np.isnan(value):
+        return ""
+    text = "%.5g" % value
+    if "e" in text:
+        text = "%.0f" % float(text)
+    return text
+
+
+def iso(seconds_after_start):
+    moment = START + datetime.timedelta(seconds=float(seconds_after_start))
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (moment.microsecond // 1000)
+
+
+def clock(minute):
+    return iso(minute * 60.0).replace(".000Z", "Z")
+
+
+def species(code):
+    return "s%d" % code
+
+
+def band_of(values, cuts):
+    return np.where(values < cuts[0], "low", np.where(values < cuts[1], "mid", "high"))
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as out:
+        out.write(",".join(header) + "\n")
+        for row in rows:
+            out.write(",".join(row) + "\n")
+
+
+def main():
+    source = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_SOURCE
+    x_all, y_all = load(source)
+    order = stream_order()
+    x_all = np.array([[float(number(v)) for v in row] for row in x_all])  # the precision we ship
+
+    columns = [c - 1 for c in FEATURES]
+    names = ["f%02d" % c for c in FEATURES]
+    x = x_all[order][:, columns]
+    y = y_all[order]
+    band_source = x_all[order][:, BAND_FEATURE - 1]
+
+    train = slice(0, TRAIN_ROWS)
+    cuts = [float(number(np.quantile(band_source[train], q))) for q in BAND_QUANTILES]
+    band = band_of(band_source, cuts)
+    model = SoftmaxModel(x[train], y[train])
+
+    # Training file.
+    predicted, score = model.predict(x[train])
+    train_accuracy = float((predicted == y[train]).mean())
+    header = names + ["band", "score", "predicted", "species"]
+    write_csv(os.path.join(OUT_DIR, "train.csv"), header,
+              ([number(v) for v in x[i]] + [band[i], "%.4f" % score[i], species(predicted[i]),
+                                            species(y[i])] for i in range(TRAIN_ROWS)))
+
+    # Traffic: arrivals, latency and hosts, then the faults, then the model on what it was given.
+    tx = x[TRAIN_ROWS:].copy()
+    ty = y[TRAIN_ROWS:]
+    tband = band[TRAIN_ROWS:].copy()
+    n = len(ty)
+    rng = np.random.default_rng(SEED_TRAFFIC)
+    seconds = np.cumsum(rng.exponential(1.0 / RATE_PER_SECOND, size=n))
+    seconds = np.floor(seconds * 1000.0) / 1000.0
+    latency = LATENCY_MEDIAN_MS * np.exp(LATENCY_SIGMA * rng.standard_normal(n))
+    hosts = rng.integers(0, len(HOSTS), size=n)
+    minute = seconds / 60.0
+
+    def window(fault):
+        return (minute >= fault["start"]) & (minute < fault["end"])
+
+    # Where the source's change lands in the traffic.
+    change_begin = BLOCKS[0][1] - BLOCKS[0][0] - TRAIN_ROWS
+    change_end = BLOCKS[1][1] - BLOCKS[0][0] - TRAIN_ROWS
+    before = slice(0, change_begin)
+    after = np.arange(n) >= change_end
+    after &= minute < UNIT_CHANGE["start"]
+    accuracy = (train_accuracy,
+                float((model.predict(tx[before])[0] == ty[before]).mean()),
+                float((model.predict(tx[after])[0] == ty[after]).mean()))
+    unit = window(UNIT_CHANGE)
+    tx[unit, names.index(UNIT_CHANGE["column"])] *= UNIT_CHANGE["factor"]
+    swap = window(LABEL_SWAP)
+    a, b = LABEL_SWAP["pair"]
+    tband[swap] = np.where(tband[swap] == a, b, np.where(tband[swap] == b, a, tband[swap]))
+    burst = window(MISSING_BURST)
+    tx[burst, names.index(MISSING_BURST["column"])] = np.nan
+    candidates = np.flatnonzero(window(MALFORMED))
+    malformed = np.sort(np.random.default_rng(SEED_MALFORMED).choice(
+        candidates, size=MALFORMED["count"], replace=False))
+    malformed_column = names.index(MALFORMED["column"])
+    tx[malformed, malformed_column] = np.nan  # the model sees a missing value
+    malformed_set = set(malformed.tolist())
+
+    predicted, score = model.predict(tx)
+    before_swap = (minute >= LABEL_SWAP["start"] - 10) & (minute < LABEL_SWAP["start"])
+    swap_shares = [[float((tband[m] == label).mean()) for label in LABEL_SWAP["pair"]]
+                   for m in (before_swap, swap)]
+
+    def traffic_rows():
+        for i in range(n):
+            cells = [number(v) for v in tx[i]]
+            if i in malformed_set:
+                cells[malformed_column] = MALFORMED["text"]
+            yield ([iso(seconds[i]), HOSTS[hosts[i]], MODEL_VERSION] + cells +
+                   [tband[i], "%.4f" % score[i], species(predicted[i]), species(ty[i]),
+                    "%.2f" % latency[i]])
+
+    header = ["ts", "host", "model_version"] + names + ["band", "score", "predicted", "species",
+                                                        "latency_ms"]
+    write_csv(os.path.join(OUT_DIR, "traffic.csv"), header, traffic_rows())
+
+    write_faults(n, seconds, change_begin, change_end, unit, swap, burst, malformed, cuts,
+                 accuracy, swap_shares)
+    print("train.csv: %d rows; traffic.csv: %d rows, %s to %s" %
+          (TRAIN_ROWS, n, iso(seconds[0]), iso(seconds[-1])))
+    print("model accuracy: %.3f on training rows, %.3f on traffic before the drift, "
+          "%.3f after it" % accuracy)
+
+
+def write_faults(n, seconds, change_begin, change_end, unit, swap, burst, malformed, cuts,
+                 accuracy, swap_shares):
+    def span(mask):
+        rows = np.flatnonzero(mask)
+        return "%d rows (%d-%d)" % (len(rows), rows[0] + 2, rows[-1] + 2)
+
+    last = iso(seconds[-1])
+    lines = [
+        "# Faults in traffic.csv",
+        "",
+        "Generated by `scripts/make_demo_data.py`; do not edit by hand. Times are the `ts` of",
+        "traffic.csv (UTC); a window holds the rows with start <= ts < end. Row numbers count",
+        "the header as line 1, as an editor shows them.",
+        "",
+        "The first %d minutes (to %s) are clean traffic drawn from the same" %
+        (int(seconds[change_begin] // 60), clock(int(seconds[change_begin] // 60))),
+        "before-the-change part of the source as train.csv, so a background can form.",
+        "",
+        "| # | fault | column | start | end | rows | what a monitor should raise |",
+        "|---|---|---|---|---|---|---|",
+        "| 1 | real gradual drift of INSECTS (temperature change); source rows 13,801-14,028 are "
+        "the change, 14,029 on are after it (reference drift point 14,028) | all features "
+        "(strongest f01, f02, f07, f08-f11), `band` (share of `low` about 50%% -> 67%%), "
+        "`score`, `predicted` | %s (change begins, minute "
+        "%.1f); %s (after the change, minute %.1f) | to the end (%s) | %d (lines %d-%d) | "
+        "`feature_drift` against the training profile on several features within minutes of "
+        "the change, persisting to the end; `score_drift` and `class_drift` on the output; "
+        "`quality` as accuracy falls (labels in `species`) |" %
+        (iso(seconds[change_begin]), seconds[change_begin] / 60, iso(seconds[change_end]),
+         seconds[change_end] / 60, last, n - change_begin, change_begin + 2, n + 1),
+        "| 2 | unit change: values x %g (a sensor reporting in other units), then fixed | %s | "
+        "%s | %s | %s | `out_of_range` and `feature_shift` on %s within a minute or two, closing "
+        "after the fix; `score_drift` (confidence saturates) |" %
+        (UNIT_CHANGE["factor"], UNIT_CHANGE["column"], clock(UNIT_CHANGE["start"]),
+         clock(UNIT_CHANGE["end"]), span(unit), UNIT_CHANGE["column"]),
+        "| 3 | malformed cells: the text `%s` in a numeric column, %d cells | %s | %s | %s | "
+        "%d (lines %s) | counted as unparsable values of %s (the replay must not stop); at most "
+        "a `schema` warning, no drift alert |" %
+        (MALFORMED["text"], MALFORMED["count"], MALFORMED["column"], clock(MALFORMED["start"]),
+         clock(MALFORMED["end"]), len(malformed), ", ".join(str(i + 2) for i in malformed),
+         MALFORMED["column"]),
+        "| 4 | swapped category labels: `%s` and `%s` exchanged | %s | %s | %s | %s | "
+        "`feature_shift` (or `class_drift` on the category) for %s: in the 10 minutes before, "
+        "`%s` is %.0f%% and `%s` %.0f%% of rows; during the swap %.0f%% and %.0f%%; closes "
+        "after the fix |" %
+        (LABEL_SWAP["pair"][0], LABEL_SWAP["pair"][1], LABEL_SWAP["column"],
+         clock(LABEL_SWAP["start"]), clock(LABEL_SWAP["end"]), span(swap),
+         LABEL_SWAP["column"], LABEL_SWAP["pair"][0], 100 * swap_shares[0][0],
+         LABEL_SWAP["pair"][1], 100 * swap_shares[0][1], 100 * swap_shares[1][0],
+         100 * swap_shares[1][1]),
+        "| 5 | burst of missing values: every cell empty | %s | %s | %s | %s | "
+        "`missing_values` on %s within a minute or two, closing after the burst |" %
+        (MISSING_BURST["column"], clock(MISSING_BURST["start"]), clock(MISSING_BURST["end"]),
+         span(burst), MISSING_BURST["column"]),
+        "",
+        "Nothing else is injected: arrivals are a Poisson process at %g per second, latency is "
+        "lognormal (median %g ms) on every host, so `traffic` and `latency` alerts would be "
+        "false alarms." % (RATE_PER_SECOND, LATENCY_MEDIAN_MS),
+        "",
+        "Band cut points (from f06 on the training rows): low < %s <= mid < %s <= high." %
+        (number(cuts[0]), number(cuts[1])),
+        "",
+        "Model accuracy (predicted = species): %.3f on train.csv, %.3f on traffic before the "
+        "drift, %.3f on traffic after it (before fault 2)." % accuracy,
+        "",
+    ]
+    with open(os.path.join(OUT_DIR, "FAULTS.md"), "w") as out:
+        out.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    os.makedirs(OUT_DIR, exist_ok=True)
+    main()
