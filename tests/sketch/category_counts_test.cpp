@@ -131,23 +131,21 @@ TEST_CASE("CategoryCounts: exact below capacity equals exact counts", "[category
   CHECK(top[0].count >= top[1].count);
 }
 
-TEST_CASE("CategoryCounts: Zipf stream over 10^6 values stays within its bounds", "[category_counts]") {
+TEST_CASE("CategoryCounts: Zipf stream over 10^6 possible values stays within its bounds", "[category_counts]") {
   const std::size_t capacity = 1000;
-  const std::uint64_t n = 1000000;
+  const std::uint64_t n = 300000;
   std::mt19937_64 rng(2026);
   Zipf zipf(1000000, 1.1);
-  std::vector<std::size_t> ranks(n);
-  for (auto& r : ranks) r = zipf(rng);
+  std::vector<std::string> labels(n);
+  for (auto& l : labels) l = label(zipf(rng));
 
   vigil::CategoryCounts c(capacity);
   Exact exact;
-  std::string buffer;
-  for (std::size_t r : ranks) {
-    buffer = label(r);
-    c.add(buffer);
-    ++exact[buffer];
+  for (const std::string& l : labels) {
+    c.add(l);
+    ++exact[l];
   }
-  CHECK(exact.size() > 100000);  // far more distinct values than capacity
+  CHECK(exact.size() > 40000);  // far more distinct values than capacity
   CHECK_FALSE(c.exact());
   check_bounds(c, exact, n);
   // Memory: capacity slots of short values, no growth with the number of distinct values.
@@ -167,7 +165,7 @@ TEST_CASE("CategoryCounts: Zipf stream over 10^6 values stays within its bounds"
 
   {  // merge of four shards keeps the bounds
     std::vector<vigil::CategoryCounts> shards(4, vigil::CategoryCounts(capacity));
-    for (std::size_t i = 0; i < ranks.size(); ++i) shards[i % 4].add(label(ranks[i]));
+    for (std::size_t i = 0; i < labels.size(); ++i) shards[i % 4].add(labels[i]);
     shards[0].merge(shards[1]);
     shards[2].merge(shards[3]);
     shards[0].merge(shards[2]);
