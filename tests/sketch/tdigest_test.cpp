@@ -522,3 +522,17 @@ TEST_CASE("TDigest: concurrent readers see the same answers", "[tdigest][concurr
   for (int count : agree) CHECK(count == 50);
   CHECK(d.buffered() > 0);
 }
+
+TEST_CASE("TDigest: rank interval separates the weight at a value", "[tdigest]") {
+  TDigest<> d;
+  for (int i = 0; i < 1000; ++i) d.add(i % 4);  // 0, 1, 2, 3 a quarter each
+  const auto at_two = d.rank_interval(2);
+  CHECK(at_two.first == Approx(0.5).epsilon(1e-12));
+  CHECK(at_two.second == Approx(0.75).epsilon(1e-12));
+  CHECK(d.cdf(2) == Approx(0.625).epsilon(1e-12));
+  const auto between = d.rank_interval(2.5);
+  CHECK(between.first == between.second);
+  CHECK(d.rank_interval(-1).second == 0);
+  CHECK(d.rank_interval(9).first == 1);
+  CHECK(std::isnan(TDigest<>().rank_interval(1).first));
+}

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "vigil/error.hpp"
@@ -147,6 +148,11 @@ class TDigest {
   /// or x is NaN. Exact for values held in single-valued centroids.
   double cdf(double x) const;
 
+  /// Estimated fractions of the weight strictly below x and at or below x, (F(x−), F(x)):
+  /// they differ only where the digest holds weight exactly at x (a single-valued centroid).
+  /// cdf(x) is their average. Both NaN when empty or x is NaN.
+  std::pair<double, double> rank_interval(double x) const;
+
   /// Mean of the values between quantiles `lo` and `hi` (0 ≤ lo ≤ hi ≤ 1), each centroid's
   /// weight taken as spread evenly over its rank interval. trimmed_mean(0, 1) is the mean.
   /// NaN when empty; throws vigil::invalid_argument for bounds out of order or range.
@@ -233,7 +239,7 @@ class TDigest {
   template <class Fn>
   auto with_flushed(Fn&& fn) const;
   double quantile_flushed(double q) const;
-  double cdf_flushed(double x) const;
+  std::pair<double, double> rank_interval_flushed(double x) const;
   double trimmed_mean_flushed(double lo, double hi) const;
   bool equals(const TDigest& other) const;
 

@@ -314,10 +314,16 @@ double TDigest<Real>::quantile(double q) const {
 
 template <class Real>
 double TDigest<Real>::cdf(double x) const {
-  if (count_ == 0 || std::isnan(x)) return not_a_number();
-  if (x < static_cast<double>(min_)) return 0;
-  if (x > static_cast<double>(max_)) return 1;
-  return with_flushed([x](const TDigest& d) { return d.cdf_flushed(x); });
+  const auto [below, at_most] = rank_interval(x);
+  return (below + at_most) / 2;
+}
+
+template <class Real>
+std::pair<double, double> TDigest<Real>::rank_interval(double x) const {
+  if (count_ == 0 || std::isnan(x)) return {not_a_number(), not_a_number()};
+  if (x < static_cast<double>(min_)) return {0.0, 0.0};
+  if (x > static_cast<double>(max_)) return {1.0, 1.0};
+  return with_flushed([x](const TDigest& d) { return d.rank_interval_flushed(x); });
 }
 
 template <class Real>
@@ -381,7 +387,7 @@ double TDigest<Real>::quantile_flushed(double q) const {
 }
 
 template <class Real>
-double TDigest<Real>::cdf_flushed(double x) const {
+std::pair<double, double> TDigest<Real>::rank_interval_flushed(double x) const {
   // lower: the smallest rank whose value reaches x; upper: the largest rank whose value is
   // at most x. They differ only where the quantile function is flat at x (a tie).
   double lower = 0;
@@ -409,7 +415,7 @@ double TDigest<Real>::cdf_flushed(double x) const {
                           prev_value = value;
                           return false;
                         });
-  return std::clamp((lower + upper) / (2 * count_), 0.0, 1.0);
+  return {std::clamp(lower / count_, 0.0, 1.0), std::clamp(upper / count_, 0.0, 1.0)};
 }
 
 template <class Real>
