@@ -1,0 +1,240 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vigil/error.hpp"
+
+namespace vigil {
+
+/// What an alert is about (the `kind` field of alerts.jsonl).
+enum class AlertKind : std::uint8_t {
+  feature_drift,    // a feature's distribution over the long horizon differs from training
+  feature_shift,    // a feature changed suddenly: the latest interval against the recent past
+  missing_values,   // a feature is missing far more (or less) often than in training
+  out_of_range,     // values outside the training minimum and maximum
+  unseen_category,  // categories never seen in training
+  schema,           // bad values (NaN, text in a numeric column) or a feature gone entirely
+  score_drift,      // the model's score distribution changed
+  class_drift,      // the predicted class frequencies changed
+  traffic,
+  latency,
+  quality,
+  canary,
+  attribution,
+};
+
+inline const char* to_string(AlertKind kind) {
+  switch (kind) {
+    case AlertKind::feature_drift: return "feature_drift";
+    case AlertKind::feature_shift: return "feature_shift";
+    case AlertKind::missing_values: return "missing_values";
+    case AlertKind::out_of_range: return "out_of_range";
+    case AlertKind::unseen_category: return "unseen_category";
+    case AlertKind::schema: return "schema";
+    case AlertKind::score_drift: return "score_drift";
+    case AlertKind::class_drift: return "class_drift";
+    case AlertKind::traffic: return "traffic";
+    case AlertKind::latency: return "latency";
+    case AlertKind::quality: return "quality";
+    case AlertKind::canary: return "canary";
+    case AlertKind::attribution: return "attribution";
+  }
+  return "unknown";
+}
+
+enum class Severity : std::uint8_t { warn = 1, alert = 2 };
+inline const char* to_string(Severity s) { return s == Severity::alert ? "alert" : "warn"; }
+
+/// Health of a monitored thing, and of the whole model: ok < warn < alert.
+enum class Status : std::uint8_t { ok = 0, warn = 1, alert = 2 };
+inline const char* to_string(Status s) {
+  return s == Status::alert ? "alert" : (s == Status::warn ? "warn" : "ok");
+}
+
+/// An alert transition: raised (opened), escalated (warn → alert while open) or resolved.
+struct Alert {
+  enum class Transition : std::uint8_t { raised, escalated, resolved };
+  double time = 0;  // event time (Unix seconds) at the end of the interval that decided it
+  AlertKind kind = AlertKind::feature_drift;
+  std::string subject;  // the feature, output or tag
+  Severity severity = Severity::warn;
+  double statistic = 0;  // the effect size or test statistic named in the message
+  double p_value = std::numeric_limits<double>::quiet_NaN();  // NaN when the rule has none
+  std::string message;   // one sentence for a person
+  Transition transition = Transition::raised;
+};
+
+inline const char* to_string(Alert::Transition t) {
+  switch (t) {
+    case Alert::Transition::raised: return "raised";
+    case Alert::Transition::escalated: return "escalated";
+    case Alert::Transition::resolved: return "resolved";
+  }
+  return "unknown";
+}
+
+/// When evidence becomes an alert. Defaults follow the common practice for drift monitoring:
+/// an effect that matters (PSI ≥ 0.2 is a major shift, 0.1 a moderate one; normalised
+/// Wasserstein ≥ 0.1 standard deviations) *and* significance after Benjamini-Hochberg
+/// correction across features (p < 0.01), seen in `persistence` of the last `window`
+/// intervals. An open alert stays open, without firing again, until `recovery` intervals in a
+/// row show no evidence; a resolved alert cannot reopen for `cool_down` seconds.
+struct AlertPolicy {
+  double p_value = 0.01;              // adjusted significance needed
+  double psi_alert = 0.2;             // PSI for severity alert
+  double psi_warn = 0.1;              // PSI for severity warn
+  double wasserstein_alert = 0.2;     // normalised Wasserstein (in reference std devs)
+  double wasserstein_warn = 0.1;
+  double missing_rate_change = 0.05;  // absolute change in missing rate (warn; 4× is alert)
+  double out_of_range_share = 0.01;   // share outside the training range (warn; 5× is alert)
+  double unseen_share = 0.01;         // share of unseen categories (warn; 5× is alert)
+  double bad_value_share = 0.01;      // share of NaN/unparsable values (warn; 5× is alert)
+  double class_share_change = 0.05;   // largest change of a class share (warn; 2× is alert)
+  std::uint64_t min_requests = 30;    // an interval with fewer values is not judged
+  int persistence = 2;                // evidence in this many ...
+  int window = 3;                     // ... of the last this many intervals opens an alert
+  int recovery = 5;                   // clean intervals in a row that close it
+  double cool_down = 1800;            // seconds before a resolved alert may open again
+
+  void validate() const {
+    if (!(p_value > 0 && p_value < 1)) detail::throw_invalid_argument("AlertPolicy: p_value " + detail::to_text(p_value) + " is not in (0, 1)");
+    if (persistence < 1 || window < persistence || window > 64)
+      detail::throw_invalid_argument("AlertPolicy: need 1 <= persistence <= window <= 64, got " +
+                                     std::to_string(persistence) + " of " + std::to_string(window));
+    if (recovery < 1) detail::throw_invalid_argument("AlertPolicy: recovery must be at least 1");
+    if (!(cool_down >= 0)) detail::throw_invalid_argument("AlertPolicy: cool_down " + detail::to_text(cool_down) + " is negative");
+  }
+};
+
+/// One interval's evidence for a (kind, subject): significant and large enough.
+struct Evidence {
+  AlertKind kind;
+  std::string subject;
+  Severity severity;
+  double statistic;
+  double p_value;
+  std::string message;
+};
+
+namespace detail {
+
+/// The alert state machine per (kind, subject): persistence to open, recovery to close,
+/// cool-down against flapping. Each transition is reported exactly once.
+class AlertTracker {
+ public:
+  explicit AlertTracker(AlertPolicy policy = {}) : policy_(policy) { policy_.validate(); }
+
+  /// Feeds one evaluated interval ending at `time`: `evidence` lists what was seen; every
+  /// other tracked key counts as clean. Returns the transitions, in a stable order.
+  std::vector<Alert> update(double time, const std::vector<Evidence>& evidence) {
+    std::vector<Alert> out;
+    for (auto& [key, state] : states_) state.seen_this_round = false;
+    for (const Evidence& e : evidence) {
+      State& s = states_[Key{e.kind, e.subject}];
+      s.seen_this_round = true;
+      s.last = e;
+    }
+    const std::uint64_t mask = policy_.window >= 64 ? ~0ull : ((1ull << policy_.window) - 1);
+    for (auto it = states_.begin(); it != states_.end();) {
+      State& s = it->second;
+      s.history = ((s.history << 1) | (s.seen_this_round ? 1u : 0u)) & mask;
+      if (s.seen_this_round) {
+        s.clean_streak = 0;
+        if (s.last.severity == Severity::alert) s.alert_hits = ((s.alert_hits << 1) | 1u) & mask;
+        else s.alert_hits = (s.alert_hits << 1) & mask;
+      } else {
+        ++s.clean_streak;
+        s.alert_hits = (s.alert_hits << 1) & mask;
+      }
+      const int hits = popcount(s.history);
+      if (!s.open) {
+        const bool cooled = time - s.closed_at >= policy_.cool_down;  // closed_at starts at -inf
+        if (hits >= policy_.persistence && s.seen_this_round && cooled) {
+          s.open = true;
+          s.severity = popcount(s.alert_hits) >= policy_.persistence ? Severity::alert : Severity::warn;
+          out.push_back(make(time, s, Alert::Transition::raised));
+        }
+      } else if (s.seen_this_round && s.severity == Severity::warn &&
+                 popcount(s.alert_hits) >= policy_.persistence) {
+        s.severity = Severity::alert;
+        out.push_back(make(time, s, Alert::Transition::escalated));
+      } else if (s.clean_streak >= policy_.recovery) {
+        s.open = false;
+        s.closed_at = time;
+        out.push_back(make(time, s, Alert::Transition::resolved));
+      }
+      // Forget keys that are closed, clean and cooled down, so the map stays bounded by
+      // what is currently happening.
+      if (!s.open && s.history == 0 && time - s.closed_at >= policy_.cool_down) {
+        it = states_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return out;
+  }
+
+  /// Alerts currently open, as last raised or escalated (message and figures of the latest
+  /// evidence).
+  std::vector<Alert> open_alerts(double time) const {
+    std::vector<Alert> out;
+    for (const auto& [key, s] : states_)
+      if (s.open) out.push_back(make(time, s, Alert::Transition::raised));
+    return out;
+  }
+
+  const AlertPolicy& policy() const { return policy_; }
+
+ private:
+  struct Key {
+    AlertKind kind;
+    std::string subject;
+    friend bool operator<(const Key& a, const Key& b) {
+      return a.kind != b.kind ? a.kind < b.kind : a.subject < b.subject;
+    }
+  };
+  struct State {
+    std::uint64_t history = 0;     // bit i: evidence i intervals ago
+    std::uint64_t alert_hits = 0;  // bit i: evidence of severity alert i intervals ago
+    int clean_streak = 0;
+    bool open = false;
+    bool seen_this_round = false;
+    Severity severity = Severity::warn;
+    double closed_at = -std::numeric_limits<double>::infinity();
+    Evidence last{AlertKind::feature_drift, "", Severity::warn, 0, 0, ""};
+  };
+  static int popcount(std::uint64_t v) {
+    int n = 0;
+    for (; v; v &= v - 1) ++n;
+    return n;
+  }
+  static Alert make(double time, const State& s, Alert::Transition t) {
+    Alert a;
+    a.time = time;
+    a.kind = s.last.kind;
+    a.subject = s.last.subject;
+    a.severity = s.severity;
+    a.statistic = s.last.statistic;
+    a.p_value = s.last.p_value;
+    a.message = t == Alert::Transition::resolved
+                    ? "Resolved: no evidence in the last " + std::to_string(s.clean_streak) +
+                          " intervals. Last evidence: " + s.last.message
+                    : s.last.message;
+    a.transition = t;
+    return a;
+  }
+
+  AlertPolicy policy_;
+  std::map<Key, State> states_;
+};
+
+}  // namespace detail
+}  // namespace vigil

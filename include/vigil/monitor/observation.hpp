@@ -1,0 +1,184 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vigil/error.hpp"
+#include "vigil/monitor/schema.hpp"
+
+namespace vigil {
+
+/// How a request ended.
+enum class RequestStatus : std::uint8_t { ok = 0, error = 1, timeout = 2 };
+
+/// One request as the monitor sees it: event time, request id, feature values, model outputs,
+/// tags, latency and status. A server keeps one Observation per worker thread and reuses it
+/// (`clear()` between requests): after the first few requests nothing allocates.
+///
+/// A feature that is never set is *missing* for that request (the report compares missing
+/// rates with the training profile). Setting NaN or ±inf records a *bad value*, counted
+/// separately. Setters take handles from the Schema; the name-based overloads look the name
+/// up (O(names)) and are meant for tools and tests.
+///
+/// Event time is Unix seconds; without `at(...)`, observe() stamps the request with the
+/// system clock.
+class Observation {
+ public:
+  explicit Observation(const Schema& schema)
+      : numeric_(schema.numeric_count(), unset()),
+        numeric_state_(schema.numeric_count(), State::unset),
+        categorical_(schema.categorical_count()),
+        categorical_set_(schema.categorical_count(), false),
+        scores_(schema.output_count(), unset()),
+        score_set_(schema.output_count(), false),
+        predicted_(schema.output_count()),
+        predicted_set_(schema.output_count(), false),
+        tags_(schema.tag_count()),
+        tag_set_(schema.tag_count(), false),
+        schema_(&schema) {}
+
+  /// Sets the event time (Unix seconds). NaN or ±inf make observe() count the request as
+  /// having a bad time and drop it.
+  Observation& at(double unix_seconds) {
+    time_ = unix_seconds;
+    time_set_ = true;
+    return *this;
+  }
+  Observation& at(std::chrono::system_clock::time_point t) {
+    return at(std::chrono::duration<double>(t.time_since_epoch()).count());
+  }
+  /// The request id, kept for joining late labels and for inspecting disagreements.
+  Observation& request_id(std::string_view id) {
+    request_id_.assign(id.data(), id.size());
+    return *this;
+  }
+
+  Observation& set(NumericFeature f, double value) {
+    check(f.index, numeric_.size(), "numeric feature");
+    numeric_[f.index] = value;
+    numeric_state_[f.index] = std::isfinite(value) ? State::value : State::bad;
+    return *this;
+  }
+  Observation& set(CategoricalFeature f, std::string_view value) {
+    check(f.index, categorical_.size(), "categorical feature");
+    categorical_[f.index].assign(value.data(), value.size());
+    categorical_set_[f.index] = true;
+    return *this;
+  }
+  /// The model's score for an output.
+  Observation& score(Output o, double value) {
+    check(o.index, scores_.size(), "output");
+    scores_[o.index] = value;
+    score_set_[o.index] = true;
+    return *this;
+  }
+  /// The class the model predicted for an output declared with classes.
+  Observation& predicted(Output o, std::string_view class_name) {
+    check(o.index, predicted_.size(), "output");
+    predicted_[o.index].assign(class_name.data(), class_name.size());
+    predicted_set_[o.index] = true;
+    return *this;
+  }
+  Observation& tag(Tag t, std::string_view value) {
+    check(t.index, tags_.size(), "tag");
+    tags_[t.index].assign(value.data(), value.size());
+    tag_set_[t.index] = true;
+    return *this;
+  }
+  /// Time from arrival to response, in seconds. Negative or NaN values are counted as bad.
+  Observation& latency(double seconds) {
+    latency_ = seconds;
+    latency_set_ = true;
+    return *this;
+  }
+  Observation& status(RequestStatus s) {
+    status_ = s;
+    return *this;
+  }
+
+  /// Name-based setters for tools and tests; throw vigil::invalid_argument for an unknown
+  /// name or a name of another kind.
+  Observation& set(std::string_view name, double value) { return set(schema_->numeric(name), value); }
+  Observation& set(std::string_view name, std::string_view value) { return set(schema_->categorical(name), value); }
+  Observation& set(std::string_view name, const char* value) { return set(name, std::string_view(value)); }
+
+  /// Marks a previously set value missing again.
+  Observation& clear(NumericFeature f) {
+    check(f.index, numeric_.size(), "numeric feature");
+    numeric_state_[f.index] = State::unset;
+    return *this;
+  }
+  Observation& clear(CategoricalFeature f) {
+    check(f.index, categorical_.size(), "categorical feature");
+    categorical_set_[f.index] = false;
+    return *this;
+  }
+
+  /// Forgets every value, keeping allocated capacity for the next request.
+  void clear() {
+    std::fill(numeric_state_.begin(), numeric_state_.end(), State::unset);
+    std::fill(categorical_set_.begin(), categorical_set_.end(), false);
+    std::fill(score_set_.begin(), score_set_.end(), false);
+    std::fill(predicted_set_.begin(), predicted_set_.end(), false);
+    std::fill(tag_set_.begin(), tag_set_.end(), false);
+    request_id_.clear();
+    time_set_ = false;
+    latency_set_ = false;
+    status_ = RequestStatus::ok;
+  }
+
+  // Reading (for the monitor and the profile).
+  enum class State : std::uint8_t { unset = 0, value = 1, bad = 2 };
+  const Schema& schema() const { return *schema_; }
+  bool has_time() const { return time_set_; }
+  double time() const { return time_; }
+  const std::string& request_id() const { return request_id_; }
+  State state(NumericFeature f) const { return numeric_state_[f.index]; }
+  double value(NumericFeature f) const { return numeric_[f.index]; }
+  bool has(CategoricalFeature f) const { return categorical_set_[f.index]; }
+  std::string_view value(CategoricalFeature f) const { return categorical_[f.index]; }
+  bool has_score(Output o) const { return score_set_[o.index]; }
+  double score(Output o) const { return scores_[o.index]; }
+  bool has_predicted(Output o) const { return predicted_set_[o.index]; }
+  std::string_view predicted(Output o) const { return predicted_[o.index]; }
+  bool has(Tag t) const { return tag_set_[t.index]; }
+  std::string_view value(Tag t) const { return tags_[t.index]; }
+  bool has_latency() const { return latency_set_; }
+  double latency() const { return latency_; }
+  RequestStatus status() const { return status_; }
+
+ private:
+  static double unset() { return std::numeric_limits<double>::quiet_NaN(); }
+  static void check(std::uint32_t index, std::size_t size, const char* what) {
+    if (VIGIL_UNLIKELY(index >= size))
+      detail::throw_invalid_argument(std::string("Observation: ") + what + " handle " + std::to_string(index) +
+                                     " does not belong to this schema");
+  }
+
+  std::vector<double> numeric_;
+  std::vector<State> numeric_state_;
+  std::vector<std::string> categorical_;
+  std::vector<bool> categorical_set_;
+  std::vector<double> scores_;
+  std::vector<bool> score_set_;
+  std::vector<std::string> predicted_;
+  std::vector<bool> predicted_set_;
+  std::vector<std::string> tags_;
+  std::vector<bool> tag_set_;
+  std::string request_id_;
+  double time_ = 0;
+  bool time_set_ = false;
+  double latency_ = 0;
+  bool latency_set_ = false;
+  RequestStatus status_ = RequestStatus::ok;
+  const Schema* schema_;
+};
+
+}  // namespace vigil

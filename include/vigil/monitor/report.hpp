@@ -1,0 +1,120 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vigil/monitor/alerts.hpp"
+
+namespace vigil {
+
+/// What the report says about one input feature. Figures that could not be computed (no
+/// data yet, or not meaningful for the feature's kind) are NaN. docs/report.md documents
+/// every field and its JSON and Prometheus names.
+struct FeatureReport {
+  std::string name;
+  bool categorical = false;
+  Status status = Status::ok;
+
+  // Long-term drift: the horizon (MonitorOptions::long_horizon) against the training profile.
+  std::uint64_t horizon_count = 0;  // values in the horizon
+  double psi = nan();               // population stability index on the reference's bins
+  double ks_statistic = nan();      // numeric: largest CDF gap at the reference's percentiles
+  double ks_p_value = nan();
+  double wasserstein = nan();       // numeric: in units of the reference standard deviation
+  double js_distance = nan();       // categorical: Jensen-Shannon distance of the frequencies
+
+  // Short-term change: the latest interval(s) against the trailing background and training.
+  std::uint64_t recent_count = 0;
+  double shift_statistic = nan();   // G statistic, recent vs background, reference deciles
+  double shift_p_value = nan();
+  double shift_psi = nan();         // effect size of the same comparison
+  double profile_statistic = nan(); // G statistic, recent vs training, reference deciles
+  double profile_p_value = nan();
+  double recent_mean = nan();       // numeric
+  double reference_mean = nan();
+
+  // Data quality in the recent interval(s).
+  double missing_rate = nan();
+  double reference_missing_rate = nan();
+  double out_of_range_rate = nan();  // numeric: share outside the training [min, max]
+  double unseen_rate = nan();        // categorical: share of categories not seen in training
+  std::vector<std::pair<std::string, std::uint64_t>> unseen_values;  // the most frequent ones
+  std::uint64_t bad_values = 0;      // recent NaN, ±inf or unparsable values
+
+  static double nan() { return std::numeric_limits<double>::quiet_NaN(); }
+};
+
+/// What the report says about one model output.
+struct OutputReport {
+  std::string name;
+  Status status = Status::ok;
+  std::uint64_t horizon_count = 0;
+  double psi = FeatureReport::nan();           // horizon vs training, score deciles
+  double ks_statistic = FeatureReport::nan();  // horizon vs training, from the digests
+  double ks_p_value = FeatureReport::nan();
+  double wasserstein = FeatureReport::nan();   // in reference standard deviations
+  std::uint64_t recent_count = 0;
+  double shift_statistic = FeatureReport::nan();  // G, recent vs background, score deciles
+  double shift_p_value = FeatureReport::nan();
+  double shift_psi = FeatureReport::nan();
+  double profile_statistic = FeatureReport::nan();  // G, recent vs training
+  double profile_p_value = FeatureReport::nan();
+  double recent_ks_statistic = FeatureReport::nan();  // recent vs training, from the digests
+  double recent_ks_p_value = FeatureReport::nan();
+  double recent_p50 = FeatureReport::nan();
+  double recent_p90 = FeatureReport::nan();
+  double recent_p99 = FeatureReport::nan();
+  double reference_p50 = FeatureReport::nan();
+  double missing_rate = FeatureReport::nan();
+  // Predicted classes: share per class recently and in training.
+  std::vector<std::string> classes;
+  std::vector<double> class_share;
+  std::vector<double> reference_class_share;
+  double class_statistic = FeatureReport::nan();  // G, recent vs background class counts
+  double class_p_value = FeatureReport::nan();
+};
+
+/// The report of one cohort: the analyses above restricted to requests with tag = value.
+struct CohortReport {
+  std::string tag;
+  std::string value;
+  Status status = Status::ok;
+  std::uint64_t requests = 0;  // in the horizon
+  std::vector<FeatureReport> features;
+  std::vector<OutputReport> outputs;
+};
+
+/// Counters of input the monitor refused or could not place; all are also in the JSON and
+/// Prometheus exports.
+struct InputCounters {
+  std::uint64_t observed = 0;      // requests accepted
+  std::uint64_t bad_time = 0;      // NaN or infinite event time: dropped
+  std::uint64_t late = 0;          // older than the lateness tolerance: dropped, counted here
+  std::uint64_t bad_latency = 0;   // negative or NaN latency: latency not recorded
+  std::uint64_t skipped_evaluations = 0;  // intervals that passed out of fine retention unevaluated
+};
+
+/// Everything `Monitor::report()` returns. It owns its data: safe to keep, serialise and
+/// export while traffic continues.
+struct Report {
+  double time = FeatureReport::nan();        // event time the report describes (Unix seconds)
+  double recent_start = FeatureReport::nan();  // the recent interval(s) judged: [start, end)
+  double recent_end = FeatureReport::nan();
+  double horizon_start = FeatureReport::nan();
+  Status status = Status::ok;                // worst open alert: for a health check
+  std::uint64_t recent_requests = 0;
+  std::uint64_t horizon_requests = 0;
+  InputCounters counters;
+  std::vector<FeatureReport> features;
+  std::vector<OutputReport> outputs;
+  std::vector<CohortReport> cohorts;
+  std::vector<Alert> open_alerts;            // currently open, newest figures
+  std::vector<Alert> transitions;            // raised/escalated/resolved since the last report
+};
+
+}  // namespace vigil

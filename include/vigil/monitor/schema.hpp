@@ -1,0 +1,219 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vigil/error.hpp"
+
+namespace vigil {
+
+/// Handle of a numeric input feature, resolved once from its name. Indexes are dense from 0
+/// in declaration order.
+struct NumericFeature {
+  std::uint32_t index;
+};
+/// Handle of a categorical input feature.
+struct CategoricalFeature {
+  std::uint32_t index;
+};
+/// Handle of a model output (a score, optionally with a predicted class).
+struct Output {
+  std::uint32_t index;
+};
+/// Handle of a tag: a dimension of the request such as host, model version or cohort.
+struct Tag {
+  std::uint32_t index;
+};
+
+/// How a model output is read.
+struct OutputOptions {
+  /// Names of the classes the model predicts, when the observation reports a predicted class
+  /// for this output (`Observation::predicted`). Empty: no class labels.
+  std::vector<std::string> classes;
+  /// Decision threshold on the score: when set (not NaN), the predicted class is "positive"
+  /// for score ≥ threshold and "negative" below, and its frequency is monitored.
+  double threshold = std::numeric_limits<double>::quiet_NaN();
+};
+
+/// How a tag is kept.
+struct TagOptions {
+  /// Distinct values tracked; later values are counted under "other". Bounds memory.
+  std::size_t max_values = 32;
+  /// Whether the report repeats every feature and output analysis per value of this tag.
+  /// Each cohort value costs one more set of interval summaries.
+  bool cohort = false;
+};
+
+/// What a deployment's requests look like: the model's inputs, outputs and tags, each with a
+/// name. Built once at start-up; `Observation`, `Profile` and `Monitor` take it and resolve
+/// names to handles, so the request path never looks up a string for a numeric feature.
+///
+/// Names are unique across all kinds and non-empty; a duplicate or empty name throws
+/// vigil::invalid_argument.
+///
+/// ```cpp
+/// vigil::Schema schema;
+/// auto age    = schema.add_numeric("age");
+/// auto region = schema.add_categorical("region");
+/// auto score  = schema.add_output("fraud_score", {{}, 0.5});
+/// auto host   = schema.add_tag("host");
+/// ```
+class Schema {
+ public:
+  enum class Kind : std::uint8_t { numeric = 0, categorical = 1, output = 2, tag = 3 };
+
+  NumericFeature add_numeric(std::string name) {
+    add_name(name, Kind::numeric);
+    numeric_.push_back(std::move(name));
+    return NumericFeature{static_cast<std::uint32_t>(numeric_.size() - 1)};
+  }
+  CategoricalFeature add_categorical(std::string name) {
+    add_name(name, Kind::categorical);
+    categorical_.push_back(std::move(name));
+    return CategoricalFeature{static_cast<std::uint32_t>(categorical_.size() - 1)};
+  }
+  Output add_output(std::string name, OutputOptions options = {}) {
+    if (!std::isnan(options.threshold) && !std::isfinite(options.threshold))
+      detail::throw_invalid_argument("Schema: output '" + name + "' has threshold " + detail::to_text(options.threshold));
+    for (std::size_t i = 0; i < options.classes.size(); ++i)
+      for (std::size_t j = 0; j < i; ++j)
+        if (options.classes[i] == options.classes[j])
+          detail::throw_invalid_argument("Schema: output '" + name + "' lists class '" + options.classes[i] + "' twice");
+    add_name(name, Kind::output);
+    outputs_.push_back(OutputSpec{std::move(name), std::move(options)});
+    return Output{static_cast<std::uint32_t>(outputs_.size() - 1)};
+  }
+  Tag add_tag(std::string name, TagOptions options = {}) {
+    if (options.max_values == 0) detail::throw_invalid_argument("Schema: tag '" + name + "' has max_values 0");
+    add_name(name, Kind::tag);
+    tags_.push_back(TagSpec{std::move(name), options});
+    return Tag{static_cast<std::uint32_t>(tags_.size() - 1)};
+  }
+
+  std::size_t numeric_count() const { return numeric_.size(); }
+  std::size_t categorical_count() const { return categorical_.size(); }
+  std::size_t output_count() const { return outputs_.size(); }
+  std::size_t tag_count() const { return tags_.size(); }
+
+  const std::string& name(NumericFeature f) const { return numeric_.at(f.index); }
+  const std::string& name(CategoricalFeature f) const { return categorical_.at(f.index); }
+  const std::string& name(Output o) const { return outputs_.at(o.index).name; }
+  const std::string& name(Tag t) const { return tags_.at(t.index).name; }
+  const OutputOptions& options(Output o) const { return outputs_.at(o.index).options; }
+  const TagOptions& options(Tag t) const { return tags_.at(t.index).options; }
+
+  /// Handles by name; empty when the schema has no such name of that kind. O(names).
+  std::optional<NumericFeature> find_numeric(std::string_view name) const { return find<NumericFeature>(numeric_, name); }
+  std::optional<CategoricalFeature> find_categorical(std::string_view name) const {
+    return find<CategoricalFeature>(categorical_, name);
+  }
+  std::optional<Output> find_output(std::string_view name) const {
+    for (std::size_t i = 0; i < outputs_.size(); ++i)
+      if (outputs_[i].name == name) return Output{static_cast<std::uint32_t>(i)};
+    return std::nullopt;
+  }
+  std::optional<Tag> find_tag(std::string_view name) const {
+    for (std::size_t i = 0; i < tags_.size(); ++i)
+      if (tags_[i].name == name) return Tag{static_cast<std::uint32_t>(i)};
+    return std::nullopt;
+  }
+  /// Handle by name, throwing vigil::invalid_argument naming the missing feature.
+  NumericFeature numeric(std::string_view name) const { return require(find_numeric(name), name, "numeric feature"); }
+  CategoricalFeature categorical(std::string_view name) const {
+    return require(find_categorical(name), name, "categorical feature");
+  }
+  Output output(std::string_view name) const { return require(find_output(name), name, "output"); }
+  Tag tag(std::string_view name) const { return require(find_tag(name), name, "tag"); }
+
+  /// The kind of a name, if the schema has it.
+  std::optional<Kind> kind_of(std::string_view name) const {
+    for (const auto& [n, k] : names_)
+      if (n == name) return k;
+    return std::nullopt;
+  }
+
+  /// Every way `other` differs from this schema, one sentence each (empty when they agree):
+  /// a name absent from one side, a name of another kind, another class list or threshold.
+  std::vector<std::string> differences(const Schema& other) const;
+
+  friend bool operator==(const Schema& a, const Schema& b) { return a.differences(b).empty(); }
+  friend bool operator!=(const Schema& a, const Schema& b) { return !(a == b); }
+
+  static const char* kind_name(Kind kind) {
+    switch (kind) {
+      case Kind::numeric: return "numeric feature";
+      case Kind::categorical: return "categorical feature";
+      case Kind::output: return "output";
+      case Kind::tag: return "tag";
+    }
+    return "name";
+  }
+
+ private:
+  struct OutputSpec {
+    std::string name;
+    OutputOptions options;
+  };
+  struct TagSpec {
+    std::string name;
+    TagOptions options;
+  };
+
+  void add_name(const std::string& name, Kind kind) {
+    if (name.empty()) detail::throw_invalid_argument(std::string("Schema: a ") + kind_name(kind) + " needs a name");
+    if (auto existing = kind_of(name))
+      detail::throw_invalid_argument("Schema: '" + name + "' is already a " + kind_name(*existing));
+    names_.emplace_back(name, kind);
+  }
+  template <class Handle>
+  static std::optional<Handle> find(const std::vector<std::string>& names, std::string_view name) {
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (names[i] == name) return Handle{static_cast<std::uint32_t>(i)};
+    return std::nullopt;
+  }
+  template <class Handle>
+  static Handle require(const std::optional<Handle>& h, std::string_view name, const char* what) {
+    if (!h) detail::throw_invalid_argument("Schema: no " + std::string(what) + " named '" + std::string(name) + "'");
+    return *h;
+  }
+
+  std::vector<std::pair<std::string, Kind>> names_;
+  std::vector<std::string> numeric_;
+  std::vector<std::string> categorical_;
+  std::vector<OutputSpec> outputs_;
+  std::vector<TagSpec> tags_;
+};
+
+inline std::vector<std::string> Schema::differences(const Schema& other) const {
+  std::vector<std::string> out;
+  for (const auto& [name, kind] : names_) {
+    const auto theirs = other.kind_of(name);
+    if (!theirs) {
+      out.push_back(std::string(kind_name(kind)) + " '" + name + "' is missing from the other schema");
+    } else if (*theirs != kind) {
+      out.push_back("'" + name + "' is a " + kind_name(kind) + " here but a " + kind_name(*theirs) + " in the other schema");
+    }
+  }
+  for (const auto& [name, kind] : other.names_)
+    if (!kind_of(name)) out.push_back(std::string(kind_name(kind)) + " '" + name + "' is new in the other schema");
+  for (const OutputSpec& mine : outputs_) {
+    const auto theirs = other.find_output(mine.name);
+    if (!theirs) continue;
+    const OutputOptions& o = other.options(*theirs);
+    if (o.classes != mine.options.classes) out.push_back("output '" + mine.name + "' has other classes in the other schema");
+    const bool same_threshold = (std::isnan(o.threshold) && std::isnan(mine.options.threshold)) ||
+                                o.threshold == mine.options.threshold;
+    if (!same_threshold) out.push_back("output '" + mine.name + "' has another threshold in the other schema");
+  }
+  return out;
+}
+
+}  // namespace vigil
