@@ -142,9 +142,10 @@ class Profile {
   }
 
   /// Throws vigil::invalid_argument listing every difference between this profile's schema
-  /// and `schema` ("numeric feature 'age' is missing from the other schema; ...").
+  /// and `schema` in features and outputs ("numeric feature 'age' is missing from the other
+  /// schema; ..."). Tags may differ: they describe serving, not training.
   void check(const Schema& schema) const {
-    const auto diff = schema_.differences(schema);
+    const auto diff = schema_.differences(schema, false);
     if (diff.empty()) return;
     std::string text = "the profile does not match the schema: ";
     for (std::size_t i = 0; i < diff.size(); ++i) text += (i ? "; " : "") + diff[i];

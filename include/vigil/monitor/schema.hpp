@@ -142,7 +142,9 @@ class Schema {
 
   /// Every way `other` differs from this schema, one sentence each (empty when they agree):
   /// a name absent from one side, a name of another kind, another class list or threshold.
-  std::vector<std::string> differences(const Schema& other) const;
+  /// With `include_tags` false, tags present on only one side are not differences (a
+  /// training profile has no hosts; a server adds them).
+  std::vector<std::string> differences(const Schema& other, bool include_tags = true) const;
 
   friend bool operator==(const Schema& a, const Schema& b) { return a.differences(b).empty(); }
   friend bool operator!=(const Schema& a, const Schema& b) { return !(a == b); }
@@ -192,18 +194,19 @@ class Schema {
   std::vector<TagSpec> tags_;
 };
 
-inline std::vector<std::string> Schema::differences(const Schema& other) const {
+inline std::vector<std::string> Schema::differences(const Schema& other, bool include_tags) const {
   std::vector<std::string> out;
   for (const auto& [name, kind] : names_) {
     const auto theirs = other.kind_of(name);
     if (!theirs) {
+      if (kind == Kind::tag && !include_tags) continue;
       out.push_back(std::string(kind_name(kind)) + " '" + name + "' is missing from the other schema");
     } else if (*theirs != kind) {
       out.push_back("'" + name + "' is a " + kind_name(kind) + " here but a " + kind_name(*theirs) + " in the other schema");
     }
   }
   for (const auto& [name, kind] : other.names_)
-    if (!kind_of(name)) out.push_back(std::string(kind_name(kind)) + " '" + name + "' is new in the other schema");
+    if (!kind_of(name) && (include_tags || kind != Kind::tag)) out.push_back(std::string(kind_name(kind)) + " '" + name + "' is new in the other schema");
   for (const OutputSpec& mine : outputs_) {
     const auto theirs = other.find_output(mine.name);
     if (!theirs) continue;
