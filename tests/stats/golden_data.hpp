@@ -73,20 +73,15 @@ inline std::vector<double> values(const std::string& spec) {
   SplitMix64 rng(std::stoull(seed));
   const double offset = number(shift);
   const auto count = std::stoull(n);
+  if (kind != "u" && kind[0] != 'd' && kind[0] != 's') throw std::runtime_error("bad sample kind " + kind);
+  const double levels = kind[0] == 'd' ? std::stod(kind.substr(1)) : 0.0;
+  const double scale = kind[0] == 's' ? std::ldexp(1.0, std::stoi(kind.substr(1))) : 0.0;
   out.reserve(count);
   for (std::uint64_t i = 0; i < count; ++i) {
     const double u = static_cast<double>(rng.next() >> 11) * 0x1p-53;
-    double v;
-    if (kind == "u") {
-      v = u;
-    } else if (kind[0] == 'd') {
-      v = std::floor(u * std::stod(kind.substr(1)));
-    } else if (kind[0] == 's') {
-      const double scale = std::ldexp(1.0, std::stoi(kind.substr(1)));
-      v = std::floor(u * scale) / scale;
-    } else {
-      throw std::runtime_error("bad sample kind " + kind);
-    }
+    double v = u;
+    if (kind[0] == 'd') v = std::floor(u * levels);
+    if (kind[0] == 's') v = std::floor(u * scale) / scale;
     out.push_back(v + offset);
   }
   return out;

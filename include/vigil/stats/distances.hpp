@@ -151,19 +151,25 @@ inline WeightedSample sort_weighted(const char* name_values, const char* name_we
   check_not_empty("wasserstein_distance", name_values, size);
   check_finite("wasserstein_distance", name_values, values, size);
   WeightedSample out;
+  if (weights == nullptr) {  // sort the values themselves: no index indirection
+    out.values.assign(values, values + size);
+    std::sort(out.values.begin(), out.values.end());
+    out.cumulative.resize(size);
+    for (std::size_t i = 0; i < size; ++i) out.cumulative[i] = static_cast<double>(i + 1);
+    out.total = static_cast<double>(size);
+    return out;
+  }
   std::vector<std::size_t> order(size);
   std::iota(order.begin(), order.end(), std::size_t{0});
   std::sort(order.begin(), order.end(), [values](std::size_t i, std::size_t j) { return values[i] < values[j]; });
   out.values.resize(size);
   out.cumulative.resize(size);
+  const double total = check_counts("wasserstein_distance", name_weights, weights, size);
+  if (!(total > 0)) throw_bad_argument("wasserstein_distance", std::string(name_weights) + " sum to 0");
   double running = 0;
-  if (weights != nullptr) {
-    const double total = check_counts("wasserstein_distance", name_weights, weights, size);
-    if (!(total > 0)) throw_bad_argument("wasserstein_distance", std::string(name_weights) + " sum to 0");
-  }
   for (std::size_t i = 0; i < size; ++i) {
     out.values[i] = values[order[i]];
-    running += weights != nullptr ? weights[order[i]] : 1.0;
+    running += weights[order[i]];
     out.cumulative[i] = running;
   }
   out.total = running;

@@ -81,7 +81,8 @@ inline TestResult ks_p_value(double statistic, std::uint64_t n1, std::uint64_t n
   }
   const double m = static_cast<double>(std::max(n1, n2));
   const double n = static_cast<double>(std::min(n1, n2));
-  const double effective_n = std::nearbyint(m * n / (m + n));
+  // SciPy rounds n₁n₂/(n₁ + n₂) = ½ for two single values to 0 and returns NaN; 1 is used.
+  const double effective_n = std::max(1.0, std::nearbyint(m * n / (m + n)));
   const double p = detail::kolmogorov_sf(static_cast<std::int64_t>(effective_n), statistic);
   return {statistic, std::clamp(p, 0.0, 1.0), 0};
 }
