@@ -205,6 +205,32 @@ TEST_CASE("TimeWindows: gaps are empty intervals, late events are counted", "[ti
   }
 }
 
+TEST_CASE("TimeWindows: events at interval boundaries land where floor(t / width) says", "[time_windows]") {
+  vigil::TimeWindowsOptions o;
+  o.fine_width = 0.1;  // not exact in binary: k × width and the true boundaries differ
+  o.fine_count = 1000;
+  o.coarse_width = 1;
+  o.coarse_count = 0;
+  o.lateness = 0;
+  vigil::TimeWindows<vigil::RunningStats> w(vigil::RunningStats(), o);
+  std::size_t misplaced = 0;
+  for (int k = 17000000; k < 17000500; ++k) {
+    const double boundary = k * 0.1;
+    for (double t : {std::nextafter(boundary, 0.0), boundary, std::nextafter(boundary, 1e300)}) {
+      if (t < w.watermark()) continue;
+      vigil::RunningStats* s = w.at(t);
+      REQUIRE(s != nullptr);
+      s->add(std::floor(t / 0.1));
+    }
+  }
+  for (const auto& interval : w.intervals()) {
+    if (interval.sketch->empty()) continue;
+    if (interval.sketch->min() != interval.sketch->max()) ++misplaced;
+    if (interval.start != interval.sketch->min() * 0.1) ++misplaced;
+  }
+  CHECK(misplaced == 0);
+}
+
 TEST_CASE("TimeWindows: other sketches and clear", "[time_windows]") {
   vigil::TimeWindowsOptions o = small_options();
   o.coarse_count = 0;
