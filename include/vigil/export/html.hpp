@@ -1,0 +1,605 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Report as one self-contained HTML page: inline CSS and inline SVG charts, no script and
+// no network fetch, so it can be mailed, archived or opened from disk. docs/report.md shows
+// what each section holds.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "vigil/config.hpp"
+#include "vigil/export/detail/text.hpp"
+#include "vigil/monitor/alerts.hpp"
+#include "vigil/monitor/report.hpp"
+
+namespace vigil {
+
+/// Small per-interval figures of successive reports, for the charts of to_html(). Keeps, per
+/// report: the time, the status, the recent request count, and per feature its shift PSI,
+/// horizon PSI and missing rate, per output its recent median score and shift PSI (cohorts
+/// are not kept). A subject absent from a report gets NaN at that time.
+///
+/// **Memory**: 8 bytes per point per series: (3 + 3 × features + 2 × outputs) series of at
+/// most `max_points` points. Adding a point to a full history first halves it, merging
+/// neighbouring pairs (the later time; the larger value for status and PSI and missing rate,
+/// so spikes stay visible; the mean for requests and scores), so the whole span stays
+/// covered at coarser resolution.
+///
+/// ```cpp
+/// vigil::ReportHistory history;
+/// for (...) history.add(monitor.report(t));          // once per interval
+/// std::string page = vigil::to_html(monitor.report(), alerts, &history);
+/// ```
+class ReportHistory {
+ public:
+  /// Names of the figures kept, as passed to series().
+  static constexpr std::string_view status = "status";
+  static constexpr std::string_view recent_requests = "recent_requests";
+  static constexpr std::string_view feature_shift_psi = "feature_shift_psi";
+  static constexpr std::string_view feature_psi = "feature_psi";
+  static constexpr std::string_view feature_missing_rate = "feature_missing_rate";
+  static constexpr std::string_view output_recent_p50 = "output_recent_p50";
+  static constexpr std::string_view output_shift_psi = "output_shift_psi";
+
+  /// `max_points` ≥ 2 bounds the points per series; smaller values are raised to 2.
+  explicit ReportHistory(std::size_t max_points = 4096) : max_points_(std::max<std::size_t>(2, max_points)) {}
+
+  /// Appends the figures of `report` at `report.time`. Amortised O(features + outputs).
+  void add(const Report& report);
+
+  /// Report times (Unix seconds), oldest first.
+  const std::vector<double>& times() const { return times_; }
+  std::size_t size() const { return times_.size(); }
+  bool empty() const { return times_.empty(); }
+  /// Per subject (feature or output name; "" for the whole model), the values of `figure`
+  /// aligned with times(). Empty for an unknown figure.
+  const std::map<std::string, std::vector<double>>& series(std::string_view figure) const {
+    static const std::map<std::string, std::vector<double>> none;
+    const auto it = figures_.find(figure);
+    return it == figures_.end() ? none : it->second;
+  }
+
+ private:
+  void put(std::string_view figure, const std::string& subject, double value);
+  void halve();
+  static bool keeps_peaks(std::string_view figure) {
+    return figure != recent_requests && figure != output_recent_p50;
+  }
+
+  std::size_t max_points_;
+  std::vector<double> times_;
+  std::map<std::string, std::map<std::string, std::vector<double>>, std::less<>> figures_;
+};
+
+/// What to_html() shows.
+struct HtmlOptions {
+  std::string title = "vigil report";
+  /// The alerts table shows at most this many, the newest; the page says how many it left out.
+  std::size_t max_alerts = 1000;
+  /// Lines per chart: the subjects with the largest peak values.
+  std::size_t max_chart_lines = 8;
+  /// PSI and Wasserstein cells are shaded warn / alert from these thresholds.
+  AlertPolicy policy;
+};
+
+/// One self-contained HTML page describing `latest`:
+/// - a header coloured by status with the report time, the recent interval and the horizon;
+/// - the open alerts of `latest`, then `alerts` (e.g. every transition of a replay, in the
+///   order given): time, transition, kind, subject, severity, statistic, p-value, message;
+/// - charts over `history`, when given and holding at least two reports: model status and
+///   requests, feature shift PSI, feature PSI, missing rate, output median score;
+/// - per feature: status, PSI, KS, Wasserstein, Jensen-Shannon, shift PSI and p-value, means,
+///   missing, out-of-range, unseen (with the most frequent unseen values), bad values;
+/// - per output: status, PSI, KS, score quantiles against training, class shares;
+/// - per cohort: status, requests, and the features and outputs that are not ok;
+/// - the input counters.
+///
+/// All text from the report is HTML-escaped. NaN figures show as "–".
+///
+/// Complexity: O(alerts shown + features + outputs + cohorts × (features + outputs) +
+/// history points × chart lines).
+std::string to_html(const Report& latest, const std::vector<Alert>& alerts, const ReportHistory* history = nullptr,
+                    const HtmlOptions& options = {});
+
+// ---------------------------------------------------------------------------------------
+
+inline void ReportHistory::put(std::string_view figure, const std::string& subject, double value) {
+  auto fit = figures_.find(figure);
+  if (fit == figures_.end()) fit = figures_.emplace(std::string(figure), std::map<std::string, std::vector<double>>{}).first;
+  std::vector<double>& values = fit->second[subject];
+  values.resize(times_.size() - 1, FeatureReport::nan());  // a subject new in this report
+  values.push_back(value);
+}
+
+inline void ReportHistory::halve() {
+  const std::size_t n = times_.size();
+  const std::size_t half = (n + 1) / 2;
+  const auto merge_pair = [n](std::vector<double>& v, std::size_t i, bool peaks) {
+    const double a = v[2 * i];
+    if (2 * i + 1 >= n) return a;
+    const double b = v[2 * i + 1];
+    if (std::isnan(a)) return b;
+    if (std::isnan(b)) return a;
+    return peaks ? std::max(a, b) : (a + b) / 2;
+  };
+  for (std::size_t i = 0; i < half; ++i) times_[i] = times_[std::min(2 * i + 1, n - 1)];
+  times_.resize(half);
+  for (auto& [figure, subjects] : figures_) {
+    const bool peaks = keeps_peaks(figure);
+    for (auto& [subject, values] : subjects) {
+      for (std::size_t i = 0; i < half; ++i) values[i] = merge_pair(values, i, peaks);
+      values.resize(half);
+    }
+  }
+}
+
+inline void ReportHistory::add(const Report& report) {
+  if (times_.size() >= max_points_) halve();
+  times_.push_back(report.time);
+  static const std::string model;
+  put(status, model, static_cast<double>(static_cast<int>(report.status)));
+  put(recent_requests, model, static_cast<double>(report.recent_requests));
+  for (const FeatureReport& f : report.features) {
+    put(feature_shift_psi, f.name, f.shift_psi);
+    put(feature_psi, f.name, f.psi);
+    put(feature_missing_rate, f.name, f.missing_rate);
+  }
+  for (const OutputReport& o : report.outputs) {
+    put(output_recent_p50, o.name, o.recent_p50);
+    put(output_shift_psi, o.name, o.shift_psi);
+  }
+  // Subjects missing from this report.
+  for (auto& [figure, subjects] : figures_)
+    for (auto& [subject, values] : subjects) values.resize(times_.size(), FeatureReport::nan());
+}
+
+namespace detail {
+
+/// Appends HTML-escaped text; shorthand for the page builder.
+class HtmlPage {
+ public:
+  explicit HtmlPage(std::string& out) : out_(out) {}
+  HtmlPage& raw(std::string_view markup) {
+    out_ += markup;
+    return *this;
+  }
+  HtmlPage& text(std::string_view s) {
+    append_html_escaped(out_, s);
+    return *this;
+  }
+  template <class... Args>
+  HtmlPage& format(fmt::format_string<Args...> f, Args&&... args) {
+    fmt::format_to(std::back_inserter(out_), f, std::forward<Args>(args)...);
+    return *this;
+  }
+  std::string& out() { return out_; }
+
+ private:
+  std::string& out_;
+};
+
+inline constexpr std::string_view html_dash = "\xE2\x80\x93";  // en dash: "not computed"
+
+inline std::string html_number(double v) {
+  if (std::isnan(v)) return std::string(html_dash);
+  if (std::isinf(v)) return v > 0 ? "\xE2\x88\x9E" : "\xE2\x88\x92\xE2\x88\x9E";
+  if (v == 0) return "0";
+  return fmt::format("{:.3g}", v);
+}
+
+inline std::string html_p_value(double p) {
+  if (std::isnan(p)) return std::string(html_dash);
+  if (p < 1e-300) return "&lt;1e-300";
+  return fmt::format("{:.2g}", p);
+}
+
+inline std::string html_percent(double rate) {
+  if (std::isnan(rate)) return std::string(html_dash);
+  if (rate == 0) return "0%";
+  const double percent = rate * 100;
+  return percent < 0.01 ? fmt::format("{:.1e}%", percent) : fmt::format("{:.2f}%", percent);
+}
+
+inline std::string html_time(double t) {
+  const std::string iso = iso8601(t);
+  if (iso.empty()) return std::string(html_dash);
+  // "2026-11-02 08:00:00Z": milliseconds are noise on a page a person reads.
+  return iso.substr(0, 10) + " " + iso.substr(11, 8) + "Z";
+}
+
+/// CSS class of a cell whose figure crosses the warn or alert threshold.
+inline const char* html_level(double v, double warn, double alert) {
+  if (!(v >= warn)) return "";
+  return v >= alert ? " class=\"lv-alert\"" : " class=\"lv-warn\"";
+}
+
+inline void html_status(HtmlPage& p, Status s) {
+  p.format("<span class=\"badge st-{0}\">{0}</span>", to_string(s));
+}
+
+inline constexpr std::string_view html_style = R"css(
+:root{--ok:#2e7d32;--warn:#b26a00;--alert:#c62828;--line:#d9dde3;--muted:#5f6b7a}
+*{box-sizing:border-box}
+body{font:14px/1.45 -apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1d2430;margin:0;background:#f5f6f8}
+header{padding:18px 28px;color:#fff;background:var(--ok)}
+header.st-warn{background:var(--warn)}header.st-alert{background:var(--alert)}
+header h1{margin:0 0 4px;font-size:22px;font-weight:600}
+header p{margin:2px 0;opacity:.95}
+main{padding:8px 28px 28px}
+section{background:#fff;border:1px solid var(--line);border-radius:6px;margin:16px 0;padding:12px 16px;overflow-x:auto}
+h2{font-size:17px;margin:2px 0 10px}
+h3{font-size:14px;margin:12px 0 6px}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:right;vertical-align:top;white-space:nowrap}
+th{background:#eef0f3;font-weight:600;position:sticky;top:0}
+td.l,th.l{text-align:left}
+td.msg{text-align:left;white-space:normal;min-width:320px}
+tr:hover td{background:#fafbfc}
+.badge{display:inline-block;min-width:44px;text-align:center;padding:1px 7px;border-radius:10px;color:#fff;font-size:12px;font-weight:600;text-transform:uppercase}
+.st-ok{background:var(--ok)}.st-warn{background:var(--warn)}.st-alert{background:var(--alert)}
+header .badge{background:rgba(255,255,255,.22);font-size:14px;padding:2px 10px}
+td.lv-warn{background:#fff3cd}td.lv-alert{background:#f8d7da}
+.muted{color:var(--muted)}
+.note{color:var(--muted);font-size:13px;margin:6px 0}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:14px}
+figure{margin:0}
+figcaption{font-weight:600;margin-bottom:4px}
+svg{width:100%;height:auto;display:block}
+svg text{font:11px sans-serif;fill:#5f6b7a}
+.legend{list-style:none;margin:4px 0 0;padding:0;font-size:12px}
+.legend li{display:inline-block;margin-right:12px}
+.legend i{display:inline-block;width:14px;height:3px;margin-right:4px;vertical-align:middle}
+footer{color:var(--muted);font-size:12px;padding:0 28px 20px}
+)css";
+
+inline constexpr const char* chart_colours[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+                                                "#b8860b", "#b07aa1", "#ff9da7", "#9c755f", "#6b6b6b"};
+
+/// A tick step of 1, 2 or 5 × 10^k giving about `target` ticks over `span`.
+inline double nice_step(double span, int target) {
+  const double raw = span / target;
+  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+  const double r = raw / magnitude;
+  return (r < 1.5 ? 1 : r < 3.5 ? 2 : r < 7.5 ? 5 : 10) * magnitude;
+}
+
+struct ChartLine {
+  std::string name;
+  const std::vector<double>* values;
+};
+
+/// An SVG line chart of `lines` over `times`, with horizontal reference lines at `marks`
+/// (e.g. the PSI thresholds). NaN values break a line.
+inline void html_chart(HtmlPage& p, std::string_view caption, const std::vector<double>& times,
+                       const std::vector<ChartLine>& lines, const std::vector<std::pair<double, const char*>>& marks,
+                       bool step = false) {
+  constexpr double width = 640, height = 220, left = 52, right = 12, top = 10, bottom = 28;
+  double t0 = std::numeric_limits<double>::infinity(), t1 = -t0, y0 = 0, y1 = -t0;
+  for (double t : times)
+    if (std::isfinite(t)) t0 = std::min(t0, t), t1 = std::max(t1, t);
+  bool any = false;
+  for (const ChartLine& line : lines)
+    for (double v : *line.values)
+      if (std::isfinite(v)) y0 = std::min(y0, v), y1 = std::max(y1, v), any = true;
+  if (!any || !(t1 > t0)) return;
+  for (const auto& mark : marks) y1 = std::max(y1, mark.first * 1.1);
+  if (!(y1 > y0)) y1 = y0 + 1;
+  const double ystep = nice_step(y1 - y0, 4);
+  y0 = std::floor(y0 / ystep) * ystep;
+  y1 = std::ceil(y1 / ystep) * ystep;
+  const auto x_of = [&](double t) { return left + (t - t0) / (t1 - t0) * (width - left - right); };
+  const auto y_of = [&](double v) { return top + (y1 - v) / (y1 - y0) * (height - top - bottom); };
+
+  p.raw("<figure><figcaption>").text(caption).raw("</figcaption>");
+  p.format("<svg viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"", width, height).text(caption).raw("\">");
+  for (double v = y0; v <= y1 + ystep / 2; v += ystep) {
+    const double y = y_of(v);
+    p.format("<line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#e6e8eb\"/>", left, width - right, y, y);
+    p.format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>", left - 5, y + 4,
+             std::abs(v) < ystep / 1e6 ? std::string("0") : fmt::format("{:.3g}", v));
+  }
+  for (const auto& [value, label] : marks) {
+    if (!(value >= y0 && value <= y1)) continue;
+    const double y = y_of(value);
+    p.format("<line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#c62828\" stroke-dasharray=\"4 3\" stroke-width=\"1\"/>",
+             left, width - right, y, y);
+    p.format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\" style=\"fill:#c62828\">{}</text>", width - right - 2,
+             y - 3, label);
+  }
+  p.format("<line x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\" stroke=\"#9aa3ad\"/>", left, top, height - bottom);
+  p.format("<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"#9aa3ad\"/>", left, width - right, height - bottom);
+  const std::pair<double, const char*> x_labels[] = {{t0, "start"}, {(t0 + t1) / 2, "middle"}, {t1, "end"}};
+  for (const auto& [t, anchor] : x_labels)
+    p.format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"{}\">", x_of(t), height - 8, anchor).text(html_time(t)).raw("</text>");
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::vector<double>& v = *lines[i].values;
+    const char* colour = chart_colours[i % std::size(chart_colours)];
+    std::string points;
+    double last_y = 0;
+    const auto flush = [&] {
+      if (points.empty()) return;
+      p.format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.6\" points=\"{}\"/>", colour, points);
+      points.clear();
+    };
+    for (std::size_t k = 0; k < v.size() && k < times.size(); ++k) {
+      if (!std::isfinite(v[k]) || !std::isfinite(times[k])) {
+        flush();
+        continue;
+      }
+      const double x = x_of(times[k]);
+      const double y = y_of(v[k]);
+      if (step && !points.empty()) fmt::format_to(std::back_inserter(points), "{:.1f},{:.1f} ", x, last_y);
+      fmt::format_to(std::back_inserter(points), "{:.1f},{:.1f} ", x, y);
+      last_y = y;
+    }
+    flush();
+  }
+  p.raw("</svg>");
+  if (lines.size() > 1 || (lines.size() == 1 && !lines[0].name.empty())) {
+    p.raw("<ul class=\"legend\">");
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      p.format("<li><i style=\"background:{}\"></i>", chart_colours[i % std::size(chart_colours)]);
+      p.text(lines[i].name).raw("</li>");
+    }
+    p.raw("</ul>");
+  }
+  p.raw("</figure>");
+}
+
+/// The subjects of a history series with the largest peaks, at most `limit`, named.
+inline std::vector<ChartLine> top_lines(const std::map<std::string, std::vector<double>>& series, std::size_t limit,
+                                        std::size_t& left_out) {
+  std::vector<std::pair<double, const std::pair<const std::string, std::vector<double>>*>> ranked;
+  for (const auto& entry : series) {
+    double peak = -std::numeric_limits<double>::infinity();
+    for (double v : entry.second)
+      if (std::isfinite(v)) peak = std::max(peak, v);
+    if (std::isfinite(peak)) ranked.emplace_back(peak, &entry);
+  }
+  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  left_out = ranked.size() > limit ? ranked.size() - limit : 0;
+  std::vector<ChartLine> lines;
+  for (std::size_t i = 0; i < ranked.size() && i < limit; ++i)
+    lines.push_back(ChartLine{ranked[i].second->first, &ranked[i].second->second});
+  return lines;
+}
+
+inline void html_alert_rows(HtmlPage& p, const std::vector<Alert>& alerts, std::size_t first, bool transitions) {
+  for (std::size_t i = first; i < alerts.size(); ++i) {
+    const Alert& a = alerts[i];
+    p.raw("<tr><td class=\"l\">").text(html_time(a.time)).raw("</td>");
+    if (transitions) p.raw("<td class=\"l\">").text(to_string(a.transition)).raw("</td>");
+    p.raw("<td class=\"l\">").text(to_string(a.kind)).raw("</td><td class=\"l\">").text(a.subject).raw("</td><td>");
+    p.format("<span class=\"badge st-{0}\">{0}</span>", to_string(a.severity));
+    p.format("</td><td>{}</td><td>{}</td><td class=\"msg\">", html_number(a.statistic), html_p_value(a.p_value));
+    p.text(a.message).raw("</td></tr>\n");
+  }
+}
+
+inline void html_alert_table(HtmlPage& p, const std::vector<Alert>& alerts, std::size_t first, bool transitions) {
+  p.raw("<table><thead><tr><th class=\"l\">Time (UTC)</th>");
+  if (transitions) p.raw("<th class=\"l\">Transition</th>");
+  p.raw("<th class=\"l\">Kind</th><th class=\"l\">Subject</th><th>Severity</th><th>Statistic</th><th>p-value</th>"
+        "<th class=\"l\">Message</th></tr></thead><tbody>\n");
+  html_alert_rows(p, alerts, first, transitions);
+  p.raw("</tbody></table>\n");
+}
+
+inline void html_feature_table(HtmlPage& p, const std::vector<FeatureReport>& features, const AlertPolicy& policy) {
+  p.raw("<table><thead><tr><th class=\"l\">Feature</th><th class=\"l\">Kind</th><th>Status</th><th>Horizon n</th>"
+        "<th>PSI</th><th>KS</th><th>KS p</th><th>Wasserstein &sigma;</th><th>JS</th><th>Recent n</th>"
+        "<th>Shift PSI</th><th>Shift p</th><th>Mean recent</th><th>Mean training</th><th>Missing</th>"
+        "<th>Missing training</th><th>Out of range</th><th>Unseen</th><th>Bad values</th></tr></thead><tbody>\n");
+  for (const FeatureReport& f : features) {
+    p.raw("<tr><td class=\"l\">").text(f.name).raw("</td>");
+    p.format("<td class=\"l\">{}</td><td>", f.categorical ? "categorical" : "numeric");
+    html_status(p, f.status);
+    p.format("</td><td>{}</td>", f.horizon_count);
+    p.format("<td{}>{}</td>", html_level(f.psi, policy.psi_warn, policy.psi_alert), html_number(f.psi));
+    p.format("<td>{}</td><td>{}</td>", html_number(f.ks_statistic), html_p_value(f.ks_p_value));
+    p.format("<td{}>{}</td>", html_level(f.wasserstein, policy.wasserstein_warn, policy.wasserstein_alert),
+             html_number(f.wasserstein));
+    p.format("<td>{}</td><td>{}</td>", html_number(f.js_distance), f.recent_count);
+    p.format("<td{}>{}</td>", html_level(f.shift_psi, policy.psi_warn, policy.psi_alert), html_number(f.shift_psi));
+    p.format("<td>{}</td><td>{}</td><td>{}</td>", html_p_value(f.shift_p_value), html_number(f.recent_mean),
+             html_number(f.reference_mean));
+    const double missing_change = std::abs(f.missing_rate - f.reference_missing_rate);
+    p.format("<td{}>{}</td><td>{}</td>",
+             html_level(missing_change, policy.missing_rate_change, 4 * policy.missing_rate_change),
+             html_percent(f.missing_rate), html_percent(f.reference_missing_rate));
+    p.format("<td{}>{}</td>", html_level(f.out_of_range_rate, policy.out_of_range_share, 5 * policy.out_of_range_share),
+             html_percent(f.out_of_range_rate));
+    p.format("<td{}>{}", html_level(f.unseen_rate, policy.unseen_share, 5 * policy.unseen_share),
+             html_percent(f.unseen_rate));
+    if (!f.unseen_values.empty()) {
+      p.raw("<br><span class=\"muted\">");
+      const std::size_t shown = std::min<std::size_t>(f.unseen_values.size(), 5);
+      for (std::size_t i = 0; i < shown; ++i) {
+        if (i > 0) p.raw(", ");
+        p.raw("&ldquo;").text(f.unseen_values[i].first).format("&rdquo; {}", f.unseen_values[i].second);
+      }
+      if (shown < f.unseen_values.size()) p.raw(", &hellip;");
+      p.raw("</span>");
+    }
+    p.format("</td><td>{}</td></tr>\n", f.bad_values);
+  }
+  p.raw("</tbody></table>\n");
+}
+
+inline void html_output_table(HtmlPage& p, const std::vector<OutputReport>& outputs, const AlertPolicy& policy) {
+  p.raw("<table><thead><tr><th class=\"l\">Output</th><th>Status</th><th>Horizon n</th><th>PSI</th><th>KS</th>"
+        "<th>KS p</th><th>Wasserstein &sigma;</th><th>Recent n</th><th>Shift PSI</th><th>Shift p</th>"
+        "<th>p50</th><th>p90</th><th>p99</th><th>p50 training</th><th>Missing</th>"
+        "<th class=\"l\">Class share: recent / training</th></tr></thead><tbody>\n");
+  for (const OutputReport& o : outputs) {
+    p.raw("<tr><td class=\"l\">").text(o.name).raw("</td><td>");
+    html_status(p, o.status);
+    p.format("</td><td>{}</td>", o.horizon_count);
+    p.format("<td{}>{}</td>", html_level(o.psi, policy.psi_warn, policy.psi_alert), html_number(o.psi));
+    p.format("<td>{}</td><td>{}</td>", html_number(o.ks_statistic), html_p_value(o.ks_p_value));
+    p.format("<td{}>{}</td>", html_level(o.wasserstein, policy.wasserstein_warn, policy.wasserstein_alert),
+             html_number(o.wasserstein));
+    p.format("<td>{}</td><td{}>{}</td><td>{}</td>", o.recent_count, html_level(o.shift_psi, policy.psi_warn, policy.psi_alert),
+             html_number(o.shift_psi), html_p_value(o.shift_p_value));
+    p.format("<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">", html_number(o.recent_p50),
+             html_number(o.recent_p90), html_number(o.recent_p99), html_number(o.reference_p50),
+             html_percent(o.missing_rate));
+    for (std::size_t c = 0; c < o.classes.size(); ++c) {
+      if (c > 0) p.raw("<br>");
+      const double recent = c < o.class_share.size() ? o.class_share[c] : FeatureReport::nan();
+      const double reference = c < o.reference_class_share.size() ? o.reference_class_share[c] : FeatureReport::nan();
+      p.text(o.classes[c]).format(": {} / {}", html_percent(recent), html_percent(reference));
+    }
+    if (!o.classes.empty() && !std::isnan(o.class_p_value)) p.format("<br><span class=\"muted\">G p {}</span>", html_p_value(o.class_p_value));
+    p.raw("</td></tr>\n");
+  }
+  p.raw("</tbody></table>\n");
+}
+
+}  // namespace detail
+
+inline std::string to_html(const Report& latest, const std::vector<Alert>& alerts, const ReportHistory* history,
+                           const HtmlOptions& options) {
+  std::string out;
+  out.reserve(16384 + 1200 * (latest.features.size() + latest.outputs.size()) + 400 * std::min(alerts.size(), options.max_alerts));
+  detail::HtmlPage p(out);
+  const AlertPolicy& policy = options.policy;
+
+  p.raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
+  p.text(options.title).format(" \xE2\x80\x94 {}</title>\n<style>", to_string(latest.status));
+  p.raw(detail::html_style).raw("</style>\n</head>\n<body>\n");
+
+  p.format("<header class=\"st-{}\">\n<h1>", to_string(latest.status)).text(options.title).raw(" ");
+  detail::html_status(p, latest.status);
+  p.raw("</h1>\n");
+  p.format("<p>Report at <b>{}</b> &middot; recent interval {} &ndash; {} ({} requests)</p>\n", detail::html_time(latest.time),
+           detail::html_time(latest.recent_start), detail::html_time(latest.recent_end), latest.recent_requests);
+  p.format("<p>Horizon {} &ndash; {} ({} requests) &middot; {} open alert{} &middot; {} requests observed</p>\n",
+           detail::html_time(latest.horizon_start), detail::html_time(latest.recent_end), latest.horizon_requests,
+           latest.open_alerts.size(), latest.open_alerts.size() == 1 ? "" : "s", latest.counters.observed);
+  p.raw("</header>\n<main>\n");
+
+  p.raw("<section id=\"open-alerts\">\n<h2>Open alerts</h2>\n");
+  if (latest.open_alerts.empty()) {
+    p.raw("<p class=\"note\">No alert is open.</p>\n");
+  } else {
+    detail::html_alert_table(p, latest.open_alerts, 0, false);
+  }
+  p.raw("</section>\n");
+
+  p.format("<section id=\"alerts\">\n<h2>Alerts ({})</h2>\n", alerts.size());
+  if (alerts.empty()) {
+    p.raw("<p class=\"note\">No alert was raised.</p>\n");
+  } else {
+    const std::size_t first = alerts.size() > options.max_alerts ? alerts.size() - options.max_alerts : 0;
+    if (first > 0) p.format("<p class=\"note\">The {} earliest alerts are not shown.</p>\n", first);
+    detail::html_alert_table(p, alerts, first, true);
+  }
+  p.raw("</section>\n");
+
+  if (history != nullptr && history->size() >= 2) {
+    p.raw("<section id=\"history\">\n<h2>History</h2>\n<div class=\"charts\">\n");
+    const auto chart = [&](std::string_view figure, std::string_view caption,
+                           const std::vector<std::pair<double, const char*>>& marks, bool step = false) {
+      std::size_t left_out = 0;
+      const auto lines = detail::top_lines(history->series(figure), options.max_chart_lines, left_out);
+      if (lines.empty()) return;
+      std::string title(caption);
+      if (left_out > 0) title += fmt::format(" (largest {} of {})", lines.size(), lines.size() + left_out);
+      detail::html_chart(p, title, history->times(), lines, marks, step);
+    };
+    const auto single = [&](std::string_view figure, std::string_view caption,
+                            const std::vector<std::pair<double, const char*>>& marks, bool step) {
+      const auto& series = history->series(figure);
+      const auto it = series.find("");
+      if (it == series.end()) return;
+      detail::html_chart(p, caption, history->times(), {detail::ChartLine{"", &it->second}}, marks, step);
+    };
+    single(ReportHistory::status, "Model status (0 ok, 1 warn, 2 alert)", {}, true);
+    single(ReportHistory::recent_requests, "Requests per recent interval", {}, false);
+    chart(ReportHistory::feature_shift_psi, "Feature shift PSI (recent vs background)",
+          {{policy.psi_warn, "warn"}, {policy.psi_alert, "alert"}});
+    chart(ReportHistory::feature_psi, "Feature PSI (horizon vs training)",
+          {{policy.psi_warn, "warn"}, {policy.psi_alert, "alert"}});
+    chart(ReportHistory::feature_missing_rate, "Feature missing rate", {});
+    chart(ReportHistory::output_recent_p50, "Output median score (recent)", {});
+    chart(ReportHistory::output_shift_psi, "Output shift PSI (recent vs background)",
+          {{policy.psi_warn, "warn"}, {policy.psi_alert, "alert"}});
+    p.raw("</div>\n</section>\n");
+  }
+
+  p.format("<section id=\"features\">\n<h2>Features ({})</h2>\n", latest.features.size());
+  if (latest.features.empty()) {
+    p.raw("<p class=\"note\">No feature in this report.</p>\n");
+  } else {
+    detail::html_feature_table(p, latest.features, policy);
+    p.raw("<p class=\"note\">PSI, KS, Wasserstein (in training standard deviations) and JS compare the horizon with "
+          "training; shift PSI and p compare the recent interval with the trailing background; missing, out-of-range "
+          "and unseen shares are over the recent interval. Shaded cells cross the warn or alert threshold.</p>\n");
+  }
+  p.raw("</section>\n");
+
+  p.format("<section id=\"outputs\">\n<h2>Outputs ({})</h2>\n", latest.outputs.size());
+  if (latest.outputs.empty()) {
+    p.raw("<p class=\"note\">No model output in this report.</p>\n");
+  } else {
+    detail::html_output_table(p, latest.outputs, policy);
+  }
+  p.raw("</section>\n");
+
+  if (!latest.cohorts.empty()) {
+    p.format("<section id=\"cohorts\">\n<h2>Cohorts ({})</h2>\n", latest.cohorts.size());
+    p.raw("<table><thead><tr><th class=\"l\">Tag</th><th class=\"l\">Value</th><th>Status</th><th>Horizon requests</th>"
+          "<th class=\"l\">Not ok</th></tr></thead><tbody>\n");
+    for (const CohortReport& c : latest.cohorts) {
+      p.raw("<tr><td class=\"l\">").text(c.tag).raw("</td><td class=\"l\">").text(c.value).raw("</td><td>");
+      detail::html_status(p, c.status);
+      p.format("</td><td>{}</td><td class=\"msg\">", c.requests);
+      bool first = true;
+      const auto list = [&](const std::string& name, Status s) {
+        if (s == Status::ok) return;
+        if (!first) p.raw(", ");
+        first = false;
+        p.text(name).format(" <span class=\"badge st-{0}\">{0}</span>", to_string(s));
+      };
+      for (const FeatureReport& f : c.features) list(f.name, f.status);
+      for (const OutputReport& o : c.outputs) list(o.name, o.status);
+      if (first) p.raw("<span class=\"muted\">&ndash;</span>");
+      p.raw("</td></tr>\n");
+    }
+    p.raw("</tbody></table>\n</section>\n");
+  }
+
+  p.raw("<section id=\"counters\">\n<h2>Input counters</h2>\n<table><thead><tr><th class=\"l\">Counter</th><th>Value</th>"
+        "<th class=\"l\">Meaning</th></tr></thead><tbody>\n");
+  const std::tuple<const char*, std::uint64_t, const char*> counters[] = {
+      {"observed", latest.counters.observed, "requests accepted"},
+      {"bad_time", latest.counters.bad_time, "NaN or infinite event time: dropped"},
+      {"late", latest.counters.late, "older than the lateness tolerance: dropped"},
+      {"bad_latency", latest.counters.bad_latency, "negative or NaN latency: latency not recorded"},
+      {"skipped_evaluations", latest.counters.skipped_evaluations, "intervals that left retention unevaluated"},
+  };
+  for (const auto& [name, value, meaning] : counters)
+    p.format("<tr><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{}</td></tr>\n", name, value, meaning);
+  p.raw("</tbody></table>\n</section>\n</main>\n");
+  p.format("<footer>vigil {}.{}.{} &middot; times in UTC</footer>\n</body>\n</html>\n", VIGIL_VERSION_MAJOR,
+           VIGIL_VERSION_MINOR, VIGIL_VERSION_PATCH);
+  return out;
+}
+
+}  // namespace vigil

@@ -1,0 +1,349 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Report and Alert as JSON (RFC 8259). The schema is documented field by field in
+// docs/report.md; `json_schema_version` changes whenever a field is renamed, removed or
+// changes meaning (adding a field does not change it).
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "vigil/export/detail/text.hpp"
+#include "vigil/monitor/alerts.hpp"
+#include "vigil/monitor/report.hpp"
+
+namespace vigil {
+
+/// Version of the Report JSON schema, written as its `schema_version` field.
+inline constexpr int json_schema_version = 1;
+
+/// How to_json(const Report&) lays out its text.
+struct JsonOptions {
+  /// Spaces per nesting level; 0 writes the whole report on one line without spaces.
+  int indent = 0;
+};
+
+/// The report as one JSON object:
+///
+/// ```json
+/// {"schema_version":1,"time":1793606400,"time_iso":"2026-11-02T08:00:00.000Z","status":"warn",
+///  "recent":{...},"horizon":{...},"counters":{...},"features":[...],"outputs":[...],
+///  "cohorts":[...],"open_alerts":[...],"transitions":[...]}
+/// ```
+///
+/// Keys are the snake_case names of the Report fields, in declaration order. NaN and
+/// infinite figures are written as `null`; numbers are the shortest text that reads back as
+/// the same double; strings are escaped per RFC 8259 with valid UTF-8 passed through and
+/// invalid bytes replaced by U+FFFD. Times are Unix seconds, each with an ISO-8601 twin
+/// (`*_iso`, null when the time is not finite).
+///
+/// Complexity: O(size of the report); the only allocation is the returned string.
+std::string to_json(const Report& report, const JsonOptions& options = {});
+
+/// One line of alerts.jsonl (DESIGN.md), without the line feed, keys in this order:
+///
+/// ```json
+/// {"time": "2026-11-02T08:00:00.000Z", "kind": "feature_shift", "subject": "age", "severity": "alert", "statistic": 0.41, "p_value": 1.2e-09, "message": "..."}
+/// ```
+///
+/// `time` is the event time that decided the alert, in ISO-8601 UTC with milliseconds (null
+/// when not finite); `statistic` and `p_value` are null when NaN or infinite. O(message).
+std::string to_json(const Alert& alert);
+
+/// `2026-11-02T08:00:00.000Z`: Unix seconds in UTC, rounded to the millisecond, proleptic
+/// Gregorian calendar. Empty for NaN, infinities and times outside years 0001 to 9999. O(1).
+inline std::string to_iso8601(double unix_seconds) { return detail::iso8601(unix_seconds); }
+
+namespace detail {
+
+/// Streams JSON into a string: commas, key/value separators and (optionally) indentation.
+/// The caller nests begin/end calls correctly; nothing is checked.
+class JsonWriter {
+ public:
+  JsonWriter(std::string& out, int indent) : out_(out), indent_(indent > 0 ? indent : 0) {}
+
+  void begin_object() { open('{'); }
+  void end_object() { close('}'); }
+  void begin_array() { open('['); }
+  void end_array() { close(']'); }
+
+  void key(std::string_view name) {
+    prefix();
+    append_json_string(out_, name);
+    out_ += indent_ > 0 ? ": " : ":";
+    after_key_ = true;
+  }
+  void value(double v) {
+    prefix();
+    if (std::isfinite(v)) {
+      append_number(out_, v);
+    } else {
+      out_ += "null";
+    }
+  }
+  void value(std::uint64_t v) {
+    prefix();
+    fmt::format_to(std::back_inserter(out_), "{}", v);
+  }
+  void value(int v) {
+    prefix();
+    fmt::format_to(std::back_inserter(out_), "{}", v);
+  }
+  void value(bool v) {
+    prefix();
+    out_ += v ? "true" : "false";
+  }
+  void value(std::string_view v) {
+    prefix();
+    append_json_string(out_, v);
+  }
+  void value(const char* v) { value(std::string_view(v)); }
+  void value(const std::string& v) { value(std::string_view(v)); }
+  void null() {
+    prefix();
+    out_ += "null";
+  }
+
+  template <class T>
+  void member(std::string_view name, const T& v) {
+    key(name);
+    value(v);
+  }
+  /// The time as Unix seconds under `name` and as ISO-8601 under `name_iso`.
+  void time_members(std::string_view name, std::string_view name_iso, double t) {
+    member(name, t);
+    key(name_iso);
+    const std::string iso = iso8601(t);
+    if (iso.empty()) {
+      null();
+    } else {
+      value(iso);
+    }
+  }
+
+ private:
+  void prefix() {
+    if (after_key_) {
+      after_key_ = false;
+      return;
+    }
+    if (first_.empty()) return;
+    if (!first_.back()) out_ += ',';
+    first_.back() = false;
+    newline();
+  }
+  void newline() {
+    if (indent_ == 0) return;
+    out_ += '\n';
+    out_.append(static_cast<std::size_t>(indent_) * first_.size(), ' ');
+  }
+  void open(char bracket) {
+    prefix();
+    out_ += bracket;
+    first_.push_back(true);
+  }
+  void close(char bracket) {
+    const bool empty = first_.back();
+    first_.pop_back();
+    if (!empty) newline();
+    out_ += bracket;
+  }
+
+  std::string& out_;
+  int indent_;
+  std::vector<bool> first_;  // per open container: nothing written in it yet
+  bool after_key_ = false;
+};
+
+inline void write_json(JsonWriter& w, const FeatureReport& f) {
+  w.begin_object();
+  w.member("name", f.name);
+  w.member("categorical", f.categorical);
+  w.member("status", to_string(f.status));
+  w.member("horizon_count", f.horizon_count);
+  w.member("psi", f.psi);
+  w.member("ks_statistic", f.ks_statistic);
+  w.member("ks_p_value", f.ks_p_value);
+  w.member("wasserstein", f.wasserstein);
+  w.member("js_distance", f.js_distance);
+  w.member("recent_count", f.recent_count);
+  w.member("shift_statistic", f.shift_statistic);
+  w.member("shift_p_value", f.shift_p_value);
+  w.member("shift_psi", f.shift_psi);
+  w.member("profile_statistic", f.profile_statistic);
+  w.member("profile_p_value", f.profile_p_value);
+  w.member("recent_mean", f.recent_mean);
+  w.member("reference_mean", f.reference_mean);
+  w.member("missing_rate", f.missing_rate);
+  w.member("reference_missing_rate", f.reference_missing_rate);
+  w.member("out_of_range_rate", f.out_of_range_rate);
+  w.member("unseen_rate", f.unseen_rate);
+  w.key("unseen_values");
+  w.begin_array();
+  for (const auto& [value, count] : f.unseen_values) {
+    w.begin_object();
+    w.member("value", value);
+    w.member("count", count);
+    w.end_object();
+  }
+  w.end_array();
+  w.member("bad_values", f.bad_values);
+  w.end_object();
+}
+
+inline void write_json_numbers(JsonWriter& w, std::string_view name, const std::vector<double>& values) {
+  w.key(name);
+  w.begin_array();
+  for (double v : values) w.value(v);
+  w.end_array();
+}
+
+inline void write_json(JsonWriter& w, const OutputReport& o) {
+  w.begin_object();
+  w.member("name", o.name);
+  w.member("status", to_string(o.status));
+  w.member("horizon_count", o.horizon_count);
+  w.member("psi", o.psi);
+  w.member("ks_statistic", o.ks_statistic);
+  w.member("ks_p_value", o.ks_p_value);
+  w.member("wasserstein", o.wasserstein);
+  w.member("recent_count", o.recent_count);
+  w.member("shift_statistic", o.shift_statistic);
+  w.member("shift_p_value", o.shift_p_value);
+  w.member("shift_psi", o.shift_psi);
+  w.member("profile_statistic", o.profile_statistic);
+  w.member("profile_p_value", o.profile_p_value);
+  w.member("recent_ks_statistic", o.recent_ks_statistic);
+  w.member("recent_ks_p_value", o.recent_ks_p_value);
+  w.member("recent_p50", o.recent_p50);
+  w.member("recent_p90", o.recent_p90);
+  w.member("recent_p99", o.recent_p99);
+  w.member("reference_p50", o.reference_p50);
+  w.member("missing_rate", o.missing_rate);
+  w.key("classes");
+  w.begin_array();
+  for (const std::string& c : o.classes) w.value(c);
+  w.end_array();
+  write_json_numbers(w, "class_share", o.class_share);
+  write_json_numbers(w, "reference_class_share", o.reference_class_share);
+  w.member("class_statistic", o.class_statistic);
+  w.member("class_p_value", o.class_p_value);
+  w.end_object();
+}
+
+inline void write_json(JsonWriter& w, const Alert& a) {
+  w.begin_object();
+  w.time_members("time", "time_iso", a.time);
+  w.member("kind", to_string(a.kind));
+  w.member("subject", a.subject);
+  w.member("severity", to_string(a.severity));
+  w.member("statistic", a.statistic);
+  w.member("p_value", a.p_value);
+  w.member("message", a.message);
+  w.member("transition", to_string(a.transition));
+  w.end_object();
+}
+
+template <class T>
+void write_json_array(JsonWriter& w, std::string_view name, const std::vector<T>& items) {
+  w.key(name);
+  w.begin_array();
+  for (const T& item : items) write_json(w, item);
+  w.end_array();
+}
+
+inline void write_json(JsonWriter& w, const CohortReport& c) {
+  w.begin_object();
+  w.member("tag", c.tag);
+  w.member("value", c.value);
+  w.member("status", to_string(c.status));
+  w.member("requests", c.requests);
+  write_json_array(w, "features", c.features);
+  write_json_array(w, "outputs", c.outputs);
+  w.end_object();
+}
+
+}  // namespace detail
+
+inline std::string to_json(const Report& report, const JsonOptions& options) {
+  std::string out;
+  out.reserve(1024 + 600 * (report.features.size() + report.outputs.size()));
+  detail::JsonWriter w(out, options.indent);
+  w.begin_object();
+  w.member("schema_version", json_schema_version);
+  w.time_members("time", "time_iso", report.time);
+  w.member("status", to_string(report.status));
+
+  w.key("recent");
+  w.begin_object();
+  w.time_members("start", "start_iso", report.recent_start);
+  w.time_members("end", "end_iso", report.recent_end);
+  w.member("requests", report.recent_requests);
+  w.end_object();
+
+  w.key("horizon");
+  w.begin_object();
+  w.time_members("start", "start_iso", report.horizon_start);
+  w.time_members("end", "end_iso", report.recent_end);
+  w.member("requests", report.horizon_requests);
+  w.end_object();
+
+  w.key("counters");
+  w.begin_object();
+  w.member("observed", report.counters.observed);
+  w.member("bad_time", report.counters.bad_time);
+  w.member("late", report.counters.late);
+  w.member("bad_latency", report.counters.bad_latency);
+  w.member("skipped_evaluations", report.counters.skipped_evaluations);
+  w.end_object();
+
+  detail::write_json_array(w, "features", report.features);
+  detail::write_json_array(w, "outputs", report.outputs);
+  detail::write_json_array(w, "cohorts", report.cohorts);
+  detail::write_json_array(w, "open_alerts", report.open_alerts);
+  detail::write_json_array(w, "transitions", report.transitions);
+  w.end_object();
+  if (options.indent > 0) out += '\n';
+  return out;
+}
+
+inline std::string to_json(const Alert& alert) {
+  std::string out;
+  out.reserve(160 + alert.subject.size() + alert.message.size());
+  const auto number = [&out](double v) {
+    if (std::isfinite(v)) {
+      detail::append_number(out, v);
+    } else {
+      out += "null";
+    }
+  };
+  out += "{\"time\": ";
+  const std::string iso = detail::iso8601(alert.time);
+  if (iso.empty()) {
+    out += "null";
+  } else {
+    detail::append_json_string(out, iso);
+  }
+  out += ", \"kind\": ";
+  detail::append_json_string(out, to_string(alert.kind));
+  out += ", \"subject\": ";
+  detail::append_json_string(out, alert.subject);
+  out += ", \"severity\": ";
+  detail::append_json_string(out, to_string(alert.severity));
+  out += ", \"statistic\": ";
+  number(alert.statistic);
+  out += ", \"p_value\": ";
+  number(alert.p_value);
+  out += ", \"message\": ";
+  detail::append_json_string(out, alert.message);
+  out += '}';
+  return out;
+}
+
+}  // namespace vigil
