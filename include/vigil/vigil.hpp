@@ -13,6 +13,7 @@
 #include "vigil/sketch/rolling.hpp"
 #include "vigil/sketch/tdigest.hpp"
 #include "vigil/sketch/time_windows.hpp"
+#include "vigil/stats/change_detectors.hpp"
 #include "vigil/stats/distances.hpp"
 #include "vigil/stats/goodness_of_fit.hpp"
 #include "vigil/stats/ks_test.hpp"

@@ -41,6 +41,22 @@
 #include "vigil/error.hpp"
 
 namespace vigil {
+namespace detail {
+
+// Enum values are checked because an options struct may be filled from configuration.
+inline bool change_detector_watch_valid(unsigned w) {
+  return w >= 1 && w <= 3;  // Watch::increase, decrease, both
+}
+
+[[noreturn]] VIGIL_NOINLINE inline void change_detector_bad_option(const char* detector,
+                                                                   const char* name, double value,
+                                                                   const char* requirement) {
+  throw_invalid_argument(std::string("vigil::stats::") + detector + ": " + name + " = " +
+                         to_text(value) + " " + requirement);
+}
+
+}  // namespace detail
+
 namespace stats {
 
 /// The direction of a signalled change in the mean.
@@ -280,9 +296,7 @@ class PageHinkley {
   /// The mirrored statistic: evidence of a decrease.
   double decrease_statistic() const { return lower_; }
   /// Running mean since the last restart; NaN when no value was seen since.
-  double mean() const {
-    return run_count_ > 0 ? mean_ : std::numeric_limits<double>::quiet_NaN();
-  }
+  double mean() const { return run_count_ > 0 ? mean_ : std::numeric_limits<double>::quiet_NaN(); }
   /// Values since construction, reset() or the last detection.
   std::uint64_t count_since_restart() const { return run_count_; }
 
@@ -393,9 +407,7 @@ class Adwin {
   /// Values in the window: those since the last cut, at most count().
   std::uint64_t width() const { return width_; }
   /// Mean of the window; NaN when empty.
-  double mean() const {
-    return width_ > 0 ? mean_ : std::numeric_limits<double>::quiet_NaN();
-  }
+  double mean() const { return width_ > 0 ? mean_ : std::numeric_limits<double>::quiet_NaN(); }
   /// Population variance of the window (sum of squared deviations / width); NaN when empty.
   double variance() const {
     return width_ > 0 ? m2_ / static_cast<double>(width_)
@@ -458,55 +470,39 @@ class Adwin {
 // Implementation
 // ---------------------------------------------------------------------------------------
 
-namespace detail {
-
-inline bool change_detector_watch_valid(Watch w) {
-  return w == Watch::increase || w == Watch::decrease || w == Watch::both;
-}
-
-[[noreturn]] VIGIL_NOINLINE inline void change_detector_bad_option(const char* detector,
-                                                                    const char* name,
-                                                                    double value,
-                                                                    const char* requirement) {
-  vigil::detail::throw_invalid_argument(std::string("vigil::stats::") + detector + ": " + name +
-                                        " = " + vigil::detail::to_text(value) + " " +
-                                        requirement);
-}
-
-}  // namespace detail
-
 inline Cusum::Cusum(const CusumOptions& options) : options_(options) {
   const bool estimate_mean = std::isnan(options.target_mean);
   const bool estimate_sigma = std::isnan(options.sigma);
   if (std::isinf(options.target_mean)) {
-    detail::change_detector_bad_option("Cusum", "target_mean", options.target_mean,
-                                       "is not finite (NaN means: estimate it)");
+    vigil::detail::change_detector_bad_option("Cusum", "target_mean", options.target_mean,
+                                              "is not finite (NaN means: estimate it)");
   }
   if (!estimate_sigma && !(std::isfinite(options.sigma) && options.sigma > 0)) {
-    detail::change_detector_bad_option("Cusum", "sigma", options.sigma,
-                                       "is not finite and > 0 (NaN means: estimate it)");
+    vigil::detail::change_detector_bad_option("Cusum", "sigma", options.sigma,
+                                              "is not finite and > 0 (NaN means: estimate it)");
   }
   if (!(std::isfinite(options.slack) && options.slack >= 0)) {
-    detail::change_detector_bad_option("Cusum", "slack", options.slack, "is not finite and >= 0");
+    vigil::detail::change_detector_bad_option("Cusum", "slack", options.slack,
+                                              "is not finite and >= 0");
   }
   if (!(std::isfinite(options.threshold) && options.threshold > 0)) {
-    detail::change_detector_bad_option("Cusum", "threshold", options.threshold,
-                                       "is not finite and > 0");
+    vigil::detail::change_detector_bad_option("Cusum", "threshold", options.threshold,
+                                              "is not finite and > 0");
   }
   if (!(std::isfinite(options.min_sigma) && options.min_sigma >= 0)) {
-    detail::change_detector_bad_option("Cusum", "min_sigma", options.min_sigma,
-                                       "is not finite and >= 0");
+    vigil::detail::change_detector_bad_option("Cusum", "min_sigma", options.min_sigma,
+                                              "is not finite and >= 0");
   }
   const std::uint64_t needed = estimate_sigma ? 2 : (estimate_mean ? 1 : 0);
   if (options.warmup < needed) {
-    detail::change_detector_bad_option(
+    vigil::detail::change_detector_bad_option(
         "Cusum", "warmup", static_cast<double>(options.warmup),
         estimate_sigma ? "is too short to estimate sigma (needs >= 2)"
                        : "is too short to estimate target_mean (needs >= 1)");
   }
-  if (!detail::change_detector_watch_valid(options.watch)) {
-    detail::change_detector_bad_option("Cusum", "watch", static_cast<double>(options.watch),
-                                       "is not increase (1), decrease (2) or both (3)");
+  if (!vigil::detail::change_detector_watch_valid(static_cast<unsigned>(options.watch))) {
+    vigil::detail::change_detector_bad_option("Cusum", "watch", static_cast<double>(options.watch),
+                                              "is not increase (1), decrease (2) or both (3)");
   }
   reset();
 }
@@ -539,8 +535,8 @@ inline void Cusum::warm_up(double x) {
   if (std::isnan(sigma)) {
     const auto n = static_cast<double>(warm_count_);
     // With μ0 given, the mean square deviation from it; otherwise the sample variance.
-    const double m2 = mean_given ? warm_m2_ + n * (warm_mean_ - mean) * (warm_mean_ - mean)
-                                 : warm_m2_;
+    const double m2 =
+        mean_given ? warm_m2_ + n * (warm_mean_ - mean) * (warm_mean_ - mean) : warm_m2_;
     sigma = std::sqrt(m2 / (mean_given ? n : n - 1));
     sigma = std::fmax(sigma, options_.min_sigma);
     if (!(sigma > 0) || !std::isfinite(sigma)) return;  // all equal so far: keep warming up
@@ -552,21 +548,21 @@ inline void Cusum::warm_up(double x) {
 
 inline PageHinkley::PageHinkley(const PageHinkleyOptions& options) : options_(options) {
   if (!(std::isfinite(options.delta) && options.delta >= 0)) {
-    detail::change_detector_bad_option("PageHinkley", "delta", options.delta,
-                                       "is not finite and >= 0");
+    vigil::detail::change_detector_bad_option("PageHinkley", "delta", options.delta,
+                                              "is not finite and >= 0");
   }
   if (!(std::isfinite(options.threshold) && options.threshold > 0)) {
-    detail::change_detector_bad_option("PageHinkley", "threshold", options.threshold,
-                                       "is not finite and > 0");
+    vigil::detail::change_detector_bad_option("PageHinkley", "threshold", options.threshold,
+                                              "is not finite and > 0");
   }
   if (!(options.alpha > 0 && options.alpha <= 1)) {
-    detail::change_detector_bad_option("PageHinkley", "alpha", options.alpha,
-                                       "is not in (0, 1]");
+    vigil::detail::change_detector_bad_option("PageHinkley", "alpha", options.alpha,
+                                              "is not in (0, 1]");
   }
-  if (!detail::change_detector_watch_valid(options.watch)) {
-    detail::change_detector_bad_option("PageHinkley", "watch",
-                                       static_cast<double>(options.watch),
-                                       "is not increase (1), decrease (2) or both (3)");
+  if (!vigil::detail::change_detector_watch_valid(static_cast<unsigned>(options.watch))) {
+    vigil::detail::change_detector_bad_option("PageHinkley", "watch",
+                                              static_cast<double>(options.watch),
+                                              "is not increase (1), decrease (2) or both (3)");
   }
 }
 
@@ -579,24 +575,23 @@ inline void PageHinkley::reset() {
 
 inline Adwin::Adwin(const AdwinOptions& options) : options_(options) {
   if (!(options.delta > 0 && options.delta < 1)) {
-    detail::change_detector_bad_option("Adwin", "delta", options.delta, "is not in (0, 1)");
+    vigil::detail::change_detector_bad_option("Adwin", "delta", options.delta, "is not in (0, 1)");
   }
   if (options.max_buckets < 2) {
-    detail::change_detector_bad_option("Adwin", "max_buckets",
-                                       static_cast<double>(options.max_buckets), "is not >= 2");
+    vigil::detail::change_detector_bad_option(
+        "Adwin", "max_buckets", static_cast<double>(options.max_buckets), "is not >= 2");
   }
   if (options.clock < 1) {
-    detail::change_detector_bad_option("Adwin", "clock", static_cast<double>(options.clock),
-                                       "is not >= 1");
+    vigil::detail::change_detector_bad_option("Adwin", "clock", static_cast<double>(options.clock),
+                                              "is not >= 1");
   }
   if (options.min_subwindow < 1) {
-    detail::change_detector_bad_option("Adwin", "min_subwindow",
-                                       static_cast<double>(options.min_subwindow),
-                                       "is not >= 1");
+    vigil::detail::change_detector_bad_option(
+        "Adwin", "min_subwindow", static_cast<double>(options.min_subwindow), "is not >= 1");
   }
   if (!(std::isfinite(options.value_range) && options.value_range > 0)) {
-    detail::change_detector_bad_option("Adwin", "value_range", options.value_range,
-                                       "is not finite and > 0");
+    vigil::detail::change_detector_bad_option("Adwin", "value_range", options.value_range,
+                                              "is not finite and > 0");
   }
 }
 
@@ -656,7 +651,10 @@ inline Detection Adwin::check() {
     if (width_ < 2 * min_side) break;
     const auto n = static_cast<double>(width_);
     const double log_term = std::log(2.0 * n / options_.delta);  // ln(2/δ'), δ' = δ/n
-    const double variance = m2_ / n;
+    // ε_cut = sqrt(variance_term / m) + range_term / m, compared without a square root:
+    // |Δμ| > ε  ⇔  |Δμ| − range_term/m > 0 and (|Δμ| − range_term/m)² > variance_term/m.
+    const double variance_term = 2.0 * (m2_ / n) * log_term;
+    const double range_term = 2.0 / 3.0 * options_.value_range * log_term;
     const double total = mean_ * n;
     std::uint64_t n0 = 0;
     double sum0 = 0;
@@ -676,13 +674,12 @@ inline Detection Adwin::check() {
           break;
         }
         if (n0 < min_side) continue;
-        const auto older = static_cast<double>(n0);
-        const auto newer = static_cast<double>(n1);
-        const double difference = (total - sum0) / newer - sum0 / older;
-        const double m = 1.0 / (1.0 / older + 1.0 / newer);
-        const double epsilon = std::sqrt(2.0 / m * variance * log_term) +
-                               2.0 * options_.value_range / (3.0 * m) * log_term;
-        if (std::fabs(difference) > epsilon) {
+        const double per_older = 1.0 / static_cast<double>(n0);
+        const double per_newer = 1.0 / static_cast<double>(n1);
+        const double difference = (total - sum0) * per_newer - sum0 * per_older;
+        const double inverse_m = per_older + per_newer;
+        const double excess = std::fabs(difference) - range_term * inverse_m;
+        if (excess > 0 && excess * excess > variance_term * inverse_m) {
           cut = true;
           direction = difference > 0 ? ChangeDirection::increase : ChangeDirection::decrease;
           break;
