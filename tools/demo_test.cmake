@@ -1,0 +1,58 @@
+# Runs the bundled demo end to end with the `vigil` program and checks alerts.jsonl.
+# Variables: VIGIL (the program), DEMO (data/insects_demo), WORK (a scratch directory).
+file(REMOVE_RECURSE ${WORK})
+file(MAKE_DIRECTORY ${WORK})
+
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE code OUTPUT_VARIABLE output ERROR_VARIABLE errors)
+  message("${output}${errors}")
+  if(NOT code EQUAL 0)
+    message(FATAL_ERROR "exit code ${code}: ${ARGN}")
+  endif()
+  set(last_output "${output}" PARENT_SCOPE)
+endfunction()
+
+run(${VIGIL} profile --input ${DEMO}/train.csv --output ${WORK}/reference.vigil
+    --categorical band --score-column score --predicted-column predicted --label-column species)
+run(${VIGIL} replay --reference ${WORK}/reference.vigil --input ${DEMO}/traffic.csv
+    --alerts ${WORK}/alerts.jsonl --tag-columns host,model_version --latency-column latency_ms
+    --label-column species)
+
+if(NOT last_output MATCHES "f04 +12")
+  message(FATAL_ERROR "the summary does not count 12 unreadable cells in f04")
+endif()
+
+file(STRINGS ${WORK}/alerts.jsonl lines)
+list(LENGTH lines count)
+if(count EQUAL 0)
+  message(FATAL_ERROR "alerts.jsonl is empty")
+endif()
+set(number "-?[0-9][0-9.eE+-]*")
+set(kinds "feature_drift|feature_shift|missing_values|out_of_range|unseen_category|schema|score_drift|class_drift|traffic|latency|quality|canary|attribution")
+foreach(line IN LISTS lines)
+  if(NOT line MATCHES "^{\"time\": \"[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\\.[0-9][0-9][0-9]Z\", \"kind\": \"(${kinds})\", \"subject\": \"[^\"]*\", \"severity\": \"(warn|alert)\", \"statistic\": (${number}|null), \"p_value\": (${number}|null), \"message\": \".*\"}$")
+    message(FATAL_ERROR "alerts.jsonl line does not match the format:\n${line}")
+  endif()
+endforeach()
+
+# Each fault of FAULTS.md: kind, subject and the hour:minute window (start to start + 3 min)
+# when the alert must be raised.
+foreach(expected
+    "feature_drift;f0[0-9]|f1[01];09:0[5-9]|09:1[0-9]"
+    "out_of_range|feature_shift;f07;09:2[0-3]"
+    "missing_values;f09;10:1[5-8]"
+    "feature_shift;band;09:5[5-8]")
+  list(GET expected 0 kind)
+  list(GET expected 1 subject)
+  list(GET expected 2 minute)
+  set(found FALSE)
+  foreach(line IN LISTS lines)
+    if(line MATCHES "T(${minute}):[0-9.]+Z\", \"kind\": \"(${kind})\", \"subject\": \"(${subject})\"")
+      set(found TRUE)
+    endif()
+  endforeach()
+  if(NOT found)
+    message(FATAL_ERROR "no ${kind} alert on ${subject} at ${minute}")
+  endif()
+endforeach()
+message("demo: ${count} alerts, every fault caught")

@@ -1,0 +1,12 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The `vigil` command-line program; docs/cli.md describes its commands.
+#include <iostream>
+
+#include "cli.hpp"
+
+int main(int argc, char** argv) {
+  std::ios::sync_with_stdio(false);
+  return vigil::tools::run_cli(argc, argv, std::cout, std::cerr);
+}
