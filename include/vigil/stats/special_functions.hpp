@@ -142,7 +142,9 @@ inline double normal_sf(double x) {
 /// Acklam's rational approximation (relative error 1.2e-9) refined by one step of
 /// Halley's method on Φ(x) − p, which makes it accurate to ~1e-15 relative. The upper half
 /// is computed as −Φ⁻¹(1 − p) (1 − p is exact there), so quantiles near 1 keep full
-/// accuracy too. Probabilities down to 1e-300 and below are handled. Throws for p outside
+/// accuracy too. Below p ≈ 1e-290, where Φ and φ approach the subnormal range, the step is
+/// taken on log Φ with its asymptotic series, so even p = 5e-324 is inverted to ~1e-15.
+/// Throws for p outside
 /// [0, 1] or NaN. (Wichura's AS241 is the classic alternative of the same accuracy.)
 inline double normal_quantile(double p) {
   if (!(p >= 0 && p <= 1)) detail::throw_domain("normal_quantile", "p", p, "must be in [0, 1]");
@@ -171,9 +173,25 @@ inline double normal_quantile(double p) {
   // Halley step: u = (Φ(x) − p)/φ(x), with φ(x) formed directly (no overflow in the tail).
   constexpr double inv_sqrt_two_pi = 0.39894228040143267794;
   const double density = inv_sqrt_two_pi * std::exp(-0.5 * x * x);
-  if (density > 0) {
+  if (density > 1e-290) {
     const double u = (normal_cdf(x) - p) / density;
     x -= u / (1 + 0.5 * x * u);
+    return x;
+  }
+  // p below ~1e-290 (x < −36): Φ and φ are subnormal or zero, so refine in log space with
+  // the asymptotic series Φ(x)/φ(x) = (1/|x|)·(1 − 1/x² + 3/x⁴ − 15/x⁶ + …) (Abramowitz &
+  // Stegun 26.2.12), whose terms fall by ≥ 1/x² ≈ 1e-3 each: Newton on log Φ(x) = log p.
+  const double log_p = std::log(p);
+  for (int step = 0; step < 2; ++step) {
+    const double r = 1 / (x * x);
+    double series = 1, term = 1;
+    for (int k = 1; k < 12; ++k) {
+      term *= -(2.0 * k - 1) * r;
+      series += term;
+    }
+    const double mills = series / -x;  // Φ(x)/φ(x)
+    const double log_cdf = -0.5 * x * x - detail::kLogSqrtTwoPi + std::log(mills);
+    x -= (log_cdf - log_p) * mills;
   }
   return x;
 }

@@ -93,7 +93,7 @@ def special_functions():
                 lines.append(f"chi2_logsf {x!r} {float(k)!r} {logsf!r}")
     for x in np.concatenate([np.linspace(-8, 8, 33), [-37.5, -30.0, -20.0, -10.0, 10.0, 20.0]]):
         lines.append(f"ndtr {float(x)!r} {special.ndtr(x)!r}")
-    for p in [1e-300, 1e-200, 1e-100, 1e-50, 1e-20, 1e-10, 1e-5, 1e-3, 0.02, 0.02425, 0.1, 0.3, 0.5, 0.7, 0.9, 0.975,
+    for p in [5e-324, 1e-310, 1e-305, 1e-300, 1e-295, 1e-290, 1e-200, 1e-100, 1e-50, 1e-20, 1e-10, 1e-5, 1e-3, 0.02, 0.02425, 0.1, 0.3, 0.5, 0.7, 0.9, 0.975,
               0.99, 0.999, 1 - 1e-6, 1 - 1e-10, 1 - 1e-15]:
         lines.append(f"ndtri {p!r} {special.ndtri(p)!r}")
     for x in [0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.82, 0.83, 1.0, 1.2, 1.5, 2.0, 3.0, 5.0, 8.0, 12.0, 19.0]:
