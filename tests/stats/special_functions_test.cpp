@@ -30,6 +30,8 @@ TEST_CASE("special functions: boundary arguments", "[stats][special_functions]")
 }
 
 TEST_CASE("special functions: one value with a closed form", "[stats][special_functions]") {
+  CHECK(log_gamma(5) == Approx(std::log(24.0)).epsilon(1e-15));
+  CHECK(log_gamma(0.5) == Approx(0.5 * std::log(3.14159265358979323846)).epsilon(1e-15));
   // Q(1, x) = e^-x; χ²(2) survival is e^(-x/2); Q(½, x) = erfc(√x).
   CHECK(gamma_q(1, 3) == Approx(std::exp(-3.0)).epsilon(1e-14));
   CHECK(chi_square_sf(10, 2) == Approx(std::exp(-5.0)).epsilon(1e-14));
@@ -94,6 +96,7 @@ TEST_CASE("special functions: many values agree with SciPy", "[stats][special_fu
 }
 
 TEST_CASE("special functions: bad input throws naming the value", "[stats][special_functions]") {
+  CHECK_THROWS_AS(log_gamma(0), vigil::invalid_argument);
   CHECK_THROWS_AS(gamma_p(0, 1), vigil::invalid_argument);
   CHECK_THROWS_AS(gamma_q(-1, 1), vigil::invalid_argument);
   CHECK_THROWS_AS(gamma_q(1, -1), vigil::invalid_argument);

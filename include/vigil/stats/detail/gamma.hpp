@@ -4,6 +4,16 @@
 
 #include <cmath>
 #include <limits>
+#include <math.h>  // lgamma_r
+
+// Platform switch: whether the C library has the reentrant lgamma_r.
+#ifndef VIGIL_HAVE_LGAMMA_R
+#if defined(__GLIBC__) || defined(__APPLE__)
+#define VIGIL_HAVE_LGAMMA_R 1
+#else
+#define VIGIL_HAVE_LGAMMA_R 0
+#endif
+#endif
 
 namespace vigil::stats::detail {
 
@@ -12,6 +22,18 @@ namespace vigil::stats::detail {
 // shape parameters keep full relative accuracy.
 
 constexpr double kLogSqrtTwoPi = 0.91893853320467274178;  // log(√(2π))
+
+/// log Γ(a) for a > 0. std::lgamma stores the sign of Γ in the global `signgam` on POSIX
+/// systems, a data race when reports run on several threads; the reentrant lgamma_r
+/// (glibc, macOS, BSDs) does not.
+inline double log_gamma_positive(double a) {
+#if VIGIL_HAVE_LGAMMA_R
+  int sign;
+  return ::lgamma_r(a, &sign);
+#else
+  return std::lgamma(a);
+#endif
+}
 
 /// log(1 + d) − d without cancellation for small |d| (series in u = d / (2 + d), since
 /// log(1 + d) = 2·atanh(u) and d − 2u = u·d).
@@ -33,7 +55,7 @@ inline double log1p_minus_x(double d) {
 /// lgamma(a) − [(a − ½)·log a − a + log √(2π)], the error of Stirling's formula, for a > 0.
 /// Asymptotic series (Bernoulli numbers) from a = 10, where its truncation error is < 1e-17.
 inline double stirling_error(double a) {
-  if (a < 10) return std::lgamma(a) - ((a - 0.5) * std::log(a) - a + kLogSqrtTwoPi);
+  if (a < 10) return log_gamma_positive(a) - ((a - 0.5) * std::log(a) - a + kLogSqrtTwoPi);
   const double r = 1 / a;
   const double r2 = r * r;
   return r * (1.0 / 12 +
@@ -47,7 +69,7 @@ inline double stirling_error(double a) {
 /// a·(log1p(d) − d) + ½·log(a/2π) − stirling_error(a) with d = (x − a)/a, which avoids
 /// the cancellation of a·log x − x − lgamma(a) when a is large and x is near a.
 inline double log_gamma_prefactor(double a, double x) {
-  if (a < 10) return a * std::log(x) - x - std::lgamma(a);
+  if (a < 10) return a * std::log(x) - x - log_gamma_positive(a);
   const double d = (x - a) / a;
   // Near x = a the series keeps a·(log(x/a) − (x − a)/a) exact; far from it log(x/a) is
   // better than log1p(d), whose argument 1 + d has lost the low bits of a small x/a.
