@@ -252,6 +252,44 @@ TEST_CASE("TimeWindows: other sketches and clear", "[time_windows]") {
   CHECK(ewma.merge_last(60).half_life() == 60);
 }
 
+TEST_CASE("TimeWindows: serialization round-trip and bad bytes", "[time_windows]") {
+  vigil::TimeWindows<vigil::RunningStats> empty(vigil::RunningStats(), small_options());
+  CHECK(vigil::TimeWindows<vigil::RunningStats>::deserialize(empty.serialize()) == empty);
+
+  vigil::TimeWindows<vigil::TDigest<>> w(vigil::TDigest<>(50), small_options());
+  const double t0 = 1699999200;
+  for (int i = 0; i < 5000; ++i) w.add(t0 + i * 0.9, std::sin(i) * 10);
+  w.at(t0);  // late
+  const auto bytes = w.serialize();
+  auto back = vigil::TimeWindows<vigil::TDigest<>>::deserialize(bytes);
+  CHECK(back == w);
+  CHECK(back.late() == 1);
+  CHECK(back.prototype().compression() == 50);
+  // The copy keeps working like the original (digests compare equal only up to the order of
+  // their merge passes, so compare what they summarise).
+  w.add(t0 + 5000, 1.0);
+  back.add(t0 + 5000, 1.0);
+  CHECK(back.intervals().size() == w.intervals().size());
+  CHECK(back.merge_last(1e9).count() == w.merge_last(1e9).count());
+  CHECK(back.merge_last(1e9).quantile(0.5) == Approx(w.merge_last(1e9).quantile(0.5)).margin(0.5));
+
+  std::size_t not_thrown = 0;
+  for (std::size_t n = 0; n < bytes.size(); n += 31) {
+    try {
+      vigil::TimeWindows<vigil::TDigest<>>::deserialize(bytes.data(), n);
+      ++not_thrown;
+    } catch (const vigil::format_error&) {
+    }
+  }
+  CHECK(not_thrown == 0);
+  auto corrupt = bytes;
+  corrupt[15] ^= 0x80;  // fine width −60
+  CHECK_THROWS_AS(vigil::TimeWindows<vigil::TDigest<>>::deserialize(corrupt), vigil::format_error);
+  corrupt = bytes;
+  corrupt[8 + 8 + 1 + 8 + 1 + 8] ^= 0x01;  // current interval index
+  CHECK_THROWS_AS(vigil::TimeWindows<vigil::TDigest<>>::deserialize(corrupt), vigil::format_error);
+}
+
 TEST_CASE("TimeWindows: bad options", "[time_windows]") {
   using W = vigil::TimeWindows<vigil::RunningStats>;
   vigil::TimeWindowsOptions o;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "vigil/error.hpp"
+#include "vigil/io/binary.hpp"
 
 namespace vigil {
 
@@ -150,6 +151,23 @@ class TimeWindows {
   /// Forgets every interval and counter; keeps the options and the prototype.
   void clear();
 
+  /// Same options, clock, counters and retained intervals with equal sketches (needs
+  /// `Sketch == Sketch`).
+  friend bool operator==(const TimeWindows& a, const TimeWindows& b) { return a.equals(b); }
+  friend bool operator!=(const TimeWindows& a, const TimeWindows& b) { return !a.equals(b); }
+
+  /// Binary form, format version 1 (needs `Sketch::serialize()`): options, clock and
+  /// counters, then the prototype and every fine and coarse sketch as length-prefixed
+  /// byte strings in the sketch's own format.
+  std::vector<std::uint8_t> serialize() const;
+  /// Reads serialize()'s output (needs `Sketch::deserialize(const void*, std::size_t)`).
+  /// Throws vigil::format_error on truncated, corrupt or inconsistent bytes, including
+  /// those of any sketch inside.
+  static TimeWindows deserialize(const void* data, std::size_t size);
+  static TimeWindows deserialize(const std::vector<std::uint8_t>& bytes) {
+    return deserialize(bytes.data(), bytes.size());
+  }
+
  private:
   static double nan() { return std::numeric_limits<double>::quiet_NaN(); }
   static std::int64_t floor_div(std::int64_t a, std::int64_t b) {
@@ -171,6 +189,8 @@ class TimeWindows {
   bool fine_index(double time, std::int64_t& index) const;
   Sketch* at_slow(double time);
   void set_current(std::int64_t index);
+  bool equals(const TimeWindows& other) const;
+  static Sketch read_sketch(io::Reader& r);
 
   Sketch prototype_;
   TimeWindowsOptions options_;
@@ -387,6 +407,123 @@ template <class Sketch>
 Sketch TimeWindows<Sketch>::merge_last(double duration) const {
   if (!started_) return Sketch(prototype_);
   return merge_range(fine_start(current_ + 1) - duration, std::numeric_limits<double>::infinity());
+}
+
+template <class Sketch>
+bool TimeWindows<Sketch>::equals(const TimeWindows& other) const {
+  const TimeWindowsOptions &a = options_, &b = other.options_;
+  if (a.fine_width != b.fine_width || a.fine_count != b.fine_count || a.coarse_width != b.coarse_width ||
+      a.coarse_count != b.coarse_count || a.lateness != b.lateness || started_ != other.started_ ||
+      late_ != other.late_ || rejected_ != other.rejected_ || !(prototype_ == other.prototype_))
+    return false;
+  if (!started_) return true;
+  if (current_ != other.current_ || first_ != other.first_ || watermark_ != other.watermark_) return false;
+  const std::vector<Interval> mine = intervals(), theirs = other.intervals();
+  if (mine.size() != theirs.size()) return false;
+  for (std::size_t i = 0; i < mine.size(); ++i)
+    if (mine[i].start != theirs[i].start || mine[i].end != theirs[i].end || !(*mine[i].sketch == *theirs[i].sketch))
+      return false;
+  return true;
+}
+
+template <class Sketch>
+std::vector<std::uint8_t> TimeWindows<Sketch>::serialize() const {
+  std::vector<std::uint8_t> out;
+  io::Writer w(out);
+  w.header(io::TypeId::time_windows, 1, started_ ? 1 : 0);
+  w.f64(options_.fine_width);
+  w.varint(options_.fine_count);
+  w.f64(options_.coarse_width);
+  w.varint(options_.coarse_count);
+  w.f64(options_.lateness);
+  w.i64(started_ ? current_ : 0);
+  w.i64(started_ ? first_ : 0);
+  w.u8(coarse_started_ ? 1 : 0);
+  w.i64(coarse_started_ ? coarse_current_ : 0);
+  w.f64(started_ ? watermark_ : 0);
+  w.varint(late_);
+  w.varint(rejected_);
+  const auto put = [&w](const Sketch& s) {
+    const std::vector<std::uint8_t> bytes = s.serialize();
+    w.varint(bytes.size());
+    w.bytes(bytes.data(), bytes.size());
+  };
+  put(prototype_);
+  for (const Sketch& s : fine_) put(s);
+  for (const Sketch& s : coarse_) put(s);
+  return out;
+}
+
+template <class Sketch>
+Sketch TimeWindows<Sketch>::read_sketch(io::Reader& r) {
+  const std::size_t n = r.count(1);
+  std::vector<std::uint8_t> bytes(n);
+  for (std::uint8_t& b : bytes) b = r.u8();
+  try {
+    return Sketch::deserialize(bytes.data(), bytes.size());
+  } catch (const format_error& e) {
+    r.fail(std::string("an interval's sketch: ") + e.what());
+  }
+}
+
+template <class Sketch>
+TimeWindows<Sketch> TimeWindows<Sketch>::deserialize(const void* data, std::size_t size) {
+  io::Reader r(data, size, "TimeWindows");
+  std::uint16_t flags = 0;
+  r.header(io::TypeId::time_windows, 1, flags);
+  if (flags > 1) r.fail("unknown flags " + std::to_string(flags));
+  TimeWindowsOptions o;
+  o.fine_width = r.f64();
+  const std::uint64_t fine_count = r.varint();
+  o.coarse_width = r.f64();
+  const std::uint64_t coarse_count = r.varint();
+  o.lateness = r.f64();
+  // Every sketch takes at least a byte: counts beyond the input are corrupt.
+  if (fine_count > r.remaining() || coarse_count > r.remaining()) r.fail("interval counts exceed the input");
+  o.fine_count = static_cast<std::size_t>(fine_count);
+  o.coarse_count = static_cast<std::size_t>(coarse_count);
+  const std::int64_t current = r.i64(), first = r.i64();
+  const bool coarse_started = r.u8() != 0;
+  const std::int64_t coarse_current = r.i64();
+  const double watermark = r.f64();
+  const std::uint64_t late = r.varint(), rejected = r.varint();
+  Sketch prototype = read_sketch(r);
+  std::vector<Sketch> fine, coarse;
+  fine.reserve(o.fine_count);
+  coarse.reserve(o.coarse_count);
+  for (std::size_t i = 0; i < o.fine_count; ++i) fine.push_back(read_sketch(r));
+  for (std::size_t i = 0; i < o.coarse_count; ++i) coarse.push_back(read_sketch(r));
+  r.finish();
+  const bool started = flags == 1;
+  std::int64_t watermark_index = 0;
+  const auto limit = static_cast<std::int64_t>(detail::time_windows_max_index);
+  if (started && (!(current <= limit && current >= -limit) || first > current ||
+                  current - first > limit || (coarse_started && coarse_current > current)))
+    r.fail("interval indices are inconsistent");
+  try {
+    TimeWindows w(std::move(prototype), o);
+    if (started && (!std::isfinite(watermark) || !w.fine_index(watermark, watermark_index) || watermark_index != current))
+      r.fail("the watermark is not in the current interval");
+    if (started && !w.coarse_.empty()) {
+      const std::int64_t ring_start = current - static_cast<std::int64_t>(o.fine_count) + 1;
+      const std::int64_t oldest = ring_start > first ? ring_start : first;
+      if (coarse_started != (oldest > first) || (coarse_started && coarse_current != floor_div(oldest - 1, w.ratio_)))
+        r.fail("the coarse intervals do not follow the fine ones");
+    }
+    w.fine_ = std::move(fine);
+    w.coarse_ = std::move(coarse);
+    w.started_ = started;
+    w.coarse_started_ = started && coarse_started && !w.coarse_.empty();
+    w.coarse_current_ = coarse_current;
+    w.first_ = first;
+    w.watermark_ = watermark;
+    w.late_ = late;
+    w.rejected_ = rejected;
+    if (started) w.set_current(current);
+    return w;
+  } catch (const invalid_argument& e) {
+    r.fail(e.what());
+  }
 }
 
 template <class Sketch>
