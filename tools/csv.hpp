@@ -205,9 +205,12 @@ class CsvReader {
   std::istream* input_ = nullptr;
   bool input_done_ = false;
 
+  // The input text, followed by one line break that is not part of it: unquoted fields are
+  // scanned without a bounds check, stopping at the delimiter or a line break.
   std::vector<char> buffer_;
   std::size_t position_ = 0;  // start of the unread text in buffer_
-  std::size_t end_ = 0;       // end of the valid text in buffer_
+  std::size_t end_ = 0;       // end of the valid text in buffer_; buffer_[end_] is the sentinel
+  bool stops_[256] = {};      // the delimiter, '\n' and '\r'
 
   std::vector<std::string> columns_;
   std::vector<Span> fields_;
@@ -453,6 +456,10 @@ inline CsvReader::CsvReader(std::string name, const CsvOptions& options)
   if (options_.chunk_size == 0) options_.chunk_size = 1;
   if (options_.delimiter == '"' || options_.delimiter == '\n' || options_.delimiter == '\r')
     vigil::detail::throw_invalid_argument("CsvReader: the delimiter cannot be a quote or a line break");
+  stops_[static_cast<unsigned char>(options_.delimiter)] = true;
+  stops_[static_cast<unsigned char>('\n')] = true;
+  stops_[static_cast<unsigned char>('\r')] = true;
+  buffer_.assign(1, '\n');
 }
 
 inline CsvReader CsvReader::open(const std::string& path, const CsvOptions& options) {
@@ -479,8 +486,9 @@ inline CsvReader CsvReader::from_stream(std::istream& input, std::string name, c
 
 inline CsvReader CsvReader::from_string(std::string text, std::string name, const CsvOptions& options) {
   CsvReader reader(std::move(name), options);
+  text.push_back('\n');
   reader.buffer_.assign(text.begin(), text.end());
-  reader.end_ = reader.buffer_.size();
+  reader.end_ = reader.buffer_.size() - 1;
   reader.input_done_ = true;
   reader.read_header();
   return reader;
@@ -549,11 +557,17 @@ inline bool CsvReader::refill() {
   position_ = 0;
   end_ = unread;
   const std::size_t wanted = std::max(options_.chunk_size, unread);  // doubles for a long row
-  if (buffer_.size() < unread + wanted) buffer_.resize(unread + wanted);
+  if (buffer_.size() < unread + wanted + 1) buffer_.resize(unread + wanted + 1);
+  errno = 0;
   input_->read(buffer_.data() + end_, static_cast<std::streamsize>(wanted));
   const auto got = static_cast<std::size_t>(input_->gcount());
   end_ += got;
-  if (input_->bad()) vigil::detail::throw_format_error(name_ + ": read error after line " + std::to_string(next_line_));
+  buffer_[end_] = '\n';
+  if (input_->bad()) {
+    const int code = errno;
+    vigil::detail::throw_format_error(name_ + ": read error after line " + std::to_string(next_line_) +
+                                      (code != 0 ? ": " + std::string(std::strerror(code)) : std::string()));
+  }
   if (got < wanted) input_done_ = true;
   return got > 0;
 }
@@ -578,6 +592,7 @@ inline bool CsvReader::read_row() {
 // `need_more` (the row may continue past the buffer), consumes nothing.
 inline CsvReader::Scan CsvReader::scan_row() {
   const char delimiter = options_.delimiter;
+  const bool* const stops = stops_;
   char* const data = buffer_.data();
   const char* const end = data + end_;
   const bool final_chunk = input_done_;
@@ -608,7 +623,7 @@ inline CsvReader::Scan CsvReader::scan_row() {
     // One field starts at p.
     if (*p != '"') {
       const char* const begin = p;
-      while (p < end && *p != delimiter && *p != '\n' && *p != '\r') ++p;
+      while (!stops[static_cast<unsigned char>(*p)]) ++p;  // the sentinel stops it at the end
       fields_.push_back({static_cast<std::size_t>(begin - data), static_cast<std::size_t>(p - begin)});
     } else {
       const char* const begin = ++p;
@@ -632,7 +647,7 @@ inline CsvReader::Scan CsvReader::scan_row() {
         }
       }
       const char* const after = p;
-      while (p < end && *p != delimiter && *p != '\n' && *p != '\r') ++p;
+      while (!stops[static_cast<unsigned char>(*p)]) ++p;
       const std::size_t field_index = fields_.size();
       fields_.push_back({static_cast<std::size_t>(begin - data), static_cast<std::size_t>(close - begin)});
       if (escaped || p != after) {

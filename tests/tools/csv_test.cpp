@@ -261,6 +261,8 @@ TEST_CASE("CsvReader: column lookup", "[csv]") {
 TEST_CASE("CsvReader: files", "[csv]") {
   CHECK(error_of([] { CsvReader::open("/nonexistent/dir/traffic.csv"); }) ==
         "cannot open '/nonexistent/dir/traffic.csv': No such file or directory");
+  const std::string directory = vigil_test::source_path("tools");
+  CHECK(error_of([&] { CsvReader::open(directory); }) == directory + ": read error after line 1: Is a directory");
   const std::string path = "csv_test_file.csv";
   {
     std::ofstream out(path, std::ios::binary);
