@@ -130,7 +130,8 @@ inline void analyze_numeric(const MonitorPlan::NumericPlan& p, std::size_t i, co
   r.reference_missing_rate = p.reference_missing_rate;
   r.horizon_count = ht.count;
   r.recent_count = rt.count;
-  const double recent_requests = static_cast<double>(rt.count + rt.missing + rt.bad);
+  r.recent_requests = rt.count + rt.missing + rt.bad;
+  const double recent_requests = static_cast<double>(r.recent_requests);
   r.bad_values = rt.bad;
   if (recent_requests > 0) r.missing_rate = static_cast<double>(rt.missing) / recent_requests;
   if (rt.count > 0) {
@@ -183,7 +184,8 @@ inline void analyze_categorical(const MonitorPlan::CategoricalPlan& p, std::size
   r.horizon_count = ht.count;
   r.recent_count = rt.count;
   r.reference_missing_rate = p.reference_missing_rate;
-  const double recent_requests = static_cast<double>(rt.count + rt.missing);
+  r.recent_requests = rt.count + rt.missing;
+  const double recent_requests = static_cast<double>(r.recent_requests);
   if (recent_requests > 0) r.missing_rate = static_cast<double>(rt.missing) / recent_requests;
   if (rt.count > 0) r.unseen_rate = static_cast<double>(rt.unseen) / static_cast<double>(rt.count);
   for (const auto& e : recent.unseen[i].top_k(5)) r.unseen_values.emplace_back(e.value, e.count);
@@ -273,8 +275,7 @@ inline void feature_evidence(const std::vector<FeatureReport>& reports, const st
     // Missing values: the share changed by more than the policy allows.
     if (!std::isnan(r.missing_rate) && !std::isnan(r.reference_missing_rate)) {
       const double change = r.missing_rate - r.reference_missing_rate;
-      const double requests = static_cast<double>(r.recent_count) / std::max(1e-12, 1 - r.missing_rate);
-      if (requests >= static_cast<double>(policy.min_requests)) {
+      if (r.recent_requests >= policy.min_requests) {
         const int level = severity_of(std::fabs(change), policy.missing_rate_change, 4 * policy.missing_rate_change);
         if (level > 0)
           out.push_back(Evidence{AlertKind::missing_values, subject, level == 2 ? Severity::alert : Severity::warn,

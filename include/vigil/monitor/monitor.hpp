@@ -152,7 +152,7 @@ class Monitor {
   void flush_all(std::int64_t before);
   void advance_time(double t);
   void run_evaluations(double now, Report* report);
-  std::vector<Alert> evaluate_interval(std::int64_t k, Report* report);
+  std::vector<Alert> evaluate_interval(std::int64_t k, Report* report, bool update_alerts);
   void analyze(std::size_t slot, double recent_start, double recent_end, double horizon_start, double background_start,
                std::vector<FeatureReport>& features, std::vector<OutputReport>& outputs, std::uint64_t& recent_requests,
                std::uint64_t& horizon_requests) const;
@@ -404,10 +404,16 @@ inline void Monitor::run_evaluations(double now, Report* report) {
       first = oldest_fine;
     }
     for (std::int64_t k = first; k <= last_closed; ++k) {
-      std::vector<Alert> t = evaluate_interval(k, k == last_closed ? report : nullptr);
+      std::vector<Alert> t = evaluate_interval(k, k == last_closed ? report : nullptr, true);
       transitions.insert(transitions.end(), t.begin(), t.end());
     }
-    if (first <= last_closed) evaluated_through_ = last_closed;
+    if (first <= last_closed) {
+      evaluated_through_ = last_closed;
+    } else if (report != nullptr) {
+      // Nothing new closed: describe the latest closed interval again, without feeding the
+      // alert state machine twice.
+      evaluate_interval(last_closed, report, false);
+    }
   }
   for (const Alert& a : transitions)
     for (const auto& cb : callbacks_) cb(a);
@@ -504,7 +510,7 @@ inline std::vector<double> adjust_finite(const std::vector<double>& p) {
 }
 }  // namespace detail
 
-inline std::vector<Alert> Monitor::evaluate_interval(std::int64_t k, Report* report) {
+inline std::vector<Alert> Monitor::evaluate_interval(std::int64_t k, Report* report, bool update_alerts) {
   const double recent_end = start_of(k + 1);
   const double recent_start = start_of(k + 1 - static_cast<std::int64_t>(options_.recent_intervals));
   const double retention = options_.coarse_interval * static_cast<double>(options_.coarse_intervals) +
@@ -576,7 +582,8 @@ inline std::vector<Alert> Monitor::evaluate_interval(std::int64_t k, Report* rep
     fi += nf;
     oi += no;
   }
-  std::vector<Alert> transitions = tracker_.update(recent_end, evidence);
+  std::vector<Alert> transitions;
+  if (update_alerts) transitions = tracker_.update(recent_end, evidence);
 
   if (report != nullptr) {
     report->time = recent_end;

@@ -29,7 +29,8 @@ struct FeatureReport {
   double js_distance = nan();       // categorical: Jensen-Shannon distance of the frequencies
 
   // Short-term change: the latest interval(s) against the trailing background and training.
-  std::uint64_t recent_count = 0;
+  std::uint64_t recent_count = 0;     // values in the recent interval(s)
+  std::uint64_t recent_requests = 0;  // requests in them, with or without a value
   double shift_statistic = nan();   // G statistic, recent vs background, reference deciles
   double shift_p_value = nan();
   double shift_psi = nan();         // effect size of the same comparison

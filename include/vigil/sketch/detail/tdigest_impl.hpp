@@ -80,8 +80,17 @@ void TDigest<Real>::add_weighted(Real x, double weight) {
 template <class Real>
 void TDigest<Real>::grow_or_flush() {
   if (buffer_capacity_ == 0) {
+    // Everything a unit-weight merge pass needs, at its largest, so that adds never
+    // allocate after the first one.
     buffer_.resize(buffer_limit_);
+    sort_scratch_.resize(buffer_limit_);
     buffer_capacity_ = buffer_limit_;
+    const std::size_t most = max_centroids();
+    centroids_.reserve(most);
+    single_.reserve(most);
+    next_centroids_.reserve(most);
+    next_single_.reserve(most);
+    items_.reserve(most);
   } else {
     flush();
   }

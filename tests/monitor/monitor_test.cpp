@@ -1,0 +1,463 @@
+#include <vigil/monitor/monitor.hpp>
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <new>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "vigil_test.hpp"
+
+// The replacement operators below pair malloc with free; g++ cannot see that and warns.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+// Counts heap allocations made by the current thread while counting is switched on, to prove
+// that observe() does not allocate in steady state.
+namespace {
+thread_local bool counting_allocations = false;
+thread_local std::uint64_t allocations = 0;
+}  // namespace
+
+void* operator new(std::size_t size) {
+  if (counting_allocations) ++allocations;
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t size) {
+  if (counting_allocations) ++allocations;
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+
+using vigil::Alert;
+using vigil::AlertKind;
+
+// Deterministic source of the scenario's randomness.
+class Source {
+ public:
+  explicit Source(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t next() {
+    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  double normal() {
+    const double u = 1 - uniform();
+    return std::sqrt(-2 * std::log(u)) * std::cos(2 * 3.14159265358979323846 * uniform());
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+// A model with two numeric features, one categorical feature, a score and a region tag.
+struct Scenario {
+  vigil::Schema schema;
+  vigil::NumericFeature x;
+  vigil::NumericFeature y;
+  vigil::CategoricalFeature channel;
+  vigil::Output score;
+  vigil::Tag region;
+
+  Scenario() {
+    x = schema.add_numeric("x");
+    y = schema.add_numeric("y");
+    channel = schema.add_categorical("channel");
+    vigil::OutputOptions options;
+    options.threshold = 0.5;
+    score = schema.add_output("score", options);
+    vigil::TagOptions cohort;
+    cohort.cohort = true;
+    cohort.max_values = 4;
+    region = schema.add_tag("region", cohort);
+  }
+
+  struct Row {
+    double x;
+    double y;
+    std::string channel;
+    std::string region;
+  };
+
+  static Row draw(Source& s) {
+    Row r;
+    r.x = s.normal();
+    r.y = std::exp(0.5 * s.normal());
+    const double u = s.uniform();
+    r.channel = u < 0.6 ? "web" : (u < 0.9 ? "app" : "store");
+    r.region = s.uniform() < 0.5 ? "eu" : "us";
+    return r;
+  }
+
+  static double model(double x, double y) { return 1 / (1 + std::exp(-(x + 0.3 * (y - 1)))); }
+
+  void fill(vigil::Observation& o, const Row& r) const {
+    o.clear();
+    if (!std::isnan(r.x)) o.set(x, r.x);
+    if (!std::isnan(r.y)) o.set(y, r.y);
+    if (!r.channel.empty()) o.set(channel, r.channel);
+    o.score(score, model(std::isnan(r.x) ? 0 : r.x, std::isnan(r.y) ? 1 : r.y));
+    o.tag(region, r.region);
+  }
+
+  vigil::Profile profile(std::size_t rows = 20000) const {
+    vigil::Profile p(schema);
+    Source s(99);
+    vigil::Observation o(schema);
+    for (std::size_t i = 0; i < rows; ++i) {
+      fill(o, draw(s));
+      p.add(o);
+    }
+    return p;
+  }
+};
+
+constexpr double start_time = 1798761600;  // 2027-01-01T00:00:00Z
+
+// Streams `minutes` of traffic at `per_minute` requests, letting `fault` alter each row, and
+// returns every alert transition.
+std::vector<Alert> run(const Scenario& sc, vigil::Monitor& monitor, int minutes, int per_minute,
+                       const std::function<void(double minute, Scenario::Row&)>& fault, std::uint64_t seed = 7) {
+  std::vector<Alert> alerts;
+  monitor.on_alert([&](const Alert& a) { alerts.push_back(a); });
+  Source s(seed);
+  vigil::Observation o(sc.schema);
+  for (int m = 0; m < minutes; ++m) {
+    for (int i = 0; i < per_minute; ++i) {
+      const double minute = m + (i + 0.5) / per_minute;
+      Scenario::Row r = Scenario::draw(s);
+      fault(minute, r);
+      sc.fill(o, r);
+      o.at(start_time + 60 * minute);
+      monitor.observe(o);
+    }
+  }
+  monitor.report(start_time + 60.0 * minutes);
+  return alerts;
+}
+
+vigil::MonitorOptions replay_options() {
+  vigil::MonitorOptions options;
+  options.evaluate_in_observe = true;
+  options.shards = 1;
+  return options;
+}
+
+// Minutes after the scenario start at which an alert of `kind` on `subject` was first raised,
+// or -1.
+double first_raised(const std::vector<Alert>& alerts, AlertKind kind, const std::string& subject) {
+  for (const Alert& a : alerts)
+    if (a.kind == kind && a.subject == subject && a.transition == Alert::Transition::raised)
+      return (a.time - start_time) / 60;
+  return -1;
+}
+
+std::string describe(const std::vector<Alert>& alerts) {
+  std::string text;
+  for (const Alert& a : alerts)
+    text += std::to_string((a.time - start_time) / 60) + " " + vigil::to_string(a.transition) + " " +
+            vigil::to_string(a.kind) + " " + a.subject + ": " + a.message + "\n";
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("Monitor: empty monitor reports ok", "[monitor]") {
+  Scenario sc;
+  vigil::Monitor monitor(sc.schema, sc.profile(2000));
+  const vigil::Report r = monitor.report();
+  CHECK(r.status == vigil::Status::ok);
+  CHECK(r.counters.observed == 0);
+  CHECK(r.open_alerts.empty());
+  CHECK(std::isnan(monitor.latest_time()));
+}
+
+TEST_CASE("Monitor: one request", "[monitor]") {
+  Scenario sc;
+  vigil::Monitor monitor(sc.schema, sc.profile(2000));
+  vigil::Observation o(monitor.schema());
+  Source s(1);
+  sc.fill(o, Scenario::draw(s));
+  o.at(start_time + 5);
+  monitor.observe(o);
+  CHECK(monitor.observed() == 1);
+  CHECK(monitor.latest_time() == start_time + 5);
+  const vigil::Report r = monitor.report(start_time + 60);
+  CHECK(r.counters.observed == 1);
+  CHECK(r.recent_requests == 1);
+  REQUIRE(r.features.size() == 3);
+  CHECK(r.features[0].name == "x");
+  CHECK(r.features[2].name == "channel");
+  CHECK(r.features[2].categorical);
+  CHECK(r.features[0].recent_count == 1);
+  CHECK(r.status == vigil::Status::ok);  // one request is never enough evidence
+  REQUIRE(r.cohorts.size() == 1);
+  CHECK(r.cohorts[0].tag == "region");
+}
+
+TEST_CASE("Monitor: a long stable stream raises nothing", "[monitor][scenario]") {
+  Scenario sc;
+  vigil::Monitor monitor(sc.schema, sc.profile(), replay_options());
+  // 10^6 requests over about 28 hours.
+  const auto alerts = run(sc, monitor, 1667, 600, [](double, Scenario::Row&) {});
+  INFO(describe(alerts));
+  CHECK(alerts.empty());
+  const vigil::Report r = monitor.report();
+  CHECK(r.counters.observed == 1667 * 600);
+  CHECK(r.status == vigil::Status::ok);
+  CHECK(r.counters.late == 0);
+  REQUIRE(r.features.size() == 3);
+  REQUIRE(r.outputs.size() == 1);
+  // Long-term figures are small for an unchanged stream.
+  CHECK(r.features[0].psi < 0.01);
+  CHECK(r.features[0].wasserstein < 0.05);
+  CHECK(r.outputs[0].psi < 0.01);
+}
+
+TEST_CASE("Monitor: faults are caught within two intervals", "[monitor][scenario]") {
+  Scenario sc;
+  vigil::Monitor monitor(sc.schema, sc.profile(), replay_options());
+  // One hour of clean traffic, then a fault for 20 minutes from minute 60, 120, 180, 240.
+  const auto alerts = run(sc, monitor, 300, 300, [](double minute, Scenario::Row& r) {
+    if (minute >= 60 && minute < 80) r.x *= 1000;                          // unit change
+    if (minute >= 120 && minute < 140) r.channel = r.channel == "web" ? "app" : (r.channel == "app" ? "web" : r.channel);
+    if (minute >= 180 && minute < 190) r.y = std::nan("");                // missing burst
+    if (minute >= 240 && minute < 250) r.channel = "kiosk";               // a new category
+  });
+  INFO(describe(alerts));
+  const double unit = first_raised(alerts, AlertKind::out_of_range, "x");
+  CHECK(unit >= 61);
+  CHECK(unit <= 62);
+  const double shift = first_raised(alerts, AlertKind::feature_shift, "x");
+  CHECK(shift >= 61);
+  CHECK(shift <= 62);
+  const double swapped = first_raised(alerts, AlertKind::feature_shift, "channel");
+  CHECK(swapped >= 121);
+  CHECK(swapped <= 122);
+  const double missing = first_raised(alerts, AlertKind::missing_values, "y");
+  CHECK(missing >= 181);
+  CHECK(missing <= 182);
+  const double unseen = first_raised(alerts, AlertKind::unseen_category, "channel");
+  CHECK(unseen >= 241);
+  CHECK(unseen <= 242);
+  const double scores = first_raised(alerts, AlertKind::score_drift, "score");
+  CHECK(scores >= 61);
+  CHECK(scores <= 62);
+  // Each fault raises its alert once and resolves it after the fault: no flapping.
+  int raised_out_of_range = 0;
+  for (const Alert& a : alerts)
+    if (a.kind == AlertKind::out_of_range && a.subject == "x" && a.transition == Alert::Transition::raised)
+      ++raised_out_of_range;
+  CHECK(raised_out_of_range == 1);
+  bool resolved = false;
+  for (const Alert& a : alerts)
+    if (a.kind == AlertKind::out_of_range && a.subject == "x" && a.transition == Alert::Transition::resolved)
+      resolved = (a.time - start_time) / 60 <= 88;
+  CHECK(resolved);
+  // Alerts carry a sentence and a severity.
+  for (const Alert& a : alerts) {
+    CHECK_FALSE(a.message.empty());
+    CHECK((a.severity == vigil::Severity::warn || a.severity == vigil::Severity::alert));
+  }
+}
+
+TEST_CASE("Monitor: a column gone and bad values are schema problems", "[monitor][scenario]") {
+  Scenario sc;
+  vigil::Monitor monitor(sc.schema, sc.profile(), replay_options());
+  std::uint64_t bad_values = 0;
+  const auto alerts = run(sc, monitor, 120, 300, [](double minute, Scenario::Row& r) {
+    if (minute >= 60 && minute < 70) r.x = std::nan("");  // absent from every request
+  });
+  INFO(describe(alerts));
+  const double gone = first_raised(alerts, AlertKind::schema, "x");
+  CHECK(gone >= 61);
+  CHECK(gone <= 62);
+
+  vigil::Monitor second(sc.schema, sc.profile(), replay_options());
+  std::vector<Alert> more;
+  second.on_alert([&](const Alert& a) { more.push_back(a); });
+  vigil::Observation o(sc.schema);
+  Source s(3);
+  for (int i = 0; i < 300 * 90; ++i) {
+    const double minute = i / 300.0;
+    sc.fill(o, Scenario::draw(s));
+    if (minute >= 60 && i % 10 == 0) {
+      o.set(sc.y, std::numeric_limits<double>::infinity());  // 10 % not finite
+      ++bad_values;
+    }
+    o.at(start_time + 60 * minute);
+    second.observe(o);
+  }
+  const vigil::Report r = second.report(start_time + 90 * 60);
+  INFO(describe(more));
+  const double bad = first_raised(more, AlertKind::schema, "y");
+  CHECK(bad >= 61);
+  CHECK(bad <= 62);
+  CHECK(r.features[1].bad_values == 30);  // the last minute: every tenth of 300 requests
+  CHECK(bad_values == 300 * 30 / 10);
+}
+
+TEST_CASE("Monitor: slow drift raises long-term drift, not a sudden change", "[monitor][scenario]") {
+  Scenario sc;
+  vigil::MonitorOptions options = replay_options();
+  options.long_horizon = 3 * 3600;
+  vigil::Monitor monitor(sc.schema, sc.profile(), options);
+  // y's scale grows by 0.3 % a minute for five hours: 1.8 % within any background hour.
+  const auto alerts = run(sc, monitor, 300, 300, [](double minute, Scenario::Row& r) { r.y *= 1 + 0.003 * minute; });
+  INFO(describe(alerts));
+  const double drift = first_raised(alerts, AlertKind::feature_drift, "y");
+  CHECK(drift > 0);
+  CHECK(drift < 240);
+  CHECK(first_raised(alerts, AlertKind::feature_shift, "y") < 0);
+}
+
+TEST_CASE("Monitor: cohorts locate a fault in one region", "[monitor][scenario]") {
+  Scenario sc;
+  vigil::Monitor monitor(sc.schema, sc.profile(), replay_options());
+  const auto alerts = run(sc, monitor, 100, 600, [](double minute, Scenario::Row& r) {
+    if (minute >= 60 && r.region == "eu") r.x += 3;
+  });
+  INFO(describe(alerts));
+  const double eu = first_raised(alerts, AlertKind::feature_shift, "region=eu: x");
+  CHECK(eu >= 61);
+  CHECK(eu <= 62);
+  CHECK(first_raised(alerts, AlertKind::feature_shift, "region=us: x") < 0);
+  const vigil::Report r = monitor.report();
+  REQUIRE(r.cohorts.size() == 2);
+  for (const auto& c : r.cohorts) {
+    CHECK(c.tag == "region");
+    CHECK(c.features.size() == 3);
+    CHECK(c.status == (c.value == "eu" ? vigil::Status::alert : vigil::Status::ok));
+  }
+}
+
+TEST_CASE("Monitor: late and timeless events are counted, not lost silently", "[monitor]") {
+  Scenario sc;
+  vigil::MonitorOptions options;
+  options.lateness = 120;
+  vigil::Monitor monitor(sc.schema, sc.profile(2000), options);
+  vigil::Observation o(sc.schema);
+  Source s(5);
+  sc.fill(o, Scenario::draw(s));
+  o.at(start_time + 600);
+  monitor.observe(o);
+  o.at(start_time + 550);  // within tolerance: accepted into its own interval
+  monitor.observe(o);
+  o.at(start_time + 100);  // too late
+  monitor.observe(o);
+  o.at(std::nan(""));
+  monitor.observe(o);
+  const vigil::Report r = monitor.report(start_time + 660);
+  CHECK(r.counters.observed == 2);
+  CHECK(r.counters.late == 1);
+  CHECK(r.counters.bad_time == 1);
+  CHECK(r.horizon_requests == 2);
+}
+
+TEST_CASE("Monitor: bad input", "[monitor]") {
+  Scenario sc;
+  const vigil::Profile profile = sc.profile(1000);
+  vigil::Schema other;
+  other.add_numeric("x");
+  CHECK_THROWS_AS(vigil::Monitor(other, profile), vigil::invalid_argument);
+  CHECK_THROWS_WITH(vigil::Monitor(other, profile), Catch::Contains("'y'"));
+  vigil::MonitorOptions bad;
+  bad.interval = 0;
+  CHECK_THROWS_AS(vigil::Monitor(sc.schema, profile, bad), vigil::invalid_argument);
+  bad = {};
+  bad.recent_intervals = 60;
+  CHECK_THROWS_AS(vigil::Monitor(sc.schema, profile, bad), vigil::invalid_argument);
+  bad = {};
+  bad.alerts.persistence = 4;
+  CHECK_THROWS_AS(vigil::Monitor(sc.schema, profile, bad), vigil::invalid_argument);
+
+  vigil::Monitor monitor(sc.schema, profile);
+  vigil::Observation foreign(other);
+  CHECK_THROWS_AS(monitor.observe(foreign), vigil::invalid_argument);
+  // Tags may differ between training and serving.
+  vigil::Schema serving = sc.schema;
+  serving.add_tag("host");
+  CHECK_NOTHROW(vigil::Monitor(serving, profile));
+}
+
+TEST_CASE("Monitor: observe() does not allocate in steady state", "[monitor]") {
+  Scenario sc;
+  vigil::Monitor monitor(sc.schema, sc.profile(2000));
+  vigil::Observation o(monitor.schema());
+  Source s(11);
+  std::vector<Scenario::Row> rows;
+  for (int i = 0; i < 4000; ++i) rows.push_back(Scenario::draw(s));
+  // Warm up within one interval: buffers reach their working size.
+  for (int i = 0; i < 2000; ++i) {
+    sc.fill(o, rows[i]);
+    o.at(start_time + 1 + i * 0.01);
+    monitor.observe(o);
+  }
+  allocations = 0;
+  counting_allocations = true;
+  for (int i = 2000; i < 4000; ++i) {
+    sc.fill(o, rows[i]);
+    o.at(start_time + 1 + i * 0.01);
+    monitor.observe(o);
+  }
+  counting_allocations = false;
+  CHECK(allocations == 0);
+  CHECK(monitor.observed() == 4000);
+}
+
+TEST_CASE("Monitor: many threads observe while another reports", "[monitor][concurrency]") {
+  Scenario sc;
+  vigil::MonitorOptions options;
+  options.shards = 4;
+  options.lateness = 600;  // a descheduled thread may fall minutes of event time behind
+  vigil::Monitor monitor(sc.schema, sc.profile(2000), options);
+  std::atomic<int> clock{0};
+  constexpr int threads = 4;
+  constexpr int per_thread = 6000;
+  std::atomic<bool> done{false};
+  std::atomic<int> reports{0};
+  std::thread reporter([&] {
+    while (!done.load()) {
+      const vigil::Report r = monitor.report();
+      CHECK(r.counters.observed <= threads * per_thread);
+      reports.fetch_add(1);
+    }
+  });
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      vigil::Observation o(monitor.schema());
+      Source s(100 + t);
+      for (int i = 0; i < per_thread; ++i) {
+        sc.fill(o, Scenario::draw(s));
+        o.at(start_time + clock.fetch_add(1) * 0.0125);  // 5 minutes of traffic, shared clock
+        monitor.observe(o);
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  done.store(true);
+  reporter.join();
+  const vigil::Report r = monitor.report(start_time + 600);
+  CHECK(r.counters.observed == threads * per_thread);
+  CHECK(r.counters.late == 0);
+  CHECK(r.horizon_requests == threads * per_thread);
+  std::uint64_t per_cohort = 0;
+  for (const auto& c : r.cohorts) per_cohort += c.requests;
+  CHECK(per_cohort == threads * per_thread);
+  CHECK(reports.load() > 0);
+}
