@@ -41,6 +41,16 @@
 #include "vigil/monitor/report.hpp"
 #include "vigil/monitor/schema.hpp"
 
+// The report exports need {fmt}; without it the program still replays and writes alerts.
+#if __has_include(<fmt/format.h>) && __has_include("vigil/export/json.hpp")
+#include "vigil/export/html.hpp"
+#include "vigil/export/json.hpp"
+#include "vigil/export/prometheus.hpp"
+#define VIGIL_CLI_HAS_EXPORT 1
+#else
+#define VIGIL_CLI_HAS_EXPORT 0
+#endif
+
 namespace vigil::tools {
 
 /// Exit codes of the program.
@@ -276,6 +286,23 @@ inline void print_table(std::ostream& out, const std::vector<std::vector<std::st
     for (std::size_t i = 0; i < row.size(); ++i) line += i + 1 < row.size() ? padded(row[i], widths[i] + 2) : row[i];
     out << line << '\n';
   }
+}
+
+/// One alerts.jsonl line, without the line break.
+inline std::string alert_line(const Alert& alert) {
+#if VIGIL_CLI_HAS_EXPORT
+  return vigil::to_json(alert);
+#else
+  return alert_json_line(alert);
+#endif
+}
+
+/// Writes `text` to a file, or fails naming it.
+inline void write_file(const std::string& path, const std::string& text) {
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file << text;
+  file.flush();
+  if (!file) fail("cannot write '" + path + "'");
 }
 
 inline CsvReader open_csv(const std::string& path) {
@@ -721,6 +748,9 @@ inline int run_replay(const Options& options, std::ostream& out, std::ostream& e
 
   MonitorOptions monitor_options;
   monitor_options.interval = interval;
+  // Roll-ups stay about an hour long, a whole number of intervals.
+  monitor_options.coarse_interval = interval * std::max(1.0, std::round(3600 / interval));
+  monitor_options.background = std::max(monitor_options.background, 2 * interval);
   monitor_options.long_horizon = horizon;
   monitor_options.shards = 1;
   monitor_options.evaluate_in_observe = true;
@@ -739,10 +769,18 @@ inline int run_replay(const Options& options, std::ostream& out, std::ostream& e
     if (!intervals_file) fail("cannot write '" + *path + "'");
     intervals_file << interval_header << '\n';
   }
+#if VIGIL_CLI_HAS_EXPORT
+  ReportHistory history;
+  const bool keep_history = options.has("html");
+#else
+  if (options.has("html") || options.has("json") || options.has("prometheus")) fail("this build of vigil cannot write reports: it was built without {fmt}");
+  const bool keep_history = false;
+#endif
+  const bool report_each_interval = keep_history || intervals_file.is_open();
   std::vector<Alert> alerts;  // every transition, in event-time order
   monitor->on_alert([&](const Alert& a) {
     alerts.push_back(a);
-    if (a.transition != Alert::Transition::resolved) alerts_file << alert_json_line(a) << '\n';
+    if (a.transition != Alert::Transition::resolved) alerts_file << alert_line(a) << '\n';
   });
 
   // The row loop: the hot path of the program.
@@ -809,12 +847,17 @@ inline int run_replay(const Options& options, std::ostream& out, std::ostream& e
         if (status == CellStatus::value) request.latency(x * latency_scale);
         else if (status == CellStatus::bad) request.latency(std::numeric_limits<double>::quiet_NaN());
       }
-      if (intervals_file.is_open()) {
+      if (report_each_interval) {
         // Evaluate each interval as it closes, so that its figures can be kept; the
         // alerts are the ones observe() would decide at the same event time.
         const auto k = static_cast<std::int64_t>(std::floor(t / interval));
-        if (k > current_interval && current_interval != std::numeric_limits<std::int64_t>::min())
-          write_intervals(intervals_file, monitor->report(static_cast<double>(k) * interval));
+        if (k > current_interval && current_interval != std::numeric_limits<std::int64_t>::min()) {
+          const Report closed = monitor->report(static_cast<double>(k) * interval);
+          if (intervals_file.is_open()) write_intervals(intervals_file, closed);
+#if VIGIL_CLI_HAS_EXPORT
+          if (keep_history) history.add(closed);
+#endif
+        }
         current_interval = std::max(current_interval, k);
       }
       monitor->observe(request);
@@ -836,6 +879,16 @@ inline int run_replay(const Options& options, std::ostream& out, std::ostream& e
     intervals_file.flush();
     if (!intervals_file) fail("cannot write '" + *options.get("intervals") + "'");
   }
+#if VIGIL_CLI_HAS_EXPORT
+  if (keep_history) {
+    history.add(report);
+    HtmlOptions html;
+    html.title = "vigil replay of " + input;
+    write_file(*options.get("html"), to_html(report, alerts, &history, html));
+  }
+  if (auto path = options.get("json")) write_file(*path, to_json(report, JsonOptions{2}) + "\n");
+  if (auto path = options.get("prometheus")) write_file(*path, to_prometheus(report));
+#endif
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   alerts_file.flush();
   if (!alerts_file) fail("cannot write '" + alerts_path + "'");
