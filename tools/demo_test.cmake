@@ -35,10 +35,11 @@ foreach(line IN LISTS lines)
   endif()
 endforeach()
 
-# Each fault of FAULTS.md: kind, subject and the hour:minute window (start to start + 3 min)
-# when the alert must be raised.
+# Each fault of FAULTS.md: kind, subject and the hour:minute window when the alert must be
+# raised: within 3 minutes of the start for the injected faults, any time after 09:05 for
+# the real drift against training (the 24-hour horizon still holds the clean first hour).
 foreach(expected
-    "feature_drift;f0[0-9]|f1[01];09:0[5-9]|09:1[0-9]"
+    "feature_drift;f0[0-9]|f1[01];09:0[5-9]|09:[1-5][0-9]|10:[0-5][0-9]"
     "out_of_range|feature_shift;f07;09:2[0-3]"
     "missing_values;f09;10:1[5-8]"
     "feature_shift;band;09:5[5-8]")
