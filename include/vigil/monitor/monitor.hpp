@@ -45,7 +45,8 @@ struct MonitorOptions {
   double background = 3600;
   /// Long-term drift is judged over this many seconds (capped by retention).
   double long_horizon = 24 * 3600;
-  /// Events older than the latest event time by more than this are counted late, not used.
+  /// Events older than this many seconds before the start of the newest interval are
+  /// counted late, not used.
   double lateness = 120;
   /// Bins per numeric feature, at the training profile's percentiles.
   std::size_t numeric_bins = 50;
@@ -111,20 +112,23 @@ class Monitor {
   const Schema& schema() const { return schema_; }
   const Profile& profile() const { return profile_; }
   const MonitorOptions& options() const { return options_; }
+  /// Bytes allocated by the monitor's summaries: every shard's open interval and every
+  /// retained interval (the bound in the class comment). O(intervals); takes the locks.
+  std::size_t memory_bytes() const;
+
   /// Requests accepted so far.
-  std::uint64_t observed() const { return observed_.load(std::memory_order_relaxed); }
-  /// Latest event time seen (NaN before the first request).
-  double latest_time() const {
-    const double t = latest_time_.load(std::memory_order_relaxed);
-    return t == -std::numeric_limits<double>::infinity() ? std::numeric_limits<double>::quiet_NaN() : t;
-  }
+  std::uint64_t observed() const;
+  /// Latest event time seen, or passed to report(now) (NaN before either).
+  double latest_time() const;
 
  private:
   static constexpr std::int64_t no_interval = std::numeric_limits<std::int64_t>::min();
 
   struct alignas(64) Shard {
-    std::mutex mutex;
+    mutable std::mutex mutex;
     std::int64_t interval = no_interval;
+    std::uint64_t observed = 0;
+    double latest = -std::numeric_limits<double>::infinity();
     std::vector<detail::IntervalSummary> summaries;  // slot 0: everything; then cohort values
     // Per cohort tag, values this shard has resolved to slots (bounded), so the request path
     // takes no global lock for a known value.
@@ -168,13 +172,14 @@ class Monitor {
   std::size_t shard_mask_ = 0;
 
   std::mutex cohort_mutex_;
-  std::mutex retained_mutex_;  // guards retained_; taken after a shard lock, never before
+  mutable std::mutex retained_mutex_;  // guards retained_; taken after a shard lock, never before
   std::vector<TimeWindows<detail::IntervalSummary>> retained_;
 
-  std::atomic<std::uint64_t> observed_{0};
+  // Shared counters touched only by rare events; per-request figures live in the shards so
+  // that threads do not bounce a cache line.
   std::atomic<std::uint64_t> bad_time_{0};
   std::atomic<std::uint64_t> late_{0};
-  std::atomic<double> latest_time_{-std::numeric_limits<double>::infinity()};
+  std::atomic<double> advanced_time_{-std::numeric_limits<double>::infinity()};
   std::atomic<std::int64_t> global_interval_{no_interval};
 
   std::mutex evaluation_mutex_;  // guards everything below; never taken under a shard lock
@@ -285,11 +290,33 @@ inline void Monitor::flush_shard(Shard& shard) {
     if (s.empty()) continue;
     if (detail::IntervalSummary* target = retained_[slot].at(start)) {
       target->merge(s);
+      target->compact();  // retained intervals are merged into, never added to
     } else {
       late_.fetch_add(s.requests, std::memory_order_relaxed);
     }
     s.clear();
   }
+}
+
+inline std::size_t Monitor::memory_bytes() const {
+  std::size_t bytes = sizeof(*this);
+  for (std::size_t i = 0; i <= shard_mask_; ++i) {
+    Shard& shard = shards_[i];
+    std::lock_guard<std::mutex> lock(shard.mutex);
+    for (const auto& s : shard.summaries) bytes += s.memory_bytes();
+  }
+  std::lock_guard<std::mutex> lock(retained_mutex_);
+  for (const auto& w : retained_) {
+    // Every interval exists from the start as a copy of the prototype; those in use may hold
+    // more (digests grow).
+    const std::size_t base = w.prototype().memory_bytes();
+    bytes += base * w.sketch_count();
+    w.for_each([&](const auto& interval) {
+      const std::size_t used = interval.sketch->memory_bytes();
+      if (used > base) bytes += used - base;
+    });
+  }
+  return bytes;
 }
 
 inline void Monitor::flush_all(std::int64_t before) {
@@ -304,9 +331,27 @@ inline void Monitor::flush_all(std::int64_t before) {
 }
 
 inline void Monitor::advance_time(double t) {
-  double seen = latest_time_.load(std::memory_order_relaxed);
-  while (t > seen && !latest_time_.compare_exchange_weak(seen, t, std::memory_order_relaxed)) {
+  double seen = advanced_time_.load(std::memory_order_relaxed);
+  while (t > seen && !advanced_time_.compare_exchange_weak(seen, t, std::memory_order_relaxed)) {
   }
+}
+
+inline std::uint64_t Monitor::observed() const {
+  std::uint64_t n = 0;
+  for (std::size_t i = 0; i <= shard_mask_; ++i) {
+    std::lock_guard<std::mutex> lock(shards_[i].mutex);
+    n += shards_[i].observed;
+  }
+  return n;
+}
+
+inline double Monitor::latest_time() const {
+  double t = advanced_time_.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i <= shard_mask_; ++i) {
+    std::lock_guard<std::mutex> lock(shards_[i].mutex);
+    t = std::max(t, shards_[i].latest);
+  }
+  return t == -std::numeric_limits<double>::infinity() ? std::numeric_limits<double>::quiet_NaN() : t;
 }
 
 inline void Monitor::observe(const Observation& o) {
@@ -317,15 +362,15 @@ inline void Monitor::observe(const Observation& o) {
     bad_time_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  const double latest = latest_time_.load(std::memory_order_relaxed);
-  if (VIGIL_UNLIKELY(t < latest - options_.lateness)) {
+  const std::int64_t k = interval_of(t);
+  std::int64_t global = global_interval_.load(std::memory_order_relaxed);
+  // Late: older than the tolerance before the start of the newest interval.
+  if (VIGIL_UNLIKELY(global != no_interval && t < start_of(global) - options_.lateness)) {
     late_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  const std::int64_t k = interval_of(t);
   // The first event of a new interval hands every shard's older interval to retention, so
   // no shard holds data for long, then (optionally) evaluates what just closed.
-  std::int64_t global = global_interval_.load(std::memory_order_relaxed);
   bool crossed = false;
   while (k > global) {
     if (global_interval_.compare_exchange_weak(global, k, std::memory_order_relaxed)) {
@@ -333,7 +378,6 @@ inline void Monitor::observe(const Observation& o) {
       break;
     }
   }
-  advance_time(t);
   if (crossed) flush_all(k);
 
   Shard& shard = shards_[thread_number() & shard_mask_];
@@ -344,6 +388,8 @@ inline void Monitor::observe(const Observation& o) {
       flush_shard(shard);
       shard.interval = k;
     }
+    ++shard.observed;
+    shard.latest = std::max(shard.latest, t);
     if (k == shard.interval) {
       apply(shard, o);
     } else {
@@ -351,6 +397,7 @@ inline void Monitor::observe(const Observation& o) {
       std::lock_guard<std::mutex> retained_lock(retained_mutex_);
       detail::IntervalSummary* target = retained_[0].at(t);
       if (target == nullptr) {
+        --shard.observed;
         late_.fetch_add(1, std::memory_order_relaxed);
         return;
       }
@@ -361,7 +408,6 @@ inline void Monitor::observe(const Observation& o) {
       }
     }
   }
-  observed_.fetch_add(1, std::memory_order_relaxed);
   if (crossed && options_.evaluate_in_observe) evaluate(start_of(k));
 }
 
@@ -465,7 +511,7 @@ inline void Monitor::analyze(std::size_t slot, double recent_start, double recen
   detail::IntervalSummary background;
   detail::IntervalSummary horizon;
   {
-    std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(retained_mutex_));
+    std::lock_guard<std::mutex> lock(retained_mutex_);
     const auto& w = retained_[slot];
     recent = w.merge_range(recent_start, recent_end);
     background = w.merge_range(background_start, recent_start);

@@ -63,6 +63,20 @@ class StringIds {
   std::vector<Cell> cells_;
 };
 
+/// Index of the first edge not below x (std::lower_bound) without data-dependent branches:
+/// on the request path a mispredicted branch per halving costs more than the whole search.
+inline std::size_t bin_of(const std::vector<double>& edges, double x) {
+  std::size_t len = edges.size();
+  if (len == 0) return 0;
+  const double* base = edges.data();
+  while (len > 1) {
+    const std::size_t half = len / 2;
+    base = base[half - 1] < x ? base + half : base;
+    len -= half;
+  }
+  return static_cast<std::size_t>(base - edges.data()) + (*base < x ? 1 : 0);
+}
+
 /// What the Monitor derives from the Profile once: bin edges, reference shares, dictionaries.
 struct MonitorPlan {
   struct NumericPlan {
@@ -331,6 +345,17 @@ struct IntervalSummary {
     for (auto& s : scores) s.compact();
   }
 
+  /// Bytes allocated by this summary.
+  std::size_t memory_bytes() const {
+    std::size_t bytes = sizeof(*this) + (numeric_bins.capacity() + categorical_bins.capacity() + score_bins.capacity() +
+                                         class_bins.capacity()) * sizeof(std::uint64_t) +
+                        numeric.capacity() * sizeof(NumericTotals) + categorical.capacity() * sizeof(CategoricalTotals) +
+                        outputs.capacity() * sizeof(OutputTotals) + latency.memory_bytes() - sizeof(latency);
+    for (const auto& u : unseen) bytes += u.memory_bytes();
+    for (const auto& d : scores) bytes += d.memory_bytes();
+    return bytes;
+  }
+
   /// Adds one request. No allocation once every sketch has reached its working size.
   void apply(const MonitorPlan& plan, const Observation& obs) {
     ++requests;
@@ -354,8 +379,7 @@ struct IntervalSummary {
       }
       const double x = obs.value(f);
       // Bins are right-closed: the first edge not below x.
-      const std::size_t bin =
-          static_cast<std::size_t>(std::lower_bound(p.edges.begin(), p.edges.end(), x) - p.edges.begin());
+      const std::size_t bin = bin_of(p.edges, x);
       ++numeric_bins[p.offset + bin];
       ++t.count;
       if (p.has_reference) {
@@ -396,8 +420,7 @@ struct IntervalSummary {
         const double s = obs.score(o);
         ++t.count;
         scores[i].add(s);
-        const std::size_t bin =
-            static_cast<std::size_t>(std::lower_bound(p.edges.begin(), p.edges.end(), s) - p.edges.begin());
+        const std::size_t bin = bin_of(p.edges, s);
         ++score_bins[p.offset + bin];
         if (p.has_threshold && !obs.has_predicted(o)) ++class_bins[p.class_offset + (s >= p.threshold ? 1 : 0)];
       }

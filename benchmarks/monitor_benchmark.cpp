@@ -1,0 +1,126 @@
+// The Monitor's cost on a server: observe() per request for a model with 32 numeric and
+// 4 categorical features and one score, on one and two threads; report() for 100 features
+// with 7 days of history retained; and the memory of that configuration.
+#include <vigil/monitor/monitor.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr double start_time = 1798761600;  // 2027-01-01T00:00:00Z
+
+struct Model {
+  vigil::Schema schema;
+  std::vector<vigil::NumericFeature> numeric;
+  std::vector<vigil::CategoricalFeature> categorical;
+  vigil::Output score{0};
+
+  Model(int numeric_count, int categorical_count) {
+    for (int i = 0; i < numeric_count; ++i) numeric.push_back(schema.add_numeric("n" + std::to_string(i)));
+    for (int i = 0; i < categorical_count; ++i) categorical.push_back(schema.add_categorical("c" + std::to_string(i)));
+    vigil::OutputOptions options;
+    options.threshold = 0.5;
+    score = schema.add_output("score", options);
+  }
+
+  // A pool of prepared requests, so the benchmark measures observe() and not data making.
+  std::vector<std::unique_ptr<vigil::Observation>> requests(std::size_t n, std::uint64_t seed) const {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> normal;
+    std::uniform_int_distribution<int> category(0, 19);
+    std::vector<std::unique_ptr<vigil::Observation>> out;
+    for (std::size_t r = 0; r < n; ++r) {
+      auto o = std::make_unique<vigil::Observation>(schema);
+      double sum = 0;
+      for (std::size_t i = 0; i < numeric.size(); ++i) {
+        const double x = normal(rng) * (1 + static_cast<double>(i));
+        o->set(numeric[i], x);
+        sum += x / (1 + static_cast<double>(i));
+      }
+      for (const auto& c : categorical) o->set(c, "value_" + std::to_string(category(rng)));
+      o->score(score, 1 / (1 + std::exp(-sum / 6)));
+      out.push_back(std::move(o));
+    }
+    return out;
+  }
+
+  vigil::Profile profile(std::size_t rows) const {
+    vigil::Profile p(schema);
+    for (auto& o : requests(rows, 1)) p.add(*o);
+    return p;
+  }
+};
+
+struct ObserveFixture {
+  Model model{32, 4};
+  std::unique_ptr<vigil::Monitor> monitor;
+  std::vector<std::unique_ptr<vigil::Observation>> pool;
+
+  ObserveFixture() {
+    vigil::MonitorOptions options;
+    options.shards = 2;
+    monitor = std::make_unique<vigil::Monitor>(model.schema, model.profile(5000), options);
+    pool = model.requests(4096, 2);
+  }
+};
+
+ObserveFixture& observe_fixture() {
+  static ObserveFixture f;
+  return f;
+}
+
+// 32 numeric + 4 categorical features + 1 score; event time advances 1 ms per request per
+// thread, so intervals close at a realistic rate (every 60,000 requests per thread).
+void BM_Monitor_observe(benchmark::State& state) {
+  ObserveFixture& f = observe_fixture();
+  std::vector<std::unique_ptr<vigil::Observation>> pool = f.model.requests(1024, 10 + state.thread_index());
+  double t = start_time;
+  std::size_t i = 0;
+  for (auto _ : state) {
+    vigil::Observation& o = *pool[i++ & 1023];
+    o.at(t);
+    t += 0.001;
+    f.monitor->observe(o);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Monitor_observe)->Threads(1)->UseRealTime();
+BENCHMARK(BM_Monitor_observe)->Threads(2)->UseRealTime();
+
+// report() of a monitor of 96 numeric + 4 categorical features and a score whose 7 days of
+// retention are full: 60 one-minute intervals and 168 hourly ones.
+void BM_Monitor_report_100_features_7_days(benchmark::State& state) {
+  Model model(96, 4);
+  vigil::MonitorOptions options;
+  options.shards = 1;
+  vigil::Monitor monitor(model.schema, model.profile(5000), options);
+  auto pool = model.requests(512, 3);
+  // Five requests a minute for seven days fill every retained interval.
+  const int minutes = 7 * 24 * 60;
+  std::size_t i = 0;
+  for (int m = 0; m < minutes; ++m) {
+    for (int r = 0; r < 5; ++r) {
+      vigil::Observation& o = *pool[i++ % pool.size()];
+      o.at(start_time + 60.0 * m + 12.0 * r);
+      monitor.observe(o);
+    }
+  }
+  monitor.report(start_time + 60.0 * minutes);
+  for (auto _ : state) {
+    vigil::Report report = monitor.report();
+    benchmark::DoNotOptimize(report.features.data());
+  }
+  state.counters["memory_MB"] = static_cast<double>(monitor.memory_bytes()) / 1e6;
+  state.counters["features"] = 100;
+}
+BENCHMARK(BM_Monitor_report_100_features_7_days)->Unit(benchmark::kMillisecond)->Iterations(20);
+
+}  // namespace
+
+BENCHMARK_MAIN();
