@@ -198,7 +198,16 @@ inline std::string html_number(double v) {
   if (std::isnan(v)) return std::string(html_dash);
   if (std::isinf(v)) return v > 0 ? "\xE2\x88\x9E" : "\xE2\x88\x92\xE2\x88\x9E";
   if (v == 0) return "0";
-  return fmt::format("{:.3g}", v);
+  const double magnitude = std::abs(v);
+  if (magnitude < 1e-3 || magnitude >= 1e7) return fmt::format("{:.3g}", v);
+  // Three significant digits in plain notation ("29812", "471", "1.42", "0.0212").
+  const int decimals = std::max(0, 2 - static_cast<int>(std::floor(std::log10(magnitude))));
+  std::string text = fmt::format("{:.{}f}", v, decimals);
+  if (text.find('.') != std::string::npos) {
+    while (text.back() == '0') text.pop_back();
+    if (text.back() == '.') text.pop_back();
+  }
+  return text;
 }
 
 inline std::string html_p_value(double p) {
@@ -211,7 +220,7 @@ inline std::string html_percent(double rate) {
   if (std::isnan(rate)) return std::string(html_dash);
   if (rate == 0) return "0%";
   const double percent = rate * 100;
-  return percent < 0.01 ? fmt::format("{:.1e}%", percent) : fmt::format("{:.2f}%", percent);
+  return percent < 0.1 ? fmt::format("{:.2g}%", percent) : fmt::format("{:.1f}%", percent);
 }
 
 inline std::string html_time(double t) {
@@ -227,6 +236,13 @@ inline const char* html_level(double v, double warn, double alert) {
   return v >= alert ? " class=\"lv-alert\"" : " class=\"lv-warn\"";
 }
 
+/// A test statistic with its p-value below it.
+inline void html_test_cell(HtmlPage& p, double statistic, double p_value) {
+  p.format("<td>{}", html_number(statistic));
+  if (!std::isnan(p_value)) p.format("<br><span class=\"muted\">p {}</span>", html_p_value(p_value));
+  p.raw("</td>");
+}
+
 inline void html_status(HtmlPage& p, Status s) {
   p.format("<span class=\"badge st-{0}\">{0}</span>", to_string(s));
 }
@@ -239,6 +255,7 @@ header{padding:18px 28px;color:#fff;background:var(--ok)}
 header.st-warn{background:var(--warn)}header.st-alert{background:var(--alert)}
 header h1{margin:0 0 4px;font-size:22px;font-weight:600}
 header p{margin:2px 0;opacity:.95}
+nav{margin-top:8px}nav a{color:#fff;margin-right:16px;font-weight:600;text-decoration:none;border-bottom:1px solid rgba(255,255,255,.5)}
 main{padding:8px 28px 28px}
 section{background:#fff;border:1px solid var(--line);border-radius:6px;margin:16px 0;padding:12px 16px;overflow-x:auto}
 h2{font-size:17px;margin:2px 0 10px}
@@ -312,13 +329,18 @@ inline void html_chart(HtmlPage& p, std::string_view caption, const std::vector<
     p.format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>", left - 5, y + 4,
              std::abs(v) < ystep / 1e6 ? std::string("0") : fmt::format("{:.3g}", v));
   }
+  double previous_label_y = -100;
+  double label_x = width - right - 2;
   for (const auto& [value, label] : marks) {
     if (!(value >= y0 && value <= y1)) continue;
     const double y = y_of(value);
+    // Labels of close lines side by side rather than on top of each other.
+    label_x = std::abs(y - previous_label_y) < 12 ? label_x - 36 : width - right - 2;
+    previous_label_y = y;
     p.format("<line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#c62828\" stroke-dasharray=\"4 3\" stroke-width=\"1\"/>",
              left, width - right, y, y);
-    p.format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\" style=\"fill:#c62828\">{}</text>", width - right - 2,
-             y - 3, label);
+    p.format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\" style=\"fill:#c62828\">{}</text>", label_x, y - 3,
+             label);
   }
   p.format("<line x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\" stroke=\"#9aa3ad\"/>", left, top, height - bottom);
   p.format("<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"#9aa3ad\"/>", left, width - right, height - bottom);
@@ -401,24 +423,24 @@ inline void html_alert_table(HtmlPage& p, const std::vector<Alert>& alerts, std:
 
 inline void html_feature_table(HtmlPage& p, const std::vector<FeatureReport>& features, const AlertPolicy& policy) {
   p.raw("<table><thead><tr><th class=\"l\">Feature</th><th class=\"l\">Kind</th><th>Status</th><th>Horizon n</th>"
-        "<th>PSI</th><th>KS</th><th>KS p</th><th>Wasserstein &sigma;</th><th>JS</th><th>Recent n</th>"
-        "<th>Shift PSI</th><th>Shift p</th><th>Mean recent</th><th>Mean training</th><th>Missing</th>"
-        "<th>Missing training</th><th>Out of range</th><th>Unseen</th><th>Bad values</th></tr></thead><tbody>\n");
+        "<th>PSI</th><th>KS (p)</th><th>Wasserstein &sigma;</th><th>JS</th><th>Recent n</th><th>Shift PSI</th>"
+        "<th>Shift p</th><th>Mean recent / training</th><th>Missing recent / training</th><th>Out of range</th>"
+        "<th>Unseen</th><th>Bad values</th></tr></thead><tbody>\n");
   for (const FeatureReport& f : features) {
     p.raw("<tr><td class=\"l\">").text(f.name).raw("</td>");
     p.format("<td class=\"l\">{}</td><td>", f.categorical ? "categorical" : "numeric");
     html_status(p, f.status);
     p.format("</td><td>{}</td>", f.horizon_count);
     p.format("<td{}>{}</td>", html_level(f.psi, policy.psi_warn, policy.psi_alert), html_number(f.psi));
-    p.format("<td>{}</td><td>{}</td>", html_number(f.ks_statistic), html_p_value(f.ks_p_value));
+    html_test_cell(p, f.ks_statistic, f.ks_p_value);
     p.format("<td{}>{}</td>", html_level(f.wasserstein, policy.wasserstein_warn, policy.wasserstein_alert),
              html_number(f.wasserstein));
     p.format("<td>{}</td><td>{}</td>", html_number(f.js_distance), f.recent_count);
     p.format("<td{}>{}</td>", html_level(f.shift_psi, policy.psi_warn, policy.psi_alert), html_number(f.shift_psi));
-    p.format("<td>{}</td><td>{}</td><td>{}</td>", html_p_value(f.shift_p_value), html_number(f.recent_mean),
+    p.format("<td>{}</td><td>{} / {}</td>", html_p_value(f.shift_p_value), html_number(f.recent_mean),
              html_number(f.reference_mean));
     const double missing_change = std::abs(f.missing_rate - f.reference_missing_rate);
-    p.format("<td{}>{}</td><td>{}</td>",
+    p.format("<td{}>{} / {}</td>",
              html_level(missing_change, policy.missing_rate_change, 4 * policy.missing_rate_change),
              html_percent(f.missing_rate), html_percent(f.reference_missing_rate));
     p.format("<td{}>{}</td>", html_level(f.out_of_range_rate, policy.out_of_range_share, 5 * policy.out_of_range_share),
@@ -450,7 +472,7 @@ inline void html_output_table(HtmlPage& p, const std::vector<OutputReport>& outp
     html_status(p, o.status);
     p.format("</td><td>{}</td>", o.horizon_count);
     p.format("<td{}>{}</td>", html_level(o.psi, policy.psi_warn, policy.psi_alert), html_number(o.psi));
-    p.format("<td>{}</td><td>{}</td>", html_number(o.ks_statistic), html_p_value(o.ks_p_value));
+    html_test_cell(p, o.ks_statistic, o.ks_p_value);
     p.format("<td{}>{}</td>", html_level(o.wasserstein, policy.wasserstein_warn, policy.wasserstein_alert),
              html_number(o.wasserstein));
     p.format("<td>{}</td><td{}>{}</td><td>{}</td>", o.recent_count, html_level(o.shift_psi, policy.psi_warn, policy.psi_alert),
@@ -492,23 +514,17 @@ inline std::string to_html(const Report& latest, const std::vector<Alert>& alert
   p.format("<p>Horizon {} &ndash; {} ({} requests) &middot; {} open alert{} &middot; {} requests observed</p>\n",
            detail::html_time(latest.horizon_start), detail::html_time(latest.recent_end), latest.horizon_requests,
            latest.open_alerts.size(), latest.open_alerts.size() == 1 ? "" : "s", latest.counters.observed);
-  p.raw("</header>\n<main>\n");
+  p.raw("<nav><a href=\"#open-alerts\">Open alerts</a>");
+  if (history != nullptr && history->size() >= 2) p.raw("<a href=\"#history\">History</a>");
+  p.raw("<a href=\"#features\">Features</a><a href=\"#outputs\">Outputs</a>");
+  if (!latest.cohorts.empty()) p.raw("<a href=\"#cohorts\">Cohorts</a>");
+  p.raw("<a href=\"#alerts\">Alert log</a><a href=\"#counters\">Input counters</a></nav>\n</header>\n<main>\n");
 
   p.raw("<section id=\"open-alerts\">\n<h2>Open alerts</h2>\n");
   if (latest.open_alerts.empty()) {
     p.raw("<p class=\"note\">No alert is open.</p>\n");
   } else {
     detail::html_alert_table(p, latest.open_alerts, 0, false);
-  }
-  p.raw("</section>\n");
-
-  p.format("<section id=\"alerts\">\n<h2>Alerts ({})</h2>\n", alerts.size());
-  if (alerts.empty()) {
-    p.raw("<p class=\"note\">No alert was raised.</p>\n");
-  } else {
-    const std::size_t first = alerts.size() > options.max_alerts ? alerts.size() - options.max_alerts : 0;
-    if (first > 0) p.format("<p class=\"note\">The {} earliest alerts are not shown.</p>\n", first);
-    detail::html_alert_table(p, alerts, first, true);
   }
   p.raw("</section>\n");
 
@@ -584,6 +600,16 @@ inline std::string to_html(const Report& latest, const std::vector<Alert>& alert
     }
     p.raw("</tbody></table>\n</section>\n");
   }
+
+  p.format("<section id=\"alerts\">\n<h2>Alert log ({})</h2>\n", alerts.size());
+  if (alerts.empty()) {
+    p.raw("<p class=\"note\">No alert was raised.</p>\n");
+  } else {
+    const std::size_t first = alerts.size() > options.max_alerts ? alerts.size() - options.max_alerts : 0;
+    if (first > 0) p.format("<p class=\"note\">The {} earliest alerts are not shown.</p>\n", first);
+    detail::html_alert_table(p, alerts, first, true);
+  }
+  p.raw("</section>\n");
 
   p.raw("<section id=\"counters\">\n<h2>Input counters</h2>\n<table><thead><tr><th class=\"l\">Counter</th><th>Value</th>"
         "<th class=\"l\">Meaning</th></tr></thead><tbody>\n");

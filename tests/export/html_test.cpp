@@ -1,0 +1,220 @@
+#include "vigil/export/html.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "export/report_fixture.hpp"
+#include "vigil/export/json.hpp"
+#include "vigil/export/prometheus.hpp"
+#include "vigil_test.hpp"
+
+namespace {
+
+/// Checks that elements nest properly: every opened non-void element is closed in order,
+/// self-closing SVG elements aside. Returns the number of each element seen.
+std::map<std::string, int> check_nesting(const std::string& html) {
+  static const std::set<std::string> void_elements{"meta", "br", "hr", "img", "input", "link", "col", "wbr"};
+  std::map<std::string, int> seen;
+  std::vector<std::string> open;
+  std::size_t i = 0;
+  while ((i = html.find('<', i)) != std::string::npos) {
+    if (html.compare(i, 9, "<!DOCTYPE") == 0) {
+      i = html.find('>', i);
+      continue;
+    }
+    const std::size_t end = html.find('>', i);
+    REQUIRE(end != std::string::npos);
+    std::string tag = html.substr(i + 1, end - i - 1);
+    INFO("tag <" << tag << "> at " << i);
+    const bool closing = !tag.empty() && tag[0] == '/';
+    const bool self_closing = !tag.empty() && tag.back() == '/';
+    std::string name = tag.substr(closing ? 1 : 0);
+    name = name.substr(0, name.find_first_of(" /"));
+    REQUIRE_FALSE(name.empty());
+    for (char c : name) REQUIRE(((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')));
+    if (closing) {
+      REQUIRE_FALSE(open.empty());
+      REQUIRE(open.back() == name);
+      open.pop_back();
+    } else {
+      ++seen[name];
+      if (!self_closing && void_elements.count(name) == 0) open.push_back(name);
+      if (name == "style") {  // CSS is not markup
+        i = html.find("</style>", end);
+        REQUIRE(i != std::string::npos);
+        continue;
+      }
+    }
+    i = end + 1;
+  }
+  CHECK(open.empty());
+  return seen;
+}
+
+std::string escaped(const std::string& s) {
+  std::string out;
+  vigil::detail::append_html_escaped(out, s);
+  return out;
+}
+
+/// Writes the outputs for a person to look at (and for docs/report.md) when
+/// VIGIL_EXPORT_SAMPLES names a directory.
+void write_sample(const std::string& name, const std::string& content) {
+  const char* dir = std::getenv("VIGIL_EXPORT_SAMPLES");
+  if (dir == nullptr) return;
+  std::ofstream(std::string(dir) + "/" + name, std::ios::binary) << content;
+}
+
+}  // namespace
+
+TEST_CASE("ReportHistory: aligned series, NaN for absent subjects, bounded points", "[export]") {
+  vigil::ReportHistory history(4);
+  CHECK(history.empty());
+  CHECK(history.series("no such figure").empty());
+  vigil::Report r;
+  r.time = 60;
+  r.recent_requests = 10;
+  r.features.resize(1);
+  r.features[0].name = "a";
+  r.features[0].shift_psi = 0.5;
+  history.add(r);
+  r.time = 120;
+  r.features.resize(2);
+  r.features[1].name = "b";
+  r.features[1].shift_psi = 0.25;
+  r.status = vigil::Status::alert;
+  history.add(r);
+  REQUIRE(history.size() == 2);
+  const auto& shift = history.series(vigil::ReportHistory::feature_shift_psi);
+  REQUIRE(shift.size() == 2);
+  CHECK(shift.at("a") == std::vector<double>{0.5, 0.5});
+  CHECK(std::isnan(shift.at("b")[0]));
+  CHECK(shift.at("b")[1] == 0.25);
+  CHECK(history.series(vigil::ReportHistory::status).at("") == std::vector<double>{0, 2});
+
+  r.features.resize(1);  // "b" absent
+  r.status = vigil::Status::ok;
+  for (int k = 3; k <= 5; ++k) {
+    r.time = 60.0 * k;
+    r.recent_requests = static_cast<std::uint64_t>(10 * k);
+    history.add(r);
+  }
+  // The fifth report found the history full: pairs (60,120), (180,240) merged, then 300 added.
+  CHECK(history.times() == std::vector<double>{120, 240, 300});
+  CHECK(history.series(vigil::ReportHistory::status).at("") == std::vector<double>{2, 0, 0});  // peaks kept
+  CHECK(history.series(vigil::ReportHistory::recent_requests).at("") == std::vector<double>{10, 35, 50});  // means
+  const auto& b = history.series(vigil::ReportHistory::feature_shift_psi).at("b");
+  REQUIRE(b.size() == 3);
+  CHECK(b[0] == 0.25);
+  CHECK(std::isnan(b[1]));
+  for (int k = 6; k < 1000; ++k) {
+    r.time = 60.0 * k;
+    history.add(r);
+    REQUIRE(history.size() <= 4);
+  }
+  CHECK(history.times().back() == 60.0 * 999);
+}
+
+TEST_CASE("to_html: numbers for people", "[export]") {
+  using vigil::detail::html_number;
+  using vigil::detail::html_percent;
+  CHECK(html_number(29812.3) == "29812");
+  CHECK(html_number(471.2) == "471");
+  CHECK(html_number(1.4249) == "1.42");
+  CHECK(html_number(1.0) == "1");
+  CHECK(html_number(-0.02123) == "-0.0212");
+  CHECK(html_number(1.5e-5) == "1.5e-05");
+  CHECK(html_number(2.5e9) == "2.5e+09");
+  CHECK(html_number(0) == "0");
+  CHECK(html_number(std::numeric_limits<double>::quiet_NaN()) == "\xE2\x80\x93");
+  CHECK(html_percent(0.4) == "40.0%");
+  CHECK(html_percent(0.00012) == "0.012%");
+  CHECK(html_percent(0) == "0%");
+}
+
+TEST_CASE("to_html: empty report", "[export]") {
+  const std::string html = vigil::to_html(vigil::Report{}, {});
+  CHECK(html.rfind("<!DOCTYPE html>\n<html lang=\"en\">", 0) == 0);
+  CHECK(html.size() > 1000);
+  CHECK(html.substr(html.size() - 8) == "</html>\n");
+  const auto seen = check_nesting(html);
+  CHECK(seen.count("svg") == 0);
+  CHECK(html.find("No alert is open.") != std::string::npos);
+  CHECK(html.find("No feature in this report.") != std::string::npos);
+}
+
+TEST_CASE("to_html: every text is escaped", "[export]") {
+  const vigil::Report r = vigil_test::awkward_report();
+  std::vector<vigil::Alert> alerts = r.open_alerts;
+  alerts[0].subject = "<script>alert(\"x\")</script>";
+  vigil::HtmlOptions options;
+  options.title = "Fraud & <friends>";
+  const std::string html = vigil::to_html(r, alerts, nullptr, options);
+  check_nesting(html);
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(html.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
+  CHECK(html.find("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;") != std::string::npos);
+  CHECK(html.find("<title>Fraud &amp; &lt;friends&gt; \xE2\x80\x94 warn</title>") != std::string::npos);
+  CHECK(html.find("Line one\nline &quot;two&quot; &lt;b&gt;bold&lt;/b&gt;") != std::string::npos);
+  CHECK(html.find("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 bad\xEF\xBF\xBD") != std::string::npos);
+  CHECK(html.find('\x01') == std::string::npos);
+  CHECK(html.find('\xFF') == std::string::npos);
+  CHECK(html.find("&ldquo;new &quot;one&quot;&rdquo; 7") != std::string::npos);
+  CHECK(html.find("web-1&quot;") != std::string::npos);
+  CHECK(html.find("a&quot;b: 25.0% / 50.0%") != std::string::npos);
+  CHECK(html.find("<td class=\"lv-warn\">0.1</td>") != std::string::npos);  // PSI at the warn threshold
+}
+
+TEST_CASE("to_html: a real monitor's report with history", "[export]") {
+  const auto& run = vigil_test::shared_run();
+  vigil::ReportHistory history;
+  for (const vigil::Report& r : run.reports) history.add(r);
+  REQUIRE(history.size() == run.reports.size());
+  const std::string html = vigil::to_html(run.report, run.alerts, &history);
+  write_sample("report.html", html);
+  write_sample("report.json", vigil::to_json(run.report, {2}));
+  write_sample("metrics.txt", vigil::to_prometheus(run.report));
+  std::string jsonl;
+  for (const vigil::Alert& a : run.alerts) jsonl += vigil::to_json(a) + "\n";
+  write_sample("alerts.jsonl", jsonl);
+
+  const auto seen = check_nesting(html);
+  CHECK(seen.at("svg") >= 5);
+  CHECK(seen.at("section") >= 6);
+  // Self-contained: no script, no external resource.
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(html.find("http:") == std::string::npos);
+  CHECK(html.find("https:") == std::string::npos);
+  CHECK(html.find("<link") == std::string::npos);
+  CHECK(html.find("url(") == std::string::npos);
+  CHECK(html.find("<header class=\"st-" + std::string(vigil::to_string(run.report.status)) + "\">") !=
+        std::string::npos);
+  CHECK(html.find("2026-11-02 08:40:00Z") != std::string::npos);
+  for (const vigil::FeatureReport& f : run.report.features)
+    CHECK(html.find("<td class=\"l\">" + escaped(f.name) + "</td>") != std::string::npos);
+  CHECK(html.find("<td class=\"l\">fraud_score</td>") != std::string::npos);
+  REQUIRE_FALSE(run.alerts.empty());
+  for (const vigil::Alert& a : run.alerts) {
+    CHECK(html.find(escaped(a.subject)) != std::string::npos);
+    CHECK(html.find(escaped(a.message)) != std::string::npos);
+  }
+  CHECK(html.find("Feature shift PSI") != std::string::npos);
+  CHECK(html.find("id=\"cohorts\"") != std::string::npos);
+
+  SECTION("without history there are no charts; max_alerts limits the table") {
+    vigil::HtmlOptions options;
+    options.max_alerts = 1;
+    const std::string page = vigil::to_html(run.report, run.alerts, nullptr, options);
+    check_nesting(page);
+    CHECK(page.find("<svg") == std::string::npos);
+    if (run.alerts.size() > 1)
+      CHECK(page.find("The " + std::to_string(run.alerts.size() - 1) + " earliest alerts are not shown.") !=
+            std::string::npos);
+    CHECK(page.find(escaped(run.alerts.back().message)) != std::string::npos);
+  }
+}

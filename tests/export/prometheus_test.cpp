@@ -1,0 +1,224 @@
+#include "vigil/export/prometheus.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <limits>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "export/report_fixture.hpp"
+#include "vigil_test.hpp"
+
+namespace {
+
+struct Sample {
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> labels;  // unescaped values
+  std::string value;
+};
+
+/// Checks `text` against the rules of the Prometheus text exposition format 0.0.4 and
+/// returns its samples; every violation is reported with its line.
+std::vector<Sample> check_exposition(const std::string& text) {
+  static const std::regex metric_name("[a-zA-Z_:][a-zA-Z0-9_:]*");
+  static const std::regex label_name("[a-zA-Z_][a-zA-Z0-9_]*");
+  static const std::regex value_format(R"([+-]?Inf|NaN|[+-]?[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?)");
+  static const std::regex help_line(R"(# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) [^\n]*)");
+  static const std::regex type_line(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped))");
+  std::vector<Sample> samples;
+  REQUIRE((text.empty() || text.back() == '\n'));
+  std::map<std::string, std::string> types;
+  std::set<std::string> helps;
+  std::set<std::string> finished;  // families whose samples ended: no more may follow
+  std::string current;             // family of the latest line
+  std::set<std::string> series;
+  std::istringstream in(text);
+  std::string line;
+  const auto switch_to = [&](const std::string& family) {
+    if (family == current) return;
+    INFO("family " << family << " appears in two separate groups");
+    CHECK(finished.count(family) == 0);
+    if (!current.empty()) finished.insert(current);
+    current = family;
+  };
+  while (std::getline(in, line)) {
+    INFO("line: " << line);
+    REQUIRE_FALSE(line.empty());
+    std::smatch m;
+    if (line.rfind("# HELP ", 0) == 0) {
+      REQUIRE(std::regex_match(line, m, help_line));
+      switch_to(m[1]);
+      CHECK(helps.insert(m[1]).second);  // once per family
+      CHECK(types.count(m[1]) == 0);     // HELP before TYPE, as we write them
+      continue;
+    }
+    if (line.rfind("# TYPE ", 0) == 0) {
+      REQUIRE(std::regex_match(line, m, type_line));
+      switch_to(m[1]);
+      CHECK(types.emplace(m[1], m[2]).second);  // once per family
+      continue;
+    }
+    REQUIRE(line[0] != '#');
+    Sample s;
+    std::size_t i = 0;
+    while (i < line.size() && line[i] != '{' && line[i] != ' ') ++i;
+    s.name = line.substr(0, i);
+    REQUIRE(std::regex_match(s.name, metric_name));
+    if (i < line.size() && line[i] == '{') {
+      ++i;
+      while (line.at(i) != '}') {
+        const std::size_t eq = line.find('=', i);
+        REQUIRE(eq != std::string::npos);
+        const std::string name = line.substr(i, eq - i);
+        REQUIRE(std::regex_match(name, label_name));
+        REQUIRE(line.at(eq + 1) == '"');
+        std::string value;
+        i = eq + 2;
+        for (;; ++i) {
+          const char c = line.at(i);
+          if (c == '"') break;
+          if (c == '\\') {
+            const char e = line.at(++i);
+            REQUIRE((e == '\\' || e == '"' || e == 'n'));
+            value += e == 'n' ? '\n' : e;
+          } else {
+            value += c;
+          }
+        }
+        ++i;
+        s.labels.emplace_back(name, value);
+        if (line.at(i) == ',') ++i;
+      }
+      ++i;
+    }
+    REQUIRE(line.at(i) == ' ');
+    s.value = line.substr(i + 1);
+    CHECK(std::regex_match(s.value, value_format));
+    // The family of a sample is its name (our families have no _sum/_count/_bucket series).
+    switch_to(s.name);
+    CHECK(types.count(s.name) == 1);  // TYPE precedes the samples
+    if (types[s.name] == "counter") CHECK(s.name.size() > 6);
+    if (types[s.name] == "counter") CHECK(s.name.compare(s.name.size() - 6, 6, "_total") == 0);
+    std::vector<std::pair<std::string, std::string>> sorted = s.labels;
+    std::sort(sorted.begin(), sorted.end());
+    for (std::size_t k = 1; k < sorted.size(); ++k) CHECK(sorted[k].first != sorted[k - 1].first);
+    std::string key = s.name;
+    for (const auto& [n, v] : sorted) key += "\x1f" + n + "=" + v;
+    CHECK(series.insert(key).second);  // no duplicate series
+    samples.push_back(std::move(s));
+  }
+  // Every family declared has samples.
+  for (const auto& [family, type] : types) {
+    INFO(family);
+    CHECK(std::any_of(samples.begin(), samples.end(), [&](const Sample& s) { return s.name == family; }));
+  }
+  return samples;
+}
+
+std::vector<const Sample*> find(const std::vector<Sample>& samples, const std::string& name,
+                                const std::vector<std::pair<std::string, std::string>>& labels = {}) {
+  std::vector<const Sample*> out;
+  for (const Sample& s : samples) {
+    if (s.name != name) continue;
+    bool all = true;
+    for (const auto& l : labels) all = all && std::find(s.labels.begin(), s.labels.end(), l) != s.labels.end();
+    if (all) out.push_back(&s);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("to_prometheus: empty report", "[export]") {
+  const std::string text = vigil::to_prometheus(vigil::Report{});
+  const auto samples = check_exposition(text);
+  CHECK(text.find("# HELP vigil_status Health of the model") == 0);
+  CHECK(text.find("\n# TYPE vigil_status gauge\nvigil_status 0\n") != std::string::npos);
+  CHECK(text.find("\nvigil_requests_total 0\n") != std::string::npos);
+  CHECK(text.find("\n# TYPE vigil_requests_total counter\n") != std::string::npos);
+  CHECK(text.find("vigil_input_dropped_total{reason=\"late\"} 0\n") != std::string::npos);
+  CHECK(text.find("vigil_report_time_seconds") == std::string::npos);  // NaN: omitted, family too
+  CHECK(text.find("vigil_feature_") == std::string::npos);
+  CHECK(text.find("vigil_cohort_") == std::string::npos);
+  for (const Sample& s : samples) CHECK(s.value != "NaN");
+  // Every alert kind and severity is present, at zero.
+  CHECK(find(samples, "vigil_alerts_open").size() == 26);
+  CHECK(text.find("vigil_alerts_open{kind=\"feature_drift\",severity=\"warn\"} 0\n") != std::string::npos);
+  CHECK(text.find("vigil_alerts_open{kind=\"attribution\",severity=\"alert\"} 0\n") != std::string::npos);
+}
+
+TEST_CASE("to_prometheus: label values escaped, NaN omitted, infinities written", "[export]") {
+  const vigil::Report r = vigil_test::awkward_report();
+  const std::string text = vigil::to_prometheus(r);
+  INFO(text);
+  const auto samples = check_exposition(text);
+  const std::string& name = r.features[0].name;
+  const std::string valid_name = name.substr(0, name.size() - 1) + "\xEF\xBF\xBD";  // 0xFF → U+FFFD
+  const auto psi = find(samples, "vigil_feature_psi");
+  REQUIRE(psi.size() == 2);  // overall and in cohort host=web-1"
+  CHECK(psi[0]->labels == std::vector<std::pair<std::string, std::string>>{{"feature", valid_name}});
+  CHECK(psi[0]->value == "0.1");
+  CHECK(psi[1]->labels == std::vector<std::pair<std::string, std::string>>{
+                              {"feature", valid_name}, {"cohort_tag", "host"}, {"cohort_value", "web-1\""}});
+  CHECK(text.find(R"(vigil_feature_psi{feature="say \"hi\"\\\n<script>)") != std::string::npos);
+  CHECK(find(samples, "vigil_feature_wasserstein_normalized").at(0)->value == "+Inf");
+  CHECK(find(samples, "vigil_feature_ks_statistic").empty());  // NaN everywhere
+  CHECK(text.find("vigil_feature_ks_statistic") == std::string::npos);
+  for (const Sample& s : samples) CHECK(s.value != "NaN");
+  CHECK(find(samples, "vigil_requests_total").at(0)->value == "18446744073709551615");
+  CHECK(find(samples, "vigil_input_dropped_total", {{"reason", "bad_time"}}).at(0)->value == "3");
+  CHECK(find(samples, "vigil_report_time_seconds").at(0)->value == "1793606400.25");
+  CHECK(find(samples, "vigil_status").at(0)->value == "1");
+  CHECK(find(samples, "vigil_alerts_open", {{"kind", "feature_shift"}, {"severity", "warn"}}).at(0)->value == "1");
+  const auto classes = find(samples, "vigil_output_class_ratio");
+  REQUIRE(classes.size() == 1);  // the NaN share of class "c" is left out
+  CHECK(classes[0]->labels ==
+        std::vector<std::pair<std::string, std::string>>{{"output", "score\nline"}, {"class", "a\"b"}});
+  CHECK(text.find("vigil_output_class_ratio{output=\"score\\nline\",class=\"a\\\"b\"} 0.25\n") != std::string::npos);
+  CHECK(find(samples, "vigil_output_reference_class_ratio").size() == 2);
+  CHECK(find(samples, "vigil_cohort_status", {{"cohort_tag", "host"}, {"cohort_value", "web-1\""}}).size() == 1);
+}
+
+TEST_CASE("to_prometheus: a real monitor's report", "[export]") {
+  const vigil::Report& r = vigil_test::shared_run().report;
+  const std::string text = vigil::to_prometheus(r);
+  const auto samples = check_exposition(text);
+  CHECK(find(samples, "vigil_status").at(0)->value == std::to_string(static_cast<int>(r.status)));
+  CHECK(find(samples, "vigil_requests_total").at(0)->value == "4800");
+  CHECK(find(samples, "vigil_report_time_seconds").at(0)->value == "1793608800");
+  // Overall series have no cohort labels; each cohort repeats them with its labels.
+  const auto age_psi = find(samples, "vigil_feature_psi", {{"feature", "age"}});
+  REQUIRE(age_psi.size() == 1 + r.cohorts.size());
+  CHECK(age_psi[0]->labels.size() == 1);
+  CHECK(std::strtod(age_psi[0]->value.c_str(), nullptr) == r.features[0].psi);
+  CHECK(find(samples, "vigil_feature_psi", {{"feature", "age"}, {"cohort_tag", "model"}, {"cohort_value", "v2"}}).size() == 1);
+  CHECK(std::strtod(find(samples, "vigil_feature_missing_ratio", {{"feature", "income"}}).at(0)->value.c_str(), nullptr) ==
+        r.features[1].missing_rate);
+  CHECK(find(samples, "vigil_feature_js_distance", {{"feature", "region"}}).size() == 1 + r.cohorts.size());
+  CHECK(find(samples, "vigil_feature_ks_statistic", {{"feature", "region"}}).empty());
+  const auto p50 = find(samples, "vigil_output_score_quantile", {{"output", "fraud_score"}, {"quantile", "0.5"}});
+  REQUIRE(p50.size() == 1 + r.cohorts.size());
+  CHECK(std::strtod(p50[0]->value.c_str(), nullptr) == r.outputs[0].recent_p50);
+  CHECK(find(samples, "vigil_output_score_quantile", {{"quantile", "0.99"}}).size() == 1 + r.cohorts.size());
+  CHECK(find(samples, "vigil_output_class_ratio", {{"class", "positive"}}).size() >= 1);
+  // The open alerts are counted by kind and severity.
+  double open = 0;
+  for (const Sample* s : find(samples, "vigil_alerts_open")) open += std::strtod(s->value.c_str(), nullptr);
+  CHECK(open == static_cast<double>(r.open_alerts.size()));
+  CHECK(open > 0);
+  // Only bounded labels are used.
+  const std::set<std::string> allowed{"feature", "output", "class", "quantile", "kind",
+                                      "severity", "reason", "cohort_tag", "cohort_value"};
+  for (const Sample& s : samples)
+    for (const auto& l : s.labels) CHECK(allowed.count(l.first) == 1);
+  // append_prometheus writes the same after existing text.
+  std::string combined = "# TYPE server_up gauge\nserver_up 1\n";
+  vigil::append_prometheus(combined, r);
+  CHECK(combined == "# TYPE server_up gauge\nserver_up 1\n" + text);
+  CHECK(vigil::prometheus_content_type == "text/plain; version=0.0.4; charset=utf-8");
+}
