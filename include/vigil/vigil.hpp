@@ -24,5 +24,6 @@
 #include "vigil/stats/goodness_of_fit.hpp"
 #include "vigil/stats/ks_test.hpp"
 #include "vigil/stats/multiple_testing.hpp"
+#include "vigil/stats/sketch_comparisons.hpp"
 #include "vigil/stats/special_functions.hpp"
 #include "vigil/stats/test_result.hpp"
