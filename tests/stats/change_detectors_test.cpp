@@ -75,11 +75,22 @@ double bernoulli_step(std::mt19937_64& rng, bool after_change) {
   return error(rng) ? 1.0 : 0.0;
 }
 
+/// 10^6 N(0,1) values from `seed`, drawn once per seed and shared by the tests.
+const std::vector<double>& stationary_normal(std::uint64_t seed) {
+  static std::vector<std::vector<double>> streams(4);
+  std::vector<double>& values = streams.at(seed);
+  if (values.empty()) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> noise(0.0, 1.0);
+    values.resize(1000000);
+    for (double& x : values) x = noise(rng);
+  }
+  return values;
+}
+
 template <class Detector>
-std::uint64_t stationary_normal_detections(Detector detector, int n, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> noise(0.0, 1.0);
-  for (int i = 0; i < n; ++i) detector.update(noise(rng));
+std::uint64_t stationary_normal_detections(Detector detector, std::uint64_t seed) {
+  for (double x : stationary_normal(seed)) detector.update(x);
   return detector.detections();
 }
 
@@ -227,11 +238,10 @@ TEST_CASE("Cusum: warm-up estimates the mean and standard deviation", "[change_d
   CHECK(waiting.count() == 0);
 }
 
-TEST_CASE("Cusum: detection delay after a 1 sigma step", "[change_detectors][stats]") {
-  // N(0,1), mean +1σ from t = 5000, 200 seeded runs. Exact ARL1 (integral equation) for a
-  // zero start: 10.38 at k = 0.5, h = 5 and 16.37 at h = 8; starting from the stationary
-  // statistic it is slightly shorter. Measured: h = 5 mean 10.2, 199/200 within 30;
-  // h = 8 mean 16.0, 191/200 within 30, 199/200 within 40.
+TEST_CASE("Cusum: detection delay after a 1 sigma step at h = 5", "[change_detectors][stats]") {
+  // N(0,1), mean +1σ from t = 5000, 200 seeded runs, k = 0.5, h = 5. Exact ARL1 (integral
+  // equation) for a zero start: 10.38; starting from the stationary statistic it is
+  // slightly shorter. Measured: mean 10.2, 199/200 within 30.
   const DelayStats h5 = step_delays(Cusum(standard_cusum(5)), normal_step, 200, 5000, 2000,
                                     ChangeDirection::increase);
   CHECK(h5.missed == 0);
@@ -239,7 +249,11 @@ TEST_CASE("Cusum: detection delay after a 1 sigma step", "[change_detectors][sta
   CHECK(h5.within(30) >= 190);
   CHECK(h5.mean() > 8.0);
   CHECK(h5.mean() < 12.0);
+}
 
+TEST_CASE("Cusum: detection delay at h = 8, with a warm-up, and downwards",
+          "[change_detectors][stats]") {
+  // Same step, h = 8: exact ARL1 16.37; measured mean 16.0, 199/200 within 40.
   const DelayStats h8 = step_delays(Cusum(standard_cusum(8)), normal_step, 200, 5000, 2000,
                                     ChangeDirection::increase);
   CHECK(h8.missed == 0);
@@ -247,16 +261,17 @@ TEST_CASE("Cusum: detection delay after a 1 sigma step", "[change_detectors][sta
   CHECK(h8.mean() > 13.5);
   CHECK(h8.mean() < 19.0);
 
-  // Estimating μ0 and σ from the default 100-value warm-up costs little: measured 10.5.
+  // Estimating μ0 and σ from the default 100-value warm-up costs little (step at t = 1000):
+  // measured 10.5.
   const DelayStats warm =
-      step_delays(Cusum(), normal_step, 200, 5000, 2000, ChangeDirection::increase);
+      step_delays(Cusum(), normal_step, 200, 1000, 2000, ChangeDirection::increase);
   CHECK(warm.within(30) >= 190);
   CHECK(warm.mean() < 13.0);
 
   // A downward step is signalled as a decrease.
   const DelayStats down = step_delays(
       Cusum(standard_cusum(5)),
-      [](std::mt19937_64& rng, bool after) { return -normal_step(rng, after); }, 50, 5000, 2000,
+      [](std::mt19937_64& rng, bool after) { return -normal_step(rng, after); }, 50, 1000, 2000,
       ChangeDirection::decrease);
   CHECK(down.wrong_direction == 0);
   CHECK(down.within(30) >= 47);
@@ -266,17 +281,16 @@ TEST_CASE("Cusum: false alarms on a stationary stream", "[change_detectors][stat
   // Two-sided in-control ARL0 at k = 0.5 (exact integral equation, halved for two sides):
   // 465 at h = 5, 9 483 at h = 8, so 10^6 N(0,1) values should give about 2 150 and
   // 105 false alarms. Measured with seeds 1..3: 2 166, 2 210, 2 088 and 113, 118, 120.
-  constexpr int n = 1000000;
-  const std::uint64_t h5 = stationary_normal_detections(Cusum(standard_cusum(5)), n, 1);
+  const std::uint64_t h5 = stationary_normal_detections(Cusum(standard_cusum(5)), 1);
   CHECK(h5 > 1900);
   CHECK(h5 < 2400);
-  const std::uint64_t h8 = stationary_normal_detections(Cusum(standard_cusum(8)), n, 2);
+  const std::uint64_t h8 = stationary_normal_detections(Cusum(standard_cusum(8)), 2);
   CHECK(h8 > 70);
   CHECK(h8 < 150);
   // One side only: half the false alarms at h = 8 (ARL0 18 966 per side).
   CusumOptions upward = standard_cusum(8);
   upward.watch = Watch::increase;
-  const std::uint64_t one_side = stationary_normal_detections(Cusum(upward), n, 2);
+  const std::uint64_t one_side = stationary_normal_detections(Cusum(upward), 2);
   CHECK(one_side > 30);
   CHECK(one_side < 80);
 }
@@ -450,7 +464,7 @@ TEST_CASE("PageHinkley: false alarms on a stationary stream", "[change_detectors
   // 122, 121.
   constexpr int n = 1000000;
   const std::uint64_t normal =
-      stationary_normal_detections(PageHinkley(standard_page_hinkley(8)), n, 1);
+      stationary_normal_detections(PageHinkley(standard_page_hinkley(8)), 1);
   CHECK(normal > 70);
   CHECK(normal < 160);
 

@@ -122,10 +122,10 @@ struct CusumOptions {
 /// S⁺ = max(0, S⁺ + z − k) and S⁻ = max(0, S⁻ − z − k). A change is signalled when S⁺ > h
 /// (increase) or S⁻ > h (decrease); both sums then restart from 0, μ0 and σ are kept.
 ///
-/// **Run lengths** for N(μ0, σ²) input with the defaults k = 0.5, h = 5 (Siegmund's
-/// approximation; Montgomery's Table 9.3 gives 465 and 10.4): a false alarm every ≈ 469
-/// values two-sided (≈ 938 per side), a 1σ shift detected after ≈ 10.4 values on average.
-/// h = 8 gives ≈ 9 560 between false alarms two-sided and ≈ 16.4 to detect a 1σ shift.
+/// **Run lengths** for N(μ0, σ²) input with the defaults k = 0.5, h = 5 (average run
+/// lengths from the integral equation, as in Montgomery's Table 9.3): a false alarm every
+/// ≈ 465 values two-sided (≈ 931 per side), a 1σ shift detected after ≈ 10.4 values on
+/// average. h = 8 gives ≈ 9 480 between false alarms two-sided and ≈ 16.4 for a 1σ shift.
 /// tests/stats/change_detectors_test.cpp measures both (docs/statistics.md).
 ///
 /// **Warm-up**: whichever of μ0 and σ is not given is estimated from the first `warmup`
