@@ -570,23 +570,6 @@ inline int run_profile(const Options& options, std::ostream& out, std::ostream& 
 // vigil replay
 // ---------------------------------------------------------------------------------------------
 
-/// The profile with `schema`'s tags added to its schema. Tags carry no training reference, but
-/// Profile::check compares tags too, so a Monitor with tags needs a profile that lists them.
-/// The profile's own bytes are kept; only the schema at their start is rewritten.
-inline Profile with_tags(const Profile& profile, const Schema& schema) {
-  if (schema.tag_count() == profile.schema().tag_count()) return profile;
-  const std::vector<std::uint8_t> bytes = profile.serialize();
-  std::vector<std::uint8_t> old_schema;
-  io::Writer old_writer(old_schema);
-  vigil::detail::write_schema(old_writer, profile.schema());
-  std::vector<std::uint8_t> rebuilt(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(io::header_size));
-  io::Writer writer(rebuilt);
-  vigil::detail::write_schema(writer, schema);
-  rebuilt.insert(rebuilt.end(), bytes.begin() + static_cast<std::ptrdiff_t>(io::header_size + old_schema.size()),
-                 bytes.end());
-  return Profile::deserialize(rebuilt);
-}
-
 struct NumericColumn {
   std::size_t column;
   NumericFeature feature;
@@ -756,7 +739,7 @@ inline int run_replay(const Options& options, std::ostream& out, std::ostream& e
   monitor_options.evaluate_in_observe = true;
   std::unique_ptr<Monitor> monitor;
   try {
-    monitor = std::make_unique<Monitor>(schema, with_tags(reference, schema), monitor_options);
+    monitor = std::make_unique<Monitor>(schema, reference, monitor_options);
   } catch (const vigil::error& e) {
     fail(std::string("cannot build the monitor: ") + e.message());
   }

@@ -27,9 +27,18 @@
 #include "vigil/stats/distances.hpp"
 #include "vigil/stats/goodness_of_fit.hpp"
 #include "vigil/stats/ks_test.hpp"
+#include "vigil/stats/special_functions.hpp"
 
 namespace vigil {
 namespace detail {
+
+/// p-value of a two-sample KS statistic from the limiting Kolmogorov distribution at the
+/// effective size n₁n₂/(n₁ + n₂): O(1), where the finite-n distribution costs O(n). The
+/// monitor's statistics come from bins or digests, so this limit is as exact as they are.
+inline double ks_limit_p_value(double statistic, double n1, double n2) {
+  if (!(n1 > 0) || !(n2 > 0) || std::isnan(statistic)) return FeatureReport::nan();
+  return stats::kolmogorov_limit_sf(statistic * std::sqrt(n1 * n2 / (n1 + n2)));
+}
 
 /// Counts of `bins[offset .. offset + n)` as doubles.
 inline std::vector<double> counts_of(const std::vector<std::uint64_t>& bins, std::size_t offset, std::size_t n) {
@@ -144,10 +153,7 @@ inline void analyze_numeric(const MonitorPlan::NumericPlan& p, std::size_t i, co
   if (ht.count > 0) {
     r.psi = psi_or_nan(p.reference_share, horizon_bins);
     r.ks_statistic = binned_ks(p.reference_share, horizon_bins);
-    if (reference_rows > 0)
-      r.ks_p_value = stats::ks_p_value(r.ks_statistic, static_cast<std::uint64_t>(reference_rows), ht.count,
-                                       stats::KsOptions{stats::KsMethod::asymptotic})
-                         .p_value;
+    r.ks_p_value = ks_limit_p_value(r.ks_statistic, reference_rows, static_cast<double>(ht.count));
     r.wasserstein = binned_wasserstein(p.reference_share, horizon_bins, p.edges, p.reference_min, p.reference_max,
                                        p.reference_stddev);
   }

@@ -102,10 +102,7 @@ inline void analyze_output(const MonitorPlan::OutputPlan& p, std::size_t i, cons
     const std::vector<double> horizon_bins = counts_of(horizon.score_bins, p.offset, n);
     r.psi = psi_or_nan(p.reference_share, horizon_bins);
     r.ks_statistic = digest_ks(horizon_digest, reference);
-    if (reference_rows > 0 && !std::isnan(r.ks_statistic))
-      r.ks_p_value = stats::ks_p_value(r.ks_statistic, static_cast<std::uint64_t>(reference_rows), ht.count,
-                                       stats::KsOptions{stats::KsMethod::asymptotic})
-                         .p_value;
+    r.ks_p_value = ks_limit_p_value(r.ks_statistic, reference_rows, static_cast<double>(ht.count));
     if (p.reference_stddev > 0) r.wasserstein = digest_wasserstein(horizon_digest, reference) / p.reference_stddev;
   }
   if (rt.count == 0) return;
@@ -114,10 +111,7 @@ inline void analyze_output(const MonitorPlan::OutputPlan& p, std::size_t i, cons
   r.profile_statistic = vs_profile.statistic;
   r.profile_p_value = vs_profile.p_value;
   r.recent_ks_statistic = digest_ks(recent_digest, reference);
-  if (reference_rows > 0 && !std::isnan(r.recent_ks_statistic))
-    r.recent_ks_p_value = stats::ks_p_value(r.recent_ks_statistic, static_cast<std::uint64_t>(reference_rows),
-                                            rt.count, stats::KsOptions{stats::KsMethod::asymptotic})
-                              .p_value;
+  r.recent_ks_p_value = ks_limit_p_value(r.recent_ks_statistic, reference_rows, static_cast<double>(rt.count));
   const std::vector<double> background_bins = counts_of(background.score_bins, p.offset, n);
   if (total_of(background_bins) > 0) {
     const auto shift = stats::g_test_independence(recent_bins, background_bins);
