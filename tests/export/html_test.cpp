@@ -56,6 +56,28 @@ std::map<std::string, int> check_nesting(const std::string& html) {
   return seen;
 }
 
+std::size_t count(const std::string& s, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t i = s.find(what); i != std::string::npos; i = s.find(what, i + 1)) ++n;
+  return n;
+}
+
+/// Every body row of every table has as many cells as the table has header cells.
+void check_tables(const std::string& html) {
+  for (std::size_t t = html.find("<table>"); t != std::string::npos; t = html.find("<table>", t + 1)) {
+    const std::size_t end = html.find("</table>", t);
+    const std::string table = html.substr(t, end - t);
+    const std::string head = table.substr(0, table.find("</thead>"));
+    const std::size_t columns = count(head, "<th>") + count(head, "<th ");
+    const std::string body = table.substr(table.find("<tbody>"));
+    for (std::size_t r = body.find("<tr>"); r != std::string::npos; r = body.find("<tr>", r + 1)) {
+      const std::string row = body.substr(r, body.find("</tr>", r) - r);
+      INFO(row);
+      CHECK(count(row, "<td") == columns);
+    }
+  }
+}
+
 std::string escaped(const std::string& s) {
   std::string out;
   vigil::detail::append_html_escaped(out, s);
@@ -156,6 +178,7 @@ TEST_CASE("to_html: every text is escaped", "[export]") {
   options.title = "Fraud & <friends>";
   const std::string html = vigil::to_html(r, alerts, nullptr, options);
   check_nesting(html);
+  check_tables(html);
   CHECK(html.find("<script") == std::string::npos);
   CHECK(html.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
   CHECK(html.find("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;") != std::string::npos);
@@ -184,6 +207,7 @@ TEST_CASE("to_html: a real monitor's report with history", "[export]") {
   write_sample("alerts.jsonl", jsonl);
 
   const auto seen = check_nesting(html);
+  check_tables(html);
   CHECK(seen.at("svg") >= 5);
   CHECK(seen.at("section") >= 6);
   // Self-contained: no script, no external resource.

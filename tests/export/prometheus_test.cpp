@@ -4,7 +4,6 @@
 #include <cstdlib>
 #include <limits>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -24,12 +23,27 @@ struct Sample {
 
 /// Checks `text` against the rules of the Prometheus text exposition format 0.0.4 and
 /// returns its samples; every violation is reported with its line.
+bool is_name(const std::string& s, bool colon) {
+  if (s.empty()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':');
+    if (!letter && !(i > 0 && c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+bool is_metric_name(const std::string& s) { return is_name(s, true); }  // [a-zA-Z_:][a-zA-Z0-9_:]*
+bool is_label_name(const std::string& s) { return is_name(s, false); }  // [a-zA-Z_][a-zA-Z0-9_]*
+
+/// A sample value as Go's ParseFloat reads it, restricted to what an exporter should write.
+bool is_value(const std::string& s) {
+  if (s == "+Inf" || s == "-Inf" || s == "NaN") return true;
+  char* end = nullptr;
+  std::strtod(s.c_str(), &end);
+  return !s.empty() && end == s.c_str() + s.size() && s.find_first_not_of("+-.eE0123456789") == std::string::npos;
+}
+
 std::vector<Sample> check_exposition(const std::string& text) {
-  static const std::regex metric_name("[a-zA-Z_:][a-zA-Z0-9_:]*");
-  static const std::regex label_name("[a-zA-Z_][a-zA-Z0-9_]*");
-  static const std::regex value_format(R"([+-]?Inf|NaN|[+-]?[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?)");
-  static const std::regex help_line(R"(# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) [^\n]*)");
-  static const std::regex type_line(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped))");
   std::vector<Sample> samples;
   REQUIRE((text.empty() || text.back() == '\n'));
   std::map<std::string, std::string> types;
@@ -49,18 +63,26 @@ std::vector<Sample> check_exposition(const std::string& text) {
   while (std::getline(in, line)) {
     INFO("line: " << line);
     REQUIRE_FALSE(line.empty());
-    std::smatch m;
     if (line.rfind("# HELP ", 0) == 0) {
-      REQUIRE(std::regex_match(line, m, help_line));
-      switch_to(m[1]);
-      CHECK(helps.insert(m[1]).second);  // once per family
-      CHECK(types.count(m[1]) == 0);     // HELP before TYPE, as we write them
+      const std::size_t space = line.find(' ', 7);
+      REQUIRE(space != std::string::npos);
+      const std::string family = line.substr(7, space - 7);
+      REQUIRE(is_metric_name(family));
+      switch_to(family);
+      CHECK(helps.insert(family).second);  // once per family
+      CHECK(types.count(family) == 0);     // HELP before TYPE, as we write them
       continue;
     }
     if (line.rfind("# TYPE ", 0) == 0) {
-      REQUIRE(std::regex_match(line, m, type_line));
-      switch_to(m[1]);
-      CHECK(types.emplace(m[1], m[2]).second);  // once per family
+      const std::size_t space = line.find(' ', 7);
+      REQUIRE(space != std::string::npos);
+      const std::string family = line.substr(7, space - 7);
+      const std::string type = line.substr(space + 1);
+      REQUIRE(is_metric_name(family));
+      const std::set<std::string> known{"counter", "gauge", "histogram", "summary", "untyped"};
+      CHECK(known.count(type) == 1);
+      switch_to(family);
+      CHECK(types.emplace(family, type).second);  // once per family
       continue;
     }
     REQUIRE(line[0] != '#');
@@ -68,14 +90,14 @@ std::vector<Sample> check_exposition(const std::string& text) {
     std::size_t i = 0;
     while (i < line.size() && line[i] != '{' && line[i] != ' ') ++i;
     s.name = line.substr(0, i);
-    REQUIRE(std::regex_match(s.name, metric_name));
+    REQUIRE(is_metric_name(s.name));
     if (i < line.size() && line[i] == '{') {
       ++i;
       while (line.at(i) != '}') {
         const std::size_t eq = line.find('=', i);
         REQUIRE(eq != std::string::npos);
         const std::string name = line.substr(i, eq - i);
-        REQUIRE(std::regex_match(name, label_name));
+        REQUIRE(is_label_name(name));
         REQUIRE(line.at(eq + 1) == '"');
         std::string value;
         i = eq + 2;
@@ -98,7 +120,7 @@ std::vector<Sample> check_exposition(const std::string& text) {
     }
     REQUIRE(line.at(i) == ' ');
     s.value = line.substr(i + 1);
-    CHECK(std::regex_match(s.value, value_format));
+    CHECK(is_value(s.value));
     // The family of a sample is its name (our families have no _sum/_count/_bucket series).
     switch_to(s.name);
     CHECK(types.count(s.name) == 1);  // TYPE precedes the samples

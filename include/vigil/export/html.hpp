@@ -112,7 +112,7 @@ struct HtmlOptions {
 ///
 /// Complexity: O(alerts shown + features + outputs + cohorts × (features + outputs) +
 /// history points × chart lines).
-std::string to_html(const Report& latest, const std::vector<Alert>& alerts, const ReportHistory* history = nullptr,
+inline std::string to_html(const Report& latest, const std::vector<Alert>& alerts, const ReportHistory* history = nullptr,
                     const HtmlOptions& options = {});
 
 // ---------------------------------------------------------------------------------------
@@ -463,8 +463,8 @@ inline void html_feature_table(HtmlPage& p, const std::vector<FeatureReport>& fe
 }
 
 inline void html_output_table(HtmlPage& p, const std::vector<OutputReport>& outputs, const AlertPolicy& policy) {
-  p.raw("<table><thead><tr><th class=\"l\">Output</th><th>Status</th><th>Horizon n</th><th>PSI</th><th>KS</th>"
-        "<th>KS p</th><th>Wasserstein &sigma;</th><th>Recent n</th><th>Shift PSI</th><th>Shift p</th>"
+  p.raw("<table><thead><tr><th class=\"l\">Output</th><th>Status</th><th>Horizon n</th><th>PSI</th><th>KS (p)</th>"
+        "<th>Wasserstein &sigma;</th><th>Recent n</th><th>Shift PSI</th><th>Shift p</th>"
         "<th>p50</th><th>p90</th><th>p99</th><th>p50 training</th><th>Missing</th>"
         "<th class=\"l\">Class share: recent / training</th></tr></thead><tbody>\n");
   for (const OutputReport& o : outputs) {

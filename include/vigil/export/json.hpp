@@ -44,7 +44,7 @@ struct JsonOptions {
 /// (`*_iso`, null when the time is not finite).
 ///
 /// Complexity: O(size of the report); the only allocation is the returned string.
-std::string to_json(const Report& report, const JsonOptions& options = {});
+inline std::string to_json(const Report& report, const JsonOptions& options = {});
 
 /// One line of alerts.jsonl (DESIGN.md), without the line feed, keys in this order:
 ///
@@ -54,7 +54,7 @@ std::string to_json(const Report& report, const JsonOptions& options = {});
 ///
 /// `time` is the event time that decided the alert, in ISO-8601 UTC with milliseconds (null
 /// when not finite); `statistic` and `p_value` are null when NaN or infinite. O(message).
-std::string to_json(const Alert& alert);
+inline std::string to_json(const Alert& alert);
 
 /// `2026-11-02T08:00:00.000Z`: Unix seconds in UTC, rounded to the millisecond, proleptic
 /// Gregorian calendar. Empty for NaN, infinities and times outside years 0001 to 9999. O(1).

@@ -45,10 +45,10 @@ inline constexpr std::string_view prometheus_content_type = "text/plain; version
 /// event time the figures describe.
 ///
 /// Complexity: O(families × (features + outputs) × (1 + cohorts)).
-std::string to_prometheus(const Report& report);
+inline std::string to_prometheus(const Report& report);
 
 /// Appends the same text to `out`, e.g. after a server's own metrics.
-void append_prometheus(std::string& out, const Report& report);
+inline void append_prometheus(std::string& out, const Report& report);
 
 namespace detail {
 
