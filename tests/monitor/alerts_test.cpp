@@ -1,0 +1,96 @@
+#include <vigil/monitor/alerts.hpp>
+
+#include <string>
+#include <vector>
+
+#include "vigil_test.hpp"
+
+namespace {
+using vigil::Alert;
+using vigil::AlertKind;
+using vigil::Evidence;
+using vigil::Severity;
+
+Evidence evidence(Severity severity = Severity::warn, const std::string& subject = "x") {
+  return Evidence{AlertKind::feature_shift, subject, severity, 0.3, 1e-5, "x moved"};
+}
+
+// Feeds `pattern` (one character per interval: '.' nothing, 'w' warn, 'a' alert evidence)
+// and returns "minute:transition" for every transition.
+std::vector<std::string> feed(vigil::detail::AlertTracker& tracker, const std::string& pattern) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    std::vector<Evidence> seen;
+    if (pattern[i] != '.') seen.push_back(evidence(pattern[i] == 'a' ? Severity::alert : Severity::warn));
+    for (const Alert& a : tracker.update(60.0 * static_cast<double>(i), seen))
+      out.push_back(std::to_string(i) + ":" + vigil::to_string(a.transition) + ":" + vigil::to_string(a.severity));
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("AlertTracker: nothing seen, nothing raised", "[alerts]") {
+  vigil::detail::AlertTracker tracker;
+  CHECK(feed(tracker, "..........").empty());
+  CHECK(tracker.open_alerts(0).empty());
+}
+
+TEST_CASE("AlertTracker: one interval of evidence is not enough", "[alerts]") {
+  vigil::detail::AlertTracker tracker;
+  CHECK(feed(tracker, ".w...w...w..").empty());  // never 2 of 3
+}
+
+TEST_CASE("AlertTracker: persistence opens once, recovery closes, cool-down holds", "[alerts]") {
+  vigil::AlertPolicy policy;  // 2 of 3, recovery 5, cool-down 30 min
+  vigil::detail::AlertTracker tracker(policy);
+  const auto t = feed(tracker, "ww.ww.w.....ww");
+  // Opens at the second evidence, stays open through the gaps (no re-firing), closes after
+  // five clean intervals; the new evidence 1 minute later is within the cool-down.
+  REQUIRE(t.size() == 2);
+  CHECK(t[0] == "1:raised:warn");
+  CHECK(t[1] == "11:resolved:warn");
+  // After the cool-down the same evidence raises again.
+  vigil::detail::AlertTracker again(policy);
+  const auto u = feed(again, "ww" + std::string(5, '.') + std::string(30, '.') + "ww");
+  REQUIRE(u.size() == 3);
+  CHECK(u[2] == "38:raised:warn");
+}
+
+TEST_CASE("AlertTracker: escalation is reported once", "[alerts]") {
+  vigil::detail::AlertTracker tracker;
+  const auto t = feed(tracker, "wwaaaaa");
+  REQUIRE(t.size() == 2);
+  CHECK(t[0] == "1:raised:warn");
+  CHECK(t[1] == "3:escalated:alert");
+  REQUIRE(tracker.open_alerts(0).size() == 1);
+  CHECK(tracker.open_alerts(0)[0].severity == Severity::alert);
+}
+
+TEST_CASE("AlertTracker: subjects are independent", "[alerts]") {
+  vigil::detail::AlertTracker tracker;
+  std::vector<Alert> all;
+  for (int i = 0; i < 3; ++i) {
+    auto out = tracker.update(i * 60.0, {evidence(Severity::warn, "x"), evidence(Severity::alert, "y")});
+    all.insert(all.end(), out.begin(), out.end());
+  }
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].subject == "x");
+  CHECK(all[1].subject == "y");
+  CHECK(all[1].severity == Severity::alert);
+  CHECK(all[0].message == "x moved");
+}
+
+TEST_CASE("AlertPolicy: bad input", "[alerts]") {
+  vigil::AlertPolicy p;
+  p.persistence = 0;
+  CHECK_THROWS_AS(vigil::detail::AlertTracker(p), vigil::invalid_argument);
+  p = {};
+  p.window = 65;
+  CHECK_THROWS_AS(vigil::detail::AlertTracker(p), vigil::invalid_argument);
+  p = {};
+  p.p_value = 1.5;
+  CHECK_THROWS_WITH(vigil::detail::AlertTracker(p), Catch::Contains("1.5"));
+  p = {};
+  p.cool_down = -1;
+  CHECK_THROWS_AS(vigil::detail::AlertTracker(p), vigil::invalid_argument);
+}

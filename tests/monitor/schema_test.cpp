@@ -1,0 +1,82 @@
+#include <vigil/monitor/schema.hpp>
+
+#include <cmath>
+#include <string>
+
+#include "vigil_test.hpp"
+
+TEST_CASE("Schema: empty", "[schema]") {
+  vigil::Schema s;
+  CHECK(s.numeric_count() == 0);
+  CHECK(s.tag_count() == 0);
+  CHECK_FALSE(s.find_numeric("x"));
+  CHECK(s.differences(vigil::Schema()).empty());
+}
+
+TEST_CASE("Schema: names resolve to dense handles", "[schema]") {
+  vigil::Schema s;
+  const auto a = s.add_numeric("a");
+  const auto b = s.add_numeric("b");
+  const auto c = s.add_categorical("c");
+  vigil::OutputOptions options;
+  options.classes = {"cat", "dog"};
+  const auto o = s.add_output("o", options);
+  const auto t = s.add_tag("host");
+  CHECK(a.index == 0);
+  CHECK(b.index == 1);
+  CHECK(c.index == 0);
+  CHECK(o.index == 0);
+  CHECK(t.index == 0);
+  CHECK(s.name(b) == "b");
+  CHECK(s.numeric("b").index == 1);
+  CHECK(s.options(o).classes.size() == 2);
+  CHECK(std::isnan(s.options(o).threshold));
+  CHECK(s.options(t).max_values == 32);
+  CHECK(s.kind_of("c") == vigil::Schema::Kind::categorical);
+  CHECK_FALSE(s.find_categorical("a"));  // a numeric name is not a categorical one
+}
+
+TEST_CASE("Schema: differences name every mismatch", "[schema]") {
+  vigil::Schema a;
+  a.add_numeric("x");
+  a.add_numeric("y");
+  a.add_tag("host");
+  vigil::Schema b;
+  b.add_numeric("x");
+  b.add_categorical("y");
+  b.add_numeric("z");
+  const auto diff = a.differences(b);
+  REQUIRE(diff.size() == 3);
+  CHECK(diff[0].find("'y' is a numeric feature here but a categorical feature") != std::string::npos);
+  CHECK(diff[1].find("tag 'host' is missing") != std::string::npos);
+  CHECK(diff[2].find("numeric feature 'z' is new") != std::string::npos);
+  // Without tags, only the feature differences remain.
+  CHECK(a.differences(b, false).size() == 2);
+  vigil::Schema c = a;
+  CHECK(c == a);
+  vigil::OutputOptions threshold;
+  threshold.threshold = 0.5;
+  c.add_output("score", threshold);
+  vigil::Schema d = a;
+  d.add_output("score");
+  CHECK(c.differences(d).size() == 1);
+  CHECK(c.differences(d)[0].find("threshold") != std::string::npos);
+}
+
+TEST_CASE("Schema: bad input", "[schema]") {
+  vigil::Schema s;
+  s.add_numeric("x");
+  CHECK_THROWS_WITH(s.add_categorical("x"), Catch::Contains("'x' is already a numeric feature"));
+  CHECK_THROWS_AS(s.add_numeric(""), vigil::invalid_argument);
+  vigil::OutputOptions twice;
+  twice.classes = {"a", "a"};
+  CHECK_THROWS_WITH(s.add_output("o", twice), Catch::Contains("class 'a' twice"));
+  vigil::OutputOptions infinite;
+  infinite.threshold = INFINITY;
+  CHECK_THROWS_AS(s.add_output("o", infinite), vigil::invalid_argument);
+  vigil::TagOptions none;
+  none.max_values = 0;
+  CHECK_THROWS_AS(s.add_tag("t", none), vigil::invalid_argument);
+  CHECK_THROWS_WITH(s.numeric("nope"), Catch::Contains("no numeric feature named 'nope'"));
+  CHECK(s.numeric_count() == 1);  // failed additions change nothing
+}
