@@ -1,6 +1,7 @@
 #include <vigil/monitor/profile.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "vigil_test.hpp"
@@ -50,7 +51,7 @@ TEST_CASE("Profile: rows, missing values and classes", "[profile]") {
   CHECK(p.output(schema.output("score")).classes.estimate("positive").count == 600);
 
   SECTION("save and load") {
-    const std::string path = std::string(VIGIL_TEST_DATA_DIR) + "/../build_profile_test.vigil";
+    const std::string path = (std::filesystem::temp_directory_path() / "vigil_profile_test.vigil").string();
     p.save(path);
     const vigil::Profile back = vigil::Profile::load(path);
     std::remove(path.c_str());
