@@ -8,6 +8,11 @@ function(vigil_target_options target)
     endif()
     if(VIGIL_SANITIZE)
       target_compile_options(${target} PRIVATE -fsanitize=${VIGIL_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+      if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+        # Sanitizer instrumentation makes g++'s maybe-uninitialized analysis report false
+        # positives inside the standard library (std::regex, std::function).
+        target_compile_options(${target} PRIVATE -Wno-maybe-uninitialized)
+      endif()
       target_link_options(${target} PRIVATE -fsanitize=${VIGIL_SANITIZE})
     endif()
   elseif(MSVC)
