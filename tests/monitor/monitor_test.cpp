@@ -369,11 +369,14 @@ TEST_CASE("Monitor: late and timeless events are counted, not lost silently", "[
   monitor.observe(o);
   o.at(std::nan(""));
   monitor.observe(o);
+  o.at(start_time + 601).latency(-0.5);  // a negative latency: the request counts, its latency not
+  monitor.observe(o);
   const vigil::Report r = monitor.report(start_time + 660);
-  CHECK(r.counters.observed == 2);
+  CHECK(r.counters.bad_latency == 1);
+  CHECK(r.counters.observed == 3);
   CHECK(r.counters.late == 1);
   CHECK(r.counters.bad_time == 1);
-  CHECK(r.horizon_requests == 2);
+  CHECK(r.horizon_requests == 3);
 }
 
 TEST_CASE("Monitor: bad input", "[monitor]") {

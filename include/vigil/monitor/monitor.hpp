@@ -159,7 +159,7 @@ class Monitor {
   std::vector<Alert> evaluate_interval(std::int64_t k, Report* report, bool update_alerts);
   void analyze(std::size_t slot, double recent_start, double recent_end, double horizon_start, double background_start,
                std::vector<FeatureReport>& features, std::vector<OutputReport>& outputs, std::uint64_t& recent_requests,
-               std::uint64_t& horizon_requests) const;
+               std::uint64_t& horizon_requests, std::uint64_t& horizon_bad_latency) const;
 
   Schema schema_;
   Profile profile_;
@@ -506,7 +506,7 @@ inline void Monitor::run_evaluations(double now, Report* report) {
 inline void Monitor::analyze(std::size_t slot, double recent_start, double recent_end, double horizon_start,
                              double background_start, std::vector<FeatureReport>& features,
                              std::vector<OutputReport>& outputs, std::uint64_t& recent_requests,
-                             std::uint64_t& horizon_requests) const {
+                             std::uint64_t& horizon_requests, std::uint64_t& horizon_bad_latency) const {
   detail::IntervalSummary recent;
   detail::IntervalSummary background;
   detail::IntervalSummary horizon;
@@ -519,6 +519,7 @@ inline void Monitor::analyze(std::size_t slot, double recent_start, double recen
   }
   recent_requests = recent.requests;
   horizon_requests = horizon.requests;
+  horizon_bad_latency = horizon.bad_latency;
   const double reference_rows = static_cast<double>(profile_.rows());
   features.clear();
   for (std::size_t i = 0; i < plan_.numeric.size(); ++i) {
@@ -575,6 +576,7 @@ inline std::vector<Alert> Monitor::evaluate_interval(std::int64_t k, Report* rep
     std::vector<OutputReport> outputs;
     std::uint64_t recent = 0;
     std::uint64_t horizon = 0;
+    std::uint64_t bad_latency = 0;
   };
   std::vector<SlotResult> results(slot_count_);
   std::vector<std::string> names;
@@ -585,7 +587,8 @@ inline std::vector<Alert> Monitor::evaluate_interval(std::int64_t k, Report* rep
   for (std::size_t slot = 0; slot < slot_count_; ++slot) {
     if (slot > 0 && names[slot].empty()) continue;  // a cohort value not seen yet
     SlotResult& s = results[slot];
-    analyze(slot, recent_start, recent_end, horizon_start, background_start, s.features, s.outputs, s.recent, s.horizon);
+    analyze(slot, recent_start, recent_end, horizon_start, background_start, s.features, s.outputs, s.recent, s.horizon,
+            s.bad_latency);
     for (const auto& f : s.features) {
       shift_p.push_back(f.shift_p_value);
       // Long-term significance: KS for numeric features, the G-test for categorical ones.
@@ -638,6 +641,7 @@ inline std::vector<Alert> Monitor::evaluate_interval(std::int64_t k, Report* rep
     report->horizon_start = horizon_start;
     report->recent_requests = results[0].recent;
     report->horizon_requests = results[0].horizon;
+    report->counters.bad_latency = results[0].bad_latency;
     report->features = std::move(results[0].features);
     report->outputs = std::move(results[0].outputs);
     for (std::size_t slot = 1; slot < slot_count_; ++slot) {

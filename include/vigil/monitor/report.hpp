@@ -96,7 +96,7 @@ struct InputCounters {
   std::uint64_t observed = 0;      // requests accepted
   std::uint64_t bad_time = 0;      // NaN or infinite event time: dropped
   std::uint64_t late = 0;          // older than the lateness tolerance: dropped, counted here
-  std::uint64_t bad_latency = 0;   // negative or NaN latency: latency not recorded
+  std::uint64_t bad_latency = 0;   // negative or NaN latency over the horizon: not recorded
   std::uint64_t skipped_evaluations = 0;  // intervals that passed out of fine retention unevaluated
 };
 
