@@ -256,7 +256,8 @@ inline std::size_t Monitor::cohort_slot(CohortTag& c, std::string_view value) {
     slot_names_[c.first_slot + values.size() - 1] = schema_.name(Tag{c.tag}) + "=" + std::string(value);
     return c.first_slot + values.size() - 1;
   }
-  slot_names_[c.first_slot + c.max_values] = schema_.name(Tag{c.tag}) + "=other";
+  std::string& other = slot_names_[c.first_slot + c.max_values];
+  if (other.empty()) other = schema_.name(Tag{c.tag}) + "=other";  // named once, not per request
   return c.first_slot + c.max_values;
 }
 
