@@ -134,37 +134,37 @@ inline void analyze_numeric(const MonitorPlan::NumericPlan& p, std::size_t i, co
   r.categorical = false;
   const std::size_t n = p.reference_share.size();
   const NumericTotals& rt = recent.numeric[i];
-  const NumericTotals& ht = horizon.numeric[i];
   r.reference_mean = p.has_reference ? p.reference_mean : FeatureReport::nan();
   r.reference_missing_rate = p.reference_missing_rate;
-  r.horizon_count = ht.count;
-  r.recent_count = rt.count;
-  r.recent_requests = rt.count + rt.missing + rt.bad;
+  const std::uint64_t recent_count = recent.binned(p);
+  const std::uint64_t horizon_count = horizon.binned(p);
+  r.horizon_count = horizon_count;
+  r.recent_count = recent_count;
+  r.recent_requests = recent_count + rt.missing + rt.bad;
   const double recent_requests = static_cast<double>(r.recent_requests);
   r.bad_values = rt.bad;
   if (recent_requests > 0) r.missing_rate = static_cast<double>(rt.missing) / recent_requests;
-  if (rt.count > 0) {
-    r.out_of_range_rate = static_cast<double>(rt.below + rt.above) / static_cast<double>(rt.count);
-    r.recent_mean = p.reference_mean + rt.shifted_sum / static_cast<double>(rt.count);
+  if (recent_count > 0) {
+    r.out_of_range_rate = static_cast<double>(recent.out_of_range(p)) / static_cast<double>(recent_count);
+    r.recent_mean = p.reference_mean + rt.shifted_sum / static_cast<double>(recent_count);
   }
   if (!p.has_reference) return;
 
   const std::vector<double> horizon_bins = counts_of(horizon.numeric_bins, p.offset, n);
-  if (ht.count > 0) {
+  if (horizon_count > 0) {
     r.psi = psi_or_nan(p.reference_share, horizon_bins);
     r.ks_statistic = binned_ks(p.reference_share, horizon_bins);
-    r.ks_p_value = ks_limit_p_value(r.ks_statistic, reference_rows, static_cast<double>(ht.count));
+    r.ks_p_value = ks_limit_p_value(r.ks_statistic, reference_rows, static_cast<double>(horizon_count));
     r.wasserstein = binned_wasserstein(p.reference_share, horizon_bins, p.edges, p.reference_min, p.reference_max,
                                        p.reference_stddev);
   }
-  if (rt.count == 0) return;
+  if (recent_count == 0) return;
   const std::vector<double> recent_groups = group(counts_of(recent.numeric_bins, p.offset, n), p.decile, p.decile_count);
   const std::vector<double> reference_groups = group(p.reference_share, p.decile, p.decile_count);
   const auto vs_profile = g_test_against_shares(recent_groups, reference_groups);
   r.profile_statistic = vs_profile.statistic;
   r.profile_p_value = vs_profile.p_value;
-  const NumericTotals& bt = background.numeric[i];
-  if (bt.count > 0) {
+  if (background.binned(p) > 0) {
     const std::vector<double> background_groups =
         group(counts_of(background.numeric_bins, p.offset, n), p.decile, p.decile_count);
     const auto shift = stats::g_test_independence(recent_groups, background_groups);

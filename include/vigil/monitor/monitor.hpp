@@ -28,6 +28,28 @@
 #include "vigil/stats/multiple_testing.hpp"
 
 namespace vigil {
+namespace detail {
+/// The lock of a Monitor shard: an atomic exchange to take, a store to release. A shard is
+/// held for one request's worth of work (a fraction of a microsecond), and threads rarely
+/// meet on one (they move to a free shard), so spinning, then yielding, beats a futex.
+class SpinLock {
+ public:
+  void lock() noexcept {
+    int spins = 0;
+    while (locked_.exchange(true, std::memory_order_acquire)) {
+      while (locked_.load(std::memory_order_relaxed))
+        if (++spins > 100) std::this_thread::yield();
+    }
+  }
+  bool try_lock() noexcept {
+    return !locked_.load(std::memory_order_relaxed) && !locked_.exchange(true, std::memory_order_acquire);
+  }
+  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> locked_{false};
+};
+}  // namespace detail
 
 /// How a Monitor cuts time and judges it. Times are in seconds.
 struct MonitorOptions {
@@ -69,8 +91,8 @@ struct MonitorOptions {
 /// last call, in event-time order — statistics, Benjamini-Hochberg correction, the alert
 /// state machine — and returns a Report that owns its data.
 ///
-/// **Threads**: observe() takes its shard's lock (uncontended unless two threads share a
-/// shard) and, once per interval, the retention lock; report() takes each shard's lock
+/// **Threads**: observe() takes a shard's lock (a spin lock; a thread whose shard is busy
+/// moves to a free one and stays there) and, once per interval, the retention lock; report() takes each shard's lock
 /// briefly, then works on copies. Alert callbacks run on the thread that evaluates.
 ///
 /// **Memory**: per retained interval (fine_intervals + coarse_intervals + 2, per cohort value
@@ -125,7 +147,7 @@ class Monitor {
   static constexpr std::int64_t no_interval = std::numeric_limits<std::int64_t>::min();
 
   struct alignas(64) Shard {
-    mutable std::mutex mutex;
+    mutable detail::SpinLock mutex;
     std::int64_t interval = no_interval;
     std::uint64_t observed = 0;
     double latest = -std::numeric_limits<double>::infinity();
@@ -143,10 +165,27 @@ class Monitor {
 
   std::int64_t interval_of(double t) const { return static_cast<std::int64_t>(std::floor(t / options_.interval)); }
   double start_of(std::int64_t k) const { return static_cast<double>(k) * options_.interval; }
-  static std::size_t thread_number() {
+  // The shard this thread used last: a hint shared by every Monitor, starting the threads
+  // of a process on different shards.
+  static std::size_t& shard_hint() {
     static std::atomic<std::size_t> next{0};
-    thread_local const std::size_t number = next.fetch_add(1, std::memory_order_relaxed);
-    return number;
+    thread_local std::size_t hint = next.fetch_add(1, std::memory_order_relaxed);
+    return hint;
+  }
+  // Locks a shard for this thread: its own if free, else the next free one (which becomes
+  // its own), so two threads that happen to share a shard part after one collision.
+  Shard& lock_shard() {
+    std::size_t& hint = shard_hint();
+    for (std::size_t k = 0; k <= shard_mask_; ++k) {
+      Shard& s = shards_[(hint + k) & shard_mask_];
+      if (s.mutex.try_lock()) {
+        hint += k;
+        return s;
+      }
+    }
+    Shard& s = shards_[hint & shard_mask_];
+    s.mutex.lock();
+    return s;
   }
   void check_shape(const Observation& o) const;
   std::size_t cohort_slot(CohortTag& c, std::string_view value);
@@ -303,7 +342,7 @@ inline std::size_t Monitor::memory_bytes() const {
   std::size_t bytes = sizeof(*this);
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
     Shard& shard = shards_[i];
-    std::lock_guard<std::mutex> lock(shard.mutex);
+    std::lock_guard<detail::SpinLock> lock(shard.mutex);
     for (const auto& s : shard.summaries) bytes += s.memory_bytes();
   }
   std::lock_guard<std::mutex> lock(retained_mutex_);
@@ -323,7 +362,7 @@ inline std::size_t Monitor::memory_bytes() const {
 inline void Monitor::flush_all(std::int64_t before) {
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
     Shard& shard = shards_[i];
-    std::lock_guard<std::mutex> lock(shard.mutex);
+    std::lock_guard<detail::SpinLock> lock(shard.mutex);
     if (shard.interval != no_interval && shard.interval < before) {
       flush_shard(shard);
       shard.interval = before;
@@ -340,7 +379,7 @@ inline void Monitor::advance_time(double t) {
 inline std::uint64_t Monitor::observed() const {
   std::uint64_t n = 0;
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
-    std::lock_guard<std::mutex> lock(shards_[i].mutex);
+    std::lock_guard<detail::SpinLock> lock(shards_[i].mutex);
     n += shards_[i].observed;
   }
   return n;
@@ -349,7 +388,7 @@ inline std::uint64_t Monitor::observed() const {
 inline double Monitor::latest_time() const {
   double t = advanced_time_.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
-    std::lock_guard<std::mutex> lock(shards_[i].mutex);
+    std::lock_guard<detail::SpinLock> lock(shards_[i].mutex);
     t = std::max(t, shards_[i].latest);
   }
   return t == -std::numeric_limits<double>::infinity() ? std::numeric_limits<double>::quiet_NaN() : t;
@@ -381,9 +420,9 @@ inline void Monitor::observe(const Observation& o) {
   }
   if (crossed) flush_all(k);
 
-  Shard& shard = shards_[thread_number() & shard_mask_];
+  Shard& shard = lock_shard();
   {
-    std::lock_guard<std::mutex> lock(shard.mutex);
+    std::lock_guard<detail::SpinLock> lock(shard.mutex, std::adopt_lock);
     if (shard.interval == no_interval) shard.interval = k;
     if (k > shard.interval) {
       flush_shard(shard);

@@ -35,13 +35,13 @@ class Observation {
       : numeric_(schema.numeric_count(), unset()),
         numeric_state_(schema.numeric_count(), State::unset),
         categorical_(schema.categorical_count()),
-        categorical_set_(schema.categorical_count(), false),
+        categorical_set_(schema.categorical_count(), 0),
         scores_(schema.output_count(), unset()),
-        score_set_(schema.output_count(), false),
+        score_set_(schema.output_count(), 0),
         predicted_(schema.output_count()),
-        predicted_set_(schema.output_count(), false),
+        predicted_set_(schema.output_count(), 0),
         tags_(schema.tag_count()),
-        tag_set_(schema.tag_count(), false),
+        tag_set_(schema.tag_count(), 0),
         schema_(&schema) {}
 
   /// Sets the event time (Unix seconds). NaN or ±inf make observe() count the request as
@@ -69,27 +69,27 @@ class Observation {
   Observation& set(CategoricalFeature f, std::string_view value) {
     check(f.index, categorical_.size(), "categorical feature");
     categorical_[f.index].assign(value.data(), value.size());
-    categorical_set_[f.index] = true;
+    categorical_set_[f.index] = 1;
     return *this;
   }
   /// The model's score for an output.
   Observation& score(Output o, double value) {
     check(o.index, scores_.size(), "output");
     scores_[o.index] = value;
-    score_set_[o.index] = true;
+    score_set_[o.index] = 1;
     return *this;
   }
   /// The class the model predicted for an output declared with classes.
   Observation& predicted(Output o, std::string_view class_name) {
     check(o.index, predicted_.size(), "output");
     predicted_[o.index].assign(class_name.data(), class_name.size());
-    predicted_set_[o.index] = true;
+    predicted_set_[o.index] = 1;
     return *this;
   }
   Observation& tag(Tag t, std::string_view value) {
     check(t.index, tags_.size(), "tag");
     tags_[t.index].assign(value.data(), value.size());
-    tag_set_[t.index] = true;
+    tag_set_[t.index] = 1;
     return *this;
   }
   /// Time from arrival to response, in seconds. Negative or NaN values are counted as bad.
@@ -117,17 +117,17 @@ class Observation {
   }
   Observation& clear(CategoricalFeature f) {
     check(f.index, categorical_.size(), "categorical feature");
-    categorical_set_[f.index] = false;
+    categorical_set_[f.index] = 0;
     return *this;
   }
 
   /// Forgets every value, keeping allocated capacity for the next request.
   void clear() {
     std::fill(numeric_state_.begin(), numeric_state_.end(), State::unset);
-    std::fill(categorical_set_.begin(), categorical_set_.end(), false);
-    std::fill(score_set_.begin(), score_set_.end(), false);
-    std::fill(predicted_set_.begin(), predicted_set_.end(), false);
-    std::fill(tag_set_.begin(), tag_set_.end(), false);
+    std::fill(categorical_set_.begin(), categorical_set_.end(), 0);
+    std::fill(score_set_.begin(), score_set_.end(), 0);
+    std::fill(predicted_set_.begin(), predicted_set_.end(), 0);
+    std::fill(tag_set_.begin(), tag_set_.end(), 0);
     request_id_.clear();
     time_set_ = false;
     latency_set_ = false;
@@ -141,14 +141,18 @@ class Observation {
   double time() const { return time_; }
   const std::string& request_id() const { return request_id_; }
   State state(NumericFeature f) const { return numeric_state_[f.index]; }
+  /// Every numeric value and its state, indexed by NumericFeature::index (schema order), for
+  /// loops over all features. A value whose state is not `value` is meaningless.
+  const double* numeric_values() const { return numeric_.data(); }
+  const State* numeric_states() const { return numeric_state_.data(); }
   double value(NumericFeature f) const { return numeric_[f.index]; }
-  bool has(CategoricalFeature f) const { return categorical_set_[f.index]; }
+  bool has(CategoricalFeature f) const { return categorical_set_[f.index] != 0; }
   std::string_view value(CategoricalFeature f) const { return categorical_[f.index]; }
-  bool has_score(Output o) const { return score_set_[o.index]; }
+  bool has_score(Output o) const { return score_set_[o.index] != 0; }
   double score(Output o) const { return scores_[o.index]; }
-  bool has_predicted(Output o) const { return predicted_set_[o.index]; }
+  bool has_predicted(Output o) const { return predicted_set_[o.index] != 0; }
   std::string_view predicted(Output o) const { return predicted_[o.index]; }
-  bool has(Tag t) const { return tag_set_[t.index]; }
+  bool has(Tag t) const { return tag_set_[t.index] != 0; }
   std::string_view value(Tag t) const { return tags_[t.index]; }
   bool has_latency() const { return latency_set_; }
   double latency() const { return latency_; }
@@ -165,13 +169,13 @@ class Observation {
   std::vector<double> numeric_;
   std::vector<State> numeric_state_;
   std::vector<std::string> categorical_;
-  std::vector<bool> categorical_set_;
+  std::vector<std::uint8_t> categorical_set_;  // bytes, not vector<bool>: read on the request path
   std::vector<double> scores_;
-  std::vector<bool> score_set_;
+  std::vector<std::uint8_t> score_set_;
   std::vector<std::string> predicted_;
-  std::vector<bool> predicted_set_;
+  std::vector<std::uint8_t> predicted_set_;
   std::vector<std::string> tags_;
-  std::vector<bool> tag_set_;
+  std::vector<std::uint8_t> tag_set_;
   std::string request_id_;
   double time_ = 0;
   bool time_set_ = false;

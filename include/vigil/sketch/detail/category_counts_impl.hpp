@@ -27,7 +27,23 @@ inline std::uint64_t mix64(std::uint64_t x) {
   return x;
 }
 
+/// The first n ≤ 8 bytes at p as a little-endian number (the bytes beyond n are zero).
 inline std::uint64_t load_le(const char* p, std::size_t n) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  // Two overlapping loads: the bytes they share are the same, so OR-ing them is exact.
+  if (n == 8) {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  }
+  if (n >= 4) {
+    std::uint32_t head;
+    std::uint32_t tail;
+    std::memcpy(&head, p, 4);
+    std::memcpy(&tail, p + n - 4, 4);
+    return head | (static_cast<std::uint64_t>(tail) << (8 * (n - 4)));
+  }
+#endif
   std::uint64_t v = 0;
   for (std::size_t i = 0; i < n; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   return v;
