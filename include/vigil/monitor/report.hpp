@@ -80,6 +80,72 @@ struct OutputReport {
   double class_p_value = FeatureReport::nan();
 };
 
+/// One tag value's part in the slow requests: "host=h3 carries 61 % of slow requests vs
+/// 25 % of all requests" is share_of_slow = 0.61, share_of_all = 0.25, lift = 2.44.
+struct SlowAttribution {
+  std::string tag;
+  std::string value;
+  std::uint64_t requests = 0;       // with this value, in the latency window
+  std::uint64_t slow = 0;           // of them above the slow threshold
+  double share_of_slow = FeatureReport::nan();
+  double share_of_all = FeatureReport::nan();
+  double lift = FeatureReport::nan();       // share_of_slow / share_of_all
+  double p_value = FeatureReport::nan();    // G-test, slow/not slow × this value/the others
+};
+
+/// Latency of the requests in the latency window against a long background (log-scale
+/// buckets), and which tag values the slow requests come from. Latencies are in seconds.
+struct LatencyReport {
+  std::string subject;               // "requests", or "tag=value" for a cohort
+  Status status = Status::ok;
+  std::uint64_t recent_count = 0;    // latencies in the latency window
+  std::uint64_t background_count = 0;
+  double recent_p50 = FeatureReport::nan();
+  double recent_p99 = FeatureReport::nan();
+  double recent_p999 = FeatureReport::nan();
+  double background_p50 = FeatureReport::nan();
+  double background_p99 = FeatureReport::nan();
+  double background_p999 = FeatureReport::nan();
+  double p99_ratio = FeatureReport::nan();     // recent p99 / background p99
+  double p999_ratio = FeatureReport::nan();
+  double statistic = FeatureReport::nan();     // G, recent vs background bucket counts
+  double p_value = FeatureReport::nan();
+  double slow_threshold = FeatureReport::nan();  // what counted as slow in the window
+  std::uint64_t slow = 0;                        // requests above it in the window
+  std::vector<SlowAttribution> attribution;      // most over-represented first
+};
+
+/// Arrivals against their predicted rate, completions against arrivals, and the error and
+/// timeout rates of the recent interval(s) against the background.
+struct TrafficReport {
+  Status status = Status::ok;
+  /// "arrivals" when the server reports them (Monitor::on_arrival), else "completions":
+  /// every observed request counts as its own arrival.
+  std::string arrivals_source = "completions";
+  std::uint64_t recent_arrivals = 0;
+  std::uint64_t recent_completions = 0;
+  double predicted_arrivals = FeatureReport::nan();  // for the recent interval(s)
+  double arrival_z = FeatureReport::nan();           // standardised log-count surprise
+  double arrival_p_value = FeatureReport::nan();     // Poisson, two-sided
+  /// The predictor behind predicted_arrivals: "none", "mean", "recent" or "seasonal" (the
+  /// full model; the others are its fall-backs while history is short).
+  std::string rate_model = "none";
+  std::uint64_t rate_history = 0;                    // intervals the predictor was fitted on
+  double last_arrival = FeatureReport::nan();        // event time of the latest arrival
+  double silence = FeatureReport::nan();             // seconds from it to the report time
+  double expected_in_silence = FeatureReport::nan(); // arrivals the predicted rate expected then
+  double silence_p_value = FeatureReport::nan();     // exp(-expected): chance of such a silence
+  std::int64_t in_flight = 0;                        // arrivals - completions (explicit arrivals)
+  double completion_ratio = FeatureReport::nan();    // recent completions / arrivals
+  double background_completion_ratio = FeatureReport::nan();
+  double error_rate = FeatureReport::nan();          // recent share with status error
+  double background_error_rate = FeatureReport::nan();
+  double error_p_value = FeatureReport::nan();       // G-test, recent vs background
+  double timeout_rate = FeatureReport::nan();
+  double background_timeout_rate = FeatureReport::nan();
+  double timeout_p_value = FeatureReport::nan();
+};
+
 /// The report of one cohort: the analyses above restricted to requests with tag = value.
 struct CohortReport {
   std::string tag;
@@ -88,6 +154,7 @@ struct CohortReport {
   std::uint64_t requests = 0;  // in the horizon
   std::vector<FeatureReport> features;
   std::vector<OutputReport> outputs;
+  LatencyReport latency;
 };
 
 /// Counters of input the monitor refused or could not place; all are also in the JSON and
@@ -98,6 +165,7 @@ struct InputCounters {
   std::uint64_t late = 0;          // older than the lateness tolerance: dropped, counted here
   std::uint64_t bad_latency = 0;   // negative or NaN latency over the horizon: not recorded
   std::uint64_t skipped_evaluations = 0;  // intervals that passed out of fine retention unevaluated
+  std::uint64_t bad_arrival_time = 0;     // on_arrival() with a NaN or infinite time: dropped
 };
 
 /// Everything `Monitor::report()` returns. It owns its data: safe to keep, serialise and
@@ -114,6 +182,8 @@ struct Report {
   std::vector<FeatureReport> features;
   std::vector<OutputReport> outputs;
   std::vector<CohortReport> cohorts;
+  TrafficReport traffic;
+  LatencyReport latency;                     // every request; cohorts have their own
   std::vector<Alert> open_alerts;            // currently open, newest figures
   std::vector<Alert> transitions;            // raised/escalated/resolved since the last report
 };
