@@ -1,0 +1,921 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+/// \file
+/// RatePredictor: how many requests should arrive in an interval, from the counts of past
+/// intervals — a least-squares autoregression on log counts with daily (and weekly)
+/// seasonal lags, robust to the anomalies it is there to find. The traffic monitor compares
+/// each closed interval's count with it, so a stream that stops is an alarm at any hour,
+/// and a quiet night is not.
+///
+/// Needs Eigen 3.3 or later (found by CMake as Eigen3::Eigen and linked into vigil::vigil
+/// when present). The umbrella header vigil/vigil.hpp does not include this one.
+
+#if defined(__has_include)
+#if !__has_include(<Eigen/Core>)
+#error "vigil/model/rate_predictor.hpp needs Eigen 3.3 or later (Debian: libeigen3-dev)"
+#endif
+#endif
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+
+#include "vigil/error.hpp"
+
+namespace vigil {
+
+/// Settings of a RatePredictor. The constructor checks every field and throws
+/// vigil::invalid_argument naming the first invalid value.
+struct RatePredictorOptions {
+  /// Seconds per interval: each count given to add() is the number of arrivals in one
+  /// interval. Finite and > 0.
+  double interval = 60;
+  /// Regress on the log counts of the last `recent_lags` intervals (t−1 … t−recent_lags).
+  /// 0 leaves only the seasonal lags (and the mean while they are not covered).
+  std::size_t recent_lags = 4;
+  /// Seasonal lags in seconds: the same interval this long before. Each must be positive,
+  /// a whole multiple of `interval` and longer than the recent lags; no two may overlap
+  /// (see seasonal_window). The default is a day and two days, the regressors of Dunning &
+  /// Friedman's model of Wikipedia traffic. Add a week (604800) for traffic with a weekly
+  /// cycle. Empty: no seasonal model.
+  std::vector<double> seasonal_lags = {86400, 172800};
+  /// Consecutive intervals regressed on at each seasonal lag s: t−s, t−s−1, …,
+  /// t−s−seasonal_window+1. With 2, the model can follow how the traffic changed from one
+  /// interval to the next at the same time on the reference day (the morning ramp), which
+  /// halves the forecast error on the NYC taxi data (docs/rate_predictor.md). ≥ 1.
+  std::size_t seasonal_window = 1;
+  /// Intervals retained: the ring buffer, which is also the fitting window. 0 picks the
+  /// largest of 7 days of intervals, twice the longest lag, and the longest lag plus the
+  /// rows the full model needs (min_fit_intervals). A non-zero value must cover that last
+  /// figure, or the full model could never be fitted.
+  std::size_t history = 0;
+  /// Intervals added between automatic refits; 0 refits only when fit() is called.
+  std::size_t refit_every = 60;
+  /// Ridge penalty added to the diagonal of the regressors' correlation matrix. Keeps the
+  /// fit defined when lags are (nearly) collinear, e.g. over a stretch of zeros; 10⁻⁶ moves
+  /// coefficients by about that relative amount. Finite and ≥ 0 (0: ordinary least squares).
+  double ridge = 1e-6;
+  /// Robust filter: an interval whose log count is more than `outlier_z` standard
+  /// deviations (RatePrediction::log_sd) from its one-step prediction is an outlier. It is
+  /// left out of the fit, and where a later prediction uses it as a lag, it counts as its
+  /// prediction ± outlier_z standard deviations — so an outage or a holiday is learnt only
+  /// gradually and barely echoes one seasonal lag later. Finite and ≥ 0; 0: no filter.
+  double outlier_z = 4;
+  /// Fitted rows (intervals with a known, non-outlier count whose lags are held) that a
+  /// regression needs before it replaces a simpler model; 0 means 10 per coefficient.
+  /// Always at least the number of coefficients + 2.
+  std::size_t min_fit_intervals = 0;
+  /// Floor of RatePrediction::log_sd, so that a series the model fits exactly does not make
+  /// every deviation infinitely surprising. Finite and ≥ 0.
+  double min_log_sd = 0.01;
+};
+
+/// Which model produced a prediction. The predictor uses the richest one its history allows
+/// and falls back to a simpler one, saying so, while history is short.
+enum class RateModel : std::uint8_t {
+  /// No known count held yet: nothing is predicted (rate and log_sd are NaN).
+  none = 0,
+  /// The mean and standard deviation of log(count + 1) over the known intervals held: the
+  /// baseline until a regression has enough rows.
+  mean = 1,
+  /// Regression on the recent lags only: the history does not yet reach back over the
+  /// seasonal lags with enough rows, or no seasonal lags are configured.
+  recent = 2,
+  /// The full model: recent and seasonal lags.
+  seasonal = 3,
+};
+
+/// "none", "mean", "recent" or "seasonal".
+inline const char* to_string(RateModel model) {
+  switch (model) {
+    case RateModel::none: return "none";
+    case RateModel::mean: return "mean";
+    case RateModel::recent: return "recent";
+    case RateModel::seasonal: return "seasonal";
+  }
+  return "unknown";
+}
+
+/// A predicted count for one interval, with its uncertainty on the log scale.
+///
+/// The model treats y = log(count + 1) as normal with mean `log_rate` and standard
+/// deviation `log_sd`, so `rate` = exp(log_rate) − 1 is the median of the predicted count
+/// (its mean is larger by about a factor exp(log_sd²/2): under 0.5 % for log_sd ≤ 0.1).
+struct RatePrediction {
+  /// The interval predicted.
+  std::int64_t interval_index = 0;
+  /// Steps ahead of the newest interval held (1: the next interval); 0 for an interval
+  /// already held, predicted from the intervals before it.
+  std::size_t steps_ahead = 0;
+  /// Predicted count of the interval, ≥ 0. NaN when model is RateModel::none.
+  double rate = std::numeric_limits<double>::quiet_NaN();
+  /// Predicted log(count + 1), ≥ 0. NaN when model is RateModel::none.
+  double log_rate = std::numeric_limits<double>::quiet_NaN();
+  /// Standard deviation of log(count + 1) around log_rate: the fit's residual standard
+  /// deviation (outliers excluded), grown for forecasts more than one step ahead, and
+  /// floored at RatePredictorOptions::min_log_sd and at the Poisson counting noise
+  /// 1/√(rate + 1). NaN when model is RateModel::none.
+  double log_sd = std::numeric_limits<double>::quiet_NaN();
+  /// Which model produced the prediction.
+  RateModel model = RateModel::none;
+  /// Intervals the model was fitted on (for RateModel::mean, the known intervals averaged).
+  std::size_t fitted_on = 0;
+
+  /// Standardised surprise of an observed count: (log(observed + 1) − log_rate) / log_sd.
+  /// Negative when fewer requests arrived than predicted; a stream that stops gives a large
+  /// negative z whenever the predicted rate is well above zero. NaN when nothing is
+  /// predicted or `observed_count` is negative or NaN.
+  double z(double observed_count) const {
+    if (!(observed_count >= 0) || !(log_sd > 0)) return std::numeric_limits<double>::quiet_NaN();
+    return (std::log1p(observed_count) - log_rate) / log_sd;
+  }
+
+  /// Two-sided normal tail probability of z(observed_count): the chance, under the model,
+  /// of a count at least this far from the prediction in either direction. Real traffic
+  /// has heavier tails than the normal, so read it as a ranking, not a calibrated rate of
+  /// false alarms. NaN when z is.
+  double p_value(double observed_count) const {
+    const double zz = z(observed_count);
+    return std::isnan(zz) ? zz : std::erfc(std::fabs(zz) / std::sqrt(2.0));
+  }
+};
+
+/// Predicts the number of request arrivals in an interval from the counts of past intervals.
+///
+/// **Model.** With y_t = log(count_t + 1) (defined for zero counts, and turning the daily
+/// swing of traffic into an additive pattern), the prediction is the least-squares fit
+///
+///     y_t ≈ c + Σᵢ aᵢ·y_{t−i} (i = 1 … recent_lags) + Σ_s b_s·y_{t−s} (s ∈ seasonal lags)
+///
+/// over the retained history: the model of Wikipedia page traffic in Dunning & Friedman,
+/// "Practical Machine Learning: A New Look at Anomaly Detection" (O'Reilly, 2014), whose
+/// regressors are the last few intervals and the same interval one and two days earlier.
+/// Forecasts further ahead iterate the model on its own predictions; their log_sd grows
+/// with the model's impulse response ψ as σ·√(Σ_{j<h} ψ_j²), as for any autoregression.
+///
+/// **Fitting.** The regressors' cross-products are accumulated around the series' mean,
+/// scaled to a correlation matrix, regularised by `ridge` and solved with Eigen's LDLT
+/// (Cholesky) factorisation: O(history·k²) time and O(k²) memory for k = 1 + recent_lags +
+/// seasonal lags·seasonal_window coefficients, with no design matrix built. Centring and
+/// scaling keep the condition number that of the correlation matrix: a noiseless series
+/// generated by the model gives back its coefficients to 10⁻⁹
+/// (tests/model/rate_predictor_test.cpp).
+///
+/// **Robust filter.** Each interval is compared with its one-step prediction as it
+/// arrives; beyond `outlier_z` standard deviations it is an outlier: left out of the fit,
+/// and clipped to its prediction ± outlier_z standard deviations wherever it serves as a
+/// lag (the values used as lags form the "cleaned" series: a Huber-type robust filter in
+/// the manner of Masreliez & Martin, "Robust Bayesian estimation for the linear model and
+/// robustifying the Kalman filter", IEEE Trans. Automatic Control 22(3), 1977). Without it the recent lags learn an
+/// outage within a few intervals, so a stream that stops soon looks normal, and the
+/// seasonal lags bring it back a day later as a false surge. With it, a stream of 120
+/// requests a minute that stops is flagged at z ≈ −50 and stays beyond −4 for about an
+/// hour, and the next day is not disturbed (tests/model/rate_predictor_test.cpp). Clipping
+/// rather than replacing keeps the cleaned series tied to the data, so a real change of
+/// level is learnt at up to outlier_z standard deviations per interval. Once the full
+/// model is in use, a refit leaves out the intervals the filter marked as they arrived;
+/// before that it fits the counts as observed (marks made by a simpler model are not
+/// trusted, so that they cannot lock themselves in). It then re-runs the filter over the
+/// history with the new coefficients, and fits once more if that changed the marks.
+///
+/// **Fallbacks.** While history is short the predictor uses a simpler model and says so in
+/// RatePrediction::model: RateModel::none (nothing known), then RateModel::mean, then
+/// RateModel::recent once min_fit_intervals rows have their recent lags, then
+/// RateModel::seasonal once they also have their seasonal lags (with the defaults and 1-min
+/// intervals: from 1, 54 and 2,950 intervals held).
+///
+/// **Refits.** After an add() that moves to a new interval, the model is refitted when
+/// refit_every intervals were added since the last fit, when the history has just become
+/// long enough for a richer model (a fallback is replaced at once), and, while no
+/// regression is possible yet, at every new interval (the mean of what there is).
+///
+/// **Missing data.** A jump forward in interval index fills the skipped intervals with zero
+/// counts: a silent stream is data, and an alarm. A count that is genuinely unknown (a
+/// collector outage, a missing row in a log) is declared with add_unknown(): the interval is
+/// left out of the fit, and where a prediction needs it as a lag, the model's prediction for
+/// it stands in (recomputed at every refit).
+///
+/// **Memory.** memory_bytes() = sizeof(RatePredictor) + history·(16 + 1/8) bytes (two rings
+/// of doubles, the log counts as observed and as cleaned, and an outlier bit per interval)
+/// + O(k): 163 KB at the defaults (10,080 one-minute intervals). fit() allocates a
+/// temporary of 2·history doubles and O(k²) more while it runs; predict() allocates O(h)
+/// for a forecast h > 1 steps ahead.
+///
+/// **Threads.** const members may run concurrently; add, add_unknown, fit and clear need
+/// exclusive access.
+///
+/// **Bad input.** Negative, NaN and infinite counts are refused and counted in bad(); a
+/// count for an interval older than the retained history is counted in late(). Nothing is
+/// thrown on the data path. Invalid options throw vigil::invalid_argument.
+///
+/// ```cpp
+/// vigil::RatePredictor predictor;                    // 1-min intervals, default lags
+/// // when interval t has closed with n arrivals:
+/// const vigil::RatePrediction expected = predictor.predict(t);  // from the intervals before t
+/// predictor.add(t, n);
+/// if (expected.z(n) < -8) { /* far fewer arrivals than predicted */ }
+/// ```
+class RatePredictor {
+ public:
+  /// A predictor with the default options (1-min intervals, lags 1–4 min, 1 and 2 days).
+  RatePredictor() : RatePredictor(RatePredictorOptions{}) {}
+  /// A predictor with `options`. Throws vigil::invalid_argument naming the first invalid
+  /// field (see RatePredictorOptions). O(history) to allocate the rings.
+  explicit RatePredictor(RatePredictorOptions options);
+
+  /// Adds `count` arrivals to interval `interval_index` (consecutive intervals have
+  /// consecutive indices, e.g. ⌊unix_seconds / interval⌋). Intervals come in order: a
+  /// higher index than the newest moves to it, filling skipped intervals with zero counts;
+  /// the newest or an older retained index adds to that interval's count (and makes an
+  /// unknown interval known); an index older than the history is counted in late().
+  /// Negative, NaN or infinite counts are counted in bad() and ignored.
+  /// O(k) plus O(k) per skipped interval, plus a refit when one is due (O(history·k²)).
+  /// Add an interval's count once it has closed: a refit takes it as final.
+  void add(std::int64_t interval_index, double count);
+
+  /// Declares the count of interval `interval_index` unknown: it moves to that interval
+  /// like add() (skipped intervals are zero), or marks an older retained interval unknown,
+  /// discarding what was added to it. An unknown interval is left out of the fit and its
+  /// prediction stands in for it as a lag. Older than the history: counted in late().
+  void add_unknown(std::int64_t interval_index);
+
+  /// The model's prediction for interval `interval_index`:
+  /// - newer than the newest interval held: a forecast steps_ahead = index − newest
+  ///   intervals ahead, iterating the model on its own predictions; O(steps·k);
+  /// - the newest or an older interval held: the one-step prediction from the (cleaned)
+  ///   intervals before it, with the current coefficients, to judge a count just added.
+  /// With nothing known, model is RateModel::none and rate NaN. Throws
+  /// vigil::invalid_argument when the index is more than `history` intervals ahead, or so
+  /// old that its lags are no longer held.
+  RatePrediction predict(std::int64_t interval_index) const;
+  /// predict(newest() + 1): the next interval.
+  RatePrediction predict() const { return predict(size_ == 0 ? 0 : newest_ + 1); }
+
+  /// Refits the model now on the retained history, choosing the richest model it supports
+  /// (see the class comment), and re-runs the robust filter. O(history·k²) time;
+  /// allocates O(history) temporarily.
+  void fit();
+
+  /// The model in use (RateModel::none before any known count).
+  RateModel model() const { return model_; }
+  /// Coefficients of the model in use: [c, then one per lag in the order of lags()]. Lags
+  /// the model in use does not have are 0; for RateModel::mean, c is the mean of
+  /// log(count + 1) and the rest 0; all 0 for RateModel::none.
+  const std::vector<double>& coefficients() const { return coefficients_; }
+  /// The lag in intervals of each coefficient after the intercept: 1 … recent_lags, then
+  /// the seasonal lags (each with its window) in increasing order.
+  const std::vector<std::size_t>& lags() const { return lags_; }
+  /// Residual standard deviation of log(count + 1) in the last fit, outliers excluded (for
+  /// RateModel::mean, the standard deviation of the values), before any floor. NaN for
+  /// RateModel::none.
+  double residual_sd() const { return residual_sd_; }
+  /// Rows (intervals) the last fit used.
+  std::size_t fitted_on() const { return fitted_on_; }
+
+  /// Intervals held, known or not (at most options().history).
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  /// Intervals held whose count is unknown (add_unknown()).
+  std::size_t unknown() const { return unknown_; }
+  /// Intervals held that the robust filter marks as outliers.
+  std::size_t outliers() const { return outliers_; }
+  /// Whether a held interval is marked as an outlier.
+  bool outlier_at(std::int64_t interval_index) const {
+    return held(interval_index) && is_outlier(slot(interval_index));
+  }
+  /// Index of the newest interval held. Meaningless when empty().
+  std::int64_t newest() const { return newest_; }
+  /// Index of the oldest interval held. Meaningless when empty().
+  std::int64_t oldest() const { return newest_ - static_cast<std::int64_t>(size_) + 1; }
+  /// The count held for an interval (NaN when unknown or not held).
+  double count_at(std::int64_t interval_index) const;
+  /// Counts and add_unknown() calls refused because their interval was older than the
+  /// retained history.
+  std::uint64_t late() const { return late_; }
+  /// Counts refused because they were negative, NaN or infinite.
+  std::uint64_t bad() const { return bad_; }
+
+  /// The options in force, with `history` resolved when it was given as 0.
+  const RatePredictorOptions& options() const { return options_; }
+  /// Bytes owned by this predictor (see the class comment for the bound).
+  std::size_t memory_bytes() const;
+
+  /// Forgets every interval, the model and the counters; keeps the options.
+  void clear();
+
+ private:
+  std::size_t slot(std::int64_t index) const {
+    const auto cap = static_cast<std::int64_t>(capacity_);
+    const std::int64_t r = index % cap;
+    return static_cast<std::size_t>(r < 0 ? r + cap : r);
+  }
+  bool held(std::int64_t index) const { return size_ > 0 && index <= newest_ && index >= oldest(); }
+  bool is_outlier(std::size_t s) const { return (outlier_bits_[s >> 6] >> (s & 63)) & 1u; }
+  void set_outlier(std::size_t s, bool outlier);
+  // Moves the newest interval to `index` (> newest_): the new intervals are known zeros,
+  // each filtered in turn except the newest, which the caller sets and filters.
+  void advance_to(std::int64_t index);
+  // Decides the cleaned value and the outlier mark of a held interval from its observed
+  // value and its one-step prediction.
+  void settle_at(std::size_t s, std::size_t position);
+  void settle(std::int64_t index) { settle_at(slot(index), static_cast<std::size_t>(index - oldest())); }
+  // Re-runs settle() over the history in time order; returns how many marks changed.
+  std::size_t refilter();
+  // One-step prediction of log(count + 1) for a held or the next interval, from the cleaned
+  // values held; a lag older than the history uses the mean. The interval is at ring slot
+  // `s`, `position` intervals after the oldest held.
+  double one_step_at(std::size_t s, std::size_t position) const;
+  double one_step(std::int64_t index) const {
+    return one_step_at(slot(index), static_cast<std::size_t>(index - oldest()));
+  }
+  std::size_t lags_in_use() const;
+  void maybe_refit();
+  // One least-squares fit of the richest model up to `richest` that the history supports.
+  void fit_once(bool robust, RateModel richest);
+  void robust_refit();
+  bool fit_regression(const std::vector<double>& target, const std::vector<double>& regressors, std::size_t lag_count,
+                      double shift);
+  std::size_t rows_needed(std::size_t coefficients) const;
+  double floored_sd(double sd, double log_rate) const {
+    // Poisson counting noise of log(count + 1) at rate λ is about 1/√(λ + 1) (the delta
+    // method gives √λ/(λ + 1); this form is the more cautious near zero).
+    return std::max({sd, options_.min_log_sd, 1 / std::sqrt(std::exp(log_rate))});
+  }
+
+  RatePredictorOptions options_;
+  std::vector<std::size_t> lags_;  // in intervals: 1 … recent, then seasonal ascending
+  std::size_t capacity_ = 0;       // options_.history
+  std::vector<double> observed_;   // log(count + 1) by slot; NaN when unknown
+  std::vector<double> cleaned_;    // the value used as a lag: observed, clipped or predicted
+  std::vector<std::uint64_t> outlier_bits_;  // beyond outlier_z from the one-step prediction
+  std::int64_t newest_ = 0;
+  std::size_t size_ = 0;
+  std::size_t unknown_ = 0;
+  std::size_t outliers_ = 0;
+  std::uint64_t late_ = 0;
+  std::uint64_t bad_ = 0;
+
+  RateModel model_ = RateModel::none;
+  std::vector<double> coefficients_;  // 1 + lags_.size()
+  double residual_sd_ = std::numeric_limits<double>::quiet_NaN();
+  double mean_y_ = 0;  // mean of the fitted values at the last fit
+  std::size_t fitted_on_ = 0;
+  std::size_t added_since_fit_ = 0;
+  std::size_t size_at_fit_ = 0;
+  std::size_t recent_threshold_ = 0;    // size() from which the recent model can be fitted
+  std::size_t seasonal_threshold_ = 0;  // size() from which the seasonal model can be fitted
+};
+
+// ---------------------------------------------------------------------------------------
+// Implementation.
+
+namespace detail {
+
+// At most this many intervals, so that the rings (16 bytes each) stay within 2 GiB.
+inline constexpr std::size_t max_rate_history = std::size_t{1} << 27;
+
+[[noreturn]] VIGIL_NOINLINE inline void throw_rate_option(const std::string& what) {
+  throw_invalid_argument("RatePredictor: " + what);
+}
+
+// Least squares of target_t on regressors_{t−lag} (lag ∈ lags[0, m)) and an intercept,
+// over the rows t ≥ lags[m − 1] whose target is known (not NaN). The cross-products are
+// taken around `shift` (the series' mean, close to every column's mean since each column
+// is the series lagged), then centred and scaled to a correlation matrix, so no large sums
+// cancel and the ridge term does not depend on the scale of the counts.
+struct LaggedFit {
+  std::vector<double> coefficients;  // intercept, then one per lag
+  std::size_t rows = 0;
+  std::size_t parameters = 0;        // intercept + regressors with variation
+  bool ok = false;
+};
+
+inline LaggedFit fit_lagged(const std::vector<double>& target, const std::vector<double>& regressors,
+                            const std::size_t* lags, std::size_t m, double shift, double ridge, std::size_t min_rows) {
+  LaggedFit fit;
+  const std::size_t longest = lags[m - 1];
+  const std::size_t n_values = target.size();
+  if (n_values <= longest) return fit;
+  const std::size_t w = m + 1;  // the m regressors, then the target
+  std::vector<double> gram(w * w, 0.0);
+  std::vector<double> sums(w, 0.0);
+  std::vector<double> row(w);
+  std::size_t n = 0;
+  for (std::size_t t = longest; t < n_values; ++t) {
+    if (std::isnan(target[t])) continue;
+    row[m] = target[t] - shift;
+    for (std::size_t j = 0; j < m; ++j) row[j] = regressors[t - lags[j]] - shift;
+    ++n;
+    for (std::size_t i = 0; i < w; ++i) {
+      const double ri = row[i];
+      sums[i] += ri;
+      double* g = &gram[i * w];
+      for (std::size_t j = 0; j <= i; ++j) g[j] += ri * row[j];
+    }
+  }
+  if (n < min_rows) return fit;
+
+  const double count = static_cast<double>(n);
+  std::vector<double> means(w);
+  for (std::size_t i = 0; i < w; ++i) means[i] = sums[i] / count;
+  auto centred = [&](std::size_t i, std::size_t j) {
+    return (i >= j ? gram[i * w + j] : gram[j * w + i]) - count * means[i] * means[j];
+  };
+  // A regressor without variation (a lag over a stretch of zeros) gets coefficient 0.
+  std::vector<std::size_t> active;
+  std::vector<double> scale;
+  for (std::size_t j = 0; j < m; ++j) {
+    const double ss = centred(j, j);
+    if (ss > 0 && ss > 1e-11 * gram[j * w + j]) {
+      active.push_back(j);
+      scale.push_back(std::sqrt(ss));
+    }
+  }
+  const auto a = static_cast<Eigen::Index>(active.size());
+  Eigen::VectorXd beta = Eigen::VectorXd::Zero(a);
+  if (a > 0) {
+    Eigen::MatrixXd corr(a, a);
+    Eigen::VectorXd rhs(a);
+    for (Eigen::Index i = 0; i < a; ++i) {
+      const auto ui = static_cast<std::size_t>(i);
+      for (Eigen::Index j = 0; j <= i; ++j) {
+        const auto uj = static_cast<std::size_t>(j);
+        const double v = centred(active[ui], active[uj]) / (scale[ui] * scale[uj]);
+        corr(i, j) = v;
+        corr(j, i) = v;
+      }
+      corr(i, i) += ridge;
+      rhs(i) = centred(m, active[ui]) / scale[ui];
+    }
+    const Eigen::LDLT<Eigen::MatrixXd> ldlt(corr);
+    if (ldlt.info() != Eigen::Success || !ldlt.isPositive() || !(ldlt.rcond() > 1e-13)) return fit;
+    beta = ldlt.solve(rhs);
+    for (Eigen::Index i = 0; i < a; ++i) beta(i) /= scale[static_cast<std::size_t>(i)];
+    if (!beta.allFinite()) return fit;
+  }
+
+  fit.coefficients.assign(w, 0.0);
+  double intercept = means[m];  // of target − shift
+  double slope_sum = 0;
+  for (Eigen::Index i = 0; i < a; ++i) {
+    const std::size_t column = active[static_cast<std::size_t>(i)];
+    fit.coefficients[1 + column] = beta(i);
+    intercept -= beta(i) * means[column];
+    slope_sum += beta(i);
+  }
+  // y − s = α + Σβ(x − s)  ⇒  y = (α + s − s·Σβ) + Σβx.
+  fit.coefficients[0] = intercept + shift - shift * slope_sum;
+  fit.rows = n;
+  fit.parameters = active.size() + 1;
+  fit.ok = true;
+  return fit;
+}
+
+}  // namespace detail
+
+inline RatePredictor::RatePredictor(RatePredictorOptions options) : options_(std::move(options)) {
+  using detail::throw_rate_option;
+  using detail::to_text;
+  const double interval = options_.interval;
+  const double finite_max = std::numeric_limits<double>::max();
+  if (!(interval > 0 && interval <= finite_max))
+    throw_rate_option("interval " + to_text(interval) + " s is not finite and positive");
+  if (options_.recent_lags > detail::max_rate_history)
+    throw_rate_option("recent_lags " + std::to_string(options_.recent_lags) + " is more than " +
+                      std::to_string(detail::max_rate_history));
+  if (options_.seasonal_window == 0 || options_.seasonal_window > detail::max_rate_history)
+    throw_rate_option("seasonal_window " + std::to_string(options_.seasonal_window) + " is not between 1 and " +
+                      std::to_string(detail::max_rate_history));
+  if (!(options_.ridge >= 0 && options_.ridge <= finite_max))
+    throw_rate_option("ridge " + to_text(options_.ridge) + " is not finite and >= 0");
+  if (!(options_.outlier_z >= 0 && options_.outlier_z <= finite_max))
+    throw_rate_option("outlier_z " + to_text(options_.outlier_z) + " is not finite and >= 0");
+  if (!(options_.min_log_sd >= 0 && options_.min_log_sd <= finite_max))
+    throw_rate_option("min_log_sd " + to_text(options_.min_log_sd) + " is not finite and >= 0");
+
+  const std::size_t p = options_.recent_lags;
+  for (std::size_t i = 1; i <= p; ++i) lags_.push_back(i);
+  std::vector<std::pair<std::size_t, double>> seasonal;  // (lag in intervals, seconds as given)
+  for (double seconds : options_.seasonal_lags) {
+    const double steps = seconds / interval;
+    if (!(seconds > 0 && steps <= static_cast<double>(detail::max_rate_history)))
+      throw_rate_option("seasonal lag " + to_text(seconds) + " s is not positive, or is more than " +
+                        std::to_string(detail::max_rate_history) + " intervals");
+    const double whole = std::round(steps);
+    if (!(whole >= 1) || std::fabs(steps - whole) > 1e-9 * whole)
+      throw_rate_option("seasonal lag " + to_text(seconds) + " s is not a whole multiple of the interval " +
+                        to_text(interval) + " s");
+    const auto lag = static_cast<std::size_t>(whole);
+    if (lag <= p)
+      throw_rate_option("seasonal lag " + to_text(seconds) + " s (" + std::to_string(lag) +
+                        " intervals) is not longer than the recent lags (" + std::to_string(p) + ")");
+    seasonal.emplace_back(lag, seconds);
+  }
+  std::sort(seasonal.begin(), seasonal.end());
+  const std::size_t window = options_.seasonal_window;
+  for (std::size_t i = 0; i < seasonal.size(); ++i) {
+    if (i > 0 && seasonal[i].first < seasonal[i - 1].first + window)
+      throw_rate_option("seasonal lags " + to_text(seasonal[i - 1].second) + " s and " + to_text(seasonal[i].second) +
+                        " s overlap (seasonal_window " + std::to_string(window) + ")");
+    for (std::size_t j = 0; j < window; ++j) lags_.push_back(seasonal[i].first + j);
+  }
+
+  const std::size_t k = 1 + lags_.size();
+  recent_threshold_ = p > 0 ? p + rows_needed(1 + p) : 0;
+  seasonal_threshold_ = seasonal.empty() ? 0 : lags_.back() + rows_needed(k);
+  const std::size_t longest = lags_.empty() ? 0 : lags_.back();
+  const std::size_t needed = std::max({recent_threshold_, seasonal_threshold_, std::size_t{1}});
+  if (options_.history == 0) {
+    const double week = std::ceil(7 * 86400.0 / interval);
+    if (!(week <= static_cast<double>(detail::max_rate_history)))
+      throw_rate_option("interval " + to_text(interval) + " s makes 7 days more than " +
+                        std::to_string(detail::max_rate_history) + " intervals of history");
+    options_.history = std::max({static_cast<std::size_t>(week), 2 * longest, needed});
+  } else if (options_.history < needed) {
+    throw_rate_option("history " + std::to_string(options_.history) + " intervals is too short: the model needs " +
+                      std::to_string(needed));
+  }
+  if (options_.history > detail::max_rate_history)
+    throw_rate_option("history " + std::to_string(options_.history) + " intervals is more than " +
+                      std::to_string(detail::max_rate_history));
+  capacity_ = options_.history;
+  observed_.assign(capacity_, 0.0);
+  cleaned_.assign(capacity_, 0.0);
+  outlier_bits_.assign((capacity_ + 63) / 64, 0);
+  coefficients_.assign(k, 0.0);
+}
+
+inline std::size_t RatePredictor::rows_needed(std::size_t coefficients) const {
+  const std::size_t wanted = options_.min_fit_intervals != 0 ? options_.min_fit_intervals : 10 * coefficients;
+  return std::max(wanted, coefficients + 2);
+}
+
+inline std::size_t RatePredictor::lags_in_use() const {
+  switch (model_) {
+    case RateModel::recent: return options_.recent_lags;
+    case RateModel::seasonal: return lags_.size();
+    default: return 0;
+  }
+}
+
+inline void RatePredictor::set_outlier(std::size_t s, bool outlier) {
+  if (is_outlier(s) == outlier) return;
+  outlier_bits_[s >> 6] ^= std::uint64_t{1} << (s & 63);
+  if (outlier)
+    ++outliers_;
+  else
+    --outliers_;
+}
+
+inline double RatePredictor::count_at(std::int64_t interval_index) const {
+  if (!held(interval_index)) return std::numeric_limits<double>::quiet_NaN();
+  return std::expm1(observed_[slot(interval_index)]);  // NaN stays NaN
+}
+
+inline std::size_t RatePredictor::memory_bytes() const {
+  return sizeof(*this) + (observed_.capacity() + cleaned_.capacity()) * sizeof(double) +
+         outlier_bits_.capacity() * sizeof(std::uint64_t) + lags_.capacity() * sizeof(std::size_t) +
+         coefficients_.capacity() * sizeof(double) + options_.seasonal_lags.capacity() * sizeof(double);
+}
+
+inline void RatePredictor::clear() {
+  std::fill(observed_.begin(), observed_.end(), 0.0);
+  std::fill(cleaned_.begin(), cleaned_.end(), 0.0);
+  std::fill(outlier_bits_.begin(), outlier_bits_.end(), 0);
+  std::fill(coefficients_.begin(), coefficients_.end(), 0.0);
+  newest_ = 0;
+  size_ = unknown_ = outliers_ = 0;
+  late_ = bad_ = 0;
+  model_ = RateModel::none;
+  residual_sd_ = std::numeric_limits<double>::quiet_NaN();
+  mean_y_ = 0;
+  fitted_on_ = added_since_fit_ = size_at_fit_ = 0;
+}
+
+inline double RatePredictor::one_step_at(std::size_t s, std::size_t position) const {
+  if (model_ == RateModel::none) return 0.0;
+  const std::size_t m = lags_in_use();
+  double mu = coefficients_[0];
+  for (std::size_t j = 0; j < m; ++j) {
+    const std::size_t lag = lags_[j];  // ≤ capacity_ by construction
+    mu += coefficients_[j + 1] * (lag <= position ? cleaned_[s >= lag ? s - lag : s + capacity_ - lag] : mean_y_);
+  }
+  return std::max(mu, 0.0);
+}
+
+inline void RatePredictor::settle_at(std::size_t s, std::size_t position) {
+  const double y = observed_[s];
+  set_outlier(s, false);
+  if (model_ == RateModel::none) {
+    cleaned_[s] = std::isnan(y) ? 0.0 : y;
+    return;
+  }
+  const double mu = one_step_at(s, position);
+  if (std::isnan(y)) {
+    cleaned_[s] = mu;
+    return;
+  }
+  cleaned_[s] = y;
+  // An interval whose lags are not all held cannot be judged by the model.
+  const std::size_t m = lags_in_use();
+  if (m > 0 && lags_[m - 1] > position) return;
+  const double bound = options_.outlier_z * floored_sd(residual_sd_, mu);
+  if (options_.outlier_z > 0 && std::fabs(y - mu) > bound) {
+    // Clipped, not replaced by the prediction: a lag that ignored the data altogether would
+    // let the cleaned series run free on the model's own forecasts and lose the data.
+    cleaned_[s] = y > mu ? mu + bound : mu - bound;
+    set_outlier(s, true);
+  }
+}
+
+inline std::size_t RatePredictor::refilter() {
+  std::size_t changed = 0;
+  std::size_t s = size_ == 0 ? 0 : slot(oldest());
+  for (std::size_t i = 0; i < size_; ++i) {
+    const bool was = is_outlier(s);
+    settle_at(s, i);
+    changed += was != is_outlier(s);
+    s = s + 1 == capacity_ ? 0 : s + 1;
+  }
+  return changed;
+}
+
+inline void RatePredictor::advance_to(std::int64_t index) {
+  // index > newest_, so the difference fits in 64 unsigned bits across the whole range.
+  const std::uint64_t gap = static_cast<std::uint64_t>(index) - static_cast<std::uint64_t>(newest_);
+  const bool wraps = gap >= capacity_;
+  const auto fill = static_cast<std::int64_t>(wraps ? capacity_ : gap);
+  const auto cap = static_cast<std::int64_t>(capacity_);
+  const std::int64_t old_first = oldest();
+  if (wraps) {  // every interval held leaves the history
+    unknown_ = outliers_ = 0;
+    std::fill(outlier_bits_.begin(), outlier_bits_.end(), 0);
+  }
+  // Each new interval takes the slot of the interval `capacity_` before it.
+  for (std::int64_t j = index - fill + 1; j <= index; ++j) {
+    const std::size_t s = slot(j);
+    if (!wraps && j - cap >= old_first) {
+      if (std::isnan(observed_[s])) --unknown_;
+      set_outlier(s, false);
+    }
+    observed_[s] = 0.0;
+    cleaned_[s] = 0.0;
+  }
+  newest_ = index;
+  size_ = static_cast<std::size_t>(std::min<std::uint64_t>(size_ + gap, capacity_));
+  added_since_fit_ += static_cast<std::size_t>(std::min<std::uint64_t>(gap, capacity_));
+  if (fill > 1) {
+    for (std::int64_t j = index - fill + 1; j < index; ++j) settle(j);
+  }
+}
+
+inline void RatePredictor::add(std::int64_t interval_index, double count) {
+  if (VIGIL_UNLIKELY(!(count >= 0 && count <= std::numeric_limits<double>::max()))) {
+    ++bad_;
+    return;
+  }
+  if (size_ == 0) {
+    newest_ = interval_index;
+    size_ = 1;
+    added_since_fit_ = 1;
+  } else if (interval_index > newest_) {
+    advance_to(interval_index);
+  } else if (interval_index >= oldest()) {
+    double& y = observed_[slot(interval_index)];
+    if (std::isnan(y)) {
+      y = std::log1p(count);
+      --unknown_;
+    } else {
+      y = std::log1p(std::expm1(y) + count);
+    }
+    settle(interval_index);
+    return;
+  } else {
+    ++late_;
+    return;
+  }
+  observed_[slot(interval_index)] = std::log1p(count);
+  settle(interval_index);
+  maybe_refit();
+}
+
+inline void RatePredictor::add_unknown(std::int64_t interval_index) {
+  bool moved = true;
+  if (size_ == 0) {
+    newest_ = interval_index;
+    size_ = 1;
+    added_since_fit_ = 1;
+    observed_[slot(interval_index)] = 0.0;
+  } else if (interval_index > newest_) {
+    advance_to(interval_index);
+  } else if (interval_index >= oldest()) {
+    moved = false;
+  } else {
+    ++late_;
+    return;
+  }
+  double& y = observed_[slot(interval_index)];
+  if (!std::isnan(y)) {
+    y = std::numeric_limits<double>::quiet_NaN();
+    ++unknown_;
+  }
+  settle(interval_index);
+  if (moved) maybe_refit();
+}
+
+inline void RatePredictor::maybe_refit() {
+  const bool crossed = (size_at_fit_ < recent_threshold_ && recent_threshold_ <= size_) ||
+                       (size_at_fit_ < seasonal_threshold_ && seasonal_threshold_ <= size_);
+  const std::size_t first_regression = recent_threshold_ != 0 ? recent_threshold_ : seasonal_threshold_;
+  const bool warming_up = model_ <= RateModel::mean && (first_regression == 0 ? model_ == RateModel::none
+                                                                              : size_ < first_regression);
+  const bool due = options_.refit_every != 0 && added_since_fit_ >= options_.refit_every;
+  if (crossed || due || warming_up) fit();
+}
+
+inline RatePrediction RatePredictor::predict(std::int64_t interval_index) const {
+  RatePrediction out;
+  out.interval_index = interval_index;
+  if (size_ > 0 && interval_index > newest_)
+    out.steps_ahead = static_cast<std::size_t>(std::min<std::uint64_t>(
+        static_cast<std::uint64_t>(interval_index) - static_cast<std::uint64_t>(newest_),
+        std::numeric_limits<std::size_t>::max()));
+  if (model_ == RateModel::none) return out;
+  const std::size_t m = lags_in_use();
+  out.model = model_;
+  out.fitted_on = fitted_on_;
+  double log_rate = 0;
+  double sd = residual_sd_;
+  if (interval_index <= newest_) {
+    const std::int64_t needs = interval_index - static_cast<std::int64_t>(m == 0 ? 0 : lags_[m - 1]);
+    if (needs < oldest())
+      detail::throw_rate_option("interval_index " + std::to_string(interval_index) + " needs interval " +
+                                std::to_string(needs) + ", older than the oldest held (" + std::to_string(oldest()) +
+                                ")");
+    log_rate = one_step(interval_index);
+  } else {
+    const std::size_t h = out.steps_ahead;
+    if (h > capacity_)
+      detail::throw_rate_option("interval_index " + std::to_string(interval_index) + " is " + std::to_string(h) +
+                                " intervals ahead of the newest, more than the history (" +
+                                std::to_string(capacity_) + ")");
+    if (h == 1 || m == 0) {
+      log_rate = one_step(interval_index);
+    } else {
+      // Iterate the model on its own predictions through the intervals between, and sum
+      // the squared impulse response ψ for the forecast variance σ²·Σ_{j<h} ψ_j².
+      std::vector<double> path(h);
+      std::vector<double> psi(h, 0.0);
+      psi[0] = 1;
+      double gain = 1;
+      for (std::size_t s = 1; s <= h; ++s) {
+        double mu = coefficients_[0];
+        for (std::size_t j = 0; j < m; ++j) {
+          const std::size_t lag = lags_[j];
+          double value;
+          if (lag < s) {
+            value = path[s - lag - 1];
+          } else {
+            const std::int64_t at = newest_ + static_cast<std::int64_t>(s) - static_cast<std::int64_t>(lag);
+            value = held(at) ? cleaned_[slot(at)] : mean_y_;
+          }
+          mu += coefficients_[j + 1] * value;
+        }
+        path[s - 1] = std::max(mu, 0.0);
+        if (s < h) {
+          double response = 0;
+          for (std::size_t j = 0; j < m && lags_[j] <= s; ++j) response += coefficients_[j + 1] * psi[s - lags_[j]];
+          psi[s] = response;
+          gain += response * response;
+        }
+      }
+      log_rate = path[h - 1];
+      sd = residual_sd_ * std::sqrt(gain);
+    }
+  }
+  out.log_rate = log_rate;
+  out.rate = std::max(std::expm1(log_rate), 0.0);
+  out.log_sd = floored_sd(sd, log_rate);
+  return out;
+}
+
+inline void RatePredictor::fit() {
+  added_since_fit_ = 0;
+  size_at_fit_ = size_;
+  // Once the full model is in use, refit it without the intervals the filter marked as
+  // they arrived. Otherwise, fit the counts as observed: that decides which model the
+  // history supports, and marks made by a simpler model are not trusted, so that they
+  // cannot lock themselves in. Then re-run the filter with the new coefficients, and if
+  // that changed which intervals are outliers, fit once more on the new marks.
+  const bool robust = options_.outlier_z > 0;
+  const RateModel full = lags_.size() > options_.recent_lags ? RateModel::seasonal
+                         : options_.recent_lags > 0        ? RateModel::recent
+                                                           : RateModel::mean;
+  if (robust && model_ == full && outliers_ > 0) {
+    fit_once(true, full);
+    if (model_ != full) fit_once(false, full);  // too few rows left without the outliers
+  } else {
+    fit_once(false, full);
+  }
+  if (refilter() > 0 && robust && model_ != RateModel::none) {
+    robust_refit();
+    refilter();
+  }
+}
+
+inline void RatePredictor::robust_refit() {
+  // Keeps the fit in use when too few rows remain for its model without the outliers.
+  const RateModel tier = model_;
+  std::vector<double> coefficients = coefficients_;
+  const double residual_sd = residual_sd_, mean_y = mean_y_;
+  const std::size_t fitted_on = fitted_on_;
+  fit_once(true, tier);
+  if (model_ != tier) {
+    model_ = tier;
+    coefficients_ = std::move(coefficients);
+    residual_sd_ = residual_sd;
+    mean_y_ = mean_y;
+    fitted_on_ = fitted_on;
+  }
+}
+
+inline void RatePredictor::fit_once(bool robust, RateModel richest) {
+  // The history in time order: the targets (NaN when unknown, or an outlier in a robust
+  // fit) and the values the lags read (as observed, or cleaned in a robust fit; the
+  // stand-in when unknown).
+  std::vector<double> target(size_);
+  std::vector<double> regressors(size_);
+  double sum = 0;
+  std::size_t known = 0;
+  std::size_t s = size_ == 0 ? 0 : slot(oldest());
+  for (std::size_t i = 0; i < size_; ++i, s = s + 1 == capacity_ ? 0 : s + 1) {
+    const double observed = observed_[s];
+    regressors[i] = robust || std::isnan(observed) ? cleaned_[s] : observed;
+    const double y = robust && is_outlier(s) ? std::numeric_limits<double>::quiet_NaN() : observed;
+    target[i] = y;
+    if (!std::isnan(y)) {
+      sum += y;
+      ++known;
+    }
+  }
+  std::fill(coefficients_.begin(), coefficients_.end(), 0.0);
+  if (known == 0) {
+    model_ = RateModel::none;
+    residual_sd_ = std::numeric_limits<double>::quiet_NaN();
+    mean_y_ = 0;
+    fitted_on_ = 0;
+    return;
+  }
+  const double mean = sum / static_cast<double>(known);
+  mean_y_ = mean;
+  const std::size_t p = options_.recent_lags;
+  if (richest >= RateModel::seasonal && lags_.size() > p && size_ >= seasonal_threshold_ &&
+      fit_regression(target, regressors, lags_.size(), mean)) {
+    model_ = RateModel::seasonal;
+  } else if (richest >= RateModel::recent && p > 0 && size_ >= recent_threshold_ &&
+             fit_regression(target, regressors, p, mean)) {
+    model_ = RateModel::recent;
+  } else {
+    double m2 = 0;
+    for (double y : target)
+      if (!std::isnan(y)) m2 += (y - mean) * (y - mean);
+    model_ = RateModel::mean;
+    coefficients_[0] = mean;
+    residual_sd_ = known > 1 ? std::sqrt(m2 / static_cast<double>(known - 1)) : 0.0;
+    fitted_on_ = known;
+  }
+}
+
+inline bool RatePredictor::fit_regression(const std::vector<double>& target, const std::vector<double>& regressors,
+                                          std::size_t lag_count, double shift) {
+  const std::size_t m = lag_count;
+  const std::size_t* lags = lags_.data();
+  const detail::LaggedFit fit =
+      detail::fit_lagged(target, regressors, lags, m, shift, options_.ridge, rows_needed(1 + m));
+  if (!fit.ok) return false;
+  // Residuals in a second pass: exact where the cross-product form would cancel.
+  double rss = 0;
+  for (std::size_t t = lags[m - 1]; t < target.size(); ++t) {
+    if (std::isnan(target[t])) continue;
+    double fitted = fit.coefficients[0];
+    for (std::size_t j = 0; j < m; ++j) fitted += fit.coefficients[1 + j] * regressors[t - lags[j]];
+    const double e = target[t] - fitted;
+    rss += e * e;
+  }
+  std::copy(fit.coefficients.begin(), fit.coefficients.end(), coefficients_.begin());
+  residual_sd_ = std::sqrt(rss / static_cast<double>(fit.rows - fit.parameters));
+  fitted_on_ = fit.rows;
+  return true;
+}
+
+}  // namespace vigil
