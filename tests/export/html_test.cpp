@@ -168,6 +168,10 @@ TEST_CASE("to_html: empty report", "[export]") {
   CHECK(seen.count("svg") == 0);
   CHECK(html.find("No alert is open.") != std::string::npos);
   CHECK(html.find("No feature in this report.") != std::string::npos);
+  CHECK(html.find("<section id=\"traffic\">") != std::string::npos);
+  CHECK(html.find("<section id=\"latency\">") != std::string::npos);
+  CHECK(html.find("No latency was recorded.") != std::string::npos);
+  check_tables(html);
 }
 
 TEST_CASE("to_html: every text is escaped", "[export]") {
@@ -191,6 +195,88 @@ TEST_CASE("to_html: every text is escaped", "[export]") {
   CHECK(html.find("web-1&quot;") != std::string::npos);
   CHECK(html.find("a&quot;b: 25.0% / 50.0%") != std::string::npos);
   CHECK(html.find("<td class=\"lv-warn\">0.1</td>") != std::string::npos);  // PSI at the warn threshold
+  // The attribution of a report without latency counts is still shown, its value escaped.
+  CHECK(html.find("<td class=\"l\">web-1&quot;\n\xEF\xBF\xBD</td>") != std::string::npos);
+}
+
+TEST_CASE("to_html: durations for people", "[export]") {
+  using vigil::detail::html_duration;
+  CHECK(html_duration(0.0125) == "12.5 ms");
+  CHECK(html_duration(0.375) == "375 ms");
+  CHECK(html_duration(4.5e-5) == "45 \xC2\xB5s");
+  CHECK(html_duration(1.5) == "1.5 s");
+  CHECK(html_duration(0) == "0 s");
+  CHECK(html_duration(900) == "15 min");
+  CHECK(html_duration(10800) == "3 h");
+  CHECK(html_duration(std::numeric_limits<double>::quiet_NaN()) == "\xE2\x80\x93");
+  CHECK(vigil::detail::html_factor(2.4375) == "2.44&times;");
+}
+
+TEST_CASE("to_html: traffic, latency and slow-request attribution", "[export]") {
+  const vigil::Report r = vigil_test::operations_report();
+  const std::string html = vigil::to_html(r, {});
+  write_sample("operations.html", html);
+  write_sample("operations.json", vigil::to_json(r, {2}));
+  write_sample("operations.txt", vigil::to_prometheus(r));
+  INFO(html);
+  const auto seen = check_nesting(html);
+  check_tables(html);
+  CHECK(seen.at("section") >= 7);
+  CHECK(html.find("<a href=\"#traffic\">Traffic</a><a href=\"#latency\">Latency</a>") != std::string::npos);
+  // The tag value never appears raw.
+  CHECK(html.find("h\"3<") == std::string::npos);
+
+  // Traffic, in the order of the section.
+  const std::size_t traffic = html.find("<section id=\"traffic\">\n<h2>Traffic <span class=\"badge st-warn\">warn</span></h2>");
+  REQUIRE(traffic != std::string::npos);
+  const std::string section = html.substr(traffic, html.find("</section>", traffic) - traffic);
+  CHECK(section.find("<tr><td class=\"l\">Arrivals</td><td>1180</td><td>1426</td><td>0.0061</td>"
+                     "<td class=\"l\">z -2.75 &middot; rate model seasonal on 1440 intervals &middot; counted from "
+                     "arrivals</td></tr>") != std::string::npos);
+  CHECK(section.find("<tr><td class=\"l\">Silence</td><td>4.5 s</td><td>0.875 arrivals</td><td>0.42</td>"
+                     "<td class=\"l\">since the latest arrival at 2026-11-02 07:59:55Z</td></tr>") != std::string::npos);
+  CHECK(section.find("<tr><td class=\"l\">In flight</td><td>16</td>") != std::string::npos);
+  CHECK(section.find("<tr><td class=\"l\">Completions per arrival</td><td>98.6%</td><td>99.8%</td>") !=
+        std::string::npos);
+  CHECK(section.find("<td class=\"l\">1164 completions</td>") != std::string::npos);
+  CHECK(section.find("<tr><td class=\"l\">Errors</td><td>1.5%</td><td>0.2%</td><td>3.5e-07</td>") !=
+        std::string::npos);
+  CHECK(section.find("<tr><td class=\"l\">Timeouts</td><td>0.4%</td><td>\xE2\x80\x93</td><td>\xE2\x80\x93</td>") !=
+        std::string::npos);
+
+  // Latency: a row for all requests and one per cohort, in readable units.
+  const std::size_t latency = html.find("<section id=\"latency\">\n<h2>Latency <span class=\"badge st-alert\">alert</span></h2>");
+  REQUIRE(latency != std::string::npos);
+  CHECK(latency > traffic);
+  const std::string lat = html.substr(latency, html.find("</section>", latency) - latency);
+  CHECK(lat.find("<tr><td class=\"l\">all requests</td><td><span class=\"badge st-alert\">alert</span></td>"
+                 "<td>1000</td><td>48000</td><td>12.5 ms / 11.8 ms</td><td>375 ms / 125 ms</td><td>3&times;</td>"
+                 "<td>1.5 s / \xE2\x80\x93</td><td>\xE2\x80\x93</td><td>85.5<br><span class=\"muted\">p 2.5e-15</span></td>"
+                 "<td>250 ms</td><td>64<br><span class=\"muted\">6.4%</span></td></tr>") != std::string::npos);
+  CHECK(lat.find("<tr><td class=\"l\">host=h&quot;3&lt;</td>") != std::string::npos);
+  CHECK(lat.find("<td>875 ms / 100 ms</td><td>8.75&times;</td><td>2.25 s / 300 ms</td><td>7.5&times;</td>") !=
+        std::string::npos);
+  CHECK(lat.find("<tr><td class=\"l\">model=v1</td><td><span class=\"badge st-ok\">ok</span></td><td>0</td><td>0</td>") !=
+        std::string::npos);
+  // Attribution: the figures and the sentence a person reads.
+  CHECK(lat.find("<tr><td class=\"l\">host</td><td class=\"l\">h&quot;3&lt;</td><td>250</td><td>39</td>"
+                 "<td>60.9%</td><td>25.0%</td><td>2.44&times;</td><td>1.5e-09</td>") != std::string::npos);
+  CHECK(lat.find("<b>host=h&quot;3&lt;</b> carries 60.9% of slow requests vs 25.0% of all requests") !=
+        std::string::npos);
+  CHECK(lat.find("<b>model=v2</b> carries 31.2% of slow requests vs 50.0% of all requests") != std::string::npos);
+  CHECK(lat.find("<td>0.625&times;</td><td>\xE2\x80\x93</td>") != std::string::npos);
+
+  CHECK(html.find("<tr><td class=\"l\">bad_arrival_time</td><td>5</td>") != std::string::npos);
+
+  SECTION("without reported arrivals nothing is said to be in flight") {
+    vigil::Report completions = r;
+    completions.traffic.arrivals_source = "completions";
+    completions.traffic.in_flight = 0;
+    const std::string page = vigil::to_html(completions, {});
+    check_tables(page);
+    CHECK(page.find("<tr><td class=\"l\">In flight</td><td>\xE2\x80\x93</td>") != std::string::npos);
+    CHECK(page.find("counted from completions") != std::string::npos);
+  }
 }
 
 TEST_CASE("to_html: a real monitor's report with history", "[export]") {
@@ -229,6 +315,8 @@ TEST_CASE("to_html: a real monitor's report with history", "[export]") {
   }
   CHECK(html.find("Feature shift PSI") != std::string::npos);
   CHECK(html.find("id=\"cohorts\"") != std::string::npos);
+  CHECK(html.find("id=\"traffic\"") != std::string::npos);
+  CHECK(html.find("id=\"latency\"") != std::string::npos);
 
   SECTION("without history there are no charts; max_alerts limits the table") {
     vigil::HtmlOptions options;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <iterator>
 #include <limits>
 #include <random>
@@ -342,19 +343,164 @@ TEST_CASE("to_json(Report): empty report", "[export]") {
   CHECK(text.find('\n') == std::string::npos);
   const Json j = parse(text);
   CHECK(j.keys() == std::vector<std::string>{"schema_version", "time", "time_iso", "status", "recent", "horizon",
-                                             "counters", "features", "outputs", "cohorts", "open_alerts",
-                                             "transitions"});
+                                             "counters", "features", "outputs", "cohorts", "traffic", "latency",
+                                             "open_alerts", "transitions"});
   CHECK(j["schema_version"].text == "1");
   CHECK(j["time"].is_null());
   CHECK(j["time_iso"].is_null());
   CHECK(j["status"].text == "ok");
   CHECK(j["recent"].keys() == std::vector<std::string>{"start", "start_iso", "end", "end_iso", "requests"});
   CHECK(j["horizon"].keys() == std::vector<std::string>{"start", "start_iso", "end", "end_iso", "requests"});
-  CHECK(j["counters"].keys() ==
-        std::vector<std::string>{"observed", "bad_time", "late", "bad_latency", "skipped_evaluations"});
+  CHECK(j["counters"].keys() == std::vector<std::string>{"observed", "bad_time", "late", "bad_latency",
+                                                         "skipped_evaluations", "bad_arrival_time"});
   CHECK(j["features"].type == Json::Type::array);
   CHECK(j["features"].items.empty());
-  CHECK(text.find(R"("features":[],"outputs":[],"cohorts":[],"open_alerts":[],"transitions":[]})") != std::string::npos);
+  CHECK(text.find(R"("features":[],"outputs":[],"cohorts":[],"traffic":{"status":"ok",)") != std::string::npos);
+  CHECK(text.find(R"("slow":0,"attribution":[]},"open_alerts":[],"transitions":[]})") != std::string::npos);
+  // The traffic and latency objects are there with their defaults: NaN figures null.
+  CHECK(j["traffic"]["arrivals_source"].text == "completions");
+  CHECK(j["traffic"]["rate_model"].text == "none");
+  CHECK(j["traffic"]["in_flight"].text == "0");
+  CHECK(j["traffic"]["predicted_arrivals"].is_null());
+  CHECK(j["traffic"]["last_arrival"].is_null());
+  CHECK(j["traffic"]["last_arrival_iso"].is_null());
+  CHECK(j["latency"]["subject"].text.empty());
+  CHECK(j["latency"]["recent_p99"].is_null());
+  CHECK(j["latency"]["recent_count"].text == "0");
+  CHECK(j["latency"]["attribution"].type == Json::Type::array);
+}
+
+TEST_CASE("to_json(Report): traffic, latency and slow-request attribution", "[export]") {
+  vigil::Report r = vigil_test::operations_report();
+  const std::vector<std::string> traffic_keys{
+      "status", "arrivals_source", "recent_arrivals", "recent_completions", "predicted_arrivals", "arrival_z",
+      "arrival_p_value", "rate_model", "rate_history", "last_arrival", "last_arrival_iso", "silence",
+      "expected_in_silence", "silence_p_value", "in_flight", "completion_ratio", "background_completion_ratio",
+      "error_rate", "background_error_rate", "error_p_value", "timeout_rate", "background_timeout_rate",
+      "timeout_p_value"};
+  const std::vector<std::string> latency_keys{
+      "subject", "status", "recent_count", "background_count", "recent_p50", "recent_p99", "recent_p999",
+      "background_p50", "background_p99", "background_p999", "p99_ratio", "p999_ratio", "statistic", "p_value",
+      "slow_threshold", "slow", "attribution"};
+  const std::vector<std::string> attribution_keys{"tag", "value", "requests", "slow", "share_of_slow",
+                                                  "share_of_all", "lift", "p_value"};
+  for (int indent : {0, 2}) {
+    const std::string text = vigil::to_json(r, {indent});
+    INFO(text);
+    const Json j = parse(text);
+    CHECK(j["counters"]["bad_arrival_time"].text == "5");
+
+    const Json& t = j["traffic"];
+    CHECK(t.keys() == traffic_keys);
+    CHECK(t["status"].text == "warn");
+    CHECK(t["arrivals_source"].text == "arrivals");
+    CHECK(t["recent_arrivals"].text == "1180");
+    CHECK(t["recent_completions"].text == "1164");
+    CHECK(t["predicted_arrivals"].text == "1425.5");
+    CHECK(t["arrival_z"].text == "-2.75");
+    CHECK(t["arrival_p_value"].text == "0.0061");
+    CHECK(t["rate_model"].text == "seasonal");
+    CHECK(t["rate_history"].text == "1440");
+    CHECK(t["last_arrival"].text == "1793606395.5");
+    CHECK(t["last_arrival_iso"].text == "2026-11-02T07:59:55.500Z");
+    CHECK(t["silence"].text == "4.5");  // seconds
+    CHECK(t["expected_in_silence"].text == "0.875");
+    CHECK(t["silence_p_value"].text == "0.4168");
+    CHECK(t["in_flight"].text == "16");
+    CHECK(t["completion_ratio"].text == "0.98644");
+    CHECK(t["background_completion_ratio"].text == "0.998");
+    CHECK(t["error_rate"].text == "0.015");
+    CHECK(t["background_error_rate"].text == "0.002");
+    CHECK(t["error_p_value"].text == "3.5e-07");
+    CHECK(t["timeout_rate"].text == "0.004");
+    CHECK(t["background_timeout_rate"].is_null());
+    CHECK(t["timeout_p_value"].is_null());
+
+    const Json& l = j["latency"];
+    CHECK(l.keys() == latency_keys);
+    CHECK(l["subject"].text == "requests");
+    CHECK(l["status"].text == "alert");
+    CHECK(l["recent_count"].text == "1000");
+    CHECK(l["background_count"].text == "48000");
+    CHECK(l["recent_p50"].text == "0.0125");  // seconds, not milliseconds
+    CHECK(l["recent_p99"].text == "0.375");
+    CHECK(l["recent_p999"].text == "1.5");
+    CHECK(l["background_p50"].text == "0.0118");
+    CHECK(l["background_p99"].text == "0.125");
+    CHECK(l["background_p999"].is_null());
+    CHECK(l["p99_ratio"].text == "3");
+    CHECK(l["p999_ratio"].is_null());
+    CHECK(l["statistic"].text == "85.5");
+    CHECK(l["p_value"].text == "2.5e-15");
+    CHECK(l["slow_threshold"].text == "0.25");
+    CHECK(l["slow"].text == "64");
+    REQUIRE(l["attribution"].items.size() == 2);
+    const Json& host = l["attribution"].items[0];
+    CHECK(host.keys() == attribution_keys);
+    CHECK(host["tag"].text == "host");
+    CHECK(host["value"].text == "h\"3<");
+    CHECK(host["requests"].text == "250");
+    CHECK(host["slow"].text == "39");
+    CHECK(host["share_of_slow"].text == "0.609375");
+    CHECK(host["share_of_all"].text == "0.25");
+    CHECK(host["lift"].text == "2.4375");
+    CHECK(host["p_value"].text == "1.5e-09");
+    const Json& model = l["attribution"].items[1];
+    CHECK(model["value"].text == "v2");
+    CHECK(model["lift"].text == "0.625");
+    CHECK(model["p_value"].is_null());
+
+    REQUIRE(j["cohorts"].items.size() == 2);
+    const Json& c = j["cohorts"].items[0];
+    CHECK(c.keys() == std::vector<std::string>{"tag", "value", "status", "requests", "features", "outputs", "latency"});
+    CHECK(c["value"].text == "h\"3<");
+    const Json& cl = c["latency"];
+    CHECK(cl.keys() == latency_keys);
+    CHECK(cl["subject"].text == "host=h\"3<");
+    CHECK(cl["recent_p99"].text == "0.875");
+    CHECK(cl["background_p999"].text == "0.3");
+    CHECK(cl["p99_ratio"].text == "8.75");
+    CHECK(cl["p999_ratio"].text == "7.5");
+    CHECK(cl["p_value"].text == "1e-30");
+    CHECK(cl["slow"].text == "39");
+    CHECK(cl["attribution"].items.empty());
+    const Json& quiet = j["cohorts"].items[1]["latency"];
+    CHECK(quiet["subject"].text == "model=v1");
+    CHECK(quiet["recent_count"].text == "0");
+    for (const char* key : {"recent_p50", "recent_p99", "recent_p999", "background_p50", "background_p99",
+                            "background_p999", "p99_ratio", "p999_ratio", "statistic", "p_value", "slow_threshold"})
+      CHECK(quiet[key].is_null());
+  }
+  // The escaped tag value as it stands in the text.
+  const std::string compact = vigil::to_json(r);
+  CHECK(compact.find(R"({"tag":"host","value":"h\"3<","requests":250,"slow":39,"share_of_slow":0.609375,)") !=
+        std::string::npos);
+  CHECK(compact.find(R"("arrivals_source":"arrivals","recent_arrivals":1180,)") != std::string::npos);
+
+  SECTION("in_flight is signed") {
+    r.traffic.in_flight = -3;
+    CHECK(parse(vigil::to_json(r))["traffic"]["in_flight"].text == "-3");
+  }
+  SECTION("a silence without any arrival: no time, no ISO twin") {
+    r.traffic.last_arrival = k_nan;
+    r.traffic.silence = k_inf;
+    const Json t = parse(vigil::to_json(r))["traffic"];
+    CHECK(t["last_arrival"].is_null());
+    CHECK(t["last_arrival_iso"].is_null());
+    CHECK(t["silence"].is_null());
+  }
+  SECTION("every key is documented in docs/report.md") {
+    std::ifstream in(std::string(VIGIL_SOURCE_DIR) + "/docs/report.md");
+    REQUIRE(in);
+    const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const auto* keys : {&traffic_keys, &latency_keys, &attribution_keys}) {
+      for (const std::string& key : *keys) {
+        INFO(key);
+        CHECK(doc.find("`" + key + "`") != std::string::npos);
+      }
+    }
+    CHECK(doc.find("`bad_arrival_time`") != std::string::npos);
+  }
 }
 
 TEST_CASE("to_json(Report): NaN and infinities are null, numbers round-trip, text escaped", "[export]") {
@@ -402,8 +548,12 @@ TEST_CASE("to_json(Report): NaN and infinities are null, numbers round-trip, tex
                           "recent_p99", "reference_p50", "missing_rate", "classes", "class_share",
                           "reference_class_share", "class_statistic", "class_p_value"});
     const Json& c = j["cohorts"].items.at(0);
-    CHECK(c.keys() == std::vector<std::string>{"tag", "value", "status", "requests", "features", "outputs"});
+    CHECK(c.keys() == std::vector<std::string>{"tag", "value", "status", "requests", "features", "outputs", "latency"});
     CHECK(c["value"].text == "web-1\"");
+    // An invalid byte in a tag value becomes U+FFFD, the line feed an escape.
+    CHECK(j["latency"]["attribution"].items.at(0)["value"].text == "web-1\"\n\xEF\xBF\xBD");
+    CHECK(j["latency"]["attribution"].items.at(0)["requests"].text == "9");
+    CHECK(j["latency"]["attribution"].items.at(0)["lift"].is_null());
     const Json& a = j["open_alerts"].items.at(0);
     CHECK(a.keys() == std::vector<std::string>{"time", "time_iso", "kind", "subject", "severity", "statistic",
                                                "p_value", "message", "transition"});

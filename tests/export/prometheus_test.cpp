@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <set>
@@ -172,6 +174,18 @@ TEST_CASE("to_prometheus: empty report", "[export]") {
   CHECK(find(samples, "vigil_alerts_open").size() == 26);
   CHECK(text.find("vigil_alerts_open{kind=\"feature_drift\",severity=\"warn\"} 0\n") != std::string::npos);
   CHECK(text.find("vigil_alerts_open{kind=\"attribution\",severity=\"alert\"} 0\n") != std::string::npos);
+  // Traffic and latency: counts and status at zero, figures not computed absent.
+  CHECK(text.find("\n# TYPE vigil_bad_arrival_time_total counter\nvigil_bad_arrival_time_total 0\n") != std::string::npos);
+  CHECK(text.find("\nvigil_traffic_status 0\n") != std::string::npos);
+  CHECK(text.find("\nvigil_traffic_info{arrivals_source=\"completions\",rate_model=\"none\"} 1\n") != std::string::npos);
+  CHECK(text.find("\nvigil_traffic_recent_arrivals 0\n") != std::string::npos);
+  CHECK(text.find("\nvigil_traffic_in_flight 0\n") != std::string::npos);
+  CHECK(text.find("\nvigil_latency_status 0\n") != std::string::npos);
+  CHECK(text.find("\nvigil_latency_slow_requests 0\n") != std::string::npos);
+  CHECK(text.find("vigil_traffic_predicted_arrivals") == std::string::npos);
+  CHECK(text.find("vigil_traffic_silence_seconds") == std::string::npos);
+  CHECK(text.find("vigil_latency_quantile_seconds") == std::string::npos);
+  CHECK(text.find("vigil_latency_attribution_") == std::string::npos);
 }
 
 TEST_CASE("to_prometheus: label values escaped, NaN omitted, infinities written", "[export]") {
@@ -204,6 +218,147 @@ TEST_CASE("to_prometheus: label values escaped, NaN omitted, infinities written"
   CHECK(text.find("vigil_output_class_ratio{output=\"score\\nline\",class=\"a\\\"b\"} 0.25\n") != std::string::npos);
   CHECK(find(samples, "vigil_output_reference_class_ratio").size() == 2);
   CHECK(find(samples, "vigil_cohort_status", {{"cohort_tag", "host"}, {"cohort_value", "web-1\""}}).size() == 1);
+  // A tag value in an attribution: line feed escaped, the invalid byte replaced.
+  const auto requests = find(samples, "vigil_latency_attribution_requests");
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0]->labels ==
+        std::vector<std::pair<std::string, std::string>>{{"tag", "host"}, {"value", "web-1\"\n\xEF\xBF\xBD"}});
+  CHECK(text.find("vigil_latency_attribution_requests{tag=\"host\",value=\"web-1\\\"\\n\xEF\xBF\xBD\"} 9\n") !=
+        std::string::npos);
+  CHECK(find(samples, "vigil_latency_attribution_lift").empty());
+}
+
+TEST_CASE("to_prometheus: traffic, latency and slow-request attribution", "[export]") {
+  const vigil::Report r = vigil_test::operations_report();
+  const std::string text = vigil::to_prometheus(r);
+  INFO(text);
+  const auto samples = check_exposition(text);
+  using Labels = std::vector<std::pair<std::string, std::string>>;
+  const auto value_of = [&](const std::string& name, const Labels& labels) {
+    for (const Sample& s : samples)
+      if (s.name == name && s.labels == labels) return s.value;
+    return std::string("absent");
+  };
+  const auto type_of = [&](const std::string& name) {
+    const std::string line = "\n# TYPE " + name + " ";
+    const std::size_t at = text.find(line);
+    if (at == std::string::npos) return std::string("absent");
+    return text.substr(at + line.size(), text.find('\n', at + line.size()) - at - line.size());
+  };
+
+  CHECK(value_of("vigil_bad_arrival_time_total", {}) == "5");
+  CHECK(type_of("vigil_bad_arrival_time_total") == "counter");
+
+  // Traffic: one unlabelled gauge per figure.
+  const std::vector<std::pair<std::string, std::string>> traffic{
+      {"vigil_traffic_status", "1"},
+      {"vigil_traffic_recent_arrivals", "1180"},
+      {"vigil_traffic_recent_completions", "1164"},
+      {"vigil_traffic_predicted_arrivals", "1425.5"},
+      {"vigil_traffic_arrival_z", "-2.75"},
+      {"vigil_traffic_arrival_p_value", "0.0061"},
+      {"vigil_traffic_rate_history_intervals", "1440"},
+      {"vigil_traffic_last_arrival_time_seconds", "1793606395.5"},
+      {"vigil_traffic_silence_seconds", "4.5"},
+      {"vigil_traffic_silence_expected_arrivals", "0.875"},
+      {"vigil_traffic_silence_p_value", "0.4168"},
+      {"vigil_traffic_in_flight", "16"},
+      {"vigil_traffic_completion_ratio", "0.98644"},
+      {"vigil_traffic_background_completion_ratio", "0.998"},
+      {"vigil_traffic_error_ratio", "0.015"},
+      {"vigil_traffic_background_error_ratio", "0.002"},
+      {"vigil_traffic_error_p_value", "3.5e-07"},
+      {"vigil_traffic_timeout_ratio", "0.004"},
+  };
+  for (const auto& [name, value] : traffic) {
+    INFO(name);
+    CHECK(value_of(name, {}) == value);
+    CHECK(type_of(name) == "gauge");
+    CHECK(find(samples, name).size() == 1);
+  }
+  CHECK(value_of("vigil_traffic_info", {{"arrivals_source", "arrivals"}, {"rate_model", "seasonal"}}) == "1");
+  CHECK(text.find("vigil_traffic_background_timeout_ratio") == std::string::npos);  // NaN
+  CHECK(text.find("vigil_traffic_timeout_p_value") == std::string::npos);
+
+  // Latency of all requests (no labels), then per cohort with the cohort labels.
+  const Labels all;
+  const Labels host{{"cohort_tag", "host"}, {"cohort_value", "h\"3<"}};
+  const Labels quiet{{"cohort_tag", "model"}, {"cohort_value", "v1"}};
+  const auto with = [](Labels labels, const std::string& name, const std::string& value) {
+    labels.emplace_back(name, value);
+    return labels;
+  };
+  CHECK(value_of("vigil_latency_status", all) == "2");
+  CHECK(value_of("vigil_latency_recent_requests", all) == "1000");
+  CHECK(value_of("vigil_latency_background_requests", all) == "48000");
+  CHECK(value_of("vigil_latency_shift_g_statistic", all) == "85.5");
+  CHECK(value_of("vigil_latency_shift_p_value", all) == "2.5e-15");
+  CHECK(value_of("vigil_latency_slow_threshold_seconds", all) == "0.25");
+  CHECK(value_of("vigil_latency_slow_requests", all) == "64");
+  CHECK(value_of("vigil_latency_quantile_seconds", with(all, "quantile", "0.5")) == "0.0125");
+  CHECK(value_of("vigil_latency_quantile_seconds", with(all, "quantile", "0.99")) == "0.375");
+  CHECK(value_of("vigil_latency_quantile_seconds", with(all, "quantile", "0.999")) == "1.5");
+  CHECK(value_of("vigil_latency_background_quantile_seconds", with(all, "quantile", "0.5")) == "0.0118");
+  CHECK(value_of("vigil_latency_background_quantile_seconds", with(all, "quantile", "0.99")) == "0.125");
+  CHECK(value_of("vigil_latency_background_quantile_seconds", with(all, "quantile", "0.999")) == "absent");
+  CHECK(value_of("vigil_latency_quantile_factor", with(all, "quantile", "0.99")) == "3");
+  CHECK(value_of("vigil_latency_quantile_factor", with(all, "quantile", "0.999")) == "absent");
+  CHECK(text.find("\nvigil_latency_quantile_seconds{quantile=\"0.99\"} 0.375\n") != std::string::npos);
+
+  CHECK(value_of("vigil_latency_status", host) == "2");
+  CHECK(value_of("vigil_latency_recent_requests", host) == "250");
+  CHECK(value_of("vigil_latency_quantile_seconds", with(host, "quantile", "0.99")) == "0.875");
+  CHECK(value_of("vigil_latency_background_quantile_seconds", with(host, "quantile", "0.999")) == "0.3");
+  CHECK(value_of("vigil_latency_quantile_factor", with(host, "quantile", "0.99")) == "8.75");
+  CHECK(value_of("vigil_latency_quantile_factor", with(host, "quantile", "0.999")) == "7.5");
+  CHECK(value_of("vigil_latency_shift_p_value", host) == "1e-30");
+  CHECK(text.find("\nvigil_latency_quantile_seconds{cohort_tag=\"host\",cohort_value=\"h\\\"3<\",quantile=\"0.99\"} 0.875\n") !=
+        std::string::npos);
+  // A cohort without latencies: counts at zero, no quantile.
+  CHECK(value_of("vigil_latency_recent_requests", quiet) == "0");
+  CHECK(find(samples, "vigil_latency_quantile_seconds", quiet).empty());
+  CHECK(find(samples, "vigil_latency_quantile_seconds").size() == 6);
+  for (const char* family : {"vigil_latency_status", "vigil_latency_quantile_seconds", "vigil_latency_quantile_factor",
+                             "vigil_latency_slow_threshold_seconds"})
+    CHECK(type_of(family) == "gauge");
+
+  // Attribution: one series per (tag, value), labels escaped.
+  const Labels h3{{"tag", "host"}, {"value", "h\"3<"}};
+  const Labels v2{{"tag", "model"}, {"value", "v2"}};
+  CHECK(value_of("vigil_latency_attribution_requests", h3) == "250");
+  CHECK(value_of("vigil_latency_attribution_slow_requests", h3) == "39");
+  CHECK(value_of("vigil_latency_attribution_share_of_slow_ratio", h3) == "0.609375");
+  CHECK(value_of("vigil_latency_attribution_share_of_all_ratio", h3) == "0.25");
+  CHECK(value_of("vigil_latency_attribution_lift", h3) == "2.4375");
+  CHECK(value_of("vigil_latency_attribution_p_value", h3) == "1.5e-09");
+  CHECK(value_of("vigil_latency_attribution_lift", v2) == "0.625");
+  CHECK(value_of("vigil_latency_attribution_p_value", v2) == "absent");
+  CHECK(text.find("\nvigil_latency_attribution_share_of_slow_ratio{tag=\"host\",value=\"h\\\"3<\"} 0.609375\n") !=
+        std::string::npos);
+  CHECK(find(samples, "vigil_latency_attribution_lift").size() == 2);
+
+  // Names: seconds and ratios are what they say; no counter among the windowed figures.
+  for (const Sample& s : samples) {
+    INFO(s.name);
+    if (s.name.rfind("vigil_traffic_", 0) == 0 || s.name.rfind("vigil_latency_", 0) == 0) {
+      CHECK(type_of(s.name) == "gauge");
+      CHECK(s.name.find("_total") == std::string::npos);
+      CHECK(s.name.find("millis") == std::string::npos);
+    }
+    const double v = std::strtod(s.value.c_str(), nullptr);
+    if (s.name.size() > 6 && s.name.compare(s.name.size() - 6, 6, "_ratio") == 0) CHECK((v >= 0 && v <= 1));
+  }
+
+  // Every family this report produces is listed in docs/report.md.
+  std::ifstream in(std::string(VIGIL_SOURCE_DIR) + "/docs/report.md");
+  REQUIRE(in);
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::set<std::string> families;
+  for (const Sample& s : samples) families.insert(s.name);
+  for (const std::string& family : families) {
+    INFO(family);
+    CHECK(doc.find("`" + family + "`") != std::string::npos);
+  }
 }
 
 TEST_CASE("to_prometheus: a real monitor's report", "[export]") {
@@ -235,7 +390,8 @@ TEST_CASE("to_prometheus: a real monitor's report", "[export]") {
   CHECK(open > 0);
   // Only bounded labels are used.
   const std::set<std::string> allowed{"feature", "output", "class", "quantile", "kind",
-                                      "severity", "reason", "cohort_tag", "cohort_value"};
+                                      "severity", "reason", "cohort_tag", "cohort_value", "tag",
+                                      "value", "arrivals_source", "rate_model"};
   for (const Sample& s : samples)
     for (const auto& l : s.labels) CHECK(allowed.count(l.first) == 1);
   // append_prometheus writes the same after existing text.

@@ -124,6 +124,115 @@ inline vigil::Report awkward_report() {
   a.statistic = 0.125;
   a.message = "Line one\nline \"two\" <b>bold</b>";
   r.open_alerts.push_back(a);
+  vigil::SlowAttribution slow;
+  slow.tag = "host";
+  slow.value = "web-1\"\n\xFF";
+  slow.requests = 9;
+  r.latency.attribution.push_back(slow);
+  return r;
+}
+
+/// A report whose traffic and latency sections hold distinctive values, with NaN figures
+/// (no background p99.9 or timeout rate yet; an attribution without p-value) and a tag value,
+/// `h"3<`, that needs escaping in every export. Latencies in seconds; every share is exact in
+/// binary so that the exports can be compared digit for digit.
+inline vigil::Report operations_report() {
+  vigil::Report r;
+  r.time = 1793606400;
+  r.recent_start = 1793606340;
+  r.recent_end = 1793606400;
+  r.horizon_start = 1793520000;
+  r.status = vigil::Status::alert;
+  r.recent_requests = 1164;
+  r.horizon_requests = 96000;
+  r.counters.observed = 4321;
+  r.counters.bad_arrival_time = 5;
+
+  vigil::TrafficReport& t = r.traffic;
+  t.status = vigil::Status::warn;
+  t.arrivals_source = "arrivals";
+  t.recent_arrivals = 1180;
+  t.recent_completions = 1164;
+  t.predicted_arrivals = 1425.5;
+  t.arrival_z = -2.75;
+  t.arrival_p_value = 0.0061;
+  t.rate_model = "seasonal";
+  t.rate_history = 1440;
+  t.last_arrival = 1793606395.5;
+  t.silence = 4.5;
+  t.expected_in_silence = 0.875;
+  t.silence_p_value = 0.4168;
+  t.in_flight = 16;
+  t.completion_ratio = 0.98644;
+  t.background_completion_ratio = 0.998;
+  t.error_rate = 0.015;
+  t.background_error_rate = 0.002;
+  t.error_p_value = 3.5e-7;
+  t.timeout_rate = 0.004;  // background_timeout_rate and timeout_p_value stay NaN
+
+  vigil::LatencyReport& l = r.latency;
+  l.subject = "requests";
+  l.status = vigil::Status::alert;
+  l.recent_count = 1000;
+  l.background_count = 48000;
+  l.recent_p50 = 0.0125;
+  l.recent_p99 = 0.375;
+  l.recent_p999 = 1.5;
+  l.background_p50 = 0.0118;
+  l.background_p99 = 0.125;  // background_p999 and p999_ratio stay NaN
+  l.p99_ratio = 3;
+  l.statistic = 85.5;
+  l.p_value = 2.5e-15;
+  l.slow_threshold = 0.25;
+  l.slow = 64;
+  vigil::SlowAttribution host;
+  host.tag = "host";
+  host.value = "h\"3<";
+  host.requests = 250;
+  host.slow = 39;
+  host.share_of_slow = 0.609375;  // 39 / 64
+  host.share_of_all = 0.25;
+  host.lift = 2.4375;
+  host.p_value = 1.5e-9;
+  l.attribution.push_back(host);
+  vigil::SlowAttribution model;
+  model.tag = "model";
+  model.value = "v2";
+  model.requests = 500;
+  model.slow = 20;
+  model.share_of_slow = 0.3125;
+  model.share_of_all = 0.5;
+  model.lift = 0.625;  // p_value stays NaN
+  l.attribution.push_back(model);
+
+  vigil::CohortReport c;
+  c.tag = "host";
+  c.value = "h\"3<";
+  c.status = vigil::Status::alert;
+  c.requests = 24000;
+  c.latency.subject = "host=h\"3<";
+  c.latency.status = vigil::Status::alert;
+  c.latency.recent_count = 250;
+  c.latency.background_count = 12000;
+  c.latency.recent_p50 = 0.0375;
+  c.latency.recent_p99 = 0.875;
+  c.latency.recent_p999 = 2.25;
+  c.latency.background_p50 = 0.0119;
+  c.latency.background_p99 = 0.1;
+  c.latency.background_p999 = 0.3;
+  c.latency.p99_ratio = 8.75;
+  c.latency.p999_ratio = 7.5;
+  c.latency.statistic = 140.5;
+  c.latency.p_value = 1e-30;
+  c.latency.slow_threshold = 0.25;
+  c.latency.slow = 39;
+  r.cohorts.push_back(c);
+  vigil::CohortReport quiet;  // a cohort without latencies: every figure NaN
+  quiet.tag = "model";
+  quiet.value = "v1";
+  quiet.requests = 12;
+  quiet.latency.subject = "model=v1";
+  r.cohorts.push_back(quiet);
   return r;
 }
 

@@ -105,6 +105,12 @@ struct HtmlOptions {
 /// - per feature: status, PSI, KS, Wasserstein, Jensen-Shannon, shift PSI and p-value, means,
 ///   missing, out-of-range, unseen (with the most frequent unseen values), bad values;
 /// - per output: status, PSI, KS, score quantiles against training, class shares;
+/// - traffic: arrivals against the predicted rate, the silence since the latest arrival,
+///   requests in flight, completions per arrival, error and timeout rates against the
+///   background;
+/// - latency, for all requests and per cohort: p50, p99 and p99.9 in the latency window
+///   against the background with their ratios, the G-test, the slow threshold and the slow
+///   requests; then the tag values over-represented among the slow requests;
 /// - per cohort: status, requests, and the features and outputs that are not ok;
 /// - the input counters.
 ///
@@ -221,6 +227,25 @@ inline std::string html_percent(double rate) {
   if (rate == 0) return "0%";
   const double percent = rate * 100;
   return percent < 0.1 ? fmt::format("{:.2g}%", percent) : fmt::format("{:.1f}%", percent);
+}
+
+/// A duration for people, in the unit that keeps it readable: "45 µs", "12.5 ms", "4.5 s",
+/// "12 min", "3.2 h".
+inline std::string html_duration(double seconds) {
+  if (std::isnan(seconds) || std::isinf(seconds)) return html_number(seconds);
+  const double magnitude = std::abs(seconds);
+  if (magnitude == 0) return "0 s";
+  if (magnitude < 1e-3) return html_number(seconds * 1e6) + " \xC2\xB5s";
+  if (magnitude < 1) return html_number(seconds * 1e3) + " ms";
+  if (magnitude < 120) return html_number(seconds) + " s";
+  if (magnitude < 7200) return html_number(seconds / 60) + " min";
+  return html_number(seconds / 3600) + " h";
+}
+
+/// A multiple such as a recent quantile over its background: "3.2&times;".
+inline std::string html_factor(double ratio) {
+  if (std::isnan(ratio)) return std::string(html_dash);
+  return html_number(ratio) + "&times;";
 }
 
 inline std::string html_time(double t) {
@@ -492,12 +517,121 @@ inline void html_output_table(HtmlPage& p, const std::vector<OutputReport>& outp
   p.raw("</tbody></table>\n");
 }
 
+inline void html_traffic(HtmlPage& p, const TrafficReport& t) {
+  p.raw("<section id=\"traffic\">\n<h2>Traffic ");
+  html_status(p, t.status);
+  p.raw("</h2>\n<table><thead><tr><th class=\"l\">Figure</th><th>Recent</th><th>Expected or background</th>"
+        "<th>p-value</th><th class=\"l\">Detail</th></tr></thead><tbody>\n");
+  p.format("<tr><td class=\"l\">Arrivals</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">", t.recent_arrivals,
+           html_number(t.predicted_arrivals), html_p_value(t.arrival_p_value));
+  p.format("z {} &middot; rate model ", html_number(t.arrival_z)).text(t.rate_model);
+  p.format(" on {} interval{} &middot; counted from ", t.rate_history, t.rate_history == 1 ? "" : "s");
+  p.text(t.arrivals_source).raw("</td></tr>\n");
+  p.format("<tr><td class=\"l\">Silence</td><td>{}</td><td>{} arrivals</td><td>{}</td>", html_duration(t.silence),
+           html_number(t.expected_in_silence), html_p_value(t.silence_p_value));
+  p.format("<td class=\"l\">since the latest arrival at {}</td></tr>\n", html_time(t.last_arrival));
+  // Without reported arrivals every request is its own arrival: nothing is known in flight.
+  if (t.arrivals_source == "arrivals") {
+    p.format("<tr><td class=\"l\">In flight</td><td>{}</td><td>{}</td><td>{}</td>"
+             "<td class=\"l\">arrived and not yet completed</td></tr>\n",
+             t.in_flight, html_dash, html_dash);
+  } else {
+    p.format("<tr><td class=\"l\">In flight</td><td>{0}</td><td>{0}</td><td>{0}</td>"
+             "<td class=\"l\">not measured: arrivals are not reported</td></tr>\n",
+             html_dash);
+  }
+  p.format("<tr><td class=\"l\">Completions per arrival</td><td>{}</td><td>{}</td><td>{}</td>"
+           "<td class=\"l\">{} completions</td></tr>\n",
+           html_percent(t.completion_ratio), html_percent(t.background_completion_ratio), html_dash,
+           t.recent_completions);
+  p.format("<tr><td class=\"l\">Errors</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">share of requests</td></tr>\n",
+           html_percent(t.error_rate), html_percent(t.background_error_rate), html_p_value(t.error_p_value));
+  p.format("<tr><td class=\"l\">Timeouts</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">share of requests</td></tr>\n",
+           html_percent(t.timeout_rate), html_percent(t.background_timeout_rate), html_p_value(t.timeout_p_value));
+  p.raw("</tbody></table>\n<p class=\"note\">Arrivals are judged against the predicted rate (p-value: two-sided "
+        "Poisson); a silence against the arrivals the rate expected in it (p = e<sup>&minus;expected</sup>); "
+        "completion, error and timeout rates compare the recent interval with the trailing background.</p>\n"
+        "</section>\n");
+}
+
+inline void html_latency_row(HtmlPage& p, std::string_view tag, std::string_view value, const LatencyReport& l) {
+  p.raw("<tr><td class=\"l\">").text(tag);
+  if (!value.empty()) p.raw("=").text(value);
+  p.raw("</td><td>");
+  html_status(p, l.status);
+  p.format("</td><td>{}</td><td>{}</td>", l.recent_count, l.background_count);
+  p.format("<td>{} / {}</td>", html_duration(l.recent_p50), html_duration(l.background_p50));
+  p.format("<td>{} / {}</td><td>{}</td>", html_duration(l.recent_p99), html_duration(l.background_p99),
+           html_factor(l.p99_ratio));
+  p.format("<td>{} / {}</td><td>{}</td>", html_duration(l.recent_p999), html_duration(l.background_p999),
+           html_factor(l.p999_ratio));
+  html_test_cell(p, l.statistic, l.p_value);
+  p.format("<td>{}</td><td>{}", html_duration(l.slow_threshold), l.slow);
+  if (l.recent_count > 0) {
+    const double slow_share = static_cast<double>(l.slow) / static_cast<double>(l.recent_count);
+    p.format("<br><span class=\"muted\">{}</span>", html_percent(slow_share));
+  }
+  p.raw("</td></tr>\n");
+}
+
+inline void html_attribution_table(HtmlPage& p, const std::vector<SlowAttribution>& attribution) {
+  p.raw("<table><thead><tr><th class=\"l\">Tag</th><th class=\"l\">Value</th><th>Requests</th><th>Slow</th>"
+        "<th>Share of slow</th><th>Share of all</th><th>Lift</th><th>p-value</th><th class=\"l\">Reading</th>"
+        "</tr></thead><tbody>\n");
+  for (const SlowAttribution& a : attribution) {
+    p.raw("<tr><td class=\"l\">").text(a.tag).raw("</td><td class=\"l\">").text(a.value).raw("</td>");
+    p.format("<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>", a.requests, a.slow,
+             html_percent(a.share_of_slow), html_percent(a.share_of_all), html_factor(a.lift), html_p_value(a.p_value));
+    p.raw("<td class=\"msg\"><b>").text(a.tag).raw("=").text(a.value);
+    p.format("</b> carries {} of slow requests vs {} of all requests</td></tr>\n", html_percent(a.share_of_slow),
+             html_percent(a.share_of_all));
+  }
+  p.raw("</tbody></table>\n");
+}
+
+inline void html_latency(HtmlPage& p, const Report& r) {
+  p.raw("<section id=\"latency\">\n<h2>Latency ");
+  html_status(p, r.latency.status);
+  p.raw("</h2>\n");
+  const auto has_data = [](const LatencyReport& l) {
+    return l.recent_count > 0 || l.background_count > 0 || !l.attribution.empty();
+  };
+  bool any = has_data(r.latency);
+  for (const CohortReport& c : r.cohorts) any = any || has_data(c.latency);
+  if (!any) {
+    p.raw("<p class=\"note\">No latency was recorded.</p>\n</section>\n");
+    return;
+  }
+  p.raw("<table><thead><tr><th class=\"l\">Subject</th><th>Status</th><th>Window n</th><th>Background n</th>"
+        "<th>p50 window / background</th><th>p99 window / background</th><th>p99 ratio</th>"
+        "<th>p99.9 window / background</th><th>p99.9 ratio</th><th>G (p)</th><th>Slow threshold</th><th>Slow</th>"
+        "</tr></thead><tbody>\n");
+  html_latency_row(p, "all requests", "", r.latency);
+  for (const CohortReport& c : r.cohorts) html_latency_row(p, c.tag, c.value, c.latency);
+  p.raw("</tbody></table>\n<p class=\"note\">The latency window against the trailing background on log-scale "
+        "buckets; the G-test compares their bucket counts. A request is slow above the slow threshold.</p>\n");
+  p.raw("<h3>Slow requests by tag value</h3>\n");
+  if (r.latency.attribution.empty()) {
+    p.raw("<p class=\"note\">No tag value is attributed a share of the slow requests.</p>\n");
+  } else {
+    html_attribution_table(p, r.latency.attribution);
+  }
+  for (const CohortReport& c : r.cohorts) {
+    if (c.latency.attribution.empty()) continue;
+    p.raw("<h3>Slow requests of ").text(c.tag).raw("=").text(c.value).raw(" by tag value</h3>\n");
+    html_attribution_table(p, c.latency.attribution);
+  }
+  p.raw("<p class=\"note\">Lift is the share of slow requests divided by the share of all requests; the p-value "
+        "is a G-test of slow against not slow, this value against the others.</p>\n</section>\n");
+}
+
 }  // namespace detail
 
 inline std::string to_html(const Report& latest, const std::vector<Alert>& alerts, const ReportHistory* history,
                            const HtmlOptions& options) {
   std::string out;
-  out.reserve(16384 + 1200 * (latest.features.size() + latest.outputs.size()) + 400 * std::min(alerts.size(), options.max_alerts));
+  out.reserve(16384 + 1200 * (latest.features.size() + latest.outputs.size()) + 400 * latest.cohorts.size() +
+              400 * std::min(alerts.size(), options.max_alerts));
   detail::HtmlPage p(out);
   const AlertPolicy& policy = options.policy;
 
@@ -516,7 +650,8 @@ inline std::string to_html(const Report& latest, const std::vector<Alert>& alert
            latest.open_alerts.size(), latest.open_alerts.size() == 1 ? "" : "s", latest.counters.observed);
   p.raw("<nav><a href=\"#open-alerts\">Open alerts</a>");
   if (history != nullptr && history->size() >= 2) p.raw("<a href=\"#history\">History</a>");
-  p.raw("<a href=\"#features\">Features</a><a href=\"#outputs\">Outputs</a>");
+  p.raw("<a href=\"#features\">Features</a><a href=\"#outputs\">Outputs</a><a href=\"#traffic\">Traffic</a>"
+        "<a href=\"#latency\">Latency</a>");
   if (!latest.cohorts.empty()) p.raw("<a href=\"#cohorts\">Cohorts</a>");
   p.raw("<a href=\"#alerts\">Alert log</a><a href=\"#counters\">Input counters</a></nav>\n</header>\n<main>\n");
 
@@ -578,6 +713,9 @@ inline std::string to_html(const Report& latest, const std::vector<Alert>& alert
   }
   p.raw("</section>\n");
 
+  detail::html_traffic(p, latest.traffic);
+  detail::html_latency(p, latest);
+
   if (!latest.cohorts.empty()) {
     p.format("<section id=\"cohorts\">\n<h2>Cohorts ({})</h2>\n", latest.cohorts.size());
     p.raw("<table><thead><tr><th class=\"l\">Tag</th><th class=\"l\">Value</th><th>Status</th><th>Horizon requests</th>"
@@ -619,6 +757,7 @@ inline std::string to_html(const Report& latest, const std::vector<Alert>& alert
       {"late", latest.counters.late, "older than the lateness tolerance: dropped"},
       {"bad_latency", latest.counters.bad_latency, "negative or NaN latency: latency not recorded"},
       {"skipped_evaluations", latest.counters.skipped_evaluations, "intervals that left retention unevaluated"},
+      {"bad_arrival_time", latest.counters.bad_arrival_time, "on_arrival() with a NaN or infinite time: dropped"},
   };
   for (const auto& [name, value, meaning] : counters)
     p.format("<tr><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{}</td></tr>\n", name, value, meaning);

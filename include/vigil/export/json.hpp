@@ -34,14 +34,15 @@ struct JsonOptions {
 /// ```json
 /// {"schema_version":1,"time":1793606400,"time_iso":"2026-11-02T08:00:00.000Z","status":"warn",
 ///  "recent":{...},"horizon":{...},"counters":{...},"features":[...],"outputs":[...],
-///  "cohorts":[...],"open_alerts":[...],"transitions":[...]}
+///  "cohorts":[...],"traffic":{...},"latency":{...},"open_alerts":[...],"transitions":[...]}
 /// ```
 ///
 /// Keys are the snake_case names of the Report fields, in declaration order. NaN and
 /// infinite figures are written as `null`; numbers are the shortest text that reads back as
 /// the same double; strings are escaped per RFC 8259 with valid UTF-8 passed through and
 /// invalid bytes replaced by U+FFFD. Times are Unix seconds, each with an ISO-8601 twin
-/// (`*_iso`, null when the time is not finite).
+/// (`*_iso`, null when the time is not finite). Latencies, thresholds and silences are in
+/// seconds, rates and shares in [0, 1], as in the Report.
 ///
 /// Complexity: O(size of the report); the only allocation is the returned string.
 inline std::string to_json(const Report& report, const JsonOptions& options = {});
@@ -88,6 +89,10 @@ class JsonWriter {
     }
   }
   void value(std::uint64_t v) {
+    prefix();
+    fmt::format_to(std::back_inserter(out_), "{}", v);
+  }
+  void value(std::int64_t v) {
     prefix();
     fmt::format_to(std::back_inserter(out_), "{}", v);
   }
@@ -258,6 +263,68 @@ void write_json_array(JsonWriter& w, std::string_view name, const std::vector<T>
   w.end_array();
 }
 
+inline void write_json(JsonWriter& w, const SlowAttribution& a) {
+  w.begin_object();
+  w.member("tag", a.tag);
+  w.member("value", a.value);
+  w.member("requests", a.requests);
+  w.member("slow", a.slow);
+  w.member("share_of_slow", a.share_of_slow);
+  w.member("share_of_all", a.share_of_all);
+  w.member("lift", a.lift);
+  w.member("p_value", a.p_value);
+  w.end_object();
+}
+
+inline void write_json(JsonWriter& w, const LatencyReport& l) {
+  w.begin_object();
+  w.member("subject", l.subject);
+  w.member("status", to_string(l.status));
+  w.member("recent_count", l.recent_count);
+  w.member("background_count", l.background_count);
+  w.member("recent_p50", l.recent_p50);
+  w.member("recent_p99", l.recent_p99);
+  w.member("recent_p999", l.recent_p999);
+  w.member("background_p50", l.background_p50);
+  w.member("background_p99", l.background_p99);
+  w.member("background_p999", l.background_p999);
+  w.member("p99_ratio", l.p99_ratio);
+  w.member("p999_ratio", l.p999_ratio);
+  w.member("statistic", l.statistic);
+  w.member("p_value", l.p_value);
+  w.member("slow_threshold", l.slow_threshold);
+  w.member("slow", l.slow);
+  write_json_array(w, "attribution", l.attribution);
+  w.end_object();
+}
+
+inline void write_json(JsonWriter& w, const TrafficReport& t) {
+  w.begin_object();
+  w.member("status", to_string(t.status));
+  w.member("arrivals_source", t.arrivals_source);
+  w.member("recent_arrivals", t.recent_arrivals);
+  w.member("recent_completions", t.recent_completions);
+  w.member("predicted_arrivals", t.predicted_arrivals);
+  w.member("arrival_z", t.arrival_z);
+  w.member("arrival_p_value", t.arrival_p_value);
+  w.member("rate_model", t.rate_model);
+  w.member("rate_history", t.rate_history);
+  w.time_members("last_arrival", "last_arrival_iso", t.last_arrival);
+  w.member("silence", t.silence);
+  w.member("expected_in_silence", t.expected_in_silence);
+  w.member("silence_p_value", t.silence_p_value);
+  w.member("in_flight", t.in_flight);
+  w.member("completion_ratio", t.completion_ratio);
+  w.member("background_completion_ratio", t.background_completion_ratio);
+  w.member("error_rate", t.error_rate);
+  w.member("background_error_rate", t.background_error_rate);
+  w.member("error_p_value", t.error_p_value);
+  w.member("timeout_rate", t.timeout_rate);
+  w.member("background_timeout_rate", t.background_timeout_rate);
+  w.member("timeout_p_value", t.timeout_p_value);
+  w.end_object();
+}
+
 inline void write_json(JsonWriter& w, const CohortReport& c) {
   w.begin_object();
   w.member("tag", c.tag);
@@ -266,6 +333,8 @@ inline void write_json(JsonWriter& w, const CohortReport& c) {
   w.member("requests", c.requests);
   write_json_array(w, "features", c.features);
   write_json_array(w, "outputs", c.outputs);
+  w.key("latency");
+  write_json(w, c.latency);
   w.end_object();
 }
 
@@ -273,7 +342,7 @@ inline void write_json(JsonWriter& w, const CohortReport& c) {
 
 inline std::string to_json(const Report& report, const JsonOptions& options) {
   std::string out;
-  out.reserve(1024 + 600 * (report.features.size() + report.outputs.size()));
+  out.reserve(2048 + 600 * (report.features.size() + report.outputs.size()) + 600 * report.cohorts.size());
   detail::JsonWriter w(out, options.indent);
   w.begin_object();
   w.member("schema_version", json_schema_version);
@@ -301,11 +370,16 @@ inline std::string to_json(const Report& report, const JsonOptions& options) {
   w.member("late", report.counters.late);
   w.member("bad_latency", report.counters.bad_latency);
   w.member("skipped_evaluations", report.counters.skipped_evaluations);
+  w.member("bad_arrival_time", report.counters.bad_arrival_time);
   w.end_object();
 
   detail::write_json_array(w, "features", report.features);
   detail::write_json_array(w, "outputs", report.outputs);
   detail::write_json_array(w, "cohorts", report.cohorts);
+  w.key("traffic");
+  detail::write_json(w, report.traffic);
+  w.key("latency");
+  detail::write_json(w, report.latency);
   detail::write_json_array(w, "open_alerts", report.open_alerts);
   detail::write_json_array(w, "transitions", report.transitions);
   w.end_object();

@@ -37,14 +37,18 @@ inline constexpr std::string_view prometheus_content_type = "text/plain; version
 /// Every family has one HELP and one TYPE line followed by all its samples; a family with no
 /// sample is left out. Labels are bounded by the schema: `feature`, `output`, `class`,
 /// `quantile`, `kind`, `severity`, `reason`, `cohort_tag`, `cohort_value` (cohort values are
-/// bounded by TagOptions::max_values). Label values are escaped (backslash, double quote,
+/// bounded by TagOptions::max_values), `tag`, `value` (the tag values a slow-request
+/// attribution names, bounded the same way), `arrivals_source` and `rate_model` (a few fixed
+/// words). Label values are escaped (backslash, double quote,
 /// line feed) and invalid UTF-8 bytes become U+FFFD. A figure that is NaN (not computed) is
 /// omitted rather than written as `NaN`, so that "no data" reads as an absent series and
 /// never compares true in a PromQL alert; infinities are written `+Inf` / `-Inf`. Samples
 /// carry no timestamp: the scrape time applies, and `vigil_report_time_seconds` says which
 /// event time the figures describe.
 ///
-/// Complexity: O(families × (features + outputs) × (1 + cohorts)).
+/// Latencies, thresholds and silences are in seconds, rates in [0, 1], as in the Report.
+///
+/// Complexity: O(families × (features + outputs + attributions) × (1 + cohorts)).
 inline std::string to_prometheus(const Report& report);
 
 /// Appends the same text to `out`, e.g. after a server's own metrics.
@@ -76,6 +80,10 @@ class PrometheusWriter {
     samples_ += '\n';
   }
   void sample(std::string_view labels, std::uint64_t value) {
+    start_sample(labels);
+    fmt::format_to(std::back_inserter(samples_), "{}\n", value);
+  }
+  void sample(std::string_view labels, std::int64_t value) {
     start_sample(labels);
     fmt::format_to(std::back_inserter(samples_), "{}\n", value);
   }
@@ -135,6 +143,18 @@ struct OutputFamily {
   const char* name;
   const char* help;
   double (*figure)(const OutputReport&);
+};
+
+struct LatencyFamily {
+  const char* name;
+  const char* help;
+  double (*figure)(const LatencyReport&);
+};
+
+struct AttributionFamily {
+  const char* name;
+  const char* help;
+  double (*figure)(const SlowAttribution&);
 };
 
 // clang-format off
@@ -217,7 +237,58 @@ inline const OutputFamily output_families[] = {
   {"vigil_output_class_p_value", "P-value of the G test of the recent predicted-class counts against the trailing background.",
    [](const OutputReport& o) { return o.class_p_value; }},
 };
+
+inline const LatencyFamily latency_families[] = {
+  {"vigil_latency_status", "Status of the request latency: 0 ok, 1 warn, 2 alert (worst open alert about it).",
+   [](const LatencyReport& l) { return status_value(l.status); }},
+  {"vigil_latency_recent_requests", "Latencies recorded in the latency window.",
+   [](const LatencyReport& l) { return static_cast<double>(l.recent_count); }},
+  {"vigil_latency_background_requests", "Latencies in the trailing background the latency window is compared with.",
+   [](const LatencyReport& l) { return static_cast<double>(l.background_count); }},
+  {"vigil_latency_shift_g_statistic", "G statistic of the latency window's log-scale bucket counts against the trailing background.",
+   [](const LatencyReport& l) { return l.statistic; }},
+  {"vigil_latency_shift_p_value", "P-value of the G test of the latency window against the trailing background.",
+   [](const LatencyReport& l) { return l.p_value; }},
+  {"vigil_latency_slow_threshold_seconds", "Latency above which a request counted as slow in the latency window, in seconds.",
+   [](const LatencyReport& l) { return l.slow_threshold; }},
+  {"vigil_latency_slow_requests", "Requests in the latency window slower than the slow threshold.",
+   [](const LatencyReport& l) { return static_cast<double>(l.slow); }},
+};
+
+inline const AttributionFamily attribution_families[] = {
+  {"vigil_latency_attribution_requests", "Requests in the latency window with the tag value.",
+   [](const SlowAttribution& a) { return static_cast<double>(a.requests); }},
+  {"vigil_latency_attribution_slow_requests", "Requests in the latency window with the tag value that were slow.",
+   [](const SlowAttribution& a) { return static_cast<double>(a.slow); }},
+  {"vigil_latency_attribution_share_of_slow_ratio", "Share of the slow requests in the latency window that carry the tag value.",
+   [](const SlowAttribution& a) { return a.share_of_slow; }},
+  {"vigil_latency_attribution_share_of_all_ratio", "Share of all requests in the latency window that carry the tag value.",
+   [](const SlowAttribution& a) { return a.share_of_all; }},
+  {"vigil_latency_attribution_lift", "Share of the slow requests divided by share of all requests carrying the tag value (1 = not over-represented).",
+   [](const SlowAttribution& a) { return a.lift; }},
+  {"vigil_latency_attribution_p_value", "P-value of the G test of slow against not slow requests, the tag value against the others.",
+   [](const SlowAttribution& a) { return a.p_value; }},
+};
 // clang-format on
+
+/// The latency report of the whole model (no labels), then of each cohort (`cohort_tag`,
+/// `cohort_value`), with their label lists.
+struct PrometheusLatencies {
+  std::vector<const LatencyReport*> latencies;
+  std::vector<std::string> labels;
+
+  explicit PrometheusLatencies(const Report& report) {
+    latencies.push_back(&report.latency);
+    labels.emplace_back();
+    for (const CohortReport& c : report.cohorts) {
+      std::string cohort;
+      add_label(cohort, "cohort_tag", c.tag);
+      add_label(cohort, "cohort_value", c.value);
+      latencies.push_back(&c.latency);
+      labels.push_back(std::move(cohort));
+    }
+  }
+};
 
 /// The label lists of every feature or output, overall (no cohort labels) then per cohort.
 struct PrometheusSubjects {
@@ -285,6 +356,8 @@ inline void append_prometheus(std::string& out, const Report& report) {
   scalar("vigil_skipped_evaluations_total", "counter",
          "Intervals that passed out of fine retention before they were evaluated.",
          report.counters.skipped_evaluations);
+  scalar("vigil_bad_arrival_time_total", "counter",
+         "Arrivals reported with a NaN or infinite event time and dropped.", report.counters.bad_arrival_time);
 
   // Every (kind, severity) pair, zero included, so that an alert rule sees 0 rather than
   // an absent series.
@@ -368,11 +441,109 @@ inline void append_prometheus(std::string& out, const Report& report) {
                &OutputReport::class_share);
   class_family("vigil_output_reference_class_ratio", "Share of training rows for which the model predicted the class.",
                &OutputReport::reference_class_share);
+
+  const TrafficReport& traffic = report.traffic;
+  scalar("vigil_traffic_status", "gauge",
+         "Status of the request traffic: 0 ok, 1 warn, 2 alert (worst open alert about it).",
+         detail::status_value(traffic.status));
+  w.begin("vigil_traffic_info", "gauge",
+          "Always 1; arrivals_source says whether arrivals are reported (arrivals) or taken from completions, "
+          "rate_model which predictor gave the predicted arrivals (none, mean, recent or seasonal).");
+  labels.clear();
+  detail::add_label(labels, "arrivals_source", traffic.arrivals_source);
+  detail::add_label(labels, "rate_model", traffic.rate_model);
+  w.sample(labels, std::uint64_t{1});
+  w.end();
+  scalar("vigil_traffic_recent_arrivals", "gauge", "Arrivals in the recent interval(s).", traffic.recent_arrivals);
+  scalar("vigil_traffic_recent_completions", "gauge", "Completed requests in the recent interval(s).",
+         traffic.recent_completions);
+  scalar("vigil_traffic_predicted_arrivals", "gauge", "Arrivals the rate predictor expected in the recent interval(s).",
+         traffic.predicted_arrivals);
+  scalar("vigil_traffic_arrival_z", "gauge",
+         "Surprise of the recent arrival count against the prediction: standardised difference of log counts.",
+         traffic.arrival_z);
+  scalar("vigil_traffic_arrival_p_value", "gauge",
+         "Two-sided Poisson p-value of the recent arrival count given the predicted arrivals.", traffic.arrival_p_value);
+  scalar("vigil_traffic_rate_history_intervals", "gauge", "Intervals the arrival rate predictor was fitted on.",
+         traffic.rate_history);
+  scalar("vigil_traffic_last_arrival_time_seconds", "gauge", "Event time of the latest arrival, Unix seconds.",
+         traffic.last_arrival);
+  scalar("vigil_traffic_silence_seconds", "gauge", "Seconds from the latest arrival to the report time.",
+         traffic.silence);
+  scalar("vigil_traffic_silence_expected_arrivals", "gauge",
+         "Arrivals the predicted rate expected during the current silence.", traffic.expected_in_silence);
+  scalar("vigil_traffic_silence_p_value", "gauge",
+         "Chance of a silence this long at the predicted rate: exp(-expected arrivals).", traffic.silence_p_value);
+  scalar("vigil_traffic_in_flight", "gauge", "Requests that arrived and have not completed (arrivals minus completions).",
+         traffic.in_flight);
+  scalar("vigil_traffic_completion_ratio", "gauge", "Completions per arrival in the recent interval(s).",
+         traffic.completion_ratio);
+  scalar("vigil_traffic_background_completion_ratio", "gauge", "Completions per arrival in the trailing background.",
+         traffic.background_completion_ratio);
+  scalar("vigil_traffic_error_ratio", "gauge", "Share of recent requests that ended in an error.", traffic.error_rate);
+  scalar("vigil_traffic_background_error_ratio", "gauge",
+         "Share of requests in the trailing background that ended in an error.", traffic.background_error_rate);
+  scalar("vigil_traffic_error_p_value", "gauge", "P-value of the G test of the recent error rate against the background.",
+         traffic.error_p_value);
+  scalar("vigil_traffic_timeout_ratio", "gauge", "Share of recent requests that timed out.", traffic.timeout_rate);
+  scalar("vigil_traffic_background_timeout_ratio", "gauge",
+         "Share of requests in the trailing background that timed out.", traffic.background_timeout_rate);
+  scalar("vigil_traffic_timeout_p_value", "gauge",
+         "P-value of the G test of the recent timeout rate against the background.", traffic.timeout_p_value);
+
+  const detail::PrometheusLatencies latencies(report);
+  for (const detail::LatencyFamily& family : detail::latency_families) {
+    w.begin(family.name, "gauge", family.help);
+    for (std::size_t i = 0; i < latencies.latencies.size(); ++i)
+      w.sample(latencies.labels[i], family.figure(*latencies.latencies[i]));
+    w.end();
+  }
+  const auto quantile_family = [&](const char* name, const char* help, const char* const* quantiles,
+                                   std::size_t n, double (*figure)(const LatencyReport&, std::size_t)) {
+    w.begin(name, "gauge", help);
+    for (std::size_t i = 0; i < latencies.latencies.size(); ++i) {
+      for (std::size_t q = 0; q < n; ++q) {
+        labels = latencies.labels[i];
+        detail::add_label(labels, "quantile", quantiles[q]);
+        w.sample(labels, figure(*latencies.latencies[i], q));
+      }
+    }
+    w.end();
+  };
+  static const char* const all_quantiles[] = {"0.5", "0.99", "0.999"};
+  static const char* const tail_quantiles[] = {"0.99", "0.999"};
+  quantile_family("vigil_latency_quantile_seconds", "Latency quantile in the latency window, in seconds.",
+                  all_quantiles, 3, [](const LatencyReport& l, std::size_t q) {
+                    return q == 0 ? l.recent_p50 : q == 1 ? l.recent_p99 : l.recent_p999;
+                  });
+  quantile_family("vigil_latency_background_quantile_seconds",
+                  "Latency quantile in the trailing background, in seconds.", all_quantiles, 3,
+                  [](const LatencyReport& l, std::size_t q) {
+                    return q == 0 ? l.background_p50 : q == 1 ? l.background_p99 : l.background_p999;
+                  });
+  quantile_family("vigil_latency_quantile_factor",
+                  "Latency quantile in the latency window divided by the same quantile in the background (1 = unchanged).",
+                  tail_quantiles, 2,
+                  [](const LatencyReport& l, std::size_t q) { return q == 0 ? l.p99_ratio : l.p999_ratio; });
+
+  for (const detail::AttributionFamily& family : detail::attribution_families) {
+    w.begin(family.name, "gauge", family.help);
+    for (std::size_t i = 0; i < latencies.latencies.size(); ++i) {
+      for (const SlowAttribution& a : latencies.latencies[i]->attribution) {
+        labels.clear();
+        detail::add_label(labels, "tag", a.tag);
+        detail::add_label(labels, "value", a.value);
+        if (!latencies.labels[i].empty()) labels += ',' + latencies.labels[i];
+        w.sample(labels, family.figure(a));
+      }
+    }
+    w.end();
+  }
 }
 
 inline std::string to_prometheus(const Report& report) {
   std::string out;
-  out.reserve(4096 + 1500 * (report.features.size() + report.outputs.size()) * (1 + report.cohorts.size()));
+  out.reserve(8192 + 1500 * (report.features.size() + report.outputs.size() + 1) * (1 + report.cohorts.size()));
   append_prometheus(out, report);
   return out;
 }
