@@ -495,8 +495,9 @@ TEST_CASE("RatePredictor: an outage stays surprising and does not echo the next 
     return n;
   };
   CHECK(flags_between(outage_start, outage_end) >= 80);
-  // Before the outage, after the recovery and on the next days at the same hours: quiet.
-  CHECK(flags_between(3 * day, outage_start) == 0);
+  // Before the outage (the fallback models of the first two days included), after the
+  // recovery and on the next days at the same hours: quiet.
+  CHECK(flags_between(0, outage_start) == 0);
   CHECK(flags_between(outage_end + 10, 7 * day) == 0);
   double worst_next_days = 0;
   for (int d : {1, 2})
@@ -521,6 +522,7 @@ TEST_CASE("RatePredictor: an outage stays surprising and does not echo the next 
 // labelled windows.
 struct NycReplay {
   std::vector<double> z;
+  std::vector<double> z_recent;  // the same while the fallback model `recent` is in use
   std::vector<double> errors;
 };
 
@@ -538,12 +540,14 @@ NycReplay replay_nyc(const Series& data, const std::vector<std::pair<std::int64_
   };
   NycReplay out;
   out.z.assign(n, std::numeric_limits<double>::quiet_NaN());
+  out.z_recent = out.z;
   std::vector<vigil::RatePrediction> hour_ahead(n + 2);
   for (std::size_t i = 0; i < n; ++i) {
     const std::int64_t index = data.time[i] / static_cast<std::int64_t>(interval);
     const double count = data.value[i];
     const vigil::RatePrediction next = p.predict(index);
     if (next.model == vigil::RateModel::seasonal && data.time[i] >= warm_up_end) out.z[i] = next.z(count);
+    if (next.model == vigil::RateModel::recent) out.z_recent[i] = next.z(count);
     const vigil::RatePrediction& ahead = hour_ahead[i];
     if (ahead.model == vigil::RateModel::seasonal && data.time[i] >= warm_up_end && !in_window(data.time[i]))
       out.errors.push_back(std::fabs(ahead.rate - count) / count);
@@ -599,6 +603,10 @@ TEST_CASE("RatePredictor: NYC taxi demand, hour-ahead error and labelled anomali
   }
   CHECK(false_runs <= 7);
   CHECK(false_intervals <= 28);
+  // While the fallback `recent` model was in use (the first 16 days), nothing was flagged.
+  const std::vector<char> recent_flags = flag_intervals(replay.z_recent, FlagRule{});
+  CHECK(std::count_if(replay.z_recent.begin(), replay.z_recent.end(), [](double x) { return !std::isnan(x); }) >= 700);
+  CHECK(std::count(recent_flags.begin(), recent_flags.end(), 1) == 0);
 
   // The default options (lags 1–4, a day and two days, one interval each; 7 days of
   // history) on the same data: hour-ahead MdAPE 9.1 %, 2.7 times the above.
@@ -630,6 +638,7 @@ TEST_CASE("RatePredictor: Minneapolis I-94 traffic, hour-ahead error with missin
 
   std::vector<double> errors;
   std::vector<double> z(data.time.size(), std::numeric_limits<double>::quiet_NaN());
+  std::vector<double> z_recent = z;  // while the fallback model `recent` is in use
   std::size_t missing = 0;
   for (std::size_t i = 0; i < data.time.size(); ++i) {
     const std::int64_t index = data.time[i] / static_cast<std::int64_t>(interval);
@@ -644,6 +653,7 @@ TEST_CASE("RatePredictor: Minneapolis I-94 traffic, hour-ahead error with missin
       z[i] = next.z(count);
       if (!holiday(data.time[i])) errors.push_back(std::fabs(next.rate - count) / count);
     }
+    if (next.model == vigil::RateModel::recent) z_recent[i] = next.z(count);
     p.add(index, count);
   }
   CHECK(missing == 104);
@@ -666,4 +676,8 @@ TEST_CASE("RatePredictor: Minneapolis I-94 traffic, hour-ahead error with missin
     }
   CHECK(runs <= 46);
   CHECK(holiday_runs >= 14);
+  // While the fallback `recent` model was in use (the first 19 days), nothing was flagged.
+  const std::vector<char> recent_flags = flag_intervals(z_recent, FlagRule{});
+  CHECK(std::count_if(z_recent.begin(), z_recent.end(), [](double x) { return !std::isnan(x); }) >= 390);
+  CHECK(std::count(recent_flags.begin(), recent_flags.end(), 1) == 0);
 }
