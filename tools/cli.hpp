@@ -856,7 +856,8 @@ inline int run_replay(const Options& options, std::ostream& out, std::ostream& e
   if (!std::isfinite(last_time))
     fail(input + " has no row with a valid time in column '" + columns[time_column] + "' (" + std::to_string(rows) +
          " rows read)");
-  const Report report = monitor->report(last_time + interval);
+  // The log ends here; the time after its last row is not a silence of the traffic.
+  const Report report = monitor->finish();
   if (intervals_file.is_open()) {
     write_intervals(intervals_file, report);
     intervals_file.flush();

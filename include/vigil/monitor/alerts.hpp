@@ -99,6 +99,20 @@ struct AlertPolicy {
   double bad_value_share = 0.01;      // share of NaN/unparsable values (warn; 5× is alert)
   double class_share_change = 0.05;   // largest change of a class share (warn; 2× is alert)
   std::uint64_t min_requests = 30;    // an interval with fewer values is not judged
+  // Operations (docs/guide.md, "Traffic and latency").
+  double traffic_z = 4;               // |log-count surprise| in residual sds (warn; 2× is alert)
+  double silence_arrivals = 4;        // arrivals expected during a silence (warn) ...
+  double silence_alert_arrivals = 12; // ... and for severity alert
+  double min_silence = 10;            // seconds: shorter silences are never judged
+  double error_rate_change = 0.01;    // rise of the error or timeout rate (warn; 5× is alert)
+  double completion_drop = 0.1;       // fall of completions per arrival (warn; 3× is alert)
+  double latency_p99_warn = 1.5;      // recent p99 / background p99 (with a significant G-test)
+  double latency_p99_alert = 3;
+  double latency_p999_warn = 2;       // the same for p99.9
+  double latency_p999_alert = 4;
+  double slow_lift_warn = 1.25;       // share of slow / share of all requests of a tag value
+  double slow_lift_alert = 2.5;
+  std::uint64_t min_slow_requests = 10;  // a tag value with fewer slow requests is not judged
   int persistence = 2;                // evidence in this many ...
   int window = 3;                     // ... of the last this many intervals opens an alert
   int recovery = 5;                   // clean intervals in a row that close it
@@ -122,6 +136,7 @@ struct Evidence {
   double statistic;
   double p_value;
   std::string message;
+  bool immediate = false;  // opens without waiting for persistence (a silence)
 };
 
 namespace detail {
@@ -155,15 +170,15 @@ class AlertTracker {
         s.alert_hits = (s.alert_hits << 1) & mask;
       }
       const int hits = popcount(s.history);
+      const int needed = s.seen_this_round && s.last.immediate ? 1 : policy_.persistence;
       if (!s.open) {
         const bool cooled = time - s.closed_at >= policy_.cool_down;  // closed_at starts at -inf
-        if (hits >= policy_.persistence && s.seen_this_round && cooled) {
+        if (hits >= needed && s.seen_this_round && cooled) {
           s.open = true;
-          s.severity = popcount(s.alert_hits) >= policy_.persistence ? Severity::alert : Severity::warn;
+          s.severity = popcount(s.alert_hits) >= needed ? Severity::alert : Severity::warn;
           out.push_back(make(time, s, Alert::Transition::raised));
         }
-      } else if (s.seen_this_round && s.severity == Severity::warn &&
-                 popcount(s.alert_hits) >= policy_.persistence) {
+      } else if (s.seen_this_round && s.severity == Severity::warn && popcount(s.alert_hits) >= needed) {
         s.severity = Severity::alert;
         out.push_back(make(time, s, Alert::Transition::escalated));
       } else if (s.clean_streak >= policy_.recovery) {
@@ -178,6 +193,26 @@ class AlertTracker {
       } else {
         ++it;
       }
+    }
+    return out;
+  }
+
+  /// Feeds evidence seen between interval evaluations (a silence noticed at report time)
+  /// that opens or escalates an alert at once; other keys, and this key's history, are left
+  /// for the next update(). Returns the transitions.
+  std::vector<Alert> raise_now(double time, const Evidence& e) {
+    std::vector<Alert> out;
+    State& s = states_[Key{e.kind, e.subject}];
+    s.last = e;
+    if (!s.open) {
+      if (time - s.closed_at < policy_.cool_down) return out;
+      s.open = true;
+      s.clean_streak = 0;
+      s.severity = e.severity;
+      out.push_back(make(time, s, Alert::Transition::raised));
+    } else if (s.severity == Severity::warn && e.severity == Severity::alert) {
+      s.severity = Severity::alert;
+      out.push_back(make(time, s, Alert::Transition::escalated));
     }
     return out;
   }

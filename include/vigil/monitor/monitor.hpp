@@ -16,14 +16,17 @@
 #include <vector>
 
 #include "vigil/error.hpp"
+#include "vigil/model/rate_predictor.hpp"
 #include "vigil/monitor/alerts.hpp"
 #include "vigil/monitor/detail/summary.hpp"
 #include "vigil/monitor/features.hpp"
+#include "vigil/monitor/latency.hpp"
 #include "vigil/monitor/observation.hpp"
 #include "vigil/monitor/profile.hpp"
 #include "vigil/monitor/report.hpp"
 #include "vigil/monitor/schema.hpp"
 #include "vigil/monitor/scores.hpp"
+#include "vigil/monitor/traffic.hpp"
 #include "vigil/sketch/time_windows.hpp"
 #include "vigil/stats/multiple_testing.hpp"
 
@@ -78,6 +81,15 @@ struct MonitorOptions {
   /// time passes their end, rather than at the next report(). Right for log replay; a server
   /// usually leaves this off so that no request pays for an evaluation.
   bool evaluate_in_observe = false;
+  /// Latency: the latest this many seconds (whole intervals, at least one) are compared with
+  /// the `latency_background` seconds before them (capped by retention).
+  double latency_window = 300;
+  double latency_background = 24 * 3600;
+  /// Latency in seconds above which a request counts as slow for attribution; NaN: the
+  /// background's p99 as of the latest evaluation (before the first, nothing is slow).
+  double slow_threshold = std::numeric_limits<double>::quiet_NaN();
+  /// The arrival-rate predictor (its interval is set to `interval`).
+  RatePredictorOptions rate;
   AlertPolicy alerts;
 };
 
@@ -115,12 +127,26 @@ class Monitor {
   /// Files one request. Thread-safe; no heap allocation in steady state.
   void observe(const Observation& observation);
 
+  /// Counts a request's arrival, before the model answers it, at event time `unix_seconds`
+  /// (or now). Once a monitor has seen an arrival, the traffic report compares arrivals with
+  /// their predicted rate and completions (observe()) with arrivals, so a server that stops
+  /// answering is told apart from one that is not asked; until then every observed request
+  /// counts as its own arrival. Thread-safe, no allocation. A NaN or infinite time is
+  /// counted (InputCounters::bad_arrival_time), a late one in InputCounters::late.
+  void on_arrival(double unix_seconds);
+  void on_arrival();
+
   /// Evaluates every interval that ended at or before the latest event time and returns the
   /// report as of then.
   Report report();
   /// The same, with event time advanced to `now` first (a quiet stream still closes its
   /// intervals).
   Report report(double now);
+  /// The end of a recorded stream (a log replay): evaluates every interval up to and including
+  /// the one holding the latest event, as if time had moved on to its end, and returns the
+  /// report then. Unlike report(now), the time after the last event is not judged as a
+  /// silence: the log ended, not the traffic.
+  Report finish();
   /// Evaluates closed intervals (firing callbacks) without building a report.
   void evaluate();
   void evaluate(double now);
@@ -151,16 +177,24 @@ class Monitor {
     std::int64_t interval = no_interval;
     std::uint64_t observed = 0;
     double latest = -std::numeric_limits<double>::infinity();
+    std::uint64_t arrived = 0;
+    double last_arrival = -std::numeric_limits<double>::infinity();
     std::vector<detail::IntervalSummary> summaries;  // slot 0: everything; then cohort values
-    // Per cohort tag, values this shard has resolved to slots (bounded), so the request path
-    // takes no global lock for a known value.
-    std::vector<std::vector<std::pair<std::string, std::size_t>>> cohort_cache;
+    // Per tag, the values this shard has resolved to ids (at most max_values), so the request
+    // path takes no global lock for a known value; `complete` once the tag's dictionary is
+    // full and every value of it is cached (any other value is then "other").
+    struct CachedValue {
+      std::uint64_t hash;
+      std::uint32_t id;
+      std::string value;
+    };
+    std::vector<std::vector<CachedValue>> tag_cache;
+    std::vector<std::uint8_t> tag_complete;
+    std::vector<std::uint32_t> tag_ids;  // scratch: the current request's value ids
   };
   struct CohortTag {
     std::uint32_t tag;
     std::size_t first_slot;  // slot of value 0; values beyond max_values share the last slot
-    std::size_t max_values;
-    std::vector<std::string> values;  // interned values, guarded by cohort_mutex_
   };
 
   std::int64_t interval_of(double t) const { return static_cast<std::int64_t>(std::floor(t / options_.interval)); }
@@ -188,29 +222,45 @@ class Monitor {
     return s;
   }
   void check_shape(const Observation& o) const;
-  std::size_t cohort_slot(CohortTag& c, std::string_view value);
-  std::size_t cached_cohort_slot(Shard& shard, std::size_t cohort, std::string_view value);
+  // Event time `t` enters: bad and late times are counted (false); the first event of an
+  // interval hands the older ones to retention (crossed). Returns the interval.
+  bool enter(double t, std::int64_t& k, bool& crossed, std::atomic<std::uint64_t>& bad_counter);
+  std::uint32_t tag_id(std::uint32_t tag, std::string_view value);  // takes tag_mutex_
+  std::uint32_t cached_tag_id(Shard& shard, std::uint32_t tag, std::string_view value);
+  void resolve_tags(Shard& shard, const Observation& o);
   void apply(Shard& shard, const Observation& o);
   void flush_shard(Shard& shard);  // shard lock held
   void flush_all(std::int64_t before);
   void advance_time(double t);
-  void run_evaluations(double now, Report* report);
+  void run_evaluations(double now, Report* report, bool live = true);
   std::vector<Alert> evaluate_interval(std::int64_t k, Report* report, bool update_alerts);
   void analyze(std::size_t slot, double recent_start, double recent_end, double horizon_start, double background_start,
                std::vector<FeatureReport>& features, std::vector<OutputReport>& outputs, std::uint64_t& recent_requests,
                std::uint64_t& horizon_requests, std::uint64_t& horizon_bad_latency) const;
+  // The latency figures of one slot over [window_start, end) against [background_start,
+  // window_start), with slow-request attribution by every tag.
+  void analyze_latency(std::size_t slot, double background_start, double window_start, double end,
+                       const std::vector<std::vector<std::string>>& tag_values, LatencyReport& r) const;
+  // Arrivals of fine interval k from retention, or NaN when it is no longer held at fine
+  // resolution.
+  double arrivals_in(std::int64_t k) const;
+  void feed_rate(std::int64_t k);
+  double last_arrival() const;
+  std::int64_t in_flight() const;
 
   Schema schema_;
   Profile profile_;
   MonitorOptions options_;
   detail::MonitorPlan plan_;
   std::vector<CohortTag> cohorts_;
+  std::vector<std::vector<std::string>> tag_values_;  // per tag, interned values; tag_mutex_
+  std::vector<std::size_t> cohort_of_tag_;            // per tag, its cohort or npos
   std::size_t slot_count_ = 1;
   std::vector<std::string> slot_names_;  // "tag=value" per slot (slot 0: "")
   std::unique_ptr<Shard[]> shards_;
   std::size_t shard_mask_ = 0;
 
-  std::mutex cohort_mutex_;
+  std::mutex tag_mutex_;  // guards tag_values_ and slot_names_
   mutable std::mutex retained_mutex_;  // guards retained_; taken after a shard lock, never before
   std::vector<TimeWindows<detail::IntervalSummary>> retained_;
 
@@ -218,6 +268,9 @@ class Monitor {
   // that threads do not bounce a cache line.
   std::atomic<std::uint64_t> bad_time_{0};
   std::atomic<std::uint64_t> late_{0};
+  std::atomic<std::uint64_t> bad_arrival_time_{0};
+  std::atomic<bool> explicit_arrivals_{false};
+  std::atomic<double> slow_threshold_{std::numeric_limits<double>::quiet_NaN()};
   std::atomic<double> advanced_time_{-std::numeric_limits<double>::infinity()};
   std::atomic<std::int64_t> global_interval_{no_interval};
 
@@ -227,10 +280,21 @@ class Monitor {
   std::int64_t evaluated_through_ = no_interval;  // last interval evaluated
   std::uint64_t skipped_evaluations_ = 0;
   std::vector<Alert> pending_transitions_;
+  RatePredictor rate_;
+  std::int64_t rate_fed_through_ = no_interval;  // last interval given to rate_
+  TrafficReport traffic_;                       // figures of the latest evaluated interval
 };
 
 inline Monitor::Monitor(Schema schema, Profile profile, MonitorOptions options)
-    : schema_(std::move(schema)), profile_(std::move(profile)), options_(options), tracker_(options.alerts) {
+    : schema_(std::move(schema)),
+      profile_(std::move(profile)),
+      options_(options),
+      tracker_(options.alerts),
+      rate_([&] {
+        RatePredictorOptions r = options.rate;
+        r.interval = options.interval;
+        return r;
+      }()) {
   profile_.check(schema_);
   profile_.compact();
   const auto fail = [](const std::string& what) { detail::throw_invalid_argument("MonitorOptions: " + what); };
@@ -242,16 +306,25 @@ inline Monitor::Monitor(Schema schema, Profile profile, MonitorOptions options)
   if (options_.numeric_bins < 2 || options_.numeric_bins > 1000) fail("numeric_bins must be in [2, 1000]");
   if (!(options_.lateness >= 0) || options_.lateness > options_.interval * static_cast<double>(options_.fine_intervals - 1))
     fail("lateness must be in [0, (fine_intervals - 1) * interval]");
+  if (!(options_.latency_window > 0) || !(options_.latency_background > 0))
+    fail("latency_window and latency_background must be positive");
+  if (!std::isnan(options_.slow_threshold) && !(options_.slow_threshold >= 0 && std::isfinite(options_.slow_threshold)))
+    fail("slow_threshold must be NaN (automatic) or a non-negative number of seconds");
   plan_ = detail::make_plan(schema_, profile_, options_.numeric_bins);
 
   slot_names_.push_back("");
+  tag_values_.resize(schema_.tag_count());
+  cohort_of_tag_.assign(schema_.tag_count(), static_cast<std::size_t>(-1));
   for (std::uint32_t t = 0; t < schema_.tag_count(); ++t) {
     const TagOptions& to = schema_.options(Tag{t});
+    tag_values_[t].reserve(to.max_values);
     if (!to.cohort) continue;
-    cohorts_.push_back(CohortTag{t, slot_count_, to.max_values, {}});
+    cohort_of_tag_[t] = cohorts_.size();
+    cohorts_.push_back(CohortTag{t, slot_count_});
     slot_count_ += to.max_values + 1;  // the last one is "other"
     for (std::size_t v = 0; v <= to.max_values; ++v) slot_names_.push_back("");
   }
+  slow_threshold_.store(options_.slow_threshold);
 
   std::size_t shards = options_.shards;
   if (shards == 0) shards = std::max<std::size_t>(1, std::thread::hardware_concurrency());
@@ -262,7 +335,11 @@ inline Monitor::Monitor(Schema schema, Profile profile, MonitorOptions options)
   const detail::IntervalSummary prototype(plan_);
   for (std::size_t s = 0; s < pow2; ++s) {
     shards_[s].summaries.assign(slot_count_, prototype);
-    shards_[s].cohort_cache.resize(cohorts_.size());
+    shards_[s].tag_cache.resize(schema_.tag_count());
+    for (std::uint32_t t = 0; t < schema_.tag_count(); ++t)
+      shards_[s].tag_cache[t].reserve(schema_.options(Tag{t}).max_values);
+    shards_[s].tag_complete.assign(schema_.tag_count(), 0);
+    shards_[s].tag_ids.assign(schema_.tag_count(), detail::IntervalSummary::no_tag);
   }
 
   TimeWindowsOptions windows;
@@ -285,36 +362,62 @@ inline void Monitor::check_shape(const Observation& o) const {
     detail::throw_invalid_argument("Monitor::observe: the observation was made for another schema");
 }
 
-inline std::size_t Monitor::cohort_slot(CohortTag& c, std::string_view value) {
-  std::lock_guard<std::mutex> lock(cohort_mutex_);
-  auto& values = c.values;
+inline std::uint32_t Monitor::tag_id(std::uint32_t tag, std::string_view value) {
+  std::lock_guard<std::mutex> lock(tag_mutex_);
+  auto& values = tag_values_[tag];
+  const std::size_t max_values = plan_.tag_max_values[tag];
+  const std::size_t cohort = cohort_of_tag_[tag];
   for (std::size_t i = 0; i < values.size(); ++i)
-    if (values[i] == value) return c.first_slot + i;
-  if (values.size() < c.max_values) {
+    if (values[i] == value) return static_cast<std::uint32_t>(i);
+  if (values.size() < max_values) {
     values.emplace_back(value);
-    slot_names_[c.first_slot + values.size() - 1] = schema_.name(Tag{c.tag}) + "=" + std::string(value);
-    return c.first_slot + values.size() - 1;
+    if (cohort != static_cast<std::size_t>(-1))
+      slot_names_[cohorts_[cohort].first_slot + values.size() - 1] = schema_.name(Tag{tag}) + "=" + std::string(value);
+    return static_cast<std::uint32_t>(values.size() - 1);
   }
-  std::string& other = slot_names_[c.first_slot + c.max_values];
-  if (other.empty()) other = schema_.name(Tag{c.tag}) + "=other";  // named once, not per request
-  return c.first_slot + c.max_values;
+  if (cohort != static_cast<std::size_t>(-1)) {
+    std::string& other = slot_names_[cohorts_[cohort].first_slot + max_values];
+    if (other.empty()) other = schema_.name(Tag{tag}) + "=other";  // named once, not per request
+  }
+  return static_cast<std::uint32_t>(max_values);
 }
 
-inline std::size_t Monitor::cached_cohort_slot(Shard& shard, std::size_t cohort, std::string_view value) {
-  auto& cache = shard.cohort_cache[cohort];
-  for (const auto& [known, slot] : cache)
-    if (known == value) return slot;
-  const std::size_t slot = cohort_slot(cohorts_[cohort], value);
-  if (cache.size() < 2 * cohorts_[cohort].max_values) cache.emplace_back(std::string(value), slot);
-  return slot;
+inline std::uint32_t Monitor::cached_tag_id(Shard& shard, std::uint32_t tag, std::string_view value) {
+  auto& cache = shard.tag_cache[tag];
+  const std::uint64_t h = CategoryCounts::hash(value);
+  for (const auto& c : cache)
+    if (c.hash == h && c.value == value) return c.id;
+  const auto other = static_cast<std::uint32_t>(plan_.tag_max_values[tag]);
+  if (shard.tag_complete[tag]) return other;
+  const std::uint32_t id = tag_id(tag, value);
+  if (id != other) {
+    cache.push_back(Shard::CachedValue{h, id, std::string(value)});
+  } else {
+    // The dictionary is full: cache all of it, after which unknown values need no lock.
+    std::lock_guard<std::mutex> lock(tag_mutex_);
+    const auto& values = tag_values_[tag];
+    for (std::uint32_t i = 0; i < values.size(); ++i) {
+      bool cached = false;
+      for (const auto& c : cache) cached = cached || c.id == i;
+      if (!cached) cache.push_back(Shard::CachedValue{CategoryCounts::hash(values[i]), i, values[i]});
+    }
+    shard.tag_complete[tag] = 1;
+  }
+  return id;
+}
+
+inline void Monitor::resolve_tags(Shard& shard, const Observation& o) {
+  for (std::uint32_t t = 0; t < shard.tag_ids.size(); ++t)
+    shard.tag_ids[t] = o.has(Tag{t}) ? cached_tag_id(shard, t, o.value(Tag{t})) : detail::IntervalSummary::no_tag;
 }
 
 inline void Monitor::apply(Shard& shard, const Observation& o) {
-  shard.summaries[0].apply(plan_, o);
-  for (std::size_t c = 0; c < cohorts_.size(); ++c) {
-    const Tag tag{cohorts_[c].tag};
-    if (!o.has(tag)) continue;
-    shard.summaries[cached_cohort_slot(shard, c, o.value(tag))].apply(plan_, o);
+  const double slow = slow_threshold_.load(std::memory_order_relaxed);
+  if (!shard.tag_ids.empty()) resolve_tags(shard, o);
+  shard.summaries[0].apply(plan_, o, shard.tag_ids.data(), slow);
+  for (const CohortTag& c : cohorts_) {
+    const std::uint32_t id = shard.tag_ids[c.tag];
+    if (id != detail::IntervalSummary::no_tag) shard.summaries[c.first_slot + id].apply(plan_, o, shard.tag_ids.data(), slow);
   }
 }
 
@@ -394,24 +497,21 @@ inline double Monitor::latest_time() const {
   return t == -std::numeric_limits<double>::infinity() ? std::numeric_limits<double>::quiet_NaN() : t;
 }
 
-inline void Monitor::observe(const Observation& o) {
-  check_shape(o);
-  const double t = o.has_time() ? o.time()
-                                : std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+inline bool Monitor::enter(double t, std::int64_t& k, bool& crossed, std::atomic<std::uint64_t>& bad_counter) {
   if (VIGIL_UNLIKELY(!std::isfinite(t))) {
-    bad_time_.fetch_add(1, std::memory_order_relaxed);
-    return;
+    bad_counter.fetch_add(1, std::memory_order_relaxed);
+    return false;
   }
-  const std::int64_t k = interval_of(t);
+  k = interval_of(t);
   std::int64_t global = global_interval_.load(std::memory_order_relaxed);
   // Late: older than the tolerance before the start of the newest interval.
   if (VIGIL_UNLIKELY(global != no_interval && t < start_of(global) - options_.lateness)) {
     late_.fetch_add(1, std::memory_order_relaxed);
-    return;
+    return false;
   }
   // The first event of a new interval hands every shard's older interval to retention, so
   // no shard holds data for long, then (optionally) evaluates what just closed.
-  bool crossed = false;
+  crossed = false;
   while (k > global) {
     if (global_interval_.compare_exchange_weak(global, k, std::memory_order_relaxed)) {
       crossed = global != no_interval;
@@ -419,6 +519,16 @@ inline void Monitor::observe(const Observation& o) {
     }
   }
   if (crossed) flush_all(k);
+  return true;
+}
+
+inline void Monitor::observe(const Observation& o) {
+  check_shape(o);
+  const double t = o.has_time() ? o.time()
+                                : std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::int64_t k = 0;
+  bool crossed = false;
+  if (!enter(t, k, crossed, bad_time_)) return;
 
   Shard& shard = lock_shard();
   {
@@ -441,14 +551,72 @@ inline void Monitor::observe(const Observation& o) {
         late_.fetch_add(1, std::memory_order_relaxed);
         return;
       }
-      target->apply(plan_, o);
-      for (CohortTag& c : cohorts_) {
-        if (!o.has(Tag{c.tag})) continue;
-        if (detail::IntervalSummary* ct = retained_[cohort_slot(c, o.value(Tag{c.tag}))].at(t)) ct->apply(plan_, o);
+      const double slow = slow_threshold_.load(std::memory_order_relaxed);
+      if (!shard.tag_ids.empty()) resolve_tags(shard, o);
+      target->apply(plan_, o, shard.tag_ids.data(), slow);
+      for (const CohortTag& c : cohorts_) {
+        const std::uint32_t id = shard.tag_ids[c.tag];
+        if (id == detail::IntervalSummary::no_tag) continue;
+        if (detail::IntervalSummary* ct = retained_[c.first_slot + id].at(t)) ct->apply(plan_, o, shard.tag_ids.data(), slow);
       }
     }
   }
   if (crossed && options_.evaluate_in_observe) evaluate(start_of(k));
+}
+
+inline void Monitor::on_arrival() {
+  on_arrival(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+inline void Monitor::on_arrival(double t) {
+  std::int64_t k = 0;
+  bool crossed = false;
+  if (!enter(t, k, crossed, bad_arrival_time_)) return;
+  if (VIGIL_UNLIKELY(!explicit_arrivals_.load(std::memory_order_relaxed)))
+    explicit_arrivals_.store(true, std::memory_order_relaxed);
+  Shard& shard = lock_shard();
+  {
+    std::lock_guard<detail::SpinLock> lock(shard.mutex, std::adopt_lock);
+    if (shard.interval == no_interval) shard.interval = k;
+    if (k > shard.interval) {
+      flush_shard(shard);
+      shard.interval = k;
+    }
+    ++shard.arrived;
+    shard.last_arrival = std::max(shard.last_arrival, t);
+    if (k == shard.interval) {
+      ++shard.summaries[0].arrivals;
+    } else {
+      std::lock_guard<std::mutex> retained_lock(retained_mutex_);
+      if (detail::IntervalSummary* target = retained_[0].at(t)) {
+        ++target->arrivals;
+      } else {
+        --shard.arrived;
+        late_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  }
+  if (crossed && options_.evaluate_in_observe) evaluate(start_of(k));
+}
+
+inline double Monitor::last_arrival() const {
+  const bool explicit_arrivals = explicit_arrivals_.load(std::memory_order_relaxed);
+  double t = -std::numeric_limits<double>::infinity();
+  for (std::size_t i = 0; i <= shard_mask_; ++i) {
+    std::lock_guard<detail::SpinLock> lock(shards_[i].mutex);
+    t = std::max(t, explicit_arrivals ? shards_[i].last_arrival : shards_[i].latest);
+  }
+  return std::isfinite(t) ? t : std::numeric_limits<double>::quiet_NaN();
+}
+
+inline std::int64_t Monitor::in_flight() const {
+  if (!explicit_arrivals_.load(std::memory_order_relaxed)) return 0;
+  std::int64_t n = 0;
+  for (std::size_t i = 0; i <= shard_mask_; ++i) {
+    std::lock_guard<detail::SpinLock> lock(shards_[i].mutex);
+    n += static_cast<std::int64_t>(shards_[i].arrived) - static_cast<std::int64_t>(shards_[i].observed);
+  }
+  return n;
 }
 
 inline void Monitor::evaluate() { run_evaluations(latest_time(), nullptr); }
@@ -470,7 +638,17 @@ inline Report Monitor::report(double now) {
   return r;
 }
 
-inline void Monitor::run_evaluations(double now, Report* report) {
+inline Report Monitor::finish() {
+  Report r;
+  const double latest = latest_time();
+  if (std::isnan(latest)) return report();
+  const double end = start_of(interval_of(latest) + 1);
+  advance_time(end);
+  run_evaluations(end, &r, false);
+  return r;
+}
+
+inline void Monitor::run_evaluations(double now, Report* report, bool live) {
   std::lock_guard<std::mutex> lock(evaluation_mutex_);
   std::int64_t last_closed = no_interval;
   if (std::isfinite(now)) {
@@ -501,6 +679,27 @@ inline void Monitor::run_evaluations(double now, Report* report) {
       evaluate_interval(last_closed, report, false);
     }
   }
+  // A silence noticed between interval ends (a health check calling report(now) while no
+  // request comes): judged at once against the rate predicted for the open interval.
+  TrafficReport silence;
+  if (live && std::isfinite(now) && !rate_.empty()) {
+    RatePrediction prediction;
+    try {
+      prediction = rate_.predict(interval_of(now));
+    } catch (const vigil::error&) {
+      prediction = RatePrediction{};
+    }
+    if (prediction.model != RateModel::none) {
+      detail::analyze_silence(now, last_arrival(),
+                              detail::poisson_mean_of_log_mean(prediction.log_rate) / options_.interval, silence);
+      std::vector<Evidence> evidence;
+      detail::silence_evidence(silence, tracker_.policy(), evidence);
+      for (const Evidence& e : evidence) {
+        std::vector<Alert> t = tracker_.raise_now(now, e);
+        transitions.insert(transitions.end(), t.begin(), t.end());
+      }
+    }
+  }
   for (const Alert& a : transitions)
     for (const auto& cb : callbacks_) cb(a);
   pending_transitions_.insert(pending_transitions_.end(), transitions.begin(), transitions.end());
@@ -513,6 +712,7 @@ inline void Monitor::run_evaluations(double now, Report* report) {
     report->counters.bad_time = bad_time_.load(std::memory_order_relaxed);
     report->counters.late = late_.load(std::memory_order_relaxed);
     report->counters.skipped_evaluations = skipped_evaluations_;
+    report->counters.bad_arrival_time = bad_arrival_time_.load(std::memory_order_relaxed);
     report->open_alerts = tracker_.open_alerts(report->time);
     report->transitions.swap(pending_transitions_);
     pending_transitions_.clear();
@@ -527,8 +727,31 @@ inline void Monitor::run_evaluations(double now, Report* report) {
           s = std::max(s, a.severity == Severity::alert ? Status::alert : Status::warn);
       return s;
     };
+    if (!std::isnan(silence.silence)) {
+      report->traffic.last_arrival = silence.last_arrival;
+      report->traffic.silence = silence.silence;
+      report->traffic.expected_in_silence = silence.expected_in_silence;
+      report->traffic.silence_p_value = silence.silence_p_value;
+    }
+    report->traffic.in_flight = in_flight();
     for (auto& f : report->features) f.status = status_of(f.name);
     for (auto& o : report->outputs) o.status = status_of(o.name);
+    for (const Alert& a : report->open_alerts) {
+      const Status s = a.severity == Severity::alert ? Status::alert : Status::warn;
+      if (a.kind == AlertKind::traffic) report->traffic.status = std::max(report->traffic.status, s);
+      if (a.kind == AlertKind::latency) {
+        bool cohort = false;
+        for (auto& c : report->cohorts) {
+          if (a.subject == c.tag + "=" + c.value) {
+            c.latency.status = std::max(c.latency.status, s);
+            c.status = std::max(c.status, s);
+            cohort = true;
+          }
+        }
+        // The latency of all requests, or a tag value over-represented among the slow ones.
+        if (!cohort) report->latency.status = std::max(report->latency.status, s);
+      }
+    }
     for (auto& c : report->cohorts) {
       const std::string prefix = c.tag + "=" + c.value + ": ";
       for (auto& f : c.features) {
@@ -581,6 +804,72 @@ inline void Monitor::analyze(std::size_t slot, double recent_start, double recen
   }
 }
 
+inline void Monitor::analyze_latency(std::size_t slot, double background_start, double window_start, double end,
+                                     const std::vector<std::vector<std::string>>& tag_values, LatencyReport& r) const {
+  LogHistogram recent(plan_.latency_scale);
+  LogHistogram background(plan_.latency_scale);
+  std::vector<std::uint64_t> tag_requests(plan_.tag_slots, 0);
+  std::vector<std::uint64_t> tag_slow(plan_.tag_slots, 0);
+  std::uint64_t slow = 0;
+  {
+    std::lock_guard<std::mutex> lock(retained_mutex_);
+    retained_[slot].for_each([&](const auto& interval) {
+      const detail::IntervalSummary& s = *interval.sketch;
+      if (interval.start >= window_start && interval.end <= end) {
+        if (!s.latency.empty()) recent.merge(s.latency);
+        slow += s.slow;
+        for (std::size_t i = 0; i < tag_requests.size(); ++i) {
+          tag_requests[i] += s.tag_requests[i];
+          tag_slow[i] += s.tag_slow[i];
+        }
+      } else if (interval.start >= background_start && interval.end <= window_start) {
+        if (!s.latency.empty()) background.merge(s.latency);
+      }
+    });
+  }
+  detail::analyze_latency(recent, background, r);
+  r.slow_threshold = slow_threshold_.load(std::memory_order_relaxed);
+  r.slow = slow;
+  for (std::uint32_t t = 0; t < plan_.tag_offset.size(); ++t) {
+    const std::size_t first = plan_.tag_offset[t];
+    const std::size_t n = plan_.tag_max_values[t] + 1;
+    detail::attribute_slow(schema_.name(Tag{t}), tag_values[t],
+                           std::vector<std::uint64_t>(tag_requests.begin() + static_cast<std::ptrdiff_t>(first),
+                                                      tag_requests.begin() + static_cast<std::ptrdiff_t>(first + n)),
+                           std::vector<std::uint64_t>(tag_slow.begin() + static_cast<std::ptrdiff_t>(first),
+                                                      tag_slow.begin() + static_cast<std::ptrdiff_t>(first + n)),
+                           r.attribution);
+  }
+  std::stable_sort(r.attribution.begin(), r.attribution.end(), [](const SlowAttribution& a, const SlowAttribution& b) {
+    return (std::isnan(a.lift) ? 0 : a.lift) > (std::isnan(b.lift) ? 0 : b.lift);
+  });
+}
+
+inline double Monitor::arrivals_in(std::int64_t k) const {
+  const bool explicit_arrivals = explicit_arrivals_.load(std::memory_order_relaxed);
+  const double start = start_of(k);
+  double count = std::numeric_limits<double>::quiet_NaN();
+  std::lock_guard<std::mutex> lock(retained_mutex_);
+  retained_[0].for_each([&](const auto& interval) {
+    if (interval.start == start && interval.end - interval.start <= options_.interval * 1.5)
+      count = static_cast<double>(explicit_arrivals ? interval.sketch->arrivals : interval.sketch->requests);
+  });
+  return count;
+}
+
+inline void Monitor::feed_rate(std::int64_t k) {
+  // Intervals before k that were never given to the predictor (skipped evaluations) are
+  // given now, or declared unknown when retention no longer holds them at fine resolution.
+  std::int64_t from = rate_fed_through_ == no_interval ? k : rate_fed_through_ + 1;
+  if (k - from > static_cast<std::int64_t>(rate_.options().history)) from = k - static_cast<std::int64_t>(rate_.options().history);
+  for (std::int64_t j = from; j <= k; ++j) {
+    const double count = arrivals_in(j);
+    if (std::isnan(count)) rate_.add_unknown(j);
+    else rate_.add(j, count);
+  }
+  rate_fed_through_ = std::max(rate_fed_through_, k);
+}
+
 namespace detail {
 /// Benjamini-Hochberg over the finite p-values of `p`; NaN entries stay NaN (never significant).
 inline std::vector<double> adjust_finite(const std::vector<double>& p) {
@@ -620,9 +909,15 @@ inline std::vector<Alert> Monitor::evaluate_interval(std::int64_t k, Report* rep
   };
   std::vector<SlotResult> results(slot_count_);
   std::vector<std::string> names;
+  std::vector<std::vector<std::string>> tag_names;
   {
-    std::lock_guard<std::mutex> lock(cohort_mutex_);
+    std::lock_guard<std::mutex> lock(tag_mutex_);
     names = slot_names_;
+    tag_names = tag_values_;
+  }
+  for (std::uint32_t t = 0; t < tag_names.size(); ++t) {
+    tag_names[t].resize(plan_.tag_max_values[t]);  // values not seen yet stay empty
+    tag_names[t].push_back("other");
   }
   for (std::size_t slot = 0; slot < slot_count_; ++slot) {
     if (slot > 0 && names[slot].empty()) continue;  // a cohort value not seen yet
@@ -640,6 +935,78 @@ inline std::vector<Alert> Monitor::evaluate_interval(std::int64_t k, Report* rep
       class_p.push_back(o.class_p_value);
     }
   }
+  // Traffic: the interval's arrivals against the prediction made without them.
+  if (update_alerts) feed_rate(k);
+  TrafficReport traffic;
+  {
+    detail::IntervalSummary recent;
+    detail::IntervalSummary background;
+    {
+      std::lock_guard<std::mutex> lock(retained_mutex_);
+      recent = retained_[0].merge_range(recent_start, recent_end);
+      background = retained_[0].merge_range(background_start, recent_start);
+    }
+    detail::analyze_traffic(recent, background, explicit_arrivals_.load(std::memory_order_relaxed), traffic);
+    traffic.in_flight = in_flight();
+    if (!rate_.empty() && k <= rate_.newest()) {
+      RatePrediction prediction;
+      try {
+        prediction = rate_.predict(k);
+      } catch (const vigil::error&) {
+        prediction = RatePrediction{};  // lags of k no longer held
+      }
+      const auto arrived = static_cast<double>(traffic.recent_arrivals);
+      traffic.rate_model = to_string(prediction.model);
+      traffic.rate_history = prediction.fitted_on;
+      if (prediction.model != RateModel::none && options_.recent_intervals == 1) {
+        traffic.predicted_arrivals = detail::poisson_mean_of_log_mean(prediction.log_rate);
+        traffic.arrival_z = prediction.z(arrived);
+        traffic.arrival_p_value = detail::poisson_two_sided(arrived, prediction.rate);
+      }
+    }
+    // A silence is judged live, at report(now) (run_evaluations); here the interval's count
+    // speaks for itself.
+    detail::traffic_evidence(traffic, tracker_.policy(), evidence);
+  }
+
+  // Latency of every slot over the latency window against the long background.
+  const std::int64_t window_intervals =
+      std::max<std::int64_t>(1, static_cast<std::int64_t>(std::llround(options_.latency_window / options_.interval)));
+  const double latency_start = recent_end - static_cast<double>(window_intervals) * options_.interval;
+  const double latency_background_start =
+      latency_start - std::min(options_.latency_background, retention - static_cast<double>(window_intervals) * options_.interval);
+  std::vector<LatencyReport> latency(slot_count_);
+  std::vector<double> latency_p;
+  std::vector<double> attribution_p;
+  for (std::size_t slot = 0; slot < slot_count_; ++slot) {
+    if (slot > 0 && names[slot].empty()) continue;
+    LatencyReport& l = latency[slot];
+    l.subject = slot == 0 ? "requests" : names[slot];
+    analyze_latency(slot, latency_background_start, latency_start, recent_end, tag_names, l);
+    latency_p.push_back(l.p_value);
+    for (const auto& a : l.attribution) attribution_p.push_back(a.p_value);
+  }
+  {
+    const auto adjusted_latency = detail::adjust_finite(latency_p);
+    const auto adjusted_attribution = detail::adjust_finite(attribution_p);
+    std::size_t li = 0;
+    std::size_t ai = 0;
+    for (std::size_t slot = 0; slot < slot_count_; ++slot) {
+      if (slot > 0 && names[slot].empty()) continue;
+      const LatencyReport& l = latency[slot];
+      const std::size_t n = l.attribution.size();
+      detail::latency_evidence(l, adjusted_latency[li++],
+                               std::vector<double>(adjusted_attribution.begin() + static_cast<std::ptrdiff_t>(ai),
+                                                   adjusted_attribution.begin() + static_cast<std::ptrdiff_t>(ai + n)),
+                               tracker_.policy(), evidence);
+      ai += n;
+    }
+  }
+  if (update_alerts && std::isnan(options_.slow_threshold) && latency[0].background_count >= tracker_.policy().min_requests) {
+    // What counts as slow from now on: the background's p99 (fixed when the user set one).
+    slow_threshold_.store(latency[0].background_p99, std::memory_order_relaxed);
+  }
+
   // Corrected across every feature (and cohort) judged in this interval.
   const auto adjusted_shift = detail::adjust_finite(shift_p);
   const auto adjusted_drift = detail::adjust_finite(drift_p);
@@ -674,7 +1041,10 @@ inline std::vector<Alert> Monitor::evaluate_interval(std::int64_t k, Report* rep
   std::vector<Alert> transitions;
   if (update_alerts) transitions = tracker_.update(recent_end, evidence);
 
+  if (update_alerts) traffic_ = traffic;
   if (report != nullptr) {
+    report->traffic = traffic;
+    report->latency = std::move(latency[0]);
     report->time = recent_end;
     report->recent_start = recent_start;
     report->recent_end = recent_end;
@@ -693,6 +1063,7 @@ inline std::vector<Alert> Monitor::evaluate_interval(std::int64_t k, Report* rep
       c.requests = results[slot].horizon;
       c.features = std::move(results[slot].features);
       c.outputs = std::move(results[slot].outputs);
+      c.latency = std::move(latency[slot]);
       report->cohorts.push_back(std::move(c));
     }
   }

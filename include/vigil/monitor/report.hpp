@@ -138,6 +138,7 @@ struct TrafficReport {
   std::int64_t in_flight = 0;                        // arrivals - completions (explicit arrivals)
   double completion_ratio = FeatureReport::nan();    // recent completions / arrivals
   double background_completion_ratio = FeatureReport::nan();
+  double completion_p_value = FeatureReport::nan();  // G-test, recent vs background
   double error_rate = FeatureReport::nan();          // recent share with status error
   double background_error_rate = FeatureReport::nan();
   double error_p_value = FeatureReport::nan();       // G-test, recent vs background

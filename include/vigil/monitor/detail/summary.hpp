@@ -250,6 +250,11 @@ struct MonitorPlan {
   NumericLanes lanes;
   std::vector<CategoricalPlan> categorical;
   std::vector<OutputPlan> outputs;
+  /// Per tag, where its values' counters start in IntervalSummary::tag_requests and how
+  /// many values it keeps (the last counter, max_values, is "other").
+  std::vector<std::size_t> tag_offset;
+  std::vector<std::size_t> tag_max_values;
+  std::size_t tag_slots = 0;
   std::size_t numeric_bins = 0;
   std::size_t categorical_bins = 0;
   std::size_t score_bins = 0;
@@ -377,6 +382,11 @@ inline MonitorPlan make_plan(const Schema& schema, const Profile& profile, std::
     plan.class_bins += p.reference_class_share.size();
     plan.outputs.push_back(std::move(p));
   }
+  for (std::uint32_t t = 0; t < schema.tag_count(); ++t) {
+    plan.tag_offset.push_back(plan.tag_slots);
+    plan.tag_max_values.push_back(schema.options(Tag{t}).max_values);
+    plan.tag_slots += schema.options(Tag{t}).max_values + 1;
+  }
   return plan;
 }
 
@@ -405,7 +415,11 @@ struct OutputTotals {
 /// numeric feature, a CategoryCounts of 8 unseen labels per categorical feature, a TDigest
 /// per output (δ = 50) and a latency LogHistogram.
 struct IntervalSummary {
-  std::uint64_t requests = 0;
+  /// A tag value's id in a request: none when the request has no value for the tag.
+  static constexpr std::uint32_t no_tag = 0xffffffffu;
+
+  std::uint64_t requests = 0;  // completions: observed requests
+  std::uint64_t arrivals = 0;  // Monitor::on_arrival() calls
   std::uint64_t status_counts[3] = {0, 0, 0};
   std::vector<std::uint64_t> numeric_bins;
   std::vector<NumericTotals> numeric;
@@ -418,6 +432,9 @@ struct IntervalSummary {
   std::vector<TDigest<>> scores;
   LogHistogram latency;
   std::uint64_t bad_latency = 0;
+  std::uint64_t slow = 0;                   // latencies above the slow threshold
+  std::vector<std::uint64_t> tag_requests;  // per tag value (MonitorPlan::tag_offset): latencies
+  std::vector<std::uint64_t> tag_slow;      // ... and slow ones among them
 
   IntervalSummary() = default;
   explicit IntervalSummary(const MonitorPlan& plan)
@@ -430,12 +447,15 @@ struct IntervalSummary {
         class_bins(plan.class_bins, 0),
         outputs(plan.outputs.size()),
         scores(plan.outputs.size(), TDigest<>(plan.score_compression)),
-        latency(plan.latency_scale) {}
+        latency(plan.latency_scale),
+        tag_requests(plan.tag_slots, 0),
+        tag_slow(plan.tag_slots, 0) {}
 
   bool empty() const { return requests == 0; }
 
   void merge(const IntervalSummary& o) {
     requests += o.requests;
+    arrivals += o.arrivals;
     for (int i = 0; i < 3; ++i) status_counts[i] += o.status_counts[i];
     add_all(numeric_bins, o.numeric_bins);
     for (std::size_t i = 0; i < numeric.size(); ++i) {
@@ -461,10 +481,14 @@ struct IntervalSummary {
     }
     if (!o.latency.empty()) latency.merge(o.latency);
     bad_latency += o.bad_latency;
+    slow += o.slow;
+    add_all(tag_requests, o.tag_requests);
+    add_all(tag_slow, o.tag_slow);
   }
 
   void clear() {
     requests = 0;
+    arrivals = 0;
     for (auto& c : status_counts) c = 0;
     std::fill(numeric_bins.begin(), numeric_bins.end(), 0);
     std::fill(numeric.begin(), numeric.end(), NumericTotals{});
@@ -479,6 +503,9 @@ struct IntervalSummary {
       if (!s.empty()) s.clear();
     if (!latency.empty()) latency.clear();
     bad_latency = 0;
+    slow = 0;
+    std::fill(tag_requests.begin(), tag_requests.end(), 0);
+    std::fill(tag_slow.begin(), tag_slow.end(), 0);
   }
 
   /// Releases the scratch memory of sketches that will not be added to again.
@@ -491,20 +518,30 @@ struct IntervalSummary {
     std::size_t bytes = sizeof(*this) + (numeric_bins.capacity() + categorical_bins.capacity() + score_bins.capacity() +
                                          class_bins.capacity()) * sizeof(std::uint64_t) +
                         numeric.capacity() * sizeof(NumericTotals) + categorical.capacity() * sizeof(CategoricalTotals) +
-                        outputs.capacity() * sizeof(OutputTotals) + latency.memory_bytes() - sizeof(latency);
+                        outputs.capacity() * sizeof(OutputTotals) + latency.memory_bytes() - sizeof(latency) +
+                        (tag_requests.capacity() + tag_slow.capacity()) * sizeof(std::uint64_t);
     for (const auto& u : unseen) bytes += u.memory_bytes();
     for (const auto& d : scores) bytes += d.memory_bytes();
     return bytes;
   }
 
-  /// Adds one request. No allocation once every sketch has reached its working size.
-  void apply(const MonitorPlan& plan, const Observation& obs) {
+  /// Adds one request whose tag values have the ids `tag_ids` (one per tag of the plan, or
+  /// no_tag), counting its latency as slow above `slow_threshold` (NaN: nothing is slow).
+  /// No allocation once every sketch has reached its working size.
+  void apply(const MonitorPlan& plan, const Observation& obs, const std::uint32_t* tag_ids, double slow_threshold) {
     ++requests;
     ++status_counts[static_cast<int>(obs.status())];
     if (obs.has_latency()) {
       const double l = obs.latency();
       if (std::isfinite(l) && l >= 0) {
         latency.record(l);
+        const bool is_slow = l > slow_threshold;
+        slow += is_slow;
+        for (std::size_t t = 0; t < plan.tag_offset.size(); ++t) {
+          if (tag_ids[t] == no_tag) continue;
+          ++tag_requests[plan.tag_offset[t] + tag_ids[t]];
+          tag_slow[plan.tag_offset[t] + tag_ids[t]] += is_slow;
+        }
       } else {
         ++bad_latency;
       }

@@ -1,0 +1,145 @@
+// Latency monitoring: log-bucket G-test of recent against background latencies, p99 shifts,
+// and slow-request attribution to tag values; detail functions first, then a scenario.
+#include <vigil/monitor/monitor.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vigil_test.hpp"
+
+namespace {
+
+constexpr double start = 1798761600;  // 2027-01-01T00:00:00Z
+
+class Random {
+ public:
+  explicit Random(std::uint64_t seed) : state_(seed) {}
+  double uniform() {
+    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
+  }
+  double normal() {
+    const double u = 1 - uniform();
+    return std::sqrt(-2 * std::log(u)) * std::cos(2 * 3.14159265358979323846 * uniform());
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+}  // namespace
+
+TEST_CASE("latency: no latencies give no figures", "[latency]") {
+  vigil::LatencyReport r;
+  vigil::detail::analyze_latency(vigil::LogHistogram(4), vigil::LogHistogram(4), r);
+  CHECK(r.recent_count == 0);
+  CHECK(std::isnan(r.recent_p99));
+  CHECK(std::isnan(r.p_value));
+  std::vector<vigil::SlowAttribution> out;
+  vigil::detail::attribute_slow("host", {"a", "b"}, {0, 0}, {0, 0}, out);
+  CHECK(out.empty());
+}
+
+TEST_CASE("latency: the same distribution is not a change, a slower one is", "[latency]") {
+  Random random(3);
+  vigil::LogHistogram background(4);
+  vigil::LogHistogram same(4);
+  vigil::LogHistogram slower(4);
+  for (int i = 0; i < 200000; ++i) background.record(0.02 * std::exp(0.3 * random.normal()));
+  for (int i = 0; i < 5000; ++i) same.record(0.02 * std::exp(0.3 * random.normal()));
+  for (int i = 0; i < 5000; ++i) slower.record(0.04 * std::exp(0.3 * random.normal()));
+  vigil::LatencyReport a;
+  vigil::detail::analyze_latency(same, background, a);
+  CHECK(a.p_value > 0.001);
+  CHECK(a.p99_ratio == Approx(1).epsilon(0.1));
+  // Quantiles within the histogram's relative error (scale 4: 2.2 %) of the exact ones.
+  CHECK(a.background_p50 == Approx(0.02).epsilon(0.03));
+  CHECK(a.background_p99 == Approx(0.02 * std::exp(0.3 * 2.3263)).epsilon(0.04));
+  vigil::LatencyReport b;
+  vigil::detail::analyze_latency(slower, background, b);
+  CHECK(b.p_value < 1e-12);
+  CHECK(b.p99_ratio == Approx(2).epsilon(0.1));
+
+  // Pooling keeps at least 5 expected recent values per cell.
+  std::vector<double> recent_counts;
+  std::vector<double> background_counts;
+  vigil::detail::pooled_latency_buckets(same, background, 2, recent_counts, background_counts);
+  REQUIRE(recent_counts.size() >= 2);
+  double recent_total = 0;
+  double total = 0;
+  for (std::size_t i = 0; i < recent_counts.size(); ++i) {
+    recent_total += recent_counts[i];
+    total += recent_counts[i] + background_counts[i];
+  }
+  CHECK(recent_total == 5000);
+  CHECK(total == 205000);
+  for (std::size_t i = 0; i < recent_counts.size(); ++i)
+    CHECK((recent_counts[i] + background_counts[i]) * recent_total / total >= 5);
+}
+
+TEST_CASE("latency: attribution shares, lift and the G-test against the other values", "[latency]") {
+  std::vector<vigil::SlowAttribution> out;
+  // 4 hosts with 1000 requests each; h3 has 61 of the 100 slow ones.
+  vigil::detail::attribute_slow("host", {"h1", "h2", "h3", "h4"}, {1000, 1000, 1000, 1000}, {13, 13, 61, 13}, out);
+  REQUIRE(out.size() == 4);
+  CHECK(out[0].value == "h3");
+  CHECK(out[0].share_of_slow == Approx(0.61));
+  CHECK(out[0].share_of_all == Approx(0.25));
+  CHECK(out[0].lift == Approx(2.44));
+  // The 2×2 table h3 vs the rest, slow vs not: G = 2 Σ O ln(O/E).
+  const double o[4] = {61, 939, 39, 2961};
+  const double e[4] = {25, 975, 75, 2925};
+  double g = 0;
+  for (int i = 0; i < 4; ++i) g += 2 * o[i] * std::log(o[i] / e[i]);
+  CHECK(out[0].p_value == Approx(vigil::stats::chi_square_sf(g, 1)).epsilon(1e-9));
+  CHECK(out[1].lift < 1);
+}
+
+TEST_CASE("latency: 1 % of one host's requests ten times slower is caught and attributed to it",
+          "[latency][monitor]") {
+  vigil::Schema schema;
+  const auto x = schema.add_numeric("x");
+  const auto host = schema.add_tag("host");
+  Random random(11);
+  vigil::Profile profile(schema);
+  vigil::Observation row(schema);
+  for (int i = 0; i < 2000; ++i) profile.add(row.set(x, random.normal()));
+  vigil::MonitorOptions options;
+  options.shards = 1;
+  options.evaluate_in_observe = true;
+  vigil::Monitor monitor(schema, profile, options);
+  std::vector<vigil::Alert> alerts;
+  monitor.on_alert([&](const vigil::Alert& a) { alerts.push_back(a); });
+
+  const char* hosts[] = {"h0", "h1", "h2", "h3"};
+  const double fault = start + 1.5 * 3600;
+  vigil::Observation request(schema);
+  for (double t = start; t < fault + 1200; t += 0.02) {  // 50 requests a second
+    const int h = static_cast<int>(random.uniform() * 4);
+    double latency = 0.02 * std::exp(0.3 * random.normal());
+    if (t >= fault && h == 3 && random.uniform() < 0.01) latency *= 10;
+    request.clear();
+    request.at(t).set(x, random.normal()).tag(host, hosts[h]).latency(latency);
+    monitor.observe(request);
+  }
+  const vigil::Report r = monitor.report();
+  REQUIRE_FALSE(r.latency.attribution.empty());
+  CHECK(r.latency.attribution.front().tag == "host");
+  CHECK(r.latency.attribution.front().value == "h3");
+  CHECK(r.latency.attribution.front().lift > 1.3);  // 1.6 expected: (1 % + 1 %) / (4 % + 1 %) / 25 %
+  CHECK(r.latency.slow_threshold == Approx(0.02 * std::exp(0.3 * 2.3263)).epsilon(0.05));
+  CHECK(r.latency.p999_ratio > 2);
+  double first = 0;
+  bool before_fault = false;
+  for (const auto& a : alerts) {
+    before_fault = before_fault || a.time <= fault;
+    if (a.kind == vigil::AlertKind::latency && a.subject == "host=h3" && first == 0) first = a.time;
+  }
+  CHECK_FALSE(before_fault);
+  REQUIRE(first > 0);
+  CHECK(first - fault <= 10 * 60);  // within ten one-minute intervals
+}

@@ -1,0 +1,216 @@
+// Traffic monitoring: arrivals against the predicted rate, silences, completions against
+// arrivals, error rates; the detail functions against exact answers, then whole scenarios.
+#include <vigil/monitor/monitor.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "vigil_test.hpp"
+
+namespace {
+
+constexpr double start = 1798761600;  // 2027-01-01T00:00:00Z, a whole hour
+
+class Random {
+ public:
+  explicit Random(std::uint64_t seed) : state_(seed) {}
+  double uniform() {
+    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
+  }
+  // Time to the next arrival of a Poisson stream with `rate` per second.
+  double gap(double rate) { return -std::log(1 - uniform()) / rate; }
+
+ private:
+  std::uint64_t state_;
+};
+
+struct Service {
+  vigil::Schema schema;
+  vigil::NumericFeature x = schema.add_numeric("x");
+  std::vector<std::unique_ptr<vigil::Monitor>> holder;
+  vigil::Monitor* monitor = nullptr;
+  std::vector<vigil::Alert> alerts;
+  vigil::Observation request{schema};
+  Random random{42};
+
+  explicit Service(vigil::MonitorOptions options = {}) {
+    vigil::Profile profile(schema);
+    vigil::Observation row(schema);
+    for (int i = 0; i < 2000; ++i) profile.add(row.set(x, random.uniform()));
+    options.shards = 1;
+    holder.push_back(std::make_unique<vigil::Monitor>(schema, profile, options));
+    monitor = holder.back().get();
+    monitor->on_alert([this](const vigil::Alert& a) { alerts.push_back(a); });
+  }
+  void complete(double t, vigil::RequestStatus status = vigil::RequestStatus::ok) {
+    request.clear();
+    request.at(t).set(x, random.uniform()).latency(0.02).status(status);
+    monitor->observe(request);
+  }
+  std::size_t raised(vigil::AlertKind kind, const std::string& subject) const {
+    std::size_t n = 0;
+    for (const auto& a : alerts)
+      n += a.kind == kind && a.subject == subject && a.transition == vigil::Alert::Transition::raised;
+    return n;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("traffic: Poisson two-sided p-values and the mean behind a log count", "[traffic]") {
+  using vigil::detail::poisson_two_sided;
+  // P(X ≤ 0 | μ = 5) = e⁻⁵; two-sided doubles the smaller tail.
+  CHECK(poisson_two_sided(0, 5) == Approx(2 * std::exp(-5.0)).epsilon(1e-12));
+  // P(X ≥ 10 | μ = 4) = 1 − Σ_{k<10} e⁻⁴ 4ᵏ/k!
+  double below = 0;
+  double term = std::exp(-4.0);
+  for (int k = 0; k < 10; ++k) {
+    below += term;
+    term *= 4.0 / (k + 1);
+  }
+  CHECK(poisson_two_sided(10, 4) == Approx(2 * (1 - below)).epsilon(1e-10));
+  CHECK(poisson_two_sided(4, 4) == 1.0);
+  CHECK(std::isnan(poisson_two_sided(3, 0)));
+
+  // E[log(X + 1)] for X ~ Poisson(12), summed exactly, maps back to 12.
+  double expected_log = 0;
+  double p = std::exp(-12.0);
+  for (int k = 0; k < 200; ++k) {
+    expected_log += p * std::log1p(k);
+    p *= 12.0 / (k + 1);
+  }
+  CHECK(vigil::detail::poisson_mean_of_log_mean(expected_log) == Approx(12).epsilon(1e-8));
+  CHECK(vigil::detail::poisson_mean_of_log_mean(0) == 0);
+  CHECK(vigil::detail::poisson_mean_of_log_mean(std::log1p(1e6)) == Approx(1e6).epsilon(1e-5));
+}
+
+TEST_CASE("traffic: a silence is judged by the arrivals it should have held", "[traffic]") {
+  vigil::TrafficReport r;
+  vigil::detail::analyze_silence(1000, 960, 0.25, r);
+  CHECK(r.silence == 40);
+  CHECK(r.expected_in_silence == Approx(10));
+  CHECK(r.silence_p_value == Approx(std::exp(-10.0)));
+  vigil::AlertPolicy policy;
+  std::vector<vigil::Evidence> evidence;
+  vigil::detail::silence_evidence(r, policy, evidence);
+  REQUIRE(evidence.size() == 1);
+  CHECK(evidence[0].kind == vigil::AlertKind::traffic);
+  CHECK(evidence[0].subject == "arrivals");
+  CHECK(evidence[0].severity == vigil::Severity::warn);
+  CHECK(evidence[0].immediate);
+  // Shorter than min_silence: never judged, however fast the stream.
+  vigil::TrafficReport quick;
+  vigil::detail::analyze_silence(1000, 995, 100, quick);
+  evidence.clear();
+  vigil::detail::silence_evidence(quick, policy, evidence);
+  CHECK(evidence.empty());
+}
+
+TEST_CASE("traffic: a stream that stops is noticed within 5 expected gaps, then escalates", "[traffic][monitor]") {
+  Service s;
+  const double rate = 0.2;  // one request every 5 s on average
+  double t = start;
+  const double stop = start + 4 * 3600;
+  while (t < stop) {
+    s.complete(t);
+    const double next = t + s.random.gap(rate);
+    // Intervals are judged as event time passes them, as in a log replay.
+    if (std::floor(next / 60) > std::floor(t / 60)) {
+      s.complete(next);
+      s.monitor->evaluate(std::floor(next / 60) * 60);
+      t = next + s.random.gap(rate);
+    } else {
+      t = next;
+    }
+  }
+  CHECK(s.alerts.empty());
+  const vigil::Report steady = s.monitor->report();
+  CHECK(steady.traffic.arrivals_source == "completions");
+  CHECK(steady.traffic.rate_model != "none");
+  CHECK(steady.traffic.predicted_arrivals == Approx(60 * rate).epsilon(0.25));
+  CHECK(steady.traffic.status == vigil::Status::ok);
+
+  // The stream stops; a health check five mean gaps after the last request sees it.
+  const double last = s.monitor->latest_time();
+  const vigil::Report silent = s.monitor->report(last + 5 / rate);
+  CHECK(s.raised(vigil::AlertKind::traffic, "arrivals") == 1);
+  CHECK(silent.traffic.status == vigil::Status::warn);
+  CHECK(silent.traffic.expected_in_silence >= 4);
+  CHECK(silent.traffic.silence == Approx(5 / rate));
+  bool listed = false;
+  for (const auto& a : silent.open_alerts) listed = listed || (a.kind == vigil::AlertKind::traffic && a.subject == "arrivals");
+  CHECK(listed);
+  // Twelve expected arrivals missed: severity alert.
+  const vigil::Report later = s.monitor->report(last + 13 / rate);
+  CHECK(later.traffic.status == vigil::Status::alert);
+  CHECK(later.status == vigil::Status::alert);
+}
+
+TEST_CASE("traffic: a steady stream polled every minute raises nothing", "[traffic][monitor]") {
+  Service s;
+  double t = start;
+  double poll = start + 60;
+  while (t < start + 2 * 3600) {
+    s.complete(t);
+    t += s.random.gap(5.0);
+    while (t >= poll) {
+      s.monitor->report(poll);  // a live health check: the silence is judged at every poll
+      poll += 60;
+    }
+  }
+  CHECK(s.alerts.empty());
+  const vigil::Report r = s.monitor->report(t);
+  CHECK(r.traffic.predicted_arrivals == Approx(300).epsilon(0.1));
+  CHECK(std::fabs(r.traffic.arrival_z) < 4);
+  CHECK(r.traffic.silence < 10);
+  CHECK(r.status == vigil::Status::ok);
+}
+
+TEST_CASE("traffic: unanswered requests and rising errors are told apart from quiet", "[traffic][monitor]") {
+  Service s;
+  double t = start;
+  std::uint64_t arrived = 0;
+  std::uint64_t completed = 0;
+  const double fault = start + 2 * 3600;
+  for (int i = 0; t < fault + 900; ++i) {
+    s.monitor->on_arrival(t);
+    ++arrived;
+    const bool after = t >= fault;
+    // After the fault, one request in three is never answered and 8 % of the answers fail.
+    if (!(after && i % 3 == 0)) {
+      s.complete(t + 0.05, after && i % 25 < 2 ? vigil::RequestStatus::error : vigil::RequestStatus::ok);
+      ++completed;
+    }
+    const double next = t + s.random.gap(2.0);
+    if (std::floor(next / 60) > std::floor(t / 60)) s.monitor->evaluate(std::floor(next / 60) * 60);
+    t = next;
+  }
+  const vigil::Report r = s.monitor->report(t);
+  CHECK(r.traffic.arrivals_source == "arrivals");
+  // Requests in flight: arrivals minus completions, exactly.
+  CHECK(r.traffic.in_flight == static_cast<std::int64_t>(arrived - completed));
+  CHECK(r.traffic.completion_ratio == Approx(2.0 / 3).epsilon(0.1));
+  CHECK(r.traffic.background_completion_ratio > 0.9);
+  CHECK(r.traffic.error_rate == Approx(0.08).epsilon(0.5));
+  CHECK(s.raised(vigil::AlertKind::traffic, "completions") == 1);
+  CHECK(s.raised(vigil::AlertKind::traffic, "errors") == 1);
+  for (const auto& a : s.alerts) CHECK(a.time >= fault);
+}
+
+TEST_CASE("traffic: bad arrival times are counted, not filed", "[traffic][monitor]") {
+  Service s;
+  s.monitor->on_arrival(std::numeric_limits<double>::quiet_NaN());
+  s.monitor->on_arrival(std::numeric_limits<double>::infinity());
+  s.monitor->on_arrival(start);
+  s.monitor->on_arrival(start + 3600);
+  s.monitor->on_arrival(start);  // an hour late
+  const vigil::Report r = s.monitor->report(start + 3600);
+  CHECK(r.counters.bad_arrival_time == 2);
+  CHECK(r.counters.late == 1);
+}
