@@ -376,7 +376,7 @@ TEST_CASE("to_json(Report): traffic, latency and slow-request attribution", "[ex
       "status", "arrivals_source", "recent_arrivals", "recent_completions", "predicted_arrivals", "arrival_z",
       "arrival_p_value", "rate_model", "rate_history", "last_arrival", "last_arrival_iso", "silence",
       "expected_in_silence", "silence_p_value", "in_flight", "completion_ratio", "background_completion_ratio",
-      "error_rate", "background_error_rate", "error_p_value", "timeout_rate", "background_timeout_rate",
+      "completion_p_value", "error_rate", "background_error_rate", "error_p_value", "timeout_rate", "background_timeout_rate",
       "timeout_p_value"};
   const std::vector<std::string> latency_keys{
       "subject", "status", "recent_count", "background_count", "recent_p50", "recent_p99", "recent_p999",
@@ -409,6 +409,7 @@ TEST_CASE("to_json(Report): traffic, latency and slow-request attribution", "[ex
     CHECK(t["in_flight"].text == "16");
     CHECK(t["completion_ratio"].text == "0.98644");
     CHECK(t["background_completion_ratio"].text == "0.998");
+    CHECK(t["completion_p_value"].text == "0.0031");
     CHECK(t["error_rate"].text == "0.015");
     CHECK(t["background_error_rate"].text == "0.002");
     CHECK(t["error_p_value"].text == "3.5e-07");

@@ -265,6 +265,7 @@ TEST_CASE("to_prometheus: traffic, latency and slow-request attribution", "[expo
       {"vigil_traffic_in_flight", "16"},
       {"vigil_traffic_completion_ratio", "0.98644"},
       {"vigil_traffic_background_completion_ratio", "0.998"},
+      {"vigil_traffic_completion_p_value", "0.0031"},
       {"vigil_traffic_error_ratio", "0.015"},
       {"vigil_traffic_background_error_ratio", "0.002"},
       {"vigil_traffic_error_p_value", "3.5e-07"},

@@ -165,6 +165,7 @@ inline vigil::Report operations_report() {
   t.in_flight = 16;
   t.completion_ratio = 0.98644;
   t.background_completion_ratio = 0.998;
+  t.completion_p_value = 0.0031;
   t.error_rate = 0.015;
   t.background_error_rate = 0.002;
   t.error_p_value = 3.5e-7;

@@ -542,8 +542,8 @@ inline void html_traffic(HtmlPage& p, const TrafficReport& t) {
   }
   p.format("<tr><td class=\"l\">Completions per arrival</td><td>{}</td><td>{}</td><td>{}</td>"
            "<td class=\"l\">{} completions</td></tr>\n",
-           html_percent(t.completion_ratio), html_percent(t.background_completion_ratio), html_dash,
-           t.recent_completions);
+           html_percent(t.completion_ratio), html_percent(t.background_completion_ratio),
+           html_p_value(t.completion_p_value), t.recent_completions);
   p.format("<tr><td class=\"l\">Errors</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">share of requests</td></tr>\n",
            html_percent(t.error_rate), html_percent(t.background_error_rate), html_p_value(t.error_p_value));
   p.format("<tr><td class=\"l\">Timeouts</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">share of requests</td></tr>\n",

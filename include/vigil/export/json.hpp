@@ -316,6 +316,7 @@ inline void write_json(JsonWriter& w, const TrafficReport& t) {
   w.member("in_flight", t.in_flight);
   w.member("completion_ratio", t.completion_ratio);
   w.member("background_completion_ratio", t.background_completion_ratio);
+  w.member("completion_p_value", t.completion_p_value);
   w.member("error_rate", t.error_rate);
   w.member("background_error_rate", t.background_error_rate);
   w.member("error_p_value", t.error_p_value);

@@ -480,6 +480,8 @@ inline void append_prometheus(std::string& out, const Report& report) {
          traffic.completion_ratio);
   scalar("vigil_traffic_background_completion_ratio", "gauge", "Completions per arrival in the trailing background.",
          traffic.background_completion_ratio);
+  scalar("vigil_traffic_completion_p_value", "gauge",
+         "G-test p-value of completions per arrival, recent against the background.", traffic.completion_p_value);
   scalar("vigil_traffic_error_ratio", "gauge", "Share of recent requests that ended in an error.", traffic.error_rate);
   scalar("vigil_traffic_background_error_ratio", "gauge",
          "Share of requests in the trailing background that ended in an error.", traffic.background_error_rate);
