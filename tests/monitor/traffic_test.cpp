@@ -214,3 +214,51 @@ TEST_CASE("traffic: bad arrival times are counted, not filed", "[traffic][monito
   CHECK(r.counters.bad_arrival_time == 2);
   CHECK(r.counters.late == 1);
 }
+
+TEST_CASE("traffic: in a replayed log, a stop shows as intervals without arrivals", "[traffic][monitor]") {
+  vigil::MonitorOptions options;
+  options.evaluate_in_observe = true;  // as vigil replay runs it: no live silence checks
+  Service s(options);
+  const double gap_start = start + 2 * 3600;
+  const double gap_end = gap_start + 600;
+  for (double t = start; t < gap_end + 600;) {
+    if (t < gap_start || t >= gap_end) s.complete(t);
+    t += s.random.gap(5.0);
+  }
+  s.monitor->finish();
+  double first = 0;
+  for (const auto& a : s.alerts) {
+    CHECK(a.time >= gap_start);  // nothing before the stop
+    if (a.kind == vigil::AlertKind::traffic && a.subject == "arrivals" && first == 0) first = a.time;
+  }
+  REQUIRE(first > 0);
+  // Decided at the end of the first silent minute: zero arrivals against 300 predicted.
+  CHECK(first <= gap_start + 120);
+  bool alert = false;
+  for (const auto& a : s.alerts) alert = alert || (a.subject == "arrivals" && a.severity == vigil::Severity::alert);
+  CHECK(alert);
+}
+
+TEST_CASE("traffic: a far-off count needs a fitted model, not the fall-back mean", "[traffic]") {
+  vigil::AlertPolicy policy;
+  vigil::TrafficReport r;
+  r.recent_arrivals = 0;
+  r.predicted_arrivals = 300;
+  r.arrival_z = -9;
+  r.arrival_p_value = 1e-100;
+  r.rate_model = "mean";
+  std::vector<vigil::Evidence> evidence;
+  vigil::detail::traffic_evidence(r, policy, evidence);
+  CHECK(evidence.empty());
+  r.rate_model = "recent";
+  vigil::detail::traffic_evidence(r, policy, evidence);
+  REQUIRE(evidence.size() == 1);
+  CHECK(evidence[0].severity == vigil::Severity::alert);
+  CHECK(evidence[0].immediate);
+  evidence.clear();
+  r.arrival_z = -6;  // warn, and only if it persists
+  vigil::detail::traffic_evidence(r, policy, evidence);
+  REQUIRE(evidence.size() == 1);
+  CHECK(evidence[0].severity == vigil::Severity::warn);
+  CHECK_FALSE(evidence[0].immediate);
+}

@@ -100,7 +100,8 @@ struct AlertPolicy {
   double class_share_change = 0.05;   // largest change of a class share (warn; 2× is alert)
   std::uint64_t min_requests = 30;    // an interval with fewer values is not judged
   // Operations (docs/guide.md, "Traffic and latency").
-  double traffic_z = 4;               // |log-count surprise| in residual sds (warn; 2× is alert)
+  double traffic_z = 5;               // |log-count surprise| in residual sds, persistent (warn)
+  double traffic_z_alert = 8;         // ... in a single interval (alert, opens at once)
   double silence_arrivals = 4;        // arrivals expected during a silence (warn) ...
   double silence_alert_arrivals = 12; // ... and for severity alert
   double min_silence = 10;            // seconds: shorter silences are never judged

@@ -149,14 +149,21 @@ inline void silence_evidence(const TrafficReport& r, const AlertPolicy& policy, 
 /// significant Poisson test), completions falling behind arrivals, error or timeout rates
 /// rising significantly.
 inline void traffic_evidence(const TrafficReport& r, const AlertPolicy& policy, std::vector<Evidence>& out) {
-  if (!std::isnan(r.arrival_z) && r.arrival_p_value < policy.p_value) {
-    const int level = severity_of(std::fabs(r.arrival_z), policy.traffic_z, 2 * policy.traffic_z);
-    if (level > 0)
-      out.push_back(Evidence{AlertKind::traffic, "arrivals", level == 2 ? Severity::alert : Severity::warn, r.arrival_z,
-                             r.arrival_p_value,
-                             std::string(r.arrival_z > 0 ? "More" : "Fewer") + " requests than predicted: " +
-                                 std::to_string(r.recent_arrivals) + " vs " + fixed(r.predicted_arrivals, 1) +
-                                 " expected (z " + fixed(r.arrival_z) + ", " + r.rate_model + " model)."});
+  // The rule validated on real traffic (docs/rate_predictor.md): |z| ≥ traffic_z in
+  // consecutive intervals (persistence), or ≥ traffic_z_alert in one, which opens at once;
+  // only once the predictor models the stream (not while it falls back to a mean).
+  const bool modelled = r.rate_model == "recent" || r.rate_model == "seasonal";
+  if (modelled && !std::isnan(r.arrival_z) && r.arrival_p_value < policy.p_value) {
+    const int level = severity_of(std::fabs(r.arrival_z), policy.traffic_z, policy.traffic_z_alert);
+    if (level > 0) {
+      Evidence e{AlertKind::traffic, "arrivals", level == 2 ? Severity::alert : Severity::warn, r.arrival_z,
+                 r.arrival_p_value,
+                 std::string(r.arrival_z > 0 ? "More" : "Fewer") + " requests than predicted: " +
+                     std::to_string(r.recent_arrivals) + " vs " + fixed(r.predicted_arrivals, 1) + " expected (z " +
+                     fixed(r.arrival_z) + ", " + r.rate_model + " model)."};
+      e.immediate = level == 2;
+      out.push_back(std::move(e));
+    }
   }
   if (!std::isnan(r.completion_ratio) && !std::isnan(r.background_completion_ratio) &&
       r.recent_arrivals >= policy.min_requests) {
