@@ -103,6 +103,54 @@ void BM_Monitor_observe(benchmark::State& state) {
 BENCHMARK(BM_Monitor_observe)->Threads(1)->UseRealTime();
 BENCHMARK(BM_Monitor_observe)->Threads(2)->UseRealTime();
 
+// What the operational monitors add: the same model and requests, each also with a latency,
+// a status and two tags (host of 8 values, model version of 2), and an on_arrival() call.
+struct OperationsFixture {
+  Model model{32, 4};
+  vigil::Tag host{0};
+  vigil::Tag version{0};
+  std::unique_ptr<vigil::Monitor> monitor;
+  std::atomic<double> clock{start_time};
+
+  OperationsFixture() {
+    host = model.schema.add_tag("host");
+    version = model.schema.add_tag("model_version");
+    vigil::MonitorOptions options;
+    options.shards = 2;
+    monitor = std::make_unique<vigil::Monitor>(model.schema, model.profile(5000), options);
+  }
+};
+
+OperationsFixture& operations_fixture() {
+  static OperationsFixture f;
+  return f;
+}
+
+void BM_Monitor_observe_with_operations(benchmark::State& state) {
+  OperationsFixture& f = operations_fixture();
+  std::vector<std::unique_ptr<vigil::Observation>> pool = f.model.requests(256, 20 + state.thread_index());
+  std::mt19937_64 rng(5);
+  std::lognormal_distribution<double> latency(std::log(0.02), 0.3);
+  for (std::size_t i = 0; i < pool.size(); ++i) {
+    pool[i]->tag(f.host, "host-" + std::to_string(i % 8)).tag(f.version, i % 5 == 0 ? "v2" : "v1");
+    pool[i]->latency(latency(rng)).status(vigil::RequestStatus::ok);
+  }
+  double t = f.clock.load();
+  std::size_t i = 0;
+  for (auto _ : state) {
+    vigil::Observation& o = *pool[i++ & 255];
+    f.monitor->on_arrival(t);
+    o.at(t);
+    t += 0.001;
+    f.monitor->observe(o);
+  }
+  double seen = f.clock.load();
+  while (t > seen && !f.clock.compare_exchange_weak(seen, t)) {
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Monitor_observe_with_operations)->Threads(1)->UseRealTime();
+
 // report() of a monitor of 96 numeric + 4 categorical features and a score whose 7 days of
 // retention are full: 60 one-minute intervals and 168 hourly ones.
 void BM_Monitor_report_100_features_7_days(benchmark::State& state) {

@@ -455,7 +455,9 @@ TEST_CASE("Monitor: many threads observe while another reports", "[monitor][conc
       Source s(100 + t);
       for (int i = 0; i < per_thread; ++i) {
         sc.fill(o, Scenario::draw(s));
-        o.at(start_time + clock.fetch_add(1) * 0.0125);  // 5 minutes of traffic, shared clock
+        const double at = start_time + clock.fetch_add(1) * 0.0125;  // 5 minutes of traffic, shared clock
+        monitor.on_arrival(at);
+        o.at(at + 0.005).latency(0.005);
         monitor.observe(o);
       }
     });
@@ -471,4 +473,8 @@ TEST_CASE("Monitor: many threads observe while another reports", "[monitor][conc
   for (const auto& c : r.cohorts) per_cohort += c.requests;
   CHECK(per_cohort == threads * per_thread);
   CHECK(reports.load() > 0);
+  // Every arrival was answered, and every one was counted where it belongs.
+  CHECK(r.traffic.arrivals_source == "arrivals");
+  CHECK(r.traffic.in_flight == 0);
+  CHECK(r.counters.bad_arrival_time == 0);
 }
