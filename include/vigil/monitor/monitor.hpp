@@ -109,9 +109,11 @@ struct MonitorOptions {
 ///
 /// **Memory**: per retained interval (fine_intervals + coarse_intervals + 2, per cohort value
 /// too) 8 bytes per bin (numeric_bins per numeric feature, one per training category + 1 per
-/// categorical feature, 10 per output, classes + 1 per output) plus 56 bytes per numeric
-/// feature, a t-digest at δ = 50 per output (≈ 1.6 KB) and a latency histogram; the same
-/// again per shard. 100 numeric features at the defaults: ≈ 10 MB.
+/// categorical feature, 10 per output, classes + 1 per output) plus 24 bytes per numeric
+/// feature, a t-digest at δ = 50 per output (≈ 1.6 KB), a latency histogram and 16 bytes
+/// per tag value (max_values + 1 per tag); the same again per shard; the bin locators (≤ 8 KB
+/// per numeric feature, once) and the rate predictor (16 bytes per interval of its history:
+/// 163 KB for 7 days of minutes). 100 numeric features at the defaults: ≈ 12 MB.
 ///
 /// **Bad input**: observations of another schema throw vigil::invalid_argument; NaN event
 /// times, late events, NaN feature values and negative latencies are counted (see

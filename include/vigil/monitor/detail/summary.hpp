@@ -411,9 +411,9 @@ struct OutputTotals {
 };
 
 /// Everything the Monitor accumulates for one interval (and, merged, for any span of them).
-/// Memory: 8 bytes per bin (numeric, categorical, score and class bins of the plan), 56 per
+/// Memory: 8 bytes per bin (numeric, categorical, score and class bins of the plan), 24 per
 /// numeric feature, a CategoryCounts of 8 unseen labels per categorical feature, a TDigest
-/// per output (δ = 50) and a latency LogHistogram.
+/// per output (δ = 50), a latency LogHistogram and 16 bytes per tag value.
 struct IntervalSummary {
   /// A tag value's id in a request: none when the request has no value for the tag.
   static constexpr std::uint32_t no_tag = 0xffffffffu;
