@@ -238,7 +238,8 @@ class Monitor {
   std::vector<Alert> evaluate_interval(std::int64_t k, Report* report, bool update_alerts);
   void analyze(std::size_t slot, double recent_start, double recent_end, double horizon_start, double background_start,
                std::vector<FeatureReport>& features, std::vector<OutputReport>& outputs, std::uint64_t& recent_requests,
-               std::uint64_t& horizon_requests, std::uint64_t& horizon_bad_latency) const;
+               std::uint64_t& horizon_requests, std::uint64_t& horizon_bad_latency,
+               TrafficReport* traffic = nullptr) const;
   // The latency figures of one slot over [window_start, end) against [background_start,
   // window_start), with slow-request attribution by every tag.
   void analyze_latency(std::size_t slot, double background_start, double window_start, double end,
@@ -771,7 +772,8 @@ inline void Monitor::run_evaluations(double now, Report* report, bool live) {
 inline void Monitor::analyze(std::size_t slot, double recent_start, double recent_end, double horizon_start,
                              double background_start, std::vector<FeatureReport>& features,
                              std::vector<OutputReport>& outputs, std::uint64_t& recent_requests,
-                             std::uint64_t& horizon_requests, std::uint64_t& horizon_bad_latency) const {
+                             std::uint64_t& horizon_requests, std::uint64_t& horizon_bad_latency,
+                             TrafficReport* traffic) const {
   detail::IntervalSummary recent;
   detail::IntervalSummary background;
   detail::IntervalSummary horizon;
@@ -784,6 +786,8 @@ inline void Monitor::analyze(std::size_t slot, double recent_start, double recen
   }
   recent_requests = recent.requests;
   horizon_requests = horizon.requests;
+  if (traffic != nullptr)
+    detail::analyze_traffic(recent, background, explicit_arrivals_.load(std::memory_order_relaxed), *traffic);
   horizon_bad_latency = horizon.bad_latency;
   const double reference_rows = static_cast<double>(profile_.rows());
   features.clear();
@@ -910,6 +914,7 @@ inline std::vector<Alert> Monitor::evaluate_interval(std::int64_t k, Report* rep
     std::uint64_t bad_latency = 0;
   };
   std::vector<SlotResult> results(slot_count_);
+  TrafficReport traffic;  // filled with slot 0's analysis
   std::vector<std::string> names;
   std::vector<std::vector<std::string>> tag_names;
   {
@@ -925,7 +930,7 @@ inline std::vector<Alert> Monitor::evaluate_interval(std::int64_t k, Report* rep
     if (slot > 0 && names[slot].empty()) continue;  // a cohort value not seen yet
     SlotResult& s = results[slot];
     analyze(slot, recent_start, recent_end, horizon_start, background_start, s.features, s.outputs, s.recent, s.horizon,
-            s.bad_latency);
+            s.bad_latency, slot == 0 ? &traffic : nullptr);
     for (const auto& f : s.features) {
       shift_p.push_back(f.shift_p_value);
       // Long-term significance: KS for numeric features, the G-test for categorical ones.
@@ -939,16 +944,7 @@ inline std::vector<Alert> Monitor::evaluate_interval(std::int64_t k, Report* rep
   }
   // Traffic: the interval's arrivals against the prediction made without them.
   if (update_alerts) feed_rate(k);
-  TrafficReport traffic;
   {
-    detail::IntervalSummary recent;
-    detail::IntervalSummary background;
-    {
-      std::lock_guard<std::mutex> lock(retained_mutex_);
-      recent = retained_[0].merge_range(recent_start, recent_end);
-      background = retained_[0].merge_range(background_start, recent_start);
-    }
-    detail::analyze_traffic(recent, background, explicit_arrivals_.load(std::memory_order_relaxed), traffic);
     traffic.in_flight = in_flight();
     if (!rate_.empty() && k <= rate_.newest()) {
       RatePrediction prediction;
