@@ -55,10 +55,18 @@ UNIT_CHANGE = dict(column="f07", factor=1000.0, start=80, end=100)
 MALFORMED = dict(column="f04", text="n/a", count=12, start=105, end=110)
 LABEL_SWAP = dict(column="band", pair=("low", "high"), start=115, end=130)
 MISSING_BURST = dict(column="f09", start=135, end=145)
+# Operations faults, placed apart from the ones above. A slow host: one request in ten on it
+# takes ten times as long (a tail latency fault, as from a failing disk or a noisy neighbour);
+# its median does not move. At 30 requests a minute per host, one in a hundred would be about
+# 1.5 slow requests per 5-minute latency window, below what any test can tell from chance.
+# Then the arrivals stop: no request at all.
+SLOW_HOST = dict(host="h3", factor=10.0, share=0.10, start=45, end=60)
+ARRIVAL_STOP = dict(start=146, end=151)
 
 SEED_SHUFFLE = 20261102
 SEED_TRAFFIC = 7
 SEED_MALFORMED = 11
+SEED_SLOW = 13
 
 
 def load(path):
@@ -214,6 +222,17 @@ def main():
     malformed_column = names.index(MALFORMED["column"])
     tx[malformed, malformed_column] = np.nan  # the model sees a missing value
     malformed_set = set(malformed.tolist())
+    # The slow host: a fixed share of its requests in the window, drawn with their own seed so
+    # that every other random choice stays as it was.
+    on_slow_host = np.flatnonzero(window(SLOW_HOST) & (hosts == HOSTS.index(SLOW_HOST["host"])))
+    slow = np.sort(np.random.default_rng(SEED_SLOW).choice(
+        on_slow_host, size=int(round(SLOW_HOST["share"] * len(on_slow_host))), replace=False))
+    latency[slow] *= SLOW_HOST["factor"]
+    # The stop: the requests that would have come then never arrive. Later rows keep their
+    # times; only their line numbers move up.
+    stop = window(ARRIVAL_STOP)
+    kept = ~stop
+    line = 2 + np.cumsum(kept) - kept  # line of row i in traffic.csv, were it kept
 
     predicted, score = model.predict(tx)
     before_swap = (minute >= LABEL_SWAP["start"] - 10) & (minute < LABEL_SWAP["start"])
@@ -221,7 +240,7 @@ def main():
                    for m in (before_swap, swap)]
 
     def traffic_rows():
-        for i in range(n):
+        for i in np.flatnonzero(kept):
             cells = [number(v) for v in tx[i]]
             if i in malformed_set:
                 cells[malformed_column] = MALFORMED["text"]
@@ -233,21 +252,27 @@ def main():
                                                         "latency_ms"]
     write_csv(os.path.join(OUT_DIR, "traffic.csv"), header, traffic_rows())
 
-    write_faults(n, seconds, change_begin, change_end, unit, swap, burst, malformed, cuts,
-                 accuracy, swap_shares)
+    write_faults(seconds, line, kept, change_begin, change_end, unit, swap, burst, malformed,
+                 slow, on_slow_host, stop, latency, cuts, accuracy, swap_shares)
     print("train.csv: %d rows; traffic.csv: %d rows, %s to %s" %
-          (TRAIN_ROWS, n, iso(seconds[0]), iso(seconds[-1])))
+          (TRAIN_ROWS, kept.sum(), iso(seconds[0]), iso(seconds[-1])))
     print("model accuracy: %.3f on training rows, %.3f on traffic before the drift, "
           "%.3f after it" % accuracy)
 
 
-def write_faults(n, seconds, change_begin, change_end, unit, swap, burst, malformed, cuts,
-                 accuracy, swap_shares):
+def write_faults(seconds, line, kept, change_begin, change_end, unit, swap, burst, malformed,
+                 slow, on_slow_host, stop, latency, cuts, accuracy, swap_shares):
     def span(mask):
-        rows = np.flatnonzero(mask)
-        return "%d rows (%d-%d)" % (len(rows), rows[0] + 2, rows[-1] + 2)
+        rows = np.flatnonzero(mask & kept)
+        return "%d rows (%d-%d)" % (len(rows), line[rows[0]], line[rows[-1]])
 
+    n = len(seconds)
     last = iso(seconds[-1])
+    # What the slow host's requests look like without and with the fault, in the window.
+    normal = np.setdiff1d(on_slow_host, slow)
+    stopped = np.flatnonzero(stop)
+    before_stop = np.flatnonzero(seconds < ARRIVAL_STOP["start"] * 60.0)[-1]
+    after_stop = np.flatnonzero(seconds >= ARRIVAL_STOP["end"] * 60.0)[0]
     lines = [
         "# Faults in traffic.csv",
         "",
@@ -270,7 +295,8 @@ def write_faults(n, seconds, change_begin, change_end, unit, swap, burst, malfor
         "the change, persisting to the end; `score_drift` and `class_drift` on the output; "
         "`quality` as accuracy falls (labels in `species`) |" %
         (iso(seconds[change_begin]), seconds[change_begin] / 60, iso(seconds[change_end]),
-         seconds[change_end] / 60, last, n - change_begin, change_begin + 2, n + 1),
+         seconds[change_end] / 60, last, kept[change_begin:].sum(), line[change_begin],
+         line[n - 1]),
         "| 2 | unit change: values x %g (a sensor reporting in other units), then fixed | %s | "
         "%s | %s | %s | `out_of_range` and `feature_shift` on %s within a minute or two, closing "
         "after the fix; `score_drift` (confidence saturates) |" %
@@ -280,7 +306,7 @@ def write_faults(n, seconds, change_begin, change_end, unit, swap, burst, malfor
         "%d (lines %s) | counted as unparsable values of %s (the replay must not stop); at most "
         "a `schema` warning, no drift alert |" %
         (MALFORMED["text"], MALFORMED["count"], MALFORMED["column"], clock(MALFORMED["start"]),
-         clock(MALFORMED["end"]), len(malformed), ", ".join(str(i + 2) for i in malformed),
+         clock(MALFORMED["end"]), len(malformed), ", ".join(str(line[i]) for i in malformed),
          MALFORMED["column"]),
         "| 4 | swapped category labels: `%s` and `%s` exchanged | %s | %s | %s | %s | "
         "`feature_shift` (or `class_drift` on the category) for %s: in the 10 minutes before, "
@@ -295,10 +321,27 @@ def write_faults(n, seconds, change_begin, change_end, unit, swap, burst, malfor
         "`missing_values` on %s within a minute or two, closing after the burst |" %
         (MISSING_BURST["column"], clock(MISSING_BURST["start"]), clock(MISSING_BURST["end"]),
          span(burst), MISSING_BURST["column"]),
+        "| 6 | slow host: latency x %g on %d of its %d requests (%.0f%%), the rest unchanged "
+        "(its median %.1f ms, largest unaffected %.1f ms; the slow ones %.0f-%.0f ms) | "
+        "`latency_ms` where `host` = %s | %s | %s | %d (lines %s) | `latency` naming "
+        "`host=%s` (over-represented among the slow requests) within a few minutes, once enough "
+        "slow requests are in the latency window; `latency` on all requests as their p99 rises |" %
+        (SLOW_HOST["factor"], len(slow), len(on_slow_host), 100 * len(slow) / len(on_slow_host),
+         np.median(latency[normal]), latency[normal].max(), latency[slow].min(),
+         latency[slow].max(), SLOW_HOST["host"], clock(SLOW_HOST["start"]),
+         clock(SLOW_HOST["end"]), len(slow), ", ".join(str(line[i]) for i in slow),
+         SLOW_HOST["host"]),
+        "| 7 | arrivals stop: no request at all (the %d that the Poisson stream drew for the "
+        "window are left out of the file) | every column | %s | %s | none: the last row "
+        "before is line %d (%s), the next line %d (%s) | `traffic` on `arrivals` (fewer "
+        "requests than predicted) within a couple of minutes |" %
+        (len(stopped), clock(ARRIVAL_STOP["start"]), clock(ARRIVAL_STOP["end"]),
+         line[before_stop], iso(seconds[before_stop]), line[after_stop],
+         iso(seconds[after_stop])),
         "",
-        "Nothing else is injected: arrivals are a Poisson process at %g per second, latency is "
-        "lognormal (median %g ms) on every host, so `traffic` and `latency` alerts would be "
-        "false alarms." % (RATE_PER_SECOND, LATENCY_MEDIAN_MS),
+        "Nothing else is injected: arrivals are otherwise a Poisson process at %g per second, "
+        "latency is otherwise lognormal (median %g ms) on every host, so any other `traffic` "
+        "or `latency` alert is a false alarm." % (RATE_PER_SECOND, LATENCY_MEDIAN_MS),
         "",
         "Band cut points (from f06 on the training rows): low < %s <= mid < %s <= high." %
         (number(cuts[0]), number(cuts[1])),

@@ -131,14 +131,20 @@ inline const Command& replay_command() {
       "replay",
       "vigil replay --reference reference.vigil --input traffic.csv --alerts alerts.jsonl\n"
       "             [--time-column ts] [--score-column s] [--latency-column latency_ms]\n"
-      "             [--tag-columns host,model] [--label-column y] [--html report.html]",
+      "             [--tag-columns host,model] [--label-column y] [--html report.html]\n"
+      "             [--arrival-column a] [--status-column s]",
       "Replays a CSV log of requests through the monitor in event time, against a reference written\n"
       "by 'vigil profile', and writes every alert raised or escalated to a JSON-lines file.",
       {
           {"reference", "FILE", "the reference written by 'vigil profile' (required)"},
           {"input", "FILE", "the requests, CSV with a header row (required)"},
           {"alerts", "FILE", "where to write alerts, one JSON object per line (required)"},
-          {"time-column", "TS", "event time, ISO-8601 or Unix seconds (default: 'ts')"},
+          {"time-column", "TS", "event time, ISO-8601 or Unix seconds (default: 'ts'); with --arrival-column, "
+                                "the completion time (empty: the request was never answered)"},
+          {"arrival-column", "A", "the request's arrival time, ISO-8601 or Unix seconds (default: each row "
+                                  "arrives at its time)"},
+          {"status-column", "S", "how the request ended: ok, error or timeout, or an HTTP status (2xx, 3xx ok; "
+                                 "408, 504 timeout; other 4xx, 5xx error)"},
           {"score-column", "S", "the model's score (default: the reference's output name)"},
           {"predicted-column", "P", "the predicted class (default: 'predicted' if the reference has classes)"},
           {"latency-column", "L", "request latency"},
@@ -587,6 +593,75 @@ struct Accuracy {
   std::uint64_t total = 0;
 };
 
+/// A request's status cell: `ok`, `error` or `timeout` in any case, or an HTTP status code
+/// (2xx and 3xx ok; 408 and 504 timeout; any other 4xx or 5xx error). An empty cell is
+/// missing; anything else, 1xx codes included, is bad. O(cell length), no allocation.
+inline CellStatus parse_status(std::string_view cell, RequestStatus& out) noexcept {
+  const std::string_view text = detail::trim_blanks(cell);
+  if (text.empty()) return CellStatus::missing;
+  const auto is = [&](std::string_view word) {
+    if (text.size() != word.size()) return false;
+    for (std::size_t i = 0; i < word.size(); ++i) {
+      const char c = text[i] >= 'A' && text[i] <= 'Z' ? static_cast<char>(text[i] - 'A' + 'a') : text[i];
+      if (c != word[i]) return false;
+    }
+    return true;
+  };
+  if (is("ok")) out = RequestStatus::ok;
+  else if (is("error")) out = RequestStatus::error;
+  else if (is("timeout")) out = RequestStatus::timeout;
+  else if (text.size() == 3 && detail::is_digit(text[0]) && detail::is_digit(text[1]) && detail::is_digit(text[2])) {
+    const int code = (text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0');
+    if (code >= 200 && code < 400) out = RequestStatus::ok;
+    else if (code == 408 || code == 504) out = RequestStatus::timeout;
+    else if (code >= 400 && code < 600) out = RequestStatus::error;
+    else return CellStatus::bad;
+  } else {
+    return CellStatus::bad;
+  }
+  return CellStatus::value;
+}
+
+/// Milliseconds with three significant figures or so: "12.3", "250", "-".
+inline std::string milliseconds(double seconds) {
+  if (std::isnan(seconds)) return "-";
+  const double ms = 1000 * seconds;
+  return format(ms < 10 ? "%.2f" : (ms < 100 ? "%.1f" : "%.0f"), ms);
+}
+
+/// The summary's traffic line: where arrivals come from, the replay's totals, and the last
+/// interval judged: its arrivals against the prediction and its error and timeout rates.
+inline void print_traffic(std::ostream& out, const Report& report, const std::string& arrival_column,
+                          std::uint64_t arrivals, std::uint64_t completions) {
+  const TrafficReport& t = report.traffic;
+  out << "  traffic: arrivals "
+      << (arrival_column.empty() ? std::string("are the rows' times (no --arrival-column)")
+                                 : "from column '" + arrival_column + "'")
+      << "; " << arrivals << " arrivals / " << completions << " completions";
+  if (!arrival_column.empty()) out << ", " << t.in_flight << " in flight at the end";
+  out << "; interval to " << (std::isnan(report.recent_end) ? std::string("-") : format_time(report.recent_end).substr(11, 5))
+      << ": " << t.recent_arrivals << " arrivals / " << t.recent_completions << " completions vs "
+      << figure(t.predicted_arrivals, "%.1f") << " predicted (" << t.rate_model << " model on " << t.rate_history
+      << " intervals); errors " << percent(t.error_rate) << " (background " << percent(t.background_error_rate)
+      << "), timeouts " << percent(t.timeout_rate) << " (background " << percent(t.background_timeout_rate) << ")\n";
+}
+
+/// The summary's latency line: p50/p99/p99.9 of the latency window against the background,
+/// the slow threshold and the tag value most over-represented among the slow requests.
+inline void print_latency(std::ostream& out, const LatencyReport& l) {
+  out << "  latency (ms): p50/p99/p99.9 " << milliseconds(l.recent_p50) << " / " << milliseconds(l.recent_p99) << " / "
+      << milliseconds(l.recent_p999) << " recent (" << l.recent_count << " requests) vs "
+      << milliseconds(l.background_p50) << " / " << milliseconds(l.background_p99) << " / "
+      << milliseconds(l.background_p999) << " background; " << l.slow << " slow (above "
+      << milliseconds(l.slow_threshold) << " ms)";
+  if (!l.attribution.empty()) {
+    const SlowAttribution& a = l.attribution.front();
+    out << "; " << a.tag << '=' << a.value << " carries " << format("%.0f %%", 100 * a.share_of_slow)
+        << " of slow requests vs " << format("%.0f %%", 100 * a.share_of_all) << " of all requests";
+  }
+  out << '\n';
+}
+
 inline constexpr const char* interval_header =
     "end,subject,kind,status,recent_count,missing_rate,out_of_range_rate,unseen_rate,bad_values,shift_psi,"
     "shift_p_value,profile_p_value,horizon_count,psi,ks_statistic,ks_p_value,wasserstein";
@@ -715,6 +790,21 @@ inline int run_replay(const Options& options, std::ostream& out, std::ostream& e
   }
   std::optional<std::size_t> label_column;
   if (auto y = options.get("label-column")) label_column = require_column(csv, *y, "--label-column", input);
+  std::optional<std::size_t> arrival_column;
+  std::size_t arrival_counts = 0;
+  if (auto a = options.get("arrival-column")) {
+    arrival_column = require_column(csv, *a, "--arrival-column", input);
+    if (*arrival_column == time_column) usage_error("--arrival-column '" + *a + "' is the time column");
+    arrival_counts = tracked.size();
+    tracked.push_back(*a);
+  }
+  std::optional<std::size_t> status_column;
+  std::size_t status_counts = 0;
+  if (auto st = options.get("status-column")) {
+    status_column = require_column(csv, *st, "--status-column", input);
+    status_counts = tracked.size();
+    tracked.push_back(*st);
+  }
 
   Schema schema = trained;
   std::vector<TextColumn> tags;
@@ -771,6 +861,7 @@ inline int run_replay(const Options& options, std::ostream& out, std::ostream& e
   Observation request(monitored);
   std::vector<CellCounts> cells(tracked.size());
   std::uint64_t rows = 0, missing_time = 0, bad_time = 0;
+  std::uint64_t arrivals = 0, completions = 0, unanswered = 0;
   double first_time = std::numeric_limits<double>::infinity();
   double last_time = -std::numeric_limits<double>::infinity();
   std::map<std::int64_t, Accuracy> accuracy;  // per hour of event time
@@ -782,10 +873,46 @@ inline int run_replay(const Options& options, std::ostream& out, std::ostream& e
       ++rows;
       double t = 0;
       const CellStatus time_status = parse_time(csv.field(time_column), t);
-      if (time_status != CellStatus::value) {
+      double arrival = 0;
+      const CellStatus arrival_status =
+          arrival_column ? parse_time(csv.field(*arrival_column), arrival) : CellStatus::missing;
+      // With arrival times, a row without a completion time is a request never answered.
+      const bool arrived_only = time_status == CellStatus::missing && arrival_status == CellStatus::value;
+      if (time_status != CellStatus::value && !arrived_only) {
         ++(time_status == CellStatus::missing ? missing_time : bad_time);
         continue;
       }
+      if (arrival_column) cells[arrival_counts].add(arrival_status);
+      if (report_each_interval) {
+        // Evaluate each interval as it closes, so that its figures can be kept; the
+        // alerts are the ones observe() would decide at the same event time.
+        const auto k = static_cast<std::int64_t>(std::floor((arrived_only ? arrival : t) / interval));
+        if (k > current_interval && current_interval != std::numeric_limits<std::int64_t>::min()) {
+          const Report closed = monitor->report(static_cast<double>(k) * interval);
+          if (intervals_file.is_open()) write_intervals(intervals_file, closed);
+#if VIGIL_CLI_HAS_EXPORT
+          if (keep_history) history.add(closed);
+#endif
+        }
+        current_interval = std::max(current_interval, k);
+      }
+      if (arrived_only) {
+        monitor->on_arrival(arrival);
+        ++arrivals;
+        ++unanswered;
+        first_time = std::min(first_time, arrival);
+        last_time = std::max(last_time, arrival);
+        progress.update(rows, arrival);
+        continue;
+      }
+      if (arrival_column) {
+        // An unreadable or missing arrival is counted above; the request still arrived, at
+        // the latest when it completed.
+        const double arrived = arrival_status == CellStatus::value ? arrival : t;
+        monitor->on_arrival(arrived);
+        first_time = std::min(first_time, arrived);
+      }
+      ++arrivals;
       request.clear();
       request.at(t);
       for (const NumericColumn& n : numeric) {
@@ -830,20 +957,15 @@ inline int run_replay(const Options& options, std::ostream& out, std::ostream& e
         if (status == CellStatus::value) request.latency(x * latency_scale);
         else if (status == CellStatus::bad) request.latency(std::numeric_limits<double>::quiet_NaN());
       }
-      if (report_each_interval) {
-        // Evaluate each interval as it closes, so that its figures can be kept; the
-        // alerts are the ones observe() would decide at the same event time.
-        const auto k = static_cast<std::int64_t>(std::floor(t / interval));
-        if (k > current_interval && current_interval != std::numeric_limits<std::int64_t>::min()) {
-          const Report closed = monitor->report(static_cast<double>(k) * interval);
-          if (intervals_file.is_open()) write_intervals(intervals_file, closed);
-#if VIGIL_CLI_HAS_EXPORT
-          if (keep_history) history.add(closed);
-#endif
-        }
-        current_interval = std::max(current_interval, k);
+      if (status_column) {
+        // A missing or unreadable status is counted; the request is taken as answered.
+        RequestStatus ended = RequestStatus::ok;
+        const CellStatus status = parse_status(csv.field(*status_column), ended);
+        cells[status_counts].add(status);
+        request.status(ended);
       }
       monitor->observe(request);
+      ++completions;
       first_time = std::min(first_time, t);
       last_time = std::max(last_time, t);
       progress.update(rows, t);
@@ -887,6 +1009,7 @@ inline int run_replay(const Options& options, std::ostream& out, std::ostream& e
       << missing_time << " without a time, " << bad_time << " with an unreadable time, " << late
       << " late, beyond the monitor's lateness)";
   if (csv.ragged_rows() > 0) out << "; " << csv.ragged_rows() << " rows with the wrong number of fields left out";
+  if (unanswered > 0) out << "; " << unanswered << " arrived without a completion time (never answered)";
   out << '\n';
   std::vector<std::vector<std::string>> bad_cells;
   for (std::size_t i = 0; i < tracked.size(); ++i)
@@ -904,6 +1027,8 @@ inline int run_replay(const Options& options, std::ostream& out, std::ostream& e
           << figure(static_cast<double>(a.correct) / static_cast<double>(a.total), "%.3f");
     out << '\n';
   }
+  print_traffic(out, report, arrival_column ? columns[*arrival_column] : std::string(), arrivals, completions);
+  if (latency_column) print_latency(out, report.latency);
 
   std::size_t raised = 0;
   for (const Alert& a : alerts) raised += a.transition != Alert::Transition::resolved;
