@@ -262,3 +262,14 @@ TEST_CASE("traffic: a far-off count needs a fitted model, not the fall-back mean
   CHECK(evidence[0].severity == vigil::Severity::warn);
   CHECK_FALSE(evidence[0].immediate);
 }
+
+TEST_CASE("traffic: a log that ends inside an interval does not read as a drop", "[traffic][monitor]") {
+  vigil::MonitorOptions options;
+  options.evaluate_in_observe = true;
+  Service s(options);
+  const double end = start + 2 * 3600 + 5;  // the last minute holds only 5 s of rows
+  for (double t = start; t < end; t += s.random.gap(5.0)) s.complete(t);
+  const vigil::Report r = s.monitor->finish();
+  CHECK(r.recent_requests < 60);  // the partial minute was analysed ...
+  CHECK(s.alerts.empty());        // ... but its count is not judged against the rate
+}

@@ -285,6 +285,7 @@ class Monitor {
   std::vector<Alert> pending_transitions_;
   RatePredictor rate_;
   std::int64_t rate_fed_through_ = no_interval;  // last interval given to rate_
+  std::int64_t partial_interval_ = no_interval;  // where a finished log ended
   TrafficReport traffic_;                       // figures of the latest evaluated interval
 };
 
@@ -647,6 +648,12 @@ inline Report Monitor::finish() {
   if (std::isnan(latest)) return report();
   const double end = start_of(interval_of(latest) + 1);
   advance_time(end);
+  {
+    // The log may end inside its last interval: that interval's arrival count is partial
+    // and is not judged against the rate (its data is analysed as usual).
+    std::lock_guard<std::mutex> lock(evaluation_mutex_);
+    partial_interval_ = interval_of(latest);
+  }
   run_evaluations(end, &r, false);
   return r;
 }
@@ -964,7 +971,7 @@ inline std::vector<Alert> Monitor::evaluate_interval(std::int64_t k, Report* rep
     }
     // A silence is judged live, at report(now) (run_evaluations); here the interval's count
     // speaks for itself.
-    detail::traffic_evidence(traffic, tracker_.policy(), evidence);
+    if (k != partial_interval_) detail::traffic_evidence(traffic, tracker_.policy(), evidence);
   }
 
   // Latency of every slot over the latency window against the long background.
