@@ -211,10 +211,15 @@ class AlertTracker {
       s.clean_streak = 0;
       s.severity = e.severity;
       out.push_back(make(time, s, Alert::Transition::raised));
-    } else if (s.severity == Severity::warn && e.severity == Severity::alert) {
-      s.severity = Severity::alert;
-      out.push_back(make(time, s, Alert::Transition::escalated));
+    } else {
+      // Still silent: the alert stays open however the interval counts read meanwhile.
+      s.clean_streak = 0;
+      if (s.severity == Severity::warn && e.severity == Severity::alert) {
+        s.severity = Severity::alert;
+        out.push_back(make(time, s, Alert::Transition::escalated));
+      }
     }
+    s.history |= 1u;
     return out;
   }
 

@@ -101,7 +101,7 @@ inline void analyze_latency(const LogHistogram& recent, const LogHistogram& back
   if (r.background_p999 > 0) r.p999_ratio = r.recent_p999 / r.background_p999;
   std::vector<double> a;
   std::vector<double> b;
-  pooled_latency_buckets(recent, background, std::min(2, recent.scale()), a, b);
+  pooled_latency_buckets(recent, background, std::min({2, recent.scale(), background.scale()}), a, b);
   if (a.size() >= 2) {
     const auto g = stats::g_test_independence(a, b);
     r.statistic = g.statistic;
@@ -158,7 +158,7 @@ inline void attribute_slow(const std::string& tag, const std::vector<std::string
 /// representation among the slow requests with the policy's lift. `adjusted_attribution`
 /// holds the adjusted p-value per entry of r.attribution.
 inline void latency_evidence(const LatencyReport& r, double adjusted_p, const std::vector<double>& adjusted_attribution,
-                             const AlertPolicy& policy, std::vector<Evidence>& out) {
+                             const AlertPolicy& policy, const std::string& subject_prefix, std::vector<Evidence>& out) {
   const std::string worst =
       r.attribution.empty() ? std::string()
                             : " Slow requests come most from " + r.attribution.front().tag + "=" + r.attribution.front().value +
@@ -168,9 +168,12 @@ inline void latency_evidence(const LatencyReport& r, double adjusted_p, const st
     const int level = std::max(severity_of(r.p99_ratio, policy.latency_p99_warn, policy.latency_p99_alert),
                                severity_of(r.p999_ratio, policy.latency_p999_warn, policy.latency_p999_alert));
     if (level > 0)
-      out.push_back(Evidence{AlertKind::latency, r.subject, level == 2 ? Severity::alert : Severity::warn, r.p99_ratio,
+      out.push_back(Evidence{AlertKind::latency, subject_prefix + "requests", level == 2 ? Severity::alert : Severity::warn, r.p99_ratio,
                              adjusted_p,
-                             "Latency of " + r.subject + " rose: p99 " + fixed(1000 * r.recent_p99, 1) + " ms vs " +
+                             "Latency of " +
+                                 (subject_prefix.empty() ? std::string("requests")
+                                                         : "requests with " + subject_prefix.substr(0, subject_prefix.size() - 2)) +
+                                 " rose: p99 " + fixed(1000 * r.recent_p99, 1) + " ms vs " +
                                  fixed(1000 * r.background_p99, 1) + " ms in the background (×" + fixed(r.p99_ratio) +
                                  "), p99.9 " + fixed(1000 * r.recent_p999, 1) + " ms vs " +
                                  fixed(1000 * r.background_p999, 1) + " ms." + worst});
@@ -178,9 +181,13 @@ inline void latency_evidence(const LatencyReport& r, double adjusted_p, const st
   for (std::size_t i = 0; i < r.attribution.size(); ++i) {
     const SlowAttribution& a = r.attribution[i];
     if (a.slow < policy.min_slow_requests || !(adjusted_attribution[i] < policy.p_value)) continue;
+    // Over-represented now, and more than it was in the background: a host that is always
+    // a little slower is its normal, not news.
+    const double relative = a.background_lift > 0 ? a.lift / a.background_lift : a.lift;
+    if (!(relative >= policy.slow_lift_warn)) continue;
     const int level = severity_of(a.lift, policy.slow_lift_warn, policy.slow_lift_alert);
     if (level == 0) continue;
-    out.push_back(Evidence{AlertKind::latency, a.tag + "=" + a.value, level == 2 ? Severity::alert : Severity::warn,
+    out.push_back(Evidence{AlertKind::latency, subject_prefix + a.tag + "=" + a.value, level == 2 ? Severity::alert : Severity::warn,
                            a.lift, adjusted_attribution[i],
                            a.tag + "=" + a.value + " carries " + percent(a.share_of_slow) + " of slow requests (above " +
                                fixed(1000 * r.slow_threshold, 1) + " ms) vs " + percent(a.share_of_all) +

@@ -180,6 +180,7 @@ class Monitor {
     std::uint64_t observed = 0;
     double latest = -std::numeric_limits<double>::infinity();
     std::uint64_t arrived = 0;
+    std::uint64_t answered = 0;  // completions since the monitor first saw an arrival
     double last_arrival = -std::numeric_limits<double>::infinity();
     std::vector<detail::IntervalSummary> summaries;  // slot 0: everything; then cohort values
     // Per tag, the values this shard has resolved to ids (at most max_values), so the request
@@ -200,6 +201,9 @@ class Monitor {
   };
 
   std::int64_t interval_of(double t) const { return static_cast<std::int64_t>(std::floor(t / options_.interval)); }
+  // Finite, and few enough intervals from the epoch to number them: NaN, ±inf and absurd
+  // times (say 1e300) are bad times, not undefined behaviour.
+  bool usable_time(double t) const { return std::fabs(t / options_.interval) < 1e15; }
   double start_of(std::int64_t k) const { return static_cast<double>(k) * options_.interval; }
   // The shard this thread used last: a hint shared by every Monitor, starting the threads
   // of a process on different shards.
@@ -247,7 +251,7 @@ class Monitor {
   // Arrivals of fine interval k from retention, or NaN when it is no longer held at fine
   // resolution.
   double arrivals_in(std::int64_t k) const;
-  void feed_rate(std::int64_t k);
+  void feed_rate(std::int64_t k);  // intervals not yet given to the predictor, through k
   double last_arrival() const;
   std::int64_t in_flight() const;
 
@@ -417,7 +421,8 @@ inline void Monitor::resolve_tags(Shard& shard, const Observation& o) {
 
 inline void Monitor::apply(Shard& shard, const Observation& o) {
   const double slow = slow_threshold_.load(std::memory_order_relaxed);
-  if (!shard.tag_ids.empty()) resolve_tags(shard, o);
+  // Tag ids serve latency attribution and cohorts only.
+  if (!shard.tag_ids.empty() && (o.has_latency() || !cohorts_.empty())) resolve_tags(shard, o);
   shard.summaries[0].apply(plan_, o, shard.tag_ids.data(), slow);
   for (const CohortTag& c : cohorts_) {
     const std::uint32_t id = shard.tag_ids[c.tag];
@@ -478,6 +483,7 @@ inline void Monitor::flush_all(std::int64_t before) {
 }
 
 inline void Monitor::advance_time(double t) {
+  if (!usable_time(t)) return;
   double seen = advanced_time_.load(std::memory_order_relaxed);
   while (t > seen && !advanced_time_.compare_exchange_weak(seen, t, std::memory_order_relaxed)) {
   }
@@ -502,7 +508,7 @@ inline double Monitor::latest_time() const {
 }
 
 inline bool Monitor::enter(double t, std::int64_t& k, bool& crossed, std::atomic<std::uint64_t>& bad_counter) {
-  if (VIGIL_UNLIKELY(!std::isfinite(t))) {
+  if (VIGIL_UNLIKELY(!usable_time(t))) {
     bad_counter.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
@@ -543,6 +549,7 @@ inline void Monitor::observe(const Observation& o) {
       shard.interval = k;
     }
     ++shard.observed;
+    shard.answered += explicit_arrivals_.load(std::memory_order_relaxed) ? 1 : 0;
     shard.latest = std::max(shard.latest, t);
     if (k == shard.interval) {
       apply(shard, o);
@@ -552,6 +559,7 @@ inline void Monitor::observe(const Observation& o) {
       detail::IntervalSummary* target = retained_[0].at(t);
       if (target == nullptr) {
         --shard.observed;
+        shard.answered -= explicit_arrivals_.load(std::memory_order_relaxed) ? 1 : 0;
         late_.fetch_add(1, std::memory_order_relaxed);
         return;
       }
@@ -618,7 +626,7 @@ inline std::int64_t Monitor::in_flight() const {
   std::int64_t n = 0;
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
     std::lock_guard<detail::SpinLock> lock(shards_[i].mutex);
-    n += static_cast<std::int64_t>(shards_[i].arrived) - static_cast<std::int64_t>(shards_[i].observed);
+    n += static_cast<std::int64_t>(shards_[i].arrived) - static_cast<std::int64_t>(shards_[i].answered);
   }
   return n;
 }
@@ -646,7 +654,9 @@ inline Report Monitor::finish() {
   Report r;
   const double latest = latest_time();
   if (std::isnan(latest)) return report();
-  const double end = start_of(interval_of(latest) + 1);
+  // Half an interval past the end, so that rounding of start_of() cannot leave the last
+  // interval open.
+  const double end = start_of(interval_of(latest) + 1) + options_.interval / 2;
   advance_time(end);
   {
     // The log may end inside its last interval: that interval's arrival count is partial
@@ -660,6 +670,7 @@ inline Report Monitor::finish() {
 
 inline void Monitor::run_evaluations(double now, Report* report, bool live) {
   std::lock_guard<std::mutex> lock(evaluation_mutex_);
+  if (!usable_time(now)) now = std::numeric_limits<double>::quiet_NaN();
   std::int64_t last_closed = no_interval;
   if (std::isfinite(now)) {
     // Intervals that ended at or before `now` are complete.
@@ -752,7 +763,8 @@ inline void Monitor::run_evaluations(double now, Report* report, bool live) {
       if (a.kind == AlertKind::latency) {
         bool cohort = false;
         for (auto& c : report->cohorts) {
-          if (a.subject == c.tag + "=" + c.value) {
+          const std::string prefix = c.tag + "=" + c.value + ": ";
+          if (a.subject.compare(0, prefix.size(), prefix) == 0) {
             c.latency.status = std::max(c.latency.status, s);
             c.status = std::max(c.status, s);
             cohort = true;
@@ -823,6 +835,8 @@ inline void Monitor::analyze_latency(std::size_t slot, double background_start, 
   LogHistogram background(plan_.latency_scale);
   std::vector<std::uint64_t> tag_requests(plan_.tag_slots, 0);
   std::vector<std::uint64_t> tag_slow(plan_.tag_slots, 0);
+  std::vector<std::uint64_t> background_requests(plan_.tag_slots, 0);
+  std::vector<std::uint64_t> background_slow(plan_.tag_slots, 0);
   std::uint64_t slow = 0;
   {
     std::lock_guard<std::mutex> lock(retained_mutex_);
@@ -837,21 +851,32 @@ inline void Monitor::analyze_latency(std::size_t slot, double background_start, 
         }
       } else if (interval.start >= background_start && interval.end <= window_start) {
         if (!s.latency.empty()) background.merge(s.latency);
+        for (std::size_t i = 0; i < background_requests.size(); ++i) {
+          background_requests[i] += s.tag_requests[i];
+          background_slow[i] += s.tag_slow[i];
+        }
       }
     });
   }
   detail::analyze_latency(recent, background, r);
   r.slow_threshold = slow_threshold_.load(std::memory_order_relaxed);
   r.slow = slow;
+  const auto part = [](const std::vector<std::uint64_t>& v, std::size_t first, std::size_t n) {
+    return std::vector<std::uint64_t>(v.begin() + static_cast<std::ptrdiff_t>(first),
+                                      v.begin() + static_cast<std::ptrdiff_t>(first + n));
+  };
   for (std::uint32_t t = 0; t < plan_.tag_offset.size(); ++t) {
     const std::size_t first = plan_.tag_offset[t];
     const std::size_t n = plan_.tag_max_values[t] + 1;
-    detail::attribute_slow(schema_.name(Tag{t}), tag_values[t],
-                           std::vector<std::uint64_t>(tag_requests.begin() + static_cast<std::ptrdiff_t>(first),
-                                                      tag_requests.begin() + static_cast<std::ptrdiff_t>(first + n)),
-                           std::vector<std::uint64_t>(tag_slow.begin() + static_cast<std::ptrdiff_t>(first),
-                                                      tag_slow.begin() + static_cast<std::ptrdiff_t>(first + n)),
+    const std::size_t before = r.attribution.size();
+    detail::attribute_slow(schema_.name(Tag{t}), tag_values[t], part(tag_requests, first, n), part(tag_slow, first, n),
                            r.attribution);
+    std::vector<SlowAttribution> past;
+    detail::attribute_slow(schema_.name(Tag{t}), tag_values[t], part(background_requests, first, n),
+                           part(background_slow, first, n), past);
+    for (std::size_t i = before; i < r.attribution.size(); ++i)
+      for (const SlowAttribution& p : past)
+        if (p.value == r.attribution[i].value) r.attribution[i].background_lift = p.lift;
   }
   std::stable_sort(r.attribution.begin(), r.attribution.end(), [](const SlowAttribution& a, const SlowAttribution& b) {
     return (std::isnan(a.lift) ? 0 : a.lift) > (std::isnan(b.lift) ? 0 : b.lift);
@@ -871,9 +896,10 @@ inline double Monitor::arrivals_in(std::int64_t k) const {
 }
 
 inline void Monitor::feed_rate(std::int64_t k) {
-  // Intervals before k that were never given to the predictor (skipped evaluations) are
+  // Intervals up to k that were never given to the predictor (skipped evaluations) are
   // given now, or declared unknown when retention no longer holds them at fine resolution.
-  std::int64_t from = rate_fed_through_ == no_interval ? k : rate_fed_through_ + 1;
+  if (rate_fed_through_ == no_interval) return;  // the first interval judged starts the series
+  std::int64_t from = rate_fed_through_ + 1;
   if (k - from > static_cast<std::int64_t>(rate_.options().history)) from = k - static_cast<std::int64_t>(rate_.options().history);
   for (std::int64_t j = from; j <= k; ++j) {
     const double count = arrivals_in(j);
@@ -950,28 +976,39 @@ inline std::vector<Alert> Monitor::evaluate_interval(std::int64_t k, Report* rep
     }
   }
   // Traffic: the interval's arrivals against the prediction made without them.
-  if (update_alerts) feed_rate(k);
   {
     traffic.in_flight = in_flight();
-    if (!rate_.empty() && k <= rate_.newest()) {
-      RatePrediction prediction;
+    // The prediction for k is made from the intervals before it, before k is added (and
+    // refitted on); a report describing k again asks the predictor for the same.
+    if (update_alerts) feed_rate(k - 1);
+    RatePrediction prediction;
+    if (!rate_.empty()) {
       try {
         prediction = rate_.predict(k);
       } catch (const vigil::error&) {
         prediction = RatePrediction{};  // lags of k no longer held
       }
+    }
+    if (update_alerts) {
+      // A finished log's partial last interval is no count to learn from.
+      const double count = k == partial_interval_ ? std::numeric_limits<double>::quiet_NaN() : arrivals_in(k);
+      if (std::isnan(count)) rate_.add_unknown(k);
+      else rate_.add(k, count);
+      rate_fed_through_ = k;
+    }
+    {
       const auto arrived = static_cast<double>(traffic.recent_arrivals);
       traffic.rate_model = to_string(prediction.model);
       traffic.rate_history = prediction.fitted_on;
       if (prediction.model != RateModel::none && options_.recent_intervals == 1) {
         traffic.predicted_arrivals = detail::poisson_mean_of_log_mean(prediction.log_rate);
         traffic.arrival_z = prediction.z(arrived);
-        traffic.arrival_p_value = detail::poisson_two_sided(arrived, prediction.rate);
+        traffic.arrival_p_value = detail::poisson_two_sided(arrived, traffic.predicted_arrivals);
       }
     }
     // A silence is judged live, at report(now) (run_evaluations); here the interval's count
     // speaks for itself.
-    if (k != partial_interval_) detail::traffic_evidence(traffic, tracker_.policy(), evidence);
+    detail::traffic_evidence(traffic, tracker_.policy(), k != partial_interval_, evidence);
   }
 
   // Latency of every slot over the latency window against the long background.
@@ -986,7 +1023,7 @@ inline std::vector<Alert> Monitor::evaluate_interval(std::int64_t k, Report* rep
   for (std::size_t slot = 0; slot < slot_count_; ++slot) {
     if (slot > 0 && names[slot].empty()) continue;
     LatencyReport& l = latency[slot];
-    l.subject = slot == 0 ? "requests" : names[slot];
+    l.subject = slot == 0 ? "requests" : names[slot] + ": requests";
     analyze_latency(slot, latency_background_start, latency_start, recent_end, tag_names, l);
     latency_p.push_back(l.p_value);
     for (const auto& a : l.attribution) attribution_p.push_back(a.p_value);
@@ -1003,7 +1040,7 @@ inline std::vector<Alert> Monitor::evaluate_interval(std::int64_t k, Report* rep
       detail::latency_evidence(l, adjusted_latency[li++],
                                std::vector<double>(adjusted_attribution.begin() + static_cast<std::ptrdiff_t>(ai),
                                                    adjusted_attribution.begin() + static_cast<std::ptrdiff_t>(ai + n)),
-                               tracker_.policy(), evidence);
+                               tracker_.policy(), slot == 0 ? std::string() : names[slot] + ": ", evidence);
       ai += n;
     }
   }

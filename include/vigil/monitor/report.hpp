@@ -90,13 +90,14 @@ struct SlowAttribution {
   double share_of_slow = FeatureReport::nan();
   double share_of_all = FeatureReport::nan();
   double lift = FeatureReport::nan();       // share_of_slow / share_of_all
+  double background_lift = FeatureReport::nan();  // the same over the latency background
   double p_value = FeatureReport::nan();    // G-test, slow/not slow × this value/the others
 };
 
 /// Latency of the requests in the latency window against a long background (log-scale
 /// buckets), and which tag values the slow requests come from. Latencies are in seconds.
 struct LatencyReport {
-  std::string subject;               // "requests", or "tag=value" for a cohort
+  std::string subject;               // "requests", or "tag=value: requests" for a cohort
   Status status = Status::ok;
   std::uint64_t recent_count = 0;    // latencies in the latency window
   std::uint64_t background_count = 0;

@@ -148,12 +148,13 @@ inline void silence_evidence(const TrafficReport& r, const AlertPolicy& policy, 
 /// Evidence from the interval figures: arrivals far from prediction (|z| ≥ traffic_z and a
 /// significant Poisson test), completions falling behind arrivals, error or timeout rates
 /// rising significantly.
-inline void traffic_evidence(const TrafficReport& r, const AlertPolicy& policy, std::vector<Evidence>& out) {
+inline void traffic_evidence(const TrafficReport& r, const AlertPolicy& policy, bool judge_arrivals,
+                             std::vector<Evidence>& out) {
   // The rule validated on real traffic (docs/rate_predictor.md): |z| ≥ traffic_z in
   // consecutive intervals (persistence), or ≥ traffic_z_alert in one, which opens at once;
   // only once the predictor models the stream (not while it falls back to a mean).
   const bool modelled = r.rate_model == "recent" || r.rate_model == "seasonal";
-  if (modelled && !std::isnan(r.arrival_z) && r.arrival_p_value < policy.p_value) {
+  if (judge_arrivals && modelled && !std::isnan(r.arrival_z) && r.arrival_p_value < policy.p_value) {
     const int level = severity_of(std::fabs(r.arrival_z), policy.traffic_z, policy.traffic_z_alert);
     if (level > 0) {
       Evidence e{AlertKind::traffic, "arrivals", level == 2 ? Severity::alert : Severity::warn, r.arrival_z,

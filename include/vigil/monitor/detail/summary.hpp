@@ -451,7 +451,7 @@ struct IntervalSummary {
         tag_requests(plan.tag_slots, 0),
         tag_slow(plan.tag_slots, 0) {}
 
-  bool empty() const { return requests == 0; }
+  bool empty() const { return requests == 0 && arrivals == 0; }
 
   void merge(const IntervalSummary& o) {
     requests += o.requests;
