@@ -383,7 +383,7 @@ TEST_CASE("to_json(Report): traffic, latency and slow-request attribution", "[ex
       "background_p50", "background_p99", "background_p999", "p99_ratio", "p999_ratio", "statistic", "p_value",
       "slow_threshold", "slow", "attribution"};
   const std::vector<std::string> attribution_keys{"tag", "value", "requests", "slow", "share_of_slow",
-                                                  "share_of_all", "lift", "p_value"};
+                                                  "share_of_all", "lift", "background_lift", "p_value"};
   for (int indent : {0, 2}) {
     const std::string text = vigil::to_json(r, {indent});
     INFO(text);

@@ -272,6 +272,7 @@ inline void write_json(JsonWriter& w, const SlowAttribution& a) {
   w.member("share_of_slow", a.share_of_slow);
   w.member("share_of_all", a.share_of_all);
   w.member("lift", a.lift);
+  w.member("background_lift", a.background_lift);
   w.member("p_value", a.p_value);
   w.end_object();
 }
