@@ -9,7 +9,9 @@ using Catch::Approx;
 #endif
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -36,5 +38,36 @@ inline RankInterval rank_interval(const std::vector<double>& sorted, double x) {
   const auto hi = std::upper_bound(sorted.begin(), sorted.end(), x) - sorted.begin();
   return {static_cast<double>(lo) / n, static_cast<double>(hi) / n};
 }
+
+
+/// The first `n` bytes of `bytes`: a serialised summary cut short, for load() error tests.
+inline std::vector<std::uint8_t> truncated(const std::vector<std::uint8_t>& bytes, std::size_t n) {
+  return std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+/// A small, fast, seeded generator (SplitMix64) for scenario tests that draw millions of
+/// values: the same seed gives the same stream on every platform, unlike <random>'s
+/// distributions.
+class Random {
+ public:
+  explicit Random(std::uint64_t seed) : state_(seed) {}
+  /// Uniform on [0, 1).
+  double uniform() {
+    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
+  }
+  /// Standard normal (Box-Muller).
+  double normal() {
+    const double u = 1 - uniform();
+    return std::sqrt(-2 * std::log(u)) * std::cos(2 * 3.14159265358979323846 * uniform());
+  }
+  /// Time to the next arrival of a Poisson stream with `rate` per second.
+  double gap(double rate) { return -std::log(1 - uniform()) / rate; }
+
+ private:
+  std::uint64_t state_;
+};
 
 }  // namespace vigil_test

@@ -11,25 +11,9 @@
 
 namespace {
 
-constexpr double start = 1798761600;  // 2027-01-01T00:00:00Z
+using vigil_test::Random;
 
-class Random {
- public:
-  explicit Random(std::uint64_t seed) : state_(seed) {}
-  double uniform() {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
-  }
-  double normal() {
-    const double u = 1 - uniform();
-    return std::sqrt(-2 * std::log(u)) * std::cos(2 * 3.14159265358979323846 * uniform());
-  }
-
- private:
-  std::uint64_t state_;
-};
+constexpr double latency_start = 1798761600;  // 2027-01-01T00:00:00Z
 
 }  // namespace
 
@@ -116,9 +100,9 @@ TEST_CASE("latency: 1 % of one host's requests ten times slower is caught and at
   monitor.on_alert([&](const vigil::Alert& a) { alerts.push_back(a); });
 
   const char* hosts[] = {"h0", "h1", "h2", "h3"};
-  const double fault = start + 1.5 * 3600;
+  const double fault = latency_start + 1.5 * 3600;
   vigil::Observation request(schema);
-  for (double t = start; t < fault + 1200; t += 0.02) {  // 50 requests a second
+  for (double t = latency_start; t < fault + 1200; t += 0.02) {  // 50 requests a second
     const int h = static_cast<int>(random.uniform() * 4);
     double latency = 0.02 * std::exp(0.3 * random.normal());
     if (t >= fault && h == 3 && random.uniform() < 0.01) latency *= 10;

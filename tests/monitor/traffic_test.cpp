@@ -12,23 +12,9 @@
 
 namespace {
 
-constexpr double start = 1798761600;  // 2027-01-01T00:00:00Z, a whole hour
+using vigil_test::Random;
 
-class Random {
- public:
-  explicit Random(std::uint64_t seed) : state_(seed) {}
-  double uniform() {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
-  }
-  // Time to the next arrival of a Poisson stream with `rate` per second.
-  double gap(double rate) { return -std::log(1 - uniform()) / rate; }
-
- private:
-  std::uint64_t state_;
-};
+constexpr double service_start = 1798761600;  // 2027-01-01T00:00:00Z, a whole hour
 
 struct Service {
   vigil::Schema schema;
@@ -115,8 +101,8 @@ TEST_CASE("traffic: a silence is judged by the arrivals it should have held", "[
 TEST_CASE("traffic: a stream that stops is noticed within 5 expected gaps, then escalates", "[traffic][monitor]") {
   Service s;
   const double rate = 0.2;  // one request every 5 s on average
-  double t = start;
-  const double stop = start + 4 * 3600;
+  double t = service_start;
+  const double stop = service_start + 4 * 3600;
   while (t < stop) {
     s.complete(t);
     const double next = t + s.random.gap(rate);
@@ -154,9 +140,9 @@ TEST_CASE("traffic: a stream that stops is noticed within 5 expected gaps, then 
 
 TEST_CASE("traffic: a steady stream polled every minute raises nothing", "[traffic][monitor]") {
   Service s;
-  double t = start;
-  double poll = start + 60;
-  while (t < start + 2 * 3600) {
+  double t = service_start;
+  double poll = service_start + 60;
+  while (t < service_start + 2 * 3600) {
     s.complete(t);
     t += s.random.gap(5.0);
     while (t >= poll) {
@@ -174,10 +160,10 @@ TEST_CASE("traffic: a steady stream polled every minute raises nothing", "[traff
 
 TEST_CASE("traffic: unanswered requests and rising errors are told apart from quiet", "[traffic][monitor]") {
   Service s;
-  double t = start;
+  double t = service_start;
   std::uint64_t arrived = 0;
   std::uint64_t completed = 0;
-  const double fault = start + 2 * 3600;
+  const double fault = service_start + 2 * 3600;
   for (int i = 0; t < fault + 900; ++i) {
     s.monitor->on_arrival(t);
     ++arrived;
@@ -207,10 +193,10 @@ TEST_CASE("traffic: bad arrival times are counted, not filed", "[traffic][monito
   Service s;
   s.monitor->on_arrival(std::numeric_limits<double>::quiet_NaN());
   s.monitor->on_arrival(std::numeric_limits<double>::infinity());
-  s.monitor->on_arrival(start);
-  s.monitor->on_arrival(start + 3600);
-  s.monitor->on_arrival(start);  // an hour late
-  const vigil::Report r = s.monitor->report(start + 3600);
+  s.monitor->on_arrival(service_start);
+  s.monitor->on_arrival(service_start + 3600);
+  s.monitor->on_arrival(service_start);  // an hour late
+  const vigil::Report r = s.monitor->report(service_start + 3600);
   CHECK(r.counters.bad_arrival_time == 2);
   CHECK(r.counters.late == 1);
 }
@@ -219,9 +205,9 @@ TEST_CASE("traffic: in a replayed log, a stop shows as intervals without arrival
   vigil::MonitorOptions options;
   options.evaluate_in_observe = true;  // as vigil replay runs it: no live silence checks
   Service s(options);
-  const double gap_start = start + 2 * 3600;
+  const double gap_start = service_start + 2 * 3600;
   const double gap_end = gap_start + 600;
-  for (double t = start; t < gap_end + 600;) {
+  for (double t = service_start; t < gap_end + 600;) {
     if (t < gap_start || t >= gap_end) s.complete(t);
     t += s.random.gap(5.0);
   }
@@ -267,8 +253,8 @@ TEST_CASE("traffic: a log that ends inside an interval does not read as a drop",
   vigil::MonitorOptions options;
   options.evaluate_in_observe = true;
   Service s(options);
-  const double end = start + 2 * 3600 + 5;  // the last minute holds only 5 s of rows
-  for (double t = start; t < end; t += s.random.gap(5.0)) s.complete(t);
+  const double end = service_start + 2 * 3600 + 5;  // the last minute holds only 5 s of rows
+  for (double t = service_start; t < end; t += s.random.gap(5.0)) s.complete(t);
   const vigil::Report r = s.monitor->finish();
   CHECK(r.recent_requests < 60);  // the partial minute was analysed ...
   CHECK(s.alerts.empty());        // ... but its count is not judged against the rate

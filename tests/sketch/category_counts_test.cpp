@@ -58,9 +58,7 @@ void check_bounds(const vigil::CategoryCounts& c, const Exact& exact, std::uint6
   CHECK(untracked_violations == 0);
 }
 
-std::vector<std::uint8_t> truncated(const std::vector<std::uint8_t>& bytes, std::size_t n) {
-  return std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
-}
+using vigil_test::truncated;
 
 }  // namespace
 

@@ -29,9 +29,7 @@ double relative_error(double got, long double want) {
   return static_cast<double>(std::fabs((static_cast<long double>(got) - want) / want));
 }
 
-std::vector<std::uint8_t> truncated(const std::vector<std::uint8_t>& bytes, std::size_t n) {
-  return std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
-}
+using vigil_test::truncated;
 
 }  // namespace
 
