@@ -1,6 +1,9 @@
 #include <vigil/monitor/schema.hpp>
 
+#include <vigil/monitor/observation.hpp>
+
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "vigil_test.hpp"
@@ -79,4 +82,35 @@ TEST_CASE("Schema: bad input", "[schema]") {
   CHECK_THROWS_AS(s.add_tag("t", none), vigil::invalid_argument);
   CHECK_THROWS_WITH(s.numeric("nope"), Catch::Contains("no numeric feature named 'nope'"));
   CHECK(s.numeric_count() == 1);  // failed additions change nothing
+}
+
+TEST_CASE("Observation: states, values and the count of bad values follow every setter", "[schema]") {
+  vigil::Schema schema;
+  const auto a = schema.add_numeric("a");
+  const auto b = schema.add_numeric("b");
+  vigil::Observation o(schema);
+  CHECK(o.state(a) == vigil::Observation::State::unset);
+  CHECK(std::isnan(o.value(a)));
+  CHECK(o.numeric_bad_count() == 0);
+  o.set(a, std::numeric_limits<double>::infinity()).set(b, std::nan(""));
+  CHECK(o.state(a) == vigil::Observation::State::bad);
+  CHECK(o.numeric_bad_count() == 2);
+  o.set(a, std::numeric_limits<double>::infinity());  // bad again: still counted once
+  CHECK(o.numeric_bad_count() == 2);
+  o.set(a, 1.5);
+  CHECK(o.state(a) == vigil::Observation::State::value);
+  CHECK(o.numeric_bad_count() == 1);
+  o.clear(b);
+  CHECK(o.numeric_bad_count() == 0);
+  CHECK(std::isnan(o.value(b)));
+  // A value is finite exactly when its state is `value`: clearing forgets the number too.
+  o.clear(a);
+  CHECK(o.state(a) == vigil::Observation::State::unset);
+  CHECK(std::isnan(o.value(a)));
+  o.set(a, 2).set(b, -std::numeric_limits<double>::infinity());
+  o.clear();
+  CHECK(std::isnan(o.value(a)));
+  CHECK(std::isnan(o.value(b)));
+  CHECK(o.numeric_bad_count() == 0);
+  CHECK(o.numeric_states()[0] == vigil::Observation::State::unset);
 }

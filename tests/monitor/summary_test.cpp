@@ -1,10 +1,15 @@
-// The Monitor's per-interval internals: the O(1) bin locator against std::lower_bound.
+// The Monitor's per-interval internals: the O(1) bin locator against std::lower_bound, the
+// SIMD step of the request path against its scalar loop, and the label dictionary.
 #include <vigil/monitor/detail/summary.hpp>
+
+#include <vigil/monitor/profile.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "vigil_test.hpp"
@@ -106,4 +111,183 @@ TEST_CASE("BinLocator: memory grows with edges and cells only", "[summary]") {
   // 53 edge slots (2 of padding) and at most 4097 cell starts.
   CHECK(locate.memory_bytes() <= 53 * sizeof(double) + 4097 * sizeof(std::uint16_t));
   CHECK(locate.cell_count() >= 51);
+}
+
+namespace {
+
+// Inputs for the request path's SIMD step: grids of several shapes, and values that are
+// ordinary, on the grid's clamps, huge, tiny, NaN and ±inf.
+struct GridCase {
+  std::vector<double> low, scale, last_cell, spare_cell, mean, x;
+  std::vector<std::int32_t> first_cell;
+  vigil::detail::GridLanes lanes() const {
+    return {low.data(), scale.data(), last_cell.data(), spare_cell.data(), first_cell.data(), mean.data()};
+  }
+};
+
+GridCase grid_case(std::size_t n, std::mt19937_64& rng) {
+  const double specials[] = {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity(), std::numeric_limits<double>::max(),
+                             std::numeric_limits<double>::lowest(), std::numeric_limits<double>::denorm_min(), -0.0, 0.0};
+  std::uniform_real_distribution<double> u(-5, 5);
+  std::uniform_int_distribution<int> pick(0, 9);
+  GridCase g;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double cells = static_cast<double>(4 << (i % 8));
+    g.low.push_back(u(rng));
+    g.scale.push_back(i % 5 == 4 ? 0.0 : cells / (0.5 + std::fabs(u(rng))));
+    g.last_cell.push_back(cells - 1);
+    g.spare_cell.push_back(cells + 1);
+    g.first_cell.push_back(static_cast<std::int32_t>(1000 * i));
+    g.mean.push_back(u(rng));
+    const int k = pick(rng);
+    g.x.push_back(k < 8 ? g.low.back() + u(rng) * 2 : specials[static_cast<std::size_t>(pick(rng)) % 8]);
+  }
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("grid cells: every SIMD variant computes exactly what the scalar loop does", "[summary]") {
+  std::mt19937_64 rng(11);
+  std::size_t variants = 0;
+  for (std::size_t n : {1, 2, 3, 4, 5, 7, 8, 15, 16, 33}) {
+    for (int round = 0; round < 200; ++round) {
+      const GridCase g = grid_case(n, rng);
+      std::vector<std::int32_t> want_cell(n);
+      std::vector<double> want_shift(n, 0.25);
+      vigil::detail::grid_cells_scalar(g.lanes(), g.x.data(), want_cell.data(), want_shift.data(), n);
+      for (std::size_t i = 0; i < n; ++i) {
+        // The scalar loop itself: the spare cell exactly when not finite, else the cell of
+        // the grid position; the shift only for finite values.
+        const bool finite = std::isfinite(g.x[i]);
+        const double position = vigil::detail::BinLocator::grid_position(g.low[i], g.scale[i], g.last_cell[i], g.x[i]);
+        REQUIRE(want_cell[i] == g.first_cell[i] + static_cast<std::int32_t>(finite ? position : g.spare_cell[i]));
+        REQUIRE(want_shift[i] == (finite ? 0.25 + (g.x[i] - g.mean[i]) : 0.25));
+      }
+      std::vector<std::int32_t> cell(n, -1);
+      std::vector<double> shift(n, 0.25);
+      vigil::detail::grid_cells(g.lanes(), g.x.data(), cell.data(), shift.data(), n);
+      REQUIRE(cell == want_cell);
+      REQUIRE(shift == want_shift);
+#ifdef VIGIL_GRID_X86
+      std::fill(cell.begin(), cell.end(), -1);
+      std::fill(shift.begin(), shift.end(), 0.25);
+      vigil::detail::grid_cells_sse2(g.lanes(), g.x.data(), cell.data(), shift.data(), n);
+      REQUIRE(cell == want_cell);
+      REQUIRE(shift == want_shift);
+      if (vigil::detail::cpu_has_avx2()) {
+        std::fill(cell.begin(), cell.end(), -1);
+        std::fill(shift.begin(), shift.end(), 0.25);
+        vigil::detail::grid_cells_avx2(g.lanes(), g.x.data(), cell.data(), shift.data(), n);
+        REQUIRE(cell == want_cell);
+        REQUIRE(shift == want_shift);
+        ++variants;
+      }
+#endif
+    }
+  }
+#ifdef VIGIL_GRID_X86
+  WARN("grid cells: AVX2 variant " << (variants > 0 ? "tested" : "not available on this CPU"));
+#endif
+}
+
+TEST_CASE("IntervalSummary: numeric bins and totals agree with lower_bound on the plan's edges", "[summary]") {
+  vigil::Schema schema;
+  const vigil::NumericFeature normal = schema.add_numeric("normal");
+  const vigil::NumericFeature heavy = schema.add_numeric("heavy");        // Pareto tail: dense cells
+  const vigil::NumericFeature discrete = schema.add_numeric("discrete");  // five values
+  const vigil::NumericFeature untrained = schema.add_numeric("untrained");  // no reference
+  std::vector<vigil::NumericFeature> features;
+  for (int i = 0; i < 18; ++i) features.push_back(schema.add_numeric("f" + std::to_string(i)));  // a second block
+
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> gauss(3, 2);
+  std::uniform_real_distribution<double> unit(0, 1);
+  auto draw = [&](vigil::Observation& o) {
+    o.set(normal, gauss(rng));
+    o.set(heavy, 1 / std::pow(1 - unit(rng), 1.5));
+    o.set(discrete, std::floor(unit(rng) * 5));
+    for (std::size_t i = 0; i < features.size(); ++i) o.set(features[i], gauss(rng) * static_cast<double>(i + 1));
+  };
+  vigil::Profile profile(schema);
+  for (int r = 0; r < 3000; ++r) {
+    vigil::Observation o(schema);
+    draw(o);
+    profile.add(o);
+  }
+  const vigil::detail::MonitorPlan plan = vigil::detail::make_plan(schema, profile, 50);
+  vigil::detail::IntervalSummary summary(plan);
+
+  const std::size_t n = schema.numeric_count();
+  std::vector<std::vector<std::uint64_t>> want(n);
+  for (std::size_t i = 0; i < n; ++i) want[i].assign(plan.numeric[i].reference_share.size(), 0);
+  std::vector<std::uint64_t> missing(n, 0), bad(n, 0);
+  std::vector<double> shift(n, 0.0);
+  const double specials[] = {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity()};
+  vigil::Observation o(schema);
+  for (int r = 0; r < 20000; ++r) {
+    o.clear();
+    draw(o);
+    if (r % 3 == 0) o.set(untrained, gauss(rng));
+    for (std::size_t i = 0; i < n; ++i) {  // some values missing, some bad, some far out
+      const vigil::NumericFeature f{static_cast<std::uint32_t>(i)};
+      const double roll = unit(rng);
+      if (roll < 0.05) o.clear(f);
+      else if (roll < 0.08) o.set(f, specials[r % 3]);
+      else if (roll < 0.10) o.set(f, (r % 2 ? 1 : -1) * 1e300);
+    }
+    summary.apply(plan, o, nullptr, std::numeric_limits<double>::quiet_NaN());
+    for (std::size_t i = 0; i < n; ++i) {
+      const vigil::NumericFeature f{static_cast<std::uint32_t>(i)};
+      if (o.state(f) == vigil::Observation::State::unset) {
+        ++missing[i];
+      } else if (o.state(f) == vigil::Observation::State::bad) {
+        ++bad[i];
+      } else {
+        ++want[i][reference_bin(plan.numeric[i].edges, o.value(f))];
+        shift[i] += o.value(f) - plan.numeric[i].reference_mean;
+      }
+    }
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& p = plan.numeric[i];
+    INFO(p.name);
+    const std::vector<std::uint64_t> got(summary.numeric_bins.begin() + static_cast<std::ptrdiff_t>(p.offset),
+                                         summary.numeric_bins.begin() + static_cast<std::ptrdiff_t>(p.offset + want[i].size()));
+    CHECK(got == want[i]);
+    const vigil::detail::NumericTotals t = summary.numeric_totals(p, i);
+    CHECK(t.missing == missing[i]);
+    CHECK(t.bad == bad[i]);
+    CHECK(t.shifted_sum == Approx(shift[i]).epsilon(1e-12));
+    CHECK(summary.binned(p) + t.missing + t.bad == summary.requests);
+  }
+  CHECK(missing[3] > 10000);  // `untrained` is set on a third of the requests
+}
+
+TEST_CASE("StringIds: finds every name of any length and nothing else", "[summary]") {
+  std::vector<std::string> names = {"", "a", "ab", "abc", "abcd", "abcdefg", "abcdefgh", "abcdefghi",
+                                    "abcdefghijklmnop", "abcdefghijklmnopq", "abcdefghijklmnopqr" + std::string(30, 'z')};
+  for (int i = 0; i < 300; ++i) names.push_back("value_" + std::to_string(i));
+  names.push_back(std::string("nul\0byte", 8));
+  const vigil::detail::StringIds ids(names);
+  REQUIRE(ids.size() == names.size());
+  for (std::uint32_t i = 0; i < names.size(); ++i) {
+    INFO(names[i]);
+    CHECK(ids.find(names[i]) == i);
+    CHECK(ids.name(i) == names[i]);
+  }
+  // Names that share a prefix, the first 16 bytes, or the length of a known one.
+  for (const std::string& absent : {std::string("b"), std::string("abcdefgi"), std::string("abcdefghijklmnopX"),
+                                    "abcdefghijklmnopqr" + std::string(29, 'z') + "y", std::string("value_300"),
+                                    std::string("value_"), std::string("nul\0bytf", 8), std::string("nul")}) {
+    INFO(absent);
+    CHECK(ids.find(absent) == vigil::detail::StringIds::none);
+  }
+  const vigil::detail::StringIds empty;
+  CHECK(empty.find("") == vigil::detail::StringIds::none);
+  const vigil::detail::StringIds only_empty(std::vector<std::string>{""});
+  CHECK(only_empty.find("") == 0);
+  CHECK(only_empty.find("x") == vigil::detail::StringIds::none);
 }

@@ -133,7 +133,7 @@ inline void analyze_numeric(const MonitorPlan::NumericPlan& p, std::size_t i, co
   r.name = p.name;
   r.categorical = false;
   const std::size_t n = p.reference_share.size();
-  const NumericTotals& rt = recent.numeric[i];
+  const NumericTotals rt = recent.numeric_totals(p, i);
   r.reference_mean = p.has_reference ? p.reference_mean : FeatureReport::nan();
   r.reference_missing_rate = p.reference_missing_rate;
   const std::uint64_t recent_count = recent.binned(p);
@@ -185,8 +185,8 @@ inline void analyze_categorical(const MonitorPlan::CategoricalPlan& p, std::size
   r.name = p.name;
   r.categorical = true;
   const std::size_t n = p.reference_share.size();
-  const CategoricalTotals& rt = recent.categorical[i];
-  const CategoricalTotals& ht = horizon.categorical[i];
+  const CategoricalTotals rt = recent.categorical_totals(p);
+  const CategoricalTotals ht = horizon.categorical_totals(p);
   r.horizon_count = ht.count;
   r.recent_count = rt.count;
   r.reference_missing_rate = p.reference_missing_rate;
@@ -208,7 +208,7 @@ inline void analyze_categorical(const MonitorPlan::CategoricalPlan& p, std::size
     r.profile_statistic = vs_profile.statistic;
     r.profile_p_value = vs_profile.p_value;
   }
-  const CategoricalTotals& bt = background.categorical[i];
+  const CategoricalTotals bt = background.categorical_totals(p);
   if (bt.count > 0) {
     const std::vector<double> background_counts = counts_of(background.categorical_bins, p.offset, n);
     const auto shift = stats::g_test_independence(recent_counts, background_counts);

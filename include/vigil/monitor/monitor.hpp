@@ -231,6 +231,12 @@ class Monitor {
   // Event time `t` enters: bad and late times are counted (false); the first event of an
   // interval hands the older ones to retention (crossed). Returns the interval.
   bool enter(double t, std::int64_t& k, bool& crossed, std::atomic<std::uint64_t>& bad_counter);
+  // Records an event of interval k (from enter()) in this thread's shard: `current(shard)`
+  // when k is the shard's open interval (an older one it held goes to retention first),
+  // else `handed_over(shard)` under the retention lock, for an event of an interval the
+  // shard already handed over. Then evaluates what the event closed, if it crossed.
+  template <class Current, class HandedOver>
+  void record(std::int64_t k, bool crossed, Current&& current, HandedOver&& handed_over);
   std::uint32_t tag_id(std::uint32_t tag, std::string_view value);  // takes tag_mutex_
   std::uint32_t cached_tag_id(Shard& shard, std::uint32_t tag, std::string_view value);
   void resolve_tags(Shard& shard, const Observation& o);
@@ -532,14 +538,8 @@ inline bool Monitor::enter(double t, std::int64_t& k, bool& crossed, std::atomic
   return true;
 }
 
-inline void Monitor::observe(const Observation& o) {
-  check_shape(o);
-  const double t = o.has_time() ? o.time()
-                                : std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  std::int64_t k = 0;
-  bool crossed = false;
-  if (!enter(t, k, crossed, bad_time_)) return;
-
+template <class Current, class HandedOver>
+void Monitor::record(std::int64_t k, bool crossed, Current&& current, HandedOver&& handed_over) {
   Shard& shard = lock_shard();
   {
     std::lock_guard<detail::SpinLock> lock(shard.mutex, std::adopt_lock);
@@ -548,32 +548,51 @@ inline void Monitor::observe(const Observation& o) {
       flush_shard(shard);
       shard.interval = k;
     }
-    ++shard.observed;
-    shard.answered += explicit_arrivals_.load(std::memory_order_relaxed) ? 1 : 0;
-    shard.latest = std::max(shard.latest, t);
     if (k == shard.interval) {
-      apply(shard, o);
+      current(shard);
     } else {
-      // An event of an interval this shard already handed over: straight into retention.
       std::lock_guard<std::mutex> retained_lock(retained_mutex_);
-      detail::IntervalSummary* target = retained_[0].at(t);
-      if (target == nullptr) {
-        --shard.observed;
-        shard.answered -= explicit_arrivals_.load(std::memory_order_relaxed) ? 1 : 0;
-        late_.fetch_add(1, std::memory_order_relaxed);
-        return;
-      }
-      const double slow = slow_threshold_.load(std::memory_order_relaxed);
-      if (!shard.tag_ids.empty()) resolve_tags(shard, o);
-      target->apply(plan_, o, shard.tag_ids.data(), slow);
-      for (const CohortTag& c : cohorts_) {
-        const std::uint32_t id = shard.tag_ids[c.tag];
-        if (id == detail::IntervalSummary::no_tag) continue;
-        if (detail::IntervalSummary* ct = retained_[c.first_slot + id].at(t)) ct->apply(plan_, o, shard.tag_ids.data(), slow);
-      }
+      handed_over(shard);
     }
   }
   if (crossed && options_.evaluate_in_observe) evaluate(start_of(k));
+}
+
+inline void Monitor::observe(const Observation& o) {
+  check_shape(o);
+  const double t = o.has_time() ? o.time()
+                                : std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::int64_t k = 0;
+  bool crossed = false;
+  if (!enter(t, k, crossed, bad_time_)) return;
+  const std::uint64_t answered = explicit_arrivals_.load(std::memory_order_relaxed) ? 1 : 0;
+  record(
+      k, crossed,
+      [&](Shard& shard) {
+        ++shard.observed;
+        shard.answered += answered;
+        shard.latest = std::max(shard.latest, t);
+        apply(shard, o);
+      },
+      [&](Shard& shard) {
+        shard.latest = std::max(shard.latest, t);
+        detail::IntervalSummary* target = retained_[0].at(t);
+        if (target == nullptr) {
+          late_.fetch_add(1, std::memory_order_relaxed);
+          return;
+        }
+        ++shard.observed;
+        shard.answered += answered;
+        const double slow = slow_threshold_.load(std::memory_order_relaxed);
+        if (!shard.tag_ids.empty()) resolve_tags(shard, o);
+        target->apply(plan_, o, shard.tag_ids.data(), slow);
+        for (const CohortTag& c : cohorts_) {
+          const std::uint32_t id = shard.tag_ids[c.tag];
+          if (id == detail::IntervalSummary::no_tag) continue;
+          if (detail::IntervalSummary* ct = retained_[c.first_slot + id].at(t))
+            ct->apply(plan_, o, shard.tag_ids.data(), slow);
+        }
+      });
 }
 
 inline void Monitor::on_arrival() {
@@ -586,29 +605,22 @@ inline void Monitor::on_arrival(double t) {
   if (!enter(t, k, crossed, bad_arrival_time_)) return;
   if (VIGIL_UNLIKELY(!explicit_arrivals_.load(std::memory_order_relaxed)))
     explicit_arrivals_.store(true, std::memory_order_relaxed);
-  Shard& shard = lock_shard();
-  {
-    std::lock_guard<detail::SpinLock> lock(shard.mutex, std::adopt_lock);
-    if (shard.interval == no_interval) shard.interval = k;
-    if (k > shard.interval) {
-      flush_shard(shard);
-      shard.interval = k;
-    }
-    ++shard.arrived;
-    shard.last_arrival = std::max(shard.last_arrival, t);
-    if (k == shard.interval) {
-      ++shard.summaries[0].arrivals;
-    } else {
-      std::lock_guard<std::mutex> retained_lock(retained_mutex_);
-      if (detail::IntervalSummary* target = retained_[0].at(t)) {
-        ++target->arrivals;
-      } else {
-        --shard.arrived;
-        late_.fetch_add(1, std::memory_order_relaxed);
-      }
-    }
-  }
-  if (crossed && options_.evaluate_in_observe) evaluate(start_of(k));
+  record(
+      k, crossed,
+      [&](Shard& shard) {
+        ++shard.arrived;
+        shard.last_arrival = std::max(shard.last_arrival, t);
+        ++shard.summaries[0].arrivals;
+      },
+      [&](Shard& shard) {
+        shard.last_arrival = std::max(shard.last_arrival, t);
+        if (detail::IntervalSummary* target = retained_[0].at(t)) {
+          ++shard.arrived;
+          ++target->arrivals;
+        } else {
+          late_.fetch_add(1, std::memory_order_relaxed);
+        }
+      });
 }
 
 inline double Monitor::last_arrival() const {

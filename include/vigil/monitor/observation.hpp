@@ -62,8 +62,10 @@ class Observation {
 
   Observation& set(NumericFeature f, double value) {
     check(f.index, numeric_.size(), "numeric feature");
+    const bool finite = std::isfinite(value);
+    numeric_bad_ += static_cast<std::size_t>(!finite) - static_cast<std::size_t>(numeric_state_[f.index] == State::bad);
     numeric_[f.index] = value;
-    numeric_state_[f.index] = std::isfinite(value) ? State::value : State::bad;
+    numeric_state_[f.index] = finite ? State::value : State::bad;
     return *this;
   }
   Observation& set(CategoricalFeature f, std::string_view value) {
@@ -112,6 +114,8 @@ class Observation {
   /// Marks a previously set value missing again.
   Observation& clear(NumericFeature f) {
     check(f.index, numeric_.size(), "numeric feature");
+    numeric_bad_ -= static_cast<std::size_t>(numeric_state_[f.index] == State::bad);
+    numeric_[f.index] = unset();
     numeric_state_[f.index] = State::unset;
     return *this;
   }
@@ -123,7 +127,9 @@ class Observation {
 
   /// Forgets every value, keeping allocated capacity for the next request.
   void clear() {
+    std::fill(numeric_.begin(), numeric_.end(), unset());
     std::fill(numeric_state_.begin(), numeric_state_.end(), State::unset);
+    numeric_bad_ = 0;
     std::fill(categorical_set_.begin(), categorical_set_.end(), 0);
     std::fill(score_set_.begin(), score_set_.end(), 0);
     std::fill(predicted_set_.begin(), predicted_set_.end(), 0);
@@ -142,9 +148,12 @@ class Observation {
   const std::string& request_id() const { return request_id_; }
   State state(NumericFeature f) const { return numeric_state_[f.index]; }
   /// Every numeric value and its state, indexed by NumericFeature::index (schema order), for
-  /// loops over all features. A value whose state is not `value` is meaningless.
+  /// loops over all features. A value is finite exactly when its state is `value` (unset
+  /// ones are NaN).
   const double* numeric_values() const { return numeric_.data(); }
   const State* numeric_states() const { return numeric_state_.data(); }
+  /// Numeric features whose state is `bad`.
+  std::size_t numeric_bad_count() const { return numeric_bad_; }
   double value(NumericFeature f) const { return numeric_[f.index]; }
   bool has(CategoricalFeature f) const { return categorical_set_[f.index] != 0; }
   std::string_view value(CategoricalFeature f) const { return categorical_[f.index]; }
@@ -168,6 +177,7 @@ class Observation {
 
   std::vector<double> numeric_;
   std::vector<State> numeric_state_;
+  std::size_t numeric_bad_ = 0;  // features in state bad
   std::vector<std::string> categorical_;
   std::vector<std::uint8_t> categorical_set_;  // bytes, not vector<bool>: read on the request path
   std::vector<double> scores_;

@@ -58,8 +58,8 @@ inline void analyze_output(const MonitorPlan::OutputPlan& p, std::size_t i, cons
                            const IntervalSummary& background, const IntervalSummary& horizon,
                            const TDigest<>& reference, double reference_rows, OutputReport& r) {
   r.name = p.name;
-  const OutputTotals& rt = recent.outputs[i];
-  const OutputTotals& ht = horizon.outputs[i];
+  const OutputTotals rt = recent.output_totals(p);
+  const OutputTotals ht = horizon.output_totals(p);
   r.recent_count = rt.count;
   r.horizon_count = ht.count;
   if (rt.count + rt.missing > 0) r.missing_rate = static_cast<double>(rt.missing) / static_cast<double>(rt.count + rt.missing);

@@ -14,6 +14,10 @@
 #include <string_view>
 #include <vector>
 
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(_M_X64))
+#include <immintrin.h>
+#endif
+
 #include "vigil/config.hpp"
 #include "vigil/monitor/observation.hpp"
 #include "vigil/monitor/profile.hpp"
@@ -26,7 +30,9 @@ namespace vigil {
 namespace detail {
 
 /// An immutable map from strings to dense ids, built once; lookups never allocate and may
-/// run on many threads at once. Open addressing on CategoryCounts::hash.
+/// run on many threads at once. Open addressing; each cell holds the first 16 bytes and the
+/// length of its string, so a label of up to 16 bytes (the usual case) is found by comparing
+/// words in the cell, without reading the string itself, and is hashed with two multiplies.
 class StringIds {
  public:
   static constexpr std::uint32_t none = 0xffffffffu;
@@ -34,23 +40,32 @@ class StringIds {
   StringIds() = default;
   explicit StringIds(const std::vector<std::string>& names) : names_(names) {
     std::size_t size = 8;
-    while (size < 2 * names.size()) size *= 2;
-    cells_.assign(size, Cell{0, none});
+    int bits = 3;
+    while (size < 2 * names.size()) {
+      size *= 2;
+      ++bits;
+    }
+    shift_ = 64 - bits;
+    cells_.assign(size, Cell{});
     for (std::uint32_t id = 0; id < names.size(); ++id) {
-      const std::uint64_t h = CategoryCounts::hash(names[id]);
-      std::size_t i = h & (size - 1);
+      Cell key = key_of(names[id]);
+      key.id = id;
+      std::size_t i = slot_of(key);
       while (cells_[i].id != none) i = (i + 1) & (size - 1);
-      cells_[i] = Cell{h, id};
+      cells_[i] = key;
     }
   }
   std::uint32_t find(std::string_view name) const {
     if (cells_.empty()) return none;
-    const std::uint64_t h = CategoryCounts::hash(name);
+    const Cell key = key_of(name);
     const std::size_t mask = cells_.size() - 1;
-    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+    for (std::size_t i = slot_of(key);; i = (i + 1) & mask) {
       const Cell& c = cells_[i];
+      // An empty cell never matches a name (its id is none), so it ends the probe either way.
+      if (c.head == key.head && c.tail == key.tail && c.size == key.size &&
+          (key.size <= 16 || c.id == none || names_[c.id] == name))
+        return c.id;
       if (c.id == none) return none;
-      if (c.hash == h && equal(names_[c.id], name)) return c.id;
     }
   }
   std::size_t size() const { return names_.size(); }
@@ -59,20 +74,27 @@ class StringIds {
 
  private:
   struct Cell {
-    std::uint64_t hash;
-    std::uint32_t id;
+    std::uint64_t head = 0;  // bytes 0–7 of the string, little-endian, zero beyond its end
+    std::uint64_t tail = 0;  // bytes 8–15
+    std::uint32_t size = 0;
+    std::uint32_t id = none;
   };
-  // Labels are short: up to 16 bytes compare as two words, without a call to memcmp.
-  static bool equal(const std::string& a, std::string_view b) {
-    const std::size_t n = a.size();
-    if (n != b.size()) return false;
-    if (n <= 8) return load_le(a.data(), n) == load_le(b.data(), n);
-    if (n <= 16)
-      return load_le(a.data(), 8) == load_le(b.data(), 8) && load_le(a.data() + 8, n - 8) == load_le(b.data() + 8, n - 8);
-    return std::memcmp(a.data(), b.data(), n) == 0;
+  static Cell key_of(std::string_view s) {
+    Cell c;
+    const std::size_t n = s.size();
+    c.head = load_le(s.data(), n < 8 ? n : 8);
+    if (n > 8) c.tail = load_le(s.data() + 8, n < 16 ? n - 8 : 8);
+    c.size = static_cast<std::uint32_t>(n);  // longer strings compare whole: the size is a hint
+    return c;
+  }
+  std::size_t slot_of(const Cell& key) const {
+    // Multiply-shift on the words and the length (Dietzfelbinger et al., 1997).
+    const std::uint64_t h = (key.head * 0x9e3779b97f4a7c15ull) ^ (key.tail * 0xc2b2ae3d27d4eb4full) ^ key.size;
+    return static_cast<std::size_t>((h * 0xff51afd7ed558ccdull) >> shift_);
   }
   std::vector<std::string> names_;
   std::vector<Cell> cells_;
+  int shift_ = 61;
 };
 
 /// The bin of a value among sorted, distinct edges (the number of edges below it, as
@@ -123,16 +145,20 @@ class BinLocator {
                             double last_cell, double x) {
     return locate_in_cell(edges, cells, cell_of(low, scale, last_cell, x), x);
   }
-  /// The grid cells of n values, each with its own grid: arithmetic only, so that the
-  /// compiler can run it in SIMD lanes. Any input (NaN, ±inf) gives a cell in range.
-  static void cells_of(const double* low, const double* scale, const double* last_cell, const double* x,
-                       std::int32_t* cell, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) cell[i] = static_cast<std::int32_t>(clamp_cell((x[i] - low[i]) * scale[i], last_cell[i]));
+  /// The grid position of x, in [0, last_cell]: its integer part is x's cell. Arithmetic
+  /// only (no branch), so that callers can run it in SIMD lanes; NaN gives 0.
+  static double grid_position(double low, double scale, double last_cell, double x) {
+    return clamp_cell((x - low) * scale, last_cell);
   }
-  /// The bin of x given its grid cell.
-  static std::size_t locate_in_cell(const double* edges, const std::uint16_t* cells, std::size_t c, double x) {
-    const std::uint16_t first = cells[c];
-    if (VIGIL_UNLIKELY(first & dense)) return bisect(edges, first & ~dense, cells[c + 1] & ~dense, x);
+  /// The bin of x given its grid cell. `Cell` is std::uint16_t for one locator's cells(), or
+  /// a wider unsigned type for cells that index a shared array of many locators' edges; its
+  /// top bit is the `dense` flag.
+  template <class Cell>
+  static std::size_t locate_in_cell(const double* edges, const Cell* cells, std::size_t c, double x) {
+    constexpr Cell flag = static_cast<Cell>(Cell{1} << (8 * sizeof(Cell) - 1));
+    const Cell first = cells[c];
+    if (VIGIL_UNLIKELY(first & flag))
+      return bisect(edges, first & static_cast<Cell>(~flag), cells[c + 1] & static_cast<Cell>(~flag), x);
     const double* e = edges + first;
     return first + static_cast<std::size_t>(e[0] < x) + static_cast<std::size_t>(e[1] < x);
   }
@@ -173,7 +199,7 @@ class BinLocator {
   std::size_t locate_cell(double x) const { return cell_of(low_, scale_, last_cell_, x); }
   // Monotone in x: a subtraction, a multiplication by a positive constant and clamps.
   static std::size_t cell_of(double low, double scale, double last_cell, double x) {
-    return static_cast<std::size_t>(static_cast<std::int32_t>(clamp_cell((x - low) * scale, last_cell)));
+    return static_cast<std::size_t>(static_cast<std::int32_t>(grid_position(low, scale, last_cell, x)));
   }
   // v clamped to [0, last_cell], NaN to 0 and +inf to last_cell, so the conversion to an
   // integer is always defined.
@@ -202,7 +228,10 @@ struct MonitorPlan {
     std::vector<double> reference_share;  // per bin, from the profile's digest
     std::vector<std::uint32_t> decile;    // per bin: which reference decile group it belongs to
     std::size_t decile_count = 0;
-    std::size_t offset = 0;               // first bin in IntervalSummary::numeric_bins
+    // First bin in IntervalSummary::numeric_bins, of edges + 3: the bins, the spare bin
+    // (missing and bad values) and one unused.
+    std::size_t offset = 0;
+    std::size_t spare = 0;                // the spare bin: offset + reference_share.size()
     double reference_min = 0;
     double reference_max = 0;
     double reference_mean = 0;
@@ -233,17 +262,24 @@ struct MonitorPlan {
     double reference_stddev = 0;
   };
   /// What the request path reads per numeric feature, one array per field so that the
-  /// grid arithmetic of many features runs in SIMD lanes; every feature's locator arrays sit
-  /// side by side in `edges` and `cells`.
+  /// grid arithmetic of many features runs in SIMD lanes. Every feature's edges sit side by
+  /// side in `edges`, followed by three +inf, and its bins at the same offsets of
+  /// IntervalSummary::numeric_bins (NumericPlan::offset), so that an index into `edges`
+  /// found by the locator is also the index of the bin. After a feature's grid cells comes
+  /// its `spare` cell, which sends a missing or bad value to the spare bin after the bins
+  /// (its edges, +inf, are below no value): the loop has no branch on the value's state.
   struct NumericLanes {
     std::vector<double> low;
     std::vector<double> scale;
     std::vector<double> last_cell;
+    std::vector<double> spare_cell;  // position of the spare cell relative to the first
     std::vector<double> reference_mean;
-    std::vector<std::uint32_t> first_edge;  // of the feature's padded edges in `edges`
-    std::vector<std::uint32_t> first_cell;  // of its cells in `cells`
-    std::vector<std::uint32_t> first_bin;   // of its bins in IntervalSummary::numeric_bins
+    std::vector<std::int32_t> first_cell;   // of the feature's grid in `cells`
+    std::vector<std::uint32_t> first_edge;  // of the feature's edges in `edges` (NumericPlan::offset)
     std::vector<double> edges;
+    /// Per grid cell, BinLocator::cells(): the feature's edges below the cell, with
+    /// BinLocator::dense set where the cell holds more than BinLocator::window edges. Two
+    /// bytes a cell keep the request path's working set small (it is mostly cache misses).
     std::vector<std::uint16_t> cells;
   };
   std::vector<NumericPlan> numeric;
@@ -321,20 +357,27 @@ inline MonitorPlan make_plan(const Schema& schema, const Profile& profile, std::
     }
     p.reference_missing_rate = profile.missing_rate(profile.schema().numeric(p.name));
     p.locate = BinLocator(p.edges);
-    p.offset = plan.numeric_bins;
-    plan.numeric_bins += p.reference_share.size();
     MonitorPlan::NumericLanes& l = plan.lanes;
+    // A feature's bins (edges + 1), spare bin and an unused one sit at the offsets of its
+    // edges and three +inf.
+    p.offset = l.edges.size();
+    p.spare = p.offset + p.reference_share.size();
+    if (l.cells.size() + p.locate.cells().size() + 1 > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
+      throw_invalid_argument("Monitor: too many numeric bins in all");
     l.low.push_back(p.locate.low());
     l.scale.push_back(p.locate.scale());
     l.last_cell.push_back(p.locate.last_cell());
+    l.spare_cell.push_back(static_cast<double>(p.locate.cells().size()));
     l.reference_mean.push_back(p.reference_mean);
-    l.first_edge.push_back(static_cast<std::uint32_t>(l.edges.size()));
-    l.first_cell.push_back(static_cast<std::uint32_t>(l.cells.size()));
-    l.first_bin.push_back(static_cast<std::uint32_t>(p.offset));
-    l.edges.insert(l.edges.end(), p.locate.padded_edges().begin(), p.locate.padded_edges().end());
+    l.first_cell.push_back(static_cast<std::int32_t>(l.cells.size()));
+    l.first_edge.push_back(static_cast<std::uint32_t>(p.offset));
     l.cells.insert(l.cells.end(), p.locate.cells().begin(), p.locate.cells().end());
+    l.cells.push_back(static_cast<std::uint16_t>(p.spare - p.offset));  // ≤ 32,768: no dense flag
+    l.edges.insert(l.edges.end(), p.edges.begin(), p.edges.end());
+    l.edges.insert(l.edges.end(), 3, std::numeric_limits<double>::infinity());
     plan.numeric.push_back(std::move(p));
   }
+  plan.numeric_bins = plan.lanes.edges.size();
   for (std::uint32_t i = 0; i < schema.categorical_count(); ++i) {
     MonitorPlan::CategoricalPlan p;
     p.name = schema.name(CategoricalFeature{i});
@@ -390,29 +433,130 @@ inline MonitorPlan make_plan(const Schema& schema, const Profile& profile, std::
   return plan;
 }
 
-/// Totals of one numeric feature in an interval. The values binned, and those outside the
-/// training range, are read off the bins (see MonitorPlan::NumericPlan::edges), so the
-/// request path does not count them twice.
+/// The per-feature arrays the request path's SIMD step reads (MonitorPlan::NumericLanes),
+/// from one feature on.
+struct GridLanes {
+  const double* low;
+  const double* scale;
+  const double* last_cell;
+  const double* spare_cell;
+  const std::int32_t* first_cell;
+  const double* mean;
+};
+
+/// The request path's SIMD step for n numeric values x: each one's grid cell in `cell` (its
+/// feature's spare cell unless finite) and, added to `shift`, each finite one's distance from
+/// its reference mean. Every variant computes the same numbers with the same operations
+/// (no fused multiply-add), so results do not depend on the CPU. Scalar:
+inline void grid_cells_scalar(const GridLanes& g, const double* x, std::int32_t* cell, double* shift, std::size_t n) {
+  for (std::size_t j = 0; j < n; ++j) {
+    const bool finite = std::fabs(x[j]) <= std::numeric_limits<double>::max();  // state `value`
+    const double position = BinLocator::grid_position(g.low[j], g.scale[j], g.last_cell[j], x[j]);
+    cell[j] = g.first_cell[j] + static_cast<std::int32_t>(finite ? position : g.spare_cell[j]);
+    shift[j] += (finite ? x[j] : g.mean[j]) - g.mean[j];  // adds 0 unless finite
+  }
+}
+
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(_M_X64))
+#define VIGIL_GRID_X86 1
+/// SSE2, which every x86-64 CPU has: two values at a time.
+inline void grid_cells_sse2(const GridLanes& g, const double* x, std::int32_t* cell, double* shift, std::size_t n) {
+  const __m128d largest = _mm_set1_pd(std::numeric_limits<double>::max());
+  const __m128d magnitude = _mm_castsi128_pd(_mm_set1_epi64x(0x7fffffffffffffffLL));
+  const __m128d zero = _mm_setzero_pd();
+  std::size_t j = 0;
+  for (; j + 2 <= n; j += 2) {
+    const __m128d v = _mm_loadu_pd(x + j);
+    const __m128d finite = _mm_cmple_pd(_mm_and_pd(v, magnitude), largest);
+    // As BinLocator::grid_position: max and min return their second operand for NaN.
+    __m128d p = _mm_mul_pd(_mm_sub_pd(v, _mm_loadu_pd(g.low + j)), _mm_loadu_pd(g.scale + j));
+    p = _mm_min_pd(_mm_max_pd(p, zero), _mm_loadu_pd(g.last_cell + j));
+    p = _mm_or_pd(_mm_and_pd(finite, p), _mm_andnot_pd(finite, _mm_loadu_pd(g.spare_cell + j)));
+    __m128i c = _mm_cvttpd_epi32(p);
+    c = _mm_add_epi32(c, _mm_loadl_epi64(reinterpret_cast<const __m128i*>(g.first_cell + j)));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(cell + j), c);
+    const __m128d mean = _mm_loadu_pd(g.mean + j);
+    const __m128d value = _mm_or_pd(_mm_and_pd(finite, v), _mm_andnot_pd(finite, mean));
+    _mm_storeu_pd(shift + j, _mm_add_pd(_mm_loadu_pd(shift + j), _mm_sub_pd(value, mean)));
+  }
+  if (j < n) {
+    const GridLanes rest{g.low + j, g.scale + j, g.last_cell + j, g.spare_cell + j, g.first_cell + j, g.mean + j};
+    grid_cells_scalar(rest, x + j, cell + j, shift + j, n - j);
+  }
+}
+
+/// AVX2, chosen at run time where the CPU has it: four values at a time.
+__attribute__((target("avx2"))) inline void grid_cells_avx2(const GridLanes& g, const double* x, std::int32_t* cell,
+                                                            double* shift, std::size_t n) {
+  const __m256d largest = _mm256_set1_pd(std::numeric_limits<double>::max());
+  const __m256d magnitude = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL));
+  const __m256d zero = _mm256_setzero_pd();
+  std::size_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const __m256d v = _mm256_loadu_pd(x + j);
+    const __m256d finite = _mm256_cmp_pd(_mm256_and_pd(v, magnitude), largest, _CMP_LE_OQ);
+    __m256d p = _mm256_mul_pd(_mm256_sub_pd(v, _mm256_loadu_pd(g.low + j)), _mm256_loadu_pd(g.scale + j));
+    p = _mm256_min_pd(_mm256_max_pd(p, zero), _mm256_loadu_pd(g.last_cell + j));
+    p = _mm256_blendv_pd(_mm256_loadu_pd(g.spare_cell + j), p, finite);
+    __m128i c = _mm256_cvttpd_epi32(p);
+    c = _mm_add_epi32(c, _mm_loadu_si128(reinterpret_cast<const __m128i*>(g.first_cell + j)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(cell + j), c);
+    const __m256d mean = _mm256_loadu_pd(g.mean + j);
+    const __m256d value = _mm256_blendv_pd(mean, v, finite);
+    _mm256_storeu_pd(shift + j, _mm256_add_pd(_mm256_loadu_pd(shift + j), _mm256_sub_pd(value, mean)));
+  }
+  if (j < n) {
+    const GridLanes rest{g.low + j, g.scale + j, g.last_cell + j, g.spare_cell + j, g.first_cell + j, g.mean + j};
+    grid_cells_sse2(rest, x + j, cell + j, shift + j, n - j);
+  }
+}
+
+inline bool cpu_has_avx2() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+  }();
+  return has;
+}
+#endif
+
+/// The request path's SIMD step on the best variant this CPU runs.
+inline void grid_cells(const GridLanes& g, const double* x, std::int32_t* cell, double* shift, std::size_t n) {
+#ifdef VIGIL_GRID_X86
+  if (cpu_has_avx2()) return grid_cells_avx2(g, x, cell, shift, n);
+  grid_cells_sse2(g, x, cell, shift, n);
+#else
+  grid_cells_scalar(g, x, cell, shift, n);
+#endif
+}
+
+/// Totals of one numeric feature in an interval (IntervalSummary::numeric_totals()). The
+/// values binned, and those outside the training range, are read off the bins (see
+/// MonitorPlan::NumericPlan::edges), and the missing ones are the requests neither binned nor
+/// bad, so the request path counts each value once.
 struct NumericTotals {
   std::uint64_t missing = 0;  // requests without the feature
   std::uint64_t bad = 0;      // NaN, ±inf or unparsable values
   double shifted_sum = 0;     // Σ (x − reference mean): the mean without cancellation
 };
 
+/// Totals of one categorical feature (IntervalSummary::categorical_totals()), read off its
+/// bins: every value present lands in one, unseen ones in the last.
 struct CategoricalTotals {
   std::uint64_t count = 0;
   std::uint64_t missing = 0;
   std::uint64_t unseen = 0;
 };
 
+/// Totals of one output (IntervalSummary::output_totals()), read off its score bins.
 struct OutputTotals {
   std::uint64_t count = 0;
   std::uint64_t missing = 0;  // requests without a finite score
 };
 
 /// Everything the Monitor accumulates for one interval (and, merged, for any span of them).
-/// Memory: 8 bytes per bin (numeric, categorical, score and class bins of the plan), 24 per
-/// numeric feature, a CategoryCounts of 8 unseen labels per categorical feature, a TDigest
+/// Memory: 8 bytes per bin (numeric, categorical, score and class bins of the plan; a numeric
+/// feature has two more bins than edges), 16 per numeric feature, a CategoryCounts of 8 unseen labels per categorical feature, a TDigest
 /// per output (δ = 50), a latency LogHistogram and 16 bytes per tag value.
 struct IntervalSummary {
   /// A tag value's id in a request: none when the request has no value for the tag.
@@ -422,13 +566,12 @@ struct IntervalSummary {
   std::uint64_t arrivals = 0;  // Monitor::on_arrival() calls
   std::uint64_t status_counts[3] = {0, 0, 0};
   std::vector<std::uint64_t> numeric_bins;
-  std::vector<NumericTotals> numeric;
+  std::vector<double> numeric_shift;        // per numeric feature: Σ (x − reference mean)
+  std::vector<std::uint64_t> numeric_bad;   // per numeric feature: NaN or ±inf values
   std::vector<std::uint64_t> categorical_bins;
-  std::vector<CategoricalTotals> categorical;
   std::vector<CategoryCounts> unseen;  // which unseen labels, per categorical feature
   std::vector<std::uint64_t> score_bins;
   std::vector<std::uint64_t> class_bins;
-  std::vector<OutputTotals> outputs;
   std::vector<TDigest<>> scores;
   LogHistogram latency;
   std::uint64_t bad_latency = 0;
@@ -439,13 +582,12 @@ struct IntervalSummary {
   IntervalSummary() = default;
   explicit IntervalSummary(const MonitorPlan& plan)
       : numeric_bins(plan.numeric_bins, 0),
-        numeric(plan.numeric.size()),
+        numeric_shift(plan.numeric.size(), 0.0),
+        numeric_bad(plan.numeric.size(), 0),
         categorical_bins(plan.categorical_bins, 0),
-        categorical(plan.categorical.size()),
         unseen(plan.categorical.size(), CategoryCounts(8)),
         score_bins(plan.score_bins, 0),
         class_bins(plan.class_bins, 0),
-        outputs(plan.outputs.size()),
         scores(plan.outputs.size(), TDigest<>(plan.score_compression)),
         latency(plan.latency_scale),
         tag_requests(plan.tag_slots, 0),
@@ -458,27 +600,15 @@ struct IntervalSummary {
     arrivals += o.arrivals;
     for (int i = 0; i < 3; ++i) status_counts[i] += o.status_counts[i];
     add_all(numeric_bins, o.numeric_bins);
-    for (std::size_t i = 0; i < numeric.size(); ++i) {
-      NumericTotals& a = numeric[i];
-      const NumericTotals& b = o.numeric[i];
-      a.missing += b.missing;
-      a.bad += b.bad;
-      a.shifted_sum += b.shifted_sum;
-    }
+    add_all(numeric_bad, o.numeric_bad);
+    for (std::size_t i = 0; i < numeric_shift.size(); ++i) numeric_shift[i] += o.numeric_shift[i];
     add_all(categorical_bins, o.categorical_bins);
-    for (std::size_t i = 0; i < categorical.size(); ++i) {
-      categorical[i].count += o.categorical[i].count;
-      categorical[i].missing += o.categorical[i].missing;
-      categorical[i].unseen += o.categorical[i].unseen;
+    for (std::size_t i = 0; i < unseen.size(); ++i)
       if (!o.unseen[i].empty()) unseen[i].merge(o.unseen[i]);
-    }
     add_all(score_bins, o.score_bins);
     add_all(class_bins, o.class_bins);
-    for (std::size_t i = 0; i < outputs.size(); ++i) {
-      outputs[i].count += o.outputs[i].count;
-      outputs[i].missing += o.outputs[i].missing;
+    for (std::size_t i = 0; i < scores.size(); ++i)
       if (!o.scores[i].empty()) scores[i].merge(o.scores[i]);
-    }
     if (!o.latency.empty()) latency.merge(o.latency);
     bad_latency += o.bad_latency;
     slow += o.slow;
@@ -491,14 +621,13 @@ struct IntervalSummary {
     arrivals = 0;
     for (auto& c : status_counts) c = 0;
     std::fill(numeric_bins.begin(), numeric_bins.end(), 0);
-    std::fill(numeric.begin(), numeric.end(), NumericTotals{});
+    std::fill(numeric_shift.begin(), numeric_shift.end(), 0.0);
+    std::fill(numeric_bad.begin(), numeric_bad.end(), 0);
     std::fill(categorical_bins.begin(), categorical_bins.end(), 0);
-    std::fill(categorical.begin(), categorical.end(), CategoricalTotals{});
     for (auto& u : unseen)
       if (!u.empty()) u.clear();
     std::fill(score_bins.begin(), score_bins.end(), 0);
     std::fill(class_bins.begin(), class_bins.end(), 0);
-    std::fill(outputs.begin(), outputs.end(), OutputTotals{});
     for (auto& s : scores)
       if (!s.empty()) s.clear();
     if (!latency.empty()) latency.clear();
@@ -517,8 +646,8 @@ struct IntervalSummary {
   std::size_t memory_bytes() const {
     std::size_t bytes = sizeof(*this) + (numeric_bins.capacity() + categorical_bins.capacity() + score_bins.capacity() +
                                          class_bins.capacity()) * sizeof(std::uint64_t) +
-                        numeric.capacity() * sizeof(NumericTotals) + categorical.capacity() * sizeof(CategoricalTotals) +
-                        outputs.capacity() * sizeof(OutputTotals) + latency.memory_bytes() - sizeof(latency) +
+                        numeric_shift.capacity() * sizeof(double) + numeric_bad.capacity() * sizeof(std::uint64_t) +
+                        latency.memory_bytes() - sizeof(latency) +
                         (tag_requests.capacity() + tag_slow.capacity()) * sizeof(std::uint64_t);
     for (const auto& u : unseen) bytes += u.memory_bytes();
     for (const auto& d : scores) bytes += d.memory_bytes();
@@ -546,46 +675,41 @@ struct IntervalSummary {
         ++bad_latency;
       }
     }
-    // The hot loop, in blocks of features: first the grid cell of every value (arithmetic
-    // only, which the compiler runs in SIMD lanes), then per feature two compares and two
-    // adds. No branch depends on a value.
+    // The hot loop, in blocks of features: first, in SIMD lanes, the grid cell of every value
+    // (the spare cell for a missing or bad one) and the sum of the finite values' shifts;
+    // then per feature one cell load, two edge compares and a bin increment. No branch
+    // depends on a value.
     const MonitorPlan::NumericLanes& l = plan.lanes;
     const double* values = obs.numeric_values();
-    const Observation::State* states = obs.numeric_states();
+    const double* edges = l.edges.data();
+    const std::uint16_t* cells = l.cells.data();
+    const std::uint32_t* first_edge = l.first_edge.data();
     std::uint64_t* bins = numeric_bins.data();
-    NumericTotals* totals = numeric.data();
     const std::size_t numeric_count = l.low.size();
     constexpr std::size_t block = 16;
     for (std::size_t base = 0; base < numeric_count; base += block) {
       const std::size_t m = std::min(block, numeric_count - base);
       const double* x = values + base;
       std::int32_t cell[block];
-      BinLocator::cells_of(l.low.data() + base, l.scale.data() + base, l.last_cell.data() + base, x, cell, m);
+      grid_cells(GridLanes{l.low.data() + base, l.scale.data() + base, l.last_cell.data() + base,
+                           l.spare_cell.data() + base, l.first_cell.data() + base, l.reference_mean.data() + base},
+                 x, cell, numeric_shift.data() + base, m);
       for (std::size_t j = 0; j < m; ++j) {
-        const std::size_t i = base + j;
-        NumericTotals& t = totals[i];
-        if (VIGIL_UNLIKELY(states[i] != Observation::State::value)) {
-          ++(states[i] == Observation::State::unset ? t.missing : t.bad);
-          continue;
-        }
-        ++bins[l.first_bin[i] + BinLocator::locate_in_cell(l.edges.data() + l.first_edge[i],
-                                                          l.cells.data() + l.first_cell[i], cell[j], x[j])];
-        t.shifted_sum += x[j] - l.reference_mean[i];
+        const std::size_t first = first_edge[base + j];
+        ++bins[first + BinLocator::locate_in_cell(edges + first, cells, static_cast<std::size_t>(cell[j]), x[j])];
       }
     }
+    if (VIGIL_UNLIKELY(obs.numeric_bad_count() > 0)) {
+      const Observation::State* states = obs.numeric_states();
+      for (std::size_t i = 0; i < numeric_count; ++i) numeric_bad[i] += states[i] == Observation::State::bad;
+    }
     for (std::uint32_t i = 0; i < plan.categorical.size(); ++i) {
-      const MonitorPlan::CategoricalPlan& p = plan.categorical[i];
-      CategoricalTotals& t = categorical[i];
       const CategoricalFeature f{i};
-      if (!obs.has(f)) {
-        ++t.missing;
-        continue;
-      }
-      ++t.count;
+      if (!obs.has(f)) continue;  // missing: the requests not counted in a bin
+      const MonitorPlan::CategoricalPlan& p = plan.categorical[i];
       const std::string_view v = obs.value(f);
       const std::uint32_t id = p.categories.find(v);
-      if (id == StringIds::none) {
-        ++t.unseen;
+      if (VIGIL_UNLIKELY(id == StringIds::none)) {
         ++categorical_bins[p.offset + p.categories.size()];
         unseen[i].add(v);
       } else {
@@ -595,13 +719,8 @@ struct IntervalSummary {
     for (std::uint32_t i = 0; i < plan.outputs.size(); ++i) {
       const MonitorPlan::OutputPlan& p = plan.outputs[i];
       const Output o{i};
-      OutputTotals& t = outputs[i];
-      const bool scored = obs.has_score(o) && std::isfinite(obs.score(o));
-      if (!scored) {
-        ++t.missing;
-      } else {
+      if (obs.has_score(o) && std::isfinite(obs.score(o))) {  // else missing: in no score bin
         const double s = obs.score(o);
-        ++t.count;
         scores[i].add(s);
         ++score_bins[p.offset + p.locate(s)];
         if (p.has_threshold && !obs.has_predicted(o)) ++class_bins[p.class_offset + (s >= p.threshold ? 1 : 0)];
@@ -613,6 +732,29 @@ struct IntervalSummary {
     }
   }
 
+  /// Totals of numeric feature i (plan `p`) in this summary.
+  NumericTotals numeric_totals(const MonitorPlan::NumericPlan& p, std::size_t i) const {
+    NumericTotals t;
+    t.bad = numeric_bad[i];
+    t.missing = numeric_bins[p.spare] - t.bad;
+    t.shifted_sum = numeric_shift[i];
+    return t;
+  }
+  /// Totals of categorical feature i (plan `p`) in this summary.
+  CategoricalTotals categorical_totals(const MonitorPlan::CategoricalPlan& p) const {
+    CategoricalTotals t;
+    for (std::size_t b = 0; b < p.reference_share.size(); ++b) t.count += categorical_bins[p.offset + b];
+    t.missing = requests - t.count;
+    t.unseen = categorical_bins[p.offset + p.categories.size()];
+    return t;
+  }
+  /// Totals of output `p` in this summary.
+  OutputTotals output_totals(const MonitorPlan::OutputPlan& p) const {
+    OutputTotals t;
+    for (std::size_t b = 0; b < p.reference_share.size(); ++b) t.count += score_bins[p.offset + b];
+    t.missing = requests - t.count;
+    return t;
+  }
   /// Values of numeric feature `p` binned in this summary.
   std::uint64_t binned(const MonitorPlan::NumericPlan& p) const {
     std::uint64_t n = 0;
