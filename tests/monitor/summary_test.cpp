@@ -148,9 +148,8 @@ GridCase grid_case(std::size_t n, std::mt19937_64& rng) {
 
 }  // namespace
 
-TEST_CASE("grid cells: every SIMD variant computes exactly what the scalar loop does", "[summary]") {
+TEST_CASE("grid cells: the SIMD step computes exactly what the scalar loop does", "[summary]") {
   std::mt19937_64 rng(11);
-  std::size_t variants = 0;
   for (std::size_t n : {1, 2, 3, 4, 5, 7, 8, 15, 16, 33}) {
     for (int round = 0; round < 200; ++round) {
       const GridCase g = grid_case(n, rng);
@@ -168,28 +167,10 @@ TEST_CASE("grid cells: every SIMD variant computes exactly what the scalar loop 
       std::vector<std::int32_t> cell(n, -1);
       std::vector<double> shift(n, 0.25);
       vigil::detail::grid_cells(g.lanes(), g.x.data(), cell.data(), shift.data(), n);
-      REQUIRE(cell == want_cell);
+      REQUIRE(cell == want_cell);  // SSE2 on x86-64
       REQUIRE(shift == want_shift);
-#ifdef VIGIL_GRID_X86
-      std::fill(cell.begin(), cell.end(), -1);
-      std::fill(shift.begin(), shift.end(), 0.25);
-      vigil::detail::grid_cells_sse2(g.lanes(), g.x.data(), cell.data(), shift.data(), n);
-      REQUIRE(cell == want_cell);
-      REQUIRE(shift == want_shift);
-      if (vigil::detail::cpu_has_avx2()) {
-        std::fill(cell.begin(), cell.end(), -1);
-        std::fill(shift.begin(), shift.end(), 0.25);
-        vigil::detail::grid_cells_avx2(g.lanes(), g.x.data(), cell.data(), shift.data(), n);
-        REQUIRE(cell == want_cell);
-        REQUIRE(shift == want_shift);
-        ++variants;
-      }
-#endif
     }
   }
-#ifdef VIGIL_GRID_X86
-  WARN("grid cells: AVX2 variant " << (variants > 0 ? "tested" : "not available on this CPU"));
-#endif
 }
 
 TEST_CASE("IntervalSummary: numeric bins and totals agree with lower_bound on the plan's edges", "[summary]") {

@@ -446,8 +446,8 @@ struct GridLanes {
 
 /// The request path's SIMD step for n numeric values x: each one's grid cell in `cell` (its
 /// feature's spare cell unless finite) and, added to `shift`, each finite one's distance from
-/// its reference mean. Every variant computes the same numbers with the same operations
-/// (no fused multiply-add), so results do not depend on the CPU. Scalar:
+/// its reference mean. Both variants compute the same numbers with the same operations (no
+/// fused multiply-add), so results do not depend on the CPU. Scalar:
 inline void grid_cells_scalar(const GridLanes& g, const double* x, std::int32_t* cell, double* shift, std::size_t n) {
   for (std::size_t j = 0; j < n; ++j) {
     const bool finite = std::fabs(x[j]) <= std::numeric_limits<double>::max();  // state `value`
@@ -485,45 +485,13 @@ inline void grid_cells_sse2(const GridLanes& g, const double* x, std::int32_t* c
   }
 }
 
-/// AVX2, chosen at run time where the CPU has it: four values at a time.
-__attribute__((target("avx2"))) inline void grid_cells_avx2(const GridLanes& g, const double* x, std::int32_t* cell,
-                                                            double* shift, std::size_t n) {
-  const __m256d largest = _mm256_set1_pd(std::numeric_limits<double>::max());
-  const __m256d magnitude = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL));
-  const __m256d zero = _mm256_setzero_pd();
-  std::size_t j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const __m256d v = _mm256_loadu_pd(x + j);
-    const __m256d finite = _mm256_cmp_pd(_mm256_and_pd(v, magnitude), largest, _CMP_LE_OQ);
-    __m256d p = _mm256_mul_pd(_mm256_sub_pd(v, _mm256_loadu_pd(g.low + j)), _mm256_loadu_pd(g.scale + j));
-    p = _mm256_min_pd(_mm256_max_pd(p, zero), _mm256_loadu_pd(g.last_cell + j));
-    p = _mm256_blendv_pd(_mm256_loadu_pd(g.spare_cell + j), p, finite);
-    __m128i c = _mm256_cvttpd_epi32(p);
-    c = _mm_add_epi32(c, _mm_loadu_si128(reinterpret_cast<const __m128i*>(g.first_cell + j)));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(cell + j), c);
-    const __m256d mean = _mm256_loadu_pd(g.mean + j);
-    const __m256d value = _mm256_blendv_pd(mean, v, finite);
-    _mm256_storeu_pd(shift + j, _mm256_add_pd(_mm256_loadu_pd(shift + j), _mm256_sub_pd(value, mean)));
-  }
-  if (j < n) {
-    const GridLanes rest{g.low + j, g.scale + j, g.last_cell + j, g.spare_cell + j, g.first_cell + j, g.mean + j};
-    grid_cells_sse2(rest, x + j, cell + j, shift + j, n - j);
-  }
-}
-
-inline bool cpu_has_avx2() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
-  }();
-  return has;
-}
 #endif
 
-/// The request path's SIMD step on the best variant this CPU runs.
+/// The request path's SIMD step: SSE2 on x86-64, else the scalar loop (which compilers
+/// vectorise at -O3). Wider AVX variants measured slower on the request path: their short
+/// bursts between scalar code cost more (frequency and state transitions) than they save.
 inline void grid_cells(const GridLanes& g, const double* x, std::int32_t* cell, double* shift, std::size_t n) {
 #ifdef VIGIL_GRID_X86
-  if (cpu_has_avx2()) return grid_cells_avx2(g, x, cell, shift, n);
   grid_cells_sse2(g, x, cell, shift, n);
 #else
   grid_cells_scalar(g, x, cell, shift, n);
