@@ -18,16 +18,6 @@
 #endif
 #endif
 
-// Platform switch: pointers that alias nothing else in their scope, so that small loops on
-// the request path vectorise without run-time alias checks.
-#ifndef VIGIL_RESTRICT
-#if defined(_MSC_VER) || defined(__GNUC__) || defined(__clang__)
-#define VIGIL_RESTRICT __restrict
-#else
-#define VIGIL_RESTRICT
-#endif
-#endif
-
 // Platform switch: branch hints for the hot path.
 #ifndef VIGIL_UNLIKELY
 #if defined(__GNUC__) || defined(__clang__)

@@ -15,7 +15,7 @@
 #include <vector>
 
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(_M_X64))
-#include <immintrin.h>
+#include <emmintrin.h>  // SSE2, which every x86-64 CPU has
 #endif
 
 #include "vigil/config.hpp"
