@@ -781,30 +781,28 @@ inline int run_replay(const Options& options, std::ostream& out, std::ostream& e
   } else if (options.has("predicted-column")) {
     fail("the reference " + reference_path + " has no model output for --predicted-column");
   }
+  // An optional column whose unreadable cells are counted per row: its index, and where its
+  // counters start among the tracked columns.
+  const auto track = [&](const std::string& name, const char* flag, std::optional<std::size_t>& column,
+                         std::size_t& counts) {
+    column = require_column(csv, name, flag, input);
+    counts = tracked.size();
+    tracked.push_back(name);
+  };
   std::optional<std::size_t> latency_column;
   std::size_t latency_counts = 0;
-  if (auto l = options.get("latency-column")) {
-    latency_column = require_column(csv, *l, "--latency-column", input);
-    latency_counts = tracked.size();
-    tracked.push_back(*l);
-  }
+  if (auto l = options.get("latency-column")) track(*l, "--latency-column", latency_column, latency_counts);
   std::optional<std::size_t> label_column;
   if (auto y = options.get("label-column")) label_column = require_column(csv, *y, "--label-column", input);
   std::optional<std::size_t> arrival_column;
   std::size_t arrival_counts = 0;
   if (auto a = options.get("arrival-column")) {
-    arrival_column = require_column(csv, *a, "--arrival-column", input);
+    track(*a, "--arrival-column", arrival_column, arrival_counts);
     if (*arrival_column == time_column) usage_error("--arrival-column '" + *a + "' is the time column");
-    arrival_counts = tracked.size();
-    tracked.push_back(*a);
   }
   std::optional<std::size_t> status_column;
   std::size_t status_counts = 0;
-  if (auto st = options.get("status-column")) {
-    status_column = require_column(csv, *st, "--status-column", input);
-    status_counts = tracked.size();
-    tracked.push_back(*st);
-  }
+  if (auto st = options.get("status-column")) track(*st, "--status-column", status_column, status_counts);
 
   Schema schema = trained;
   std::vector<TextColumn> tags;
