@@ -58,6 +58,13 @@ struct Model {
   }
 };
 
+// Moves a shared event-time clock forward to t (never back).
+void advance_clock(std::atomic<double>& clock, double t) {
+  double seen = clock.load();
+  while (t > seen && !clock.compare_exchange_weak(seen, t)) {
+  }
+}
+
 struct ObserveFixture {
   Model model{32, 4};
   std::unique_ptr<vigil::Monitor> monitor;
@@ -69,11 +76,6 @@ struct ObserveFixture {
     vigil::MonitorOptions options;
     options.shards = 2;
     monitor = std::make_unique<vigil::Monitor>(model.schema, model.profile(5000), options);
-  }
-  void advance_to(double t) {
-    double seen = clock.load();
-    while (t > seen && !clock.compare_exchange_weak(seen, t)) {
-    }
   }
 };
 
@@ -97,7 +99,7 @@ void BM_Monitor_observe(benchmark::State& state) {
     t += 0.001;
     f.monitor->observe(o);
   }
-  f.advance_to(t);
+  advance_clock(f.clock, t);
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Monitor_observe)->Threads(1)->UseRealTime();
@@ -144,9 +146,7 @@ void BM_Monitor_observe_with_operations(benchmark::State& state) {
     t += 0.001;
     f.monitor->observe(o);
   }
-  double seen = f.clock.load();
-  while (t > seen && !f.clock.compare_exchange_weak(seen, t)) {
-  }
+  advance_clock(f.clock, t);
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Monitor_observe_with_operations)->Threads(1)->UseRealTime();

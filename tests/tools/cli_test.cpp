@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <random>
 #include <regex>
 #include <set>
@@ -145,6 +146,14 @@ std::vector<std::string> profile_args(const TempDir& dir) {
   return {"profile",      "--input",     dir / "train.csv", "--output",           dir / "reference.vigil",
           "--categorical", "color",      "--score-column",  "score",              "--predicted-column",
           "predicted",    "--label-column", "label"};
+}
+
+// `vigil replay` of traffic.csv against reference.vigil into alerts.jsonl, with `extra` options.
+std::vector<std::string> replay_with(const TempDir& dir, std::initializer_list<std::string> extra) {
+  std::vector<std::string> args{"replay", "--reference", dir / "reference.vigil", "--input", dir / "traffic.csv",
+                                "--alerts", dir / "alerts.jsonl"};
+  args.insert(args.end(), extra);
+  return args;
 }
 
 std::vector<std::string> replay_args(const TempDir& dir) {
@@ -306,8 +315,7 @@ TEST_CASE("vigil replay: unreadable cells and times are counted, unsorted rows g
         << "2026-01-05T00:00:30Z,10,100,red,0.5,yes,12\n";  // 9.5 minutes late
   }
   REQUIRE(vigil_cli(profile_args(dir)).code == 0);
-  const Run run = vigil_cli({"replay", "--reference", dir / "reference.vigil", "--input", dir / "traffic.csv",
-                             "--alerts", dir / "alerts.jsonl", "--latency-column", "latency_ms"});
+  const Run run = vigil_cli(replay_with(dir, {"--latency-column", "latency_ms"}));
   INFO(run.out << run.err);
   REQUIRE(run.code == 0);
   CHECK(run.out.find("7 rows") != std::string::npos);
@@ -367,8 +375,7 @@ TEST_CASE("vigil replay --status-column: errors and timeouts, HTTP codes, bad ce
                  fields.push_back(status);
                  return fields;
                });
-  const Run run = vigil_cli({"replay", "--reference", dir / "reference.vigil", "--input", dir / "traffic.csv",
-                             "--alerts", dir / "alerts.jsonl", "--status-column", "status"});
+  const Run run = vigil_cli(replay_with(dir, {"--status-column", "status"}));
   INFO(run.out << run.err);
   REQUIRE(run.code == 0);
   CHECK(std::regex_search(run.out, std::regex(R"(\n\s+status\s+3\n)")));
@@ -408,8 +415,7 @@ TEST_CASE("vigil replay --arrival-column: requests never answered are in flight 
                  if (i == 3) out[0] = "soon";  // unreadable: counted, arrives when it completes
                  return out;
                });
-  const Run run = vigil_cli({"replay", "--reference", dir / "reference.vigil", "--input", dir / "traffic.csv",
-                             "--alerts", dir / "alerts.jsonl", "--arrival-column", "arrived"});
+  const Run run = vigil_cli(replay_with(dir, {"--arrival-column", "arrived"}));
   INFO(run.out << run.err);
   REQUIRE(run.code == 0);
   CHECK(std::regex_search(run.out, std::regex(R"(\n\s+arrived\s+1\n)")));
