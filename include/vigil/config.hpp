@@ -18,6 +18,17 @@
 #endif
 #endif
 
+// Platform switch: small steps of the request path that must fold into their caller.
+#ifndef VIGIL_INLINE
+#if defined(_MSC_VER)
+#define VIGIL_INLINE __forceinline
+#elif defined(__GNUC__) || defined(__clang__)
+#define VIGIL_INLINE inline __attribute__((always_inline))
+#else
+#define VIGIL_INLINE inline
+#endif
+#endif
+
 // Platform switch: branch hints for the hot path.
 #ifndef VIGIL_UNLIKELY
 #if defined(__GNUC__) || defined(__clang__)

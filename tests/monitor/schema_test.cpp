@@ -84,7 +84,7 @@ TEST_CASE("Schema: bad input", "[schema]") {
   CHECK(s.numeric_count() == 1);  // failed additions change nothing
 }
 
-TEST_CASE("Observation: states, values and the count of bad values follow every setter", "[schema]") {
+TEST_CASE("Observation: states, values and the counts of bad and finite values follow every setter", "[schema]") {
   vigil::Schema schema;
   const auto a = schema.add_numeric("a");
   const auto b = schema.add_numeric("b");
@@ -92,14 +92,25 @@ TEST_CASE("Observation: states, values and the count of bad values follow every 
   CHECK(o.state(a) == vigil::Observation::State::unset);
   CHECK(std::isnan(o.value(a)));
   CHECK(o.numeric_bad_count() == 0);
+  CHECK(o.numeric_value_count() == 0);
   o.set(a, std::numeric_limits<double>::infinity()).set(b, std::nan(""));
   CHECK(o.state(a) == vigil::Observation::State::bad);
   CHECK(o.numeric_bad_count() == 2);
+  CHECK(o.numeric_value_count() == 0);
   o.set(a, std::numeric_limits<double>::infinity());  // bad again: still counted once
   CHECK(o.numeric_bad_count() == 2);
   o.set(a, 1.5);
   CHECK(o.state(a) == vigil::Observation::State::value);
   CHECK(o.numeric_bad_count() == 1);
+  CHECK(o.numeric_value_count() == 1);
+  o.set(a, -3);  // a value again: still counted once
+  CHECK(o.numeric_value_count() == 1);
+  o.set(b, 0.0);
+  CHECK(o.numeric_bad_count() == 0);
+  CHECK(o.numeric_value_count() == 2);
+  o.set(b, std::nan(""));  // a value turned bad
+  CHECK(o.numeric_bad_count() == 1);
+  CHECK(o.numeric_value_count() == 1);
   o.clear(b);
   CHECK(o.numeric_bad_count() == 0);
   CHECK(std::isnan(o.value(b)));
@@ -107,10 +118,13 @@ TEST_CASE("Observation: states, values and the count of bad values follow every 
   o.clear(a);
   CHECK(o.state(a) == vigil::Observation::State::unset);
   CHECK(std::isnan(o.value(a)));
+  CHECK(o.numeric_value_count() == 0);
   o.set(a, 2).set(b, -std::numeric_limits<double>::infinity());
+  CHECK(o.numeric_value_count() == 1);
   o.clear();
   CHECK(std::isnan(o.value(a)));
   CHECK(std::isnan(o.value(b)));
   CHECK(o.numeric_bad_count() == 0);
+  CHECK(o.numeric_value_count() == 0);
   CHECK(o.numeric_states()[0] == vigil::Observation::State::unset);
 }

@@ -125,10 +125,12 @@ struct GridCase {
   }
 };
 
-GridCase grid_case(std::size_t n, std::mt19937_64& rng) {
-  const double specials[] = {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
-                             -std::numeric_limits<double>::infinity(), std::numeric_limits<double>::max(),
-                             std::numeric_limits<double>::lowest(), std::numeric_limits<double>::denorm_min(), -0.0, 0.0};
+// With `finite`, only the finite specials (the request path's case when every value is set).
+GridCase grid_case(std::size_t n, std::mt19937_64& rng, bool finite) {
+  const double specials[] = {std::numeric_limits<double>::max(),        std::numeric_limits<double>::lowest(),
+                             std::numeric_limits<double>::denorm_min(), -0.0,
+                             0.0,                                       std::numeric_limits<double>::quiet_NaN(),
+                             std::numeric_limits<double>::infinity(),   -std::numeric_limits<double>::infinity()};
   std::uniform_real_distribution<double> u(-5, 5);
   std::uniform_int_distribution<int> pick(0, 9);
   GridCase g;
@@ -141,7 +143,7 @@ GridCase grid_case(std::size_t n, std::mt19937_64& rng) {
     g.first_cell.push_back(static_cast<std::int32_t>(1000 * i));
     g.mean.push_back(u(rng));
     const int k = pick(rng);
-    g.x.push_back(k < 8 ? g.low.back() + u(rng) * 2 : specials[static_cast<std::size_t>(pick(rng)) % 8]);
+    g.x.push_back(k < 8 ? g.low.back() + u(rng) * 2 : specials[static_cast<std::size_t>(pick(rng)) % (finite ? 5 : 8)]);
   }
   return g;
 }
@@ -150,9 +152,10 @@ GridCase grid_case(std::size_t n, std::mt19937_64& rng) {
 
 TEST_CASE("grid cells: the SIMD step computes exactly what the scalar loop does", "[summary]") {
   std::mt19937_64 rng(11);
+  int all_finite = 0;
   for (std::size_t n : {1, 2, 3, 4, 5, 7, 8, 15, 16, 33}) {
     for (int round = 0; round < 200; ++round) {
-      const GridCase g = grid_case(n, rng);
+      const GridCase g = grid_case(n, rng, round % 2 == 0);
       std::vector<std::int32_t> want_cell(n);
       std::vector<double> want_shift(n, 0.25);
       vigil::detail::grid_cells_scalar(g.lanes(), g.x.data(), want_cell.data(), want_shift.data(), n);
@@ -169,8 +172,23 @@ TEST_CASE("grid cells: the SIMD step computes exactly what the scalar loop does"
       vigil::detail::grid_cells(g.lanes(), g.x.data(), cell.data(), shift.data(), n);
       REQUIRE(cell == want_cell);  // SSE2 on x86-64
       REQUIRE(shift == want_shift);
+      if (std::all_of(g.x.begin(), g.x.end(), [](double x) { return std::isfinite(x); })) {
+        // The variant that skips the test for missing and bad values, in SIMD and scalar.
+        std::fill(cell.begin(), cell.end(), -1);
+        std::fill(shift.begin(), shift.end(), 0.25);
+        vigil::detail::grid_cells<true>(g.lanes(), g.x.data(), cell.data(), shift.data(), n);
+        REQUIRE(cell == want_cell);
+        REQUIRE(shift == want_shift);
+        std::fill(cell.begin(), cell.end(), -1);
+        std::fill(shift.begin(), shift.end(), 0.25);
+        vigil::detail::grid_cells_scalar<true>(g.lanes(), g.x.data(), cell.data(), shift.data(), n);
+        REQUIRE(cell == want_cell);
+        REQUIRE(shift == want_shift);
+        ++all_finite;
+      }
     }
   }
+  CHECK(all_finite > 900);  // every other case, and some of the rest
 }
 
 TEST_CASE("IntervalSummary: numeric bins and totals agree with lower_bound on the plan's edges", "[summary]") {
@@ -208,16 +226,35 @@ TEST_CASE("IntervalSummary: numeric bins and totals agree with lower_bound on th
   const double specials[] = {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
                              -std::numeric_limits<double>::infinity()};
   vigil::Observation o(schema);
-  for (int r = 0; r < 20000; ++r) {
+  std::size_t all_finite = 0;
+  for (int r = 0; r < 40000; ++r) {
     o.clear();
     draw(o);
-    if (r % 3 == 0) o.set(untrained, gauss(rng));
-    for (std::size_t i = 0; i < n; ++i) {  // some values missing, some bad, some far out
-      const vigil::NumericFeature f{static_cast<std::uint32_t>(i)};
-      const double roll = unit(rng);
-      if (roll < 0.05) o.clear(f);
-      else if (roll < 0.08) o.set(f, specials[r % 3]);
-      else if (roll < 0.10) o.set(f, (r % 2 ? 1 : -1) * 1e300);
+    if (r < 20000) {
+      if (r % 3 == 0) o.set(untrained, gauss(rng));
+      for (std::size_t i = 0; i < n; ++i) {  // some values missing, some bad, some far out
+        const vigil::NumericFeature f{static_cast<std::uint32_t>(i)};
+        const double roll = unit(rng);
+        if (roll < 0.05) o.clear(f);
+        else if (roll < 0.08) o.set(f, specials[r % 3]);
+        else if (roll < 0.10) o.set(f, (r % 2 ? 1 : -1) * 1e300);
+      }
+    } else {
+      // Every value a number (the request path's shortcut): some far out, some exactly on
+      // an edge or one ulp either side of it.
+      o.set(untrained, gauss(rng));
+      for (std::size_t i = 0; i < n; ++i) {
+        const vigil::NumericFeature f{static_cast<std::uint32_t>(i)};
+        const std::vector<double>& edges = plan.numeric[i].edges;
+        const double roll = unit(rng);
+        if (roll < 0.02) {
+          o.set(f, (r % 2 ? 1 : -1) * 1e300);
+        } else if (roll < 0.20 && !edges.empty()) {
+          const double e = edges[static_cast<std::size_t>(unit(rng) * static_cast<double>(edges.size()))];
+          o.set(f, r % 3 == 0 ? e : std::nextafter(e, r % 3 == 1 ? 1e308 : -1e308));
+        }
+      }
+      all_finite += o.numeric_value_count() == n;
     }
     summary.apply(plan, o, nullptr, std::numeric_limits<double>::quiet_NaN());
     for (std::size_t i = 0; i < n; ++i) {
@@ -244,7 +281,8 @@ TEST_CASE("IntervalSummary: numeric bins and totals agree with lower_bound on th
     CHECK(t.shifted_sum == Approx(shift[i]).epsilon(1e-12));
     CHECK(summary.binned(p) + t.missing + t.bad == summary.requests);
   }
-  CHECK(missing[3] > 10000);  // `untrained` is set on a third of the requests
+  CHECK(missing[3] > 10000);  // `untrained` is set on a third of the first half's requests
+  CHECK(all_finite == 20000);
 }
 
 TEST_CASE("StringIds: finds every name of any length and nothing else", "[summary]") {

@@ -112,7 +112,7 @@ struct MonitorOptions {
 /// per categorical feature, 10 per output, classes + 1 per output) plus 16 bytes per numeric
 /// feature, a t-digest at δ = 50 per output (≈ 1.6 KB), a latency histogram and 16 bytes
 /// per tag value (max_values + 1 per tag); the same again per shard; the bin locators (≤ 8 KB
-/// per numeric feature, once, plus 2 bytes per grid cell for the request path) and the rate predictor (16 bytes per interval of its history:
+/// per numeric feature, once, plus 4 bytes per grid cell for the request path) and the rate predictor (16 bytes per interval of its history:
 /// 163 KB for 7 days of minutes). 100 numeric features at the defaults: ≈ 12 MB.
 ///
 /// **Bad input**: observations of another schema throw vigil::invalid_argument; NaN event

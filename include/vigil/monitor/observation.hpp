@@ -64,6 +64,7 @@ class Observation {
     check(f.index, numeric_.size(), "numeric feature");
     const bool finite = std::isfinite(value);
     numeric_bad_ += static_cast<std::size_t>(!finite) - static_cast<std::size_t>(numeric_state_[f.index] == State::bad);
+    numeric_values_ += static_cast<std::size_t>(finite) - static_cast<std::size_t>(numeric_state_[f.index] == State::value);
     numeric_[f.index] = value;
     numeric_state_[f.index] = finite ? State::value : State::bad;
     return *this;
@@ -115,6 +116,7 @@ class Observation {
   Observation& clear(NumericFeature f) {
     check(f.index, numeric_.size(), "numeric feature");
     numeric_bad_ -= static_cast<std::size_t>(numeric_state_[f.index] == State::bad);
+    numeric_values_ -= static_cast<std::size_t>(numeric_state_[f.index] == State::value);
     numeric_[f.index] = unset();
     numeric_state_[f.index] = State::unset;
     return *this;
@@ -130,6 +132,7 @@ class Observation {
     std::fill(numeric_.begin(), numeric_.end(), unset());
     std::fill(numeric_state_.begin(), numeric_state_.end(), State::unset);
     numeric_bad_ = 0;
+    numeric_values_ = 0;
     std::fill(categorical_set_.begin(), categorical_set_.end(), 0);
     std::fill(score_set_.begin(), score_set_.end(), 0);
     std::fill(predicted_set_.begin(), predicted_set_.end(), 0);
@@ -154,6 +157,9 @@ class Observation {
   const State* numeric_states() const { return numeric_state_.data(); }
   /// Numeric features whose state is `bad`.
   std::size_t numeric_bad_count() const { return numeric_bad_; }
+  /// Numeric features whose state is `value` (a finite number): all of them on most requests,
+  /// which lets the request path skip its handling of missing and bad values.
+  std::size_t numeric_value_count() const { return numeric_values_; }
   double value(NumericFeature f) const { return numeric_[f.index]; }
   bool has(CategoricalFeature f) const { return categorical_set_[f.index] != 0; }
   std::string_view value(CategoricalFeature f) const { return categorical_[f.index]; }
@@ -178,6 +184,7 @@ class Observation {
   std::vector<double> numeric_;
   std::vector<State> numeric_state_;
   std::size_t numeric_bad_ = 0;  // features in state bad
+  std::size_t numeric_values_ = 0;  // features in state value
   std::vector<std::string> categorical_;
   std::vector<std::uint8_t> categorical_set_;  // bytes, not vector<bool>: read on the request path
   std::vector<double> scores_;
