@@ -37,7 +37,7 @@ class StringIds {
  public:
   static constexpr std::uint32_t none = 0xffffffffu;
 
-  StringIds() = default;
+  StringIds() : StringIds(std::vector<std::string>{}) {}
   explicit StringIds(const std::vector<std::string>& names) : names_(names) {
     std::size_t size = 8;
     int bits = 3;
@@ -46,6 +46,7 @@ class StringIds {
       ++bits;
     }
     shift_ = 64 - bits;
+    mask_ = size - 1;
     cells_.assign(size, Cell{});
     for (std::uint32_t id = 0; id < names.size(); ++id) {
       Cell key = key_of(names[id]);
@@ -56,12 +57,11 @@ class StringIds {
     }
   }
   std::uint32_t find(std::string_view name) const {
-    if (cells_.empty()) return none;
     const Cell key = key_of(name);
-    const std::size_t mask = cells_.size() - 1;
-    for (std::size_t i = slot_of(key);; i = (i + 1) & mask) {
-      const Cell& c = cells_[i];
-      // An empty cell never matches a name (its id is none), so it ends the probe either way.
+    const Cell* cells = cells_.data();  // at least 8, one of them empty
+    for (std::size_t i = slot_of(key);; i = (i + 1) & mask_) {
+      const Cell& c = cells[i];
+      // An empty cell ends the probe: the name is absent, whether or not its words match.
       if (c.head == key.head && c.tail == key.tail && c.size == key.size &&
           (key.size <= 16 || c.id == none || names_[c.id] == name))
         return c.id;
@@ -94,6 +94,7 @@ class StringIds {
   }
   std::vector<std::string> names_;
   std::vector<Cell> cells_;
+  std::size_t mask_ = 0;  // cells_.size() − 1
   int shift_ = 61;
 };
 
@@ -723,20 +724,26 @@ struct IntervalSummary {
       const Observation::State* states = obs.numeric_states();
       for (std::size_t i = 0; i < numeric_count; ++i) numeric_bad[i] += states[i] == Observation::State::bad;
     }
-    for (std::uint32_t i = 0; i < plan.categorical.size(); ++i) {
+    // Sizes and arrays in locals: the compiler cannot tell that the calls in the loops leave
+    // the vectors' pointers alone.
+    const std::uint32_t categorical_count = static_cast<std::uint32_t>(plan.categorical.size());
+    const MonitorPlan::CategoricalPlan* categorical = plan.categorical.data();
+    std::uint64_t* category_bins = categorical_bins.data();
+    for (std::uint32_t i = 0; i < categorical_count; ++i) {
       const CategoricalFeature f{i};
       if (!obs.has(f)) continue;  // missing: the requests not counted in a bin
-      const MonitorPlan::CategoricalPlan& p = plan.categorical[i];
+      const MonitorPlan::CategoricalPlan& p = categorical[i];
       const std::string_view v = obs.value(f);
       const std::uint32_t id = p.categories.find(v);
       if (VIGIL_UNLIKELY(id == StringIds::none)) {
-        ++categorical_bins[p.offset + p.categories.size()];
+        ++category_bins[p.offset + p.categories.size()];
         unseen[i].add(v);
       } else {
-        ++categorical_bins[p.offset + id];
+        ++category_bins[p.offset + id];
       }
     }
-    for (std::uint32_t i = 0; i < plan.outputs.size(); ++i) {
+    const std::uint32_t output_count = static_cast<std::uint32_t>(plan.outputs.size());
+    for (std::uint32_t i = 0; i < output_count; ++i) {
       const MonitorPlan::OutputPlan& p = plan.outputs[i];
       const Output o{i};
       if (obs.has_score(o) && std::isfinite(obs.score(o))) {  // else missing: in no score bin
