@@ -41,7 +41,8 @@ inline double ks_limit_p_value(double statistic, double n1, double n2) {
 }
 
 /// Counts of `bins[offset .. offset + n)` as doubles.
-inline std::vector<double> counts_of(const std::vector<std::uint64_t>& bins, std::size_t offset, std::size_t n) {
+template <class Bins>
+std::vector<double> counts_of(const Bins& bins, std::size_t offset, std::size_t n) {
   std::vector<double> out(n);
   for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<double>(bins[offset + i]);
   return out;

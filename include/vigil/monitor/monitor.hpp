@@ -176,13 +176,15 @@ class Monitor {
 
   struct alignas(64) Shard {
     mutable detail::SpinLock mutex;
+    // Set while the monitor's own upkeep (hand-over, counters, report) holds `mutex`.
+    mutable std::atomic<bool> maintained{false};
     std::int64_t interval = no_interval;
     std::uint64_t observed = 0;
     double latest = -std::numeric_limits<double>::infinity();
     std::uint64_t arrived = 0;
     std::uint64_t answered = 0;  // completions since the monitor first saw an arrival
     double last_arrival = -std::numeric_limits<double>::infinity();
-    std::vector<detail::IntervalSummary> summaries;  // slot 0: everything; then cohort values
+    detail::LineVector<detail::IntervalSummary> summaries;  // slot 0: everything; then cohort values
     // Per tag, the values this shard has resolved to ids (at most max_values), so the request
     // path takes no global lock for a known value; `complete` once the tag's dictionary is
     // full and every value of it is cached (any other value is then "other").
@@ -212,14 +214,17 @@ class Monitor {
     thread_local std::size_t hint = next.fetch_add(1, std::memory_order_relaxed);
     return hint;
   }
-  // Locks a shard for this thread: its own if free, else the next free one (which becomes
-  // its own), so two threads that happen to share a shard part after one collision.
+  // Locks a shard for this thread: its own if free, else the next free one, which becomes
+  // its own when another request held the first, so two threads that happen to share a
+  // shard part after one collision. A shard held by the monitor's upkeep is free again in
+  // microseconds: the thread borrows another for this request and keeps its own (moving
+  // would make two threads trade shards, and their data between cores, at every hand-over).
   Shard& lock_shard() {
     std::size_t& hint = shard_hint();
     for (std::size_t k = 0; k <= shard_mask_; ++k) {
       Shard& s = shards_[(hint + k) & shard_mask_];
       if (s.mutex.try_lock()) {
-        hint += k;
+        if (k != 0 && !shards_[hint & shard_mask_].maintained.load(std::memory_order_relaxed)) hint += k;
         return s;
       }
     }
@@ -227,6 +232,23 @@ class Monitor {
     s.mutex.lock();
     return s;
   }
+  // A shard's lock held for upkeep rather than a request (see lock_shard).
+  class Maintenance {
+   public:
+    explicit Maintenance(const Shard& shard) : shard_(shard) {
+      shard_.mutex.lock();
+      shard_.maintained.store(true, std::memory_order_relaxed);
+    }
+    ~Maintenance() {
+      shard_.maintained.store(false, std::memory_order_relaxed);
+      shard_.mutex.unlock();
+    }
+    Maintenance(const Maintenance&) = delete;
+    Maintenance& operator=(const Maintenance&) = delete;
+
+   private:
+    const Shard& shard_;
+  };
   void check_shape(const Observation& o) const;
   // Event time `t` enters: bad and late times are counted (false); the first event of an
   // interval hands the older ones to retention (crossed). Returns the interval.
@@ -273,19 +295,24 @@ class Monitor {
   std::unique_ptr<Shard[]> shards_;
   std::size_t shard_mask_ = 0;
 
-  std::mutex tag_mutex_;  // guards tag_values_ and slot_names_
+  // On a line after the fields above, which every request reads.
+  alignas(64) std::mutex tag_mutex_;  // guards tag_values_ and slot_names_
   mutable std::mutex retained_mutex_;  // guards retained_; taken after a shard lock, never before
   std::vector<TimeWindows<detail::IntervalSummary>> retained_;
 
-  // Shared counters touched only by rare events; per-request figures live in the shards so
-  // that threads do not bounce a cache line.
-  std::atomic<std::uint64_t> bad_time_{0};
-  std::atomic<std::uint64_t> late_{0};
-  std::atomic<std::uint64_t> bad_arrival_time_{0};
+  // Read by every request and written about once per interval: a cache line of their own,
+  // so that the writes below (counters of rare events, locks) never take it away from the
+  // cores that read it.
+  alignas(64) std::atomic<std::int64_t> global_interval_{no_interval};
   std::atomic<bool> explicit_arrivals_{false};
   std::atomic<double> slow_threshold_{std::numeric_limits<double>::quiet_NaN()};
+
+  // Shared counters touched only by rare events; per-request figures live in the shards so
+  // that threads do not bounce a cache line.
+  alignas(64) std::atomic<std::uint64_t> bad_time_{0};
+  std::atomic<std::uint64_t> late_{0};
+  std::atomic<std::uint64_t> bad_arrival_time_{0};
   std::atomic<double> advanced_time_{-std::numeric_limits<double>::infinity()};
-  std::atomic<std::int64_t> global_interval_{no_interval};
 
   std::mutex evaluation_mutex_;  // guards everything below; never taken under a shard lock
   detail::AlertTracker tracker_;
@@ -460,7 +487,7 @@ inline std::size_t Monitor::memory_bytes() const {
   std::size_t bytes = sizeof(*this);
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
     Shard& shard = shards_[i];
-    std::lock_guard<detail::SpinLock> lock(shard.mutex);
+    const Maintenance lock(shard);
     for (const auto& s : shard.summaries) bytes += s.memory_bytes();
   }
   std::lock_guard<std::mutex> lock(retained_mutex_);
@@ -480,7 +507,7 @@ inline std::size_t Monitor::memory_bytes() const {
 inline void Monitor::flush_all(std::int64_t before) {
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
     Shard& shard = shards_[i];
-    std::lock_guard<detail::SpinLock> lock(shard.mutex);
+    const Maintenance lock(shard);
     if (shard.interval != no_interval && shard.interval < before) {
       flush_shard(shard);
       shard.interval = before;
@@ -498,7 +525,7 @@ inline void Monitor::advance_time(double t) {
 inline std::uint64_t Monitor::observed() const {
   std::uint64_t n = 0;
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
-    std::lock_guard<detail::SpinLock> lock(shards_[i].mutex);
+    const Maintenance lock(shards_[i]);
     n += shards_[i].observed;
   }
   return n;
@@ -507,7 +534,7 @@ inline std::uint64_t Monitor::observed() const {
 inline double Monitor::latest_time() const {
   double t = advanced_time_.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
-    std::lock_guard<detail::SpinLock> lock(shards_[i].mutex);
+    const Maintenance lock(shards_[i]);
     t = std::max(t, shards_[i].latest);
   }
   return t == -std::numeric_limits<double>::infinity() ? std::numeric_limits<double>::quiet_NaN() : t;
@@ -627,7 +654,7 @@ inline double Monitor::last_arrival() const {
   const bool explicit_arrivals = explicit_arrivals_.load(std::memory_order_relaxed);
   double t = -std::numeric_limits<double>::infinity();
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
-    std::lock_guard<detail::SpinLock> lock(shards_[i].mutex);
+    const Maintenance lock(shards_[i]);
     t = std::max(t, explicit_arrivals ? shards_[i].last_arrival : shards_[i].latest);
   }
   return std::isfinite(t) ? t : std::numeric_limits<double>::quiet_NaN();
@@ -637,7 +664,7 @@ inline std::int64_t Monitor::in_flight() const {
   if (!explicit_arrivals_.load(std::memory_order_relaxed)) return 0;
   std::int64_t n = 0;
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
-    std::lock_guard<detail::SpinLock> lock(shards_[i].mutex);
+    const Maintenance lock(shards_[i]);
     n += static_cast<std::int64_t>(shards_[i].arrived) - static_cast<std::int64_t>(shards_[i].answered);
   }
   return n;

@@ -19,6 +19,7 @@
 #endif
 
 #include "vigil/config.hpp"
+#include "vigil/monitor/detail/cache_line.hpp"
 #include "vigil/monitor/observation.hpp"
 #include "vigil/monitor/profile.hpp"
 #include "vigil/monitor/schema.hpp"
@@ -93,7 +94,7 @@ class StringIds {
     return static_cast<std::size_t>((h * 0xff51afd7ed558ccdull) >> shift_);
   }
   std::vector<std::string> names_;
-  std::vector<Cell> cells_;
+  LineVector<Cell> cells_;  // read by every request on every core: lines of its own
   std::size_t mask_ = 0;  // cells_.size() − 1
   int shift_ = 61;
 };
@@ -123,7 +124,7 @@ class BinLocator {
   explicit BinLocator(const std::vector<double>& edges) : count_(edges.size()) {
     const std::size_t n = edges.size();
     if (n > max_edges) throw_invalid_argument("BinLocator: " + std::to_string(n) + " edges, at most 32767");
-    edges_ = edges;
+    edges_.assign(edges.begin(), edges.end());
     edges_.insert(edges_.end(), window, std::numeric_limits<double>::infinity());
     // The grid spans the inner edges; the outer ones (often far out in a tail) sit in the
     // clamped end cells.
@@ -167,14 +168,14 @@ class BinLocator {
   std::size_t edge_count() const { return count_; }
   std::size_t cell_count() const { return cells_.size() - 1; }
   /// The edges followed by `window` × +inf.
-  const std::vector<double>& padded_edges() const { return edges_; }
+  const LineVector<double>& padded_edges() const { return edges_; }
   /// Per cell the number of edges in earlier cells, with `dense` set where the cell holds
   /// more than `window`; then the edge count.
-  const std::vector<std::uint16_t>& cells() const { return cells_; }
+  const LineVector<std::uint16_t>& cells() const { return cells_; }
   double low() const { return low_; }
   double scale() const { return scale_; }
   double last_cell() const { return last_cell_; }
-  std::size_t memory_bytes() const { return edges_.capacity() * sizeof(double) + cells_.capacity() * sizeof(std::uint16_t); }
+  std::size_t memory_bytes() const { return allocated_bytes(edges_) + allocated_bytes(cells_); }
 
  private:
   VIGIL_NOINLINE static std::size_t bisect(const double* edges, std::size_t first, std::size_t last, double x) {
@@ -209,8 +210,8 @@ class BinLocator {
     return last_cell < w ? last_cell : w;
   }
 
-  std::vector<double> edges_;
-  std::vector<std::uint16_t> cells_;
+  LineVector<double> edges_;
+  LineVector<std::uint16_t> cells_;
   std::size_t count_ = 0;
   double low_ = 0;
   double scale_ = 0;
@@ -272,26 +273,26 @@ struct MonitorPlan {
   struct NumericLanes {
     /// Flag of a cell in `cells` holding more than BinLocator::window edges.
     static constexpr std::uint32_t dense = 0x80000000u;
-    std::vector<double> low;
-    std::vector<double> scale;
-    std::vector<double> last_cell;
-    std::vector<double> spare_cell;  // position of the spare cell relative to the first
-    std::vector<double> reference_mean;
-    std::vector<std::int32_t> first_cell;  // of the feature's grid in `cells`
-    std::vector<double> edges;
+    LineVector<double> low;
+    LineVector<double> scale;
+    LineVector<double> last_cell;
+    LineVector<double> spare_cell;  // position of the spare cell relative to the first
+    LineVector<double> reference_mean;
+    LineVector<std::int32_t> first_cell;  // of the feature's grid in `cells`
+    LineVector<double> edges;
     /// Per grid cell of every feature, the index in `edges` of the feature's first edge
     /// above the cell's start (BinLocator::cells() plus NumericPlan::offset), with `dense`
     /// set where the cell holds more than BinLocator::window edges. Absolute indices spare
     /// the request path a per-feature offset: 4 bytes a cell (0.5 KB for 50 bins).
-    std::vector<std::uint32_t> cells;
+    LineVector<std::uint32_t> cells;
   };
   std::vector<NumericPlan> numeric;
   NumericLanes lanes;
-  std::vector<CategoricalPlan> categorical;
-  std::vector<OutputPlan> outputs;
+  LineVector<CategoricalPlan> categorical;
+  LineVector<OutputPlan> outputs;
   /// Per tag, where its values' counters start in IntervalSummary::tag_requests and how
   /// many values it keeps (the last counter, max_values, is "other").
-  std::vector<std::size_t> tag_offset;
+  LineVector<std::size_t> tag_offset;
   std::vector<std::size_t> tag_max_values;
   std::size_t tag_slots = 0;
   std::size_t numeric_bins = 0;
@@ -587,19 +588,21 @@ struct IntervalSummary {
   std::uint64_t requests = 0;  // completions: observed requests
   std::uint64_t arrivals = 0;  // Monitor::on_arrival() calls
   std::uint64_t status_counts[3] = {0, 0, 0};
-  std::vector<std::uint64_t> numeric_bins;
-  std::vector<double> numeric_shift;        // per numeric feature: Σ (x − reference mean)
-  std::vector<std::uint64_t> numeric_bad;   // per numeric feature: NaN or ±inf values
-  std::vector<std::uint64_t> categorical_bins;
+  // Written by one thread per request, read by its core's neighbours' never: cache lines of
+  // their own (detail::LineVector).
+  LineVector<std::uint64_t> numeric_bins;
+  LineVector<double> numeric_shift;       // per numeric feature: Σ (x − reference mean)
+  LineVector<std::uint64_t> numeric_bad;  // per numeric feature: NaN or ±inf values
+  LineVector<std::uint64_t> categorical_bins;
   std::vector<CategoryCounts> unseen;  // which unseen labels, per categorical feature
-  std::vector<std::uint64_t> score_bins;
-  std::vector<std::uint64_t> class_bins;
-  std::vector<TDigest<>> scores;
+  LineVector<std::uint64_t> score_bins;
+  LineVector<std::uint64_t> class_bins;
+  LineVector<TDigest<>> scores;
   LogHistogram latency;
   std::uint64_t bad_latency = 0;
   std::uint64_t slow = 0;                   // latencies above the slow threshold
-  std::vector<std::uint64_t> tag_requests;  // per tag value (MonitorPlan::tag_offset): latencies
-  std::vector<std::uint64_t> tag_slow;      // ... and slow ones among them
+  LineVector<std::uint64_t> tag_requests;  // per tag value (MonitorPlan::tag_offset): latencies
+  LineVector<std::uint64_t> tag_slow;      // ... and slow ones among them
 
   IntervalSummary() = default;
   explicit IntervalSummary(const MonitorPlan& plan)
@@ -666,13 +669,12 @@ struct IntervalSummary {
 
   /// Bytes allocated by this summary.
   std::size_t memory_bytes() const {
-    std::size_t bytes = sizeof(*this) + (numeric_bins.capacity() + categorical_bins.capacity() + score_bins.capacity() +
-                                         class_bins.capacity()) * sizeof(std::uint64_t) +
-                        numeric_shift.capacity() * sizeof(double) + numeric_bad.capacity() * sizeof(std::uint64_t) +
-                        latency.memory_bytes() - sizeof(latency) +
-                        (tag_requests.capacity() + tag_slow.capacity()) * sizeof(std::uint64_t);
+    std::size_t bytes = sizeof(*this) + allocated_bytes(numeric_bins) + allocated_bytes(numeric_shift) +
+                        allocated_bytes(numeric_bad) + allocated_bytes(categorical_bins) + allocated_bytes(score_bins) +
+                        allocated_bytes(class_bins) + allocated_bytes(tag_requests) + allocated_bytes(tag_slow) +
+                        allocated_bytes(scores) + latency.memory_bytes() - sizeof(latency);
     for (const auto& u : unseen) bytes += u.memory_bytes();
-    for (const auto& d : scores) bytes += d.memory_bytes();
+    for (const auto& d : scores) bytes += d.memory_bytes() - sizeof(d);  // the objects are in `scores`
     return bytes;
   }
 
@@ -795,7 +797,7 @@ struct IntervalSummary {
   }
 
  private:
-  static void add_all(std::vector<std::uint64_t>& a, const std::vector<std::uint64_t>& b) {
+  static void add_all(LineVector<std::uint64_t>& a, const LineVector<std::uint64_t>& b) {
     for (std::size_t i = 0; i < a.size(); ++i) a[i] += b[i];
   }
 };

@@ -1,0 +1,56 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstddef>
+#include <limits>
+#include <new>
+#include <vector>
+
+namespace vigil {
+namespace detail {
+
+/// Bytes of a cache line on the CPUs vigil targets (x86-64, ARMv8 servers).
+inline constexpr std::size_t cache_line = 64;
+
+/// An allocator whose blocks start on a cache line and end on one, so that no other heap
+/// object shares a line with them. The Monitor keeps in such blocks the arrays every
+/// request reads on every core (the plan) and those one thread writes per request (its
+/// shard's bins): otherwise a neighbouring object written by another thread — a t-digest's
+/// buffer, say — takes the line away from the readers on each write, and requests on two
+/// cores run at a fraction of their single-core speed.
+/// Memory: each block is rounded up to whole lines (at most 63 bytes more).
+template <class T>
+struct CacheLineAllocator {
+  using value_type = T;
+  static_assert(alignof(T) <= cache_line, "CacheLineAllocator: T is aligned beyond a cache line");
+
+  CacheLineAllocator() = default;
+  template <class U>
+  CacheLineAllocator(const CacheLineAllocator<U>&) noexcept {}  // NOLINT: converting, as allocators are
+
+  T* allocate(std::size_t n) {
+    if (n > std::numeric_limits<std::size_t>::max() / sizeof(T) - cache_line) throw std::bad_array_new_length();
+    return static_cast<T*>(::operator new(bytes(n), std::align_val_t(cache_line)));
+  }
+  void deallocate(T* p, std::size_t n) noexcept { ::operator delete(p, bytes(n), std::align_val_t(cache_line)); }
+
+  friend bool operator==(const CacheLineAllocator&, const CacheLineAllocator&) { return true; }
+  friend bool operator!=(const CacheLineAllocator&, const CacheLineAllocator&) { return false; }
+
+ private:
+  static std::size_t bytes(std::size_t n) { return (n * sizeof(T) + cache_line - 1) / cache_line * cache_line; }
+};
+
+/// A vector in whole cache lines of its own (see CacheLineAllocator).
+template <class T>
+using LineVector = std::vector<T, CacheLineAllocator<T>>;
+
+/// Bytes a LineVector holds on the heap.
+template <class T>
+std::size_t allocated_bytes(const LineVector<T>& v) {
+  return (v.capacity() * sizeof(T) + cache_line - 1) / cache_line * cache_line;
+}
+
+}  // namespace detail
+}  // namespace vigil
