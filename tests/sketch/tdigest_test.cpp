@@ -1,10 +1,12 @@
 #include <vigil/sketch/tdigest.hpp>
+#include <vigil/sketch/detail/radix_sort.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -535,4 +537,35 @@ TEST_CASE("TDigest: rank interval separates the weight at a value", "[tdigest]")
   CHECK(d.rank_interval(-1).second == 0);
   CHECK(d.rank_interval(9).first == 1);
   CHECK(std::isnan(TDigest<>().rank_interval(1).first));
+}
+
+TEST_CASE("radix_sort: equals std::sort on keys of every shape and count", "[tdigest]") {
+  std::mt19937_64 rng(17);
+  std::size_t finished_by_insertion = 0;
+  for (std::size_t n : {2, 3, 17, 255, 400, 800, 4096, 4097, 9000}) {
+    for (int shape = 0; shape < 7; ++shape) {
+      std::vector<std::uint64_t> keys(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::uint64_t r = rng();
+        switch (shape) {
+          case 0: keys[i] = r; break;                                  // all 64 bits vary
+          case 1: keys[i] = 0x4000000000000000ull | (r >> 40); break;  // 24 low bits vary
+          case 2: keys[i] = 1000 + (r % 7); break;                     // few values, many repeats
+          case 3: keys[i] = (r >> 1) % 5 == 0 ? r : 12345 + (r & 0xffff); break;  // outliers stretch the range
+          case 4: keys[i] = i; break;                                  // sorted
+          case 5: keys[i] = n - i; break;                              // reversed
+          default: keys[i] = (r & 0xfff) << 30 | (r >> 52); break;     // ties in the top bits
+        }
+      }
+      std::vector<std::uint64_t> want = keys;
+      std::sort(want.begin(), want.end());
+      std::vector<std::uint64_t> scratch(n);
+      const std::uint64_t* got = vigil::detail::radix_sort(keys.data(), scratch.data(), n);
+      INFO("n = " << n << ", shape " << shape);
+      REQUIRE(std::equal(want.begin(), want.end(), got));
+      const std::uint64_t span = want.back() ^ want.front();
+      if (span >> 24 != 0) ++finished_by_insertion;  // more varying bits than its three digits
+    }
+  }
+  CHECK(finished_by_insertion > 20);
 }

@@ -32,17 +32,17 @@ enum class RequestStatus : std::uint8_t { ok = 0, error = 1, timeout = 2 };
 class Observation {
  public:
   explicit Observation(const Schema& schema)
-      : numeric_(schema.numeric_count(), unset()),
-        numeric_state_(schema.numeric_count(), State::unset),
-        categorical_(schema.categorical_count()),
+      : schema_(&schema),
+        numeric_(schema.numeric_count(), unset()),
         categorical_set_(schema.categorical_count(), 0),
+        categorical_(schema.categorical_count()),
         scores_(schema.output_count(), unset()),
         score_set_(schema.output_count(), 0),
-        predicted_(schema.output_count()),
         predicted_set_(schema.output_count(), 0),
+        numeric_state_(schema.numeric_count(), State::unset),
+        predicted_(schema.output_count()),
         tags_(schema.tag_count()),
-        tag_set_(schema.tag_count(), 0),
-        schema_(&schema) {}
+        tag_set_(schema.tag_count(), 0) {}
 
   /// Sets the event time (Unix seconds). NaN or ±inf make observe() count the request as
   /// having a bad time and drop it.
@@ -181,25 +181,27 @@ class Observation {
                                      " does not belong to this schema");
   }
 
-  std::vector<double> numeric_;
-  std::vector<State> numeric_state_;
-  std::size_t numeric_bad_ = 0;  // features in state bad
+  // What observe() reads of every request comes first, in three cache lines.
+  double time_ = 0;
+  const Schema* schema_;
+  std::size_t numeric_bad_ = 0;     // features in state bad
   std::size_t numeric_values_ = 0;  // features in state value
-  std::vector<std::string> categorical_;
+  bool time_set_ = false;
+  bool latency_set_ = false;
+  RequestStatus status_ = RequestStatus::ok;
+  std::vector<double> numeric_;
   std::vector<std::uint8_t> categorical_set_;  // bytes, not vector<bool>: read on the request path
+  std::vector<std::string> categorical_;
   std::vector<double> scores_;
   std::vector<std::uint8_t> score_set_;
-  std::vector<std::string> predicted_;
   std::vector<std::uint8_t> predicted_set_;
+  double latency_ = 0;
+  // Read when a request has bad values, classes, tags.
+  std::vector<State> numeric_state_;
+  std::vector<std::string> predicted_;
   std::vector<std::string> tags_;
   std::vector<std::uint8_t> tag_set_;
   std::string request_id_;
-  double time_ = 0;
-  bool time_set_ = false;
-  double latency_ = 0;
-  bool latency_set_ = false;
-  RequestStatus status_ = RequestStatus::ok;
-  const Schema* schema_;
 };
 
 }  // namespace vigil
