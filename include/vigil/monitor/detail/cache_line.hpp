@@ -17,8 +17,7 @@ inline constexpr std::size_t cache_line = 64;
 /// object shares a line with them. The Monitor keeps in such blocks the arrays every
 /// request reads on every core (the plan) and those one thread writes per request (its
 /// shard's bins): otherwise a neighbouring object written by another thread — a t-digest's
-/// buffer, say — takes the line away from the readers on each write, and requests on two
-/// cores run at a fraction of their single-core speed.
+/// buffer, say — takes the line away from the other cores on each write.
 /// Memory: each block is rounded up to whole lines (at most 63 bytes more).
 template <class T>
 struct CacheLineAllocator {

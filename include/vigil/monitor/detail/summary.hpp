@@ -588,8 +588,8 @@ struct IntervalSummary {
   std::uint64_t requests = 0;  // completions: observed requests
   std::uint64_t arrivals = 0;  // Monitor::on_arrival() calls
   std::uint64_t status_counts[3] = {0, 0, 0};
-  // Written by one thread per request, read by its core's neighbours' never: cache lines of
-  // their own (detail::LineVector).
+  // Written by one thread per request: cache lines of their own (detail::LineVector), shared
+  // with nothing another thread writes.
   LineVector<std::uint64_t> numeric_bins;
   LineVector<double> numeric_shift;       // per numeric feature: Σ (x − reference mean)
   LineVector<std::uint64_t> numeric_bad;  // per numeric feature: NaN or ±inf values
