@@ -308,5 +308,11 @@ TEST_CASE("StringIds: finds every name of any length and nothing else", "[summar
   CHECK(empty.find("") == vigil::detail::StringIds::none);
   const vigil::detail::StringIds only_empty(std::vector<std::string>{""});
   CHECK(only_empty.find("") == 0);
+  // Moving copies: the source still has a table to probe.
+  vigil::detail::StringIds source(std::vector<std::string>{"a", "b"});
+  const vigil::detail::StringIds target(std::move(source));
+  CHECK(target.find("b") == 1);
+  CHECK(source.find("b") == 1);  // NOLINT(bugprone-use-after-move): the point of the check
+  CHECK(source.find("c") == vigil::detail::StringIds::none);
   CHECK(only_empty.find("x") == vigil::detail::StringIds::none);
 }

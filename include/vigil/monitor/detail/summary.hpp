@@ -39,6 +39,10 @@ class StringIds {
   static constexpr std::uint32_t none = 0xffffffffu;
 
   StringIds() : StringIds(std::vector<std::string>{}) {}
+  // Copies only (no move): every StringIds, even one whose contents went elsewhere, keeps a
+  // table of at least 8 cells, which find() relies on. Built once per plan; copies are cheap.
+  StringIds(const StringIds&) = default;
+  StringIds& operator=(const StringIds&) = default;
   explicit StringIds(const std::vector<std::string>& names) : names_(names) {
     std::size_t size = 8;
     int bits = 3;
