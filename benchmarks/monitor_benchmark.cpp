@@ -5,6 +5,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <memory>
@@ -58,17 +59,12 @@ struct Model {
   }
 };
 
-// Moves a shared event-time clock forward to t (never back).
-void advance_clock(std::atomic<double>& clock, double t) {
+// Moves a shared event-time clock forward to t (never back); returns its time after.
+double advance_clock(std::atomic<double>& clock, double t) {
   double seen = clock.load();
   while (t > seen && !clock.compare_exchange_weak(seen, t)) {
   }
-}
-
-// Publishes a thread's time t on the shared clock and returns the clock's latest time.
-double sync_clock(std::atomic<double>& clock, double t) {
-  advance_clock(clock, t);
-  return std::max(t, clock.load());
+  return std::max(t, seen);
 }
 
 struct ObserveFixture {
@@ -106,7 +102,7 @@ void BM_Monitor_observe(benchmark::State& state) {
   double t = f.clock.load();
   std::size_t i = 0;
   for (auto _ : state) {
-    if ((i & 255) == 0) t = sync_clock(f.clock, t);
+    if ((i & 255) == 0) t = advance_clock(f.clock, t);
     vigil::Observation& o = *pool[i++ & 255];
     o.at(t);
     t += 0.001;

@@ -167,23 +167,19 @@ TEST_CASE("grid cells: the SIMD step computes exactly what the scalar loop does"
         REQUIRE(want_cell[i] == g.first_cell[i] + static_cast<std::int32_t>(finite ? position : g.spare_cell[i]));
         REQUIRE(want_shift[i] == (finite ? 0.25 + (g.x[i] - g.mean[i]) : 0.25));
       }
-      std::vector<std::int32_t> cell(n, -1);
-      std::vector<double> shift(n, 0.25);
-      vigil::detail::grid_cells(g.lanes(), g.x.data(), cell.data(), shift.data(), n);
-      REQUIRE(cell == want_cell);  // SSE2 on x86-64
-      REQUIRE(shift == want_shift);
+      // Runs one variant of the step on fresh outputs and compares it with the scalar loop.
+      const auto same_as_scalar = [&](auto step) {
+        std::vector<std::int32_t> cell(n, -1);
+        std::vector<double> shift(n, 0.25);
+        step(g.lanes(), g.x.data(), cell.data(), shift.data(), n);
+        REQUIRE(cell == want_cell);
+        REQUIRE(shift == want_shift);
+      };
+      same_as_scalar(vigil::detail::grid_cells<false>);  // SSE2 on x86-64
       if (std::all_of(g.x.begin(), g.x.end(), [](double x) { return std::isfinite(x); })) {
         // The variant that skips the test for missing and bad values, in SIMD and scalar.
-        std::fill(cell.begin(), cell.end(), -1);
-        std::fill(shift.begin(), shift.end(), 0.25);
-        vigil::detail::grid_cells<true>(g.lanes(), g.x.data(), cell.data(), shift.data(), n);
-        REQUIRE(cell == want_cell);
-        REQUIRE(shift == want_shift);
-        std::fill(cell.begin(), cell.end(), -1);
-        std::fill(shift.begin(), shift.end(), 0.25);
-        vigil::detail::grid_cells_scalar<true>(g.lanes(), g.x.data(), cell.data(), shift.data(), n);
-        REQUIRE(cell == want_cell);
-        REQUIRE(shift == want_shift);
+        same_as_scalar(vigil::detail::grid_cells<true>);
+        same_as_scalar(vigil::detail::grid_cells_scalar<true>);
         ++all_finite;
       }
     }

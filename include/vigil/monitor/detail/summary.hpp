@@ -16,6 +16,7 @@
 
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(_M_X64))
 #include <emmintrin.h>  // SSE2, which every x86-64 CPU has
+#define VIGIL_GRID_X86 1  // the request path's SSE2 steps
 #endif
 
 #include "vigil/config.hpp"
@@ -33,7 +34,7 @@ namespace detail {
 /// An immutable map from strings to dense ids, built once; lookups never allocate and may
 /// run on many threads at once. Open addressing; each cell holds the first 16 bytes and the
 /// length of its string, so a label of up to 16 bytes (the usual case) is found by comparing
-/// words in the cell, without reading the string itself, and is hashed with two multiplies.
+/// words in the cell, without reading the string itself, and is hashed with three multiplies.
 class StringIds {
  public:
   static constexpr std::uint32_t none = 0xffffffffu;
@@ -275,8 +276,9 @@ struct MonitorPlan {
   /// its `spare` cell, which sends a missing or bad value to the spare bin after the bins
   /// (its edges, +inf, are below no value): the loop has no branch on the value's state.
   struct NumericLanes {
-    /// Flag of a cell in `cells` holding more than BinLocator::window edges.
-    static constexpr std::uint32_t dense = 0x80000000u;
+    /// Flag of a cell in `cells` holding more than BinLocator::window edges: the top bit, as
+    /// BinLocator::locate_in_cell reads it in cells of any width.
+    static constexpr std::uint32_t dense = std::uint32_t{1} << 31;
     LineVector<double> low;
     LineVector<double> scale;
     LineVector<double> last_cell;
@@ -461,7 +463,8 @@ struct GridLanes {
 /// request) and the step skips the test. Both variants compute the same numbers with the
 /// same operations (no fused multiply-add), so results do not depend on the CPU. Scalar:
 template <bool AllFinite = false>
-VIGIL_INLINE void grid_cells_scalar(const GridLanes& g, const double* x, std::int32_t* cell, double* shift, std::size_t n) {
+VIGIL_INLINE void grid_cells_scalar(const GridLanes& lanes, const double* x, std::int32_t* cell, double* shift, std::size_t n) {
+  const GridLanes g = lanes;  // a local copy: the stores below cannot change its pointers
   for (std::size_t j = 0; j < n; ++j) {
     const bool finite = AllFinite || std::fabs(x[j]) <= std::numeric_limits<double>::max();  // state `value`
     const double position = BinLocator::grid_position(g.low[j], g.scale[j], g.last_cell[j], x[j]);
@@ -478,8 +481,7 @@ VIGIL_INLINE void count_bins_scalar(const double* edges, const std::uint32_t* ce
     ++bins[BinLocator::locate_in_cell(edges, cells, static_cast<std::size_t>(cell[j]), x[j])];
 }
 
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(_M_X64))
-#define VIGIL_GRID_X86 1
+#ifdef VIGIL_GRID_X86
 /// SSE2, which every x86-64 CPU has: two values at a time.
 template <bool AllFinite = false>
 VIGIL_INLINE void grid_cells_sse2(const GridLanes& lanes, const double* x, std::int32_t* cell, double* shift, std::size_t n) {
@@ -630,7 +632,7 @@ struct IntervalSummary {
     for (int i = 0; i < 3; ++i) status_counts[i] += o.status_counts[i];
     add_all(numeric_bins, o.numeric_bins);
     add_all(numeric_bad, o.numeric_bad);
-    for (std::size_t i = 0; i < numeric_shift.size(); ++i) numeric_shift[i] += o.numeric_shift[i];
+    add_all(numeric_shift, o.numeric_shift);
     add_all(categorical_bins, o.categorical_bins);
     for (std::size_t i = 0; i < unseen.size(); ++i)
       if (!o.unseen[i].empty()) unseen[i].merge(o.unseen[i]);
@@ -801,7 +803,8 @@ struct IntervalSummary {
   }
 
  private:
-  static void add_all(LineVector<std::uint64_t>& a, const LineVector<std::uint64_t>& b) {
+  template <class T>
+  static void add_all(LineVector<T>& a, const LineVector<T>& b) {
     for (std::size_t i = 0; i < a.size(); ++i) a[i] += b[i];
   }
 };
