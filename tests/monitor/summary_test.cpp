@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -311,4 +312,88 @@ TEST_CASE("StringIds: finds every name of any length and nothing else", "[summar
   CHECK(source.find("b") == 1);  // NOLINT(bugprone-use-after-move): the point of the check
   CHECK(source.find("c") == vigil::detail::StringIds::none);
   CHECK(only_empty.find("x") == vigil::detail::StringIds::none);
+}
+
+TEST_CASE("MonitorPlan: request_path() holds everything apply() reads, in less memory", "[monitor][summary]") {
+  vigil::Schema schema;
+  std::vector<vigil::NumericFeature> numeric;
+  for (int i = 0; i < 20; ++i) numeric.push_back(schema.add_numeric("n" + std::to_string(i)));
+  const auto colour = schema.add_categorical("colour");
+  const auto size = schema.add_categorical("size");
+  vigil::OutputOptions with_classes;
+  with_classes.classes = {"cat", "dog", "bird"};
+  const auto kind = schema.add_output("kind", with_classes);
+  vigil::OutputOptions with_threshold;
+  with_threshold.threshold = 0.5;
+  const auto fraud = schema.add_output("fraud", with_threshold);
+  vigil::TagOptions hosts;
+  hosts.max_values = 4;
+  const auto host = schema.add_tag("host", hosts);
+  const auto version = schema.add_tag("version");
+
+  std::mt19937_64 rng(17);
+  std::normal_distribution<double> gauss(0, 1);
+  std::uniform_real_distribution<double> unit(0, 1);
+  const char* colours[] = {"red", "green", "blue", "a colour longer than sixteen bytes"};
+  const char* classes[] = {"cat", "dog", "bird", "fish"};
+  auto draw = [&](vigil::Observation& o, bool production) {
+    for (std::size_t i = 0; i < numeric.size(); ++i) {
+      if (production && unit(rng) < 0.05) continue;  // missing
+      o.set(numeric[i], production && unit(rng) < 0.02 ? std::numeric_limits<double>::quiet_NaN()
+                                                       : gauss(rng) * static_cast<double>(i + 1));
+    }
+    o.set(colour, colours[static_cast<int>(unit(rng) * (production ? 4 : 3))]);
+    if (!production || unit(rng) < 0.9) o.set(size, production && unit(rng) < 0.1 ? "XXL" : (unit(rng) < 0.5 ? "S" : "M"));
+    o.score(kind, unit(rng));
+    o.predicted(kind, classes[static_cast<int>(unit(rng) * (production ? 4 : 3))]);
+    o.score(fraud, production && unit(rng) < 0.01 ? std::numeric_limits<double>::infinity() : unit(rng));
+  };
+  vigil::Profile profile(schema);
+  for (int r = 0; r < 2000; ++r) {
+    vigil::Observation o(schema);
+    draw(o, false);
+    profile.add(o);
+  }
+  const vigil::detail::MonitorPlan plan = vigil::detail::make_plan(schema, profile, 50);
+  const vigil::detail::MonitorPlan copy = plan.request_path();
+  CHECK(copy.numeric.empty());
+  CHECK(copy.memory_bytes() < plan.memory_bytes());
+  // The copy holds the lanes (edges and grid cells) of every feature, the bulk of the plan.
+  CHECK(copy.memory_bytes() >= (copy.lanes.edges.size() * sizeof(double) + copy.lanes.cells.size() * sizeof(std::uint32_t)));
+
+  vigil::detail::IntervalSummary whole(plan);
+  vigil::detail::IntervalSummary from_copy(plan);
+  vigil::Observation o(schema);
+  std::uint32_t tag_ids[2];
+  for (int r = 0; r < 5000; ++r) {
+    o.clear();
+    draw(o, true);
+    o.latency(unit(rng) * 0.1);
+    tag_ids[0] = static_cast<std::uint32_t>(r % 5);  // value 4 is "other"
+    tag_ids[1] = r % 7 == 0 ? vigil::detail::IntervalSummary::no_tag : static_cast<std::uint32_t>(r % 3);
+    whole.apply(plan, o, tag_ids, 0.05);
+    from_copy.apply(copy, o, tag_ids, 0.05);
+  }
+  (void)host;
+  (void)version;
+  CHECK(from_copy.requests == whole.requests);
+  CHECK(from_copy.numeric_bins == whole.numeric_bins);
+  CHECK(from_copy.numeric_shift == whole.numeric_shift);
+  CHECK(from_copy.numeric_bad == whole.numeric_bad);
+  CHECK(from_copy.categorical_bins == whole.categorical_bins);
+  CHECK(from_copy.score_bins == whole.score_bins);
+  CHECK(from_copy.class_bins == whole.class_bins);
+  CHECK(from_copy.tag_requests == whole.tag_requests);
+  CHECK(from_copy.tag_slow == whole.tag_slow);
+  CHECK(from_copy.slow == whole.slow);
+  for (std::size_t i = 0; i < whole.unseen.size(); ++i) CHECK(from_copy.unseen[i].entries() == whole.unseen[i].entries());
+  for (std::size_t i = 0; i < whole.scores.size(); ++i) {
+    CHECK(from_copy.scores[i].count() == whole.scores[i].count());
+    CHECK(from_copy.scores[i].quantile(0.5) == whole.scores[i].quantile(0.5));
+  }
+  // Something landed everywhere the comparison looks: unseen labels, bad values, classes.
+  CHECK(whole.categorical_bins[plan.categorical[0].offset + plan.categorical[0].categories.size()] > 0);
+  CHECK(std::accumulate(whole.numeric_bad.begin(), whole.numeric_bad.end(), std::uint64_t{0}) > 0);
+  CHECK(std::accumulate(whole.class_bins.begin(), whole.class_bins.end(), std::uint64_t{0}) > 0);
+  CHECK(std::accumulate(whole.tag_slow.begin(), whole.tag_slow.end(), std::uint64_t{0}) > 0);
 }

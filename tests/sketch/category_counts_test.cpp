@@ -62,6 +62,22 @@ using vigil_test::truncated;
 
 }  // namespace
 
+TEST_CASE("CategoryCounts: load_le reads 0 to 8 bytes as a little-endian number", "[category_counts]") {
+  // Every length at every offset of a buffer whose bytes all differ and use the high bit,
+  // against the number assembled byte by byte; the bytes beyond n must not leak in.
+  unsigned char bytes[24];
+  for (int i = 0; i < 24; ++i) bytes[i] = static_cast<unsigned char>(0x81 + 7 * i);
+  const char* buffer = reinterpret_cast<const char*>(bytes);
+  for (std::size_t offset = 0; offset < 16; ++offset) {
+    for (std::size_t n = 0; n <= 8; ++n) {
+      std::uint64_t expected = 0;
+      for (std::size_t i = 0; i < n; ++i) expected |= std::uint64_t{bytes[offset + i]} << (8 * i);
+      INFO("offset " << offset << ", " << n << " bytes");
+      CHECK(vigil::detail::load_le(buffer + offset, n) == expected);
+    }
+  }
+}
+
 TEST_CASE("CategoryCounts: empty summary", "[category_counts]") {
   vigil::CategoryCounts c(8);
   CHECK(c.empty());

@@ -111,9 +111,12 @@ struct MonitorOptions {
 /// too) 8 bytes per bin (numeric_bins + 2 per numeric feature, one per training category + 1
 /// per categorical feature, 10 per output, classes + 1 per output) plus 16 bytes per numeric
 /// feature, a t-digest at δ = 50 per output (≈ 1.6 KB), a latency histogram and 16 bytes
-/// per tag value (max_values + 1 per tag); the same again per shard; the bin locators (≤ 8 KB
-/// per numeric feature, once, plus 4 bytes per grid cell for the request path) and the rate predictor (16 bytes per interval of its history:
-/// 163 KB for 7 days of minutes). 100 numeric features at the defaults: ≈ 12 MB.
+/// per tag value (max_values + 1 per tag); the same again per shard; the plan derived from
+/// the profile, once (≈ 4 KB per numeric feature at 50 bins: edges, reference shares, a bin
+/// locator of ≤ 8 KB), plus per shard a copy of what the request path reads (edges and grid
+/// cells, 8 and 4 bytes each: ≈ 1.1 KB per numeric feature); and the rate predictor (16
+/// bytes per interval of its history: 163 KB for 7 days of minutes). 96 numeric + 4
+/// categorical features and a score at the defaults, one shard: ≈ 12.9 MB.
 ///
 /// **Bad input**: observations of another schema throw vigil::invalid_argument; NaN event
 /// times, late events, NaN feature values and negative latencies are counted (see
@@ -174,7 +177,11 @@ class Monitor {
  private:
   static constexpr std::int64_t no_interval = std::numeric_limits<std::int64_t>::min();
 
-  struct alignas(64) Shard {
+  // A shard fills whole 128-byte blocks and ends with a line no one touches. A core that
+  // reads the last line it uses of its shard makes the hardware prefetch the next line (and
+  // on Intel the other line of the 128-byte pair); that must not be the next shard's first
+  // line, which another thread writes on every request (docs/benchmarks.md has the figures).
+  struct alignas(2 * detail::cache_line) Shard {
     mutable detail::SpinLock mutex;
     // Set while the monitor's own upkeep (hand-over, counters, report) holds `mutex`.
     mutable std::atomic<bool> maintained{false};
@@ -196,6 +203,11 @@ class Monitor {
     std::vector<std::vector<CachedValue>> tag_cache;
     std::vector<std::uint8_t> tag_complete;
     std::vector<std::uint32_t> tag_ids;  // scratch: the current request's value ids
+    // This shard's copy of what the request path reads (MonitorPlan::request_path()), so
+    // that each core reads lines of its own: two threads reading one shared plan scaled
+    // markedly worse in the benchmark (docs/benchmarks.md).
+    detail::MonitorPlan plan;
+    unsigned char guard[detail::cache_line];  // never read or written (see above)
   };
   struct CohortTag {
     std::uint32_t tag;
@@ -376,6 +388,7 @@ inline Monitor::Monitor(Schema schema, Profile profile, MonitorOptions options)
   const detail::IntervalSummary prototype(plan_);
   for (std::size_t s = 0; s < pow2; ++s) {
     shards_[s].summaries.assign(slot_count_, prototype);
+    shards_[s].plan = plan_.request_path();
     shards_[s].tag_cache.resize(schema_.tag_count());
     for (std::uint32_t t = 0; t < schema_.tag_count(); ++t)
       shards_[s].tag_cache[t].reserve(schema_.options(Tag{t}).max_values);
@@ -456,10 +469,11 @@ inline void Monitor::apply(Shard& shard, const Observation& o) {
   const double slow = slow_threshold_.load(std::memory_order_relaxed);
   // Tag ids serve latency attribution and cohorts only.
   if (!shard.tag_ids.empty() && (o.has_latency() || !cohorts_.empty())) resolve_tags(shard, o);
-  shard.summaries[0].apply(plan_, o, shard.tag_ids.data(), slow);
+  shard.summaries[0].apply(shard.plan, o, shard.tag_ids.data(), slow);
   for (const CohortTag& c : cohorts_) {
     const std::uint32_t id = shard.tag_ids[c.tag];
-    if (id != detail::IntervalSummary::no_tag) shard.summaries[c.first_slot + id].apply(plan_, o, shard.tag_ids.data(), slow);
+    if (id != detail::IntervalSummary::no_tag)
+      shard.summaries[c.first_slot + id].apply(shard.plan, o, shard.tag_ids.data(), slow);
   }
 }
 
@@ -484,10 +498,11 @@ inline void Monitor::flush_shard(Shard& shard) {
 }
 
 inline std::size_t Monitor::memory_bytes() const {
-  std::size_t bytes = sizeof(*this);
+  std::size_t bytes = sizeof(*this) + plan_.memory_bytes();
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
     Shard& shard = shards_[i];
     const Maintenance lock(shard);
+    bytes += sizeof(Shard) + shard.plan.memory_bytes() - sizeof(shard.plan);
     for (const auto& s : shard.summaries) bytes += s.memory_bytes();
   }
   std::lock_guard<std::mutex> lock(retained_mutex_);

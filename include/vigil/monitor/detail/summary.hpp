@@ -75,6 +75,12 @@ class StringIds {
     }
   }
   std::size_t size() const { return names_.size(); }
+  /// Bytes on the heap: the names and the table (2 cells of 24 bytes per name, at least 8).
+  std::size_t memory_bytes() const {
+    std::size_t bytes = allocated_bytes(cells_) + names_.capacity() * sizeof(std::string);
+    for (const auto& n : names_) bytes += heap_bytes(n);
+    return bytes;
+  }
   const std::string& name(std::uint32_t id) const { return names_[id]; }
   const std::vector<std::string>& names() const { return names_; }
 
@@ -307,6 +313,47 @@ struct MonitorPlan {
   std::size_t class_bins = 0;
   double score_compression = 50;
   int latency_scale = 4;
+
+  /// A copy of what IntervalSummary::apply() reads — lanes, categorical, outputs and
+  /// tag_offset, with the sizes — without the per-feature numeric plans the report reads
+  /// (`numeric` is left empty): what the Monitor gives each shard, so that every core reads
+  /// lines of its own. Summaries are still built from the whole plan.
+  MonitorPlan request_path() const {
+    MonitorPlan p;
+    p.lanes = lanes;
+    p.categorical = categorical;
+    p.outputs = outputs;
+    p.tag_offset = tag_offset;
+    p.tag_max_values = tag_max_values;
+    p.tag_slots = tag_slots;
+    p.numeric_bins = numeric_bins;
+    p.categorical_bins = categorical_bins;
+    p.score_bins = score_bins;
+    p.class_bins = class_bins;
+    p.score_compression = score_compression;
+    p.latency_scale = latency_scale;
+    return p;
+  }
+
+  /// Bytes of this plan, itself included.
+  std::size_t memory_bytes() const {
+    std::size_t bytes = sizeof(*this) + numeric.capacity() * sizeof(NumericPlan) + allocated_bytes(lanes.low) +
+                        allocated_bytes(lanes.scale) + allocated_bytes(lanes.last_cell) +
+                        allocated_bytes(lanes.spare_cell) + allocated_bytes(lanes.reference_mean) +
+                        allocated_bytes(lanes.first_cell) + allocated_bytes(lanes.edges) + allocated_bytes(lanes.cells) +
+                        allocated_bytes(categorical) + allocated_bytes(outputs) + allocated_bytes(tag_offset) +
+                        tag_max_values.capacity() * sizeof(std::size_t);
+    for (const NumericPlan& p : numeric)
+      bytes += heap_bytes(p.name) + p.edges.capacity() * sizeof(double) + p.locate.memory_bytes() +
+               p.reference_share.capacity() * sizeof(double) + p.decile.capacity() * sizeof(std::uint32_t);
+    for (const CategoricalPlan& p : categorical)
+      bytes += heap_bytes(p.name) + p.categories.memory_bytes() + p.reference_share.capacity() * sizeof(double);
+    for (const OutputPlan& p : outputs)
+      bytes += heap_bytes(p.name) + p.edges.capacity() * sizeof(double) + p.locate.memory_bytes() +
+               p.reference_share.capacity() * sizeof(double) + p.classes.memory_bytes() +
+               p.reference_class_share.capacity() * sizeof(double);
+    return bytes;
+  }
 };
 
 /// Reference edges at the profile's quantiles i/bins, equal ones merged, so a discrete
