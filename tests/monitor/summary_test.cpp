@@ -358,8 +358,12 @@ TEST_CASE("MonitorPlan: request_path() holds everything apply() reads, in less m
   const vigil::detail::MonitorPlan copy = plan.request_path();
   CHECK(copy.numeric.empty());
   CHECK(copy.memory_bytes() < plan.memory_bytes());
-  // The copy holds the lanes (edges and grid cells) of every feature, the bulk of the plan.
-  CHECK(copy.memory_bytes() >= (copy.lanes.edges.size() * sizeof(double) + copy.lanes.cells.size() * sizeof(std::uint32_t)));
+  CHECK(copy.lanes.edges == plan.lanes.edges);
+  CHECK(copy.lanes.cells == plan.lanes.cells);
+  CHECK(copy.tag_offset == plan.tag_offset);
+  CHECK(copy.tag_max_values == plan.tag_max_values);
+  // Summaries built from the copy have the whole plan's shape.
+  CHECK(vigil::detail::IntervalSummary(copy).memory_bytes() == vigil::detail::IntervalSummary(plan).memory_bytes());
 
   vigil::detail::IntervalSummary whole(plan);
   vigil::detail::IntervalSummary from_copy(plan);

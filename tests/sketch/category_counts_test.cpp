@@ -66,7 +66,7 @@ TEST_CASE("CategoryCounts: load_le reads 0 to 8 bytes as a little-endian number"
   // Every length at every offset of a buffer whose bytes all differ and use the high bit,
   // against the number assembled byte by byte; the bytes beyond n must not leak in.
   unsigned char bytes[24];
-  for (int i = 0; i < 24; ++i) bytes[i] = static_cast<unsigned char>(0x81 + 7 * i);
+  for (int i = 0; i < 24; ++i) bytes[i] = static_cast<unsigned char>(0x80 | ((7 * i + 1) & 0x7f));
   const char* buffer = reinterpret_cast<const char*>(bytes);
   for (std::size_t offset = 0; offset < 16; ++offset) {
     for (std::size_t n = 0; n <= 8; ++n) {

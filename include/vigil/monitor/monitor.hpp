@@ -112,8 +112,8 @@ struct MonitorOptions {
 /// per categorical feature, 10 per output, classes + 1 per output) plus 16 bytes per numeric
 /// feature, a t-digest at δ = 50 per output (≈ 1.6 KB), a latency histogram and 16 bytes
 /// per tag value (max_values + 1 per tag); the same again per shard; the plan derived from
-/// the profile, once (≈ 4 KB per numeric feature at 50 bins: edges, reference shares, a bin
-/// locator of ≤ 8 KB), plus per shard a copy of what the request path reads (edges and grid
+/// the profile, once (≈ 4 KB per numeric feature at 50 bins: edges, reference shares and a
+/// bin locator of 0.5–8 KB, ≈ 1.2 KB typical), plus per shard a copy of what the request path reads (edges and grid
 /// cells, 8 and 4 bytes each: ≈ 1.1 KB per numeric feature); and the rate predictor (16
 /// bytes per interval of its history: 163 KB for 7 days of minutes). 96 numeric + 4
 /// categorical features and a score at the defaults, one shard: ≈ 12.9 MB.
@@ -181,6 +181,8 @@ class Monitor {
   // reads the last line it uses of its shard makes the hardware prefetch the next line (and
   // on Intel the other line of the 128-byte pair); that must not be the next shard's first
   // line, which another thread writes on every request (docs/benchmarks.md has the figures).
+  // The 64 guard bytes after the last member, with the size rounded up to 128, always leave
+  // at least one whole line untouched at the end, and the next shard starts a new pair.
   struct alignas(2 * detail::cache_line) Shard {
     mutable detail::SpinLock mutex;
     // Set while the monitor's own upkeep (hand-over, counters, report) holds `mutex`.
@@ -441,7 +443,7 @@ inline std::uint32_t Monitor::cached_tag_id(Shard& shard, std::uint32_t tag, std
   const std::uint64_t h = CategoryCounts::hash(value);
   for (const auto& c : cache)
     if (c.hash == h && c.value == value) return c.id;
-  const auto other = static_cast<std::uint32_t>(plan_.tag_max_values[tag]);
+  const auto other = static_cast<std::uint32_t>(shard.plan.tag_max_values[tag]);
   if (shard.tag_complete[tag]) return other;
   const std::uint32_t id = tag_id(tag, value);
   if (id != other) {
@@ -498,7 +500,7 @@ inline void Monitor::flush_shard(Shard& shard) {
 }
 
 inline std::size_t Monitor::memory_bytes() const {
-  std::size_t bytes = sizeof(*this) + plan_.memory_bytes();
+  std::size_t bytes = sizeof(*this) + plan_.memory_bytes() - sizeof(plan_);
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
     Shard& shard = shards_[i];
     const Maintenance lock(shard);

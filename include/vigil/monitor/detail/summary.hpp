@@ -75,7 +75,8 @@ class StringIds {
     }
   }
   std::size_t size() const { return names_.size(); }
-  /// Bytes on the heap: the names and the table (2 cells of 24 bytes per name, at least 8).
+  /// Bytes on the heap: the names and the table (a power of two of 24-byte cells, 2 to 4 per
+  /// name, at least 8).
   std::size_t memory_bytes() const {
     std::size_t bytes = allocated_bytes(cells_) + names_.capacity() * sizeof(std::string);
     for (const auto& n : names_) bytes += heap_bytes(n);
@@ -660,8 +661,8 @@ struct IntervalSummary {
   IntervalSummary() = default;
   explicit IntervalSummary(const MonitorPlan& plan)
       : numeric_bins(plan.numeric_bins, 0),
-        numeric_shift(plan.numeric.size(), 0.0),
-        numeric_bad(plan.numeric.size(), 0),
+        numeric_shift(plan.lanes.low.size(), 0.0),  // lanes: a request_path() copy has no `numeric`
+        numeric_bad(plan.lanes.low.size(), 0),
         categorical_bins(plan.categorical_bins, 0),
         unseen(plan.categorical.size(), CategoryCounts(8)),
         score_bins(plan.score_bins, 0),
