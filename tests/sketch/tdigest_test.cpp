@@ -569,3 +569,83 @@ TEST_CASE("radix_sort: equals std::sort on keys of every shape and count", "[tdi
   }
   CHECK(finished_by_insertion > 20);
 }
+
+TEST_CASE("TDigest: quantiles() and rank_intervals() equal one call per point", "[tdigest]") {
+  std::mt19937_64 rng(41);
+  std::normal_distribution<double> normal(5, 2);
+  std::uniform_int_distribution<int> small(0, 4);
+  std::vector<TDigest<>> digests;
+  {
+    TDigest<> d(100);  // continuous, flushed
+    for (int i = 0; i < 20000; ++i) d.add(normal(rng));
+    d.flush();
+    digests.push_back(d);
+  }
+  {
+    TDigest<> d(50);  // five values: single-valued centroids and ties
+    for (int i = 0; i < 5000; ++i) d.add(small(rng));
+    d.flush();
+    digests.push_back(d);
+  }
+  {
+    TDigest<> d(100);  // a few values, some still buffered
+    for (double x : {3.0, 1.0, 4.0, 1.0, 5.0}) d.add(x);
+    digests.push_back(d);
+  }
+  {
+    TDigest<> a(100);  // merged, with weighted values pending and a buffer
+    TDigest<> b(100);
+    for (int i = 0; i < 3000; ++i) a.add(normal(rng));
+    for (int i = 0; i < 3000; ++i) b.add(normal(rng) + 3);
+    a.merge(b);
+    for (int i = 0; i < 100; ++i) a.add(normal(rng));
+    REQUIRE(a.buffered() > 0);
+    digests.push_back(a);
+  }
+  for (std::size_t k = 0; k < digests.size(); ++k) {
+    const TDigest<>& d = digests[k];
+    INFO("digest " << k);
+    // Probabilities: both ends, a fine grid and repeats.
+    std::vector<double> q = {0.0, 0.0};
+    for (int i = 0; i <= 1000; ++i) q.push_back(i / 1000.0);
+    q.push_back(1.0);
+    std::sort(q.begin(), q.end());
+    std::vector<double> got(q.size());
+    d.quantiles(q.data(), q.size(), got.data());
+    std::size_t same = 0;
+    for (std::size_t i = 0; i < q.size(); ++i) same += got[i] == d.quantile(q[i]);
+    CHECK(same == q.size());
+    // Values: outside the range, min and max, every centroid's mean and its neighbours, and
+    // points between.
+    std::vector<double> x = {d.min() - 1, d.min(), d.max(), d.max() + 1, d.max() + 1};
+    for (const auto& c : d.centroids()) {
+      const double m = static_cast<double>(c.mean);
+      x.insert(x.end(), {m, m, std::nextafter(m, -1e308), std::nextafter(m, 1e308)});
+    }
+    for (int i = 0; i <= 200; ++i) x.push_back(d.min() + (d.max() - d.min()) * i / 200.0);
+    std::sort(x.begin(), x.end());
+    std::vector<std::pair<double, double>> ranks(x.size());
+    d.rank_intervals(x.data(), x.size(), ranks.data());
+    same = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) same += ranks[i] == d.rank_interval(x[i]);
+    CHECK(same == x.size());
+  }
+  // Bad input: out of order, NaN, outside [0, 1]; an empty digest answers NaN.
+  const TDigest<>& d = digests[0];
+  double out[2];
+  std::pair<double, double> pairs[2];
+  const double descending[] = {0.6, 0.5};
+  const double with_nan[] = {0.5, std::numeric_limits<double>::quiet_NaN()};
+  const double above_one[] = {0.5, 1.5};
+  CHECK_THROWS_AS(d.quantiles(descending, 2, out), vigil::invalid_argument);
+  CHECK_THROWS_AS(d.quantiles(with_nan, 2, out), vigil::invalid_argument);
+  CHECK_THROWS_AS(d.quantiles(above_one, 2, out), vigil::invalid_argument);
+  CHECK_THROWS_AS(d.rank_intervals(descending, 2, pairs), vigil::invalid_argument);
+  CHECK_THROWS_AS(d.rank_intervals(with_nan, 2, pairs), vigil::invalid_argument);
+  const TDigest<> empty(100);
+  const double points[] = {0.25, 0.75};
+  empty.quantiles(points, 2, out);
+  CHECK((std::isnan(out[0]) && std::isnan(out[1])));
+  empty.rank_intervals(points, 2, pairs);
+  CHECK((std::isnan(pairs[1].first) && std::isnan(pairs[1].second)));
+}

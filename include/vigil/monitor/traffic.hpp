@@ -35,32 +35,46 @@ inline double poisson_two_sided(double count, double mean) {
 }
 
 /// The Poisson mean μ whose E[log(X + 1)] is `log_mean`: the expected count behind a
-/// predicted log count (exp(log_mean) − 1 falls short of it: log is concave). Exact to
-/// 1e-9 relative by bisection on a sum over the pmf; above a mean of 10⁴ the second-order
-/// correction suffices. Report time only.
+/// predicted log count (exp(log_mean) − 1 falls short of it: log is concave). Newton's method
+/// from exp(log_mean) − 1, on sums over the pmf within 12 standard deviations of the mean,
+/// each term from the previous one (p(k + 1) = p(k)·μ/(k + 1)) with one log: exact to 1e-9
+/// relative in a handful of steps. E[log(X + 1)] is increasing and concave in μ (its second
+/// difference in k is negative), so the steps rise monotonically to the root. Above a mean of
+/// 10⁴ the second-order correction suffices. Report time only.
 inline double poisson_mean_of_log_mean(double log_mean) {
   if (!(log_mean > 0)) return 0;
   const double naive = std::expm1(log_mean);
   if (naive > 1e4) return naive * std::exp(naive / (2 * (naive + 1) * (naive + 1)));
-  const auto expected_log = [](double mu) {
-    if (mu <= 0) return 0.0;
+  // E[log(X + 1)] and its derivative in μ, E[log(X + 2) − log(X + 1)].
+  const auto moments = [](double mu, double& value, double& slope) {
+    value = 0;
+    slope = 0;
     const double spread = 12 * std::sqrt(mu) + 12;
     const auto first = static_cast<std::int64_t>(std::max(0.0, std::floor(mu - spread)));
     const auto last = static_cast<std::int64_t>(std::ceil(mu + spread));
-    double sum = 0;
+    const double k0 = static_cast<double>(first);
+    double p = std::exp(k0 * std::log(mu) - mu - stats::log_gamma(k0 + 1));
+    double log_here = std::log1p(k0);
     for (std::int64_t k = first; k <= last; ++k) {
       const double kk = static_cast<double>(k);
-      sum += std::exp(kk * std::log(mu) - mu - stats::log_gamma(kk + 1)) * std::log1p(kk);
+      const double log_next = std::log1p(kk + 1);
+      value += p * log_here;
+      slope += p * (log_next - log_here);
+      p *= mu / (kk + 1);
+      log_here = log_next;
     }
-    return sum;
   };
-  double lo = naive;      // E[log(X + 1)] ≤ log(μ + 1): μ is at least the naive value ...
-  double hi = 2 * naive + 2;  // ... and far below this
-  for (int i = 0; i < 100 && hi - lo > 1e-9 * hi; ++i) {
-    const double mid = (lo + hi) / 2;
-    (expected_log(mid) < log_mean ? lo : hi) = mid;
+  double mu = naive;  // E[log(X + 1)] ≤ log(μ + 1): the root is at least this
+  for (int i = 0; i < 100; ++i) {
+    double value = 0;
+    double slope = 0;
+    moments(mu, value, slope);
+    if (!(slope > 0)) break;
+    const double step = (log_mean - value) / slope;
+    mu += step;
+    if (!(std::fabs(step) > 1e-10 * mu)) break;  // quadratic: the next step would be far smaller
   }
-  return (lo + hi) / 2;
+  return mu;
 }
 
 /// G-test of a rate: `hits` of `total` recently against `background_hits` of

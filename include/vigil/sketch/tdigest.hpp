@@ -153,6 +153,17 @@ class TDigest {
   /// cdf(x) is their average. Both NaN when empty or x is NaN.
   std::pair<double, double> rank_interval(double x) const;
 
+  /// quantile() of each of `n` probabilities `q`, which must be in ascending order, into
+  /// `out`: one pass over the centroids for all of them (O(centroids + n) after a flush),
+  /// where n calls of quantile() take O(centroids) each. Results equal quantile()'s. Throws
+  /// vigil::invalid_argument for a q outside [0, 1], NaN, or out of order.
+  void quantiles(const double* q, std::size_t n, double* out) const;
+
+  /// rank_interval() of each of `n` values `x`, which must be in ascending order, into `out`,
+  /// in one pass over the centroids (O(centroids + n) after a flush). Results equal
+  /// rank_interval()'s. Throws vigil::invalid_argument for a NaN or an x out of order.
+  void rank_intervals(const double* x, std::size_t n, std::pair<double, double>* out) const;
+
   /// Mean of the values between quantiles `lo` and `hi` (0 ≤ lo ≤ hi ≤ 1), each centroid's
   /// weight taken as spread evenly over its rank interval. trimmed_mean(0, 1) is the mean.
   /// NaN when empty; throws vigil::invalid_argument for bounds out of order or range.
@@ -240,6 +251,8 @@ class TDigest {
   auto with_flushed(Fn&& fn) const;
   double quantile_flushed(double q) const;
   std::pair<double, double> rank_interval_flushed(double x) const;
+  void quantiles_flushed(const double* q, std::size_t n, double* out) const;
+  void rank_intervals_flushed(const double* x, std::size_t n, std::pair<double, double>* out) const;
   double trimmed_mean_flushed(double lo, double hi) const;
   bool equals(const TDigest& other) const;
 

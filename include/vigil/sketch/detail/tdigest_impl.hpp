@@ -336,6 +336,48 @@ std::pair<double, double> TDigest<Real>::rank_interval(double x) const {
 }
 
 template <class Real>
+void TDigest<Real>::quantiles(const double* q, std::size_t n, double* out) const {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!(q[i] >= 0 && q[i] <= 1))
+      detail::throw_invalid_argument("TDigest::quantiles: q " + detail::to_text(q[i]) + " is outside [0, 1]");
+    if (i > 0 && q[i] < q[i - 1]) detail::throw_invalid_argument("TDigest::quantiles: q is not in ascending order");
+  }
+  if (n == 0) return;
+  if (count_ == 0) {
+    std::fill(out, out + n, not_a_number());
+    return;
+  }
+  with_flushed([&](const TDigest& d) {
+    d.quantiles_flushed(q, n, out);
+    return 0;
+  });
+}
+
+template <class Real>
+void TDigest<Real>::rank_intervals(const double* x, std::size_t n, std::pair<double, double>* out) const {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (std::isnan(x[i])) detail::throw_invalid_argument("TDigest::rank_intervals: x is NaN");
+    if (i > 0 && x[i] < x[i - 1]) detail::throw_invalid_argument("TDigest::rank_intervals: x is not in ascending order");
+  }
+  if (n == 0) return;
+  if (count_ == 0) {
+    std::fill(out, out + n, std::pair<double, double>{not_a_number(), not_a_number()});
+    return;
+  }
+  // Values below min() and above max() are answered here, as rank_interval() does; the
+  // rest, a contiguous run, in one pass.
+  std::size_t begin = 0;
+  while (begin < n && x[begin] < static_cast<double>(min_)) out[begin++] = {0.0, 0.0};
+  std::size_t end = n;
+  while (end > begin && x[end - 1] > static_cast<double>(max_)) out[--end] = {1.0, 1.0};
+  if (begin == end) return;
+  with_flushed([&](const TDigest& d) {
+    d.rank_intervals_flushed(x + begin, end - begin, out + begin);
+    return 0;
+  });
+}
+
+template <class Real>
 double TDigest<Real>::trimmed_mean(double lo, double hi) const {
   if (!(lo >= 0 && lo <= hi && hi <= 1))
     detail::throw_invalid_argument("TDigest::trimmed_mean: bounds " + detail::to_text(lo) + ", " +
@@ -425,6 +467,66 @@ std::pair<double, double> TDigest<Real>::rank_interval_flushed(double x) const {
                           return false;
                         });
   return {std::clamp(lower / count_, 0.0, 1.0), std::clamp(upper / count_, 0.0, 1.0)};
+}
+
+template <class Real>
+void TDigest<Real>::quantiles_flushed(const double* q, std::size_t n, double* out) const {
+  // quantile_flushed() for ascending targets: each is decided by the first knot whose rank
+  // reaches it, so one walk serves them all.
+  std::size_t j = 0;
+  double prev_rank = 0;
+  double prev_value = static_cast<double>(min_);
+  bool first = true;
+  detail::for_each_knot(centroids_, single_, static_cast<double>(min_), static_cast<double>(max_), count_,
+                        [&](double rank, double value) {
+                          for (; j < n && rank >= q[j] * count_; ++j) {
+                            const double target = q[j] * count_;
+                            out[j] = first || rank <= prev_rank
+                                         ? value
+                                         : prev_value + (target - prev_rank) / (rank - prev_rank) * (value - prev_value);
+                          }
+                          if (j == n) return true;
+                          first = false;
+                          prev_rank = rank;
+                          prev_value = value;
+                          return false;
+                        });
+  for (; j < n; ++j) out[j] = static_cast<double>(max_);
+  for (std::size_t i = 0; i < n; ++i) out[i] = std::clamp(out[i], static_cast<double>(min_), static_cast<double>(max_));
+}
+
+template <class Real>
+void TDigest<Real>::rank_intervals_flushed(const double* x, std::size_t n, std::pair<double, double>* out) const {
+  // rank_interval_flushed() for ascending x in [min, max]: the knot deciding the lower rank
+  // of x (the first whose value reaches x) and the one deciding the upper rank (the first
+  // whose value exceeds x) move forward as x grows, so one walk serves them all.
+  std::size_t lower_next = 0;
+  std::size_t upper_next = 0;
+  double prev_rank = 0;
+  double prev_value = 0;
+  bool first = true;
+  for (std::size_t i = 0; i < n; ++i) out[i] = {0.0, count_};
+  detail::for_each_knot(centroids_, single_, static_cast<double>(min_), static_cast<double>(max_), count_,
+                        [&](double rank, double value) {
+                          for (; lower_next < n && value >= x[lower_next]; ++lower_next) {
+                            const double xv = x[lower_next];
+                            out[lower_next].first =
+                                first ? rank : prev_rank + (xv - prev_value) / (value - prev_value) * (rank - prev_rank);
+                          }
+                          // The first knot is at min() ≤ x, so a knot above x has one at or below it before.
+                          for (; upper_next < n && value > x[upper_next]; ++upper_next) {
+                            const double xv = x[upper_next];
+                            out[upper_next].second =
+                                prev_rank + (xv - prev_value) / (value - prev_value) * (rank - prev_rank);
+                          }
+                          if (upper_next == n) return true;
+                          first = false;
+                          prev_rank = rank;
+                          prev_value = value;
+                          return false;
+                        });
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = {std::clamp(out[i].first / count_, 0.0, 1.0), std::clamp(out[i].second / count_, 0.0, 1.0)};
 }
 
 template <class Real>
