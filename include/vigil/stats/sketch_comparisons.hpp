@@ -66,8 +66,9 @@ namespace vigil::stats {
 /// **Bad input.** An empty digest throws vigil::invalid_argument naming it ("a" or "b").
 /// Buffered values are included (each digest is flushed on a copy if needed; the arguments
 /// are not changed).
-/// **Complexity.** O((k_a + k_b)²) for k centroids (about 180 each at δ = 100): every knot
-/// is located in both digests by rank_interval: 0.16 ms at δ = 100. The p-value adds
+/// **Complexity.** O((k_a + k_b) log(k_a + k_b)) for k centroids (about 180 each at δ = 100):
+/// the knots are sorted and located in both digests in one pass (TDigest::rank_intervals).
+/// The p-value adds
 /// ks_p_value's cost, O(n) for 2.2 ≤ n·D² < 370 at large n (≈ 25 ms at n = m = 10^6).
 /// **References.** Dunning & Ertl, "Computing extremely accurate quantiles using t-digests"
 /// (2019); the Kolmogorov-Smirnov test on quantile sketches as in Apache DataSketches.
@@ -313,17 +314,23 @@ TestResult ks_test(const TDigest<Real>& a, const TDigest<Real>& b, KsOptions opt
   std::optional<TDigest<Real>> storage_b;
   const TDigest<Real>& fa = detail::flushed(a, storage_a);
   const TDigest<Real>& fb = detail::flushed(b, storage_b);
-  double largest = 0;
-  const auto visit = [&](double x) {
-    const auto [below_a, at_most_a] = fa.rank_interval(x);
-    const auto [below_b, at_most_b] = fb.rank_interval(x);
-    largest = std::max({largest, std::fabs(below_a - below_b), std::fabs(at_most_a - at_most_b)});
-  };
+  // Every knot of both digests, in ascending order, located in each digest in one pass.
+  std::vector<double> knots;
+  knots.reserve(fa.centroids().size() + fb.centroids().size() + 4);
   for (const TDigest<Real>* digest : {&fa, &fb}) {
-    visit(digest->min());
-    for (const auto& centroid : digest->centroids()) visit(static_cast<double>(centroid.mean));
-    visit(digest->max());
+    knots.push_back(digest->min());
+    for (const auto& centroid : digest->centroids()) knots.push_back(static_cast<double>(centroid.mean));
+    knots.push_back(digest->max());
   }
+  std::sort(knots.begin(), knots.end());
+  std::vector<std::pair<double, double>> ranks_a(knots.size());
+  std::vector<std::pair<double, double>> ranks_b(knots.size());
+  fa.rank_intervals(knots.data(), knots.size(), ranks_a.data());
+  fb.rank_intervals(knots.data(), knots.size(), ranks_b.data());
+  double largest = 0;
+  for (std::size_t i = 0; i < knots.size(); ++i)
+    largest = std::max({largest, std::fabs(ranks_a[i].first - ranks_b[i].first),
+                        std::fabs(ranks_a[i].second - ranks_b[i].second)});
   return ks_p_value(std::min(largest, 1.0), detail::rounded_count(a.count()), detail::rounded_count(b.count()), options);
 }
 
