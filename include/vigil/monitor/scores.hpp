@@ -20,29 +20,16 @@
 #include "vigil/monitor/report.hpp"
 #include "vigil/stats/goodness_of_fit.hpp"
 #include "vigil/stats/ks_test.hpp"
+#include "vigil/stats/sketch_comparisons.hpp"
 
 namespace vigil {
 namespace detail {
 
-/// Largest gap between the CDFs of two digests, evaluated at the centroids of both (the KS
-/// statistic of the distributions the digests describe; within the digests' rank error of
-/// the exact statistic).
+/// The KS statistic of two digests (stats::ks_statistic: the exact supremum of the gap
+/// between their estimated CDFs), NaN when either is empty.
 inline double digest_ks(const TDigest<>& a, const TDigest<>& b) {
   if (a.empty() || b.empty()) return FeatureReport::nan();
-  // Both digests' centroids in ascending order, so that each digest answers all of them in
-  // one pass (TDigest::rank_intervals) rather than one pass per point.
-  std::vector<double> points;
-  points.reserve(a.centroids().size() + b.centroids().size());
-  for (const auto& c : a.centroids()) points.push_back(static_cast<double>(c.mean));
-  for (const auto& c : b.centroids()) points.push_back(static_cast<double>(c.mean));
-  std::sort(points.begin(), points.end());
-  std::vector<std::pair<double, double>> fa(points.size());
-  std::vector<std::pair<double, double>> fb(points.size());
-  a.rank_intervals(points.data(), points.size(), fa.data());
-  b.rank_intervals(points.data(), points.size(), fb.data());
-  double d = 0;
-  for (std::size_t i = 0; i < points.size(); ++i) d = std::max(d, std::fabs(fa[i].second - fb[i].second));
-  return std::min(d, 1.0);
+  return stats::ks_statistic(a, b);
 }
 
 /// Wasserstein-1 distance between two digests: the integral of the gap between their quantile

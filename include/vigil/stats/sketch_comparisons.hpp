@@ -75,6 +75,12 @@ namespace vigil::stats {
 template <class Real>
 TestResult ks_test(const TDigest<Real>& a, const TDigest<Real>& b, KsOptions options = KsOptions{KsMethod::asymptotic});
 
+/// The statistic D of ks_test() on two t-digests, without the p-value (whose cost can be
+/// O(n), see above): for a caller that judges D itself or computes its own p-value.
+/// O((k_a + k_b) log(k_a + k_b)). Throws vigil::invalid_argument for an empty digest.
+template <class Real>
+double ks_statistic(const TDigest<Real>& a, const TDigest<Real>& b);
+
 // ---------------------------------------------------------------------------------------
 // Log histograms
 //
@@ -310,6 +316,13 @@ template <class Real>
 TestResult ks_test(const TDigest<Real>& a, const TDigest<Real>& b, KsOptions options) {
   if (a.empty()) detail::throw_empty_sketch("ks_test", "a", "digest");
   if (b.empty()) detail::throw_empty_sketch("ks_test", "b", "digest");
+  return ks_p_value(ks_statistic(a, b), detail::rounded_count(a.count()), detail::rounded_count(b.count()), options);
+}
+
+template <class Real>
+double ks_statistic(const TDigest<Real>& a, const TDigest<Real>& b) {
+  if (a.empty()) detail::throw_empty_sketch("ks_statistic", "a", "digest");
+  if (b.empty()) detail::throw_empty_sketch("ks_statistic", "b", "digest");
   std::optional<TDigest<Real>> storage_a;
   std::optional<TDigest<Real>> storage_b;
   const TDigest<Real>& fa = detail::flushed(a, storage_a);
@@ -331,7 +344,7 @@ TestResult ks_test(const TDigest<Real>& a, const TDigest<Real>& b, KsOptions opt
   for (std::size_t i = 0; i < knots.size(); ++i)
     largest = std::max({largest, std::fabs(ranks_a[i].first - ranks_b[i].first),
                         std::fabs(ranks_a[i].second - ranks_b[i].second)});
-  return ks_p_value(std::min(largest, 1.0), detail::rounded_count(a.count()), detail::rounded_count(b.count()), options);
+  return std::min(largest, 1.0);
 }
 
 template <class CounterA, class CounterB>

@@ -315,24 +315,13 @@ struct MonitorPlan {
   double score_compression = 50;
   int latency_scale = 4;
 
-  /// A copy of what IntervalSummary::apply() reads — lanes, categorical, outputs and
-  /// tag_offset, with the sizes — without the per-feature numeric plans the report reads
-  /// (`numeric` is left empty): what the Monitor gives each shard, so that every core reads
-  /// lines of its own. Summaries are still built from the whole plan.
+  /// A copy of what IntervalSummary::apply() reads — everything but the per-feature numeric
+  /// plans the report reads (`numeric` is left empty): what the Monitor gives each shard, so
+  /// that every core reads lines of its own. An IntervalSummary built from it has the shape
+  /// of one built from the whole plan.
   MonitorPlan request_path() const {
-    MonitorPlan p;
-    p.lanes = lanes;
-    p.categorical = categorical;
-    p.outputs = outputs;
-    p.tag_offset = tag_offset;
-    p.tag_max_values = tag_max_values;
-    p.tag_slots = tag_slots;
-    p.numeric_bins = numeric_bins;
-    p.categorical_bins = categorical_bins;
-    p.score_bins = score_bins;
-    p.class_bins = class_bins;
-    p.score_compression = score_compression;
-    p.latency_scale = latency_scale;
+    MonitorPlan p = *this;
+    std::vector<NumericPlan>().swap(p.numeric);  // and its memory
     return p;
   }
 
