@@ -186,6 +186,8 @@ TEST_CASE("sketch_comparisons: KS on digests handles point masses on both sides"
   const auto sketch = ks_test(digest_of(a), digest_of(b));
   CHECK(sketch.statistic == Approx(exact.statistic).margin(1e-12));
   CHECK(sketch.statistic == Approx(0.05).margin(1e-12));
+  CHECK(vigil::stats::ks_statistic(digest_of(a), digest_of(b)) == sketch.statistic);
+  CHECK(vigil::stats::ks_statistic(digest_of(b, false), digest_of(a, false)) == sketch.statistic);
 }
 
 TEST_CASE("sketch_comparisons: KS on digests refuses empty digests", "[stats][sketch_comparisons]") {
@@ -194,6 +196,8 @@ TEST_CASE("sketch_comparisons: KS on digests refuses empty digests", "[stats][sk
   CHECK_THROWS_AS(ks_test(empty, one), vigil::invalid_argument);
   CHECK(invalid_argument_message([&] { ks_test(empty, one); }).find("digest a is empty") != std::string::npos);
   CHECK(invalid_argument_message([&] { ks_test(one, empty); }).find("digest b is empty") != std::string::npos);
+  CHECK(invalid_argument_message([&] { vigil::stats::ks_statistic(empty, one); }).find("digest a is empty") !=
+        std::string::npos);
 }
 
 // ---------------------------------------------------------------------------------------
