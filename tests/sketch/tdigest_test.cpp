@@ -630,6 +630,27 @@ TEST_CASE("TDigest: quantiles() and rank_intervals() equal one call per point", 
     for (std::size_t i = 0; i < x.size(); ++i) same += ranks[i] == d.rank_interval(x[i]);
     CHECK(same == x.size());
   }
+  {
+    // Single precision, with weighted values.
+    TDigest<float> f(60);
+    for (int i = 0; i < 4000; ++i) f.add(normal(rng), 1 + i % 3);
+    for (int i = 0; i < 50; ++i) f.add(static_cast<double>(small(rng)));
+    std::vector<double> q;
+    for (int i = 0; i <= 500; ++i) q.push_back(i / 500.0);
+    std::vector<double> got(q.size());
+    f.quantiles(q.data(), q.size(), got.data());
+    std::size_t same = 0;
+    for (std::size_t i = 0; i < q.size(); ++i) same += got[i] == f.quantile(q[i]);
+    CHECK(same == q.size());
+    std::vector<double> x = {f.min(), f.max()};
+    for (const auto& c : f.centroids()) x.insert(x.end(), {c.mean, std::nextafter(c.mean, 1e30f)});
+    std::sort(x.begin(), x.end());
+    std::vector<std::pair<double, double>> ranks(x.size());
+    f.rank_intervals(x.data(), x.size(), ranks.data());
+    same = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) same += ranks[i] == f.rank_interval(x[i]);
+    CHECK(same == x.size());
+  }
   // Bad input: out of order, NaN, outside [0, 1]; an empty digest answers NaN.
   const TDigest<>& d = digests[0];
   double out[2];

@@ -37,10 +37,12 @@ inline double poisson_two_sided(double count, double mean) {
 /// The Poisson mean μ whose E[log(X + 1)] is `log_mean`: the expected count behind a
 /// predicted log count (exp(log_mean) − 1 falls short of it: log is concave). Newton's method
 /// from exp(log_mean) − 1, on sums over the pmf within 12 standard deviations of the mean,
-/// each term from the previous one (p(k + 1) = p(k)·μ/(k + 1)) with one log: exact to 1e-9
-/// relative in a handful of steps. E[log(X + 1)] is increasing and concave in μ (its second
-/// difference in k is negative), so the steps rise monotonically to the root. Above a mean of
-/// 10⁴ the second-order correction suffices. Report time only.
+/// each term from the previous one (p(k + 1) = p(k)·μ/(k + 1)) with one log, divided by the
+/// summed mass (which cancels the rounding of the first term's exp, ≈ 1e-11 at large means):
+/// within 1e-13 relative in 3 to 5 steps. E[log(X + 1)] is increasing and concave in μ (its
+/// second difference in k is negative), so in exact arithmetic the steps rise to the root
+/// from below; the iteration stops once a step is under 1e-10 of μ. Above a mean of 10⁴ the
+/// second-order correction suffices. Report time only.
 inline double poisson_mean_of_log_mean(double log_mean) {
   if (!(log_mean > 0)) return 0;
   const double naive = std::expm1(log_mean);
@@ -49,6 +51,7 @@ inline double poisson_mean_of_log_mean(double log_mean) {
   const auto moments = [](double mu, double& value, double& slope) {
     value = 0;
     slope = 0;
+    double mass = 0;
     const double spread = 12 * std::sqrt(mu) + 12;
     const auto first = static_cast<std::int64_t>(std::max(0.0, std::floor(mu - spread)));
     const auto last = static_cast<std::int64_t>(std::ceil(mu + spread));
@@ -60,9 +63,12 @@ inline double poisson_mean_of_log_mean(double log_mean) {
       const double log_next = std::log1p(kk + 1);
       value += p * log_here;
       slope += p * (log_next - log_here);
+      mass += p;
       p *= mu / (kk + 1);
       log_here = log_next;
     }
+    value /= mass;
+    slope /= mass;
   };
   double mu = naive;  // E[log(X + 1)] ≤ log(μ + 1): the root is at least this
   for (int i = 0; i < 100; ++i) {

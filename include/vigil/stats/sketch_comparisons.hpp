@@ -332,7 +332,10 @@ double ks_statistic(const TDigest<Real>& a, const TDigest<Real>& b) {
   knots.reserve(fa.centroids().size() + fb.centroids().size() + 4);
   for (const TDigest<Real>* digest : {&fa, &fb}) {
     knots.push_back(digest->min());
-    for (const auto& centroid : digest->centroids()) knots.push_back(static_cast<double>(centroid.mean));
+    for (const auto& centroid : digest->centroids()) {
+      // A mean that overflowed to NaN (values near ±1.8e308 merged) locates nowhere: skipped.
+      if (!std::isnan(static_cast<double>(centroid.mean))) knots.push_back(static_cast<double>(centroid.mean));
+    }
     knots.push_back(digest->max());
   }
   std::sort(knots.begin(), knots.end());
