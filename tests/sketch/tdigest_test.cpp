@@ -570,6 +570,38 @@ TEST_CASE("radix_sort: equals std::sort on keys of every shape and count", "[tdi
   CHECK(finished_by_insertion > 20);
 }
 
+namespace {
+
+// quantiles() and rank_intervals() against one quantile() or rank_interval() call per point:
+// probabilities at both ends, on a fine grid and repeated; values outside the range, at min
+// and max, at every centroid's mean (twice) and one step either side of it, and between.
+template <class Real>
+void check_batch_queries(const TDigest<Real>& d) {
+  std::vector<double> q = {0.0, 0.0, 1.0};
+  for (int i = 0; i <= 1000; ++i) q.push_back(i / 1000.0);
+  std::sort(q.begin(), q.end());
+  std::vector<double> got(q.size());
+  d.quantiles(q.data(), q.size(), got.data());
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < q.size(); ++i) same += got[i] == d.quantile(q[i]);
+  CHECK(same == q.size());
+  std::vector<double> x = {d.min() - 1, d.min(), d.max(), d.max() + 1, d.max() + 1};
+  for (const auto& c : d.centroids()) {
+    const Real m = c.mean;
+    x.insert(x.end(), {m, m, std::nextafter(m, std::numeric_limits<Real>::lowest()),
+                       std::nextafter(m, std::numeric_limits<Real>::max())});
+  }
+  for (int i = 0; i <= 200; ++i) x.push_back(d.min() + (d.max() - d.min()) * i / 200.0);
+  std::sort(x.begin(), x.end());
+  std::vector<std::pair<double, double>> ranks(x.size());
+  d.rank_intervals(x.data(), x.size(), ranks.data());
+  same = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) same += ranks[i] == d.rank_interval(x[i]);
+  CHECK(same == x.size());
+}
+
+}  // namespace
+
 TEST_CASE("TDigest: quantiles() and rank_intervals() equal one call per point", "[tdigest]") {
   std::mt19937_64 rng(41);
   std::normal_distribution<double> normal(5, 2);
@@ -603,53 +635,15 @@ TEST_CASE("TDigest: quantiles() and rank_intervals() equal one call per point", 
     digests.push_back(a);
   }
   for (std::size_t k = 0; k < digests.size(); ++k) {
-    const TDigest<>& d = digests[k];
     INFO("digest " << k);
-    // Probabilities: both ends, a fine grid and repeats.
-    std::vector<double> q = {0.0, 0.0};
-    for (int i = 0; i <= 1000; ++i) q.push_back(i / 1000.0);
-    q.push_back(1.0);
-    std::sort(q.begin(), q.end());
-    std::vector<double> got(q.size());
-    d.quantiles(q.data(), q.size(), got.data());
-    std::size_t same = 0;
-    for (std::size_t i = 0; i < q.size(); ++i) same += got[i] == d.quantile(q[i]);
-    CHECK(same == q.size());
-    // Values: outside the range, min and max, every centroid's mean and its neighbours, and
-    // points between.
-    std::vector<double> x = {d.min() - 1, d.min(), d.max(), d.max() + 1, d.max() + 1};
-    for (const auto& c : d.centroids()) {
-      const double m = static_cast<double>(c.mean);
-      x.insert(x.end(), {m, m, std::nextafter(m, -1e308), std::nextafter(m, 1e308)});
-    }
-    for (int i = 0; i <= 200; ++i) x.push_back(d.min() + (d.max() - d.min()) * i / 200.0);
-    std::sort(x.begin(), x.end());
-    std::vector<std::pair<double, double>> ranks(x.size());
-    d.rank_intervals(x.data(), x.size(), ranks.data());
-    same = 0;
-    for (std::size_t i = 0; i < x.size(); ++i) same += ranks[i] == d.rank_interval(x[i]);
-    CHECK(same == x.size());
+    check_batch_queries(digests[k]);
   }
   {
-    // Single precision, with weighted values.
+    INFO("single precision, with weighted values");
     TDigest<float> f(60);
     for (int i = 0; i < 4000; ++i) f.add(normal(rng), 1 + i % 3);
     for (int i = 0; i < 50; ++i) f.add(static_cast<double>(small(rng)));
-    std::vector<double> q;
-    for (int i = 0; i <= 500; ++i) q.push_back(i / 500.0);
-    std::vector<double> got(q.size());
-    f.quantiles(q.data(), q.size(), got.data());
-    std::size_t same = 0;
-    for (std::size_t i = 0; i < q.size(); ++i) same += got[i] == f.quantile(q[i]);
-    CHECK(same == q.size());
-    std::vector<double> x = {f.min(), f.max()};
-    for (const auto& c : f.centroids()) x.insert(x.end(), {c.mean, std::nextafter(c.mean, 1e30f)});
-    std::sort(x.begin(), x.end());
-    std::vector<std::pair<double, double>> ranks(x.size());
-    f.rank_intervals(x.data(), x.size(), ranks.data());
-    same = 0;
-    for (std::size_t i = 0; i < x.size(); ++i) same += ranks[i] == f.rank_interval(x[i]);
-    CHECK(same == x.size());
+    check_batch_queries(f);
   }
   // Bad input: out of order, NaN, outside [0, 1]; an empty digest answers NaN.
   const TDigest<>& d = digests[0];
