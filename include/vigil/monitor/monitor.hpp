@@ -113,10 +113,10 @@ struct MonitorOptions {
 /// feature, a t-digest at δ = 50 per output (≈ 1.6 KB), a latency histogram and 16 bytes
 /// per tag value (max_values + 1 per tag); the same again per shard; the plan derived from
 /// the profile, once (≈ 4 KB per numeric feature at 50 bins: edges, reference shares and a
-/// bin locator of 0.5–8 KB, ≈ 1.2 KB typical), plus per shard a copy of what the request path reads (edges and grid
-/// cells, 8 and 4 bytes each: ≈ 1.1 KB per numeric feature); and the rate predictor (16
-/// bytes per interval of its history: 163 KB for 7 days of minutes). 96 numeric + 4
-/// categorical features and a score at the defaults, one shard: ≈ 12.9 MB.
+/// bin locator of 0.5–8 KB, ≈ 1.2 KB typical), plus per shard a copy of what the request
+/// path reads (edges and grid cells, 8 and 4 bytes each: ≈ 1.1 KB per numeric feature); and
+/// the rate predictor (16 bytes per interval of its history: 163 KB for 7 days of minutes).
+/// 96 numeric + 4 categorical features and a score at the defaults, one shard: ≈ 12.9 MB.
 ///
 /// **Bad input**: observations of another schema throw vigil::invalid_argument; NaN event
 /// times, late events, NaN feature values and negative latencies are counted (see
