@@ -298,6 +298,13 @@ struct MonitorPlan {
     /// set where the cell holds more than BinLocator::window edges. Absolute indices spare
     /// the request path a per-feature offset: 4 bytes a cell (0.5 KB for 50 bins).
     LineVector<std::uint32_t> cells;
+
+    /// Bytes of the arrays.
+    std::size_t memory_bytes() const {
+      return allocated_bytes(low) + allocated_bytes(scale) + allocated_bytes(last_cell) + allocated_bytes(spare_cell) +
+             allocated_bytes(reference_mean) + allocated_bytes(first_cell) + allocated_bytes(edges) +
+             allocated_bytes(cells);
+    }
   };
   std::vector<NumericPlan> numeric;
   NumericLanes lanes;
@@ -327,10 +334,7 @@ struct MonitorPlan {
 
   /// Bytes of this plan, itself included.
   std::size_t memory_bytes() const {
-    std::size_t bytes = sizeof(*this) + numeric.capacity() * sizeof(NumericPlan) + allocated_bytes(lanes.low) +
-                        allocated_bytes(lanes.scale) + allocated_bytes(lanes.last_cell) +
-                        allocated_bytes(lanes.spare_cell) + allocated_bytes(lanes.reference_mean) +
-                        allocated_bytes(lanes.first_cell) + allocated_bytes(lanes.edges) + allocated_bytes(lanes.cells) +
+    std::size_t bytes = sizeof(*this) + numeric.capacity() * sizeof(NumericPlan) + lanes.memory_bytes() +
                         allocated_bytes(categorical) + allocated_bytes(outputs) + allocated_bytes(tag_offset) +
                         tag_max_values.capacity() * sizeof(std::size_t);
     for (const NumericPlan& p : numeric)
