@@ -70,4 +70,9 @@ class Random {
   std::uint64_t state_;
 };
 
+/// The bin of x among sorted edges as std::lower_bound counts it: edges strictly below x.
+inline std::size_t reference_bin(const std::vector<double>& edges, double x) {
+  return static_cast<std::size_t>(std::lower_bound(edges.begin(), edges.end(), x) - edges.begin());
+}
+
 }  // namespace vigil_test

@@ -61,7 +61,7 @@ inline std::string alert_json_line(const Alert& alert) {
   line += "\", \"kind\": ";
   append_json_string(line, to_string(alert.kind));
   line += ", \"subject\": ";
-  append_json_string(line, alert.subject);
+  append_json_string(line, to_string(alert.subject));
   line += ", \"severity\": ";
   append_json_string(line, to_string(alert.severity));
   line += ", \"statistic\": ";

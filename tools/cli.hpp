@@ -1037,7 +1037,7 @@ inline int run_replay(const Options& options, std::ostream& out, std::ostream& e
     for (const Alert& a : alerts) {
       std::string message = a.message;
       if (message.size() > 100) message = message.substr(0, 97) + "...";
-      table.push_back({format_time(a.time), to_string(a.kind), a.subject,
+      table.push_back({format_time(a.time), to_string(a.kind), to_string(a.subject),
                        a.transition == Alert::Transition::resolved ? "resolved" : to_string(a.severity), message});
     }
     print_table(out, table);

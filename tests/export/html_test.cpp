@@ -177,7 +177,7 @@ TEST_CASE("to_html: empty report", "[export]") {
 TEST_CASE("to_html: every text is escaped", "[export]") {
   const vigil::Report r = vigil_test::awkward_report();
   std::vector<vigil::Alert> alerts = r.open_alerts;
-  alerts[0].subject = "<script>alert(\"x\")</script>";
+  alerts[0].subject.name = "<script>alert(\"x\")</script>";
   vigil::HtmlOptions options;
   options.title = "Fraud & <friends>";
   const std::string html = vigil::to_html(r, alerts, nullptr, options);
@@ -310,7 +310,7 @@ TEST_CASE("to_html: a real monitor's report with history", "[export]") {
   CHECK(html.find("<td class=\"l\">fraud_score</td>") != std::string::npos);
   REQUIRE_FALSE(run.alerts.empty());
   for (const vigil::Alert& a : run.alerts) {
-    CHECK(html.find(escaped(a.subject)) != std::string::npos);
+    CHECK(html.find(escaped(vigil::to_string(a.subject))) != std::string::npos);
     CHECK(html.find(escaped(a.message)) != std::string::npos);
   }
   CHECK(html.find("Feature shift PSI") != std::string::npos);

@@ -273,7 +273,7 @@ TEST_CASE("to_json(Alert): one alerts.jsonl line, keys in the documented order",
   vigil::Alert a;
   a.time = 1793606460;
   a.kind = vigil::AlertKind::missing_values;
-  a.subject = "income";
+  a.subject.name = "income";
   a.severity = vigil::Severity::alert;
   a.statistic = 0.4;
   a.p_value = 1.5e-12;
@@ -291,7 +291,7 @@ TEST_CASE("to_json(Alert): one alerts.jsonl line, keys in the documented order",
     CHECK(j["statistic"].is_null());
   }
   SECTION("text is escaped and stays on one line") {
-    a.subject = "a\"b\\c";
+    a.subject.name = "a\"b\\c";
     a.message = "two\nlines\ttab \x1f caf\xC3\xA9";
     const std::string line = vigil::to_json(a);
     CHECK(line.find('\n') == std::string::npos);
@@ -332,7 +332,7 @@ TEST_CASE("to_json(Alert): one alerts.jsonl line, keys in the documented order",
     CHECK((j["severity"].text == "warn" || j["severity"].text == "alert"));
     CHECK(j["statistic"].type == Json::Type::number);
     CHECK((j["p_value"].type == Json::Type::number || j["p_value"].is_null()));
-    CHECK(j["subject"].text == alert.subject);
+    CHECK(j["subject"].text == vigil::to_string(alert.subject));
     CHECK(j["message"].text == alert.message);
   }
 }
@@ -344,7 +344,7 @@ TEST_CASE("to_json(Report): empty report", "[export]") {
   const Json j = parse(text);
   CHECK(j.keys() == std::vector<std::string>{"schema_version", "time", "time_iso", "status", "recent", "horizon",
                                              "counters", "features", "outputs", "cohorts", "traffic", "latency",
-                                             "open_alerts", "transitions"});
+                                             "open_alerts", "alert_log"});
   CHECK(j["schema_version"].text == "1");
   CHECK(j["time"].is_null());
   CHECK(j["time_iso"].is_null());
@@ -356,7 +356,7 @@ TEST_CASE("to_json(Report): empty report", "[export]") {
   CHECK(j["features"].type == Json::Type::array);
   CHECK(j["features"].items.empty());
   CHECK(text.find(R"("features":[],"outputs":[],"cohorts":[],"traffic":{"status":"ok",)") != std::string::npos);
-  CHECK(text.find(R"("slow":0,"attribution":[]},"open_alerts":[],"transitions":[]})") != std::string::npos);
+  CHECK(text.find(R"("slow":0,"attribution":[]},"open_alerts":[],"alert_log":[]})") != std::string::npos);
   // The traffic and latency objects are there with their defaults: NaN figures null.
   CHECK(j["traffic"]["arrivals_source"].text == "completions");
   CHECK(j["traffic"]["rate_model"].text == "none");

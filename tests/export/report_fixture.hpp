@@ -119,7 +119,7 @@ inline vigil::Report awkward_report() {
   vigil::Alert a;
   a.time = 1793606400;
   a.kind = vigil::AlertKind::feature_shift;
-  a.subject = f.name;
+  a.subject.name = f.name;
   a.severity = vigil::Severity::warn;
   a.statistic = 0.125;
   a.message = "Line one\nline \"two\" <b>bold</b>";

@@ -121,7 +121,7 @@ TEST_CASE("latency: 1 % of one host's requests ten times slower is caught and at
   bool before_fault = false;
   for (const auto& a : alerts) {
     before_fault = before_fault || a.time <= fault;
-    if (a.kind == vigil::AlertKind::latency && a.subject == "host=h3" && first == 0) first = a.time;
+    if (a.kind == vigil::AlertKind::latency && vigil::to_string(a.subject) == "host=h3" && first == 0) first = a.time;
   }
   CHECK_FALSE(before_fault);
   REQUIRE(first > 0);

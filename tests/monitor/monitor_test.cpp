@@ -169,7 +169,7 @@ vigil::MonitorOptions replay_options() {
 // or -1.
 double first_raised(const std::vector<Alert>& alerts, AlertKind kind, const std::string& subject) {
   for (const Alert& a : alerts)
-    if (a.kind == kind && a.subject == subject && a.transition == Alert::Transition::raised)
+    if (a.kind == kind && vigil::to_string(a.subject) == subject && a.transition == Alert::Transition::raised)
       return (a.time - start_time) / 60;
   return -1;
 }
@@ -178,7 +178,7 @@ std::string describe(const std::vector<Alert>& alerts) {
   std::string text;
   for (const Alert& a : alerts)
     text += std::to_string((a.time - start_time) / 60) + " " + vigil::to_string(a.transition) + " " +
-            vigil::to_string(a.kind) + " " + a.subject + ": " + a.message + "\n";
+            vigil::to_string(a.kind) + " " + vigil::to_string(a.subject) + ": " + a.message + "\n";
   return text;
 }
 
@@ -268,12 +268,12 @@ TEST_CASE("Monitor: faults are caught within two intervals", "[monitor][scenario
   // Each fault raises its alert once and resolves it after the fault: no flapping.
   int raised_out_of_range = 0;
   for (const Alert& a : alerts)
-    if (a.kind == AlertKind::out_of_range && a.subject == "x" && a.transition == Alert::Transition::raised)
+    if (a.kind == AlertKind::out_of_range && vigil::to_string(a.subject) == "x" && a.transition == Alert::Transition::raised)
       ++raised_out_of_range;
   CHECK(raised_out_of_range == 1);
   bool resolved = false;
   for (const Alert& a : alerts)
-    if (a.kind == AlertKind::out_of_range && a.subject == "x" && a.transition == Alert::Transition::resolved)
+    if (a.kind == AlertKind::out_of_range && vigil::to_string(a.subject) == "x" && a.transition == Alert::Transition::resolved)
       resolved = (a.time - start_time) / 60 <= 88;
   CHECK(resolved);
   // Alerts carry a sentence and a severity.

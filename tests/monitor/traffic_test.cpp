@@ -42,7 +42,7 @@ struct Service {
   std::size_t raised(vigil::AlertKind kind, const std::string& subject) const {
     std::size_t n = 0;
     for (const auto& a : alerts)
-      n += a.kind == kind && a.subject == subject && a.transition == vigil::Alert::Transition::raised;
+      n += a.kind == kind && vigil::to_string(a.subject) == subject && a.transition == vigil::Alert::Transition::raised;
     return n;
   }
 };
@@ -101,7 +101,7 @@ TEST_CASE("traffic: a silence is judged by the arrivals it should have held", "[
   vigil::detail::silence_evidence(r, policy, evidence);
   REQUIRE(evidence.size() == 1);
   CHECK(evidence[0].kind == vigil::AlertKind::traffic);
-  CHECK(evidence[0].subject == "arrivals");
+  CHECK(vigil::to_string(evidence[0].subject) == "arrivals");
   CHECK(evidence[0].severity == vigil::Severity::warn);
   CHECK(evidence[0].immediate);
   // Shorter than min_silence: never judged, however fast the stream.
@@ -144,7 +144,7 @@ TEST_CASE("traffic: a stream that stops is noticed within 5 expected gaps, then 
   CHECK(silent.traffic.expected_in_silence >= 4);
   CHECK(silent.traffic.silence == Approx(5 / rate));
   bool listed = false;
-  for (const auto& a : silent.open_alerts) listed = listed || (a.kind == vigil::AlertKind::traffic && a.subject == "arrivals");
+  for (const auto& a : silent.open_alerts) listed = listed || (a.kind == vigil::AlertKind::traffic && vigil::to_string(a.subject) == "arrivals");
   CHECK(listed);
   // Twelve expected arrivals missed: severity alert.
   const vigil::Report later = s.monitor->report(last + 13 / rate);
@@ -229,13 +229,13 @@ TEST_CASE("traffic: in a replayed log, a stop shows as intervals without arrival
   double first = 0;
   for (const auto& a : s.alerts) {
     CHECK(a.time >= gap_start);  // nothing before the stop
-    if (a.kind == vigil::AlertKind::traffic && a.subject == "arrivals" && first == 0) first = a.time;
+    if (a.kind == vigil::AlertKind::traffic && vigil::to_string(a.subject) == "arrivals" && first == 0) first = a.time;
   }
   REQUIRE(first > 0);
   // Decided at the end of the first silent minute: zero arrivals against 300 predicted.
   CHECK(first <= gap_start + 120);
   bool alert = false;
-  for (const auto& a : s.alerts) alert = alert || (a.subject == "arrivals" && a.severity == vigil::Severity::alert);
+  for (const auto& a : s.alerts) alert = alert || (vigil::to_string(a.subject) == "arrivals" && a.severity == vigil::Severity::alert);
   CHECK(alert);
 }
 

@@ -430,7 +430,7 @@ inline void html_alert_rows(HtmlPage& p, const std::vector<Alert>& alerts, std::
     const Alert& a = alerts[i];
     p.raw("<tr><td class=\"l\">").text(html_time(a.time)).raw("</td>");
     if (transitions) p.raw("<td class=\"l\">").text(to_string(a.transition)).raw("</td>");
-    p.raw("<td class=\"l\">").text(to_string(a.kind)).raw("</td><td class=\"l\">").text(a.subject).raw("</td><td>");
+    p.raw("<td class=\"l\">").text(to_string(a.kind)).raw("</td><td class=\"l\">").text(to_string(a.subject)).raw("</td><td>");
     p.format("<span class=\"badge st-{0}\">{0}</span>", to_string(a.severity));
     p.format("</td><td>{}</td><td>{}</td><td class=\"msg\">", html_number(a.statistic), html_p_value(a.p_value));
     p.text(a.message).raw("</td></tr>\n");

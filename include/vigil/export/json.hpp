@@ -246,7 +246,7 @@ inline void write_json(JsonWriter& w, const Alert& a) {
   w.begin_object();
   w.time_members("time", "time_iso", a.time);
   w.member("kind", to_string(a.kind));
-  w.member("subject", a.subject);
+  w.member("subject", to_string(a.subject));
   w.member("severity", to_string(a.severity));
   w.member("statistic", a.statistic);
   w.member("p_value", a.p_value);
@@ -383,7 +383,7 @@ inline std::string to_json(const Report& report, const JsonOptions& options) {
   w.key("latency");
   detail::write_json(w, report.latency);
   detail::write_json_array(w, "open_alerts", report.open_alerts);
-  detail::write_json_array(w, "transitions", report.transitions);
+  detail::write_json_array(w, "alert_log", report.alert_log);
   w.end_object();
   if (options.indent > 0) out += '\n';
   return out;
@@ -391,7 +391,8 @@ inline std::string to_json(const Report& report, const JsonOptions& options) {
 
 inline std::string to_json(const Alert& alert) {
   std::string out;
-  out.reserve(160 + alert.subject.size() + alert.message.size());
+  const std::string subject = to_string(alert.subject);
+  out.reserve(160 + subject.size() + alert.message.size());
   const auto number = [&out](double v) {
     if (std::isfinite(v)) {
       detail::append_number(out, v);
@@ -409,7 +410,7 @@ inline std::string to_json(const Alert& alert) {
   out += ", \"kind\": ";
   detail::append_json_string(out, to_string(alert.kind));
   out += ", \"subject\": ";
-  detail::append_json_string(out, alert.subject);
+  detail::append_json_string(out, subject);
   out += ", \"severity\": ";
   detail::append_json_string(out, to_string(alert.severity));
   out += ", \"statistic\": ";

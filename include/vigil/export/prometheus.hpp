@@ -133,19 +133,19 @@ inline void add_label(std::string& labels, std::string_view name, std::string_vi
 
 inline double status_value(Status s) { return static_cast<double>(static_cast<int>(s)); }
 
-struct FeatureFamily {
+struct FeatureMetric {
   const char* name;
   const char* help;
   double (*figure)(const FeatureReport&);
 };
 
-struct OutputFamily {
+struct OutputMetric {
   const char* name;
   const char* help;
   double (*figure)(const OutputReport&);
 };
 
-struct LatencyFamily {
+struct LatencyMetric {
   const char* name;
   const char* help;
   double (*figure)(const LatencyReport&);
@@ -158,7 +158,7 @@ struct AttributionFamily {
 };
 
 // clang-format off
-inline const FeatureFamily feature_families[] = {
+inline const FeatureMetric feature_families[] = {
   {"vigil_feature_status", "Status of the feature: 0 ok, 1 warn, 2 alert (worst open alert about it).",
    [](const FeatureReport& f) { return status_value(f.status); }},
   {"vigil_feature_horizon_values", "Values of the feature in the long-term horizon.",
@@ -201,7 +201,7 @@ inline const FeatureFamily feature_families[] = {
    [](const FeatureReport& f) { return static_cast<double>(f.bad_values); }},
 };
 
-inline const OutputFamily output_families[] = {
+inline const OutputMetric output_families[] = {
   {"vigil_output_status", "Status of the model output: 0 ok, 1 warn, 2 alert (worst open alert about it).",
    [](const OutputReport& o) { return status_value(o.status); }},
   {"vigil_output_horizon_scores", "Scores of the output in the long-term horizon.",
@@ -238,7 +238,7 @@ inline const OutputFamily output_families[] = {
    [](const OutputReport& o) { return o.class_p_value; }},
 };
 
-inline const LatencyFamily latency_families[] = {
+inline const LatencyMetric latency_families[] = {
   {"vigil_latency_status", "Status of the request latency: 0 ok, 1 warn, 2 alert (worst open alert about it).",
    [](const LatencyReport& l) { return status_value(l.status); }},
   {"vigil_latency_recent_requests", "Latencies recorded in the latency window.",
@@ -392,13 +392,13 @@ inline void append_prometheus(std::string& out, const Report& report) {
   w.end();
 
   const detail::PrometheusSubjects subjects(report);
-  for (const detail::FeatureFamily& family : detail::feature_families) {
+  for (const detail::FeatureMetric& family : detail::feature_families) {
     w.begin(family.name, "gauge", family.help);
     for (std::size_t i = 0; i < subjects.features.size(); ++i)
       w.sample(subjects.feature_labels[i], family.figure(*subjects.features[i]));
     w.end();
   }
-  for (const detail::OutputFamily& family : detail::output_families) {
+  for (const detail::OutputMetric& family : detail::output_families) {
     w.begin(family.name, "gauge", family.help);
     for (std::size_t i = 0; i < subjects.outputs.size(); ++i)
       w.sample(subjects.output_labels[i], family.figure(*subjects.outputs[i]));
@@ -494,7 +494,7 @@ inline void append_prometheus(std::string& out, const Report& report) {
          "P-value of the G test of the recent timeout rate against the background.", traffic.timeout_p_value);
 
   const detail::PrometheusLatencies latencies(report);
-  for (const detail::LatencyFamily& family : detail::latency_families) {
+  for (const detail::LatencyMetric& family : detail::latency_families) {
     w.begin(family.name, "gauge", family.help);
     for (std::size_t i = 0; i < latencies.latencies.size(); ++i)
       w.sample(latencies.labels[i], family.figure(*latencies.latencies[i]));

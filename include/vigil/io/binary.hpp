@@ -42,6 +42,7 @@ enum class TypeId : std::uint8_t {
   event_rate = 7,
   profile = 32,
   monitor_snapshot = 33,
+  interval_summary = 34,
 };
 
 /// The four magic bytes at the start of every serialized object.

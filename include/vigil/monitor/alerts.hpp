@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "vigil/error.hpp"
+#include "vigil/monitor/subject.hpp"
 
 namespace vigil {
 
@@ -64,12 +65,16 @@ struct Alert {
   enum class Transition : std::uint8_t { raised, escalated, resolved };
   double time = 0;  // event time (Unix seconds) at the end of the interval that decided it
   AlertKind kind = AlertKind::feature_drift;
-  std::string subject;  // the feature, output or tag
+  Subject subject;      // the feature, output, signal or tag value; to_string() for people
   Severity severity = Severity::warn;
   double statistic = 0;  // the effect size or test statistic named in the message
   double p_value = std::numeric_limits<double>::quiet_NaN();  // NaN when the rule has none
   std::string message;   // one sentence for a person
   Transition transition = Transition::raised;
+  /// The transition's number in the monitor's life, from 1; 0 for an open alert's current
+  /// state (Report::open_alerts). A reader that remembers the last number it saw finds the
+  /// newer transitions in Report::alert_log.
+  std::uint64_t sequence = 0;
 };
 
 inline const char* to_string(Alert::Transition t) {
@@ -132,7 +137,7 @@ struct AlertPolicy {
 /// One interval's evidence for a (kind, subject): significant and large enough.
 struct Evidence {
   AlertKind kind;
-  std::string subject;
+  Subject subject;
   Severity severity;
   double statistic;
   double p_value;
@@ -140,142 +145,4 @@ struct Evidence {
   bool immediate = false;  // opens without waiting for persistence (a silence)
 };
 
-namespace detail {
-
-/// The alert state machine per (kind, subject): persistence to open, recovery to close,
-/// cool-down against flapping. Each transition is reported exactly once.
-class AlertTracker {
- public:
-  explicit AlertTracker(AlertPolicy policy = {}) : policy_(policy) { policy_.validate(); }
-
-  /// Feeds one evaluated interval ending at `time`: `evidence` lists what was seen; every
-  /// other tracked key counts as clean. Returns the transitions, in a stable order.
-  std::vector<Alert> update(double time, const std::vector<Evidence>& evidence) {
-    std::vector<Alert> out;
-    for (auto& [key, state] : states_) state.seen_this_round = false;
-    for (const Evidence& e : evidence) {
-      State& s = states_[Key{e.kind, e.subject}];
-      s.seen_this_round = true;
-      s.last = e;
-    }
-    const std::uint64_t mask = policy_.window >= 64 ? ~0ull : ((1ull << policy_.window) - 1);
-    for (auto it = states_.begin(); it != states_.end();) {
-      State& s = it->second;
-      s.history = ((s.history << 1) | (s.seen_this_round ? 1u : 0u)) & mask;
-      if (s.seen_this_round) {
-        s.clean_streak = 0;
-        if (s.last.severity == Severity::alert) s.alert_hits = ((s.alert_hits << 1) | 1u) & mask;
-        else s.alert_hits = (s.alert_hits << 1) & mask;
-      } else {
-        ++s.clean_streak;
-        s.alert_hits = (s.alert_hits << 1) & mask;
-      }
-      const int hits = popcount(s.history);
-      const int needed = s.seen_this_round && s.last.immediate ? 1 : policy_.persistence;
-      if (!s.open) {
-        const bool cooled = time - s.closed_at >= policy_.cool_down;  // closed_at starts at -inf
-        if (hits >= needed && s.seen_this_round && cooled) {
-          s.open = true;
-          s.severity = popcount(s.alert_hits) >= needed ? Severity::alert : Severity::warn;
-          out.push_back(make(time, s, Alert::Transition::raised));
-        }
-      } else if (s.seen_this_round && s.severity == Severity::warn && popcount(s.alert_hits) >= needed) {
-        s.severity = Severity::alert;
-        out.push_back(make(time, s, Alert::Transition::escalated));
-      } else if (s.clean_streak >= policy_.recovery) {
-        s.open = false;
-        s.closed_at = time;
-        out.push_back(make(time, s, Alert::Transition::resolved));
-      }
-      // Forget keys that are closed, clean and cooled down, so the map stays bounded by
-      // what is currently happening.
-      if (!s.open && s.history == 0 && time - s.closed_at >= policy_.cool_down) {
-        it = states_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    return out;
-  }
-
-  /// Feeds evidence seen between interval evaluations (a silence noticed at report time)
-  /// that opens or escalates an alert at once; other keys, and this key's history, are left
-  /// for the next update(). Returns the transitions.
-  std::vector<Alert> raise_now(double time, const Evidence& e) {
-    std::vector<Alert> out;
-    State& s = states_[Key{e.kind, e.subject}];
-    s.last = e;
-    if (!s.open) {
-      if (time - s.closed_at < policy_.cool_down) return out;
-      s.open = true;
-      s.clean_streak = 0;
-      s.severity = e.severity;
-      out.push_back(make(time, s, Alert::Transition::raised));
-    } else {
-      // Still silent: the alert stays open however the interval counts read meanwhile.
-      s.clean_streak = 0;
-      if (s.severity == Severity::warn && e.severity == Severity::alert) {
-        s.severity = Severity::alert;
-        out.push_back(make(time, s, Alert::Transition::escalated));
-      }
-    }
-    s.history |= 1u;
-    return out;
-  }
-
-  /// Alerts currently open, as last raised or escalated (message and figures of the latest
-  /// evidence).
-  std::vector<Alert> open_alerts(double time) const {
-    std::vector<Alert> out;
-    for (const auto& [key, s] : states_)
-      if (s.open) out.push_back(make(time, s, Alert::Transition::raised));
-    return out;
-  }
-
-  const AlertPolicy& policy() const { return policy_; }
-
- private:
-  struct Key {
-    AlertKind kind;
-    std::string subject;
-    friend bool operator<(const Key& a, const Key& b) {
-      return a.kind != b.kind ? a.kind < b.kind : a.subject < b.subject;
-    }
-  };
-  struct State {
-    std::uint64_t history = 0;     // bit i: evidence i intervals ago
-    std::uint64_t alert_hits = 0;  // bit i: evidence of severity alert i intervals ago
-    int clean_streak = 0;
-    bool open = false;
-    bool seen_this_round = false;
-    Severity severity = Severity::warn;
-    double closed_at = -std::numeric_limits<double>::infinity();
-    Evidence last{AlertKind::feature_drift, "", Severity::warn, 0, 0, ""};
-  };
-  static int popcount(std::uint64_t v) {
-    int n = 0;
-    for (; v; v &= v - 1) ++n;
-    return n;
-  }
-  static Alert make(double time, const State& s, Alert::Transition t) {
-    Alert a;
-    a.time = time;
-    a.kind = s.last.kind;
-    a.subject = s.last.subject;
-    a.severity = s.severity;
-    a.statistic = s.last.statistic;
-    a.p_value = s.last.p_value;
-    a.message = t == Alert::Transition::resolved
-                    ? "Resolved: no evidence in the last " + std::to_string(s.clean_streak) +
-                          " intervals. Last evidence: " + s.last.message
-                    : s.last.message;
-    a.transition = t;
-    return a;
-  }
-
-  AlertPolicy policy_;
-  std::map<Key, State> states_;
-};
-
-}  // namespace detail
 }  // namespace vigil

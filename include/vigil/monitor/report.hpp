@@ -97,7 +97,7 @@ struct SlowAttribution {
 /// Latency of the requests in the latency window against a long background (log-scale
 /// buckets), and which tag values the slow requests come from. Latencies are in seconds.
 struct LatencyReport {
-  std::string subject;               // "requests", or "tag=value: requests" for a cohort
+  std::string subject;               // "requests", or "tag=value: requests" for a cohort (as to_string(Subject))
   Status status = Status::ok;
   std::uint64_t recent_count = 0;    // latencies in the latency window
   std::uint64_t background_count = 0;
@@ -187,7 +187,10 @@ struct Report {
   TrafficReport traffic;
   LatencyReport latency;                     // every request; cohorts have their own
   std::vector<Alert> open_alerts;            // currently open, newest figures
-  std::vector<Alert> transitions;            // raised/escalated/resolved since the last report
+  /// The latest alert transitions (raised, escalated, resolved), oldest first, each with its
+  /// sequence number (Alert::sequence): at most MonitorOptions::alert_log of them, so any
+  /// number of readers each find what happened since they last looked.
+  std::vector<Alert> alert_log;
 };
 
 }  // namespace vigil

@@ -3,120 +3,78 @@
 #pragma once
 
 /// \file
-/// Traffic analyses of the Monitor, after Dunning & Friedman ("Practical Machine Learning: A
-/// New Look at Anomaly Detection", O'Reilly 2014): is the model being asked (arrivals against
-/// a predicted rate, and the Poisson surprise of a silence: a stopped stream is an alarm, not
-/// a quiet night), does it answer (completions against arrivals), and does it answer well
-/// (error and timeout rates against the background).
+/// The traffic family, after Dunning & Friedman ("Practical Machine Learning: A New Look at
+/// Anomaly Detection", O'Reilly 2014): is the model being asked (arrivals against a predicted
+/// rate, and the Poisson surprise of a silence: a stopped stream is an alarm, not a quiet
+/// night), does it answer (completions against arrivals), and does it answer well (error and
+/// timeout rates against the background).
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <string>
 #include <vector>
 
+#include "vigil/error.hpp"
+#include "vigil/model/rate_predictor.hpp"
 #include "vigil/monitor/alerts.hpp"
-#include "vigil/monitor/detail/summary.hpp"
-#include "vigil/monitor/features.hpp"
+#include "vigil/monitor/detail/corrections.hpp"
+#include "vigil/monitor/detail/evaluation_context.hpp"
+#include "vigil/monitor/detail/evidence_text.hpp"
+#include "vigil/monitor/detail/monitor_statistics.hpp"
+#include "vigil/monitor/detail/traffic_state.hpp"
+#include "vigil/monitor/options.hpp"
 #include "vigil/monitor/report.hpp"
-#include "vigil/stats/goodness_of_fit.hpp"
-#include "vigil/stats/special_functions.hpp"
+#include "vigil/monitor/subject.hpp"
 
 namespace vigil {
 namespace detail {
 
-/// Two-sided p-value of a count under Poisson(mean): twice the smaller tail, at most 1.
-inline double poisson_two_sided(double count, double mean) {
-  if (!(mean > 0) || std::isnan(count)) return FeatureReport::nan();
-  const double at_most = stats::gamma_q(count + 1, mean);             // P(X ≤ count)
-  const double at_least = count <= 0 ? 1.0 : stats::gamma_p(count, mean);  // P(X ≥ count)
-  return std::min(1.0, 2 * std::min(at_most, at_least));
-}
+/// The traffic family's subjects (Subject::index).
+enum class TrafficSignal : std::uint32_t { arrivals, completions, errors, timeouts };
 
-/// The Poisson mean μ whose E[log(X + 1)] is `log_mean`: the expected count behind a
-/// predicted log count (exp(log_mean) − 1 falls short of it: log is concave). Newton's method
-/// from exp(log_mean) − 1, on sums over the pmf within 12 standard deviations of the mean,
-/// each term from the previous one (p(k + 1) = p(k)·μ/(k + 1)) with one log, divided by the
-/// summed mass (which cancels the rounding of the first term's exp, ≈ 1e-11 at large means):
-/// within 1e-13 relative in 3 to 5 steps. E[log(X + 1)] is increasing and concave in μ (its
-/// second difference in k is negative), so in exact arithmetic the steps rise to the root
-/// from below; the iteration stops once a step is under 1e-10 of μ. Above a mean of 10⁴ the
-/// second-order correction suffices. Report time only.
-inline double poisson_mean_of_log_mean(double log_mean) {
-  if (!(log_mean > 0)) return 0;
-  const double naive = std::expm1(log_mean);
-  if (naive > 1e4) return naive * std::exp(naive / (2 * (naive + 1) * (naive + 1)));
-  // E[log(X + 1)] and its derivative in μ, E[log(X + 2) − log(X + 1)].
-  const auto moments = [](double mu, double& value, double& slope) {
-    value = 0;
-    slope = 0;
-    double mass = 0;
-    const double spread = 12 * std::sqrt(mu) + 12;
-    const auto first = static_cast<std::int64_t>(std::max(0.0, std::floor(mu - spread)));
-    const auto last = static_cast<std::int64_t>(std::ceil(mu + spread));
-    const double k0 = static_cast<double>(first);
-    double p = std::exp(k0 * std::log(mu) - mu - stats::log_gamma(k0 + 1));
-    double log_here = std::log1p(k0);
-    for (std::int64_t k = first; k <= last; ++k) {
-      const double kk = static_cast<double>(k);
-      const double log_next = std::log1p(kk + 1);
-      value += p * log_here;
-      slope += p * (log_next - log_here);
-      mass += p;
-      p *= mu / (kk + 1);
-      log_here = log_next;
-    }
-    value /= mass;
-    slope /= mass;
-  };
-  double mu = naive;  // E[log(X + 1)] ≤ log(μ + 1): the root is at least this
-  for (int i = 0; i < 100; ++i) {
-    double value = 0;
-    double slope = 0;
-    moments(mu, value, slope);
-    if (!(slope > 0)) break;
-    const double step = (log_mean - value) / slope;
-    mu += step;
-    if (!(std::fabs(step) > 1e-10 * mu)) break;  // quadratic: the next step would be far smaller
+inline const char* to_string(TrafficSignal s) {
+  switch (s) {
+    case TrafficSignal::arrivals: return "arrivals";
+    case TrafficSignal::completions: return "completions";
+    case TrafficSignal::errors: return "errors";
+    case TrafficSignal::timeouts: return "timeouts";
   }
-  return mu;
+  return "unknown";
 }
 
-/// G-test of a rate: `hits` of `total` recently against `background_hits` of
-/// `background_total` (a 2×2 table). NaN without data on either side.
-inline double rate_p_value(double hits, double total, double background_hits, double background_total) {
-  if (!(total > 0) || !(background_total > 0)) return FeatureReport::nan();
-  if (hits + background_hits <= 0 || hits + background_hits >= total + background_total) return 1.0;
-  return stats::g_test_independence(std::vector<double>{hits, total - hits},
-                                    std::vector<double>{background_hits, background_total - background_hits})
-      .p_value;
+inline Subject traffic_subject(TrafficSignal s) {
+  return Subject{Family::traffic, static_cast<std::uint32_t>(s), to_string(s), Cohort{}, false};
+}
+
+/// Completions against arrivals of the recent interval(s) and of the background, when the
+/// server reports arrivals.
+inline void analyze_completions(const Span<TrafficState>& recent, const Span<TrafficState>& background,
+                                TrafficReport& r) {
+  const auto arrived = static_cast<double>(recent.arrivals);
+  const auto background_arrived = static_cast<double>(background.arrivals);
+  if (arrived > 0) r.completion_ratio = static_cast<double>(recent.requests) / arrived;
+  if (background_arrived > 0)
+    r.background_completion_ratio = static_cast<double>(background.requests) / background_arrived;
+  // Completions of an interval may answer arrivals of the one before; the test caps them at
+  // the arrivals so that the table stays a table.
+  r.completion_p_value =
+      rate_p_value(std::min(static_cast<double>(recent.requests), arrived), arrived,
+                   std::min(static_cast<double>(background.requests), background_arrived), background_arrived);
 }
 
 /// Arrivals, completions, errors and timeouts of the recent interval(s) against the
-/// background. The prediction figures are filled by the Monitor.
-inline void analyze_traffic(const IntervalSummary& recent, const IntervalSummary& background, bool explicit_arrivals,
-                            TrafficReport& r) {
+/// background. The prediction figures are the family's to fill.
+inline TrafficReport analyze_traffic(const Span<TrafficState>& recent, const Span<TrafficState>& background,
+                                     bool explicit_arrivals) {
+  TrafficReport r;
   r.arrivals_source = explicit_arrivals ? "arrivals" : "completions";
   r.recent_completions = recent.requests;
   r.recent_arrivals = explicit_arrivals ? recent.arrivals : recent.requests;
-  if (explicit_arrivals) {
-    const auto arrived = static_cast<double>(recent.arrivals);
-    const auto background_arrived = static_cast<double>(background.arrivals);
-    if (arrived > 0) r.completion_ratio = static_cast<double>(recent.requests) / arrived;
-    if (background_arrived > 0)
-      r.background_completion_ratio = static_cast<double>(background.requests) / background_arrived;
-    // Completions of an interval may answer arrivals of the one before; the test caps them
-    // at the arrivals so that the table stays a table.
-    r.completion_p_value =
-        rate_p_value(std::min(static_cast<double>(recent.requests), arrived), arrived,
-                     std::min(static_cast<double>(background.requests), background_arrived), background_arrived);
-  }
+  if (explicit_arrivals) analyze_completions(recent, background, r);
   const auto n = static_cast<double>(recent.requests);
   const auto bn = static_cast<double>(background.requests);
-  const auto status = [](const IntervalSummary& s, RequestStatus st) {
-    return static_cast<double>(s.status_counts[static_cast<int>(st)]);
-  };
+  const auto status = [](const Span<TrafficState>& s, RequestStatus st) { return static_cast<double>(s.state.count(st)); };
   if (n > 0) {
     r.error_rate = status(recent, RequestStatus::error) / n;
     r.timeout_rate = status(recent, RequestStatus::timeout) / n;
@@ -128,6 +86,7 @@ inline void analyze_traffic(const IntervalSummary& recent, const IntervalSummary
   r.error_p_value = rate_p_value(status(recent, RequestStatus::error), n, status(background, RequestStatus::error), bn);
   r.timeout_p_value =
       rate_p_value(status(recent, RequestStatus::timeout), n, status(background, RequestStatus::timeout), bn);
+  return r;
 }
 
 /// The silence from the last arrival to `now`, judged by the predicted rate (arrivals per
@@ -141,77 +100,185 @@ inline void analyze_silence(double now, double last_arrival, double rate_per_sec
   r.silence_p_value = std::exp(-r.expected_in_silence);
 }
 
-/// A small probability for a sentence: "0.67 %", "4.5e-05".
-inline std::string chance(double p) {
-  if (!(p >= 1e-3)) {
-    char buffer[32];
-    std::snprintf(buffer, sizeof buffer, "%.1e", p);
-    return buffer;
-  }
-  return percent(p);
-}
-
 /// Evidence of a silence: at least `silence_arrivals` expected arrivals missed (warn;
 /// `silence_alert_arrivals` for alert), never for a silence shorter than `min_silence`.
 /// Opens at once: a silence is itself the accumulated evidence.
 inline void silence_evidence(const TrafficReport& r, const AlertPolicy& policy, std::vector<Evidence>& out) {
   if (!(r.silence >= policy.min_silence) || !(r.expected_in_silence >= policy.silence_arrivals)) return;
   const bool alert = r.expected_in_silence >= policy.silence_alert_arrivals;
-  Evidence e{AlertKind::traffic, "arrivals", alert ? Severity::alert : Severity::warn, r.expected_in_silence,
-             r.silence_p_value,
+  Evidence e{AlertKind::traffic, traffic_subject(TrafficSignal::arrivals), alert ? Severity::alert : Severity::warn,
+             r.expected_in_silence, r.silence_p_value,
              "No request for " + fixed(r.silence, 0) + " s, where the predicted rate expects " +
                  fixed(r.expected_in_silence, 1) + " (chance " + chance(r.silence_p_value) + ")."};
   e.immediate = true;
   out.push_back(std::move(e));
 }
 
-/// Evidence from the interval figures: arrivals far from prediction (|z| ≥ traffic_z and a
-/// significant Poisson test), completions falling behind arrivals, error or timeout rates
-/// rising significantly.
+/// Evidence of arrivals far from prediction. The rule validated on real traffic
+/// (docs/rate_predictor.md): |z| ≥ traffic_z in consecutive intervals (persistence), or
+/// ≥ traffic_z_alert in one, which opens at once; only once the predictor models the stream
+/// (not while it falls back to a mean), with a significant Poisson test.
+inline void arrival_evidence(const TrafficReport& r, const AlertPolicy& policy, std::vector<Evidence>& out) {
+  const bool modelled = r.rate_model == "recent" || r.rate_model == "seasonal";
+  if (!modelled || std::isnan(r.arrival_z) || !(r.arrival_p_value < policy.p_value)) return;
+  const int level = severity_of(std::fabs(r.arrival_z), policy.traffic_z, policy.traffic_z_alert);
+  if (level == 0) return;
+  Evidence e{AlertKind::traffic, traffic_subject(TrafficSignal::arrivals), severity_at(level), r.arrival_z,
+             r.arrival_p_value,
+             std::string(r.arrival_z > 0 ? "More" : "Fewer") + " requests than predicted: " +
+                 std::to_string(r.recent_arrivals) + " vs " + fixed(r.predicted_arrivals, 1) + " expected (z " +
+                 fixed(r.arrival_z) + ", " + r.rate_model + " model)."};
+  e.immediate = level == 2;
+  out.push_back(std::move(e));
+}
+
+/// Evidence of completions falling behind arrivals.
+inline void completion_evidence(const TrafficReport& r, const AlertPolicy& policy, std::vector<Evidence>& out) {
+  if (std::isnan(r.completion_ratio) || std::isnan(r.background_completion_ratio) ||
+      r.recent_arrivals < policy.min_requests)
+    return;
+  const double drop = std::min(1.0, r.background_completion_ratio) - r.completion_ratio;
+  const int level = severity_of(drop, policy.completion_drop, 3 * policy.completion_drop);
+  if (level == 0 || !(r.completion_p_value < policy.p_value)) return;
+  out.push_back(Evidence{AlertKind::traffic, traffic_subject(TrafficSignal::completions), severity_at(level), drop,
+                         r.completion_p_value,
+                         "Requests go unanswered: " + std::to_string(r.recent_completions) + " completed of " +
+                             std::to_string(r.recent_arrivals) + " arrived (" + percent(r.completion_ratio) + " vs " +
+                             percent(r.background_completion_ratio) + " in the background); " +
+                             std::to_string(r.in_flight) + " in flight."});
+}
+
+/// Evidence of an error or timeout rate rising significantly above the background's.
+inline void rate_rise_evidence(const TrafficReport& r, TrafficSignal signal, double rate, double background_rate,
+                               double p, const char* what, const AlertPolicy& policy, std::vector<Evidence>& out) {
+  if (std::isnan(rate) || std::isnan(background_rate) || !(p < policy.p_value) ||
+      r.recent_completions < policy.min_requests)
+    return;
+  const double rise = rate - background_rate;
+  const int level = severity_of(rise, policy.error_rate_change, 5 * policy.error_rate_change);
+  if (level > 0)
+    out.push_back(Evidence{AlertKind::traffic, traffic_subject(signal), severity_at(level), rise, p,
+                           std::string(what) + " rose to " + percent(rate) + " of requests from " +
+                               percent(background_rate) + " in the background."});
+}
+
+/// Evidence from the interval figures: arrivals far from prediction (unless
+/// `judge_arrivals` is false: a finished log's partial last interval), completions falling
+/// behind arrivals, error or timeout rates rising significantly.
 inline void traffic_evidence(const TrafficReport& r, const AlertPolicy& policy, bool judge_arrivals,
                              std::vector<Evidence>& out) {
-  // The rule validated on real traffic (docs/rate_predictor.md): |z| ≥ traffic_z in
-  // consecutive intervals (persistence), or ≥ traffic_z_alert in one, which opens at once;
-  // only once the predictor models the stream (not while it falls back to a mean).
-  const bool modelled = r.rate_model == "recent" || r.rate_model == "seasonal";
-  if (judge_arrivals && modelled && !std::isnan(r.arrival_z) && r.arrival_p_value < policy.p_value) {
-    const int level = severity_of(std::fabs(r.arrival_z), policy.traffic_z, policy.traffic_z_alert);
-    if (level > 0) {
-      Evidence e{AlertKind::traffic, "arrivals", level == 2 ? Severity::alert : Severity::warn, r.arrival_z,
-                 r.arrival_p_value,
-                 std::string(r.arrival_z > 0 ? "More" : "Fewer") + " requests than predicted: " +
-                     std::to_string(r.recent_arrivals) + " vs " + fixed(r.predicted_arrivals, 1) + " expected (z " +
-                     fixed(r.arrival_z) + ", " + r.rate_model + " model)."};
-      e.immediate = level == 2;
-      out.push_back(std::move(e));
+  if (judge_arrivals) arrival_evidence(r, policy, out);
+  completion_evidence(r, policy, out);
+  rate_rise_evidence(r, TrafficSignal::errors, r.error_rate, r.background_error_rate, r.error_p_value, "Errors",
+                     policy, out);
+  rate_rise_evidence(r, TrafficSignal::timeouts, r.timeout_rate, r.background_timeout_rate, r.timeout_p_value,
+                     "Timeouts", policy, out);
+}
+
+/// The traffic family (docs/concepts.md, "Monitor family"). It alone keeps state across
+/// evaluations: the arrival-rate predictor, fed each evaluated interval's arrivals.
+class TrafficFamily {
+ public:
+  static constexpr Family id = Family::traffic;
+  static constexpr bool per_cohort = false;
+  using Plan = TrafficPlan;
+  using State = TrafficState;
+  using Section = TrafficReport;
+  struct Tickets {};
+
+  static Plan make_plan(const Schema&, const Profile&, const MonitorOptions&) { return Plan{}; }
+  TrafficFamily(const Plan&, const MonitorOptions& options)
+      : interval_(options.interval), recent_intervals_(options.recent_intervals), rate_([&] {
+          RatePredictorOptions r = options.rate;
+          r.interval = options.interval;
+          return r;
+        }()) {}
+
+  /// The recent interval(s) against the background, and their arrivals against the rate
+  /// predicted from the intervals before them; then the interval's arrivals feed the
+  /// predictor (a finished log's partial last interval is no count to learn from).
+  Section analyze(const SpanReader<State>& span, const EvaluationContext& context, const SlotContext&) {
+    const EvaluationWindow& w = context.window;
+    const bool explicit_arrivals = context.intake.explicit_arrivals();
+    TrafficReport r = analyze_traffic(span(w.recent_start, w.recent_end), span(w.background_start, w.recent_start),
+                                      explicit_arrivals);
+    r.in_flight = context.intake.in_flight();
+    const std::int64_t k = w.interval;
+    feed(k - 1, context.intake);
+    const RatePrediction prediction = predict(k);
+    const double count = context.partial ? std::numeric_limits<double>::quiet_NaN() : context.intake.arrivals_in(k);
+    if (std::isnan(count)) rate_.add_unknown(k);
+    else rate_.add(k, count);
+    fed_through_ = k;
+    judge_arrivals(prediction, r);
+    return r;
+  }
+  Tickets tests(const Section&, Corrections&) const { return {}; }
+  void evidence(const Section& section, const Tickets&, const Corrections&, const EvaluationContext& context,
+                const SlotContext&, std::vector<Evidence>& out) const {
+    traffic_evidence(section, context.policy, !context.partial, out);
+  }
+
+  /// A silence noticed between interval ends (a health check asking at `now` while no
+  /// request comes), judged at once against the rate predicted for the open interval: the
+  /// figures go to `r`, the evidence (if any) to `out`. Nothing before the first interval
+  /// was evaluated.
+  void silence(double now, const IntakeView& intake, const AlertPolicy& policy, TrafficReport& r,
+               std::vector<Evidence>& out) const {
+    if (!std::isfinite(now) || rate_.empty()) return;
+    const RatePrediction prediction = predict(static_cast<std::int64_t>(std::floor(now / interval_)));
+    if (prediction.model == RateModel::none) return;
+    analyze_silence(now, intake.last_arrival(), poisson_mean_of_log_mean(prediction.log_rate) / interval_, r);
+    silence_evidence(r, policy, out);
+  }
+
+  static void place(Section&& section, Report& report) { report.traffic = std::move(section); }
+  static void mark(const Subject&, Status status, Report& report) {
+    report.traffic.status = std::max(report.traffic.status, status);
+  }
+
+ private:
+  // Intervals up to k never given to the predictor (evaluations skipped) are given now, or
+  // declared unknown when retention no longer holds them at fine resolution. The first
+  // interval judged starts the series.
+  void feed(std::int64_t k, const IntakeView& intake) {
+    if (fed_through_ == none) return;
+    std::int64_t from = fed_through_ + 1;
+    const auto history = static_cast<std::int64_t>(rate_.options().history);
+    if (k - from > history) from = k - history;
+    for (std::int64_t j = from; j <= k; ++j) {
+      const double count = intake.arrivals_in(j);
+      if (std::isnan(count)) rate_.add_unknown(j);
+      else rate_.add(j, count);
+    }
+    fed_through_ = std::max(fed_through_, k);
+  }
+  // The prediction for k, made from the intervals before it; none when the lags of k are no
+  // longer held.
+  RatePrediction predict(std::int64_t k) const {
+    if (rate_.empty()) return RatePrediction{};
+    try {
+      return rate_.predict(k);
+    } catch (const vigil::error&) {
+      return RatePrediction{};
     }
   }
-  if (!std::isnan(r.completion_ratio) && !std::isnan(r.background_completion_ratio) &&
-      r.recent_arrivals >= policy.min_requests) {
-    const double drop = std::min(1.0, r.background_completion_ratio) - r.completion_ratio;
-    const double p = r.completion_p_value;
-    const int level = severity_of(drop, policy.completion_drop, 3 * policy.completion_drop);
-    if (level > 0 && p < policy.p_value)
-      out.push_back(Evidence{AlertKind::traffic, "completions", level == 2 ? Severity::alert : Severity::warn, drop, p,
-                             "Requests go unanswered: " + std::to_string(r.recent_completions) + " completed of " +
-                                 std::to_string(r.recent_arrivals) + " arrived (" + percent(r.completion_ratio) +
-                                 " vs " + percent(r.background_completion_ratio) + " in the background); " +
-                                 std::to_string(r.in_flight) + " in flight."});
+  void judge_arrivals(const RatePrediction& prediction, TrafficReport& r) const {
+    r.rate_model = to_string(prediction.model);
+    r.rate_history = prediction.fitted_on;
+    if (prediction.model == RateModel::none || recent_intervals_ != 1) return;
+    const auto arrived = static_cast<double>(r.recent_arrivals);
+    r.predicted_arrivals = poisson_mean_of_log_mean(prediction.log_rate);
+    r.arrival_z = prediction.z(arrived);
+    r.arrival_p_value = poisson_two_sided(arrived, r.predicted_arrivals);
   }
-  const auto rate_evidence = [&](const char* subject, double rate, double background_rate, double p, const char* what) {
-    if (std::isnan(rate) || std::isnan(background_rate) || !(p < policy.p_value) ||
-        r.recent_completions < policy.min_requests)
-      return;
-    const double rise = rate - background_rate;
-    const int level = severity_of(rise, policy.error_rate_change, 5 * policy.error_rate_change);
-    if (level > 0)
-      out.push_back(Evidence{AlertKind::traffic, subject, level == 2 ? Severity::alert : Severity::warn, rise, p,
-                             std::string(what) + " rose to " + percent(rate) + " of requests from " +
-                                 percent(background_rate) + " in the background."});
-  };
-  rate_evidence("errors", r.error_rate, r.background_error_rate, r.error_p_value, "Errors");
-  rate_evidence("timeouts", r.timeout_rate, r.background_timeout_rate, r.timeout_p_value, "Timeouts");
-}
+
+  static constexpr std::int64_t none = std::numeric_limits<std::int64_t>::min();
+  double interval_;
+  std::size_t recent_intervals_;
+  RatePredictor rate_;
+  std::int64_t fed_through_ = none;  // last interval given to rate_
+};
 
 }  // namespace detail
 }  // namespace vigil

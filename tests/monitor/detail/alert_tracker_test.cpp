@@ -1,4 +1,4 @@
-#include <vigil/monitor/alerts.hpp>
+#include <vigil/monitor/detail/alert_tracker.hpp>
 
 #include <string>
 #include <vector>
@@ -11,8 +11,13 @@ using vigil::AlertKind;
 using vigil::Evidence;
 using vigil::Severity;
 
+// A feature's subject: "x" is feature 0, "y" feature 1.
+vigil::Subject feature(const std::string& name) {
+  return vigil::Subject{vigil::Family::features, name == "x" ? 0u : 1u, name, vigil::Cohort{}, false};
+}
+
 Evidence evidence(Severity severity = Severity::warn, const std::string& subject = "x") {
-  return Evidence{AlertKind::feature_shift, subject, severity, 0.3, 1e-5, "x moved"};
+  return Evidence{AlertKind::feature_shift, feature(subject), severity, 0.3, 1e-5, "x moved"};
 }
 
 // Feeds `pattern` (one character per interval: '.' nothing, 'w' warn, 'a' alert evidence)
@@ -74,8 +79,8 @@ TEST_CASE("AlertTracker: subjects are independent", "[alerts]") {
     all.insert(all.end(), out.begin(), out.end());
   }
   REQUIRE(all.size() == 2);
-  CHECK(all[0].subject == "x");
-  CHECK(all[1].subject == "y");
+  CHECK(all[0].subject == feature("x"));
+  CHECK(all[1].subject == feature("y"));
   CHECK(all[1].severity == Severity::alert);
   CHECK(all[0].message == "x moved");
 }

@@ -1,0 +1,60 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+//
+// Helpers that compare bin counts for the monitor families: counts as doubles, decile
+// groups, and the smoothed G-test and PSI the alert rules read.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "vigil/stats/distances.hpp"
+#include "vigil/stats/goodness_of_fit.hpp"
+#include "vigil/stats/test_result.hpp"
+
+namespace vigil {
+namespace detail {
+
+/// Counts of `bins[offset .. offset + n)` as doubles.
+template <class Bins>
+std::vector<double> counts_of(const Bins& bins, std::size_t offset, std::size_t n) {
+  std::vector<double> out(n);
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<double>(bins[offset + i]);
+  return out;
+}
+
+inline double total_of(const std::vector<double>& v) {
+  double t = 0;
+  for (double x : v) t += x;
+  return t;
+}
+
+/// Sums fine bins into their decile groups.
+inline std::vector<double> group(const std::vector<double>& fine, const std::vector<std::uint32_t>& groups,
+                                 std::size_t group_count) {
+  std::vector<double> out(group_count, 0.0);
+  for (std::size_t i = 0; i < fine.size(); ++i) out[groups[i]] += fine[i];
+  return out;
+}
+
+/// G-test of `recent` counts against a reference given as shares, with the shares smoothed
+/// (a share of 0 becomes 10⁻⁴) so that a value the reference never had gives a large, finite
+/// statistic.
+inline stats::TestResult g_test_against_shares(const std::vector<double>& recent, const std::vector<double>& shares) {
+  std::vector<double> expected(shares.size());
+  for (std::size_t i = 0; i < shares.size(); ++i) expected[i] = shares[i] + 1e-4;
+  stats::GoodnessOfFitOptions options;
+  options.rescale_expected = true;
+  return stats::g_test(recent, expected, options);
+}
+
+/// PSI of `recent` against `reference` (counts or shares), NaN when either side is empty.
+inline double psi_or_nan(const std::vector<double>& reference, const std::vector<double>& recent) {
+  if (total_of(reference) <= 0 || total_of(recent) <= 0) return std::numeric_limits<double>::quiet_NaN();
+  return stats::psi(reference, recent);
+}
+
+}  // namespace detail
+}  // namespace vigil

@@ -1,0 +1,351 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The evaluation side of a Monitor: each closed interval is analysed by every family, the
+// p-values corrected across families (Benjamini-Hochberg), the evidence fed to the alert
+// state machine, and the result stored for report() to read.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <mutex>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "vigil/monitor/alerts.hpp"
+#include "vigil/monitor/detail/alert_log.hpp"
+#include "vigil/monitor/detail/alert_tracker.hpp"
+#include "vigil/monitor/detail/corrections.hpp"
+#include "vigil/monitor/detail/evaluation_context.hpp"
+#include "vigil/monitor/detail/intake.hpp"
+#include "vigil/monitor/detail/monitor_families.hpp"
+#include "vigil/monitor/options.hpp"
+#include "vigil/monitor/profile.hpp"
+#include "vigil/monitor/report.hpp"
+#include "vigil/monitor/schema.hpp"
+
+namespace vigil {
+namespace detail {
+
+/// Whether family F wants to see all its sections once every slot was analysed.
+template <class F, class = void>
+struct has_conclude : std::false_type {};
+template <class F>
+struct has_conclude<F, std::void_t<decltype(std::declval<const F&>().conclude(
+                           std::declval<const std::vector<typename F::Section>&>(),
+                           std::declval<const EvaluationContext&>()))>> : std::true_type {};
+
+/// One family's work in one evaluation: its section and tickets per analysed slot.
+template <class F>
+struct FamilyRun {
+  using family_type = F;
+  std::vector<std::size_t> slots;
+  std::vector<typename F::Section> sections;
+  std::vector<typename F::Tickets> tickets;
+};
+
+template <class List>
+struct FamilyRuns;
+template <class... Families>
+struct FamilyRuns<FamilyList<Families...>> {
+  using Objects = std::tuple<Families...>;
+  using Runs = std::tuple<FamilyRun<Families>...>;
+};
+
+/// The spans of event time that the evaluation of interval k compares.
+inline EvaluationWindow window_of(std::int64_t k, const MonitorOptions& o) {
+  const IntervalClock clock{o.interval};
+  EvaluationWindow w;
+  w.interval = k;
+  w.recent_end = clock.start(k + 1);
+  w.recent_start = clock.start(k + 1 - static_cast<std::int64_t>(o.recent_intervals));
+  const double retention = o.coarse_interval * static_cast<double>(o.coarse_intervals) +
+                           o.interval * static_cast<double>(o.fine_intervals);
+  w.horizon_start = w.recent_end - std::min(o.long_horizon, retention);
+  w.background_start = w.recent_start - o.background;
+  const double window =
+      static_cast<double>(std::max<std::int64_t>(1, std::llround(o.latency_window / o.interval))) * o.interval;
+  w.latency_start = w.recent_end - window;
+  w.latency_background_start = w.latency_start - std::min(o.latency_background, retention - window);
+  return w;
+}
+
+/// Runs the evaluations of a Monitor and keeps their result. Thread-safe: one evaluation at
+/// a time; callbacks run after it, in event-time order, without the evaluation's lock (so
+/// they may call report(), but must not evaluate).
+class Evaluator {
+ public:
+  using AlertCallback = std::function<void(const Alert&)>;
+  using IntervalCallback = std::function<void(const Report&)>;
+
+  Evaluator(const Schema& schema, const Profile& profile, const MonitorPlan& plan, const MonitorOptions& options,
+            Intake& intake);
+
+  void on_alert(AlertCallback callback) {
+    std::lock_guard<std::mutex> lock(callback_mutex_);
+    alert_callbacks_.push_back(std::move(callback));
+  }
+  void on_interval(IntervalCallback callback) {
+    std::lock_guard<std::mutex> lock(callback_mutex_);
+    interval_callbacks_.push_back(std::move(callback));
+  }
+
+  /// Evaluates, in event-time order, every interval that ended at or before `now` and was
+  /// not evaluated yet (each interval is evaluated once); with `live`, then judges the
+  /// silence since the last arrival at `now`.
+  void run(double now, bool live);
+  /// Declares interval k the partial last interval of a finished log: its arrivals are not
+  /// judged against the rate, nor learnt.
+  void set_partial(std::int64_t k) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    partial_ = k;
+  }
+  /// The result of the latest evaluation, with the alerts open then and the alert log, and
+  /// the intake's counters as of now. Changes nothing.
+  Report report() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return read();
+  }
+
+ private:
+  using Families = FamilyRuns<MonitorFamilies>::Objects;
+  using Runs = FamilyRuns<MonitorFamilies>::Runs;
+  struct Pending {
+    std::vector<Alert> alerts;
+    std::vector<Report> intervals;
+  };
+
+  void evaluate_interval(std::int64_t k, Pending& pending);
+  template <class F>
+  void analyze(F& family, const EvaluationContext& context, const TagDictionary::Snapshot& tags, FamilyRun<F>& run,
+               Corrections& corrections);
+  template <class F>
+  void weigh(const F& family, const FamilyRun<F>& run, const Corrections& corrections, const EvaluationContext& context,
+             const TagDictionary::Snapshot& tags, std::vector<Evidence>& evidence) const;
+  Report assemble(const EvaluationWindow& w, const TagDictionary::Snapshot& tags, Runs& runs);
+  void judge_silence(double now, Pending& pending);
+  void record(std::vector<Alert> transitions, Pending& pending);
+  Report read() const;
+  void mark(const Alert& alert, Report& report) const;
+  void publish(Pending& pending, std::unique_lock<std::mutex>& evaluation);
+
+  const Profile& profile_;
+  const MonitorOptions& options_;
+  Intake& intake_;
+  std::vector<std::string> tag_names_;
+  Families families_;
+
+  mutable std::mutex mutex_;  // guards everything below; never taken under a shard lock
+  AlertTracker tracker_;
+  AlertLog log_;
+  std::int64_t evaluated_through_ = IntervalClock::none;  // last interval evaluated
+  std::int64_t partial_ = IntervalClock::none;            // where a finished log ended
+  std::uint64_t skipped_ = 0;
+  Report latest_;                      // the latest evaluation's figures (statuses left ok)
+  std::vector<Cohort> latest_cohorts_;  // the cohort of each of latest_.cohorts
+
+  std::mutex callback_mutex_;  // taken before mutex_ is released, so callbacks keep their order
+  std::vector<AlertCallback> alert_callbacks_;
+  std::vector<IntervalCallback> interval_callbacks_;
+};
+
+template <class... Families, class Plan>
+std::tuple<Families...> make_families(const Plan& plan, const MonitorOptions& options, std::tuple<Families...>*) {
+  return std::tuple<Families...>(Families(plan.template of<Families>(), options)...);
+}
+
+inline Evaluator::Evaluator(const Schema& schema, const Profile& profile, const MonitorPlan& plan,
+                            const MonitorOptions& options, Intake& intake)
+    : profile_(profile),
+      options_(options),
+      intake_(intake),
+      families_(make_families(plan, options, static_cast<Families*>(nullptr))),
+      tracker_(options.alerts),
+      log_(options.alert_log) {
+  for (std::uint32_t t = 0; t < schema.tag_count(); ++t) tag_names_.push_back(schema.name(Tag{t}));
+}
+
+inline void Evaluator::run(double now, bool live) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  const IntervalClock& clock = intake_.clock();
+  if (!clock.usable(now)) return;
+  const std::int64_t last_closed = intake_.close_through(now);
+  Pending pending;
+  std::int64_t first = evaluated_through_ == IntervalClock::none ? last_closed : evaluated_through_ + 1;
+  const std::int64_t oldest_fine = last_closed - static_cast<std::int64_t>(options_.fine_intervals) + 2;
+  if (first < oldest_fine) {
+    skipped_ += static_cast<std::uint64_t>(oldest_fine - first);
+    first = oldest_fine;
+  }
+  for (std::int64_t k = first; k <= last_closed; ++k) evaluate_interval(k, pending);
+  if (first <= last_closed) evaluated_through_ = last_closed;
+  if (live) judge_silence(now, pending);
+  publish(pending, lock);
+}
+
+inline void Evaluator::evaluate_interval(std::int64_t k, Pending& pending) {
+  const EvaluationWindow w = window_of(k, options_);
+  const TagDictionary::Snapshot tags = intake_.tags();
+  const EvaluationContext context{w, profile_, options_.alerts, intake_, tag_names_, tags.values, k == partial_};
+  Runs runs;
+  Corrections corrections;
+  std::apply([&](auto&... family) { (analyze(family, context, tags, std::get<FamilyRun<std::decay_t<decltype(family)>>>(runs), corrections), ...); },
+             families_);
+  corrections.adjust();
+  std::vector<Evidence> evidence;
+  std::apply([&](const auto&... family) { (weigh(family, std::get<FamilyRun<std::decay_t<decltype(family)>>>(runs), corrections, context, tags, evidence), ...); },
+             families_);
+  latest_ = assemble(w, tags, runs);
+  record(tracker_.update(w.recent_end, evidence), pending);
+  if (!interval_callbacks_.empty()) pending.intervals.push_back(read());
+}
+
+// Analyses every slot the family covers (all requests; every cohort value seen, for a
+// family analysed per cohort), then registers the sections' p-values for correction.
+template <class F>
+void Evaluator::analyze(F& family, const EvaluationContext& context, const TagDictionary::Snapshot& tags,
+                        FamilyRun<F>& run, Corrections& corrections) {
+  for (std::size_t slot = 0; slot < tags.slots.size(); ++slot) {
+    if (slot > 0 && (!F::per_cohort || !tags.in_use[slot])) continue;
+    const SpanReader<typename F::State> span = [&](double start, double end) {
+      return intake_.span<F>(slot, start, end);
+    };
+    run.slots.push_back(slot);
+    run.sections.push_back(family.analyze(span, context, SlotContext{slot, tags.slots[slot]}));
+  }
+  if constexpr (has_conclude<F>::value) family.conclude(run.sections, context);
+  for (const auto& section : run.sections) run.tickets.push_back(family.tests(section, corrections));
+}
+
+template <class F>
+void Evaluator::weigh(const F& family, const FamilyRun<F>& run, const Corrections& corrections,
+                      const EvaluationContext& context, const TagDictionary::Snapshot& tags,
+                      std::vector<Evidence>& evidence) const {
+  for (std::size_t i = 0; i < run.slots.size(); ++i)
+    family.evidence(run.sections[i], run.tickets[i], corrections, context, SlotContext{run.slots[i], tags.slots[run.slots[i]]},
+                    evidence);
+}
+
+// The report of interval w.interval: slot 0's sections in the report itself, each cohort
+// value's in a CohortReport of its own, in slot order.
+inline Report Evaluator::assemble(const EvaluationWindow& w, const TagDictionary::Snapshot& tags, Runs& runs) {
+  Report r;
+  r.time = w.recent_end;
+  r.recent_start = w.recent_start;
+  r.recent_end = w.recent_end;
+  r.horizon_start = w.horizon_start;
+  intake_.visit(0, w.recent_start, w.recent_end, [&](const IntervalSummary& s) { r.recent_requests += s.requests; });
+  intake_.visit(0, w.horizon_start, w.recent_end, [&](const IntervalSummary& s) {
+    r.horizon_requests += s.requests;
+    r.counters.bad_latency += s.state<LatencyFamily>().bad_latency;
+  });
+  latest_cohorts_.clear();
+  std::vector<std::size_t> cohort_of_slot(tags.slots.size(), 0);
+  for (std::size_t slot = 1; slot < tags.slots.size(); ++slot) {
+    if (!tags.in_use[slot]) continue;
+    cohort_of_slot[slot] = r.cohorts.size();
+    CohortReport c;
+    c.tag = tags.slots[slot].tag_name;
+    c.value = tags.slots[slot].value_name;
+    intake_.visit(slot, w.horizon_start, w.recent_end, [&](const IntervalSummary& s) { c.requests += s.requests; });
+    r.cohorts.push_back(std::move(c));
+    latest_cohorts_.push_back(tags.slots[slot]);
+  }
+  const auto place = [&](auto& run, auto* family) {
+    using F = std::remove_pointer_t<decltype(family)>;
+    for (std::size_t i = 0; i < run.slots.size(); ++i) {
+      if (run.slots[i] == 0) {
+        F::place(std::move(run.sections[i]), r);
+      } else if constexpr (F::per_cohort) {
+        F::place(std::move(run.sections[i]), r.cohorts[cohort_of_slot[run.slots[i]]]);
+      }
+    }
+  };
+  std::apply([&](auto&... run) { (place(run, static_cast<typename std::decay_t<decltype(run)>::family_type*>(nullptr)), ...); }, runs);
+  return r;
+}
+
+inline void Evaluator::record(std::vector<Alert> transitions, Pending& pending) {
+  for (Alert& a : transitions) {
+    log_.add(a);
+    a.sequence = log_.last_sequence();
+    pending.alerts.push_back(std::move(a));
+  }
+}
+
+// A silence noticed between interval ends (a health check asking at `now` while no request
+// comes): its figures go to the stored report's traffic section, its evidence opens or
+// escalates an alert at once.
+inline void Evaluator::judge_silence(double now, Pending& pending) {
+  TrafficReport silence;
+  std::vector<Evidence> evidence;
+  std::get<TrafficFamily>(families_).silence(now, intake_, options_.alerts, silence, evidence);
+  for (const Evidence& e : evidence) record(tracker_.raise_now(now, e), pending);
+  if (std::isnan(silence.silence)) return;
+  latest_.traffic.last_arrival = silence.last_arrival;
+  latest_.traffic.silence = silence.silence;
+  latest_.traffic.expected_in_silence = silence.expected_in_silence;
+  latest_.traffic.silence_p_value = silence.silence_p_value;
+}
+
+// Hands the run's transitions and interval reports to the callbacks, in order, after
+// releasing the evaluation's lock (the callback lock, taken first, keeps runs in order).
+inline void Evaluator::publish(Pending& pending, std::unique_lock<std::mutex>& evaluation) {
+  std::lock_guard<std::mutex> callbacks(callback_mutex_);
+  evaluation.unlock();
+  for (const Report& r : pending.intervals)
+    for (const auto& cb : interval_callbacks_) cb(r);
+  for (const Alert& a : pending.alerts)
+    for (const auto& cb : alert_callbacks_) cb(a);
+}
+
+// mutex_ held. The stored figures with the alerts open now, the alert log, every figure's
+// status from the open alerts, and the intake's counters.
+inline Report Evaluator::read() const {
+  Report r = latest_;
+  if (std::isnan(r.time)) r.time = intake_.latest_time();  // nothing evaluated yet
+  const std::uint64_t bad_latency = r.counters.bad_latency;
+  r.counters = intake_.counters();
+  r.counters.bad_latency = bad_latency;
+  r.counters.skipped_evaluations = skipped_;
+  r.traffic.in_flight = intake_.in_flight();
+  r.open_alerts = tracker_.open_alerts(r.time);
+  r.alert_log = log_.entries();
+  for (const Alert& a : r.open_alerts) mark(a, r);
+  return r;
+}
+
+// The status an open alert gives: to the whole report, to the entry of its subject, and to
+// its cohort.
+inline void Evaluator::mark(const Alert& alert, Report& r) const {
+  const Status status = alert.severity == Severity::alert ? Status::alert : Status::warn;
+  r.status = std::max(r.status, status);
+  const Subject& s = alert.subject;
+  CohortReport* cohort = nullptr;
+  for (std::size_t i = 0; i < latest_cohorts_.size() && i < r.cohorts.size(); ++i)
+    if (latest_cohorts_[i] == s.cohort) cohort = &r.cohorts[i];
+  if (!s.cohort.everyone() && cohort == nullptr) return;  // a cohort not in this report
+  if (cohort != nullptr) cohort->status = std::max(cohort->status, status);
+  std::apply(
+      [&](const auto&... family) {
+        const auto one = [&](const auto& f) {
+          using F = std::decay_t<decltype(f)>;
+          if (F::id != s.family) return;
+          if (cohort == nullptr) {
+            F::mark(s, status, r);
+          } else if constexpr (F::per_cohort) {
+            F::mark(s, status, *cohort);
+          }
+        };
+        (one(family), ...);
+      },
+      families_);
+}
+
+}  // namespace detail
+}  // namespace vigil

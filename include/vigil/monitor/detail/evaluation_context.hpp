@@ -1,0 +1,84 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+//
+// What a monitor family's analysis reads: the spans of event time an evaluation compares,
+// the merged state of a span of retained intervals, and the few live figures of the intake.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "vigil/monitor/alerts.hpp"
+#include "vigil/monitor/profile.hpp"
+#include "vigil/monitor/subject.hpp"
+
+namespace vigil {
+namespace detail {
+
+/// The spans of event time one evaluation of interval `interval` compares, each [start, end).
+struct EvaluationWindow {
+  std::int64_t interval = 0;
+  double recent_start = 0;  // the recent interval(s), to recent_end
+  double recent_end = 0;
+  double background_start = 0;  // the trailing background, to recent_start
+  double horizon_start = 0;     // the long-term horizon, to recent_end
+  double latency_start = 0;     // the latency window, to recent_end
+  double latency_background_start = 0;  // the latency background, to latency_start
+};
+
+/// A family's state merged over the retained intervals of a span, with the requests
+/// (observe() calls) and arrivals (on_arrival() calls) counted in them.
+template <class State>
+struct Span {
+  std::uint64_t requests = 0;
+  std::uint64_t arrivals = 0;
+  State state;
+};
+
+/// Merges the retained intervals lying within [start, end) of the slot being analysed.
+template <class State>
+using SpanReader = std::function<Span<State>(double start, double end)>;
+
+/// The intake's live figures an evaluation may read, and the one setting it may write.
+class IntakeView {
+ public:
+  virtual ~IntakeView() = default;
+  /// Whether the server reports arrivals (Monitor::on_arrival) apart from completions.
+  virtual bool explicit_arrivals() const = 0;
+  /// Arrivals minus completions since the first arrival.
+  virtual std::int64_t in_flight() const = 0;
+  /// Arrivals of fine interval k (completions without explicit arrivals), or NaN when
+  /// retention no longer holds k at fine resolution.
+  virtual double arrivals_in(std::int64_t k) const = 0;
+  /// Event time of the latest arrival, or NaN.
+  virtual double last_arrival() const = 0;
+  /// What counts as a slow request from now on (NaN: nothing).
+  virtual void set_slow_threshold(double seconds) = 0;
+  virtual double slow_threshold() const = 0;
+};
+
+/// What every family's analysis of one interval shares.
+struct EvaluationContext {
+  const EvaluationWindow& window;
+  const Profile& profile;
+  const AlertPolicy& policy;
+  IntakeView& intake;
+  /// Per tag of the schema, its name.
+  const std::vector<std::string>& tag_names;
+  /// Per tag, its value names by id ("" for ids not given yet, "other" last).
+  const std::vector<std::vector<std::string>>& tag_values;
+  /// Whether the interval is the partial last one of a finished log.
+  bool partial = false;
+};
+
+/// The requests a family analyses: every request (slot 0) or a cohort's.
+struct SlotContext {
+  std::size_t slot = 0;
+  Cohort cohort;
+};
+
+}  // namespace detail
+}  // namespace vigil

@@ -1,0 +1,550 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The request side of a Monitor: shards and their locks, event time and lateness, the
+// hand-over of closed intervals to retention, and the retained windows the evaluation reads.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "vigil/config.hpp"
+#include "vigil/monitor/detail/cache_line.hpp"
+#include "vigil/monitor/detail/evaluation_context.hpp"
+#include "vigil/monitor/detail/monitor_families.hpp"
+#include "vigil/monitor/detail/request.hpp"
+#include "vigil/monitor/detail/spin_lock.hpp"
+#include "vigil/monitor/detail/tag_dictionary.hpp"
+#include "vigil/monitor/observation.hpp"
+#include "vigil/monitor/options.hpp"
+#include "vigil/monitor/report.hpp"
+#include "vigil/sketch/category_counts.hpp"
+#include "vigil/sketch/time_windows.hpp"
+
+namespace vigil {
+namespace detail {
+
+/// Interval numbers: interval k covers [k·width, (k + 1)·width) of Unix seconds.
+struct IntervalClock {
+  static constexpr std::int64_t none = std::numeric_limits<std::int64_t>::min();
+  double width;
+
+  std::int64_t of(double t) const { return static_cast<std::int64_t>(std::floor(t / width)); }
+  double start(std::int64_t k) const { return static_cast<double>(k) * width; }
+  // Finite, and few enough intervals from the epoch to number them: NaN, ±inf and absurd
+  // times (say 1e300) are bad times, not undefined behaviour.
+  bool usable(double t) const { return std::fabs(t / width) < 1e15; }
+};
+
+/// Seconds since the Unix epoch, now.
+inline double wall_clock_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+/// One thread's share of the open interval, behind its own lock. A shard fills whole 128-byte
+/// blocks and ends with a line no one touches: a core that reads the last line it uses of
+/// its shard makes the hardware prefetch the next line (and on Intel the other line of the
+/// 128-byte pair), which must not be the next shard's first line, written by another thread
+/// on every request. The 64 guard bytes after the last member, with the size rounded up to
+/// 128, always leave one whole line untouched at the end, and the next shard starts a pair.
+struct alignas(2 * cache_line) Shard {
+  mutable SpinLock mutex;
+  // Set while the monitor's own upkeep (hand-over, counters, report) holds `mutex`.
+  mutable std::atomic<bool> maintained{false};
+  std::int64_t interval = IntervalClock::none;
+  std::uint64_t observed = 0;
+  double latest = -std::numeric_limits<double>::infinity();
+  std::uint64_t arrived = 0;
+  std::uint64_t answered = 0;  // completions since the monitor first saw an arrival
+  double last_arrival = -std::numeric_limits<double>::infinity();
+  LineVector<IntervalSummary> summaries;  // slot 0: everything; then cohort values
+  // Per tag, the values this shard has resolved to ids (at most max_values), so the request
+  // path takes no global lock for a known value; `complete` once the tag's dictionary is
+  // full and every value of it is cached (any other value is then "other").
+  struct CachedValue {
+    std::uint64_t hash;
+    std::uint32_t id;
+    std::string value;
+  };
+  std::vector<std::vector<CachedValue>> tag_cache;
+  std::vector<std::uint8_t> tag_complete;
+  std::vector<std::uint32_t> tag_ids;  // scratch: the current request's value ids
+  // This shard's copy of what the request path reads (MonitorPlan::request_path()), so that
+  // each core reads lines of its own.
+  MonitorPlan plan;
+  unsigned char guard[cache_line];  // never read or written (see above)
+};
+
+/// A shard's lock held for upkeep rather than a request (see Intake::lock_shard).
+class Maintenance {
+ public:
+  explicit Maintenance(const Shard& shard) : shard_(shard) {
+    shard_.mutex.lock();
+    shard_.maintained.store(true, std::memory_order_relaxed);
+  }
+  ~Maintenance() {
+    shard_.maintained.store(false, std::memory_order_relaxed);
+    shard_.mutex.unlock();
+  }
+  Maintenance(const Maintenance&) = delete;
+  Maintenance& operator=(const Maintenance&) = delete;
+
+ private:
+  const Shard& shard_;
+};
+
+/// Takes requests and arrivals from any number of threads into per-thread shards, hands
+/// each closed interval to retention (fine, then rolled-up intervals, per summary slot), and
+/// answers the evaluation's questions about what it holds.
+class Intake final : public IntakeView {
+ public:
+  Intake(const Schema& schema, const MonitorPlan& plan, const MonitorOptions& options);
+
+  /// Files one request. Returns the interval the request opened as the newest one (its
+  /// first event), or IntervalClock::none.
+  std::int64_t observe(const Observation& o);
+  /// Counts one arrival at `t`; returns as observe().
+  std::int64_t arrive(double t);
+
+  /// Moves event time forward to `t` without an event (ignored unless usable and later).
+  void advance_time(double t);
+  /// Latest event time seen or advanced to; NaN before either.
+  double latest_time() const;
+  /// Hands every interval that ended at or before `now` to retention and moves retention's
+  /// clock there, so quiet intervals exist. Returns the last interval closed.
+  std::int64_t close_through(double now);
+  const IntervalClock& clock() const { return clock_; }
+
+  /// Calls fn(const IntervalSummary&) for each of slot `slot`'s retained intervals lying
+  /// within [start, end), oldest first, under the retention lock.
+  template <class Fn>
+  void visit(std::size_t slot, double start, double end, Fn&& fn) const;
+  /// Family F's state merged over slot `slot`'s retained intervals within [start, end).
+  template <class F>
+  Span<typename F::State> span(std::size_t slot, double start, double end) const;
+  TagDictionary::Snapshot tags() const { return tags_.snapshot(); }
+
+  std::uint64_t observed() const;
+  InputCounters counters() const;
+  std::size_t memory_bytes() const;
+
+  bool explicit_arrivals() const override { return explicit_arrivals_.load(std::memory_order_relaxed); }
+  std::int64_t in_flight() const override;
+  double arrivals_in(std::int64_t k) const override;
+  double last_arrival() const override;
+  void set_slow_threshold(double seconds) override { slow_threshold_.store(seconds, std::memory_order_relaxed); }
+  double slow_threshold() const override { return slow_threshold_.load(std::memory_order_relaxed); }
+
+ private:
+  static std::size_t& shard_hint();
+  Shard& lock_shard();
+  bool enter(double t, std::int64_t& k, bool& crossed, std::atomic<std::uint64_t>& bad_counter);
+  template <class Current, class HandedOver>
+  void record(std::int64_t k, Current&& current, HandedOver&& handed_over);
+  template <class SummaryAt>
+  void apply(Shard& shard, const Observation& o, SummaryAt&& at);
+  std::uint32_t cached_tag_id(Shard& shard, std::uint32_t tag, std::string_view value);
+  void cache_all_values(Shard& shard, std::uint32_t tag);
+  void resolve_tags(Shard& shard, const Observation& o);
+  void flush_shard(Shard& shard);  // shard lock held
+  void flush_all(std::int64_t before);
+  void init_shards(const MonitorPlan& plan, const Schema& schema, std::size_t shards);
+  void init_retention(const MonitorPlan& plan, const MonitorOptions& options);
+
+  IntervalClock clock_;
+  double lateness_;
+  TagDictionary tags_;
+  std::vector<TagDictionary::CohortTag> cohorts_;  // the dictionary's, read by every request
+  std::unique_ptr<Shard[]> shards_;
+  std::size_t shard_mask_ = 0;
+
+  mutable std::mutex retained_mutex_;  // guards retained_; taken after a shard lock, never before
+  std::vector<TimeWindows<IntervalSummary>> retained_;
+
+  // Read by every request and written about once per interval: a cache line of their own,
+  // so that the writes below (counters of rare events) never take it away from the cores
+  // that read it.
+  alignas(cache_line) std::atomic<std::int64_t> global_interval_{IntervalClock::none};
+  std::atomic<bool> explicit_arrivals_{false};
+  std::atomic<double> slow_threshold_{std::numeric_limits<double>::quiet_NaN()};
+
+  // Shared counters touched only by rare events; per-request figures live in the shards so
+  // that threads do not bounce a cache line.
+  alignas(cache_line) std::atomic<std::uint64_t> bad_time_{0};
+  std::atomic<std::uint64_t> late_{0};
+  std::atomic<std::uint64_t> bad_arrival_time_{0};
+  std::atomic<double> advanced_time_{-std::numeric_limits<double>::infinity()};
+};
+
+inline Intake::Intake(const Schema& schema, const MonitorPlan& plan, const MonitorOptions& options)
+    : clock_{options.interval}, lateness_(options.lateness), tags_(schema), cohorts_(tags_.cohorts()) {
+  slow_threshold_.store(options.slow_threshold);
+  std::size_t shards = options.shards;
+  if (shards == 0) shards = std::max<std::size_t>(1, std::thread::hardware_concurrency());
+  init_shards(plan, schema, shards);
+  init_retention(plan, options);
+}
+
+inline void Intake::init_shards(const MonitorPlan& plan, const Schema& schema, std::size_t shards) {
+  std::size_t pow2 = 1;
+  while (pow2 < shards) pow2 *= 2;
+  shards_.reset(new Shard[pow2]);
+  shard_mask_ = pow2 - 1;
+  const IntervalSummary prototype(plan);
+  for (std::size_t s = 0; s < pow2; ++s) {
+    Shard& shard = shards_[s];
+    shard.summaries.assign(tags_.slot_count(), prototype);
+    shard.plan = plan.request_path();
+    shard.tag_cache.resize(schema.tag_count());
+    for (std::uint32_t t = 0; t < schema.tag_count(); ++t) shard.tag_cache[t].reserve(tags_.max_values(t));
+    shard.tag_complete.assign(schema.tag_count(), 0);
+    shard.tag_ids.assign(schema.tag_count(), no_tag);
+  }
+}
+
+inline void Intake::init_retention(const MonitorPlan& plan, const MonitorOptions& options) {
+  TimeWindowsOptions windows;
+  windows.fine_width = options.interval;
+  windows.fine_count = options.fine_intervals;
+  windows.coarse_width = options.coarse_interval;
+  windows.coarse_count = options.coarse_intervals;
+  // Shards hand over an interval when the next one starts, so retention accepts any fine
+  // interval; the intake applies its own lateness to incoming events.
+  windows.lateness = options.interval * static_cast<double>(options.fine_intervals - 1);
+  const IntervalSummary prototype(plan);
+  retained_.reserve(tags_.slot_count());
+  for (std::size_t s = 0; s < tags_.slot_count(); ++s) retained_.emplace_back(prototype, windows);
+}
+
+// The shard this thread used last: a hint shared by every Monitor, starting the threads of a
+// process on different shards.
+inline std::size_t& Intake::shard_hint() {
+  static std::atomic<std::size_t> next{0};
+  thread_local std::size_t hint = next.fetch_add(1, std::memory_order_relaxed);
+  return hint;
+}
+
+// Locks a shard for this thread: its own if free, else the next free one, which becomes its
+// own when another request held the first, so two threads that happen to share a shard part
+// after one collision. A shard held by the monitor's upkeep is free again in microseconds:
+// the thread borrows another for this request and keeps its own (moving would make two
+// threads trade shards, and their data between cores, at every hand-over).
+inline Shard& Intake::lock_shard() {
+  std::size_t& hint = shard_hint();
+  for (std::size_t k = 0; k <= shard_mask_; ++k) {
+    Shard& s = shards_[(hint + k) & shard_mask_];
+    if (s.mutex.try_lock()) {
+      if (k != 0 && !shards_[hint & shard_mask_].maintained.load(std::memory_order_relaxed)) hint += k;
+      return s;
+    }
+  }
+  Shard& s = shards_[hint & shard_mask_];
+  s.mutex.lock();
+  return s;
+}
+
+// Event time `t` enters: bad and late times are counted (false); the first event of an
+// interval hands every shard's older interval to retention (crossed), so no shard holds data
+// for long.
+inline bool Intake::enter(double t, std::int64_t& k, bool& crossed, std::atomic<std::uint64_t>& bad_counter) {
+  if (VIGIL_UNLIKELY(!clock_.usable(t))) {
+    bad_counter.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  k = clock_.of(t);
+  std::int64_t global = global_interval_.load(std::memory_order_relaxed);
+  // Late: older than the tolerance before the start of the newest interval.
+  if (VIGIL_UNLIKELY(global != IntervalClock::none && t < clock_.start(global) - lateness_)) {
+    late_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  crossed = false;
+  while (k > global) {
+    if (global_interval_.compare_exchange_weak(global, k, std::memory_order_relaxed)) {
+      crossed = global != IntervalClock::none;
+      break;
+    }
+  }
+  if (crossed) flush_all(k);
+  return true;
+}
+
+// Records an event of interval k in this thread's shard: `current(shard)` when k is the
+// shard's open interval (an older one it held goes to retention first), else
+// `handed_over(shard)` under the retention lock, for an event of an interval the shard
+// already handed over.
+template <class Current, class HandedOver>
+void Intake::record(std::int64_t k, Current&& current, HandedOver&& handed_over) {
+  Shard& shard = lock_shard();
+  std::lock_guard<SpinLock> lock(shard.mutex, std::adopt_lock);
+  if (shard.interval == IntervalClock::none) shard.interval = k;
+  if (k > shard.interval) {
+    flush_shard(shard);
+    shard.interval = k;
+  }
+  if (k == shard.interval) {
+    current(shard);
+  } else {
+    std::lock_guard<std::mutex> retained_lock(retained_mutex_);
+    handed_over(shard);
+  }
+}
+
+// Files a request into the summary of every slot it belongs to: `at(slot)` gives the
+// summary (the shard's open interval, or a retained one), or nullptr. Tag ids serve latency
+// attribution and cohorts only.
+template <class SummaryAt>
+void Intake::apply(Shard& shard, const Observation& o, SummaryAt&& at) {
+  const double slow = slow_threshold_.load(std::memory_order_relaxed);
+  if (!shard.tag_ids.empty() && (o.has_latency() || !cohorts_.empty())) resolve_tags(shard, o);
+  at(0)->apply(shard.plan, o, shard.tag_ids.data(), slow);
+  for (const TagDictionary::CohortTag& c : cohorts_) {
+    const std::uint32_t id = shard.tag_ids[c.tag];
+    if (id == no_tag) continue;
+    if (IntervalSummary* s = at(c.first_slot + id)) s->apply(shard.plan, o, shard.tag_ids.data(), slow);
+  }
+}
+
+inline std::int64_t Intake::observe(const Observation& o) {
+  const double t = o.has_time() ? o.time() : wall_clock_now();
+  std::int64_t k = 0;
+  bool crossed = false;
+  if (!enter(t, k, crossed, bad_time_)) return IntervalClock::none;
+  const std::uint64_t answered = explicit_arrivals_.load(std::memory_order_relaxed) ? 1 : 0;
+  record(
+      k,
+      [&](Shard& shard) {
+        ++shard.observed;
+        shard.answered += answered;
+        shard.latest = std::max(shard.latest, t);
+        apply(shard, o, [&](std::size_t slot) { return &shard.summaries[slot]; });
+      },
+      [&](Shard& shard) {
+        shard.latest = std::max(shard.latest, t);
+        if (retained_[0].at(t) == nullptr) {
+          late_.fetch_add(1, std::memory_order_relaxed);
+          return;
+        }
+        ++shard.observed;
+        shard.answered += answered;
+        apply(shard, o, [&](std::size_t slot) { return retained_[slot].at(t); });
+      });
+  return crossed ? k : IntervalClock::none;
+}
+
+inline std::int64_t Intake::arrive(double t) {
+  std::int64_t k = 0;
+  bool crossed = false;
+  if (!enter(t, k, crossed, bad_arrival_time_)) return IntervalClock::none;
+  if (VIGIL_UNLIKELY(!explicit_arrivals_.load(std::memory_order_relaxed)))
+    explicit_arrivals_.store(true, std::memory_order_relaxed);
+  record(
+      k,
+      [&](Shard& shard) {
+        ++shard.arrived;
+        shard.last_arrival = std::max(shard.last_arrival, t);
+        ++shard.summaries[0].arrivals;
+      },
+      [&](Shard& shard) {
+        shard.last_arrival = std::max(shard.last_arrival, t);
+        if (IntervalSummary* target = retained_[0].at(t)) {
+          ++shard.arrived;
+          ++target->arrivals;
+        } else {
+          late_.fetch_add(1, std::memory_order_relaxed);
+        }
+      });
+  return crossed ? k : IntervalClock::none;
+}
+
+inline std::uint32_t Intake::cached_tag_id(Shard& shard, std::uint32_t tag, std::string_view value) {
+  auto& cache = shard.tag_cache[tag];
+  const std::uint64_t h = CategoryCounts::hash(value);
+  for (const auto& c : cache)
+    if (c.hash == h && c.value == value) return c.id;
+  const auto other = static_cast<std::uint32_t>(shard.plan.of<LatencyFamily>().tag_max_values[tag]);
+  if (shard.tag_complete[tag]) return other;
+  const std::uint32_t id = tags_.id(tag, value);
+  if (id != other) {
+    cache.push_back(Shard::CachedValue{h, id, std::string(value)});
+  } else {
+    cache_all_values(shard, tag);
+  }
+  return id;
+}
+
+// The tag's dictionary is full: cache all of it, after which unknown values need no lock.
+inline void Intake::cache_all_values(Shard& shard, std::uint32_t tag) {
+  auto& cache = shard.tag_cache[tag];
+  const std::vector<std::string> values = tags_.values(tag);
+  for (std::uint32_t i = 0; i < values.size(); ++i) {
+    bool cached = false;
+    for (const auto& c : cache) cached = cached || c.id == i;
+    if (!cached) cache.push_back(Shard::CachedValue{CategoryCounts::hash(values[i]), i, values[i]});
+  }
+  shard.tag_complete[tag] = 1;
+}
+
+inline void Intake::resolve_tags(Shard& shard, const Observation& o) {
+  for (std::uint32_t t = 0; t < shard.tag_ids.size(); ++t)
+    shard.tag_ids[t] = o.has(Tag{t}) ? cached_tag_id(shard, t, o.value(Tag{t})) : no_tag;
+}
+
+inline void Intake::flush_shard(Shard& shard) {
+  if (shard.interval == IntervalClock::none) return;
+  const double start = clock_.start(shard.interval);
+  bool any = false;
+  for (const auto& s : shard.summaries) any = any || !s.empty();
+  if (!any) return;
+  std::lock_guard<std::mutex> lock(retained_mutex_);
+  for (std::size_t slot = 0; slot < shard.summaries.size(); ++slot) {
+    IntervalSummary& s = shard.summaries[slot];
+    if (s.empty()) continue;
+    if (IntervalSummary* target = retained_[slot].at(start)) {
+      target->merge(s);
+      target->compact();  // retained intervals are merged into, never added to
+    } else {
+      late_.fetch_add(s.requests, std::memory_order_relaxed);
+    }
+    s.clear();
+  }
+}
+
+inline void Intake::flush_all(std::int64_t before) {
+  for (std::size_t i = 0; i <= shard_mask_; ++i) {
+    Shard& shard = shards_[i];
+    const Maintenance lock(shard);
+    if (shard.interval != IntervalClock::none && shard.interval < before) {
+      flush_shard(shard);
+      shard.interval = before;
+    }
+  }
+}
+
+inline void Intake::advance_time(double t) {
+  if (!clock_.usable(t)) return;
+  double seen = advanced_time_.load(std::memory_order_relaxed);
+  while (t > seen && !advanced_time_.compare_exchange_weak(seen, t, std::memory_order_relaxed)) {
+  }
+}
+
+inline double Intake::latest_time() const {
+  double t = advanced_time_.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i <= shard_mask_; ++i) {
+    const Maintenance lock(shards_[i]);
+    t = std::max(t, shards_[i].latest);
+  }
+  return t == -std::numeric_limits<double>::infinity() ? std::numeric_limits<double>::quiet_NaN() : t;
+}
+
+inline std::int64_t Intake::close_through(double now) {
+  const std::int64_t last_closed = clock_.of(now) - 1;
+  flush_all(last_closed + 1);
+  std::lock_guard<std::mutex> lock(retained_mutex_);
+  for (auto& w : retained_) w.advance(clock_.start(last_closed + 1));
+  return last_closed;
+}
+
+template <class Fn>
+void Intake::visit(std::size_t slot, double start, double end, Fn&& fn) const {
+  std::lock_guard<std::mutex> lock(retained_mutex_);
+  retained_[slot].for_each([&](const auto& interval) {
+    if (interval.start >= start && interval.end <= end && interval.start < interval.end) fn(*interval.sketch);
+  });
+}
+
+template <class F>
+Span<typename F::State> Intake::span(std::size_t slot, double start, double end) const {
+  Span<typename F::State> out{0, 0, retained_[slot].prototype().template state<F>()};
+  visit(slot, start, end, [&](const IntervalSummary& s) {
+    out.requests += s.requests;
+    out.arrivals += s.arrivals;
+    out.state.merge(s.template state<F>());
+  });
+  return out;
+}
+
+inline std::uint64_t Intake::observed() const {
+  std::uint64_t n = 0;
+  for (std::size_t i = 0; i <= shard_mask_; ++i) {
+    const Maintenance lock(shards_[i]);
+    n += shards_[i].observed;
+  }
+  return n;
+}
+
+inline InputCounters Intake::counters() const {
+  InputCounters c;
+  c.observed = observed();
+  c.bad_time = bad_time_.load(std::memory_order_relaxed);
+  c.late = late_.load(std::memory_order_relaxed);
+  c.bad_arrival_time = bad_arrival_time_.load(std::memory_order_relaxed);
+  return c;
+}
+
+inline double Intake::last_arrival() const {
+  const bool arrivals = explicit_arrivals();
+  double t = -std::numeric_limits<double>::infinity();
+  for (std::size_t i = 0; i <= shard_mask_; ++i) {
+    const Maintenance lock(shards_[i]);
+    t = std::max(t, arrivals ? shards_[i].last_arrival : shards_[i].latest);
+  }
+  return std::isfinite(t) ? t : std::numeric_limits<double>::quiet_NaN();
+}
+
+inline std::int64_t Intake::in_flight() const {
+  if (!explicit_arrivals()) return 0;
+  std::int64_t n = 0;
+  for (std::size_t i = 0; i <= shard_mask_; ++i) {
+    const Maintenance lock(shards_[i]);
+    n += static_cast<std::int64_t>(shards_[i].arrived) - static_cast<std::int64_t>(shards_[i].answered);
+  }
+  return n;
+}
+
+inline double Intake::arrivals_in(std::int64_t k) const {
+  const bool arrivals = explicit_arrivals();
+  const double start = clock_.start(k);
+  double count = std::numeric_limits<double>::quiet_NaN();
+  std::lock_guard<std::mutex> lock(retained_mutex_);
+  retained_[0].for_each([&](const auto& interval) {
+    if (interval.start == start && interval.end - interval.start <= clock_.width * 1.5)
+      count = static_cast<double>(arrivals ? interval.sketch->arrivals : interval.sketch->requests);
+  });
+  return count;
+}
+
+inline std::size_t Intake::memory_bytes() const {
+  std::size_t bytes = sizeof(*this) + tags_.memory_bytes() - sizeof(tags_);
+  for (std::size_t i = 0; i <= shard_mask_; ++i) {
+    const Shard& shard = shards_[i];
+    const Maintenance lock(shard);
+    bytes += sizeof(Shard) + shard.plan.memory_bytes();
+    for (const auto& s : shard.summaries) bytes += s.memory_bytes();
+  }
+  std::lock_guard<std::mutex> lock(retained_mutex_);
+  for (const auto& w : retained_) {
+    // Every interval exists from the start as a copy of the prototype; those in use may hold
+    // more (digests grow).
+    const std::size_t base = w.prototype().memory_bytes();
+    bytes += base * w.sketch_count();
+    w.for_each([&](const auto& interval) {
+      const std::size_t used = interval.sketch->memory_bytes();
+      if (used > base) bytes += used - base;
+    });
+  }
+  return bytes;
+}
+
+}  // namespace detail
+}  // namespace vigil

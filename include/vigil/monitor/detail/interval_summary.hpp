@@ -1,0 +1,153 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The composition of monitor families (docs/concepts.md, "Monitor family"): one plan made of
+// every family's plan, and one interval summary made of every family's interval state.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "vigil/config.hpp"
+#include "vigil/io/binary.hpp"
+#include "vigil/monitor/detail/request.hpp"
+#include "vigil/monitor/options.hpp"
+#include "vigil/monitor/profile.hpp"
+#include "vigil/monitor/schema.hpp"
+
+namespace vigil {
+namespace detail {
+
+/// Every family's plan, derived once from the Schema, the Profile and the options.
+template <class... Families>
+struct BasicMonitorPlan {
+  std::tuple<typename Families::Plan...> plans;
+
+  static BasicMonitorPlan make(const Schema& schema, const Profile& profile, const MonitorOptions& options) {
+    return BasicMonitorPlan{std::make_tuple(Families::make_plan(schema, profile, options)...)};
+  }
+  template <class F>
+  const typename F::Plan& of() const {
+    return std::get<typename F::Plan>(plans);
+  }
+  /// A copy of what the request path reads, for one shard.
+  BasicMonitorPlan request_path() const { return BasicMonitorPlan{std::make_tuple(of<Families>().request_path()...)}; }
+  /// Bytes of the plans, themselves included.
+  std::size_t memory_bytes() const { return (of<Families>().memory_bytes() + ... + std::size_t{0}); }
+};
+
+/// Everything the Monitor accumulates for one interval (and, merged, for any span of them):
+/// the requests and arrivals the intake counted, and every family's state.
+/// Memory: 16 bytes and the families' states (see each State).
+template <class... Families>
+struct BasicIntervalSummary {
+  using Plan = BasicMonitorPlan<Families...>;
+  /// Format version of serialize() (docs/formats.md, "Interval summary").
+  static constexpr std::uint8_t format_version = 1;
+
+  std::uint64_t requests = 0;  // completions: observe() calls filed here
+  std::uint64_t arrivals = 0;  // Monitor::on_arrival() calls
+  std::tuple<typename Families::State...> states;
+
+  BasicIntervalSummary() = default;
+  explicit BasicIntervalSummary(const Plan& plan) : states(typename Families::State(plan.template of<Families>())...) {}
+
+  template <class F>
+  typename F::State& state() {
+    return std::get<typename F::State>(states);
+  }
+  template <class F>
+  const typename F::State& state() const {
+    return std::get<typename F::State>(states);
+  }
+
+  bool empty() const { return requests == 0 && arrivals == 0; }
+
+  /// Files one request into every family's state: `tag_ids` holds per tag of the schema
+  /// its value's id (or no_tag), and a latency above `slow_threshold` is slow. No allocation
+  /// once every state has reached its working size.
+  void apply(const Plan& plan, const Observation& observation, const std::uint32_t* tag_ids, double slow_threshold) {
+    ++requests;
+    const Request request{observation, tag_ids, slow_threshold};
+    (state<Families>().apply(plan.template of<Families>(), request), ...);
+  }
+  void merge(const BasicIntervalSummary& o) {
+    requests += o.requests;
+    arrivals += o.arrivals;
+    (state<Families>().merge(o.template state<Families>()), ...);
+  }
+  void clear() {
+    requests = 0;
+    arrivals = 0;
+    (state<Families>().clear(), ...);
+  }
+  /// Releases scratch memory of sketches that will not be added to again.
+  void compact() { (state<Families>().compact(), ...); }
+  /// Bytes of this summary, itself included.
+  std::size_t memory_bytes() const { return sizeof(*this) + (state<Families>().memory_bytes() + ... + std::size_t{0}); }
+  friend bool operator==(const BasicIntervalSummary& a, const BasicIntervalSummary& b) {
+    return a.requests == b.requests && a.arrivals == b.arrivals && a.states == b.states;
+  }
+  friend bool operator!=(const BasicIntervalSummary& a, const BasicIntervalSummary& b) { return !(a == b); }
+
+  /// The summary in format version 1: the counts, then per family its id, its state's format
+  /// version and its state's bytes, length-prefixed.
+  std::vector<std::uint8_t> serialize() const {
+    std::vector<std::uint8_t> out;
+    io::Writer w(out);
+    w.header(io::TypeId::interval_summary, format_version);
+    w.varint(requests);
+    w.varint(arrivals);
+    w.varint(sizeof...(Families));
+    (write_family<Families>(w), ...);
+    return out;
+  }
+  /// Reads serialize()'s output into a summary shaped by `plan`. Throws vigil::format_error
+  /// for bytes of another type, version or plan, and for counts that contradict each other.
+  static BasicIntervalSummary deserialize(const void* data, std::size_t size, const Plan& plan) {
+    io::Reader r(data, size, "interval summary");
+    std::uint16_t flags = 0;
+    r.header(io::TypeId::interval_summary, format_version, flags);
+    if (flags != 0) r.fail("unknown flags " + std::to_string(flags));
+    BasicIntervalSummary s(plan);
+    s.requests = r.varint();
+    s.arrivals = r.varint();
+    if (r.varint() != sizeof...(Families)) r.fail("another set of monitor families");
+    (s.read_family<Families>(r, plan), ...);
+    r.finish();
+    return s;
+  }
+  static BasicIntervalSummary deserialize(const std::vector<std::uint8_t>& bytes, const Plan& plan) {
+    return deserialize(bytes.data(), bytes.size(), plan);
+  }
+
+ private:
+  template <class F>
+  void write_family(io::Writer& w) const {
+    std::vector<std::uint8_t> payload;
+    io::Writer p(payload);
+    state<F>().serialize(p);
+    w.u8(static_cast<std::uint8_t>(F::id));
+    w.u8(F::State::format_version);
+    w.varint(payload.size());
+    w.bytes(payload.data(), payload.size());
+  }
+  template <class F>
+  void read_family(io::Reader& r, const Plan& plan) {
+    if (r.u8() != static_cast<std::uint8_t>(F::id)) r.fail("families out of order");
+    const std::uint8_t version = r.u8();
+    if (version == 0 || version > F::State::format_version)
+      r.fail("state format version " + std::to_string(version) + " of a family is not supported");
+    std::vector<std::uint8_t> payload(r.count(1));
+    for (auto& b : payload) b = r.u8();
+    io::Reader p(payload.data(), payload.size(), "interval summary");
+    state<F>() = F::State::deserialize(p, plan.template of<F>(), requests);
+    p.finish();
+  }
+};
+
+}  // namespace detail
+}  // namespace vigil

@@ -1,0 +1,78 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <string>
+
+#include "vigil/error.hpp"
+#include "vigil/model/rate_predictor.hpp"
+#include "vigil/monitor/alerts.hpp"
+
+namespace vigil {
+
+/// How a Monitor cuts time and judges it. Times are in seconds.
+struct MonitorOptions {
+  /// Length of an interval: the unit of short-term comparison and of alert persistence.
+  double interval = 60;
+  /// Fine intervals retained (the trailing background lives here): one hour by default.
+  std::size_t fine_intervals = 60;
+  /// Roll-up interval for older history, a whole multiple of `interval`.
+  double coarse_interval = 3600;
+  /// Coarse intervals retained: 7 days by default.
+  std::size_t coarse_intervals = 168;
+  /// The latest this many intervals are "recent", compared with the background.
+  std::size_t recent_intervals = 1;
+  /// The trailing background: this many seconds before the recent intervals.
+  double background = 3600;
+  /// Long-term drift is judged over this many seconds (capped by retention).
+  double long_horizon = 24 * 3600;
+  /// Events older than this many seconds before the start of the newest interval are
+  /// counted late, not used.
+  double lateness = 120;
+  /// Bins per numeric feature, at the training profile's percentiles.
+  std::size_t numeric_bins = 50;
+  /// Shards of per-thread state; 0 picks the next power of two ≥ hardware threads.
+  std::size_t shards = 0;
+  /// Evaluate closed intervals (and fire alert callbacks) inside observe() as soon as event
+  /// time passes their end, rather than at the next report(). Right for log replay; a server
+  /// usually leaves this off so that no request pays for an evaluation.
+  bool evaluate_in_observe = false;
+  /// Latency: the latest this many seconds (whole intervals, at least one) are compared with
+  /// the `latency_background` seconds before them (capped by retention).
+  double latency_window = 300;
+  double latency_background = 24 * 3600;
+  /// Latency in seconds above which a request counts as slow for attribution; NaN: the
+  /// background's p99 as of the latest evaluation (before the first, nothing is slow).
+  double slow_threshold = std::numeric_limits<double>::quiet_NaN();
+  /// Alert transitions the report's alert log keeps (Report::alert_log): a reader that
+  /// looks at least once per this many transitions misses none.
+  std::size_t alert_log = 256;
+  /// The arrival-rate predictor (its interval is set to `interval`).
+  RatePredictorOptions rate;
+  AlertPolicy alerts;
+
+  /// Throws vigil::invalid_argument naming the first option out of its range.
+  void validate() const;
+};
+
+inline void MonitorOptions::validate() const {
+  const auto fail = [](const std::string& what) { detail::throw_invalid_argument("MonitorOptions: " + what); };
+  if (!(interval > 0) || !std::isfinite(interval)) fail("interval must be positive");
+  if (fine_intervals < 2) fail("fine_intervals must be at least 2");
+  if (recent_intervals < 1 || recent_intervals >= fine_intervals)
+    fail("recent_intervals must be at least 1 and below fine_intervals");
+  if (!(background >= 0)) fail("background must not be negative");
+  if (numeric_bins < 2 || numeric_bins > 1000) fail("numeric_bins must be in [2, 1000]");
+  if (!(lateness >= 0) || lateness > interval * static_cast<double>(fine_intervals - 1))
+    fail("lateness must be in [0, (fine_intervals - 1) * interval]");
+  if (!(latency_window > 0) || !(latency_background > 0))
+    fail("latency_window and latency_background must be positive");
+  if (!std::isnan(slow_threshold) && !(slow_threshold >= 0 && std::isfinite(slow_threshold)))
+    fail("slow_threshold must be NaN (automatic) or a non-negative number of seconds");
+  alerts.validate();
+}
+
+}  // namespace vigil

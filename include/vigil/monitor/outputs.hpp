@@ -1,0 +1,237 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+/// \file
+/// The output family: the score distribution per interval (a t-digest and counts on the
+/// training deciles) against the trailing background and against training — G-test on the
+/// reference deciles and Kolmogorov-Smirnov from the digests — and the frequencies of the
+/// predicted classes; and the evidence each gives the alert policy.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vigil/monitor/alerts.hpp"
+#include "vigil/monitor/detail/bin_counts.hpp"
+#include "vigil/monitor/detail/corrections.hpp"
+#include "vigil/monitor/detail/evaluation_context.hpp"
+#include "vigil/monitor/detail/evidence_text.hpp"
+#include "vigil/monitor/detail/monitor_statistics.hpp"
+#include "vigil/monitor/detail/output_state.hpp"
+#include "vigil/monitor/options.hpp"
+#include "vigil/monitor/report.hpp"
+#include "vigil/monitor/subject.hpp"
+#include "vigil/stats/goodness_of_fit.hpp"
+
+namespace vigil {
+namespace detail {
+
+/// The shares of output `p`'s predicted classes recently, and their test against the
+/// background (against training before there is a background). Classes are judged whatever
+/// the score's reference.
+inline void analyze_classes(const OutputPlan& p, const OutputState& recent, const OutputState& background,
+                            OutputReport& r) {
+  const std::size_t k = p.reference_class_share.size();
+  if (k <= 1) return;
+  r.classes = p.classes.names();
+  r.classes.push_back("other");
+  r.reference_class_share = p.reference_class_share;
+  const std::vector<double> recent_classes = counts_of(recent.class_bins, p.class_offset, k);
+  const double total = total_of(recent_classes);
+  r.class_share.assign(k, FeatureReport::nan());
+  if (!(total > 0)) return;
+  for (std::size_t c = 0; c < k; ++c) r.class_share[c] = recent_classes[c] / total;
+  const std::vector<double> background_classes = counts_of(background.class_bins, p.class_offset, k);
+  stats::TestResult t{FeatureReport::nan(), FeatureReport::nan()};
+  if (total_of(background_classes) > 0) {
+    t = stats::g_test_independence(recent_classes, background_classes);
+  } else if (total_of(p.reference_class_share) > 0) {
+    t = g_test_against_shares(recent_classes, p.reference_class_share);
+  }
+  r.class_statistic = t.statistic;
+  r.class_p_value = t.p_value;
+}
+
+/// Short-term figures of output `p`: the recent deciles against training and against the
+/// background (against training again before there is a background), and the recent
+/// digest's KS distance from training.
+inline void score_shift(const OutputPlan& p, const OutputState& recent, const TDigest<>& recent_digest,
+                        std::uint64_t recent_count, const OutputState& background, const TDigest<>& reference,
+                        double reference_rows, OutputReport& r) {
+  const std::size_t n = p.reference_share.size();
+  const std::vector<double> recent_bins = counts_of(recent.score_bins, p.offset, n);
+  const auto vs_profile = g_test_against_shares(recent_bins, p.reference_share);
+  r.profile_statistic = vs_profile.statistic;
+  r.profile_p_value = vs_profile.p_value;
+  r.recent_ks_statistic = digest_ks(recent_digest, reference);
+  r.recent_ks_p_value = ks_limit_p_value(r.recent_ks_statistic, reference_rows, static_cast<double>(recent_count));
+  const std::vector<double> background_bins = counts_of(background.score_bins, p.offset, n);
+  if (total_of(background_bins) > 0) {
+    const auto shift = stats::g_test_independence(recent_bins, background_bins);
+    r.shift_statistic = shift.statistic;
+    r.shift_p_value = shift.p_value;
+    r.shift_psi = psi_or_nan(background_bins, recent_bins);
+  } else {
+    r.shift_statistic = vs_profile.statistic;
+    r.shift_p_value = vs_profile.p_value;
+    r.shift_psi = psi_or_nan(p.reference_share, recent_bins);
+  }
+}
+
+/// Long-term figures of output `p`: the horizon's deciles and digest against training.
+inline void score_drift(const OutputPlan& p, const OutputState& horizon, const TDigest<>& horizon_digest,
+                        std::uint64_t horizon_count, const TDigest<>& reference, double reference_rows,
+                        OutputReport& r) {
+  const std::vector<double> horizon_bins = counts_of(horizon.score_bins, p.offset, p.reference_share.size());
+  r.psi = psi_or_nan(p.reference_share, horizon_bins);
+  r.ks_statistic = digest_ks(horizon_digest, reference);
+  r.ks_p_value = ks_limit_p_value(r.ks_statistic, reference_rows, static_cast<double>(horizon_count));
+  if (p.reference_stddev > 0) r.wasserstein = digest_wasserstein(horizon_digest, reference) / p.reference_stddev;
+}
+
+/// Every figure of output i (plan `p`); `reference` is the profile's digest of its scores.
+inline OutputReport analyze_output(const OutputPlan& p, std::size_t i, const Span<OutputState>& recent,
+                                   const Span<OutputState>& background, const Span<OutputState>& horizon,
+                                   const TDigest<>& reference, double reference_rows) {
+  OutputReport r;
+  r.name = p.name;
+  const OutputTotals rt = recent.state.totals(p, recent.requests);
+  const OutputTotals ht = horizon.state.totals(p, horizon.requests);
+  r.recent_count = rt.count;
+  r.horizon_count = ht.count;
+  if (rt.count + rt.missing > 0) r.missing_rate = static_cast<double>(rt.missing) / static_cast<double>(rt.count + rt.missing);
+  TDigest<> recent_digest = recent.state.scores[i];
+  recent_digest.flush();
+  TDigest<> horizon_digest = horizon.state.scores[i];
+  horizon_digest.flush();
+  if (rt.count > 0) {
+    r.recent_p50 = recent_digest.quantile(0.5);
+    r.recent_p90 = recent_digest.quantile(0.9);
+    r.recent_p99 = recent_digest.quantile(0.99);
+  }
+  analyze_classes(p, recent.state, background.state, r);
+  if (!p.has_reference) return r;
+  r.reference_p50 = reference.quantile(0.5);
+  if (ht.count > 0) score_drift(p, horizon.state, horizon_digest, ht.count, reference, reference_rows, r);
+  if (rt.count > 0)
+    score_shift(p, recent.state, recent_digest, rt.count, background.state, reference, reference_rows, r);
+  return r;
+}
+
+/// Evidence from one output's figures; the adjusted p-values are its short-term, long-term
+/// and class tests'.
+inline void output_evidence(const OutputReport& r, double adjusted_shift, double adjusted_drift, double adjusted_class,
+                            const AlertPolicy& policy, Subject subject, std::vector<Evidence>& out) {
+  if (r.recent_count >= policy.min_requests && adjusted_shift < policy.p_value && r.profile_p_value < policy.p_value) {
+    const int level = severity_of(r.shift_psi, policy.psi_warn, policy.psi_alert);
+    if (level > 0)
+      out.push_back(Evidence{AlertKind::score_drift, subject, severity_at(level), r.shift_psi, adjusted_shift,
+                             "Output '" + r.name + "' changed: the latest scores differ from the trailing background (PSI " +
+                                 fixed(r.shift_psi) + " on training deciles, median " + fixed(r.recent_p50, 3) + " vs " +
+                                 fixed(r.reference_p50, 3) + " in training; KS against training " +
+                                 fixed(r.recent_ks_statistic, 3) + ")."});
+  }
+  if (r.horizon_count >= policy.min_requests && adjusted_drift < policy.p_value) {
+    const int level = std::max(severity_of(r.psi, policy.psi_warn, policy.psi_alert),
+                               severity_of(r.wasserstein, policy.wasserstein_warn, policy.wasserstein_alert));
+    Subject horizon = subject;
+    horizon.horizon = true;
+    if (level > 0)
+      out.push_back(Evidence{AlertKind::score_drift, std::move(horizon), severity_at(level), r.psi, adjusted_drift,
+                             "Output '" + r.name + "' has drifted from its training scores over the horizon (PSI " +
+                                 fixed(r.psi) + ", KS " + fixed(r.ks_statistic, 3) + ", Wasserstein " +
+                                 fixed(r.wasserstein) + " sd)."});
+  }
+  if (r.class_share.empty() || r.recent_count < policy.min_requests || !(adjusted_class < policy.p_value)) return;
+  double largest = 0;
+  std::size_t which = 0;
+  for (std::size_t c = 0; c < r.class_share.size(); ++c) {
+    const double change = std::fabs(r.class_share[c] - r.reference_class_share[c]);
+    if (change > largest) {
+      largest = change;
+      which = c;
+    }
+  }
+  const int level = severity_of(largest, policy.class_share_change, 2 * policy.class_share_change);
+  if (level > 0)
+    out.push_back(Evidence{AlertKind::class_drift, std::move(subject), severity_at(level), largest, adjusted_class,
+                           "Output '" + r.name + "' predicts class '" + r.classes[which] + "' for " +
+                               percent(r.class_share[which]) + " of recent requests, against " +
+                               percent(r.reference_class_share[which]) + " in training."});
+}
+
+/// The output family (docs/concepts.md, "Monitor family").
+class OutputFamily {
+ public:
+  static constexpr Family id = Family::outputs;
+  static constexpr bool per_cohort = true;
+  using Plan = OutputsPlan;
+  using State = OutputState;
+  using Section = std::vector<OutputReport>;
+  struct Tickets {
+    std::vector<Corrections::Ticket> shift, drift, classes;
+  };
+
+  static Plan make_plan(const Schema& schema, const Profile& profile, const MonitorOptions&) {
+    return make_outputs_plan(schema, profile);
+  }
+  OutputFamily(const Plan& plan, const MonitorOptions&) : plan_(&plan) {}
+
+  Section analyze(const SpanReader<State>& span, const EvaluationContext& context, const SlotContext&) const {
+    const EvaluationWindow& w = context.window;
+    const Span<State> recent = span(w.recent_start, w.recent_end);
+    const Span<State> background = span(w.background_start, w.recent_start);
+    const Span<State> horizon = span(w.horizon_start, w.recent_end);
+    const Profile& profile = context.profile;
+    const double reference_rows = static_cast<double>(profile.rows());
+    Section section;
+    for (std::size_t i = 0; i < plan_->outputs.size(); ++i) {
+      const OutputPlan& p = plan_->outputs[i];
+      const TDigest<>& reference = profile.output(profile.schema().output(p.name)).digest;
+      section.push_back(analyze_output(p, i, recent, background, horizon, reference, reference_rows));
+    }
+    return section;
+  }
+
+  /// Short-term tests are corrected together, long-term ones (KS against training)
+  /// together, and the class tests together.
+  Tickets tests(const Section& section, Corrections& corrections) const {
+    Tickets t;
+    for (const OutputReport& o : section) {
+      t.shift.push_back(corrections.add({id, 0}, o.shift_p_value));
+      t.drift.push_back(corrections.add({id, 1}, o.ks_p_value));
+      t.classes.push_back(corrections.add({id, 2}, o.class_p_value));
+    }
+    return t;
+  }
+
+  void evidence(const Section& section, const Tickets& tickets, const Corrections& corrections,
+                const EvaluationContext& context, const SlotContext& slot, std::vector<Evidence>& out) const {
+    for (std::size_t i = 0; i < section.size(); ++i) {
+      const OutputReport& r = section[i];
+      output_evidence(r, corrections.adjusted(tickets.shift[i]), corrections.adjusted(tickets.drift[i]),
+                      corrections.adjusted(tickets.classes[i]), context.policy,
+                      Subject{id, static_cast<std::uint32_t>(i), r.name, slot.cohort, false}, out);
+    }
+  }
+
+  template <class Part>
+  static void place(Section&& section, Part& part) {
+    part.outputs = std::move(section);
+  }
+  template <class Part>
+  static void mark(const Subject& subject, Status status, Part& part) {
+    if (subject.index < part.outputs.size())
+      part.outputs[subject.index].status = std::max(part.outputs[subject.index].status, status);
+  }
+
+ private:
+  const Plan* plan_;
+};
+
+}  // namespace detail
+}  // namespace vigil
