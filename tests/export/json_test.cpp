@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "export/golden.hpp"
 #include "export/report_fixture.hpp"
 #include "vigil_test.hpp"
 
@@ -632,4 +633,27 @@ TEST_CASE("to_json(Report): a real monitor's report", "[export]") {
   }
   CHECK(squeezed == compact);
   CHECK(p["features"].items.size() == 3);
+}
+
+TEST_CASE("to_json: whole documents byte for byte", "[export]") {
+  const vigil::Report r = vigil_test::cohorts_report();
+  vigil_test::check_golden("empty_report.json.golden", vigil::to_json(vigil::Report{}, {2}));
+  vigil_test::check_golden("cohorts_report.json.golden", vigil::to_json(r, {2}));
+  // One alerts.jsonl line per alert, the indentation of the report aside.
+  std::string jsonl;
+  for (const vigil::Alert& a : r.open_alerts) jsonl += vigil::to_json(a) + "\n";
+  for (const vigil::Alert& a : r.transitions) jsonl += vigil::to_json(a) + "\n";
+  vigil_test::check_golden("cohorts_report.jsonl.golden", jsonl);
+  CHECK(vigil::to_json(r) == vigil::to_json(r, {0}));
+  std::string compact = vigil::to_json(r, {2});
+  compact.erase(std::remove(compact.begin(), compact.end(), '\n'), compact.end());
+  std::string squeezed;
+  bool in_string = false;
+  for (std::size_t i = 0; i < compact.size(); ++i) {
+    const char c = compact[i];
+    if (c == '"' && (i == 0 || compact[i - 1] != '\\')) in_string = !in_string;
+    if (!in_string && c == ' ') continue;
+    squeezed += c;
+  }
+  CHECK(squeezed == vigil::to_json(r));
 }
