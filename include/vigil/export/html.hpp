@@ -525,20 +525,22 @@ inline void html_subject_chart(HtmlPage& p, const ReportHistory& history, std::s
   html_chart(p, title, history.times(), lines, marks);
 }
 
+/// Charts over the history: the model's status and requests, then the features' and outputs'
+/// figures, PSI with the policy's thresholds.
 inline void html_history(HtmlPage& p, const ReportHistory& history, const HtmlOptions& options) {
   const std::vector<ChartMark> psi_marks{{options.policy.psi_warn, "warn"}, {options.policy.psi_alert, "alert"}};
-  const std::size_t lines = options.max_chart_lines;
+  const std::size_t max_lines = options.max_chart_lines;
   html_section_start(p, "history", "History");
   p.raw("<div class=\"charts\">\n");
   html_model_chart(p, history, ReportHistory::status, "Model status (0 ok, 1 warn, 2 alert)", true);
   html_model_chart(p, history, ReportHistory::recent_requests, "Requests per recent interval", false);
   html_subject_chart(p, history, ReportHistory::feature_shift_psi, "Feature shift PSI (recent vs background)",
-                     psi_marks, lines);
-  html_subject_chart(p, history, ReportHistory::feature_psi, "Feature PSI (horizon vs training)", psi_marks, lines);
-  html_subject_chart(p, history, ReportHistory::feature_missing_rate, "Feature missing rate", {}, lines);
-  html_subject_chart(p, history, ReportHistory::output_recent_p50, "Output median score (recent)", {}, lines);
+                     psi_marks, max_lines);
+  html_subject_chart(p, history, ReportHistory::feature_psi, "Feature PSI (horizon vs training)", psi_marks, max_lines);
+  html_subject_chart(p, history, ReportHistory::feature_missing_rate, "Feature missing rate", {}, max_lines);
+  html_subject_chart(p, history, ReportHistory::output_recent_p50, "Output median score (recent)", {}, max_lines);
   html_subject_chart(p, history, ReportHistory::output_shift_psi, "Output shift PSI (recent vs background)",
-                     psi_marks, lines);
+                     psi_marks, max_lines);
   p.raw("</div>\n");
   html_section_end(p);
 }
