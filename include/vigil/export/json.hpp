@@ -44,7 +44,7 @@ struct JsonOptions {
 /// (`*_iso`, null when the time is not finite). Latencies, thresholds and silences are in
 /// seconds, rates and shares in [0, 1], as in the Report.
 ///
-/// Complexity: O(size of the report); the only allocation is the returned string.
+/// Complexity: O(size of the report); allocates the returned string and small temporaries.
 inline std::string to_json(const Report& report, const JsonOptions& options = {});
 
 /// One line of alerts.jsonl (DESIGN.md), without the line feed, keys in this order:
