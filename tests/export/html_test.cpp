@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "export/golden.hpp"
 #include "export/report_fixture.hpp"
 #include "vigil/export/json.hpp"
 #include "vigil/export/prometheus.hpp"
@@ -328,5 +329,53 @@ TEST_CASE("to_html: a real monitor's report with history", "[export]") {
       CHECK(page.find("The " + std::to_string(run.alerts.size() - 1) + " earliest alerts are not shown.") !=
             std::string::npos);
     CHECK(page.find(escaped(run.alerts.back().message)) != std::string::npos);
+  }
+}
+
+TEST_CASE("to_html: whole pages byte for byte", "[export]") {
+  using vigil_test::without_version;
+  vigil_test::check_golden("empty_report.html.golden", without_version(vigil::to_html(vigil::Report{}, {})));
+  const vigil::Report awkward = vigil_test::awkward_report();
+  vigil_test::check_golden("awkward_report.html.golden", without_version(vigil::to_html(awkward, awkward.open_alerts)));
+  vigil_test::check_golden("operations_report.html.golden",
+                           without_version(vigil::to_html(vigil_test::operations_report(), {})));
+  // Charts over a history, cohorts, several outputs, an alert log.
+  const vigil::Report r = vigil_test::cohorts_report();
+  std::vector<vigil::Alert> alerts = r.alert_log;
+  alerts.insert(alerts.end(), r.open_alerts.begin(), r.open_alerts.end());
+  vigil::ReportHistory history;
+  for (const vigil::Report& report : vigil_test::cohorts_reports()) history.add(report);
+  const std::string html = vigil::to_html(r, alerts, &history);
+  check_nesting(html);
+  check_tables(html);
+  vigil_test::check_golden("cohorts_report.html.golden", without_version(html));
+
+  SECTION("the options cut the alert log and the chart lines and move the shading") {
+    vigil::HtmlOptions options;
+    options.title = "Fraud & co";
+    options.max_alerts = 1;
+    options.max_chart_lines = 1;
+    options.policy.psi_warn = 0.05;
+    options.policy.psi_alert = 0.3;
+    const std::string page = vigil::to_html(r, alerts, &history, options);
+    check_nesting(page);
+    check_tables(page);
+    CHECK(page.find("<title>Fraud &amp; co \xE2\x80\x94 alert</title>") != std::string::npos);
+    CHECK(page.find("<p class=\"note\">The 3 earliest alerts are not shown.</p>") != std::string::npos);
+    CHECK(page.find("<figcaption>Feature shift PSI (recent vs background) (largest 1 of 3)</figcaption>") !=
+          std::string::npos);
+    CHECK(page.find("<figcaption>Output median score (recent) (largest 1 of 2)</figcaption>") != std::string::npos);
+    CHECK(page.find("<figcaption>Model status (0 ok, 1 warn, 2 alert)</figcaption>") != std::string::npos);
+    CHECK(count(page, "<li><i style=") == 5);  // one legend entry per chart of subjects
+    CHECK(page.find("<td class=\"lv-alert\">0.312</td>") != std::string::npos);  // PSI of age, now alert
+    CHECK(page.find("<td class=\"lv-warn\">0.0625</td>") != std::string::npos);  // PSI of region, now warn
+  }
+  SECTION("one report is no history: no chart") {
+    vigil::ReportHistory one;
+    one.add(r);
+    const std::string page = vigil::to_html(r, alerts, &one);
+    CHECK(page.find("<svg") == std::string::npos);
+    CHECK(page.find("id=\"history\"") == std::string::npos);
+    CHECK(without_version(page) == without_version(vigil::to_html(r, alerts)));
   }
 }

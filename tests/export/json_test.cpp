@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "export/golden.hpp"
 #include "export/report_fixture.hpp"
 #include "vigil_test.hpp"
 
@@ -345,7 +346,7 @@ TEST_CASE("to_json(Report): empty report", "[export]") {
   CHECK(j.keys() == std::vector<std::string>{"schema_version", "time", "time_iso", "status", "recent", "horizon",
                                              "counters", "features", "outputs", "cohorts", "traffic", "latency",
                                              "open_alerts", "alert_log"});
-  CHECK(j["schema_version"].text == "1");
+  CHECK(j["schema_version"].text == "2");
   CHECK(j["time"].is_null());
   CHECK(j["time_iso"].is_null());
   CHECK(j["status"].text == "ok");
@@ -557,7 +558,7 @@ TEST_CASE("to_json(Report): NaN and infinities are null, numbers round-trip, tex
     CHECK(j["latency"]["attribution"].items.at(0)["lift"].is_null());
     const Json& a = j["open_alerts"].items.at(0);
     CHECK(a.keys() == std::vector<std::string>{"time", "time_iso", "kind", "subject", "severity", "statistic",
-                                               "p_value", "message", "transition"});
+                                               "p_value", "message", "transition", "sequence"});
     CHECK(a["p_value"].is_null());
     CHECK(a["message"].text == r.open_alerts[0].message);
     CHECK(a["transition"].text == "raised");
@@ -632,4 +633,27 @@ TEST_CASE("to_json(Report): a real monitor's report", "[export]") {
   }
   CHECK(squeezed == compact);
   CHECK(p["features"].items.size() == 3);
+}
+
+TEST_CASE("to_json: whole documents byte for byte", "[export]") {
+  const vigil::Report r = vigil_test::cohorts_report();
+  vigil_test::check_golden("empty_report.json.golden", vigil::to_json(vigil::Report{}, {2}));
+  vigil_test::check_golden("cohorts_report.json.golden", vigil::to_json(r, {2}));
+  // One alerts.jsonl line per alert, the indentation of the report aside.
+  std::string jsonl;
+  for (const vigil::Alert& a : r.open_alerts) jsonl += vigil::to_json(a) + "\n";
+  for (const vigil::Alert& a : r.alert_log) jsonl += vigil::to_json(a) + "\n";
+  vigil_test::check_golden("cohorts_report.jsonl.golden", jsonl);
+  CHECK(vigil::to_json(r) == vigil::to_json(r, {0}));
+  std::string compact = vigil::to_json(r, {2});
+  compact.erase(std::remove(compact.begin(), compact.end(), '\n'), compact.end());
+  std::string squeezed;
+  bool in_string = false;
+  for (std::size_t i = 0; i < compact.size(); ++i) {
+    const char c = compact[i];
+    if (c == '"' && (i == 0 || compact[i - 1] != '\\')) in_string = !in_string;
+    if (!in_string && c == ' ') continue;
+    squeezed += c;
+  }
+  CHECK(squeezed == vigil::to_json(r));
 }

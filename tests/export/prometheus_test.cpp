@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "export/golden.hpp"
 #include "export/report_fixture.hpp"
 #include "vigil_test.hpp"
 
@@ -400,4 +401,13 @@ TEST_CASE("to_prometheus: a real monitor's report", "[export]") {
   vigil::append_prometheus(combined, r);
   CHECK(combined == "# TYPE server_up gauge\nserver_up 1\n" + text);
   CHECK(vigil::prometheus_content_type == "text/plain; version=0.0.4; charset=utf-8");
+}
+
+TEST_CASE("to_prometheus: whole expositions byte for byte", "[export]") {
+  // Every section: cohorts with their own features, outputs and latency, several outputs
+  // with and without classes, escaping, NaN omitted, an empty report.
+  vigil_test::check_golden("empty_report.prom.golden", vigil::to_prometheus(vigil::Report{}));
+  vigil_test::check_golden("awkward_report.prom.golden", vigil::to_prometheus(vigil_test::awkward_report()));
+  vigil_test::check_golden("operations_report.prom.golden", vigil::to_prometheus(vigil_test::operations_report()));
+  vigil_test::check_golden("cohorts_report.prom.golden", vigil::to_prometheus(vigil_test::cohorts_report()));
 }

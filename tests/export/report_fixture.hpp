@@ -237,4 +237,276 @@ inline vigil::Report operations_report() {
   return r;
 }
 
+/// A report with several outputs and two cohorts, each with its own features, outputs and
+/// latency (one with slow-request attribution), for comparing whole exports byte for byte:
+/// a categorical feature with more unseen values than the HTML page lists, an output with
+/// classes, one without and one with fewer shares than classes, open alerts and an alert log.
+inline vigil::Report cohorts_report() {
+  vigil::Report r;
+  r.time = 1793610000;
+  r.recent_start = 1793609940;
+  r.recent_end = 1793610000;
+  r.horizon_start = 1793523600;
+  r.status = vigil::Status::alert;
+  r.recent_requests = 240;
+  r.horizon_requests = 345600;
+  r.counters.observed = 345700;
+  r.counters.late = 2;
+  r.counters.bad_latency = 1;
+  r.counters.skipped_evaluations = 3;
+
+  vigil::FeatureReport age;
+  age.name = "age";
+  age.status = vigil::Status::alert;
+  age.horizon_count = 345000;
+  age.psi = 0.3125;
+  age.ks_statistic = 0.25;
+  age.ks_p_value = 1e-40;
+  age.wasserstein = 0.15;
+  age.recent_count = 238;
+  age.recent_requests = 240;
+  age.shift_statistic = 41.5;
+  age.shift_p_value = 2.5e-6;
+  age.shift_psi = 0.125;
+  age.profile_statistic = 55.25;
+  age.profile_p_value = 1.25e-8;
+  age.recent_mean = 480.5;
+  age.reference_mean = 40.25;
+  age.missing_rate = 0.0083;
+  age.reference_missing_rate = 0.001;
+  age.out_of_range_rate = 0.75;
+  age.bad_values = 2;
+  r.features.push_back(age);
+
+  vigil::FeatureReport region;
+  region.name = "region";
+  region.categorical = true;
+  region.status = vigil::Status::warn;
+  region.horizon_count = 345600;
+  region.psi = 0.0625;
+  region.js_distance = 0.046875;
+  region.recent_count = 240;
+  region.recent_requests = 240;
+  region.shift_statistic = 12.75;
+  region.shift_p_value = 0.0017;
+  region.shift_psi = 0.03125;
+  region.missing_rate = 0;
+  region.reference_missing_rate = 0;
+  region.unseen_rate = 0.0375;
+  region.unseen_values = {{"EU ", 4}, {"eu-west", 2}, {"n/a", 1}, {"?", 1}, {"AP", 1}, {"latam", 1}};
+  r.features.push_back(region);
+
+  vigil::OutputReport fraud;
+  fraud.name = "fraud_score";
+  fraud.status = vigil::Status::alert;
+  fraud.horizon_count = 345600;
+  fraud.psi = 0.40625;
+  fraud.ks_statistic = 0.3;
+  fraud.ks_p_value = 4e-120;
+  fraud.wasserstein = 0.5;
+  fraud.recent_count = 240;
+  fraud.shift_statistic = 88.5;
+  fraud.shift_p_value = 3e-15;
+  fraud.shift_psi = 0.21875;
+  fraud.profile_statistic = 90.25;
+  fraud.profile_p_value = 1e-15;
+  fraud.recent_ks_statistic = 0.375;
+  fraud.recent_ks_p_value = 5e-30;
+  fraud.recent_p50 = 0.5625;
+  fraud.recent_p90 = 0.875;
+  fraud.recent_p99 = 0.984375;
+  fraud.reference_p50 = 0.1875;
+  fraud.missing_rate = 0;
+  fraud.classes = {"negative", "positive"};
+  fraud.class_share = {0.4375, 0.5625};
+  fraud.reference_class_share = {0.875, 0.125};
+  fraud.class_statistic = 61.5;
+  fraud.class_p_value = 2e-14;
+  r.outputs.push_back(fraud);
+
+  vigil::OutputReport eta;  // a regression output: no classes
+  eta.name = "eta_seconds";
+  eta.horizon_count = 345600;
+  eta.psi = 0.015625;
+  eta.ks_statistic = 0.0125;
+  eta.ks_p_value = 0.4;
+  eta.wasserstein = 0.03125;
+  eta.recent_count = 236;
+  eta.shift_psi = 0.0078125;
+  eta.shift_p_value = 0.62;
+  eta.recent_p50 = 310.5;
+  eta.recent_p90 = 905;
+  eta.recent_p99 = 2400.25;
+  eta.reference_p50 = 300;
+  eta.missing_rate = 0.0166;
+  r.outputs.push_back(eta);
+
+  vigil::OutputReport tier;  // classes, but training shares for only the first
+  tier.name = "tier";
+  tier.status = vigil::Status::warn;
+  tier.recent_count = 240;
+  tier.classes = {"gold", "silver", "bronze"};
+  tier.class_share = {0.25, 0.5, 0.25};
+  tier.reference_class_share = {0.125};
+  r.outputs.push_back(tier);
+
+  r.traffic.status = vigil::Status::ok;
+  r.traffic.recent_arrivals = 240;
+  r.traffic.recent_completions = 240;
+  r.traffic.predicted_arrivals = 236.5;
+  r.traffic.arrival_z = 0.25;
+  r.traffic.arrival_p_value = 0.83;
+  r.traffic.rate_model = "recent";
+  r.traffic.rate_history = 1;
+  r.traffic.last_arrival = 1793609999.75;
+  r.traffic.silence = 0.25;
+  r.traffic.expected_in_silence = 0.984375;
+  r.traffic.silence_p_value = 0.375;
+  r.traffic.completion_ratio = 1;
+  r.traffic.background_completion_ratio = 1;
+  r.traffic.error_rate = 0;
+  r.traffic.background_error_rate = 0.0005;
+  r.traffic.error_p_value = 1;
+  r.traffic.timeout_rate = 0;
+  r.traffic.background_timeout_rate = 0;
+
+  vigil::LatencyReport& l = r.latency;
+  l.subject = "requests";
+  l.status = vigil::Status::warn;
+  l.recent_count = 240;
+  l.background_count = 69000;
+  l.recent_p50 = 0.0625;
+  l.recent_p99 = 0.25;
+  l.recent_p999 = 0.5;
+  l.background_p50 = 0.0625;
+  l.background_p99 = 0.125;
+  l.background_p999 = 0.25;
+  l.p99_ratio = 2;
+  l.p999_ratio = 2;
+  l.statistic = 30.5;
+  l.p_value = 4e-5;
+  l.slow_threshold = 0.125;
+  l.slow = 12;
+  vigil::SlowAttribution slow;
+  slow.tag = "region";
+  slow.value = "us";
+  slow.requests = 120;
+  slow.slow = 10;
+  slow.share_of_slow = 0.8125;
+  slow.share_of_all = 0.5;
+  slow.lift = 1.625;
+  slow.background_lift = 1.0625;
+  slow.p_value = 0.0039;
+  l.attribution.push_back(slow);
+
+  vigil::CohortReport eu;  // everything ok: no subject listed as not ok
+  eu.tag = "region";
+  eu.value = "eu";
+  eu.requests = 172800;
+  age.status = vigil::Status::ok;
+  age.psi = 0.03125;
+  age.out_of_range_rate = 0;
+  eu.features = {age, region};
+  eu.features[1].status = vigil::Status::ok;
+  eu.features[1].unseen_values.clear();
+  eu.outputs = {eta};
+  eu.latency.subject = "region=eu";
+  eu.latency.recent_count = 120;
+  eu.latency.background_count = 34500;
+  eu.latency.recent_p50 = 0.0625;
+  eu.latency.recent_p99 = 0.125;
+  eu.latency.background_p50 = 0.0625;
+  eu.latency.background_p99 = 0.125;
+  eu.latency.p99_ratio = 1;
+  eu.latency.statistic = 2.5;
+  eu.latency.p_value = 0.77;
+  eu.latency.slow_threshold = 0.125;
+  eu.latency.slow = 2;
+  r.cohorts.push_back(eu);
+
+  vigil::CohortReport us;
+  us.tag = "region";
+  us.value = "us";
+  us.status = vigil::Status::alert;
+  us.requests = 172800;
+  us.features = {r.features[0], r.features[1]};
+  us.outputs = {fraud, tier};
+  us.latency = l;
+  us.latency.subject = "region=us";
+  us.latency.recent_count = 120;
+  us.latency.slow = 10;
+  us.latency.attribution[0].tag = "host";
+  us.latency.attribution[0].value = "h7";
+  r.cohorts.push_back(us);
+
+  vigil::Alert drift;
+  drift.time = 1793609880;
+  drift.kind = vigil::AlertKind::out_of_range;
+  drift.subject = vigil::Subject{vigil::Family::features, 0, "age", vigil::Cohort{}, false};
+  drift.severity = vigil::Severity::alert;
+  drift.statistic = 0.75;
+  drift.message = "Feature 'age' has 75.0 % of recent values outside its training range.";
+  drift.sequence = 39;
+  r.open_alerts.push_back(drift);
+  vigil::Alert classes;
+  classes.time = 1793609940;
+  classes.kind = vigil::AlertKind::class_drift;
+  vigil::Cohort us_cohort;
+  us_cohort.tag = 0;
+  us_cohort.value = 1;
+  us_cohort.tag_name = "region";
+  us_cohort.value_name = "us";
+  classes.subject = vigil::Subject{vigil::Family::outputs, 1, "fraud_score", us_cohort, false};
+  classes.severity = vigil::Severity::warn;
+  classes.statistic = 61.5;
+  classes.p_value = 2e-14;
+  classes.message = "Output 'fraud_score' predicts class 'positive' for 56.2 % of recent requests.";
+  classes.sequence = 41;
+  r.open_alerts.push_back(classes);
+  r.alert_log.push_back(classes);
+  vigil::Alert resolved = drift;
+  resolved.time = 1793610000;
+  resolved.kind = vigil::AlertKind::latency;
+  resolved.subject = vigil::Subject{vigil::Family::latency, 0, "requests", vigil::Cohort{}, false};
+  resolved.severity = vigil::Severity::warn;
+  resolved.statistic = 1.5;
+  resolved.p_value = 0.001;
+  resolved.message = "Resolved: no evidence in the last 5 intervals.";
+  resolved.transition = vigil::Alert::Transition::resolved;
+  resolved.sequence = 42;
+  r.alert_log.push_back(resolved);
+  return r;
+}
+
+/// Five reports one minute apart ending with cohorts_report(), for the history charts: the
+/// status steps from ok to alert, `region` has no shift PSI in the second report (a gap in
+/// its line), and `income` appears only in the first two.
+inline std::vector<vigil::Report> cohorts_reports() {
+  std::vector<vigil::Report> reports;
+  const vigil::Report last = cohorts_report();
+  for (int k = 0; k < 5; ++k) {
+    vigil::Report r = last;
+    r.time = last.time - 60.0 * (4 - k);
+    r.status = k < 2 ? vigil::Status::ok : k < 4 ? vigil::Status::warn : vigil::Status::alert;
+    r.recent_requests = static_cast<std::uint64_t>(200 + 10 * k);
+    r.features[0].shift_psi = 0.03125 * (k + 1);
+    r.features[0].psi = 0.0625 * k;
+    r.features[0].missing_rate = k == 3 ? 0.25 : 0.0083;
+    if (k == 1) r.features[1].shift_psi = std::numeric_limits<double>::quiet_NaN();
+    if (k < 2) {
+      vigil::FeatureReport income;
+      income.name = "income";
+      income.shift_psi = 0.5 - 0.125 * k;
+      income.psi = 0.25;
+      income.missing_rate = 0.0625;
+      r.features.push_back(income);
+    }
+    r.outputs[0].recent_p50 = 0.1875 + 0.09375 * k;
+    r.outputs[0].shift_psi = 0.046875 * k;
+    reports.push_back(r);
+  }
+  reports.back() = last;
+  return reports;
+}
+
 }  // namespace vigil_test

@@ -13,6 +13,7 @@
 #include <iterator>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -268,9 +269,33 @@ inline void html_test_cell(HtmlPage& p, double statistic, double p_value) {
   p.raw("</td>");
 }
 
-inline void html_status(HtmlPage& p, Status s) {
-  p.format("<span class=\"badge st-{0}\">{0}</span>", to_string(s));
+/// A coloured word: a status or a severity.
+inline void html_badge(HtmlPage& p, std::string_view word) {
+  p.format("<span class=\"badge st-{0}\">{0}</span>", word);
 }
+
+inline void html_status(HtmlPage& p, Status s) { html_badge(p, to_string(s)); }
+
+/// A number, shaded when it crosses the warn or alert threshold.
+inline void html_shaded_cell(HtmlPage& p, double v, double warn, double alert) {
+  p.format("<td{}>{}</td>", html_level(v, warn, alert), html_number(v));
+}
+
+/// Opens a section with its heading (markup), and after it the status badge when given.
+inline void html_section_start(HtmlPage& p, std::string_view id, std::string_view heading) {
+  p.format("<section id=\"{}\">\n<h2>{}</h2>\n", id, heading);
+}
+inline void html_section_start(HtmlPage& p, std::string_view id, std::string_view heading, Status status) {
+  p.format("<section id=\"{}\">\n<h2>{} ", id, heading);
+  html_status(p, status);
+  p.raw("</h2>\n");
+}
+inline void html_section_end(HtmlPage& p) { p.raw("</section>\n"); }
+
+/// A paragraph of explanation (markup) under a table, or in place of an empty one.
+inline void html_note(HtmlPage& p, std::string_view markup) { p.raw("<p class=\"note\">").raw(markup).raw("</p>\n"); }
+
+inline void html_table_end(HtmlPage& p) { p.raw("</tbody></table>\n"); }
 
 inline constexpr std::string_view html_style = R"css(
 :root{--ok:#2e7d32;--warn:#b26a00;--alert:#c62828;--line:#d9dde3;--muted:#5f6b7a}
@@ -319,17 +344,35 @@ inline double nice_step(double span, int target) {
   return (r < 1.5 ? 1 : r < 3.5 ? 2 : r < 7.5 ? 5 : 10) * magnitude;
 }
 
+/// The colour of the `i`-th line of a chart, the same in the chart and in its legend.
+inline const char* chart_colour(std::size_t i) { return chart_colours[i % std::size(chart_colours)]; }
+
+/// One line of a chart: a subject's values, aligned with the chart's times.
 struct ChartLine {
   std::string name;
   const std::vector<double>* values;
 };
 
-/// An SVG line chart of `lines` over `times`, with horizontal reference lines at `marks`
-/// (e.g. the PSI thresholds). NaN values break a line.
-inline void html_chart(HtmlPage& p, std::string_view caption, const std::vector<double>& times,
-                       const std::vector<ChartLine>& lines, const std::vector<std::pair<double, const char*>>& marks,
-                       bool step = false) {
-  constexpr double width = 640, height = 220, left = 52, right = 12, top = 10, bottom = 28;
+/// A horizontal reference line of a chart, e.g. a PSI threshold.
+struct ChartMark {
+  double value;
+  const char* label;
+};
+
+/// Where a chart draws: the SVG's size and margins, the time span on x and the value range on
+/// y (rounded out to ticks of `ystep`, and from 0 or below).
+struct ChartScale {
+  static constexpr double width = 640, height = 220, left = 52, right = 12, top = 10, bottom = 28;
+  double t0, t1, y0, y1, ystep;
+
+  double x(double t) const { return left + (t - t0) / (t1 - t0) * (width - left - right); }
+  double y(double v) const { return top + (y1 - v) / (y1 - y0) * (height - top - bottom); }
+};
+
+/// The scale that shows every finite value of `lines` over the finite `times` and reaches
+/// above every mark; none when no value is finite or the times span no time.
+inline std::optional<ChartScale> chart_scale(const std::vector<double>& times, const std::vector<ChartLine>& lines,
+                                             const std::vector<ChartMark>& marks) {
   double t0 = std::numeric_limits<double>::infinity(), t1 = -t0, y0 = 0, y1 = -t0;
   for (double t : times)
     if (std::isfinite(t)) t0 = std::min(t0, t), t1 = std::max(t1, t);
@@ -337,73 +380,109 @@ inline void html_chart(HtmlPage& p, std::string_view caption, const std::vector<
   for (const ChartLine& line : lines)
     for (double v : *line.values)
       if (std::isfinite(v)) y0 = std::min(y0, v), y1 = std::max(y1, v), any = true;
-  if (!any || !(t1 > t0)) return;
-  for (const auto& mark : marks) y1 = std::max(y1, mark.first * 1.1);
+  if (!any || !(t1 > t0)) return std::nullopt;
+  for (const ChartMark& mark : marks) y1 = std::max(y1, mark.value * 1.1);
   if (!(y1 > y0)) y1 = y0 + 1;
   const double ystep = nice_step(y1 - y0, 4);
-  y0 = std::floor(y0 / ystep) * ystep;
-  y1 = std::ceil(y1 / ystep) * ystep;
-  const auto x_of = [&](double t) { return left + (t - t0) / (t1 - t0) * (width - left - right); };
-  const auto y_of = [&](double v) { return top + (y1 - v) / (y1 - y0) * (height - top - bottom); };
+  return ChartScale{t0, t1, std::floor(y0 / ystep) * ystep, std::ceil(y1 / ystep) * ystep, ystep};
+}
 
-  p.raw("<figure><figcaption>").text(caption).raw("</figcaption>");
-  p.format("<svg viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"", width, height).text(caption).raw("\">");
-  for (double v = y0; v <= y1 + ystep / 2; v += ystep) {
-    const double y = y_of(v);
-    p.format("<line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#e6e8eb\"/>", left, width - right, y, y);
-    p.format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>", left - 5, y + 4,
-             std::abs(v) < ystep / 1e6 ? std::string("0") : fmt::format("{:.3g}", v));
+/// Horizontal grid lines at every tick of the value axis, labelled on the left.
+inline void html_chart_grid(HtmlPage& p, const ChartScale& s) {
+  for (double v = s.y0; v <= s.y1 + s.ystep / 2; v += s.ystep) {
+    const double y = s.y(v);
+    p.format("<line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#e6e8eb\"/>", s.left,
+             s.width - s.right, y, y);
+    p.format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>", s.left - 5, y + 4,
+             std::abs(v) < s.ystep / 1e6 ? std::string("0") : fmt::format("{:.3g}", v));
   }
+}
+
+/// Dashed reference lines at the marks within the value range, labelled on the right.
+inline void html_chart_marks(HtmlPage& p, const ChartScale& s, const std::vector<ChartMark>& marks) {
   double previous_label_y = -100;
-  double label_x = width - right - 2;
+  double label_x = s.width - s.right - 2;
   for (const auto& [value, label] : marks) {
-    if (!(value >= y0 && value <= y1)) continue;
-    const double y = y_of(value);
+    if (!(value >= s.y0 && value <= s.y1)) continue;
+    const double y = s.y(value);
     // Labels of close lines side by side rather than on top of each other.
-    label_x = std::abs(y - previous_label_y) < 12 ? label_x - 36 : width - right - 2;
+    label_x = std::abs(y - previous_label_y) < 12 ? label_x - 36 : s.width - s.right - 2;
     previous_label_y = y;
     p.format("<line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#c62828\" stroke-dasharray=\"4 3\" stroke-width=\"1\"/>",
-             left, width - right, y, y);
+             s.left, s.width - s.right, y, y);
     p.format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\" style=\"fill:#c62828\">{}</text>", label_x, y - 3,
              label);
   }
-  p.format("<line x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\" stroke=\"#9aa3ad\"/>", left, top, height - bottom);
-  p.format("<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"#9aa3ad\"/>", left, width - right, height - bottom);
-  const std::pair<double, const char*> x_labels[] = {{t0, "start"}, {(t0 + t1) / 2, "middle"}, {t1, "end"}};
+}
+
+/// Both axes, and the start, middle and end times under the time axis.
+inline void html_chart_axes(HtmlPage& p, const ChartScale& s) {
+  p.format("<line x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\" stroke=\"#9aa3ad\"/>", s.left, s.top,
+           s.height - s.bottom);
+  p.format("<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"#9aa3ad\"/>", s.left, s.width - s.right,
+           s.height - s.bottom);
+  const std::pair<double, const char*> x_labels[] = {{s.t0, "start"}, {(s.t0 + s.t1) / 2, "middle"}, {s.t1, "end"}};
   for (const auto& [t, anchor] : x_labels)
-    p.format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"{}\">", x_of(t), height - 8, anchor).text(html_time(t)).raw("</text>");
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    const std::vector<double>& v = *lines[i].values;
-    const char* colour = chart_colours[i % std::size(chart_colours)];
-    std::string points;
-    double last_y = 0;
-    const auto flush = [&] {
-      if (points.empty()) return;
-      p.format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.6\" points=\"{}\"/>", colour, points);
-      points.clear();
-    };
-    for (std::size_t k = 0; k < v.size() && k < times.size(); ++k) {
-      if (!std::isfinite(v[k]) || !std::isfinite(times[k])) {
-        flush();
-        continue;
-      }
-      const double x = x_of(times[k]);
-      const double y = y_of(v[k]);
-      if (step && !points.empty()) fmt::format_to(std::back_inserter(points), "{:.1f},{:.1f} ", x, last_y);
-      fmt::format_to(std::back_inserter(points), "{:.1f},{:.1f} ", x, y);
-      last_y = y;
+    p.format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"{}\">", s.x(t), s.height - 8, anchor)
+        .text(html_time(t))
+        .raw("</text>");
+}
+
+/// One line as polylines: a value or time that is not finite breaks it. With `step`, each
+/// value holds until the next time (a staircase), as a status does.
+inline void html_chart_line(HtmlPage& p, const ChartScale& s, const std::vector<double>& times,
+                            const std::vector<double>& values, const char* colour, bool step) {
+  std::string points;
+  double last_y = 0;
+  const auto flush = [&] {
+    if (points.empty()) return;
+    p.format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.6\" points=\"{}\"/>", colour, points);
+    points.clear();
+  };
+  for (std::size_t k = 0; k < values.size() && k < times.size(); ++k) {
+    if (!std::isfinite(values[k]) || !std::isfinite(times[k])) {
+      flush();
+      continue;
     }
-    flush();
+    const double x = s.x(times[k]);
+    const double y = s.y(values[k]);
+    if (step && !points.empty()) fmt::format_to(std::back_inserter(points), "{:.1f},{:.1f} ", x, last_y);
+    fmt::format_to(std::back_inserter(points), "{:.1f},{:.1f} ", x, y);
+    last_y = y;
   }
-  p.raw("</svg>");
+  flush();
+}
+
+/// The names of the lines in their colours; none for a single unnamed line.
+inline void html_chart_legend(HtmlPage& p, const std::vector<ChartLine>& lines) {
   if (lines.size() > 1 || (lines.size() == 1 && !lines[0].name.empty())) {
     p.raw("<ul class=\"legend\">");
     for (std::size_t i = 0; i < lines.size(); ++i) {
-      p.format("<li><i style=\"background:{}\"></i>", chart_colours[i % std::size(chart_colours)]);
+      p.format("<li><i style=\"background:{}\"></i>", chart_colour(i));
       p.text(lines[i].name).raw("</li>");
     }
     p.raw("</ul>");
   }
+}
+
+/// An SVG line chart of `lines` over `times`, with horizontal reference lines at `marks`
+/// (e.g. the PSI thresholds), or nothing when there is nothing to draw. NaN values break a
+/// line.
+inline void html_chart(HtmlPage& p, std::string_view caption, const std::vector<double>& times,
+                       const std::vector<ChartLine>& lines, const std::vector<ChartMark>& marks, bool step = false) {
+  const std::optional<ChartScale> scale = chart_scale(times, lines, marks);
+  if (!scale) return;
+  p.raw("<figure><figcaption>").text(caption).raw("</figcaption>");
+  p.format("<svg viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"", ChartScale::width, ChartScale::height)
+      .text(caption)
+      .raw("\">");
+  html_chart_grid(p, *scale);
+  html_chart_marks(p, *scale, marks);
+  html_chart_axes(p, *scale);
+  for (std::size_t i = 0; i < lines.size(); ++i)
+    html_chart_line(p, *scale, times, *lines[i].values, chart_colour(i), step);
+  p.raw("</svg>");
+  html_chart_legend(p, lines);
   p.raw("</figure>");
 }
 
@@ -425,111 +504,207 @@ inline std::vector<ChartLine> top_lines(const std::map<std::string, std::vector<
   return lines;
 }
 
-inline void html_alert_rows(HtmlPage& p, const std::vector<Alert>& alerts, std::size_t first, bool transitions) {
-  for (std::size_t i = first; i < alerts.size(); ++i) {
-    const Alert& a = alerts[i];
-    p.raw("<tr><td class=\"l\">").text(html_time(a.time)).raw("</td>");
-    if (transitions) p.raw("<td class=\"l\">").text(to_string(a.transition)).raw("</td>");
-    p.raw("<td class=\"l\">").text(to_string(a.kind)).raw("</td><td class=\"l\">").text(to_string(a.subject)).raw("</td><td>");
-    p.format("<span class=\"badge st-{0}\">{0}</span>", to_string(a.severity));
-    p.format("</td><td>{}</td><td>{}</td><td class=\"msg\">", html_number(a.statistic), html_p_value(a.p_value));
-    p.text(a.message).raw("</td></tr>\n");
-  }
+/// A chart of one figure of the whole model, e.g. its status.
+inline void html_model_chart(HtmlPage& p, const ReportHistory& history, std::string_view figure,
+                             std::string_view caption, bool step) {
+  const auto& series = history.series(figure);
+  const auto it = series.find("");
+  if (it == series.end()) return;
+  html_chart(p, caption, history.times(), {ChartLine{"", &it->second}}, {}, step);
 }
 
+/// A chart of one figure of the features or outputs: the `max_lines` subjects with the
+/// largest peaks, the caption saying how many were left out.
+inline void html_subject_chart(HtmlPage& p, const ReportHistory& history, std::string_view figure,
+                               std::string_view caption, const std::vector<ChartMark>& marks, std::size_t max_lines) {
+  std::size_t left_out = 0;
+  const auto lines = top_lines(history.series(figure), max_lines, left_out);
+  if (lines.empty()) return;
+  std::string title(caption);
+  if (left_out > 0) title += fmt::format(" (largest {} of {})", lines.size(), lines.size() + left_out);
+  html_chart(p, title, history.times(), lines, marks);
+}
+
+/// Charts over the history: the model's status and requests, then the features' and outputs'
+/// figures, PSI with the policy's thresholds.
+inline void html_history(HtmlPage& p, const ReportHistory& history, const HtmlOptions& options) {
+  const std::vector<ChartMark> psi_marks{{options.policy.psi_warn, "warn"}, {options.policy.psi_alert, "alert"}};
+  const std::size_t max_lines = options.max_chart_lines;
+  html_section_start(p, "history", "History");
+  p.raw("<div class=\"charts\">\n");
+  html_model_chart(p, history, ReportHistory::status, "Model status (0 ok, 1 warn, 2 alert)", true);
+  html_model_chart(p, history, ReportHistory::recent_requests, "Requests per recent interval", false);
+  html_subject_chart(p, history, ReportHistory::feature_shift_psi, "Feature shift PSI (recent vs background)",
+                     psi_marks, max_lines);
+  html_subject_chart(p, history, ReportHistory::feature_psi, "Feature PSI (horizon vs training)", psi_marks, max_lines);
+  html_subject_chart(p, history, ReportHistory::feature_missing_rate, "Feature missing rate", {}, max_lines);
+  html_subject_chart(p, history, ReportHistory::output_recent_p50, "Output median score (recent)", {}, max_lines);
+  html_subject_chart(p, history, ReportHistory::output_shift_psi, "Output shift PSI (recent vs background)",
+                     psi_marks, max_lines);
+  p.raw("</div>\n");
+  html_section_end(p);
+}
+
+/// One row of an alert table; `transition` adds the transition column of the alert log.
+inline void html_alert_row(HtmlPage& p, const Alert& a, bool transition) {
+  p.raw("<tr><td class=\"l\">").text(html_time(a.time)).raw("</td>");
+  if (transition) p.raw("<td class=\"l\">").text(to_string(a.transition)).raw("</td>");
+  p.raw("<td class=\"l\">").text(to_string(a.kind)).raw("</td><td class=\"l\">").text(to_string(a.subject)).raw("</td><td>");
+  html_badge(p, to_string(a.severity));
+  p.format("</td><td>{}</td><td>{}</td><td class=\"msg\">", html_number(a.statistic), html_p_value(a.p_value));
+  p.text(a.message).raw("</td></tr>\n");
+}
+
+/// The alerts from index `first` on.
 inline void html_alert_table(HtmlPage& p, const std::vector<Alert>& alerts, std::size_t first, bool transitions) {
   p.raw("<table><thead><tr><th class=\"l\">Time (UTC)</th>");
   if (transitions) p.raw("<th class=\"l\">Transition</th>");
   p.raw("<th class=\"l\">Kind</th><th class=\"l\">Subject</th><th>Severity</th><th>Statistic</th><th>p-value</th>"
         "<th class=\"l\">Message</th></tr></thead><tbody>\n");
-  html_alert_rows(p, alerts, first, transitions);
-  p.raw("</tbody></table>\n");
+  for (std::size_t i = first; i < alerts.size(); ++i) html_alert_row(p, alerts[i], transitions);
+  html_table_end(p);
 }
 
-inline void html_feature_table(HtmlPage& p, const std::vector<FeatureReport>& features, const AlertPolicy& policy) {
+inline void html_open_alerts(HtmlPage& p, const std::vector<Alert>& open_alerts) {
+  html_section_start(p, "open-alerts", "Open alerts");
+  if (open_alerts.empty()) {
+    html_note(p, "No alert is open.");
+  } else {
+    html_alert_table(p, open_alerts, 0, false);
+  }
+  html_section_end(p);
+}
+
+/// `alerts` in the order given, the newest `max_alerts` of them.
+inline void html_alert_log(HtmlPage& p, const std::vector<Alert>& alerts, std::size_t max_alerts) {
+  html_section_start(p, "alerts", fmt::format("Alert log ({})", alerts.size()));
+  if (alerts.empty()) {
+    html_note(p, "No alert was raised.");
+  } else {
+    const std::size_t first = alerts.size() > max_alerts ? alerts.size() - max_alerts : 0;
+    if (first > 0) html_note(p, fmt::format("The {} earliest alerts are not shown.", first));
+    html_alert_table(p, alerts, first, true);
+  }
+  html_section_end(p);
+}
+
+/// PSI, KS with its p-value and Wasserstein over the horizon against training, of a feature
+/// or an output, shaded from the policy's thresholds.
+template <class Subject>
+void html_drift_cells(HtmlPage& p, const Subject& s, const AlertPolicy& policy) {
+  html_shaded_cell(p, s.psi, policy.psi_warn, policy.psi_alert);
+  html_test_cell(p, s.ks_statistic, s.ks_p_value);
+  html_shaded_cell(p, s.wasserstein, policy.wasserstein_warn, policy.wasserstein_alert);
+}
+
+/// The most frequent unseen values of a categorical feature (five at most) with their counts.
+inline void html_unseen_values(HtmlPage& p, const std::vector<std::pair<std::string, std::uint64_t>>& unseen) {
+  if (unseen.empty()) return;
+  p.raw("<br><span class=\"muted\">");
+  const std::size_t shown = std::min<std::size_t>(unseen.size(), 5);
+  for (std::size_t i = 0; i < shown; ++i) {
+    if (i > 0) p.raw(", ");
+    p.raw("&ldquo;").text(unseen[i].first).format("&rdquo; {}", unseen[i].second);
+  }
+  if (shown < unseen.size()) p.raw(", &hellip;");
+  p.raw("</span>");
+}
+
+inline void html_feature_row(HtmlPage& p, const FeatureReport& f, const AlertPolicy& policy) {
+  p.raw("<tr><td class=\"l\">").text(f.name).raw("</td>");
+  p.format("<td class=\"l\">{}</td><td>", f.categorical ? "categorical" : "numeric");
+  html_status(p, f.status);
+  p.format("</td><td>{}</td>", f.horizon_count);
+  html_drift_cells(p, f, policy);
+  p.format("<td>{}</td><td>{}</td>", html_number(f.js_distance), f.recent_count);
+  html_shaded_cell(p, f.shift_psi, policy.psi_warn, policy.psi_alert);
+  p.format("<td>{}</td><td>{} / {}</td>", html_p_value(f.shift_p_value), html_number(f.recent_mean),
+           html_number(f.reference_mean));
+  const double missing_change = std::abs(f.missing_rate - f.reference_missing_rate);
+  p.format("<td{}>{} / {}</td>",
+           html_level(missing_change, policy.missing_rate_change, 4 * policy.missing_rate_change),
+           html_percent(f.missing_rate), html_percent(f.reference_missing_rate));
+  p.format("<td{}>{}</td>", html_level(f.out_of_range_rate, policy.out_of_range_share, 5 * policy.out_of_range_share),
+           html_percent(f.out_of_range_rate));
+  p.format("<td{}>{}", html_level(f.unseen_rate, policy.unseen_share, 5 * policy.unseen_share),
+           html_percent(f.unseen_rate));
+  html_unseen_values(p, f.unseen_values);
+  p.format("</td><td>{}</td></tr>\n", f.bad_values);
+}
+
+inline void html_features(HtmlPage& p, const std::vector<FeatureReport>& features, const AlertPolicy& policy) {
+  html_section_start(p, "features", fmt::format("Features ({})", features.size()));
+  if (features.empty()) {
+    html_note(p, "No feature in this report.");
+    html_section_end(p);
+    return;
+  }
   p.raw("<table><thead><tr><th class=\"l\">Feature</th><th class=\"l\">Kind</th><th>Status</th><th>Horizon n</th>"
         "<th>PSI</th><th>KS (p)</th><th>Wasserstein &sigma;</th><th>JS</th><th>Recent n</th><th>Shift PSI</th>"
         "<th>Shift p</th><th>Mean recent / training</th><th>Missing recent / training</th><th>Out of range</th>"
         "<th>Unseen</th><th>Bad values</th></tr></thead><tbody>\n");
-  for (const FeatureReport& f : features) {
-    p.raw("<tr><td class=\"l\">").text(f.name).raw("</td>");
-    p.format("<td class=\"l\">{}</td><td>", f.categorical ? "categorical" : "numeric");
-    html_status(p, f.status);
-    p.format("</td><td>{}</td>", f.horizon_count);
-    p.format("<td{}>{}</td>", html_level(f.psi, policy.psi_warn, policy.psi_alert), html_number(f.psi));
-    html_test_cell(p, f.ks_statistic, f.ks_p_value);
-    p.format("<td{}>{}</td>", html_level(f.wasserstein, policy.wasserstein_warn, policy.wasserstein_alert),
-             html_number(f.wasserstein));
-    p.format("<td>{}</td><td>{}</td>", html_number(f.js_distance), f.recent_count);
-    p.format("<td{}>{}</td>", html_level(f.shift_psi, policy.psi_warn, policy.psi_alert), html_number(f.shift_psi));
-    p.format("<td>{}</td><td>{} / {}</td>", html_p_value(f.shift_p_value), html_number(f.recent_mean),
-             html_number(f.reference_mean));
-    const double missing_change = std::abs(f.missing_rate - f.reference_missing_rate);
-    p.format("<td{}>{} / {}</td>",
-             html_level(missing_change, policy.missing_rate_change, 4 * policy.missing_rate_change),
-             html_percent(f.missing_rate), html_percent(f.reference_missing_rate));
-    p.format("<td{}>{}</td>", html_level(f.out_of_range_rate, policy.out_of_range_share, 5 * policy.out_of_range_share),
-             html_percent(f.out_of_range_rate));
-    p.format("<td{}>{}", html_level(f.unseen_rate, policy.unseen_share, 5 * policy.unseen_share),
-             html_percent(f.unseen_rate));
-    if (!f.unseen_values.empty()) {
-      p.raw("<br><span class=\"muted\">");
-      const std::size_t shown = std::min<std::size_t>(f.unseen_values.size(), 5);
-      for (std::size_t i = 0; i < shown; ++i) {
-        if (i > 0) p.raw(", ");
-        p.raw("&ldquo;").text(f.unseen_values[i].first).format("&rdquo; {}", f.unseen_values[i].second);
-      }
-      if (shown < f.unseen_values.size()) p.raw(", &hellip;");
-      p.raw("</span>");
-    }
-    p.format("</td><td>{}</td></tr>\n", f.bad_values);
-  }
-  p.raw("</tbody></table>\n");
+  for (const FeatureReport& f : features) html_feature_row(p, f, policy);
+  html_table_end(p);
+  html_note(p, "PSI, KS, Wasserstein (in training standard deviations) and JS compare the horizon with "
+               "training; shift PSI and p compare the recent interval with the trailing background; missing, "
+               "out-of-range and unseen shares are over the recent interval. Shaded cells cross the warn or alert "
+               "threshold.");
+  html_section_end(p);
 }
 
-inline void html_output_table(HtmlPage& p, const std::vector<OutputReport>& outputs, const AlertPolicy& policy) {
+/// Each predicted class's share of recent requests against training, then the G-test's p-value.
+inline void html_class_shares(HtmlPage& p, const OutputReport& o) {
+  for (std::size_t c = 0; c < o.classes.size(); ++c) {
+    if (c > 0) p.raw("<br>");
+    const double recent = c < o.class_share.size() ? o.class_share[c] : FeatureReport::nan();
+    const double reference = c < o.reference_class_share.size() ? o.reference_class_share[c] : FeatureReport::nan();
+    p.text(o.classes[c]).format(": {} / {}", html_percent(recent), html_percent(reference));
+  }
+  if (!o.classes.empty() && !std::isnan(o.class_p_value))
+    p.format("<br><span class=\"muted\">G p {}</span>", html_p_value(o.class_p_value));
+}
+
+inline void html_output_row(HtmlPage& p, const OutputReport& o, const AlertPolicy& policy) {
+  p.raw("<tr><td class=\"l\">").text(o.name).raw("</td><td>");
+  html_status(p, o.status);
+  p.format("</td><td>{}</td>", o.horizon_count);
+  html_drift_cells(p, o, policy);
+  p.format("<td>{}</td>", o.recent_count);
+  html_shaded_cell(p, o.shift_psi, policy.psi_warn, policy.psi_alert);
+  p.format("<td>{}</td>", html_p_value(o.shift_p_value));
+  p.format("<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">", html_number(o.recent_p50),
+           html_number(o.recent_p90), html_number(o.recent_p99), html_number(o.reference_p50),
+           html_percent(o.missing_rate));
+  html_class_shares(p, o);
+  p.raw("</td></tr>\n");
+}
+
+inline void html_outputs(HtmlPage& p, const std::vector<OutputReport>& outputs, const AlertPolicy& policy) {
+  html_section_start(p, "outputs", fmt::format("Outputs ({})", outputs.size()));
+  if (outputs.empty()) {
+    html_note(p, "No model output in this report.");
+    html_section_end(p);
+    return;
+  }
   p.raw("<table><thead><tr><th class=\"l\">Output</th><th>Status</th><th>Horizon n</th><th>PSI</th><th>KS (p)</th>"
         "<th>Wasserstein &sigma;</th><th>Recent n</th><th>Shift PSI</th><th>Shift p</th>"
         "<th>p50</th><th>p90</th><th>p99</th><th>p50 training</th><th>Missing</th>"
         "<th class=\"l\">Class share: recent / training</th></tr></thead><tbody>\n");
-  for (const OutputReport& o : outputs) {
-    p.raw("<tr><td class=\"l\">").text(o.name).raw("</td><td>");
-    html_status(p, o.status);
-    p.format("</td><td>{}</td>", o.horizon_count);
-    p.format("<td{}>{}</td>", html_level(o.psi, policy.psi_warn, policy.psi_alert), html_number(o.psi));
-    html_test_cell(p, o.ks_statistic, o.ks_p_value);
-    p.format("<td{}>{}</td>", html_level(o.wasserstein, policy.wasserstein_warn, policy.wasserstein_alert),
-             html_number(o.wasserstein));
-    p.format("<td>{}</td><td{}>{}</td><td>{}</td>", o.recent_count, html_level(o.shift_psi, policy.psi_warn, policy.psi_alert),
-             html_number(o.shift_psi), html_p_value(o.shift_p_value));
-    p.format("<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">", html_number(o.recent_p50),
-             html_number(o.recent_p90), html_number(o.recent_p99), html_number(o.reference_p50),
-             html_percent(o.missing_rate));
-    for (std::size_t c = 0; c < o.classes.size(); ++c) {
-      if (c > 0) p.raw("<br>");
-      const double recent = c < o.class_share.size() ? o.class_share[c] : FeatureReport::nan();
-      const double reference = c < o.reference_class_share.size() ? o.reference_class_share[c] : FeatureReport::nan();
-      p.text(o.classes[c]).format(": {} / {}", html_percent(recent), html_percent(reference));
-    }
-    if (!o.classes.empty() && !std::isnan(o.class_p_value)) p.format("<br><span class=\"muted\">G p {}</span>", html_p_value(o.class_p_value));
-    p.raw("</td></tr>\n");
-  }
-  p.raw("</tbody></table>\n");
+  for (const OutputReport& o : outputs) html_output_row(p, o, policy);
+  html_table_end(p);
+  html_section_end(p);
 }
 
-inline void html_traffic(HtmlPage& p, const TrafficReport& t) {
-  p.raw("<section id=\"traffic\">\n<h2>Traffic ");
-  html_status(p, t.status);
-  p.raw("</h2>\n<table><thead><tr><th class=\"l\">Figure</th><th>Recent</th><th>Expected or background</th>"
-        "<th>p-value</th><th class=\"l\">Detail</th></tr></thead><tbody>\n");
+/// Arrivals against the predicted rate, with the model that predicted them.
+inline void html_arrivals_row(HtmlPage& p, const TrafficReport& t) {
   p.format("<tr><td class=\"l\">Arrivals</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">", t.recent_arrivals,
            html_number(t.predicted_arrivals), html_p_value(t.arrival_p_value));
   p.format("z {} &middot; rate model ", html_number(t.arrival_z)).text(t.rate_model);
   p.format(" on {} interval{} &middot; counted from ", t.rate_history, t.rate_history == 1 ? "" : "s");
   p.text(t.arrivals_source).raw("</td></tr>\n");
-  p.format("<tr><td class=\"l\">Silence</td><td>{}</td><td>{} arrivals</td><td>{}</td>", html_duration(t.silence),
-           html_number(t.expected_in_silence), html_p_value(t.silence_p_value));
-  p.format("<td class=\"l\">since the latest arrival at {}</td></tr>\n", html_time(t.last_arrival));
+}
+
+inline void html_in_flight_row(HtmlPage& p, const TrafficReport& t) {
   // Without reported arrivals every request is its own arrival: nothing is known in flight.
   if (t.arrivals_source == "arrivals") {
     p.format("<tr><td class=\"l\">In flight</td><td>{}</td><td>{}</td><td>{}</td>"
@@ -540,6 +715,17 @@ inline void html_traffic(HtmlPage& p, const TrafficReport& t) {
              "<td class=\"l\">not measured: arrivals are not reported</td></tr>\n",
              html_dash);
   }
+}
+
+inline void html_traffic(HtmlPage& p, const TrafficReport& t) {
+  html_section_start(p, "traffic", "Traffic", t.status);
+  p.raw("<table><thead><tr><th class=\"l\">Figure</th><th>Recent</th><th>Expected or background</th>"
+        "<th>p-value</th><th class=\"l\">Detail</th></tr></thead><tbody>\n");
+  html_arrivals_row(p, t);
+  p.format("<tr><td class=\"l\">Silence</td><td>{}</td><td>{} arrivals</td><td>{}</td>", html_duration(t.silence),
+           html_number(t.expected_in_silence), html_p_value(t.silence_p_value));
+  p.format("<td class=\"l\">since the latest arrival at {}</td></tr>\n", html_time(t.last_arrival));
+  html_in_flight_row(p, t);
   p.format("<tr><td class=\"l\">Completions per arrival</td><td>{}</td><td>{}</td><td>{}</td>"
            "<td class=\"l\">{} completions</td></tr>\n",
            html_percent(t.completion_ratio), html_percent(t.background_completion_ratio),
@@ -548,10 +734,11 @@ inline void html_traffic(HtmlPage& p, const TrafficReport& t) {
            html_percent(t.error_rate), html_percent(t.background_error_rate), html_p_value(t.error_p_value));
   p.format("<tr><td class=\"l\">Timeouts</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">share of requests</td></tr>\n",
            html_percent(t.timeout_rate), html_percent(t.background_timeout_rate), html_p_value(t.timeout_p_value));
-  p.raw("</tbody></table>\n<p class=\"note\">Arrivals are judged against the predicted rate (p-value: two-sided "
-        "Poisson); a silence against the arrivals the rate expected in it (p = e<sup>&minus;expected</sup>); "
-        "completion, error and timeout rates compare the recent interval with the trailing background.</p>\n"
-        "</section>\n");
+  html_table_end(p);
+  html_note(p, "Arrivals are judged against the predicted rate (p-value: two-sided Poisson); a silence against the "
+               "arrivals the rate expected in it (p = e<sup>&minus;expected</sup>); completion, error and timeout "
+               "rates compare the recent interval with the trailing background.");
+  html_section_end(p);
 }
 
 inline void html_latency_row(HtmlPage& p, std::string_view tag, std::string_view value, const LatencyReport& l) {
@@ -574,6 +761,19 @@ inline void html_latency_row(HtmlPage& p, std::string_view tag, std::string_view
   p.raw("</td></tr>\n");
 }
 
+/// The latency of all requests, then of each cohort.
+inline void html_latency_table(HtmlPage& p, const Report& r) {
+  p.raw("<table><thead><tr><th class=\"l\">Subject</th><th>Status</th><th>Window n</th><th>Background n</th>"
+        "<th>p50 window / background</th><th>p99 window / background</th><th>p99 ratio</th>"
+        "<th>p99.9 window / background</th><th>p99.9 ratio</th><th>G (p)</th><th>Slow threshold</th><th>Slow</th>"
+        "</tr></thead><tbody>\n");
+  html_latency_row(p, "all requests", "", r.latency);
+  for (const CohortReport& c : r.cohorts) html_latency_row(p, c.tag, c.value, c.latency);
+  html_table_end(p);
+  html_note(p, "The latency window against the trailing background on log-scale buckets; the G-test compares their "
+               "bucket counts. A request is slow above the slow threshold.");
+}
+
 inline void html_attribution_table(HtmlPage& p, const std::vector<SlowAttribution>& attribution) {
   p.raw("<table><thead><tr><th class=\"l\">Tag</th><th class=\"l\">Value</th><th>Requests</th><th>Slow</th>"
         "<th>Share of slow</th><th>Share of all</th><th>Lift</th><th>p-value</th><th class=\"l\">Reading</th>"
@@ -586,33 +786,15 @@ inline void html_attribution_table(HtmlPage& p, const std::vector<SlowAttributio
     p.format("</b> carries {} of slow requests vs {} of all requests</td></tr>\n", html_percent(a.share_of_slow),
              html_percent(a.share_of_all));
   }
-  p.raw("</tbody></table>\n");
+  html_table_end(p);
 }
 
-inline void html_latency(HtmlPage& p, const Report& r) {
-  p.raw("<section id=\"latency\">\n<h2>Latency ");
-  html_status(p, r.latency.status);
-  p.raw("</h2>\n");
-  const auto has_data = [](const LatencyReport& l) {
-    return l.recent_count > 0 || l.background_count > 0 || !l.attribution.empty();
-  };
-  bool any = has_data(r.latency);
-  for (const CohortReport& c : r.cohorts) any = any || has_data(c.latency);
-  if (!any) {
-    p.raw("<p class=\"note\">No latency was recorded.</p>\n</section>\n");
-    return;
-  }
-  p.raw("<table><thead><tr><th class=\"l\">Subject</th><th>Status</th><th>Window n</th><th>Background n</th>"
-        "<th>p50 window / background</th><th>p99 window / background</th><th>p99 ratio</th>"
-        "<th>p99.9 window / background</th><th>p99.9 ratio</th><th>G (p)</th><th>Slow threshold</th><th>Slow</th>"
-        "</tr></thead><tbody>\n");
-  html_latency_row(p, "all requests", "", r.latency);
-  for (const CohortReport& c : r.cohorts) html_latency_row(p, c.tag, c.value, c.latency);
-  p.raw("</tbody></table>\n<p class=\"note\">The latency window against the trailing background on log-scale "
-        "buckets; the G-test compares their bucket counts. A request is slow above the slow threshold.</p>\n");
+/// The tag values over-represented among the slow requests of all requests, then of each
+/// cohort that has any.
+inline void html_attributions(HtmlPage& p, const Report& r) {
   p.raw("<h3>Slow requests by tag value</h3>\n");
   if (r.latency.attribution.empty()) {
-    p.raw("<p class=\"note\">No tag value is attributed a share of the slow requests.</p>\n");
+    html_note(p, "No tag value is attributed a share of the slow requests.");
   } else {
     html_attribution_table(p, r.latency.attribution);
   }
@@ -621,8 +803,115 @@ inline void html_latency(HtmlPage& p, const Report& r) {
     p.raw("<h3>Slow requests of ").text(c.tag).raw("=").text(c.value).raw(" by tag value</h3>\n");
     html_attribution_table(p, c.latency.attribution);
   }
-  p.raw("<p class=\"note\">Lift is the share of slow requests divided by the share of all requests; the p-value "
-        "is a G-test of slow against not slow, this value against the others.</p>\n</section>\n");
+  html_note(p, "Lift is the share of slow requests divided by the share of all requests; the p-value is a G-test "
+               "of slow against not slow, this value against the others.");
+}
+
+inline bool has_latency(const LatencyReport& l) {
+  return l.recent_count > 0 || l.background_count > 0 || !l.attribution.empty();
+}
+
+inline void html_latency(HtmlPage& p, const Report& r) {
+  html_section_start(p, "latency", "Latency", r.latency.status);
+  bool any = has_latency(r.latency);
+  for (const CohortReport& c : r.cohorts) any = any || has_latency(c.latency);
+  if (any) {
+    html_latency_table(p, r);
+    html_attributions(p, r);
+  } else {
+    html_note(p, "No latency was recorded.");
+  }
+  html_section_end(p);
+}
+
+/// The cohort's features and outputs that are not ok, with their status, or a dash.
+inline void html_not_ok(HtmlPage& p, const CohortReport& c) {
+  bool first = true;
+  const auto list = [&](const std::string& name, Status s) {
+    if (s == Status::ok) return;
+    if (!first) p.raw(", ");
+    first = false;
+    p.text(name).raw(" ");
+    html_status(p, s);
+  };
+  for (const FeatureReport& f : c.features) list(f.name, f.status);
+  for (const OutputReport& o : c.outputs) list(o.name, o.status);
+  if (first) p.raw("<span class=\"muted\">&ndash;</span>");
+}
+
+inline void html_cohorts(HtmlPage& p, const std::vector<CohortReport>& cohorts) {
+  html_section_start(p, "cohorts", fmt::format("Cohorts ({})", cohorts.size()));
+  p.raw("<table><thead><tr><th class=\"l\">Tag</th><th class=\"l\">Value</th><th>Status</th><th>Horizon requests</th>"
+        "<th class=\"l\">Not ok</th></tr></thead><tbody>\n");
+  for (const CohortReport& c : cohorts) {
+    p.raw("<tr><td class=\"l\">").text(c.tag).raw("</td><td class=\"l\">").text(c.value).raw("</td><td>");
+    html_status(p, c.status);
+    p.format("</td><td>{}</td><td class=\"msg\">", c.requests);
+    html_not_ok(p, c);
+    p.raw("</td></tr>\n");
+  }
+  html_table_end(p);
+  html_section_end(p);
+}
+
+inline void html_counters(HtmlPage& p, const InputCounters& counters) {
+  html_section_start(p, "counters", "Input counters");
+  p.raw("<table><thead><tr><th class=\"l\">Counter</th><th>Value</th><th class=\"l\">Meaning</th></tr></thead>"
+        "<tbody>\n");
+  const std::tuple<const char*, std::uint64_t, const char*> rows[] = {
+      {"observed", counters.observed, "requests accepted"},
+      {"bad_time", counters.bad_time, "NaN or infinite event time: dropped"},
+      {"late", counters.late, "older than the lateness tolerance: dropped"},
+      {"bad_latency", counters.bad_latency, "negative or NaN latency: latency not recorded"},
+      {"skipped_evaluations", counters.skipped_evaluations, "intervals that left retention unevaluated"},
+      {"bad_arrival_time", counters.bad_arrival_time, "on_arrival() with a NaN or infinite time: dropped"},
+  };
+  for (const auto& [name, value, meaning] : rows)
+    p.format("<tr><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{}</td></tr>\n", name, value, meaning);
+  html_table_end(p);
+  html_section_end(p);
+}
+
+/// From the doctype to the opening body tag, with the style sheet.
+inline void html_head(HtmlPage& p, std::string_view title, Status status) {
+  p.raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
+  p.text(title).format(" \xE2\x80\x94 {}</title>\n<style>", to_string(status));
+  p.raw(html_style).raw("</style>\n</head>\n<body>\n");
+}
+
+/// Links to the sections on the page, in their order.
+inline void html_nav(HtmlPage& p, bool history, bool cohorts) {
+  const std::tuple<const char*, const char*, bool> links[] = {
+      {"open-alerts", "Open alerts", true}, {"history", "History", history}, {"features", "Features", true},
+      {"outputs", "Outputs", true},         {"traffic", "Traffic", true},    {"latency", "Latency", true},
+      {"cohorts", "Cohorts", cohorts},      {"alerts", "Alert log", true},   {"counters", "Input counters", true},
+  };
+  p.raw("<nav>");
+  for (const auto& [id, name, shown] : links)
+    if (shown) p.format("<a href=\"#{}\">{}</a>", id, name);
+  p.raw("</nav>\n");
+}
+
+/// The banner coloured by status: the report time, the recent interval, the horizon and the
+/// links to the sections; then the page's main part opens.
+inline void html_header(HtmlPage& p, const Report& r, std::string_view title, bool history) {
+  p.format("<header class=\"st-{}\">\n<h1>", to_string(r.status)).text(title).raw(" ");
+  html_status(p, r.status);
+  p.raw("</h1>\n");
+  p.format("<p>Report at <b>{}</b> &middot; recent interval {} &ndash; {} ({} requests)</p>\n", html_time(r.time),
+           html_time(r.recent_start), html_time(r.recent_end), r.recent_requests);
+  p.format("<p>Horizon {} &ndash; {} ({} requests) &middot; {} open alert{} &middot; {} requests observed</p>\n",
+           html_time(r.horizon_start), html_time(r.recent_end), r.horizon_requests, r.open_alerts.size(),
+           r.open_alerts.size() == 1 ? "" : "s", r.counters.observed);
+  html_nav(p, history, !r.cohorts.empty());
+  p.raw("</header>\n<main>\n");
+}
+
+inline void html_footer(HtmlPage& p) {
+  p.raw("</main>\n");
+  p.format("<footer>vigil {}.{}.{} &middot; times in UTC</footer>\n</body>\n</html>\n", VIGIL_VERSION_MAJOR,
+           VIGIL_VERSION_MINOR, VIGIL_VERSION_PATCH);
 }
 
 }  // namespace detail
@@ -633,137 +922,19 @@ inline std::string to_html(const Report& latest, const std::vector<Alert>& alert
   out.reserve(16384 + 1200 * (latest.features.size() + latest.outputs.size()) + 400 * latest.cohorts.size() +
               400 * std::min(alerts.size(), options.max_alerts));
   detail::HtmlPage p(out);
-  const AlertPolicy& policy = options.policy;
-
-  p.raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
-  p.text(options.title).format(" \xE2\x80\x94 {}</title>\n<style>", to_string(latest.status));
-  p.raw(detail::html_style).raw("</style>\n</head>\n<body>\n");
-
-  p.format("<header class=\"st-{}\">\n<h1>", to_string(latest.status)).text(options.title).raw(" ");
-  detail::html_status(p, latest.status);
-  p.raw("</h1>\n");
-  p.format("<p>Report at <b>{}</b> &middot; recent interval {} &ndash; {} ({} requests)</p>\n", detail::html_time(latest.time),
-           detail::html_time(latest.recent_start), detail::html_time(latest.recent_end), latest.recent_requests);
-  p.format("<p>Horizon {} &ndash; {} ({} requests) &middot; {} open alert{} &middot; {} requests observed</p>\n",
-           detail::html_time(latest.horizon_start), detail::html_time(latest.recent_end), latest.horizon_requests,
-           latest.open_alerts.size(), latest.open_alerts.size() == 1 ? "" : "s", latest.counters.observed);
-  p.raw("<nav><a href=\"#open-alerts\">Open alerts</a>");
-  if (history != nullptr && history->size() >= 2) p.raw("<a href=\"#history\">History</a>");
-  p.raw("<a href=\"#features\">Features</a><a href=\"#outputs\">Outputs</a><a href=\"#traffic\">Traffic</a>"
-        "<a href=\"#latency\">Latency</a>");
-  if (!latest.cohorts.empty()) p.raw("<a href=\"#cohorts\">Cohorts</a>");
-  p.raw("<a href=\"#alerts\">Alert log</a><a href=\"#counters\">Input counters</a></nav>\n</header>\n<main>\n");
-
-  p.raw("<section id=\"open-alerts\">\n<h2>Open alerts</h2>\n");
-  if (latest.open_alerts.empty()) {
-    p.raw("<p class=\"note\">No alert is open.</p>\n");
-  } else {
-    detail::html_alert_table(p, latest.open_alerts, 0, false);
-  }
-  p.raw("</section>\n");
-
-  if (history != nullptr && history->size() >= 2) {
-    p.raw("<section id=\"history\">\n<h2>History</h2>\n<div class=\"charts\">\n");
-    const auto chart = [&](std::string_view figure, std::string_view caption,
-                           const std::vector<std::pair<double, const char*>>& marks, bool step = false) {
-      std::size_t left_out = 0;
-      const auto lines = detail::top_lines(history->series(figure), options.max_chart_lines, left_out);
-      if (lines.empty()) return;
-      std::string title(caption);
-      if (left_out > 0) title += fmt::format(" (largest {} of {})", lines.size(), lines.size() + left_out);
-      detail::html_chart(p, title, history->times(), lines, marks, step);
-    };
-    const auto single = [&](std::string_view figure, std::string_view caption,
-                            const std::vector<std::pair<double, const char*>>& marks, bool step) {
-      const auto& series = history->series(figure);
-      const auto it = series.find("");
-      if (it == series.end()) return;
-      detail::html_chart(p, caption, history->times(), {detail::ChartLine{"", &it->second}}, marks, step);
-    };
-    single(ReportHistory::status, "Model status (0 ok, 1 warn, 2 alert)", {}, true);
-    single(ReportHistory::recent_requests, "Requests per recent interval", {}, false);
-    chart(ReportHistory::feature_shift_psi, "Feature shift PSI (recent vs background)",
-          {{policy.psi_warn, "warn"}, {policy.psi_alert, "alert"}});
-    chart(ReportHistory::feature_psi, "Feature PSI (horizon vs training)",
-          {{policy.psi_warn, "warn"}, {policy.psi_alert, "alert"}});
-    chart(ReportHistory::feature_missing_rate, "Feature missing rate", {});
-    chart(ReportHistory::output_recent_p50, "Output median score (recent)", {});
-    chart(ReportHistory::output_shift_psi, "Output shift PSI (recent vs background)",
-          {{policy.psi_warn, "warn"}, {policy.psi_alert, "alert"}});
-    p.raw("</div>\n</section>\n");
-  }
-
-  p.format("<section id=\"features\">\n<h2>Features ({})</h2>\n", latest.features.size());
-  if (latest.features.empty()) {
-    p.raw("<p class=\"note\">No feature in this report.</p>\n");
-  } else {
-    detail::html_feature_table(p, latest.features, policy);
-    p.raw("<p class=\"note\">PSI, KS, Wasserstein (in training standard deviations) and JS compare the horizon with "
-          "training; shift PSI and p compare the recent interval with the trailing background; missing, out-of-range "
-          "and unseen shares are over the recent interval. Shaded cells cross the warn or alert threshold.</p>\n");
-  }
-  p.raw("</section>\n");
-
-  p.format("<section id=\"outputs\">\n<h2>Outputs ({})</h2>\n", latest.outputs.size());
-  if (latest.outputs.empty()) {
-    p.raw("<p class=\"note\">No model output in this report.</p>\n");
-  } else {
-    detail::html_output_table(p, latest.outputs, policy);
-  }
-  p.raw("</section>\n");
-
+  const bool charts = history != nullptr && history->size() >= 2;
+  detail::html_head(p, options.title, latest.status);
+  detail::html_header(p, latest, options.title, charts);
+  detail::html_open_alerts(p, latest.open_alerts);
+  if (charts) detail::html_history(p, *history, options);
+  detail::html_features(p, latest.features, options.policy);
+  detail::html_outputs(p, latest.outputs, options.policy);
   detail::html_traffic(p, latest.traffic);
   detail::html_latency(p, latest);
-
-  if (!latest.cohorts.empty()) {
-    p.format("<section id=\"cohorts\">\n<h2>Cohorts ({})</h2>\n", latest.cohorts.size());
-    p.raw("<table><thead><tr><th class=\"l\">Tag</th><th class=\"l\">Value</th><th>Status</th><th>Horizon requests</th>"
-          "<th class=\"l\">Not ok</th></tr></thead><tbody>\n");
-    for (const CohortReport& c : latest.cohorts) {
-      p.raw("<tr><td class=\"l\">").text(c.tag).raw("</td><td class=\"l\">").text(c.value).raw("</td><td>");
-      detail::html_status(p, c.status);
-      p.format("</td><td>{}</td><td class=\"msg\">", c.requests);
-      bool first = true;
-      const auto list = [&](const std::string& name, Status s) {
-        if (s == Status::ok) return;
-        if (!first) p.raw(", ");
-        first = false;
-        p.text(name).format(" <span class=\"badge st-{0}\">{0}</span>", to_string(s));
-      };
-      for (const FeatureReport& f : c.features) list(f.name, f.status);
-      for (const OutputReport& o : c.outputs) list(o.name, o.status);
-      if (first) p.raw("<span class=\"muted\">&ndash;</span>");
-      p.raw("</td></tr>\n");
-    }
-    p.raw("</tbody></table>\n</section>\n");
-  }
-
-  p.format("<section id=\"alerts\">\n<h2>Alert log ({})</h2>\n", alerts.size());
-  if (alerts.empty()) {
-    p.raw("<p class=\"note\">No alert was raised.</p>\n");
-  } else {
-    const std::size_t first = alerts.size() > options.max_alerts ? alerts.size() - options.max_alerts : 0;
-    if (first > 0) p.format("<p class=\"note\">The {} earliest alerts are not shown.</p>\n", first);
-    detail::html_alert_table(p, alerts, first, true);
-  }
-  p.raw("</section>\n");
-
-  p.raw("<section id=\"counters\">\n<h2>Input counters</h2>\n<table><thead><tr><th class=\"l\">Counter</th><th>Value</th>"
-        "<th class=\"l\">Meaning</th></tr></thead><tbody>\n");
-  const std::tuple<const char*, std::uint64_t, const char*> counters[] = {
-      {"observed", latest.counters.observed, "requests accepted"},
-      {"bad_time", latest.counters.bad_time, "NaN or infinite event time: dropped"},
-      {"late", latest.counters.late, "older than the lateness tolerance: dropped"},
-      {"bad_latency", latest.counters.bad_latency, "negative or NaN latency: latency not recorded"},
-      {"skipped_evaluations", latest.counters.skipped_evaluations, "intervals that left retention unevaluated"},
-      {"bad_arrival_time", latest.counters.bad_arrival_time, "on_arrival() with a NaN or infinite time: dropped"},
-  };
-  for (const auto& [name, value, meaning] : counters)
-    p.format("<tr><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{}</td></tr>\n", name, value, meaning);
-  p.raw("</tbody></table>\n</section>\n</main>\n");
-  p.format("<footer>vigil {}.{}.{} &middot; times in UTC</footer>\n</body>\n</html>\n", VIGIL_VERSION_MAJOR,
-           VIGIL_VERSION_MINOR, VIGIL_VERSION_PATCH);
+  if (!latest.cohorts.empty()) detail::html_cohorts(p, latest.cohorts);
+  detail::html_alert_log(p, alerts, options.max_alerts);
+  detail::html_counters(p, latest.counters);
+  detail::html_footer(p);
   return out;
 }
 

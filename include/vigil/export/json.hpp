@@ -21,7 +21,7 @@
 namespace vigil {
 
 /// Version of the Report JSON schema, written as its `schema_version` field.
-inline constexpr int json_schema_version = 1;
+inline constexpr int json_schema_version = 2;
 
 /// How to_json(const Report&) lays out its text.
 struct JsonOptions {
@@ -32,9 +32,9 @@ struct JsonOptions {
 /// The report as one JSON object:
 ///
 /// ```json
-/// {"schema_version":1,"time":1793606400,"time_iso":"2026-11-02T08:00:00.000Z","status":"warn",
+/// {"schema_version":2,"time":1793606400,"time_iso":"2026-11-02T08:00:00.000Z","status":"warn",
 ///  "recent":{...},"horizon":{...},"counters":{...},"features":[...],"outputs":[...],
-///  "cohorts":[...],"traffic":{...},"latency":{...},"open_alerts":[...],"transitions":[...]}
+///  "cohorts":[...],"traffic":{...},"latency":{...},"open_alerts":[...],"alert_log":[...]}
 /// ```
 ///
 /// Keys are the snake_case names of the Report fields, in declaration order. NaN and
@@ -44,7 +44,7 @@ struct JsonOptions {
 /// (`*_iso`, null when the time is not finite). Latencies, thresholds and silences are in
 /// seconds, rates and shares in [0, 1], as in the Report.
 ///
-/// Complexity: O(size of the report); the only allocation is the returned string.
+/// Complexity: O(size of the report); allocates the returned string and small temporaries.
 inline std::string to_json(const Report& report, const JsonOptions& options = {});
 
 /// One line of alerts.jsonl (DESIGN.md), without the line feed, keys in this order:
@@ -64,10 +64,13 @@ inline std::string to_iso8601(double unix_seconds) { return detail::iso8601(unix
 namespace detail {
 
 /// Streams JSON into a string: commas, key/value separators and (optionally) indentation.
-/// The caller nests begin/end calls correctly; nothing is checked.
+/// With `indent` > 0 each member and item goes on its own line; otherwise all is on one line,
+/// tight, or with `spaced` a space after each colon and comma (the alerts.jsonl layout). The
+/// caller nests begin/end calls correctly; nothing is checked.
 class JsonWriter {
  public:
-  JsonWriter(std::string& out, int indent) : out_(out), indent_(indent > 0 ? indent : 0) {}
+  JsonWriter(std::string& out, int indent, bool spaced = false)
+      : out_(out), indent_(indent > 0 ? indent : 0), spaced_(spaced) {}
 
   void begin_object() { open('{'); }
   void end_object() { close('}'); }
@@ -77,7 +80,7 @@ class JsonWriter {
   void key(std::string_view name) {
     prefix();
     append_json_string(out_, name);
-    out_ += indent_ > 0 ? ": " : ":";
+    out_ += indent_ > 0 || spaced_ ? ": " : ":";
     after_key_ = true;
   }
   void value(double v) {
@@ -120,16 +123,20 @@ class JsonWriter {
     key(name);
     value(v);
   }
-  /// The time as Unix seconds under `name` and as ISO-8601 under `name_iso`.
-  void time_members(std::string_view name, std::string_view name_iso, double t) {
-    member(name, t);
-    key(name_iso);
+  /// The time as ISO-8601 text, or null when it has none.
+  void iso_time(double t) {
     const std::string iso = iso8601(t);
     if (iso.empty()) {
       null();
     } else {
       value(iso);
     }
+  }
+  /// The time as Unix seconds under `name` and as ISO-8601 under `name_iso`.
+  void time_members(std::string_view name, std::string_view name_iso, double t) {
+    member(name, t);
+    key(name_iso);
+    iso_time(t);
   }
 
  private:
@@ -139,7 +146,7 @@ class JsonWriter {
       return;
     }
     if (first_.empty()) return;
-    if (!first_.back()) out_ += ',';
+    if (!first_.back()) out_ += spaced_ ? ", " : ",";
     first_.back() = false;
     newline();
   }
@@ -162,6 +169,7 @@ class JsonWriter {
 
   std::string& out_;
   int indent_;
+  bool spaced_;
   std::vector<bool> first_;  // per open container: nothing written in it yet
   bool after_key_ = false;
 };
@@ -202,10 +210,12 @@ inline void write_json(JsonWriter& w, const FeatureReport& f) {
   w.end_object();
 }
 
-inline void write_json_numbers(JsonWriter& w, std::string_view name, const std::vector<double>& values) {
+/// An array of numbers or strings under `name`.
+template <class T>
+void write_json_values(JsonWriter& w, std::string_view name, const std::vector<T>& values) {
   w.key(name);
   w.begin_array();
-  for (double v : values) w.value(v);
+  for (const T& v : values) w.value(v);
   w.end_array();
 }
 
@@ -231,27 +241,30 @@ inline void write_json(JsonWriter& w, const OutputReport& o) {
   w.member("recent_p99", o.recent_p99);
   w.member("reference_p50", o.reference_p50);
   w.member("missing_rate", o.missing_rate);
-  w.key("classes");
-  w.begin_array();
-  for (const std::string& c : o.classes) w.value(c);
-  w.end_array();
-  write_json_numbers(w, "class_share", o.class_share);
-  write_json_numbers(w, "reference_class_share", o.reference_class_share);
+  write_json_values(w, "classes", o.classes);
+  write_json_values(w, "class_share", o.class_share);
+  write_json_values(w, "reference_class_share", o.reference_class_share);
   w.member("class_statistic", o.class_statistic);
   w.member("class_p_value", o.class_p_value);
   w.end_object();
 }
 
-inline void write_json(JsonWriter& w, const Alert& a) {
-  w.begin_object();
-  w.time_members("time", "time_iso", a.time);
+/// What the report's alerts and the lines of alerts.jsonl both say, after the time.
+inline void write_json_alert_members(JsonWriter& w, const Alert& a) {
   w.member("kind", to_string(a.kind));
   w.member("subject", to_string(a.subject));
   w.member("severity", to_string(a.severity));
   w.member("statistic", a.statistic);
   w.member("p_value", a.p_value);
   w.member("message", a.message);
+}
+
+inline void write_json(JsonWriter& w, const Alert& a) {
+  w.begin_object();
+  w.time_members("time", "time_iso", a.time);
+  write_json_alert_members(w, a);
   w.member("transition", to_string(a.transition));
+  w.member("sequence", a.sequence);
   w.end_object();
 }
 
@@ -327,6 +340,34 @@ inline void write_json(JsonWriter& w, const TrafficReport& t) {
   w.end_object();
 }
 
+/// A span of event time [start, end) and the requests in it.
+inline void write_json_window(JsonWriter& w, std::string_view name, double start, double end,
+                              std::uint64_t requests) {
+  w.key(name);
+  w.begin_object();
+  w.time_members("start", "start_iso", start);
+  w.time_members("end", "end_iso", end);
+  w.member("requests", requests);
+  w.end_object();
+}
+
+inline void write_json(JsonWriter& w, const InputCounters& c) {
+  w.begin_object();
+  w.member("observed", c.observed);
+  w.member("bad_time", c.bad_time);
+  w.member("late", c.late);
+  w.member("bad_latency", c.bad_latency);
+  w.member("skipped_evaluations", c.skipped_evaluations);
+  w.member("bad_arrival_time", c.bad_arrival_time);
+  w.end_object();
+}
+
+/// The alerts open now and the latest transitions.
+inline void write_json_alerts(JsonWriter& w, const Report& report) {
+  write_json_array(w, "open_alerts", report.open_alerts);
+  write_json_array(w, "alert_log", report.alert_log);
+}
+
 inline void write_json(JsonWriter& w, const CohortReport& c) {
   w.begin_object();
   w.member("tag", c.tag);
@@ -350,31 +391,10 @@ inline std::string to_json(const Report& report, const JsonOptions& options) {
   w.member("schema_version", json_schema_version);
   w.time_members("time", "time_iso", report.time);
   w.member("status", to_string(report.status));
-
-  w.key("recent");
-  w.begin_object();
-  w.time_members("start", "start_iso", report.recent_start);
-  w.time_members("end", "end_iso", report.recent_end);
-  w.member("requests", report.recent_requests);
-  w.end_object();
-
-  w.key("horizon");
-  w.begin_object();
-  w.time_members("start", "start_iso", report.horizon_start);
-  w.time_members("end", "end_iso", report.recent_end);
-  w.member("requests", report.horizon_requests);
-  w.end_object();
-
+  detail::write_json_window(w, "recent", report.recent_start, report.recent_end, report.recent_requests);
+  detail::write_json_window(w, "horizon", report.horizon_start, report.recent_end, report.horizon_requests);
   w.key("counters");
-  w.begin_object();
-  w.member("observed", report.counters.observed);
-  w.member("bad_time", report.counters.bad_time);
-  w.member("late", report.counters.late);
-  w.member("bad_latency", report.counters.bad_latency);
-  w.member("skipped_evaluations", report.counters.skipped_evaluations);
-  w.member("bad_arrival_time", report.counters.bad_arrival_time);
-  w.end_object();
-
+  detail::write_json(w, report.counters);
   detail::write_json_array(w, "features", report.features);
   detail::write_json_array(w, "outputs", report.outputs);
   detail::write_json_array(w, "cohorts", report.cohorts);
@@ -382,8 +402,7 @@ inline std::string to_json(const Report& report, const JsonOptions& options) {
   detail::write_json(w, report.traffic);
   w.key("latency");
   detail::write_json(w, report.latency);
-  detail::write_json_array(w, "open_alerts", report.open_alerts);
-  detail::write_json_array(w, "alert_log", report.alert_log);
+  detail::write_json_alerts(w, report);
   w.end_object();
   if (options.indent > 0) out += '\n';
   return out;
@@ -391,35 +410,13 @@ inline std::string to_json(const Report& report, const JsonOptions& options) {
 
 inline std::string to_json(const Alert& alert) {
   std::string out;
-  const std::string subject = to_string(alert.subject);
-  out.reserve(160 + subject.size() + alert.message.size());
-  const auto number = [&out](double v) {
-    if (std::isfinite(v)) {
-      detail::append_number(out, v);
-    } else {
-      out += "null";
-    }
-  };
-  out += "{\"time\": ";
-  const std::string iso = detail::iso8601(alert.time);
-  if (iso.empty()) {
-    out += "null";
-  } else {
-    detail::append_json_string(out, iso);
-  }
-  out += ", \"kind\": ";
-  detail::append_json_string(out, to_string(alert.kind));
-  out += ", \"subject\": ";
-  detail::append_json_string(out, subject);
-  out += ", \"severity\": ";
-  detail::append_json_string(out, to_string(alert.severity));
-  out += ", \"statistic\": ";
-  number(alert.statistic);
-  out += ", \"p_value\": ";
-  number(alert.p_value);
-  out += ", \"message\": ";
-  detail::append_json_string(out, alert.message);
-  out += '}';
+  out.reserve(192 + alert.message.size());
+  detail::JsonWriter w(out, 0, true);
+  w.begin_object();
+  w.key("time");
+  w.iso_time(alert.time);
+  detail::write_json_alert_members(w, alert);
+  w.end_object();
   return out;
 }
 

@@ -8,6 +8,7 @@
 // lists every family with its type, labels and meaning.
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <iterator>
 #include <string>
@@ -56,70 +57,72 @@ inline void append_prometheus(std::string& out, const Report& report);
 
 namespace detail {
 
-/// Buffers the samples of one metric family, then writes HELP, TYPE and the samples, or
-/// nothing when the family had no sample.
+/// Writes metric families. A family's HELP and TYPE lines go out just before its first
+/// sample, so a family whose figures are all NaN leaves no trace; families never interleave.
 class PrometheusWriter {
  public:
   explicit PrometheusWriter(std::string& out) : out_(out) {}
 
-  void begin(std::string_view name, std::string_view type, std::string_view help) {
+  /// Starts the family `name` of `type` ("gauge" or "counter"); the samples that follow
+  /// belong to it.
+  void family(std::string_view name, std::string_view type, std::string_view help) {
     name_ = name;
     type_ = type;
     help_ = help;
-    samples_.clear();
+    header_written_ = false;
   }
   /// One sample; NaN is skipped. `labels` is the text between the braces (may be empty).
   void sample(std::string_view labels, double value) {
     if (std::isnan(value)) return;
     start_sample(labels);
     if (std::isinf(value)) {
-      samples_ += value > 0 ? "+Inf" : "-Inf";
+      out_ += value > 0 ? "+Inf" : "-Inf";
     } else {
-      append_number(samples_, value);
+      append_number(out_, value);
     }
-    samples_ += '\n';
+    out_ += '\n';
   }
   void sample(std::string_view labels, std::uint64_t value) {
     start_sample(labels);
-    fmt::format_to(std::back_inserter(samples_), "{}\n", value);
+    fmt::format_to(std::back_inserter(out_), "{}\n", value);
   }
   void sample(std::string_view labels, std::int64_t value) {
     start_sample(labels);
-    fmt::format_to(std::back_inserter(samples_), "{}\n", value);
+    fmt::format_to(std::back_inserter(out_), "{}\n", value);
   }
-  void end() {
-    if (samples_.empty()) return;
-    // HELP text escapes backslash and line feed only.
-    fmt::format_to(std::back_inserter(out_), "# HELP {} ", name_);
-    for (char c : help_) {
-      if (c == '\\') {
-        out_ += "\\\\";
-      } else if (c == '\n') {
-        out_ += "\\n";
-      } else {
-        out_ += c;
-      }
-    }
-    fmt::format_to(std::back_inserter(out_), "\n# TYPE {} {}\n", name_, type_);
-    out_ += samples_;
+  /// One sample with `labels` and one more label `name="value"`, e.g. `quantile="0.99"`.
+  void sample(std::string_view labels, std::string_view name, std::string_view value, double figure);
+  /// A gauge or counter family of one sample without labels.
+  template <class T>
+  void gauge(std::string_view name, std::string_view help, T value) {
+    family(name, "gauge", help);
+    sample("", value);
+  }
+  template <class T>
+  void counter(std::string_view name, std::string_view help, T value) {
+    family(name, "counter", help);
+    sample("", value);
   }
 
  private:
   void start_sample(std::string_view labels) {
-    samples_ += name_;
+    if (!header_written_) write_header();
+    out_ += name_;
     if (!labels.empty()) {
-      samples_ += '{';
-      samples_ += labels;
-      samples_ += '}';
+      out_ += '{';
+      out_ += labels;
+      out_ += '}';
     }
-    samples_ += ' ';
+    out_ += ' ';
   }
+  void write_header();
 
   std::string& out_;
   std::string_view name_;
   std::string_view type_;
   std::string_view help_;
-  std::string samples_;
+  bool header_written_ = false;
+  std::string labels_;  // reused by the sample with one more label
 };
 
 /// Appends `name="value"` to a label list, with a comma when the list is not empty.
@@ -131,34 +134,136 @@ inline void add_label(std::string& labels, std::string_view name, std::string_vi
   labels += '"';
 }
 
+inline void PrometheusWriter::sample(std::string_view labels, std::string_view name, std::string_view value,
+                                     double figure) {
+  labels_.assign(labels.data(), labels.size());
+  add_label(labels_, name, value);
+  sample(labels_, figure);
+}
+
+inline void PrometheusWriter::write_header() {
+  // HELP text escapes backslash and line feed only.
+  fmt::format_to(std::back_inserter(out_), "# HELP {} ", name_);
+  for (char c : help_) {
+    if (c == '\\') {
+      out_ += "\\\\";
+    } else if (c == '\n') {
+      out_ += "\\n";
+    } else {
+      out_ += c;
+    }
+  }
+  fmt::format_to(std::back_inserter(out_), "\n# TYPE {} {}\n", name_, type_);
+  header_written_ = true;
+}
+
 inline double status_value(Status s) { return static_cast<double>(static_cast<int>(s)); }
 
-struct FeatureMetric {
-  const char* name;
-  const char* help;
-  double (*figure)(const FeatureReport&);
+/// What the figures of a series describe: the whole model (no label) or one cohort
+/// (`cohort_tag`, `cohort_value`). Every feature, output and latency family repeats its
+/// series over the scopes, the model's first.
+struct PrometheusScope {
+  const CohortReport* cohort;  // null for the whole model
+  std::string labels;
+  const std::vector<FeatureReport>* features;
+  const std::vector<OutputReport>* outputs;
+  const LatencyReport* latency;
 };
 
-struct OutputMetric {
-  const char* name;
-  const char* help;
-  double (*figure)(const OutputReport&);
+inline std::vector<PrometheusScope> prometheus_scopes(const Report& report) {
+  std::vector<PrometheusScope> scopes;
+  scopes.push_back({nullptr, {}, &report.features, &report.outputs, &report.latency});
+  for (const CohortReport& c : report.cohorts) {
+    std::string labels;
+    add_label(labels, "cohort_tag", c.tag);
+    add_label(labels, "cohort_value", c.value);
+    scopes.push_back({&c, std::move(labels), &c.features, &c.outputs, &c.latency});
+  }
+  return scopes;
+}
+
+/// One series of a family: the figures of `item`, under `labels`.
+template <class Item>
+struct PrometheusSeries {
+  const Item* item;
+  std::string labels;
 };
 
-struct LatencyMetric {
+/// The labels of an item in a scope: its own, then the scope's.
+inline std::string scoped_labels(std::string labels, const PrometheusScope& scope) {
+  if (!scope.labels.empty()) {
+    if (!labels.empty()) labels += ',';
+    labels += scope.labels;
+  }
+  return labels;
+}
+
+/// Every feature or output (`items` of each scope) as a series labelled `label` = its name.
+template <class Item>
+std::vector<PrometheusSeries<Item>> named_series(const std::vector<PrometheusScope>& scopes,
+                                                 const std::vector<Item>* PrometheusScope::*items,
+                                                 std::string_view label) {
+  std::vector<PrometheusSeries<Item>> series;
+  for (const PrometheusScope& scope : scopes) {
+    for (const Item& item : *(scope.*items)) {
+      std::string labels;
+      add_label(labels, label, item.name);
+      series.push_back({&item, scoped_labels(std::move(labels), scope)});
+    }
+  }
+  return series;
+}
+
+inline std::vector<PrometheusSeries<LatencyReport>> latency_series(const std::vector<PrometheusScope>& scopes) {
+  std::vector<PrometheusSeries<LatencyReport>> series;
+  for (const PrometheusScope& scope : scopes) series.push_back({scope.latency, scope.labels});
+  return series;
+}
+
+/// Every tag value of every scope's slow-request attribution, labelled `tag` and `value`.
+inline std::vector<PrometheusSeries<SlowAttribution>> attribution_series(const std::vector<PrometheusScope>& scopes) {
+  std::vector<PrometheusSeries<SlowAttribution>> series;
+  for (const PrometheusScope& scope : scopes) {
+    for (const SlowAttribution& a : scope.latency->attribution) {
+      std::string labels;
+      add_label(labels, "tag", a.tag);
+      add_label(labels, "value", a.value);
+      series.push_back({&a, scoped_labels(std::move(labels), scope)});
+    }
+  }
+  return series;
+}
+
+/// A gauge family with one figure per series.
+template <class Item>
+struct PrometheusGauge {
   const char* name;
   const char* help;
-  double (*figure)(const LatencyReport&);
+  double (*figure)(const Item&);
 };
 
-struct AttributionFamily {
-  const char* name;
-  const char* help;
-  double (*figure)(const SlowAttribution&);
+template <class Item, std::size_t N>
+void write_gauges(PrometheusWriter& w, const PrometheusGauge<Item> (&gauges)[N],
+                  const std::vector<PrometheusSeries<Item>>& series) {
+  for (const PrometheusGauge<Item>& gauge : gauges) {
+    w.family(gauge.name, "gauge", gauge.help);
+    for (const auto& [item, labels] : series) w.sample(labels, gauge.figure(*item));
+  }
+}
+
+/// A figure of a quantile family, labelled `quantile`.
+struct PrometheusQuantile {
+  const char* quantile;
+  double value;
 };
+
+template <std::size_t N>
+void write_quantiles(PrometheusWriter& w, std::string_view labels, const PrometheusQuantile (&quantiles)[N]) {
+  for (const PrometheusQuantile& q : quantiles) w.sample(labels, "quantile", q.quantile, q.value);
+}
 
 // clang-format off
-inline const FeatureMetric feature_families[] = {
+inline const PrometheusGauge<FeatureReport> feature_gauges[] = {
   {"vigil_feature_status", "Status of the feature: 0 ok, 1 warn, 2 alert (worst open alert about it).",
    [](const FeatureReport& f) { return status_value(f.status); }},
   {"vigil_feature_horizon_values", "Values of the feature in the long-term horizon.",
@@ -201,7 +306,7 @@ inline const FeatureMetric feature_families[] = {
    [](const FeatureReport& f) { return static_cast<double>(f.bad_values); }},
 };
 
-inline const OutputMetric output_families[] = {
+inline const PrometheusGauge<OutputReport> output_gauges[] = {
   {"vigil_output_status", "Status of the model output: 0 ok, 1 warn, 2 alert (worst open alert about it).",
    [](const OutputReport& o) { return status_value(o.status); }},
   {"vigil_output_horizon_scores", "Scores of the output in the long-term horizon.",
@@ -238,7 +343,7 @@ inline const OutputMetric output_families[] = {
    [](const OutputReport& o) { return o.class_p_value; }},
 };
 
-inline const LatencyMetric latency_families[] = {
+inline const PrometheusGauge<LatencyReport> latency_gauges[] = {
   {"vigil_latency_status", "Status of the request latency: 0 ok, 1 warn, 2 alert (worst open alert about it).",
    [](const LatencyReport& l) { return status_value(l.status); }},
   {"vigil_latency_recent_requests", "Latencies recorded in the latency window.",
@@ -255,7 +360,7 @@ inline const LatencyMetric latency_families[] = {
    [](const LatencyReport& l) { return static_cast<double>(l.slow); }},
 };
 
-inline const AttributionFamily attribution_families[] = {
+inline const PrometheusGauge<SlowAttribution> attribution_gauges[] = {
   {"vigil_latency_attribution_requests", "Requests in the latency window with the tag value.",
    [](const SlowAttribution& a) { return static_cast<double>(a.requests); }},
   {"vigil_latency_attribution_slow_requests", "Requests in the latency window with the tag value that were slow.",
@@ -271,276 +376,188 @@ inline const AttributionFamily attribution_families[] = {
 };
 // clang-format on
 
-/// The latency report of the whole model (no labels), then of each cohort (`cohort_tag`,
-/// `cohort_value`), with their label lists.
-struct PrometheusLatencies {
-  std::vector<const LatencyReport*> latencies;
-  std::vector<std::string> labels;
+/// Health, report time and the requests judged.
+inline void append_model_metrics(PrometheusWriter& w, const Report& report) {
+  w.gauge("vigil_status", "Health of the model: 0 ok, 1 warn, 2 alert (worst open alert).",
+          status_value(report.status));
+  w.gauge("vigil_report_time_seconds",
+          "Event time the report describes (end of the latest evaluated interval), Unix seconds.", report.time);
+  w.gauge("vigil_recent_requests", "Requests in the recent interval(s) judged for short-term change.",
+          report.recent_requests);
+  w.gauge("vigil_horizon_requests", "Requests in the long-term horizon judged for drift.", report.horizon_requests);
+}
 
-  explicit PrometheusLatencies(const Report& report) {
-    latencies.push_back(&report.latency);
-    labels.emplace_back();
-    for (const CohortReport& c : report.cohorts) {
-      std::string cohort;
-      add_label(cohort, "cohort_tag", c.tag);
-      add_label(cohort, "cohort_value", c.value);
-      latencies.push_back(&c.latency);
-      labels.push_back(std::move(cohort));
-    }
-  }
-};
+inline void append_input_counters(PrometheusWriter& w, const InputCounters& counters) {
+  w.counter("vigil_requests_total", "Requests the monitor accepted.", counters.observed);
+  w.family("vigil_input_dropped_total", "counter",
+           "Requests dropped, by reason: bad_time (NaN or infinite event time) or late (older than the lateness "
+           "tolerance).");
+  w.sample("reason=\"bad_time\"", counters.bad_time);
+  w.sample("reason=\"late\"", counters.late);
+  w.counter("vigil_bad_latency_total", "Requests whose latency was negative or NaN and was not recorded.",
+            counters.bad_latency);
+  w.counter("vigil_skipped_evaluations_total",
+            "Intervals that passed out of fine retention before they were evaluated.", counters.skipped_evaluations);
+  w.counter("vigil_bad_arrival_time_total", "Arrivals reported with a NaN or infinite event time and dropped.",
+            counters.bad_arrival_time);
+}
 
-/// The label lists of every feature or output, overall (no cohort labels) then per cohort.
-struct PrometheusSubjects {
-  std::vector<const FeatureReport*> features;
-  std::vector<std::string> feature_labels;
-  std::vector<const OutputReport*> outputs;
-  std::vector<std::string> output_labels;
-
-  explicit PrometheusSubjects(const Report& report) {
-    add(report.features, report.outputs, "", "", false);
-    for (const CohortReport& c : report.cohorts) add(c.features, c.outputs, c.tag, c.value, true);
-  }
-
- private:
-  void add(const std::vector<FeatureReport>& fs, const std::vector<OutputReport>& os, std::string_view tag,
-           std::string_view value, bool cohort) {
-    for (const FeatureReport& f : fs) {
-      std::string labels;
-      add_label(labels, "feature", f.name);
-      if (cohort) {
-        add_label(labels, "cohort_tag", tag);
-        add_label(labels, "cohort_value", value);
-      }
-      features.push_back(&f);
-      feature_labels.push_back(std::move(labels));
-    }
-    for (const OutputReport& o : os) {
-      std::string labels;
-      add_label(labels, "output", o.name);
-      if (cohort) {
-        add_label(labels, "cohort_tag", tag);
-        add_label(labels, "cohort_value", value);
-      }
-      outputs.push_back(&o);
-      output_labels.push_back(std::move(labels));
-    }
-  }
-};
-
-}  // namespace detail
-
-inline void append_prometheus(std::string& out, const Report& report) {
-  detail::PrometheusWriter w(out);
-  const auto scalar = [&w](std::string_view name, std::string_view type, std::string_view help, auto value) {
-    w.begin(name, type, help);
-    w.sample("", value);
-    w.end();
-  };
-  scalar("vigil_status", "gauge", "Health of the model: 0 ok, 1 warn, 2 alert (worst open alert).",
-         detail::status_value(report.status));
-  scalar("vigil_report_time_seconds", "gauge",
-         "Event time the report describes (end of the latest evaluated interval), Unix seconds.", report.time);
-  scalar("vigil_recent_requests", "gauge", "Requests in the recent interval(s) judged for short-term change.",
-         report.recent_requests);
-  scalar("vigil_horizon_requests", "gauge", "Requests in the long-term horizon judged for drift.",
-         report.horizon_requests);
-  scalar("vigil_requests_total", "counter", "Requests the monitor accepted.", report.counters.observed);
-
-  w.begin("vigil_input_dropped_total", "counter", "Requests dropped, by reason: bad_time (NaN or infinite event time) or late (older than the lateness tolerance).");
-  w.sample("reason=\"bad_time\"", report.counters.bad_time);
-  w.sample("reason=\"late\"", report.counters.late);
-  w.end();
-  scalar("vigil_bad_latency_total", "counter", "Requests whose latency was negative or NaN and was not recorded.",
-         report.counters.bad_latency);
-  scalar("vigil_skipped_evaluations_total", "counter",
-         "Intervals that passed out of fine retention before they were evaluated.",
-         report.counters.skipped_evaluations);
-  scalar("vigil_bad_arrival_time_total", "counter",
-         "Arrivals reported with a NaN or infinite event time and dropped.", report.counters.bad_arrival_time);
-
-  // Every (kind, severity) pair, zero included, so that an alert rule sees 0 rather than
-  // an absent series.
-  w.begin("vigil_alerts_open", "gauge", "Alerts currently open, by kind and severity.");
+/// Every (kind, severity) pair, zero included, so that an alert rule sees 0 rather than an
+/// absent series.
+inline void append_open_alerts(PrometheusWriter& w, const std::vector<Alert>& open_alerts) {
+  w.family("vigil_alerts_open", "gauge", "Alerts currently open, by kind and severity.");
   std::string labels;
   for (int k = 0; k <= static_cast<int>(AlertKind::attribution); ++k) {
     const auto kind = static_cast<AlertKind>(k);
     for (const Severity severity : {Severity::warn, Severity::alert}) {
       std::uint64_t open = 0;
-      for (const Alert& a : report.open_alerts) open += a.kind == kind && a.severity == severity ? 1 : 0;
+      for (const Alert& a : open_alerts) open += a.kind == kind && a.severity == severity ? 1 : 0;
       labels.clear();
-      detail::add_label(labels, "kind", to_string(kind));
-      detail::add_label(labels, "severity", to_string(severity));
+      add_label(labels, "kind", to_string(kind));
+      add_label(labels, "severity", to_string(severity));
       w.sample(labels, open);
     }
   }
-  w.end();
+}
 
-  std::vector<std::string> cohort_labels;
-  for (const CohortReport& c : report.cohorts) {
-    labels.clear();
-    detail::add_label(labels, "cohort_tag", c.tag);
-    detail::add_label(labels, "cohort_value", c.value);
-    cohort_labels.push_back(labels);
-  }
-  w.begin("vigil_cohort_status", "gauge", "Status of the cohort: 0 ok, 1 warn, 2 alert (worst of its features and outputs).");
-  for (std::size_t i = 0; i < report.cohorts.size(); ++i)
-    w.sample(cohort_labels[i], detail::status_value(report.cohorts[i].status));
-  w.end();
-  w.begin("vigil_cohort_horizon_requests", "gauge", "Requests of the cohort in the long-term horizon.");
-  for (std::size_t i = 0; i < report.cohorts.size(); ++i) w.sample(cohort_labels[i], report.cohorts[i].requests);
-  w.end();
+inline void append_cohort_metrics(PrometheusWriter& w, const std::vector<PrometheusScope>& scopes) {
+  w.family("vigil_cohort_status", "gauge",
+           "Status of the cohort: 0 ok, 1 warn, 2 alert (worst of its features and outputs).");
+  for (const PrometheusScope& scope : scopes)
+    if (scope.cohort != nullptr) w.sample(scope.labels, status_value(scope.cohort->status));
+  w.family("vigil_cohort_horizon_requests", "gauge", "Requests of the cohort in the long-term horizon.");
+  for (const PrometheusScope& scope : scopes)
+    if (scope.cohort != nullptr) w.sample(scope.labels, scope.cohort->requests);
+}
 
-  const detail::PrometheusSubjects subjects(report);
-  for (const detail::FeatureMetric& family : detail::feature_families) {
-    w.begin(family.name, "gauge", family.help);
-    for (std::size_t i = 0; i < subjects.features.size(); ++i)
-      w.sample(subjects.feature_labels[i], family.figure(*subjects.features[i]));
-    w.end();
-  }
-  for (const detail::OutputMetric& family : detail::output_families) {
-    w.begin(family.name, "gauge", family.help);
-    for (std::size_t i = 0; i < subjects.outputs.size(); ++i)
-      w.sample(subjects.output_labels[i], family.figure(*subjects.outputs[i]));
-    w.end();
-  }
+inline void append_feature_metrics(PrometheusWriter& w, const std::vector<PrometheusScope>& scopes) {
+  write_gauges(w, feature_gauges, named_series(scopes, &PrometheusScope::features, "feature"));
+}
 
-  w.begin("vigil_output_score_quantile", "gauge", "Quantile of the output's scores in the recent interval(s).");
-  for (std::size_t i = 0; i < subjects.outputs.size(); ++i) {
-    const OutputReport& o = *subjects.outputs[i];
-    const std::pair<const char*, double> quantiles[] = {{"0.5", o.recent_p50}, {"0.9", o.recent_p90}, {"0.99", o.recent_p99}};
-    for (const auto& [q, value] : quantiles) {
-      labels = subjects.output_labels[i];
-      detail::add_label(labels, "quantile", q);
-      w.sample(labels, value);
-    }
+/// The share of requests per predicted class, recent or in training (`shares`).
+inline void append_class_ratios(PrometheusWriter& w, const char* name, const char* help,
+                                const std::vector<PrometheusSeries<OutputReport>>& outputs,
+                                const std::vector<double> OutputReport::*shares) {
+  w.family(name, "gauge", help);
+  for (const auto& [o, labels] : outputs) {
+    const std::vector<double>& share = o->*shares;
+    for (std::size_t c = 0; c < o->classes.size() && c < share.size(); ++c)
+      w.sample(labels, "class", o->classes[c], share[c]);
   }
-  w.end();
-  w.begin("vigil_output_reference_score_quantile", "gauge", "Quantile of the output's scores in training.");
-  for (std::size_t i = 0; i < subjects.outputs.size(); ++i) {
-    labels = subjects.output_labels[i];
-    detail::add_label(labels, "quantile", "0.5");
-    w.sample(labels, subjects.outputs[i]->reference_p50);
-  }
-  w.end();
+}
 
-  const auto class_family = [&](const char* name, const char* help, const std::vector<double> OutputReport::*shares) {
-    w.begin(name, "gauge", help);
-    for (std::size_t i = 0; i < subjects.outputs.size(); ++i) {
-      const OutputReport& o = *subjects.outputs[i];
-      const std::vector<double>& share = o.*shares;
-      for (std::size_t c = 0; c < o.classes.size() && c < share.size(); ++c) {
-        labels = subjects.output_labels[i];
-        detail::add_label(labels, "class", o.classes[c]);
-        w.sample(labels, share[c]);
-      }
-    }
-    w.end();
-  };
-  class_family("vigil_output_class_ratio", "Share of recent requests for which the model predicted the class.",
-               &OutputReport::class_share);
-  class_family("vigil_output_reference_class_ratio", "Share of training rows for which the model predicted the class.",
-               &OutputReport::reference_class_share);
+inline void append_output_metrics(PrometheusWriter& w, const std::vector<PrometheusScope>& scopes) {
+  const auto outputs = named_series(scopes, &PrometheusScope::outputs, "output");
+  write_gauges(w, output_gauges, outputs);
+  w.family("vigil_output_score_quantile", "gauge", "Quantile of the output's scores in the recent interval(s).");
+  for (const auto& [o, labels] : outputs)
+    write_quantiles(w, labels, {{"0.5", o->recent_p50}, {"0.9", o->recent_p90}, {"0.99", o->recent_p99}});
+  w.family("vigil_output_reference_score_quantile", "gauge", "Quantile of the output's scores in training.");
+  for (const auto& [o, labels] : outputs) write_quantiles(w, labels, {{"0.5", o->reference_p50}});
+  append_class_ratios(w, "vigil_output_class_ratio",
+                      "Share of recent requests for which the model predicted the class.", outputs,
+                      &OutputReport::class_share);
+  append_class_ratios(w, "vigil_output_reference_class_ratio",
+                      "Share of training rows for which the model predicted the class.", outputs,
+                      &OutputReport::reference_class_share);
+}
 
-  const TrafficReport& traffic = report.traffic;
-  scalar("vigil_traffic_status", "gauge",
-         "Status of the request traffic: 0 ok, 1 warn, 2 alert (worst open alert about it).",
-         detail::status_value(traffic.status));
-  w.begin("vigil_traffic_info", "gauge",
-          "Always 1; arrivals_source says whether arrivals are reported (arrivals) or taken from completions, "
-          "rate_model which predictor gave the predicted arrivals (none, mean, recent or seasonal).");
-  labels.clear();
-  detail::add_label(labels, "arrivals_source", traffic.arrivals_source);
-  detail::add_label(labels, "rate_model", traffic.rate_model);
+/// Arrivals against the predicted rate, and the silence since the latest arrival.
+inline void append_arrival_metrics(PrometheusWriter& w, const TrafficReport& traffic) {
+  w.family("vigil_traffic_info", "gauge",
+           "Always 1; arrivals_source says whether arrivals are reported (arrivals) or taken from completions, "
+           "rate_model which predictor gave the predicted arrivals (none, mean, recent or seasonal).");
+  std::string labels;
+  add_label(labels, "arrivals_source", traffic.arrivals_source);
+  add_label(labels, "rate_model", traffic.rate_model);
   w.sample(labels, std::uint64_t{1});
-  w.end();
-  scalar("vigil_traffic_recent_arrivals", "gauge", "Arrivals in the recent interval(s).", traffic.recent_arrivals);
-  scalar("vigil_traffic_recent_completions", "gauge", "Completed requests in the recent interval(s).",
-         traffic.recent_completions);
-  scalar("vigil_traffic_predicted_arrivals", "gauge", "Arrivals the rate predictor expected in the recent interval(s).",
-         traffic.predicted_arrivals);
-  scalar("vigil_traffic_arrival_z", "gauge",
-         "Surprise of the recent arrival count against the prediction: standardised difference of log counts.",
-         traffic.arrival_z);
-  scalar("vigil_traffic_arrival_p_value", "gauge",
-         "Two-sided Poisson p-value of the recent arrival count given the predicted arrivals.", traffic.arrival_p_value);
-  scalar("vigil_traffic_rate_history_intervals", "gauge", "Intervals the arrival rate predictor was fitted on.",
-         traffic.rate_history);
-  scalar("vigil_traffic_last_arrival_time_seconds", "gauge", "Event time of the latest arrival, Unix seconds.",
-         traffic.last_arrival);
-  scalar("vigil_traffic_silence_seconds", "gauge", "Seconds from the latest arrival to the report time.",
-         traffic.silence);
-  scalar("vigil_traffic_silence_expected_arrivals", "gauge",
-         "Arrivals the predicted rate expected during the current silence.", traffic.expected_in_silence);
-  scalar("vigil_traffic_silence_p_value", "gauge",
-         "Chance of a silence this long at the predicted rate: exp(-expected arrivals).", traffic.silence_p_value);
-  scalar("vigil_traffic_in_flight", "gauge", "Requests that arrived and have not completed (arrivals minus completions).",
-         traffic.in_flight);
-  scalar("vigil_traffic_completion_ratio", "gauge", "Completions per arrival in the recent interval(s).",
-         traffic.completion_ratio);
-  scalar("vigil_traffic_background_completion_ratio", "gauge", "Completions per arrival in the trailing background.",
-         traffic.background_completion_ratio);
-  scalar("vigil_traffic_completion_p_value", "gauge",
-         "G-test p-value of completions per arrival, recent against the background.", traffic.completion_p_value);
-  scalar("vigil_traffic_error_ratio", "gauge", "Share of recent requests that ended in an error.", traffic.error_rate);
-  scalar("vigil_traffic_background_error_ratio", "gauge",
-         "Share of requests in the trailing background that ended in an error.", traffic.background_error_rate);
-  scalar("vigil_traffic_error_p_value", "gauge", "P-value of the G test of the recent error rate against the background.",
-         traffic.error_p_value);
-  scalar("vigil_traffic_timeout_ratio", "gauge", "Share of recent requests that timed out.", traffic.timeout_rate);
-  scalar("vigil_traffic_background_timeout_ratio", "gauge",
-         "Share of requests in the trailing background that timed out.", traffic.background_timeout_rate);
-  scalar("vigil_traffic_timeout_p_value", "gauge",
-         "P-value of the G test of the recent timeout rate against the background.", traffic.timeout_p_value);
+  w.gauge("vigil_traffic_recent_arrivals", "Arrivals in the recent interval(s).", traffic.recent_arrivals);
+  w.gauge("vigil_traffic_recent_completions", "Completed requests in the recent interval(s).",
+          traffic.recent_completions);
+  w.gauge("vigil_traffic_predicted_arrivals", "Arrivals the rate predictor expected in the recent interval(s).",
+          traffic.predicted_arrivals);
+  w.gauge("vigil_traffic_arrival_z",
+          "Surprise of the recent arrival count against the prediction: standardised difference of log counts.",
+          traffic.arrival_z);
+  w.gauge("vigil_traffic_arrival_p_value",
+          "Two-sided Poisson p-value of the recent arrival count given the predicted arrivals.",
+          traffic.arrival_p_value);
+  w.gauge("vigil_traffic_rate_history_intervals", "Intervals the arrival rate predictor was fitted on.",
+          traffic.rate_history);
+  w.gauge("vigil_traffic_last_arrival_time_seconds", "Event time of the latest arrival, Unix seconds.",
+          traffic.last_arrival);
+  w.gauge("vigil_traffic_silence_seconds", "Seconds from the latest arrival to the report time.", traffic.silence);
+  w.gauge("vigil_traffic_silence_expected_arrivals", "Arrivals the predicted rate expected during the current silence.",
+          traffic.expected_in_silence);
+  w.gauge("vigil_traffic_silence_p_value",
+          "Chance of a silence this long at the predicted rate: exp(-expected arrivals).", traffic.silence_p_value);
+}
 
-  const detail::PrometheusLatencies latencies(report);
-  for (const detail::LatencyMetric& family : detail::latency_families) {
-    w.begin(family.name, "gauge", family.help);
-    for (std::size_t i = 0; i < latencies.latencies.size(); ++i)
-      w.sample(latencies.labels[i], family.figure(*latencies.latencies[i]));
-    w.end();
-  }
-  const auto quantile_family = [&](const char* name, const char* help, const char* const* quantiles,
-                                   std::size_t n, double (*figure)(const LatencyReport&, std::size_t)) {
-    w.begin(name, "gauge", help);
-    for (std::size_t i = 0; i < latencies.latencies.size(); ++i) {
-      for (std::size_t q = 0; q < n; ++q) {
-        labels = latencies.labels[i];
-        detail::add_label(labels, "quantile", quantiles[q]);
-        w.sample(labels, figure(*latencies.latencies[i], q));
-      }
-    }
-    w.end();
-  };
-  static const char* const all_quantiles[] = {"0.5", "0.99", "0.999"};
-  static const char* const tail_quantiles[] = {"0.99", "0.999"};
-  quantile_family("vigil_latency_quantile_seconds", "Latency quantile in the latency window, in seconds.",
-                  all_quantiles, 3, [](const LatencyReport& l, std::size_t q) {
-                    return q == 0 ? l.recent_p50 : q == 1 ? l.recent_p99 : l.recent_p999;
-                  });
-  quantile_family("vigil_latency_background_quantile_seconds",
-                  "Latency quantile in the trailing background, in seconds.", all_quantiles, 3,
-                  [](const LatencyReport& l, std::size_t q) {
-                    return q == 0 ? l.background_p50 : q == 1 ? l.background_p99 : l.background_p999;
-                  });
-  quantile_family("vigil_latency_quantile_factor",
-                  "Latency quantile in the latency window divided by the same quantile in the background (1 = unchanged).",
-                  tail_quantiles, 2,
-                  [](const LatencyReport& l, std::size_t q) { return q == 0 ? l.p99_ratio : l.p999_ratio; });
+/// Requests in flight, and completions, errors and timeouts against the background.
+inline void append_outcome_metrics(PrometheusWriter& w, const TrafficReport& traffic) {
+  w.gauge("vigil_traffic_in_flight", "Requests that arrived and have not completed (arrivals minus completions).",
+          traffic.in_flight);
+  w.gauge("vigil_traffic_completion_ratio", "Completions per arrival in the recent interval(s).",
+          traffic.completion_ratio);
+  w.gauge("vigil_traffic_background_completion_ratio", "Completions per arrival in the trailing background.",
+          traffic.background_completion_ratio);
+  w.gauge("vigil_traffic_completion_p_value",
+          "G-test p-value of completions per arrival, recent against the background.", traffic.completion_p_value);
+  w.gauge("vigil_traffic_error_ratio", "Share of recent requests that ended in an error.", traffic.error_rate);
+  w.gauge("vigil_traffic_background_error_ratio",
+          "Share of requests in the trailing background that ended in an error.", traffic.background_error_rate);
+  w.gauge("vigil_traffic_error_p_value", "P-value of the G test of the recent error rate against the background.",
+          traffic.error_p_value);
+  w.gauge("vigil_traffic_timeout_ratio", "Share of recent requests that timed out.", traffic.timeout_rate);
+  w.gauge("vigil_traffic_background_timeout_ratio", "Share of requests in the trailing background that timed out.",
+          traffic.background_timeout_rate);
+  w.gauge("vigil_traffic_timeout_p_value", "P-value of the G test of the recent timeout rate against the background.",
+          traffic.timeout_p_value);
+}
 
-  for (const detail::AttributionFamily& family : detail::attribution_families) {
-    w.begin(family.name, "gauge", family.help);
-    for (std::size_t i = 0; i < latencies.latencies.size(); ++i) {
-      for (const SlowAttribution& a : latencies.latencies[i]->attribution) {
-        labels.clear();
-        detail::add_label(labels, "tag", a.tag);
-        detail::add_label(labels, "value", a.value);
-        if (!latencies.labels[i].empty()) labels += ',' + latencies.labels[i];
-        w.sample(labels, family.figure(a));
-      }
-    }
-    w.end();
-  }
+inline void append_traffic_metrics(PrometheusWriter& w, const TrafficReport& traffic) {
+  w.gauge("vigil_traffic_status", "Status of the request traffic: 0 ok, 1 warn, 2 alert (worst open alert about it).",
+          status_value(traffic.status));
+  append_arrival_metrics(w, traffic);
+  append_outcome_metrics(w, traffic);
+}
+
+inline void append_latency_quantiles(PrometheusWriter& w,
+                                     const std::vector<PrometheusSeries<LatencyReport>>& latencies) {
+  w.family("vigil_latency_quantile_seconds", "gauge", "Latency quantile in the latency window, in seconds.");
+  for (const auto& [l, labels] : latencies)
+    write_quantiles(w, labels, {{"0.5", l->recent_p50}, {"0.99", l->recent_p99}, {"0.999", l->recent_p999}});
+  w.family("vigil_latency_background_quantile_seconds", "gauge",
+           "Latency quantile in the trailing background, in seconds.");
+  for (const auto& [l, labels] : latencies)
+    write_quantiles(w, labels,
+                    {{"0.5", l->background_p50}, {"0.99", l->background_p99}, {"0.999", l->background_p999}});
+  w.family("vigil_latency_quantile_factor", "gauge",
+           "Latency quantile in the latency window divided by the same quantile in the background (1 = unchanged).");
+  for (const auto& [l, labels] : latencies)
+    write_quantiles(w, labels, {{"0.99", l->p99_ratio}, {"0.999", l->p999_ratio}});
+}
+
+inline void append_latency_metrics(PrometheusWriter& w, const std::vector<PrometheusScope>& scopes) {
+  const auto latencies = latency_series(scopes);
+  write_gauges(w, latency_gauges, latencies);
+  append_latency_quantiles(w, latencies);
+  write_gauges(w, attribution_gauges, attribution_series(scopes));
+}
+
+}  // namespace detail
+
+inline void append_prometheus(std::string& out, const Report& report) {
+  detail::PrometheusWriter w(out);
+  const std::vector<detail::PrometheusScope> scopes = detail::prometheus_scopes(report);
+  detail::append_model_metrics(w, report);
+  detail::append_input_counters(w, report.counters);
+  detail::append_open_alerts(w, report.open_alerts);
+  detail::append_cohort_metrics(w, scopes);
+  detail::append_feature_metrics(w, scopes);
+  detail::append_output_metrics(w, scopes);
+  detail::append_traffic_metrics(w, report.traffic);
+  detail::append_latency_metrics(w, scopes);
 }
 
 inline std::string to_prometheus(const Report& report) {

@@ -71,9 +71,10 @@ struct Alert {
   double p_value = std::numeric_limits<double>::quiet_NaN();  // NaN when the rule has none
   std::string message;   // one sentence for a person
   Transition transition = Transition::raised;
-  /// The transition's number in the monitor's life, from 1; 0 for an open alert's current
-  /// state (Report::open_alerts). A reader that remembers the last number it saw finds the
-  /// newer transitions in Report::alert_log.
+  /// The transition's number in the monitor's life, from 1 (for an alert in
+  /// Report::open_alerts, the number of the transition that raised or escalated it). A
+  /// reader that remembers the last number it saw finds the newer transitions in
+  /// Report::alert_log.
   std::uint64_t sequence = 0;
 };
 

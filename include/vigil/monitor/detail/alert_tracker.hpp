@@ -14,7 +14,8 @@ namespace vigil {
 namespace detail {
 
 /// The alert state machine per (kind, subject): persistence to open, recovery to close,
-/// cool-down against flapping. Each transition is reported exactly once.
+/// cool-down against flapping. Each transition is reported exactly once, numbered from 1
+/// (Alert::sequence).
 class AlertTracker {
  public:
   explicit AlertTracker(AlertPolicy policy = {}) : policy_(policy) { policy_.validate(); }
@@ -48,15 +49,15 @@ class AlertTracker {
         if (hits >= needed && s.seen_this_round && cooled) {
           s.open = true;
           s.severity = popcount(s.alert_hits) >= needed ? Severity::alert : Severity::warn;
-          out.push_back(make(time, s, Alert::Transition::raised));
+          out.push_back(transition(time, s, Alert::Transition::raised));
         }
       } else if (s.seen_this_round && s.severity == Severity::warn && popcount(s.alert_hits) >= needed) {
         s.severity = Severity::alert;
-        out.push_back(make(time, s, Alert::Transition::escalated));
+        out.push_back(transition(time, s, Alert::Transition::escalated));
       } else if (s.clean_streak >= policy_.recovery) {
         s.open = false;
         s.closed_at = time;
-        out.push_back(make(time, s, Alert::Transition::resolved));
+        out.push_back(transition(time, s, Alert::Transition::resolved));
       }
       // Forget keys that are closed, clean and cooled down, so the map stays bounded by
       // what is currently happening.
@@ -81,13 +82,13 @@ class AlertTracker {
       s.open = true;
       s.clean_streak = 0;
       s.severity = e.severity;
-      out.push_back(make(time, s, Alert::Transition::raised));
+      out.push_back(transition(time, s, Alert::Transition::raised));
     } else {
       // Still silent: the alert stays open however the interval counts read meanwhile.
       s.clean_streak = 0;
       if (s.severity == Severity::warn && e.severity == Severity::alert) {
         s.severity = Severity::alert;
-        out.push_back(make(time, s, Alert::Transition::escalated));
+        out.push_back(transition(time, s, Alert::Transition::escalated));
       }
     }
     s.history |= 1u;
@@ -95,13 +96,18 @@ class AlertTracker {
   }
 
   /// Alerts currently open, as last raised or escalated (message and figures of the latest
-  /// evidence).
+  /// evidence, the sequence number of the transition that raised or escalated them).
   std::vector<Alert> open_alerts(double time) const {
     std::vector<Alert> out;
-    for (const auto& [key, s] : states_)
-      if (s.open) out.push_back(make(time, s, Alert::Transition::raised));
+    for (const auto& [key, s] : states_) {
+      if (!s.open) continue;
+      out.push_back(make(time, s, Alert::Transition::raised));
+      out.back().sequence = s.sequence;
+    }
     return out;
   }
+  /// The number of the latest transition (0 before the first).
+  std::uint64_t last_sequence() const { return sequence_; }
 
   const AlertPolicy& policy() const { return policy_; }
 
@@ -127,12 +133,20 @@ class AlertTracker {
     bool seen_this_round = false;
     Severity severity = Severity::warn;
     double closed_at = -std::numeric_limits<double>::infinity();
+    std::uint64_t sequence = 0;  // of the transition that last raised or escalated it
     Evidence last{AlertKind::feature_drift, Subject{}, Severity::warn, 0, 0, ""};
   };
   static int popcount(std::uint64_t v) {
     int n = 0;
     for (; v; v &= v - 1) ++n;
     return n;
+  }
+  // A transition of `s`, numbered.
+  Alert transition(double time, State& s, Alert::Transition t) {
+    Alert a = make(time, s, t);
+    a.sequence = ++sequence_;
+    if (t != Alert::Transition::resolved) s.sequence = a.sequence;
+    return a;
   }
   static Alert make(double time, const State& s, Alert::Transition t) {
     Alert a;
@@ -152,6 +166,7 @@ class AlertTracker {
 
   AlertPolicy policy_;
   std::map<Key, State> states_;
+  std::uint64_t sequence_ = 0;  // transitions so far
 };
 
 }  // namespace detail

@@ -273,7 +273,6 @@ inline Report Evaluator::assemble(const EvaluationWindow& w, const TagDictionary
 inline void Evaluator::record(std::vector<Alert> transitions, Pending& pending) {
   for (Alert& a : transitions) {
     log_.add(a);
-    a.sequence = log_.last_sequence();
     pending.alerts.push_back(std::move(a));
   }
 }
