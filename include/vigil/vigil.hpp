@@ -1,13 +1,21 @@
 // vigil — in-process monitoring of machine-learning models in C++ inference servers.
 // Version 0.1.0. SPDX-License-Identifier: Apache-2.0
 //
-// Umbrella header: everything that needs only the standard library. Headers that need
-// Eigen (vigil/model/) or fmt (vigil/export/) are included on their own.
+// Umbrella header: everything a server needs — sketches, statistics, the rate predictor,
+// the Monitor, the report exports and binary I/O. It needs what the CMake target
+// vigil::vigil brings: Eigen 3.3 or later (vigil/model/, which the Monitor uses), {fmt} 9
+// or later (vigil/export/; link libfmt, or define FMT_HEADER_ONLY) and a threads library.
+// The headers under vigil/sketch/ and vigil/stats/ need only the standard library: include
+// them on their own to use them without Eigen or {fmt}.
 #pragma once
 
 #include "vigil/config.hpp"
 #include "vigil/error.hpp"
+#include "vigil/export/html.hpp"
+#include "vigil/export/json.hpp"
+#include "vigil/export/prometheus.hpp"
 #include "vigil/io/binary.hpp"
+#include "vigil/model/rate_predictor.hpp"
 #include "vigil/monitor/alerts.hpp"
 #include "vigil/monitor/monitor.hpp"
 #include "vigil/monitor/observation.hpp"

@@ -138,7 +138,8 @@ std::vector<Sample> check_exposition(const std::string& text) {
     samples.push_back(std::move(s));
   }
   // Every family declared has samples.
-  for (const auto& [family, type] : types) {
+  for (const auto& declared : types) {
+    const std::string& family = declared.first;  // a named variable: C++17 lambdas cannot capture bindings
     INFO(family);
     CHECK(std::any_of(samples.begin(), samples.end(), [&](const Sample& s) { return s.name == family; }));
   }

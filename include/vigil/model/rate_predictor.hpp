@@ -9,8 +9,8 @@
 /// each closed interval's count with it, so a stream that stops is an alarm at any hour,
 /// and a quiet night is not.
 ///
-/// Needs Eigen 3.3 or later (found by CMake as Eigen3::Eigen and linked into vigil::vigil
-/// when present). The umbrella header vigil/vigil.hpp does not include this one.
+/// Needs Eigen 3.3 or later, which the CMake target vigil::vigil links (configuration fails
+/// without it). The Monitor and the umbrella header vigil/vigil.hpp include this one.
 
 #if defined(__has_include)
 #if !__has_include(<Eigen/Core>)

@@ -187,8 +187,11 @@ inline constexpr double iso8601_end_seconds = 253402300800.0;
 /// NaN, infinities and times outside years 0001-9999. O(1).
 inline std::string iso8601(double unix_seconds) {
   if (!(unix_seconds >= iso8601_min_seconds && unix_seconds < iso8601_end_seconds)) return {};
-  // Half a millisecond rounds up (towards the future), for negative times too.
-  const auto millis = static_cast<std::int64_t>(std::floor(unix_seconds * 1000.0 + 0.5));
+  // Half a millisecond rounds up (towards the future), for negative times too. The product
+  // is rounded on its own: fused into the addition (clang contracts within one expression,
+  // and folds such constants fused), -0.0005 s would round down.
+  const double scaled = unix_seconds * 1000.0;
+  const auto millis = static_cast<std::int64_t>(std::floor(scaled + 0.5));
   constexpr std::int64_t millis_per_day = 86400000;
   std::int64_t days = millis / millis_per_day;
   std::int64_t in_day = millis % millis_per_day;

@@ -32,7 +32,9 @@ struct CacheLineAllocator {
     if (n > std::numeric_limits<std::size_t>::max() / sizeof(T) - cache_line) throw std::bad_array_new_length();
     return static_cast<T*>(::operator new(bytes(n), std::align_val_t(cache_line)));
   }
-  void deallocate(T* p, std::size_t n) noexcept { ::operator delete(p, bytes(n), std::align_val_t(cache_line)); }
+  // The unsized aligned delete: clang enables sized deallocation only on request
+  // (-fsized-deallocation), and the unsized form frees the same block.
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t(cache_line)); }
 
   friend bool operator==(const CacheLineAllocator&, const CacheLineAllocator&) { return true; }
   friend bool operator!=(const CacheLineAllocator&, const CacheLineAllocator&) { return false; }
