@@ -280,7 +280,7 @@ inline std::pair<double, double> check_binned_rows(const char* function, const s
 ///
 /// **Exactness.** Within a bin both CDFs rise linearly, so |F_a − F_b| is integrated in
 /// closed form (split where the two cross): the result is the exact W₁ of the two
-/// piecewise-uniform distributions, up to rounding (≤ 1e-15 relative against exact rational
+/// piecewise-uniform distributions, up to rounding (≤ 1e-14 relative against exact rational
 /// integration in the tests). Against the raw samples behind the counts, when they lie
 /// within [lowest, highest], it is off by at most Σᵢ (aᵢ/A + bᵢ/B)·wᵢ/2 for bin widths wᵢ:
 /// spreading a bin's mass evenly moves it by at most half the bin's width on average.
