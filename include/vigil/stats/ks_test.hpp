@@ -125,7 +125,7 @@ inline double ks_statistic_sorted(const double* a, std::size_t n1, const double*
 ///
 /// **Exactness.** D is the raw samples' statistic evaluated at the bins' upper edges only,
 /// where both empirical CDFs are known: a lower bound of the raw D, short of it by at most
-/// the larger side's mass in one bin (each CDF rises by at most that much inside a bin). With
+/// the largest share one bin holds on either side (inside a bin each CDF rises by no more). With
 /// each bin's count placed as a point mass at one value per bin, D equals
 /// scipy.stats.ks_2samp's statistic on those values (tested). For its p-value,
 /// ks_p_value(D, n1, n2, {KsMethod::limit}) with the sample sizes behind the bins.

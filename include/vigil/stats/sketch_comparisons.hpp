@@ -34,9 +34,10 @@
 /// | | `g_test_independence_pooled` | exact on coarsened, pooled bucket counts |
 /// | two `CategoryCounts` | `g_test_independence`, `chi_square_independence`, `psi`, `jensen_shannon_distance`, `total_variation_distance`, `l_infinity_distance` | exact while both summaries are exact() |
 ///
-/// Each function aligns the two sketches into one row of bins per side and passes the rows to
-/// the function of the same name on counts, so edge cases (bins empty on both sides, a single
-/// bin) behave as documented there.
+/// The histogram and category functions align the two sketches into one row of bins per side
+/// and pass the rows to the function of the same name on counts (g_test_independence_pooled
+/// to g_test_independence), so edge cases (bins empty on both sides, a single bin) behave as
+/// documented there; the t-digest functions compare the digests' CDFs or quantile functions.
 namespace vigil::stats {
 
 // ---------------------------------------------------------------------------------------
