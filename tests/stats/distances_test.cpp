@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <limits>
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,8 @@ TEST_CASE("distances: many values agree with SciPy", "[stats][distances]") {
       actual = wasserstein_distance(a, b);
     } else if (f == "wasserstein_weighted") {
       actual = wasserstein_distance(a, b, golden::values(c[3]), golden::values(c[4]));
+    } else if (f == "wasserstein_binned") {
+      actual = wasserstein_distance_binned(a, b, golden::values(c[3]), golden::number(c[4]), golden::number(c[5]));
     } else {
       FAIL("unknown function " << f);
     }
@@ -69,7 +72,8 @@ TEST_CASE("distances: many values agree with SciPy", "[stats][distances]") {
     errors[f].add(actual, expected);
     ++checked;
   }
-  CHECK(checked >= 50);
+  CHECK(checked >= 60);
+  CHECK(errors.count("wasserstein_binned") == 1);
   for (const auto& [name, log] : errors) {
     std::printf("distances %-20s max rel %.2e\n", name.c_str(), log.max_relative);
   }
@@ -114,4 +118,66 @@ TEST_CASE("distances: bad input throws naming the value", "[stats][distances]") 
   CHECK_THROWS_AS(jensen_shannon_distance({0.0, 0.0}, {1.0, 2.0}), vigil::invalid_argument);
   CHECK_THROWS_AS(quantile_bin_edges({1.0}, 0), vigil::invalid_argument);
   CHECK_THROWS_AS(bin_counts({1.0}, {2.0, 1.0}), vigil::invalid_argument);
+}
+
+// ---------------------------------------------------------------------------------------
+// wasserstein_distance_binned
+
+TEST_CASE("wasserstein_distance_binned: empty rows throw", "[stats][distances]") {
+  const std::vector<double> empty;
+  CHECK_THROWS_WITH(wasserstein_distance_binned(empty, empty, empty, 0, 1),
+                    Catch::Matchers::Contains("counts_a has 0 values but edges + 1 has 1"));
+}
+
+TEST_CASE("wasserstein_distance_binned: one bin, and one edge", "[stats][distances]") {
+  // A single bin: the same uniform distribution on both sides.
+  CHECK(wasserstein_distance_binned({3.0}, {0.5}, {}, -1, 1) == 0);
+  // Uniform on [-1, 0] against uniform on [0, 1]: a shift by 1.
+  CHECK(wasserstein_distance_binned({1.0, 0.0}, {0.0, 1.0}, {0.0}, -1, 1) == 1);
+  // Uniform on [-1, 1] against uniform on [0, 2]: a shift by 1, crossing inside a bin.
+  CHECK(wasserstein_distance_binned({1.0, 1.0, 0.0}, {0.0, 1.0, 1.0}, {0.0, 1.0}, -1, 2) == Approx(1).epsilon(1e-15));
+  // Bounds inside the edges give the end bins no width: point masses at the outer edges.
+  CHECK(wasserstein_distance_binned({1.0, 0.0, 0.0}, {0.0, 0.0, 1.0}, {2.0, 5.0}, 4, 3) == 3);
+}
+
+TEST_CASE("wasserstein_distance_binned: within half a bin per unit of mass of the raw samples' distance",
+          "[stats][distances]") {
+  std::mt19937_64 rng(23);
+  for (int round = 0; round < 20; ++round) {
+    std::uniform_real_distribution<double> unit(0, 1);
+    std::vector<double> a(400 + 50 * round), b(900 - 20 * round);
+    for (double& x : a) x = 10 * unit(rng) * unit(rng);
+    for (double& x : b) x = 0.3 * round + 10 * unit(rng) * unit(rng);
+    std::vector<double> edges;
+    for (int i = 1; i < 5 + round; ++i) edges.push_back(16.0 * i / (5 + round));
+    const double lowest = std::min(*std::min_element(a.begin(), a.end()), *std::min_element(b.begin(), b.end()));
+    const double highest = std::max(*std::max_element(a.begin(), a.end()), *std::max_element(b.begin(), b.end()));
+    const auto counts_a = bin_counts(a, edges);
+    const auto counts_b = bin_counts(b, edges);
+    double bound = 0;
+    for (std::size_t i = 0; i < counts_a.size(); ++i) {
+      const double left = i == 0 ? std::min(lowest, edges.front()) : edges[i - 1];
+      const double right = i < edges.size() ? edges[i] : std::max(highest, edges.back());
+      const double share = counts_a[i] / static_cast<double>(a.size()) + counts_b[i] / static_cast<double>(b.size());
+      bound += share * (right - left) / 2;
+    }
+    const double binned = wasserstein_distance_binned(counts_a, counts_b, edges, lowest, highest);
+    const double raw = wasserstein_distance(a, b);
+    INFO("round " << round << ": binned " << binned << ", raw " << raw << ", bound " << bound);
+    CHECK(std::fabs(binned - raw) <= bound);
+  }
+}
+
+TEST_CASE("wasserstein_distance_binned: bad input throws naming the value", "[stats][distances]") {
+  const std::vector<double> two{1.0, 1.0};
+  CHECK_THROWS_WITH(wasserstein_distance_binned(two, two, {std::nan("")}, 0, 1), Catch::Matchers::Contains("edges[0] = nan"));
+  CHECK_THROWS_WITH(wasserstein_distance_binned({1.0, 1.0, 1.0}, {1.0, 1.0, 1.0}, {2.0, 2.0}, 0, 3),
+                    Catch::Matchers::Contains("edges[1] = 2 is not above the previous edge"));
+  CHECK_THROWS_WITH(wasserstein_distance_binned(two, {1.0}, {0.5}, 0, 1),
+                    Catch::Matchers::Contains("counts_b has 1 values but edges + 1 has 2"));
+  CHECK_THROWS_WITH(wasserstein_distance_binned({1.0, -3.0}, two, {0.5}, 0, 1), Catch::Matchers::Contains("counts_a[1] = -3"));
+  CHECK_THROWS_WITH(wasserstein_distance_binned(two, {0.0, 0.0}, {0.5}, 0, 1), Catch::Matchers::Contains("counts_b sum to 0"));
+  CHECK_THROWS_WITH(wasserstein_distance_binned(two, two, {0.5}, -std::numeric_limits<double>::infinity(), 1),
+                    Catch::Matchers::Contains("lowest = -inf"));
+  CHECK_THROWS_WITH(wasserstein_distance_binned(two, two, {0.5}, 0, std::nan("")), Catch::Matchers::Contains("highest = nan"));
 }

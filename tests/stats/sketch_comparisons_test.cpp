@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
+#include <limits>
 #include <map>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "vigil_test.hpp"
@@ -213,6 +216,73 @@ TEST_CASE("sketch_comparisons: KS on digests refuses empty digests", "[stats][sk
         std::string::npos);
 }
 
+TEST_CASE("sketch_comparisons: Wasserstein on digests refuses empty digests", "[stats][sketch_comparisons]") {
+  const vigil::TDigest<> empty;
+  const auto one = digest_of({1.0});
+  CHECK(invalid_argument_message([&] { wasserstein_distance(empty, one); }).find("digest a is empty") !=
+        std::string::npos);
+  CHECK(invalid_argument_message([&] { wasserstein_distance(one, empty); }).find("digest b is empty") !=
+        std::string::npos);
+}
+
+TEST_CASE("sketch_comparisons: Wasserstein on one-value digests is the distance of the values",
+          "[stats][sketch_comparisons]") {
+  CHECK(wasserstein_distance(digest_of({2.0}), digest_of({5.5})) == 3.5);
+  CHECK(wasserstein_distance(digest_of({2.0}), digest_of({2.0})) == 0);
+  CHECK(wasserstein_distance(digest_of({-1.0}), digest_of({1.0}), 1) == 2);
+}
+
+TEST_CASE("sketch_comparisons: Wasserstein on digests is close to the raw samples' distance",
+          "[stats][sketch_comparisons]") {
+  struct Pair {
+    const char* name;
+    std::vector<double> a;
+    std::vector<double> b;
+  };
+  const std::vector<Pair> pairs = {
+      {"equal normals", draw(std::normal_distribution<double>(0, 1), 20000, 41),
+       draw(std::normal_distribution<double>(0, 1), 20000, 42)},
+      {"location shift 0.1 sd", draw(std::normal_distribution<double>(0, 1), 100000, 43),
+       draw(std::normal_distribution<double>(0.1, 1), 60000, 44)},
+      {"scale change 1.1", draw(std::normal_distribution<double>(0, 1), 50000, 45),
+       draw(std::normal_distribution<double>(0, 1.1), 30000, 46)},
+      {"lognormal vs gamma", draw(std::lognormal_distribution<double>(0, 0.5), 40000, 47),
+       draw(std::gamma_distribution<double>(4.5, 0.25), 40000, 48)},
+      {"Poisson 3 vs 3.1", draw(std::poisson_distribution<int>(3.0), 50000, 49),
+       draw(std::poisson_distribution<int>(3.1), 10000, 50)},
+      {"shift 2 sd", draw(std::normal_distribution<double>(0, 1), 10000, 51),
+       draw(std::normal_distribution<double>(2, 1), 10000, 52)},
+  };
+  for (const Pair& pair : pairs) {
+    CAPTURE(pair.name);
+    double mean = 0, squares = 0;
+    for (double x : pair.a) mean += x / static_cast<double>(pair.a.size());
+    for (double x : pair.a) squares += (x - mean) * (x - mean) / static_cast<double>(pair.a.size());
+    const double sd = std::sqrt(squares);
+    const double raw = wasserstein_distance(pair.a, pair.b);
+    const double sketch = wasserstein_distance(digest_of(pair.a), digest_of(pair.b));
+    CAPTURE(raw / sd, sketch / sd);
+    std::printf("wasserstein on digests, %-22s raw %.5f sd, digests %.5f sd\n", pair.name, raw / sd, sketch / sd);
+    CHECK(std::fabs(sketch - raw) <= 0.02 * raw + 1e-3 * sd);
+  }
+  // Buffered values are seen, float digests answer alike, and the order does not matter.
+  const auto& pair = pairs[1];
+  const double flushed = wasserstein_distance(digest_of(pair.a), digest_of(pair.b));
+  CHECK(wasserstein_distance(digest_of(pair.a, false), digest_of(pair.b, false)) == flushed);
+  CHECK(wasserstein_distance(digest_of(pair.b), digest_of(pair.a)) == Approx(flushed).epsilon(1e-12));
+  vigil::TDigest<float> fa(100), fb(100);
+  for (double x : pair.a) fa.add(static_cast<float>(x));
+  for (double x : pair.b) fb.add(static_cast<float>(x));
+  CHECK(wasserstein_distance(fa, fb) == Approx(flushed).epsilon(1e-3));
+  // More quantiles: the midpoint rule converges; the digests' error remains.
+  CHECK(wasserstein_distance(digest_of(pair.a), digest_of(pair.b), 100000) == Approx(flushed).epsilon(1e-2));
+}
+
+TEST_CASE("sketch_comparisons: Wasserstein on digests refuses zero quantiles", "[stats][sketch_comparisons]") {
+  const auto one = digest_of({1.0});
+  CHECK(invalid_argument_message([&] { wasserstein_distance(one, one, 0); }).find("quantiles = 0") != std::string::npos);
+}
+
 // ---------------------------------------------------------------------------------------
 // Log histograms
 
@@ -314,6 +384,142 @@ TEST_CASE("sketch_comparisons: histograms that cannot be compared", "[stats][ske
                               invalid_argument_message([&] { ks_test(thresholded, one); })}) {
     CHECK(message.find("zero thresholds differ") != std::string::npos);
   }
+}
+
+// Pooled G-test, by hand: each value's bucket at `scale` from a LogHistogram of that scale,
+// the zero bucket first, then adjacent cells pooled until a's expected count reaches
+// `min_expected`, the remainder joining the last cell.
+HandBins pool_by_hand(const std::vector<double>& a, const std::vector<double>& b, int scale, double min_expected) {
+  const HandBins bins = bin_by_hand(a, b, scale);
+  double total_a = 0, total = 0;
+  for (std::size_t i = 0; i < bins.a.size(); ++i) {
+    total_a += bins.a[i];
+    total += bins.a[i] + bins.b[i];
+  }
+  const double share = total_a / total;
+  HandBins pooled;
+  double x = 0, y = 0;
+  for (std::size_t i = 0; i < bins.a.size(); ++i) {
+    x += bins.a[i];
+    y += bins.b[i];
+    if (x + y > 0 && (x + y) * share >= min_expected) {
+      pooled.a.push_back(x);
+      pooled.b.push_back(y);
+      x = y = 0;
+    }
+  }
+  if (x + y > 0 && pooled.a.empty()) {
+    pooled.a.push_back(x);
+    pooled.b.push_back(y);
+  } else if (x + y > 0) {
+    pooled.a.back() += x;
+    pooled.b.back() += y;
+  }
+  return pooled;
+}
+
+TEST_CASE("sketch_comparisons: pooled G-test refuses empty histograms", "[stats][sketch_comparisons]") {
+  const vigil::LogHistogram empty(5);
+  const auto one = histogram_of({0.5}, 5);
+  CHECK(invalid_argument_message([&] { g_test_independence_pooled(empty, one); }).find("histogram a is empty") !=
+        std::string::npos);
+  CHECK(invalid_argument_message([&] { g_test_independence_pooled(one, empty); }).find("histogram b is empty") !=
+        std::string::npos);
+}
+
+TEST_CASE("sketch_comparisons: pooled G-test of one value each has one cell", "[stats][sketch_comparisons]") {
+  for (const auto& r : {g_test_independence_pooled(histogram_of({0.001}, 5), histogram_of({100.0}, 5)),
+                        g_test_independence_pooled(histogram_of({0.0}, 5), histogram_of({0.5}, 3))}) {
+    CHECK(r.statistic == 0);
+    CHECK(r.p_value == 1);
+    CHECK(r.degrees_of_freedom == 0);
+  }
+}
+
+TEST_CASE("sketch_comparisons: pooled G-test equals the G-test on buckets pooled by hand", "[stats][sketch_comparisons]") {
+  const auto background_values = latencies(40000, 0.020, 0.8, 0.01, 61);
+  const auto background = histogram_of(background_values, 5);
+  for (const auto& [n, median, zeros, seed] : std::vector<std::tuple<std::size_t, double, double, unsigned>>{
+           {30, 0.02, 0.0, 62}, {300, 0.021, 0.02, 63}, {3000, 0.025, 0.01, 64}, {20000, 0.02, 0.05, 65}}) {
+    const auto recent_values = latencies(n, median, 0.8, zeros, seed);
+    for (const auto& [scale, recent_scale, min_expected] : std::vector<std::tuple<int, int, double>>{
+             {2, 5, 5.0}, {2, 3, 5.0}, {0, 5, 20.0}, {-3, 1, 1.0}, {7, 5, 5.0}}) {
+      CAPTURE(n, scale, recent_scale, min_expected);
+      BucketPooling pooling;
+      pooling.scale = scale;
+      pooling.min_expected = min_expected;
+      const auto recent = histogram_of(recent_values, recent_scale);
+      const auto r = g_test_independence_pooled(recent, background, pooling);
+      const HandBins cells = pool_by_hand(recent_values, background_values, std::min({scale, recent_scale, 5}), min_expected);
+      const auto expected = g_test_independence(cells.a, cells.b);
+      CHECK(r.statistic == expected.statistic);
+      CHECK(r.p_value == expected.p_value);
+      CHECK(r.degrees_of_freedom == expected.degrees_of_freedom);
+      // Every cell but possibly the last expects min_expected of a; so does the last when
+      // there is more than one (the remainder joined it).
+      double total_a = 0, total = 0;
+      for (std::size_t i = 0; i < cells.a.size(); ++i) {
+        total_a += cells.a[i];
+        total += cells.a[i] + cells.b[i];
+      }
+      for (std::size_t i = 0; i < cells.a.size() && cells.a.size() > 1; ++i) {
+        CHECK((cells.a[i] + cells.b[i]) * total_a / total >= min_expected);
+      }
+    }
+  }
+  // Without pooling and at the histograms' own scale, the G-test on every bucket.
+  const auto recent = histogram_of(latencies(5000, 0.022, 0.9, 0.02, 66), 5);
+  BucketPooling none;
+  none.scale = 5;
+  none.min_expected = 0;
+  CHECK(g_test_independence_pooled(recent, background, none).statistic == g_test_independence(recent, background).statistic);
+  CHECK(g_test_independence_pooled(recent, background, none).p_value == g_test_independence(recent, background).p_value);
+}
+
+TEST_CASE("sketch_comparisons: pooled G-test holds its level and finds a slower window",
+          "[stats][sketch_comparisons]") {
+  // Short windows of latencies drawn like a long background: on pooled cells the χ²
+  // approximation holds, so the false-alarm rate at α = 0.05 is near 5 %; sparse scale-5
+  // buckets make the bucket-by-bucket test lose its power instead.
+  const auto background = histogram_of(latencies(20000, 0.02, 0.8, 0.01, 70), 5);
+  int alarms = 0;
+  for (unsigned run = 0; run < 200; ++run) {
+    const auto recent = histogram_of(latencies(100, 0.02, 0.8, 0.01, 1000 + run), 5);
+    alarms += g_test_independence_pooled(recent, background).p_value < 0.05;
+  }
+  INFO("false alarms: " << alarms << " of 200");
+  CHECK(alarms >= 3);
+  CHECK(alarms <= 20);
+  int pooled_found = 0, bucket_found = 0;
+  for (unsigned run = 0; run < 50; ++run) {
+    const auto slower = histogram_of(latencies(200, 0.026, 0.8, 0.01, 2000 + run), 5);
+    pooled_found += g_test_independence_pooled(slower, background).p_value < 0.05;
+    bucket_found += g_test_independence(slower, background).p_value < 0.05;
+  }
+  INFO("30 % slower found: pooled " << pooled_found << ", bucket by bucket " << bucket_found << " of 50");
+  CHECK(pooled_found >= 35);
+  CHECK(pooled_found > bucket_found + 10);
+}
+
+TEST_CASE("sketch_comparisons: pooled G-test refuses what cannot be compared", "[stats][sketch_comparisons]") {
+  const auto one = histogram_of({0.5}, 5);
+  vigil::LogHistogramOptions options;
+  options.zero_threshold = 1e-3;
+  vigil::LogHistogram thresholded(options);
+  thresholded.record(0.5);
+  CHECK(invalid_argument_message([&] { g_test_independence_pooled(one, thresholded); }).find("zero thresholds differ") !=
+        std::string::npos);
+  BucketPooling pooling;
+  pooling.scale = -11;
+  CHECK(invalid_argument_message([&] { g_test_independence_pooled(one, one, pooling); }).find("pooling.scale = -11") !=
+        std::string::npos);
+  pooling.scale = 2;
+  pooling.min_expected = -1;
+  CHECK(invalid_argument_message([&] { g_test_independence_pooled(one, one, pooling); })
+            .find("pooling.min_expected = -1") != std::string::npos);
+  pooling.min_expected = std::numeric_limits<double>::quiet_NaN();
+  CHECK(invalid_argument_message([&] { g_test_independence_pooled(one, one, pooling); })
+            .find("pooling.min_expected = nan") != std::string::npos);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 #include <limits>
 #include <numeric>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vigil/stats/detail/checks.hpp"
@@ -244,6 +245,80 @@ inline double normalized_wasserstein_distance(const std::vector<double>& referen
   if (distance == 0) return 0.0;
   if (!(sd > 0)) return std::numeric_limits<double>::infinity();
   return distance / sd;
+}
+
+namespace detail {
+
+// Throws unless the edges are finite and strictly ascending and both rows hold one count
+// per bin (edges + 1); returns the rows' totals.
+inline std::pair<double, double> check_binned_rows(const char* function, const std::vector<double>& counts_a,
+                                                   const std::vector<double>& counts_b,
+                                                   const std::vector<double>& edges) {
+  check_finite(function, "edges", edges.data(), edges.size());
+  for (std::size_t i = 1; i < edges.size(); ++i) {
+    if (!(edges[i] > edges[i - 1])) throw_bad_element(function, "edges", i, edges[i], "is not above the previous edge");
+  }
+  check_same_size(function, "counts_a", counts_a.size(), "edges + 1", edges.size() + 1);
+  check_same_size(function, "counts_b", counts_b.size(), "edges + 1", edges.size() + 1);
+  const double total_a = check_counts(function, "counts_a", counts_a.data(), counts_a.size());
+  const double total_b = check_counts(function, "counts_b", counts_b.data(), counts_b.size());
+  if (!(total_a > 0)) throw_bad_argument(function, "counts_a sum to 0: no distribution");
+  if (!(total_b > 0)) throw_bad_argument(function, "counts_b sum to 0: no distribution");
+  return {total_a, total_b};
+}
+
+}  // namespace detail
+
+/// The 1-Wasserstein distance ∫ |F_a(x) − F_b(x)| dx between two binned distributions on the
+/// same right-closed bins (−inf, e₁], (e₁, e₂], …, (e_last, +inf) (as bin_counts makes them),
+/// each bin's mass spread evenly between its edges; the open end bins are bounded by
+/// `lowest` and `highest` (the smallest and largest value the data can hold, e.g. a
+/// reference's min and max): the first bin spans [min(lowest, e₁), e₁], the last
+/// [e_last, max(highest, e_last)], so a bound inside the edges makes that bin a point mass at
+/// its edge. In the units of the data; divide by a reference standard deviation for a
+/// unit-free shift. Counts or shares may be given (only proportions matter).
+///
+/// **Exactness.** Within a bin both CDFs rise linearly, so |F_a − F_b| is integrated in
+/// closed form (split where the two cross): the result is the exact W₁ of the two
+/// piecewise-uniform distributions, up to rounding (≤ 1e-14 relative against exact rational
+/// integration in the tests). Against the raw samples behind the counts, when they lie
+/// within [lowest, highest], it is off by at most Σᵢ (aᵢ/A + bᵢ/B)·wᵢ/2 for bin widths wᵢ:
+/// spreading a bin's mass evenly moves it by at most half the bin's width on average.
+///
+/// A single bin (no edges) gives 0: both sides are the same uniform distribution.
+/// Throws vigil::invalid_argument for edges not finite and strictly ascending, rows not of
+/// edges.size() + 1 counts, negative or non-finite counts, a row that sums to 0, and
+/// `lowest` or `highest` not finite. O(k).
+inline double wasserstein_distance_binned(const std::vector<double>& counts_a, const std::vector<double>& counts_b,
+                                          const std::vector<double>& edges, double lowest, double highest) {
+  const auto [total_a, total_b] = detail::check_binned_rows("wasserstein_distance_binned", counts_a, counts_b, edges);
+  if (!std::isfinite(lowest) || !std::isfinite(highest)) {
+    detail::throw_bad_argument("wasserstein_distance_binned", "lowest = " + vigil::detail::to_text(lowest) +
+                                                                  " and highest = " + vigil::detail::to_text(highest) +
+                                                                  " must be finite");
+  }
+  if (edges.empty()) return 0.0;
+  double cumulative_a = 0;
+  double cumulative_b = 0;
+  double area = 0;
+  double left = std::min(lowest, edges.front());
+  for (std::size_t i = 0; i < counts_a.size(); ++i) {
+    const double right = i < edges.size() ? edges[i] : std::max(highest, edges.back());
+    const double width = std::max(0.0, right - left);
+    const double gap_left = cumulative_a - cumulative_b;
+    cumulative_a += counts_a[i] / total_a;
+    cumulative_b += counts_b[i] / total_b;
+    const double gap_right = cumulative_a - cumulative_b;
+    if (gap_left * gap_right >= 0) {
+      area += width * (std::fabs(gap_left) + std::fabs(gap_right)) / 2;
+    } else {
+      // The gap changes sign inside the bin: two triangles, meeting where it is 0.
+      const double t = std::fabs(gap_left) / (std::fabs(gap_left) + std::fabs(gap_right));
+      area += width * (t * std::fabs(gap_left) + (1 - t) * std::fabs(gap_right)) / 2;
+    }
+    left = right;
+  }
+  return area;
 }
 
 // ---------------------------------------------------------------------------------------

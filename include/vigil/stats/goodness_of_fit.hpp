@@ -159,6 +159,42 @@ inline TestResult g_test_independence(const std::vector<double>& counts_a, const
   return g_test_independence(counts_a.data(), counts_b.data(), counts_a.size());
 }
 
+/// G-test of two proportions: `hits_a` of `total_a` against `hits_b` of `total_b` (an error
+/// rate now against its background, say), as g_test_independence on the 2 × 2 table
+/// [[hits_a, total_a − hits_a], [hits_b, total_b − hits_b]]: G with one degree of freedom,
+/// no continuity correction. Equal to scipy.stats.power_divergence(table, expected,
+/// ddof = 2, lambda_="log-likelihood") on the table's four cells with expected counts from
+/// its margins (scipy.stats.contingency.expected_freq).
+///
+/// **Degenerate tables.** When no trial on either side is a hit (hits_a + hits_b = 0) or
+/// every one is (hits_a + hits_b ≥ total_a + total_b), the table has an empty column and
+/// nothing to compare: G = 0, p = 1, degrees_of_freedom 0 (SciPy: NaN).
+///
+/// Counts need not be whole numbers (weights). Throws vigil::invalid_argument, naming the
+/// value, for a count that is negative or not finite, hits above their total, and a total of
+/// 0 (a side without trials). O(1).
+inline TestResult g_test_proportions(double hits_a, double total_a, double hits_b, double total_b) {
+  const double counts[4] = {hits_a, total_a, hits_b, total_b};
+  const char* const names[4] = {"hits_a", "total_a", "hits_b", "total_b"};
+  for (int i = 0; i < 4; ++i) {
+    if (!(counts[i] >= 0) || std::isinf(counts[i])) {
+      detail::throw_bad_argument("g_test_proportions", std::string(names[i]) + " = " +
+                                                           vigil::detail::to_text(counts[i]) + " must be finite and ≥ 0");
+    }
+  }
+  if (!(hits_a <= total_a) || !(hits_b <= total_b)) {
+    detail::throw_bad_argument("g_test_proportions", "hits above their total: hits_a = " +
+                                                         vigil::detail::to_text(hits_a) + " of total_a = " +
+                                                         vigil::detail::to_text(total_a) + ", hits_b = " +
+                                                         vigil::detail::to_text(hits_b) + " of total_b = " +
+                                                         vigil::detail::to_text(total_b));
+  }
+  if (!(total_a > 0)) detail::throw_bad_argument("g_test_proportions", "total_a = 0: no trials to compare");
+  if (!(total_b > 0)) detail::throw_bad_argument("g_test_proportions", "total_b = 0: no trials to compare");
+  if (hits_a + hits_b <= 0 || hits_a + hits_b >= total_a + total_b) return {0.0, 1.0, 0.0};
+  return g_test_independence(std::vector<double>{hits_a, total_a - hits_a}, std::vector<double>{hits_b, total_b - hits_b});
+}
+
 /// Pearson's chi-square test of independence on the 2 × k table of `counts_a` and
 /// `counts_b`: scipy.stats.chi2_contingency(table, correction=False) with all-zero columns
 /// dropped. Same edge cases and bad input as g_test_independence.

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Golden data for vigil's statistics layer, computed with SciPy and statsmodels.
 
-Regenerate (SciPy 1.10, statsmodels 0.13; `scripts/setup --golden` installs them):
+Regenerate (SciPy 1.10, statsmodels 0.13 and mpmath; `scripts/setup --golden` installs them):
 
     /usr/bin/python3 tests/stats/golden/generate.py
 
@@ -20,9 +20,11 @@ comments.
 """
 import math
 import os
+from fractions import Fraction
 
+import mpmath
 import numpy as np
-from scipy import special, stats
+from scipy import integrate, special, stats
 from scipy.spatial import distance
 from statsmodels.stats.multitest import multipletests
 
@@ -150,7 +152,50 @@ def ks_cases():
                 continue
             r = stats.ks_2samp(a, b, method=method)
             lines.append(f"{method} {spec_a} {spec_b} {float(r.statistic)!r} {float(r.pvalue)!r}")
-    write("ks_test.txt", "method sample_a sample_b statistic p_value  (scipy.stats.ks_2samp)", lines)
+        # The limiting distribution at the unrounded effective size (KsMethod::limit).
+        d = float(stats.ks_2samp(a, b, method="asymp").statistic)
+        lines.append(f"limit {spec_a} {spec_b} {d!r} {ks_limit_p(d, len(a), len(b))!r}")
+    lines += ks_binned_cases()
+    write("ks_test.txt", "method sample_a|counts_a sample_b|counts_b statistic p_value  (scipy.stats.ks_2samp; "
+          "limit: kstwobign.sf; binned: ks_2samp on point masses, binned_exact: exact rationals)", lines)
+
+
+def ks_limit_p(d, n1, n2):
+    return float(stats.kstwobign.sf(d * math.sqrt(n1 * n2 / (n1 + n2))))
+
+
+def ks_binned_cases():
+    """ks_statistic_binned: whole counts as point masses, one value per bin, through ks_2samp
+    (and the limit p-value at the totals); shares through exact rational arithmetic."""
+    lines = []
+    for k, seed, total_a, total_b, skew, zeros in [(1, 1, 10, 20, 0.0, 0), (2, 2, 30, 50, 0.5, 0),
+                                                   (5, 3, 100, 100, 0.0, 1), (10, 4, 1000, 300, 0.3, 2),
+                                                   (10, 5, 50, 5000, 2.0, 4), (50, 6, 2000, 10000, 0.1, 10),
+                                                   (200, 7, 100000, 20000, 0.05, 30), (500, 8, 10**6, 10**5, 0.2, 0)]:
+        a = counts(seed, k, total_a, zeros=zeros)
+        b = counts(seed + 50, k, total_b, skew, zeros=zeros)
+        if b.sum() == 0 or a.sum() == 0:
+            continue
+        values = np.arange(k, dtype=float)
+        d = float(stats.ks_2samp(np.repeat(values, a.astype(int)), np.repeat(values, b.astype(int))).statistic)
+        lines.append(f"binned {spec_list(a)[0]} {spec_list(b)[0]} {d!r} {ks_limit_p(d, a.sum(), b.sum())!r}")
+    # Disjoint supports: D = 1.
+    a, b = np.array([3.0, 4.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0, 9.0])
+    lines.append(f"binned {spec_list(a)[0]} {spec_list(b)[0]} 1.0 {ks_limit_p(1.0, 7, 10)!r}")
+    rng = np.random.default_rng(99)
+    for k in [3, 20, 100]:
+        shares = rng.dirichlet(np.ones(k))
+        row = rng.uniform(0, 1, k) * (rng.uniform(0, 1, k) > 0.2)
+        exact = [Fraction(float(x)) for x in shares], [Fraction(float(x)) for x in row]
+        totals = sum(exact[0]), sum(exact[1])
+        ca = cb = Fraction(0)
+        d = Fraction(0)
+        for x, y in zip(*exact):
+            ca += x / totals[0]
+            cb += y / totals[1]
+            d = max(d, abs(ca - cb))
+        lines.append(f"binned_exact {spec_list(shares)[0]} {spec_list(row)[0]} {float(d)!r} nan")
+    return lines
 
 
 def counts(seed, k, total, skew=0.0, zeros=0):
@@ -191,7 +236,27 @@ def goodness_of_fit():
         for kind, lam in [("g_ind", "log-likelihood"), ("chi2_ind", "pearson")]:
             stat, p, dof, _ = stats.chi2_contingency(np.array([a, b]), correction=False, lambda_=lam)
             lines.append(f"{kind} 0 {spec_list(a)[0]} {spec_list(b)[0]} {float(stat)!r} {float(p)!r} {float(dof)!r}")
-    write("goodness_of_fit.txt", "kind ddof observed|counts_a expected|counts_b statistic p_value dof", lines)
+    lines += proportion_cases()
+    write("goodness_of_fit.txt", "kind ddof observed|counts_a expected|counts_b statistic p_value dof  "
+          "(g_prop: list:hits_a,total_a list:hits_b,total_b)", lines)
+
+
+def proportion_cases():
+    """g_test_proportions: power_divergence on the four cells of the 2 x 2 table, expected
+    counts from its margins, ddof = 2 (one degree of freedom)."""
+    lines = []
+    for hits_a, total_a, hits_b, total_b in [(5, 100, 10, 100), (0, 50, 7, 60), (50, 50, 40, 60), (1, 3, 2, 4),
+                                             (1, 10**6, 30, 10**6), (5000, 10000, 100, 10000), (3, 20, 0, 5000),
+                                             (12, 400, 11, 450), (2.5, 10.25, 7.75, 12.5), (999, 1000, 1, 1000),
+                                             (7, 1000, 4100, 600000), (2000, 10000, 1000, 10000),
+                                             (10**7, 3 * 10**7, 3 * 10**6, 10**7)]:
+        table = np.array([[hits_a, total_a - hits_a], [hits_b, total_b - hits_b]], dtype=float)
+        expected = stats.contingency.expected_freq(table)
+        r = stats.power_divergence(table.ravel(), expected.ravel(), ddof=2, lambda_="log-likelihood")
+        sa = spec_list([hits_a, total_a])[0]
+        sb = spec_list([hits_b, total_b])[0]
+        lines.append(f"g_prop 0 {sa} {sb} {float(r.statistic)!r} {float(r.pvalue)!r} 1.0")
+    return lines
 
 
 def psi_reference(r, c, eps=1e-4):
@@ -246,7 +311,122 @@ def distances():
         spec_wb, wb = spec_gen(kw, nb, sw + 1, 0.5)
         d = stats.wasserstein_distance(a, b, wa, wb)
         lines.append(f"wasserstein_weighted {spec_a} {spec_b} {spec_wa} {spec_wb} {float(d)!r}")
-    write("distances.txt", "function inputs... expected", lines)
+    lines += wasserstein_binned_cases()
+    write("distances.txt", "function inputs... expected  (wasserstein_binned: counts_a counts_b edges lowest highest "
+          "expected)", lines)
+
+
+def binned_cdf_knots(counts_row, edges, lowest, highest):
+    """Knots (x, F(x)) of the piecewise-linear CDF of counts spread evenly over their bins."""
+    xs = [min(lowest, edges[0])] + list(edges) + [max(highest, edges[-1])]
+    shares = np.concatenate([[0.0], np.cumsum(counts_row) / counts_row.sum()])
+    return np.array(xs), shares
+
+
+def wasserstein_binned_exact(a, b, edges, lowest, highest):
+    """W1 of the two piecewise-uniform distributions in exact rational arithmetic."""
+    fa, fb = [Fraction(float(x)) for x in a], [Fraction(float(x)) for x in b]
+    ta, tb = sum(fa), sum(fb)
+    xs = [Fraction(float(x)) for x in binned_cdf_knots(a, edges, lowest, highest)[0]]
+    ca = cb = area = Fraction(0)
+    for i in range(len(fa)):
+        width = max(Fraction(0), xs[i + 1] - xs[i])
+        left = ca - cb
+        ca += fa[i] / ta
+        cb += fb[i] / tb
+        right = ca - cb
+        if left * right >= 0:
+            area += width * (abs(left) + abs(right)) / 2
+        else:
+            area += width * (left * left + right * right) / (2 * (abs(left) + abs(right)))
+    return float(area)
+
+
+def wasserstein_binned_quad(a, b, edges, lowest, highest):
+    """The same W1 by numerical integration of |F_a - F_b| (an independent check)."""
+    xa, fa = binned_cdf_knots(a, edges, lowest, highest)
+    _, fb = binned_cdf_knots(b, edges, lowest, highest)
+    total = 0.0
+    for i in range(len(xa) - 1):
+        if xa[i + 1] > xa[i]:
+            gap = lambda x: abs(np.interp(x, xa[i:i + 2], fa[i:i + 2]) - np.interp(x, xa[i:i + 2], fb[i:i + 2]))
+            total += integrate.quad(gap, xa[i], xa[i + 1], epsabs=0, epsrel=1e-13, limit=200)[0]
+    return total
+
+
+def wasserstein_binned_cases():
+    lines = []
+    rng = np.random.default_rng(314)
+    for k, total_a, total_b, zeros, spread, below, above in [(1, 100, 80, 0, 1.0, 0.5, 0.5), (2, 50, 70, 0, 10.0, 1.0, 2.0),
+                                                             (5, 1000, 300, 1, 1.0, 0.0, 0.3), (10, 500, 5000, 2, 1e3, 0.2, -0.5),
+                                                             (50, 10**4, 2000, 5, 0.01, 1.0, 1.0),
+                                                             (200, 10**5, 10**4, 20, 100.0, -0.5, 0.1)]:
+        edges = np.unique(np.sort(rng.uniform(-1, 1, k)) * spread)
+        a = counts(k + total_a, len(edges) + 1, total_a, zeros=zeros)
+        b = counts(k + total_b + 1, len(edges) + 1, total_b, 0.5, zeros=zeros)
+        span = edges[-1] - edges[0] + spread
+        lowest, highest = float(edges[0] - below * span), float(edges[-1] + above * span)
+        if a.sum() == 0 or b.sum() == 0:
+            continue
+        exact = wasserstein_binned_exact(a, b, edges, lowest, highest)
+        assert abs(wasserstein_binned_quad(a, b, edges, lowest, highest) - exact) <= 1e-9 * exact + 1e-300
+        lines.append(f"wasserstein_binned {spec_list(a)[0]} {spec_list(b)[0]} {spec_list(edges)[0]} "
+                     f"{lowest!r} {highest!r} {exact!r}")
+    # Shares against counts, as a reference profile against a window.
+    edges = np.array([-2.0, -0.5, 0.0, 0.25, 1.0, 3.0])
+    shares = rng.dirichlet(np.ones(7))
+    window = counts(7, 7, 900, 1.0)
+    exact = wasserstein_binned_exact(shares, window, edges, -2.5, 4.0)
+    lines.append(f"wasserstein_binned {spec_list(shares)[0]} {spec_list(window)[0]} {spec_list(edges)[0]} "
+                 f"-2.5 4.0 {exact!r}")
+    # Point masses: with lowest and highest on the outer edges and the inner bins empty, both
+    # sides are two-point distributions, which scipy.stats.wasserstein_distance takes as such.
+    for edges, a, b in [([0.0, 1.0], [3.0, 0.0, 1.0], [1.0, 0.0, 1.0]),
+                        ([-4.0, 2.0, 7.5], [5.0, 0.0, 0.0, 2.0], [0.0, 0.0, 0.0, 9.0]),
+                        ([1.0, 1.5, 2.0, 10.0], [2.0, 0.0, 0.0, 0.0, 7.0], [6.0, 0.0, 0.0, 0.0, 1.0])]:
+        ends = [edges[0], edges[-1]]
+        d = float(stats.wasserstein_distance(ends, ends, [a[0], a[-1]], [b[0], b[-1]]))
+        lines.append(f"wasserstein_binned {spec_list(a)[0]} {spec_list(b)[0]} {spec_list(edges)[0]} "
+                     f"{edges[0]!r} {edges[-1]!r} {d!r}")
+    return lines
+
+
+def poisson_log1p_mean(mu):
+    """E[log(X + 1)] for X ~ Poisson(mu) at 40 digits (mpmath), over the pmf within 15
+    standard deviations (the rest weighs below 1e-40); checked against SciPy's pmf summed
+    within 40 standard deviations, whose own rounding (up to 1e-13) limits that check."""
+    mpmath.mp.dps = 40
+    m = mpmath.mpf(mu)
+    spread = 15 * math.sqrt(mu) + 30
+    first, last = max(0, math.floor(mu - spread)), math.ceil(mu + spread)
+    p = mpmath.exp(first * mpmath.log(m) - m - mpmath.loggamma(first + 1))
+    total = mpmath.mpf(0)
+    for k in range(first, last + 1):
+        total += p * mpmath.log(k + 1)
+        p = p * m / (k + 1)
+    exact = float(total)
+    wide = 40 * math.sqrt(mu) + 40
+    k = np.arange(max(0, math.floor(mu - wide)), math.ceil(mu + wide) + 1, dtype=float)
+    pmf = stats.poisson.pmf(k, mu)
+    assert abs(math.fsum(pmf * np.log1p(k)) / math.fsum(pmf) - exact) <= 1e-13 * exact
+    return exact
+
+
+def poisson():
+    lines = []
+    for count, mean in [(0, 1e-3), (0, 0.5), (0, 5.0), (0, 500.0), (1, 1e-3), (1, 1.0), (2, 0.1), (3, 3.0),
+                        (4, 4.0), (10, 4.0), (10, 30.0), (50, 20.0), (100, 100.0), (100, 130.0), (130, 100.0),
+                        (1000, 900.0), (1000, 1200.0), (10**5, 10**5 + 300.0), (10**5, 10**5 - 2000.0),
+                        (10**7, 10**7 + 1000.0), (5, 1e4), (10**4, 5.0), (60, 59.5), (123456, 123000.5)]:
+        at_most = stats.poisson.cdf(count, mean)
+        at_least = stats.poisson.sf(count - 1, mean)
+        p = min(1.0, 2 * min(at_most, at_least))
+        lines.append(f"two_sided {float(count)!r} {float(mean)!r} {float(p)!r}")
+    for mu in [1e-3, 0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 12.0, 30.0, 100.0, 1000.0, 9000.0, 9999.0, 1.2e4, 2e4, 1e5,
+               1e6, 1e8]:
+        lines.append(f"mean_log1p {mu!r} {poisson_log1p_mean(mu)!r}")
+    write("poisson.txt", "two_sided count mean p (2 min(poisson.cdf, poisson.sf)); "
+          "mean_log1p mean E[log(X+1)] (mpmath, 40 digits)", lines)
 
 
 def multiple_testing():
@@ -271,4 +451,5 @@ if __name__ == "__main__":
     ks_cases()
     goodness_of_fit()
     distances()
+    poisson()
     multiple_testing()
