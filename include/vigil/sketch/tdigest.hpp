@@ -239,10 +239,18 @@ class TDigest {
   static Key to_key(Real x);
   static Real from_key(Key k);
 
+  template <bool Forward>
+  class PassInput;
+  struct OpenCentroid;
+  struct PassProgress;
+
   void add_weighted(Real x, double weight);
   void grow_or_flush();
+  void gather_items();
   template <bool Forward>
   void compress(const Key* values, std::size_t value_count);
+  double append_centroid(const OpenCentroid& open);
+  void close_centroid(const OpenCentroid& open, PassProgress& pass);
   double weight_limit(double done, double total, double factor) const;
   double pass_factor(double total) const;
   double max_centroid_fraction() const { return 2 / compression_; }
