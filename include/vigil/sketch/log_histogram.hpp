@@ -16,6 +16,13 @@
 
 namespace vigil {
 
+namespace io {
+class Reader;
+}
+namespace detail {
+struct LogHistogramTotals;
+}
+
 /// Counter tag for BasicLogHistogram: every count, the sum, min and max are updated with
 /// relaxed atomic operations, so many threads may record() into one histogram at once.
 struct AtomicCounter {};
@@ -253,6 +260,8 @@ class BasicLogHistogram {
   void add_at(std::int64_t index, std::uint64_t n);
   bool used_range(std::int64_t& lo, std::int64_t& hi) const;
   std::uint64_t at(std::int64_t index) const;
+  std::uint64_t read_buckets(io::Reader& r, std::uint64_t total);
+  void restore_totals(const detail::LogHistogramTotals& totals, std::uint64_t count);
 
   LogHistogramOptions options_;
   detail::LogIndexer indexer_;
