@@ -342,6 +342,14 @@ class RatePredictor {
     return one_step_at(slot(index), static_cast<std::size_t>(index - oldest()));
   }
   std::size_t lags_in_use() const;
+  // Fills lags_ from the options (recent, then seasonal with their windows); returns
+  // whether there are seasonal lags.
+  bool build_lags();
+  // Sets options_.history when it is 0 and checks it against what the model needs.
+  void resolve_history();
+  // The log rate `h` > 1 steps ahead of the newest interval, for a model with `m` lags;
+  // `sd` receives its standard deviation.
+  double forecast(std::size_t h, std::size_t m, double& sd) const;
   void maybe_refit();
   // One least-squares fit of the richest model up to `richest` that the history supports.
   void fit_once(bool robust, RateModel richest);
@@ -406,147 +414,228 @@ struct LaggedFit {
   bool ok = false;
 };
 
-inline LaggedFit fit_lagged(const Eigen::VectorXd& x, const Eigen::VectorXd& y, const Eigen::VectorXd& keep,
-                            const std::size_t* lags, std::size_t m, double shift, double ridge, std::size_t min_rows) {
-  LaggedFit fit;
-  const auto longest = static_cast<Eigen::Index>(lags[m - 1]);
-  const Eigen::Index size = x.size();
-  if (size <= longest) return fit;
-  const Eigen::Index rows = size - longest;
-  const auto kept = keep.segment(longest, rows);
-  const auto target = y.segment(longest, rows);
-  auto column = [&](std::size_t j) { return x.segment(longest - static_cast<Eigen::Index>(lags[j]), rows); };
-  const double count = kept.sum();
-  const auto n = static_cast<std::size_t>(std::llround(count));
-  if (n < min_rows) return fit;
+// The rows of the regression as slices of the series: row r is t = longest + r, with
+// target y_t, weight keep_t and regressor j equal to x_{t−lags[j]}.
+struct LaggedRows {
+  const Eigen::VectorXd& x;
+  const Eigen::VectorXd& y;
+  const Eigen::VectorXd& keep;
+  const std::size_t* lags;
+  std::size_t m;
+  Eigen::Index longest;
+  Eigen::Index rows;
 
-  const std::size_t w = m + 1;  // the m regressors, then the target
-  std::vector<double> gram(w * w, 0.0);  // lower triangle
-  std::vector<double> means(w);
+  auto column(std::size_t j) const { return x.segment(longest - static_cast<Eigen::Index>(lags[j]), rows); }
+  auto kept() const { return keep.segment(longest, rows); }
+  auto target() const { return y.segment(longest, rows); }
+};
+
+// Masked cross-products of the m regressors and the target (index m) over the kept rows:
+// the lower triangle of their Gram matrix and their means.
+struct LaggedMoments {
+  std::size_t w = 0;  // m + 1
+  double count = 0;   // kept rows
+  std::vector<double> gram;
+  std::vector<double> means;
+
+  double raw(std::size_t i, std::size_t j) const { return i >= j ? gram[i * w + j] : gram[j * w + i]; }
+  // The cross-product of deviations from the means.
+  double centred(std::size_t i, std::size_t j) const { return raw(i, j) - count * means[i] * means[j]; }
+};
+
+inline LaggedMoments lagged_moments(const LaggedRows& d, double count) {
+  LaggedMoments mo;
+  const std::size_t m = d.m;
+  mo.w = m + 1;
+  mo.count = count;
+  mo.gram.assign(mo.w * mo.w, 0.0);
+  mo.means.resize(mo.w);
+  const auto kept = d.kept();
+  const auto target = d.target();
   for (std::size_t i = 0; i < m; ++i) {
-    const auto ci = column(i);
-    means[i] = kept.dot(ci) / count;
-    for (std::size_t j = 0; j <= i; ++j) gram[i * w + j] = (kept.array() * ci.array() * column(j).array()).sum();
-    gram[m * w + i] = target.dot(ci);
+    const auto ci = d.column(i);
+    mo.means[i] = kept.dot(ci) / count;
+    for (std::size_t j = 0; j <= i; ++j) mo.gram[i * mo.w + j] = (kept.array() * ci.array() * d.column(j).array()).sum();
+    mo.gram[m * mo.w + i] = target.dot(ci);
   }
-  means[m] = target.sum() / count;
-  gram[m * w + m] = target.squaredNorm();
-  auto centred = [&](std::size_t i, std::size_t j) {
-    return (i >= j ? gram[i * w + j] : gram[j * w + i]) - count * means[i] * means[j];
-  };
-  // A regressor without variation (a lag over a stretch of zeros) gets coefficient 0.
-  std::vector<std::size_t> active;
-  std::vector<double> scale;
-  for (std::size_t j = 0; j < m; ++j) {
-    const double ss = centred(j, j);
-    if (ss > 0 && ss > 1e-11 * gram[j * w + j]) {
-      active.push_back(j);
-      scale.push_back(std::sqrt(ss));
-    }
-  }
-  const auto a = static_cast<Eigen::Index>(active.size());
-  Eigen::VectorXd beta = Eigen::VectorXd::Zero(a);
-  if (a > 0) {
-    Eigen::MatrixXd corr(a, a);
-    Eigen::VectorXd rhs(a);
-    for (Eigen::Index i = 0; i < a; ++i) {
-      const auto ui = static_cast<std::size_t>(i);
-      for (Eigen::Index j = 0; j <= i; ++j) {
-        const auto uj = static_cast<std::size_t>(j);
-        const double v = centred(active[ui], active[uj]) / (scale[ui] * scale[uj]);
-        corr(i, j) = v;
-        corr(j, i) = v;
-      }
-      corr(i, i) += ridge;
-      rhs(i) = centred(m, active[ui]) / scale[ui];
-    }
-    const Eigen::LDLT<Eigen::MatrixXd> ldlt(corr);
-    if (ldlt.info() != Eigen::Success || !ldlt.isPositive() || !(ldlt.rcond() > 1e-13)) return fit;
-    beta = ldlt.solve(rhs);
-    for (Eigen::Index i = 0; i < a; ++i) beta(i) /= scale[static_cast<std::size_t>(i)];
-    if (!beta.allFinite()) return fit;
-  }
+  mo.means[m] = target.sum() / count;
+  mo.gram[m * mo.w + m] = target.squaredNorm();
+  return mo;
+}
 
-  fit.coefficients.assign(w, 0.0);
-  double intercept = means[m];  // of the shifted series
+// The regressors with variation and their root sums of squares; a regressor without
+// variation (a lag over a stretch of zeros) gets coefficient 0.
+struct ActiveRegressors {
+  std::vector<std::size_t> index;
+  std::vector<double> scale;
+};
+
+inline ActiveRegressors active_regressors(const LaggedMoments& mo) {
+  ActiveRegressors a;
+  for (std::size_t j = 0; j + 1 < mo.w; ++j) {
+    const double ss = mo.centred(j, j);
+    if (ss > 0 && ss > 1e-11 * mo.gram[j * mo.w + j]) {
+      a.index.push_back(j);
+      a.scale.push_back(std::sqrt(ss));
+    }
+  }
+  return a;
+}
+
+// Slopes of the active regressors from the ridge-regularised correlation matrix (LDLT);
+// false when it is singular or ill-conditioned.
+inline bool solve_slopes(const LaggedMoments& mo, const ActiveRegressors& act, double ridge, Eigen::VectorXd& beta) {
+  const auto a = static_cast<Eigen::Index>(act.index.size());
+  const std::size_t target = mo.w - 1;
+  beta = Eigen::VectorXd::Zero(a);
+  if (a == 0) return true;
+  Eigen::MatrixXd corr(a, a);
+  Eigen::VectorXd rhs(a);
+  for (Eigen::Index i = 0; i < a; ++i) {
+    const auto ui = static_cast<std::size_t>(i);
+    for (Eigen::Index j = 0; j <= i; ++j) {
+      const auto uj = static_cast<std::size_t>(j);
+      const double v = mo.centred(act.index[ui], act.index[uj]) / (act.scale[ui] * act.scale[uj]);
+      corr(i, j) = v;
+      corr(j, i) = v;
+    }
+    corr(i, i) += ridge;
+    rhs(i) = mo.centred(target, act.index[ui]) / act.scale[ui];
+  }
+  const Eigen::LDLT<Eigen::MatrixXd> ldlt(corr);
+  if (ldlt.info() != Eigen::Success || !ldlt.isPositive() || !(ldlt.rcond() > 1e-13)) return false;
+  beta = ldlt.solve(rhs);
+  for (Eigen::Index i = 0; i < a; ++i) beta(i) /= act.scale[static_cast<std::size_t>(i)];
+  return beta.allFinite();
+}
+
+// Intercept, slopes and residual sum of squares of the solved fit, for the unshifted series.
+inline void complete_fit(LaggedFit& fit, const LaggedRows& d, const LaggedMoments& mo, const ActiveRegressors& act,
+                         const Eigen::VectorXd& beta, double shift) {
+  const auto a = static_cast<Eigen::Index>(act.index.size());
+  fit.coefficients.assign(mo.w, 0.0);
+  double intercept = mo.means[d.m];  // of the shifted series
   double slope_sum = 0;
   for (Eigen::Index i = 0; i < a; ++i) {
-    const std::size_t j = active[static_cast<std::size_t>(i)];
+    const std::size_t j = act.index[static_cast<std::size_t>(i)];
     fit.coefficients[1 + j] = beta(i);
-    intercept -= beta(i) * means[j];
+    intercept -= beta(i) * mo.means[j];
     slope_sum += beta(i);
   }
   // Residuals from the shifted series in a second pass: exact where the cross-product form
   // would cancel.
-  Eigen::VectorXd fitted = Eigen::VectorXd::Constant(rows, intercept);
-  for (Eigen::Index i = 0; i < a; ++i) fitted += beta(i) * column(active[static_cast<std::size_t>(i)]);
-  fit.rss = (kept.array() * (target - fitted).array()).square().sum();
+  Eigen::VectorXd fitted = Eigen::VectorXd::Constant(d.rows, intercept);
+  for (Eigen::Index i = 0; i < a; ++i) fitted += beta(i) * d.column(act.index[static_cast<std::size_t>(i)]);
+  fit.rss = (d.kept().array() * (d.target() - fitted).array()).square().sum();
   // y − s = α + Σβ(x − s)  ⇒  y = (α + s − s·Σβ) + Σβx.
   fit.coefficients[0] = intercept + shift - shift * slope_sum;
+  fit.parameters = act.index.size() + 1;
+}
+
+inline LaggedFit fit_lagged(const Eigen::VectorXd& x, const Eigen::VectorXd& y, const Eigen::VectorXd& keep,
+                            const std::size_t* lags, std::size_t m, double shift, double ridge, std::size_t min_rows) {
+  LaggedFit fit;
+  const auto longest = static_cast<Eigen::Index>(lags[m - 1]);
+  if (x.size() <= longest) return fit;
+  const LaggedRows d{x, y, keep, lags, m, longest, x.size() - longest};
+  const double count = d.kept().sum();
+  const auto n = static_cast<std::size_t>(std::llround(count));
+  if (n < min_rows) return fit;
+  const LaggedMoments mo = lagged_moments(d, count);
+  const ActiveRegressors act = active_regressors(mo);
+  Eigen::VectorXd beta;
+  if (!solve_slopes(mo, act, ridge, beta)) return fit;
+  complete_fit(fit, d, mo, act, beta, shift);
   fit.rows = n;
-  fit.parameters = active.size() + 1;
   fit.ok = true;
   return fit;
 }
 
 }  // namespace detail
 
-inline RatePredictor::RatePredictor(RatePredictorOptions options) : options_(std::move(options)) {
-  using detail::throw_rate_option;
-  using detail::to_text;
-  const double interval = options_.interval;
-  const double finite_max = std::numeric_limits<double>::max();
-  if (!(interval > 0 && interval <= finite_max))
-    throw_rate_option("interval " + to_text(interval) + " s is not finite and positive");
-  if (options_.recent_lags > detail::max_rate_history)
-    throw_rate_option("recent_lags " + std::to_string(options_.recent_lags) + " is more than " +
-                      std::to_string(detail::max_rate_history));
-  if (options_.seasonal_window == 0 || options_.seasonal_window > detail::max_rate_history)
-    throw_rate_option("seasonal_window " + std::to_string(options_.seasonal_window) + " is not between 1 and " +
-                      std::to_string(detail::max_rate_history));
-  if (!(options_.ridge >= 0 && options_.ridge <= finite_max))
-    throw_rate_option("ridge " + to_text(options_.ridge) + " is not finite and >= 0");
-  if (!(options_.outlier_z >= 0 && options_.outlier_z <= finite_max))
-    throw_rate_option("outlier_z " + to_text(options_.outlier_z) + " is not finite and >= 0");
-  if (!(options_.min_log_sd >= 0 && options_.min_log_sd <= finite_max))
-    throw_rate_option("min_log_sd " + to_text(options_.min_log_sd) + " is not finite and >= 0");
+namespace detail {
 
-  const std::size_t p = options_.recent_lags;
-  for (std::size_t i = 1; i <= p; ++i) lags_.push_back(i);
-  std::vector<std::pair<std::size_t, double>> seasonal;  // (lag in intervals, seconds as given)
-  for (double seconds : options_.seasonal_lags) {
-    const double steps = seconds / interval;
-    if (!(seconds > 0 && steps <= static_cast<double>(detail::max_rate_history)))
+// Throws naming the first scalar option out of range (the lags are checked as they are built).
+inline void check_rate_options(const RatePredictorOptions& o) {
+  const double finite_max = std::numeric_limits<double>::max();
+  if (!(o.interval > 0 && o.interval <= finite_max))
+    throw_rate_option("interval " + to_text(o.interval) + " s is not finite and positive");
+  if (o.recent_lags > max_rate_history)
+    throw_rate_option("recent_lags " + std::to_string(o.recent_lags) + " is more than " +
+                      std::to_string(max_rate_history));
+  if (o.seasonal_window == 0 || o.seasonal_window > max_rate_history)
+    throw_rate_option("seasonal_window " + std::to_string(o.seasonal_window) + " is not between 1 and " +
+                      std::to_string(max_rate_history));
+  if (!(o.ridge >= 0 && o.ridge <= finite_max))
+    throw_rate_option("ridge " + to_text(o.ridge) + " is not finite and >= 0");
+  if (!(o.outlier_z >= 0 && o.outlier_z <= finite_max))
+    throw_rate_option("outlier_z " + to_text(o.outlier_z) + " is not finite and >= 0");
+  if (!(o.min_log_sd >= 0 && o.min_log_sd <= finite_max))
+    throw_rate_option("min_log_sd " + to_text(o.min_log_sd) + " is not finite and >= 0");
+}
+
+// The seasonal lags as (lag in intervals, seconds as given), ascending; throws for a lag
+// that is not a whole number of intervals longer than the recent lags.
+inline std::vector<std::pair<std::size_t, double>> seasonal_lag_steps(const RatePredictorOptions& o) {
+  std::vector<std::pair<std::size_t, double>> seasonal;
+  for (double seconds : o.seasonal_lags) {
+    const double steps = seconds / o.interval;
+    if (!(seconds > 0 && steps <= static_cast<double>(max_rate_history)))
       throw_rate_option("seasonal lag " + to_text(seconds) + " s is not positive, or is more than " +
-                        std::to_string(detail::max_rate_history) + " intervals");
+                        std::to_string(max_rate_history) + " intervals");
     const double whole = std::round(steps);
     if (!(whole >= 1) || std::fabs(steps - whole) > 1e-9 * whole)
       throw_rate_option("seasonal lag " + to_text(seconds) + " s is not a whole multiple of the interval " +
-                        to_text(interval) + " s");
+                        to_text(o.interval) + " s");
     const auto lag = static_cast<std::size_t>(whole);
-    if (lag <= p)
+    if (lag <= o.recent_lags)
       throw_rate_option("seasonal lag " + to_text(seconds) + " s (" + std::to_string(lag) +
-                        " intervals) is not longer than the recent lags (" + std::to_string(p) + ")");
+                        " intervals) is not longer than the recent lags (" + std::to_string(o.recent_lags) + ")");
     seasonal.emplace_back(lag, seconds);
   }
   std::sort(seasonal.begin(), seasonal.end());
+  return seasonal;
+}
+
+}  // namespace detail
+
+inline RatePredictor::RatePredictor(RatePredictorOptions options) : options_(std::move(options)) {
+  detail::check_rate_options(options_);
+  const bool seasonal = build_lags();
+  const std::size_t p = options_.recent_lags;
+  const std::size_t k = 1 + lags_.size();
+  recent_threshold_ = p > 0 ? p + rows_needed(1 + p) : 0;
+  seasonal_threshold_ = seasonal ? lags_.back() + rows_needed(k) : 0;
+  resolve_history();
+  capacity_ = options_.history;
+  observed_.assign(capacity_, 0.0);
+  cleaned_.assign(capacity_, 0.0);
+  outlier_bits_.assign((capacity_ + 63) / 64, 0);
+  coefficients_.assign(k, 0.0);
+}
+
+inline bool RatePredictor::build_lags() {
+  for (std::size_t i = 1; i <= options_.recent_lags; ++i) lags_.push_back(i);
+  const auto seasonal = detail::seasonal_lag_steps(options_);
   const std::size_t window = options_.seasonal_window;
   for (std::size_t i = 0; i < seasonal.size(); ++i) {
     if (i > 0 && seasonal[i].first < seasonal[i - 1].first + window)
-      throw_rate_option("seasonal lags " + to_text(seasonal[i - 1].second) + " s and " + to_text(seasonal[i].second) +
-                        " s overlap (seasonal_window " + std::to_string(window) + ")");
+      detail::throw_rate_option("seasonal lags " + detail::to_text(seasonal[i - 1].second) + " s and " +
+                                detail::to_text(seasonal[i].second) + " s overlap (seasonal_window " +
+                                std::to_string(window) + ")");
     for (std::size_t j = 0; j < window; ++j) lags_.push_back(seasonal[i].first + j);
   }
+  return !seasonal.empty();
+}
 
-  const std::size_t k = 1 + lags_.size();
-  recent_threshold_ = p > 0 ? p + rows_needed(1 + p) : 0;
-  seasonal_threshold_ = seasonal.empty() ? 0 : lags_.back() + rows_needed(k);
+inline void RatePredictor::resolve_history() {
+  using detail::throw_rate_option;
   const std::size_t longest = lags_.empty() ? 0 : lags_.back();
   const std::size_t needed = std::max({recent_threshold_, seasonal_threshold_, std::size_t{1}});
   if (options_.history == 0) {
-    const double week = std::ceil(7 * 86400.0 / interval);
+    const double week = std::ceil(7 * 86400.0 / options_.interval);
     if (!(week <= static_cast<double>(detail::max_rate_history)))
-      throw_rate_option("interval " + to_text(interval) + " s makes 7 days more than " +
+      throw_rate_option("interval " + detail::to_text(options_.interval) + " s makes 7 days more than " +
                         std::to_string(detail::max_rate_history) + " intervals of history");
     options_.history = std::max({static_cast<std::size_t>(week), 2 * longest, needed});
   } else if (options_.history < needed) {
@@ -556,11 +645,6 @@ inline RatePredictor::RatePredictor(RatePredictorOptions options) : options_(std
   if (options_.history > detail::max_rate_history)
     throw_rate_option("history " + std::to_string(options_.history) + " intervals is more than " +
                       std::to_string(detail::max_rate_history));
-  capacity_ = options_.history;
-  observed_.assign(capacity_, 0.0);
-  cleaned_.assign(capacity_, 0.0);
-  outlier_bits_.assign((capacity_ + 63) / 64, 0);
-  coefficients_.assign(k, 0.0);
 }
 
 inline std::size_t RatePredictor::rows_needed(std::size_t coefficients) const {
@@ -784,41 +868,45 @@ inline RatePrediction RatePredictor::predict(std::int64_t interval_index) const 
     if (h == 1 || m == 0) {
       log_rate = one_step(interval_index);
     } else {
-      // Iterate the model on its own predictions through the intervals between, and sum
-      // the squared impulse response ψ for the forecast variance σ²·Σ_{j<h} ψ_j².
-      std::vector<double> path(h);
-      std::vector<double> psi(h, 0.0);
-      psi[0] = 1;
-      double gain = 1;
-      for (std::size_t s = 1; s <= h; ++s) {
-        double mu = coefficients_[0];
-        for (std::size_t j = 0; j < m; ++j) {
-          const std::size_t lag = lags_[j];
-          double value;
-          if (lag < s) {
-            value = path[s - lag - 1];
-          } else {
-            const std::int64_t at = newest_ + static_cast<std::int64_t>(s) - static_cast<std::int64_t>(lag);
-            value = held(at) ? cleaned_[slot(at)] : mean_y_;
-          }
-          mu += coefficients_[j + 1] * value;
-        }
-        path[s - 1] = std::max(mu, 0.0);
-        if (s < h) {
-          double response = 0;
-          for (std::size_t j = 0; j < m && lags_[j] <= s; ++j) response += coefficients_[j + 1] * psi[s - lags_[j]];
-          psi[s] = response;
-          gain += response * response;
-        }
-      }
-      log_rate = path[h - 1];
-      sd = residual_sd_ * std::sqrt(gain);
+      log_rate = forecast(h, m, sd);
     }
   }
   out.log_rate = log_rate;
   out.rate = std::max(std::expm1(log_rate), 0.0);
   out.log_sd = floored_sd(sd, log_rate);
   return out;
+}
+
+// Iterates the model on its own predictions through the intervals between, and sums the
+// squared impulse response ψ for the forecast variance σ²·Σ_{j<h} ψ_j².
+inline double RatePredictor::forecast(std::size_t h, std::size_t m, double& sd) const {
+  std::vector<double> path(h);
+  std::vector<double> psi(h, 0.0);
+  psi[0] = 1;
+  double gain = 1;
+  for (std::size_t s = 1; s <= h; ++s) {
+    double mu = coefficients_[0];
+    for (std::size_t j = 0; j < m; ++j) {
+      const std::size_t lag = lags_[j];
+      double value;
+      if (lag < s) {
+        value = path[s - lag - 1];
+      } else {
+        const std::int64_t at = newest_ + static_cast<std::int64_t>(s) - static_cast<std::int64_t>(lag);
+        value = held(at) ? cleaned_[slot(at)] : mean_y_;
+      }
+      mu += coefficients_[j + 1] * value;
+    }
+    path[s - 1] = std::max(mu, 0.0);
+    if (s < h) {
+      double response = 0;
+      for (std::size_t j = 0; j < m && lags_[j] <= s; ++j) response += coefficients_[j + 1] * psi[s - lags_[j]];
+      psi[s] = response;
+      gain += response * response;
+    }
+  }
+  sd = residual_sd_ * std::sqrt(gain);
+  return path[h - 1];
 }
 
 inline void RatePredictor::fit() {
