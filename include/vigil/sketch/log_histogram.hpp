@@ -233,7 +233,7 @@ class BasicLogHistogram {
     return !(*this == other);
   }
 
-  /// Binary form, format version 1 (see the layout in detail/log_histogram_impl.hpp). Either
+  /// Binary form, format version 1 (docs/formats.md). Either
   /// counter type reads what the other wrote.
   std::vector<std::uint8_t> serialize() const;
   /// Reads serialize()'s output. Throws vigil::format_error on truncated, corrupt or
