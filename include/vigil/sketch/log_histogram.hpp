@@ -64,8 +64,8 @@ struct LogHistogramOptions {
 ///
 /// **Memory**: sizeof(*this) + 8·max_buckets bytes at most (8.3 KB with the defaults), plus
 /// per scale s > 0 one table of 12·2^s + 8 bytes shared by all histograms of that scale.
-/// LogHistogram holds only the span of buckets in use (rounded out by at most 2^s on each side):
-/// values from 1 µs to 100 s at scale 5 take 7.1 KB. When a value would make the span exceed
+/// LogHistogram holds only the span of buckets in use (rounded out by at most 2^s on each side;
+/// docs/benchmarks.md gives examples). When a value would make the span exceed
 /// max_buckets it downscales by the smallest k that fits (like OpenTelemetry's max_size): no
 /// count is lost, resolution halves k times. ConcurrentLogHistogram never reallocates while
 /// recording: its window is fixed at construction.
