@@ -246,7 +246,8 @@ struct TDigest<Real>::OpenCentroid {
   double last;  // the value added most recently
   bool single;
 
-  explicit OpenCentroid(const Item& e) : first(e.mean), offset_sum(0), weight(e.weight), last(e.mean), single(e.single) {}
+  explicit OpenCentroid(const Item& e)
+      : first(e.mean), offset_sum(0), weight(e.weight), last(e.mean), single(e.single) {}
   // Whether `e` is more copies of this centroid's one value, which it absorbs whatever its size.
   bool same_value(const Item& e) const { return single && e.single && e.mean == first; }
   void absorb(const Item& e, bool same) {
@@ -271,7 +272,9 @@ struct TDigest<Real>::PassProgress {
   bool have_previous = false;
 
   // Whether the scale function lets `open` take `weight` more.
-  bool has_room(const OpenCentroid& open, double weight) const { return done + open.weight + weight <= limit && done > 0; }
+  bool has_room(const OpenCentroid& open, double weight) const {
+    return done + open.weight + weight <= limit && done > 0;
+  }
   // Gap guard: a value far beyond the open centroid's reach starts a new centroid, so no
   // centroid straddles the empty stretch between two modes (gap_split_budget() per pass).
   bool splits_gap(const OpenCentroid& open, double x) {
