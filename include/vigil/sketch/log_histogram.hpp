@@ -16,6 +16,13 @@
 
 namespace vigil {
 
+namespace io {
+class Reader;
+}
+namespace detail {
+struct LogHistogramTotals;
+}
+
 /// Counter tag for BasicLogHistogram: every count, the sum, min and max are updated with
 /// relaxed atomic operations, so many threads may record() into one histogram at once.
 struct AtomicCounter {};
@@ -57,8 +64,8 @@ struct LogHistogramOptions {
 ///
 /// **Memory**: sizeof(*this) + 8·max_buckets bytes at most (8.3 KB with the defaults), plus
 /// per scale s > 0 one table of 12·2^s + 8 bytes shared by all histograms of that scale.
-/// LogHistogram holds only the span of buckets in use (rounded out by at most 2^s on each side):
-/// values from 1 µs to 100 s at scale 5 take 7.1 KB. When a value would make the span exceed
+/// LogHistogram holds only the span of buckets in use (rounded out by at most 2^s on each side;
+/// docs/benchmarks.md gives examples). When a value would make the span exceed
 /// max_buckets it downscales by the smallest k that fits (like OpenTelemetry's max_size): no
 /// count is lost, resolution halves k times. ConcurrentLogHistogram never reallocates while
 /// recording: its window is fixed at construction.
@@ -226,7 +233,7 @@ class BasicLogHistogram {
     return !(*this == other);
   }
 
-  /// Binary form, format version 1 (see the layout in detail/log_histogram_impl.hpp). Either
+  /// Binary form, format version 1 (docs/formats.md). Either
   /// counter type reads what the other wrote.
   std::vector<std::uint8_t> serialize() const;
   /// Reads serialize()'s output. Throws vigil::format_error on truncated, corrupt or
@@ -253,6 +260,8 @@ class BasicLogHistogram {
   void add_at(std::int64_t index, std::uint64_t n);
   bool used_range(std::int64_t& lo, std::int64_t& hi) const;
   std::uint64_t at(std::int64_t index) const;
+  std::uint64_t read_buckets(io::Reader& r, std::uint64_t total);
+  void restore_totals(const detail::LogHistogramTotals& totals, std::uint64_t count);
 
   LogHistogramOptions options_;
   detail::LogIndexer indexer_;

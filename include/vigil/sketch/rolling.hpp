@@ -110,8 +110,9 @@ class RunningStats {
   }
   friend bool operator!=(const RunningStats& a, const RunningStats& b) { return !(a == b); }
 
-  /// Binary form, format version 1: header, then count, shift, mean of the shifted values,
-  /// M2, min, max as f64 and rejected as varint (57 bytes for an empty summary).
+  /// Binary form, format version 1 (docs/formats.md): header, then count, shift, mean of
+  /// the shifted values, M2, min, max as f64 and rejected as varint (57 bytes for an empty
+  /// summary).
   std::vector<std::uint8_t> serialize() const;
   /// Reads serialize()'s output. Throws vigil::format_error on truncated, corrupt or
   /// inconsistent bytes.
@@ -210,7 +211,7 @@ class Ewma {
   friend bool operator==(const Ewma& a, const Ewma& b);
   friend bool operator!=(const Ewma& a, const Ewma& b) { return !(a == b); }
 
-  /// Binary form, format version 1 (header, half-life, state, counters).
+  /// Binary form, format version 1 (docs/formats.md): header, half-life, state, counters.
   std::vector<std::uint8_t> serialize() const;
   /// Reads serialize()'s output. Throws vigil::format_error on bad bytes.
   static Ewma deserialize(const void* data, std::size_t size);
@@ -299,7 +300,7 @@ class EventRate {
   friend bool operator==(const EventRate& a, const EventRate& b);
   friend bool operator!=(const EventRate& a, const EventRate& b) { return !(a == b); }
 
-  /// Binary form, format version 1.
+  /// Binary form, format version 1 (docs/formats.md).
   std::vector<std::uint8_t> serialize() const;
   /// Reads serialize()'s output. Throws vigil::format_error on bad bytes.
   static EventRate deserialize(const void* data, std::size_t size);

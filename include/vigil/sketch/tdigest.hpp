@@ -52,8 +52,7 @@ enum class ScaleFunction : std::uint8_t {
 /// digests merged from 64 parts stay within twice that.
 ///
 /// **Memory**: at most `max_centroids()` = ⌈4.1·δ⌉ + 4 centroids of 16 bytes plus one byte
-/// each (in practice about 1.8·δ: 180 centroids, 3 KB at δ = 100 and 10^6 values), and
-/// once the first value arrives, a sort buffer and its scratch of `buffer_capacity()` = 8·δ
+/// each (docs/benchmarks.md gives the number in practice), and once the first value arrives, a sort buffer and its scratch of `buffer_capacity()` = 8·δ
 /// values each (12.8 KB at δ = 100) plus merge scratch of the centroids' size.
 /// `compact()` returns the buffers; a digest filled only by merge() never allocates the
 /// sort buffer. Serialized, a digest of 10^7 values at δ = 100 takes under 2 KB.
@@ -239,10 +238,18 @@ class TDigest {
   static Key to_key(Real x);
   static Real from_key(Key k);
 
+  template <bool Forward>
+  class PassInput;
+  struct OpenCentroid;
+  struct PassProgress;
+
   void add_weighted(Real x, double weight);
   void grow_or_flush();
+  void gather_items();
   template <bool Forward>
   void compress(const Key* values, std::size_t value_count);
+  double append_centroid(const OpenCentroid& open);
+  void close_centroid(const OpenCentroid& open, PassProgress& pass);
   double weight_limit(double done, double total, double factor) const;
   double pass_factor(double total) const;
   double max_centroid_fraction() const { return 2 / compression_; }

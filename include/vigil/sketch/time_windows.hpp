@@ -156,9 +156,9 @@ class TimeWindows {
   friend bool operator==(const TimeWindows& a, const TimeWindows& b) { return a.equals(b); }
   friend bool operator!=(const TimeWindows& a, const TimeWindows& b) { return !a.equals(b); }
 
-  /// Binary form, format version 1 (needs `Sketch::serialize()`): options, clock and
-  /// counters, then the prototype and every fine and coarse sketch as length-prefixed
-  /// byte strings in the sketch's own format.
+  /// Binary form, format version 1 (docs/formats.md; needs `Sketch::serialize()`): options,
+  /// clock and counters, then the prototype and every fine and coarse sketch as
+  /// length-prefixed byte strings in the sketch's own format.
   std::vector<std::uint8_t> serialize() const;
   /// Reads serialize()'s output (needs `Sketch::deserialize(const void*, std::size_t)`).
   /// Throws vigil::format_error on truncated, corrupt or inconsistent bytes, including

@@ -476,83 +476,128 @@ std::vector<std::uint8_t> BasicLogHistogram<Counter>::serialize() const {
   return out;
 }
 
+namespace detail {
+
+// The counters and extremes of a serialized histogram, in the order they are written.
+struct LogHistogramTotals {
+  double sum;
+  double min;
+  double max;
+  std::uint64_t zero;
+  std::uint64_t negative;
+  std::uint64_t not_finite;
+  std::uint64_t underflow;
+  std::uint64_t overflow;
+};
+
+// The options and, in `current`, the current scale, checked as the constructor would.
+inline LogHistogramOptions read_log_histogram_options(io::Reader& r, int& current) {
+  constexpr int min_scale = log_histogram_min_scale;
+  LogHistogramOptions options;
+  options.scale = static_cast<int>(r.u8()) + min_scale;
+  current = static_cast<int>(r.u8()) + min_scale;
+  options.zero_threshold = r.f64();
+  const std::uint64_t max_buckets = r.varint();
+  if (max_buckets > log_histogram_max_buckets) r.fail("max_buckets " + std::to_string(max_buckets) + " is too large");
+  options.max_buckets = static_cast<std::size_t>(max_buckets);
+  options.lowest = r.f64();
+  const std::string problem = log_histogram_options_problem(options);
+  if (!problem.empty()) r.fail(problem);
+  if (current < min_scale || current > options.scale)
+    r.fail("current scale " + std::to_string(current) + " is outside [" + std::to_string(min_scale) + ", " +
+           std::to_string(options.scale) + "]");
+  return options;
+}
+
+inline LogHistogramTotals read_log_histogram_totals(io::Reader& r) {
+  LogHistogramTotals t{};
+  t.sum = r.f64();
+  t.min = r.f64();
+  t.max = r.f64();
+  t.zero = r.varint();
+  t.negative = r.varint();
+  t.not_finite = r.varint();
+  t.underflow = r.varint();
+  t.overflow = r.varint();
+  return t;
+}
+
+// total + c, refusing a sum beyond 64 bits.
+inline std::uint64_t add_count(io::Reader& r, std::uint64_t total, std::uint64_t c) {
+  if (total + c < total) r.fail("counts overflow 64 bits");
+  return total + c;
+}
+
+// Sum, min and max must describe `count` values: all unset when there are none.
+inline void check_log_histogram_extremes(io::Reader& r, const LogHistogramTotals& t, std::uint64_t count) {
+  if (count == 0) {
+    if (!(t.min == std::numeric_limits<double>::infinity() && t.max == -std::numeric_limits<double>::infinity() &&
+          t.sum == 0))
+      r.fail("an empty histogram with sum, min or max set");
+  } else if (!(t.min >= 0 && t.min <= t.max && std::isfinite(t.max) && t.sum >= 0)) {
+    r.fail("min " + to_text(t.min) + ", max " + to_text(t.max) + " or sum " + to_text(t.sum) + " is invalid");
+  }
+}
+
+}  // namespace detail
+
+// Reads the bucket run (first index, count, counts) into this histogram, which is empty at
+// the current scale; returns `total` plus the counts read.
+template <class Counter>
+std::uint64_t BasicLogHistogram<Counter>::read_buckets(io::Reader& r, std::uint64_t total) {
+  const std::int64_t first = detail::unzigzag(r.varint());
+  const std::size_t n = r.count(1);
+  if (n > options_.max_buckets) r.fail(std::to_string(n) + " buckets exceed max_buckets");
+  // Every index of a double at scale 10 lies within ±2^21; the check keeps sums in range.
+  constexpr std::int64_t index_limit = std::int64_t{1} << 40;
+  if (first < -index_limit || first > index_limit) r.fail("bucket index " + std::to_string(first) + " is out of range");
+  if (n == 0) return total;
+  const std::int64_t last = first + static_cast<std::int64_t>(n) - 1;
+  if constexpr (concurrent) {
+    if (first < offset_ || last >= offset_ + static_cast<std::int64_t>(capacity_))
+      r.fail("buckets " + std::to_string(first) + ".." + std::to_string(last) + " lie outside the window");
+  } else {
+    cover(first, last);  // n ≤ max_buckets: never downscales
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t c = r.varint();
+    if ((i == 0 || i + 1 == n) && c == 0) r.fail("first or last bucket count is 0");
+    total = detail::add_count(r, total, c);
+    counts_[static_cast<std::uint64_t>(first + static_cast<std::int64_t>(i) - offset_)].store(c);
+  }
+  return total;
+}
+
+template <class Counter>
+void BasicLogHistogram<Counter>::restore_totals(const detail::LogHistogramTotals& t, std::uint64_t count) {
+  if constexpr (!concurrent) count_ = count;
+  sum_.store(t.sum);
+  min_.store(t.min);
+  max_.store(t.max);
+  zero_.store(t.zero);
+  negative_.store(t.negative);
+  not_finite_.store(t.not_finite);
+  underflow_.store(t.underflow);
+  overflow_.store(t.overflow);
+}
+
 template <class Counter>
 BasicLogHistogram<Counter> BasicLogHistogram<Counter>::deserialize(const void* data, std::size_t size) {
   io::Reader r(data, size, "LogHistogram");
   std::uint16_t flags;
   r.header(io::TypeId::log_histogram, detail::log_histogram_format_version, flags);
   if ((flags & ~detail::log_histogram_flag_concurrent) != 0) r.fail("unknown flags " + std::to_string(flags));
-  LogHistogramOptions options;
-  options.scale = static_cast<int>(r.u8()) + min_scale;
-  const int current = static_cast<int>(r.u8()) + min_scale;
-  options.zero_threshold = r.f64();
-  const std::uint64_t max_buckets = r.varint();
-  if (max_buckets > detail::log_histogram_max_buckets) r.fail("max_buckets " + std::to_string(max_buckets) + " is too large");
-  options.max_buckets = static_cast<std::size_t>(max_buckets);
-  options.lowest = r.f64();
-  const std::string problem = detail::log_histogram_options_problem(options);
-  if (!problem.empty()) r.fail(problem);
-  if (current < min_scale || current > options.scale)
-    r.fail("current scale " + std::to_string(current) + " is outside [" + std::to_string(min_scale) + ", " +
-           std::to_string(options.scale) + "]");
-  const double sum = r.f64();
-  const double min = r.f64();
-  const double max = r.f64();
-  const std::uint64_t zero = r.varint();
-  const std::uint64_t negative = r.varint();
-  const std::uint64_t not_finite = r.varint();
-  const std::uint64_t under = r.varint();
-  const std::uint64_t over = r.varint();
-  const std::int64_t first = detail::unzigzag(r.varint());
-  const std::size_t n = r.count(1);
-  if (n > options.max_buckets) r.fail(std::to_string(n) + " buckets exceed max_buckets");
-  // Every index of a double at scale 10 lies within ±2^21; the check keeps sums in range.
-  constexpr std::int64_t index_limit = std::int64_t{1} << 40;
-  if (first < -index_limit || first > index_limit) r.fail("bucket index " + std::to_string(first) + " is out of range");
-
+  int current = 0;
+  const LogHistogramOptions options = detail::read_log_histogram_options(r, current);
+  const detail::LogHistogramTotals totals = detail::read_log_histogram_totals(r);
   BasicLogHistogram h(options);
   h.downscale(options.scale - current);
-  std::uint64_t total = 0;
-  const auto add_total = [&](std::uint64_t c) {
-    if (total + c < total) r.fail("counts overflow 64 bits");
-    total += c;
-  };
-  add_total(zero);
-  add_total(under);
-  add_total(over);
-  if (n > 0) {
-    const std::int64_t last = first + static_cast<std::int64_t>(n) - 1;
-    if constexpr (concurrent) {
-      if (first < h.offset_ || last >= h.offset_ + static_cast<std::int64_t>(h.capacity_))
-        r.fail("buckets " + std::to_string(first) + ".." + std::to_string(last) + " lie outside the window");
-    } else {
-      h.cover(first, last);  // n ≤ max_buckets: never downscales
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint64_t c = r.varint();
-      if ((i == 0 || i + 1 == n) && c == 0) r.fail("first or last bucket count is 0");
-      add_total(c);
-      h.counts_[static_cast<std::uint64_t>(first + static_cast<std::int64_t>(i) - h.offset_)].store(c);
-    }
-  }
+  std::uint64_t count = 0;
+  for (const std::uint64_t c : {totals.zero, totals.underflow, totals.overflow}) count = detail::add_count(r, count, c);
+  count = h.read_buckets(r, count);
   r.finish();
-  if (total == 0) {
-    if (!(min == std::numeric_limits<double>::infinity() && max == -std::numeric_limits<double>::infinity() &&
-          sum == 0))
-      r.fail("an empty histogram with sum, min or max set");
-  } else if (!(min >= 0 && min <= max && std::isfinite(max) && sum >= 0)) {
-    r.fail("min " + detail::to_text(min) + ", max " + detail::to_text(max) + " or sum " + detail::to_text(sum) +
-           " is invalid");
-  }
-  if constexpr (!concurrent) h.count_ = total;
-  h.sum_.store(sum);
-  h.min_.store(min);
-  h.max_.store(max);
-  h.zero_.store(zero);
-  h.negative_.store(negative);
-  h.not_finite_.store(not_finite);
-  h.underflow_.store(under);
-  h.overflow_.store(over);
+  detail::check_log_histogram_extremes(r, totals, count);
+  h.restore_totals(totals, count);
   return h;
 }
 

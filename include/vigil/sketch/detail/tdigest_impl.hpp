@@ -130,6 +130,21 @@ void TDigest<Real>::flush() {
     if (sort_scratch_.size() < buffered_) sort_scratch_.resize(buffer_.size());
     sorted = detail::radix_sort(buffer_.data(), sort_scratch_.data(), buffered_);
   }
+  gather_items();
+  // Alternating the direction of the pass keeps centroids from drifting to one side.
+  if (passes_ % 2 == 0) {
+    compress<true>(sorted, buffered_);
+  } else {
+    compress<false>(sorted, buffered_);
+  }
+  ++passes_;
+  buffered_ = 0;
+  weighted_.clear();
+}
+
+// items_ = the centroids and the weighted values, merged in ascending order of mean.
+template <class Real>
+void TDigest<Real>::gather_items() {
   std::sort(weighted_.begin(), weighted_.end(), [](const Item& a, const Item& b) { return a.mean < b.mean; });
   items_.clear();
   items_.reserve(centroids_.size() + weighted_.size());
@@ -144,15 +159,6 @@ void TDigest<Real>::flush() {
       items_.push_back(weighted_[w++]);
     }
   }
-  // Alternating the direction of the pass keeps centroids from drifting to one side.
-  if (passes_ % 2 == 0) {
-    compress<true>(sorted, buffered_);
-  } else {
-    compress<false>(sorted, buffered_);
-  }
-  ++passes_;
-  buffered_ = 0;
-  weighted_.clear();
 }
 
 template <class Real>
@@ -191,96 +197,120 @@ double TDigest<Real>::weight_limit(double done, double total, double factor) con
   return std::min(limit, q + max_centroid_fraction()) * total;
 }
 
+// The elements of one merge pass in pass order: the sorted unit-weight values and the sorted
+// items (centroids and weighted values), merged; ascending when Forward, else descending.
 template <class Real>
 template <bool Forward>
-void TDigest<Real>::compress(const Key* values, std::size_t value_count) {
-  const std::size_t item_count = items_.size();
-  // The weight in this pass; during a merge() it can be less than count_.
-  double total = static_cast<double>(value_count);
-  for (const Item& item : items_) total += item.weight;
-  const double factor = pass_factor(total);
-  const std::size_t elements = item_count + value_count;
+class TDigest<Real>::PassInput {
+ public:
+  PassInput(const Key* values, std::size_t value_count, const std::vector<Item>& items)
+      : values_(values), value_count_(value_count), items_(items.data()), item_count_(items.size()) {}
 
-  next_centroids_.clear();
-  next_single_.clear();
-  // Elements in pass order: values[v(i)] and items_[a(i)] for i counting up in either direction.
-  const auto value_at = [&](std::size_t i) {
-    return static_cast<double>(from_key(values[Forward ? i : value_count - 1 - i]));
-  };
-  const auto item_at = [&](std::size_t i) -> const Item& { return items_[Forward ? i : item_count - 1 - i]; };
+  std::size_t size() const { return value_count_ + item_count_; }
+  // The weight of every element; during a merge() it can be less than count_.
+  double total_weight() const {
+    double total = static_cast<double>(value_count_);
+    for (std::size_t i = 0; i < item_count_; ++i) total += items_[i].weight;
+    return total;
+  }
+  // The next element. Precondition: fewer than size() were taken.
+  Item next() {
+    if (next_value_ < value_count_ && (next_item_ == item_count_ || !before(item(next_item_).mean, value(next_value_))))
+      return Item{value(next_value_++), 1, true};
+    return item(next_item_++);
+  }
+
+ private:
   // "x comes no later than y" in pass order.
-  const auto before = [](double x, double y) { return Forward ? x <= y : x >= y; };
+  static bool before(double x, double y) { return Forward ? x <= y : x >= y; }
+  double value(std::size_t i) const {
+    return static_cast<double>(from_key(values_[Forward ? i : value_count_ - 1 - i]));
+  }
+  const Item& item(std::size_t i) const { return items_[Forward ? i : item_count_ - 1 - i]; }
 
-  // The centroid being built: its first value plus the weighted sum of offsets from it (no
-  // division per value; a single-valued centroid's mean stays exactly its value).
-  double first = 0;
-  double offset_sum = 0;
-  double weight = 0;
-  double last = 0;            // the value added most recently
-  bool single = true;
+  const Key* values_;
+  std::size_t value_count_;
+  const Item* items_;
+  std::size_t item_count_;
+  std::size_t next_value_ = 0;
+  std::size_t next_item_ = 0;
+};
+
+// The centroid a merge pass is building: its first value plus the weighted sum of offsets
+// from it (no division per value; a single-valued centroid's mean stays exactly its value).
+template <class Real>
+struct TDigest<Real>::OpenCentroid {
+  double first;
+  double offset_sum;
+  double weight;
+  double last;  // the value added most recently
+  bool single;
+
+  explicit OpenCentroid(const Item& e)
+      : first(e.mean), offset_sum(0), weight(e.weight), last(e.mean), single(e.single) {}
+  // Whether `e` is more copies of this centroid's one value, which it absorbs whatever its size.
+  bool same_value(const Item& e) const { return single && e.single && e.mean == first; }
+  void absorb(const Item& e, bool same) {
+    offset_sum += (e.mean - first) * e.weight;
+    weight += e.weight;
+    single = same;
+    last = e.mean;
+  }
+  double mean() const { return first + offset_sum / weight; }
+};
+
+// Where a merge pass stands: the weight of the centroids emitted so far and the cumulative
+// weight the open centroid may reach under the scale function.
+template <class Real>
+struct TDigest<Real>::PassProgress {
+  double total;               // weight in this pass
+  double factor;              // pass_factor(total)
+  std::size_t gap_splits_left;
   double done = 0;            // weight of the centroids already emitted in this pass
   double limit = 0;           // the first centroid stays a singleton
   double previous_mean = 0;   // mean of the centroid emitted last
   bool have_previous = false;
-  std::size_t gap_splits_left = gap_split_budget();
 
-  std::size_t iv = 0;
-  std::size_t ia = 0;
-  for (std::size_t seen = 0; seen < elements; ++seen) {
-    double x;
-    double w;
-    bool x_single;
-    if (iv < value_count && (ia == item_count || !before(item_at(ia).mean, value_at(iv)))) {
-      x = value_at(iv++);
-      w = 1;
-      x_single = true;
-    } else {
-      const Item& item = item_at(ia++);
-      x = item.mean;
-      w = item.weight;
-      x_single = item.single;
-    }
-    if (VIGIL_UNLIKELY(seen == 0)) {
-      first = last = x;
-      offset_sum = 0;
-      weight = w;
-      single = x_single;
-      continue;
-    }
-    const bool same_value = single && x_single && x == first;
-    // The last element stays a singleton, like the first.
-    bool join = same_value || (done + weight + w <= limit && done > 0 && seen + 1 < elements);
-    if (join && !same_value && gap_splits_left > 0) {
-      // Gap guard: a value far beyond this centroid's reach starts a new centroid, so no
-      // centroid straddles the empty stretch between two modes.
-      const double reach = std::fabs(last - (have_previous ? previous_mean : first));
-      if (reach > 0 && std::fabs(x - last) > 10 * reach) {
-        join = false;
-        --gap_splits_left;
+  // Whether the scale function lets `open` take `weight` more.
+  bool has_room(const OpenCentroid& open, double weight) const {
+    return done + open.weight + weight <= limit && done > 0;
+  }
+  // Gap guard: a value far beyond the open centroid's reach starts a new centroid, so no
+  // centroid straddles the empty stretch between two modes (gap_split_budget() per pass).
+  bool splits_gap(const OpenCentroid& open, double x) {
+    if (gap_splits_left == 0) return false;
+    const double reach = std::fabs(open.last - (have_previous ? previous_mean : open.first));
+    if (!(reach > 0 && std::fabs(x - open.last) > 10 * reach)) return false;
+    --gap_splits_left;
+    return true;
+  }
+};
+
+// One merge pass (Dunning & Ertl 2019, Algorithm 1): elements in pass order join the open
+// centroid while the scale function allows, else close it and open the next.
+template <class Real>
+template <bool Forward>
+void TDigest<Real>::compress(const Key* values, std::size_t value_count) {
+  PassInput<Forward> input(values, value_count, items_);
+  const std::size_t elements = input.size();
+  const double total = input.total_weight();
+  PassProgress pass{total, pass_factor(total), gap_split_budget()};
+  next_centroids_.clear();
+  next_single_.clear();
+  if (elements > 0) {
+    OpenCentroid open(input.next());
+    for (std::size_t seen = 1; seen < elements; ++seen) {
+      const Item e = input.next();
+      const bool same_value = open.same_value(e);
+      // The last element stays a singleton, like the first.
+      if (same_value || (pass.has_room(open, e.weight) && seen + 1 < elements && !pass.splits_gap(open, e.mean))) {
+        open.absorb(e, same_value);
+      } else {
+        close_centroid(open, pass);
+        open = OpenCentroid(e);
       }
     }
-    if (join) {
-      offset_sum += (x - first) * w;
-      weight += w;
-      single = same_value;
-      last = x;
-      continue;
-    }
-    const double mean = first + offset_sum / weight;
-    next_centroids_.push_back(Centroid{static_cast<Real>(mean), weight});
-    next_single_.push_back(single ? 1 : 0);
-    done += weight;
-    limit = weight_limit(done, total, factor);
-    previous_mean = mean;
-    have_previous = true;
-    first = last = x;
-    offset_sum = 0;
-    weight = w;
-    single = x_single;
-  }
-  if (elements > 0) {
-    next_centroids_.push_back(Centroid{static_cast<Real>(first + offset_sum / weight), weight});
-    next_single_.push_back(single ? 1 : 0);
+    append_centroid(open);
   }
   if constexpr (!Forward) {
     std::reverse(next_centroids_.begin(), next_centroids_.end());
@@ -288,6 +318,24 @@ void TDigest<Real>::compress(const Key* values, std::size_t value_count) {
   }
   centroids_.swap(next_centroids_);
   single_.swap(next_single_);
+}
+
+// Appends the open centroid to the pass's output; returns its mean. This and close_centroid()
+// run once per centroid inside the pass loop, so they are inlined into it.
+template <class Real>
+VIGIL_INLINE double TDigest<Real>::append_centroid(const OpenCentroid& open) {
+  const double mean = open.mean();
+  next_centroids_.push_back(Centroid{static_cast<Real>(mean), open.weight});
+  next_single_.push_back(open.single ? 1 : 0);
+  return mean;
+}
+
+template <class Real>
+VIGIL_INLINE void TDigest<Real>::close_centroid(const OpenCentroid& open, PassProgress& pass) {
+  pass.previous_mean = append_centroid(open);
+  pass.have_previous = true;
+  pass.done += open.weight;
+  pass.limit = weight_limit(pass.done, pass.total, pass.factor);
 }
 
 template <class Real>
@@ -736,69 +784,114 @@ std::string TDigest<Real>::to_postgres() const {
   return text;
 }
 
-template <class Real>
-TDigest<Real> TDigest<Real>::from_postgres(std::string_view text) {
-  const std::string s(text);
-  const char* p = s.c_str();
-  const auto fail = [&](const std::string& why) -> void {
-    detail::throw_format_error("cannot read PostgreSQL tdigest text: " + why + " at offset " +
-                               std::to_string(p - s.c_str()));
-  };
-  const auto word = [&](const char* expected) {
-    while (*p == ' ') ++p;
+namespace detail {
+
+// Reads the PostgreSQL `tdigest` text form token by token; every error names its offset.
+class PostgresText {
+ public:
+  explicit PostgresText(std::string_view text) : text_(text), p_(text_.c_str()) {}
+
+  [[noreturn]] void fail(const std::string& why) const {
+    throw_format_error("cannot read PostgreSQL tdigest text: " + why + " at offset " +
+                       std::to_string(p_ - text_.c_str()));
+  }
+  void word(const char* expected) {
+    skip_spaces();
     const std::size_t n = std::strlen(expected);
-    if (std::strncmp(p, expected, n) != 0) fail(std::string("expected '") + expected + "'");
-    p += n;
-  };
-  const auto integer = [&]() -> long long {
-    while (*p == ' ') ++p;
+    if (std::strncmp(p_, expected, n) != 0) fail(std::string("expected '") + expected + "'");
+    p_ += n;
+  }
+  long long integer() {
+    skip_spaces();
     char* end = nullptr;
     errno = 0;
-    const long long v = std::strtoll(p, &end, 10);
-    if (end == p || errno != 0) fail("expected an integer");
-    p = end;
+    const long long v = std::strtoll(p_, &end, 10);
+    if (end == p_ || errno != 0) fail("expected an integer");
+    p_ = end;
     return v;
-  };
-  const auto real = [&]() -> double {
-    while (*p == ' ') ++p;
+  }
+  double real() {
+    skip_spaces();
     char* end = nullptr;
-    const double v = std::strtod(p, &end);
-    if (end == p || !std::isfinite(v)) fail("expected a finite number");
-    p = end;
+    const double v = std::strtod(p_, &end);
+    if (end == p_ || !std::isfinite(v)) fail("expected a finite number");
+    p_ = end;
     return v;
-  };
-  word("flags");
-  const long long flags = integer();
-  if (flags != 0 && flags != 1) fail("unsupported flags " + std::to_string(flags));
-  word("count");
-  const long long count = integer();
-  word("compression");
-  const long long compression = integer();
-  word("centroids");
-  const long long n = integer();
-  if (count <= 0) fail("count must be positive");
-  if (compression < 10 || compression > 10000) fail("compression must be in [10, 10000]");
-  if (n <= 0 || n > count || n > 10 * compression) fail("centroid count " + std::to_string(n) + " is out of range");
-  std::vector<Centroid> centroids;
-  centroids.reserve(static_cast<std::size_t>(n));
+  }
+  void finish() {
+    skip_spaces();
+    if (*p_ != '\0') fail("unexpected trailing text");
+  }
+
+ private:
+  void skip_spaces() {
+    while (*p_ == ' ') ++p_;
+  }
+  std::string text_;
+  const char* p_;
+};
+
+// `flags F count N compression D centroids K`, checked for range.
+struct PostgresHeader {
+  long long flags;
+  long long count;
+  long long compression;
+  long long centroids;
+};
+
+inline PostgresHeader read_postgres_header(PostgresText& in) {
+  PostgresHeader h{};
+  in.word("flags");
+  h.flags = in.integer();
+  if (h.flags != 0 && h.flags != 1) in.fail("unsupported flags " + std::to_string(h.flags));
+  in.word("count");
+  h.count = in.integer();
+  in.word("compression");
+  h.compression = in.integer();
+  in.word("centroids");
+  h.centroids = in.integer();
+  if (h.count <= 0) in.fail("count must be positive");
+  if (h.compression < 10 || h.compression > 10000) in.fail("compression must be in [10, 10000]");
+  if (h.centroids <= 0 || h.centroids > h.count || h.centroids > 10 * h.compression)
+    in.fail("centroid count " + std::to_string(h.centroids) + " is out of range");
+  return h;
+}
+
+// The `(mean, count)` pairs after the header, as (mean, count) with sums (flags 0) turned
+// into means; the counts must add up to the header's count.
+inline std::vector<std::pair<double, long long>> read_postgres_centroids(PostgresText& in, const PostgresHeader& h) {
+  std::vector<std::pair<double, long long>> centroids;
+  centroids.reserve(static_cast<std::size_t>(h.centroids));
   long long total = 0;
-  for (long long i = 0; i < n; ++i) {
-    word("(");
-    double mean = real();
-    word(",");
-    const long long weight = integer();
-    word(")");
-    if (weight <= 0) fail("centroid count must be positive");
-    if (flags == 0) mean /= static_cast<double>(weight);  // the old format stored sums
-    centroids.push_back(Centroid{static_cast<Real>(mean), static_cast<double>(weight)});
+  for (long long i = 0; i < h.centroids; ++i) {
+    in.word("(");
+    double mean = in.real();
+    in.word(",");
+    const long long weight = in.integer();
+    in.word(")");
+    if (weight <= 0) in.fail("centroid count must be positive");
+    if (h.flags == 0) mean /= static_cast<double>(weight);  // the old format stored sums
+    centroids.emplace_back(mean, weight);
     total += weight;
   }
-  while (*p == ' ') ++p;
-  if (*p != '\0') fail("unexpected trailing text");
-  if (total != count) fail("centroid counts sum to " + std::to_string(total) + ", not " + std::to_string(count));
+  in.finish();
+  if (total != h.count)
+    in.fail("centroid counts sum to " + std::to_string(total) + ", not " + std::to_string(h.count));
+  return centroids;
+}
+
+}  // namespace detail
+
+template <class Real>
+TDigest<Real> TDigest<Real>::from_postgres(std::string_view text) {
+  detail::PostgresText in(text);
+  const detail::PostgresHeader header = detail::read_postgres_header(in);
+  std::vector<Centroid> centroids;
+  for (const auto& [mean, weight] : detail::read_postgres_centroids(in, header))
+    centroids.push_back(Centroid{static_cast<Real>(mean), static_cast<double>(weight)});
   std::stable_sort(centroids.begin(), centroids.end(), [](const Centroid& a, const Centroid& b) { return a.mean < b.mean; });
-  TDigest digest(static_cast<double>(compression));
-  digest.count_ = static_cast<double>(count);
+  TDigest digest(static_cast<double>(header.compression));
+  digest.count_ = static_cast<double>(header.count);
   for (const Centroid& c : centroids) {
     digest.sum_ += static_cast<double>(c.mean) * c.weight;
     digest.single_.push_back(c.weight == 1 ? 1 : 0);

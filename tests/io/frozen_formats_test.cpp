@@ -1,0 +1,577 @@
+// Frozen formats: every fixture in tests/io/fixtures/ decodes to what it was built from and
+// re-encodes to the same bytes. A fixture changes only with a format version bump
+// (docs/formats.md); a failure here means the format changed.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "io/fixtures/fixture_inputs.hpp"
+#include "vigil_test.hpp"
+
+using namespace vigil_fixtures;
+
+namespace {
+
+std::vector<std::uint8_t> read_fixture(const std::string& file) {
+  std::ifstream in(vigil_test::data_path("io/fixtures/" + file), std::ios::binary);
+  if (!in) FAIL("cannot open fixture " << file);
+  return std::vector<std::uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// Decodes a fixture, checks that it re-encodes byte for byte, and returns the object.
+template <class T>
+T decode(const std::string& file) {
+  const std::vector<std::uint8_t> bytes = read_fixture(file);
+  T object = T::deserialize(bytes);
+  INFO("re-encoding " << file);
+  CHECK(object.serialize() == bytes);
+  return object;
+}
+
+bool relatively_close(double actual, double expected, double relative) {
+  return std::fabs(actual - expected) <= relative * std::fabs(expected);
+}
+
+/// The finite values of a weighted sample in ascending order, and its total weight: the
+/// exact distribution a sketch of it estimates.
+struct Exact {
+  std::vector<Weighted> sorted;
+  double weight = 0;
+
+  explicit Exact(std::vector<Weighted> values) {
+    for (const Weighted& w : values)
+      if (std::isfinite(w.value)) sorted.push_back(w);
+    std::stable_sort(sorted.begin(), sorted.end(), [](const Weighted& a, const Weighted& b) { return a.value < b.value; });
+    for (const Weighted& w : sorted) weight += w.weight;
+  }
+  /// Distance from q to the rank interval [F(x−), F(x)] of x.
+  double rank_error(double x, double q) const {
+    double below = 0;
+    double at_most = 0;
+    for (const Weighted& w : sorted) {
+      if (w.value < x) below += w.weight;
+      if (w.value <= x) at_most += w.weight;
+    }
+    below /= weight;
+    at_most /= weight;
+    return q < below ? below - q : (q > at_most ? q - at_most : 0.0);
+  }
+  double sum() const {
+    double s = 0;
+    for (const Weighted& w : sorted) s += w.value * w.weight;
+    return s;
+  }
+};
+
+/// The values a digest spec was built from, rounded as `Real` stores them.
+template <class Real>
+std::vector<Weighted> digest_input(const DigestSpec& spec) {
+  std::vector<Weighted> out;
+  if (spec.fractional) {
+    out = weighted_digest_values();
+  } else {
+    for (double x : digest_values()) out.push_back({x, 1});
+  }
+  for (Weighted& w : out) w.value = static_cast<double>(static_cast<Real>(w.value));
+  return out;
+}
+
+/// The flags of a fixture's header.
+std::uint16_t flags_of(const std::string& file) {
+  const std::vector<std::uint8_t> bytes = read_fixture(file);
+  REQUIRE(bytes.size() >= vigil::io::header_size);
+  return static_cast<std::uint16_t>(bytes[6] | bytes[7] << 8);
+}
+
+template <class Real>
+void check_digest(const std::string& file, const DigestSpec& spec, std::size_t centroids) {
+  const auto d = decode<vigil::TDigest<Real>>(file);
+  // Flag 1: float means; flag 2: integer weights, stored as varints.
+  CHECK(flags_of(file) == (std::is_same_v<Real, float> ? 1 : 0) + (spec.fractional ? 0 : 2));
+  const Exact exact(digest_input<Real>(spec));
+  CHECK(d.compression() == spec.compression);
+  CHECK(d.scale_function() == spec.scale);
+  CHECK(d.buffered() == 0);
+  CHECK(d.count() == exact.weight);
+  CHECK(d.rejected() == 3);
+  CHECK(d.min() == -1000);
+  CHECK(d.max() == 1e6);
+  CHECK(relatively_close(d.mean(), exact.sum() / exact.weight, 1e-12));
+  REQUIRE(d.centroids().size() == centroids);
+  double total = 0;
+  for (std::size_t i = 0; i < centroids; ++i) {
+    total += d.centroids()[i].weight;
+    if (i > 0) CHECK(d.centroids()[i - 1].mean <= d.centroids()[i].mean);
+  }
+  CHECK(relatively_close(total, d.count(), 1e-12));
+  // The extremes are singleton centroids holding their one value with its weight.
+  CHECK(d.centroids()[0].mean == -1000);
+  CHECK(d.centroids()[0].weight == exact.sorted.front().weight);
+  CHECK(d.single_valued(0));
+  CHECK(d.centroids()[centroids - 1].mean == 1e6);
+  CHECK(d.centroids()[centroids - 1].weight == exact.sorted.back().weight);
+  CHECK(d.single_valued(centroids - 1));
+  // No centroid holds more than 2/δ of the weight unless it holds one value, so no
+  // interpolated quantile is further than that in rank.
+  for (double q : {0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999}) {
+    INFO("q = " << q);
+    CHECK(exact.rank_error(d.quantile(q), q) <= 2 / spec.compression);
+  }
+  CHECK(d.quantile(0) == -1000);
+  CHECK(d.quantile(1) == 1e6);
+}
+
+}  // namespace
+
+TEST_CASE("frozen formats: every fixture is version 1 of its type, and every file is tested", "[io][fixtures]") {
+  const std::map<std::string, vigil::io::TypeId> prefixes = {
+      {"tdigest_", vigil::io::TypeId::tdigest},          {"log_histogram_", vigil::io::TypeId::log_histogram},
+      {"running_stats_", vigil::io::TypeId::running_stats}, {"ewma_", vigil::io::TypeId::ewma},
+      {"event_rate_", vigil::io::TypeId::event_rate},    {"category_counts_", vigil::io::TypeId::category_counts},
+      {"time_windows_", vigil::io::TypeId::time_windows}, {"profile_", vigil::io::TypeId::profile},
+  };
+  std::set<std::string> listed;
+  for (const Fixture& f : fixtures()) {
+    INFO(f.file);
+    listed.insert(f.file);
+    const std::vector<std::uint8_t> bytes = read_fixture(f.file);
+    REQUIRE(bytes.size() >= vigil::io::header_size);
+    CHECK(std::string(bytes.begin(), bytes.begin() + 4) == "VIGL");
+    CHECK(bytes[4] == 1);
+    bool typed = false;
+    for (const auto& [prefix, type] : prefixes)
+      if (std::string(f.file).rfind(prefix, 0) == 0) {
+        CHECK(bytes[5] == static_cast<std::uint8_t>(type));
+        typed = true;
+      }
+    CHECK(typed);
+  }
+  std::set<std::string> present;
+  for (const auto& entry : std::filesystem::directory_iterator(vigil_test::data_path("io/fixtures")))
+    if (entry.path().extension() == ".vigil") present.insert(entry.path().filename().string());
+  CHECK(present == listed);
+}
+
+TEST_CASE("frozen formats: TDigest<double>, integer weights, pending values merged", "[io][fixtures]") {
+  check_digest<double>("tdigest_v1_double_unit.vigil", double_unit_spec, 61);
+  const auto d = vigil::TDigest<double>::deserialize(read_fixture("tdigest_v1_double_unit.vigil"));
+  // The 100 copies of 2.5 stayed one single-valued centroid: an exact point mass.
+  bool found = false;
+  for (std::size_t i = 0; i < d.centroids().size(); ++i)
+    if (d.centroids()[i].mean == 2.5) {
+      found = true;
+      CHECK(d.centroids()[i].weight == 100);
+      CHECK(d.single_valued(i));
+    }
+  CHECK(found);
+  const Exact exact(digest_input<double>(double_unit_spec));
+  const auto [below, at_most] = d.rank_interval(2.5);
+  CHECK(exact.rank_error(2.5, below) == 0);
+  CHECK(exact.rank_error(2.5, at_most) == 0);
+  CHECK(at_most - below == Approx(100 / exact.weight));
+}
+
+TEST_CASE("frozen formats: TDigest<double>, fractional weights", "[io][fixtures]") {
+  check_digest<double>("tdigest_v1_double_weighted.vigil", double_weighted_spec, 22);
+}
+
+TEST_CASE("frozen formats: TDigest<float>, integer weights", "[io][fixtures]") {
+  check_digest<float>("tdigest_v1_float_unit.vigil", float_unit_spec, 63);
+  // A float digest is not read as a double one.
+  CHECK_THROWS_AS(vigil::TDigest<double>::deserialize(read_fixture("tdigest_v1_float_unit.vigil")), vigil::format_error);
+}
+
+TEST_CASE("frozen formats: TDigest<float>, fractional weights", "[io][fixtures]") {
+  check_digest<float>("tdigest_v1_float_weighted.vigil", float_weighted_spec, 26);
+}
+
+TEST_CASE("frozen formats: an empty TDigest", "[io][fixtures]") {
+  const auto d = decode<vigil::TDigest<>>("tdigest_v1_empty.vigil");
+  CHECK(d.empty());
+  CHECK(d.compression() == 100);
+  CHECK(d.scale_function() == vigil::ScaleFunction::k2);
+  CHECK(d.rejected() == 2);
+  CHECK(d.centroids().empty());
+  CHECK(std::isnan(d.min()));
+  CHECK(std::isnan(d.quantile(0.5)));
+}
+
+namespace {
+
+/// The values a histogram counts in buckets or its zero bucket, each repeated as recorded,
+/// ascending.
+std::vector<double> counted_values(const std::vector<Recorded>& recorded) {
+  std::vector<double> out;
+  for (const Recorded& r : recorded)
+    if (std::isfinite(r.value) && !(r.value < 0))
+      for (std::uint64_t i = 0; i < r.count; ++i) out.push_back(r.value);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+/// Every bucket holds exactly the recorded values in (lower, upper].
+template <class Histogram>
+void check_buckets(const Histogram& h, const std::vector<double>& values) {
+  for (const auto& b : h.buckets()) {
+    const auto in = std::count_if(values.begin(), values.end(), [&](double v) { return v > b.lower && v <= b.upper; });
+    INFO("bucket " << b.index);
+    CHECK(static_cast<std::uint64_t>(in) == b.count);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("frozen formats: LogHistogram, downscaled, with zero, negative and non-finite values", "[io][fixtures]") {
+  const auto h = decode<vigil::LogHistogram>("log_histogram_v1.vigil");
+  CHECK(flags_of("log_histogram_v1.vigil") == 0);
+  const vigil::LogHistogramOptions o = histogram_options();
+  CHECK(h.options().scale == o.scale);
+  CHECK(h.options().zero_threshold == o.zero_threshold);
+  CHECK(h.options().max_buckets == o.max_buckets);
+  CHECK(h.options().lowest == o.lowest);
+  // 20 octaves do not fit in 64 buckets at scale 4 (16 per octave), nor at 3 or 2: at 1 they do.
+  CHECK(h.scale() == 1);
+  const std::vector<double> values = counted_values(histogram_values());
+  CHECK(h.count() == values.size());
+  CHECK(h.zero_count() == 7);  // 0 four times, 5e-4 twice, -0.0 once
+  CHECK(h.negative() == 3);
+  CHECK(h.not_finite() == 4);
+  CHECK(h.underflow() == 0);
+  CHECK(h.overflow() == 0);
+  CHECK(h.min() == 0);
+  CHECK(h.max() == values.back());
+  double sum = 0;
+  for (double v : values) sum += v;
+  CHECK(relatively_close(h.sum(), sum, 1e-12));
+  check_buckets(h, values);
+  CHECK(h.buckets().size() == 40);
+  const double b = std::exp2(std::exp2(-h.scale()));
+  for (double q : {0.05, 0.25, 0.5, 0.9, 0.99}) {
+    const double x = values[static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size()))) - 1];
+    INFO("q = " << q);
+    CHECK(std::fabs(h.quantile(q) - x) <= x * (b - 1) / (b + 1));
+  }
+}
+
+TEST_CASE("frozen formats: ConcurrentLogHistogram, with underflow and overflow", "[io][fixtures]") {
+  const auto h = decode<vigil::ConcurrentLogHistogram>("log_histogram_v1_concurrent.vigil");
+  CHECK(flags_of("log_histogram_v1_concurrent.vigil") == 1);
+  CHECK(h.options().scale == 2);
+  CHECK(h.options().max_buckets == 16);
+  CHECK(h.options().lowest == 0.0625);
+  CHECK(h.scale() == 2);
+  const std::vector<double> values = counted_values(concurrent_histogram_values());
+  const auto under = std::count_if(values.begin(), values.end(), [](double v) { return v <= 0.0625; });
+  const auto over = std::count_if(values.begin(), values.end(), [](double v) { return v > 1; });
+  CHECK(h.count() == values.size());
+  CHECK(h.underflow() == static_cast<std::uint64_t>(under));
+  CHECK(h.overflow() == static_cast<std::uint64_t>(over));
+  CHECK(under > 0);
+  CHECK(over > 0);
+  CHECK(h.min() == values.front());
+  CHECK(h.max() == values.back());
+  check_buckets(h, values);
+  // The other counter type reads it too, as the same data.
+  const auto plain = vigil::LogHistogram::deserialize(read_fixture("log_histogram_v1_concurrent.vigil"));
+  CHECK(plain == h);
+}
+
+TEST_CASE("frozen formats: an empty LogHistogram with the default options", "[io][fixtures]") {
+  const auto h = decode<vigil::LogHistogram>("log_histogram_v1_empty.vigil");
+  CHECK(h.empty());
+  CHECK(h.scale() == 5);
+  CHECK(h.options().max_buckets == 1024);
+  CHECK(h.zero_threshold() == 0);
+  CHECK(h.rejected() == 0);
+  CHECK(h.buckets().empty());
+  CHECK(std::isnan(h.min()));
+  CHECK(std::isnan(h.quantile(0.5)));
+}
+
+TEST_CASE("frozen formats: RunningStats of weighted values around 1e9", "[io][fixtures]") {
+  const auto r = decode<vigil::RunningStats>("running_stats_v1.vigil");
+  const Exact exact(running_stats_values());
+  long double mean = 0;
+  for (const Weighted& w : exact.sorted) mean += static_cast<long double>(w.value) * w.weight;
+  mean /= exact.weight;
+  long double m2 = 0;
+  for (const Weighted& w : exact.sorted) m2 += w.weight * (w.value - mean) * (w.value - mean);
+  CHECK(r.count() == exact.weight);
+  CHECK(r.rejected() == 1);
+  CHECK(r.min() == exact.sorted.front().value);
+  CHECK(r.max() == exact.sorted.back().value);
+  CHECK(relatively_close(r.mean(), static_cast<double>(mean), 1e-15));
+  CHECK(relatively_close(r.variance(), static_cast<double>(m2 / (exact.weight - 1)), 1e-9));
+}
+
+TEST_CASE("frozen formats: an empty RunningStats", "[io][fixtures]") {
+  const auto r = decode<vigil::RunningStats>("running_stats_v1_empty.vigil");
+  CHECK(r.empty());
+  CHECK(r.rejected() == 1);
+  CHECK(std::isnan(r.mean()));
+  CHECK(std::isnan(r.min()));
+  CHECK(std::isnan(r.max()));
+}
+
+TEST_CASE("frozen formats: Ewma with out-of-order and refused values", "[io][fixtures]") {
+  const auto e = decode<vigil::Ewma>("ewma_v1.vigil");
+  std::vector<Timed> accepted;
+  for (const Timed& t : ewma_events())
+    if (std::isfinite(t.value) && std::isfinite(t.time)) accepted.push_back(t);
+  double latest = accepted.front().time;
+  std::uint64_t out_of_order = 0;
+  for (const Timed& t : accepted) {
+    if (t.time < latest) ++out_of_order;
+    latest = std::max(latest, t.time);
+  }
+  // Every value with its weight decayed to the latest time.
+  double w = 0, w2 = 0, wx = 0;
+  for (const Timed& t : accepted) {
+    const double decayed = t.weight * std::exp2(-(latest - t.time) / ewma_half_life);
+    w += decayed;
+    w2 += decayed * decayed;
+    wx += decayed * t.value;
+  }
+  const double mean = wx / w;
+  double m2 = 0;
+  for (const Timed& t : accepted) m2 += t.weight * std::exp2(-(latest - t.time) / ewma_half_life) * (t.value - mean) * (t.value - mean);
+  CHECK(e.half_life() == ewma_half_life);
+  CHECK(e.count() == accepted.size());
+  CHECK(e.out_of_order() == out_of_order);
+  CHECK(out_of_order == 75);
+  CHECK(e.rejected() == 2);
+  CHECK(e.latest_time() == latest);
+  CHECK(relatively_close(e.weight(), w, 1e-12));
+  CHECK(relatively_close(e.mean(), mean, 1e-12));
+  CHECK(relatively_close(e.effective_count(), w * w / w2, 1e-12));
+  CHECK(relatively_close(e.population_variance(), m2 / w, 1e-9));
+}
+
+TEST_CASE("frozen formats: EventRate started before its events, with late and refused ones", "[io][fixtures]") {
+  const auto r = decode<vigil::EventRate>("event_rate_v1.vigil");
+  CHECK(flags_of("event_rate_v1.vigil") == 1);  // started
+  double latest = event_rate_start;
+  std::uint64_t count = 0, out_of_order = 0;
+  for (const Timed& t : event_rate_events()) {
+    if (!std::isfinite(t.time)) continue;
+    count += static_cast<std::uint64_t>(t.weight);
+    if (t.time < latest) out_of_order += static_cast<std::uint64_t>(t.weight);
+    latest = std::max(latest, t.time);
+  }
+  // Every event decayed to the latest time; events before the start count at the start.
+  double decayed = 0;
+  for (const Timed& t : event_rate_events())
+    if (std::isfinite(t.time))
+      decayed += t.weight * std::exp2(-(latest - std::max(t.time, event_rate_start)) / event_rate_half_life);
+  const double exposure = event_rate_half_life / std::log(2.0) * (1 - std::exp2(-(latest - event_rate_start) / event_rate_half_life));
+  CHECK(r.half_life() == event_rate_half_life);
+  CHECK(r.start_time() == event_rate_start);
+  CHECK(r.latest_time() == latest);
+  CHECK(r.count() == count);
+  CHECK(r.out_of_order() == out_of_order);
+  CHECK(r.rejected() == 2);
+  CHECK(relatively_close(r.decayed_count(), decayed, 1e-12));
+  CHECK(relatively_close(r.rate(), decayed / exposure, 1e-12));
+}
+
+TEST_CASE("frozen formats: an EventRate that never started", "[io][fixtures]") {
+  const auto r = decode<vigil::EventRate>("event_rate_v1_unstarted.vigil");
+  CHECK(flags_of("event_rate_v1_unstarted.vigil") == 0);
+  CHECK(r.half_life() == event_rate_half_life);
+  CHECK(r.empty());
+  CHECK(r.rejected() == 3);
+  CHECK(std::isnan(r.start_time()));
+  CHECK(std::isnan(r.rate()));
+}
+
+namespace {
+
+std::map<std::string, std::uint64_t> true_counts(const std::vector<Label>& labels) {
+  std::map<std::string, std::uint64_t> counts;
+  for (const Label& l : labels) counts[l.value] += l.count;
+  return counts;
+}
+
+}  // namespace
+
+TEST_CASE("frozen formats: CategoryCounts, exact", "[io][fixtures]") {
+  const auto c = decode<vigil::CategoryCounts>("category_counts_v1_exact.vigil");
+  const auto truth = true_counts(exact_labels());
+  // Canonical order: decreasing count, ties by value.
+  std::vector<vigil::CategoryCounts::Entry> expected;
+  for (const auto& [value, count] : truth) expected.push_back({value, count, 0});
+  std::stable_sort(expected.begin(), expected.end(), [](const auto& a, const auto& b) { return a.count > b.count; });
+  CHECK(c.capacity() == exact_category_capacity);
+  CHECK(c.exact());
+  CHECK(c.error_bound() == 0);
+  CHECK(c.missing() == exact_category_missing);
+  CHECK(c.total() == 16);
+  CHECK(c.entries() == expected);
+  CHECK(c.entries().front().value == "red");
+  CHECK(c.estimate("").count == 2);
+  CHECK(c.estimate("caf\xc3\xa9").count == 4);
+  CHECK_FALSE(c.estimate("purple").tracked);
+}
+
+TEST_CASE("frozen formats: CategoryCounts, heavy hitters after replacements", "[io][fixtures]") {
+  const auto c = decode<vigil::CategoryCounts>("category_counts_v1_heavy_hitters.vigil");
+  const auto truth = true_counts(heavy_labels());
+  CHECK(c.capacity() == heavy_category_capacity);
+  CHECK_FALSE(c.exact());
+  CHECK(c.total() == 400);
+  CHECK(c.missing() == heavy_category_missing);
+  CHECK(c.size() == heavy_category_capacity);
+  CHECK(c.error_bound() == 94);
+  CHECK(c.error_bound() <= c.total() / c.capacity());
+  std::uint64_t attributed = 0;
+  for (const auto& e : c.entries()) {
+    INFO(e.value);
+    REQUIRE(truth.count(e.value) == 1);
+    CHECK(e.lower() <= truth.at(e.value));
+    CHECK(truth.at(e.value) <= e.count);
+    CHECK(e.error <= c.error_bound());
+    attributed += e.lower();
+  }
+  CHECK(c.other() == c.total() - attributed);
+  // Every value that occurred more often than the error bound is tracked.
+  for (const auto& [value, count] : truth)
+    if (count > c.error_bound()) CHECK(c.estimate(value).tracked);
+  CHECK(c.entries().front().value == "k0");
+}
+
+TEST_CASE("frozen formats: TimeWindows<TDigest<>> with roll-ups, an empty interval, late and refused events", "[io][fixtures]") {
+  using Windows = vigil::TimeWindows<vigil::TDigest<>>;
+  const auto w = decode<Windows>("time_windows_v1_tdigest.vigil");
+  const vigil::TimeWindowsOptions o = window_options();
+  CHECK(w.options().fine_width == o.fine_width);
+  CHECK(w.options().fine_count == o.fine_count);
+  CHECK(w.options().coarse_width == o.coarse_width);
+  CHECK(w.options().coarse_count == o.coarse_count);
+  CHECK(w.options().lateness == o.lateness);
+  CHECK(w.prototype().compression() == window_compression);
+  CHECK(w.prototype().empty());
+  CHECK(w.watermark() == 1987);
+  CHECK(w.current_start() == 1980);
+  CHECK(w.late() == 1);
+  CHECK(w.rejected() == 1);
+  struct Expected {
+    double start;
+    double end;
+    bool coarse;
+  };
+  const std::vector<Expected> layout = {
+      {1620, 1800, true}, {1800, 1860, true}, {1860, 1920, false}, {1920, 1980, false}, {1980, 2040, false}};
+  const auto intervals = w.intervals();
+  REQUIRE(intervals.size() == layout.size());
+  for (std::size_t i = 0; i < layout.size(); ++i) {
+    INFO("interval from " << layout[i].start);
+    CHECK(intervals[i].start == layout[i].start);
+    CHECK(intervals[i].end == layout[i].end);
+    CHECK(intervals[i].coarse == layout[i].coarse);
+    std::vector<double> in;
+    for (const Timed& t : window_events())
+      if (std::isfinite(t.time) && t.value != late_window_value && t.time >= layout[i].start && t.time < layout[i].end)
+        in.push_back(t.value);
+    const vigil::TDigest<>& d = *intervals[i].sketch;
+    CHECK(d.count() == static_cast<double>(in.size()));
+    CHECK(d.compression() == window_compression);
+    if (in.empty()) continue;
+    CHECK(d.min() == *std::min_element(in.begin(), in.end()));
+    CHECK(d.max() == *std::max_element(in.begin(), in.end()));
+  }
+  CHECK(intervals[2].sketch->empty());
+  CHECK(intervals[3].sketch->min() == -1);  // the event taken 30 s late
+  CHECK(w.merge_last(180).count() == intervals[2].sketch->count() + intervals[3].sketch->count() +
+                                         intervals[4].sketch->count());
+}
+
+TEST_CASE("frozen formats: Profile of every kind of feature and output", "[io][fixtures]") {
+  const auto p = decode<vigil::Profile>("profile_v1.vigil");
+  const vigil::Schema schema = profile_schema();
+  CHECK(p.schema() == schema);
+  const vigil::Output fraud{0}, segment{1};
+  CHECK(p.schema().options(fraud).threshold == 0.5);
+  CHECK(std::isnan(p.schema().options(segment).threshold));
+  CHECK(p.schema().options(segment).classes == std::vector<std::string>{"a", "b", "c"});
+  CHECK(p.schema().options(vigil::Tag{0}).max_values == 8);
+  CHECK(p.schema().options(vigil::Tag{0}).cohort);
+  CHECK(p.rows() == static_cast<std::uint64_t>(profile_rows));
+
+  // The rows again, from the same inputs.
+  std::vector<double> age, income, fraud_scores, segment_scores;
+  std::uint64_t income_missing = 0, income_bad = 0, country_missing = 0, positive = 0;
+  std::map<std::string, std::uint64_t> countries, classes;
+  Stream s(9);
+  for (int i = 0; i < profile_rows; ++i) {
+    const vigil::Observation row = profile_row(schema, i, s);
+    age.push_back(row.value(vigil::NumericFeature{0}));
+    switch (row.state(vigil::NumericFeature{1})) {
+      case vigil::Observation::State::value: income.push_back(row.value(vigil::NumericFeature{1})); break;
+      case vigil::Observation::State::bad: ++income_bad; break;
+      case vigil::Observation::State::unset: ++income_missing; break;
+    }
+    if (row.has(vigil::CategoricalFeature{0})) {
+      ++countries[std::string(row.value(vigil::CategoricalFeature{0}))];
+    } else {
+      ++country_missing;
+    }
+    if (row.has_score(fraud)) {
+      fraud_scores.push_back(row.score(fraud));
+      positive += row.score(fraud) >= 0.5;
+    }
+    segment_scores.push_back(row.score(segment));
+    ++classes[std::string(row.predicted(segment))];
+  }
+  CHECK(income_bad == 11);
+  CHECK(income_missing == 14);
+
+  const auto check_numeric = [](const vigil::TDigest<>& digest, const vigil::RunningStats& stats, std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    double sum = 0;
+    for (double v : values) sum += v;
+    CHECK(digest.count() == static_cast<double>(values.size()));
+    CHECK(digest.compression() == 200);
+    CHECK(digest.min() == values.front());
+    CHECK(digest.max() == values.back());
+    CHECK(stats.count() == static_cast<double>(values.size()));
+    CHECK(relatively_close(stats.mean(), sum / static_cast<double>(values.size()), 1e-12));
+    std::vector<Weighted> weighted;
+    for (double v : values) weighted.push_back({v, 1});
+    CHECK(Exact(weighted).rank_error(digest.quantile(0.5), 0.5) <= 0.01);
+  };
+  const auto& a = p.numeric(vigil::NumericFeature{0});
+  CHECK(a.missing == 0);
+  CHECK(a.bad == 0);
+  check_numeric(a.digest, a.stats, age);
+  const auto& b = p.numeric(vigil::NumericFeature{1});
+  CHECK(b.missing == income_missing);
+  CHECK(b.bad == income_bad);
+  check_numeric(b.digest, b.stats, income);
+
+  const vigil::CategoryCounts& country = p.categorical(vigil::CategoricalFeature{0}).counts;
+  CHECK(country.capacity() == profile_category_capacity);
+  CHECK(country.exact());
+  CHECK(country.missing() == country_missing);
+  CHECK(country.size() == countries.size());
+  for (const auto& [value, count] : countries) CHECK(country.estimate(value).count == count);
+
+  const auto& f = p.output(fraud);
+  CHECK(f.missing == static_cast<std::uint64_t>(profile_rows) - fraud_scores.size());
+  check_numeric(f.digest, f.stats, fraud_scores);
+  CHECK(f.classes.capacity() == 64);
+  CHECK(f.classes.estimate("positive").count == positive);
+  CHECK(f.classes.estimate("negative").count == fraud_scores.size() - positive);
+  const auto& g = p.output(segment);
+  CHECK(g.missing == 0);
+  check_numeric(g.digest, g.stats, segment_scores);
+  CHECK(g.classes.size() == 3);
+  for (const auto& [value, count] : classes) CHECK(g.classes.estimate(value).count == count);
+}
