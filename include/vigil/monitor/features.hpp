@@ -22,32 +22,37 @@
 #include <vector>
 
 #include "vigil/monitor/alerts.hpp"
-#include "vigil/monitor/detail/bin_counts.hpp"
+#include "vigil/monitor/detail/comparisons.hpp"
 #include "vigil/monitor/detail/corrections.hpp"
 #include "vigil/monitor/detail/evaluation_context.hpp"
 #include "vigil/monitor/detail/evidence_text.hpp"
 #include "vigil/monitor/detail/feature_plan.hpp"
 #include "vigil/monitor/detail/feature_state.hpp"
-#include "vigil/monitor/detail/monitor_statistics.hpp"
 #include "vigil/monitor/options.hpp"
 #include "vigil/monitor/report.hpp"
 #include "vigil/monitor/subject.hpp"
 #include "vigil/stats/distances.hpp"
 #include "vigil/stats/goodness_of_fit.hpp"
+#include "vigil/stats/ks_test.hpp"
 
 namespace vigil {
 namespace detail {
 
 /// Long-term figures of numeric feature `p`: the horizon's bins against the reference's.
+/// The Wasserstein distance is in training standard deviations; it is not defined for a
+/// constant feature, nor for one whose training minimum is the lowest double (its first edge
+/// would be −∞).
 inline void numeric_drift(const NumericPlan& p, const FeatureState& horizon, std::uint64_t horizon_count,
-                          double reference_rows, FeatureReport& r) {
+                          std::uint64_t reference_rows, FeatureReport& r) {
   if (horizon_count == 0) return;
   const std::vector<double> horizon_bins = counts_of(horizon.numeric_bins, p.offset, p.reference_share.size());
   r.psi = psi_or_nan(p.reference_share, horizon_bins);
-  r.ks_statistic = binned_ks(p.reference_share, horizon_bins);
-  r.ks_p_value = ks_limit_p_value(r.ks_statistic, reference_rows, static_cast<double>(horizon_count));
-  r.wasserstein =
-      binned_wasserstein(p.reference_share, horizon_bins, p.edges, p.reference_min, p.reference_max, p.reference_stddev);
+  r.ks_statistic = stats::ks_statistic_binned(p.reference_share, horizon_bins);
+  r.ks_p_value = ks_limit_p_value(r.ks_statistic, reference_rows, horizon_count);
+  if (p.reference_stddev > 0 && std::isfinite(p.edges.front()))
+    r.wasserstein = stats::wasserstein_distance_binned(p.reference_share, horizon_bins, p.edges, p.reference_min,
+                                                       p.reference_max) /
+                    p.reference_stddev;
 }
 
 /// Short-term figures of numeric feature `p`: the recent deciles against training and
@@ -77,7 +82,8 @@ inline void numeric_shift(const NumericPlan& p, const FeatureState& recent, cons
 
 /// Every figure of numeric feature i (plan `p`).
 inline FeatureReport analyze_numeric(const NumericPlan& p, std::size_t i, const FeatureState& recent,
-                                     const FeatureState& background, const FeatureState& horizon, double reference_rows) {
+                                     const FeatureState& background, const FeatureState& horizon,
+                                     std::uint64_t reference_rows) {
   FeatureReport r;
   r.name = p.name;
   r.categorical = false;
@@ -263,7 +269,7 @@ class FeatureFamily {
     const Span<State> recent = span(w.recent_start, w.recent_end);
     const Span<State> background = span(w.background_start, w.recent_start);
     const Span<State> horizon = span(w.horizon_start, w.recent_end);
-    const double reference_rows = static_cast<double>(context.profile.rows());
+    const std::uint64_t reference_rows = context.profile.rows();
     Section section;
     for (std::size_t i = 0; i < plan_->numeric.size(); ++i)
       section.push_back(

@@ -23,12 +23,12 @@
 #include "vigil/monitor/detail/evaluation_context.hpp"
 #include "vigil/monitor/detail/evidence_text.hpp"
 #include "vigil/monitor/detail/latency_state.hpp"
-#include "vigil/monitor/detail/monitor_statistics.hpp"
 #include "vigil/monitor/options.hpp"
 #include "vigil/monitor/report.hpp"
 #include "vigil/monitor/subject.hpp"
 #include "vigil/sketch/log_histogram.hpp"
 #include "vigil/stats/goodness_of_fit.hpp"
+#include "vigil/stats/sketch_comparisons.hpp"
 
 namespace vigil {
 namespace detail {
@@ -50,17 +50,9 @@ inline void analyze_latency(const LogHistogram& recent, const LogHistogram& back
   if (recent.empty() || background.empty()) return;
   if (r.background_p99 > 0) r.p99_ratio = r.recent_p99 / r.background_p99;
   if (r.background_p999 > 0) r.p999_ratio = r.recent_p999 / r.background_p999;
-  std::vector<double> a;
-  std::vector<double> b;
-  pooled_latency_buckets(recent, background, std::min({2, recent.scale(), background.scale()}), a, b);
-  if (a.size() >= 2) {
-    const auto g = stats::g_test_independence(a, b);
-    r.statistic = g.statistic;
-    r.p_value = g.p_value;
-  } else {
-    r.statistic = 0;
-    r.p_value = 1;
-  }
+  const stats::TestResult g = stats::g_test_independence_pooled(recent, background);
+  r.statistic = g.statistic;
+  r.p_value = g.p_value;
 }
 
 /// The values of one tag the slow requests come from: per value v its requests and slow

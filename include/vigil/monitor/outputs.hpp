@@ -16,16 +16,16 @@
 #include <vector>
 
 #include "vigil/monitor/alerts.hpp"
-#include "vigil/monitor/detail/bin_counts.hpp"
+#include "vigil/monitor/detail/comparisons.hpp"
 #include "vigil/monitor/detail/corrections.hpp"
 #include "vigil/monitor/detail/evaluation_context.hpp"
 #include "vigil/monitor/detail/evidence_text.hpp"
-#include "vigil/monitor/detail/monitor_statistics.hpp"
 #include "vigil/monitor/detail/output_state.hpp"
 #include "vigil/monitor/options.hpp"
 #include "vigil/monitor/report.hpp"
 #include "vigil/monitor/subject.hpp"
 #include "vigil/stats/goodness_of_fit.hpp"
+#include "vigil/stats/sketch_comparisons.hpp"
 
 namespace vigil {
 namespace detail {
@@ -61,14 +61,14 @@ inline void analyze_classes(const OutputPlan& p, const OutputState& recent, cons
 /// digest's KS distance from training.
 inline void score_shift(const OutputPlan& p, const OutputState& recent, const TDigest<>& recent_digest,
                         std::uint64_t recent_count, const OutputState& background, const TDigest<>& reference,
-                        double reference_rows, OutputReport& r) {
+                        std::uint64_t reference_rows, OutputReport& r) {
   const std::size_t n = p.reference_share.size();
   const std::vector<double> recent_bins = counts_of(recent.score_bins, p.offset, n);
   const auto vs_profile = g_test_against_shares(recent_bins, p.reference_share);
   r.profile_statistic = vs_profile.statistic;
   r.profile_p_value = vs_profile.p_value;
-  r.recent_ks_statistic = digest_ks(recent_digest, reference);
-  r.recent_ks_p_value = ks_limit_p_value(r.recent_ks_statistic, reference_rows, static_cast<double>(recent_count));
+  r.recent_ks_statistic = stats::ks_statistic(recent_digest, reference);
+  r.recent_ks_p_value = ks_limit_p_value(r.recent_ks_statistic, reference_rows, recent_count);
   const std::vector<double> background_bins = counts_of(background.score_bins, p.offset, n);
   if (total_of(background_bins) > 0) {
     const auto shift = stats::g_test_independence(recent_bins, background_bins);
@@ -84,19 +84,19 @@ inline void score_shift(const OutputPlan& p, const OutputState& recent, const TD
 
 /// Long-term figures of output `p`: the horizon's deciles and digest against training.
 inline void score_drift(const OutputPlan& p, const OutputState& horizon, const TDigest<>& horizon_digest,
-                        std::uint64_t horizon_count, const TDigest<>& reference, double reference_rows,
+                        std::uint64_t horizon_count, const TDigest<>& reference, std::uint64_t reference_rows,
                         OutputReport& r) {
   const std::vector<double> horizon_bins = counts_of(horizon.score_bins, p.offset, p.reference_share.size());
   r.psi = psi_or_nan(p.reference_share, horizon_bins);
-  r.ks_statistic = digest_ks(horizon_digest, reference);
-  r.ks_p_value = ks_limit_p_value(r.ks_statistic, reference_rows, static_cast<double>(horizon_count));
-  if (p.reference_stddev > 0) r.wasserstein = digest_wasserstein(horizon_digest, reference) / p.reference_stddev;
+  r.ks_statistic = stats::ks_statistic(horizon_digest, reference);
+  r.ks_p_value = ks_limit_p_value(r.ks_statistic, reference_rows, horizon_count);
+  if (p.reference_stddev > 0) r.wasserstein = stats::wasserstein_distance(horizon_digest, reference) / p.reference_stddev;
 }
 
 /// Every figure of output i (plan `p`); `reference` is the profile's digest of its scores.
 inline OutputReport analyze_output(const OutputPlan& p, std::size_t i, const Span<OutputState>& recent,
                                    const Span<OutputState>& background, const Span<OutputState>& horizon,
-                                   const TDigest<>& reference, double reference_rows) {
+                                   const TDigest<>& reference, std::uint64_t reference_rows) {
   OutputReport r;
   r.name = p.name;
   const OutputTotals rt = recent.state.totals(p, recent.requests);
@@ -187,7 +187,7 @@ class OutputFamily {
     const Span<State> background = span(w.background_start, w.recent_start);
     const Span<State> horizon = span(w.horizon_start, w.recent_end);
     const Profile& profile = context.profile;
-    const double reference_rows = static_cast<double>(profile.rows());
+    const std::uint64_t reference_rows = profile.rows();
     Section section;
     for (std::size_t i = 0; i < plan_->outputs.size(); ++i) {
       const OutputPlan& p = plan_->outputs[i];

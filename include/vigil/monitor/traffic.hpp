@@ -21,11 +21,12 @@
 #include "vigil/monitor/detail/corrections.hpp"
 #include "vigil/monitor/detail/evaluation_context.hpp"
 #include "vigil/monitor/detail/evidence_text.hpp"
-#include "vigil/monitor/detail/monitor_statistics.hpp"
 #include "vigil/monitor/detail/traffic_state.hpp"
 #include "vigil/monitor/options.hpp"
 #include "vigil/monitor/report.hpp"
 #include "vigil/monitor/subject.hpp"
+#include "vigil/stats/goodness_of_fit.hpp"
+#include "vigil/stats/poisson.hpp"
 
 namespace vigil {
 namespace detail {
@@ -41,6 +42,19 @@ inline const char* to_string(TrafficSignal s) {
     case TrafficSignal::timeouts: return "timeouts";
   }
   return "unknown";
+}
+
+/// The p-value of `hits` of `total` recently against `background_hits` of `background_total`
+/// (a G-test of the 2×2 table); NaN without trials on either side.
+inline double rate_p_value(double hits, double total, double background_hits, double background_total) {
+  if (!(total > 0) || !(background_total > 0)) return FeatureReport::nan();
+  return stats::g_test_proportions(hits, total, background_hits, background_total).p_value;
+}
+
+/// The expected count of a Poisson stream whose log(count + 1) is predicted to be
+/// `log_rate` (0 for a prediction of none).
+inline double expected_count(double log_rate) {
+  return log_rate > 0 ? stats::poisson_mean_from_mean_log1p(log_rate) : 0.0;
 }
 
 inline Subject traffic_subject(TrafficSignal s) {
@@ -228,7 +242,7 @@ class TrafficFamily {
     if (!std::isfinite(now) || rate_.empty()) return;
     const RatePrediction prediction = predict(static_cast<std::int64_t>(std::floor(now / interval_)));
     if (prediction.model == RateModel::none) return;
-    analyze_silence(now, intake.last_arrival(), poisson_mean_of_log_mean(prediction.log_rate) / interval_, r);
+    analyze_silence(now, intake.last_arrival(), expected_count(prediction.log_rate) / interval_, r);
     silence_evidence(r, policy, out);
   }
 
@@ -268,9 +282,10 @@ class TrafficFamily {
     r.rate_history = prediction.fitted_on;
     if (prediction.model == RateModel::none || recent_intervals_ != 1) return;
     const auto arrived = static_cast<double>(r.recent_arrivals);
-    r.predicted_arrivals = poisson_mean_of_log_mean(prediction.log_rate);
+    r.predicted_arrivals = expected_count(prediction.log_rate);
     r.arrival_z = prediction.z(arrived);
-    r.arrival_p_value = poisson_two_sided(arrived, r.predicted_arrivals);
+    if (r.predicted_arrivals > 0 && std::isfinite(r.predicted_arrivals))
+      r.arrival_p_value = stats::poisson_two_sided_p_value(arrived, r.predicted_arrivals);
   }
 
   static constexpr std::int64_t none = std::numeric_limits<std::int64_t>::min();

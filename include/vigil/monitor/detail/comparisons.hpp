@@ -1,8 +1,8 @@
 // vigil — in-process monitoring of machine-learning models in C++ inference servers.
 // SPDX-License-Identifier: Apache-2.0
 //
-// Helpers that compare bin counts for the monitor families: counts as doubles, decile
-// groups, and the smoothed G-test and PSI the alert rules read.
+// The comparisons the monitor families share: bin counts as doubles, decile groups, the
+// smoothed G-test and PSI the alert rules read, and the KS p-value in the limit.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +12,7 @@
 
 #include "vigil/stats/distances.hpp"
 #include "vigil/stats/goodness_of_fit.hpp"
+#include "vigil/stats/ks_test.hpp"
 #include "vigil/stats/test_result.hpp"
 
 namespace vigil {
@@ -54,6 +55,13 @@ inline stats::TestResult g_test_against_shares(const std::vector<double>& recent
 inline double psi_or_nan(const std::vector<double>& reference, const std::vector<double>& recent) {
   if (total_of(reference) <= 0 || total_of(recent) <= 0) return std::numeric_limits<double>::quiet_NaN();
   return stats::psi(reference, recent);
+}
+
+/// The two-sample KS p-value of a statistic between the training rows and `count` values
+/// from the limiting Kolmogorov distribution: the monitor's statistics come from bins or
+/// digests, so the finite-n distribution would be no more exact than they are.
+inline double ks_limit_p_value(double statistic, std::uint64_t reference_rows, std::uint64_t count) {
+  return stats::ks_p_value(statistic, reference_rows, count, stats::KsOptions{stats::KsMethod::limit}).p_value;
 }
 
 }  // namespace detail
