@@ -162,6 +162,14 @@ class Monitor {
     callbacks_.push_back(std::move(callback));
   }
 
+  /// Called with the report of every interval as it is evaluated, in event-time order, on the
+  /// thread that evaluates (inside observe() when MonitorOptions::evaluate_in_observe is set).
+  using IntervalCallback = std::function<void(const Report&)>;
+  void on_interval(IntervalCallback callback) {
+    std::lock_guard<std::mutex> lock(evaluation_mutex_);
+    interval_callbacks_.push_back(std::move(callback));
+  }
+
   const Schema& schema() const { return schema_; }
   const Profile& profile() const { return profile_; }
   const MonitorOptions& options() const { return options_; }
@@ -281,6 +289,8 @@ class Monitor {
   void flush_all(std::int64_t before);
   void advance_time(double t);
   void run_evaluations(double now, Report* report, bool live = true);
+  // Counters, open alerts and every section's status, as of report->time.
+  void describe_alerts(Report* report, const TrafficReport& silence);
   std::vector<Alert> evaluate_interval(std::int64_t k, Report* report, bool update_alerts);
   void analyze(std::size_t slot, double recent_start, double recent_end, double horizon_start, double background_start,
                std::vector<FeatureReport>& features, std::vector<OutputReport>& outputs, std::uint64_t& recent_requests,
@@ -331,6 +341,7 @@ class Monitor {
   std::mutex evaluation_mutex_;  // guards everything below; never taken under a shard lock
   detail::AlertTracker tracker_;
   std::vector<AlertCallback> callbacks_;
+  std::vector<IntervalCallback> interval_callbacks_;
   std::int64_t evaluated_through_ = no_interval;  // last interval evaluated
   std::uint64_t skipped_evaluations_ = 0;
   std::vector<Alert> pending_transitions_;
@@ -745,7 +756,17 @@ inline void Monitor::run_evaluations(double now, Report* report, bool live) {
       first = oldest_fine;
     }
     for (std::int64_t k = first; k <= last_closed; ++k) {
-      std::vector<Alert> t = evaluate_interval(k, k == last_closed ? report : nullptr, true);
+      if (interval_callbacks_.empty()) {
+        std::vector<Alert> t = evaluate_interval(k, k == last_closed ? report : nullptr, true);
+        transitions.insert(transitions.end(), t.begin(), t.end());
+        continue;
+      }
+      Report closed;
+      std::vector<Alert> t = evaluate_interval(k, &closed, true);
+      if (k == last_closed && report != nullptr) *report = closed;
+      closed.transitions = t;
+      describe_alerts(&closed, TrafficReport{});
+      for (const auto& cb : interval_callbacks_) cb(closed);
       transitions.insert(transitions.end(), t.begin(), t.end());
     }
     if (first <= last_closed) {
@@ -785,61 +806,65 @@ inline void Monitor::run_evaluations(double now, Report* report, bool live) {
       // Nothing closed yet: describe the open interval so far.
       report->time = now;
     }
-    report->counters.observed = observed();
-    report->counters.bad_time = bad_time_.load(std::memory_order_relaxed);
-    report->counters.late = late_.load(std::memory_order_relaxed);
-    report->counters.skipped_evaluations = skipped_evaluations_;
-    report->counters.bad_arrival_time = bad_arrival_time_.load(std::memory_order_relaxed);
-    report->open_alerts = tracker_.open_alerts(report->time);
     report->transitions.swap(pending_transitions_);
     pending_transitions_.clear();
-    Status worst = Status::ok;
+    describe_alerts(report, silence);
+  }
+}
+
+inline void Monitor::describe_alerts(Report* report, const TrafficReport& silence) {
+  report->counters.observed = observed();
+  report->counters.bad_time = bad_time_.load(std::memory_order_relaxed);
+  report->counters.late = late_.load(std::memory_order_relaxed);
+  report->counters.skipped_evaluations = skipped_evaluations_;
+  report->counters.bad_arrival_time = bad_arrival_time_.load(std::memory_order_relaxed);
+  report->open_alerts = tracker_.open_alerts(report->time);
+  Status worst = Status::ok;
+  for (const Alert& a : report->open_alerts)
+    worst = std::max(worst, a.severity == Severity::alert ? Status::alert : Status::warn);
+  report->status = worst;
+  const auto status_of = [&](const std::string& subject) {
+    Status s = Status::ok;
     for (const Alert& a : report->open_alerts)
-      worst = std::max(worst, a.severity == Severity::alert ? Status::alert : Status::warn);
-    report->status = worst;
-    const auto status_of = [&](const std::string& subject) {
-      Status s = Status::ok;
-      for (const Alert& a : report->open_alerts)
-        if (a.subject == subject || a.subject == subject + " (horizon)")
-          s = std::max(s, a.severity == Severity::alert ? Status::alert : Status::warn);
-      return s;
-    };
-    if (!std::isnan(silence.silence)) {
-      report->traffic.last_arrival = silence.last_arrival;
-      report->traffic.silence = silence.silence;
-      report->traffic.expected_in_silence = silence.expected_in_silence;
-      report->traffic.silence_p_value = silence.silence_p_value;
-    }
-    report->traffic.in_flight = in_flight();
-    for (auto& f : report->features) f.status = status_of(f.name);
-    for (auto& o : report->outputs) o.status = status_of(o.name);
-    for (const Alert& a : report->open_alerts) {
-      const Status s = a.severity == Severity::alert ? Status::alert : Status::warn;
-      if (a.kind == AlertKind::traffic) report->traffic.status = std::max(report->traffic.status, s);
-      if (a.kind == AlertKind::latency) {
-        bool cohort = false;
-        for (auto& c : report->cohorts) {
-          const std::string prefix = c.tag + "=" + c.value + ": ";
-          if (a.subject.compare(0, prefix.size(), prefix) == 0) {
-            c.latency.status = std::max(c.latency.status, s);
-            c.status = std::max(c.status, s);
-            cohort = true;
-          }
+      if (a.subject == subject || a.subject == subject + " (horizon)")
+        s = std::max(s, a.severity == Severity::alert ? Status::alert : Status::warn);
+    return s;
+  };
+  if (!std::isnan(silence.silence)) {
+    report->traffic.last_arrival = silence.last_arrival;
+    report->traffic.silence = silence.silence;
+    report->traffic.expected_in_silence = silence.expected_in_silence;
+    report->traffic.silence_p_value = silence.silence_p_value;
+  }
+  report->traffic.in_flight = in_flight();
+  for (auto& f : report->features) f.status = status_of(f.name);
+  for (auto& o : report->outputs) o.status = status_of(o.name);
+  for (const Alert& a : report->open_alerts) {
+    const Status s = a.severity == Severity::alert ? Status::alert : Status::warn;
+    if (a.kind == AlertKind::traffic) report->traffic.status = std::max(report->traffic.status, s);
+    if (a.kind == AlertKind::latency) {
+      bool cohort = false;
+      for (auto& c : report->cohorts) {
+        const std::string prefix = c.tag + "=" + c.value + ": ";
+        if (a.subject.compare(0, prefix.size(), prefix) == 0) {
+          c.latency.status = std::max(c.latency.status, s);
+          c.status = std::max(c.status, s);
+          cohort = true;
         }
-        // The latency of all requests, or a tag value over-represented among the slow ones.
-        if (!cohort) report->latency.status = std::max(report->latency.status, s);
       }
+      // The latency of all requests, or a tag value over-represented among the slow ones.
+      if (!cohort) report->latency.status = std::max(report->latency.status, s);
     }
-    for (auto& c : report->cohorts) {
-      const std::string prefix = c.tag + "=" + c.value + ": ";
-      for (auto& f : c.features) {
-        f.status = status_of(prefix + f.name);
-        c.status = std::max(c.status, f.status);
-      }
-      for (auto& o : c.outputs) {
-        o.status = status_of(prefix + o.name);
-        c.status = std::max(c.status, o.status);
-      }
+  }
+  for (auto& c : report->cohorts) {
+    const std::string prefix = c.tag + "=" + c.value + ": ";
+    for (auto& f : c.features) {
+      f.status = status_of(prefix + f.name);
+      c.status = std::max(c.status, f.status);
+    }
+    for (auto& o : c.outputs) {
+      o.status = status_of(prefix + o.name);
+      c.status = std::max(c.status, o.status);
     }
   }
 }
