@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstdint>
 #include <fstream>
-#include <functional>
 #include <iostream>
 #include <limits>
 #include <memory>
@@ -292,9 +291,6 @@ class RowFeeder {
   RowFeeder(const ColumnMap& columns, Monitor& monitor, double latency_scale, ReplayTally& tally)
       : columns_(columns), monitor_(monitor), request_(monitor.schema()), latency_scale_(latency_scale), tally_(tally) {}
 
-  // Asks for the report of each interval as it closes (report(now) at its end), for `sink`.
-  void report_intervals(std::function<void(const Report&)> sink) { interval_sink_ = std::move(sink); }
-
   // One row: returns its event time, or NaN for a row skipped for its time.
   double feed(const CsvReader& csv);
 
@@ -314,27 +310,12 @@ class RowFeeder {
     return v;
   }
 
-  void close_intervals(double t);
-
   const ColumnMap& columns_;
   Monitor& monitor_;
   Observation request_;
   double latency_scale_;
   ReplayTally& tally_;
-  std::function<void(const Report&)> interval_sink_;
-  std::int64_t current_interval_ = std::numeric_limits<std::int64_t>::min();
 };
-
-// Evaluates each interval as it closes, so that its figures can be kept; the alerts are the
-// ones observe() would decide at the same event time.
-void RowFeeder::close_intervals(double t) {
-  if (!interval_sink_) return;
-  const double interval = monitor_.options().interval;
-  const auto k = static_cast<std::int64_t>(std::floor(t / interval));
-  if (k > current_interval_ && current_interval_ != std::numeric_limits<std::int64_t>::min())
-    interval_sink_(monitor_.report(static_cast<double>(k) * interval));
-  current_interval_ = std::max(current_interval_, k);
-}
 
 double RowFeeder::feed(const CsvReader& csv) {
   ++tally_.rows;
@@ -350,7 +331,6 @@ double RowFeeder::feed(const CsvReader& csv) {
     return std::numeric_limits<double>::quiet_NaN();
   }
   if (columns_.arrival) tally_.cells[columns_.arrival->counts].add(arrival_status);
-  close_intervals(arrived_only ? arrival : t);
   if (arrived_only) {
     monitor_.on_arrival(arrival);
     ++tally_.arrivals;
@@ -503,13 +483,14 @@ ReplayTally start_tally(const ReplaySettings& settings, const CsvReader& csv, co
 
 // What a replay writes: alerts.jsonl as alerts are raised, the figures of each interval as it
 // is evaluated (--intervals, and the history of the HTML report), and the final reports.
+// Everything comes from the monitor's callbacks, so that no output changes what is detected.
 class ReplayOutputs {
  public:
   ReplayOutputs(const Options& options, const std::string& alerts_path);
   ReplayOutputs(const ReplayOutputs&) = delete;  // the monitor's callbacks hold `this`
   ReplayOutputs& operator=(const ReplayOutputs&) = delete;
 
-  void attach(Monitor& monitor, RowFeeder& feeder);
+  void attach(Monitor& monitor);
   // Completes the files: the last figures, the reports of the end, the alerts.
   void finish(const Report& report, const std::string& input);
   // Every transition, in event-time order.
@@ -533,25 +514,22 @@ ReplayOutputs::ReplayOutputs(const Options& options, const std::string& alerts_p
   if (options.has("html")) history_.emplace();
 }
 
-void ReplayOutputs::attach(Monitor& monitor, RowFeeder& feeder) {
+void ReplayOutputs::attach(Monitor& monitor) {
   monitor.on_alert([this](const Alert& a) {
     alerts_.push_back(a);
     if (a.transition != Alert::Transition::resolved) alerts_file_ << to_json(a) << '\n';
   });
+  // A plain replay asks for no per-interval report, which the monitor would build for nothing.
   if (!intervals_file_.is_open() && !history_) return;
-  feeder.report_intervals([this](const Report& r) {
+  monitor.on_interval([this](const Report& r) {
     if (intervals_file_.is_open()) write_intervals(intervals_file_, r);
     if (history_) history_->add(r);
   });
 }
 
 void ReplayOutputs::finish(const Report& report, const std::string& input) {
-  if (intervals_file_.is_open()) {
-    write_intervals(intervals_file_, report);
-    finish_file(intervals_file_, *options_.get("intervals"));
-  }
+  if (intervals_file_.is_open()) finish_file(intervals_file_, *options_.get("intervals"));
   if (history_) {
-    history_->add(report);
     HtmlOptions html;
     html.title = "vigil replay of " + input;
     write_file(*options_.get("html"), to_html(report, alerts_, &*history_, html));
@@ -573,7 +551,7 @@ int run_replay(const Options& options, std::ostream& out, std::ostream& err) {
   ReplayTally tally = start_tally(settings, csv, columns);
   RowFeeder feeder(columns, *monitor, settings.latency_scale, tally);
   ReplayOutputs outputs(options, settings.alerts_path);
-  outputs.attach(*monitor, feeder);
+  outputs.attach(*monitor);
 
   const auto started = std::chrono::steady_clock::now();
   feed_rows(csv, feeder, tally, err);

@@ -1,13 +1,19 @@
-// Tests of tools/replay.hpp: `vigil replay` on generated traffic with faults and on the
-// bundled demo.
+// Tests of tools/replay.hpp: `vigil replay` on generated traffic with faults, on the bundled
+// demo, and with every output option against none.
 #include "../../tools/replay.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
+#include <iterator>
+#include <random>
 #include <regex>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "../../tools/csv.hpp"
+#include "../../tools/summary.hpp"
 #include "tools/cli_fixture.hpp"
 
 using vigil_test::AlertLine;
@@ -257,3 +263,115 @@ TEST_CASE("vigil demo: every fault of FAULTS.md is caught", "[cli]") {
   }
 }
 
+namespace {
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// Replays with `args` (a replay command line without --alerts) once without an output option,
+/// once with each of --intervals, --json, --html and --prometheus, and once with all four, and
+/// checks that each wrote the same alerts.jsonl, byte for byte, and that the final JSON report
+/// does not depend on the other outputs either. Returns the alerts.
+std::string alerts_with_each_output(const TempDir& dir, const std::vector<std::string>& args) {
+  const std::vector<std::vector<std::string>> outputs{
+      {},
+      {"--intervals", dir / "intervals.csv"},
+      {"--json", dir / "report.json"},
+      {"--html", dir / "report.html"},
+      {"--prometheus", dir / "metrics.prom"},
+      {"--intervals", dir / "all.csv", "--json", dir / "all.json", "--html", dir / "all.html", "--prometheus",
+       dir / "all.prom"}};
+  std::string plain;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const std::string alerts_path = dir / ("alerts" + std::to_string(i) + ".jsonl");
+    std::vector<std::string> run_args = args;
+    run_args.insert(run_args.end(), {"--alerts", alerts_path});
+    run_args.insert(run_args.end(), outputs[i].begin(), outputs[i].end());
+    const Run run = vigil_cli(run_args);
+    INFO(run.err);
+    REQUIRE(run.code == 0);
+    if (i == 0) {
+      plain = file_bytes(alerts_path);
+      continue;
+    }
+    INFO("with " << outputs[i][0] << (outputs[i].size() > 2 ? " and the others" : ""));
+    CHECK(file_bytes(alerts_path) == plain);
+  }
+  CHECK(file_bytes(dir / "all.json") == file_bytes(dir / "report.json"));
+  CHECK(file_bytes(dir / "all.csv") == file_bytes(dir / "intervals.csv"));
+  return plain;
+}
+
+/// The end times of the intervals in a --intervals file, each once, in file order.
+std::vector<double> interval_ends(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  REQUIRE(std::getline(in, line));
+  CHECK(line == vigil::tools::interval_header);
+  std::vector<double> ends;
+  while (std::getline(in, line)) {
+    double end = 0;
+    REQUIRE(vigil::tools::parse_time(line.substr(0, line.find(',')), end) == vigil::tools::CellStatus::value);
+    if (ends.empty() || ends.back() != end) ends.push_back(end);
+  }
+  return ends;
+}
+
+/// Whether `ends` steps by exactly `interval` seconds: every interval, none twice.
+bool every_interval(const std::vector<double>& ends, double interval) {
+  for (std::size_t i = 1; i < ends.size(); ++i)
+    if (ends[i] - ends[i - 1] != interval) return false;
+  return !ends.empty();
+}
+
+/// A week of sparse traffic from traffic_start: Poisson arrivals at 100 an hour, and none from
+/// 02:00 to 05:00 every night.
+void write_sparse_week(const std::string& path) {
+  vigil_test::RequestGenerator requests(11);
+  std::mt19937_64 random(12);
+  std::exponential_distribution<double> gap(100.0 / 3600);
+  std::ofstream out(path);
+  out << "ts,x,y,color,score,predicted,label\n";
+  for (double t = gap(random); t < 7 * 86400; t += gap(random)) {
+    const double hour = std::fmod(t, 86400) / 3600;
+    if (hour >= 2 && hour < 5) continue;
+    out << vigil::tools::format_time(traffic_start + t) << ',' << requests.cells() << '\n';
+  }
+}
+
+}  // namespace
+
+TEST_CASE("vigil replay: no output option changes the alerts, on the demo", "[cli]") {
+  TempDir dir("outputs-demo");
+  REQUIRE(vigil_cli({"profile", "--input", vigil_test::source_path("data/insects_demo/train.csv"), "--output",
+                     dir / "reference.vigil", "--categorical", "band", "--score-column", "score",
+                     "--predicted-column", "predicted", "--label-column", "species"})
+              .code == 0);
+  const std::string alerts = alerts_with_each_output(
+      dir, {"replay", "--reference", dir / "reference.vigil", "--input",
+            vigil_test::source_path("data/insects_demo/traffic.csv"), "--tag-columns", "host,model_version",
+            "--latency-column", "latency_ms", "--label-column", "species"});
+  CHECK(std::count(alerts.begin(), alerts.end(), '\n') == 41);
+  // Every interval from the first row's to the last row's, the five without a request
+  // (10:26-10:31) included.
+  const std::vector<double> ends = interval_ends(dir / "intervals.csv");
+  CHECK(every_interval(ends, 60));
+  CHECK(ends.front() == at("2026-11-02T08:01:00Z"));
+  CHECK(ends.back() == at("2026-11-02T10:33:00Z"));
+}
+
+TEST_CASE("vigil replay: no output option changes the alerts, on a sparse week with quiet hours", "[cli]") {
+  TempDir dir("outputs-sparse");
+  write_rows(dir / "train.csv", 4000, 1, false, 0, 0);
+  write_sparse_week(dir / "traffic.csv");
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  // Five-minute intervals: about eight requests each, and 36 empty ones a night.
+  alerts_with_each_output(dir, {"replay", "--reference", dir / "reference.vigil", "--input", dir / "traffic.csv",
+                                "--label-column", "label", "--interval", "300"});
+  const std::vector<double> ends = interval_ends(dir / "intervals.csv");
+  CHECK(every_interval(ends, 300));
+  CHECK(ends.size() >= 2000);
+}
