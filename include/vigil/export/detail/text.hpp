@@ -2,8 +2,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// Text helpers shared by the exporters: UTF-8 checking, escaping for JSON, HTML and
-// Prometheus label values, shortest round-trip numbers and ISO-8601 times.
+// Text helpers shared by the exporters and the `vigil` program: UTF-8 checking, escaping for
+// JSON, HTML and Prometheus label values, shortest round-trip numbers, civil dates and
+// ISO-8601 times.
 
 #include <cmath>
 #include <cstddef>
@@ -157,6 +158,8 @@ inline void append_number(std::string& out, double value) {
 
 /// Days since 1970-01-01 of the proleptic Gregorian date (year, month 1-12, day 1-31), and
 /// back. Eras of 400 years (146097 days) make both exact for every int64 day count that fits.
+/// The year is counted from March, so that the leap day ends it (H. Hinnant, "chrono-Compatible
+/// Low-Level Date Algorithms", 2013).
 struct CivilDate {
   std::int64_t year;
   unsigned month;
@@ -176,6 +179,19 @@ inline CivilDate civil_from_days(std::int64_t days) {
   const auto month = static_cast<unsigned>(month_index < 10 ? month_index + 3 : month_index - 9);
   const std::int64_t year = static_cast<std::int64_t>(year_of_era) + era * 400 + (month <= 2 ? 1 : 0);
   return CivilDate{year, month, day};
+}
+
+/// Days since 1970-01-01 of the date `year`-`month`-`day`, the inverse of civil_from_days().
+/// `month` must be 1-12 and `day` at least 1; `day` is not checked against the month's length
+/// (February 30 counts on into March), so a parser validates a date by converting it back. O(1).
+inline std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day) {
+  const std::int64_t march_year = year - (month <= 2 ? 1 : 0);
+  const std::int64_t era = (march_year >= 0 ? march_year : march_year - 399) / 400;
+  const auto year_of_era = static_cast<std::uint64_t>(march_year - era * 400);                   // [0, 399]
+  const std::uint64_t month_index = month > 2 ? month - 3 : month + 9;                            // March = 0
+  const std::uint64_t day_of_year = (153 * month_index + 2) / 5 + day - 1;                        // [0, 365]
+  const std::uint64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return era * 146097 + static_cast<std::int64_t>(day_of_era) - 719468;  // 719,468 days from 0000-03-01
 }
 
 /// First and one-past-last Unix seconds that format as a four-digit year: 0001-01-01 and

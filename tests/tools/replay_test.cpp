@@ -1,0 +1,377 @@
+// Tests of tools/replay.hpp: `vigil replay` on generated traffic with faults, on the bundled
+// demo, and with every output option against none.
+#include "../../tools/replay.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "../../tools/csv.hpp"
+#include "../../tools/summary.hpp"
+#include "tools/cli_fixture.hpp"
+
+using vigil_test::AlertLine;
+using vigil_test::at;
+using vigil_test::describe;
+using vigil_test::first_alert;
+using vigil_test::profile_args;
+using vigil_test::read_alerts;
+using vigil_test::replay_args;
+using vigil_test::replay_with;
+using vigil_test::rewrite_rows;
+using vigil_test::Run;
+using vigil_test::TempDir;
+using vigil_test::traffic_start;
+using vigil_test::vigil_cli;
+using vigil_test::write_rows;
+
+TEST_CASE("vigil replay: a unit change is caught within minutes, every line in the alerts format", "[cli]") {
+  TempDir dir("unit-change");
+  write_rows(dir / "train.csv", 4000, 1, false, 0, 0);
+  // One hour of traffic; x in milli-units from minute 30 to minute 40.
+  write_rows(dir / "traffic.csv", 14400, 2, true, 30 * 60, 40 * 60);
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  const Run run = vigil_cli(replay_args(dir));
+  INFO(run.err);
+  REQUIRE(run.code == 0);
+  const auto alerts = read_alerts(dir / "alerts.jsonl");
+  INFO(describe(alerts));
+  // Persistence 2 of 3 one-minute intervals: raised at the end of the fault's second minute,
+  // decided by the first event of its third; allowed: 3 minutes.
+  const double fault = traffic_start + 30 * 60;
+  const AlertLine* caught = first_alert(alerts, "out_of_range", "x", fault, fault + 180);
+  REQUIRE(caught != nullptr);
+  CHECK(caught->severity == "alert");
+  CHECK(first_alert(alerts, "feature_shift", "x", fault, fault + 180) != nullptr);
+  // Nothing on the features that did not change.
+  for (const AlertLine& a : alerts) CHECK(a.subject != "y");
+  CHECK(run.out.find("rows monitored: 14400; skipped: 0") != std::string::npos);
+}
+
+TEST_CASE("vigil replay: a stable stream raises no alert", "[cli]") {
+  TempDir dir("stable");
+  write_rows(dir / "train.csv", 4000, 1, false, 0, 0);
+  write_rows(dir / "traffic.csv", 14400, 3, true, 0, 0);
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  const Run run = vigil_cli(replay_args(dir));
+  REQUIRE(run.code == 0);
+  const auto alerts = read_alerts(dir / "alerts.jsonl");
+  INFO(describe(alerts));
+  CHECK(alerts.empty());
+  CHECK(run.out.find("alerts: 0 raised or escalated") != std::string::npos);
+}
+
+TEST_CASE("vigil replay: unreadable cells and times are counted, unsorted rows go to the monitor", "[cli]") {
+  TempDir dir("bad-cells");
+  write_rows(dir / "train.csv", 2000, 1, false, 0, 0);
+  {
+    std::ofstream out(dir / "traffic.csv");
+    out << "ts,x,y,color,score,predicted,latency_ms\n"
+        << "2026-01-05T00:00:10Z,10,100,red,0.5,yes,12\n"
+        << "2026-01-05T00:00:11Z,n/a,100,red,0.5,yes,12\n"
+        << "yesterday,10,100,red,0.5,yes,12\n"
+        << ",10,100,red,0.5,yes,12\n"
+        << "1767571212,10,,,0.5,yes,slow\n"
+        << "2026-01-05T00:10:00Z,10,100,red,0.5,yes,12\n"
+        << "2026-01-05T00:00:30Z,10,100,red,0.5,yes,12\n";  // 9.5 minutes late
+  }
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  const Run run = vigil_cli(replay_with(dir, {"--latency-column", "latency_ms"}));
+  INFO(run.out << run.err);
+  REQUIRE(run.code == 0);
+  CHECK(run.out.find("7 rows") != std::string::npos);
+  CHECK(run.out.find("rows monitored: 4; skipped: 3 (1 without a time, 1 with an unreadable time, 1 late") !=
+        std::string::npos);
+  CHECK(std::regex_search(run.out, std::regex(R"(\n\s+x\s+1\n)")));
+  CHECK(std::regex_search(run.out, std::regex(R"(\n\s+latency_ms\s+1\n)")));
+}
+
+TEST_CASE("vigil replay --status-column: errors and timeouts, HTTP codes, bad cells counted", "[cli]") {
+  TempDir dir("status");
+  write_rows(dir / "train.csv", 2000, 1, false, 0, 0);
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  // 30 minutes at 4 requests a second; from minute 20, one request in ten fails.
+  write_rows(dir / "traffic.csv", 7200, 4, true, 0, 0);
+  rewrite_rows(dir / "traffic.csv", "ts,host,x,y,color,score,predicted,label,status",
+               [](std::size_t i, double t, std::vector<std::string> fields) {
+                 static const char* const fine[] = {"ok", "OK", " Ok ", "200", "204", "302"};
+                 std::string status = fine[i % 6];
+                 if (t >= 20 * 60 && i % 10 == 0) status = i % 20 == 0 ? "500" : "Error";
+                 if (i == 7) status = "404";      // an error
+                 if (i == 11) status = "TIMEOUT";
+                 if (i == 13) status = "504";     // a timeout
+                 if (i == 17) status = "408";     // a timeout
+                 if (i == 19) status = "";        // missing: taken as ok
+                 if (i == 23) status = "maybe";   // bad
+                 if (i == 29) status = "101";     // bad: not an outcome
+                 if (i == 31) status = "2000";    // bad
+                 fields.push_back(status);
+                 return fields;
+               });
+  const Run run = vigil_cli(replay_with(dir, {"--status-column", "status"}));
+  INFO(run.out << run.err);
+  REQUIRE(run.code == 0);
+  CHECK(std::regex_search(run.out, std::regex(R"(\n\s+status\s+3\n)")));
+  CHECK(run.out.find("rows monitored: 7200; skipped: 0") != std::string::npos);
+  CHECK(run.out.find("traffic: arrivals are the rows' times (no --arrival-column); 7200 arrivals / 7200 completions") !=
+        std::string::npos);
+  // The last interval against a background that holds the fault's first nine minutes.
+  CHECK(std::regex_search(run.out, std::regex(R"(errors 10\.0 % \(background [1-9][0-9.]* %\), timeouts 0\.0 %)")));
+  const auto alerts = read_alerts(dir / "alerts.jsonl");
+  INFO(describe(alerts));
+  const double start = traffic_start + 20 * 60;
+  const AlertLine* errors = first_alert(alerts, "traffic", "errors", start, start + 180);
+  REQUIRE(errors != nullptr);
+  CHECK(errors->severity == "alert");
+  // The four early errors and timeouts are too few to judge; nothing else is raised.
+  for (const AlertLine& a : alerts) CHECK((a.kind == "traffic" && a.subject == "errors"));
+}
+
+TEST_CASE("vigil replay --arrival-column: requests never answered are in flight and raise a completions alert",
+          "[cli]") {
+  TempDir dir("arrivals");
+  write_rows(dir / "train.csv", 2000, 1, false, 0, 0);
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  // 30 minutes at 4 requests a second, each answered 80 ms after it arrived; from minute 20
+  // every other request gets no answer: its completion time is empty.
+  write_rows(dir / "traffic.csv", 7200, 5, true, 0, 0);
+  std::size_t unanswered = 0;
+  rewrite_rows(dir / "traffic.csv", "arrived,ts,host,x,y,color,score,predicted,label",
+               [&](std::size_t i, double t, std::vector<std::string> fields) {
+                 std::vector<std::string> out{vigil::tools::format_time(traffic_start + t)};
+                 out.insert(out.end(), fields.begin(), fields.end());
+                 out[1] = vigil::tools::format_time(traffic_start + t + 0.08);
+                 if (t >= 20 * 60 && i % 2 == 1) {
+                   out[1].clear();
+                   ++unanswered;
+                 }
+                 if (i == 3) out[0] = "soon";  // unreadable: counted, arrives when it completes
+                 return out;
+               });
+  const Run run = vigil_cli(replay_with(dir, {"--arrival-column", "arrived"}));
+  INFO(run.out << run.err);
+  REQUIRE(run.code == 0);
+  CHECK(std::regex_search(run.out, std::regex(R"(\n\s+arrived\s+1\n)")));
+  const std::string monitored = "rows monitored: " + std::to_string(7200 - unanswered) + "; skipped: 0";
+  CHECK(run.out.find(monitored) != std::string::npos);
+  CHECK(run.out.find(std::to_string(unanswered) + " arrived without a completion time (never answered)") !=
+        std::string::npos);
+  CHECK(run.out.find("traffic: arrivals from column 'arrived'; 7200 arrivals / " + std::to_string(7200 - unanswered) +
+                     " completions, " + std::to_string(unanswered) + " in flight at the end") != std::string::npos);
+  const auto alerts = read_alerts(dir / "alerts.jsonl");
+  INFO(describe(alerts));
+  const double start = traffic_start + 20 * 60;
+  const AlertLine* dropped = first_alert(alerts, "traffic", "completions", start, start + 180);
+  REQUIRE(dropped != nullptr);
+  CHECK(dropped->severity == "alert");
+  // Arrivals kept their pace: no alert on them, nor before the fault.
+  CHECK(first_alert(alerts, "traffic", "arrivals", traffic_start, start + 600) == nullptr);
+  for (const AlertLine& a : alerts) CHECK(a.time >= start);
+}
+
+namespace {
+
+
+/// The bundled demo, profiled and replayed once for the tests below.
+struct Demo {
+  Run profile;
+  Run replay;
+  std::vector<AlertLine> alerts;
+};
+
+const Demo& demo() {
+  static const Demo result = [] {
+    TempDir dir("demo");
+    Demo d;
+    d.profile = vigil_cli({"profile", "--input", vigil_test::source_path("data/insects_demo/train.csv"), "--output",
+                           dir / "reference.vigil", "--categorical", "band", "--score-column", "score",
+                           "--predicted-column", "predicted", "--label-column", "species"});
+    d.replay = vigil_cli({"replay", "--reference", dir / "reference.vigil", "--input",
+                          vigil_test::source_path("data/insects_demo/traffic.csv"), "--alerts", dir / "alerts.jsonl",
+                          "--tag-columns", "host,model_version", "--latency-column", "latency_ms", "--label-column",
+                          "species"});
+    if (d.replay.code == 0) d.alerts = read_alerts(dir / "alerts.jsonl");
+    return d;
+  }();
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("vigil demo: every fault of FAULTS.md is caught", "[cli]") {
+  const Demo& d = demo();
+  REQUIRE(d.profile.code == 0);
+  INFO(d.replay.err);
+  REQUIRE(d.replay.code == 0);
+  const auto& alerts = d.alerts;
+  INFO(describe(alerts));
+
+  SECTION("the 12 n/a cells of f04 are counted, and raise no drift of their own") {
+    CHECK(d.replay.out.find("rows monitored: 17568; skipped: 0") != std::string::npos);
+    CHECK(std::regex_search(d.replay.out, std::regex(R"(\n\s+f04\s+12\n)")));
+  }
+  SECTION("fault 2: f07 x 1000 from 09:20") {
+    const double start = at("2026-11-02T09:20:00Z");
+    const bool caught = first_alert(alerts, "out_of_range", "f07", start, start + 180) != nullptr ||
+                        first_alert(alerts, "feature_shift", "f07", start, start + 180) != nullptr;
+    CHECK(caught);
+  }
+  SECTION("fault 4: band's low and high swapped from 09:55") {
+    const double start = at("2026-11-02T09:55:00Z");
+    CHECK(first_alert(alerts, "feature_shift", "band", start, start + 180) != nullptr);
+  }
+  SECTION("fault 5: every f09 cell empty from 10:15") {
+    const double start = at("2026-11-02T10:15:00Z");
+    CHECK(first_alert(alerts, "missing_values", "f09", start, start + 180) != nullptr);
+  }
+  SECTION("fault 6: host h3 slow for one request in ten from 08:45") {
+    const double start = at("2026-11-02T08:45:00Z");
+    const AlertLine* caught = first_alert(alerts, "latency", "host=h3", start, start + 420);
+    REQUIRE(caught != nullptr);
+    CHECK(caught->severity == "alert");
+    CHECK(first_alert(alerts, "latency", "requests", start, at("2026-11-02T09:00:00Z") + 120) != nullptr);
+  }
+  SECTION("fault 7: no request from 10:26 to 10:31") {
+    const double start = at("2026-11-02T10:26:00Z");
+    const AlertLine* caught = first_alert(alerts, "traffic", "arrivals", start, start + 180);
+    REQUIRE(caught != nullptr);
+    CHECK(caught->severity == "alert");
+  }
+  SECTION("no traffic or latency alert outside faults 6 and 7") {
+    for (const AlertLine& a : alerts) {
+      if (a.kind == "latency") CHECK((a.time >= at("2026-11-02T08:45:00Z") && a.time <= at("2026-11-02T09:05:00Z")));
+      if (a.kind == "traffic") CHECK((a.time >= at("2026-11-02T10:26:00Z") && a.time <= at("2026-11-02T10:32:00Z")));
+    }
+  }
+  SECTION("fault 1: the real drift from 09:05 shows as feature_drift against training") {
+    const double start = at("2026-11-02T09:05:00Z");
+    std::set<std::string> drifted;
+    for (const AlertLine& a : alerts)
+      if (a.kind == "feature_drift" && a.time >= start && a.subject != "f07") drifted.insert(a.subject);
+    CHECK(drifted.size() >= 3);
+    // The short-term view sees it within minutes: sudden shifts on several features.
+    std::set<std::string> shifted;
+    for (const AlertLine& a : alerts)
+      if (a.kind == "feature_shift" && a.time >= start && a.time <= start + 300) shifted.insert(a.subject);
+    CHECK(shifted.size() >= 3);
+  }
+}
+
+namespace {
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// Replays with `args` (a replay command line without --alerts) once without an output option,
+/// once with each of --intervals, --json, --html and --prometheus, and once with all four, and
+/// checks that each wrote the same alerts.jsonl, byte for byte, and that the final JSON report
+/// does not depend on the other outputs either. Returns the alerts.
+std::string alerts_with_each_output(const TempDir& dir, const std::vector<std::string>& args) {
+  const std::vector<std::vector<std::string>> outputs{
+      {},
+      {"--intervals", dir / "intervals.csv"},
+      {"--json", dir / "report.json"},
+      {"--html", dir / "report.html"},
+      {"--prometheus", dir / "metrics.prom"},
+      {"--intervals", dir / "all.csv", "--json", dir / "all.json", "--html", dir / "all.html", "--prometheus",
+       dir / "all.prom"}};
+  std::string plain;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const std::string alerts_path = dir / ("alerts" + std::to_string(i) + ".jsonl");
+    std::vector<std::string> run_args = args;
+    run_args.insert(run_args.end(), {"--alerts", alerts_path});
+    run_args.insert(run_args.end(), outputs[i].begin(), outputs[i].end());
+    const Run run = vigil_cli(run_args);
+    INFO(run.err);
+    REQUIRE(run.code == 0);
+    if (i == 0) {
+      plain = file_bytes(alerts_path);
+      continue;
+    }
+    INFO("with " << outputs[i][0] << (outputs[i].size() > 2 ? " and the others" : ""));
+    CHECK(file_bytes(alerts_path) == plain);
+  }
+  CHECK(file_bytes(dir / "all.json") == file_bytes(dir / "report.json"));
+  CHECK(file_bytes(dir / "all.csv") == file_bytes(dir / "intervals.csv"));
+  return plain;
+}
+
+/// The end times of the intervals in a --intervals file, each once, in file order.
+std::vector<double> interval_ends(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  REQUIRE(std::getline(in, line));
+  CHECK(line == vigil::tools::interval_header);
+  std::vector<double> ends;
+  while (std::getline(in, line)) {
+    double end = 0;
+    REQUIRE(vigil::tools::parse_time(line.substr(0, line.find(',')), end) == vigil::tools::CellStatus::value);
+    if (ends.empty() || ends.back() != end) ends.push_back(end);
+  }
+  return ends;
+}
+
+/// Whether `ends` steps by exactly `interval` seconds: every interval, none twice.
+bool every_interval(const std::vector<double>& ends, double interval) {
+  for (std::size_t i = 1; i < ends.size(); ++i)
+    if (ends[i] - ends[i - 1] != interval) return false;
+  return !ends.empty();
+}
+
+/// A week of sparse traffic from traffic_start: Poisson arrivals at 100 an hour, and none from
+/// 02:00 to 05:00 every night.
+void write_sparse_week(const std::string& path) {
+  vigil_test::RequestGenerator requests(11);
+  std::mt19937_64 random(12);
+  std::exponential_distribution<double> gap(100.0 / 3600);
+  std::ofstream out(path);
+  out << "ts,x,y,color,score,predicted,label\n";
+  for (double t = gap(random); t < 7 * 86400; t += gap(random)) {
+    const double hour = std::fmod(t, 86400) / 3600;
+    if (hour >= 2 && hour < 5) continue;
+    out << vigil::tools::format_time(traffic_start + t) << ',' << requests.cells() << '\n';
+  }
+}
+
+}  // namespace
+
+TEST_CASE("vigil replay: no output option changes the alerts, on the demo", "[cli]") {
+  TempDir dir("outputs-demo");
+  REQUIRE(vigil_cli({"profile", "--input", vigil_test::source_path("data/insects_demo/train.csv"), "--output",
+                     dir / "reference.vigil", "--categorical", "band", "--score-column", "score",
+                     "--predicted-column", "predicted", "--label-column", "species"})
+              .code == 0);
+  const std::string alerts = alerts_with_each_output(
+      dir, {"replay", "--reference", dir / "reference.vigil", "--input",
+            vigil_test::source_path("data/insects_demo/traffic.csv"), "--tag-columns", "host,model_version",
+            "--latency-column", "latency_ms", "--label-column", "species"});
+  CHECK(std::count(alerts.begin(), alerts.end(), '\n') == 41);
+  // Every interval from the first row's to the last row's, the five without a request
+  // (10:26-10:31) included.
+  const std::vector<double> ends = interval_ends(dir / "intervals.csv");
+  CHECK(every_interval(ends, 60));
+  CHECK(ends.front() == at("2026-11-02T08:01:00Z"));
+  CHECK(ends.back() == at("2026-11-02T10:33:00Z"));
+}
+
+TEST_CASE("vigil replay: no output option changes the alerts, on a sparse week with quiet hours", "[cli]") {
+  TempDir dir("outputs-sparse");
+  write_rows(dir / "train.csv", 4000, 1, false, 0, 0);
+  write_sparse_week(dir / "traffic.csv");
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  // Five-minute intervals: about eight requests each, and 36 empty ones a night.
+  alerts_with_each_output(dir, {"replay", "--reference", dir / "reference.vigil", "--input", dir / "traffic.csv",
+                                "--label-column", "label", "--interval", "300"});
+  const std::vector<double> ends = interval_ends(dir / "intervals.csv");
+  CHECK(every_interval(ends, 300));
+  CHECK(ends.size() >= 2000);
+}

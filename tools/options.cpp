@@ -1,0 +1,181 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The command table, usage texts and option parsing declared in options.hpp.
+#include "options.hpp"
+
+#include <string_view>
+
+#include "csv.hpp"
+
+namespace vigil::tools {
+
+void fail(const std::string& what) { throw Failure(what, false); }
+void usage_error(const std::string& what) { throw Failure(what, true); }
+
+const Command& profile_command() {
+  static const Command command{
+      "profile",
+      "vigil profile --input train.csv --output reference.vigil [--categorical a,b] [--score-column s]\n"
+      "              [--predicted-column p] [--label-column y] [--ignore a,b] [--time-column ts]",
+      "Builds the training reference of a model from a CSV file with a header row: every column is a\n"
+      "numeric feature unless an option gives it another role; text columns are detected and made\n"
+      "categorical.",
+      {
+          {"input", "FILE", "training rows, CSV with a header row (required)"},
+          {"output", "FILE", "where to write the reference (required)"},
+          {"categorical", "A,B", "columns that are categorical features"},
+          {"score-column", "S", "the model's score: a model output, not a feature"},
+          {"predicted-column", "P", "the predicted class; its distinct values become the output's classes "
+                                    "(needs --score-column)"},
+          {"label-column", "Y", "the true label: not a feature (kept for quality monitoring)"},
+          {"ignore", "A,B", "columns to leave out"},
+          {"time-column", "TS", "a time column to leave out (default: 'ts' if present)"},
+          {"help", nullptr, "this text"},
+      }};
+  return command;
+}
+
+const Command& replay_command() {
+  static const Command command{
+      "replay",
+      "vigil replay --reference reference.vigil --input traffic.csv --alerts alerts.jsonl\n"
+      "             [--time-column ts] [--score-column s] [--latency-column latency_ms]\n"
+      "             [--tag-columns host,model] [--label-column y] [--html report.html]\n"
+      "             [--arrival-column a] [--status-column s]",
+      "Replays a CSV log of requests through the monitor in event time, against a reference written\n"
+      "by 'vigil profile', and writes every alert raised or escalated to a JSON-lines file.",
+      {
+          {"reference", "FILE", "the reference written by 'vigil profile' (required)"},
+          {"input", "FILE", "the requests, CSV with a header row (required)"},
+          {"alerts", "FILE", "where to write alerts, one JSON object per line (required)"},
+          {"time-column", "TS", "event time, ISO-8601 or Unix seconds (default: 'ts'); with --arrival-column, "
+                                "the completion time (empty: the request was never answered)"},
+          {"arrival-column", "A", "the request's arrival time, ISO-8601 or Unix seconds (default: each row "
+                                  "arrives at its time)"},
+          {"status-column", "S", "how the request ended: ok, error or timeout, or an HTTP status (2xx, 3xx ok; "
+                                 "408, 504 timeout; other 4xx, 5xx error)"},
+          {"score-column", "S", "the model's score (default: the reference's output name)"},
+          {"predicted-column", "P", "the predicted class (default: 'predicted' if the reference has classes)"},
+          {"latency-column", "L", "request latency"},
+          {"latency-unit", "s|ms|us", "unit of the latency column (default: ms)"},
+          {"tag-columns", "A,B", "request tags such as host or model version"},
+          {"label-column", "Y", "the true label: not a feature; accuracy against --predicted-column is shown"},
+          {"interval", "SECONDS", "length of a monitoring interval (default: 60)"},
+          {"horizon", "SECONDS", "span of the long-term drift comparison with training (default: 86400)"},
+          {"intervals", "FILE", "write every interval's figures per feature and output as CSV"},
+          {"html", "FILE", "write the final report as HTML"},
+          {"json", "FILE", "write the final report as JSON"},
+          {"prometheus", "FILE", "write the final report in the Prometheus text format"},
+          {"help", nullptr, "this text"},
+      }};
+  return command;
+}
+
+const Command* find_command(const std::string& name) {
+  for (const Command* command : {&profile_command(), &replay_command()})
+    if (name == command->name) return command;
+  return nullptr;
+}
+
+std::string general_usage() {
+  return "usage: vigil <command> [options]\n"
+         "\n"
+         "commands:\n"
+         "  profile   build a training reference from a CSV file\n"
+         "  replay    replay a CSV log of requests through the monitor and write the alerts\n"
+         "\n"
+         "Run 'vigil <command> --help' for the options of a command.\n";
+}
+
+std::string usage_of(const Command& command) {
+  std::string text = "usage: " + std::string(command.synopsis) + "\n\n" + command.summary + "\n\noptions:\n";
+  for (const OptionSpec& o : command.options) {
+    std::string left = "  --" + std::string(o.name);
+    if (o.value) left += " " + std::string(o.value);
+    if (left.size() < 28) left.resize(28, ' ');
+    else left += "  ";
+    text += left + o.help + "\n";
+  }
+  return text;
+}
+
+Options::Options(const Command& command, const std::vector<std::string>& args, std::size_t first)
+    : command_(&command) {
+  for (std::size_t i = first; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "-h") {
+      values_["help"] = "";
+      continue;
+    }
+    if (arg.size() < 3 || arg.compare(0, 2, "--") != 0)
+      usage_error("unexpected argument '" + arg + "' for 'vigil " + command.name + "'");
+    std::string name = arg.substr(2);
+    std::optional<std::string> value;
+    if (const auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name.resize(eq);
+    }
+    const OptionSpec& spec = spec_of(name);
+    if (spec.value == nullptr) {
+      if (value) usage_error("option '--" + name + "' takes no value");
+      values_[name] = "";
+      continue;
+    }
+    if (!value) {
+      if (i + 1 >= args.size() || args[i + 1].compare(0, 2, "--") == 0)
+        usage_error("option '--" + name + "' needs a value (" + spec.value + ")");
+      value = args[++i];
+    }
+    set(name, *value);
+  }
+}
+
+const OptionSpec& Options::spec_of(const std::string& name) const {
+  const OptionSpec* spec = nullptr;
+  for (const OptionSpec& o : command_->options)
+    if (name == o.name) spec = &o;
+  if (spec == nullptr) usage_error("unknown option '--" + name + "' for 'vigil " + command_->name + "'");
+  return *spec;
+}
+
+void Options::set(const std::string& name, const std::string& value) {
+  if (values_.count(name)) usage_error("option '--" + name + "' is given twice");
+  values_[name] = value;
+}
+
+std::optional<std::string> Options::get(const std::string& name) const {
+  const auto it = values_.find(name);
+  if (it == values_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string Options::required(const std::string& name) const {
+  const auto it = values_.find(name);
+  if (it == values_.end() || it->second.empty())
+    usage_error("'vigil " + std::string(command_->name) + "' needs --" + name);
+  return it->second;
+}
+
+std::vector<std::string> Options::list(const std::string& name) const {
+  std::vector<std::string> out;
+  const auto v = get(name);
+  if (!v) return out;
+  std::size_t start = 0;
+  while (start <= v->size()) {
+    std::size_t end = v->find(',', start);
+    if (end == std::string::npos) end = v->size();
+    const std::string_view item = detail::trim_blanks(std::string_view(*v).substr(start, end - start));
+    if (!item.empty()) out.emplace_back(item);
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items, const char* separator) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? separator : "") + items[i];
+  return out;
+}
+
+}  // namespace vigil::tools

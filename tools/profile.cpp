@@ -1,0 +1,283 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+//
+// `vigil profile`, declared in profile.hpp.
+#include "profile.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "csv.hpp"
+#include "files.hpp"
+#include "summary.hpp"
+#include "vigil/error.hpp"
+#include "vigil/monitor/observation.hpp"
+#include "vigil/monitor/profile.hpp"
+#include "vigil/monitor/schema.hpp"
+
+namespace vigil::tools {
+
+namespace {
+
+enum class Role : unsigned char { undecided, numeric, categorical, score, predicted, label, ignored, time };
+
+// Most distinct predicted classes an output may have: more suggests the wrong column.
+constexpr std::size_t max_classes = 1000;
+
+const char* role_option(Role role) {
+  switch (role) {
+    case Role::categorical: return "--categorical";
+    case Role::score: return "--score-column";
+    case Role::predicted: return "--predicted-column";
+    case Role::label: return "--label-column";
+    case Role::ignored: return "--ignore";
+    case Role::time: return "--time-column";
+    default: return "";
+  }
+}
+
+// The columns of the training file and what becomes of each.
+struct ColumnPlan {
+  std::vector<std::string> names;
+  std::vector<Role> roles;
+  std::vector<std::uint32_t> handles;  // the feature's or output's index in the schema
+  std::set<std::string> classes;       // distinct values of the predicted column
+
+  std::size_t index_of(Role role) const {
+    return static_cast<std::size_t>(std::find(roles.begin(), roles.end(), role) - roles.begin());
+  }
+};
+
+// What the first pass learns about a column whose role no option gave.
+struct ColumnSurvey {
+  std::uint64_t non_empty = 0;
+  std::uint64_t numbers = 0;
+  std::uint64_t times = 0;  // ISO-8601 text
+};
+
+// The roles the options give; without --time-column, a column named `ts` is the time.
+ColumnPlan declared_roles(const Options& options, const CsvReader& csv, const std::string& input, std::ostream& err) {
+  ColumnPlan plan;
+  plan.names = csv.columns();
+  plan.roles.assign(plan.names.size(), Role::undecided);
+  const auto assign = [&](const std::string& column, Role role) {
+    const std::size_t i = require_column(csv, column, role_option(role), input);
+    if (plan.roles[i] != Role::undecided)
+      usage_error("column '" + column + "' is given to both " + role_option(plan.roles[i]) + " and " +
+                  role_option(role));
+    plan.roles[i] = role;
+  };
+  for (const std::string& c : options.list("categorical")) assign(c, Role::categorical);
+  if (auto s = options.get("score-column")) assign(*s, Role::score);
+  if (auto p = options.get("predicted-column")) assign(*p, Role::predicted);
+  if (auto y = options.get("label-column")) assign(*y, Role::label);
+  for (const std::string& c : options.list("ignore")) assign(c, Role::ignored);
+  if (auto t = options.get("time-column")) {
+    assign(*t, Role::time);
+  } else if (const auto ts = csv.find("ts"); ts && plan.roles[*ts] == Role::undecided) {
+    plan.roles[*ts] = Role::time;
+    err << "note: column 'ts' is taken as the time column and left out (name another with --time-column)\n";
+  }
+  return plan;
+}
+
+// One cell of a column whose role no option gave: a number, a time, or text.
+void survey_cell(std::string_view cell, ColumnSurvey& survey) {
+  double x;
+  const CellStatus number = parse_number(cell, x);
+  if (number == CellStatus::missing) return;
+  ++survey.non_empty;
+  if (number == CellStatus::value) {
+    ++survey.numbers;
+  } else if (cell.size() >= 10 && cell[4] == '-' && parse_time(cell, x) == CellStatus::value) {
+    ++survey.times;
+  }
+}
+
+// First pass: the type of every undeclared column, and the predicted classes.
+std::vector<ColumnSurvey> survey_columns(CsvReader& csv, ColumnPlan& plan) {
+  std::vector<ColumnSurvey> survey(plan.names.size());
+  try {
+    while (csv.next()) {
+      for (std::size_t i = 0; i < plan.names.size(); ++i) {
+        if (plan.roles[i] == Role::undecided) {
+          survey_cell(csv.field(i), survey[i]);
+        } else if (plan.roles[i] == Role::predicted) {
+          const std::string_view cell = detail::trim_blanks(csv.field(i));
+          if (!cell.empty() && plan.classes.size() <= max_classes) plan.classes.emplace(cell);
+        }
+      }
+    }
+  } catch (const format_error& e) {
+    fail(e.what());
+  }
+  if (plan.classes.size() > max_classes)
+    fail("column '" + plan.names[plan.index_of(Role::predicted)] + "' (--predicted-column) has more than " +
+         std::to_string(max_classes) + " distinct values; is it the predicted class?");
+  return survey;
+}
+
+// Mostly times: left out; mostly text: categorical; otherwise numeric. A note says which.
+void decide_roles(const std::vector<ColumnSurvey>& survey, ColumnPlan& plan, std::ostream& err) {
+  for (std::size_t i = 0; i < plan.names.size(); ++i) {
+    if (plan.roles[i] != Role::undecided) continue;
+    const ColumnSurvey& s = survey[i];
+    const std::string& name = plan.names[i];
+    const std::uint64_t text = s.non_empty - s.numbers;
+    if (s.non_empty > 0 && 2 * s.times > s.non_empty) {
+      plan.roles[i] = Role::time;
+      err << "note: column '" << name << "' holds times; left out (declare it with --time-column)\n";
+    } else if (2 * text > s.non_empty) {
+      plan.roles[i] = Role::categorical;
+      err << "note: column '" << name << "' is mostly text (" << text << " of " << s.non_empty
+          << " non-empty cells are not numbers); profiled as categorical (declare it with --categorical, or --ignore "
+             "it)\n";
+    } else {
+      plan.roles[i] = Role::numeric;
+      if (s.non_empty == 0) err << "note: column '" << name << "' is empty in every row; profiled as numeric\n";
+    }
+  }
+}
+
+// The schema, features and the output in column order.
+Schema build_schema(ColumnPlan& plan, const std::string& input) {
+  Schema schema;
+  plan.handles.assign(plan.names.size(), 0);
+  try {
+    for (std::size_t i = 0; i < plan.names.size(); ++i) {
+      if (plan.roles[i] == Role::numeric) plan.handles[i] = schema.add_numeric(plan.names[i]).index;
+      if (plan.roles[i] == Role::categorical) plan.handles[i] = schema.add_categorical(plan.names[i]).index;
+      if (plan.roles[i] == Role::score) {
+        OutputOptions output_options;
+        output_options.classes.assign(plan.classes.begin(), plan.classes.end());
+        plan.handles[i] = schema.add_output(plan.names[i], output_options).index;
+      }
+    }
+  } catch (const invalid_argument& e) {
+    fail(input + ": " + e.what());
+  }
+  return schema;
+}
+
+// One cell of a training row into `row`, by its column's role; tallies missing and bad cells.
+void add_cell(Observation& row, Role role, std::uint32_t handle, std::uint32_t output, std::string_view cell,
+              CellCounts& counts) {
+  const std::string_view text = detail::trim_blanks(cell);
+  double x = 0;
+  switch (role) {
+    case Role::numeric: {
+      const CellStatus status = parse_number(cell, x);
+      counts.add(status);
+      if (status == CellStatus::value) row.set(NumericFeature{handle}, x);
+      else if (status == CellStatus::bad) row.set(NumericFeature{handle}, std::numeric_limits<double>::quiet_NaN());
+      break;
+    }
+    case Role::categorical:
+      counts.add(text.empty() ? CellStatus::missing : CellStatus::value);
+      if (!text.empty()) row.set(CategoricalFeature{handle}, text);
+      break;
+    case Role::score: {
+      const CellStatus status = parse_number(cell, x);
+      counts.add(status);
+      if (status == CellStatus::value) row.score(Output{handle}, x);
+      break;
+    }
+    case Role::predicted:
+      counts.add(text.empty() ? CellStatus::missing : CellStatus::value);
+      if (!text.empty()) row.predicted(Output{output}, text);
+      break;
+    default: break;
+  }
+}
+
+// Second pass: every row into the profile. Returns the cell tallies per column.
+std::vector<CellCounts> add_rows(CsvReader& data, const ColumnPlan& plan, Profile& profile) {
+  const std::size_t score = plan.index_of(Role::score);
+  const std::uint32_t output = score < plan.handles.size() ? plan.handles[score] : 0;
+  Observation row(profile.schema());
+  std::vector<CellCounts> cells(plan.names.size());
+  try {
+    while (data.next()) {
+      row.clear();
+      for (std::size_t i = 0; i < plan.names.size(); ++i)
+        add_cell(row, plan.roles[i], plan.handles[i], output, data.field(i), cells[i]);
+      profile.add(row);
+    }
+  } catch (const format_error& e) {
+    fail(e.what());
+  }
+  return cells;
+}
+
+// A column's role as printed, and its training range or number of categories.
+std::pair<std::string, std::string> describe(const ColumnPlan& plan, std::size_t i, const Profile& profile) {
+  switch (plan.roles[i]) {
+    case Role::numeric: {
+      const auto& ref = profile.numeric(NumericFeature{plan.handles[i]});
+      if (ref.digest.empty()) return {"numeric", ""};
+      return {"numeric", vigil::detail::to_text(ref.digest.min()) + " .. " + vigil::detail::to_text(ref.digest.max())};
+    }
+    case Role::categorical: {
+      const auto& counts = profile.categorical(CategoricalFeature{plan.handles[i]}).counts;
+      return {"categorical", std::to_string(counts.entries().size()) + " categories"};
+    }
+    case Role::score:
+      return {"output", plan.classes.empty() ? "" : std::to_string(plan.classes.size()) + " classes"};
+    case Role::predicted: return {"predicted class", ""};
+    case Role::label: return {"label (not a feature)", ""};
+    case Role::ignored: return {"ignored", ""};
+    case Role::time: return {"time (not a feature)", ""};
+    case Role::undecided: break;
+  }
+  return {"", ""};
+}
+
+// One line per column: role, share of missing cells, unreadable cells, range or categories.
+void print_columns(std::ostream& out, const ColumnPlan& plan, const std::vector<CellCounts>& cells,
+                   const Profile& profile) {
+  std::vector<std::vector<std::string>> table{{"column", "role", "missing", "bad", "training range / categories"}};
+  for (std::size_t i = 0; i < plan.names.size(); ++i) {
+    const CellCounts& c = cells[i];
+    const double total = static_cast<double>(std::max<std::uint64_t>(1, c.total()));
+    const bool counted = c.total() > 0;
+    auto [role, detail_text] = describe(plan, i, profile);
+    table.push_back({plan.names[i], std::move(role), counted ? percent(static_cast<double>(c.missing) / total) : "",
+                     counted ? std::to_string(c.bad) : "", std::move(detail_text)});
+  }
+  print_table(out, table);
+}
+
+}  // namespace
+
+int run_profile(const Options& options, std::ostream& out, std::ostream& err) {
+  const std::string input = options.required("input");
+  const std::string output = options.required("output");
+  if (options.has("predicted-column") && !options.has("score-column"))
+    usage_error("--predicted-column needs --score-column: the predicted class belongs to the model's output");
+
+  CsvReader csv = open_csv(input);
+  ColumnPlan plan = declared_roles(options, csv, input, err);
+  decide_roles(survey_columns(csv, plan), plan, err);
+  Profile profile(build_schema(plan, input));
+  CsvReader data = open_csv(input);
+  const std::vector<CellCounts> cells = add_rows(data, plan, profile);
+  if (profile.rows() == 0) fail(input + " has no data rows");
+  try {
+    profile.save(output);
+  } catch (const format_error& e) {
+    fail(e.what());
+  }
+
+  out << "profiled " << input << ": " << profile.rows() << " rows -> " << output << '\n';
+  if (data.ragged_rows() > 0)
+    out << "  skipped " << data.ragged_rows() << " rows whose field count differs from the header's\n";
+  print_columns(out, plan, cells, profile);
+  return exit_ok;
+}
+
+}  // namespace vigil::tools

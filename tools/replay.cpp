@@ -1,0 +1,567 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+//
+// `vigil replay`, declared in replay.hpp: the settings, where each value is among the input's
+// columns, the row loop, and what the replay writes.
+#include "replay.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#define VIGIL_CLI_HAS_ISATTY 1
+#else
+#define VIGIL_CLI_HAS_ISATTY 0
+#endif
+
+#include "csv.hpp"
+#include "files.hpp"
+#include "summary.hpp"
+#include "vigil/error.hpp"
+#include "vigil/export/html.hpp"
+#include "vigil/export/json.hpp"
+#include "vigil/export/prometheus.hpp"
+#include "vigil/monitor/monitor.hpp"
+#include "vigil/monitor/observation.hpp"
+#include "vigil/monitor/profile.hpp"
+#include "vigil/monitor/report.hpp"
+#include "vigil/monitor/schema.hpp"
+
+namespace vigil::tools {
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+// ---------------------------------------------------------------------------------------------
+
+struct ReplaySettings {
+  std::string reference_path;
+  std::string input;
+  std::string alerts_path;
+  double interval = 60;
+  double horizon = MonitorOptions{}.long_horizon;
+  double latency_scale = 1e-3;  // latency column units to seconds
+};
+
+// --interval, --horizon: a positive number of seconds, or `fallback` when not given.
+double seconds_option(const Options& options, const std::string& name, double fallback) {
+  const auto v = options.get(name);
+  if (!v) return fallback;
+  double seconds = 0;
+  if (parse_number(*v, seconds) != CellStatus::value || !(seconds > 0))
+    usage_error("--" + name + " must be a positive number of seconds, not '" + *v + "'");
+  return seconds;
+}
+
+ReplaySettings read_settings(const Options& options) {
+  ReplaySettings s;
+  s.reference_path = options.required("reference");
+  s.input = options.required("input");
+  s.alerts_path = options.required("alerts");
+  s.interval = seconds_option(options, "interval", s.interval);
+  s.horizon = seconds_option(options, "horizon", s.horizon);
+  if (auto u = options.get("latency-unit")) {
+    if (*u == "s") s.latency_scale = 1;
+    else if (*u == "ms") s.latency_scale = 1e-3;
+    else if (*u == "us") s.latency_scale = 1e-6;
+    else usage_error("--latency-unit must be s, ms or us, not '" + *u + "'");
+  }
+  return s;
+}
+
+Profile load_reference(const std::string& path) {
+  try {
+    return Profile::load(path);
+  } catch (const format_error& e) {
+    fail(e.what());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Columns
+// ---------------------------------------------------------------------------------------------
+
+// A column of the input, where its value goes, and its tally among ColumnMap::tracked.
+struct NumericColumn {
+  std::size_t column;
+  NumericFeature feature;
+  std::size_t counts;
+};
+struct TextColumn {
+  std::size_t column;
+  std::uint32_t handle;
+  std::size_t counts;
+};
+struct TalliedColumn {
+  std::size_t column;
+  std::size_t counts;
+};
+
+// Where the replay finds each value among the input's columns.
+struct ColumnMap {
+  std::size_t time = 0;
+  std::vector<NumericColumn> numeric;
+  std::vector<TextColumn> categorical;
+  std::optional<TextColumn> score;
+  std::optional<TextColumn> predicted;
+  std::optional<std::size_t> label;
+  std::optional<TalliedColumn> latency;
+  std::optional<TalliedColumn> arrival;
+  std::optional<TalliedColumn> status;
+  std::vector<TextColumn> tags;
+  std::vector<std::string> tracked;  // columns whose unreadable cells are counted, by tally
+
+  // Adds a tally for column `name`; returns its index.
+  std::size_t tally(const std::string& name) {
+    tracked.push_back(name);
+    return tracked.size() - 1;
+  }
+};
+
+std::size_t find_time_column(const Options& options, const CsvReader& csv, const std::string& input) {
+  if (auto t = options.get("time-column")) return require_column(csv, *t, "--time-column", input);
+  if (auto ts = csv.find("ts")) return *ts;
+  fail("column 'ts' not found in " + input + "; name the time column with --time-column; columns are: " +
+       join(csv.columns()));
+}
+
+// Every feature of the reference must be a column of the input.
+void map_features(const Schema& trained, const CsvReader& csv, const std::string& input, ColumnMap& map) {
+  std::vector<std::string> absent;
+  for (std::uint32_t i = 0; i < trained.numeric_count(); ++i) {
+    const std::string& name = trained.name(NumericFeature{i});
+    if (auto c = csv.find(name)) map.numeric.push_back({*c, NumericFeature{i}, map.tally(name)});
+    else absent.push_back(name);
+  }
+  for (std::uint32_t i = 0; i < trained.categorical_count(); ++i) {
+    const std::string& name = trained.name(CategoricalFeature{i});
+    if (auto c = csv.find(name)) map.categorical.push_back({*c, i, map.tally(name)});
+    else absent.push_back(name);
+  }
+  if (!absent.empty())
+    fail("the reference's feature" + std::string(absent.size() > 1 ? "s " : " ") + join(absent) +
+         (absent.size() > 1 ? " are" : " is") + " not in " + input + "; columns are: " + join(csv.columns()));
+}
+
+// The predicted class of the reference's output: --predicted-column, else a column named
+// `predicted`, else (with a note) none.
+void map_predicted(const Options& options, const CsvReader& csv, const std::string& input, std::ostream& err,
+                   const std::string& output_name, ColumnMap& map) {
+  const std::uint32_t output = map.score->handle;
+  if (auto p = options.get("predicted-column")) {
+    const std::size_t column = require_column(csv, *p, "--predicted-column", input);
+    map.predicted = TextColumn{column, output, map.tally(*p)};
+  } else if (auto c = csv.find("predicted")) {
+    map.predicted = TextColumn{*c, output, map.tally("predicted")};
+  } else {
+    err << "note: the reference's output '" << output_name << "' has classes but " << input
+        << " has no column 'predicted' and no --predicted-column was given; class frequencies are not monitored\n";
+  }
+}
+
+// The reference's first output: its score column, and its predicted class when it has classes.
+void map_output(const Options& options, const Schema& trained, const CsvReader& csv, const ReplaySettings& settings,
+                std::ostream& err, ColumnMap& map) {
+  if (trained.output_count() == 0) {
+    if (options.has("score-column"))
+      fail("the reference " + settings.reference_path + " has no model output; profile it with --score-column");
+    if (options.has("predicted-column"))
+      fail("the reference " + settings.reference_path + " has no model output for --predicted-column");
+    return;
+  }
+  const Output output{0};
+  const std::string& name = trained.name(output);
+  const std::string column = options.get("score-column").value_or(name);
+  const std::size_t index = require_column(
+      csv, column, options.has("score-column") ? "--score-column" : "the reference's output", settings.input);
+  map.score = TextColumn{index, output.index, map.tally(column)};
+  if (!trained.options(output).classes.empty()) map_predicted(options, csv, settings.input, err, name, map);
+  if (trained.output_count() > 1)
+    err << "note: the reference has " << trained.output_count() << " outputs; only '" << name << "' is replayed\n";
+}
+
+// Latency, label, arrival and status columns, each when its option names it.
+void map_operations(const Options& options, const CsvReader& csv, const std::string& input, ColumnMap& map) {
+  const auto tallied = [&](const std::string& name, const char* option) {
+    const std::size_t column = require_column(csv, name, option, input);
+    return TalliedColumn{column, map.tally(name)};
+  };
+  if (auto l = options.get("latency-column")) map.latency = tallied(*l, "--latency-column");
+  if (auto y = options.get("label-column")) map.label = require_column(csv, *y, "--label-column", input);
+  if (auto a = options.get("arrival-column")) {
+    map.arrival = tallied(*a, "--arrival-column");
+    if (map.arrival->column == map.time) usage_error("--arrival-column '" + *a + "' is the time column");
+  }
+  if (auto s = options.get("status-column")) map.status = tallied(*s, "--status-column");
+}
+
+ColumnMap map_columns(const Options& options, const Schema& trained, const CsvReader& csv,
+                      const ReplaySettings& settings, std::ostream& err) {
+  ColumnMap map;
+  map.time = find_time_column(options, csv, settings.input);
+  map_features(trained, csv, settings.input, map);
+  map_output(options, trained, csv, settings, err, map);
+  map_operations(options, csv, settings.input, map);
+  return map;
+}
+
+// The reference's schema with the tag columns added (a tag the reference already has is
+// reused; a feature or output cannot be a tag).
+Schema add_tags(const Options& options, const Schema& trained, const CsvReader& csv, const std::string& input,
+                ColumnMap& map) {
+  Schema schema = trained;
+  for (const std::string& name : options.list("tag-columns")) {
+    const std::size_t c = require_column(csv, name, "--tag-columns", input);
+    if (auto existing = schema.kind_of(name)) {
+      if (*existing != Schema::Kind::tag)
+        usage_error("column '" + name + "' is a " + Schema::kind_name(*existing) + " of the reference; it cannot be a tag");
+    } else {
+      schema.add_tag(name);
+    }
+    map.tags.push_back({c, schema.tag(name).index, 0});
+  }
+  return schema;
+}
+
+std::unique_ptr<Monitor> build_monitor(const Schema& schema, const Profile& reference, const ReplaySettings& s) {
+  MonitorOptions options;
+  options.interval = s.interval;
+  // Roll-ups stay about an hour long, a whole number of intervals.
+  options.coarse_interval = s.interval * std::max(1.0, std::round(3600 / s.interval));
+  options.background = std::max(options.background, 2 * s.interval);
+  options.long_horizon = s.horizon;
+  options.shards = 1;
+  options.evaluate_in_observe = true;
+  try {
+    return std::make_unique<Monitor>(schema, reference, options);
+  } catch (const vigil::error& e) {
+    fail(std::string("cannot build the monitor: ") + e.message());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rows
+// ---------------------------------------------------------------------------------------------
+
+/// A request's status cell: `ok`, `error` or `timeout` in any case, or an HTTP status code
+/// (2xx and 3xx ok; 408 and 504 timeout; any other 4xx or 5xx error). An empty cell is
+/// missing; anything else, 1xx codes included, is bad. O(cell length), no allocation.
+CellStatus parse_status(std::string_view cell, RequestStatus& out) noexcept {
+  const std::string_view text = detail::trim_blanks(cell);
+  if (text.empty()) return CellStatus::missing;
+  const auto is = [&](std::string_view word) {
+    if (text.size() != word.size()) return false;
+    for (std::size_t i = 0; i < word.size(); ++i) {
+      const char c = text[i] >= 'A' && text[i] <= 'Z' ? static_cast<char>(text[i] - 'A' + 'a') : text[i];
+      if (c != word[i]) return false;
+    }
+    return true;
+  };
+  if (is("ok")) out = RequestStatus::ok;
+  else if (is("error")) out = RequestStatus::error;
+  else if (is("timeout")) out = RequestStatus::timeout;
+  else if (text.size() == 3 && detail::is_digit(text[0]) && detail::is_digit(text[1]) && detail::is_digit(text[2])) {
+    const int code = (text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0');
+    if (code >= 200 && code < 400) out = RequestStatus::ok;
+    else if (code == 408 || code == 504) out = RequestStatus::timeout;
+    else if (code >= 400 && code < 600) out = RequestStatus::error;
+    else return CellStatus::bad;
+  } else {
+    return CellStatus::bad;
+  }
+  return CellStatus::value;
+}
+
+// Feeds the input's rows to the monitor: an arrival per row (with --arrival-column), an
+// Observation per completed request; counts what it reads in a ReplayTally.
+class RowFeeder {
+ public:
+  RowFeeder(const ColumnMap& columns, Monitor& monitor, double latency_scale, ReplayTally& tally)
+      : columns_(columns), monitor_(monitor), request_(monitor.schema()), latency_scale_(latency_scale), tally_(tally) {}
+
+  // One row: returns its event time, or NaN for a row skipped for its time.
+  double feed(const CsvReader& csv);
+
+ private:
+  void observe(const CsvReader& csv, double t);
+  void set_features(const CsvReader& csv);
+  void set_output(const CsvReader& csv, double t);
+  void set_operations(const CsvReader& csv);
+  CellStatus parse_number_cell(const CsvReader& csv, std::size_t column, std::size_t counts, double& x) {
+    const CellStatus status = parse_number(csv.field(column), x);
+    tally_.cells[counts].add(status);
+    return status;
+  }
+  std::string_view text_cell(const CsvReader& csv, std::size_t column, std::size_t counts) {
+    const std::string_view v = detail::trim_blanks(csv.field(column));
+    tally_.cells[counts].add(v.empty() ? CellStatus::missing : CellStatus::value);
+    return v;
+  }
+
+  const ColumnMap& columns_;
+  Monitor& monitor_;
+  Observation request_;
+  double latency_scale_;
+  ReplayTally& tally_;
+};
+
+double RowFeeder::feed(const CsvReader& csv) {
+  ++tally_.rows;
+  double t = 0;
+  const CellStatus time_status = parse_time(csv.field(columns_.time), t);
+  double arrival = 0;
+  const CellStatus arrival_status =
+      columns_.arrival ? parse_time(csv.field(columns_.arrival->column), arrival) : CellStatus::missing;
+  // With arrival times, a row without a completion time is a request never answered.
+  const bool arrived_only = time_status == CellStatus::missing && arrival_status == CellStatus::value;
+  if (time_status != CellStatus::value && !arrived_only) {
+    ++(time_status == CellStatus::missing ? tally_.missing_time : tally_.bad_time);
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  if (columns_.arrival) tally_.cells[columns_.arrival->counts].add(arrival_status);
+  if (arrived_only) {
+    monitor_.on_arrival(arrival);
+    ++tally_.arrivals;
+    ++tally_.unanswered;
+    tally_.saw(arrival);
+    return arrival;
+  }
+  if (columns_.arrival) {
+    // An unreadable or missing arrival is counted above; the request still arrived, at the
+    // latest when it completed.
+    const double arrived = arrival_status == CellStatus::value ? arrival : t;
+    monitor_.on_arrival(arrived);
+    tally_.first_time = std::min(tally_.first_time, arrived);
+  }
+  ++tally_.arrivals;
+  observe(csv, t);
+  return t;
+}
+
+void RowFeeder::observe(const CsvReader& csv, double t) {
+  request_.clear();
+  request_.at(t);
+  set_features(csv);
+  set_output(csv, t);
+  set_operations(csv);
+  monitor_.observe(request_);
+  ++tally_.completions;
+  tally_.saw(t);
+}
+
+void RowFeeder::set_features(const CsvReader& csv) {
+  for (const NumericColumn& n : columns_.numeric) {
+    double x = 0;
+    const CellStatus status = parse_number_cell(csv, n.column, n.counts, x);
+    if (status == CellStatus::value) request_.set(n.feature, x);
+    else if (status == CellStatus::bad) request_.set(n.feature, std::numeric_limits<double>::quiet_NaN());
+  }
+  for (const TextColumn& c : columns_.categorical) {
+    const std::string_view v = text_cell(csv, c.column, c.counts);
+    if (!v.empty()) request_.set(CategoricalFeature{c.handle}, v);
+  }
+}
+
+// The score and predicted class; the predicted class against the label, for the accuracy
+// by hour of the summary.
+void RowFeeder::set_output(const CsvReader& csv, double t) {
+  if (const auto& score = columns_.score) {
+    double x = 0;
+    if (parse_number_cell(csv, score->column, score->counts, x) == CellStatus::value)
+      request_.score(Output{score->handle}, x);
+  }
+  const auto& predicted = columns_.predicted;
+  if (!predicted) return;
+  const std::string_view v = text_cell(csv, predicted->column, predicted->counts);
+  if (!v.empty()) request_.predicted(Output{predicted->handle}, v);
+  if (!columns_.label) return;
+  const std::string_view y = detail::trim_blanks(csv.field(*columns_.label));
+  if (y.empty() || v.empty()) return;
+  Accuracy& a = tally_.accuracy[static_cast<std::int64_t>(std::floor(t / 3600))];
+  ++a.total;
+  a.correct += y == v;
+}
+
+// Tags, latency and status.
+void RowFeeder::set_operations(const CsvReader& csv) {
+  for (const TextColumn& g : columns_.tags) {
+    const std::string_view v = detail::trim_blanks(csv.field(g.column));
+    if (!v.empty()) request_.tag(Tag{g.handle}, v);
+  }
+  if (const auto& latency = columns_.latency) {
+    double x = 0;
+    const CellStatus status = parse_number_cell(csv, latency->column, latency->counts, x);
+    if (status == CellStatus::value) request_.latency(x * latency_scale_);
+    else if (status == CellStatus::bad) request_.latency(std::numeric_limits<double>::quiet_NaN());
+  }
+  if (const auto& status_column = columns_.status) {
+    // A missing or unreadable status is counted; the request is taken as answered.
+    RequestStatus ended = RequestStatus::ok;
+    tally_.cells[status_column->counts].add(parse_status(csv.field(status_column->column), ended));
+    request_.status(ended);
+  }
+}
+
+// Shows "rows read" on a terminal, at most a few times a second; silent otherwise.
+class Progress {
+ public:
+  explicit Progress(std::ostream& err) : err_(&err) {
+#if VIGIL_CLI_HAS_ISATTY
+    enabled_ = &err == &std::cerr && isatty(STDERR_FILENO) == 1;
+#endif
+  }
+  void update(std::uint64_t rows, double time) {
+    if (!enabled_ || (rows & 0x3fff) != 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(250)) return;
+    last_ = now;
+    *err_ << "\r  " << rows << " rows, at " << (std::isfinite(time) ? format_time(time) : std::string("-")) << "   "
+          << std::flush;
+    shown_ = true;
+  }
+  void done() {
+    if (shown_) *err_ << "\r" << std::string(60, ' ') << "\r" << std::flush;
+    shown_ = false;
+  }
+
+ private:
+  std::ostream* err_;
+  bool enabled_ = false;
+  bool shown_ = false;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+// The row loop: every row of `csv` through `feeder`, with progress on a terminal.
+void feed_rows(CsvReader& csv, RowFeeder& feeder, ReplayTally& tally, std::ostream& err) {
+  Progress progress(err);
+  try {
+    while (csv.next()) {
+      const double t = feeder.feed(csv);
+      if (!std::isnan(t)) progress.update(tally.rows, t);
+    }
+  } catch (const format_error& e) {
+    progress.done();
+    fail(e.what());
+  }
+  progress.done();
+  if (!std::isfinite(tally.last_time))
+    fail(tally.input + " has no row with a valid time in column '" + tally.time_column + "' (" +
+         std::to_string(tally.rows) + " rows read)");
+}
+
+ReplayTally start_tally(const ReplaySettings& settings, const CsvReader& csv, const ColumnMap& map) {
+  const std::vector<std::string>& names = csv.columns();
+  ReplayTally tally;
+  tally.input = settings.input;
+  tally.alerts_path = settings.alerts_path;
+  tally.columns = names.size();
+  tally.tracked = map.tracked;
+  tally.cells.resize(map.tracked.size());
+  tally.time_column = names[map.time];
+  if (map.predicted) tally.predicted_column = names[map.predicted->column];
+  if (map.label) tally.label_column = names[*map.label];
+  if (map.arrival) tally.arrival_column = names[map.arrival->column];
+  tally.latency = map.latency.has_value();
+  return tally;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outputs
+// ---------------------------------------------------------------------------------------------
+
+// What a replay writes: alerts.jsonl as alerts are raised, the figures of each interval as it
+// is evaluated (--intervals, and the history of the HTML report), and the final reports.
+// Everything comes from the monitor's callbacks, so that no output changes what is detected.
+class ReplayOutputs {
+ public:
+  ReplayOutputs(const Options& options, const std::string& alerts_path);
+  ReplayOutputs(const ReplayOutputs&) = delete;  // the monitor's callbacks hold `this`
+  ReplayOutputs& operator=(const ReplayOutputs&) = delete;
+
+  void attach(Monitor& monitor);
+  // Completes the files: the last figures, the reports of the end, the alerts.
+  void finish(const Report& report, const std::string& input);
+  // Every transition, in event-time order.
+  const std::vector<Alert>& alerts() const { return alerts_; }
+
+ private:
+  const Options& options_;
+  std::string alerts_path_;
+  std::ofstream alerts_file_;
+  std::ofstream intervals_file_;
+  std::optional<ReportHistory> history_;
+  std::vector<Alert> alerts_;
+};
+
+ReplayOutputs::ReplayOutputs(const Options& options, const std::string& alerts_path)
+    : options_(options), alerts_path_(alerts_path), alerts_file_(create_file(alerts_path)) {
+  if (auto path = options.get("intervals")) {
+    intervals_file_ = create_file(*path);
+    intervals_file_ << interval_header << '\n';
+  }
+  if (options.has("html")) history_.emplace();
+}
+
+void ReplayOutputs::attach(Monitor& monitor) {
+  monitor.on_alert([this](const Alert& a) {
+    alerts_.push_back(a);
+    if (a.transition != Alert::Transition::resolved) alerts_file_ << to_json(a) << '\n';
+  });
+  // A plain replay asks for no per-interval report, which the monitor would build for nothing.
+  if (!intervals_file_.is_open() && !history_) return;
+  monitor.on_interval([this](const Report& r) {
+    if (intervals_file_.is_open()) write_intervals(intervals_file_, r);
+    if (history_) history_->add(r);
+  });
+}
+
+void ReplayOutputs::finish(const Report& report, const std::string& input) {
+  if (intervals_file_.is_open()) finish_file(intervals_file_, *options_.get("intervals"));
+  if (history_) {
+    HtmlOptions html;
+    html.title = "vigil replay of " + input;
+    write_file(*options_.get("html"), to_html(report, alerts_, &*history_, html));
+  }
+  if (auto path = options_.get("json")) write_file(*path, to_json(report, JsonOptions{2}) + "\n");
+  if (auto path = options_.get("prometheus")) write_file(*path, to_prometheus(report));
+  finish_file(alerts_file_, alerts_path_);
+}
+
+}  // namespace
+
+int run_replay(const Options& options, std::ostream& out, std::ostream& err) {
+  const ReplaySettings settings = read_settings(options);
+  const Profile reference = load_reference(settings.reference_path);
+  CsvReader csv = open_csv(settings.input);
+  ColumnMap columns = map_columns(options, reference.schema(), csv, settings, err);
+  const Schema schema = add_tags(options, reference.schema(), csv, settings.input, columns);
+  const std::unique_ptr<Monitor> monitor = build_monitor(schema, reference, settings);
+  ReplayTally tally = start_tally(settings, csv, columns);
+  RowFeeder feeder(columns, *monitor, settings.latency_scale, tally);
+  ReplayOutputs outputs(options, settings.alerts_path);
+  outputs.attach(*monitor);
+
+  const auto started = std::chrono::steady_clock::now();
+  feed_rows(csv, feeder, tally, err);
+  // The log ends here; the time after its last row is not a silence of the traffic.
+  const Report report = monitor->finish();
+  outputs.finish(report, settings.input);
+  tally.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  tally.ragged_rows = csv.ragged_rows();
+  print_replay_summary(out, tally, report, outputs.alerts());
+  return exit_ok;
+}
+
+}  // namespace vigil::tools

@@ -1,0 +1,181 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+//
+// Figures, tables, the replay summary and the per-interval CSV declared in summary.hpp.
+#include "summary.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "vigil/error.hpp"
+
+namespace vigil::tools {
+
+std::string format(const char* pattern, double value) {
+  char text[64];
+  std::snprintf(text, sizeof text, pattern, value);
+  return text;
+}
+
+std::string percent(double share) { return std::isnan(share) ? "-" : format("%.1f %%", 100 * share); }
+
+std::string figure(double value, const char* pattern) { return std::isnan(value) ? "-" : format(pattern, value); }
+
+std::string milliseconds(double seconds) {
+  if (std::isnan(seconds)) return "-";
+  const double ms = 1000 * seconds;
+  return format(ms < 10 ? "%.2f" : (ms < 100 ? "%.1f" : "%.0f"), ms);
+}
+
+void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows, const char* indent) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows)
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      if (widths.size() <= i) widths.push_back(0);
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  for (const auto& row : rows) {
+    std::string line = indent;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line.append(widths[i] + 2 - row[i].size(), ' ');  // the next column's start
+    }
+    out << line << '\n';
+  }
+}
+
+void write_intervals(std::ostream& out, const Report& report) {
+  if (report.features.empty() && report.outputs.empty()) return;
+  const std::string end = format_time(report.recent_end);
+  const auto number = [](double v) { return std::isnan(v) ? std::string() : vigil::detail::to_text(v); };
+  for (const FeatureReport& f : report.features)
+    out << end << ',' << f.name << ',' << (f.categorical ? "categorical" : "numeric") << ',' << to_string(f.status) << ','
+        << f.recent_count << ',' << number(f.missing_rate) << ',' << number(f.out_of_range_rate) << ','
+        << number(f.unseen_rate) << ',' << f.bad_values << ',' << number(f.shift_psi) << ',' << number(f.shift_p_value)
+        << ',' << number(f.profile_p_value) << ',' << f.horizon_count << ',' << number(f.psi) << ','
+        << number(f.ks_statistic) << ',' << number(f.ks_p_value) << ',' << number(f.wasserstein) << '\n';
+  for (const OutputReport& o : report.outputs)
+    out << end << ',' << o.name << ",output," << to_string(o.status) << ',' << o.recent_count << ','
+        << number(o.missing_rate) << ",,,0," << number(o.shift_psi) << ',' << number(o.shift_p_value) << ','
+        << number(o.profile_p_value) << ',' << o.horizon_count << ',' << number(o.psi) << ',' << number(o.ks_statistic)
+        << ',' << number(o.ks_p_value) << ',' << number(o.wasserstein) << '\n';
+}
+
+namespace {
+
+// The first lines: the span replayed and its speed, then the rows monitored and skipped.
+void print_rows(std::ostream& out, const ReplayTally& t, const Report& report) {
+  const double cells = static_cast<double>(t.rows) * static_cast<double>(t.columns);
+  out << "replayed " << t.input << ": " << t.rows << " rows, " << format_time(t.first_time) << " to "
+      << format_time(t.last_time) << format(" (%.2f s", t.seconds)
+      << format(", %.2f M cells/s)\n", cells / std::max(t.seconds, 1e-9) / 1e6);
+  const std::uint64_t late = report.counters.late;
+  out << "  rows monitored: " << report.counters.observed << "; skipped: " << (t.missing_time + t.bad_time + late)
+      << " (" << t.missing_time << " without a time, " << t.bad_time << " with an unreadable time, " << late
+      << " late, beyond the monitor's lateness)";
+  if (t.ragged_rows > 0) out << "; " << t.ragged_rows << " rows with the wrong number of fields left out";
+  if (t.unanswered > 0) out << "; " << t.unanswered << " arrived without a completion time (never answered)";
+  out << '\n';
+}
+
+void print_bad_cells(std::ostream& out, const ReplayTally& t) {
+  std::vector<std::vector<std::string>> bad_cells;
+  for (std::size_t i = 0; i < t.tracked.size(); ++i)
+    if (t.cells[i].bad > 0) bad_cells.push_back({t.tracked[i], std::to_string(t.cells[i].bad)});
+  if (bad_cells.empty()) {
+    out << "  unreadable cells: none\n";
+    return;
+  }
+  out << "  unreadable cells (counted as bad values):\n";
+  print_table(out, bad_cells, "    ");
+}
+
+void print_accuracy(std::ostream& out, const ReplayTally& t) {
+  if (t.accuracy.empty()) return;
+  out << "  accuracy of '" << t.predicted_column << "' against '" << t.label_column << "' by hour:";
+  for (const auto& [hour, a] : t.accuracy)
+    out << ' ' << format_time(static_cast<double>(hour) * 3600).substr(11, 5) << ' '
+        << figure(static_cast<double>(a.correct) / static_cast<double>(a.total), "%.3f");
+  out << '\n';
+}
+
+// Where arrivals come from, the replay's totals, and the last interval judged: its arrivals
+// against the prediction and its error and timeout rates.
+void print_traffic(std::ostream& out, const Report& report, const ReplayTally& t) {
+  const TrafficReport& traffic = report.traffic;
+  out << "  traffic: arrivals "
+      << (t.arrival_column.empty() ? std::string("are the rows' times (no --arrival-column)")
+                                   : "from column '" + t.arrival_column + "'")
+      << "; " << t.arrivals << " arrivals / " << t.completions << " completions";
+  if (!t.arrival_column.empty()) out << ", " << traffic.in_flight << " in flight at the end";
+  out << "; interval to "
+      << (std::isnan(report.recent_end) ? std::string("-") : format_time(report.recent_end).substr(11, 5)) << ": "
+      << traffic.recent_arrivals << " arrivals / " << traffic.recent_completions << " completions vs "
+      << figure(traffic.predicted_arrivals, "%.1f") << " predicted (" << traffic.rate_model << " model on "
+      << traffic.rate_history << " intervals); errors " << percent(traffic.error_rate) << " (background "
+      << percent(traffic.background_error_rate) << "), timeouts " << percent(traffic.timeout_rate) << " (background "
+      << percent(traffic.background_timeout_rate) << ")\n";
+}
+
+// p50/p99/p99.9 of the latency window against the background, the slow threshold and the tag
+// value most over-represented among the slow requests.
+void print_latency(std::ostream& out, const LatencyReport& l) {
+  out << "  latency (ms): p50/p99/p99.9 " << milliseconds(l.recent_p50) << " / " << milliseconds(l.recent_p99) << " / "
+      << milliseconds(l.recent_p999) << " recent (" << l.recent_count << " requests) vs "
+      << milliseconds(l.background_p50) << " / " << milliseconds(l.background_p99) << " / "
+      << milliseconds(l.background_p999) << " background; " << l.slow << " slow (above "
+      << milliseconds(l.slow_threshold) << " ms)";
+  if (!l.attribution.empty()) {
+    const SlowAttribution& a = l.attribution.front();
+    out << "; " << a.tag << '=' << a.value << " carries " << format("%.0f %%", 100 * a.share_of_slow)
+        << " of slow requests vs " << format("%.0f %%", 100 * a.share_of_all) << " of all requests";
+  }
+  out << '\n';
+}
+
+// Every transition in time order; messages are cut to fit a terminal line.
+void print_alerts(std::ostream& out, const std::vector<Alert>& alerts, const std::string& alerts_path) {
+  std::size_t raised = 0;
+  for (const Alert& a : alerts) raised += a.transition != Alert::Transition::resolved;
+  out << "\nalerts: " << raised << " raised or escalated (written to " << alerts_path << "), "
+      << (alerts.size() - raised) << " resolved\n";
+  if (alerts.empty()) return;
+  std::vector<std::vector<std::string>> table{{"time", "kind", "subject", "severity", "message"}};
+  for (const Alert& a : alerts) {
+    std::string message = a.message;
+    if (message.size() > 100) message = message.substr(0, 97) + "...";
+    table.push_back({format_time(a.time), to_string(a.kind), to_string(a.subject),
+                     a.transition == Alert::Transition::resolved ? "resolved" : to_string(a.severity), message});
+  }
+  print_table(out, table);
+}
+
+void print_status(std::ostream& out, const Report& report) {
+  out << "\nstatus at " << format_time(report.time) << ": " << to_string(report.status) << '\n';
+  std::vector<std::vector<std::string>> table{
+      {"feature", "kind", "status", "drift PSI", "KS", "missing", "out of range", "unseen", "bad"}};
+  for (const FeatureReport& f : report.features)
+    table.push_back({f.name, f.categorical ? "categorical" : "numeric", to_string(f.status), figure(f.psi),
+                     figure(f.ks_statistic), percent(f.missing_rate), percent(f.out_of_range_rate),
+                     percent(f.unseen_rate), std::to_string(f.bad_values)});
+  for (const OutputReport& o : report.outputs)
+    table.push_back({o.name, "output", to_string(o.status), figure(o.psi), figure(o.ks_statistic),
+                     percent(o.missing_rate), "", "", ""});
+  print_table(out, table);
+}
+
+}  // namespace
+
+void print_replay_summary(std::ostream& out, const ReplayTally& tally, const Report& report,
+                          const std::vector<Alert>& alerts) {
+  print_rows(out, tally, report);
+  print_bad_cells(out, tally);
+  print_accuracy(out, tally);
+  print_traffic(out, report, tally);
+  if (tally.latency) print_latency(out, report.latency);
+  print_alerts(out, alerts, tally.alerts_path);
+  print_status(out, report);
+}
+
+}  // namespace vigil::tools

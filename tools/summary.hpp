@@ -1,0 +1,86 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+//
+// What the `vigil` program prints: figures and aligned tables, the summary that ends a
+// replay (rows, unreadable cells, accuracy, traffic, latency, alerts, the status of every
+// feature), and the per-interval CSV of `vigil replay --intervals`.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "csv.hpp"
+#include "vigil/monitor/alerts.hpp"
+#include "vigil/monitor/report.hpp"
+
+namespace vigil::tools {
+
+/// `value` through a printf pattern with one double ("%.2f").
+std::string format(const char* pattern, double value);
+/// A share as "12.3 %", or "-" when it is not defined (NaN).
+std::string percent(double share);
+/// A figure through `pattern`, or "-" for NaN.
+std::string figure(double value, const char* pattern = "%.3f");
+/// Seconds as milliseconds with about three significant figures: "12.3", "250", or "-".
+std::string milliseconds(double seconds);
+
+/// Writes rows as left-aligned columns separated by two spaces, each line after `indent`.
+void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows, const char* indent = "  ");
+
+/// The header row of `vigil replay --intervals`.
+inline constexpr const char* interval_header =
+    "end,subject,kind,status,recent_count,missing_rate,out_of_range_rate,unseen_rate,bad_values,shift_psi,"
+    "shift_p_value,profile_p_value,horizon_count,psi,ks_statistic,ks_p_value,wasserstein";
+
+/// One CSV line per feature and output of an interval's report: the figures the alert rules
+/// read (`interval_header` names them). Nothing for a report without features and outputs.
+void write_intervals(std::ostream& out, const Report& report);
+
+/// One hour's accuracy of the predicted class against the label.
+struct Accuracy {
+  std::uint64_t correct = 0;
+  std::uint64_t total = 0;
+};
+
+/// What a replay read and counted, for its summary.
+struct ReplayTally {
+  std::string input;          ///< the requests file
+  std::size_t columns = 0;    ///< its columns
+  std::uint64_t rows = 0;     ///< data rows read
+  std::uint64_t missing_time = 0;
+  std::uint64_t bad_time = 0;
+  std::uint64_t ragged_rows = 0;  ///< rows left out for their field count
+  std::uint64_t arrivals = 0;
+  std::uint64_t completions = 0;
+  std::uint64_t unanswered = 0;  ///< rows with an arrival and no completion time
+  double first_time = std::numeric_limits<double>::infinity();
+  double last_time = -std::numeric_limits<double>::infinity();
+  double seconds = 0;                  ///< wall-clock time of the replay
+  std::vector<std::string> tracked;    ///< columns whose cells are tallied
+  std::vector<CellCounts> cells;       ///< per tracked column
+  std::map<std::int64_t, Accuracy> accuracy;  ///< per hour of event time
+  std::string time_column;
+  std::string predicted_column;  ///< empty when the class is not replayed
+  std::string label_column;      ///< empty without --label-column
+  std::string arrival_column;    ///< empty without --arrival-column
+  bool latency = false;          ///< --latency-column was given
+  std::string alerts_path;
+
+  /// Widens the replayed span to include event time `t`.
+  void saw(double t) {
+    if (t < first_time) first_time = t;
+    if (t > last_time) last_time = t;
+  }
+};
+
+/// The summary of a replay: what was read and skipped, the accuracy by hour, the traffic and
+/// latency of the last interval, every alert transition and the final status per feature and
+/// output (docs/cli.md shows one).
+void print_replay_summary(std::ostream& out, const ReplayTally& tally, const Report& report,
+                          const std::vector<Alert>& alerts);
+
+}  // namespace vigil::tools
