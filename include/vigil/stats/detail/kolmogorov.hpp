@@ -71,15 +71,22 @@ inline double smirnov_sf(std::int64_t n, double x) {
   return std::clamp(sum, 0.0, 1.0);
 }
 
-/// P(D_n ≤ d) by the Durbin matrix method as arranged by Marsaglia, Tsang & Wang (2003):
-/// the k-th diagonal element of H^n, scaled by n!/n^n, with exponents tracked separately.
-/// O(m³ log n) with m = 2⌈nd⌉ − 1.
-inline double kolmogorov_cdf_durbin(std::int64_t n, double d) {
-  if (d >= 1) return 1.0;
-  const double nd = static_cast<double>(n) * d;
-  if (nd <= 0.5) return 0.0;
-  const auto k = static_cast<std::size_t>(std::ceil(nd));
-  const double h = static_cast<double>(k) - nd;
+/// The product of two square matrices of order m, row-major.
+inline std::vector<double> matrix_product(const std::vector<double>& a, const std::vector<double>& b, std::size_t m) {
+  std::vector<double> out(m * m, 0.0);
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t l = 0; l < m; ++l) {
+      const double ail = a[i * m + l];
+      if (ail == 0) continue;
+      for (std::size_t j = 0; j < m; ++j) out[i * m + j] += ail * b[l * m + j];
+    }
+  }
+  return out;
+}
+
+/// Marsaglia, Tsang & Wang's matrix H of order m = 2k − 1 for k = ⌈nd⌉ and h = k − nd,
+/// row-major.
+inline std::vector<double> durbin_matrix(std::size_t k, double h) {
   const std::size_t m = 2 * k - 1;
   std::vector<double> v(m), w(m), H(m * m, 0.0);
   double factorial = 1;
@@ -95,44 +102,55 @@ inline double kolmogorov_cdf_durbin(std::int64_t n, double d) {
   }
   for (std::size_t r = 0; r < m; ++r) H[r * m] = v[r];
   for (std::size_t c = 0; c < m; ++c) H[(m - 1) * m + c] = v[m - 1 - c];
+  return H;
+}
 
-  auto multiply = [m](const std::vector<double>& a, const std::vector<double>& b) {
-    std::vector<double> out(m * m, 0.0);
-    for (std::size_t i = 0; i < m; ++i) {
-      for (std::size_t l = 0; l < m; ++l) {
-        const double ail = a[i * m + l];
-        if (ail == 0) continue;
-        for (std::size_t j = 0; j < m; ++j) out[i * m + j] += ail * b[l * m + j];
-      }
-    }
-    return out;
-  };
-  constexpr int kScaleExponent = 128;
-  const double scale_up = std::ldexp(1.0, kScaleExponent);
-  const double scale_down = std::ldexp(1.0, -kScaleExponent);
+/// The power of two by which the Durbin computation rescales its numbers to stay in range.
+inline constexpr int durbin_scale_exponent = 128;
+
+/// Element (k − 1, k − 1) of H^n for H of order m, by repeated squaring; the power of two
+/// taken out of it to keep it in range is added to `exponent`.
+inline double durbin_power_element(std::vector<double> H, std::size_t m, std::size_t k, std::int64_t n, long& exponent) {
+  const double scale_up = std::ldexp(1.0, durbin_scale_exponent);
+  const double scale_down = std::ldexp(1.0, -durbin_scale_exponent);
   std::vector<double> power(m * m, 0.0);
   for (std::size_t i = 0; i < m; ++i) power[i * m + i] = 1;
-  long exponent = 0;
   long h_exponent = 0;
   for (std::int64_t remaining = n; remaining > 0; remaining /= 2) {
     if (remaining % 2 != 0) {
-      power = multiply(power, H);
+      power = matrix_product(power, H, m);
       exponent += h_exponent;
     }
-    H = multiply(H, H);
+    H = matrix_product(H, H, m);
     h_exponent *= 2;
     if (std::fabs(H[(k - 1) * m + (k - 1)]) > scale_up) {
       for (double& x : H) x *= scale_down;
-      h_exponent += kScaleExponent;
+      h_exponent += durbin_scale_exponent;
     }
   }
-  double p = power[(k - 1) * m + (k - 1)];
+  return power[(k - 1) * m + (k - 1)];
+}
+
+/// P(D_n ≤ d) by the Durbin matrix method as arranged by Marsaglia, Tsang & Wang (2003):
+/// the k-th diagonal element of H^n, scaled by n!/n^n, with exponents tracked separately.
+/// O(m³ log n) with m = 2⌈nd⌉ − 1.
+inline double kolmogorov_cdf_durbin(std::int64_t n, double d) {
+  if (d >= 1) return 1.0;
+  const double nd = static_cast<double>(n) * d;
+  if (nd <= 0.5) return 0.0;
+  const auto k = static_cast<std::size_t>(std::ceil(nd));
+  const double h = static_cast<double>(k) - nd;
+  const std::size_t m = 2 * k - 1;
+  long exponent = 0;
+  double p = durbin_power_element(durbin_matrix(k, h), m, k, n, exponent);
+  const double scale_up = std::ldexp(1.0, durbin_scale_exponent);
+  const double scale_down = std::ldexp(1.0, -durbin_scale_exponent);
   const double n_real = static_cast<double>(n);
   for (std::int64_t i = 1; i <= n; ++i) {
     p = static_cast<double>(i) * p / n_real;
     if (std::fabs(p) < scale_down) {
       p *= scale_up;
-      exponent -= kScaleExponent;
+      exponent -= durbin_scale_exponent;
     }
   }
   return std::ldexp(p, static_cast<int>(exponent));
