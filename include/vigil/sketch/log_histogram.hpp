@@ -259,6 +259,9 @@ class BasicLogHistogram {
   void cover(std::int64_t lo, std::int64_t hi);
   void add_at(std::int64_t index, std::uint64_t n);
   bool used_range(std::int64_t& lo, std::int64_t& hi) const;
+  void bounds_from_buckets(double& lowest, double& highest) const;
+  template <class CountAt>
+  double quantile_of(double q, std::uint64_t n, std::uint64_t below, std::uint64_t above, CountAt count_at) const;
   std::uint64_t at(std::int64_t index) const;
   std::uint64_t read_buckets(io::Reader& r, std::uint64_t total);
   void restore_totals(const detail::LogHistogramTotals& totals, std::uint64_t count);

@@ -306,15 +306,31 @@ template <class Counter>
 double BasicLogHistogram<Counter>::quantile(double q) const {
   if (!(q >= 0 && q <= 1))
     detail::throw_invalid_argument("LogHistogram::quantile: q " + detail::to_text(q) + " is outside [0, 1]");
-  const std::uint64_t n = count();
+  const std::uint64_t below = zero_.load() + underflow_.load();
+  const std::uint64_t above = overflow_.load();
+  if constexpr (concurrent) {
+    // Every counter read once, so that the rank and the walk see the same counts however
+    // the writers move them meanwhile.
+    std::vector<std::uint64_t> counts(capacity_);
+    std::uint64_t n = below + above;
+    for (std::uint64_t i = 0; i < capacity_; ++i) n += counts[i] = counts_[i].load();
+    return quantile_of(q, n, below, above, [&](std::uint64_t i) { return counts[i]; });
+  } else {
+    return quantile_of(q, count_, below, above, [&](std::uint64_t i) { return counts_[i].load(); });
+  }
+}
+
+// The quantile of n values: `below` in the zero bucket and the underflow, `above` in the
+// overflow, count_at(i) in bucket offset_ + i.
+template <class Counter>
+template <class CountAt>
+double BasicLogHistogram<Counter>::quantile_of(double q, std::uint64_t n, std::uint64_t below, std::uint64_t above,
+                                               CountAt count_at) const {
   if (n == 0) return std::numeric_limits<double>::quiet_NaN();
   double lowest = min_.load();
   double highest = max_.load();
-  if (VIGIL_UNLIKELY(!(lowest <= highest))) {
-    // A concurrent writer has counted its value but not yet published min and max.
-    lowest = 0;
-    highest = std::numeric_limits<double>::max();
-  }
+  // A concurrent writer may have counted its value but not yet published min and max.
+  if (VIGIL_UNLIKELY(!(lowest <= highest))) bounds_from_buckets(lowest, highest);
   // The rank k = ⌈q·n⌉ (at least 1) of the value sought; long double keeps q·n exact enough.
   const long double exact_rank = std::ceil(static_cast<long double>(q) * static_cast<long double>(n));
   const std::uint64_t k = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(exact_rank), 1, n);
@@ -329,25 +345,44 @@ double BasicLogHistogram<Counter>::quantile(double q) const {
     // Not std::clamp: a racing writer may have counted a value before publishing min/max.
     return std::min(std::max(point, lowest), highest);
   };
-  // Walk from the nearer end. Under concurrent writers the counts may move during the walk;
-  // falling off the end then answers the extreme value.
+  // Walk from the nearer end.
   if (k <= n / 2) {
-    std::uint64_t seen = zero_.load() + underflow_.load();
+    std::uint64_t seen = below;
     if (k <= seen) return lowest;
     for (std::uint64_t i = 0; i < capacity_; ++i) {
-      seen += counts_[i].load();
+      seen += count_at(i);
       if (k <= seen) return representative(offset_ + static_cast<std::int64_t>(i));
     }
     return highest;
   }
   const std::uint64_t from_top = n - k + 1;
-  std::uint64_t seen = overflow_.load();
+  std::uint64_t seen = above;
   if (from_top <= seen) return highest;
   for (std::uint64_t i = capacity_; i-- > 0;) {
-    seen += counts_[i].load();
+    seen += count_at(i);
     if (from_top <= seen) return representative(offset_ + static_cast<std::int64_t>(i));
   }
   return lowest;
+}
+
+// The range the counted values lie in, from the buckets that hold them: what quantile()
+// answers with before a concurrent writer has published its value as the min or max.
+template <class Counter>
+void BasicLogHistogram<Counter>::bounds_from_buckets(double& lowest, double& highest) const {
+  lowest = 0;
+  highest = std::numeric_limits<double>::max();
+  std::uint64_t first = capacity_;
+  std::uint64_t last = capacity_;
+  for (std::uint64_t i = 0; i < capacity_; ++i) {
+    if (counts_[i].load() == 0) continue;
+    if (first == capacity_) first = i;
+    last = i;
+  }
+  if (first == capacity_) return;
+  if (zero_.load() + underflow_.load() == 0)
+    lowest = static_cast<double>(detail::log_bucket_edge_long(scale(), offset_ + static_cast<std::int64_t>(first)));
+  if (overflow_.load() == 0)
+    highest = static_cast<double>(detail::log_bucket_edge_long(scale(), offset_ + static_cast<std::int64_t>(last) + 1));
 }
 
 template <class Counter>
