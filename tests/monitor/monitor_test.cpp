@@ -478,3 +478,156 @@ TEST_CASE("Monitor: many threads observe while another reports", "[monitor][conc
   CHECK(r.traffic.in_flight == 0);
   CHECK(r.counters.bad_arrival_time == 0);
 }
+
+namespace {
+
+// Streams `minutes` of the scenario without evaluating, x ten times larger from `fault_from`
+// on; the health check (report()) then evaluates.
+void stream(const Scenario& sc, vigil::Monitor& monitor, int from_minute, int minutes, int fault_from) {
+  Source s(11 + static_cast<std::uint64_t>(from_minute));
+  vigil::Observation o(sc.schema);
+  for (int m = from_minute; m < from_minute + minutes; ++m) {
+    for (int i = 0; i < 200; ++i) {
+      Scenario::Row r = Scenario::draw(s);
+      if (m >= fault_from) r.x *= 10;
+      sc.fill(o, r);
+      o.at(start_time + 60 * m + 0.3 * i);
+      monitor.observe(o);
+    }
+  }
+}
+
+// The figures two reports of the same state share, as text, for comparison.
+std::string summary_of(const vigil::Report& r) {
+  std::string text = std::to_string(r.time) + " " + vigil::to_string(r.status) + " " + std::to_string(r.counters.observed);
+  for (const auto& f : r.features) text += " " + f.name + ":" + vigil::to_string(f.status) + ":" + std::to_string(f.psi);
+  for (const auto& c : r.cohorts) text += " " + c.tag + "=" + c.value + ":" + vigil::to_string(c.status);
+  for (const auto& a : r.open_alerts) text += std::string(" open ") + vigil::to_string(a.kind) + " " + vigil::to_string(a.subject) + " #" + std::to_string(a.sequence);
+  for (const auto& a : r.alert_log) text += " log #" + std::to_string(a.sequence) + " " + vigil::to_string(a.transition);
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("Monitor: report() consumes nothing: every reader sees the same report and every transition", "[monitor]") {
+  Scenario sc;
+  vigil::Monitor monitor(sc.schema, sc.profile(5000));
+  std::vector<Alert> seen;
+  monitor.on_alert([&](const Alert& a) { seen.push_back(a); });
+  stream(sc, monitor, 0, 40, 20);
+  const vigil::Report first = monitor.report();   // evaluates the 39 closed intervals
+  const vigil::Report second = monitor.report();  // a second reader: nothing new to evaluate
+  CHECK(summary_of(first) == summary_of(second));
+  REQUIRE_FALSE(seen.empty());
+  // The alert log holds every transition the callback saw, numbered 1, 2, ... in order.
+  REQUIRE(first.alert_log.size() == seen.size());
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    CHECK(seen[i].sequence == i + 1);
+    CHECK(first.alert_log[i].sequence == seen[i].sequence);
+    CHECK(first.alert_log[i].kind == seen[i].kind);
+    CHECK(first.alert_log[i].subject == seen[i].subject);
+    CHECK(first.alert_log[i].transition == seen[i].transition);
+  }
+  // An open alert carries the number of the transition that raised (or escalated) it.
+  REQUIRE_FALSE(first.open_alerts.empty());
+  for (const Alert& open : first.open_alerts) {
+    bool found = false;
+    for (const Alert& t : seen)
+      found = found || (t.sequence == open.sequence && t.kind == open.kind && t.subject == open.subject &&
+                        t.transition != Alert::Transition::resolved);
+    CHECK(found);
+  }
+  // A reader that remembers the last number it saw finds exactly what came after.
+  const std::uint64_t last_seen = first.alert_log.back().sequence;
+  stream(sc, monitor, 40, 20, 1000);  // the fault is over: alerts resolve
+  const vigil::Report later = monitor.report();
+  std::size_t newer = 0;
+  for (const Alert& a : later.alert_log) newer += a.sequence > last_seen;
+  CHECK(newer == seen.size() - first.alert_log.size());
+  CHECK(newer > 0);
+}
+
+TEST_CASE("Monitor: the alert log keeps the latest MonitorOptions::alert_log transitions", "[monitor]") {
+  Scenario sc;
+  vigil::MonitorOptions options;
+  options.alert_log = 3;
+  vigil::Monitor monitor(sc.schema, sc.profile(5000), options);
+  std::vector<Alert> seen;
+  monitor.on_alert([&](const Alert& a) { seen.push_back(a); });
+  stream(sc, monitor, 0, 40, 20);
+  stream(sc, monitor, 40, 20, 1000);
+  const vigil::Report r = monitor.report();
+  REQUIRE(seen.size() > 3);
+  REQUIRE(r.alert_log.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) CHECK(r.alert_log[i].sequence == seen[seen.size() - 3 + i].sequence);
+}
+
+TEST_CASE("Monitor: on_interval reports each evaluated interval once, in order, without changing what is detected",
+          "[monitor]") {
+  Scenario sc;
+  vigil::Monitor plain(sc.schema, sc.profile(5000), replay_options());
+  vigil::Monitor watched(sc.schema, sc.profile(5000), replay_options());
+  std::vector<Alert> plain_alerts;
+  std::vector<Alert> watched_alerts;
+  std::vector<vigil::Report> intervals;
+  plain.on_alert([&](const Alert& a) { plain_alerts.push_back(a); });
+  watched.on_interval([&](const vigil::Report& r) { intervals.push_back(r); });
+  watched.on_alert([&](const Alert& a) {
+    watched_alerts.push_back(a);
+    // A callback may read the monitor: the evaluation's lock is released by then.
+    CHECK(watched.report().alert_log.back().sequence >= a.sequence);
+  });
+  stream(sc, plain, 0, 30, 15);
+  stream(sc, watched, 0, 30, 15);
+  plain.finish();
+  watched.finish();
+  REQUIRE(plain_alerts.size() == watched_alerts.size());
+  for (std::size_t i = 0; i < plain_alerts.size(); ++i) {
+    CHECK(plain_alerts[i].subject == watched_alerts[i].subject);
+    CHECK(plain_alerts[i].time == watched_alerts[i].time);
+  }
+  REQUIRE(intervals.size() == 30);  // minutes 0 to 29, the last closed by finish()
+  for (std::size_t i = 0; i < intervals.size(); ++i) CHECK(intervals[i].recent_end == start_time + 60.0 * (i + 1));
+  // Each interval's report holds that interval's figures: x is ten times larger from minute
+  // 15 on, so its spread (out-of-range share) jumps there.
+  CHECK(intervals[10].features[0].out_of_range_rate < 0.01);
+  CHECK(intervals[20].features[0].out_of_range_rate > 0.2);
+}
+
+TEST_CASE("Monitor: statuses follow typed subjects: a feature named like a latency subject keeps its own", "[monitor]") {
+  vigil::Schema schema;
+  const auto requests = schema.add_numeric("requests");  // the name of the latency family's subject
+  const auto host = schema.add_tag("host");
+  vigil::Profile profile(schema);
+  Source s(3);
+  vigil::Observation o(schema);
+  for (int i = 0; i < 2000; ++i) {
+    o.clear();
+    o.set(requests, s.normal());
+    profile.add(o);
+  }
+  vigil::MonitorOptions options;
+  options.shards = 1;
+  options.evaluate_in_observe = true;
+  vigil::Monitor monitor(schema, profile, options);
+  for (int m = 0; m < 65; ++m) {
+    for (int i = 0; i < 100; ++i) {
+      o.clear();
+      o.set(requests, s.normal());
+      o.tag(host, i % 2 ? "a" : "b");
+      // From minute 60, requests take ten times as long.
+      o.latency((m >= 60 ? 0.2 : 0.02) * std::exp(0.2 * s.normal()));
+      o.at(start_time + 60 * m + 0.5 * i);
+      monitor.observe(o);
+    }
+  }
+  const vigil::Report r = monitor.report(start_time + 65 * 60);
+  bool latency_alert = false;
+  for (const Alert& a : r.open_alerts)
+    latency_alert = latency_alert || (a.kind == AlertKind::latency && vigil::to_string(a.subject) == "requests");
+  REQUIRE(latency_alert);
+  CHECK(r.latency.status != vigil::Status::ok);
+  REQUIRE(r.features.size() == 1);
+  CHECK(r.features[0].name == "requests");
+  CHECK(r.features[0].status == vigil::Status::ok);
+}

@@ -207,16 +207,16 @@ TEST_CASE("traffic: a far-off count needs a fitted model, not the fall-back mean
   r.arrival_p_value = 1e-100;
   r.rate_model = "mean";
   std::vector<vigil::Evidence> evidence;
-  vigil::detail::traffic_evidence(r, policy, true, evidence);
+  vigil::detail::traffic_evidence(r, vigil::RateModel::mean, policy, true, evidence);
   CHECK(evidence.empty());
   r.rate_model = "recent";
-  vigil::detail::traffic_evidence(r, policy, true, evidence);
+  vigil::detail::traffic_evidence(r, vigil::RateModel::recent, policy, true, evidence);
   REQUIRE(evidence.size() == 1);
   CHECK(evidence[0].severity == vigil::Severity::alert);
   CHECK(evidence[0].immediate);
   evidence.clear();
   r.arrival_z = -6;  // warn, and only if it persists
-  vigil::detail::traffic_evidence(r, policy, true, evidence);
+  vigil::detail::traffic_evidence(r, vigil::RateModel::recent, policy, true, evidence);
   REQUIRE(evidence.size() == 1);
   CHECK(evidence[0].severity == vigil::Severity::warn);
   CHECK_FALSE(evidence[0].immediate);

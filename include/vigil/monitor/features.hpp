@@ -109,7 +109,7 @@ inline FeatureReport analyze_numeric(const NumericPlan& p, std::size_t i, const 
 /// Short-term figures of categorical feature `p`: the recent counts against training and
 /// against the background (against training again before there is a background).
 inline void categorical_shift(const CategoricalPlan& p, const std::vector<double>& recent_counts,
-                              const Span<FeatureState>& background, FeatureReport& r) {
+                              const Merged<FeatureState>& background, FeatureReport& r) {
   if (total_of(p.reference_share) > 0) {
     const auto vs_profile = g_test_against_shares(recent_counts, p.reference_share);
     r.profile_statistic = vs_profile.statistic;
@@ -131,8 +131,8 @@ inline void categorical_shift(const CategoricalPlan& p, const std::vector<double
 }
 
 /// Every figure of categorical feature i (plan `p`).
-inline FeatureReport analyze_categorical(const CategoricalPlan& p, std::size_t i, const Span<FeatureState>& recent,
-                                         const Span<FeatureState>& background, const Span<FeatureState>& horizon) {
+inline FeatureReport analyze_categorical(const CategoricalPlan& p, std::size_t i, const Merged<FeatureState>& recent,
+                                         const Merged<FeatureState>& background, const Merged<FeatureState>& horizon) {
   FeatureReport r;
   r.name = p.name;
   r.categorical = true;
@@ -264,11 +264,11 @@ class FeatureFamily {
 
   /// Every feature's figures, numeric features first, over the recent interval(s), the
   /// trailing background and the horizon.
-  Section analyze(const SpanReader<State>& span, const EvaluationContext& context, const SlotContext&) const {
+  Section analyze(const History<State>& history, const EvaluationContext& context, const SlotContext&) const {
     const EvaluationWindow& w = context.window;
-    const Span<State> recent = span(w.recent_start, w.recent_end);
-    const Span<State> background = span(w.background_start, w.recent_start);
-    const Span<State> horizon = span(w.horizon_start, w.recent_end);
+    const Merged<State> recent = history(w.recent_start, w.recent_end);
+    const Merged<State> background = history(w.background_start, w.recent_start);
+    const Merged<State> horizon = history(w.horizon_start, w.recent_end);
     const std::uint64_t reference_rows = context.profile.rows();
     Section section;
     for (std::size_t i = 0; i < plan_->numeric.size(); ++i)
@@ -302,6 +302,8 @@ class FeatureFamily {
       value_evidence(r, policy, subject, out);
     }
   }
+
+  std::size_t memory_bytes() const { return sizeof(*this); }
 
   template <class Part>
   static void place(Section&& section, Part& part) {

@@ -150,11 +150,12 @@ inline void slow_value_evidence(const SlowAttribution& a, double slow_threshold,
                              " of all requests (lift " + fixed(a.lift) + ")."});
 }
 
-/// The latency family's figures of one slot: the report, and per attribution its subject
-/// index (1 + the tag value's slot in LatencyPlan).
+/// The latency family's figures of one slot: the report, per attribution its subject index
+/// (1 + the tag value's counter in LatencyPlan), and the latencies refused over the horizon.
 struct LatencySection {
   LatencyReport report;
   std::vector<std::uint32_t> attribution_index;
+  std::uint64_t horizon_bad_latency = 0;
 };
 
 /// The latency family (docs/concepts.md, "Monitor family").
@@ -175,22 +176,24 @@ class LatencyFamily {
 
   /// The latency window against the latency background, with slow-request attribution by
   /// every tag.
-  Section analyze(const SpanReader<State>& span, const EvaluationContext& context, const SlotContext& slot) const {
+  Section analyze(const History<State>& history, const EvaluationContext& context, const SlotContext& slot) const {
     const EvaluationWindow& w = context.window;
-    const Span<State> recent = span(w.latency_start, w.recent_end);
-    const Span<State> background = span(w.latency_background_start, w.latency_start);
+    const Merged<State> recent = history(w.latency_start, w.recent_end);
+    const Merged<State> background = history(w.latency_background_start, w.latency_start);
     Section s;
     s.report.subject = to_string(requests_subject(slot.cohort));
     analyze_latency(recent.state.latency, background.state.latency, s.report);
     s.report.slow_threshold = context.intake.slow_threshold();
     s.report.slow = recent.state.slow;
     attribute(recent.state, background.state, context.tag_values, context.tag_names, s);
+    history.each(w.horizon_start, w.recent_end,
+                 [&](std::uint64_t, const State& interval) { s.horizon_bad_latency += interval.bad_latency; });
     return s;
   }
 
   /// Once every slot was judged: what counts as slow from now on is the background's p99 of
   /// all requests (slot 0, the first section), unless the options set a threshold.
-  void conclude(const std::vector<Section>& sections, const EvaluationContext& context) const {
+  void conclude(const std::vector<Section>& sections, const EvaluationContext& context) {
     if (!automatic_ || sections.empty()) return;
     const LatencyReport& all = sections.front().report;
     if (all.background_count >= context.policy.min_requests) context.intake.set_slow_threshold(all.background_p99);
@@ -215,10 +218,13 @@ class LatencyFamily {
     }
   }
 
-  template <class Part>
-  static void place(Section&& section, Part& part) {
-    part.latency = std::move(section.report);
+  std::size_t memory_bytes() const { return sizeof(*this); }
+
+  static void place(Section&& section, Report& report) {
+    report.latency = std::move(section.report);
+    report.counters.bad_latency = section.horizon_bad_latency;
   }
+  static void place(Section&& section, CohortReport& cohort) { cohort.latency = std::move(section.report); }
   template <class Part>
   static void mark(const Subject&, Status status, Part& part) {
     part.latency.status = std::max(part.latency.status, status);

@@ -39,13 +39,15 @@ namespace vigil {
 /// **Evaluation** happens in observe() with MonitorOptions::evaluate_in_observe (a log
 /// replay), or else when report(), report(now), evaluate() or finish() find intervals that
 /// closed since: each interval is evaluated exactly once, whoever asks first, and asking
-/// consumes nothing: every reader sees the same report, open alerts and alert log.
+/// consumes nothing: every reader sees the same report, open alerts and alert log. A silence
+/// (no request while some are expected) is judged only when the time is given: report(now)
+/// or evaluate(now) from a health check with the wall clock, or an event's own time.
 ///
 /// **Threads**: observe() takes a shard's lock (a spin lock; a thread whose shard is busy
 /// moves to a free one) and, once per interval, the retention lock; evaluation takes each
-/// shard's lock briefly, then works on merged copies. Callbacks run on the thread that
-/// evaluates, after the evaluation, in event-time order; they may call report() but must not
-/// evaluate.
+/// shard's lock briefly, then works on merged copies. Callbacks run after the evaluation, one
+/// at a time, in event-time order, with no lock of the monitor held: they may read the
+/// monitor, evaluate it or register callbacks.
 ///
 /// **Memory**: per retained interval (fine_intervals + coarse_intervals + 2, per cohort value
 /// too) one interval summary — 16 bytes and each family's state: 8 bytes per bin
@@ -86,8 +88,8 @@ class Monitor {
   void on_arrival();
 
   /// The report as of the latest evaluation, after evaluating every interval that ended at
-  /// or before the latest event time and judging the silence since the last arrival then.
-  /// Calling it again without new events returns the same report.
+  /// or before the latest event time. Calling it again without new events returns the same
+  /// report.
   Report report();
   /// The same at `now`: event time advances to `now` first, so a quiet stream still closes
   /// its intervals and a stopped one is judged by the silence up to `now` — what a health
@@ -113,10 +115,12 @@ class Monitor {
   const Schema& schema() const { return schema_; }
   const Profile& profile() const { return profile_; }
   const MonitorOptions& options() const { return options_; }
-  /// Bytes allocated by the monitor: the plan, every shard's open interval and every
-  /// retained interval (the bound in the class comment). O(intervals); takes the locks.
+  /// Bytes allocated by the monitor: the plan, every shard's open interval, every retained
+  /// interval, the rate predictor, the alert states and log (the bound in the class comment).
+  /// O(intervals); takes the locks.
   std::size_t memory_bytes() const {
-    return sizeof(*this) + plan_.memory_bytes() + intake_.memory_bytes() - sizeof(intake_);
+    return sizeof(*this) - sizeof(plan_) - sizeof(intake_) - sizeof(evaluator_) + plan_.memory_bytes() +
+           intake_.memory_bytes() + evaluator_.memory_bytes();
   }
 
   /// Requests accepted so far.
@@ -172,7 +176,7 @@ inline void Monitor::on_arrival(double t) {
   if (opened != detail::IntervalClock::none && options_.evaluate_in_observe) evaluate(intake_.clock().start(opened));
 }
 
-inline void Monitor::evaluate() { evaluator_.run(intake_.latest_time(), true); }
+inline void Monitor::evaluate() { evaluator_.run(intake_.latest_time(), false); }
 
 inline void Monitor::evaluate(double now) {
   intake_.advance_time(now);

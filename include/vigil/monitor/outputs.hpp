@@ -94,8 +94,8 @@ inline void score_drift(const OutputPlan& p, const OutputState& horizon, const T
 }
 
 /// Every figure of output i (plan `p`); `reference` is the profile's digest of its scores.
-inline OutputReport analyze_output(const OutputPlan& p, std::size_t i, const Span<OutputState>& recent,
-                                   const Span<OutputState>& background, const Span<OutputState>& horizon,
+inline OutputReport analyze_output(const OutputPlan& p, std::size_t i, const Merged<OutputState>& recent,
+                                   const Merged<OutputState>& background, const Merged<OutputState>& horizon,
                                    const TDigest<>& reference, std::uint64_t reference_rows) {
   OutputReport r;
   r.name = p.name;
@@ -181,17 +181,17 @@ class OutputFamily {
   }
   OutputFamily(const Plan& plan, const MonitorOptions&) : plan_(&plan) {}
 
-  Section analyze(const SpanReader<State>& span, const EvaluationContext& context, const SlotContext&) const {
+  Section analyze(const History<State>& history, const EvaluationContext& context, const SlotContext&) const {
     const EvaluationWindow& w = context.window;
-    const Span<State> recent = span(w.recent_start, w.recent_end);
-    const Span<State> background = span(w.background_start, w.recent_start);
-    const Span<State> horizon = span(w.horizon_start, w.recent_end);
+    const Merged<State> recent = history(w.recent_start, w.recent_end);
+    const Merged<State> background = history(w.background_start, w.recent_start);
+    const Merged<State> horizon = history(w.horizon_start, w.recent_end);
     const Profile& profile = context.profile;
     const std::uint64_t reference_rows = profile.rows();
     Section section;
     for (std::size_t i = 0; i < plan_->outputs.size(); ++i) {
       const OutputPlan& p = plan_->outputs[i];
-      const TDigest<>& reference = profile.output(profile.schema().output(p.name)).digest;
+      const TDigest<>& reference = profile.output(Output{p.profile_output}).digest;
       section.push_back(analyze_output(p, i, recent, background, horizon, reference, reference_rows));
     }
     return section;
@@ -218,6 +218,8 @@ class OutputFamily {
                       Subject{id, static_cast<std::uint32_t>(i), r.name, slot.cohort, false}, out);
     }
   }
+
+  std::size_t memory_bytes() const { return sizeof(*this); }
 
   template <class Part>
   static void place(Section&& section, Part& part) {

@@ -21,6 +21,7 @@
 #include "vigil/monitor/detail/corrections.hpp"
 #include "vigil/monitor/detail/evaluation_context.hpp"
 #include "vigil/monitor/detail/evidence_text.hpp"
+#include "vigil/monitor/detail/interval_clock.hpp"
 #include "vigil/monitor/detail/traffic_state.hpp"
 #include "vigil/monitor/options.hpp"
 #include "vigil/monitor/report.hpp"
@@ -63,7 +64,7 @@ inline Subject traffic_subject(TrafficSignal s) {
 
 /// Completions against arrivals of the recent interval(s) and of the background, when the
 /// server reports arrivals.
-inline void analyze_completions(const Span<TrafficState>& recent, const Span<TrafficState>& background,
+inline void analyze_completions(const Merged<TrafficState>& recent, const Merged<TrafficState>& background,
                                 TrafficReport& r) {
   const auto arrived = static_cast<double>(recent.arrivals);
   const auto background_arrived = static_cast<double>(background.arrivals);
@@ -79,7 +80,7 @@ inline void analyze_completions(const Span<TrafficState>& recent, const Span<Tra
 
 /// Arrivals, completions, errors and timeouts of the recent interval(s) against the
 /// background. The prediction figures are the family's to fill.
-inline TrafficReport analyze_traffic(const Span<TrafficState>& recent, const Span<TrafficState>& background,
+inline TrafficReport analyze_traffic(const Merged<TrafficState>& recent, const Merged<TrafficState>& background,
                                      bool explicit_arrivals) {
   TrafficReport r;
   r.arrivals_source = explicit_arrivals ? "arrivals" : "completions";
@@ -88,7 +89,7 @@ inline TrafficReport analyze_traffic(const Span<TrafficState>& recent, const Spa
   if (explicit_arrivals) analyze_completions(recent, background, r);
   const auto n = static_cast<double>(recent.requests);
   const auto bn = static_cast<double>(background.requests);
-  const auto status = [](const Span<TrafficState>& s, RequestStatus st) { return static_cast<double>(s.state.count(st)); };
+  const auto status = [](const Merged<TrafficState>& s, RequestStatus st) { return static_cast<double>(s.state.count(st)); };
   if (n > 0) {
     r.error_rate = status(recent, RequestStatus::error) / n;
     r.timeout_rate = status(recent, RequestStatus::timeout) / n;
@@ -131,9 +132,10 @@ inline void silence_evidence(const TrafficReport& r, const AlertPolicy& policy, 
 /// Evidence of arrivals far from prediction. The rule validated on real traffic
 /// (docs/rate_predictor.md): |z| ≥ traffic_z in consecutive intervals (persistence), or
 /// ≥ traffic_z_alert in one, which opens at once; only once the predictor models the stream
-/// (not while it falls back to a mean), with a significant Poisson test.
-inline void arrival_evidence(const TrafficReport& r, const AlertPolicy& policy, std::vector<Evidence>& out) {
-  const bool modelled = r.rate_model == "recent" || r.rate_model == "seasonal";
+/// (`model` recent or seasonal, not a fall-back to the mean), with a significant Poisson test.
+inline void arrival_evidence(const TrafficReport& r, RateModel model, const AlertPolicy& policy,
+                             std::vector<Evidence>& out) {
+  const bool modelled = model == RateModel::recent || model == RateModel::seasonal;
   if (!modelled || std::isnan(r.arrival_z) || !(r.arrival_p_value < policy.p_value)) return;
   const int level = severity_of(std::fabs(r.arrival_z), policy.traffic_z, policy.traffic_z_alert);
   if (level == 0) return;
@@ -176,12 +178,12 @@ inline void rate_rise_evidence(const TrafficReport& r, TrafficSignal signal, dou
                                percent(background_rate) + " in the background."});
 }
 
-/// Evidence from the interval figures: arrivals far from prediction (unless
+/// Evidence from the interval figures: arrivals far from the prediction of `model` (unless
 /// `judge_arrivals` is false: a finished log's partial last interval), completions falling
 /// behind arrivals, error or timeout rates rising significantly.
-inline void traffic_evidence(const TrafficReport& r, const AlertPolicy& policy, bool judge_arrivals,
+inline void traffic_evidence(const TrafficReport& r, RateModel model, const AlertPolicy& policy, bool judge_arrivals,
                              std::vector<Evidence>& out) {
-  if (judge_arrivals) arrival_evidence(r, policy, out);
+  if (judge_arrivals) arrival_evidence(r, model, policy, out);
   completion_evidence(r, policy, out);
   rate_rise_evidence(r, TrafficSignal::errors, r.error_rate, r.background_error_rate, r.error_p_value, "Errors",
                      policy, out);
@@ -189,15 +191,22 @@ inline void traffic_evidence(const TrafficReport& r, const AlertPolicy& policy, 
                      "Timeouts", policy, out);
 }
 
+/// The traffic family's figures of an interval, and the model that predicted its arrivals.
+struct TrafficSection {
+  TrafficReport report;
+  RateModel model = RateModel::none;
+};
+
 /// The traffic family (docs/concepts.md, "Monitor family"). It alone keeps state across
-/// evaluations: the arrival-rate predictor, fed each evaluated interval's arrivals.
+/// evaluations: the arrival-rate predictor, fed each evaluated interval's arrivals, so each
+/// interval is analysed once.
 class TrafficFamily {
  public:
   static constexpr Family id = Family::traffic;
   static constexpr bool per_cohort = false;
   using Plan = TrafficPlan;
   using State = TrafficState;
-  using Section = TrafficReport;
+  using Section = TrafficSection;
   struct Tickets {};
 
   static Plan make_plan(const Schema&, const Profile&, const MonitorOptions&) { return Plan{}; }
@@ -211,12 +220,13 @@ class TrafficFamily {
   /// The recent interval(s) against the background, and their arrivals against the rate
   /// predicted from the intervals before them; then the interval's arrivals feed the
   /// predictor (a finished log's partial last interval is no count to learn from).
-  Section analyze(const SpanReader<State>& span, const EvaluationContext& context, const SlotContext&) {
+  Section analyze(const History<State>& history, const EvaluationContext& context, const SlotContext&) {
     const EvaluationWindow& w = context.window;
     const bool explicit_arrivals = context.intake.explicit_arrivals();
-    TrafficReport r = analyze_traffic(span(w.recent_start, w.recent_end), span(w.background_start, w.recent_start),
-                                      explicit_arrivals);
-    r.in_flight = context.intake.in_flight();
+    Section s;
+    s.report = analyze_traffic(history(w.recent_start, w.recent_end), history(w.background_start, w.recent_start),
+                               explicit_arrivals);
+    s.report.in_flight = context.intake.in_flight();
     const std::int64_t k = w.interval;
     feed(k - 1, context.intake);
     const RatePrediction prediction = predict(k);
@@ -224,29 +234,34 @@ class TrafficFamily {
     if (std::isnan(count)) rate_.add_unknown(k);
     else rate_.add(k, count);
     fed_through_ = k;
-    judge_arrivals(prediction, r);
-    return r;
+    s.model = prediction.model;
+    judge_arrivals(prediction, s.report);
+    return s;
   }
   Tickets tests(const Section&, Corrections&) const { return {}; }
   void evidence(const Section& section, const Tickets&, const Corrections&, const EvaluationContext& context,
                 const SlotContext&, std::vector<Evidence>& out) const {
-    traffic_evidence(section, context.policy, !context.partial, out);
+    traffic_evidence(section.report, section.model, context.policy, !context.partial, out);
   }
 
   /// A silence noticed between interval ends (a health check asking at `now` while no
-  /// request comes), judged at once against the rate predicted for the open interval: the
-  /// figures go to `r`, the evidence (if any) to `out`. Nothing before the first interval
-  /// was evaluated.
-  void silence(double now, const IntakeView& intake, const AlertPolicy& policy, TrafficReport& r,
+  /// request comes), judged at once against the rate predicted for the open interval: its
+  /// figures go to `report`'s traffic section, the evidence (if any) to `out`. Nothing is
+  /// judged before the first interval was evaluated.
+  void silence(double now, const IntakeAccess& intake, const AlertPolicy& policy, Report& report,
                std::vector<Evidence>& out) const {
     if (!std::isfinite(now) || rate_.empty()) return;
-    const RatePrediction prediction = predict(static_cast<std::int64_t>(std::floor(now / interval_)));
+    const RatePrediction prediction = predict(IntervalClock{interval_}.of(now));
     if (prediction.model == RateModel::none) return;
+    TrafficReport& r = report.traffic;
     analyze_silence(now, intake.last_arrival(), expected_count(prediction.log_rate) / interval_, r);
     silence_evidence(r, policy, out);
   }
 
-  static void place(Section&& section, Report& report) { report.traffic = std::move(section); }
+  /// Bytes of the family's state: the rate predictor's history.
+  std::size_t memory_bytes() const { return sizeof(*this) + rate_.memory_bytes() - sizeof(rate_); }
+
+  static void place(Section&& section, Report& report) { report.traffic = std::move(section.report); }
   static void mark(const Subject&, Status status, Report& report) {
     report.traffic.status = std::max(report.traffic.status, status);
   }
@@ -255,8 +270,8 @@ class TrafficFamily {
   // Intervals up to k never given to the predictor (evaluations skipped) are given now, or
   // declared unknown when retention no longer holds them at fine resolution. The first
   // interval judged starts the series.
-  void feed(std::int64_t k, const IntakeView& intake) {
-    if (fed_through_ == none) return;
+  void feed(std::int64_t k, const IntakeAccess& intake) {
+    if (fed_through_ == IntervalClock::none) return;
     std::int64_t from = fed_through_ + 1;
     const auto history = static_cast<std::int64_t>(rate_.options().history);
     if (k - from > history) from = k - history;
@@ -288,11 +303,10 @@ class TrafficFamily {
       r.arrival_p_value = stats::poisson_two_sided_p_value(arrived, r.predicted_arrivals);
   }
 
-  static constexpr std::int64_t none = std::numeric_limits<std::int64_t>::min();
   double interval_;
   std::size_t recent_intervals_;
   RatePredictor rate_;
-  std::int64_t fed_through_ = none;  // last interval given to rate_
+  std::int64_t fed_through_ = IntervalClock::none;  // last interval given to rate_
 };
 
 }  // namespace detail

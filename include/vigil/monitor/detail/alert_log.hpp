@@ -29,7 +29,12 @@ class AlertLog {
   }
   /// The kept transitions, oldest first.
   std::vector<Alert> entries() const { return std::vector<Alert>(entries_.begin(), entries_.end()); }
-  std::size_t capacity() const { return capacity_; }
+  /// Bytes of the kept alerts, their text included.
+  std::size_t memory_bytes() const {
+    std::size_t bytes = entries_.size() * sizeof(Alert);
+    for (const Alert& a : entries_) bytes += a.message.capacity() + a.subject.name.capacity();
+    return bytes;
+  }
 
  private:
   std::size_t capacity_;

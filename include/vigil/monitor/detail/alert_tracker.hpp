@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <optional>
+#include <algorithm>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -21,53 +24,28 @@ class AlertTracker {
   explicit AlertTracker(AlertPolicy policy = {}) : policy_(policy) { policy_.validate(); }
 
   /// Feeds one evaluated interval ending at `time`: `evidence` lists what was seen; every
-  /// other tracked key counts as clean. Returns the transitions, in a stable order.
+  /// other tracked key counts as clean. Returns the transitions in the order people read
+  /// them — by kind, then by the subject's text — numbered in that order.
   std::vector<Alert> update(double time, const std::vector<Evidence>& evidence) {
-    std::vector<Alert> out;
     for (auto& [key, state] : states_) state.seen_this_round = false;
     for (const Evidence& e : evidence) {
       State& s = states_[Key{e.kind, e.subject}];
       s.seen_this_round = true;
       s.last = e;
     }
-    const std::uint64_t mask = policy_.window >= 64 ? ~0ull : ((1ull << policy_.window) - 1);
+    std::vector<State*> changed;
     for (auto it = states_.begin(); it != states_.end();) {
       State& s = it->second;
-      s.history = ((s.history << 1) | (s.seen_this_round ? 1u : 0u)) & mask;
-      if (s.seen_this_round) {
-        s.clean_streak = 0;
-        if (s.last.severity == Severity::alert) s.alert_hits = ((s.alert_hits << 1) | 1u) & mask;
-        else s.alert_hits = (s.alert_hits << 1) & mask;
-      } else {
-        ++s.clean_streak;
-        s.alert_hits = (s.alert_hits << 1) & mask;
-      }
-      const int hits = popcount(s.history);
-      const int needed = s.seen_this_round && s.last.immediate ? 1 : policy_.persistence;
-      if (!s.open) {
-        const bool cooled = time - s.closed_at >= policy_.cool_down;  // closed_at starts at -inf
-        if (hits >= needed && s.seen_this_round && cooled) {
-          s.open = true;
-          s.severity = popcount(s.alert_hits) >= needed ? Severity::alert : Severity::warn;
-          out.push_back(transition(time, s, Alert::Transition::raised));
-        }
-      } else if (s.seen_this_round && s.severity == Severity::warn && popcount(s.alert_hits) >= needed) {
-        s.severity = Severity::alert;
-        out.push_back(transition(time, s, Alert::Transition::escalated));
-      } else if (s.clean_streak >= policy_.recovery) {
-        s.open = false;
-        s.closed_at = time;
-        out.push_back(transition(time, s, Alert::Transition::resolved));
-      }
+      if (step(time, s)) changed.push_back(&s);
       // Forget keys that are closed, clean and cooled down, so the map stays bounded by
       // what is currently happening.
-      if (!s.open && s.history == 0 && time - s.closed_at >= policy_.cool_down) {
+      if (!s.open && s.history == 0 && time - s.closed_at >= policy_.cool_down && !s.pending) {
         it = states_.erase(it);
       } else {
         ++it;
       }
     }
-    return out;
+    return number(time, changed);
   }
 
   /// Feeds evidence seen between interval evaluations (a silence noticed at report time)
@@ -96,33 +74,40 @@ class AlertTracker {
   }
 
   /// Alerts currently open, as last raised or escalated (message and figures of the latest
-  /// evidence, the sequence number of the transition that raised or escalated them).
+  /// evidence, the sequence number of the transition that raised or escalated them), by kind
+  /// and subject text.
   std::vector<Alert> open_alerts(double time) const {
-    std::vector<Alert> out;
+    std::vector<std::pair<std::string, Alert>> open;
     for (const auto& [key, s] : states_) {
       if (!s.open) continue;
-      out.push_back(make(time, s, Alert::Transition::raised));
-      out.back().sequence = s.sequence;
+      open.emplace_back(to_string(key.subject), make(time, s, Alert::Transition::raised));
+      open.back().second.sequence = s.sequence;
     }
+    std::stable_sort(open.begin(), open.end(), [](const auto& a, const auto& b) {
+      return a.second.kind != b.second.kind ? a.second.kind < b.second.kind : a.first < b.first;
+    });
+    std::vector<Alert> out;
+    for (auto& [text, alert] : open) out.push_back(std::move(alert));
     return out;
   }
-  /// The number of the latest transition (0 before the first).
-  std::uint64_t last_sequence() const { return sequence_; }
+  /// Bytes of the alert states (a bound: the number of subjects with recent evidence).
+  std::size_t memory_bytes() const {
+    std::size_t bytes = sizeof(*this);
+    for (const auto& [key, s] : states_)
+      bytes += sizeof(key) + sizeof(s) + 64 + key.subject.name.capacity() + s.last.message.capacity() +
+               s.last.subject.name.capacity();  // 64: a map node's links
+    return bytes;
+  }
 
   const AlertPolicy& policy() const { return policy_; }
 
  private:
-  // Alerts are told apart by kind and subject; transitions of one interval come in the
-  // order people read them: by kind, then by the subject's text.
+  // Alerts are told apart by kind and subject.
   struct Key {
     AlertKind kind;
     Subject subject;
-    std::string text;  // to_string(subject)
-    Key(AlertKind k, const Subject& s) : kind(k), subject(s), text(to_string(s)) {}
     friend bool operator<(const Key& a, const Key& b) {
-      if (a.kind != b.kind) return a.kind < b.kind;
-      if (a.text != b.text) return a.text < b.text;
-      return a.subject < b.subject;
+      return a.kind != b.kind ? a.kind < b.kind : a.subject < b.subject;
     }
   };
   struct State {
@@ -134,8 +119,49 @@ class AlertTracker {
     Severity severity = Severity::warn;
     double closed_at = -std::numeric_limits<double>::infinity();
     std::uint64_t sequence = 0;  // of the transition that last raised or escalated it
+    std::optional<Alert::Transition> pending;  // due in this update
     Evidence last{AlertKind::feature_drift, Subject{}, Severity::warn, 0, 0, ""};
   };
+  // One interval of state `s`: its evidence (or not) shifted into its history, then whether it
+  // opens, escalates or resolves. Returns whether a transition is due (s.pending says which).
+  bool step(double time, State& s) {
+    const std::uint64_t mask = policy_.window >= 64 ? ~0ull : ((1ull << policy_.window) - 1);
+    s.history = ((s.history << 1) | (s.seen_this_round ? 1u : 0u)) & mask;
+    const bool alert_seen = s.seen_this_round && s.last.severity == Severity::alert;
+    s.alert_hits = ((s.alert_hits << 1) | (alert_seen ? 1u : 0u)) & mask;
+    s.clean_streak = s.seen_this_round ? 0 : s.clean_streak + 1;
+    const int needed = s.seen_this_round && s.last.immediate ? 1 : policy_.persistence;
+    if (!s.open) {
+      const bool cooled = time - s.closed_at >= policy_.cool_down;  // closed_at starts at -inf
+      if (popcount(s.history) >= needed && s.seen_this_round && cooled) {
+        s.open = true;
+        s.severity = popcount(s.alert_hits) >= needed ? Severity::alert : Severity::warn;
+        s.pending = Alert::Transition::raised;
+      }
+    } else if (s.seen_this_round && s.severity == Severity::warn && popcount(s.alert_hits) >= needed) {
+      s.severity = Severity::alert;
+      s.pending = Alert::Transition::escalated;
+    } else if (s.clean_streak >= policy_.recovery) {
+      s.open = false;
+      s.closed_at = time;
+      s.pending = Alert::Transition::resolved;
+    }
+    return s.pending.has_value();
+  }
+  // The due transitions of `changed`, ordered by kind and subject text, numbered.
+  std::vector<Alert> number(double time, std::vector<State*>& changed) {
+    std::vector<std::pair<std::string, State*>> order;
+    for (State* s : changed) order.emplace_back(to_string(s->last.subject), s);
+    std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+      return a.second->last.kind != b.second->last.kind ? a.second->last.kind < b.second->last.kind : a.first < b.first;
+    });
+    std::vector<Alert> out;
+    for (auto& [text, s] : order) {
+      out.push_back(transition(time, *s, *s->pending));
+      s->pending.reset();
+    }
+    return out;
+  }
   static int popcount(std::uint64_t v) {
     int n = 0;
     for (; v; v &= v - 1) ++n;

@@ -21,6 +21,7 @@
 #include "vigil/monitor/detail/alert_log.hpp"
 #include "vigil/monitor/detail/alert_tracker.hpp"
 #include "vigil/monitor/detail/corrections.hpp"
+#include "vigil/monitor/detail/delivery.hpp"
 #include "vigil/monitor/detail/evaluation_context.hpp"
 #include "vigil/monitor/detail/intake.hpp"
 #include "vigil/monitor/detail/monitor_families.hpp"
@@ -36,7 +37,7 @@ namespace detail {
 template <class F, class = void>
 struct has_conclude : std::false_type {};
 template <class F>
-struct has_conclude<F, std::void_t<decltype(std::declval<const F&>().conclude(
+struct has_conclude<F, std::void_t<decltype(std::declval<F&>().conclude(
                            std::declval<const std::vector<typename F::Section>&>(),
                            std::declval<const EvaluationContext&>()))>> : std::true_type {};
 
@@ -76,28 +77,18 @@ inline EvaluationWindow window_of(std::int64_t k, const MonitorOptions& o) {
 }
 
 /// Runs the evaluations of a Monitor and keeps their result. Thread-safe: one evaluation at
-/// a time; callbacks run after it, in event-time order, without the evaluation's lock (so
-/// they may call report(), but must not evaluate).
+/// a time. Callbacks run after the evaluation, without its lock (detail::Delivery).
 class Evaluator {
  public:
-  using AlertCallback = std::function<void(const Alert&)>;
-  using IntervalCallback = std::function<void(const Report&)>;
-
   Evaluator(const Schema& schema, const Profile& profile, const MonitorPlan& plan, const MonitorOptions& options,
             Intake& intake);
 
-  void on_alert(AlertCallback callback) {
-    std::lock_guard<std::mutex> lock(callback_mutex_);
-    alert_callbacks_.push_back(std::move(callback));
-  }
-  void on_interval(IntervalCallback callback) {
-    std::lock_guard<std::mutex> lock(callback_mutex_);
-    interval_callbacks_.push_back(std::move(callback));
-  }
+  void on_alert(Delivery::AlertCallback callback) { delivery_.on_alert(std::move(callback)); }
+  void on_interval(Delivery::IntervalCallback callback) { delivery_.on_interval(std::move(callback)); }
 
   /// Evaluates, in event-time order, every interval that ended at or before `now` and was
   /// not evaluated yet (each interval is evaluated once); with `live`, then judges the
-  /// silence since the last arrival at `now`.
+  /// silence since the last arrival at `now`. Then delivers to the callbacks.
   void run(double now, bool live);
   /// Declares interval k the partial last interval of a finished log: its arrivals are not
   /// judged against the rate, nor learnt.
@@ -111,36 +102,36 @@ class Evaluator {
     std::lock_guard<std::mutex> lock(mutex_);
     return read();
   }
+  /// Bytes of the evaluation's state: the rate predictor, the alert states and log, the
+  /// stored report.
+  std::size_t memory_bytes() const;
 
  private:
   using Families = FamilyRuns<MonitorFamilies>::Objects;
   using Runs = FamilyRuns<MonitorFamilies>::Runs;
-  struct Pending {
-    std::vector<Alert> alerts;
-    std::vector<Report> intervals;
-  };
 
-  void evaluate_interval(std::int64_t k, Pending& pending);
+  void evaluate_interval(std::int64_t k);
   template <class F>
   void analyze(F& family, const EvaluationContext& context, const TagDictionary::Snapshot& tags, FamilyRun<F>& run,
                Corrections& corrections);
   template <class F>
   void weigh(const F& family, const FamilyRun<F>& run, const Corrections& corrections, const EvaluationContext& context,
              const TagDictionary::Snapshot& tags, std::vector<Evidence>& evidence) const;
+  template <class F>
+  History<typename F::State> history_of(std::size_t slot) const;
   Report assemble(const EvaluationWindow& w, const TagDictionary::Snapshot& tags, Runs& runs);
-  void judge_silence(double now, Pending& pending);
-  void record(std::vector<Alert> transitions, Pending& pending);
+  void judge_silence(double now);
+  void log_transitions(std::vector<Alert> transitions);
   Report read() const;
   void mark(const Alert& alert, Report& report) const;
-  void publish(Pending& pending, std::unique_lock<std::mutex>& evaluation);
 
   const Profile& profile_;
   const MonitorOptions& options_;
   Intake& intake_;
   std::vector<std::string> tag_names_;
-  Families families_;
 
   mutable std::mutex mutex_;  // guards everything below; never taken under a shard lock
+  Families families_;
   AlertTracker tracker_;
   AlertLog log_;
   std::int64_t evaluated_through_ = IntervalClock::none;  // last interval evaluated
@@ -149,9 +140,7 @@ class Evaluator {
   Report latest_;                      // the latest evaluation's figures (statuses left ok)
   std::vector<Cohort> latest_cohorts_;  // the cohort of each of latest_.cohorts
 
-  std::mutex callback_mutex_;  // taken before mutex_ is released, so callbacks keep their order
-  std::vector<AlertCallback> alert_callbacks_;
-  std::vector<IntervalCallback> interval_callbacks_;
+  Delivery delivery_;  // its own lock, taken under mutex_ (to queue) or alone (to deliver)
 };
 
 template <class... Families, class Plan>
@@ -171,38 +160,65 @@ inline Evaluator::Evaluator(const Schema& schema, const Profile& profile, const 
 }
 
 inline void Evaluator::run(double now, bool live) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  const IntervalClock& clock = intake_.clock();
-  if (!clock.usable(now)) return;
-  const std::int64_t last_closed = intake_.close_through(now);
-  Pending pending;
-  std::int64_t first = evaluated_through_ == IntervalClock::none ? last_closed : evaluated_through_ + 1;
-  const std::int64_t oldest_fine = last_closed - static_cast<std::int64_t>(options_.fine_intervals) + 2;
-  if (first < oldest_fine) {
-    skipped_ += static_cast<std::uint64_t>(oldest_fine - first);
-    first = oldest_fine;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const IntervalClock& clock = intake_.clock();
+    if (!clock.usable(now)) return;
+    const std::int64_t last_closed = intake_.close_through(now);
+    // From the first event's interval on: each interval is evaluated once, whoever asks first.
+    std::int64_t first = evaluated_through_ != IntervalClock::none ? evaluated_through_ + 1 : intake_.first_interval();
+    if (first == IntervalClock::none) first = last_closed + 1;  // nothing taken yet
+    const std::int64_t oldest_fine = last_closed - static_cast<std::int64_t>(options_.fine_intervals) + 2;
+    if (first < oldest_fine) {
+      skipped_ += static_cast<std::uint64_t>(oldest_fine - first);
+      first = oldest_fine;
+    }
+    for (std::int64_t k = first; k <= last_closed; ++k) evaluate_interval(k);
+    if (first <= last_closed) evaluated_through_ = last_closed;
+    if (live) judge_silence(now);
   }
-  for (std::int64_t k = first; k <= last_closed; ++k) evaluate_interval(k, pending);
-  if (first <= last_closed) evaluated_through_ = last_closed;
-  if (live) judge_silence(now, pending);
-  publish(pending, lock);
+  delivery_.deliver();
 }
 
-inline void Evaluator::evaluate_interval(std::int64_t k, Pending& pending) {
+// mutex_ held. Analysis of every family over every slot it covers, correction, evidence,
+// the alert state machine; the report is stored, and queued for on_interval callbacks.
+inline void Evaluator::evaluate_interval(std::int64_t k) {
   const EvaluationWindow w = window_of(k, options_);
   const TagDictionary::Snapshot tags = intake_.tags();
   const EvaluationContext context{w, profile_, options_.alerts, intake_, tag_names_, tags.values, k == partial_};
   Runs runs;
   Corrections corrections;
-  std::apply([&](auto&... family) { (analyze(family, context, tags, std::get<FamilyRun<std::decay_t<decltype(family)>>>(runs), corrections), ...); },
-             families_);
+  MonitorFamilies::for_each(families_, [&](auto& family) {
+    using F = std::decay_t<decltype(family)>;
+    analyze(family, context, tags, std::get<FamilyRun<F>>(runs), corrections);
+  });
   corrections.adjust();
   std::vector<Evidence> evidence;
-  std::apply([&](const auto&... family) { (weigh(family, std::get<FamilyRun<std::decay_t<decltype(family)>>>(runs), corrections, context, tags, evidence), ...); },
-             families_);
+  MonitorFamilies::for_each(families_, [&](const auto& family) {
+    using F = std::decay_t<decltype(family)>;
+    weigh(family, std::get<FamilyRun<F>>(runs), corrections, context, tags, evidence);
+  });
   latest_ = assemble(w, tags, runs);
-  record(tracker_.update(w.recent_end, evidence), pending);
-  if (!interval_callbacks_.empty()) pending.intervals.push_back(read());
+  std::vector<Alert> transitions = tracker_.update(w.recent_end, evidence);
+  if (delivery_.wants_intervals()) {
+    for (const Alert& a : transitions) log_.add(a);  // the interval's report shows its own transitions
+    delivery_.queue(read());
+    for (Alert& a : transitions) delivery_.queue(std::move(a));
+  } else {
+    log_transitions(std::move(transitions));
+  }
+}
+
+// One slot's retained intervals as family F sees them.
+template <class F>
+History<typename F::State> Evaluator::history_of(std::size_t slot) const {
+  History<typename F::State> h;
+  h.merged = [this, slot](double start, double end) { return intake_.template merged<F>(slot, start, end); };
+  h.each = [this, slot](double start, double end,
+                        const std::function<void(std::uint64_t, const typename F::State&)>& fn) {
+    intake_.visit(slot, start, end, [&](const IntervalSummary& s) { fn(s.requests, s.template state<F>()); });
+  };
+  return h;
 }
 
 // Analyses every slot the family covers (all requests; every cohort value seen, for a
@@ -212,11 +228,8 @@ void Evaluator::analyze(F& family, const EvaluationContext& context, const TagDi
                         FamilyRun<F>& run, Corrections& corrections) {
   for (std::size_t slot = 0; slot < tags.slots.size(); ++slot) {
     if (slot > 0 && (!F::per_cohort || !tags.in_use[slot])) continue;
-    const SpanReader<typename F::State> span = [&](double start, double end) {
-      return intake_.span<F>(slot, start, end);
-    };
     run.slots.push_back(slot);
-    run.sections.push_back(family.analyze(span, context, SlotContext{slot, tags.slots[slot]}));
+    run.sections.push_back(family.analyze(history_of<F>(slot), context, SlotContext{slot, tags.slots[slot]}));
   }
   if constexpr (has_conclude<F>::value) family.conclude(run.sections, context);
   for (const auto& section : run.sections) run.tickets.push_back(family.tests(section, corrections));
@@ -240,10 +253,7 @@ inline Report Evaluator::assemble(const EvaluationWindow& w, const TagDictionary
   r.recent_end = w.recent_end;
   r.horizon_start = w.horizon_start;
   intake_.visit(0, w.recent_start, w.recent_end, [&](const IntervalSummary& s) { r.recent_requests += s.requests; });
-  intake_.visit(0, w.horizon_start, w.recent_end, [&](const IntervalSummary& s) {
-    r.horizon_requests += s.requests;
-    r.counters.bad_latency += s.state<LatencyFamily>().bad_latency;
-  });
+  intake_.visit(0, w.horizon_start, w.recent_end, [&](const IntervalSummary& s) { r.horizon_requests += s.requests; });
   latest_cohorts_.clear();
   std::vector<std::size_t> cohort_of_slot(tags.slots.size(), 0);
   for (std::size_t slot = 1; slot < tags.slots.size(); ++slot) {
@@ -256,8 +266,9 @@ inline Report Evaluator::assemble(const EvaluationWindow& w, const TagDictionary
     r.cohorts.push_back(std::move(c));
     latest_cohorts_.push_back(tags.slots[slot]);
   }
-  const auto place = [&](auto& run, auto* family) {
-    using F = std::remove_pointer_t<decltype(family)>;
+  MonitorFamilies::for_each(families_, [&](const auto& family) {
+    using F = std::decay_t<decltype(family)>;
+    FamilyRun<F>& run = std::get<FamilyRun<F>>(runs);
     for (std::size_t i = 0; i < run.slots.size(); ++i) {
       if (run.slots[i] == 0) {
         F::place(std::move(run.sections[i]), r);
@@ -265,42 +276,25 @@ inline Report Evaluator::assemble(const EvaluationWindow& w, const TagDictionary
         F::place(std::move(run.sections[i]), r.cohorts[cohort_of_slot[run.slots[i]]]);
       }
     }
-  };
-  std::apply([&](auto&... run) { (place(run, static_cast<typename std::decay_t<decltype(run)>::family_type*>(nullptr)), ...); }, runs);
+  });
   return r;
 }
 
-inline void Evaluator::record(std::vector<Alert> transitions, Pending& pending) {
+// mutex_ held. Transitions go to the alert log and to the on_alert callbacks.
+inline void Evaluator::log_transitions(std::vector<Alert> transitions) {
   for (Alert& a : transitions) {
     log_.add(a);
-    pending.alerts.push_back(std::move(a));
+    delivery_.queue(std::move(a));
   }
 }
 
-// A silence noticed between interval ends (a health check asking at `now` while no request
-// comes): its figures go to the stored report's traffic section, its evidence opens or
-// escalates an alert at once.
-inline void Evaluator::judge_silence(double now, Pending& pending) {
-  TrafficReport silence;
+// mutex_ held. A silence noticed between interval ends (a health check asking at `now`
+// while no request comes): its figures go to the stored report's traffic section, its
+// evidence opens or escalates an alert at once.
+inline void Evaluator::judge_silence(double now) {
   std::vector<Evidence> evidence;
-  std::get<TrafficFamily>(families_).silence(now, intake_, options_.alerts, silence, evidence);
-  for (const Evidence& e : evidence) record(tracker_.raise_now(now, e), pending);
-  if (std::isnan(silence.silence)) return;
-  latest_.traffic.last_arrival = silence.last_arrival;
-  latest_.traffic.silence = silence.silence;
-  latest_.traffic.expected_in_silence = silence.expected_in_silence;
-  latest_.traffic.silence_p_value = silence.silence_p_value;
-}
-
-// Hands the run's transitions and interval reports to the callbacks, in order, after
-// releasing the evaluation's lock (the callback lock, taken first, keeps runs in order).
-inline void Evaluator::publish(Pending& pending, std::unique_lock<std::mutex>& evaluation) {
-  std::lock_guard<std::mutex> callbacks(callback_mutex_);
-  evaluation.unlock();
-  for (const Report& r : pending.intervals)
-    for (const auto& cb : interval_callbacks_) cb(r);
-  for (const Alert& a : pending.alerts)
-    for (const auto& cb : alert_callbacks_) cb(a);
+  std::get<TrafficFamily>(families_).silence(now, intake_, options_.alerts, latest_, evidence);
+  for (const Evidence& e : evidence) log_transitions(tracker_.raise_now(now, e));
 }
 
 // mutex_ held. The stored figures with the alerts open now, the alert log, every figure's
@@ -330,20 +324,22 @@ inline void Evaluator::mark(const Alert& alert, Report& r) const {
     if (latest_cohorts_[i] == s.cohort) cohort = &r.cohorts[i];
   if (!s.cohort.everyone() && cohort == nullptr) return;  // a cohort not in this report
   if (cohort != nullptr) cohort->status = std::max(cohort->status, status);
-  std::apply(
-      [&](const auto&... family) {
-        const auto one = [&](const auto& f) {
-          using F = std::decay_t<decltype(f)>;
-          if (F::id != s.family) return;
-          if (cohort == nullptr) {
-            F::mark(s, status, r);
-          } else if constexpr (F::per_cohort) {
-            F::mark(s, status, *cohort);
-          }
-        };
-        (one(family), ...);
-      },
-      families_);
+  MonitorFamilies::for_each(families_, [&](const auto& family) {
+    using F = std::decay_t<decltype(family)>;
+    if (F::id != s.family) return;
+    if (cohort == nullptr) {
+      F::mark(s, status, r);
+    } else if constexpr (F::per_cohort) {
+      F::mark(s, status, *cohort);
+    }
+  });
+}
+
+inline std::size_t Evaluator::memory_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::size_t bytes = sizeof(*this) + tracker_.memory_bytes() + log_.memory_bytes() - sizeof(families_);
+  MonitorFamilies::for_each(families_, [&](const auto& family) { bytes += family.memory_bytes(); });
+  return bytes;
 }
 
 }  // namespace detail

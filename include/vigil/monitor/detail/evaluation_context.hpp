@@ -29,23 +29,31 @@ struct EvaluationWindow {
   double latency_background_start = 0;  // the latency background, to latency_start
 };
 
-/// A family's state merged over the retained intervals of a span, with the requests
+/// A family's states merged over the retained intervals of a span of time, with the requests
 /// (observe() calls) and arrivals (on_arrival() calls) counted in them.
 template <class State>
-struct Span {
+struct Merged {
   std::uint64_t requests = 0;
   std::uint64_t arrivals = 0;
   State state;
 };
 
-/// Merges the retained intervals lying within [start, end) of the slot being analysed.
+/// A family's view of the retained intervals of the slot being analysed: those lying within
+/// [start, end), merged, or one by one.
 template <class State>
-using SpanReader = std::function<Span<State>(double start, double end)>;
+struct History {
+  std::function<Merged<State>(double start, double end)> merged;
+  std::function<void(double start, double end, const std::function<void(std::uint64_t requests, const State&)>&)> each;
 
-/// The intake's live figures an evaluation may read, and the one setting it may write.
-class IntakeView {
+  Merged<State> operator()(double start, double end) const { return merged(start, end); }
+};
+
+/// The intake's live figures an evaluation may read, and the one setting of the request path
+/// it writes (the latency family's slow threshold: a family that needs another live setting
+/// adds it here and to Request).
+class IntakeAccess {
  public:
-  virtual ~IntakeView() = default;
+  virtual ~IntakeAccess() = default;
   /// Whether the server reports arrivals (Monitor::on_arrival) apart from completions.
   virtual bool explicit_arrivals() const = 0;
   /// Arrivals minus completions since the first arrival.
@@ -65,7 +73,7 @@ struct EvaluationContext {
   const EvaluationWindow& window;
   const Profile& profile;
   const AlertPolicy& policy;
-  IntakeView& intake;
+  IntakeAccess& intake;
   /// Per tag of the schema, its name.
   const std::vector<std::string>& tag_names;
   /// Per tag, its value names by id ("" for ids not given yet, "other" last).

@@ -39,7 +39,7 @@ namespace detail {
 /// Takes requests and arrivals from any number of threads into per-thread shards, hands
 /// each closed interval to retention (fine, then rolled-up intervals, per summary slot), and
 /// answers the evaluation's questions about what it holds.
-class Intake final : public IntakeView {
+class Intake final : public IntakeAccess {
  public:
   Intake(const Schema& schema, const MonitorPlan& plan, const MonitorOptions& options);
 
@@ -57,6 +57,8 @@ class Intake final : public IntakeView {
   /// clock there, so quiet intervals exist. Returns the last interval closed.
   std::int64_t close_through(double now);
   const IntervalClock& clock() const { return clock_; }
+  /// The interval of the first event taken, or IntervalClock::none.
+  std::int64_t first_interval() const { return first_interval_.load(std::memory_order_relaxed); }
 
   /// Calls fn(const IntervalSummary&) for each of slot `slot`'s retained intervals lying
   /// within [start, end), oldest first, under the retention lock.
@@ -64,7 +66,7 @@ class Intake final : public IntakeView {
   void visit(std::size_t slot, double start, double end, Fn&& fn) const;
   /// Family F's state merged over slot `slot`'s retained intervals within [start, end).
   template <class F>
-  Span<typename F::State> span(std::size_t slot, double start, double end) const;
+  Merged<typename F::State> merged(std::size_t slot, double start, double end) const;
   TagDictionary::Snapshot tags() const { return tags_.snapshot(); }
 
   std::uint64_t observed() const;
@@ -117,6 +119,7 @@ class Intake final : public IntakeView {
   std::atomic<std::uint64_t> late_{0};
   std::atomic<std::uint64_t> bad_arrival_time_{0};
   std::atomic<double> advanced_time_{-std::numeric_limits<double>::infinity()};
+  std::atomic<std::int64_t> first_interval_{IntervalClock::none};
 };
 
 inline Intake::Intake(const Schema& schema, const MonitorPlan& plan, const MonitorOptions& options)
@@ -141,6 +144,8 @@ inline void Intake::init_shards(const MonitorPlan& plan, const Schema& schema, s
     shard.tag_cache.resize(schema.tag_count());
     for (std::uint32_t t = 0; t < schema.tag_count(); ++t) shard.tag_cache[t].reserve(tags_.max_values(t));
     shard.tag_complete.assign(schema.tag_count(), 0);
+    for (std::uint32_t t = 0; t < schema.tag_count(); ++t)
+      shard.tag_other.push_back(static_cast<std::uint32_t>(tags_.max_values(t)));
     shard.tag_ids.assign(schema.tag_count(), no_tag);
   }
 }
@@ -205,6 +210,7 @@ inline bool Intake::enter(double t, std::int64_t& k, bool& crossed, std::atomic<
   while (k > global) {
     if (global_interval_.compare_exchange_weak(global, k, std::memory_order_relaxed)) {
       crossed = global != IntervalClock::none;
+      if (VIGIL_UNLIKELY(!crossed)) first_interval_.store(k, std::memory_order_relaxed);
       break;
     }
   }
@@ -305,7 +311,7 @@ inline std::uint32_t Intake::cached_tag_id(Shard& shard, std::uint32_t tag, std:
   const std::uint64_t h = CategoryCounts::hash(value);
   for (const auto& c : cache)
     if (c.hash == h && c.value == value) return c.id;
-  const auto other = static_cast<std::uint32_t>(shard.plan.of<LatencyFamily>().tag_max_values[tag]);
+  const std::uint32_t other = shard.tag_other[tag];
   if (shard.tag_complete[tag]) return other;
   const std::uint32_t id = tags_.id(tag, value);
   if (id != other) {
@@ -397,8 +403,8 @@ void Intake::visit(std::size_t slot, double start, double end, Fn&& fn) const {
 }
 
 template <class F>
-Span<typename F::State> Intake::span(std::size_t slot, double start, double end) const {
-  Span<typename F::State> out{0, 0, retained_[slot].prototype().template state<F>()};
+Merged<typename F::State> Intake::merged(std::size_t slot, double start, double end) const {
+  Merged<typename F::State> out{0, 0, retained_[slot].prototype().template state<F>()};
   visit(slot, start, end, [&](const IntervalSummary& s) {
     out.requests += s.requests;
     out.arrivals += s.arrivals;
@@ -462,7 +468,7 @@ inline std::size_t Intake::memory_bytes() const {
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
     const Shard& shard = shards_[i];
     const Maintenance lock(shard);
-    bytes += sizeof(Shard) + shard.plan.memory_bytes();
+    bytes += sizeof(Shard) - sizeof(shard.plan) + shard.plan.memory_bytes();
     for (const auto& s : shard.summaries) bytes += s.memory_bytes();
   }
   std::lock_guard<std::mutex> lock(retained_mutex_);

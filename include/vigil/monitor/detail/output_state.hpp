@@ -29,6 +29,7 @@ namespace detail {
 /// One output's deciles, classes and reference.
 struct OutputPlan {
   std::string name;
+  std::uint32_t profile_output = 0;     // the output's index in the profile's schema
   std::vector<double> edges;            // decile edges of the reference scores
   BinLocator locate;
   std::vector<double> reference_share;  // per decile bin
@@ -66,7 +67,8 @@ struct OutputsPlan {
 inline OutputPlan output_plan(const Schema& schema, Output o, const Profile& profile) {
   OutputPlan p;
   p.name = schema.name(o);
-  const auto& ref = profile.output(profile.schema().output(p.name));
+  p.profile_output = profile.schema().output(p.name).index;
+  const auto& ref = profile.output(Output{p.profile_output});
   p.has_reference = !ref.digest.empty();
   if (p.has_reference) {
     p.edges = quantile_edges(ref.digest, 10);
