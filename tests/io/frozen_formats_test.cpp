@@ -137,6 +137,7 @@ TEST_CASE("frozen formats: every fixture is version 1 of its type, and every fil
       {"running_stats_", vigil::io::TypeId::running_stats}, {"ewma_", vigil::io::TypeId::ewma},
       {"event_rate_", vigil::io::TypeId::event_rate},    {"category_counts_", vigil::io::TypeId::category_counts},
       {"time_windows_", vigil::io::TypeId::time_windows}, {"profile_", vigil::io::TypeId::profile},
+      {"interval_summary_", vigil::io::TypeId::interval_summary},
   };
   std::set<std::string> listed;
   for (const Fixture& f : fixtures()) {
@@ -574,4 +575,68 @@ TEST_CASE("frozen formats: Profile of every kind of feature and output", "[io][f
   check_numeric(g.digest, g.stats, segment_scores);
   CHECK(g.classes.size() == 3);
   for (const auto& [value, count] : classes) CHECK(g.classes.estimate(value).count == count);
+}
+
+TEST_CASE("frozen formats: an interval summary of every monitor family", "[io][fixtures]") {
+  using vigil::detail::FeatureFamily;
+  using vigil::detail::LatencyFamily;
+  using vigil::detail::OutputFamily;
+  using vigil::detail::TrafficFamily;
+  const std::vector<std::uint8_t> bytes = read_fixture("interval_summary_v1.vigil");
+  const vigil::detail::MonitorPlan plan = summary_plan();
+  const auto s = vigil::detail::IntervalSummary::deserialize(bytes, plan);
+  CHECK(s.serialize() == bytes);
+  CHECK(s.requests == static_cast<std::uint64_t>(summary_requests));
+  CHECK(s.arrivals == summary_arrivals);
+
+  // The requests again, from the same inputs.
+  const vigil::Schema schema = profile_schema();
+  std::uint64_t errors = 0, timeouts = 0, latencies = 0, bad_latencies = 0, slow = 0, unseen = 0, scored = 0;
+  std::uint64_t host_requests[3] = {0, 0, 0}, host_slow[3] = {0, 0, 0};
+  Stream stream(21);
+  for (int i = 0; i < summary_requests; ++i) {
+    const SummaryRequest r = summary_request(schema, i, stream);
+    const vigil::Observation& o = r.observation;
+    errors += o.status() == vigil::RequestStatus::error;
+    timeouts += o.status() == vigil::RequestStatus::timeout;
+    unseen += o.has(vigil::CategoricalFeature{0}) && o.value(vigil::CategoricalFeature{0}) == "XX";
+    scored += o.has_score(vigil::Output{0});
+    if (!o.has_latency()) continue;
+    if (o.latency() < 0) {
+      ++bad_latencies;
+      continue;
+    }
+    ++latencies;
+    slow += o.latency() > summary_slow;
+    if (r.host == vigil::detail::no_tag) continue;
+    ++host_requests[r.host];
+    host_slow[r.host] += o.latency() > summary_slow;
+  }
+  const auto& traffic = s.state<TrafficFamily>();
+  CHECK(traffic.count(vigil::RequestStatus::error) == errors);
+  CHECK(traffic.count(vigil::RequestStatus::timeout) == timeouts);
+  CHECK(traffic.count(vigil::RequestStatus::ok) == summary_requests - errors - timeouts);
+  const auto& latency = s.state<LatencyFamily>();
+  CHECK(latency.latency.count() == latencies);
+  CHECK(latency.bad_latency == bad_latencies);
+  CHECK(latency.slow == slow);
+  CHECK(latency.latency.min() == 0.010);
+  CHECK(latency.latency.max() == 0.049);
+  for (std::uint32_t h = 0; h < 3; ++h) {
+    CHECK(latency.tag_requests[h] == host_requests[h]);
+    CHECK(latency.tag_slow[h] == host_slow[h]);
+  }
+  const auto& features = s.state<FeatureFamily>();
+  const auto& fp = plan.of<FeatureFamily>();
+  REQUIRE(fp.numeric.size() == 2);
+  CHECK(features.binned(fp.numeric[0]) == static_cast<std::uint64_t>(summary_requests));  // age: always set
+  CHECK(features.numeric_totals(fp.numeric[1], 1).bad == 6);                             // income: NaN every 23rd
+  const auto country = features.categorical_totals(fp.categorical[0], s.requests);
+  CHECK(country.unseen == unseen);
+  REQUIRE_FALSE(features.unseen[0].entries().empty());
+  CHECK(features.unseen[0].entries()[0].value == "XX");
+  const auto& outputs = s.state<OutputFamily>();
+  CHECK(outputs.scores[0].count() == static_cast<double>(scored));
+  CHECK(outputs.scores[1].count() == summary_requests);
+  CHECK(outputs.totals(plan.of<OutputFamily>().outputs[0], s.requests).missing == summary_requests - scored);
 }

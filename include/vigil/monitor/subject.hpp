@@ -16,12 +16,13 @@
 namespace vigil {
 
 /// The monitor families: each watches one aspect of the model and its service
-/// (docs/concepts.md, "Monitor family").
+/// (docs/concepts.md, "Monitor family"). The values are part of the interval summary's
+/// format (docs/formats.md): never renumber, only append.
 enum class Family : std::uint8_t {
-  features,  // input features against training and against the recent past
-  outputs,   // score distributions and predicted classes
-  traffic,   // arrivals, completions, errors and timeouts
-  latency,   // latency distributions and the tag values of slow requests
+  features = 0,  // input features against training and against the recent past
+  outputs = 1,   // score distributions and predicted classes
+  traffic = 2,   // arrivals, completions, errors and timeouts
+  latency = 3,   // latency distributions and the tag values of slow requests
 };
 
 inline const char* to_string(Family family) {

@@ -47,6 +47,8 @@ struct CategoricalTotals {
 /// CategoryCounts of 8 values (each kept at its full length).
 struct FeatureState {
   static constexpr std::uint8_t format_version = 1;
+  /// Unseen category values kept per categorical feature and interval.
+  static constexpr std::size_t unseen_capacity = 8;
   // Written by one thread per request: cache lines of their own (detail::LineVector), shared
   // with nothing another thread writes.
   LineVector<std::uint64_t> numeric_bins;
@@ -61,7 +63,7 @@ struct FeatureState {
         numeric_shift(plan.numeric_count(), 0.0),  // lanes: a request_path() copy has no `numeric`
         numeric_bad(plan.numeric_count(), 0),
         categorical_bins(plan.categorical_bins, 0),
-        unseen(plan.categorical.size(), CategoryCounts(8)) {}
+        unseen(plan.categorical.size(), CategoryCounts(unseen_capacity)) {}
 
   /// Adds one request. No allocation once the unseen-value counters reached their size.
   VIGIL_INLINE void apply(const FeaturePlan& plan, const Request& request) {
@@ -114,11 +116,14 @@ struct FeatureState {
   static FeatureState deserialize(io::Reader& r, const FeaturePlan& plan, std::uint64_t requests) {
     FeatureState s(plan);
     read_counts(r, s.numeric_bins, "feature bins");
-    read_values(r, s.numeric_shift, "feature shifts");
+    read_values(r, s.numeric_shift, "feature shifts");  // ±inf or NaN when values near the double range overflowed
     read_counts(r, s.numeric_bad, "bad feature values");
     read_counts(r, s.categorical_bins, "category bins");
     read_length(r, s.unseen.size(), "unseen categories");
-    for (auto& u : s.unseen) u = read_sketch<CategoryCounts>(r);
+    for (auto& u : s.unseen) {
+      u = read_sketch<CategoryCounts>(r);
+      if (u.capacity() != unseen_capacity) r.fail("unseen categories kept " + std::to_string(u.capacity()) + " values");
+    }
     for (std::size_t i = 0; i < plan.numeric.size(); ++i) {
       const NumericPlan& p = plan.numeric[i];
       if (saturating_add(s.binned(p), s.numeric_bins[p.spare]) != requests) r.fail("feature '" + p.name + "' does not count every request once");

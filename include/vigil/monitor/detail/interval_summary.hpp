@@ -93,8 +93,8 @@ struct BasicIntervalSummary {
   }
   friend bool operator!=(const BasicIntervalSummary& a, const BasicIntervalSummary& b) { return !(a == b); }
 
-  /// The summary in format version 1: the counts, then per family its id, its state's format
-  /// version and its state's bytes, length-prefixed.
+  /// The summary in format version 1: the counts, then per family its id (vigil::Family), its
+  /// state's format version and its state's bytes, length-prefixed.
   std::vector<std::uint8_t> serialize() const {
     std::vector<std::uint8_t> out;
     io::Writer w(out);
@@ -105,8 +105,11 @@ struct BasicIntervalSummary {
     (write_family<Families>(w), ...);
     return out;
   }
-  /// Reads serialize()'s output into a summary shaped by `plan`. Throws vigil::format_error
-  /// for bytes of another type, version or plan, and for counts that contradict each other.
+  /// Reads serialize()'s output into a summary shaped by `plan`. Families may come in any
+  /// order; one the bytes do not hold stays empty (bytes written before it existed). Throws
+  /// vigil::format_error for bytes of another type, version or plan, an unknown or repeated
+  /// family, counts above 2^62 (no interval holds that many requests; below it, merging never
+  /// overflows) and counts that contradict each other.
   static BasicIntervalSummary deserialize(const void* data, std::size_t size, const Plan& plan) {
     io::Reader r(data, size, "interval summary");
     std::uint16_t flags = 0;
@@ -115,11 +118,22 @@ struct BasicIntervalSummary {
     BasicIntervalSummary s(plan);
     s.requests = r.varint();
     s.arrivals = r.varint();
-    if (r.varint() != sizeof...(Families)) r.fail("another set of monitor families");
-    (s.read_family<Families>(r, plan), ...);
+    if (s.requests > max_count || s.arrivals > max_count) r.fail("a count above 2^62");
+    const std::size_t families = r.count(3);
+    std::uint64_t seen = 0;  // bit per family id
+    for (std::size_t i = 0; i < families; ++i) {
+      const std::uint8_t id = r.u8();
+      if (id >= 64 || (seen >> id & 1u) != 0) r.fail("family " + std::to_string(id) + " repeated or out of range");
+      seen |= std::uint64_t{1} << id;
+      bool known = false;
+      ((known = known || s.read_family<Families>(id, r, plan)), ...);
+      if (!known) r.fail("unknown monitor family " + std::to_string(id));
+    }
     r.finish();
     return s;
   }
+  /// The largest count deserialize() accepts.
+  static constexpr std::uint64_t max_count = std::uint64_t{1} << 62;
   static BasicIntervalSummary deserialize(const std::vector<std::uint8_t>& bytes, const Plan& plan) {
     return deserialize(bytes.data(), bytes.size(), plan);
   }
@@ -135,9 +149,10 @@ struct BasicIntervalSummary {
     w.varint(payload.size());
     w.bytes(payload.data(), payload.size());
   }
+  // Reads family F's state if `id` is F's; returns whether it was.
   template <class F>
-  void read_family(io::Reader& r, const Plan& plan) {
-    if (r.u8() != static_cast<std::uint8_t>(F::id)) r.fail("families out of order");
+  bool read_family(std::uint8_t id, io::Reader& r, const Plan& plan) {
+    if (id != static_cast<std::uint8_t>(F::id)) return false;
     const std::uint8_t version = r.u8();
     if (version == 0 || version > F::State::format_version)
       r.fail("state format version " + std::to_string(version) + " of a family is not supported");
@@ -146,6 +161,7 @@ struct BasicIntervalSummary {
     io::Reader p(payload.data(), payload.size(), "interval summary");
     state<F>() = F::State::deserialize(p, plan.template of<F>(), requests);
     p.finish();
+    return true;
   }
 };
 

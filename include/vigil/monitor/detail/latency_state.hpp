@@ -117,6 +117,9 @@ struct LatencyState {
   static LatencyState deserialize(io::Reader& r, const LatencyPlan& plan, std::uint64_t requests) {
     LatencyState s(plan);
     s.latency = read_sketch<LogHistogram>(r);
+    const LogHistogramOptions& o = s.latency.options();
+    if (o.zero_threshold != 0 || o.max_buckets != LogHistogramOptions{}.max_buckets || s.latency.scale() > plan.latency_scale)
+      r.fail("a latency histogram of other options");
     s.bad_latency = r.varint();
     s.slow = r.varint();
     read_counts(r, s.tag_requests, "latency tag counts");
@@ -126,6 +129,9 @@ struct LatencyState {
       r.fail("more latencies than requests");
     for (std::size_t i = 0; i < s.tag_slow.size(); ++i)
       if (s.tag_slow[i] > s.tag_requests[i]) r.fail("a tag value has more slow requests than requests");
+    for (std::size_t t = 0; t < plan.tag_offset.size(); ++t)
+      if (sum_of(s.tag_requests, plan.tag_offset[t], plan.tag_max_values[t] + 1) > s.latency.count())
+        r.fail("a tag's values have more latencies than the histogram");
     return s;
   }
 };

@@ -192,6 +192,8 @@ struct OutputState {
     for (std::size_t i = 0; i < s.scores.size(); ++i) {
       s.scores[i] = read_sketch<TDigest<>>(r);
       const OutputPlan& p = plan.outputs[i];
+      if (s.scores[i].compression() != plan.score_compression)
+        r.fail("output '" + p.name + "': a digest of another compression");
       const std::uint64_t scored = sum_of(s.score_bins, p.offset, p.reference_share.size());
       if (s.scores[i].count() != static_cast<double>(scored))
         r.fail("output '" + p.name + "': its digest and its decile bins count different scores");

@@ -47,15 +47,11 @@ void read_counts(io::Reader& r, Counts& counts, const char* what) {
   for (auto& c : counts) c = r.varint();
 }
 
-/// Reads doubles written by write_values() into `values`, whose size the plan fixed; each
-/// must be finite.
+/// Reads doubles written by write_values() into `values`, whose size the plan fixed.
 template <class Values>
 void read_values(io::Reader& r, Values& values, const char* what) {
   read_length(r, values.size(), what);
-  for (auto& v : values) {
-    v = r.f64();
-    if (!std::isfinite(v)) r.fail(std::string(what) + ": a value is not finite");
-  }
+  for (auto& v : values) v = r.f64();
 }
 
 /// Writes a sketch as its own serialized object, length-prefixed.
