@@ -81,6 +81,46 @@ struct Model {
   }
 };
 
+// A serialized summary taken apart: its counts and its families' sections, to put back
+// together in another order or with sections dropped or repeated.
+struct Parts {
+  std::uint64_t requests = 0, arrivals = 0;
+  struct Section {
+    std::uint8_t id, version;
+    std::vector<std::uint8_t> payload;
+  };
+  std::vector<Section> sections;
+
+  explicit Parts(const std::vector<std::uint8_t>& bytes) {
+    vigil::io::Reader r(bytes.data(), bytes.size(), "test");
+    std::uint16_t flags = 0;
+    r.header(vigil::io::TypeId::interval_summary, 1, flags);
+    requests = r.varint();
+    arrivals = r.varint();
+    for (std::size_t n = r.count(3), i = 0; i < n; ++i) {
+      Section section{r.u8(), r.u8(), {}};
+      section.payload.resize(r.count(1));
+      for (auto& b : section.payload) b = r.u8();
+      sections.push_back(std::move(section));
+    }
+  }
+  std::vector<std::uint8_t> bytes() const {
+    std::vector<std::uint8_t> out;
+    vigil::io::Writer w(out);
+    w.header(vigil::io::TypeId::interval_summary, 1);
+    w.varint(requests);
+    w.varint(arrivals);
+    w.varint(sections.size());
+    for (const Section& section : sections) {
+      w.u8(section.id);
+      w.u8(section.version);
+      w.varint(section.payload.size());
+      w.bytes(section.payload.data(), section.payload.size());
+    }
+    return out;
+  }
+};
+
 using vigil::detail::FeatureFamily;
 using vigil::detail::IntervalSummary;
 using vigil::detail::LatencyFamily;
@@ -214,4 +254,65 @@ TEST_CASE("MonitorPlan: request_path() holds everything apply() reads, in less m
   CHECK(std::accumulate(classes.begin(), classes.end(), std::uint64_t{0}) > 0);
   const auto& slow = whole.state<LatencyFamily>().tag_slow;
   CHECK(std::accumulate(slow.begin(), slow.end(), std::uint64_t{0}) > 0);
+}
+
+TEST_CASE("IntervalSummary: families in any order; an absent one stays empty, an unknown or repeated one is refused",
+          "[interval_summary]") {
+  Model m;
+  const MonitorPlan plan = MonitorPlan::make(m.schema, m.profile(), vigil::MonitorOptions{});
+  IntervalSummary s(plan);
+  m.fill(s, plan, 500);
+  s.compact();
+  const Parts parts(s.serialize());
+  REQUIRE(parts.sections.size() == 4);
+  Parts reversed = parts;
+  std::reverse(reversed.sections.begin(), reversed.sections.end());
+  CHECK(IntervalSummary::deserialize(reversed.bytes(), plan) == s);
+  // Bytes of an interval without requests, written before the latency family existed.
+  Parts older = parts;
+  older.requests = 0;
+  older.arrivals = 3;
+  older.sections.clear();
+  for (const auto& section : parts.sections)
+    if (section.id == static_cast<std::uint8_t>(vigil::Family::traffic)) older.sections.push_back(section);
+  older.sections.back().payload = {3, 0, 0, 0};  // no request of any status
+  const IntervalSummary quiet = IntervalSummary::deserialize(older.bytes(), plan);
+  CHECK(quiet.arrivals == 3);
+  CHECK(quiet.state<LatencyFamily>() == IntervalSummary(plan).state<LatencyFamily>());
+  Parts repeated = parts;
+  repeated.sections.push_back(parts.sections.front());
+  CHECK_THROWS_WITH(IntervalSummary::deserialize(repeated.bytes(), plan), Catch::Contains("repeated"));
+  Parts unknown = parts;
+  unknown.sections.back().id = 17;
+  CHECK_THROWS_WITH(IntervalSummary::deserialize(unknown.bytes(), plan), Catch::Contains("unknown monitor family 17"));
+  Parts huge = parts;
+  huge.requests = (std::uint64_t{1} << 62) + 1;
+  CHECK_THROWS_WITH(IntervalSummary::deserialize(huge.bytes(), plan), Catch::Contains("2^62"));
+}
+
+TEST_CASE("IntervalSummary: sketches of other options than the plan's are refused", "[interval_summary]") {
+  Model m;
+  const MonitorPlan plan = MonitorPlan::make(m.schema, m.profile(), vigil::MonitorOptions{});
+  IntervalSummary s(plan);
+  m.fill(s, plan, 300);
+  s.compact();
+  // Unseen values kept with another capacity: a later merge would throw.
+  IntervalSummary wider = s;
+  wider.state<FeatureFamily>().unseen[0] = vigil::CategoryCounts(64);
+  CHECK_THROWS_WITH(IntervalSummary::deserialize(wider.serialize(), plan), Catch::Contains("unseen categories"));
+  // A score digest of another compression.
+  IntervalSummary finer = s;
+  vigil::TDigest<> digest(200);
+  for (int i = 0; i < 300; ++i) digest.add(0.5);
+  finer.state<OutputFamily>().scores[0] = digest;
+  CHECK_THROWS_AS(IntervalSummary::deserialize(finer.serialize(), plan), vigil::format_error);
+  // A latency histogram with a zero bucket.
+  IntervalSummary zeroed = s;
+  vigil::LogHistogramOptions options;
+  options.zero_threshold = 0.001;
+  options.scale = 4;
+  vigil::LogHistogram latency(options);
+  latency.record(0.02, s.state<LatencyFamily>().latency.count());  // the same count, so only the options differ
+  zeroed.state<LatencyFamily>().latency = latency;
+  CHECK_THROWS_WITH(IntervalSummary::deserialize(zeroed.serialize(), plan), Catch::Contains("other options"));
 }
