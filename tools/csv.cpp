@@ -127,13 +127,6 @@ CellStatus parse_iso_time(std::string_view text, double& out) noexcept {
   return CellStatus::value;
 }
 
-void write_digits(char* out, int value, int count) noexcept {
-  for (int i = count - 1; i >= 0; --i) {
-    out[i] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  }
-}
-
 [[noreturn]] VIGIL_NOINLINE void throw_bad_time(double unix_seconds) {
   vigil::detail::throw_invalid_argument("format_time: " + vigil::detail::to_text(unix_seconds) +
                                         " is not a Unix time in years 0000-9999");
@@ -179,44 +172,15 @@ CellStatus parse_time(std::string_view cell, double& out) noexcept {
 }
 
 std::size_t format_time(double unix_seconds, char* out) {
-  // -62167219200 is 0000-01-01T00:00:00Z; 253402300800 is 10000-01-01T00:00:00Z.
-  if (!(unix_seconds >= -62167219200.0 && unix_seconds < 253402300799.9995)) throw_bad_time(unix_seconds);
-  const auto milliseconds = static_cast<std::int64_t>(std::llround(unix_seconds * 1000.0));
-  std::int64_t seconds = milliseconds / 1000;
-  std::int64_t millis = milliseconds % 1000;
-  if (millis < 0) {
-    millis += 1000;
-    seconds -= 1;
-  }
-  std::int64_t days = seconds / 86400;
-  std::int64_t second_of_day = seconds % 86400;
-  if (second_of_day < 0) {
-    second_of_day += 86400;
-    days -= 1;
-  }
-  const vigil::detail::CivilDate date = vigil::detail::civil_from_days(days);
-  // YYYY-MM-DDThh:mm:ss.sssZ
-  write_digits(out, static_cast<int>(date.year), 4);
-  out[4] = '-';
-  write_digits(out + 5, static_cast<int>(date.month), 2);
-  out[7] = '-';
-  write_digits(out + 8, static_cast<int>(date.day), 2);
-  out[10] = 'T';
-  write_digits(out + 11, static_cast<int>(second_of_day / 3600), 2);
-  out[13] = ':';
-  write_digits(out + 14, static_cast<int>(second_of_day / 60 % 60), 2);
-  out[16] = ':';
-  write_digits(out + 17, static_cast<int>(second_of_day % 60), 2);
-  out[19] = '.';
-  write_digits(out + 20, static_cast<int>(millis), 3);
-  out[23] = 'Z';
+  const std::string text = format_time(unix_seconds);
+  text.copy(out, iso_time_length);
   return iso_time_length;
 }
 
 std::string format_time(double unix_seconds) {
-  char text[iso_time_length];
-  format_time(unix_seconds, text);
-  return std::string(text, iso_time_length);
+  std::string text = vigil::detail::iso8601(unix_seconds);
+  if (text.empty()) throw_bad_time(unix_seconds);
+  return text;
 }
 
 // --- CsvReader -------------------------------------------------------------------------------

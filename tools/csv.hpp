@@ -72,8 +72,9 @@ inline constexpr std::size_t iso_time_length = 24;
 /// Writes Unix seconds as ISO-8601 UTC with milliseconds, `2026-11-02T08:00:00.000Z`, into
 /// `out` (at least `iso_time_length` characters; no terminating zero is written).
 ///
-/// Rounds to the nearest millisecond. Precondition: `unix_seconds` is finite and falls in years
-/// 0000–9999; otherwise throws `vigil::invalid_argument` naming the value. O(1).
+/// Rounds to the nearest millisecond, as the report exports do (vigil::to_iso8601).
+/// Precondition: `unix_seconds` is finite and falls in years 0000–9999; otherwise throws
+/// `vigil::invalid_argument` naming the value. O(1).
 std::size_t format_time(double unix_seconds, char* out);
 
 /// The same, returned as a string.

@@ -244,7 +244,9 @@ TEST_CASE("to_iso8601: Unix seconds in UTC with milliseconds", "[export]") {
   CHECK(vigil::to_iso8601(253402300799.999) == "9999-12-31T23:59:59.999Z");
   CHECK(vigil::to_iso8601(253402300800.0).empty());
   CHECK(vigil::to_iso8601(253402300799.9996).empty());  // rounds into year 10000
-  CHECK(vigil::to_iso8601(-62135596800.5).empty());
+  CHECK(vigil::to_iso8601(-62167219200.0) == "0000-01-01T00:00:00.000Z");
+  CHECK(vigil::to_iso8601(-62135596800.5) == "0000-12-31T23:59:59.500Z");
+  CHECK(vigil::to_iso8601(-62167219200.5).empty());
   CHECK(vigil::to_iso8601(k_nan).empty());
   CHECK(vigil::to_iso8601(k_inf).empty());
 

@@ -23,9 +23,7 @@ TEST_CASE("latency: no latencies give no figures", "[latency]") {
   CHECK(r.recent_count == 0);
   CHECK(std::isnan(r.recent_p99));
   CHECK(std::isnan(r.p_value));
-  std::vector<vigil::SlowAttribution> out;
-  vigil::detail::attribute_slow("host", {"a", "b"}, {0, 0}, {0, 0}, out);
-  CHECK(out.empty());
+  CHECK(vigil::detail::slow_attributions("host", {"a", "b"}, {0, 0}, {0, 0}).empty());
 }
 
 TEST_CASE("latency: the same distribution is not a change, a slower one is", "[latency]") {
@@ -51,10 +49,13 @@ TEST_CASE("latency: the same distribution is not a change, a slower one is", "[l
 }
 
 TEST_CASE("latency: attribution shares, lift and the G-test against the other values", "[latency]") {
-  std::vector<vigil::SlowAttribution> out;
   // 4 hosts with 1000 requests each; h3 has 61 of the 100 slow ones.
-  vigil::detail::attribute_slow("host", {"h1", "h2", "h3", "h4"}, {1000, 1000, 1000, 1000}, {13, 13, 61, 13}, out);
-  REQUIRE(out.size() == 4);
+  auto found = vigil::detail::slow_attributions("host", {"h1", "h2", "h3", "h4"}, {1000, 1000, 1000, 1000}, {13, 13, 61, 13});
+  REQUIRE(found.size() == 4);
+  CHECK(found[2].first == 2);  // in value order, with each value's index
+  vigil::detail::by_lift(found, [](const auto& e) { return e.second.lift; });
+  std::vector<vigil::SlowAttribution> out;
+  for (auto& e : found) out.push_back(e.second);
   CHECK(out[0].value == "h3");
   CHECK(out[0].share_of_slow == Approx(0.61));
   CHECK(out[0].share_of_all == Approx(0.25));

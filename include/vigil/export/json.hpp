@@ -37,7 +37,7 @@ struct JsonOptions {
 ///  "cohorts":[...],"traffic":{...},"latency":{...},"open_alerts":[...],"alert_log":[...]}
 /// ```
 ///
-/// Keys are the snake_case names of the Report fields, in declaration order. NaN and
+/// Keys are the snake_case names of the Report fields, in the order docs/report.md lists them. NaN and
 /// infinite figures are written as `null`; numbers are the shortest text that reads back as
 /// the same double; strings are escaped per RFC 8259 with valid UTF-8 passed through and
 /// invalid bytes replaced by U+FFFD. Times are Unix seconds, each with an ISO-8601 twin
@@ -58,7 +58,7 @@ inline std::string to_json(const Report& report, const JsonOptions& options = {}
 inline std::string to_json(const Alert& alert);
 
 /// `2026-11-02T08:00:00.000Z`: Unix seconds in UTC, rounded to the millisecond, proleptic
-/// Gregorian calendar. Empty for NaN, infinities and times outside years 0001 to 9999. O(1).
+/// Gregorian calendar. Empty for NaN, infinities and times outside years 0000 to 9999. O(1).
 inline std::string to_iso8601(double unix_seconds) { return detail::iso8601(unix_seconds); }
 
 namespace detail {

@@ -422,7 +422,7 @@ inline void append_open_alerts(PrometheusWriter& w, const std::vector<Alert>& op
 
 inline void append_cohort_metrics(PrometheusWriter& w, const std::vector<PrometheusScope>& scopes) {
   w.family("vigil_cohort_status", "gauge",
-           "Status of the cohort: 0 ok, 1 warn, 2 alert (worst of its features and outputs).");
+           "Status of the cohort: 0 ok, 1 warn, 2 alert (worst of its features, outputs and latency).");
   for (const PrometheusScope& scope : scopes)
     if (scope.cohort != nullptr) w.sample(scope.labels, status_value(scope.cohort->status));
   w.family("vigil_cohort_horizon_requests", "gauge", "Requests of the cohort in the long-term horizon.");

@@ -63,7 +63,9 @@ inline const char* to_string(Status s) {
 /// An alert transition: raised (opened), escalated (warn → alert while open) or resolved.
 struct Alert {
   enum class Transition : std::uint8_t { raised, escalated, resolved };
-  double time = 0;  // event time (Unix seconds) at the end of the interval that decided it
+  /// Event time (Unix seconds) that decided a transition: the end of the interval evaluated,
+  /// or the time a silence was judged at. For an open alert in a report, the report's time.
+  double time = 0;
   AlertKind kind = AlertKind::feature_drift;
   Subject subject;      // the feature, output, signal or tag value; to_string() for people
   Severity severity = Severity::warn;

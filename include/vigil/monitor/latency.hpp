@@ -104,14 +104,6 @@ void by_lift(std::vector<T>& items, Lift lift) {
   });
 }
 
-/// slow_attributions() appended to `out`, which is then ordered by lift.
-inline void attribute_slow(const std::string& tag, const std::vector<std::string>& values,
-                           const std::vector<std::uint64_t>& requests, const std::vector<std::uint64_t>& slow,
-                           std::vector<SlowAttribution>& out) {
-  for (auto& entry : slow_attributions(tag, values, requests, slow)) out.push_back(std::move(entry.second));
-  by_lift(out, [](const SlowAttribution& a) { return a.lift; });
-}
-
 /// Evidence that latency rose: a significant change of the bucket counts together with a
 /// p99 (or p99.9) that moved by the policy's ratio.
 inline void latency_rise_evidence(const LatencyReport& r, double adjusted_p, const AlertPolicy& policy,

@@ -51,8 +51,8 @@ namespace vigil {
 ///
 /// **Memory**: per retained interval (fine_intervals + coarse_intervals + 2, per cohort value
 /// too) one interval summary — 16 bytes and each family's state: 8 bytes per bin
-/// (numeric_bins + 3 per numeric feature, one per training category + 1 per categorical
-/// feature, 10 per output, classes + 1 per output) plus 16 bytes per numeric feature and
+/// (at most numeric_bins + 4 per numeric feature, one per training category + 1 per categorical
+/// feature, at most 11 per output, classes + 1 per output) plus 16 bytes per numeric feature and
 /// 8 unseen category values per categorical feature, a t-digest at δ = 50 per output, a
 /// latency histogram and 16 bytes per tag value (max_values + 1 per tag) — and the same
 /// again per shard; the plan derived from the profile, once (per numeric feature its edges,

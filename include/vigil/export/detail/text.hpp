@@ -194,13 +194,13 @@ inline std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned 
   return era * 146097 + static_cast<std::int64_t>(day_of_era) - 719468;  // 719,468 days from 0000-03-01
 }
 
-/// First and one-past-last Unix seconds that format as a four-digit year: 0001-01-01 and
-/// 10000-01-01.
-inline constexpr double iso8601_min_seconds = -62135596800.0;
+/// First and one-past-last Unix seconds that format as a four-digit year: 0000-01-01 and
+/// 10000-01-01 (ISO 8601 counts a year 0000, the proleptic Gregorian 1 BC).
+inline constexpr double iso8601_min_seconds = -62167219200.0;
 inline constexpr double iso8601_end_seconds = 253402300800.0;
 
 /// `2026-11-02T08:00:00.000Z`: Unix seconds in UTC, rounded to the millisecond. Empty for
-/// NaN, infinities and times outside years 0001-9999. O(1).
+/// NaN, infinities and times outside years 0000-9999. O(1).
 inline std::string iso8601(double unix_seconds) {
   if (!(unix_seconds >= iso8601_min_seconds && unix_seconds < iso8601_end_seconds)) return {};
   // Half a millisecond rounds up (towards the future), for negative times too. The product

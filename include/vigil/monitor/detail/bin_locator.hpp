@@ -18,7 +18,7 @@ namespace detail {
 /// The bin of a value among sorted, distinct edges (the number of edges below it, as
 /// std::lower_bound) in O(1): a uniform grid over the inner edges maps the value to a cell,
 /// the cell says how many edges lie below it, and two compares finish the count. A
-/// binary search is a chain of dependent loads (≈ 60 cycles for 50 edges); this is a few
+/// binary search is a chain of dependent loads, one per halving; this is a few
 /// independent ones, so the features of a request overlap in the pipeline.
 ///
 /// The grid is refined (up to 4096 cells) until no cell holds more than two edges; a cell

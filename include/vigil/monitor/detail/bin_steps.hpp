@@ -121,8 +121,9 @@ VIGIL_INLINE void count_bins_sse2(const double* edges, const std::uint32_t* cell
 #endif
 
 /// The request path's SIMD steps: SSE2 on x86-64, else the scalar loops (which compilers
-/// vectorise at -O3). Wider AVX variants measured slower on the request path: their short
-/// bursts between scalar code cost more (frequency and state transitions) than they save.
+/// vectorise at -O3). Not AVX: the steps are short bursts between scalar code, where wider
+/// registers' frequency and state transitions cost more than they save
+/// (docs/benchmarks.md).
 template <bool AllFinite = false>
 VIGIL_INLINE void grid_cells(const GridLanes& g, const double* x, std::int32_t* cell, double* shift, std::size_t n) {
 #ifdef VIGIL_DETAIL_SSE2_STEPS

@@ -27,7 +27,7 @@ namespace detail {
 struct LatencyPlan {
   LineVector<std::size_t> tag_offset;
   std::vector<std::size_t> tag_max_values;
-  std::size_t tag_slots = 0;
+  std::size_t tag_counters = 0;
   int latency_scale = 4;
 
   LatencyPlan request_path() const { return *this; }
@@ -39,9 +39,9 @@ struct LatencyPlan {
 inline LatencyPlan make_latency_plan(const Schema& schema) {
   LatencyPlan plan;
   for (std::uint32_t t = 0; t < schema.tag_count(); ++t) {
-    plan.tag_offset.push_back(plan.tag_slots);
+    plan.tag_offset.push_back(plan.tag_counters);
     plan.tag_max_values.push_back(schema.options(Tag{t}).max_values);
-    plan.tag_slots += schema.options(Tag{t}).max_values + 1;
+    plan.tag_counters += schema.options(Tag{t}).max_values + 1;
   }
   return plan;
 }
@@ -58,7 +58,7 @@ struct LatencyState {
 
   LatencyState() = default;
   explicit LatencyState(const LatencyPlan& plan)
-      : latency(plan.latency_scale), tag_requests(plan.tag_slots, 0), tag_slow(plan.tag_slots, 0) {}
+      : latency(plan.latency_scale), tag_requests(plan.tag_counters, 0), tag_slow(plan.tag_counters, 0) {}
 
   /// Adds the request's latency, if it has one, counting it as slow above the request's slow
   /// threshold, for every tag value of the request.

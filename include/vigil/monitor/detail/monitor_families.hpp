@@ -12,10 +12,11 @@ namespace vigil {
 namespace detail {
 
 /// The families a Monitor composes (docs/concepts.md, "Monitor family"), in the order the
-/// request path files a request into them and evaluation analyses them; the report does not
-/// depend on it. The request path's order is the one the compiler turns into the fewest
-/// instructions (checked with benchmarks/observe_count.cpp). A new family is one header
-/// defining the concept's members, and one entry here.
+/// request path files a request into them and evaluation analyses them. Neither the report
+/// nor the interval summary's format depends on the order (summaries name each family's
+/// state by its vigil::Family id), so it is the order that gives the request path the fewest
+/// instructions (benchmarks/observe_count.cpp counts them). A new family is its header, an
+/// entry here, a vigil::Family value, and its section's place in Report and the exports.
 template <class... Families>
 struct FamilyList {
   using Plan = BasicMonitorPlan<Families...>;
