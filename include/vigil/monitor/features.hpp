@@ -311,8 +311,7 @@ class FeatureFamily {
   }
   template <class Part>
   static void mark(const Subject& subject, Status status, Part& part) {
-    if (subject.index < part.features.size())
-      part.features[subject.index].status = std::max(part.features[subject.index].status, status);
+    raise_status(part.features, subject.index, status);
   }
 
  private:

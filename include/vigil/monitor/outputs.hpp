@@ -227,8 +227,7 @@ class OutputFamily {
   }
   template <class Part>
   static void mark(const Subject& subject, Status status, Part& part) {
-    if (subject.index < part.outputs.size())
-      part.outputs[subject.index].status = std::max(part.outputs[subject.index].status, status);
+    raise_status(part.outputs, subject.index, status);
   }
 
  private:

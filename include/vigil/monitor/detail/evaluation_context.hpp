@@ -82,6 +82,13 @@ struct EvaluationContext {
   bool partial = false;
 };
 
+/// Raises the status of entry `index` of a report section's entries (a feature, an output) to
+/// at least `status`; an index beyond them (a report of fewer entries) changes nothing.
+template <class Entries>
+void raise_status(Entries& entries, std::uint32_t index, Status status) {
+  if (index < entries.size() && entries[index].status < status) entries[index].status = status;
+}
+
 /// The requests a family analyses: every request (slot 0) or a cohort's.
 struct SlotContext {
   std::size_t slot = 0;
