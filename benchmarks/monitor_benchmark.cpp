@@ -1,6 +1,7 @@
 // The Monitor's cost on a server: observe() per request for a model with 32 numeric and
-// 4 categorical features and one score, on one and two threads; report() for 100 features
-// with 7 days of history retained; and the memory of that configuration.
+// 4 categorical features and one score, on one and two threads; the evaluation of an interval
+// and report() for 100 features with 7 days of history retained; and the memory of that
+// configuration.
 #include <vigil/monitor/monitor.hpp>
 
 #include <benchmark/benchmark.h>
@@ -160,30 +161,54 @@ void BM_Monitor_observe_with_operations(benchmark::State& state) {
 }
 BENCHMARK(BM_Monitor_observe_with_operations)->Threads(1)->UseRealTime();
 
-// report() of a monitor of 96 numeric + 4 categorical features and a score whose 7 days of
-// retention are full: 60 one-minute intervals and 168 hourly ones.
-void BM_Monitor_report_100_features_7_days(benchmark::State& state) {
-  Model model(96, 4);
-  vigil::MonitorOptions options;
-  options.shards = 1;
-  vigil::Monitor monitor(model.schema, model.profile(5000), options);
-  auto pool = model.requests(512, 3);
-  // Five requests a minute for seven days fill every retained interval.
-  const int minutes = 7 * 24 * 60;
-  std::size_t i = 0;
-  for (int m = 0; m < minutes; ++m) {
+// A monitor of 96 numeric + 4 categorical features and a score whose 7 days of retention are
+// full: 60 one-minute intervals and 168 hourly ones, five requests a minute.
+struct ReportFixture {
+  Model model{96, 4};
+  std::unique_ptr<vigil::Monitor> monitor;
+  std::vector<std::unique_ptr<vigil::Observation>> pool = model.requests(512, 3);
+  std::size_t next = 0;
+  int minutes = 7 * 24 * 60;
+
+  ReportFixture() {
+    vigil::MonitorOptions options;
+    options.shards = 1;
+    monitor = std::make_unique<vigil::Monitor>(model.schema, model.profile(5000), options);
+    for (int m = 0; m < minutes; ++m) fill_minute(m);
+    monitor->report(start_time + 60.0 * minutes);
+  }
+  void fill_minute(int m) {
     for (int r = 0; r < 5; ++r) {
-      vigil::Observation& o = *pool[i++ % pool.size()];
+      vigil::Observation& o = *pool[next++ % pool.size()];
       o.at(start_time + 60.0 * m + 12.0 * r);
-      monitor.observe(o);
+      monitor->observe(o);
     }
   }
-  monitor.report(start_time + 60.0 * minutes);
+};
+
+// The evaluation of one closed interval, what a health check pays once a minute: every family
+// over every slot (the horizon merged over the 7 days), correction, alerts, the stored report;
+// with the five requests that fill the interval.
+void BM_Monitor_evaluate_interval_100_features_7_days(benchmark::State& state) {
+  ReportFixture f;
   for (auto _ : state) {
-    vigil::Report report = monitor.report();
+    f.fill_minute(f.minutes);
+    ++f.minutes;
+    f.monitor->evaluate(start_time + 60.0 * f.minutes);
+  }
+  state.counters["memory_MB"] = static_cast<double>(f.monitor->memory_bytes()) / 1e6;
+  state.counters["features"] = 100;
+}
+BENCHMARK(BM_Monitor_evaluate_interval_100_features_7_days)->Unit(benchmark::kMillisecond)->Iterations(20);
+
+// report() once the interval is evaluated: a copy of the stored result with the live counters.
+void BM_Monitor_report_100_features_7_days(benchmark::State& state) {
+  ReportFixture f;
+  for (auto _ : state) {
+    vigil::Report report = f.monitor->report();
     benchmark::DoNotOptimize(report.features.data());
   }
-  state.counters["memory_MB"] = static_cast<double>(monitor.memory_bytes()) / 1e6;
+  state.counters["memory_MB"] = static_cast<double>(f.monitor->memory_bytes()) / 1e6;
   state.counters["features"] = 100;
 }
 BENCHMARK(BM_Monitor_report_100_features_7_days)->Unit(benchmark::kMillisecond)->Iterations(20);
