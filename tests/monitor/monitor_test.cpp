@@ -441,6 +441,12 @@ TEST_CASE("Monitor: many threads observe while another reports", "[monitor][conc
   constexpr int per_thread = 6000;
   std::atomic<bool> done{false};
   std::atomic<int> reports{0};
+  // Callbacks that read the monitor, while the reporter thread evaluates.
+  std::vector<double> evaluated;  // only the delivering thread writes it, one callback at a time
+  monitor.on_interval([&](const vigil::Report& r) {
+    evaluated.push_back(r.recent_end);
+    CHECK(monitor.report().counters.observed <= threads * per_thread);
+  });
   std::thread reporter([&] {
     while (!done.load()) {
       const vigil::Report r = monitor.report();
@@ -469,6 +475,9 @@ TEST_CASE("Monitor: many threads observe while another reports", "[monitor][conc
   CHECK(r.counters.observed == threads * per_thread);
   CHECK(r.counters.late == 0);
   CHECK(r.horizon_requests == threads * per_thread);
+  // Each interval evaluated once, in order: minutes 0 to 9 (the last five quiet).
+  REQUIRE(evaluated.size() == 10);
+  for (std::size_t i = 0; i < evaluated.size(); ++i) CHECK(evaluated[i] == start_time + 60.0 * (i + 1));
   std::uint64_t per_cohort = 0;
   for (const auto& c : r.cohorts) per_cohort += c.requests;
   CHECK(per_cohort == threads * per_thread);

@@ -99,3 +99,39 @@ TEST_CASE("AlertPolicy: bad input", "[alerts]") {
   p.cool_down = -1;
   CHECK_THROWS_AS(vigil::detail::AlertTracker(p), vigil::invalid_argument);
 }
+
+TEST_CASE("AlertTracker: transitions are numbered in the order people read them, by kind and subject text",
+          "[alerts]") {
+  vigil::detail::AlertTracker tracker;
+  // Feature 0 is named "b" and feature 1 "a": text order differs from index order.
+  const vigil::Subject b{vigil::Family::features, 0, "b", vigil::Cohort{}, false};
+  const vigil::Subject a{vigil::Family::features, 1, "a", vigil::Cohort{}, false};
+  const auto seen = [&](const vigil::Subject& s, AlertKind kind) {
+    return Evidence{kind, s, Severity::warn, 0.3, 1e-5, vigil::to_string(s) + " moved"};
+  };
+  const std::vector<Evidence> round = {seen(b, AlertKind::feature_shift), seen(a, AlertKind::feature_shift),
+                                       seen(b, AlertKind::feature_drift)};
+  tracker.update(0, round);
+  const auto raised = tracker.update(60, round);
+  REQUIRE(raised.size() == 3);
+  CHECK(raised[0].kind == AlertKind::feature_drift);  // kinds in their declared order first
+  CHECK(raised[1].subject == a);                      // then "a" before "b"
+  CHECK(raised[2].subject == b);
+  for (std::size_t i = 0; i < raised.size(); ++i) CHECK(raised[i].sequence == i + 1);
+  const auto open = tracker.open_alerts(60);
+  REQUIRE(open.size() == 3);
+  CHECK(open[1].subject == a);
+  CHECK(open[1].sequence == 2);
+  CHECK(open[2].sequence == 3);
+}
+
+TEST_CASE("AlertTracker: without a cool-down, a resolved alert is reported and then forgotten", "[alerts]") {
+  vigil::AlertPolicy policy;
+  policy.cool_down = 0;
+  vigil::detail::AlertTracker tracker(policy);
+  const auto t = feed(tracker, "ww.....w");
+  // Raised at 1, resolved after 5 clean intervals at 6; the state then goes (its history is
+  // clean), and one interval of evidence is not enough to raise it again.
+  CHECK(t == std::vector<std::string>{"1:raised:warn", "6:resolved:warn"});
+  CHECK(tracker.open_alerts(480).empty());
+}

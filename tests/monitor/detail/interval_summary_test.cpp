@@ -279,6 +279,15 @@ TEST_CASE("IntervalSummary: families in any order; an absent one stays empty, an
   const IntervalSummary quiet = IntervalSummary::deserialize(older.bytes(), plan);
   CHECK(quiet.arrivals == 3);
   CHECK(quiet.state<LatencyFamily>() == IntervalSummary(plan).state<LatencyFamily>());
+  // Requests the families would have counted, without the families: refused.
+  Parts without = parts;
+  without.sections.erase(std::remove_if(without.sections.begin(), without.sections.end(),
+                                        [](const Parts::Section& section) {
+                                          return section.id == static_cast<std::uint8_t>(vigil::Family::features);
+                                        }),
+                         without.sections.end());
+  REQUIRE(without.sections.size() == 3);
+  CHECK_THROWS_WITH(IntervalSummary::deserialize(without.bytes(), plan), Catch::Contains("does not count every request once"));
   Parts repeated = parts;
   repeated.sections.push_back(parts.sections.front());
   CHECK_THROWS_WITH(IntervalSummary::deserialize(repeated.bytes(), plan), Catch::Contains("repeated"));
@@ -305,7 +314,7 @@ TEST_CASE("IntervalSummary: sketches of other options than the plan's are refuse
   vigil::TDigest<> digest(200);
   for (int i = 0; i < 300; ++i) digest.add(0.5);
   finer.state<OutputFamily>().scores[0] = digest;
-  CHECK_THROWS_AS(IntervalSummary::deserialize(finer.serialize(), plan), vigil::format_error);
+  CHECK_THROWS_WITH(IntervalSummary::deserialize(finer.serialize(), plan), Catch::Contains("another compression"));
   // A latency histogram with a zero bucket.
   IntervalSummary zeroed = s;
   vigil::LogHistogramOptions options;
@@ -315,4 +324,40 @@ TEST_CASE("IntervalSummary: sketches of other options than the plan's are refuse
   latency.record(0.02, s.state<LatencyFamily>().latency.count());  // the same count, so only the options differ
   zeroed.state<LatencyFamily>().latency = latency;
   CHECK_THROWS_WITH(IntervalSummary::deserialize(zeroed.serialize(), plan), Catch::Contains("other options"));
+}
+
+TEST_CASE("IntervalSummary: what the request path and merges make is read back", "[interval_summary]") {
+  Model m;
+  const MonitorPlan plan = MonitorPlan::make(m.schema, m.profile(), vigil::MonitorOptions{});
+  // Two hundred intervals merged, as a coarse roll-up holds them.
+  IntervalSummary rolled(plan);
+  for (int i = 0; i < 200; ++i) {
+    IntervalSummary one(plan);
+    m.fill(one, plan, 50);
+    rolled.merge(one);
+  }
+  rolled.compact();
+  CHECK(IntervalSummary::deserialize(rolled.serialize(), plan) == rolled);
+  // Latencies over seventy octaves: the histogram downscales below the plan's scale.
+  IntervalSummary wide(plan);
+  vigil::Observation o(m.schema);
+  const std::uint32_t tags[2] = {vigil::detail::no_tag, vigil::detail::no_tag};
+  for (int i = 0; i < 2000; ++i) {
+    o.clear();
+    o.latency(std::ldexp(1.0, i % 70 - 30));
+    wide.apply(plan, o, tags, 0.05);
+  }
+  REQUIRE(wide.state<LatencyFamily>().latency.scale() < plan.of<LatencyFamily>().latency_scale);
+  CHECK(IntervalSummary::deserialize(wide.serialize(), plan) == wide);
+  // Values near the double range overflow a feature's shift to infinity.
+  IntervalSummary huge(plan);
+  for (int i = 0; i < 3; ++i) {
+    o.clear();
+    o.set(m.numeric[0], 1.5e308);
+    huge.apply(plan, o, tags, 0.05);
+  }
+  REQUIRE(std::isinf(huge.state<FeatureFamily>().numeric_shift[0]));
+  const IntervalSummary back = IntervalSummary::deserialize(huge.serialize(), plan);
+  CHECK(std::isinf(back.state<FeatureFamily>().numeric_shift[0]));
+  CHECK(back.requests == 3);
 }

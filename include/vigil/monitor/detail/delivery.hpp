@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <utility>
@@ -20,7 +21,9 @@ namespace detail {
 /// time and in the order they were queued, with no lock of the monitor held: a callback may
 /// read the monitor, evaluate it or register callbacks. One thread delivers at a time; what
 /// other threads (or a callback, through a nested evaluation) queue meanwhile is delivered by
-/// the same loop, after the callback that is running returns.
+/// the same loop, after the callback that is running returns. Every callback sees every
+/// event, even when another callback throws: the first exception leaves deliver() once the
+/// queue is empty.
 /// Memory: the queued events, until delivered.
 class Delivery {
  public:
@@ -49,37 +52,42 @@ class Delivery {
   }
 
   /// Delivers what is queued, unless a delivery is under way (on this thread, further up the
-  /// stack, or on another), which will. If a callback throws, the exception leaves here and
-  /// the events after it wait for the next delivery.
+  /// stack, or on another), which will. Rethrows the first exception a callback threw, after
+  /// every event was delivered to every callback.
   void deliver() {
     std::unique_lock<std::mutex> lock(mutex_);
     if (delivering_) return;
     delivering_ = true;
-    try {
-      while (!queue_.empty()) {
-        Event event = std::move(queue_.front());
-        queue_.pop_front();
-        // Copies, so that a callback may register more callbacks meanwhile.
-        const std::vector<AlertCallback> alerts = alert_callbacks_;
-        const std::vector<IntervalCallback> intervals = interval_callbacks_;
-        lock.unlock();
-        if (const Alert* a = std::get_if<Alert>(&event)) {
-          for (const auto& cb : alerts) cb(*a);
-        } else {
-          for (const auto& cb : intervals) cb(std::get<Report>(event));
-        }
-        lock.lock();
+    std::exception_ptr failure;
+    while (!queue_.empty()) {
+      Event event = std::move(queue_.front());
+      queue_.pop_front();
+      // Copies, so that a callback may register more callbacks meanwhile.
+      const std::vector<AlertCallback> alerts = alert_callbacks_;
+      const std::vector<IntervalCallback> intervals = interval_callbacks_;
+      lock.unlock();
+      if (const Alert* a = std::get_if<Alert>(&event)) {
+        for (const auto& cb : alerts) call(cb, *a, failure);
+      } else {
+        for (const auto& cb : intervals) call(cb, std::get<Report>(event), failure);
       }
-    } catch (...) {
-      if (!lock.owns_lock()) lock.lock();
-      delivering_ = false;
-      throw;
+      lock.lock();
     }
     delivering_ = false;
+    lock.unlock();
+    if (failure) std::rethrow_exception(failure);
   }
 
  private:
   using Event = std::variant<Report, Alert>;
+  template <class Callback, class Argument>
+  static void call(const Callback& callback, const Argument& argument, std::exception_ptr& failure) {
+    try {
+      callback(argument);
+    } catch (...) {
+      if (!failure) failure = std::current_exception();
+    }
+  }
   std::mutex mutex_;
   std::deque<Event> queue_;
   std::vector<AlertCallback> alert_callbacks_;

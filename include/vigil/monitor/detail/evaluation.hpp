@@ -102,8 +102,8 @@ class Evaluator {
     std::lock_guard<std::mutex> lock(mutex_);
     return read();
   }
-  /// Bytes of the evaluation's state: the rate predictor, the alert states and log, the
-  /// stored report.
+  /// Bytes of the evaluation's state: the family objects (the rate predictor), the alert
+  /// states and log.
   std::size_t memory_bytes() const;
 
  private:
@@ -173,8 +173,10 @@ inline void Evaluator::run(double now, bool live) {
       skipped_ += static_cast<std::uint64_t>(oldest_fine - first);
       first = oldest_fine;
     }
-    for (std::int64_t k = first; k <= last_closed; ++k) evaluate_interval(k);
-    if (first <= last_closed) evaluated_through_ = last_closed;
+    for (std::int64_t k = first; k <= last_closed; ++k) {
+      evaluate_interval(k);
+      evaluated_through_ = k;  // per interval: one that throws is not evaluated twice
+    }
     if (live) judge_silence(now);
   }
   delivery_.deliver();
@@ -337,7 +339,7 @@ inline void Evaluator::mark(const Alert& alert, Report& r) const {
 
 inline std::size_t Evaluator::memory_bytes() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  std::size_t bytes = sizeof(*this) + tracker_.memory_bytes() + log_.memory_bytes() - sizeof(families_);
+  std::size_t bytes = sizeof(*this) - sizeof(tracker_) - sizeof(families_) + tracker_.memory_bytes() + log_.memory_bytes();
   MonitorFamilies::for_each(families_, [&](const auto& family) { bytes += family.memory_bytes(); });
   return bytes;
 }

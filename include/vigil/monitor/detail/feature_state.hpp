@@ -108,12 +108,10 @@ struct FeatureState {
     w.varint(unseen.size());
     for (const auto& u : unseen) write_sketch(w, u);
   }
-  /// Reads serialize()'s payload into a state shaped by `plan`, of an interval of `requests`
-  /// requests; throws vigil::format_error when the sizes differ from the plan's or the counts
-  /// contradict each other (a numeric feature's bins, its spare bin included, hold every
-  /// request once; no more bad values than the spare bin holds; no more categorical values
-  /// than requests).
-  static FeatureState deserialize(io::Reader& r, const FeaturePlan& plan, std::uint64_t requests) {
+  /// Reads serialize()'s payload into a state shaped by `plan`; throws vigil::format_error
+  /// when the sizes differ from the plan's or the unseen values were kept at another
+  /// capacity.
+  static FeatureState deserialize(io::Reader& r, const FeaturePlan& plan) {
     FeatureState s(plan);
     read_counts(r, s.numeric_bins, "feature bins");
     read_values(r, s.numeric_shift, "feature shifts");  // ±inf or NaN when values near the double range overflowed
@@ -124,15 +122,22 @@ struct FeatureState {
       u = read_sketch<CategoryCounts>(r);
       if (u.capacity() != unseen_capacity) r.fail("unseen categories kept " + std::to_string(u.capacity()) + " values");
     }
+    return s;
+  }
+  /// Throws vigil::format_error (through `r`) unless the counts fit an interval of `requests`
+  /// requests: a numeric feature's bins, its spare bin included, hold every request once, with
+  /// no more bad values than the spare bin holds; no categorical feature has more values than
+  /// requests.
+  void check(const FeaturePlan& plan, std::uint64_t requests, const io::Reader& r) const {
     for (std::size_t i = 0; i < plan.numeric.size(); ++i) {
       const NumericPlan& p = plan.numeric[i];
-      if (saturating_add(s.binned(p), s.numeric_bins[p.spare]) != requests) r.fail("feature '" + p.name + "' does not count every request once");
-      if (s.numeric_bad[i] > s.numeric_bins[p.spare]) r.fail("feature '" + p.name + "' has more bad values than its spare bin");
+      if (saturating_add(binned(p), numeric_bins[p.spare]) != requests)
+        r.fail("feature '" + p.name + "' does not count every request once");
+      if (numeric_bad[i] > numeric_bins[p.spare]) r.fail("feature '" + p.name + "' has more bad values than its spare bin");
     }
     for (const CategoricalPlan& p : plan.categorical)
-      if (sum_of(s.categorical_bins, p.offset, p.reference_share.size()) > requests)
+      if (sum_of(categorical_bins, p.offset, p.reference_share.size()) > requests)
         r.fail("feature '" + p.name + "' has more values than requests");
-    return s;
   }
 
   /// Totals of numeric feature i (plan `p`) in this state.

@@ -106,10 +106,11 @@ struct BasicIntervalSummary {
     return out;
   }
   /// Reads serialize()'s output into a summary shaped by `plan`. Families may come in any
-  /// order; one the bytes do not hold stays empty (bytes written before it existed). Throws
-  /// vigil::format_error for bytes of another type, version or plan, an unknown or repeated
-  /// family, counts above 2^62 (no interval holds that many requests; below it, merging never
-  /// overflows) and counts that contradict each other.
+  /// order; one the bytes do not hold stays empty (bytes written before it existed), which
+  /// must fit the interval's requests as any state must. Throws vigil::format_error for
+  /// bytes of another type, version or plan, an unknown or repeated family, counts above 2^62
+  /// (no interval holds that many requests; below it, merging never overflows) and counts
+  /// that contradict each other.
   static BasicIntervalSummary deserialize(const void* data, std::size_t size, const Plan& plan) {
     io::Reader r(data, size, "interval summary");
     std::uint16_t flags = 0;
@@ -130,6 +131,7 @@ struct BasicIntervalSummary {
       if (!known) r.fail("unknown monitor family " + std::to_string(id));
     }
     r.finish();
+    (s.state<Families>().check(plan.template of<Families>(), s.requests, r), ...);
     return s;
   }
   /// The largest count deserialize() accepts.
@@ -159,7 +161,7 @@ struct BasicIntervalSummary {
     std::vector<std::uint8_t> payload(r.count(1));
     for (auto& b : payload) b = r.u8();
     io::Reader p(payload.data(), payload.size(), "interval summary");
-    state<F>() = F::State::deserialize(p, plan.template of<F>(), requests);
+    state<F>() = F::State::deserialize(p, plan.template of<F>());
     p.finish();
     return true;
   }

@@ -111,10 +111,9 @@ struct LatencyState {
     write_counts(w, tag_requests);
     write_counts(w, tag_slow);
   }
-  /// Reads serialize()'s payload into a state shaped by `plan`, of an interval of `requests`
-  /// requests; throws vigil::format_error when the sizes differ from the plan's or the counts
-  /// contradict each other.
-  static LatencyState deserialize(io::Reader& r, const LatencyPlan& plan, std::uint64_t requests) {
+  /// Reads serialize()'s payload into a state shaped by `plan`; throws vigil::format_error
+  /// when the sizes differ from the plan's or the histogram has other options.
+  static LatencyState deserialize(io::Reader& r, const LatencyPlan& plan) {
     LatencyState s(plan);
     s.latency = read_sketch<LogHistogram>(r);
     const LogHistogramOptions& o = s.latency.options();
@@ -124,15 +123,21 @@ struct LatencyState {
     s.slow = r.varint();
     read_counts(r, s.tag_requests, "latency tag counts");
     read_counts(r, s.tag_slow, "slow tag counts");
-    if (s.slow > s.latency.count()) r.fail("more slow requests than latencies");
-    if (s.latency.count() > requests || s.bad_latency > requests - s.latency.count())
-      r.fail("more latencies than requests");
-    for (std::size_t i = 0; i < s.tag_slow.size(); ++i)
-      if (s.tag_slow[i] > s.tag_requests[i]) r.fail("a tag value has more slow requests than requests");
-    for (std::size_t t = 0; t < plan.tag_offset.size(); ++t)
-      if (sum_of(s.tag_requests, plan.tag_offset[t], plan.tag_max_values[t] + 1) > s.latency.count())
-        r.fail("a tag's values have more latencies than the histogram");
     return s;
+  }
+  /// Throws vigil::format_error (through `r`) unless the counts fit an interval of `requests`
+  /// requests and each other: slow ≤ latencies recorded ≤ requests, bad latencies ≤ the
+  /// requests left, per tag value slow ≤ its requests, per tag its values' requests ≤ the
+  /// latencies recorded.
+  void check(const LatencyPlan& plan, std::uint64_t requests, const io::Reader& r) const {
+    const std::uint64_t recorded = latency.count();
+    if (slow > recorded) r.fail("more slow requests than latencies");
+    if (recorded > requests || bad_latency > requests - recorded) r.fail("more latencies than requests");
+    for (std::size_t i = 0; i < tag_slow.size(); ++i)
+      if (tag_slow[i] > tag_requests[i]) r.fail("a tag value has more slow requests than requests");
+    for (std::size_t t = 0; t < plan.tag_offset.size(); ++t)
+      if (sum_of(tag_requests, plan.tag_offset[t], plan.tag_max_values[t] + 1) > recorded)
+        r.fail("a tag's values have more latencies than the histogram");
   }
 };
 

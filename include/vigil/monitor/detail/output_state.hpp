@@ -180,11 +180,9 @@ struct OutputState {
     w.varint(scores.size());
     for (const auto& d : scores) write_sketch(w, d);
   }
-  /// Reads serialize()'s payload into a state shaped by `plan`, of an interval of `requests`
-  /// requests; throws vigil::format_error when the sizes differ from the plan's, a digest
-  /// counts other scores than its decile bins, or an output has more scores or classes than
-  /// requests.
-  static OutputState deserialize(io::Reader& r, const OutputsPlan& plan, std::uint64_t requests) {
+  /// Reads serialize()'s payload into a state shaped by `plan`; throws vigil::format_error
+  /// when the sizes differ from the plan's or a digest has another compression.
+  static OutputState deserialize(io::Reader& r, const OutputsPlan& plan) {
     OutputState s(plan);
     read_counts(r, s.score_bins, "score bins");
     read_counts(r, s.class_bins, "class bins");
@@ -194,13 +192,21 @@ struct OutputState {
       const OutputPlan& p = plan.outputs[i];
       if (s.scores[i].compression() != plan.score_compression)
         r.fail("output '" + p.name + "': a digest of another compression");
-      const std::uint64_t scored = sum_of(s.score_bins, p.offset, p.reference_share.size());
-      if (s.scores[i].count() != static_cast<double>(scored))
-        r.fail("output '" + p.name + "': its digest and its decile bins count different scores");
-      if (scored > requests || sum_of(s.class_bins, p.class_offset, p.reference_class_share.size()) > requests)
-        r.fail("output '" + p.name + "' has more scores or classes than requests");
     }
     return s;
+  }
+  /// Throws vigil::format_error (through `r`) unless the counts fit an interval of `requests`
+  /// requests: per output, its digest counts as many scores as its decile bins, and neither
+  /// its scores nor its classes outnumber the requests.
+  void check(const OutputsPlan& plan, std::uint64_t requests, const io::Reader& r) const {
+    for (std::size_t i = 0; i < plan.outputs.size(); ++i) {
+      const OutputPlan& p = plan.outputs[i];
+      const std::uint64_t scored = sum_of(score_bins, p.offset, p.reference_share.size());
+      if (scores[i].count() != static_cast<double>(scored))
+        r.fail("output '" + p.name + "': its digest and its decile bins count different scores");
+      if (scored > requests || sum_of(class_bins, p.class_offset, p.reference_class_share.size()) > requests)
+        r.fail("output '" + p.name + "' has more scores or classes than requests");
+    }
   }
 
   /// Totals of output `p` in this state, of `requests` requests.

@@ -41,14 +41,14 @@ struct TrafficState {
 
   /// Payload of format version 1 (docs/formats.md).
   void serialize(io::Writer& w) const { write_counts(w, status_counts); }
-  /// Reads serialize()'s payload; throws vigil::format_error unless the statuses add up to
-  /// the interval's `requests`.
-  static TrafficState deserialize(io::Reader& r, const TrafficPlan&, std::uint64_t requests) {
+  static TrafficState deserialize(io::Reader& r, const TrafficPlan&) {
     TrafficState s;
     read_counts(r, s.status_counts, "request statuses");
-    if (sum_of(s.status_counts, 0, s.status_counts.size()) != requests)
-      r.fail("request statuses do not add up to the requests");
     return s;
+  }
+  /// Throws vigil::format_error (through `r`) unless the statuses add up to `requests`.
+  void check(const TrafficPlan&, std::uint64_t requests, const io::Reader& r) const {
+    if (sum_of(status_counts, 0, status_counts.size()) != requests) r.fail("request statuses do not add up to the requests");
   }
 };
 
