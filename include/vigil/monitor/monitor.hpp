@@ -47,7 +47,10 @@ namespace vigil {
 /// moves to a free one) and, once per interval, the retention lock; evaluation takes each
 /// shard's lock briefly, then works on merged copies. Callbacks run after the evaluation, one
 /// at a time, in event-time order, with no lock of the monitor held: they may read the
-/// monitor, evaluate it or register callbacks.
+/// monitor, evaluate it or register callbacks. They run on the thread that evaluated, unless
+/// another thread is delivering already, which then delivers them too (so an evaluation may
+/// return before its callbacks have run); an exception a callback throws leaves the call that
+/// delivered, after every callback has had every event.
 ///
 /// **Memory**: per retained interval (fine_intervals + coarse_intervals + 2, per cohort value
 /// too) one interval summary — 16 bytes and each family's state: 8 bytes per bin
