@@ -175,7 +175,7 @@ inline void Evaluator::run(double now, bool live) {
     }
     for (std::int64_t k = first; k <= last_closed; ++k) {
       evaluate_interval(k);
-      evaluated_through_ = k;  // per interval: one that throws is not evaluated twice
+      evaluated_through_ = k;  // per interval: if a later one throws, these are not evaluated again
     }
     if (live) judge_silence(now);
   }
