@@ -6,6 +6,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "monitor_model.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -18,47 +20,7 @@ namespace {
 
 constexpr double start_time = 1798761600;  // 2027-01-01T00:00:00Z
 
-struct Model {
-  vigil::Schema schema;
-  std::vector<vigil::NumericFeature> numeric;
-  std::vector<vigil::CategoricalFeature> categorical;
-  vigil::Output score{0};
-
-  Model(int numeric_count, int categorical_count) {
-    for (int i = 0; i < numeric_count; ++i) numeric.push_back(schema.add_numeric("n" + std::to_string(i)));
-    for (int i = 0; i < categorical_count; ++i) categorical.push_back(schema.add_categorical("c" + std::to_string(i)));
-    vigil::OutputOptions options;
-    options.threshold = 0.5;
-    score = schema.add_output("score", options);
-  }
-
-  // A pool of prepared requests, so the benchmark measures observe() and not data making.
-  std::vector<std::unique_ptr<vigil::Observation>> requests(std::size_t n, std::uint64_t seed) const {
-    std::mt19937_64 rng(seed);
-    std::normal_distribution<double> normal;
-    std::uniform_int_distribution<int> category(0, 19);
-    std::vector<std::unique_ptr<vigil::Observation>> out;
-    for (std::size_t r = 0; r < n; ++r) {
-      auto o = std::make_unique<vigil::Observation>(schema);
-      double sum = 0;
-      for (std::size_t i = 0; i < numeric.size(); ++i) {
-        const double x = normal(rng) * (1 + static_cast<double>(i));
-        o->set(numeric[i], x);
-        sum += x / (1 + static_cast<double>(i));
-      }
-      for (const auto& c : categorical) o->set(c, "value_" + std::to_string(category(rng)));
-      o->score(score, 1 / (1 + std::exp(-sum / 6)));
-      out.push_back(std::move(o));
-    }
-    return out;
-  }
-
-  vigil::Profile profile(std::size_t rows) const {
-    vigil::Profile p(schema);
-    for (auto& o : requests(rows, 1)) p.add(*o);
-    return p;
-  }
-};
+using vigil_bench::Model;
 
 // Moves a shared event-time clock forward to t (never back); returns its time after.
 double advance_clock(std::atomic<double>& clock, double t) {
@@ -141,12 +103,7 @@ OperationsFixture& operations_fixture() {
 void BM_Monitor_observe_with_operations(benchmark::State& state) {
   OperationsFixture& f = operations_fixture();
   std::vector<std::unique_ptr<vigil::Observation>> pool = f.model.requests(256, 20 + state.thread_index());
-  std::mt19937_64 rng(5);
-  std::lognormal_distribution<double> latency(std::log(0.02), 0.3);
-  for (std::size_t i = 0; i < pool.size(); ++i) {
-    pool[i]->tag(f.host, "host-" + std::to_string(i % 8)).tag(f.version, i % 5 == 0 ? "v2" : "v1");
-    pool[i]->latency(latency(rng)).status(vigil::RequestStatus::ok);
-  }
+  vigil_bench::add_operations(pool, f.host, f.version);
   double t = f.clock.load();
   std::size_t i = 0;
   for (auto _ : state) {

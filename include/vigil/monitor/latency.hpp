@@ -143,7 +143,8 @@ inline void slow_value_evidence(const SlowAttribution& a, double slow_threshold,
 }
 
 /// The latency family's figures of one slot: the report, per attribution its subject index
-/// (1 + the tag value's counter in LatencyPlan), and the latencies refused over the horizon.
+/// (1 + the tag value's counter in LatencyPlan), and (for all requests) the latencies refused
+/// over the horizon.
 struct LatencySection {
   LatencyReport report;
   std::vector<std::uint32_t> attribution_index;
@@ -178,8 +179,9 @@ class LatencyFamily {
     s.report.slow_threshold = context.intake.slow_threshold();
     s.report.slow = recent.state.slow;
     attribute(recent.state, background.state, context.tag_values, context.tag_names, s);
-    history.each(w.horizon_start, w.recent_end,
-                 [&](std::uint64_t, const State& interval) { s.horizon_bad_latency += interval.bad_latency; });
+    if (slot.cohort.everyone())  // the report's counters hold all requests' only
+      history.each(w.horizon_start, w.recent_end,
+                   [&](std::uint64_t, const State& interval) { s.horizon_bad_latency += interval.bad_latency; });
     return s;
   }
 

@@ -1,0 +1,73 @@
+// The model the Monitor's benchmark and its instruction-count driver file requests of: numeric
+// and categorical features, one score with a threshold, and pools of prepared requests, so
+// that what is measured is observe() and not data making.
+#pragma once
+
+#include <vigil/monitor/observation.hpp>
+#include <vigil/monitor/profile.hpp>
+#include <vigil/monitor/schema.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace vigil_bench {
+
+struct Model {
+  vigil::Schema schema;
+  std::vector<vigil::NumericFeature> numeric;
+  std::vector<vigil::CategoricalFeature> categorical;
+  vigil::Output score{0};
+
+  Model(int numeric_count, int categorical_count) {
+    for (int i = 0; i < numeric_count; ++i) numeric.push_back(schema.add_numeric("n" + std::to_string(i)));
+    for (int i = 0; i < categorical_count; ++i) categorical.push_back(schema.add_categorical("c" + std::to_string(i)));
+    vigil::OutputOptions options;
+    options.threshold = 0.5;
+    score = schema.add_output("score", options);
+  }
+
+  /// `n` requests: numeric values normal with growing spreads, labels of 20 values, a score
+  /// that depends on the values.
+  std::vector<std::unique_ptr<vigil::Observation>> requests(std::size_t n, std::uint64_t seed) const {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> normal;
+    std::uniform_int_distribution<int> category(0, 19);
+    std::vector<std::unique_ptr<vigil::Observation>> out;
+    for (std::size_t r = 0; r < n; ++r) {
+      auto o = std::make_unique<vigil::Observation>(schema);
+      double sum = 0;
+      for (std::size_t i = 0; i < numeric.size(); ++i) {
+        const double x = normal(rng) * (1 + static_cast<double>(i));
+        o->set(numeric[i], x);
+        sum += x / (1 + static_cast<double>(i));
+      }
+      for (const auto& c : categorical) o->set(c, "value_" + std::to_string(category(rng)));
+      o->score(score, 1 / (1 + std::exp(-sum / 6)));
+      out.push_back(std::move(o));
+    }
+    return out;
+  }
+
+  vigil::Profile profile(std::size_t rows) const {
+    vigil::Profile p(schema);
+    for (auto& o : requests(rows, 1)) p.add(*o);
+    return p;
+  }
+};
+
+/// Gives every request of `pool` the operational signals: a host of 8 and a model version of
+/// 2 (tags `host` and `version`), a lognormal latency around 20 ms and status ok.
+inline void add_operations(std::vector<std::unique_ptr<vigil::Observation>>& pool, vigil::Tag host, vigil::Tag version) {
+  std::mt19937_64 rng(5);
+  std::lognormal_distribution<double> latency(std::log(0.02), 0.3);
+  for (std::size_t i = 0; i < pool.size(); ++i) {
+    pool[i]->tag(host, "host-" + std::to_string(i % 8)).tag(version, i % 5 == 0 ? "v2" : "v1");
+    pool[i]->latency(latency(rng)).status(vigil::RequestStatus::ok);
+  }
+}
+
+}  // namespace vigil_bench
