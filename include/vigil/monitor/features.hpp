@@ -28,6 +28,7 @@
 #include "vigil/monitor/detail/evidence_text.hpp"
 #include "vigil/monitor/detail/feature_plan.hpp"
 #include "vigil/monitor/detail/feature_state.hpp"
+#include "vigil/monitor/detail/missing_shares.hpp"
 #include "vigil/monitor/options.hpp"
 #include "vigil/monitor/report.hpp"
 #include "vigil/monitor/subject.hpp"
@@ -197,7 +198,7 @@ inline void missing_evidence(const FeatureReport& r, const AlertPolicy& policy, 
   if (std::isnan(r.missing_rate) || std::isnan(r.reference_missing_rate) || r.recent_requests < policy.min_requests)
     return;
   const double change = r.missing_rate - r.reference_missing_rate;
-  const int level = severity_of(std::fabs(change), policy.missing_rate_change, 4 * policy.missing_rate_change);
+  const int level = missing_share_level(std::fabs(change), policy);
   if (level > 0)
     out.push_back(Evidence{AlertKind::missing_values, subject, severity_at(level), r.missing_rate, FeatureReport::nan(),
                            "Feature '" + r.name + "' is missing in " + percent(r.missing_rate) +

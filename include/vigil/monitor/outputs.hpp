@@ -5,8 +5,10 @@
 /// \file
 /// The output family: the score distribution per interval (a t-digest and counts on the
 /// training deciles) against the trailing background and against training — G-test on the
-/// reference deciles and Kolmogorov-Smirnov from the digests — and the frequencies of the
-/// predicted classes; and the evidence each gives the alert policy.
+/// reference deciles and Kolmogorov-Smirnov from the digests — the frequencies of the
+/// predicted classes, and the scores that are missing or not finite numbers, judged as the
+/// feature family judges missing and bad values; and the evidence each gives the alert
+/// policy.
 
 #include <algorithm>
 #include <cmath>
@@ -20,6 +22,7 @@
 #include "vigil/monitor/detail/corrections.hpp"
 #include "vigil/monitor/detail/evaluation_context.hpp"
 #include "vigil/monitor/detail/evidence_text.hpp"
+#include "vigil/monitor/detail/missing_shares.hpp"
 #include "vigil/monitor/detail/output_state.hpp"
 #include "vigil/monitor/options.hpp"
 #include "vigil/monitor/report.hpp"
@@ -93,6 +96,30 @@ inline void score_drift(const OutputPlan& p, const OutputState& horizon, const T
   if (p.reference_stddev > 0) r.wasserstein = stats::wasserstein_distance(horizon_digest, reference) / p.reference_stddev;
 }
 
+/// Output `p`'s recent requests without a usable score (absent, NaN or ±inf) and without a
+/// class, and the share of the former against training and against the background.
+inline void analyze_missing(const OutputPlan& p, const Merged<OutputState>& recent,
+                            const Merged<OutputState>& background, OutputReport& r) {
+  const OutputTotals rt = recent.state.totals(p, recent.requests);
+  r.recent_requests = recent.requests;
+  r.missing_scores = rt.missing;
+  r.non_finite_scores = rt.non_finite;
+  r.reference_missing_rate = p.reference_missing_rate;
+  const bool has_classes = p.reference_class_share.size() > 1;
+  if (has_classes) r.missing_classes = recent.requests - rt.classified;
+  if (recent.requests == 0) return;
+  const double requests = static_cast<double>(recent.requests);
+  r.missing_rate = static_cast<double>(rt.unusable()) / requests;
+  r.non_finite_rate = static_cast<double>(rt.non_finite) / requests;
+  if (has_classes) r.class_missing_rate = static_cast<double>(r.missing_classes) / requests;
+  r.missing_p_value = missing_share_test(rt.unusable(), recent.requests, p.reference_missing_rate).p_value;
+  if (background.requests == 0) return;
+  const OutputTotals bt = background.state.totals(p, background.requests);
+  r.background_missing_rate = static_cast<double>(bt.unusable()) / static_cast<double>(background.requests);
+  r.missing_shift_p_value =
+      missing_share_shift(rt.unusable(), recent.requests, bt.unusable(), background.requests).p_value;
+}
+
 /// Every figure of output i (plan `p`); `reference` is the profile's digest of its scores.
 inline OutputReport analyze_output(const OutputPlan& p, std::size_t i, const Merged<OutputState>& recent,
                                    const Merged<OutputState>& background, const Merged<OutputState>& horizon,
@@ -103,7 +130,7 @@ inline OutputReport analyze_output(const OutputPlan& p, std::size_t i, const Mer
   const OutputTotals ht = horizon.state.totals(p, horizon.requests);
   r.recent_count = rt.count;
   r.horizon_count = ht.count;
-  if (rt.count + rt.missing > 0) r.missing_rate = static_cast<double>(rt.missing) / static_cast<double>(rt.count + rt.missing);
+  analyze_missing(p, recent, background, r);
   TDigest<> recent_digest = recent.state.scores[i];
   recent_digest.flush();
   TDigest<> horizon_digest = horizon.state.scores[i];
@@ -164,6 +191,51 @@ inline void output_evidence(const OutputReport& r, double adjusted_shift, double
                                percent(r.reference_class_share[which]) + " in training."});
 }
 
+/// Missing scores: the share of recent requests without a usable score (absent, NaN or ±inf)
+/// rose against training or against the trailing background, significantly (the adjusted
+/// p-values of the two tests) and by as much as the feature family's missing-values rule
+/// asks (missing_share_level()).
+inline void output_missing_evidence(const OutputReport& r, double adjusted_profile, double adjusted_shift,
+                                    const AlertPolicy& policy, const Subject& subject, std::vector<Evidence>& out) {
+  if (r.recent_requests < policy.min_requests || std::isnan(r.missing_rate)) return;
+  const int by_training =
+      adjusted_profile < policy.p_value ? missing_share_level(r.missing_rate - r.reference_missing_rate, policy) : 0;
+  const int by_background =
+      adjusted_shift < policy.p_value ? missing_share_level(r.missing_rate - r.background_missing_rate, policy) : 0;
+  const int level = std::max(by_training, by_background);
+  if (level == 0) return;
+  const double absent = static_cast<double>(r.missing_scores) / static_cast<double>(r.recent_requests);
+  std::string against = percent(r.reference_missing_rate) + " in training";
+  if (std::isnan(r.reference_missing_rate)) against = "no figure from training";
+  if (!std::isnan(r.background_missing_rate)) against += " and " + percent(r.background_missing_rate) + " in the trailing background";
+  out.push_back(Evidence{AlertKind::missing_values, subject, severity_at(level), r.missing_rate,
+                         by_training >= by_background ? adjusted_profile : adjusted_shift,
+                         "Output '" + r.name + "' has no usable score in " + percent(r.missing_rate) +
+                             " of recent requests (" + percent(r.non_finite_rate) + " NaN or infinite, " +
+                             percent(absent) + " absent), against " + against + "."});
+}
+
+/// Schema problems of an output, as the feature family sees them in a feature: absent from
+/// every recent request though training mostly had it (the model no longer returns it, or
+/// under another name), or scores that are not finite numbers, against
+/// AlertPolicy::bad_value_share of the scores given.
+inline void output_schema_evidence(const OutputReport& r, const AlertPolicy& policy, const Subject& subject,
+                                   std::vector<Evidence>& out) {
+  if (r.recent_requests < policy.min_requests) return;
+  if (r.missing_scores == r.recent_requests && r.reference_missing_rate < 0.5)
+    out.push_back(Evidence{AlertKind::schema, subject, Severity::alert, 1.0, FeatureReport::nan(),
+                           "Output '" + r.name + "' is absent from every recent request: the model may no longer "
+                           "return it, or return it under another name."});
+  const std::uint64_t given = r.recent_requests - r.missing_scores;
+  if (given < policy.min_requests) return;
+  const double share = static_cast<double>(r.non_finite_scores) / static_cast<double>(given);
+  const int level = severity_of(share, policy.bad_value_share, 5 * policy.bad_value_share);
+  if (level > 0)
+    out.push_back(Evidence{AlertKind::schema, subject, severity_at(level), share, FeatureReport::nan(),
+                           "Output '" + r.name + "' has " + percent(share) +
+                               " of recent scores that are not finite numbers (NaN or infinity)."});
+}
+
 /// The output family (docs/concepts.md, "Monitor family").
 class OutputFamily {
  public:
@@ -173,7 +245,7 @@ class OutputFamily {
   using State = OutputState;
   using Section = std::vector<OutputReport>;
   struct Tickets {
-    std::vector<Corrections::Ticket> shift, drift, classes;
+    std::vector<Corrections::Ticket> shift, drift, classes, missing, missing_shift;
   };
 
   static Plan make_plan(const Schema& schema, const Profile& profile, const MonitorOptions&) {
@@ -198,13 +270,16 @@ class OutputFamily {
   }
 
   /// Short-term tests are corrected together, long-term ones (KS against training)
-  /// together, and the class tests together.
+  /// together, the class tests together, and the tests of the missing share against
+  /// training and against the background each together.
   Tickets tests(const Section& section, Corrections& corrections) const {
     Tickets t;
     for (const OutputReport& o : section) {
       t.shift.push_back(corrections.add({id, 0}, o.shift_p_value));
       t.drift.push_back(corrections.add({id, 1}, o.ks_p_value));
       t.classes.push_back(corrections.add({id, 2}, o.class_p_value));
+      t.missing.push_back(corrections.add({id, 3}, o.missing_p_value));
+      t.missing_shift.push_back(corrections.add({id, 4}, o.missing_shift_p_value));
     }
     return t;
   }
@@ -213,9 +288,12 @@ class OutputFamily {
                 const EvaluationContext& context, const SlotContext& slot, std::vector<Evidence>& out) const {
     for (std::size_t i = 0; i < section.size(); ++i) {
       const OutputReport& r = section[i];
+      const Subject subject{id, static_cast<std::uint32_t>(i), r.name, slot.cohort, false};
       output_evidence(r, corrections.adjusted(tickets.shift[i]), corrections.adjusted(tickets.drift[i]),
-                      corrections.adjusted(tickets.classes[i]), context.policy,
-                      Subject{id, static_cast<std::uint32_t>(i), r.name, slot.cohort, false}, out);
+                      corrections.adjusted(tickets.classes[i]), context.policy, subject, out);
+      output_missing_evidence(r, corrections.adjusted(tickets.missing[i]), corrections.adjusted(tickets.missing_shift[i]),
+                              context.policy, subject, out);
+      output_schema_evidence(r, context.policy, subject, out);
     }
   }
 

@@ -71,7 +71,18 @@ struct OutputReport {
   double recent_p90 = FeatureReport::nan();
   double recent_p99 = FeatureReport::nan();
   double reference_p50 = FeatureReport::nan();
-  double missing_rate = FeatureReport::nan();
+  // Scores that were not usable in the recent interval(s): absent, or NaN or ±inf.
+  std::uint64_t recent_requests = 0;     // requests in the recent interval(s)
+  std::uint64_t missing_scores = 0;      // of them without a score
+  std::uint64_t non_finite_scores = 0;   // of them with a NaN or infinite score
+  double missing_rate = FeatureReport::nan();     // (missing + non-finite) / requests
+  double non_finite_rate = FeatureReport::nan();  // non-finite / requests
+  double reference_missing_rate = FeatureReport::nan();   // training rows without a finite score
+  double background_missing_rate = FeatureReport::nan();  // the same over the trailing background
+  double missing_p_value = FeatureReport::nan();        // G, recent missing share vs training
+  double missing_shift_p_value = FeatureReport::nan();  // G, recent vs background missing share
+  std::uint64_t missing_classes = 0;  // recent requests without a class (outputs with classes)
+  double class_missing_rate = FeatureReport::nan();
   // Predicted classes: share per class recently and in training.
   std::vector<std::string> classes;
   std::vector<double> class_share;

@@ -151,6 +151,15 @@ struct BasicIntervalSummary {
     w.varint(payload.size());
     w.bytes(payload.data(), payload.size());
   }
+  // A state whose format has had more than one version reads the version it was written in.
+  template <class State, class StatePlan>
+  static State read_state(io::Reader& r, const StatePlan& plan, std::uint8_t version) {
+    if constexpr (State::format_version > 1) {
+      return State::deserialize(r, plan, version);
+    } else {
+      return State::deserialize(r, plan);
+    }
+  }
   // Reads family F's state if `id` is F's; returns whether it was.
   template <class F>
   bool read_family(std::uint8_t id, io::Reader& r, const Plan& plan) {
@@ -161,7 +170,7 @@ struct BasicIntervalSummary {
     std::vector<std::uint8_t> payload(r.count(1));
     for (auto& b : payload) b = r.u8();
     io::Reader p(payload.data(), payload.size(), "interval summary");
-    state<F>() = F::State::deserialize(p, plan.template of<F>());
+    state<F>() = read_state<typename F::State>(p, plan.template of<F>(), version);
     p.finish();
     return true;
   }

@@ -2,13 +2,15 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // The output family's plan (training deciles and classes per model output) and its state of
-// one interval (a t-digest of the scores, counts on the deciles, counts per class).
+// one interval (a t-digest of the scores, counts on the deciles, counts per class, scores
+// that were not finite numbers).
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,7 @@ namespace detail {
 /// One output's deciles, classes and reference.
 struct OutputPlan {
   std::string name;
+  std::uint32_t index = 0;              // the output's index in the monitor's schema
   std::uint32_t profile_output = 0;     // the output's index in the profile's schema
   std::vector<double> edges;            // decile edges of the reference scores
   BinLocator locate;
@@ -42,6 +45,9 @@ struct OutputPlan {
   bool has_reference = false;
   double reference_mean = 0;
   double reference_stddev = 0;
+  /// Share of training rows without a finite score (absent, NaN or ±inf); NaN for a profile
+  /// without rows, which says nothing about it.
+  double reference_missing_rate = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// The output family's plan.
@@ -67,6 +73,7 @@ struct OutputsPlan {
 inline OutputPlan output_plan(const Schema& schema, Output o, const Profile& profile) {
   OutputPlan p;
   p.name = schema.name(o);
+  p.index = o.index;
   p.profile_output = profile.schema().output(p.name).index;
   const auto& ref = profile.output(Output{p.profile_output});
   p.has_reference = !ref.digest.empty();
@@ -78,6 +85,8 @@ inline OutputPlan output_plan(const Schema& schema, Output o, const Profile& pro
   } else {
     p.reference_share = {1.0};
   }
+  const std::uint64_t rows = profile.rows();
+  if (rows > 0) p.reference_missing_rate = static_cast<double>(ref.missing) / static_cast<double>(rows);
   p.locate = BinLocator(p.edges);
   const OutputOptions& options = schema.options(o);
   p.has_threshold = !std::isnan(options.threshold);
@@ -105,41 +114,55 @@ inline OutputsPlan make_outputs_plan(const Schema& schema, const Profile& profil
   return plan;
 }
 
-/// Totals of one output (OutputState::totals()), read off its score bins.
+/// Totals of one output in an interval (OutputState::totals()): every request counts once in
+/// `count`, `non_finite` or `missing`.
 struct OutputTotals {
-  std::uint64_t count = 0;
-  std::uint64_t missing = 0;  // requests without a finite score
+  std::uint64_t count = 0;       // finite scores, read off the decile bins
+  std::uint64_t non_finite = 0;  // scores given as NaN or ±inf
+  std::uint64_t missing = 0;     // requests without a score
+  std::uint64_t classified = 0;  // requests with a class, predicted or implied by the threshold
+  /// Requests without a usable score: missing or not finite.
+  std::uint64_t unusable() const { return missing + non_finite; }
 };
 
 /// The output family's state of one interval.
-/// Memory: 8 bytes per decile and class bin, and a t-digest per output at
+/// Memory: 8 bytes per decile and class bin and per output, and a t-digest per output at
 /// OutputsPlan::score_compression (δ = 50: at most about 1.6 KB).
 struct OutputState {
-  static constexpr std::uint8_t format_version = 1;
+  /// Version 2 added the counts of scores that were not finite; version 1 counted them as
+  /// missing, and reads so.
+  static constexpr std::uint8_t format_version = 2;
   LineVector<std::uint64_t> score_bins;
   LineVector<std::uint64_t> class_bins;
   LineVector<TDigest<>> scores;
+  LineVector<std::uint64_t> non_finite;  // per output: scores given as NaN or ±inf
 
   OutputState() = default;
   explicit OutputState(const OutputsPlan& plan)
       : score_bins(plan.score_bins, 0),
         class_bins(plan.class_bins, 0),
-        scores(plan.outputs.size(), TDigest<>(plan.score_compression)) {}
+        scores(plan.outputs.size(), TDigest<>(plan.score_compression)),
+        non_finite(plan.outputs.size(), 0) {}
 
   /// Adds one request: a finite score to its output's digest and decile bin (and, with a
-  /// threshold and no predicted class, to the class it implies); a predicted class to its
-  /// class bin ("other" when undeclared).
+  /// threshold and no predicted class, to the class it implies), a NaN or infinite one to
+  /// the output's non-finite count; a predicted class to its class bin ("other" when
+  /// undeclared).
   VIGIL_INLINE void apply(const OutputsPlan& plan, const Request& request) {
     const Observation& obs = request.observation;
     const std::uint32_t output_count = static_cast<std::uint32_t>(plan.outputs.size());
     for (std::uint32_t i = 0; i < output_count; ++i) {
       const OutputPlan& p = plan.outputs[i];
       const Output o{i};
-      if (obs.has_score(o) && std::isfinite(obs.score(o))) {  // else missing: in no score bin
+      if (obs.has_score(o)) {  // else missing: counted nowhere
         const double s = obs.score(o);
-        scores[i].add(s);
-        ++score_bins[p.offset + p.locate(s)];
-        if (p.has_threshold && !obs.has_predicted(o)) ++class_bins[p.class_offset + (s >= p.threshold ? 1 : 0)];
+        if (VIGIL_LIKELY(std::isfinite(s))) {
+          scores[i].add(s);
+          ++score_bins[p.offset + p.locate(s)];
+          if (p.has_threshold && !obs.has_predicted(o)) ++class_bins[p.class_offset + (s >= p.threshold ? 1 : 0)];
+        } else {
+          ++non_finite[i];
+        }
       }
       if (obs.has_predicted(o)) {
         const std::uint32_t id = p.classes.find(obs.predicted(o));
@@ -151,12 +174,14 @@ struct OutputState {
   void merge(const OutputState& o) {
     add_all(score_bins, o.score_bins);
     add_all(class_bins, o.class_bins);
+    add_all(non_finite, o.non_finite);
     for (std::size_t i = 0; i < scores.size(); ++i)
       if (!o.scores[i].empty()) scores[i].merge(o.scores[i]);
   }
   void clear() {
     std::fill(score_bins.begin(), score_bins.end(), 0);
     std::fill(class_bins.begin(), class_bins.end(), 0);
+    std::fill(non_finite.begin(), non_finite.end(), 0);
     for (auto& s : scores)
       if (!s.empty()) s.clear();
   }
@@ -165,24 +190,29 @@ struct OutputState {
     for (auto& s : scores) s.compact();
   }
   std::size_t memory_bytes() const {
-    std::size_t bytes = allocated_bytes(score_bins) + allocated_bytes(class_bins) + allocated_bytes(scores);
+    std::size_t bytes = allocated_bytes(score_bins) + allocated_bytes(class_bins) + allocated_bytes(scores) +
+                        allocated_bytes(non_finite);
     for (const auto& d : scores) bytes += d.memory_bytes() - sizeof(d);  // the objects are in `scores`
     return bytes;
   }
   friend bool operator==(const OutputState& a, const OutputState& b) {
-    return a.score_bins == b.score_bins && a.class_bins == b.class_bins && a.scores == b.scores;
+    return a.score_bins == b.score_bins && a.class_bins == b.class_bins && a.scores == b.scores &&
+           a.non_finite == b.non_finite;
   }
 
-  /// Payload of format version 1 (docs/formats.md).
+  /// Payload of format version 2 (docs/formats.md): version 1's, then the non-finite counts.
   void serialize(io::Writer& w) const {
     write_counts(w, score_bins);
     write_counts(w, class_bins);
     w.varint(scores.size());
     for (const auto& d : scores) write_sketch(w, d);
+    write_counts(w, non_finite);
   }
-  /// Reads serialize()'s payload into a state shaped by `plan`; throws vigil::format_error
-  /// when the sizes differ from the plan's or a digest has another compression.
-  static OutputState deserialize(io::Reader& r, const OutputsPlan& plan) {
+  /// Reads the payload of format `version` (1 or 2) into a state shaped by `plan`; a
+  /// version 1 payload has no non-finite counts, and its non-finite scores stay counted as
+  /// missing. Throws vigil::format_error when the sizes differ from the plan's or a digest
+  /// has another compression.
+  static OutputState deserialize(io::Reader& r, const OutputsPlan& plan, std::uint8_t version = format_version) {
     OutputState s(plan);
     read_counts(r, s.score_bins, "score bins");
     read_counts(r, s.class_bins, "class bins");
@@ -193,18 +223,20 @@ struct OutputState {
       if (s.scores[i].compression() != plan.score_compression)
         r.fail("output '" + p.name + "': a digest of another compression");
     }
+    if (version >= 2) read_counts(r, s.non_finite, "non-finite scores");
     return s;
   }
   /// Throws vigil::format_error (through `r`) unless the counts fit an interval of `requests`
-  /// requests: per output, its digest counts as many scores as its decile bins, and neither
-  /// its scores nor its classes outnumber the requests.
+  /// requests: per output, its digest counts as many scores as its decile bins, its finite
+  /// and non-finite scores together do not outnumber the requests, nor do its classes.
   void check(const OutputsPlan& plan, std::uint64_t requests, const io::Reader& r) const {
     for (std::size_t i = 0; i < plan.outputs.size(); ++i) {
       const OutputPlan& p = plan.outputs[i];
       const std::uint64_t scored = sum_of(score_bins, p.offset, p.reference_share.size());
       if (scores[i].count() != static_cast<double>(scored))
         r.fail("output '" + p.name + "': its digest and its decile bins count different scores");
-      if (scored > requests || sum_of(class_bins, p.class_offset, p.reference_class_share.size()) > requests)
+      if (scored > requests || non_finite[i] > requests - scored ||
+          sum_of(class_bins, p.class_offset, p.reference_class_share.size()) > requests)
         r.fail("output '" + p.name + "' has more scores or classes than requests");
     }
   }
@@ -213,7 +245,9 @@ struct OutputState {
   OutputTotals totals(const OutputPlan& p, std::uint64_t requests) const {
     OutputTotals t;
     t.count = sum_of(score_bins, p.offset, p.reference_share.size());
-    t.missing = requests - t.count;
+    t.non_finite = non_finite[p.index];
+    t.missing = requests - t.count - t.non_finite;
+    t.classified = sum_of(class_bins, p.class_offset, p.reference_class_share.size());
     return t;
   }
 };

@@ -1,0 +1,50 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The missing-values rule the families share: how much a share of requests without a usable
+// value may change before it is evidence, and the tests of that share against training and
+// against the trailing background.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "vigil/monitor/alerts.hpp"
+#include "vigil/monitor/detail/comparisons.hpp"
+#include "vigil/monitor/detail/evidence_text.hpp"
+#include "vigil/stats/goodness_of_fit.hpp"
+#include "vigil/stats/test_result.hpp"
+
+namespace vigil {
+namespace detail {
+
+/// Severity of a change of a missing share (a difference of two shares): warn from
+/// AlertPolicy::missing_rate_change, alert from four times it; 0 below, for a fall (a
+/// negative change) and for NaN.
+inline int missing_share_level(double change, const AlertPolicy& policy) {
+  return severity_of(change, policy.missing_rate_change, 4 * policy.missing_rate_change);
+}
+
+/// G-test of `missing` of `requests` against a training share of `reference_share`, with the
+/// shares smoothed as g_test_against_shares() does (a training share of 0 still allows a
+/// finite statistic). NaN when there are no requests or no training share.
+inline stats::TestResult missing_share_test(std::uint64_t missing, std::uint64_t requests, double reference_share) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (requests == 0 || !(reference_share >= 0 && reference_share <= 1)) return {nan, nan};
+  const std::vector<double> recent{static_cast<double>(missing), static_cast<double>(requests - missing)};
+  return g_test_against_shares(recent, {reference_share, 1 - reference_share});
+}
+
+/// G-test of `missing` of `requests` against `background_missing` of `background_requests`
+/// (stats::g_test_proportions). NaN when either side has no requests.
+inline stats::TestResult missing_share_shift(std::uint64_t missing, std::uint64_t requests,
+                                             std::uint64_t background_missing, std::uint64_t background_requests) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (requests == 0 || background_requests == 0) return {nan, nan};
+  return stats::g_test_proportions(static_cast<double>(missing), static_cast<double>(requests),
+                                   static_cast<double>(background_missing), static_cast<double>(background_requests));
+}
+
+}  // namespace detail
+}  // namespace vigil
