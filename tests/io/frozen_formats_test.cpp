@@ -585,7 +585,10 @@ TEST_CASE("frozen formats: an interval summary of every monitor family", "[io][f
   const std::vector<std::uint8_t> bytes = read_fixture("interval_summary_v1.vigil");
   const vigil::detail::MonitorPlan plan = summary_plan();
   const auto s = vigil::detail::IntervalSummary::deserialize(bytes, plan);
-  CHECK(s.serialize() == bytes);
+  // Its output state is of format version 1, re-encoded in the current version: the same
+  // summary as the inputs give today (they have no NaN or infinite score).
+  CHECK(s == build_summary());
+  CHECK(s.serialize() == build_summary().serialize());
   CHECK(s.requests == static_cast<std::uint64_t>(summary_requests));
   CHECK(s.arrivals == summary_arrivals);
 
@@ -639,4 +642,36 @@ TEST_CASE("frozen formats: an interval summary of every monitor family", "[io][f
   CHECK(outputs.scores[0].count() == static_cast<double>(scored));
   CHECK(outputs.scores[1].count() == summary_requests);
   CHECK(outputs.totals(plan.of<OutputFamily>().outputs[0], s.requests).missing == summary_requests - scored);
+}
+
+TEST_CASE("frozen formats: an interval summary whose output state is of format version 2", "[io][fixtures]") {
+  using vigil::detail::OutputFamily;
+  const std::vector<std::uint8_t> bytes = read_fixture("interval_summary_v1_output_state_v2.vigil");
+  const vigil::detail::MonitorPlan plan = summary_plan();
+  const auto s = vigil::detail::IntervalSummary::deserialize(bytes, plan);
+  CHECK(s.serialize() == bytes);
+  CHECK(s.requests == static_cast<std::uint64_t>(summary_requests));
+
+  const vigil::Schema schema = profile_schema();
+  std::uint64_t finite = 0, non_finite = 0, absent = 0;
+  Stream stream(21);
+  for (int i = 0; i < summary_requests; ++i) {
+    const vigil::Observation& o = non_finite_summary_request(schema, i, stream).observation;
+    const vigil::Output fraud{0};
+    if (!o.has_score(fraud)) {
+      ++absent;
+    } else if (std::isfinite(o.score(fraud))) {
+      ++finite;
+    } else {
+      ++non_finite;
+    }
+  }
+  CHECK(non_finite == 14);  // 7 NaN, 4 +inf and 3 -inf
+  const auto& outputs = s.state<OutputFamily>();
+  const auto fraud = outputs.totals(plan.of<OutputFamily>().outputs[0], s.requests);
+  CHECK(fraud.count == finite);
+  CHECK(fraud.non_finite == non_finite);
+  CHECK(fraud.missing == absent);
+  CHECK(outputs.non_finite[1] == 0);
+  CHECK(outputs.scores[0].count() == static_cast<double>(finite));
 }
