@@ -223,6 +223,12 @@ class JsonParser {
 
 Json parse(const std::string& s) { return JsonParser(s).parse(); }
 
+// docs/report.md, which documents every key.
+std::string report_doc() {
+  std::ifstream in(std::string(VIGIL_SOURCE_DIR) + "/docs/report.md");
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
 const double k_nan = std::numeric_limits<double>::quiet_NaN();
 const double k_inf = std::numeric_limits<double>::infinity();
 
@@ -549,8 +555,14 @@ TEST_CASE("to_json(Report): NaN and infinities are null, numbers round-trip, tex
                           "name", "status", "horizon_count", "psi", "ks_statistic", "ks_p_value", "wasserstein",
                           "recent_count", "shift_statistic", "shift_p_value", "shift_psi", "profile_statistic",
                           "profile_p_value", "recent_ks_statistic", "recent_ks_p_value", "recent_p50", "recent_p90",
-                          "recent_p99", "reference_p50", "missing_rate", "classes", "class_share",
-                          "reference_class_share", "class_statistic", "class_p_value"});
+                          "recent_p99", "reference_p50", "recent_requests", "missing_scores", "non_finite_scores",
+                          "missing_rate", "non_finite_rate", "reference_missing_rate", "background_missing_rate",
+                          "missing_p_value", "missing_shift_p_value", "missing_classes", "class_missing_rate",
+                          "classes", "class_share", "reference_class_share", "class_statistic", "class_p_value"});
+    for (const std::string& key : o.keys()) {  // the output's keys are documented
+      INFO(key);
+      CHECK(report_doc().find("`" + key + "`") != std::string::npos);
+    }
     const Json& c = j["cohorts"].items.at(0);
     CHECK(c.keys() == std::vector<std::string>{"tag", "value", "status", "requests", "features", "outputs", "latency"});
     CHECK(c["value"].text == "web-1\"");

@@ -316,7 +316,12 @@ inline vigil::Report cohorts_report() {
   fraud.recent_p90 = 0.875;
   fraud.recent_p99 = 0.984375;
   fraud.reference_p50 = 0.1875;
+  fraud.recent_requests = 240;
   fraud.missing_rate = 0;
+  fraud.non_finite_rate = 0;
+  fraud.reference_missing_rate = 0;
+  fraud.missing_p_value = 1;
+  fraud.class_missing_rate = 0;
   fraud.classes = {"negative", "positive"};
   fraud.class_share = {0.4375, 0.5625};
   fraud.reference_class_share = {0.875, 0.125};
@@ -338,7 +343,15 @@ inline vigil::Report cohorts_report() {
   eta.recent_p90 = 905;
   eta.recent_p99 = 2400.25;
   eta.reference_p50 = 300;
+  eta.recent_requests = 240;
+  eta.missing_scores = 1;
+  eta.non_finite_scores = 3;
   eta.missing_rate = 0.0166;
+  eta.non_finite_rate = 0.0125;
+  eta.reference_missing_rate = 0.001;
+  eta.background_missing_rate = 0.0041;
+  eta.missing_p_value = 0.004;
+  eta.missing_shift_p_value = 0.09;
   r.outputs.push_back(eta);
 
   vigil::OutputReport tier;  // classes, but training shares for only the first

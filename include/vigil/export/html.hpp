@@ -672,9 +672,13 @@ inline void html_output_row(HtmlPage& p, const OutputReport& o, const AlertPolic
   p.format("<td>{}</td>", o.recent_count);
   html_shaded_cell(p, o.shift_psi, policy.psi_warn, policy.psi_alert);
   p.format("<td>{}</td>", html_p_value(o.shift_p_value));
-  p.format("<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">", html_number(o.recent_p50),
-           html_number(o.recent_p90), html_number(o.recent_p99), html_number(o.reference_p50),
-           html_percent(o.missing_rate));
+  p.format("<td>{}</td><td>{}</td><td>{}</td><td>{}</td>", html_number(o.recent_p50), html_number(o.recent_p90),
+           html_number(o.recent_p99), html_number(o.reference_p50));
+  // Shaded as the missing-values rule judges it: a rise against training.
+  const double missing_rise = o.missing_rate - o.reference_missing_rate;
+  p.format("<td{}>{} / {}</td><td>{}</td><td class=\"l\">",
+           html_level(missing_rise, policy.missing_rate_change, 4 * policy.missing_rate_change),
+           html_percent(o.missing_rate), html_percent(o.reference_missing_rate), o.non_finite_scores);
   html_class_shares(p, o);
   p.raw("</td></tr>\n");
 }
@@ -688,10 +692,12 @@ inline void html_outputs(HtmlPage& p, const std::vector<OutputReport>& outputs, 
   }
   p.raw("<table><thead><tr><th class=\"l\">Output</th><th>Status</th><th>Horizon n</th><th>PSI</th><th>KS (p)</th>"
         "<th>Wasserstein &sigma;</th><th>Recent n</th><th>Shift PSI</th><th>Shift p</th>"
-        "<th>p50</th><th>p90</th><th>p99</th><th>p50 training</th><th>Missing</th>"
-        "<th class=\"l\">Class share: recent / training</th></tr></thead><tbody>\n");
+        "<th>p50</th><th>p90</th><th>p99</th><th>p50 training</th><th>Missing recent / training</th>"
+        "<th>Not finite</th><th class=\"l\">Class share: recent / training</th></tr></thead><tbody>\n");
   for (const OutputReport& o : outputs) html_output_row(p, o, policy);
   html_table_end(p);
+  html_note(p, "Missing counts the recent requests without a finite score: absent, NaN or infinite; not finite "
+               "counts the NaN and infinite scores among them.");
   html_section_end(p);
 }
 

@@ -240,7 +240,17 @@ inline void write_json(JsonWriter& w, const OutputReport& o) {
   w.member("recent_p90", o.recent_p90);
   w.member("recent_p99", o.recent_p99);
   w.member("reference_p50", o.reference_p50);
+  w.member("recent_requests", o.recent_requests);
+  w.member("missing_scores", o.missing_scores);
+  w.member("non_finite_scores", o.non_finite_scores);
   w.member("missing_rate", o.missing_rate);
+  w.member("non_finite_rate", o.non_finite_rate);
+  w.member("reference_missing_rate", o.reference_missing_rate);
+  w.member("background_missing_rate", o.background_missing_rate);
+  w.member("missing_p_value", o.missing_p_value);
+  w.member("missing_shift_p_value", o.missing_shift_p_value);
+  w.member("missing_classes", o.missing_classes);
+  w.member("class_missing_rate", o.class_missing_rate);
   write_json_values(w, "classes", o.classes);
   write_json_values(w, "class_share", o.class_share);
   write_json_values(w, "reference_class_share", o.reference_class_share);

@@ -19,10 +19,10 @@ namespace vigil {
 enum class AlertKind : std::uint8_t {
   feature_drift,    // a feature's distribution over the long horizon differs from training
   feature_shift,    // a feature changed suddenly: the latest interval against the recent past
-  missing_values,   // a feature is missing far more (or less) often than in training
+  missing_values,   // a feature is missing far more (or less) often than in training; an output's score more often
   out_of_range,     // values outside the training minimum and maximum
   unseen_category,  // categories never seen in training
-  schema,           // bad values (NaN, text in a numeric column) or a feature gone entirely
+  schema,           // bad values (NaN, text in a numeric column, a NaN score) or a feature or output gone entirely
   score_drift,      // the model's score distribution changed
   class_drift,      // the predicted class frequencies changed
   traffic,
