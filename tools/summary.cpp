@@ -57,7 +57,7 @@ void write_intervals(std::ostream& out, const Report& report) {
         << number(f.ks_statistic) << ',' << number(f.ks_p_value) << ',' << number(f.wasserstein) << '\n';
   for (const OutputReport& o : report.outputs)
     out << end << ',' << o.name << ",output," << to_string(o.status) << ',' << o.recent_count << ','
-        << number(o.missing_rate) << ",,,0," << number(o.shift_psi) << ',' << number(o.shift_p_value) << ','
+        << number(o.missing_rate) << ",,," << o.non_finite_scores << ',' << number(o.shift_psi) << ',' << number(o.shift_p_value) << ','
         << number(o.profile_p_value) << ',' << o.horizon_count << ',' << number(o.psi) << ',' << number(o.ks_statistic)
         << ',' << number(o.ks_p_value) << ',' << number(o.wasserstein) << '\n';
 }
@@ -161,7 +161,7 @@ void print_status(std::ostream& out, const Report& report) {
                      percent(f.unseen_rate), std::to_string(f.bad_values)});
   for (const OutputReport& o : report.outputs)
     table.push_back({o.name, "output", to_string(o.status), figure(o.psi), figure(o.ks_statistic),
-                     percent(o.missing_rate), "", "", ""});
+                     percent(o.missing_rate), "", "", std::to_string(o.non_finite_scores)});
   print_table(out, table);
 }
 

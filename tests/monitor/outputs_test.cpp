@@ -55,8 +55,8 @@ vigil::MonitorOptions replay_options() {
   return options;
 }
 
-// What the model returns for a request at `minute` with input x: `score(minute, x)` as the
-// score, or no score when it returns nullopt-like NaN through `absent`.
+// What the model returns at `minute`: `score(minute, model score)` as the score, or no score
+// at all where `absent(minute, a uniform draw)` says so.
 struct Traffic {
   std::function<double(double minute, double model_score)> score = [](double, double s) { return s; };
   std::function<bool(double minute, double uniform)> absent = [](double, double) { return false; };

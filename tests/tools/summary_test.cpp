@@ -57,13 +57,14 @@ TEST_CASE("write_intervals: one line per feature and output, in the header's col
   score.name = "score";
   score.recent_count = 120;
   score.ks_statistic = 0.125;
+  score.non_finite_scores = 4;  // in the bad-values column
   report.features = {x, color};
   report.outputs = {score};
   vigil::tools::write_intervals(out, report);
   CHECK(out.str() ==
         "2026-11-02T08:01:00.000Z,x,numeric,warn,120,0.25,,,3,,,,7200,0.5,,,\n"
         "2026-11-02T08:01:00.000Z,color,categorical,ok,0,,,,0,,,,0,,,,\n"
-        "2026-11-02T08:01:00.000Z,score,output,ok,120,,,,0,,,,0,,0.125,,\n");
+        "2026-11-02T08:01:00.000Z,score,output,ok,120,,,,4,,,,0,,0.125,,\n");
   const std::string header = vigil::tools::interval_header;
   const auto fields = [](const std::string& line) { return std::count(line.begin(), line.end(), ',') + 1; };
   std::istringstream lines(out.str());
