@@ -57,9 +57,10 @@ void write_intervals(std::ostream& out, const Report& report) {
         << number(f.ks_statistic) << ',' << number(f.ks_p_value) << ',' << number(f.wasserstein) << '\n';
   for (const OutputReport& o : report.outputs)
     out << end << ',' << o.name << ",output," << to_string(o.status) << ',' << o.recent_count << ','
-        << number(o.missing_rate) << ",,," << o.non_finite_scores << ',' << number(o.shift_psi) << ',' << number(o.shift_p_value) << ','
-        << number(o.profile_p_value) << ',' << o.horizon_count << ',' << number(o.psi) << ',' << number(o.ks_statistic)
-        << ',' << number(o.ks_p_value) << ',' << number(o.wasserstein) << '\n';
+        << number(o.missing_rate) << ",,," << o.non_finite_scores << ',' << number(o.shift_psi) << ','
+        << number(o.shift_p_value) << ',' << number(o.profile_p_value) << ',' << o.horizon_count << ','
+        << number(o.psi) << ',' << number(o.ks_statistic) << ',' << number(o.ks_p_value) << ','
+        << number(o.wasserstein) << '\n';
 }
 
 namespace {

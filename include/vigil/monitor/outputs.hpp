@@ -207,7 +207,8 @@ inline void output_missing_evidence(const OutputReport& r, double adjusted_profi
   const double absent = static_cast<double>(r.missing_scores) / static_cast<double>(r.recent_requests);
   std::string against = percent(r.reference_missing_rate) + " in training";
   if (std::isnan(r.reference_missing_rate)) against = "no figure from training";
-  if (!std::isnan(r.background_missing_rate)) against += " and " + percent(r.background_missing_rate) + " in the trailing background";
+  if (!std::isnan(r.background_missing_rate))
+    against += " and " + percent(r.background_missing_rate) + " in the trailing background";
   out.push_back(Evidence{AlertKind::missing_values, subject, severity_at(level), r.missing_rate,
                          by_training >= by_background ? adjusted_profile : adjusted_shift,
                          "Output '" + r.name + "' has no usable score in " + percent(r.missing_rate) +
@@ -291,8 +292,8 @@ class OutputFamily {
       const Subject subject{id, static_cast<std::uint32_t>(i), r.name, slot.cohort, false};
       output_evidence(r, corrections.adjusted(tickets.shift[i]), corrections.adjusted(tickets.drift[i]),
                       corrections.adjusted(tickets.classes[i]), context.policy, subject, out);
-      output_missing_evidence(r, corrections.adjusted(tickets.missing[i]), corrections.adjusted(tickets.missing_shift[i]),
-                              context.policy, subject, out);
+      output_missing_evidence(r, corrections.adjusted(tickets.missing[i]),
+                              corrections.adjusted(tickets.missing_shift[i]), context.policy, subject, out);
       output_schema_evidence(r, context.policy, subject, out);
     }
   }
