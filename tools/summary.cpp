@@ -79,6 +79,23 @@ void print_rows(std::ostream& out, const ReplayTally& t, const Report& report) {
   out << '\n';
 }
 
+// How the time column was read, when any of it was a Unix number: "times in 'ts': 17568 as
+// Unix milliseconds", or the count of each format when the column mixes them.
+void print_time_formats(std::ostream& out, const ReplayTally& t) {
+  const auto& f = t.time_formats;
+  if (f[1] + f[2] + f[3] + f[4] == 0) return;
+  static const char* const names[] = {"ISO-8601", "Unix seconds", "Unix milliseconds", "Unix microseconds",
+                                      "Unix nanoseconds"};
+  std::vector<std::string> read;
+  for (std::size_t i = 0; i < f.size(); ++i)
+    if (f[i] > 0) read.push_back(std::to_string(f[i]) + " as " + names[i]);
+  out << "  times in '" << t.time_column << "': ";
+  for (std::size_t i = 0; i < read.size(); ++i) out << (i ? ", " : "") << read[i];
+  if (t.time_unit) out << " (--time-unit " << to_string(*t.time_unit) << ")";
+  else out << " (unit told by magnitude; name it with --time-unit)";
+  out << '\n';
+}
+
 void print_bad_cells(std::ostream& out, const ReplayTally& t) {
   std::vector<std::vector<std::string>> bad_cells;
   for (std::size_t i = 0; i < t.tracked.size(); ++i)
@@ -170,6 +187,7 @@ void print_status(std::ostream& out, const Report& report) {
 void print_replay_summary(std::ostream& out, const ReplayTally& tally, const Report& report,
                           const std::vector<Alert>& alerts) {
   print_rows(out, tally, report);
+  print_time_formats(out, tally);
   print_bad_cells(out, tally);
   print_accuracy(out, tally);
   print_traffic(out, report, tally);
