@@ -31,6 +31,7 @@
 #include "summary.hpp"
 #include "time_column.hpp"
 #include "vigil/error.hpp"
+#include "vigil/export/detail/text.hpp"
 #include "vigil/export/html.hpp"
 #include "vigil/export/json.hpp"
 #include "vigil/export/prometheus.hpp"
@@ -303,7 +304,9 @@ std::unique_ptr<Monitor> build_monitor(const Schema& schema, const Profile& refe
   try {
     return std::make_unique<Monitor>(schema, reference, options);
   } catch (const vigil::error& e) {
-    fail(std::string("cannot build the monitor: ") + e.message());
+    using vigil::detail::to_text;
+    fail("cannot build the monitor with --interval " + to_text(s.interval) + ", --horizon " + to_text(s.horizon) +
+         ", --background " + to_text(options.background) + ": " + e.message());
   }
 }
 
