@@ -22,6 +22,10 @@ std::string percent(double share) { return std::isnan(share) ? "-" : format("%.1
 
 std::string figure(double value, const char* pattern) { return std::isnan(value) ? "-" : format(pattern, value); }
 
+std::string time_or_dash(double unix_seconds) {
+  return std::isnan(unix_seconds) ? std::string("-") : format_time(unix_seconds);
+}
+
 std::string milliseconds(double seconds) {
   if (std::isnan(seconds)) return "-";
   const double ms = 1000 * seconds;
@@ -67,8 +71,8 @@ namespace {
 // The first lines: the span replayed and its speed, then the rows monitored and skipped.
 void print_rows(std::ostream& out, const ReplayTally& t, const Report& report) {
   const double cells = static_cast<double>(t.rows) * static_cast<double>(t.columns);
-  out << "replayed " << t.input << ": " << t.rows << " rows, " << format_time(t.first_time) << " to "
-      << format_time(t.last_time) << format(" (%.2f s", t.seconds)
+  out << "replayed " << t.input << ": " << t.rows << " rows, " << time_or_dash(t.first_time) << " to "
+      << time_or_dash(t.last_time) << format(" (%.2f s", t.seconds)
       << format(", %.2f M cells/s)\n", cells / std::max(t.seconds, 1e-9) / 1e6);
   const std::uint64_t late = report.counters.late;
   out << "  rows monitored: " << report.counters.observed << "; skipped: " << (t.missing_time + t.bad_time + late)
@@ -169,7 +173,7 @@ void print_alerts(std::ostream& out, const std::vector<Alert>& alerts, const std
 }
 
 void print_status(std::ostream& out, const Report& report) {
-  out << "\nstatus at " << format_time(report.time) << ": " << to_string(report.status) << '\n';
+  out << "\nstatus at " << time_or_dash(report.time) << ": " << to_string(report.status) << '\n';
   std::vector<std::vector<std::string>> table{
       {"feature", "kind", "status", "drift PSI", "KS", "missing", "out of range", "unseen", "bad"}};
   for (const FeatureReport& f : report.features)

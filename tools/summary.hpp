@@ -30,6 +30,10 @@ std::string figure(double value, const char* pattern = "%.3f");
 /// Seconds as milliseconds with about three significant figures: "12.3", "250", or "-".
 std::string milliseconds(double seconds);
 
+/// A time as `format_time` writes it, or "-" for a time not known (NaN): a replay whose rows
+/// all arrived without completing has no report time.
+std::string time_or_dash(double unix_seconds);
+
 /// Writes rows as left-aligned columns separated by two spaces, each line after `indent`.
 void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows, const char* indent = "  ");
 

@@ -696,3 +696,22 @@ TEST_CASE("vigil replay: hourly intervals with the low-rate options, and interva
   REQUIRE(run.code == 0);
   CHECK(every_interval(interval_ends(dir / "intervals.csv"), 1));
 }
+
+TEST_CASE("vigil replay --arrival-column: requests that all arrived and none completed", "[cli]") {
+  TempDir dir("arrivals-only");
+  write_rows(dir / "train.csv", 2000, 1, false, 0, 0);
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  {
+    std::ofstream out(dir / "traffic.csv");
+    out << "arrived,ts,x,y,color,score,predicted\n"
+        << "2026-01-05T00:00:10Z,,10,100,red,0.5,yes\n"
+        << "1767571211000,,10,100,red,0.5,yes\n";
+  }
+  // The monitor has no completion, so no time of its own; the summary says so.
+  const Run run = vigil_cli(replay_with(dir, {"--arrival-column", "arrived"}));
+  INFO(run.err);
+  CHECK(run.code == 0);
+  CHECK(run.out.find("2 rows, 2026-01-05T00:00:10.000Z to 2026-01-05T00:00:11.000Z") != std::string::npos);
+  CHECK(run.out.find("2 arrived without a completion time (never answered)") != std::string::npos);
+  CHECK(run.out.find("\nstatus at -: ") != std::string::npos);
+}
