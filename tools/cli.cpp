@@ -6,6 +6,7 @@
 #include "cli.hpp"
 
 #include <exception>
+#include <new>
 
 #include "profile.hpp"
 #include "replay.hpp"
@@ -44,10 +45,14 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (e.usage()) err << '\n' << (command ? usage_of(*command) : general_usage());
     return exit_input;
   } catch (const vigil::error& e) {
-    err << "vigil: " << e.message() << '\n';
+    // Bad input is refused above as a Failure; a library error that gets here is a bug.
+    err << "vigil: internal error: " << e.message() << " (a bug: please report it)\n";
+    return exit_internal;
+  } catch (const std::bad_alloc&) {
+    err << "vigil: out of memory\n";
     return exit_internal;
   } catch (const std::exception& e) {
-    err << "vigil: unexpected error: " << e.what() << '\n';
+    err << "vigil: internal error: " << e.what() << " (a bug: please report it)\n";
     return exit_internal;
   }
 }

@@ -127,6 +127,47 @@ CellStatus parse_iso_time(std::string_view text, double& out) noexcept {
   return CellStatus::value;
 }
 
+// Units of a Unix time per second, indexed by TimeUnit.
+constexpr std::int64_t units_per_second[] = {1, 1000, 1000000, 1000000000};
+
+std::int64_t per_second(TimeUnit unit) noexcept { return units_per_second[static_cast<int>(unit)]; }
+
+// Whether `seconds` is a time that format_time can write: years 0000-9999, once rounded to
+// the millisecond.
+bool in_time_range(double seconds) noexcept {
+  return seconds >= vigil::detail::iso8601_min_seconds && seconds < vigil::detail::iso8601_end_seconds - 0.0005;
+}
+
+// An integer count of `unit` as seconds: whole seconds and the remainder are converted apart,
+// so that a count beyond 2^53 (nanoseconds since 1970) keeps its last digits.
+double integer_seconds(std::int64_t count, TimeUnit unit) noexcept {
+  const std::int64_t per = per_second(unit);
+  return static_cast<double>(count / per) + static_cast<double>(count % per) / static_cast<double>(per);
+}
+
+// A Unix time: digits with an optional sign and fraction, no exponent.
+TimeCell read_unix_time(std::string_view text, std::optional<TimeUnit> unit) noexcept {
+  TimeCell cell;
+  cell.status = CellStatus::bad;
+  for (const char c : text)
+    if (!detail::is_digit(c) && c != '.' && c != '-' && c != '+') return cell;
+  double value = 0;
+  if (parse_number(text, value) != CellStatus::value) return cell;
+  const TimeUnit read_as = unit ? *unit : unix_time_unit(value);
+  std::string_view digits = text;
+  if (!digits.empty() && digits[0] == '+') digits.remove_prefix(1);
+  std::int64_t count = 0;
+  const char* const last = digits.data() + digits.size();
+  const auto [end, error] = std::from_chars(digits.data(), last, count);
+  const double seconds = end == last && error == std::errc() ? integer_seconds(count, read_as)
+                                                             : value / static_cast<double>(per_second(read_as));
+  if (!in_time_range(seconds)) return cell;
+  cell.status = CellStatus::value;
+  cell.seconds = seconds;
+  cell.unix_unit = read_as;
+  return cell;
+}
+
 [[noreturn]] VIGIL_NOINLINE void throw_bad_time(double unix_seconds) {
   vigil::detail::throw_invalid_argument("format_time: " + vigil::detail::to_text(unix_seconds) +
                                         " is not a Unix time in years 0000-9999");
@@ -158,17 +199,51 @@ CellStatus parse_number(std::string_view cell, double& out) noexcept {
   return CellStatus::value;
 }
 
-CellStatus parse_time(std::string_view cell, double& out) noexcept {
+const char* to_string(TimeUnit unit) noexcept {
+  static const char* const names[] = {"s", "ms", "us", "ns"};
+  return names[static_cast<int>(unit)];
+}
+
+const char* unit_name(TimeUnit unit) noexcept {
+  static const char* const names[] = {"seconds", "milliseconds", "microseconds", "nanoseconds"};
+  return names[static_cast<int>(unit)];
+}
+
+std::optional<TimeUnit> parse_time_unit(std::string_view text) noexcept {
+  for (const TimeUnit unit : {TimeUnit::seconds, TimeUnit::milliseconds, TimeUnit::microseconds, TimeUnit::nanoseconds})
+    if (text == to_string(unit)) return unit;
+  return std::nullopt;
+}
+
+TimeUnit unix_time_unit(double value) noexcept {
+  const double magnitude = std::fabs(value);
+  if (magnitude < 1e11) return TimeUnit::seconds;
+  if (magnitude < 1e14) return TimeUnit::milliseconds;
+  if (magnitude < 1e17) return TimeUnit::microseconds;
+  return TimeUnit::nanoseconds;
+}
+
+TimeCell read_time(std::string_view cell, std::optional<TimeUnit> unit) noexcept {
   const std::string_view text = detail::trim_blanks(cell);
-  if (text.empty()) return CellStatus::missing;
-  if (text.size() >= 10 && text[4] == '-') return parse_iso_time(text, out);
-  for (const char c : text)
-    if (!detail::is_digit(c) && c != '.' && c != '-' && c != '+') return CellStatus::bad;
-  double value = 0;
-  const CellStatus status = parse_number(text, value);
-  if (status != CellStatus::value) return CellStatus::bad;
-  out = value;
-  return CellStatus::value;
+  if (text.empty()) return {};
+  if (text.size() < 10 || text[4] != '-') return read_unix_time(text, unit);
+  TimeCell iso;
+  iso.status = parse_iso_time(text, iso.seconds);
+  if (iso.status == CellStatus::value && !in_time_range(iso.seconds)) iso.status = CellStatus::bad;
+  return iso;
+}
+
+CellStatus parse_time(std::string_view cell, double& out, std::optional<TimeUnit> unit) noexcept {
+  const TimeCell time = read_time(cell, unit);
+  if (time.status == CellStatus::value) out = time.seconds;
+  return time.status;
+}
+
+std::string accepted_time_formats() {
+  return "ISO-8601 with or without a zone (2026-11-02T08:00:00Z, 2026-11-02 09:00:00.353+01:00, "
+         "2026-11-02T08:00:00-0500, 2026-11-02T08:00, 2026-11-02), or Unix time in seconds (1793606400.353), "
+         "milliseconds (1793606400353), microseconds (1793606400353000) or nanoseconds (1793606400353000000), "
+         "told apart by magnitude unless --time-unit names the unit";
 }
 
 std::size_t format_time(double unix_seconds, char* out) {

@@ -55,16 +55,52 @@ struct CellCounts {
 /// Uses `std::from_chars`, so it is locale-independent and correctly rounded. O(length).
 CellStatus parse_number(std::string_view cell, double& out) noexcept;
 
-/// Parses an event time into Unix seconds (seconds since 1970-01-01T00:00:00Z, fractional).
+/// The unit of a Unix time written as a number.
+enum class TimeUnit : unsigned char { seconds, milliseconds, microseconds, nanoseconds };
+
+/// `s`, `ms`, `us` or `ns`: the unit as `--time-unit` names it.
+const char* to_string(TimeUnit unit) noexcept;
+/// `seconds`, `milliseconds`, `microseconds` or `nanoseconds`.
+const char* unit_name(TimeUnit unit) noexcept;
+/// The unit named `s`, `ms`, `us` or `ns`; nothing for any other text. O(length).
+std::optional<TimeUnit> parse_time_unit(std::string_view text) noexcept;
+
+/// The unit of a Unix time told by its magnitude: below 10^11 seconds, below 10^14
+/// milliseconds, below 10^17 microseconds, otherwise nanoseconds (|value| decides).
+///
+/// Each unit thereby covers the times from 1973-03-03T09:46:40Z (10^8 s) to year 5138
+/// (10^11 s); seconds also cover everything earlier, back to year 0000. A time before
+/// 1973-03-03 in milliseconds, microseconds or nanoseconds reads as a smaller unit: such a
+/// column needs its unit named (`parse_time`'s `unit`). O(1).
+TimeUnit unix_time_unit(double value) noexcept;
+
+/// An event time as read from a cell: its outcome, its value and how it was written.
+struct TimeCell {
+  CellStatus status = CellStatus::missing;
+  double seconds = 0;                ///< Unix seconds; set when `status` is `value`
+  std::optional<TimeUnit> unix_unit; ///< the unit of a Unix number; nothing for ISO-8601 text
+};
+
+/// Reads an event time into Unix seconds (seconds since 1970-01-01T00:00:00Z, fractional).
 ///
 /// Accepts ISO-8601 / RFC 3339 text — `2026-11-02T08:00:00Z`, a space or `t` instead of `T`,
 /// fractional seconds with `.` or `,` (any number of digits; beyond nanoseconds they are
 /// dropped), a zone `Z`, `+hh:mm`, `+hhmm` or `+hh` (no zone means UTC), minutes without
-/// seconds (`2026-11-02T08:00`), or a date alone (midnight UTC) — and plain Unix seconds,
-/// integer or fractional (`1793606400`, `1793606400.353`). Years 0000–9999.
-/// Empty or blank text is `missing`; out-of-range fields (month 13, 31 April, hour 24) and any
-/// other text are `bad`. On anything but `value`, `out` is left unchanged. O(length).
-CellStatus parse_time(std::string_view cell, double& out) noexcept;
+/// seconds (`2026-11-02T08:00`), or a date alone (midnight UTC) — and Unix time as a plain
+/// decimal number, integer or fractional, without an exponent (`1793606400`,
+/// `1793606400.353`, `1793606400353`), in `unit`, or without one in the unit its magnitude
+/// tells (`unix_time_unit`). Integers are divided exactly, so nanoseconds keep their digits.
+/// The time must fall in years 0000–9999 (what `format_time` writes).
+/// Empty or blank text is `missing`; out-of-range fields (month 13, 31 April, hour 24), times
+/// outside years 0000–9999 and any other text are `bad`. O(length).
+TimeCell read_time(std::string_view cell, std::optional<TimeUnit> unit = std::nullopt) noexcept;
+
+/// `read_time` into `out`, which is left unchanged on anything but `value`.
+CellStatus parse_time(std::string_view cell, double& out, std::optional<TimeUnit> unit = std::nullopt) noexcept;
+
+/// The accepted time formats, one example of each, for error messages: "ISO-8601 with or
+/// without a zone (2026-11-02T08:00:00Z, ...), or Unix seconds (1793606400.353), ...".
+std::string accepted_time_formats();
 
 /// Characters `format_time` writes: `YYYY-MM-DDThh:mm:ss.sssZ`.
 inline constexpr std::size_t iso_time_length = 24;

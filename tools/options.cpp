@@ -30,7 +30,8 @@ const Command& profile_command() {
                                     "(needs --score-column)"},
           {"label-column", "Y", "the true label: not a feature (kept for quality monitoring)"},
           {"ignore", "A,B", "columns to leave out"},
-          {"time-column", "TS", "a time column to leave out (default: 'ts' if present)"},
+          {"time-column", "TS", "the time column, left out (default: 'ts', else a column named time, timestamp, "
+                                "datetime, date or event_time holding times, else one of ISO-8601 times)"},
           {"help", nullptr, "this text"},
       }};
   return command;
@@ -42,16 +43,21 @@ const Command& replay_command() {
       "vigil replay --reference reference.vigil --input traffic.csv --alerts alerts.jsonl\n"
       "             [--time-column ts] [--score-column s] [--latency-column latency_ms]\n"
       "             [--tag-columns host,model] [--label-column y] [--html report.html]\n"
-      "             [--arrival-column a] [--status-column s]",
+      "             [--arrival-column a] [--status-column s] [--time-unit s|ms|us|ns]\n"
+      "             [--interval 60] [--min-requests 30] [--background 3600] [--cool-down 1800]",
       "Replays a CSV log of requests through the monitor in event time, against a reference written\n"
       "by 'vigil profile', and writes every alert raised or escalated to a JSON-lines file.",
       {
           {"reference", "FILE", "the reference written by 'vigil profile' (required)"},
           {"input", "FILE", "the requests, CSV with a header row (required)"},
           {"alerts", "FILE", "where to write alerts, one JSON object per line (required)"},
-          {"time-column", "TS", "event time, ISO-8601 or Unix seconds (default: 'ts'); with --arrival-column, "
-                                "the completion time (empty: the request was never answered)"},
-          {"arrival-column", "A", "the request's arrival time, ISO-8601 or Unix seconds (default: each row "
+          {"time-column", "TS", "event time, ISO-8601 or Unix time (default: found as 'vigil profile' finds it: "
+                                "'ts', else a column named time, timestamp, datetime, date or event_time holding "
+                                "times, else one of ISO-8601 times); with --arrival-column, the completion time "
+                                "(empty: the request was never answered)"},
+          {"time-unit", "s|ms|us|ns", "unit of Unix times in the time and arrival columns (default: told by "
+                                      "magnitude: below 1e11 s, 1e14 ms, 1e17 us, else ns)"},
+          {"arrival-column", "A", "the request's arrival time, ISO-8601 or Unix time (default: each row "
                                   "arrives at its time)"},
           {"status-column", "S", "how the request ended: ok, error or timeout, or an HTTP status (2xx, 3xx ok; "
                                  "408, 504 timeout; other 4xx, 5xx error)"},
@@ -63,6 +69,11 @@ const Command& replay_command() {
           {"label-column", "Y", "the true label: not a feature; accuracy against --predicted-column is shown"},
           {"interval", "SECONDS", "length of a monitoring interval (default: 60)"},
           {"horizon", "SECONDS", "span of the long-term drift comparison with training (default: 86400)"},
+          {"background", "SECONDS", "span of the trailing background the latest interval is compared with, "
+                                    "at least one interval (default: 3600, or two intervals when longer)"},
+          {"min-requests", "N", "an interval with fewer requests (or values of a feature) is not judged "
+                                "(default: 30)"},
+          {"cool-down", "SECONDS", "a resolved alert cannot open again for this long (default: 1800)"},
           {"intervals", "FILE", "write every interval's figures per feature and output as CSV"},
           {"html", "FILE", "write the final report as HTML"},
           {"json", "FILE", "write the final report as JSON"},

@@ -17,8 +17,8 @@ namespace vigil::tools {
 
 /// Exit codes of the program.
 inline constexpr int exit_ok = 0;        ///< done (alerts or not)
-inline constexpr int exit_internal = 1;  ///< an unexpected failure inside the library
-inline constexpr int exit_input = 2;     ///< bad options, unreadable or missing files, missing columns
+inline constexpr int exit_internal = 1;  ///< a failure inside the program or library: a bug (or no memory)
+inline constexpr int exit_input = 2;     ///< bad input: options, files, columns, values
 
 /// A failure reported to the user as one line, with exit code 2; `usage()` asks for the
 /// command's usage text after it.

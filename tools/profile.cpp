@@ -15,6 +15,7 @@
 #include "csv.hpp"
 #include "files.hpp"
 #include "summary.hpp"
+#include "time_column.hpp"
 #include "vigil/error.hpp"
 #include "vigil/monitor/observation.hpp"
 #include "vigil/monitor/profile.hpp"
@@ -60,8 +61,8 @@ struct ColumnSurvey {
   std::uint64_t times = 0;  // ISO-8601 text
 };
 
-// The roles the options give; without --time-column, a column named `ts` is the time.
-ColumnPlan declared_roles(const Options& options, const CsvReader& csv, const std::string& input, std::ostream& err) {
+// The roles the options give.
+ColumnPlan declared_roles(const Options& options, const CsvReader& csv, const std::string& input) {
   ColumnPlan plan;
   plan.names = csv.columns();
   plan.roles.assign(plan.names.size(), Role::undecided);
@@ -77,12 +78,7 @@ ColumnPlan declared_roles(const Options& options, const CsvReader& csv, const st
   if (auto p = options.get("predicted-column")) assign(*p, Role::predicted);
   if (auto y = options.get("label-column")) assign(*y, Role::label);
   for (const std::string& c : options.list("ignore")) assign(c, Role::ignored);
-  if (auto t = options.get("time-column")) {
-    assign(*t, Role::time);
-  } else if (const auto ts = csv.find("ts"); ts && plan.roles[*ts] == Role::undecided) {
-    plan.roles[*ts] = Role::time;
-    err << "note: column 'ts' is taken as the time column and left out (name another with --time-column)\n";
-  }
+  if (auto t = options.get("time-column")) assign(*t, Role::time);
   return plan;
 }
 
@@ -99,11 +95,13 @@ void survey_cell(std::string_view cell, ColumnSurvey& survey) {
   }
 }
 
-// First pass: the type of every undeclared column, and the predicted classes.
-std::vector<ColumnSurvey> survey_columns(CsvReader& csv, ColumnPlan& plan) {
+// First pass: the type of every undeclared column, the predicted classes, and the times of
+// the first rows.
+std::vector<ColumnSurvey> survey_columns(CsvReader& csv, ColumnPlan& plan, TimeSurvey& times) {
   std::vector<ColumnSurvey> survey(plan.names.size());
   try {
     while (csv.next()) {
+      times.add(csv);
       for (std::size_t i = 0; i < plan.names.size(); ++i) {
         if (plan.roles[i] == Role::undecided) {
           survey_cell(csv.field(i), survey[i]);
@@ -122,7 +120,22 @@ std::vector<ColumnSurvey> survey_columns(CsvReader& csv, ColumnPlan& plan) {
   return survey;
 }
 
-// Mostly times: left out; mostly text: categorical; otherwise numeric. A note says which.
+// Without --time-column, the time column found as `vigil replay` finds it (time_column.hpp),
+// if there is one: left out, and a note says so.
+void choose_time_column(const CsvReader& csv, const TimeSurvey& times, const std::string& input, ColumnPlan& plan,
+                        std::ostream& err) {
+  if (plan.index_of(Role::time) < plan.roles.size()) return;
+  std::vector<bool> candidates(plan.roles.size());
+  for (std::size_t i = 0; i < plan.roles.size(); ++i) candidates[i] = plan.roles[i] == Role::undecided;
+  const auto time = detect_time_column(csv, std::nullopt, candidates, input, [&] { return times; });
+  if (!time) return;
+  plan.roles[time->index] = Role::time;
+  err << "note: column '" << plan.names[time->index]
+      << "' is taken as the time column and left out (name another with --time-column)\n";
+}
+
+// Other columns: mostly ISO-8601 times, left out; mostly text, categorical; otherwise
+// numeric. A note says which.
 void decide_roles(const std::vector<ColumnSurvey>& survey, ColumnPlan& plan, std::ostream& err) {
   for (std::size_t i = 0; i < plan.names.size(); ++i) {
     if (plan.roles[i] != Role::undecided) continue;
@@ -261,8 +274,11 @@ int run_profile(const Options& options, std::ostream& out, std::ostream& err) {
     usage_error("--predicted-column needs --score-column: the predicted class belongs to the model's output");
 
   CsvReader csv = open_csv(input);
-  ColumnPlan plan = declared_roles(options, csv, input, err);
-  decide_roles(survey_columns(csv, plan), plan, err);
+  ColumnPlan plan = declared_roles(options, csv, input);
+  TimeSurvey times(plan.names.size());
+  const std::vector<ColumnSurvey> survey = survey_columns(csv, plan, times);
+  choose_time_column(csv, times, input, plan, err);
+  decide_roles(survey, plan, err);
   Profile profile(build_schema(plan, input));
   CsvReader data = open_csv(input);
   const std::vector<CellCounts> cells = add_rows(data, plan, profile);

@@ -6,6 +6,7 @@
 #include "replay.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -28,7 +29,9 @@
 #include "csv.hpp"
 #include "files.hpp"
 #include "summary.hpp"
+#include "time_column.hpp"
 #include "vigil/error.hpp"
+#include "vigil/export/detail/text.hpp"
 #include "vigil/export/html.hpp"
 #include "vigil/export/json.hpp"
 #include "vigil/export/prometheus.hpp"
@@ -52,17 +55,61 @@ struct ReplaySettings {
   std::string alerts_path;
   double interval = 60;
   double horizon = MonitorOptions{}.long_horizon;
-  double latency_scale = 1e-3;  // latency column units to seconds
+  std::optional<double> background;  // default: an hour, or two intervals when longer
+  double latency_scale = 1e-3;       // latency column units to seconds
+  std::optional<TimeUnit> time_unit;  // default: told by magnitude
+  AlertPolicy policy;
 };
 
-// --interval, --horizon: a positive number of seconds, or `fallback` when not given.
-double seconds_option(const Options& options, const std::string& name, double fallback) {
+// The shortest interval: an event time divided by it stays far inside the range of the
+// monitor's 64-bit interval numbers.
+constexpr double min_interval = 1e-3;
+
+// A number of seconds at least `least` (`strict`: above it), or nothing when not given; a
+// usage Failure saying it must be `what` otherwise.
+std::optional<double> seconds_option(const Options& options, const std::string& name, double least, bool strict,
+                                     const std::string& what) {
   const auto v = options.get(name);
-  if (!v) return fallback;
+  if (!v) return std::nullopt;
   double seconds = 0;
-  if (parse_number(*v, seconds) != CellStatus::value || !(seconds > 0))
-    usage_error("--" + name + " must be a positive number of seconds, not '" + *v + "'");
+  const bool read = parse_number(*v, seconds) == CellStatus::value;
+  if (!read || (strict ? !(seconds > least) : !(seconds >= least)))
+    usage_error("--" + name + " must be " + what + ", not '" + *v + "'");
   return seconds;
+}
+
+// --min-requests: a whole number of requests, at least one.
+std::optional<std::uint64_t> count_option(const Options& options, const std::string& name) {
+  const auto v = options.get(name);
+  if (!v) return std::nullopt;
+  const std::string_view text = detail::trim_blanks(*v);
+  std::uint64_t count = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), count);
+  if (text.empty() || end != text.data() + text.size() || error != std::errc() || count < 1)
+    usage_error("--" + name + " must be a whole number of requests, at least 1, not '" + *v + "'");
+  return count;
+}
+
+// --latency-unit: its scale to seconds.
+double latency_scale(const Options& options) {
+  const auto u = options.get("latency-unit");
+  if (!u || *u == "ms") return 1e-3;
+  if (*u == "s") return 1;
+  if (*u == "us") return 1e-6;
+  usage_error("--latency-unit must be s, ms or us, not '" + *u + "'");
+}
+
+// --interval, --horizon, --background, --min-requests and --cool-down.
+void read_monitoring(const Options& options, ReplaySettings& s) {
+  s.interval = seconds_option(options, "interval", min_interval, false, "a number of seconds, at least 0.001")
+                   .value_or(s.interval);
+  s.horizon = seconds_option(options, "horizon", 0, true, "a positive number of seconds").value_or(s.horizon);
+  s.background = seconds_option(options, "background", s.interval, false,
+                                "a number of seconds, at least one interval (" + vigil::detail::to_text(s.interval) +
+                                    ")");
+  s.policy.min_requests = count_option(options, "min-requests").value_or(s.policy.min_requests);
+  s.policy.cool_down = seconds_option(options, "cool-down", 0, false, "a number of seconds, 0 or more")
+                           .value_or(s.policy.cool_down);
 }
 
 ReplaySettings read_settings(const Options& options) {
@@ -70,13 +117,11 @@ ReplaySettings read_settings(const Options& options) {
   s.reference_path = options.required("reference");
   s.input = options.required("input");
   s.alerts_path = options.required("alerts");
-  s.interval = seconds_option(options, "interval", s.interval);
-  s.horizon = seconds_option(options, "horizon", s.horizon);
-  if (auto u = options.get("latency-unit")) {
-    if (*u == "s") s.latency_scale = 1;
-    else if (*u == "ms") s.latency_scale = 1e-3;
-    else if (*u == "us") s.latency_scale = 1e-6;
-    else usage_error("--latency-unit must be s, ms or us, not '" + *u + "'");
+  read_monitoring(options, s);
+  s.latency_scale = latency_scale(options);
+  if (auto u = options.get("time-unit")) {
+    s.time_unit = parse_time_unit(*u);
+    if (!s.time_unit) usage_error("--time-unit must be s, ms, us or ns, not '" + *u + "'");
   }
   return s;
 }
@@ -130,11 +175,19 @@ struct ColumnMap {
   }
 };
 
-std::size_t find_time_column(const Options& options, const CsvReader& csv, const std::string& input) {
-  if (auto t = options.get("time-column")) return require_column(csv, *t, "--time-column", input);
-  if (auto ts = csv.find("ts")) return *ts;
-  fail("column 'ts' not found in " + input + "; name the time column with --time-column; columns are: " +
-       join(csv.columns()));
+// The time column, found as `vigil profile` finds it (time_column.hpp) among the columns that
+// are not the reference's features or output; a note names one found by its name or content.
+std::size_t find_time_column(const Options& options, const Schema& trained, const CsvReader& csv,
+                             const std::string& input, std::ostream& err) {
+  std::vector<bool> candidates;
+  for (const std::string& name : csv.columns()) candidates.push_back(!trained.kind_of(name));
+  const auto time =
+      detect_time_column(csv, options.get("time-column"), candidates, input, [&] { return survey_file(input); });
+  if (!time) fail(no_time_column_message(csv, input));
+  if (time->rule == TimeColumnRule::name || time->rule == TimeColumnRule::content)
+    err << "note: column '" << csv.columns()[time->index]
+        << "' is taken as the time column (name another with --time-column)\n";
+  return time->index;
 }
 
 // Every feature of the reference must be a column of the input.
@@ -210,7 +263,7 @@ void map_operations(const Options& options, const CsvReader& csv, const std::str
 ColumnMap map_columns(const Options& options, const Schema& trained, const CsvReader& csv,
                       const ReplaySettings& settings, std::ostream& err) {
   ColumnMap map;
-  map.time = find_time_column(options, csv, settings.input);
+  map.time = find_time_column(options, trained, csv, settings.input, err);
   map_features(trained, csv, settings.input, map);
   map_output(options, trained, csv, settings, err, map);
   map_operations(options, csv, settings.input, map);
@@ -240,14 +293,20 @@ std::unique_ptr<Monitor> build_monitor(const Schema& schema, const Profile& refe
   options.interval = s.interval;
   // Roll-ups stay about an hour long, a whole number of intervals.
   options.coarse_interval = s.interval * std::max(1.0, std::round(3600 / s.interval));
-  options.background = std::max(options.background, 2 * s.interval);
+  options.background = s.background.value_or(std::max(options.background, 2 * s.interval));
   options.long_horizon = s.horizon;
+  // Rows may come late by up to two minutes, or by what the retained intervals span when
+  // they are shorter.
+  options.lateness = std::min(options.lateness, s.interval * static_cast<double>(options.fine_intervals - 1));
+  options.alerts = s.policy;
   options.shards = 1;
   options.evaluate_in_observe = true;
   try {
     return std::make_unique<Monitor>(schema, reference, options);
   } catch (const vigil::error& e) {
-    fail(std::string("cannot build the monitor: ") + e.message());
+    using vigil::detail::to_text;
+    fail("cannot build the monitor with --interval " + to_text(s.interval) + ", --horizon " + to_text(s.horizon) +
+         ", --background " + to_text(options.background) + ": " + e.message());
   }
 }
 
@@ -285,20 +344,25 @@ CellStatus parse_status(std::string_view cell, RequestStatus& out) noexcept {
 }
 
 // Feeds the input's rows to the monitor: an arrival per row (with --arrival-column), an
-// Observation per completed request; counts what it reads in a ReplayTally.
+// Observation per completed request; counts what it reads in a ReplayTally, and keeps the
+// message of the first unreadable time of each time column.
 class RowFeeder {
  public:
-  RowFeeder(const ColumnMap& columns, Monitor& monitor, double latency_scale, ReplayTally& tally)
-      : columns_(columns), monitor_(monitor), request_(monitor.schema()), latency_scale_(latency_scale), tally_(tally) {}
+  RowFeeder(const ColumnMap& columns, Monitor& monitor, const ReplaySettings& settings, ReplayTally& tally)
+      : columns_(columns), monitor_(monitor), request_(monitor.schema()), latency_scale_(settings.latency_scale),
+        time_unit_(settings.time_unit), tally_(tally) {}
 
   // One row: returns its event time, or NaN for a row skipped for its time.
   double feed(const CsvReader& csv);
+  // bad_time_message() of the first unreadable arrival time; empty if none.
+  const std::string& first_bad_arrival() const { return first_bad_arrival_; }
 
  private:
   void observe(const CsvReader& csv, double t);
   void set_features(const CsvReader& csv);
   void set_output(const CsvReader& csv, double t);
   void set_operations(const CsvReader& csv);
+  TimeCell read_time_cell(const CsvReader& csv, std::size_t column, std::string& first_bad);
   CellStatus parse_number_cell(const CsvReader& csv, std::size_t column, std::size_t counts, double& x) {
     const CellStatus status = parse_number(csv.field(column), x);
     tally_.cells[counts].add(status);
@@ -314,34 +378,47 @@ class RowFeeder {
   Monitor& monitor_;
   Observation request_;
   double latency_scale_;
+  std::optional<TimeUnit> time_unit_;
   ReplayTally& tally_;
+  std::string first_bad_arrival_;
 };
+
+// A time cell in the replay's unit; the message of the column's first unreadable one is kept
+// in `first_bad`.
+TimeCell RowFeeder::read_time_cell(const CsvReader& csv, std::size_t column, std::string& first_bad) {
+  const TimeCell time = read_time(csv.field(column), time_unit_);
+  if (time.status == CellStatus::bad && first_bad.empty()) {
+    first_bad = bad_time_message(detail::trim_blanks(csv.field(column)), tally_.input, csv.rows(), csv.line(),
+                                 csv.columns()[column], time_unit_);
+  }
+  return time;
+}
 
 double RowFeeder::feed(const CsvReader& csv) {
   ++tally_.rows;
-  double t = 0;
-  const CellStatus time_status = parse_time(csv.field(columns_.time), t);
-  double arrival = 0;
-  const CellStatus arrival_status =
-      columns_.arrival ? parse_time(csv.field(columns_.arrival->column), arrival) : CellStatus::missing;
+  const TimeCell time = read_time_cell(csv, columns_.time, tally_.first_bad_time);
+  const TimeCell arrival =
+      columns_.arrival ? read_time_cell(csv, columns_.arrival->column, first_bad_arrival_) : TimeCell{};
   // With arrival times, a row without a completion time is a request never answered.
-  const bool arrived_only = time_status == CellStatus::missing && arrival_status == CellStatus::value;
-  if (time_status != CellStatus::value && !arrived_only) {
-    ++(time_status == CellStatus::missing ? tally_.missing_time : tally_.bad_time);
+  const bool arrived_only = time.status == CellStatus::missing && arrival.status == CellStatus::value;
+  if (time.status != CellStatus::value && !arrived_only) {
+    ++(time.status == CellStatus::missing ? tally_.missing_time : tally_.bad_time);
     return std::numeric_limits<double>::quiet_NaN();
   }
-  if (columns_.arrival) tally_.cells[columns_.arrival->counts].add(arrival_status);
+  if (columns_.arrival) tally_.cells[columns_.arrival->counts].add(arrival.status);
   if (arrived_only) {
-    monitor_.on_arrival(arrival);
+    monitor_.on_arrival(arrival.seconds);
     ++tally_.arrivals;
     ++tally_.unanswered;
-    tally_.saw(arrival);
-    return arrival;
+    tally_.saw(arrival.seconds);
+    return arrival.seconds;
   }
+  tally_.read_as(time.unix_unit);
+  const double t = time.seconds;
   if (columns_.arrival) {
     // An unreadable or missing arrival is counted above; the request still arrived, at the
     // latest when it completed.
-    const double arrived = arrival_status == CellStatus::value ? arrival : t;
+    const double arrived = arrival.status == CellStatus::value ? arrival.seconds : t;
     monitor_.on_arrival(arrived);
     tally_.first_time = std::min(tally_.first_time, arrived);
   }
@@ -443,7 +520,8 @@ class Progress {
   std::chrono::steady_clock::time_point last_{};
 };
 
-// The row loop: every row of `csv` through `feeder`, with progress on a terminal.
+// The row loop: every row of `csv` through `feeder`, with progress on a terminal. Fails when
+// no row has a time; otherwise a note names the first unreadable time of each column.
 void feed_rows(CsvReader& csv, RowFeeder& feeder, ReplayTally& tally, std::ostream& err) {
   Progress progress(err);
   try {
@@ -456,9 +534,17 @@ void feed_rows(CsvReader& csv, RowFeeder& feeder, ReplayTally& tally, std::ostre
     fail(e.what());
   }
   progress.done();
-  if (!std::isfinite(tally.last_time))
-    fail(tally.input + " has no row with a valid time in column '" + tally.time_column + "' (" +
+  if (!std::isfinite(tally.last_time)) {
+    if (!tally.first_bad_time.empty())
+      fail(tally.first_bad_time + " (no row of " + std::to_string(tally.rows) + " has a readable time)");
+    fail(tally.input + " has no row with a time in column '" + tally.time_column + "' (" +
          std::to_string(tally.rows) + " rows read)");
+  }
+  if (!tally.first_bad_time.empty())
+    err << "note: " << tally.first_bad_time << "; rows with an unreadable time are counted and skipped\n";
+  if (!feeder.first_bad_arrival().empty())
+    err << "note: " << feeder.first_bad_arrival()
+        << "; requests with an unreadable arrival are counted and taken to arrive when they completed\n";
 }
 
 ReplayTally start_tally(const ReplaySettings& settings, const CsvReader& csv, const ColumnMap& map) {
@@ -470,6 +556,7 @@ ReplayTally start_tally(const ReplaySettings& settings, const CsvReader& csv, co
   tally.tracked = map.tracked;
   tally.cells.resize(map.tracked.size());
   tally.time_column = names[map.time];
+  tally.time_unit = settings.time_unit;
   if (map.predicted) tally.predicted_column = names[map.predicted->column];
   if (map.label) tally.label_column = names[*map.label];
   if (map.arrival) tally.arrival_column = names[map.arrival->column];
@@ -549,7 +636,7 @@ int run_replay(const Options& options, std::ostream& out, std::ostream& err) {
   const Schema schema = add_tags(options, reference.schema(), csv, settings.input, columns);
   const std::unique_ptr<Monitor> monitor = build_monitor(schema, reference, settings);
   ReplayTally tally = start_tally(settings, csv, columns);
-  RowFeeder feeder(columns, *monitor, settings.latency_scale, tally);
+  RowFeeder feeder(columns, *monitor, settings, tally);
   ReplayOutputs outputs(options, settings.alerts_path);
   outputs.attach(*monitor);
 

@@ -22,6 +22,10 @@ std::string percent(double share) { return std::isnan(share) ? "-" : format("%.1
 
 std::string figure(double value, const char* pattern) { return std::isnan(value) ? "-" : format(pattern, value); }
 
+std::string time_or_dash(double unix_seconds) {
+  return std::isnan(unix_seconds) ? std::string("-") : format_time(unix_seconds);
+}
+
 std::string milliseconds(double seconds) {
   if (std::isnan(seconds)) return "-";
   const double ms = 1000 * seconds;
@@ -68,8 +72,8 @@ namespace {
 // The first lines: the span replayed and its speed, then the rows monitored and skipped.
 void print_rows(std::ostream& out, const ReplayTally& t, const Report& report) {
   const double cells = static_cast<double>(t.rows) * static_cast<double>(t.columns);
-  out << "replayed " << t.input << ": " << t.rows << " rows, " << format_time(t.first_time) << " to "
-      << format_time(t.last_time) << format(" (%.2f s", t.seconds)
+  out << "replayed " << t.input << ": " << t.rows << " rows, " << time_or_dash(t.first_time) << " to "
+      << time_or_dash(t.last_time) << format(" (%.2f s", t.seconds)
       << format(", %.2f M cells/s)\n", cells / std::max(t.seconds, 1e-9) / 1e6);
   const std::uint64_t late = report.counters.late;
   out << "  rows monitored: " << report.counters.observed << "; skipped: " << (t.missing_time + t.bad_time + late)
@@ -77,6 +81,23 @@ void print_rows(std::ostream& out, const ReplayTally& t, const Report& report) {
       << " late, beyond the monitor's lateness)";
   if (t.ragged_rows > 0) out << "; " << t.ragged_rows << " rows with the wrong number of fields left out";
   if (t.unanswered > 0) out << "; " << t.unanswered << " arrived without a completion time (never answered)";
+  out << '\n';
+}
+
+// How the time column was read, when any of it was a Unix number: "times in 'ts': 17568 as
+// Unix milliseconds", or the count of each format when the column mixes them.
+void print_time_formats(std::ostream& out, const ReplayTally& t) {
+  const auto& f = t.time_formats;
+  if (f[1] + f[2] + f[3] + f[4] == 0) return;
+  static const char* const names[] = {"ISO-8601", "Unix seconds", "Unix milliseconds", "Unix microseconds",
+                                      "Unix nanoseconds"};
+  std::vector<std::string> read;
+  for (std::size_t i = 0; i < f.size(); ++i)
+    if (f[i] > 0) read.push_back(std::to_string(f[i]) + " as " + names[i]);
+  out << "  times in '" << t.time_column << "': ";
+  for (std::size_t i = 0; i < read.size(); ++i) out << (i ? ", " : "") << read[i];
+  if (t.time_unit) out << " (--time-unit " << to_string(*t.time_unit) << ")";
+  else out << " (unit told by magnitude; name it with --time-unit)";
   out << '\n';
 }
 
@@ -153,7 +174,7 @@ void print_alerts(std::ostream& out, const std::vector<Alert>& alerts, const std
 }
 
 void print_status(std::ostream& out, const Report& report) {
-  out << "\nstatus at " << format_time(report.time) << ": " << to_string(report.status) << '\n';
+  out << "\nstatus at " << time_or_dash(report.time) << ": " << to_string(report.status) << '\n';
   std::vector<std::vector<std::string>> table{
       {"feature", "kind", "status", "drift PSI", "KS", "missing", "out of range", "unseen", "bad"}};
   for (const FeatureReport& f : report.features)
@@ -171,6 +192,7 @@ void print_status(std::ostream& out, const Report& report) {
 void print_replay_summary(std::ostream& out, const ReplayTally& tally, const Report& report,
                           const std::vector<Alert>& alerts) {
   print_rows(out, tally, report);
+  print_time_formats(out, tally);
   print_bad_cells(out, tally);
   print_accuracy(out, tally);
   print_traffic(out, report, tally);

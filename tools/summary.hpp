@@ -6,9 +6,11 @@
 // feature), and the per-interval CSV of `vigil replay --intervals`.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -27,6 +29,10 @@ std::string percent(double share);
 std::string figure(double value, const char* pattern = "%.3f");
 /// Seconds as milliseconds with about three significant figures: "12.3", "250", or "-".
 std::string milliseconds(double seconds);
+
+/// A time as `format_time` writes it, or "-" for a time not known (NaN): a replay whose rows
+/// all arrived without completing has no report time.
+std::string time_or_dash(double unix_seconds);
 
 /// Writes rows as left-aligned columns separated by two spaces, each line after `indent`.
 void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows, const char* indent = "  ");
@@ -64,12 +70,21 @@ struct ReplayTally {
   std::vector<CellCounts> cells;       ///< per tracked column
   std::map<std::int64_t, Accuracy> accuracy;  ///< per hour of event time
   std::string time_column;
+  /// Times read in the time column: as ISO-8601, then as Unix seconds, milliseconds,
+  /// microseconds and nanoseconds.
+  std::array<std::uint64_t, 5> time_formats{};
+  std::optional<TimeUnit> time_unit;  ///< --time-unit, if given
+  std::string first_bad_time;         ///< bad_time_message() of the first unreadable time, if any
   std::string predicted_column;  ///< empty when the class is not replayed
   std::string label_column;      ///< empty without --label-column
   std::string arrival_column;    ///< empty without --arrival-column
   bool latency = false;          ///< --latency-column was given
   std::string alerts_path;
 
+  /// Counts a time of the time column read as ISO-8601 (no unit) or as a Unix number.
+  void read_as(const std::optional<TimeUnit>& unix_unit) {
+    ++time_formats[unix_unit ? 1 + static_cast<std::size_t>(*unix_unit) : 0];
+  }
   /// Widens the replayed span to include event time `t`.
   void saw(double t) {
     if (t < first_time) first_time = t;

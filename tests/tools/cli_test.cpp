@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tools/cli_fixture.hpp"
 
@@ -71,8 +73,11 @@ TEST_CASE("vigil: missing files and columns are one-line errors with exit code 2
   run = vigil_cli({"replay", "--reference", dir / "reference.vigil", "--input", dir / "train.csv", "--alerts",
                    dir / "alerts.jsonl"});
   CHECK(run.code == 2);
-  CHECK(run.err == "vigil: column 'ts' not found in " + (dir / "train.csv") +
-                       "; name the time column with --time-column; columns are: x, y, color, score, predicted, label\n");
+  CHECK(run.err == "vigil: no time column in " + (dir / "train.csv") +
+                       ": looked for a column named 'ts', then one named time, timestamp, datetime, date, event_time "
+                       "(any case) whose cells are mostly times, then one whose cells are mostly ISO-8601 times, in "
+                       "the first 1000 rows; name it with --time-column; columns are: x, y, color, score, predicted, "
+                       "label\n");
   run = vigil_cli({"replay", "--reference", dir / "reference.vigil", "--input", dir / "train.csv", "--alerts",
                    dir / "alerts.jsonl", "--time-column", "when"});
   CHECK(run.code == 2);
@@ -87,4 +92,76 @@ TEST_CASE("vigil: missing files and columns are one-line errors with exit code 2
   CHECK(run.code == 2);
   CHECK(run.err.find("the reference's features y, color are not in " + (dir / "traffic.csv")) != std::string::npos);
   CHECK(std::count(run.err.begin(), run.err.end(), '\n') == 1);
+}
+
+TEST_CASE("vigil replay: bad option values are usage errors with exit code 2 that name the value", "[cli]") {
+  const std::vector<std::string> files{"replay", "--reference", "r.vigil", "--input", "t.csv", "--alerts", "a.jsonl"};
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{"--time-unit", "sec"}, "--time-unit must be s, ms, us or ns, not 'sec'"},
+      {{"--interval", "0"}, "--interval must be a number of seconds, at least 0.001, not '0'"},
+      {{"--interval", "1e-300"}, "--interval must be a number of seconds, at least 0.001, not '1e-300'"},
+      {{"--interval", "inf"}, "--interval must be a number of seconds, at least 0.001, not 'inf'"},
+      {{"--horizon", "-5"}, "--horizon must be a positive number of seconds, not '-5'"},
+      {{"--background", "30"}, "--background must be a number of seconds, at least one interval (60), not '30'"},
+      {{"--interval", "300", "--background", "299"},
+       "--background must be a number of seconds, at least one interval (300), not '299'"},
+      {{"--min-requests", "0"}, "--min-requests must be a whole number of requests, at least 1, not '0'"},
+      {{"--min-requests", "2.5"}, "--min-requests must be a whole number of requests, at least 1, not '2.5'"},
+      {{"--min-requests", "-3"}, "--min-requests must be a whole number of requests, at least 1, not '-3'"},
+      {{"--min-requests", "99999999999999999999999"},
+       "--min-requests must be a whole number of requests, at least 1, not '99999999999999999999999'"},
+      {{"--cool-down", "-1"}, "--cool-down must be a number of seconds, 0 or more, not '-1'"},
+      {{"--cool-down", "soon"}, "--cool-down must be a number of seconds, 0 or more, not 'soon'"},
+  };
+  for (const auto& [options, message] : cases) {
+    std::vector<std::string> args = files;
+    args.insert(args.end(), options.begin(), options.end());
+    const Run run = vigil_cli(args);
+    INFO(message);
+    CHECK(run.code == 2);
+    CHECK(run.err.rfind("vigil: " + message + "\n\nusage: vigil replay", 0) == 0);
+  }
+}
+
+TEST_CASE("vigil: exit code 0 when done, 2 for bad input, never 1", "[cli]") {
+  TempDir dir("exit-codes");
+  write_rows(dir / "train.csv", 2000, 1, false, 0, 0);
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  // Unix milliseconds and times outside years 0000-9999 used to reach the summary, which
+  // could not print them and ended with exit code 1.
+  {
+    std::ofstream out(dir / "traffic.csv");
+    out << "ts,x,y,color,score,predicted\n"
+        << "1767571200000,10,100,red,0.5,yes\n"
+        << "1767571201000,10,100,red,0.5,yes\n"
+        << "-99999999999,10,100,red,0.5,yes\n";
+  }
+  const std::vector<std::string> replay{"replay", "--reference", dir / "reference.vigil", "--input",
+                                        dir / "traffic.csv", "--alerts", dir / "alerts.jsonl"};
+  Run run = vigil_cli(replay);
+  INFO(run.err);
+  CHECK(run.code == 0);
+  CHECK(run.out.find("3 rows, 2026-01-05T00:00:00.000Z to 2026-01-05T00:00:01.000Z") != std::string::npos);
+  CHECK(run.err.find("'-99999999999' is not a time") != std::string::npos);
+
+  // Bad input of each kind: exit code 2, one line (and the usage for the command line).
+  std::vector<std::vector<std::string>> bad{
+      {"replay", "--reference", dir / "train.csv", "--input", dir / "traffic.csv", "--alerts", dir / "a.jsonl"},
+      {"replay", "--reference", dir / "reference.vigil", "--input", dir / "absent.csv", "--alerts", dir / "a.jsonl"},
+      {"replay", "--reference", dir / "reference.vigil", "--input", dir / "traffic.csv", "--alerts",
+       dir / "absent/a.jsonl"},
+      {"replay", "--reference", dir / "reference.vigil", "--input", dir / "traffic.csv", "--alerts", dir / "a.jsonl",
+       "--time-unit", "s", "--time-column", "color"},
+      {"profile", "--input", dir / "traffic.csv", "--output", dir / "absent/r.vigil"},
+  };
+  for (const auto& args : bad) {
+    run = vigil_cli(args);
+    INFO(args[0] << " " << args[2] << " " << args[4]);
+    INFO(run.err);
+    CHECK(run.code == 2);
+    // Notes may come first; the error is the last line.
+    const std::size_t last = run.err.rfind('\n', run.err.size() - 2);
+    CHECK(run.err.compare(last == std::string::npos ? 0 : last + 1, 7, "vigil: ") == 0);
+    CHECK(run.err.find("internal error") == std::string::npos);
+  }
 }

@@ -442,6 +442,97 @@ TEST_CASE("parse_time: Unix seconds", "[csv]") {
   CHECK(time_of(" 12.5 ") == 12.5);
 }
 
+TEST_CASE("parse_time: Unix milliseconds, microseconds and nanoseconds, told by magnitude", "[csv]") {
+  using vigil::tools::TimeUnit;
+  const double t = 1793606400.0;  // 2026-11-02T08:00:00Z
+  CHECK(time_of("1793606400123") == t + 0.123);
+  CHECK(time_of("1793606400123456") == t + 0.123456);
+  // Beyond 2^53: the whole seconds and the rest are converted apart, so the digits survive.
+  CHECK(time_of("1793606400123456789") == t + 0.123456789);
+  CHECK(vigil::tools::format_time(time_of("1793606400999999999")) == "2026-11-02T08:00:01.000Z");
+  CHECK(std::fabs(time_of("1793606400123.5") - (t + 0.1235)) < 1e-6);
+  CHECK(time_of("+1793606400123") == t + 0.123);
+  CHECK(time_of("-14182940000") == -14182940000.0);  // below 1e11: seconds, year 1520
+  CHECK(time_of("-141829400000") == -141829400.0);    // milliseconds, 1965
+
+  // The boundaries: each unit starts where the previous one would pass year 5138.
+  CHECK(vigil::tools::unix_time_unit(0) == TimeUnit::seconds);
+  CHECK(vigil::tools::unix_time_unit(99999999999.9) == TimeUnit::seconds);
+  CHECK(vigil::tools::unix_time_unit(1e11) == TimeUnit::milliseconds);
+  CHECK(vigil::tools::unix_time_unit(-1e11) == TimeUnit::milliseconds);
+  CHECK(vigil::tools::unix_time_unit(99999999999999.0) == TimeUnit::milliseconds);
+  CHECK(vigil::tools::unix_time_unit(1e14) == TimeUnit::microseconds);
+  CHECK(vigil::tools::unix_time_unit(1e17) == TimeUnit::nanoseconds);
+  CHECK(vigil::tools::unix_time_unit(1e25) == TimeUnit::nanoseconds);
+  CHECK(time_of("99999999999") == 99999999999.0);     // 5138-11-16T09:46:39Z
+  CHECK(time_of("100000000000") == 100000000.0);      // 1973-03-03T09:46:40Z, in milliseconds
+  CHECK(time_of("100000000000000") == 100000000.0);   // in microseconds
+  CHECK(time_of("100000000000000000") == 100000000.0);  // in nanoseconds
+  CHECK(time_of("100000000000000000000") == 100000000000.0);  // beyond int64: read as a double
+
+  // How each was read.
+  CHECK_FALSE(vigil::tools::read_time("2026-11-02T08:00:00Z").unix_unit);
+  CHECK(vigil::tools::read_time("1793606400").unix_unit == TimeUnit::seconds);
+  CHECK(vigil::tools::read_time("1793606400123").unix_unit == TimeUnit::milliseconds);
+  CHECK(vigil::tools::read_time("1793606400123456").unix_unit == TimeUnit::microseconds);
+  CHECK(vigil::tools::read_time("1793606400123456789").unix_unit == TimeUnit::nanoseconds);
+  CHECK(vigil::tools::read_time("").status == CellStatus::missing);
+}
+
+TEST_CASE("parse_time: a named unit overrides the magnitude", "[csv]") {
+  using vigil::tools::TimeUnit;
+  double out = 0;
+  CHECK(vigil::tools::parse_time("86400000", out, TimeUnit::milliseconds) == CellStatus::value);
+  CHECK(out == 86400.0);  // 1970-01-02, which the magnitude alone reads as seconds
+  CHECK(time_of("86400000") == 86400000.0);
+  CHECK(vigil::tools::parse_time("1793606400", out, TimeUnit::seconds) == CellStatus::value);
+  CHECK(out == 1793606400.0);
+  CHECK(vigil::tools::parse_time("1793606400123456", out, TimeUnit::microseconds) == CellStatus::value);
+  CHECK(out == 1793606400.123456);
+  CHECK(vigil::tools::parse_time("1793606400", out, TimeUnit::nanoseconds) == CellStatus::value);
+  CHECK(std::fabs(out - 1.7936064) < 1e-12);
+  CHECK(vigil::tools::read_time("1793606400", TimeUnit::nanoseconds).unix_unit == TimeUnit::nanoseconds);
+  // ISO-8601 text has no unit to name.
+  CHECK(vigil::tools::parse_time("2026-11-02T08:00:00Z", out, TimeUnit::milliseconds) == CellStatus::value);
+  CHECK(out == 1793606400.0);
+  // Milliseconds read as seconds fall after year 9999.
+  out = 5;
+  CHECK(vigil::tools::parse_time("1793606400123", out, TimeUnit::seconds) == CellStatus::bad);
+  CHECK(out == 5);
+
+  CHECK(vigil::tools::parse_time_unit("s") == TimeUnit::seconds);
+  CHECK(vigil::tools::parse_time_unit("ms") == TimeUnit::milliseconds);
+  CHECK(vigil::tools::parse_time_unit("us") == TimeUnit::microseconds);
+  CHECK(vigil::tools::parse_time_unit("ns") == TimeUnit::nanoseconds);
+  CHECK_FALSE(vigil::tools::parse_time_unit("sec"));
+  CHECK_FALSE(vigil::tools::parse_time_unit("MS"));
+  CHECK_FALSE(vigil::tools::parse_time_unit(""));
+  CHECK(std::string(vigil::tools::unit_name(TimeUnit::microseconds)) == "microseconds");
+}
+
+TEST_CASE("parse_time: times outside years 0000-9999 are bad", "[csv]") {
+  // format_time could not write them: each would end a replay in its summary.
+  CHECK(time_status("-62167219201") == CellStatus::bad);
+  CHECK(time_of("-62167219200") == -62167219200.0);
+  CHECK(time_status("9999-12-31T23:59:59.9996Z") == CellStatus::bad);  // rounds into year 10000
+  CHECK(time_of("9999-12-31T23:59:59.999Z") == 253402300799.999);
+  CHECK(time_status("999999999999999999999") == CellStatus::bad);  // nanoseconds, year 33658
+}
+
+TEST_CASE("accepted_time_formats: an example of each format", "[csv]") {
+  const std::string text = vigil::tools::accepted_time_formats();
+  for (const char* example : {"2026-11-02T08:00:00Z", "2026-11-02 09:00:00.353+01:00", "2026-11-02T08:00:00-0500",
+                              "2026-11-02)", "seconds (1793606400.353)", "milliseconds (1793606400353)",
+                              "microseconds (1793606400353000)", "nanoseconds (1793606400353000000)", "--time-unit"}) {
+    INFO(example);
+    CHECK(text.find(example) != std::string::npos);
+  }
+  // Each example reads as the time it stands for.
+  CHECK(time_of("2026-11-02 09:00:00.353+01:00") == 1793606400.0 + 0.353);
+  CHECK(time_of("1793606400353000") == 1793606400.0 + 0.353);
+  CHECK(time_of("1793606400353000000") == 1793606400.0 + 0.353);
+}
+
 TEST_CASE("parse_time: missing and bad", "[csv]") {
   CHECK(time_status("") == CellStatus::missing);
   CHECK(time_status("   ") == CellStatus::missing);

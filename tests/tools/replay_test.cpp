@@ -4,17 +4,21 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 #include <random>
 #include <regex>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "../../tools/csv.hpp"
 #include "../../tools/summary.hpp"
+#include "../../tools/time_column.hpp"
 #include "tools/cli_fixture.hpp"
+#include "vigil/monitor/profile.hpp"
 
 using vigil_test::AlertLine;
 using vigil_test::at;
@@ -374,4 +378,340 @@ TEST_CASE("vigil replay: no output option changes the alerts, on a sparse week w
   const std::vector<double> ends = interval_ends(dir / "intervals.csv");
   CHECK(every_interval(ends, 300));
   CHECK(ends.size() >= 2000);
+}
+
+namespace {
+
+/// Rewrites the `ts` of a write_rows traffic file (its rows 0.25 s apart from traffic_start)
+/// with `write(milliseconds since 1970)`.
+template <class Write>
+void rewrite_times(const std::string& path, Write write) {
+  rewrite_rows(path, "ts,host,x,y,color,score,predicted,label",
+               [&](std::size_t i, double, std::vector<std::string> fields) {
+                 fields[0] = write(static_cast<std::int64_t>(traffic_start) * 1000 + static_cast<std::int64_t>(i) * 250);
+                 return fields;
+               });
+}
+
+/// ISO-8601 of `ms` shifted by `offset_hours`, written with `separator` and `zone`.
+std::string local_time(std::int64_t ms, int offset_hours, char separator, const std::string& zone) {
+  std::string text = vigil::tools::format_time(static_cast<double>(ms) / 1000 + offset_hours * 3600.0);
+  text[10] = separator;
+  text.pop_back();  // the Z
+  return text + zone;
+}
+
+}  // namespace
+
+TEST_CASE("vigil replay: the same traffic with times in any accepted format raises the same alerts", "[cli]") {
+  TempDir dir("time-formats");
+  write_rows(dir / "train.csv", 4000, 1, false, 0, 0);
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  write_rows(dir / "traffic.csv", 14400, 2, true, 30 * 60, 40 * 60);
+  const Run iso = vigil_cli(replay_args(dir));
+  REQUIRE(iso.code == 0);
+  const std::string expected = file_bytes(dir / "alerts.jsonl");
+  REQUIRE(!expected.empty());
+  CHECK(iso.out.find("times in 'ts'") == std::string::npos);  // said only for Unix numbers
+
+  using Write = std::string (*)(std::int64_t);
+  const std::vector<std::tuple<const char*, Write, const char*>> formats{
+      {"Unix seconds",
+       [](std::int64_t ms) { return std::to_string(ms / 1000) + "." + std::to_string(1000 + ms % 1000).substr(1); },
+       "14400 as Unix seconds"},
+      {"Unix milliseconds", [](std::int64_t ms) { return std::to_string(ms); }, "14400 as Unix milliseconds"},
+      {"Unix microseconds", [](std::int64_t ms) { return std::to_string(ms) + "000"; }, "14400 as Unix microseconds"},
+      {"Unix nanoseconds", [](std::int64_t ms) { return std::to_string(ms) + "000000"; }, "14400 as Unix nanoseconds"},
+      {"ISO-8601 +01:00, space", [](std::int64_t ms) { return local_time(ms, 1, ' ', "+01:00"); }, nullptr},
+      {"ISO-8601 -0500", [](std::int64_t ms) { return local_time(ms, -5, 'T', "-0500"); }, nullptr},
+      {"ISO-8601, no zone", [](std::int64_t ms) { return local_time(ms, 0, 'T', ""); }, nullptr},
+  };
+  for (const auto& [name, write, summary] : formats) {
+    INFO(name);
+    rewrite_times(dir / "traffic.csv", write);
+    const Run run = vigil_cli(replay_args(dir));
+    INFO(run.err);
+    REQUIRE(run.code == 0);
+    CHECK(file_bytes(dir / "alerts.jsonl") == expected);
+    CHECK(run.out.find("rows monitored: 14400; skipped: 0") != std::string::npos);
+    CHECK(run.out.find("14400 rows, 2026-01-05T00:00:00.000Z to 2026-01-05T00:59:59.750Z") != std::string::npos);
+    if (summary)
+      CHECK(run.out.find(std::string("  times in 'ts': ") + summary +
+                         " (unit told by magnitude; name it with --time-unit)\n") != std::string::npos);
+  }
+
+  // The unit named: the same.
+  rewrite_times(dir / "traffic.csv", [](std::int64_t ms) { return std::to_string(ms); });
+  auto args = replay_args(dir);
+  args.insert(args.end(), {"--time-unit", "ms"});
+  const Run named = vigil_cli(args);
+  REQUIRE(named.code == 0);
+  CHECK(file_bytes(dir / "alerts.jsonl") == expected);
+  CHECK(named.out.find("  times in 'ts': 14400 as Unix milliseconds (--time-unit ms)\n") != std::string::npos);
+}
+
+TEST_CASE("vigil replay --time-unit: milliseconds the magnitude would read as seconds", "[cli]") {
+  TempDir dir("time-unit");
+  write_rows(dir / "train.csv", 2000, 1, false, 0, 0);
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  write_rows(dir / "traffic.csv", 20, 2, true, 0, 0);
+  // Milliseconds from 1970-01-02: below 10^11, so seconds by magnitude (1972-09-27).
+  rewrite_rows(dir / "traffic.csv", "ts,host,x,y,color,score,predicted,label",
+               [](std::size_t i, double, std::vector<std::string> fields) {
+                 fields[0] = std::to_string(86400000 + 250 * i);
+                 return fields;
+               });
+  Run run = vigil_cli(replay_with(dir, {"--time-unit", "ms"}));
+  INFO(run.err);
+  REQUIRE(run.code == 0);
+  CHECK(run.out.find("20 rows, 1970-01-02T00:00:00.000Z to 1970-01-02T00:00:04.750Z") != std::string::npos);
+  CHECK(run.out.find("times in 'ts': 20 as Unix milliseconds (--time-unit ms)") != std::string::npos);
+  run = vigil_cli(replay_with(dir, {}));
+  REQUIRE(run.code == 0);
+  CHECK(run.out.find("20 rows, 1972-09-27T00:00:00.000Z to 1972-09-27T01:19:10.000Z") != std::string::npos);
+
+  // Named wrongly: every time falls outside years 0000-9999.
+  rewrite_rows(dir / "traffic.csv", "ts,host,x,y,color,score,predicted,label",
+               [](std::size_t i, double, std::vector<std::string> fields) {
+                 fields[0] = std::to_string(1767571200000 + 250 * static_cast<std::int64_t>(i));
+                 return fields;
+               });
+  run = vigil_cli(replay_with(dir, {"--time-unit", "s"}));
+  CHECK(run.code == 2);
+  CHECK(run.err.rfind("vigil: " + (dir / "traffic.csv") +
+                          ", row 1 (line 2), column 'ts': '1767571200000' is not a time in seconds (--time-unit s); "
+                          "accepted, in years 0000-9999: ",
+                      0) == 0);
+  CHECK(run.err.find("(no row of 20 has a readable time)\n") != std::string::npos);
+}
+
+TEST_CASE("vigil replay: an unreadable time names its value, row, line, column and the accepted formats", "[cli]") {
+  TempDir dir("bad-times");
+  write_rows(dir / "train.csv", 2000, 1, false, 0, 0);
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  {
+    std::ofstream out(dir / "traffic.csv");
+    out << "x,y,color,score,predicted,ts\n"
+        << "10,100,red,0.5,yes,2026-01-05T00:00:10Z\n"
+        << "10,100,red,0.5,yes,05/01/2026 00:00:11\n"
+        << "10,100,red,0.5,yes,2026-01-05T00:00:12Z\n"
+        << "10,100,red,0.5,yes,tomorrow\n";
+  }
+  Run run = vigil_cli(replay_with(dir, {}));
+  INFO(run.err);
+  REQUIRE(run.code == 0);
+  CHECK(run.out.find("rows monitored: 2; skipped: 2 (0 without a time, 2 with an unreadable time") !=
+        std::string::npos);
+  // The first one, in a note.
+  const std::string first = "note: " + (dir / "traffic.csv") +
+                            ", row 2 (line 3), column 'ts': '05/01/2026 00:00:11' is not a time; accepted, in years "
+                            "0000-9999: " + vigil::tools::accepted_time_formats() +
+                            "; rows with an unreadable time are counted and skipped\n";
+  CHECK(run.err.find(first) != std::string::npos);
+  CHECK(run.err.find("tomorrow") == std::string::npos);
+
+  // No readable time at all: an error, exit code 2.
+  {
+    std::ofstream out(dir / "traffic.csv");
+    out << "x,y,color,score,predicted,ts\n"
+        << "10,100,red,0.5,yes,\n"
+        << "10,100,red,0.5,yes,1e9\n"
+        << "10,100,red,0.5,yes,noon\n";
+  }
+  run = vigil_cli(replay_with(dir, {}));
+  CHECK(run.code == 2);
+  CHECK(run.err == "vigil: " + (dir / "traffic.csv") + ", row 2 (line 3), column 'ts': '1e9' is not a time; " +
+                       "accepted, in years 0000-9999: " + vigil::tools::accepted_time_formats() +
+                       " (no row of 3 has a readable time)\n");
+  for (const char* example : {"2026-11-02T08:00:00Z", "1793606400.353", "1793606400353", "1793606400353000000"})
+    CHECK(run.err.find(example) != std::string::npos);
+}
+
+TEST_CASE("vigil profile and replay find a 'datetime' or 'timestamp' column the same way", "[cli]") {
+  TempDir dir("datetime");
+  write_rows(dir / "train.csv", 2000, 1, false, 0, 0);
+  write_rows(dir / "traffic.csv", 2400, 2, true, 0, 0);
+  // Training rows with a time column named datetime; traffic with the same column.
+  rewrite_rows(dir / "train.csv", "datetime,x,y,color,score,predicted,label",
+               [](std::size_t i, double t, std::vector<std::string> fields) {
+                 fields.insert(fields.begin(), vigil::tools::format_time(traffic_start - 86400 + t + (i % 2)));
+                 return fields;
+               });
+  rewrite_rows(dir / "traffic.csv", "datetime,host,x,y,color,score,predicted,label",
+               [](std::size_t, double, std::vector<std::string> fields) { return fields; });
+  Run run = vigil_cli(profile_args(dir));
+  INFO(run.err);
+  REQUIRE(run.code == 0);
+  CHECK(run.err.find("note: column 'datetime' is taken as the time column and left out") != std::string::npos);
+  CHECK_FALSE(vigil::Profile::load(dir / "reference.vigil").schema().kind_of("datetime"));
+  run = vigil_cli(replay_args(dir));
+  INFO(run.err);
+  REQUIRE(run.code == 0);
+  CHECK(run.err.find("note: column 'datetime' is taken as the time column (name another with --time-column)") !=
+        std::string::npos);
+  CHECK(run.out.find("rows monitored: 2400; skipped: 0") != std::string::npos);
+
+  // Unix milliseconds in a column named timestamp: left out of the profile, read by replay.
+  rewrite_rows(dir / "train.csv", "timestamp,x,y,color,score,predicted,label",
+               [](std::size_t i, double, std::vector<std::string> fields) {
+                 fields[0] = std::to_string(1767484800000 + 250 * static_cast<std::int64_t>(i));
+                 return fields;
+               });
+  rewrite_times(dir / "traffic.csv", [](std::int64_t ms) { return std::to_string(ms); });
+  rewrite_rows(dir / "traffic.csv", "timestamp,host,x,y,color,score,predicted,label",
+               [](std::size_t, double, std::vector<std::string> fields) { return fields; });
+  run = vigil_cli(profile_args(dir));
+  REQUIRE(run.code == 0);
+  const vigil::Schema schema = vigil::Profile::load(dir / "reference.vigil").schema();
+  CHECK_FALSE(schema.kind_of("timestamp"));
+  CHECK(schema.numeric_count() == 2);
+  run = vigil_cli(replay_args(dir));
+  INFO(run.err);
+  REQUIRE(run.code == 0);
+  CHECK(run.out.find("times in 'timestamp': 2400 as Unix milliseconds") != std::string::npos);
+
+  // --time-column names another; none found: the error says what was looked for.
+  run = vigil_cli(replay_with(dir, {"--time-column", "host"}));
+  CHECK(run.code == 2);
+  CHECK(run.err.find(", row 1 (line 2), column 'host': 'h0' is not a time;") != std::string::npos);
+  rewrite_rows(dir / "traffic.csv", "when,host,x,y,color,score,predicted,label",
+               [](std::size_t, double, std::vector<std::string> fields) { return fields; });
+  run = vigil_cli(replay_args(dir));
+  CHECK(run.code == 2);
+  CHECK(run.err == "vigil: " + vigil::tools::no_time_column_message(vigil::tools::CsvReader::open(dir / "traffic.csv"),
+                                                                     dir / "traffic.csv") +
+                       "\n");
+}
+
+namespace {
+
+/// `minutes` of traffic at one request every `gap` seconds from traffic_start (columns of
+/// write_rows); x in milli-units from `fault_start` to `fault_end` seconds into it.
+void write_slow_traffic(const std::string& path, double gap, int minutes, double fault_start, double fault_end) {
+  vigil_test::RequestGenerator requests(21);
+  std::ofstream out(path);
+  out << "ts,host,x,y,color,score,predicted,label\n";
+  for (double t = 0; t < minutes * 60.0; t += gap)
+    out << vigil::tools::format_time(traffic_start + t) << ",h0,"
+        << requests.cells(t >= fault_start && t < fault_end ? 1000 : 1) << '\n';
+}
+
+}  // namespace
+
+TEST_CASE("vigil replay --min-requests: a low-rate replay judges the intervals the default skips", "[cli]") {
+  TempDir dir("min-requests");
+  write_rows(dir / "train.csv", 4000, 1, false, 0, 0);
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  // Ten requests a minute; x in milli-units from minute 30 to minute 40.
+  write_slow_traffic(dir / "traffic.csv", 6, 60, 30 * 60, 40 * 60);
+  const double fault = traffic_start + 30 * 60;
+
+  Run run = vigil_cli(replay_args(dir));
+  REQUIRE(run.code == 0);
+  auto alerts = read_alerts(dir / "alerts.jsonl");
+  INFO(describe(alerts));
+  // Ten values an interval, fewer than AlertPolicy::min_requests (30): never judged.
+  CHECK(first_alert(alerts, "out_of_range", "x", traffic_start, traffic_start + 3600) == nullptr);
+
+  auto args = replay_args(dir);
+  args.insert(args.end(), {"--min-requests", "5"});
+  run = vigil_cli(args);
+  INFO(run.err);
+  REQUIRE(run.code == 0);
+  alerts = read_alerts(dir / "alerts.jsonl");
+  INFO(describe(alerts));
+  const AlertLine* caught = first_alert(alerts, "out_of_range", "x", fault, fault + 180);
+  REQUIRE(caught != nullptr);
+  CHECK(caught->severity == "alert");
+}
+
+TEST_CASE("vigil replay --cool-down: a fault that comes back within the cool-down opens again only without it",
+          "[cli]") {
+  TempDir dir("cool-down");
+  write_rows(dir / "train.csv", 4000, 1, false, 0, 0);
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  // x in milli-units from minute 10 to 15 and again from minute 30 to 35.
+  write_rows(dir / "traffic.csv", 14400, 2, true, 10 * 60, 15 * 60);
+  rewrite_rows(dir / "traffic.csv", "ts,host,x,y,color,score,predicted,label",
+               [](std::size_t, double t, std::vector<std::string> fields) {
+                 if (t >= 30 * 60 && t < 35 * 60) fields[2] = std::to_string(std::stod(fields[2]) * 1000);
+                 return fields;
+               });
+  const auto raised = [&](const std::vector<std::string>& extra) {
+    auto args = replay_args(dir);
+    args.insert(args.end(), extra.begin(), extra.end());
+    const Run run = vigil_cli(args);
+    INFO(run.err);
+    REQUIRE(run.code == 0);
+    const auto alerts = read_alerts(dir / "alerts.jsonl");
+    INFO(describe(alerts));
+    CHECK(first_alert(alerts, "out_of_range", "x", traffic_start + 600, traffic_start + 780) != nullptr);
+    return first_alert(alerts, "out_of_range", "x", traffic_start + 1800, traffic_start + 1980) != nullptr;
+  };
+  CHECK_FALSE(raised({}));  // AlertPolicy::cool_down: 1800 s
+  CHECK(raised({"--cool-down", "0"}));
+  CHECK_FALSE(raised({"--cool-down", "1200"}));
+}
+
+TEST_CASE("vigil replay --background: the span the latest interval is compared with", "[cli]") {
+  TempDir dir("background");
+  write_rows(dir / "train.csv", 2000, 1, false, 0, 0);
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  // 30 minutes at 4 requests a second; from minute 20, one request in ten fails.
+  write_rows(dir / "traffic.csv", 7200, 4, true, 0, 0);
+  rewrite_rows(dir / "traffic.csv", "ts,host,x,y,color,score,predicted,label,status",
+               [](std::size_t i, double t, std::vector<std::string> fields) {
+                 fields.push_back(t >= 20 * 60 && i % 10 == 0 ? "error" : "ok");
+                 return fields;
+               });
+  // The last interval, 00:29-00:30, against the hour before it (nine of its minutes failing)
+  // or against the five minutes before it (all failing).
+  Run run = vigil_cli(replay_with(dir, {"--status-column", "status"}));
+  REQUIRE(run.code == 0);
+  CHECK(run.out.find("errors 10.0 % (background 3.1 %)") != std::string::npos);
+  run = vigil_cli(replay_with(dir, {"--status-column", "status", "--background", "300"}));
+  INFO(run.err);
+  REQUIRE(run.code == 0);
+  CHECK(run.out.find("errors 10.0 % (background 10.0 %)") != std::string::npos);
+}
+
+TEST_CASE("vigil replay: hourly intervals with the low-rate options, and intervals of a second", "[cli]") {
+  TempDir dir("hourly");
+  write_rows(dir / "train.csv", 4000, 1, false, 0, 0);
+  write_sparse_week(dir / "traffic.csv");
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  Run run = vigil_cli(replay_with(dir, {"--label-column", "label", "--interval", "3600", "--background", "7200",
+                                        "--min-requests", "5", "--cool-down", "86400", "--intervals",
+                                        dir / "intervals.csv"}));
+  INFO(run.err);
+  REQUIRE(run.code == 0);
+  const std::vector<double> ends = interval_ends(dir / "intervals.csv");
+  CHECK(every_interval(ends, 3600));
+  CHECK(ends.size() == 7 * 24);
+
+  // One-second intervals: the rows may come late by 59 seconds, what 60 retained intervals span.
+  write_rows(dir / "traffic.csv", 480, 2, true, 0, 0);
+  run = vigil_cli(replay_with(dir, {"--interval", "1", "--intervals", dir / "intervals.csv"}));
+  INFO(run.err);
+  REQUIRE(run.code == 0);
+  CHECK(every_interval(interval_ends(dir / "intervals.csv"), 1));
+}
+
+TEST_CASE("vigil replay --arrival-column: requests that all arrived and none completed", "[cli]") {
+  TempDir dir("arrivals-only");
+  write_rows(dir / "train.csv", 2000, 1, false, 0, 0);
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  {
+    std::ofstream out(dir / "traffic.csv");
+    out << "arrived,ts,x,y,color,score,predicted\n"
+        << "2026-01-05T00:00:10Z,,10,100,red,0.5,yes\n"
+        << "1767571211000,,10,100,red,0.5,yes\n";
+  }
+  // The monitor has no completion, so no time of its own; the summary says so.
+  const Run run = vigil_cli(replay_with(dir, {"--arrival-column", "arrived"}));
+  INFO(run.err);
+  CHECK(run.code == 0);
+  CHECK(run.out.find("2 rows, 2026-01-05T00:00:10.000Z to 2026-01-05T00:00:11.000Z") != std::string::npos);
+  CHECK(run.out.find("2 arrived without a completion time (never answered)") != std::string::npos);
+  CHECK(run.out.find("\nstatus at -: ") != std::string::npos);
 }

@@ -70,3 +70,8 @@ TEST_CASE("write_intervals: one line per feature and output, in the header's col
   std::istringstream lines(out.str());
   for (std::string line; std::getline(lines, line);) CHECK(fields(line) == fields(header));
 }
+
+TEST_CASE("time_or_dash", "[cli]") {
+  CHECK(vigil::tools::time_or_dash(std::numeric_limits<double>::quiet_NaN()) == "-");
+  CHECK(vigil::tools::time_or_dash(1793606400.0) == "2026-11-02T08:00:00.000Z");
+}
