@@ -65,8 +65,9 @@ namespace vigil {
 /// alerts). docs/benchmarks.md has the figure for 96 numeric and 4 categorical features.
 ///
 /// **Bad input**: observations of another schema throw vigil::invalid_argument; NaN event
-/// times, late events, NaN feature values and negative latencies are counted (see
-/// Report::counters and FeatureReport), never thrown.
+/// times, late events, events dated too far ahead (MonitorOptions::event_clock), NaN feature
+/// values and negative latencies are counted (see Report::counters and FeatureReport), never
+/// thrown.
 class Monitor {
  public:
   using AlertCallback = std::function<void(const Alert&)>;
@@ -197,6 +198,7 @@ inline Report Monitor::report(double now) {
 }
 
 inline Report Monitor::finish() {
+  intake_.refuse_held();  // no more evidence of a clock change comes
   const double latest = intake_.latest_time();
   if (std::isnan(latest)) return report();
   // Half an interval past the end, so that rounding of the interval's start cannot leave the
