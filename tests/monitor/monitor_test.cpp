@@ -868,3 +868,35 @@ TEST_CASE("Monitor: a source dated ahead for minutes raises a schema alert on ev
   CHECK(resolved == 1);
   CHECK(r.traffic.status == vigil::Status::ok);
 }
+
+TEST_CASE("Monitor: threads whose requests are sometimes dated a year ahead lose only those", "[monitor][event_time][concurrency]") {
+  Scenario sc;
+  vigil::MonitorOptions options;
+  options.shards = 4;
+  options.lateness = 600;  // a descheduled thread may fall minutes of event time behind
+  vigil::Monitor monitor(sc.schema, sc.profile(2000), options);
+  const double start = last_month();
+  std::atomic<int> clock{0};
+  constexpr int threads = 4;
+  constexpr int per_thread = 5000;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      vigil::Observation o(monitor.schema());
+      Source s(200 + t);
+      for (int i = 0; i < per_thread; ++i) {
+        sc.fill(o, Scenario::draw(s));
+        const double at = start + clock.fetch_add(1) * 0.01;
+        o.at(i % 50 == 49 ? at + year : at);  // one request in 50 from a clock a year ahead
+        monitor.observe(o);
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  CHECK(monitor.latest_time() < start + threads * per_thread * 0.01);  // the clock never went ahead
+  const vigil::Report r = monitor.finish();
+  CHECK(r.counters.future == threads * per_thread / 50);
+  CHECK(r.counters.observed == threads * per_thread * 49 / 50);
+  CHECK(r.counters.late == 0);
+  CHECK(r.counters.clock_changes == 0);
+}

@@ -61,8 +61,10 @@ namespace vigil {
 /// again per shard; the plan derived from the profile, once (per numeric feature its edges,
 /// reference shares and a bin locator of 0.5–8 KB), plus per shard a copy of what the
 /// request path reads (edges and grid cells, 8 and 4 bytes each); the rate predictor
-/// (16 bytes per interval of its history); and the alert log (MonitorOptions::alert_log
-/// alerts). docs/benchmarks.md has the figure for 96 numeric and 4 categorical features.
+/// (16 bytes per interval of its history); the alert log (MonitorOptions::alert_log
+/// alerts); and while events dated ahead of the clock are held as evidence of a clock change,
+/// copies of at most MonitorOptions::clock_change_evidence observations. docs/benchmarks.md has
+/// the figure for 96 numeric and 4 categorical features.
 ///
 /// **Bad input**: observations of another schema throw vigil::invalid_argument; NaN event
 /// times, late events, events dated too far ahead (MonitorOptions::event_clock), NaN feature

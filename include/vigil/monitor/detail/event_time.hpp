@@ -105,10 +105,11 @@ class EventTimeGuard {
   std::array<Tally, 64> recent_{};  // refusals per interval, for the alert policy's window
 };
 
-/// Evidence, with the schema alert's subject (the traffic family's event-time signal), that `future` of the `requests` + `future` events of an interval were dated too
-/// far ahead and refused: warn, alert when their share reaches 5 × bad_value_share. Kind
-/// schema: the time column is wrong for some source, whose requests the monitor does not see.
-/// The alert policy's persistence keeps a single stray event from raising it.
+/// Evidence that `future` of the `requests` + `future` events of an interval were dated too far
+/// ahead and refused: warn, alert when their share reaches 5 × bad_value_share. Kind schema (the
+/// time column is wrong for some source, whose requests the monitor does not see), on the
+/// traffic family's `event_time` subject. The alert policy's persistence keeps a single stray
+/// event from raising it.
 inline void event_time_evidence(std::uint64_t future, std::uint64_t requests, const AlertPolicy& policy,
                                 std::vector<Evidence>& out) {
   if (future == 0) return;

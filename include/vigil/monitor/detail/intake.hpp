@@ -98,6 +98,7 @@ class Intake final : public IntakeAccess {
   }
   std::int64_t screen(double t, const Observation* request);
   std::int64_t adopt_held();
+  double refresh_bound();
   double stream_time() const;
   std::int64_t take(const Observation& o, double t);
   std::int64_t take_arrival(double t);
@@ -306,8 +307,7 @@ inline double Intake::stream_time() const {
 inline std::int64_t Intake::screen(double t, const Observation* request) {
   {
     std::lock_guard<std::mutex> lock(guard_mutex_);
-    const double bound = guard_.bound(wall_clock_now(), stream_time());
-    if (std::isfinite(bound)) future_bound_.store(bound, std::memory_order_relaxed);
+    const double bound = refresh_bound();
     if (!(t <= bound) && clock_.usable(t)) {
       if (!guard_.hold(t, request, global_interval_.load(std::memory_order_relaxed))) {
         holding_.store(true, std::memory_order_relaxed);
@@ -332,9 +332,17 @@ inline std::int64_t Intake::adopt_held() {
   for (const HeldEvent& e : guard_.adopt(wall_clock_now()))
     opened = std::max(opened, e.request ? take(*e.request, e.time) : take_arrival(e.time));
   holding_.store(false, std::memory_order_relaxed);
-  const double bound = guard_.bound(wall_clock_now(), stream_time());
-  if (std::isfinite(bound)) future_bound_.store(bound, std::memory_order_relaxed);
+  refresh_bound();
   return opened;
+}
+
+// guard_mutex_ held. The guard's bound as of now, cached for the request path once the stream
+// has begun (before, the first event of a replay may set the bound anywhere).
+inline double Intake::refresh_bound() {
+  const double stream = stream_time();
+  const double bound = guard_.bound(wall_clock_now(), stream);
+  if (!std::isnan(stream) || std::isfinite(bound)) future_bound_.store(bound, std::memory_order_relaxed);
+  return bound;
 }
 
 inline void Intake::refuse_held() {
