@@ -96,6 +96,18 @@ TEST_CASE("EventTimeGuard: held events are refused when contradicted, adopted on
   CHECK(guard.future_in(72) == 1);
 }
 
+TEST_CASE("EventTimeGuard: automatic, a change adopted ahead of the wall clock makes the stream the reference",
+          "[event_time]") {
+  EventTimeGuard guard(with_clock(EventClock::automatic));
+  CHECK(guard.bound(5000, 5000) == 5010);  // live
+  CHECK_FALSE(guard.hold(6000, nullptr, 0));
+  CHECK_FALSE(guard.hold(6001, nullptr, 0));
+  CHECK(guard.hold(6002, nullptr, 0));
+  guard.adopt(5000);
+  CHECK(guard.bound(5000, 6060) == 7060);
+  CHECK(guard.bound(6060, 6060) == 7060);  // even once the wall clock catches up
+}
+
 TEST_CASE("EventTimeGuard: against the wall clock, an adopted change offsets it", "[event_time]") {
   EventTimeGuard guard(with_clock(EventClock::wall));
   CHECK_FALSE(guard.hold(8000, nullptr, 0));

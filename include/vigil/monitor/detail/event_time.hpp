@@ -65,7 +65,8 @@ class EventTimeGuard {
   /// future in `interval`.
   void refuse_held(std::int64_t interval);
   /// Adopts the clock change the held events prove: returns them, oldest first, for the
-  /// intake to file; with the wall clock as reference, it is offset to their time.
+  /// intake to file. With the wall clock as reference, it is offset to their time; in
+  /// automatic mode, a change ahead of the wall clock makes the stream the reference for good.
   std::vector<HeldEvent> adopt(double wall);
 
   /// Events refused as too far ahead so far.
@@ -97,6 +98,7 @@ class EventTimeGuard {
   double skew_;
   std::size_t evidence_;
   double offset_ = 0;  // added to the wall clock once a change was adopted against it
+  bool replay_ = false;  // automatic: a change was adopted ahead of the wall clock
   std::vector<HeldEvent> held_;
   double held_first_ = 0;  // earliest and latest time held
   double held_last_ = 0;
@@ -124,6 +126,7 @@ inline void event_time_evidence(std::uint64_t future, std::uint64_t requests, co
 
 inline bool EventTimeGuard::live(double wall, double stream) const {
   if (mode_ != EventClock::automatic) return mode_ == EventClock::wall;
+  if (replay_) return false;
   const double lag = wall - stream;
   return lag >= -skew_ && lag <= tolerance_;
 }
@@ -156,6 +159,9 @@ inline void EventTimeGuard::refuse_held(std::int64_t interval) {
 
 inline std::vector<HeldEvent> EventTimeGuard::adopt(double wall) {
   if (mode_ == EventClock::wall) offset_ = std::max(offset_, held_last_ - wall);
+  // A stream that ran ahead of the wall clock and kept going is a replay (of a synthetic
+  // future, or a live reading taken for one): its own time is the reference from now on.
+  if (mode_ == EventClock::automatic && held_last_ > wall + skew_) replay_ = true;
   ++changes_;
   std::vector<HeldEvent> out;
   out.swap(held_);
