@@ -346,6 +346,8 @@ TEST_CASE("to_html: whole pages byte for byte", "[export]") {
   vigil::ReportHistory history;
   for (const vigil::Report& report : vigil_test::cohorts_reports()) history.add(report);
   const std::string html = vigil::to_html(r, alerts, &history);
+  CHECK(html.find("<tr><td class=\"l\">future</td><td>4</td>") != std::string::npos);
+  CHECK(html.find("<tr><td class=\"l\">clock_changes</td><td>1</td>") != std::string::npos);
   check_nesting(html);
   check_tables(html);
   vigil_test::check_golden("cohorts_report.html.golden", without_version(html));

@@ -360,7 +360,7 @@ TEST_CASE("to_json(Report): empty report", "[export]") {
   CHECK(j["status"].text == "ok");
   CHECK(j["recent"].keys() == std::vector<std::string>{"start", "start_iso", "end", "end_iso", "requests"});
   CHECK(j["horizon"].keys() == std::vector<std::string>{"start", "start_iso", "end", "end_iso", "requests"});
-  CHECK(j["counters"].keys() == std::vector<std::string>{"observed", "bad_time", "late", "bad_latency",
+  CHECK(j["counters"].keys() == std::vector<std::string>{"observed", "bad_time", "late", "future", "clock_changes", "bad_latency",
                                                          "skipped_evaluations", "bad_arrival_time"});
   CHECK(j["features"].type == Json::Type::array);
   CHECK(j["features"].items.empty());
@@ -659,6 +659,7 @@ TEST_CASE("to_json: whole documents byte for byte", "[export]") {
   for (const vigil::Alert& a : r.alert_log) jsonl += vigil::to_json(a) + "\n";
   vigil_test::check_golden("cohorts_report.jsonl.golden", jsonl);
   CHECK(vigil::to_json(r) == vigil::to_json(r, {0}));
+  CHECK(vigil::to_json(r).find(R"("late":2,"future":4,"clock_changes":1,)") != std::string::npos);
   std::string compact = vigil::to_json(r, {2});
   compact.erase(std::remove(compact.begin(), compact.end(), '\n'), compact.end());
   std::string squeezed;

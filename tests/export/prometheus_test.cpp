@@ -410,5 +410,8 @@ TEST_CASE("to_prometheus: whole expositions byte for byte", "[export]") {
   vigil_test::check_golden("empty_report.prom.golden", vigil::to_prometheus(vigil::Report{}));
   vigil_test::check_golden("awkward_report.prom.golden", vigil::to_prometheus(vigil_test::awkward_report()));
   vigil_test::check_golden("operations_report.prom.golden", vigil::to_prometheus(vigil_test::operations_report()));
-  vigil_test::check_golden("cohorts_report.prom.golden", vigil::to_prometheus(vigil_test::cohorts_report()));
+  const std::string cohorts = vigil::to_prometheus(vigil_test::cohorts_report());
+  vigil_test::check_golden("cohorts_report.prom.golden", cohorts);
+  CHECK(cohorts.find("vigil_input_dropped_total{reason=\"future\"} 4\n") != std::string::npos);
+  CHECK(cohorts.find("vigil_clock_changes_total 1\n") != std::string::npos);
 }

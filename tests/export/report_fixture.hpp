@@ -252,6 +252,8 @@ inline vigil::Report cohorts_report() {
   r.horizon_requests = 345600;
   r.counters.observed = 345700;
   r.counters.late = 2;
+  r.counters.future = 4;
+  r.counters.clock_changes = 1;
   r.counters.bad_latency = 1;
   r.counters.skipped_evaluations = 3;
 

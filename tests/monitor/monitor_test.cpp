@@ -640,3 +640,263 @@ TEST_CASE("Monitor: statuses follow typed subjects: a feature named like a laten
   CHECK(r.features[0].name == "requests");
   CHECK(r.features[0].status == vigil::Status::ok);
 }
+
+// Event time ahead of the monitor's clock (MonitorOptions::event_clock; docs/guide.md, "Event
+// time"). These streams replay last month, far behind the wall clock, so that the automatic
+// reference is the stream's own time whatever day the tests run on.
+namespace {
+
+constexpr double year = 365 * 86400.0;
+
+// Midnight thirty days before now.
+double last_month() { return std::floor(vigil::detail::wall_clock_now() / 86400) * 86400 - 30 * 86400; }
+
+// What a fault may do to one row of a replay: alter its values, or its event time (NaN: the
+// row does not exist). `n` numbers the rows from 0.
+using RowFault = std::function<void(std::uint64_t n, double minute, Scenario::Row& row, double& time)>;
+
+// Feeds minutes [from, to) after `start` at `per_minute` rows; returns the rows fed.
+std::uint64_t feed(const Scenario& sc, vigil::Monitor& monitor, Source& s, double start, int from, int to,
+                   int per_minute, const RowFault& fault, std::uint64_t n = 0) {
+  vigil::Observation o(sc.schema);
+  std::uint64_t fed = 0;
+  for (int m = from; m < to; ++m) {
+    for (int i = 0; i < per_minute; ++i, ++n) {
+      const double minute = m + (i + 0.5) / per_minute;
+      Scenario::Row r = Scenario::draw(s);
+      double t = start + 60 * minute;
+      fault(n, minute, r, t);
+      if (std::isnan(t)) continue;
+      sc.fill(o, r);
+      o.at(t);
+      monitor.observe(o);
+      ++fed;
+    }
+  }
+  return fed;
+}
+
+// Minutes after `start` at which an alert of `kind` on `subject` was first raised, or -1.
+double raised_at(const std::vector<Alert>& alerts, double start, AlertKind kind, const std::string& subject) {
+  for (const Alert& a : alerts)
+    if (a.kind == kind && vigil::to_string(a.subject) == subject && a.transition == Alert::Transition::raised)
+      return (a.time - start) / 60;
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("Monitor: one request dated a year ahead is refused and counted, and nothing else is lost",
+          "[monitor][event_time]") {
+  Scenario sc;
+  vigil::MonitorOptions options;  // a server's defaults, evaluated by its health check
+  options.shards = 1;
+  vigil::Monitor monitor(sc.schema, sc.profile(5000), options);
+  const double start = last_month();
+  Source s(21);
+  const std::uint64_t fed = feed(sc, monitor, s, start, 0, 20, 200, [](std::uint64_t n, double, Scenario::Row&, double& t) {
+    if (n == 2000) t += year;
+  });
+  CHECK(fed == 4000);
+  CHECK(monitor.latest_time() < start + 20 * 60);  // the clock never went ahead
+  const vigil::Report r = monitor.report(start + 20 * 60);
+  CHECK(r.counters.future == 1);
+  CHECK(r.counters.late == 0);
+  CHECK(r.counters.clock_changes == 0);
+  CHECK(r.counters.observed == 3999);
+  CHECK(r.horizon_requests == 3999);
+  CHECK(r.recent_requests == 200);
+  CHECK(r.time == start + 20 * 60);
+  CHECK(r.status == vigil::Status::ok);  // one stray event is no persistent problem
+  CHECK(r.open_alerts.empty());
+}
+
+TEST_CASE("Monitor: a replay with a row dated a year ahead still catches every fault after it",
+          "[monitor][event_time][scenario]") {
+  Scenario sc;
+  vigil::Monitor monitor(sc.schema, sc.profile(), replay_options());
+  std::vector<Alert> alerts;
+  monitor.on_alert([&](const Alert& a) { alerts.push_back(a); });
+  const double start = last_month();
+  Source s(23);
+  feed(sc, monitor, s, start, 0, 200, 300, [](std::uint64_t n, double minute, Scenario::Row& r, double& t) {
+    if (n == 30 * 300 + 7) t += year;                        // minute 30: one row a year ahead
+    if (minute >= 60 && minute < 80) r.x *= 1000;            // a unit change
+    if (minute >= 100 && minute < 110) r.x = std::nan("");   // a column gone
+    if (minute >= 150 && minute < 160) t = std::nan("");     // the traffic stops
+  });
+  const vigil::Report r = monitor.finish();
+  INFO(describe(alerts));
+  CHECK(r.counters.future == 1);
+  CHECK(r.counters.late == 0);
+  CHECK(r.counters.observed == 200 * 300 - 10 * 300 - 1);
+  const double unit = raised_at(alerts, start, AlertKind::out_of_range, "x");
+  CHECK(unit >= 61);
+  CHECK(unit <= 62);
+  const double gone = raised_at(alerts, start, AlertKind::schema, "x");
+  CHECK(gone >= 101);
+  CHECK(gone <= 102);
+  const double stop = raised_at(alerts, start, AlertKind::traffic, "arrivals");
+  CHECK(stop >= 150);
+  CHECK(stop <= 152);
+  CHECK(raised_at(alerts, start, AlertKind::schema, "event_time") < 0);
+}
+
+TEST_CASE("Monitor: a clock change is adopted after clock_change_evidence events in a row, and they are used",
+          "[monitor][event_time]") {
+  Scenario sc;
+  const vigil::Profile profile = sc.profile();
+  const double start = last_month();
+  SECTION("a log that jumps ahead after a gap longer than future_tolerance") {
+    vigil::Monitor monitor(sc.schema, profile, replay_options());
+    std::vector<Alert> alerts;
+    monitor.on_alert([&](const Alert& a) { alerts.push_back(a); });
+    Source s(25);
+    const auto clean = [](std::uint64_t, double, Scenario::Row&, double&) {};
+    feed(sc, monitor, s, start, 0, 60, 100, clean);
+    // Three days later (tolerance: one day) the log goes on; x changes unit from its minute 30.
+    const double later = start + 3 * 86400;
+    feed(sc, monitor, s, later, 0, 60, 100, [](std::uint64_t, double minute, Scenario::Row& r, double&) {
+      if (minute >= 30) r.x *= 1000;
+    });
+    const vigil::Report r = monitor.finish();
+    CHECK(r.counters.clock_changes == 1);
+    CHECK(r.counters.future == 0);  // the held rows were used
+    CHECK(r.counters.late == 0);
+    CHECK(r.counters.observed == 120 * 100);
+    CHECK(r.time == later + 3600);
+    CHECK(r.recent_requests == 100);
+    const double unit = raised_at(alerts, later, AlertKind::out_of_range, "x");
+    CHECK(unit >= 31);
+    CHECK(unit <= 32);
+  }
+  SECTION("one event short of the evidence is refused; the full evidence is adopted") {
+    vigil::MonitorOptions options = replay_options();
+    REQUIRE(options.clock_change_evidence == 16);  // the documented default
+    vigil::Monitor monitor(sc.schema, profile, options);
+    Source s(27);
+    std::uint64_t n = 0;
+    const auto clean = [](std::uint64_t, double, Scenario::Row&, double&) {};
+    // 15 rows a year ahead, then one on time: the 15 are refused.
+    n += feed(sc, monitor, s, start, 0, 10, 100, clean, n);
+    n += feed(sc, monitor, s, start + year, 10, 11, 15, clean, n);
+    n += feed(sc, monitor, s, start, 11, 12, 1, clean, n);
+    vigil::Report r = monitor.report();
+    CHECK(r.counters.future == 15);
+    CHECK(r.counters.clock_changes == 0);
+    CHECK(monitor.latest_time() < start + 12 * 60);
+    // 16 rows in a row a year ahead: the clock moves there, and all 16 count.
+    feed(sc, monitor, s, start + year, 12, 13, 16, clean, n);
+    r = monitor.report();
+    CHECK(r.counters.future == 15);
+    CHECK(r.counters.clock_changes == 1);
+    CHECK(r.counters.observed == 10 * 100 + 1 + 16);
+    CHECK(monitor.latest_time() > start + year);
+  }
+  SECTION("against the wall clock, a consistent offset is adopted and the held requests count") {
+    vigil::MonitorOptions options;
+    options.event_clock = vigil::EventClock::wall;
+    options.shards = 1;
+    vigil::Monitor monitor(sc.schema, profile, options);
+    vigil::Observation o(sc.schema);
+    Source s(29);
+    const double now = vigil::detail::wall_clock_now();
+    sc.fill(o, Scenario::draw(s));
+    o.at(now + 3600);  // a source an hour ahead of this host
+    for (int i = 0; i < 15; ++i) monitor.observe(o);
+    CHECK(monitor.observed() == 0);  // held: not yet evidence
+    for (int i = 0; i < 5; ++i) monitor.observe(o);
+    CHECK(monitor.observed() == 20);
+    const vigil::Report r = monitor.report();
+    CHECK(r.counters.future == 0);
+    CHECK(r.counters.clock_changes == 1);
+  }
+  SECTION("held events at the end of a log are refused and counted") {
+    vigil::Monitor monitor(sc.schema, profile, replay_options());
+    Source s(31);
+    const auto clean = [](std::uint64_t, double, Scenario::Row&, double&) {};
+    feed(sc, monitor, s, start, 0, 10, 100, clean);
+    feed(sc, monitor, s, start + year, 10, 11, 5, clean);
+    const vigil::Report r = monitor.finish();
+    CHECK(r.counters.future == 5);
+    CHECK(r.counters.observed == 1000);
+    CHECK(r.time == start + 600);
+  }
+}
+
+TEST_CASE("Monitor: a source dated ahead for minutes raises a schema alert on event_time, after persistence",
+          "[monitor][event_time][scenario]") {
+  Scenario sc;
+  vigil::Monitor monitor(sc.schema, sc.profile(), replay_options());
+  std::vector<Alert> alerts;
+  monitor.on_alert([&](const Alert& a) { alerts.push_back(a); });
+  const double start = last_month();
+  Source s(33);
+  // From minute 60 to 80, one request in 20 comes from a server whose clock is a year ahead:
+  // never 16 in a row, so never adopted.
+  feed(sc, monitor, s, start, 0, 80, 300, [](std::uint64_t n, double minute, Scenario::Row&, double& t) {
+    if (minute >= 60 && n % 20 == 0) t += year;
+  });
+  vigil::Report r = monitor.report();
+  INFO(describe(alerts));
+  CHECK(r.counters.future == 20 * 15);
+  CHECK(r.counters.clock_changes == 0);
+  CHECK(r.counters.late == 0);
+  // Evidence in minutes 60 and 61: raised at the end of minute 61 (persistence 2 of 3).
+  CHECK(raised_at(alerts, start, AlertKind::schema, "event_time") == 62);
+  bool open = false;
+  for (const Alert& a : r.open_alerts) {
+    if (a.kind != AlertKind::schema || vigil::to_string(a.subject) != "event_time") continue;
+    open = true;
+    CHECK(a.severity == vigil::Severity::alert);  // 5 % of the requests: 5 × bad_value_share
+    CHECK(a.subject.family == vigil::Family::traffic);
+    CHECK(a.message.find("ahead") != std::string::npos);
+  }
+  CHECK(open);
+  CHECK(r.traffic.status == vigil::Status::alert);
+  // The source is fixed: the alert resolves after `recovery` clean intervals, and only once.
+  feed(sc, monitor, s, start, 80, 100, 300, [](std::uint64_t, double, Scenario::Row&, double&) {});
+  r = monitor.report();
+  int raised = 0;
+  int resolved = 0;
+  for (const Alert& a : alerts) {
+    if (a.kind != AlertKind::schema || vigil::to_string(a.subject) != "event_time") continue;
+    raised += a.transition == Alert::Transition::raised;
+    resolved += a.transition == Alert::Transition::resolved;
+  }
+  CHECK(raised == 1);
+  CHECK(resolved == 1);
+  CHECK(r.traffic.status == vigil::Status::ok);
+}
+
+TEST_CASE("Monitor: threads whose requests are sometimes dated a year ahead lose only those", "[monitor][event_time][concurrency]") {
+  Scenario sc;
+  vigil::MonitorOptions options;
+  options.shards = 4;
+  options.lateness = 600;  // a descheduled thread may fall minutes of event time behind
+  vigil::Monitor monitor(sc.schema, sc.profile(2000), options);
+  const double start = last_month();
+  std::atomic<int> clock{0};
+  constexpr int threads = 4;
+  constexpr int per_thread = 5000;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      vigil::Observation o(monitor.schema());
+      Source s(200 + t);
+      for (int i = 0; i < per_thread; ++i) {
+        sc.fill(o, Scenario::draw(s));
+        const double at = start + clock.fetch_add(1) * 0.01;
+        o.at(i % 50 == 49 ? at + year : at);  // one request in 50 from a clock a year ahead
+        monitor.observe(o);
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  CHECK(monitor.latest_time() < start + threads * per_thread * 0.01);  // the clock never went ahead
+  const vigil::Report r = monitor.finish();
+  CHECK(r.counters.future == threads * per_thread / 50);
+  CHECK(r.counters.observed == threads * per_thread * 49 / 50);
+  CHECK(r.counters.late == 0);
+  CHECK(r.counters.clock_changes == 0);
+}

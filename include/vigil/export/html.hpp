@@ -868,6 +868,8 @@ inline void html_counters(HtmlPage& p, const InputCounters& counters) {
       {"observed", counters.observed, "requests accepted"},
       {"bad_time", counters.bad_time, "NaN or infinite event time: dropped"},
       {"late", counters.late, "older than the lateness tolerance: dropped"},
+      {"future", counters.future, "dated too far ahead of the monitor's clock: dropped"},
+      {"clock_changes", counters.clock_changes, "times the clock moved ahead on the evidence of events beyond it"},
       {"bad_latency", counters.bad_latency, "negative or NaN latency: latency not recorded"},
       {"skipped_evaluations", counters.skipped_evaluations, "intervals that left retention unevaluated"},
       {"bad_arrival_time", counters.bad_arrival_time, "on_arrival() with a NaN or infinite time: dropped"},

@@ -366,6 +366,8 @@ inline void write_json(JsonWriter& w, const InputCounters& c) {
   w.member("observed", c.observed);
   w.member("bad_time", c.bad_time);
   w.member("late", c.late);
+  w.member("future", c.future);
+  w.member("clock_changes", c.clock_changes);
   w.member("bad_latency", c.bad_latency);
   w.member("skipped_evaluations", c.skipped_evaluations);
   w.member("bad_arrival_time", c.bad_arrival_time);

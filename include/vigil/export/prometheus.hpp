@@ -408,12 +408,16 @@ inline void append_model_metrics(PrometheusWriter& w, const Report& report) {
 inline void append_input_counters(PrometheusWriter& w, const InputCounters& counters) {
   w.counter("vigil_requests_total", "Requests the monitor accepted.", counters.observed);
   w.family("vigil_input_dropped_total", "counter",
-           "Requests dropped, by reason: bad_time (NaN or infinite event time) or late (older than the lateness "
-           "tolerance).");
+           "Requests dropped, by reason: bad_time (NaN or infinite event time), late (older than the lateness "
+           "tolerance) or future (dated too far ahead of the monitor's clock).");
   w.sample("reason=\"bad_time\"", counters.bad_time);
   w.sample("reason=\"late\"", counters.late);
+  w.sample("reason=\"future\"", counters.future);
   w.counter("vigil_bad_latency_total", "Requests whose latency was negative or NaN and was not recorded.",
             counters.bad_latency);
+  w.counter("vigil_clock_changes_total",
+            "Times the monitor's clock moved ahead to events dated beyond it, on the evidence of several in a row.",
+            counters.clock_changes);
   w.counter("vigil_skipped_evaluations_total",
             "Intervals that passed out of fine retention before they were evaluated.", counters.skipped_evaluations);
   w.counter("vigil_bad_arrival_time_total", "Arrivals reported with a NaN or infinite event time and dropped.",

@@ -61,12 +61,15 @@ namespace vigil {
 /// again per shard; the plan derived from the profile, once (per numeric feature its edges,
 /// reference shares and a bin locator of 0.5–8 KB), plus per shard a copy of what the
 /// request path reads (edges and grid cells, 8 and 4 bytes each); the rate predictor
-/// (16 bytes per interval of its history); and the alert log (MonitorOptions::alert_log
-/// alerts). docs/benchmarks.md has the figure for 96 numeric and 4 categorical features.
+/// (16 bytes per interval of its history); the alert log (MonitorOptions::alert_log
+/// alerts); and while events dated ahead of the clock are held as evidence of a clock change,
+/// copies of at most MonitorOptions::clock_change_evidence observations. docs/benchmarks.md has
+/// the figure for 96 numeric and 4 categorical features.
 ///
 /// **Bad input**: observations of another schema throw vigil::invalid_argument; NaN event
-/// times, late events, NaN feature values and negative latencies are counted (see
-/// Report::counters and FeatureReport), never thrown.
+/// times, late events, events dated too far ahead (MonitorOptions::event_clock), NaN feature
+/// values and negative latencies are counted (see Report::counters and FeatureReport), never
+/// thrown.
 class Monitor {
  public:
   using AlertCallback = std::function<void(const Alert&)>;
@@ -197,6 +200,7 @@ inline Report Monitor::report(double now) {
 }
 
 inline Report Monitor::finish() {
+  intake_.refuse_held();  // no more evidence of a clock change comes
   const double latest = intake_.latest_time();
   if (std::isnan(latest)) return report();
   // Half an interval past the end, so that rounding of the interval's start cannot leave the

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <string>
 
@@ -12,6 +13,20 @@
 #include "vigil/monitor/alerts.hpp"
 
 namespace vigil {
+
+/// What a Monitor checks event times against, to refuse events dated too far ahead
+/// (MonitorOptions::event_clock; docs/guide.md, "Event time").
+enum class EventClock : std::uint8_t {
+  /// The wall clock while the monitor's newest event lies within `future_tolerance` behind
+  /// it and `clock_skew` ahead of it (a server, live), else the stream's own time (a log
+  /// replay, of the past or of a synthetic future).
+  automatic,
+  /// Always the wall clock: events more than `clock_skew` ahead of it are refused.
+  wall,
+  /// Always the stream's own time: events more than `future_tolerance` ahead of the
+  /// monitor's newest interval are refused.
+  stream,
+};
 
 /// How a Monitor cuts time and judges it. Times are in seconds.
 struct MonitorOptions {
@@ -32,6 +47,25 @@ struct MonitorOptions {
   /// Events older than this many seconds before the start of the newest interval are
   /// counted late, not used.
   double lateness = 120;
+  /// Event time ahead of the monitor's clock. An event dated further ahead than the bound
+  /// below is refused and never moves the clock, so one request stamped a year ahead cannot
+  /// make every later request late (Report::counters.future counts the refused ones). The
+  /// reference is chosen by `event_clock`.
+  EventClock event_clock = EventClock::automatic;
+  /// Against the stream's own time (a replay): how far beyond the end of the newest
+  /// interval an event may lie. The default, one day, lets a stream of one request an hour
+  /// pass a quiet night and a quiet day; a longer gap is taken as a clock change (below).
+  double future_tolerance = 24 * 3600;
+  /// Against the wall clock (live): how far ahead of it an event may lie. The default, five
+  /// minutes, tolerates servers whose clocks drift by minutes; an event accepted ahead of
+  /// the clock by more than `lateness` can still make on-time requests late.
+  double clock_skew = 300;
+  /// A clock change is adopted after this many events in a row (none accepted between them)
+  /// all lie beyond the bound and within `future_tolerance` of each other: a log that really
+  /// jumps ahead, a server whose clock was corrected. The held events are then used, in the
+  /// order they came; held events whose evidence falls short are refused and counted. The
+  /// monitor holds at most this many events (copies of their observations).
+  std::size_t clock_change_evidence = 16;
   /// Bins per numeric feature, at the training profile's percentiles.
   std::size_t numeric_bins = 50;
   /// Shards of per-thread state; 0 picks the next power of two ≥ hardware threads.
@@ -68,6 +102,10 @@ inline void MonitorOptions::validate() const {
   if (numeric_bins < 2 || numeric_bins > 1000) fail("numeric_bins must be in [2, 1000]");
   if (!(lateness >= 0) || lateness > interval * static_cast<double>(fine_intervals - 1))
     fail("lateness must be in [0, (fine_intervals - 1) * interval]");
+  if (!(future_tolerance > 0) || !(clock_skew >= 0))
+    fail("future_tolerance must be positive and clock_skew not negative (either may be infinite)");
+  if (clock_change_evidence < 1 || clock_change_evidence > 4096)
+    fail("clock_change_evidence must be in [1, 4096]");
   if (!(latency_window > 0) || !(latency_background > 0))
     fail("latency_window and latency_background must be positive");
   if (!std::isnan(slow_threshold) && !(slow_threshold >= 0 && std::isfinite(slow_threshold)))

@@ -176,6 +176,8 @@ struct InputCounters {
   std::uint64_t observed = 0;      // requests accepted
   std::uint64_t bad_time = 0;      // NaN or infinite event time: dropped
   std::uint64_t late = 0;          // older than the lateness tolerance: dropped, counted here
+  std::uint64_t future = 0;        // dated too far ahead of the monitor's clock: dropped (MonitorOptions::event_clock)
+  std::uint64_t clock_changes = 0; // times the clock was moved ahead on evidence (MonitorOptions::clock_change_evidence)
   std::uint64_t bad_latency = 0;   // negative or NaN latency over the horizon: not recorded
   std::uint64_t skipped_evaluations = 0;  // intervals that passed out of fine retention unevaluated
   std::uint64_t bad_arrival_time = 0;     // on_arrival() with a NaN or infinite time: dropped

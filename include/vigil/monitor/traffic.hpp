@@ -32,8 +32,9 @@
 namespace vigil {
 namespace detail {
 
-/// The traffic family's subjects (Subject::index).
-enum class TrafficSignal : std::uint32_t { arrivals, completions, errors, timeouts };
+/// The traffic family's subjects (Subject::index). `event_time`: requests dated too far ahead
+/// of the monitor's clock (a schema alert, raised by the intake's evidence, detail/event_time.hpp).
+enum class TrafficSignal : std::uint32_t { arrivals, completions, errors, timeouts, event_time };
 
 inline const char* to_string(TrafficSignal s) {
   switch (s) {
@@ -41,6 +42,7 @@ inline const char* to_string(TrafficSignal s) {
     case TrafficSignal::completions: return "completions";
     case TrafficSignal::errors: return "errors";
     case TrafficSignal::timeouts: return "timeouts";
+    case TrafficSignal::event_time: return "event_time";
   }
   return "unknown";
 }

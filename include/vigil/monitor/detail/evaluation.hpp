@@ -200,6 +200,9 @@ inline void Evaluator::evaluate_interval(std::int64_t k) {
     using F = std::decay_t<decltype(family)>;
     weigh(family, std::get<FamilyRun<F>>(runs), corrections, context, tags, evidence);
   });
+  std::uint64_t requests = 0;
+  intake_.visit(0, w.recent_end - options_.interval, w.recent_end, [&](const IntervalSummary& s) { requests += s.requests; });
+  event_time_evidence(intake_.future_in(k), requests, options_.alerts, evidence);
   latest_ = assemble(w, tags, runs);
   std::vector<Alert> transitions = tracker_.update(w.recent_end, evidence);
   if (delivery_.wants_intervals()) {

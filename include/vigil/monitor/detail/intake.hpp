@@ -1,7 +1,7 @@
 // vigil — in-process monitoring of machine-learning models in C++ inference servers.
 // SPDX-License-Identifier: Apache-2.0
 //
-// The request side of a Monitor: shards and their locks, event time and lateness, the
+// The request side of a Monitor: shards and their locks, event time (ahead and late), the
 // hand-over of closed intervals to retention, and the retained windows the evaluation reads.
 #pragma once
 
@@ -21,6 +21,7 @@
 #include "vigil/config.hpp"
 #include "vigil/monitor/detail/cache_line.hpp"
 #include "vigil/monitor/detail/evaluation_context.hpp"
+#include "vigil/monitor/detail/event_time.hpp"
 #include "vigil/monitor/detail/interval_clock.hpp"
 #include "vigil/monitor/detail/monitor_families.hpp"
 #include "vigil/monitor/detail/request.hpp"
@@ -44,10 +45,18 @@ class Intake final : public IntakeAccess {
   Intake(const Schema& schema, const MonitorPlan& plan, const MonitorOptions& options);
 
   /// Files one request. Returns the interval the request opened as the newest one (its
-  /// first event), or IntervalClock::none.
+  /// first event), or IntervalClock::none. A request dated too far ahead is held, then
+  /// refused or, with the evidence of a clock change, filed with the others held
+  /// (EventTimeGuard): the newest interval those opened is returned then.
   std::int64_t observe(const Observation& o);
   /// Counts one arrival at `t`; returns as observe().
   std::int64_t arrive(double t);
+  /// Refuses the events held as possible evidence of a clock change (the end of a log: no
+  /// more evidence comes). They are counted as future.
+  void refuse_held();
+  /// Events refused as too far ahead while interval k was the newest (0 for intervals long
+  /// past).
+  std::uint64_t future_in(std::int64_t k) const;
 
   /// Moves event time forward to `t` without an event (ignored unless usable and later).
   void advance_time(double t);
@@ -84,6 +93,15 @@ class Intake final : public IntakeAccess {
   static std::size_t& shard_hint();
   Shard& lock_shard();
   bool enter(double t, std::int64_t& k, bool& crossed, std::atomic<std::uint64_t>& bad_counter);
+  bool screened(double t) const {
+    return !(t <= future_bound_.load(std::memory_order_relaxed)) || holding_.load(std::memory_order_relaxed);
+  }
+  std::int64_t screen(double t, const Observation* request);
+  std::int64_t adopt_held();
+  double refresh_bound();
+  double stream_time() const;
+  std::int64_t take(const Observation& o, double t);
+  std::int64_t take_arrival(double t);
   template <class Current, class HandedOver>
   void record(std::int64_t k, Current&& current, HandedOver&& handed_over);
   template <class SummaryAt>
@@ -112,6 +130,11 @@ class Intake final : public IntakeAccess {
   alignas(cache_line) std::atomic<std::int64_t> global_interval_{IntervalClock::none};
   std::atomic<bool> explicit_arrivals_{false};
   std::atomic<double> slow_threshold_{std::numeric_limits<double>::quiet_NaN()};
+  // Events up to this time pass without a look at the clocks: the guard's bound as last
+  // computed. The clocks only move on, so a stale value mostly costs an extra look; -inf
+  // until the first finite bound.
+  std::atomic<double> future_bound_{-std::numeric_limits<double>::infinity()};
+  std::atomic<bool> holding_{false};  // events are held: every event goes through screen()
 
   // Shared counters touched only by rare events; per-request figures live in the shards so
   // that threads do not bounce a cache line.
@@ -120,10 +143,17 @@ class Intake final : public IntakeAccess {
   std::atomic<std::uint64_t> bad_arrival_time_{0};
   std::atomic<double> advanced_time_{-std::numeric_limits<double>::infinity()};
   std::atomic<std::int64_t> first_interval_{IntervalClock::none};
+
+  mutable std::mutex guard_mutex_;  // guards guard_; taken before a shard lock, never after
+  EventTimeGuard guard_;
 };
 
 inline Intake::Intake(const Schema& schema, const MonitorPlan& plan, const MonitorOptions& options)
-    : clock_{options.interval}, lateness_(options.lateness), tags_(schema), cohorts_(tags_.cohorts()) {
+    : clock_{options.interval},
+      lateness_(options.lateness),
+      tags_(schema),
+      cohorts_(tags_.cohorts()),
+      guard_(options) {
   slow_threshold_.store(options.slow_threshold);
   std::size_t shards = options.shards;
   if (shards == 0) shards = std::max<std::size_t>(1, std::thread::hardware_concurrency());
@@ -256,6 +286,77 @@ void Intake::apply(Shard& shard, const Observation& o, SummaryAt&& at) {
 
 inline std::int64_t Intake::observe(const Observation& o) {
   const double t = o.has_time() ? o.time() : wall_clock_now();
+  if (VIGIL_UNLIKELY(screened(t))) return screen(t, &o);
+  return take(o, t);
+}
+
+inline std::int64_t Intake::arrive(double t) {
+  if (VIGIL_UNLIKELY(screened(t))) return screen(t, nullptr);
+  return take_arrival(t);
+}
+
+// The end of the monitor's newest interval, or NaN before the first event.
+inline double Intake::stream_time() const {
+  const std::int64_t global = global_interval_.load(std::memory_order_relaxed);
+  return global == IntervalClock::none ? std::numeric_limits<double>::quiet_NaN() : clock_.start(global + 1);
+}
+
+// An event beyond the cached bound, or any event while events are held: checked against the
+// guard's bound as of now. Within it, the event is taken (and contradicts what is held);
+// beyond it, the event is held, and the held events are filed once they prove a clock change.
+inline std::int64_t Intake::screen(double t, const Observation* request) {
+  {
+    std::lock_guard<std::mutex> lock(guard_mutex_);
+    const double bound = refresh_bound();
+    if (!(t <= bound) && clock_.usable(t)) {
+      if (!guard_.hold(t, request, global_interval_.load(std::memory_order_relaxed))) {
+        holding_.store(true, std::memory_order_relaxed);
+        return IntervalClock::none;
+      }
+      return adopt_held();
+    }
+    if (guard_.holding() && clock_.usable(t)) {
+      // Counted in the interval of the event that contradicts them, the one being evaluated
+      // when they are (unless it is late).
+      guard_.refuse_held(std::max(global_interval_.load(std::memory_order_relaxed), clock_.of(t)));
+      holding_.store(false, std::memory_order_relaxed);
+    }
+  }
+  return request != nullptr ? take(*request, t) : take_arrival(t);
+}
+
+// guard_mutex_ held. Files the held events of an adopted clock change, oldest first; returns
+// the newest interval they opened.
+inline std::int64_t Intake::adopt_held() {
+  std::int64_t opened = IntervalClock::none;
+  for (const HeldEvent& e : guard_.adopt(wall_clock_now()))
+    opened = std::max(opened, e.request ? take(*e.request, e.time) : take_arrival(e.time));
+  holding_.store(false, std::memory_order_relaxed);
+  refresh_bound();
+  return opened;
+}
+
+// guard_mutex_ held. The guard's bound as of now, cached for the request path once the stream
+// has begun (before, the first event of a replay may set the bound anywhere).
+inline double Intake::refresh_bound() {
+  const double stream = stream_time();
+  const double bound = guard_.bound(wall_clock_now(), stream);
+  if (!std::isnan(stream) || std::isfinite(bound)) future_bound_.store(bound, std::memory_order_relaxed);
+  return bound;
+}
+
+inline void Intake::refuse_held() {
+  std::lock_guard<std::mutex> lock(guard_mutex_);
+  guard_.refuse_held(global_interval_.load(std::memory_order_relaxed));
+  holding_.store(false, std::memory_order_relaxed);
+}
+
+inline std::uint64_t Intake::future_in(std::int64_t k) const {
+  std::lock_guard<std::mutex> lock(guard_mutex_);
+  return guard_.future_in(k);
+}
+
+inline std::int64_t Intake::take(const Observation& o, double t) {
   std::int64_t k = 0;
   bool crossed = false;
   if (!enter(t, k, crossed, bad_time_)) return IntervalClock::none;
@@ -281,7 +382,7 @@ inline std::int64_t Intake::observe(const Observation& o) {
   return crossed ? k : IntervalClock::none;
 }
 
-inline std::int64_t Intake::arrive(double t) {
+inline std::int64_t Intake::take_arrival(double t) {
   std::int64_t k = 0;
   bool crossed = false;
   if (!enter(t, k, crossed, bad_arrival_time_)) return IntervalClock::none;
@@ -427,6 +528,11 @@ inline InputCounters Intake::counters() const {
   c.observed = observed();
   c.bad_time = bad_time_.load(std::memory_order_relaxed);
   c.late = late_.load(std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(guard_mutex_);
+    c.future = guard_.future();
+    c.clock_changes = guard_.clock_changes();
+  }
   c.bad_arrival_time = bad_arrival_time_.load(std::memory_order_relaxed);
   return c;
 }
@@ -470,6 +576,10 @@ inline std::size_t Intake::memory_bytes() const {
     const Maintenance lock(shard);
     bytes += sizeof(Shard) - sizeof(shard.plan) + shard.plan.memory_bytes();
     for (const auto& s : shard.summaries) bytes += s.memory_bytes();
+  }
+  {
+    std::lock_guard<std::mutex> guard_lock(guard_mutex_);
+    bytes += guard_.memory_bytes() - sizeof(guard_);
   }
   std::lock_guard<std::mutex> lock(retained_mutex_);
   for (const auto& w : retained_) {
