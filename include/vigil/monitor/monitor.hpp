@@ -66,11 +66,10 @@ namespace vigil {
 /// (16 bytes per interval of its history); and the alert log (MonitorOptions::alert_log
 /// alerts). docs/benchmarks.md has the figure for 96 numeric and 4 categorical features.
 ///
-/// **Bad input**: observations made for another schema (one whose handles name other features,
-/// outputs or tags, e.g. the previous model's after a reload) throw vigil::invalid_argument;
-/// NaN event
-/// times, late events, NaN feature values and negative latencies are counted (see
-/// Report::counters and FeatureReport), never thrown.
+/// **Bad input**: observations made for another schema (one whose handles name other
+/// features, outputs or tags, e.g. the previous model's after a reload) throw
+/// vigil::invalid_argument; NaN event times, late events, NaN feature values and negative
+/// latencies are counted (see Report::counters and FeatureReport), never thrown.
 class Monitor {
  public:
   using AlertCallback = std::function<void(const Alert&)>;
