@@ -29,8 +29,8 @@ struct PsiOptions {
   /// Stands in for a proportion of exactly 0 (and only for such a proportion) before the
   /// logarithm, so that a bin empty on one side contributes a large but finite term instead
   /// of +inf. Proportions above 0 are used as they are. Must be finite and > 0; keep it
-  /// below the smallest proportion a bin can have (1 / count of a side) or an empty bin
-  /// weighs less than an occupied one.
+  /// below the smallest proportion an occupied bin can have (1 / total count of a side), or
+  /// an empty bin would count as more likely than a bin holding one value.
   double epsilon = 1e-4;
 };
 
