@@ -19,7 +19,7 @@ int main() {
   }
   worker_a.add(std::nan(""));  // refused and counted, never stored
 
-  // The health check merges them and asks for the tail.
+  // The thread that reports (e.g. a /metrics handler) merges them and asks for the tail.
   vigil::TDigest<> all(100);
   all.merge(worker_a);
   all.merge(worker_b);

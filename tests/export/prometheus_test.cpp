@@ -298,24 +298,24 @@ TEST_CASE("to_prometheus: traffic, latency and slow-request attribution", "[expo
   CHECK(value_of("vigil_latency_shift_p_value", all) == "2.5e-15");
   CHECK(value_of("vigil_latency_slow_threshold_seconds", all) == "0.25");
   CHECK(value_of("vigil_latency_slow_requests", all) == "64");
-  CHECK(value_of("vigil_latency_quantile_seconds", with(all, "quantile", "0.5")) == "0.0125");
-  CHECK(value_of("vigil_latency_quantile_seconds", with(all, "quantile", "0.99")) == "0.375");
-  CHECK(value_of("vigil_latency_quantile_seconds", with(all, "quantile", "0.999")) == "1.5");
-  CHECK(value_of("vigil_latency_background_quantile_seconds", with(all, "quantile", "0.5")) == "0.0118");
-  CHECK(value_of("vigil_latency_background_quantile_seconds", with(all, "quantile", "0.99")) == "0.125");
-  CHECK(value_of("vigil_latency_background_quantile_seconds", with(all, "quantile", "0.999")) == "absent");
-  CHECK(value_of("vigil_latency_quantile_factor", with(all, "quantile", "0.99")) == "3");
-  CHECK(value_of("vigil_latency_quantile_factor", with(all, "quantile", "0.999")) == "absent");
-  CHECK(text.find("\nvigil_latency_quantile_seconds{quantile=\"0.99\"} 0.375\n") != std::string::npos);
+  CHECK(value_of("vigil_latency_quantile_seconds", with(all, "q", "0.5")) == "0.0125");
+  CHECK(value_of("vigil_latency_quantile_seconds", with(all, "q", "0.99")) == "0.375");
+  CHECK(value_of("vigil_latency_quantile_seconds", with(all, "q", "0.999")) == "1.5");
+  CHECK(value_of("vigil_latency_background_quantile_seconds", with(all, "q", "0.5")) == "0.0118");
+  CHECK(value_of("vigil_latency_background_quantile_seconds", with(all, "q", "0.99")) == "0.125");
+  CHECK(value_of("vigil_latency_background_quantile_seconds", with(all, "q", "0.999")) == "absent");
+  CHECK(value_of("vigil_latency_quantile_factor", with(all, "q", "0.99")) == "3");
+  CHECK(value_of("vigil_latency_quantile_factor", with(all, "q", "0.999")) == "absent");
+  CHECK(text.find("\nvigil_latency_quantile_seconds{q=\"0.99\"} 0.375\n") != std::string::npos);
 
   CHECK(value_of("vigil_latency_status", host) == "2");
   CHECK(value_of("vigil_latency_recent_requests", host) == "250");
-  CHECK(value_of("vigil_latency_quantile_seconds", with(host, "quantile", "0.99")) == "0.875");
-  CHECK(value_of("vigil_latency_background_quantile_seconds", with(host, "quantile", "0.999")) == "0.3");
-  CHECK(value_of("vigil_latency_quantile_factor", with(host, "quantile", "0.99")) == "8.75");
-  CHECK(value_of("vigil_latency_quantile_factor", with(host, "quantile", "0.999")) == "7.5");
+  CHECK(value_of("vigil_latency_quantile_seconds", with(host, "q", "0.99")) == "0.875");
+  CHECK(value_of("vigil_latency_background_quantile_seconds", with(host, "q", "0.999")) == "0.3");
+  CHECK(value_of("vigil_latency_quantile_factor", with(host, "q", "0.99")) == "8.75");
+  CHECK(value_of("vigil_latency_quantile_factor", with(host, "q", "0.999")) == "7.5");
   CHECK(value_of("vigil_latency_shift_p_value", host) == "1e-30");
-  CHECK(text.find("\nvigil_latency_quantile_seconds{cohort_tag=\"host\",cohort_value=\"h\\\"3<\",quantile=\"0.99\"} 0.875\n") !=
+  CHECK(text.find("\nvigil_latency_quantile_seconds{cohort_tag=\"host\",cohort_value=\"h\\\"3<\",q=\"0.99\"} 0.875\n") !=
         std::string::npos);
   // A cohort without latencies: counts at zero, no quantile.
   CHECK(value_of("vigil_latency_recent_requests", quiet) == "0");
@@ -381,10 +381,10 @@ TEST_CASE("to_prometheus: a real monitor's report", "[export]") {
         r.features[1].missing_rate);
   CHECK(find(samples, "vigil_feature_js_distance", {{"feature", "region"}}).size() == 1 + r.cohorts.size());
   CHECK(find(samples, "vigil_feature_ks_statistic", {{"feature", "region"}}).empty());
-  const auto p50 = find(samples, "vigil_output_score_quantile", {{"output", "fraud_score"}, {"quantile", "0.5"}});
+  const auto p50 = find(samples, "vigil_output_score_quantile", {{"output", "fraud_score"}, {"q", "0.5"}});
   REQUIRE(p50.size() == 1 + r.cohorts.size());
   CHECK(std::strtod(p50[0]->value.c_str(), nullptr) == r.outputs[0].recent_p50);
-  CHECK(find(samples, "vigil_output_score_quantile", {{"quantile", "0.99"}}).size() == 1 + r.cohorts.size());
+  CHECK(find(samples, "vigil_output_score_quantile", {{"q", "0.99"}}).size() == 1 + r.cohorts.size());
   CHECK(find(samples, "vigil_output_class_ratio", {{"class", "positive"}}).size() >= 1);
   // The open alerts are counted by kind and severity.
   double open = 0;
@@ -392,7 +392,7 @@ TEST_CASE("to_prometheus: a real monitor's report", "[export]") {
   CHECK(open == static_cast<double>(r.open_alerts.size()));
   CHECK(open > 0);
   // Only bounded labels are used.
-  const std::set<std::string> allowed{"feature", "output", "class", "quantile", "kind",
+  const std::set<std::string> allowed{"feature", "output", "class", "q", "kind",
                                       "severity", "reason", "cohort_tag", "cohort_value", "tag",
                                       "value", "arrivals_source", "rate_model"};
   for (const Sample& s : samples)

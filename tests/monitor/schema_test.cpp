@@ -128,3 +128,28 @@ TEST_CASE("Observation: states, values and the counts of bad and finite values f
   CHECK(o.numeric_value_count() == 0);
   CHECK(o.numeric_states()[0] == vigil::Observation::State::unset);
 }
+
+TEST_CASE("Schema: an id follows the content, a layout the handles", "[schema]") {
+  vigil::Schema a;
+  const std::uint64_t empty_id = a.id();
+  a.add_numeric("x");
+  CHECK(a.id() != empty_id);  // every add_* gives a new id
+  const vigil::Schema copy = a;
+  CHECK(copy.id() == a.id());
+  vigil::Schema twin;
+  twin.add_numeric("x");
+  CHECK(twin.id() != a.id());  // built separately: another id, the same layout
+  CHECK(twin.same_layout(a));
+  vigil::Schema renamed;
+  renamed.add_numeric("z");
+  CHECK_FALSE(renamed.same_layout(a));  // same shape, another name
+  vigil::Schema longer = a;
+  longer.add_tag("host");
+  CHECK(longer.id() != a.id());
+  CHECK_FALSE(longer.same_layout(a));
+  vigil::Schema other_output = a;
+  other_output.add_output("s");
+  vigil::Schema swapped_output = a;
+  swapped_output.add_output("t");
+  CHECK_FALSE(other_output.same_layout(swapped_output));
+}

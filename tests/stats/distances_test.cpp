@@ -45,6 +45,10 @@ TEST_CASE("distances: many values agree with SciPy", "[stats][distances]") {
     double actual = 0;
     if (f == "psi") {
       actual = psi(a, b);
+    } else if (f == "psi_epsilon") {
+      PsiOptions options;
+      options.epsilon = golden::number(c[3]);
+      actual = psi(a, b, options);
     } else if (f == "jensenshannon") {
       actual = jensen_shannon_distance(a, b);
     } else if (f == "jensenshannon2") {
@@ -85,14 +89,18 @@ TEST_CASE("distances: known values and empty bins", "[stats][distances]") {
   CHECK(hellinger_distance({1.0, 0.0}, {0.0, 1.0}) == 1.0);
   CHECK(total_variation_distance({1.0, 0.0}, {0.0, 1.0}) == 1.0);
   CHECK(l_infinity_distance({3.0, 1.0}, {1.0, 1.0}) == Approx(0.25));
-  // PSI: a bin empty on one side is worth about p·ln(p/ε); both sides empty, nothing.
+  // PSI: ε stands in only for an empty bin's proportion, so a bin empty on one side is worth
+  // (p − ε)·ln(p/ε), an occupied bin its textbook term, and a bin empty on both sides nothing.
   const double eps = 1e-4;
-  const double expected = (0.5 + eps - eps) * std::log((0.5 + eps) / eps) + (eps - (0.5 + eps)) * std::log(eps / (0.5 + eps));
+  const double expected = 2 * (0.5 - eps) * std::log(0.5 / eps);
   CHECK(psi({1.0, 1.0, 0.0}, {2.0, 0.0, 2.0}) == Approx(expected).epsilon(1e-14));
   CHECK(psi({1.0, 2.0, 0.0}, {2.0, 4.0, 0.0}) == 0);
+  // No ε is added to occupied bins: two occupied bins give exactly the textbook value.
+  CHECK(psi({1.0, 3.0}, {3.0, 1.0}) == Approx(2 * 0.5 * std::log(3.0)).epsilon(1e-15));
   PsiOptions larger;
   larger.epsilon = 1e-2;
   CHECK(psi({1.0, 1.0, 0.0}, {2.0, 0.0, 2.0}, larger) < psi({1.0, 1.0, 0.0}, {2.0, 0.0, 2.0}));
+  CHECK(psi({1.0, 3.0}, {3.0, 1.0}, larger) == psi({1.0, 3.0}, {3.0, 1.0}));
   // Right-closed quantile bins keep a repeated value in one bin.
   const auto edges = quantile_bin_edges({0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 4.0}, 4);
   CHECK(edges == std::vector<double>{0.0, 0.5, 2.25});

@@ -37,7 +37,7 @@ inline constexpr std::string_view prometheus_content_type = "text/plain; version
 ///
 /// Every family has one HELP and one TYPE line followed by all its samples; a family with no
 /// sample is left out. Labels are bounded by the schema: `feature`, `output`, `class`,
-/// `quantile`, `kind`, `severity`, `reason`, `cohort_tag`, `cohort_value` (cohort values are
+/// `q`, `kind`, `severity`, `reason`, `cohort_tag`, `cohort_value` (cohort values are
 /// bounded by TagOptions::max_values), `tag`, `value` (the tag values a slow-request
 /// attribution names, bounded the same way), `arrivals_source` and `rate_model` (a few fixed
 /// words). Label values are escaped (backslash, double quote,
@@ -46,6 +46,10 @@ inline constexpr std::string_view prometheus_content_type = "text/plain; version
 /// never compares true in a PromQL alert; infinities are written `+Inf` / `-Inf`. Samples
 /// carry no timestamp: the scrape time applies, and `vigil_report_time_seconds` says which
 /// event time the figures describe.
+///
+/// The text passes `promtool check metrics`: quantiles of the report are gauges, so their
+/// label is `q` (Prometheus reserves `quantile` for summaries, whose quantiles come with a
+/// cumulative `_count` and `_sum` that a window of the report does not have).
 ///
 /// Latencies, thresholds and silences are in seconds, rates in [0, 1], as in the Report.
 ///
@@ -90,7 +94,7 @@ class PrometheusWriter {
     start_sample(labels);
     fmt::format_to(std::back_inserter(out_), "{}\n", value);
   }
-  /// One sample with `labels` and one more label `name="value"`, e.g. `quantile="0.99"`.
+  /// One sample with `labels` and one more label `name="value"`, e.g. `q="0.99"`.
   void sample(std::string_view labels, std::string_view name, std::string_view value, double figure);
   /// A gauge or counter family of one sample without labels.
   template <class T>
@@ -251,7 +255,7 @@ void write_gauges(PrometheusWriter& w, const PrometheusGauge<Item> (&gauges)[N],
   }
 }
 
-/// A figure of a quantile family, labelled `quantile`.
+/// A figure of a quantile family, labelled `q` (see to_prometheus on why not `quantile`).
 struct PrometheusQuantile {
   const char* quantile;
   double value;
@@ -259,7 +263,7 @@ struct PrometheusQuantile {
 
 template <std::size_t N>
 void write_quantiles(PrometheusWriter& w, std::string_view labels, const PrometheusQuantile (&quantiles)[N]) {
-  for (const PrometheusQuantile& q : quantiles) w.sample(labels, "quantile", q.quantile, q.value);
+  for (const PrometheusQuantile& q : quantiles) w.sample(labels, "q", q.quantile, q.value);
 }
 
 // clang-format off

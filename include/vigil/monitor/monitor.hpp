@@ -26,7 +26,9 @@
 namespace vigil {
 
 /// Watches a model in production: call observe() once per request, inline, from any number
-/// of server threads; poll report() from the health check.
+/// of server threads; poll report() from a metrics endpoint or a monitoring thread. Its
+/// status feeds alerting, never a liveness or readiness probe: failing a probe on drift or
+/// on a silence takes healthy replicas out of service (docs/guide.md).
 ///
 /// The data flow: observe() files the request into the current interval of its thread's
 /// shard (the intake); when event time passes an interval's end, the shards hand it to the
@@ -41,7 +43,7 @@ namespace vigil {
 /// closed since: each interval is evaluated exactly once, whoever asks first, and asking
 /// consumes nothing: every reader sees the same report, open alerts and alert log. A silence
 /// (no request while some are expected) is judged only when the time is given: report(now)
-/// or evaluate(now) from a health check with the wall clock, or an event's own time.
+/// or evaluate(now) from a metrics scrape with the wall clock, or an event's own time.
 ///
 /// **Threads**: observe() takes a shard's lock (a spin lock; a thread whose shard is busy
 /// moves to a free one) and, once per interval, the retention lock; evaluation takes each
@@ -66,10 +68,11 @@ namespace vigil {
 /// copies of at most MonitorOptions::clock_change_evidence observations. docs/benchmarks.md has
 /// the figure for 96 numeric and 4 categorical features.
 ///
-/// **Bad input**: observations of another schema throw vigil::invalid_argument; NaN event
-/// times, late events, events dated too far ahead (MonitorOptions::event_clock), NaN feature
-/// values and negative latencies are counted (see Report::counters and FeatureReport), never
-/// thrown.
+/// **Bad input**: observations made for another schema (one whose handles name other
+/// features, outputs or tags, e.g. the previous model's after a reload) throw
+/// vigil::invalid_argument; NaN event times, late events, events dated too far ahead
+/// (MonitorOptions::event_clock), NaN feature values and negative latencies are counted (see
+/// Report::counters and FeatureReport), never thrown.
 class Monitor {
  public:
   using AlertCallback = std::function<void(const Alert&)>;
@@ -81,7 +84,11 @@ class Monitor {
   Monitor(const Monitor&) = delete;
   Monitor& operator=(const Monitor&) = delete;
 
-  /// Files one request. Thread-safe; no heap allocation in steady state.
+  /// Files one request. Thread-safe; no heap allocation in steady state. The observation must
+  /// have been made for this monitor's schema: from schema(), from the schema the monitor was
+  /// constructed with or a copy of it (checked in O(1) by Schema::id), or from a schema built
+  /// separately with the same layout (Schema::same_layout, O(names) per request). Any other
+  /// throws vigil::invalid_argument.
   void observe(const Observation& observation);
 
   /// Counts a request's arrival, before the model answers it, at event time `unix_seconds`
@@ -98,8 +105,8 @@ class Monitor {
   /// report.
   Report report();
   /// The same at `now`: event time advances to `now` first, so a quiet stream still closes
-  /// its intervals and a stopped one is judged by the silence up to `now` — what a health
-  /// check with the wall clock asks.
+  /// its intervals and a stopped one is judged by the silence up to `now` — what a metrics
+  /// scrape or a monitoring thread with the wall clock asks.
   Report report(double now);
   /// The end of a recorded stream (a log replay): evaluates every interval up to and including
   /// the one holding the latest event, as if time had moved on to its end, and returns the
@@ -136,6 +143,7 @@ class Monitor {
 
  private:
   void check_shape(const Observation& o) const;
+  void check_layout(const Observation& o) const;
   static MonitorOptions checked(MonitorOptions options) {
     options.validate();
     return options;
@@ -161,12 +169,27 @@ inline Monitor::Monitor(Schema schema, Profile profile, MonitorOptions options)
       intake_(schema_, plan_, options_),
       evaluator_(schema_, profile_, plan_, options_, intake_) {}
 
+// The observation owns its schema, so reading it is safe even when the schema it was made
+// from is gone. The counts are compared too: a moved-from schema keeps its id but not its
+// names.
 inline void Monitor::check_shape(const Observation& o) const {
   const Schema& s = o.schema();
-  if (VIGIL_UNLIKELY(&s != &schema_ &&
-                     (s.numeric_count() != schema_.numeric_count() || s.categorical_count() != schema_.categorical_count() ||
-                      s.output_count() != schema_.output_count() || s.tag_count() != schema_.tag_count())))
-    detail::throw_invalid_argument("Monitor::observe: the observation was made for another schema");
+  if (VIGIL_UNLIKELY(s.id() != schema_.id() || s.numeric_count() != schema_.numeric_count() ||
+                     s.categorical_count() != schema_.categorical_count() ||
+                     s.output_count() != schema_.output_count() || s.tag_count() != schema_.tag_count()))
+    check_layout(o);
+}
+
+VIGIL_NOINLINE inline void Monitor::check_layout(const Observation& o) const {
+  if (o.schema().same_layout(schema_)) return;
+  detail::throw_invalid_argument(
+      "Monitor::observe: the observation was made for another schema (" + std::to_string(o.schema().numeric_count()) +
+      " numeric, " + std::to_string(o.schema().categorical_count()) + " categorical, " +
+      std::to_string(o.schema().output_count()) + " outputs, " + std::to_string(o.schema().tag_count()) +
+      " tags; this monitor's has " + std::to_string(schema_.numeric_count()) + ", " +
+      std::to_string(schema_.categorical_count()) + ", " + std::to_string(schema_.output_count()) + ", " +
+      std::to_string(schema_.tag_count()) +
+      " or other names): after a model reload, make a new Observation from the new monitor's schema()");
 }
 
 inline void Monitor::observe(const Observation& o) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,20 +30,30 @@ enum class RequestStatus : std::uint8_t { ok = 0, error = 1, timeout = 2 };
 ///
 /// Event time is Unix seconds; without `at(...)`, observe() stamps the request with the
 /// system clock.
+///
+/// An Observation keeps its own copy of the schema (made once, when it is constructed), so
+/// it never reads a schema that is gone: a `thread_local` Observation may outlive the Monitor
+/// whose schema it was made from, e.g. when a server reloads its model. A Monitor files only
+/// observations made for its schema (`Schema::same_layout`) and throws
+/// vigil::invalid_argument for any other (docs/guide.md, "Reloading the model").
 class Observation {
  public:
-  explicit Observation(const Schema& schema)
-      : schema_(&schema),
-        numeric_(schema.numeric_count(), unset()),
-        categorical_set_(schema.categorical_count(), 0),
-        categorical_(schema.categorical_count()),
-        scores_(schema.output_count(), unset()),
-        score_set_(schema.output_count(), 0),
-        predicted_set_(schema.output_count(), 0),
-        numeric_state_(schema.numeric_count(), State::unset),
-        predicted_(schema.output_count()),
-        tags_(schema.tag_count()),
-        tag_set_(schema.tag_count(), 0) {}
+  explicit Observation(const Schema& schema) : Observation(std::make_shared<const Schema>(schema)) {}
+  /// Shares `schema` instead of copying it (observations of one schema may share one copy).
+  /// Throws vigil::invalid_argument for a null pointer.
+  explicit Observation(std::shared_ptr<const Schema> schema)
+      : schema_(checked(schema.get())),
+        numeric_(schema_->numeric_count(), unset()),
+        categorical_set_(schema_->categorical_count(), 0),
+        categorical_(schema_->categorical_count()),
+        scores_(schema_->output_count(), unset()),
+        score_set_(schema_->output_count(), 0),
+        predicted_set_(schema_->output_count(), 0),
+        numeric_state_(schema_->numeric_count(), State::unset),
+        predicted_(schema_->output_count()),
+        tags_(schema_->tag_count()),
+        tag_set_(schema_->tag_count(), 0),
+        owned_schema_(std::move(schema)) {}
 
   /// Sets the event time (Unix seconds). NaN or ±inf make observe() count the request as
   /// having a bad time and drop it.
@@ -145,6 +156,7 @@ class Observation {
 
   // Reading (for the monitor and the profile).
   enum class State : std::uint8_t { unset = 0, value = 1, bad = 2 };
+  /// The observation's own copy of the schema it was made for.
   const Schema& schema() const { return *schema_; }
   bool has_time() const { return time_set_; }
   double time() const { return time_; }
@@ -175,6 +187,10 @@ class Observation {
 
  private:
   static double unset() { return std::numeric_limits<double>::quiet_NaN(); }
+  static const Schema* checked(const Schema* schema) {
+    if (schema == nullptr) detail::throw_invalid_argument("Observation: the schema pointer is null");
+    return schema;
+  }
   static void check(std::uint32_t index, std::size_t size, const char* what) {
     if (VIGIL_UNLIKELY(index >= size))
       detail::throw_invalid_argument(std::string("Observation: ") + what + " handle " + std::to_string(index) +
@@ -183,7 +199,7 @@ class Observation {
 
   // What observe() reads of every request comes first, in three cache lines.
   double time_ = 0;
-  const Schema* schema_;
+  const Schema* schema_;  // owned_schema_, read without touching its reference count
   std::size_t numeric_bad_ = 0;     // features in state bad
   std::size_t numeric_values_ = 0;  // features in state value
   bool time_set_ = false;
@@ -202,6 +218,7 @@ class Observation {
   std::vector<std::string> tags_;
   std::vector<std::uint8_t> tag_set_;
   std::string request_id_;
+  std::shared_ptr<const Schema> owned_schema_;  // keeps schema_ alive as long as this observation
 };
 
 }  // namespace vigil

@@ -190,7 +190,7 @@ struct Report {
   double recent_start = FeatureReport::nan();  // the recent interval(s) judged: [start, end)
   double recent_end = FeatureReport::nan();
   double horizon_start = FeatureReport::nan();
-  Status status = Status::ok;                // worst open alert: for a health check
+  Status status = Status::ok;                // worst open alert: for alerting, not for a probe
   std::uint64_t recent_requests = 0;
   std::uint64_t horizon_requests = 0;
   InputCounters counters;

@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -59,6 +60,9 @@ struct TagOptions {
 /// Names are unique across all kinds and non-empty; a duplicate or empty name throws
 /// vigil::invalid_argument.
 ///
+/// A schema is a value: an `Observation` keeps its own copy, so it stays valid after the
+/// schema (or the `Monitor`) it was made from is gone.
+///
 /// ```cpp
 /// vigil::Schema schema;
 /// auto age    = schema.add_numeric("age");
@@ -97,6 +101,11 @@ class Schema {
     tags_.push_back(TagSpec{std::move(name), options});
     return Tag{static_cast<std::uint32_t>(tags_.size() - 1)};
   }
+
+  /// Identifies this schema's content: a copy has the same id, every add_* call gives a new
+  /// one, and schemas built separately have different ids even when they are equal. A Monitor
+  /// compares ids to accept, in O(1), an Observation made from its schema or a copy of it.
+  std::uint64_t id() const { return id_; }
 
   std::size_t numeric_count() const { return numeric_.size(); }
   std::size_t categorical_count() const { return categorical_.size(); }
@@ -146,6 +155,20 @@ class Schema {
   /// training profile has no hosts; a server adds them).
   std::vector<std::string> differences(const Schema& other, bool include_tags = true) const;
 
+  /// Whether every handle of this schema names the same thing in `other`: the same numeric
+  /// features, categorical features, outputs and tags, with the same names at the same
+  /// indexes. An Observation made for one can be filed by a Monitor of the other. O(names).
+  bool same_layout(const Schema& other) const {
+    if (numeric_ != other.numeric_ || categorical_ != other.categorical_ || outputs_.size() != other.outputs_.size() ||
+        tags_.size() != other.tags_.size())
+      return false;
+    for (std::size_t i = 0; i < outputs_.size(); ++i)
+      if (outputs_[i].name != other.outputs_[i].name) return false;
+    for (std::size_t i = 0; i < tags_.size(); ++i)
+      if (tags_[i].name != other.tags_[i].name) return false;
+    return true;
+  }
+
   friend bool operator==(const Schema& a, const Schema& b) { return a.differences(b).empty(); }
   friend bool operator!=(const Schema& a, const Schema& b) { return !(a == b); }
 
@@ -174,6 +197,11 @@ class Schema {
     if (auto existing = kind_of(name))
       detail::throw_invalid_argument("Schema: '" + name + "' is already a " + kind_name(*existing));
     names_.emplace_back(name, kind);
+    id_ = next_id();
+  }
+  static std::uint64_t next_id() {
+    static std::atomic<std::uint64_t> last{0};
+    return last.fetch_add(1, std::memory_order_relaxed) + 1;
   }
   template <class Handle>
   static std::optional<Handle> find(const std::vector<std::string>& names, std::string_view name) {
@@ -192,6 +220,7 @@ class Schema {
   std::vector<std::string> categorical_;
   std::vector<OutputSpec> outputs_;
   std::vector<TagSpec> tags_;
+  std::uint64_t id_ = next_id();
 };
 
 inline std::vector<std::string> Schema::differences(const Schema& other, bool include_tags) const {

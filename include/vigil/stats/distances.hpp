@@ -26,21 +26,34 @@ namespace vigil::stats {
 
 /// Options of psi.
 struct PsiOptions {
-  /// Added to every proportion of both sides before the logarithm, so that a bin empty on
-  /// one side contributes a large but finite term. Must be finite and > 0.
+  /// Stands in for a proportion of exactly 0 (and only for such a proportion) before the
+  /// logarithm, so that a bin empty on one side contributes a large but finite term instead
+  /// of +inf. Proportions above 0 are used as they are. Must be finite and > 0; keep it
+  /// below the smallest proportion an occupied bin can have (1 / total count of a side), or
+  /// an empty bin would count as more likely than a bin holding one value.
   double epsilon = 1e-4;
 };
 
-/// Population Stability Index between two binned distributions:
+namespace detail {
+
+/// A bin's proportion as PSI uses it: `count / total`, or `epsilon` for an empty bin.
+inline double psi_proportion(double count, double total, double epsilon) {
+  return count > 0 ? count / total : epsilon;
+}
+
+}  // namespace detail
+
+/// Population Stability Index between two binned distributions, in its textbook form
 /// PSI = Σ (cᵢ − rᵢ)·ln(cᵢ/rᵢ), where rᵢ and cᵢ are the proportions of the reference and
-/// current counts in bin i, each plus options.epsilon (ε = 1e-4 by default; proportions are
-/// not renormalised afterwards). PSI is ≥ 0, symmetric, and 0 for identical proportions.
+/// current counts in bin i. A proportion of exactly 0 is replaced by options.epsilon
+/// (ε = 1e-4 by default); every other proportion is left as it is, and the proportions are
+/// not renormalised afterwards. PSI is ≥ 0, symmetric, and 0 for identical proportions.
 /// Common reading: < 0.1 stable, 0.1–0.25 moderate shift, > 0.25 major shift.
 ///
 /// Edge cases: a single bin gives 0; a bin empty on both sides contributes 0; a bin empty
-/// on one side only contributes about p·ln(p/ε). Throws vigil::invalid_argument for empty
-/// or mismatched inputs, negative or non-finite counts, a side whose counts sum to 0, and
-/// an ε that is not finite and positive. O(k).
+/// on one side only, with proportion p on the other, contributes (p − ε)·ln(p/ε). Throws
+/// vigil::invalid_argument for empty or mismatched inputs, negative or non-finite counts,
+/// a side whose counts sum to 0, and an ε that is not finite and positive. O(k).
 /// Reference: Yurdakul & Naranjo, "Statistical properties of the population stability
 /// index", J. Risk Model Validation 14(4), 2020.
 inline double psi(const double* reference_counts, const double* current_counts, std::size_t size,
@@ -55,8 +68,8 @@ inline double psi(const double* reference_counts, const double* current_counts, 
   if (!(current_total > 0)) detail::throw_bad_argument("psi", "current_counts sum to 0");
   detail::CompensatedSum sum;
   for (std::size_t i = 0; i < size; ++i) {
-    const double r = reference_counts[i] / reference_total + options.epsilon;
-    const double c = current_counts[i] / current_total + options.epsilon;
+    const double r = detail::psi_proportion(reference_counts[i], reference_total, options.epsilon);
+    const double c = detail::psi_proportion(current_counts[i], current_total, options.epsilon);
     sum.add((c - r) * std::log(c / r));
   }
   return std::max(sum.value(), 0.0);

@@ -260,9 +260,37 @@ def proportion_cases():
 
 
 def psi_reference(r, c, eps=1e-4):
-    rp = r / r.sum() + eps
-    cp = c / c.sum() + eps
+    """Textbook PSI: sum of (c - r) * ln(c / r) over the proportions of each side, where eps
+    stands in for a proportion of exactly 0 and no other proportion changes."""
+    rp = r / r.sum()
+    cp = c / c.sum()
+    rp = np.where(rp > 0, rp, eps)
+    cp = np.where(cp > 0, cp, eps)
     return float(np.sum((cp - rp) * np.log(cp / rp)))
+
+
+def psi_cases():
+    """Random count rows with empty bins on one side, on the other, or on both, with the
+    default eps and with others."""
+    lines = []
+    for k, seed, total_r, total_c, skew, zeros_r, zeros_c, eps in [
+            (3, 51, 100, 80, 0.0, 1, 0, 1e-4), (3, 52, 100, 80, 0.4, 0, 1, 1e-4), (5, 53, 500, 500, 0.2, 1, 1, 1e-4),
+            (8, 54, 40, 30, 0.8, 3, 2, 1e-4), (10, 55, 10000, 2000, 0.1, 2, 0, 1e-4), (10, 56, 1000, 10000, 1.0, 0, 4, 1e-4),
+            (20, 57, 20, 15, 0.0, 0, 0, 1e-4), (50, 58, 5000, 5000, 0.3, 10, 10, 1e-4),
+            (200, 59, 100000, 3000, 0.5, 20, 5, 1e-4), (1000, 60, 10**6, 10**5, 0.2, 100, 300, 1e-4),
+            (4, 61, 100, 100, 0.0, 1, 1, 1e-6), (6, 62, 300, 200, 0.6, 2, 1, 1e-2), (12, 63, 50, 50, 0.0, 4, 4, 1e-3)]:
+        r = counts(seed, k, total_r, 0.0, zeros_r)
+        c = counts(seed + 1000, k, total_c, skew, zeros_c)
+        sr, sc = spec_list(r)[0], spec_list(c)[0]
+        if eps == 1e-4:
+            lines.append(f"psi {sr} {sc} {psi_reference(r, c)!r}")
+        else:
+            lines.append(f"psi_epsilon {sr} {sc} {eps!r} {psi_reference(r, c, eps)!r}")
+    # Bins empty on both sides contribute nothing; a single occupied bin on each side.
+    for r, c in [([0.0, 5.0, 0.0, 5.0], [0.0, 3.0, 0.0, 7.0]), ([9.0, 0.0], [0.0, 4.0]), ([0.0, 1.0, 0.0], [0.0, 1.0, 0.0])]:
+        sr, sc = spec_list(r)[0], spec_list(c)[0]
+        lines.append(f"psi {sr} {sc} {psi_reference(np.array(r), np.array(c))!r}")
+    return lines
 
 
 def distances():
@@ -294,6 +322,7 @@ def distances():
         ra = np.bincount(np.searchsorted(edges, a, side="left"), minlength=len(edges) + 1).astype(float)
         cb = np.bincount(np.searchsorted(edges, b, side="left"), minlength=len(edges) + 1).astype(float)
         lines.append(f"psi_quantile {spec_a} {spec_b} {bins} {psi_reference(ra, cb)!r}")
+    lines += psi_cases()
     for (ka, na, sa, sha), (kb, nb, sb, shb) in [(("u", 1, 21, 0.0), ("u", 1, 22, 0.0)),
                                                  (("u", 5, 23, 0.0), ("d3", 7, 24, 0.0)),
                                                  (("u", 1000, 25, 0.0), ("u", 1000, 26, 0.1)),
