@@ -41,7 +41,7 @@ TEST_CASE("ArrivalDetector: an empty detector has judged nothing", "[arrival_det
   CHECK(d.predictor().empty());
   CHECK(d.signals() == 0);
   CHECK(d.scale() == 1);
-  CHECK(d.options().scale_window == 10080);  // a week of 1-s intervals, capped
+  CHECK(d.options().scale_window == 2016);  // a week of 1-s intervals, capped
   CHECK(d.memory_bytes() > d.predictor().memory_bytes());
 }
 

@@ -32,7 +32,7 @@ struct ArrivalDetectorOptions {
   /// four beyond 6, six beyond 5; shifts under 3 deviations never do. Finite and > 0.
   double threshold = 12;
   /// Residuals whose median absolute value scales the next ones; 0 picks a week of
-  /// intervals, between 48 and 10,080.
+  /// intervals, between 48 and 2,016 (a week of 5-minute intervals).
   std::size_t scale_window = 0;
   /// Residuals needed before their spread is used (until then the scale is 1). ≥ 1.
   std::size_t min_scale_residuals = 30;
@@ -138,7 +138,7 @@ inline ArrivalDetectorOptions resolve_arrival_options(ArrivalDetectorOptions o, 
     fail("threshold " + to_text(o.threshold) + " is not finite and > 0");
   if (o.min_scale_residuals == 0) fail("min_scale_residuals is 0");
   if (o.scale_window == 0)
-    o.scale_window = static_cast<std::size_t>(std::clamp(std::round(7 * 86400 / interval), 48.0, 10080.0));
+    o.scale_window = static_cast<std::size_t>(std::clamp(std::round(7 * 86400 / interval), 48.0, 2016.0));
   return o;
 }
 

@@ -61,7 +61,8 @@ namespace vigil {
 /// again per shard; the plan derived from the profile, once (per numeric feature its edges,
 /// reference shares and a bin locator of 0.5–8 KB), plus per shard a copy of what the
 /// request path reads (edges and grid cells, 8 and 4 bytes each); the rate predictor
-/// (16 bytes per interval of its history); and the alert log (MonitorOptions::alert_log
+/// (16 bytes per interval of its history) and its arrival detector (16 bytes per residual of
+/// its scale window, at most 2,016); and the alert log (MonitorOptions::alert_log
 /// alerts). docs/benchmarks.md has the figure for 96 numeric and 4 categorical features.
 ///
 /// **Bad input**: observations of another schema throw vigil::invalid_argument; NaN event
