@@ -78,6 +78,22 @@ struct RatePredictorOptions {
   /// Floor of RatePrediction::log_sd, so that a series the model fits exactly does not make
   /// every deviation infinitely surprising. Finite and ≥ 0.
   double min_log_sd = 0.01;
+
+  /// Options whose lags suit intervals of `seconds` (the Monitor's choice unless told
+  /// otherwise; docs/rate_predictor.md, "Lags that follow the interval"). With D the
+  /// intervals in a day:
+  /// - recent_lags: the intervals of the last four hours, between 1 and 4 (⌊D/6⌋ clamped);
+  /// - intervals of 4 minutes or more, where 28 days fit in the 10,080 intervals that the
+  ///   1-minute defaults hold: a day, a week and two weeks (weekends differ from weekdays),
+  ///   seasonal_window 2 when the interval is an hour or shorter (the morning ramp spans
+  ///   several intervals), else 1;
+  /// - shorter intervals: a day and two days, window 1;
+  /// - every seasonal lag rounded to whole intervals and kept only if longer than the
+  ///   recent lags (so a daily interval keeps the weeks alone);
+  /// - refit_every: a day of intervals, between 1 and 60; history 0 (resolved as usual).
+  /// At 60 s this is exactly the defaults. Throws vigil::invalid_argument unless `seconds`
+  /// is finite and > 0.
+  static RatePredictorOptions for_interval(double seconds);
 };
 
 /// Which model produced a prediction. The predictor uses the richest one its history allows
@@ -597,6 +613,27 @@ inline std::vector<std::pair<std::size_t, double>> seasonal_lag_steps(const Rate
 }
 
 }  // namespace detail
+
+inline RatePredictorOptions RatePredictorOptions::for_interval(double seconds) {
+  if (!(seconds > 0 && seconds <= std::numeric_limits<double>::max()))
+    detail::throw_rate_option("interval " + detail::to_text(seconds) + " s is not finite and positive");
+  constexpr double day = 86400;
+  RatePredictorOptions o;
+  o.interval = seconds;
+  const double per_day = day / seconds;
+  o.recent_lags = static_cast<std::size_t>(std::clamp(std::floor(per_day / 6), 1.0, 4.0));
+  o.refit_every = static_cast<std::size_t>(std::clamp(std::round(per_day), 1.0, 60.0));
+  // Weekly lags when four weeks of history (two weeks of lags, twice) fit within the
+  // intervals the 1-minute defaults hold; below that, the daily lags alone.
+  const bool weekly = 28 * per_day <= 10080;
+  o.seasonal_lags.clear();
+  for (double lag : weekly ? std::vector<double>{day, 7 * day, 14 * day} : std::vector<double>{day, 2 * day}) {
+    const double whole = std::round(lag / seconds);
+    if (whole > static_cast<double>(o.recent_lags)) o.seasonal_lags.push_back(whole * seconds);
+  }
+  o.seasonal_window = weekly && seconds <= 3600 ? 2 : 1;
+  return o;
+}
 
 inline RatePredictor::RatePredictor(RatePredictorOptions options) : options_(std::move(options)) {
   detail::check_rate_options(options_);

@@ -108,8 +108,10 @@ struct AlertPolicy {
   double class_share_change = 0.05;   // largest change of a class share (warn; 2× is alert)
   std::uint64_t min_requests = 30;    // an interval with fewer values is not judged
   // Operations (docs/guide.md, "Traffic and latency").
-  double traffic_z = 5;               // |log-count surprise| in residual sds, persistent (warn)
-  double traffic_z_alert = 8;         // ... in a single interval (alert, opens at once)
+  // Surges and drops of arrivals (ArrivalDetector): a two-sided CUSUM of the log-count
+  // residuals in robust sds, with this allowance k and threshold h; a signal opens at once.
+  double traffic_slack = 3;
+  double traffic_threshold = 12;
   double silence_arrivals = 4;        // arrivals expected during a silence (warn) ...
   double silence_alert_arrivals = 12; // ... and for severity alert
   double min_silence = 10;            // seconds: shorter silences are never judged
@@ -133,6 +135,11 @@ struct AlertPolicy {
       detail::throw_invalid_argument("AlertPolicy: need 1 <= persistence <= window <= 64, got " +
                                      std::to_string(persistence) + " of " + std::to_string(window));
     if (recovery < 1) detail::throw_invalid_argument("AlertPolicy: recovery must be at least 1");
+    if (!(traffic_slack >= 0 && std::isfinite(traffic_slack)))
+      detail::throw_invalid_argument("AlertPolicy: traffic_slack " + detail::to_text(traffic_slack) + " is not finite and >= 0");
+    if (!(traffic_threshold > 0 && std::isfinite(traffic_threshold)))
+      detail::throw_invalid_argument("AlertPolicy: traffic_threshold " + detail::to_text(traffic_threshold) +
+                                     " is not finite and > 0");
     if (!(cool_down >= 0)) detail::throw_invalid_argument("AlertPolicy: cool_down " + detail::to_text(cool_down) + " is negative");
   }
 };

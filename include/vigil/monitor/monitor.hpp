@@ -63,10 +63,11 @@ namespace vigil {
 /// again per shard; the plan derived from the profile, once (per numeric feature its edges,
 /// reference shares and a bin locator of 0.5–8 KB), plus per shard a copy of what the
 /// request path reads (edges and grid cells, 8 and 4 bytes each); the rate predictor
-/// (16 bytes per interval of its history); the alert log (MonitorOptions::alert_log
-/// alerts); and while events dated ahead of the clock are held as evidence of a clock change,
-/// copies of at most MonitorOptions::clock_change_evidence observations. docs/benchmarks.md has
-/// the figure for 96 numeric and 4 categorical features.
+/// (16 bytes per interval of its history) and its arrival detector (16 bytes per residual of
+/// its scale window, at most 2,016); the alert log (MonitorOptions::alert_log alerts); and
+/// while events dated ahead of the clock are held as evidence of a clock change, copies of at
+/// most MonitorOptions::clock_change_evidence observations. docs/benchmarks.md has the figure
+/// for 96 numeric and 4 categorical features.
 ///
 /// **Bad input**: observations made for another schema (one whose handles name other
 /// features, outputs or tags, e.g. the previous model's after a reload) throw

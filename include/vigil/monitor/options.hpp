@@ -84,7 +84,9 @@ struct MonitorOptions {
   /// Alert transitions the report's alert log keeps (Report::alert_log): a reader that
   /// looks at least once per this many transitions misses none.
   std::size_t alert_log = 256;
-  /// The arrival-rate predictor (its interval is set to `interval`).
+  /// The arrival-rate predictor. Its interval is set to `interval`; while its lag settings
+  /// (recent_lags, seasonal_lags, seasonal_window, history, refit_every) are all left at
+  /// their defaults, those of RatePredictorOptions::for_interval(interval) are used.
   RatePredictorOptions rate;
   AlertPolicy alerts;
 

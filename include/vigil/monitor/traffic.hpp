@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "vigil/error.hpp"
+#include "vigil/model/arrival_detector.hpp"
 #include "vigil/model/rate_predictor.hpp"
 #include "vigil/monitor/alerts.hpp"
 #include "vigil/monitor/detail/corrections.hpp"
@@ -131,22 +132,30 @@ inline void silence_evidence(const TrafficReport& r, const AlertPolicy& policy, 
   out.push_back(std::move(e));
 }
 
-/// Evidence of arrivals far from prediction. The rule validated on real traffic
-/// (docs/rate_predictor.md): |z| ≥ traffic_z in consecutive intervals (persistence), or
-/// ≥ traffic_z_alert in one, which opens at once; only once the predictor models the stream
-/// (`model` recent or seasonal, not a fall-back to the mean), with a significant Poisson test.
-inline void arrival_evidence(const TrafficReport& r, RateModel model, const AlertPolicy& policy,
-                             std::vector<Evidence>& out) {
-  const bool modelled = model == RateModel::recent || model == RateModel::seasonal;
-  if (!modelled || std::isnan(r.arrival_z) || !(r.arrival_p_value < policy.p_value)) return;
-  const int level = severity_of(std::fabs(r.arrival_z), policy.traffic_z, policy.traffic_z_alert);
-  if (level == 0) return;
-  Evidence e{AlertKind::traffic, traffic_subject(TrafficSignal::arrivals), severity_at(level), r.arrival_z,
-             r.arrival_p_value,
-             std::string(r.arrival_z > 0 ? "More" : "Fewer") + " requests than predicted: " +
-                 std::to_string(r.recent_arrivals) + " vs " + fixed(r.predicted_arrivals, 1) + " expected (z " +
-                 fixed(r.arrival_z) + ", " + r.rate_model + " model)."};
-  e.immediate = level == 2;
+/// The arrival detector's settings from the alert policy.
+inline ArrivalDetectorOptions arrival_detector_options(const AlertPolicy& policy) {
+  ArrivalDetectorOptions o;
+  o.slack = policy.traffic_slack;
+  o.threshold = policy.traffic_threshold;
+  return o;
+}
+
+/// Evidence of a surge or a drop of arrivals: the interval at which the ArrivalDetector
+/// signals one (docs/rate_predictor.md, "Surges and drops"). It opens an alert at once (the
+/// CUSUM has already weighed the persistence); severity alert when the interval alone
+/// crossed the threshold (a stop, a burst), else warn.
+inline void arrival_evidence(const ArrivalVerdict& v, const AlertPolicy& policy, std::vector<Evidence>& out) {
+  if (!v.signalled()) return;
+  const bool surge = v.direction == stats::ChangeDirection::increase;
+  const bool single = v.single_interval(arrival_detector_options(policy));
+  const double statistic = surge ? v.surge_statistic : v.drop_statistic;
+  const double expected = expected_count(v.prediction.log_rate);
+  Evidence e{AlertKind::traffic, traffic_subject(TrafficSignal::arrivals), single ? Severity::alert : Severity::warn,
+             v.z, v.prediction.log_rate > 0 ? stats::poisson_two_sided_p_value(v.count, expected) : FeatureReport::nan(),
+             std::string(surge ? "Surge" : "Drop") + " of requests: " + fixed(v.count, 0) + " vs " + fixed(expected, 1) +
+                 " expected (z " + fixed(v.z) + ", CUSUM " + fixed(statistic, 1) + " over " +
+                 fixed(policy.traffic_threshold, 1) + ", " + to_string(v.prediction.model) + " model)."};
+  e.immediate = true;
   out.push_back(std::move(e));
 }
 
@@ -180,12 +189,12 @@ inline void rate_rise_evidence(const TrafficReport& r, TrafficSignal signal, dou
                                percent(background_rate) + " in the background."});
 }
 
-/// Evidence from the interval figures: arrivals far from the prediction of `model` (unless
-/// `judge_arrivals` is false: a finished log's partial last interval), completions falling
-/// behind arrivals, error or timeout rates rising significantly.
-inline void traffic_evidence(const TrafficReport& r, RateModel model, const AlertPolicy& policy, bool judge_arrivals,
-                             std::vector<Evidence>& out) {
-  if (judge_arrivals) arrival_evidence(r, model, policy, out);
+/// Evidence from the interval figures: a surge or drop of arrivals signalled in `verdict`
+/// (unless `judge_arrivals` is false: a finished log's partial last interval), completions
+/// falling behind arrivals, error or timeout rates rising significantly.
+inline void traffic_evidence(const TrafficReport& r, const ArrivalVerdict& verdict, const AlertPolicy& policy,
+                             bool judge_arrivals, std::vector<Evidence>& out) {
+  if (judge_arrivals) arrival_evidence(verdict, policy, out);
   completion_evidence(r, policy, out);
   rate_rise_evidence(r, TrafficSignal::errors, r.error_rate, r.background_error_rate, r.error_p_value, "Errors",
                      policy, out);
@@ -193,15 +202,35 @@ inline void traffic_evidence(const TrafficReport& r, RateModel model, const Aler
                      "Timeouts", policy, out);
 }
 
-/// The traffic family's figures of an interval, and the model that predicted its arrivals.
+/// The traffic family's figures of an interval, and what the arrival detector made of it.
 struct TrafficSection {
   TrafficReport report;
-  RateModel model = RateModel::none;
+  ArrivalVerdict verdict;
 };
 
+/// The Monitor's rate options: `options.rate` with the Monitor's interval, and, when its lag
+/// settings (recent_lags, seasonal_lags, seasonal_window, history, refit_every) are all left
+/// at their defaults, those of RatePredictorOptions::for_interval(options.interval).
+inline RatePredictorOptions monitor_rate_options(const MonitorOptions& options) {
+  RatePredictorOptions r = options.rate;
+  r.interval = options.interval;
+  const RatePredictorOptions defaults;
+  const bool lags_left = r.recent_lags == defaults.recent_lags && r.seasonal_lags == defaults.seasonal_lags &&
+                         r.seasonal_window == defaults.seasonal_window && r.history == defaults.history &&
+                         r.refit_every == defaults.refit_every;
+  if (!lags_left) return r;
+  const RatePredictorOptions chosen = RatePredictorOptions::for_interval(options.interval);
+  r.recent_lags = chosen.recent_lags;
+  r.seasonal_lags = chosen.seasonal_lags;
+  r.seasonal_window = chosen.seasonal_window;
+  r.history = chosen.history;
+  r.refit_every = chosen.refit_every;
+  return r;
+}
+
 /// The traffic family (docs/concepts.md, "Monitor family"). It alone keeps state across
-/// evaluations: the arrival-rate predictor, fed each evaluated interval's arrivals, so each
-/// interval is analysed once.
+/// evaluations: the arrival detector and its rate predictor, fed each evaluated interval's
+/// arrivals, so each interval is analysed once.
 class TrafficFamily {
  public:
   static constexpr Family id = Family::traffic;
@@ -213,15 +242,13 @@ class TrafficFamily {
 
   static Plan make_plan(const Schema&, const Profile&, const MonitorOptions&) { return Plan{}; }
   TrafficFamily(const Plan&, const MonitorOptions& options)
-      : interval_(options.interval), recent_intervals_(options.recent_intervals), rate_([&] {
-          RatePredictorOptions r = options.rate;
-          r.interval = options.interval;
-          return r;
-        }()) {}
+      : interval_(options.interval),
+        recent_intervals_(options.recent_intervals),
+        arrivals_(monitor_rate_options(options), arrival_detector_options(options.alerts)) {}
 
-  /// The recent interval(s) against the background, and their arrivals against the rate
-  /// predicted from the intervals before them; then the interval's arrivals feed the
-  /// predictor (a finished log's partial last interval is no count to learn from).
+  /// The recent interval(s) against the background, and the newest interval's arrivals
+  /// judged by the arrival detector against the rate predicted from the intervals before
+  /// them, then learnt (a finished log's partial last interval is neither).
   Section analyze(const History<State>& history, const EvaluationContext& context, const SlotContext&) {
     const EvaluationWindow& w = context.window;
     const bool explicit_arrivals = context.intake.explicit_arrivals();
@@ -231,19 +258,21 @@ class TrafficFamily {
     s.report.in_flight = context.intake.in_flight();
     const std::int64_t k = w.interval;
     feed(k - 1, context.intake);
-    const RatePrediction prediction = predict(k);
     const double count = context.partial ? std::numeric_limits<double>::quiet_NaN() : context.intake.arrivals_in(k);
-    if (std::isnan(count)) rate_.add_unknown(k);
-    else rate_.add(k, count);
+    if (std::isnan(count)) {
+      s.verdict.prediction = predict(k);
+      arrivals_.add_unknown(k);
+    } else {
+      s.verdict = arrivals_.add(k, count);
+    }
     fed_through_ = k;
-    s.model = prediction.model;
-    judge_arrivals(prediction, s.report);
+    judge_arrivals(s.verdict.prediction, s.report);
     return s;
   }
   Tickets tests(const Section&, Corrections&) const { return {}; }
   void evidence(const Section& section, const Tickets&, const Corrections&, const EvaluationContext& context,
                 const SlotContext&, std::vector<Evidence>& out) const {
-    traffic_evidence(section.report, section.model, context.policy, !context.partial, out);
+    traffic_evidence(section.report, section.verdict, context.policy, !context.partial, out);
   }
 
   /// A silence noticed between interval ends (a health check asking at `now` while no
@@ -252,7 +281,7 @@ class TrafficFamily {
   /// judged before the first interval was evaluated.
   void silence(double now, const IntakeAccess& intake, const AlertPolicy& policy, Report& report,
                std::vector<Evidence>& out) const {
-    if (!std::isfinite(now) || rate_.empty()) return;
+    if (!std::isfinite(now) || arrivals_.predictor().empty()) return;
     const RatePrediction prediction = predict(IntervalClock{interval_}.of(now));
     if (prediction.model == RateModel::none) return;
     TrafficReport& r = report.traffic;
@@ -260,8 +289,8 @@ class TrafficFamily {
     silence_evidence(r, policy, out);
   }
 
-  /// Bytes of the family's state: the rate predictor's history.
-  std::size_t memory_bytes() const { return sizeof(*this) + rate_.memory_bytes() - sizeof(rate_); }
+  /// Bytes of the family's state: the arrival detector and its rate predictor's history.
+  std::size_t memory_bytes() const { return sizeof(*this) + arrivals_.memory_bytes() - sizeof(arrivals_); }
 
   static void place(Section&& section, Report& report) { report.traffic = std::move(section.report); }
   static void mark(const Subject&, Status status, Report& report) {
@@ -269,27 +298,27 @@ class TrafficFamily {
   }
 
  private:
-  // Intervals up to k never given to the predictor (evaluations skipped) are given now, or
+  // Intervals up to k never given to the detector (evaluations skipped) are given now, or
   // declared unknown when retention no longer holds them at fine resolution. The first
   // interval judged starts the series.
   void feed(std::int64_t k, const IntakeAccess& intake) {
     if (fed_through_ == IntervalClock::none) return;
     std::int64_t from = fed_through_ + 1;
-    const auto history = static_cast<std::int64_t>(rate_.options().history);
+    const auto history = static_cast<std::int64_t>(arrivals_.predictor().options().history);
     if (k - from > history) from = k - history;
     for (std::int64_t j = from; j <= k; ++j) {
       const double count = intake.arrivals_in(j);
-      if (std::isnan(count)) rate_.add_unknown(j);
-      else rate_.add(j, count);
+      if (std::isnan(count)) arrivals_.add_unknown(j);
+      else arrivals_.add(j, count);
     }
     fed_through_ = std::max(fed_through_, k);
   }
   // The prediction for k, made from the intervals before it; none when the lags of k are no
   // longer held.
   RatePrediction predict(std::int64_t k) const {
-    if (rate_.empty()) return RatePrediction{};
+    if (arrivals_.predictor().empty()) return RatePrediction{};
     try {
-      return rate_.predict(k);
+      return arrivals_.predictor().predict(k);
     } catch (const vigil::error&) {
       return RatePrediction{};
     }
@@ -307,8 +336,8 @@ class TrafficFamily {
 
   double interval_;
   std::size_t recent_intervals_;
-  RatePredictor rate_;
-  std::int64_t fed_through_ = IntervalClock::none;  // last interval given to rate_
+  ArrivalDetector arrivals_;
+  std::int64_t fed_through_ = IntervalClock::none;  // last interval given to arrivals_
 };
 
 }  // namespace detail
