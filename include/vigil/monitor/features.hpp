@@ -299,10 +299,12 @@ class FeatureFamily {
           analyze_numeric(plan_->numeric[i], i, recent.state, background.state, horizon.state, reference_rows));
     for (std::size_t i = 0; i < plan_->categorical.size(); ++i)
       section.push_back(analyze_categorical(plan_->categorical[i], i, recent, background, horizon));
-    for (FeatureReport& f : section) {
+    for (std::size_t i = 0; i < section.size(); ++i) {
+      FeatureReport& f = section[i];
       exact_share_tests(f, context.policy);
       f.recent_intervals = pooled.intervals;
       if (!pooled.enough) f.status = Status::insufficient_data;
+      if (too_small_for_g_test(pooled, *options_, f.recent_count, groups_of(i))) forget_shift(f);
     }
     return section;
   }
@@ -343,6 +345,17 @@ class FeatureFamily {
   }
 
  private:
+  // The groups of feature i's short-term G-tests: its deciles, or its categories.
+  std::size_t groups_of(std::size_t i) const {
+    const std::size_t numeric = plan_->numeric.size();
+    return i < numeric ? plan_->numeric[i].decile_count : plan_->categorical[i - numeric].reference_share.size();
+  }
+  // A short-term comparison not judged: too few values for its test.
+  static void forget_shift(FeatureReport& f) {
+    f.shift_statistic = f.shift_p_value = f.shift_psi = FeatureReport::nan();
+    f.profile_statistic = f.profile_p_value = FeatureReport::nan();
+  }
+
   const Plan* plan_;
   const MonitorOptions* options_;
 };

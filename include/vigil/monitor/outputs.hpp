@@ -199,9 +199,14 @@ class OutputFamily {
       const OutputPlan& p = plan_->outputs[i];
       const TDigest<>& reference = profile.output(Output{p.profile_output}).digest;
       section.push_back(analyze_output(p, i, recent, background, horizon, reference, reference_rows));
-      section.back().recent_requests = recent.requests;
-      section.back().recent_intervals = pooled.intervals;
-      if (!pooled.enough) section.back().status = Status::insufficient_data;
+      OutputReport& r = section.back();
+      r.recent_requests = recent.requests;
+      r.recent_intervals = pooled.intervals;
+      if (!pooled.enough) r.status = Status::insufficient_data;
+      if (too_small_for_g_test(pooled, *options_, r.recent_count, p.reference_share.size()))
+        r.shift_statistic = r.shift_p_value = r.shift_psi = r.profile_statistic = r.profile_p_value = FeatureReport::nan();
+      if (too_small_for_g_test(pooled, *options_, r.recent_count, p.reference_class_share.size()))
+        r.class_statistic = r.class_p_value = FeatureReport::nan();
     }
     return section;
   }

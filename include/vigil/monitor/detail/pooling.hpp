@@ -59,5 +59,16 @@ PooledSample<State> pool_recent(const History<State>& history, const EvaluationW
   return s;
 }
 
+/// Whether a sample of `count` values is too small for a G-test over `groups` groups when it
+/// was pooled: the chi-square approximation wants about 5 values expected per group (Cochran,
+/// "Some methods for strengthening the common chi-square tests", Biometrics 10, 1954), and the
+/// pooled spans of consecutive evaluations overlap, so persistence does not make up for a
+/// test that is too eager. A sample of the recent interval(s) alone is judged as before.
+template <class State>
+bool too_small_for_g_test(const PooledSample<State>& s, const MonitorOptions& options, std::uint64_t count,
+                          std::size_t groups) {
+  return s.intervals > options.recent_intervals && count < 5 * static_cast<std::uint64_t>(groups);
+}
+
 }  // namespace detail
 }  // namespace vigil
