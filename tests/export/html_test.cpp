@@ -367,7 +367,7 @@ TEST_CASE("to_html: whole pages byte for byte", "[export]") {
     CHECK(page.find("<figcaption>Feature shift PSI (recent vs background) (largest 1 of 3)</figcaption>") !=
           std::string::npos);
     CHECK(page.find("<figcaption>Output median score (recent) (largest 1 of 2)</figcaption>") != std::string::npos);
-    CHECK(page.find("<figcaption>Model status (0 ok, 1 warn, 2 alert)</figcaption>") != std::string::npos);
+    CHECK(page.find("<figcaption>Model status (0 ok, 1 warn, 2 alert, -1 insufficient data)</figcaption>") != std::string::npos);
     CHECK(count(page, "<li><i style=") == 5);  // one legend entry per chart of subjects
     CHECK(page.find("<td class=\"lv-alert\">0.312</td>") != std::string::npos);  // PSI of age, now alert
     CHECK(page.find("<td class=\"lv-warn\">0.0625</td>") != std::string::npos);  // PSI of region, now warn

@@ -542,10 +542,11 @@ TEST_CASE("to_json(Report): NaN and infinities are null, numbers round-trip, tex
     CHECK(f["unseen_values"].items.at(0)["count"].number == 7);
     CHECK(f.keys() == std::vector<std::string>{
                           "name", "categorical", "status", "horizon_count", "psi", "ks_statistic", "ks_p_value",
-                          "wasserstein", "js_distance", "recent_count", "shift_statistic", "shift_p_value",
-                          "shift_psi", "profile_statistic", "profile_p_value", "recent_mean", "reference_mean",
-                          "missing_rate", "reference_missing_rate", "out_of_range_rate", "unseen_rate",
-                          "unseen_values", "bad_values"});
+                          "wasserstein", "js_distance", "recent_count", "recent_requests", "recent_intervals",
+                          "shift_statistic", "shift_p_value", "shift_psi", "profile_statistic", "profile_p_value",
+                          "recent_mean", "reference_mean", "missing_rate", "reference_missing_rate",
+                          "out_of_range_rate", "unseen_rate", "missing_p_value", "out_of_range_p_value",
+                          "unseen_p_value", "unseen_values", "bad_values"});
     const Json& o = j["outputs"].items.at(0);
     CHECK(o["name"].text == "score\nline");
     CHECK(o["classes"].items.at(0).text == "a\"b");
@@ -553,9 +554,10 @@ TEST_CASE("to_json(Report): NaN and infinities are null, numbers round-trip, tex
     CHECK(o["class_share"].items.at(1).is_null());
     CHECK(o.keys() == std::vector<std::string>{
                           "name", "status", "horizon_count", "psi", "ks_statistic", "ks_p_value", "wasserstein",
-                          "recent_count", "shift_statistic", "shift_p_value", "shift_psi", "profile_statistic",
+                          "recent_count", "recent_requests", "recent_intervals", "shift_statistic", "shift_p_value", "shift_psi",
+                          "profile_statistic",
                           "profile_p_value", "recent_ks_statistic", "recent_ks_p_value", "recent_p50", "recent_p90",
-                          "recent_p99", "reference_p50", "recent_requests", "missing_scores", "non_finite_scores",
+                          "recent_p99", "reference_p50", "missing_scores", "non_finite_scores",
                           "missing_rate", "non_finite_rate", "reference_missing_rate", "background_missing_rate",
                           "missing_p_value", "missing_shift_p_value", "missing_classes", "class_missing_rate",
                           "classes", "class_share", "reference_class_share", "class_statistic", "class_p_value"});

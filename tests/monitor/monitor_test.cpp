@@ -212,7 +212,8 @@ TEST_CASE("Monitor: one request", "[monitor]") {
   CHECK(r.features[2].name == "channel");
   CHECK(r.features[2].categorical);
   CHECK(r.features[0].recent_count == 1);
-  CHECK(r.status == vigil::Status::ok);  // one request is never enough evidence
+  // One request is never enough evidence, and the report says so rather than ok.
+  CHECK(r.status == vigil::Status::insufficient_data);
   REQUIRE(r.cohorts.size() == 1);
   CHECK(r.cohorts[0].tag == "region");
 }

@@ -600,7 +600,7 @@ void write_slow_traffic(const std::string& path, double gap, int minutes, double
 
 }  // namespace
 
-TEST_CASE("vigil replay --min-requests: a low-rate replay judges the intervals the default skips", "[cli]") {
+TEST_CASE("vigil replay --min-requests: a low-rate replay judges each interval on its own instead of pooling", "[cli]") {
   TempDir dir("min-requests");
   write_rows(dir / "train.csv", 4000, 1, false, 0, 0);
   REQUIRE(vigil_cli(profile_args(dir)).code == 0);
@@ -612,8 +612,14 @@ TEST_CASE("vigil replay --min-requests: a low-rate replay judges the intervals t
   REQUIRE(run.code == 0);
   auto alerts = read_alerts(dir / "alerts.jsonl");
   INFO(describe(alerts));
-  // Ten values an interval, fewer than AlertPolicy::min_requests (30): never judged.
-  CHECK(first_alert(alerts, "out_of_range", "x", traffic_start, traffic_start + 3600) == nullptr);
+  // Ten values an interval, fewer than AlertPolicy::min_requests (30): judged only once three
+  // intervals are pooled, the first of them after the fault began.
+  const AlertLine* pooled = first_alert(alerts, "out_of_range", "x", traffic_start, traffic_start + 3600);
+  REQUIRE(pooled != nullptr);
+  const double pooled_time = pooled->time;
+  CHECK(pooled_time >= fault + 120);
+  // A pooled sample of 30 values is too small for the G-test of x's shape.
+  CHECK(first_alert(alerts, "feature_shift", "x", traffic_start, traffic_start + 3600) == nullptr);
 
   auto args = replay_args(dir);
   args.insert(args.end(), {"--min-requests", "5"});
@@ -625,6 +631,9 @@ TEST_CASE("vigil replay --min-requests: a low-rate replay judges the intervals t
   const AlertLine* caught = first_alert(alerts, "out_of_range", "x", fault, fault + 180);
   REQUIRE(caught != nullptr);
   CHECK(caught->severity == "alert");
+  CHECK(caught->time <= pooled_time);
+  // Each interval of ten judged on its own, by the G-test too.
+  CHECK(first_alert(alerts, "feature_shift", "x", fault, fault + 180) != nullptr);
 }
 
 TEST_CASE("vigil replay --cool-down: a fault that comes back within the cool-down opens again only without it",

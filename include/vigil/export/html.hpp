@@ -158,7 +158,7 @@ inline void ReportHistory::add(const Report& report) {
   if (times_.size() >= max_points_) halve();
   times_.push_back(report.time);
   static const std::string model;
-  put(status, model, static_cast<double>(static_cast<int>(report.status)));
+  put(status, model, report.status == Status::insufficient_data ? -1.0 : static_cast<double>(static_cast<int>(report.status)));
   put(recent_requests, model, static_cast<double>(report.recent_requests));
   for (const FeatureReport& f : report.features) {
     put(feature_shift_psi, f.name, f.shift_psi);
@@ -276,6 +276,12 @@ inline void html_badge(HtmlPage& p, std::string_view word) {
 
 inline void html_status(HtmlPage& p, Status s) { html_badge(p, to_string(s)); }
 
+/// A recent count, and the intervals pooled into it when there were more than one.
+inline void html_recent_count(HtmlPage& p, std::uint64_t count, std::uint64_t intervals) {
+  p.format("{}", count);
+  if (intervals > 1) p.format("<br><span class=\"muted\">{} intervals</span>", intervals);
+}
+
 /// A number, shaded when it crosses the warn or alert threshold.
 inline void html_shaded_cell(HtmlPage& p, double v, double warn, double alert) {
   p.format("<td{}>{}</td>", html_level(v, warn, alert), html_number(v));
@@ -302,7 +308,7 @@ inline constexpr std::string_view html_style = R"css(
 *{box-sizing:border-box}
 body{font:14px/1.45 -apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1d2430;margin:0;background:#f5f6f8}
 header{padding:18px 28px;color:#fff;background:var(--ok)}
-header.st-warn{background:var(--warn)}header.st-alert{background:var(--alert)}
+header.st-warn{background:var(--warn)}header.st-alert{background:var(--alert)}header.st-insufficient_data{background:var(--muted)}
 header h1{margin:0 0 4px;font-size:22px;font-weight:600}
 header p{margin:2px 0;opacity:.95}
 nav{margin-top:8px}nav a{color:#fff;margin-right:16px;font-weight:600;text-decoration:none;border-bottom:1px solid rgba(255,255,255,.5)}
@@ -317,7 +323,7 @@ td.l,th.l{text-align:left}
 td.msg{text-align:left;white-space:normal;min-width:320px}
 tr:hover td{background:#fafbfc}
 .badge{display:inline-block;min-width:44px;text-align:center;padding:1px 7px;border-radius:10px;color:#fff;font-size:12px;font-weight:600;text-transform:uppercase}
-.st-ok{background:var(--ok)}.st-warn{background:var(--warn)}.st-alert{background:var(--alert)}
+.st-ok{background:var(--ok)}.st-warn{background:var(--warn)}.st-alert{background:var(--alert)}.st-insufficient_data{background:var(--muted)}
 header .badge{background:rgba(255,255,255,.22);font-size:14px;padding:2px 10px}
 td.lv-warn{background:#fff3cd}td.lv-alert{background:#f8d7da}
 .muted{color:var(--muted)}
@@ -532,7 +538,7 @@ inline void html_history(HtmlPage& p, const ReportHistory& history, const HtmlOp
   const std::size_t max_lines = options.max_chart_lines;
   html_section_start(p, "history", "History");
   p.raw("<div class=\"charts\">\n");
-  html_model_chart(p, history, ReportHistory::status, "Model status (0 ok, 1 warn, 2 alert)", true);
+  html_model_chart(p, history, ReportHistory::status, "Model status (0 ok, 1 warn, 2 alert, -1 insufficient data)", true);
   html_model_chart(p, history, ReportHistory::recent_requests, "Requests per recent interval", false);
   html_subject_chart(p, history, ReportHistory::feature_shift_psi, "Feature shift PSI (recent vs background)",
                      psi_marks, max_lines);
@@ -616,7 +622,9 @@ inline void html_feature_row(HtmlPage& p, const FeatureReport& f, const AlertPol
   html_status(p, f.status);
   p.format("</td><td>{}</td>", f.horizon_count);
   html_drift_cells(p, f, policy);
-  p.format("<td>{}</td><td>{}</td>", html_number(f.js_distance), f.recent_count);
+  p.format("<td>{}</td><td>", html_number(f.js_distance));
+  html_recent_count(p, f.recent_count, f.recent_intervals);
+  p.raw("</td>");
   html_shaded_cell(p, f.shift_psi, policy.psi_warn, policy.psi_alert);
   p.format("<td>{}</td><td>{} / {}</td>", html_p_value(f.shift_p_value), html_number(f.recent_mean),
            html_number(f.reference_mean));
@@ -669,7 +677,9 @@ inline void html_output_row(HtmlPage& p, const OutputReport& o, const AlertPolic
   html_status(p, o.status);
   p.format("</td><td>{}</td>", o.horizon_count);
   html_drift_cells(p, o, policy);
-  p.format("<td>{}</td>", o.recent_count);
+  p.raw("<td>");
+  html_recent_count(p, o.recent_count, o.recent_intervals);
+  p.raw("</td>");
   html_shaded_cell(p, o.shift_psi, policy.psi_warn, policy.psi_alert);
   p.format("<td>{}</td>", html_p_value(o.shift_p_value));
   p.format("<td>{}</td><td>{}</td><td>{}</td><td>{}</td>", html_number(o.recent_p50), html_number(o.recent_p90),

@@ -186,6 +186,8 @@ inline void write_json(JsonWriter& w, const FeatureReport& f) {
   w.member("wasserstein", f.wasserstein);
   w.member("js_distance", f.js_distance);
   w.member("recent_count", f.recent_count);
+  w.member("recent_requests", f.recent_requests);
+  w.member("recent_intervals", f.recent_intervals);
   w.member("shift_statistic", f.shift_statistic);
   w.member("shift_p_value", f.shift_p_value);
   w.member("shift_psi", f.shift_psi);
@@ -197,6 +199,9 @@ inline void write_json(JsonWriter& w, const FeatureReport& f) {
   w.member("reference_missing_rate", f.reference_missing_rate);
   w.member("out_of_range_rate", f.out_of_range_rate);
   w.member("unseen_rate", f.unseen_rate);
+  w.member("missing_p_value", f.missing_p_value);
+  w.member("out_of_range_p_value", f.out_of_range_p_value);
+  w.member("unseen_p_value", f.unseen_p_value);
   w.key("unseen_values");
   w.begin_array();
   for (const auto& [value, count] : f.unseen_values) {
@@ -229,6 +234,8 @@ inline void write_json(JsonWriter& w, const OutputReport& o) {
   w.member("ks_p_value", o.ks_p_value);
   w.member("wasserstein", o.wasserstein);
   w.member("recent_count", o.recent_count);
+  w.member("recent_requests", o.recent_requests);
+  w.member("recent_intervals", o.recent_intervals);
   w.member("shift_statistic", o.shift_statistic);
   w.member("shift_p_value", o.shift_p_value);
   w.member("shift_psi", o.shift_psi);
@@ -240,7 +247,6 @@ inline void write_json(JsonWriter& w, const OutputReport& o) {
   w.member("recent_p90", o.recent_p90);
   w.member("recent_p99", o.recent_p99);
   w.member("reference_p50", o.reference_p50);
-  w.member("recent_requests", o.recent_requests);
   w.member("missing_scores", o.missing_scores);
   w.member("non_finite_scores", o.non_finite_scores);
   w.member("missing_rate", o.missing_rate);

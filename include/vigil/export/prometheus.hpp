@@ -161,7 +161,11 @@ inline void PrometheusWriter::write_header() {
   header_written_ = true;
 }
 
-inline double status_value(Status s) { return static_cast<double>(static_cast<int>(s)); }
+/// A status as a gauge value: 0 ok, 1 warn, 2 alert, and −1 for insufficient_data, below ok
+/// so that a rule on `> 0` pages no one for it and `== 0` does not read it as ok.
+inline double status_value(Status s) {
+  return s == Status::insufficient_data ? -1.0 : static_cast<double>(static_cast<int>(s));
+}
 
 /// What the figures of a series describe: the whole model (no label) or one cohort
 /// (`cohort_tag`, `cohort_value`). Every feature, output and latency family repeats its
@@ -268,7 +272,7 @@ void write_quantiles(PrometheusWriter& w, std::string_view labels, const Prometh
 
 // clang-format off
 inline const PrometheusGauge<FeatureReport> feature_gauges[] = {
-  {"vigil_feature_status", "Status of the feature: 0 ok, 1 warn, 2 alert (worst open alert about it).",
+  {"vigil_feature_status", "Status of the feature: 0 ok, 1 warn, 2 alert, -1 insufficient data: too few recent requests, even pooled (else the worst open alert about it).",
    [](const FeatureReport& f) { return status_value(f.status); }},
   {"vigil_feature_horizon_values", "Values of the feature in the long-term horizon.",
    [](const FeatureReport& f) { return static_cast<double>(f.horizon_count); }},
@@ -284,6 +288,10 @@ inline const PrometheusGauge<FeatureReport> feature_gauges[] = {
    [](const FeatureReport& f) { return f.js_distance; }},
   {"vigil_feature_recent_values", "Values of the feature in the recent interval(s).",
    [](const FeatureReport& f) { return static_cast<double>(f.recent_count); }},
+  {"vigil_feature_recent_requests", "Requests in the recent interval(s), with or without the feature.",
+   [](const FeatureReport& f) { return static_cast<double>(f.recent_requests); }},
+  {"vigil_feature_recent_intervals", "Intervals in the recent sample, pooled back while they held too few requests.",
+   [](const FeatureReport& f) { return static_cast<double>(f.recent_intervals); }},
   {"vigil_feature_shift_g_statistic", "G statistic of the recent interval(s) against the trailing background, on training deciles.",
    [](const FeatureReport& f) { return f.shift_statistic; }},
   {"vigil_feature_shift_p_value", "P-value of the G test of the recent interval(s) against the trailing background.",
@@ -311,7 +319,7 @@ inline const PrometheusGauge<FeatureReport> feature_gauges[] = {
 };
 
 inline const PrometheusGauge<OutputReport> output_gauges[] = {
-  {"vigil_output_status", "Status of the model output: 0 ok, 1 warn, 2 alert (worst open alert about it).",
+  {"vigil_output_status", "Status of the model output: 0 ok, 1 warn, 2 alert, -1 insufficient data: too few recent requests, even pooled (else the worst open alert about it).",
    [](const OutputReport& o) { return status_value(o.status); }},
   {"vigil_output_horizon_scores", "Scores of the output in the long-term horizon.",
    [](const OutputReport& o) { return static_cast<double>(o.horizon_count); }},
@@ -325,6 +333,10 @@ inline const PrometheusGauge<OutputReport> output_gauges[] = {
    [](const OutputReport& o) { return o.wasserstein; }},
   {"vigil_output_recent_scores", "Scores of the output in the recent interval(s).",
    [](const OutputReport& o) { return static_cast<double>(o.recent_count); }},
+  {"vigil_output_recent_requests", "Requests in the recent interval(s), with or without a score.",
+   [](const OutputReport& o) { return static_cast<double>(o.recent_requests); }},
+  {"vigil_output_recent_intervals", "Intervals in the recent sample, pooled back while they held too few requests.",
+   [](const OutputReport& o) { return static_cast<double>(o.recent_intervals); }},
   {"vigil_output_shift_g_statistic", "G statistic of the recent scores against the trailing background, on training deciles.",
    [](const OutputReport& o) { return o.shift_statistic; }},
   {"vigil_output_shift_p_value", "P-value of the G test of the recent scores against the trailing background.",
@@ -341,8 +353,6 @@ inline const PrometheusGauge<OutputReport> output_gauges[] = {
    [](const OutputReport& o) { return o.recent_ks_p_value; }},
   {"vigil_output_missing_ratio", "Share of recent requests without a finite score for the output (absent, NaN or infinite).",
    [](const OutputReport& o) { return o.missing_rate; }},
-  {"vigil_output_recent_requests", "Requests in the recent interval(s), with or without a score for the output.",
-   [](const OutputReport& o) { return static_cast<double>(o.recent_requests); }},
   {"vigil_output_missing_scores", "Recent requests without a score for the output.",
    [](const OutputReport& o) { return static_cast<double>(o.missing_scores); }},
   {"vigil_output_non_finite_scores", "Recent scores of the output that were NaN or infinite.",
@@ -400,7 +410,7 @@ inline const PrometheusGauge<SlowAttribution> attribution_gauges[] = {
 
 /// Health, report time and the requests judged.
 inline void append_model_metrics(PrometheusWriter& w, const Report& report) {
-  w.gauge("vigil_status", "Health of the model: 0 ok, 1 warn, 2 alert (worst open alert).",
+  w.gauge("vigil_status", "Health of the model: 0 ok, 1 warn, 2 alert (worst open alert); without an open alert, -1 when a feature or output could not be judged.",
           status_value(report.status));
   w.gauge("vigil_report_time_seconds",
           "Event time the report describes (end of the latest evaluated interval), Unix seconds.", report.time);
@@ -448,7 +458,7 @@ inline void append_open_alerts(PrometheusWriter& w, const std::vector<Alert>& op
 
 inline void append_cohort_metrics(PrometheusWriter& w, const std::vector<PrometheusScope>& scopes) {
   w.family("vigil_cohort_status", "gauge",
-           "Status of the cohort: 0 ok, 1 warn, 2 alert (worst of its features, outputs and latency).");
+           "Status of the cohort: 0 ok, 1 warn, 2 alert (worst of its features, outputs and latency); without an open alert, -1 when a feature or output could not be judged.");
   for (const PrometheusScope& scope : scopes)
     if (scope.cohort != nullptr) w.sample(scope.labels, status_value(scope.cohort->status));
   w.family("vigil_cohort_horizon_requests", "gauge", "Requests of the cohort in the long-term horizon.");

@@ -54,11 +54,34 @@ inline const char* to_string(AlertKind kind) {
 enum class Severity : std::uint8_t { warn = 1, alert = 2 };
 inline const char* to_string(Severity s) { return s == Severity::alert ? "alert" : "warn"; }
 
-/// Health of a monitored thing, and of the whole model: ok < warn < alert.
-enum class Status : std::uint8_t { ok = 0, warn = 1, alert = 2 };
+/// Health of a monitored thing, and of the whole model. `insufficient_data`: the recent
+/// requests, pooled back over the whole background, are still fewer than the alert policy's
+/// `min_requests`, so the short-term rules could not judge it. It pages no one and never reads
+/// as ok: from least to most urgent, ok < insufficient_data < warn < alert (status_rank).
+/// The numeric values are stable (ok 0, warn 1, alert 2, insufficient_data 3); compare
+/// urgency with status_rank() or worse(), not with <.
+enum class Status : std::uint8_t { ok = 0, warn = 1, alert = 2, insufficient_data = 3 };
 inline const char* to_string(Status s) {
-  return s == Status::alert ? "alert" : (s == Status::warn ? "warn" : "ok");
+  switch (s) {
+    case Status::ok: return "ok";
+    case Status::warn: return "warn";
+    case Status::alert: return "alert";
+    case Status::insufficient_data: return "insufficient_data";
+  }
+  return "unknown";
 }
+/// Urgency of a status: ok 0, insufficient_data 1, warn 2, alert 3.
+inline int status_rank(Status s) {
+  switch (s) {
+    case Status::ok: return 0;
+    case Status::insufficient_data: return 1;
+    case Status::warn: return 2;
+    case Status::alert: return 3;
+  }
+  return 0;
+}
+/// The more urgent of two statuses.
+inline Status worse(Status a, Status b) { return status_rank(b) > status_rank(a) ? b : a; }
 
 /// An alert transition: raised (opened), escalated (warn → alert while open) or resolved.
 struct Alert {

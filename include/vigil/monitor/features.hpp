@@ -26,9 +26,11 @@
 #include "vigil/monitor/detail/corrections.hpp"
 #include "vigil/monitor/detail/evaluation_context.hpp"
 #include "vigil/monitor/detail/evidence_text.hpp"
+#include "vigil/monitor/detail/exact_tests.hpp"
 #include "vigil/monitor/detail/feature_plan.hpp"
 #include "vigil/monitor/detail/feature_state.hpp"
 #include "vigil/monitor/detail/missing_shares.hpp"
+#include "vigil/monitor/detail/pooling.hpp"
 #include "vigil/monitor/options.hpp"
 #include "vigil/monitor/report.hpp"
 #include "vigil/monitor/subject.hpp"
@@ -156,6 +158,24 @@ inline FeatureReport analyze_categorical(const CategoricalPlan& p, std::size_t i
   return r;
 }
 
+/// Exact binomial p-values of the recent missing, out-of-range and unseen shares
+/// (detail::beyond_tolerance_p_value): whether they lie further from training than the policy
+/// tolerates (training has no value out of range or unseen), beyond what chance explains in a
+/// sample of this size.
+inline void exact_share_tests(FeatureReport& r, const AlertPolicy& policy) {
+  const auto count_of = [](double share, std::uint64_t n) {
+    return std::isnan(share) ? std::uint64_t{0} : static_cast<std::uint64_t>(std::llround(share * static_cast<double>(n)));
+  };
+  if (!std::isnan(r.missing_rate) && !std::isnan(r.reference_missing_rate))
+    r.missing_p_value = beyond_tolerance_p_value(count_of(r.missing_rate, r.recent_requests), r.recent_requests,
+                                                 r.reference_missing_rate, policy.missing_rate_change);
+  if (!std::isnan(r.out_of_range_rate))
+    r.out_of_range_p_value =
+        beyond_tolerance_p_value(count_of(r.out_of_range_rate, r.recent_count), r.recent_count, 0, policy.out_of_range_share);
+  if (!std::isnan(r.unseen_rate))
+    r.unseen_p_value = beyond_tolerance_p_value(count_of(r.unseen_rate, r.recent_count), r.recent_count, 0, policy.unseen_share);
+}
+
 /// Sudden change: significant against the background and large (PSI on deciles). The recent
 /// interval must also differ from training: once a fault is over, the background still holds
 /// it, and a return to normal is no new change.
@@ -199,8 +219,8 @@ inline void missing_evidence(const FeatureReport& r, const AlertPolicy& policy, 
     return;
   const double change = r.missing_rate - r.reference_missing_rate;
   const int level = missing_share_level(std::fabs(change), policy);
-  if (level > 0)
-    out.push_back(Evidence{AlertKind::missing_values, subject, severity_at(level), r.missing_rate, FeatureReport::nan(),
+  if (level > 0 && r.missing_p_value < policy.p_value)
+    out.push_back(Evidence{AlertKind::missing_values, subject, severity_at(level), r.missing_rate, r.missing_p_value,
                            "Feature '" + r.name + "' is missing in " + percent(r.missing_rate) +
                                " of recent requests, against " + percent(r.reference_missing_rate) + " in training."});
   if (r.missing_rate >= 1 && r.reference_missing_rate < 0.5)
@@ -215,21 +235,21 @@ inline void value_evidence(const FeatureReport& r, const AlertPolicy& policy, co
                            std::vector<Evidence>& out) {
   if (r.recent_count >= policy.min_requests && !std::isnan(r.out_of_range_rate)) {
     const int level = severity_of(r.out_of_range_rate, policy.out_of_range_share, 5 * policy.out_of_range_share);
-    if (level > 0)
+    if (level > 0 && r.out_of_range_p_value < policy.p_value)
       out.push_back(Evidence{AlertKind::out_of_range, subject, severity_at(level), r.out_of_range_rate,
-                             FeatureReport::nan(),
+                             r.out_of_range_p_value,
                              "Feature '" + r.name + "' has " + percent(r.out_of_range_rate) +
                                  " of recent values outside its training range (a unit change?); recent mean " +
                                  fixed(r.recent_mean, 4) + " vs " + fixed(r.reference_mean, 4) + " in training."});
   }
   if (r.recent_count >= policy.min_requests && !std::isnan(r.unseen_rate)) {
     const int level = severity_of(r.unseen_rate, policy.unseen_share, 5 * policy.unseen_share);
-    if (level > 0) {
+    if (level > 0 && r.unseen_p_value < policy.p_value) {
       std::string examples;
       for (std::size_t k = 0; k < r.unseen_values.size() && k < 3; ++k)
         examples += (k ? ", '" : " (e.g. '") + r.unseen_values[k].first + "'";
       if (!examples.empty()) examples += ")";
-      out.push_back(Evidence{AlertKind::unseen_category, subject, severity_at(level), r.unseen_rate, FeatureReport::nan(),
+      out.push_back(Evidence{AlertKind::unseen_category, subject, severity_at(level), r.unseen_rate, r.unseen_p_value,
                              "Feature '" + r.name + "' has " + percent(r.unseen_rate) +
                                  " of recent values never seen in training" + examples + "."});
     }
@@ -261,14 +281,17 @@ class FeatureFamily {
   static Plan make_plan(const Schema& schema, const Profile& profile, const MonitorOptions& options) {
     return make_feature_plan(schema, profile, options.numeric_bins);
   }
-  FeatureFamily(const Plan& plan, const MonitorOptions&) : plan_(&plan) {}
+  FeatureFamily(const Plan& plan, const MonitorOptions& options) : plan_(&plan), options_(&options) {}
 
-  /// Every feature's figures, numeric features first, over the recent interval(s), the
-  /// trailing background and the horizon.
+  /// Every feature's figures, numeric features first, over the recent interval(s) (pooled
+  /// with earlier ones while they hold too few requests: detail::pool_recent), the trailing
+  /// background before them and the horizon. Without enough requests even pooled, every
+  /// feature's status is insufficient_data.
   Section analyze(const History<State>& history, const EvaluationContext& context, const SlotContext&) const {
     const EvaluationWindow& w = context.window;
-    const Merged<State> recent = history(w.recent_start, w.recent_end);
-    const Merged<State> background = history(w.background_start, w.recent_start);
+    const PooledSample<State> pooled = pool_recent(history, w, *options_);
+    const Merged<State>& recent = pooled.recent;
+    const Merged<State> background = history(pooled.background_start, pooled.start);
     const Merged<State> horizon = history(w.horizon_start, w.recent_end);
     const std::uint64_t reference_rows = context.profile.rows();
     Section section;
@@ -277,6 +300,13 @@ class FeatureFamily {
           analyze_numeric(plan_->numeric[i], i, recent.state, background.state, horizon.state, reference_rows));
     for (std::size_t i = 0; i < plan_->categorical.size(); ++i)
       section.push_back(analyze_categorical(plan_->categorical[i], i, recent, background, horizon));
+    for (std::size_t i = 0; i < section.size(); ++i) {
+      FeatureReport& f = section[i];
+      exact_share_tests(f, context.policy);
+      f.recent_intervals = pooled.intervals;
+      if (!pooled.enough) f.status = Status::insufficient_data;
+      if (too_small_for_g_test(pooled, *options_, f.recent_count, groups_of(i))) forget_shift(f);
+    }
     return section;
   }
 
@@ -316,7 +346,19 @@ class FeatureFamily {
   }
 
  private:
+  // The groups of feature i's short-term G-tests: its deciles, or its categories.
+  std::size_t groups_of(std::size_t i) const {
+    const std::size_t numeric = plan_->numeric.size();
+    return i < numeric ? plan_->numeric[i].decile_count : plan_->categorical[i - numeric].reference_share.size();
+  }
+  // A short-term comparison not judged: too few values for its test.
+  static void forget_shift(FeatureReport& f) {
+    f.shift_statistic = f.shift_p_value = f.shift_psi = FeatureReport::nan();
+    f.profile_statistic = f.profile_p_value = FeatureReport::nan();
+  }
+
   const Plan* plan_;
+  const MonitorOptions* options_;
 };
 
 }  // namespace detail

@@ -221,7 +221,7 @@ class LatencyFamily {
   static void place(Section&& section, CohortReport& cohort) { cohort.latency = std::move(section.report); }
   template <class Part>
   static void mark(const Subject&, Status status, Part& part) {
-    part.latency.status = std::max(part.latency.status, status);
+    part.latency.status = worse(part.latency.status, status);
   }
 
  private:

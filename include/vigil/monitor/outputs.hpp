@@ -24,6 +24,7 @@
 #include "vigil/monitor/detail/evidence_text.hpp"
 #include "vigil/monitor/detail/missing_shares.hpp"
 #include "vigil/monitor/detail/output_state.hpp"
+#include "vigil/monitor/detail/pooling.hpp"
 #include "vigil/monitor/options.hpp"
 #include "vigil/monitor/report.hpp"
 #include "vigil/monitor/subject.hpp"
@@ -252,12 +253,17 @@ class OutputFamily {
   static Plan make_plan(const Schema& schema, const Profile& profile, const MonitorOptions&) {
     return make_outputs_plan(schema, profile);
   }
-  OutputFamily(const Plan& plan, const MonitorOptions&) : plan_(&plan) {}
+  OutputFamily(const Plan& plan, const MonitorOptions& options) : plan_(&plan), options_(&options) {}
 
+  /// Every output's figures over the recent interval(s) (pooled with earlier ones while they
+  /// hold too few requests: detail::pool_recent), the trailing background before them and
+  /// the horizon. Without enough requests even pooled, every output's status is
+  /// insufficient_data.
   Section analyze(const History<State>& history, const EvaluationContext& context, const SlotContext&) const {
     const EvaluationWindow& w = context.window;
-    const Merged<State> recent = history(w.recent_start, w.recent_end);
-    const Merged<State> background = history(w.background_start, w.recent_start);
+    const PooledSample<State> pooled = pool_recent(history, w, *options_);
+    const Merged<State>& recent = pooled.recent;
+    const Merged<State> background = history(pooled.background_start, pooled.start);
     const Merged<State> horizon = history(w.horizon_start, w.recent_end);
     const Profile& profile = context.profile;
     const std::uint64_t reference_rows = profile.rows();
@@ -266,6 +272,13 @@ class OutputFamily {
       const OutputPlan& p = plan_->outputs[i];
       const TDigest<>& reference = profile.output(Output{p.profile_output}).digest;
       section.push_back(analyze_output(p, i, recent, background, horizon, reference, reference_rows));
+      OutputReport& r = section.back();
+      r.recent_intervals = pooled.intervals;
+      if (!pooled.enough) r.status = Status::insufficient_data;
+      if (too_small_for_g_test(pooled, *options_, r.recent_count, p.reference_share.size()))
+        r.shift_statistic = r.shift_p_value = r.shift_psi = r.profile_statistic = r.profile_p_value = FeatureReport::nan();
+      if (too_small_for_g_test(pooled, *options_, r.recent_count, p.reference_class_share.size()))
+        r.class_statistic = r.class_p_value = FeatureReport::nan();
     }
     return section;
   }
@@ -311,6 +324,7 @@ class OutputFamily {
 
  private:
   const Plan* plan_;
+  const MonitorOptions* options_;
 };
 
 }  // namespace detail

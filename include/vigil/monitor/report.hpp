@@ -31,6 +31,10 @@ struct FeatureReport {
   // Short-term change: the latest interval(s) against the trailing background and training.
   std::uint64_t recent_count = 0;     // values in the recent interval(s)
   std::uint64_t recent_requests = 0;  // requests in them, with or without a value
+  /// Intervals in the recent sample: MonitorOptions::recent_intervals, or more when earlier
+  /// intervals were pooled to reach AlertPolicy::min_requests (docs/guide.md, "Low-rate
+  /// streams").
+  std::uint64_t recent_intervals = 0;
   double shift_statistic = nan();   // G statistic, recent vs background, reference deciles
   double shift_p_value = nan();
   double shift_psi = nan();         // effect size of the same comparison
@@ -46,6 +50,13 @@ struct FeatureReport {
   double unseen_rate = nan();        // categorical: share of categories not seen in training
   std::vector<std::pair<std::string, std::uint64_t>> unseen_values;  // the most frequent ones
   std::uint64_t bad_values = 0;      // recent NaN, ±inf or unparsable values
+  // Exact binomial tests of those shares (stats::binomial_test): whether each lies further
+  // from training (its missing rate; no value out of range or unseen) than the alert policy
+  // tolerates (missing_rate_change, out_of_range_share, unseen_share), beyond chance. 1 within
+  // the tolerance.
+  double missing_p_value = nan();
+  double out_of_range_p_value = nan();
+  double unseen_p_value = nan();
 
   static double nan() { return std::numeric_limits<double>::quiet_NaN(); }
 };
@@ -60,6 +71,8 @@ struct OutputReport {
   double ks_p_value = FeatureReport::nan();
   double wasserstein = FeatureReport::nan();   // in reference standard deviations
   std::uint64_t recent_count = 0;
+  std::uint64_t recent_requests = 0;   // requests in the recent sample, with or without a score
+  std::uint64_t recent_intervals = 0;  // intervals in it (FeatureReport::recent_intervals)
   double shift_statistic = FeatureReport::nan();  // G, recent vs background, score deciles
   double shift_p_value = FeatureReport::nan();
   double shift_psi = FeatureReport::nan();
@@ -72,7 +85,6 @@ struct OutputReport {
   double recent_p99 = FeatureReport::nan();
   double reference_p50 = FeatureReport::nan();
   // Scores that were not usable in the recent interval(s): absent, or NaN or ±inf.
-  std::uint64_t recent_requests = 0;     // requests in the recent interval(s)
   std::uint64_t missing_scores = 0;      // of them without a score
   std::uint64_t non_finite_scores = 0;   // of them with a NaN or infinite score
   double missing_rate = FeatureReport::nan();     // (missing + non-finite) / requests
@@ -190,7 +202,9 @@ struct Report {
   double recent_start = FeatureReport::nan();  // the recent interval(s) judged: [start, end)
   double recent_end = FeatureReport::nan();
   double horizon_start = FeatureReport::nan();
-  Status status = Status::ok;                // worst open alert: for alerting, not for a probe
+  /// The worst open alert; without one, insufficient_data when a feature or output (of all
+  /// requests) could not be judged, else ok. For alerting, not for a liveness or readiness probe.
+  Status status = Status::ok;
   std::uint64_t recent_requests = 0;
   std::uint64_t horizon_requests = 0;
   InputCounters counters;

@@ -294,7 +294,7 @@ class TrafficFamily {
 
   static void place(Section&& section, Report& report) { report.traffic = std::move(section.report); }
   static void mark(const Subject&, Status status, Report& report) {
-    report.traffic.status = std::max(report.traffic.status, status);
+    report.traffic.status = worse(report.traffic.status, status);
   }
 
  private:

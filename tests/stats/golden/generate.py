@@ -472,6 +472,21 @@ def multiple_testing():
     write("multiple_testing.txt", "method p_values adjusted  (statsmodels multipletests(...)[1])", lines)
 
 
+def binomial():
+    lines = []
+    cases = [(0, 1, 0.5), (1, 1, 0.5), (0, 10, 0.0), (3, 10, 0.0), (10, 10, 1.0), (9, 10, 1.0), (0, 12, 0.05),
+             (1, 12, 0.05), (3, 12, 0.05), (12, 12, 0.05), (9, 12, 0.1), (2, 30, 0.01), (5, 30, 0.01), (30, 30, 0.01),
+             (1, 6, 0.001), (6, 6, 0.001), (7, 20, 0.3), (6, 20, 0.3), (0, 100, 0.02), (15, 100, 0.02),
+             (50, 100, 0.5), (49, 100, 0.5), (51, 100, 0.5), (200, 1000, 0.15), (120, 1000, 0.15),
+             (1, 5000, 1e-5), (40, 5000, 1e-3), (4990, 5000, 0.999), (10, 10**5, 1e-3), (170, 10**5, 1e-3),
+             (500, 10**6, 4.5e-4), (300, 10**6, 4.5e-4), (3, 24, 1.0 / 3.0), (17, 24, 1.0 / 3.0)]
+    for k, n, p in cases:
+        for alternative in ["greater", "less"]:
+            r = stats.binomtest(k, n, p, alternative=alternative)
+            lines.append(f"{alternative} {k} {n} {float(p)!r} {float(r.statistic)!r} {float(r.pvalue)!r}")
+    write("binomial.txt", "alternative successes trials p statistic p_value  (scipy.stats.binomtest)", lines)
+
+
 if __name__ == "__main__":
     import warnings
 
@@ -482,3 +497,4 @@ if __name__ == "__main__":
     distances()
     poisson()
     multiple_testing()
+    binomial()

@@ -124,6 +124,7 @@ class Evaluator {
   void log_transitions(std::vector<Alert> transitions);
   Report read() const;
   void mark(const Alert& alert, Report& report) const;
+  void mark_insufficient(Report& report) const;
 
   const Profile& profile_;
   const MonitorOptions& options_;
@@ -137,7 +138,7 @@ class Evaluator {
   std::int64_t evaluated_through_ = IntervalClock::none;  // last interval evaluated
   std::int64_t partial_ = IntervalClock::none;            // where a finished log ended
   std::uint64_t skipped_ = 0;
-  Report latest_;                      // the latest evaluation's figures (statuses left ok)
+  Report latest_;  // the latest evaluation's figures (statuses ok, or insufficient_data where not judged)
   std::vector<Cohort> latest_cohorts_;  // the cohort of each of latest_.cohorts
 
   Delivery delivery_;  // its own lock, taken under mutex_ (to queue) or alone (to deliver)
@@ -222,6 +223,11 @@ History<typename F::State> Evaluator::history_of(std::size_t slot) const {
   h.each = [this, slot](double start, double end,
                         const std::function<void(std::uint64_t, const typename F::State&)>& fn) {
     intake_.visit(slot, start, end, [&](const IntervalSummary& s) { fn(s.requests, s.template state<F>()); });
+  };
+  h.requests = [this, slot](double start, double end) {
+    std::uint64_t n = 0;
+    intake_.visit(slot, start, end, [&](const IntervalSummary& s) { n += s.requests; });
+    return n;
   };
   return h;
 }
@@ -315,20 +321,38 @@ inline Report Evaluator::read() const {
   r.open_alerts = tracker_.open_alerts(r.time);
   r.alert_log = log_.entries();
   for (const Alert& a : r.open_alerts) mark(a, r);
+  mark_insufficient(r);
   return r;
+}
+
+// A report (or cohort) with no open alert whose features or outputs could not be judged
+// reads insufficient_data, not ok: it pages no one, and says that nothing was judged.
+template <class Part>
+Status insufficient_status(const Part& part, Status status) {
+  const auto unjudged = [](const auto& entries) {
+    return std::any_of(entries.begin(), entries.end(),
+                       [](const auto& e) { return e.status == Status::insufficient_data; });
+  };
+  if (unjudged(part.features) || unjudged(part.outputs)) return worse(status, Status::insufficient_data);
+  return status;
+}
+
+inline void Evaluator::mark_insufficient(Report& r) const {
+  r.status = insufficient_status(r, r.status);
+  for (CohortReport& c : r.cohorts) c.status = insufficient_status(c, c.status);
 }
 
 // The status an open alert gives: to the whole report, to the entry of its subject, and to
 // its cohort.
 inline void Evaluator::mark(const Alert& alert, Report& r) const {
   const Status status = alert.severity == Severity::alert ? Status::alert : Status::warn;
-  r.status = std::max(r.status, status);
+  r.status = worse(r.status, status);
   const Subject& s = alert.subject;
   CohortReport* cohort = nullptr;
   for (std::size_t i = 0; i < latest_cohorts_.size() && i < r.cohorts.size(); ++i)
     if (latest_cohorts_[i] == s.cohort) cohort = &r.cohorts[i];
   if (!s.cohort.everyone() && cohort == nullptr) return;  // a cohort not in this report
-  if (cohort != nullptr) cohort->status = std::max(cohort->status, status);
+  if (cohort != nullptr) cohort->status = worse(cohort->status, status);
   MonitorFamilies::for_each(families_, [&](const auto& family) {
     using F = std::decay_t<decltype(family)>;
     if (F::id != s.family) return;

@@ -39,11 +39,12 @@ struct Merged {
 };
 
 /// A family's view of the retained intervals of the slot being analysed: those lying within
-/// [start, end), merged, or one by one.
+/// [start, end), merged, or one by one, or only their requests counted.
 template <class State>
 struct History {
   std::function<Merged<State>(double start, double end)> merged;
   std::function<void(double start, double end, const std::function<void(std::uint64_t requests, const State&)>&)> each;
+  std::function<std::uint64_t(double start, double end)> requests;
 
   Merged<State> operator()(double start, double end) const { return merged(start, end); }
 };
@@ -86,7 +87,7 @@ struct EvaluationContext {
 /// at least `status`; an index beyond them (a report of fewer entries) changes nothing.
 template <class Entries>
 void raise_status(Entries& entries, std::uint32_t index, Status status) {
-  if (index < entries.size() && entries[index].status < status) entries[index].status = status;
+  if (index < entries.size()) entries[index].status = worse(entries[index].status, status);
 }
 
 /// The requests a family analyses: every request (slot 0) or a cohort's.

@@ -13,6 +13,7 @@
 #include "vigil/monitor/alerts.hpp"
 #include "vigil/monitor/detail/comparisons.hpp"
 #include "vigil/monitor/detail/evidence_text.hpp"
+#include "vigil/stats/binomial.hpp"
 #include "vigil/stats/goodness_of_fit.hpp"
 #include "vigil/stats/test_result.hpp"
 
@@ -26,14 +27,14 @@ inline int missing_share_level(double change, const AlertPolicy& policy) {
   return severity_of(change, policy.missing_rate_change, 4 * policy.missing_rate_change);
 }
 
-/// G-test of `missing` of `requests` against a training share of `reference_share`, with the
-/// shares smoothed as g_test_against_shares() does (a training share of 0 still allows a
-/// finite statistic). NaN when there are no requests or no training share.
+/// Exact one-sided binomial test that `missing` of `requests` exceed a training share of
+/// `reference_share` (stats::binomial_test, alternative greater): exact on the few requests
+/// of a low-rate stream, and only a rise is evidence of a problem. NaN when there are no
+/// requests or no training share.
 inline stats::TestResult missing_share_test(std::uint64_t missing, std::uint64_t requests, double reference_share) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   if (requests == 0 || !(reference_share >= 0 && reference_share <= 1)) return {nan, nan};
-  const std::vector<double> recent{static_cast<double>(missing), static_cast<double>(requests - missing)};
-  return g_test_against_shares(recent, {reference_share, 1 - reference_share});
+  return stats::binomial_test(missing, requests, reference_share, stats::Alternative::greater);
 }
 
 /// G-test of `missing` of `requests` against `background_missing` of `background_requests`
