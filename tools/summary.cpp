@@ -76,9 +76,13 @@ void print_rows(std::ostream& out, const ReplayTally& t, const Report& report) {
       << time_or_dash(t.last_time) << format(" (%.2f s", t.seconds)
       << format(", %.2f M cells/s)\n", cells / std::max(t.seconds, 1e-9) / 1e6);
   const std::uint64_t late = report.counters.late;
-  out << "  rows monitored: " << report.counters.observed << "; skipped: " << (t.missing_time + t.bad_time + late)
-      << " (" << t.missing_time << " without a time, " << t.bad_time << " with an unreadable time, " << late
-      << " late, beyond the monitor's lateness)";
+  const std::uint64_t future = report.counters.future;
+  out << "  rows monitored: " << report.counters.observed
+      << "; skipped: " << (t.missing_time + t.bad_time + late + future) << " (" << t.missing_time
+      << " without a time, " << t.bad_time << " with an unreadable time, " << late
+      << " late, beyond the monitor's lateness, " << future << " dated too far ahead)";
+  if (report.counters.clock_changes > 0)
+    out << "; the log's clock jumped ahead " << report.counters.clock_changes << " times";
   if (t.ragged_rows > 0) out << "; " << t.ragged_rows << " rows with the wrong number of fields left out";
   if (t.unanswered > 0) out << "; " << t.unanswered << " arrived without a completion time (never answered)";
   out << '\n';

@@ -79,6 +79,7 @@ TEST_CASE("vigil replay: unreadable cells and times are counted, unsorted rows g
     out << "ts,x,y,color,score,predicted,latency_ms\n"
         << "2026-01-05T00:00:10Z,10,100,red,0.5,yes,12\n"
         << "2026-01-05T00:00:11Z,n/a,100,red,0.5,yes,12\n"
+        << "2027-01-05T00:00:12Z,10,100,red,0.5,yes,12\n"  // a year ahead
         << "yesterday,10,100,red,0.5,yes,12\n"
         << ",10,100,red,0.5,yes,12\n"
         << "1767571212,10,,,0.5,yes,slow\n"
@@ -89,9 +90,9 @@ TEST_CASE("vigil replay: unreadable cells and times are counted, unsorted rows g
   const Run run = vigil_cli(replay_with(dir, {"--latency-column", "latency_ms"}));
   INFO(run.out << run.err);
   REQUIRE(run.code == 0);
-  CHECK(run.out.find("7 rows") != std::string::npos);
-  CHECK(run.out.find("rows monitored: 4; skipped: 3 (1 without a time, 1 with an unreadable time, 1 late") !=
-        std::string::npos);
+  CHECK(run.out.find("8 rows") != std::string::npos);
+  CHECK(run.out.find("rows monitored: 4; skipped: 4 (1 without a time, 1 with an unreadable time, 1 late, beyond "
+                     "the monitor's lateness, 1 dated too far ahead)") != std::string::npos);
   CHECK(std::regex_search(run.out, std::regex(R"(\n\s+x\s+1\n)")));
   CHECK(std::regex_search(run.out, std::regex(R"(\n\s+latency_ms\s+1\n)")));
 }
