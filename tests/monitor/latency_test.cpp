@@ -13,7 +13,7 @@ namespace {
 
 using vigil_test::Random;
 
-constexpr double latency_start = 1798761600;  // 2027-01-01T00:00:00Z
+constexpr double latency_start = 1767225600;  // 2026-01-01T00:00:00Z, long before the wall clock
 
 }  // namespace
 

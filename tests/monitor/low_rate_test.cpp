@@ -19,7 +19,7 @@ using vigil::Alert;
 using vigil::AlertKind;
 using vigil::Status;
 
-constexpr double start_time = 1798761600;  // 2027-01-01T00:00:00Z
+constexpr double start_time = 1767225600;  // 2026-01-01T00:00:00Z, long before the wall clock
 
 // One numeric feature, one categorical feature and a score; training: x uniform on [0, 1),
 // channel "a" or "b", never missing.

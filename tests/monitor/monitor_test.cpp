@@ -134,7 +134,7 @@ struct Scenario {
   }
 };
 
-constexpr double start_time = 1798761600;  // 2027-01-01T00:00:00Z
+constexpr double start_time = 1767225600;  // 2026-01-01T00:00:00Z, long before the wall clock
 
 // Streams `minutes` of traffic at `per_minute` requests, letting `fault` alter each row, and
 // returns every alert transition.

@@ -14,7 +14,7 @@
 
 namespace {
 
-constexpr double start_time = 1798761600;  // 2027-01-01T00:00:00Z
+constexpr double start_time = 1767225600;  // 2026-01-01T00:00:00Z, long before the wall clock
 
 vigil::Schema model_schema(const char* second_feature) {
   vigil::Schema schema;

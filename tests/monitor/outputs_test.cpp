@@ -15,7 +15,7 @@ namespace {
 using vigil::Alert;
 using vigil::AlertKind;
 
-constexpr double start_time = 1798761600;  // 2027-01-01T00:00:00Z
+constexpr double start_time = 1767225600;  // 2026-01-01T00:00:00Z, long before the wall clock
 constexpr int per_minute = 200;
 
 // A model of one numeric feature and one score with a threshold. `training_absent` of the

@@ -17,7 +17,7 @@ namespace {
 
 using vigil_test::Random;
 
-constexpr double service_start = 1798761600;  // 2027-01-01T00:00:00Z, a whole hour
+constexpr double service_start = 1767225600;  // 2026-01-01T00:00:00Z, long before the wall clock, a whole hour
 
 struct Service {
   vigil::Schema schema;
