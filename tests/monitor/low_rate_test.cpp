@@ -19,7 +19,7 @@ using vigil::Alert;
 using vigil::AlertKind;
 using vigil::Status;
 
-constexpr double start_time = 1767225600;  // 2026-01-01T00:00:00Z, long before the wall clock
+constexpr double low_rate_start = 1767225600;  // 2026-01-01T00:00:00Z, long before the wall clock
 
 // One numeric feature, one categorical feature and a score; training: x uniform on [0, 1),
 // channel "a" or "b", never missing.
@@ -46,7 +46,7 @@ struct Small {
     vigil::Profile p(schema);
     vigil::Observation o(schema);
     for (std::uint64_t i = 0; i < 3000; ++i) {
-      fill(o, i, start_time);
+      fill(o, i, low_rate_start);
       p.add(o);
     }
     return p;
@@ -71,9 +71,9 @@ TEST_CASE("low rate: without requests nothing is judged, and the report says so"
   const Small s;
   vigil::Monitor monitor(s.schema, s.profile(), hourly());
   vigil::Observation o(s.schema);
-  s.fill(o, 0, start_time + 10);
+  s.fill(o, 0, low_rate_start + 10);
   monitor.observe(o);
-  const vigil::Report r = monitor.report(start_time + 3600);
+  const vigil::Report r = monitor.report(low_rate_start + 3600);
   REQUIRE(r.features.size() == 2);
   REQUIRE(r.outputs.size() == 1);
   for (const auto& f : r.features) {
@@ -101,10 +101,10 @@ TEST_CASE("low rate: a few requests an hour are pooled back to the policy's mini
   std::uint64_t i = 0;
   for (int hour = 0; hour < 30; ++hour)
     for (int k = 0; k < 5; ++k) {  // 5 requests an hour: 5 intervals hold the 24 needed
-      s.fill(o, i++, start_time + hour * 3600 + 600 * k + 1);
+      s.fill(o, i++, low_rate_start + hour * 3600 + 600 * k + 1);
       monitor.observe(o);
     }
-  const vigil::Report r = monitor.report(start_time + 30 * 3600);
+  const vigil::Report r = monitor.report(low_rate_start + 30 * 3600);
   for (const auto& f : r.features) {
     INFO(f.name);
     CHECK(f.status == Status::ok);
@@ -124,10 +124,10 @@ TEST_CASE("low rate: a few requests an hour are pooled back to the policy's mini
   // At a high rate the recent interval alone is judged, as before.
   vigil::Monitor busy(s.schema, s.profile(), hourly());
   for (int k = 0; k < 40; ++k) {
-    s.fill(o, i++, start_time + 90.0 * k);
+    s.fill(o, i++, low_rate_start + 90.0 * k);
     busy.observe(o);
   }
-  const vigil::Report b = busy.report(start_time + 3600);
+  const vigil::Report b = busy.report(low_rate_start + 3600);
   CHECK(b.features[0].recent_intervals == 1);
   CHECK(b.features[0].recent_requests == 40);
   CHECK(b.features[0].shift_p_value >= 0);  // not pooled: judged as before
@@ -146,14 +146,14 @@ TEST_CASE("low rate: pooled faults are judged by exact tests", "[monitor][low_ra
   // the channel goes missing.
   for (int hour = 0; hour < 72; ++hour)
     for (int k = 0; k < 2; ++k) {
-      s.fill(o, static_cast<std::uint64_t>(2 * hour + k), start_time + hour * 3600 + 1800 * k + 1);
+      s.fill(o, static_cast<std::uint64_t>(2 * hour + k), low_rate_start + hour * 3600 + 1800 * k + 1);
       if (hour >= 48) {
         o.set(s.x, 100 + 100 * static_cast<double>(k));
         o.clear(s.channel);
       }
       monitor.observe(o);
     }
-  const vigil::Report r = monitor.report(start_time + 72 * 3600);
+  const vigil::Report r = monitor.report(low_rate_start + 72 * 3600);
   CHECK(r.features[0].recent_intervals == 12);  // 24 requests at two an hour
   CHECK(r.features[0].out_of_range_rate == 1);
   CHECK(r.features[0].out_of_range_p_value < 1e-30);  // 24 of 24 where 1 % is tolerated
@@ -164,22 +164,22 @@ TEST_CASE("low rate: pooled faults are judged by exact tests", "[monitor][low_ra
     if (a.transition != Alert::Transition::raised) continue;
     if (a.kind == AlertKind::out_of_range && out_of_range_at == 0) out_of_range_at = a.time;
     if (a.kind == AlertKind::missing_values && missing_at == 0) missing_at = a.time;
-    CHECK(a.time > start_time + 48 * 3600);  // nothing before the fault
+    CHECK(a.time > low_rate_start + 48 * 3600);  // nothing before the fault
   }
   // 2 of 24 outside (hour 48) are within chance of the 1 % tolerated (p 0.024); 4 of 24 (hour
   // 49) are not: evidence at the ends of hours 49 and 50 opens the alert (persistence 2 of 3).
-  CHECK(out_of_range_at == start_time + 51 * 3600);
+  CHECK(out_of_range_at == low_rate_start + 51 * 3600);
   CHECK(missing_at > 0);
-  CHECK(missing_at <= start_time + 54 * 3600);
+  CHECK(missing_at <= low_rate_start + 54 * 3600);
 }
 
 TEST_CASE("low rate: insufficient_data in JSON, Prometheus and HTML", "[monitor][low_rate][export]") {
   const Small s;
   vigil::Monitor monitor(s.schema, s.profile(), hourly());
   vigil::Observation o(s.schema);
-  s.fill(o, 0, start_time + 10);
+  s.fill(o, 0, low_rate_start + 10);
   monitor.observe(o);
-  const vigil::Report r = monitor.report(start_time + 3600);
+  const vigil::Report r = monitor.report(low_rate_start + 3600);
   const std::string json = vigil::to_json(r);
   CHECK(json.find("\"status\":\"insufficient_data\"") != std::string::npos);
   CHECK(json.find("\"recent_intervals\":49") != std::string::npos);

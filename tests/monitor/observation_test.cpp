@@ -14,7 +14,7 @@
 
 namespace {
 
-constexpr double start_time = 1767225600;  // 2026-01-01T00:00:00Z, long before the wall clock
+constexpr double observation_start = 1767225600;  // 2026-01-01T00:00:00Z, long before the wall clock
 
 vigil::Schema model_schema(const char* second_feature) {
   vigil::Schema schema;
@@ -68,7 +68,7 @@ TEST_CASE("Monitor: after a reload, the previous model's observation is refused,
           "[monitor]") {
   auto monitor = make_monitor(model_schema("age"));
   vigil::Observation obs(monitor->schema());  // what a worker's thread_local holds
-  fill(obs, start_time + 1);
+  fill(obs, observation_start + 1);
   monitor->observe(obs);
   CHECK(monitor->observed() == 1);
 
@@ -76,7 +76,7 @@ TEST_CASE("Monitor: after a reload, the previous model's observation is refused,
   // built, so the new one may reuse the old one's memory.
   monitor.reset();
   monitor = make_monitor(model_schema("income"));  // same shape, another feature
-  fill(obs, start_time + 2);
+  fill(obs, observation_start + 2);
   CHECK_THROWS_WITH(monitor->observe(obs), Catch::Contains("made for another schema") &&
                                                Catch::Contains("make a new Observation from the new monitor's schema()"));
   CHECK(monitor->observed() == 0);
@@ -86,7 +86,7 @@ TEST_CASE("Monitor: after a reload, the previous model's observation is refused,
   CHECK(obs.schema().id() != monitor->schema().id());
   obs = vigil::Observation(monitor->schema());
   CHECK(obs.schema().id() == monitor->schema().id());
-  fill(obs, start_time + 3);
+  fill(obs, observation_start + 3);
   monitor->observe(obs);
   CHECK(monitor->observed() == 1);
 
@@ -105,7 +105,7 @@ TEST_CASE("Monitor: files observations of its schema, a copy of it or a separate
   vigil::Observation from_twin(model_schema("age"));  // another id, the same layout
   CHECK(from_twin.schema().id() != monitor->schema().id());
   for (vigil::Observation* o : {&from_monitor, &from_original, &from_twin}) {
-    fill(*o, start_time + 1);
+    fill(*o, observation_start + 1);
     monitor->observe(*o);
   }
   CHECK(monitor->observed() == 3);

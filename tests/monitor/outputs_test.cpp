@@ -10,12 +10,13 @@
 
 #include "vigil_test.hpp"
 
+namespace outputs_test {  // named: the files of a tests/ folder may compile as one unit
 namespace {
 
 using vigil::Alert;
 using vigil::AlertKind;
 
-constexpr double start_time = 1767225600;  // 2026-01-01T00:00:00Z, long before the wall clock
+constexpr double outputs_start = 1767225600;  // 2026-01-01T00:00:00Z, long before the wall clock
 constexpr int per_minute = 200;
 
 // A model of one numeric feature and one score with a threshold. `training_absent` of the
@@ -75,11 +76,11 @@ std::vector<Alert> run(const Scenario& sc, vigil::Monitor& monitor, int minutes,
       const double value = random.normal();
       o.set(sc.x, value);
       if (!traffic.absent(minute, random.uniform())) o.score(sc.score, traffic.score(minute, Scenario::model(value)));
-      o.at(start_time + 60 * minute);
+      o.at(outputs_start + 60 * minute);
       monitor.observe(o);
     }
   }
-  monitor.report(start_time + 60.0 * minutes);
+  monitor.report(outputs_start + 60.0 * minutes);
   return alerts;
 }
 
@@ -87,7 +88,7 @@ std::vector<Alert> run(const Scenario& sc, vigil::Monitor& monitor, int minutes,
 double first_raised(const std::vector<Alert>& alerts, AlertKind kind, const std::string& subject) {
   for (const Alert& a : alerts)
     if (a.kind == kind && vigil::to_string(a.subject) == subject && a.transition == Alert::Transition::raised)
-      return (a.time - start_time) / 60;
+      return (a.time - outputs_start) / 60;
   return -1;
 }
 
@@ -100,7 +101,7 @@ bool open(const vigil::Report& r, AlertKind kind, const std::string& subject) {
 std::string describe(const std::vector<Alert>& alerts) {
   std::string text;
   for (const Alert& a : alerts)
-    text += std::to_string((a.time - start_time) / 60) + " " + vigil::to_string(a.transition) + " " +
+    text += std::to_string((a.time - outputs_start) / 60) + " " + vigil::to_string(a.transition) + " " +
             vigil::to_string(a.kind) + " " + vigil::to_string(a.subject) + ": " + a.message + "\n";
   return text;
 }
@@ -267,3 +268,5 @@ TEST_CASE("OutputFamily: missing-score evidence needs significance, effect and e
   vigil::detail::output_schema_evidence(r, policy, subject, out);
   CHECK(out.empty());
 }
+
+}  // namespace outputs_test

@@ -9,6 +9,7 @@
 
 #include "vigil_test.hpp"
 
+namespace output_state_test {  // named: the files of a tests/ folder may compile as one unit
 namespace {
 
 using vigil::detail::OutputState;
@@ -177,3 +178,5 @@ TEST_CASE("OutputState: bad bytes", "[output_state]") {
   CHECK_THROWS_WITH(inflated.check(plan, 100, r), Catch::Contains("more scores"));
   CHECK_NOTHROW(s.check(plan, 100, r));
 }
+
+}  // namespace output_state_test
