@@ -20,7 +20,7 @@ vigil::MonitorOptions with_clock(EventClock clock) {
   return o;
 }
 
-constexpr double unknown = std::numeric_limits<double>::quiet_NaN();
+constexpr double no_interval_yet = std::numeric_limits<double>::quiet_NaN();
 constexpr double inf = std::numeric_limits<double>::infinity();
 
 }  // namespace
@@ -30,9 +30,9 @@ TEST_CASE("EventTimeGuard: before any event", "[event_time]") {
   const EventTimeGuard stream(with_clock(EventClock::stream));
   const EventTimeGuard wall(with_clock(EventClock::wall));
   // The first event of a replay starts its stream; a live monitor knows the wall clock.
-  CHECK(automatic.bound(5000, unknown) == inf);
-  CHECK(stream.bound(5000, unknown) == inf);
-  CHECK(wall.bound(5000, unknown) == 5010);
+  CHECK(automatic.bound(5000, no_interval_yet) == inf);
+  CHECK(stream.bound(5000, no_interval_yet) == inf);
+  CHECK(wall.bound(5000, no_interval_yet) == 5010);
   CHECK_FALSE(automatic.holding());
   CHECK(automatic.future() == 0);
   CHECK(automatic.clock_changes() == 0);
