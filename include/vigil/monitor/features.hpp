@@ -254,14 +254,10 @@ inline void value_evidence(const FeatureReport& r, const AlertPolicy& policy, co
                                  " of recent values never seen in training" + examples + "."});
     }
   }
-  const double bad_share =
-      static_cast<double>(r.bad_values) / std::max(1.0, static_cast<double>(r.recent_count + r.bad_values));
-  if (r.recent_count + r.bad_values < policy.min_requests) return;
-  const int level = severity_of(bad_share, policy.bad_value_share, 5 * policy.bad_value_share);
-  if (level > 0)
-    out.push_back(Evidence{AlertKind::schema, subject, severity_at(level), bad_share, FeatureReport::nan(),
-                           "Feature '" + r.name + "' has " + percent(bad_share) +
-                               " of recent values that are not finite numbers (NaN, infinity or text)."});
+  non_finite_evidence(r.bad_values, r.recent_count + r.bad_values, policy, subject, [&](double share) {
+    return "Feature '" + r.name + "' has " + percent(share) +
+           " of recent values that are not finite numbers (NaN, infinity or text).";
+  }, out);
 }
 
 /// The feature family (docs/concepts.md, "Monitor family").
@@ -291,7 +287,7 @@ class FeatureFamily {
     const EvaluationWindow& w = context.window;
     const PooledSample<State> pooled = pool_recent(history, w, *options_);
     const Merged<State>& recent = pooled.recent;
-    const Merged<State> background = history(pooled.background_start, pooled.start);
+    const Merged<State>& background = pooled.background;
     const Merged<State> horizon = history(w.horizon_start, w.recent_end);
     const std::uint64_t reference_rows = context.profile.rows();
     Section section;

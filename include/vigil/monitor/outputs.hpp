@@ -228,14 +228,10 @@ inline void output_schema_evidence(const OutputReport& r, const AlertPolicy& pol
     out.push_back(Evidence{AlertKind::schema, subject, Severity::alert, 1.0, FeatureReport::nan(),
                            "Output '" + r.name + "' is absent from every recent request: the model may no longer "
                            "return it, or return it under another name."});
-  const std::uint64_t given = r.recent_requests - r.missing_scores;
-  if (given < policy.min_requests) return;
-  const double share = static_cast<double>(r.non_finite_scores) / static_cast<double>(given);
-  const int level = severity_of(share, policy.bad_value_share, 5 * policy.bad_value_share);
-  if (level > 0)
-    out.push_back(Evidence{AlertKind::schema, subject, severity_at(level), share, FeatureReport::nan(),
-                           "Output '" + r.name + "' has " + percent(share) +
-                               " of recent scores that are not finite numbers (NaN or infinity)."});
+  non_finite_evidence(r.non_finite_scores, r.recent_requests - r.missing_scores, policy, subject, [&](double share) {
+    return "Output '" + r.name + "' has " + percent(share) +
+           " of recent scores that are not finite numbers (NaN or infinity).";
+  }, out);
 }
 
 /// The output family (docs/concepts.md, "Monitor family").
@@ -263,7 +259,7 @@ class OutputFamily {
     const EvaluationWindow& w = context.window;
     const PooledSample<State> pooled = pool_recent(history, w, *options_);
     const Merged<State>& recent = pooled.recent;
-    const Merged<State> background = history(pooled.background_start, pooled.start);
+    const Merged<State>& background = pooled.background;
     const Merged<State> horizon = history(w.horizon_start, w.recent_end);
     const Profile& profile = context.profile;
     const std::uint64_t reference_rows = profile.rows();

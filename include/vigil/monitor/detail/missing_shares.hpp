@@ -13,6 +13,7 @@
 #include "vigil/monitor/alerts.hpp"
 #include "vigil/monitor/detail/comparisons.hpp"
 #include "vigil/monitor/detail/evidence_text.hpp"
+#include "vigil/monitor/subject.hpp"
 #include "vigil/stats/binomial.hpp"
 #include "vigil/stats/goodness_of_fit.hpp"
 #include "vigil/stats/test_result.hpp"
@@ -45,6 +46,20 @@ inline stats::TestResult missing_share_shift(std::uint64_t missing, std::uint64_
   if (requests == 0 || background_requests == 0) return {nan, nan};
   return stats::g_test_proportions(static_cast<double>(missing), static_cast<double>(requests),
                                    static_cast<double>(background_missing), static_cast<double>(background_requests));
+}
+
+/// Schema evidence from values that arrived but are not finite numbers: `bad` of `given`,
+/// warn from AlertPolicy::bad_value_share and alert from five times it; nothing while fewer
+/// than AlertPolicy::min_requests values were given. `message(share)` makes the sentence.
+template <class Message>
+void non_finite_evidence(std::uint64_t bad, std::uint64_t given, const AlertPolicy& policy, const Subject& subject,
+                         Message message, std::vector<Evidence>& out) {
+  if (given == 0 || given < policy.min_requests) return;
+  const double share = static_cast<double>(bad) / static_cast<double>(given);
+  const int level = severity_of(share, policy.bad_value_share, 5 * policy.bad_value_share);
+  if (level > 0)
+    out.push_back(Evidence{AlertKind::schema, subject, severity_at(level), share,
+                           std::numeric_limits<double>::quiet_NaN(), message(share)});
 }
 
 }  // namespace detail

@@ -14,13 +14,14 @@
 namespace vigil {
 namespace detail {
 
-/// The recent sample of one evaluation and the background it is compared with.
+/// The recent sample of one evaluation and the background it is compared with, merged.
 template <class State>
 struct PooledSample {
   Merged<State> recent;       // the pooled intervals, merged
   double start = 0;           // the pooled span: [start, window.recent_end)
   std::uint64_t intervals = 0;  // intervals of MonitorOptions::interval in it
   double background_start = 0;  // the background: [background_start, start)
+  Merged<State> background;     // its intervals, merged
   /// Whether the pooled span holds the requests the policy needs (AlertPolicy::min_requests).
   bool enough = false;
 };
@@ -55,6 +56,7 @@ PooledSample<State> pool_recent(const History<State>& history, const EvaluationW
   s.intervals = length;
   s.background_start = s.start - options.background;
   s.recent = history(s.start, w.recent_end);
+  s.background = history(s.background_start, s.start);
   s.enough = s.recent.requests >= need;
   return s;
 }
