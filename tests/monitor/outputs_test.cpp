@@ -228,7 +228,8 @@ TEST_CASE("OutputFamily: without training figures, a rise against the background
   CHECK(missing >= 61);
   CHECK(missing <= 62);
   CHECK(first_raised(alerts, AlertKind::schema, "score") == -1);  // half the scores still arrive
-  const vigil::OutputReport& o = monitor.report().outputs[0];
+  const vigil::Report report = monitor.report();
+  const vigil::OutputReport& o = report.outputs[0];
   CHECK(std::isnan(o.reference_missing_rate));
   CHECK(std::isnan(o.missing_p_value));
   CHECK(o.missing_shift_p_value < 1e-10);
