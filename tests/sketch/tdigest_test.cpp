@@ -664,3 +664,44 @@ TEST_CASE("TDigest: quantiles() and rank_intervals() equal one call per point", 
   empty.rank_intervals(points, 2, pairs);
   CHECK((std::isnan(pairs[1].first) && std::isnan(pairs[1].second)));
 }
+
+TEST_CASE("TDigest: quantiles stay monotone and within [min, max] across values of very different size",
+          "[tdigest]") {
+  // Twenty values near -1e20, twenty near -5 and twenty near 3: interpolating between knots
+  // of such different size must neither cancel to a value outside the knots (0 between
+  // -1e20 and -5) nor come back down.
+  std::vector<vigil::TDigest<>> digests;
+  for (const double compression : {10.0, 20.0, 50.0}) {
+    vigil::TDigest<> d(compression);
+    std::mt19937_64 rng(7);
+    std::uniform_real_distribution<double> jitter(-0.1, 0.1);
+    for (int i = 0; i < 20; ++i) d.add(-1e20 * (1 + jitter(rng)));
+    for (int i = 0; i < 20; ++i) d.add(-5 + jitter(rng));
+    for (int i = 0; i < 20; ++i) d.add(3 + jitter(rng));
+    digests.push_back(d);
+    // Values at both ends of the double range: their difference overflows.
+    vigil::TDigest<> wide(compression);
+    for (int i = 0; i < 30; ++i) wide.add(-1e308 * (1 - 0.01 * jitter(rng)));
+    for (int i = 0; i < 30; ++i) wide.add(1e308 * (1 - 0.01 * jitter(rng)));
+    digests.push_back(wide);
+  }
+  for (const vigil::TDigest<>& d : digests) {
+    std::vector<double> q;
+    for (int i = 0; i <= 4800; ++i) q.push_back(i / 4800.0);
+    std::vector<double> batch(q.size());
+    d.quantiles(q.data(), q.size(), batch.data());
+    double previous = -std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < q.size(); ++i) {
+      const double x = d.quantile(q[i]);
+      INFO("q " << q[i] << " quantile " << x << " previous " << previous);
+      REQUIRE(std::isfinite(x));
+      REQUIRE(x >= previous);
+      REQUIRE(x >= d.min());
+      REQUIRE(x <= d.max());
+      REQUIRE(batch[i] == x);
+      previous = x;
+    }
+    CHECK(d.quantile(0) == d.min());
+    CHECK(d.quantile(1) == d.max());
+  }
+}

@@ -458,6 +458,17 @@ void for_each_knot(const Centroids& centroids, const Single& single, double min,
   visit(total, max);
 }
 
+// The point a fraction f ∈ [0, 1] of the way from knot value a to knot value b ≥ a: exactly a
+// at f = 0 and b at f = 1, never outside [a, b], and monotone in f. a + f·(b − a) alone is
+// none of these when a and b differ greatly in size (−1e20 + 1·(−5 + 1e20) cancels to 0), and
+// b − a overflows for values of opposite sign near the double range, which are weighted
+// instead.
+inline double between_knots(double a, double b, double f) {
+  if (f >= 1) return b;
+  if (a < 0 && b > 0) return (1 - f) * a + f * b;
+  return std::min(b, a + f * (b - a));
+}
+
 }  // namespace detail
 
 template <class Real>
@@ -473,7 +484,8 @@ double TDigest<Real>::quantile_flushed(double q) const {
                             if (first || rank <= prev_rank) {
                               result = value;
                             } else {
-                              result = prev_value + (target - prev_rank) / (rank - prev_rank) * (value - prev_value);
+                              result = detail::between_knots(prev_value, value,
+                                                             (target - prev_rank) / (rank - prev_rank));
                             }
                             return true;
                           }
@@ -531,7 +543,8 @@ void TDigest<Real>::quantiles_flushed(const double* q, std::size_t n, double* ou
                             const double target = q[j] * count_;
                             out[j] = first || rank <= prev_rank
                                          ? value
-                                         : prev_value + (target - prev_rank) / (rank - prev_rank) * (value - prev_value);
+                                         : detail::between_knots(prev_value, value,
+                                                                 (target - prev_rank) / (rank - prev_rank));
                           }
                           if (j == n) return true;
                           first = false;
