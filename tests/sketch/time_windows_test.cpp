@@ -288,6 +288,12 @@ TEST_CASE("TimeWindows: serialization round-trip and bad bytes", "[time_windows]
   corrupt = bytes;
   corrupt[8 + 8 + 1 + 8 + 1 + 8] ^= 0x01;  // current interval index
   CHECK_THROWS_AS(vigil::TimeWindows<vigil::TDigest<>>::deserialize(corrupt), vigil::format_error);
+  // The first interval's index at the least int64: refused before the span from it to the
+  // current one is computed (that difference would overflow).
+  corrupt = bytes;
+  const std::size_t first_index = 8 + 8 + 1 + 8 + 1 + 8 + 8;
+  for (std::size_t i = 0; i < 8; ++i) corrupt[first_index + i] = i == 7 ? 0x80 : 0x00;
+  CHECK_THROWS_AS(vigil::TimeWindows<vigil::TDigest<>>::deserialize(corrupt), vigil::format_error);
 }
 
 TEST_CASE("TimeWindows: bad options", "[time_windows]") {

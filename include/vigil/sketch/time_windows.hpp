@@ -497,7 +497,8 @@ TimeWindows<Sketch> TimeWindows<Sketch>::deserialize(const void* data, std::size
   const bool started = flags == 1;
   std::int64_t watermark_index = 0;
   const auto limit = static_cast<std::int64_t>(detail::time_windows_max_index);
-  if (started && (!(current <= limit && current >= -limit) || first > current ||
+  // Both indices within ±limit before their difference is taken: it cannot overflow then.
+  if (started && (!(current <= limit && current >= -limit) || first < -limit || first > current ||
                   current - first > limit || (coarse_started && coarse_current > current)))
     r.fail("interval indices are inconsistent");
   try {
