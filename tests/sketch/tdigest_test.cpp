@@ -487,6 +487,11 @@ TEST_CASE("TDigest: PostgreSQL tdigest text format", "[tdigest][io]") {
   TDigest<> fractional;
   fractional.add(1, 0.5);
   CHECK_THROWS_AS(fractional.to_postgres(), vigil::invalid_argument);
+  // Counts that wrap a 64-bit sum around to the header's count are refused, not accepted.
+  const char* wrapping =
+      "flags 1 count 3 compression 100 centroids 3 (1.0, 9223372036854775807) (2.0, 9223372036854775807) (3.0, 5)";
+  CHECK_THROWS_AS(TDigest<>::from_postgres(wrapping), vigil::format_error);
+  CHECK_THROWS_WITH(TDigest<>::from_postgres(wrapping), Catch::Contains("exceed the header's count 3"));
 }
 
 TEST_CASE("TDigest: clear and equality", "[tdigest]") {

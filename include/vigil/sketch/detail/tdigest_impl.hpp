@@ -883,6 +883,8 @@ inline std::vector<std::pair<double, long long>> read_postgres_centroids(Postgre
     const long long weight = in.integer();
     in.word(")");
     if (weight <= 0) in.fail("centroid count must be positive");
+    // Compared with what the header leaves, so that the sum cannot overflow.
+    if (weight > h.count - total) in.fail("centroid counts exceed the header's count " + std::to_string(h.count));
     if (h.flags == 0) mean /= static_cast<double>(weight);  // the old format stored sums
     centroids.emplace_back(mean, weight);
     total += weight;
