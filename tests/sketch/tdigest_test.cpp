@@ -368,6 +368,12 @@ TEST_CASE("TDigest: bad input", "[tdigest]") {
   CHECK(d.count() == 1);
   CHECK_THROWS_WITH(d.add(2, -1), Catch::Contains("-1"));
   CHECK_THROWS_AS(d.add(2, 0), std::invalid_argument);  // also a standard exception
+  // Two weights of 1e308: the second would make the total infinite (and every quantile NaN).
+  TDigest<> heavy;
+  heavy.add(1, 1e308);
+  CHECK_THROWS_WITH(heavy.add(2, 1e308), Catch::Contains("infinite"));
+  CHECK(heavy.count() == 1e308);
+  CHECK(heavy.quantile(0.5) == 1);
 
   for (double q : {-0.1, 1.1, std::numeric_limits<double>::quiet_NaN()}) {
     CHECK_THROWS_AS(d.quantile(q), vigil::invalid_argument);

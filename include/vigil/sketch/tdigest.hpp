@@ -106,7 +106,8 @@ class TDigest {
   explicit TDigest(double compression = 100, ScaleFunction scale = ScaleFunction::k2);
 
   /// Adds `x` with `weight`. NaN and ±inf are counted in rejected() and not stored.
-  /// Throws vigil::invalid_argument for a weight that is NaN, infinite or ≤ 0.
+  /// Throws vigil::invalid_argument for a weight that is NaN, infinite or ≤ 0, or that would
+  /// make the total weight count() infinite (the digest is left as it was).
   /// Amortised O(1): the buffer is merged every buffer_capacity() values.
   void add(Real x, double weight = 1) {
     if (VIGIL_UNLIKELY(!is_finite(x))) {

@@ -69,6 +69,9 @@ void TDigest<Real>::add_weighted(Real x, double weight) {
   if (!(weight > 0) || !std::isfinite(weight))
     detail::throw_invalid_argument("TDigest::add: weight " + detail::to_text(weight) +
                                    " is not a finite positive number");
+  if (!std::isfinite(count_ + weight))
+    detail::throw_invalid_argument("TDigest::add: weight " + detail::to_text(weight) + " would make the total weight " +
+                                   detail::to_text(count_) + " infinite");
   if (weighted_.size() >= buffer_limit_) flush();
   weighted_.push_back(Item{static_cast<double>(x), weight, true});
   count_ += weight;
