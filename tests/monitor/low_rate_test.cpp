@@ -65,15 +65,20 @@ vigil::MonitorOptions hourly() {
   return o;
 }
 
-}  // namespace
-
-TEST_CASE("low rate: without requests nothing is judged, and the report says so", "[monitor][low_rate]") {
+/// The report, at the end of the first hour, of an hourly monitor that has seen one request.
+vigil::Report one_request_report() {
   const Small s;
   vigil::Monitor monitor(s.schema, s.profile(), hourly());
   vigil::Observation o(s.schema);
   s.fill(o, 0, low_rate_start + 10);
   monitor.observe(o);
-  const vigil::Report r = monitor.report(low_rate_start + 3600);
+  return monitor.report(low_rate_start + 3600);
+}
+
+}  // namespace
+
+TEST_CASE("low rate: without requests nothing is judged, and the report says so", "[monitor][low_rate]") {
+  const vigil::Report r = one_request_report();
   REQUIRE(r.features.size() == 2);
   REQUIRE(r.outputs.size() == 1);
   for (const auto& f : r.features) {
@@ -174,12 +179,7 @@ TEST_CASE("low rate: pooled faults are judged by exact tests", "[monitor][low_ra
 }
 
 TEST_CASE("low rate: insufficient_data in JSON, Prometheus and HTML", "[monitor][low_rate][export]") {
-  const Small s;
-  vigil::Monitor monitor(s.schema, s.profile(), hourly());
-  vigil::Observation o(s.schema);
-  s.fill(o, 0, low_rate_start + 10);
-  monitor.observe(o);
-  const vigil::Report r = monitor.report(low_rate_start + 3600);
+  const vigil::Report r = one_request_report();
   const std::string json = vigil::to_json(r);
   CHECK(json.find("\"status\":\"insufficient_data\"") != std::string::npos);
   CHECK(json.find("\"recent_intervals\":49") != std::string::npos);
