@@ -626,6 +626,14 @@ TEST_CASE("bad input: a format version 0 or newer than this build reads throws f
   }
 }
 
+TEST_CASE("bad input: unknown flag bits in the header throw format_error", "[bad_input]") {
+  for (auto [type, bytes] : bad_input_valid_objects()) {
+    INFO(type);
+    bytes[7] |= 0x80;  // the flags' highest bit, which no type defines
+    CHECK_THAT(bad_input_format_error(type, bytes), Catch::Contains("unknown flags"));
+  }
+}
+
 TEST_CASE("bad input: a stored number out of its range throws format_error naming it", "[bad_input]") {
   auto objects = bad_input_valid_objects();
   // RunningStats: count, shift, mean, M2 follow the 8-byte header, 8 bytes each.
