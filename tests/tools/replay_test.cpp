@@ -744,3 +744,28 @@ TEST_CASE("vigil replay: a reference declaring a tag of 2^40 values is refused w
   CHECK(run.err.find("internal error") == std::string::npos);
   CHECK(run.err.find("out of memory") == std::string::npos);
 }
+
+TEST_CASE("vigil replay: category and tag values longer than 256 bytes are cut and the summary says how many",
+          "[cli][bounds]") {
+  TempDir dir("long-values");
+  write_rows(dir / "train.csv", 400, 1, false, 0, 0);
+  write_rows(dir / "traffic.csv", 400, 2, true, 0, 0);
+  // Every tenth row: a host of 257 bytes and a colour of 1 MB; the 256-byte hosts are whole.
+  rewrite_rows(dir / "traffic.csv", "ts,host,x,y,color,score,predicted,label",
+               [](std::size_t i, double, std::vector<std::string> fields) {
+                 if (i % 10 == 0) {
+                   fields[1] = std::string(257, 'h');
+                   fields[4] = std::string(std::size_t(1) << 20, 'c');
+                 } else if (i % 10 == 5) {
+                   fields[1] = std::string(256, 'h');
+                 }
+                 return fields;
+               });
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  const Run run = vigil_cli(replay_args(dir));
+  INFO(run.err);
+  REQUIRE(run.code == 0);
+  INFO(run.out);
+  CHECK(run.out.find("rows monitored: 400;") != std::string::npos);
+  CHECK(run.out.find("; 80 category or tag values longer than 256 bytes cut to that length") != std::string::npos);
+}
