@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "vigil/error.hpp"
+#include "vigil/monitor/schema.hpp"
 
 namespace vigil::tools {
 
@@ -85,6 +86,9 @@ void print_rows(std::ostream& out, const ReplayTally& t, const Report& report) {
     out << "; the log's clock jumped ahead " << report.counters.clock_changes << " times";
   if (t.ragged_rows > 0) out << "; " << t.ragged_rows << " rows with the wrong number of fields left out";
   if (t.unanswered > 0) out << "; " << t.unanswered << " arrived without a completion time (never answered)";
+  if (report.counters.truncated_values > 0)
+    out << "; " << report.counters.truncated_values << " category or tag values longer than "
+        << vigil::Schema::max_value_bytes << " bytes cut to that length";
   out << '\n';
 }
 

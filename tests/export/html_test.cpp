@@ -268,6 +268,7 @@ TEST_CASE("to_html: traffic, latency and slow-request attribution", "[export]") 
   CHECK(lat.find("<td>0.625&times;</td><td>\xE2\x80\x93</td>") != std::string::npos);
 
   CHECK(html.find("<tr><td class=\"l\">bad_arrival_time</td><td>5</td>") != std::string::npos);
+  CHECK(html.find("<tr><td class=\"l\">truncated_values</td><td>7</td>") != std::string::npos);
 
   SECTION("without reported arrivals nothing is said to be in flight") {
     vigil::Report completions = r;

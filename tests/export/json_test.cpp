@@ -361,7 +361,7 @@ TEST_CASE("to_json(Report): empty report", "[export]") {
   CHECK(j["recent"].keys() == std::vector<std::string>{"start", "start_iso", "end", "end_iso", "requests"});
   CHECK(j["horizon"].keys() == std::vector<std::string>{"start", "start_iso", "end", "end_iso", "requests"});
   CHECK(j["counters"].keys() == std::vector<std::string>{"observed", "bad_time", "late", "future", "clock_changes", "bad_latency",
-                                                         "skipped_evaluations", "bad_arrival_time"});
+                                                         "skipped_evaluations", "bad_arrival_time", "truncated_values"});
   CHECK(j["features"].type == Json::Type::array);
   CHECK(j["features"].items.empty());
   CHECK(text.find(R"("features":[],"outputs":[],"cohorts":[],"traffic":{"status":"ok",)") != std::string::npos);
@@ -398,6 +398,7 @@ TEST_CASE("to_json(Report): traffic, latency and slow-request attribution", "[ex
     INFO(text);
     const Json j = parse(text);
     CHECK(j["counters"]["bad_arrival_time"].text == "5");
+    CHECK(j["counters"]["truncated_values"].text == "7");
 
     const Json& t = j["traffic"];
     CHECK(t.keys() == traffic_keys);
@@ -510,6 +511,7 @@ TEST_CASE("to_json(Report): traffic, latency and slow-request attribution", "[ex
       }
     }
     CHECK(doc.find("`bad_arrival_time`") != std::string::npos);
+    CHECK(doc.find("`truncated_values`") != std::string::npos);
   }
 }
 

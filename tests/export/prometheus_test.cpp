@@ -178,6 +178,7 @@ TEST_CASE("to_prometheus: empty report", "[export]") {
   CHECK(text.find("vigil_alerts_open{kind=\"attribution\",severity=\"alert\"} 0\n") != std::string::npos);
   // Traffic and latency: counts and status at zero, figures not computed absent.
   CHECK(text.find("\n# TYPE vigil_bad_arrival_time_total counter\nvigil_bad_arrival_time_total 0\n") != std::string::npos);
+  CHECK(text.find("\n# TYPE vigil_truncated_values_total counter\nvigil_truncated_values_total 0\n") != std::string::npos);
   CHECK(text.find("\nvigil_traffic_status 0\n") != std::string::npos);
   CHECK(text.find("\nvigil_traffic_info{arrivals_source=\"completions\",rate_model=\"none\"} 1\n") != std::string::npos);
   CHECK(text.find("\nvigil_traffic_recent_arrivals 0\n") != std::string::npos);
@@ -250,6 +251,8 @@ TEST_CASE("to_prometheus: traffic, latency and slow-request attribution", "[expo
 
   CHECK(value_of("vigil_bad_arrival_time_total", {}) == "5");
   CHECK(type_of("vigil_bad_arrival_time_total") == "counter");
+  CHECK(value_of("vigil_truncated_values_total", {}) == "7");
+  CHECK(type_of("vigil_truncated_values_total") == "counter");
 
   // Traffic: one unlabelled gauge per figure.
   const std::vector<std::pair<std::string, std::string>> traffic{

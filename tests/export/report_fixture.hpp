@@ -147,6 +147,7 @@ inline vigil::Report operations_report() {
   r.horizon_requests = 96000;
   r.counters.observed = 4321;
   r.counters.bad_arrival_time = 5;
+  r.counters.truncated_values = 7;
 
   vigil::TrafficReport& t = r.traffic;
   t.status = vigil::Status::warn;

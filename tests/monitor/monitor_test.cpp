@@ -901,3 +901,131 @@ TEST_CASE("Monitor: threads whose requests are sometimes dated a year ahead lose
   CHECK(r.counters.late == 0);
   CHECK(r.counters.clock_changes == 0);
 }
+
+namespace {
+
+// A monitor of one categorical feature trained on "a" and "b", served with a cohort tag of
+// four values, fed `intervals` one-minute intervals of eight unseen values each (value i
+// made by `value(i)`) and tag values from `tag(j)`.
+struct LongValues {
+  static constexpr std::size_t tag_values = 4;
+  vigil::Schema training;
+  vigil::Schema serving;
+  LongValues() {
+    training.add_categorical("color");
+    serving = training;
+    vigil::TagOptions cohort;
+    cohort.cohort = true;
+    cohort.max_values = tag_values;
+    serving.add_tag("host", cohort);
+  }
+  vigil::Profile profile() const {
+    vigil::Profile p(training);
+    vigil::Observation row(training);
+    for (int i = 0; i < 100; ++i) {
+      row.set("color", i % 2 == 0 ? "a" : "b");
+      p.add(row);
+    }
+    return p;
+  }
+  template <class Value>
+  std::size_t feed(vigil::Monitor& monitor, int intervals, Value&& value) const {
+    vigil::Observation o(serving);
+    const auto color = serving.categorical("color");
+    const auto host = serving.tag("host");
+    for (int k = 0; k < intervals; ++k) {
+      for (int i = 0; i < 16; ++i) {
+        o.set(color, value(i % 8));
+        o.tag(host, value(i % static_cast<int>(tag_values)));
+        o.at(start_time + 60.0 * k + i);
+        monitor.observe(o);
+      }
+    }
+    monitor.report(start_time + 60.0 * intervals);
+    return monitor.memory_bytes();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("Monitor: values of 1 MB cost no more per interval than values of Schema::max_value_bytes",
+          "[monitor][bounds]") {
+  const LongValues setup;
+  const vigil::Profile profile = setup.profile();
+  vigil::MonitorOptions options;
+  options.shards = 1;
+  constexpr int intervals = 20;
+  vigil::Monitor short_values(setup.serving, profile, options);
+  const std::size_t short_bytes =
+      setup.feed(short_values, intervals, [](int i) { return std::string("u") + std::to_string(i); });
+  std::string big(std::size_t(1) << 20, 'x');
+  vigil::Monitor long_values(setup.serving, profile, options);
+  const std::size_t long_bytes = setup.feed(long_values, intervals, [&](int i) {
+    big[0] = static_cast<char>('0' + i);
+    return std::string_view(big);
+  });
+  // The documented figures (FeatureState, TagDictionary): per categorical feature, summary
+  // slot and interval at most unseen_capacity values, each of at most max_value_bytes + 1
+  // bytes on the heap; per tag at most max_values values in the dictionary and in each
+  // shard's cache. Short values live inside their std::string.
+  const std::size_t value_bytes = vigil::Schema::max_value_bytes + 1;
+  const std::size_t slots = 1 + LongValues::tag_values;  // every request, then each cohort value
+  const std::size_t held_intervals = intervals + 1;      // retained, and the shard's open one
+  const std::size_t bound = short_bytes + slots * held_intervals * vigil::detail::FeatureState::unseen_capacity * value_bytes +
+                            2 * LongValues::tag_values * value_bytes;
+  INFO("short values: " << short_bytes << " bytes, long values: " << long_bytes << ", bound " << bound);
+  CHECK(long_bytes <= bound);
+  CHECK(long_bytes < 16 * 1024 * 1024);
+
+  const vigil::Report r = long_values.report(start_time + 60.0 * intervals);
+  CHECK(r.counters.truncated_values == 2u * 16 * intervals);  // the category and the tag of each request
+  CHECK(r.counters.observed == 16u * intervals);
+  CHECK(short_values.report(start_time + 60.0 * intervals).counters.truncated_values == 0);
+  // The cut values are still told apart by their first bytes: eight unseen values per
+  // interval, four cohorts.
+  REQUIRE(r.cohorts.size() == LongValues::tag_values);
+  for (const vigil::CohortReport& c : r.cohorts) CHECK(c.value.size() == vigil::Schema::max_value_bytes);
+}
+
+TEST_CASE("Monitor: a value of exactly Schema::max_value_bytes is kept whole, one byte more is cut and counted",
+          "[monitor][bounds]") {
+  vigil::Schema schema;
+  const auto color = schema.add_categorical("color");
+  vigil::Profile profile(schema);
+  vigil::Monitor monitor(schema, profile);
+  vigil::Observation o(schema);
+  o.at(start_time).set(color, std::string(vigil::Schema::max_value_bytes, 'a'));
+  monitor.observe(o);
+  CHECK(monitor.report(start_time + 1).counters.truncated_values == 0);
+  o.at(start_time + 1).set(color, std::string(vigil::Schema::max_value_bytes + 1, 'a'));
+  monitor.observe(o);
+  const vigil::Report r = monitor.report(start_time + 2);
+  CHECK(r.counters.truncated_values == 1);
+  CHECK(r.counters.observed == 2);
+}
+
+TEST_CASE("MonitorOptions: retention, shards and the alert log are accepted up to their maximum, refused beyond",
+          "[monitor][bounds]") {
+  const auto refused = [](auto set, const std::string& text) {
+    vigil::MonitorOptions o;
+    set(o);
+    CHECK_THROWS_AS(o.validate(), vigil::invalid_argument);
+    CHECK_THROWS_WITH(o.validate(), Catch::Contains(text));
+  };
+  const auto accepted = [](auto set) {
+    vigil::MonitorOptions o;
+    set(o);
+    CHECK_NOTHROW(o.validate());
+  };
+  const std::size_t retained = vigil::MonitorOptions::max_retained_intervals;
+  CHECK(retained == 65536);
+  accepted([&](vigil::MonitorOptions& o) { o.fine_intervals = retained; });
+  refused([&](vigil::MonitorOptions& o) { o.fine_intervals = retained + 1; }, "fine_intervals 65537");
+  accepted([&](vigil::MonitorOptions& o) { o.coarse_intervals = retained; });
+  refused([&](vigil::MonitorOptions& o) { o.coarse_intervals = retained + 1; }, "coarse_intervals 65537");
+  refused([&](vigil::MonitorOptions& o) { o.coarse_intervals = std::size_t(1) << 40; }, "coarse_intervals 1099511627776");
+  accepted([&](vigil::MonitorOptions& o) { o.shards = vigil::MonitorOptions::max_shards; });
+  refused([&](vigil::MonitorOptions& o) { o.shards = vigil::MonitorOptions::max_shards + 1; }, "shards 1025");
+  accepted([&](vigil::MonitorOptions& o) { o.alert_log = vigil::MonitorOptions::max_alert_log; });
+  refused([&](vigil::MonitorOptions& o) { o.alert_log = vigil::MonitorOptions::max_alert_log + 1; }, "alert_log 65537");
+}

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string>
 
+#include "monitor/tag_reference.hpp"
 #include "vigil_test.hpp"
 
 namespace {
@@ -90,4 +91,16 @@ TEST_CASE("Profile: bad input", "[profile]") {
     CHECK_THROWS_AS(vigil::Profile::deserialize(bytes.data(), len), vigil::format_error);
   bytes[5] = 1;  // the TDigest type id
   CHECK_THROWS_WITH(vigil::Profile::deserialize(bytes), Catch::Contains("wrong object type"));
+}
+
+TEST_CASE("Profile: a tag's max_values is read up to Schema::max_tag_values, beyond it refused naming the value",
+          "[profile][bounds]") {
+  const vigil::Profile most = vigil::Profile::deserialize(vigil_test::reference_with_tag(vigil::Schema::max_tag_values));
+  CHECK(most.schema().options(most.schema().tag("host")).max_values == vigil::Schema::max_tag_values);
+  CHECK_THROWS_AS(vigil::Profile::deserialize(vigil_test::reference_with_tag(vigil::Schema::max_tag_values + 1)),
+                  vigil::format_error);
+  const auto huge = vigil_test::reference_with_tag(std::uint64_t(1) << 40);
+  CHECK(huge.size() < 1024);
+  CHECK_THROWS_AS(vigil::Profile::deserialize(huge), vigil::format_error);
+  CHECK_THROWS_WITH(vigil::Profile::deserialize(huge), Catch::Contains("max_values 1099511627776"));
 }

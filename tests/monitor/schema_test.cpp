@@ -153,3 +153,96 @@ TEST_CASE("Schema: an id follows the content, a layout the handles", "[schema]")
   swapped_output.add_output("t");
   CHECK_FALSE(other_output.same_layout(swapped_output));
 }
+
+TEST_CASE("Schema: capacities are accepted up to their maximum and refused beyond, naming the value", "[schema][bounds]") {
+  vigil::Schema s;
+  vigil::TagOptions most;
+  most.max_values = vigil::Schema::max_tag_values;
+  CHECK(s.add_tag("host", most).index == 0);
+  vigil::TagOptions beyond;
+  beyond.max_values = vigil::Schema::max_tag_values + 1;
+  CHECK_THROWS_WITH(s.add_tag("region", beyond), Catch::Contains("max_values 4097"));
+  beyond.max_values = std::size_t(1) << 40;
+  CHECK_THROWS_WITH(s.add_tag("region", beyond), Catch::Contains("max_values 1099511627776"));
+
+  vigil::TagOptions cohort;
+  cohort.cohort = true;
+  cohort.max_values = vigil::Schema::max_cohort_values;
+  CHECK(s.add_tag("segment", cohort).index == 1);
+  cohort.max_values = vigil::Schema::max_cohort_values + 1;
+  CHECK_THROWS_WITH(s.add_tag("country", cohort), Catch::Contains("max_values 257") && Catch::Contains("cohort"));
+  CHECK_THROWS_AS(s.add_tag("country", cohort), vigil::invalid_argument);
+
+  vigil::OutputOptions classes;
+  for (std::size_t i = 0; i < vigil::Schema::max_classes; ++i) classes.classes.push_back("c" + std::to_string(i));
+  CHECK(s.add_output("label", classes).index == 0);
+  classes.classes.push_back("one more");
+  CHECK_THROWS_WITH(s.add_output("label2", classes), Catch::Contains("4097 classes"));
+
+  vigil::OutputOptions long_name;
+  long_name.classes = {std::string(vigil::Schema::max_value_bytes, 'k')};
+  CHECK(s.add_output("kind", long_name).index == 1);
+  long_name.classes = {std::string(vigil::Schema::max_value_bytes + 1, 'k')};
+  CHECK_THROWS_WITH(s.add_output("kind2", long_name), Catch::Contains("class name of 257 bytes"));
+  CHECK(s.tag_count() == 2);
+  CHECK(s.output_count() == 2);
+}
+
+TEST_CASE("Observation: values longer than Schema::max_value_bytes are cut on a character boundary and counted",
+          "[schema][bounds]") {
+  vigil::Schema s;
+  const auto color = s.add_categorical("color");
+  const auto shape = s.add_categorical("shape");
+  vigil::OutputOptions classes;
+  classes.classes = {"cat", "dog"};
+  const auto kind = s.add_output("kind", classes);
+  const auto host = s.add_tag("host");
+  const std::size_t max = vigil::Schema::max_value_bytes;
+  CHECK(max == 256);
+  vigil::Observation o(s);
+
+  const std::string exact(max, 'a');
+  o.set(color, exact).tag(host, exact).predicted(kind, exact);
+  CHECK(o.value(color) == exact);
+  CHECK(o.value(host) == exact);
+  CHECK(o.predicted(kind) == exact);
+  CHECK(o.cut_values() == 0);
+
+  const std::string over(max + 1, 'b');
+  o.set(color, over);
+  CHECK(o.value(color) == std::string(max, 'b'));
+  CHECK(o.cut_values() == 1);
+  o.tag(host, over).predicted(kind, over);
+  CHECK(o.value(host) == std::string(max, 'b'));
+  CHECK(o.predicted(kind) == std::string(max, 'b'));
+  CHECK(o.cut_values() == 3);
+
+  // Set again whole, or cleared: no longer cut. Set twice cut: counted once.
+  o.set(color, "red");
+  CHECK(o.cut_values() == 2);
+  o.tag(host, over);
+  CHECK(o.cut_values() == 2);
+  o.set(shape, std::string(1 << 20, 's'));
+  CHECK(o.value(shape).size() == max);
+  CHECK(o.cut_values() == 3);
+  o.clear(shape);
+  CHECK(o.cut_values() == 2);
+  CHECK_FALSE(o.has(shape));
+  o.clear();
+  CHECK(o.cut_values() == 0);
+  CHECK_FALSE(o.has(color));
+
+  // A multi-byte character across the limit goes whole: the kept bytes stay valid UTF-8.
+  o.set(color, std::string(max - 1, 'a') + "\xC3\xA9");  // é: 2 bytes, 257 in all
+  CHECK(o.value(color) == std::string(max - 1, 'a'));
+  o.set(color, std::string(max - 2, 'a') + "\xE2\x82\xAC");  // €: 3 bytes
+  CHECK(o.value(color) == std::string(max - 2, 'a'));
+  o.set(color, std::string(max - 1, 'a') + "\xF0\x9D\x84\x9E");  // 𝄞: 4 bytes from byte 255
+  CHECK(o.value(color) == std::string(max - 1, 'a'));
+  o.set(color, std::string(max - 2, 'a') + "\xC3\xA9" + "z");  // ends on the character: kept to it
+  CHECK(o.value(color) == std::string(max - 2, 'a') + "\xC3\xA9");
+  CHECK(o.cut_values() == 1);
+  // Bytes that are not UTF-8 are cut where they fall after at most three given back.
+  o.set(color, std::string(max + 8, '\x80'));
+  CHECK(o.value(color).size() == max - 3);
+}

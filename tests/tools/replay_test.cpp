@@ -17,6 +17,7 @@
 #include "../../tools/csv.hpp"
 #include "../../tools/summary.hpp"
 #include "../../tools/time_column.hpp"
+#include "monitor/tag_reference.hpp"
 #include "tools/cli_fixture.hpp"
 #include "vigil/monitor/profile.hpp"
 
@@ -726,4 +727,45 @@ TEST_CASE("vigil replay --arrival-column: requests that all arrived and none com
   CHECK(run.out.find("2 rows, 2026-01-05T00:00:10.000Z to 2026-01-05T00:00:11.000Z") != std::string::npos);
   CHECK(run.out.find("2 arrived without a completion time (never answered)") != std::string::npos);
   CHECK(run.out.find("\nstatus at -: ") != std::string::npos);
+}
+
+TEST_CASE("vigil replay: a reference declaring a tag of 2^40 values is refused with exit code 2, naming the value",
+          "[cli][bounds]") {
+  TempDir dir("huge-tag");
+  const std::vector<std::uint8_t> reference = vigil_test::reference_with_tag(std::uint64_t(1) << 40);
+  REQUIRE(reference.size() < 1024);
+  std::ofstream(dir / "reference.vigil", std::ios::binary)
+      .write(reinterpret_cast<const char*>(reference.data()), static_cast<std::streamsize>(reference.size()));
+  std::ofstream(dir / "traffic.csv") << "ts,x,host\n1767225600,1.5,a\n1767225601,2.5,b\n";
+  const Run run = vigil_cli(replay_with(dir, {"--tag-columns", "host"}));
+  INFO(run.err);
+  CHECK(run.code == 2);
+  CHECK(run.err.find("max_values 1099511627776") != std::string::npos);
+  CHECK(run.err.find("internal error") == std::string::npos);
+  CHECK(run.err.find("out of memory") == std::string::npos);
+}
+
+TEST_CASE("vigil replay: category and tag values longer than 256 bytes are cut and the summary says how many",
+          "[cli][bounds]") {
+  TempDir dir("long-values");
+  write_rows(dir / "train.csv", 400, 1, false, 0, 0);
+  write_rows(dir / "traffic.csv", 400, 2, true, 0, 0);
+  // Every tenth row: a host of 257 bytes and a colour of 1 MB; the 256-byte hosts are whole.
+  rewrite_rows(dir / "traffic.csv", "ts,host,x,y,color,score,predicted,label",
+               [](std::size_t i, double, std::vector<std::string> fields) {
+                 if (i % 10 == 0) {
+                   fields[1] = std::string(257, 'h');
+                   fields[4] = std::string(std::size_t(1) << 20, 'c');
+                 } else if (i % 10 == 5) {
+                   fields[1] = std::string(256, 'h');
+                 }
+                 return fields;
+               });
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  const Run run = vigil_cli(replay_args(dir));
+  INFO(run.err);
+  REQUIRE(run.code == 0);
+  INFO(run.out);
+  CHECK(run.out.find("rows monitored: 400;") != std::string::npos);
+  CHECK(run.out.find("; 80 category or tag values longer than 256 bytes cut to that length") != std::string::npos);
 }

@@ -883,6 +883,7 @@ inline void html_counters(HtmlPage& p, const InputCounters& counters) {
       {"bad_latency", counters.bad_latency, "negative or NaN latency: latency not recorded"},
       {"skipped_evaluations", counters.skipped_evaluations, "intervals that left retention unevaluated"},
       {"bad_arrival_time", counters.bad_arrival_time, "on_arrival() with a NaN or infinite time: dropped"},
+      {"truncated_values", counters.truncated_values, "category, tag or class values too long: cut, request kept"},
   };
   for (const auto& [name, value, meaning] : rows)
     p.format("<tr><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{}</td></tr>\n", name, value, meaning);

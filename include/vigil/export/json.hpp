@@ -377,6 +377,7 @@ inline void write_json(JsonWriter& w, const InputCounters& c) {
   w.member("bad_latency", c.bad_latency);
   w.member("skipped_evaluations", c.skipped_evaluations);
   w.member("bad_arrival_time", c.bad_arrival_time);
+  w.member("truncated_values", c.truncated_values);
   w.end_object();
 }
 

@@ -436,6 +436,9 @@ inline void append_input_counters(PrometheusWriter& w, const InputCounters& coun
             "Intervals that passed out of fine retention before they were evaluated.", counters.skipped_evaluations);
   w.counter("vigil_bad_arrival_time_total", "Arrivals reported with a NaN or infinite event time and dropped.",
             counters.bad_arrival_time);
+  w.counter("vigil_truncated_values_total",
+            "Category values, tag values and predicted classes longer than the longest kept, cut to it.",
+            counters.truncated_values);
 }
 
 /// Every (kind, severity) pair, zero included, so that an alert rule sees 0 rather than an

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "vigil/error.hpp"
+#include "vigil/monitor/detail/value_length.hpp"
 #include "vigil/monitor/schema.hpp"
 
 namespace vigil {
@@ -30,6 +31,12 @@ enum class RequestStatus : std::uint8_t { ok = 0, error = 1, timeout = 2 };
 ///
 /// Event time is Unix seconds; without `at(...)`, observe() stamps the request with the
 /// system clock.
+///
+/// A category value, tag value or predicted class longer than Schema::max_value_bytes is cut
+/// to that length on a UTF-8 character boundary, so what the monitor keeps of a request is
+/// bounded whatever it holds; cut_values() says how many of the values set are cut, and a
+/// Monitor counts them (Report::counters.truncated_values). Values that agree on their first
+/// max_value_bytes bytes are one value to the monitor.
 ///
 /// An Observation keeps its own copy of the schema (made once, when it is constructed), so
 /// it never reads a schema that is gone: a `thread_local` Observation may outlive the Monitor
@@ -82,8 +89,7 @@ class Observation {
   }
   Observation& set(CategoricalFeature f, std::string_view value) {
     check(f.index, categorical_.size(), "categorical feature");
-    categorical_[f.index].assign(value.data(), value.size());
-    categorical_set_[f.index] = 1;
+    store(categorical_[f.index], categorical_set_[f.index], value);
     return *this;
   }
   /// The model's score for an output.
@@ -96,14 +102,12 @@ class Observation {
   /// The class the model predicted for an output declared with classes.
   Observation& predicted(Output o, std::string_view class_name) {
     check(o.index, predicted_.size(), "output");
-    predicted_[o.index].assign(class_name.data(), class_name.size());
-    predicted_set_[o.index] = 1;
+    store(predicted_[o.index], predicted_set_[o.index], class_name);
     return *this;
   }
   Observation& tag(Tag t, std::string_view value) {
     check(t.index, tags_.size(), "tag");
-    tags_[t.index].assign(value.data(), value.size());
-    tag_set_[t.index] = 1;
+    store(tags_[t.index], tag_set_[t.index], value);
     return *this;
   }
   /// Time from arrival to response, in seconds. Negative or NaN values are counted as bad.
@@ -134,6 +138,7 @@ class Observation {
   }
   Observation& clear(CategoricalFeature f) {
     check(f.index, categorical_.size(), "categorical feature");
+    cut_values_ -= static_cast<std::size_t>(categorical_set_[f.index] == cut);
     categorical_set_[f.index] = 0;
     return *this;
   }
@@ -148,6 +153,7 @@ class Observation {
     std::fill(score_set_.begin(), score_set_.end(), 0);
     std::fill(predicted_set_.begin(), predicted_set_.end(), 0);
     std::fill(tag_set_.begin(), tag_set_.end(), 0);
+    cut_values_ = 0;
     request_id_.clear();
     time_set_ = false;
     latency_set_ = false;
@@ -181,12 +187,28 @@ class Observation {
   std::string_view predicted(Output o) const { return predicted_[o.index]; }
   bool has(Tag t) const { return tag_set_[t.index] != 0; }
   std::string_view value(Tag t) const { return tags_[t.index]; }
+  /// Category values, tag values and predicted classes now set whose value was longer than
+  /// Schema::max_value_bytes and is kept cut to it.
+  std::size_t cut_values() const { return cut_values_; }
   bool has_latency() const { return latency_set_; }
   double latency() const { return latency_; }
   RequestStatus status() const { return status_; }
 
  private:
+  // A value's flag: 0 unset, set (kept whole) or cut (kept cut to Schema::max_value_bytes).
+  static constexpr std::uint8_t set_whole = 1;
+  static constexpr std::uint8_t cut = 2;
+
   static double unset() { return std::numeric_limits<double>::quiet_NaN(); }
+  // Keeps `value` in `slot`, cut to Schema::max_value_bytes, and marks `flag` accordingly.
+  void store(std::string& slot, std::uint8_t& flag, std::string_view value) {
+    const std::string_view kept = detail::cut_value(value, Schema::max_value_bytes);
+    slot.assign(kept.data(), kept.size());
+    const std::uint8_t now = kept.size() < value.size() ? cut : set_whole;
+    cut_values_ += static_cast<std::size_t>(now == cut);
+    cut_values_ -= static_cast<std::size_t>(flag == cut);
+    flag = now;
+  }
   static const Schema* checked(const Schema* schema) {
     if (schema == nullptr) detail::throw_invalid_argument("Observation: the schema pointer is null");
     return schema;
@@ -202,6 +224,7 @@ class Observation {
   const Schema* schema_;  // owned_schema_, read without touching its reference count
   std::size_t numeric_bad_ = 0;     // features in state bad
   std::size_t numeric_values_ = 0;  // features in state value
+  std::size_t cut_values_ = 0;      // values whose flag is `cut`
   bool time_set_ = false;
   bool latency_set_ = false;
   RequestStatus status_ = RequestStatus::ok;

@@ -29,14 +29,25 @@ enum class EventClock : std::uint8_t {
 };
 
 /// How a Monitor cuts time and judges it. Times are in seconds.
+///
+/// Every count below that sizes memory has a documented maximum (docs/guide.md, "Bounds");
+/// validate() refuses a larger one, so no setting makes a Monitor allocate beyond reason.
 struct MonitorOptions {
+  /// Most fine intervals, and most coarse intervals, retained.
+  static constexpr std::size_t max_retained_intervals = std::size_t(1) << 16;
+  /// Most shards.
+  static constexpr std::size_t max_shards = 1024;
+  /// Most alert transitions kept in the report's alert log.
+  static constexpr std::size_t max_alert_log = std::size_t(1) << 16;
+
   /// Length of an interval: the unit of short-term comparison and of alert persistence.
   double interval = 60;
-  /// Fine intervals retained (the trailing background lives here): one hour by default.
+  /// Fine intervals retained (the trailing background lives here): one hour by default. At
+  /// most max_retained_intervals.
   std::size_t fine_intervals = 60;
   /// Roll-up interval for older history, a whole multiple of `interval`.
   double coarse_interval = 3600;
-  /// Coarse intervals retained: 7 days by default.
+  /// Coarse intervals retained: 7 days by default. At most max_retained_intervals.
   std::size_t coarse_intervals = 168;
   /// The latest this many intervals are "recent", compared with the background.
   std::size_t recent_intervals = 1;
@@ -68,7 +79,8 @@ struct MonitorOptions {
   std::size_t clock_change_evidence = 16;
   /// Bins per numeric feature, at the training profile's percentiles.
   std::size_t numeric_bins = 50;
-  /// Shards of per-thread state; 0 picks the next power of two ≥ hardware threads.
+  /// Shards of per-thread state; 0 picks the next power of two ≥ hardware threads. At most
+  /// max_shards.
   std::size_t shards = 0;
   /// Evaluate closed intervals (and fire alert callbacks) inside observe() as soon as event
   /// time passes their end, rather than at the next report(). Right for log replay; a server
@@ -82,7 +94,7 @@ struct MonitorOptions {
   /// background's p99 as of the latest evaluation (before the first, nothing is slow).
   double slow_threshold = std::numeric_limits<double>::quiet_NaN();
   /// Alert transitions the report's alert log keeps (Report::alert_log): a reader that
-  /// looks at least once per this many transitions misses none.
+  /// looks at least once per this many transitions misses none. At most max_alert_log.
   std::size_t alert_log = 256;
   /// The arrival-rate predictor. Its interval is set to `interval`; while its lag settings
   /// (recent_lags, seasonal_lags, seasonal_window, history, refit_every) are all left at
@@ -97,7 +109,14 @@ struct MonitorOptions {
 inline void MonitorOptions::validate() const {
   const auto fail = [](const std::string& what) { detail::throw_invalid_argument("MonitorOptions: " + what); };
   if (!(interval > 0) || !std::isfinite(interval)) fail("interval must be positive");
+  const auto at_most = [&](const char* what, std::size_t value, std::size_t most) {
+    if (value > most) fail(std::string(what) + " " + std::to_string(value) + " is above its maximum " + std::to_string(most));
+  };
   if (fine_intervals < 2) fail("fine_intervals must be at least 2");
+  at_most("fine_intervals", fine_intervals, max_retained_intervals);
+  at_most("coarse_intervals", coarse_intervals, max_retained_intervals);
+  at_most("shards", shards, max_shards);
+  at_most("alert_log", alert_log, max_alert_log);
   if (recent_intervals < 1 || recent_intervals >= fine_intervals)
     fail("recent_intervals must be at least 1 and below fine_intervals");
   if (!(background >= 0)) fail("background must not be negative");

@@ -193,6 +193,9 @@ struct InputCounters {
   std::uint64_t bad_latency = 0;   // negative or NaN latency over the horizon: not recorded
   std::uint64_t skipped_evaluations = 0;  // intervals that passed out of fine retention unevaluated
   std::uint64_t bad_arrival_time = 0;     // on_arrival() with a NaN or infinite time: dropped
+  /// Category values, tag values and predicted classes longer than Schema::max_value_bytes in
+  /// requests given to observe(): cut to that length (Observation), the request kept.
+  std::uint64_t truncated_values = 0;
 };
 
 /// Everything `Monitor::report()` returns. It owns its data: safe to keep, serialise and

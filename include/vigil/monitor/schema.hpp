@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstddef>
@@ -37,7 +38,8 @@ struct Tag {
 /// How a model output is read.
 struct OutputOptions {
   /// Names of the classes the model predicts, when the observation reports a predicted class
-  /// for this output (`Observation::predicted`). Empty: no class labels.
+  /// for this output (`Observation::predicted`). Empty: no class labels. At most
+  /// Schema::max_classes names, each of at most Schema::max_value_bytes bytes.
   std::vector<std::string> classes;
   /// Decision threshold on the score: when set (not NaN), the predicted class is "positive"
   /// for score ≥ threshold and "negative" below, and its frequency is monitored.
@@ -46,7 +48,8 @@ struct OutputOptions {
 
 /// How a tag is kept.
 struct TagOptions {
-  /// Distinct values tracked; later values are counted under "other". Bounds memory.
+  /// Distinct values tracked; later values are counted under "other". Bounds memory. At most
+  /// Schema::max_tag_values, and Schema::max_cohort_values for a cohort tag.
   std::size_t max_values = 32;
   /// Whether the report repeats every feature and output analysis per value of this tag.
   /// Each cohort value costs one more set of interval summaries.
@@ -63,6 +66,12 @@ struct TagOptions {
 /// A schema is a value: an `Observation` keeps its own copy, so it stays valid after the
 /// schema (or the `Monitor`) it was made from is gone.
 ///
+/// **Bounds.** Whatever a request or a file holds, the memory of an interval stays bounded:
+/// category values, tag values and predicted classes longer than max_value_bytes are cut to
+/// it (Observation; Report::counters.truncated_values counts them), and the capacities below
+/// are capped, beyond which add_tag() and add_output() throw vigil::invalid_argument naming
+/// the value (docs/guide.md, "Bounds").
+///
 /// ```cpp
 /// vigil::Schema schema;
 /// auto age    = schema.add_numeric("age");
@@ -73,6 +82,18 @@ struct TagOptions {
 class Schema {
  public:
   enum class Kind : std::uint8_t { numeric = 0, categorical = 1, output = 2, tag = 3 };
+
+  /// Longest category value, tag value or predicted class kept, in bytes: an Observation
+  /// cuts a longer one to this length on a UTF-8 character boundary.
+  static constexpr std::size_t max_value_bytes = 256;
+  /// Largest TagOptions::max_values of a tag: each value costs a latency counter per
+  /// retained interval.
+  static constexpr std::size_t max_tag_values = 4096;
+  /// Largest TagOptions::max_values of a cohort tag: each value costs a whole set of interval
+  /// summaries per retained interval.
+  static constexpr std::size_t max_cohort_values = 256;
+  /// Most classes an output declares (OutputOptions::classes).
+  static constexpr std::size_t max_classes = 4096;
 
   NumericFeature add_numeric(std::string name) {
     add_name(name, Kind::numeric);
@@ -87,16 +108,13 @@ class Schema {
   Output add_output(std::string name, OutputOptions options = {}) {
     if (!std::isnan(options.threshold) && !std::isfinite(options.threshold))
       detail::throw_invalid_argument("Schema: output '" + name + "' has threshold " + detail::to_text(options.threshold));
-    for (std::size_t i = 0; i < options.classes.size(); ++i)
-      for (std::size_t j = 0; j < i; ++j)
-        if (options.classes[i] == options.classes[j])
-          detail::throw_invalid_argument("Schema: output '" + name + "' lists class '" + options.classes[i] + "' twice");
+    check_classes(name, options.classes);
     add_name(name, Kind::output);
     outputs_.push_back(OutputSpec{std::move(name), std::move(options)});
     return Output{static_cast<std::uint32_t>(outputs_.size() - 1)};
   }
   Tag add_tag(std::string name, TagOptions options = {}) {
-    if (options.max_values == 0) detail::throw_invalid_argument("Schema: tag '" + name + "' has max_values 0");
+    check_max_values(name, options);
     add_name(name, Kind::tag);
     tags_.push_back(TagSpec{std::move(name), options});
     return Tag{static_cast<std::uint32_t>(tags_.size() - 1)};
@@ -192,6 +210,29 @@ class Schema {
     TagOptions options;
   };
 
+  static void check_max_values(const std::string& name, const TagOptions& options) {
+    const std::size_t most = options.cohort ? max_cohort_values : max_tag_values;
+    if (options.max_values == 0 || options.max_values > most)
+      detail::throw_invalid_argument("Schema: tag '" + name + "' has max_values " + std::to_string(options.max_values) +
+                                     ", outside [1, " + std::to_string(most) + "]" +
+                                     (options.cohort ? " for a cohort tag" : ""));
+  }
+  // Class names are matched against predicted classes, which are cut to max_value_bytes: a
+  // longer name could never match. Duplicates are found in O(n log n).
+  static void check_classes(const std::string& name, const std::vector<std::string>& classes) {
+    if (classes.size() > max_classes)
+      detail::throw_invalid_argument("Schema: output '" + name + "' lists " + std::to_string(classes.size()) +
+                                     " classes, more than " + std::to_string(max_classes));
+    for (const std::string& c : classes)
+      if (c.size() > max_value_bytes)
+        detail::throw_invalid_argument("Schema: output '" + name + "' has a class name of " + std::to_string(c.size()) +
+                                       " bytes, longer than " + std::to_string(max_value_bytes));
+    std::vector<std::string_view> sorted(classes.begin(), classes.end());
+    std::sort(sorted.begin(), sorted.end());
+    const auto twice = std::adjacent_find(sorted.begin(), sorted.end());
+    if (twice != sorted.end())
+      detail::throw_invalid_argument("Schema: output '" + name + "' lists class '" + std::string(*twice) + "' twice");
+  }
   void add_name(const std::string& name, Kind kind) {
     if (name.empty()) detail::throw_invalid_argument(std::string("Schema: a ") + kind_name(kind) + " needs a name");
     if (auto existing = kind_of(name))

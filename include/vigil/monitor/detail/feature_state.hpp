@@ -44,7 +44,9 @@ struct CategoricalTotals {
 /// values came most.
 /// Memory: 8 bytes per bin (a numeric feature has three more bins than edges), 16 per
 /// numeric feature, and per categorical feature 8 bytes per training category plus a
-/// CategoryCounts of 8 values (each kept at its full length).
+/// CategoryCounts of 8 values, each at most Schema::max_value_bytes long (an Observation cuts
+/// longer ones), so at most 8 × (sizeof(std::string) + 36 + max_value_bytes + 1) bytes of
+/// unseen values whatever the requests hold (docs/guide.md, "Bounds").
 struct FeatureState {
   static constexpr std::uint8_t format_version = 1;
   /// Unseen category values kept per categorical feature and interval.

@@ -141,6 +141,7 @@ class Intake final : public IntakeAccess {
   alignas(cache_line) std::atomic<std::uint64_t> bad_time_{0};
   std::atomic<std::uint64_t> late_{0};
   std::atomic<std::uint64_t> bad_arrival_time_{0};
+  std::atomic<std::uint64_t> truncated_values_{0};
   std::atomic<double> advanced_time_{-std::numeric_limits<double>::infinity()};
   std::atomic<std::int64_t> first_interval_{IntervalClock::none};
 
@@ -285,6 +286,7 @@ void Intake::apply(Shard& shard, const Observation& o, SummaryAt&& at) {
 }
 
 inline std::int64_t Intake::observe(const Observation& o) {
+  if (VIGIL_UNLIKELY(o.cut_values() > 0)) truncated_values_.fetch_add(o.cut_values(), std::memory_order_relaxed);
   const double t = o.has_time() ? o.time() : wall_clock_now();
   if (VIGIL_UNLIKELY(screened(t))) return screen(t, &o);
   return take(o, t);
@@ -534,6 +536,7 @@ inline InputCounters Intake::counters() const {
     c.clock_changes = guard_.clock_changes();
   }
   c.bad_arrival_time = bad_arrival_time_.load(std::memory_order_relaxed);
+  c.truncated_values = truncated_values_.load(std::memory_order_relaxed);
   return c;
 }
 

@@ -20,7 +20,8 @@ namespace detail {
 /// summary slots of cohort tags: slot 0 holds every request, then each cohort tag has one
 /// slot per value id, "other" last. Thread-safe: ids are given under a mutex, which the
 /// request path takes only for a value its shard has not cached yet.
-/// Memory: the values (max_values per tag at most) and one Cohort per slot.
+/// Memory: the values (max_values per tag at most, each at most Schema::max_value_bytes long:
+/// an Observation cuts longer ones) and one Cohort per slot.
 class TagDictionary {
  public:
   /// A cohort tag and the slot of its value 0.
