@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "export/golden.hpp"
 #include "export/report_fixture.hpp"
 #include "vigil_test.hpp"
@@ -158,6 +160,9 @@ std::vector<const Sample*> find(const std::vector<Sample>& samples, const std::s
   return out;
 }
 
+/// What follows a label value that held invalid UTF-8: `~` and the hex of its bytes' FNV-1a.
+std::string repair_mark(const std::string& bytes) { return fmt::format("~{:016x}", vigil::detail::fnv1a_64(bytes)); }
+
 }  // namespace
 
 TEST_CASE("to_prometheus: empty report", "[export]") {
@@ -197,7 +202,8 @@ TEST_CASE("to_prometheus: label values escaped, NaN omitted, infinities written"
   INFO(text);
   const auto samples = check_exposition(text);
   const std::string& name = r.features[0].name;
-  const std::string valid_name = name.substr(0, name.size() - 1) + "\xEF\xBF\xBD";  // 0xFF → U+FFFD
+  // 0xFF → U+FFFD, and the value marked with the hash of its bytes.
+  const std::string valid_name = name.substr(0, name.size() - 1) + "\xEF\xBF\xBD" + repair_mark(name);
   const auto psi = find(samples, "vigil_feature_psi");
   REQUIRE(psi.size() == 2);  // overall and in cohort host=web-1"
   CHECK(psi[0]->labels == std::vector<std::pair<std::string, std::string>>{{"feature", valid_name}});
@@ -221,13 +227,15 @@ TEST_CASE("to_prometheus: label values escaped, NaN omitted, infinities written"
   CHECK(text.find("vigil_output_class_ratio{output=\"score\\nline\",class=\"a\\\"b\"} 0.25\n") != std::string::npos);
   CHECK(find(samples, "vigil_output_reference_class_ratio").size() == 2);
   CHECK(find(samples, "vigil_cohort_status", {{"cohort_tag", "host"}, {"cohort_value", "web-1\""}}).size() == 1);
-  // A tag value in an attribution: line feed escaped, the invalid byte replaced.
+  // A tag value in an attribution: line feed escaped, the invalid byte replaced and marked.
   const auto requests = find(samples, "vigil_latency_attribution_requests");
   REQUIRE(requests.size() == 1);
+  const std::string mark = repair_mark("web-1\"\n\xFF");
   CHECK(requests[0]->labels ==
-        std::vector<std::pair<std::string, std::string>>{{"tag", "host"}, {"value", "web-1\"\n\xEF\xBF\xBD"}});
-  CHECK(text.find("vigil_latency_attribution_requests{tag=\"host\",value=\"web-1\\\"\\n\xEF\xBF\xBD\"} 9\n") !=
+        std::vector<std::pair<std::string, std::string>>{{"tag", "host"}, {"value", "web-1\"\n\xEF\xBF\xBD" + mark}});
+  CHECK(text.find("vigil_latency_attribution_requests{tag=\"host\",value=\"web-1\\\"\\n\xEF\xBF\xBD" + mark + "\"} 9\n") !=
         std::string::npos);
+  CHECK(text.find("vigil_prometheus_refused_series") == std::string::npos);
   CHECK(find(samples, "vigil_latency_attribution_lift").empty());
 }
 
@@ -417,4 +425,118 @@ TEST_CASE("to_prometheus: whole expositions byte for byte", "[export]") {
   vigil_test::check_golden("cohorts_report.prom.golden", cohorts);
   CHECK(cohorts.find("vigil_input_dropped_total{reason=\"future\"} 4\n") != std::string::npos);
   CHECK(cohorts.find("vigil_clock_changes_total 1\n") != std::string::npos);
+}
+
+namespace {
+
+// A report whose cohort values, feature names, classes and attributed tag values differ only
+// in bytes that are not UTF-8: 0x80 to 0xFF after a common stem, each one repaired to U+FFFD.
+vigil::Report invalid_utf8_report() {
+  vigil::Report r;
+  r.time = 1793606400;
+  vigil::FeatureReport f;
+  f.psi = 0.25;
+  f.name = "f\xFE";
+  r.features.push_back(f);
+  f.name = "f\xFF";
+  r.features.push_back(f);
+  vigil::OutputReport o;
+  o.name = "score";
+  o.classes = {"c\xFE", "c\xFF"};
+  o.class_share = {0.5, 0.5};
+  o.reference_class_share = {0.5, 0.5};
+  r.outputs.push_back(o);
+  for (int b = 0x80; b <= 0xFF; ++b) {
+    vigil::CohortReport c;
+    c.tag = "host";
+    c.value = std::string("web") + static_cast<char>(b);
+    c.features = r.features;
+    r.cohorts.push_back(c);
+    vigil::SlowAttribution slow;
+    slow.tag = "host";
+    slow.value = c.value;
+    slow.requests = 1;
+    r.latency.attribution.push_back(slow);
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("to_prometheus: label values that differ only in invalid UTF-8 stay distinct series", "[export]") {
+  const vigil::Report r = invalid_utf8_report();
+  const std::string text = vigil::to_prometheus(r);
+  const auto samples = check_exposition(text);  // no duplicate series
+  CHECK(find(samples, "vigil_cohort_status").size() == 128);
+  CHECK(find(samples, "vigil_feature_psi").size() == 2 * 129);
+  CHECK(find(samples, "vigil_output_class_ratio").size() == 2);
+  CHECK(find(samples, "vigil_latency_attribution_requests").size() == 128);
+  CHECK(find(samples, "vigil_prometheus_refused_series").empty());
+  // Each value reads as its repair, marked with the hash of its own bytes, in any report.
+  const std::string web_ff = std::string("web\xEF\xBF\xBD") + repair_mark("web\xFF");
+  CHECK(find(samples, "vigil_cohort_status", {{"cohort_value", web_ff}}).size() == 1);
+  CHECK(find(samples, "vigil_feature_psi", {{"feature", "f\xEF\xBF\xBD" + repair_mark("f\xFE")}}).size() == 129);
+  vigil::Report alone;
+  alone.cohorts.push_back(r.cohorts.back());
+  CHECK(find(check_exposition(vigil::to_prometheus(alone)), "vigil_cohort_status", {{"cohort_value", web_ff}}).size() == 1);
+}
+
+TEST_CASE("to_prometheus: a series whose labels still collide after repair is refused and counted", "[export]") {
+  vigil::Report r = invalid_utf8_report();
+  // Valid values spelled exactly as the repair of others: a cohort, a feature, a class and
+  // an attribution.
+  vigil::CohortReport c = r.cohorts.back();
+  c.value = std::string("web\xEF\xBF\xBD") + repair_mark("web\xFF");
+  r.cohorts.push_back(c);
+  vigil::FeatureReport f = r.features.front();
+  f.name = "f\xEF\xBF\xBD" + repair_mark("f\xFE");
+  r.features.push_back(f);
+  r.outputs[0].classes.push_back("c\xEF\xBF\xBD" + repair_mark("c\xFF"));
+  r.outputs[0].class_share.push_back(0.125);
+  r.outputs[0].reference_class_share.push_back(0.125);
+  vigil::SlowAttribution slow = r.latency.attribution.front();
+  slow.value = "web\xEF\xBF\xBD" + repair_mark(slow.value);
+  r.latency.attribution.push_back(slow);
+  const std::string text = vigil::to_prometheus(r);
+  INFO(text.substr(text.find("vigil_prometheus_refused_series") == std::string::npos ? 0 : text.find("vigil_prometheus_refused_series")));
+  const auto samples = check_exposition(text);  // no duplicate series
+  // The first of each pair is kept: the cohort, the feature in the overall scope and in each
+  // of the 128 cohorts kept, the class, the attribution.
+  CHECK(find(samples, "vigil_cohort_status").size() == 128);
+  CHECK(find(samples, "vigil_feature_psi").size() == 2 * 129);
+  CHECK(find(samples, "vigil_output_class_ratio").size() == 2);
+  CHECK(find(samples, "vigil_latency_attribution_requests").size() == 128);
+  const auto refused = find(samples, "vigil_prometheus_refused_series");
+  REQUIRE(refused.size() == 1);
+  CHECK(refused[0]->value == "4");
+}
+
+TEST_CASE("to_prometheus: a monitor's cohorts whose tag values differ only in invalid UTF-8", "[export]") {
+  vigil::Schema schema;
+  const auto x = schema.add_numeric("x");
+  vigil::TagOptions cohort;
+  cohort.cohort = true;
+  cohort.max_values = 16;
+  const auto host = schema.add_tag("host", cohort);
+  vigil::Profile profile(schema);
+  vigil::Observation o(schema);
+  for (int i = 0; i < 200; ++i) {
+    o.clear();
+    o.set(x, i % 7);
+    profile.add(o);
+  }
+  vigil::MonitorOptions options;
+  options.shards = 1;
+  vigil::Monitor monitor(schema, profile, options);
+  for (int i = 0; i < 160; ++i) {
+    o.clear();
+    o.set(x, i % 7).tag(host, std::string("h") + static_cast<char>(0xF0 + i % 16));
+    o.at(1793606400 + i * 0.25).latency(0.01 * (1 + i % 5));
+    monitor.observe(o);
+  }
+  const vigil::Report r = monitor.finish();
+  REQUIRE(r.cohorts.size() == 16);
+  const auto samples = check_exposition(vigil::to_prometheus(r));
+  CHECK(find(samples, "vigil_cohort_horizon_requests").size() == 16);
+  CHECK(find(samples, "vigil_feature_horizon_values").size() == 17);
 }

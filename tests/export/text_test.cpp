@@ -1,6 +1,7 @@
 #include "vigil/export/detail/text.hpp"
 
 #include <cstdint>
+#include <string>
 
 #include "vigil_test.hpp"
 
@@ -61,4 +62,31 @@ TEST_CASE("days_from_civil: every day of many years agrees with a plain count an
     const vigil::detail::CivilDate date = vigil::detail::civil_from_days(days);
     REQUIRE(vigil::detail::days_from_civil(date.year, date.month, date.day) == days);
   }
+}
+
+TEST_CASE("fnv1a_64: the published test vectors", "[export]") {
+  CHECK(vigil::detail::fnv1a_64("") == 0xcbf29ce484222325ULL);
+  CHECK(vigil::detail::fnv1a_64("a") == 0xaf63dc4c8601ec8cULL);
+  CHECK(vigil::detail::fnv1a_64("foobar") == 0x85944171f73967e8ULL);
+}
+
+TEST_CASE("append_label_value: valid UTF-8 as it is, invalid bytes repaired and the value marked", "[export]") {
+  const auto label = [](const std::string& s) {
+    std::string out;
+    vigil::detail::append_label_value(out, s);
+    return out;
+  };
+  CHECK(label("") == "");
+  CHECK(label("caf\xC3\xA9 \"q\"\\\n") == "caf\xC3\xA9 \\\"q\\\"\\\\\\n");
+  // The same repair, told apart by the mark of each value's bytes (FNV-1a of "h\xFE" and "h\xFF").
+  const std::string fe = label("h\xFE");
+  const std::string ff = label("h\xFF");
+  CHECK(fe.substr(0, 4) == "h\xEF\xBF\xBD");
+  CHECK(ff.substr(0, 4) == "h\xEF\xBF\xBD");
+  CHECK(fe != ff);
+  CHECK(fe == "h\xEF\xBF\xBD~" + fmt::format("{:016x}", vigil::detail::fnv1a_64("h\xFE")));
+  CHECK(ff.size() == 4 + 17);
+  // A truncated sequence is invalid too; a valid U+FFFD is not marked.
+  CHECK(label("x\xE2\x82") != label("x\xE2"));
+  CHECK(label("x\xEF\xBF\xBD") == "x\xEF\xBF\xBD");
 }

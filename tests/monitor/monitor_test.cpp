@@ -1029,3 +1029,91 @@ TEST_CASE("MonitorOptions: retention, shards and the alert log are accepted up t
   accepted([&](vigil::MonitorOptions& o) { o.alert_log = vigil::MonitorOptions::max_alert_log; });
   refused([&](vigil::MonitorOptions& o) { o.alert_log = vigil::MonitorOptions::max_alert_log + 1; }, "alert_log 65537");
 }
+
+// Every closed interval is evaluated once, in order, whoever asks and however rarely
+// (docs/guide.md, "Ask for the report"); what left fine retention unevaluated is counted.
+namespace {
+
+// An alert transition as text, every field that reaches a callback or the alert log.
+std::string transition_text(const Alert& a) {
+  return std::to_string(a.sequence) + " " + std::to_string(a.time) + " " + vigil::to_string(a.transition) + " " +
+         vigil::to_string(a.kind) + " " + vigil::to_string(a.subject) + " " + vigil::to_string(a.severity) + " " +
+         std::to_string(a.statistic) + " " + std::to_string(a.p_value) + " " + a.message;
+}
+
+// Twenty minutes of the scenario, x shifted by 1.5 from minute 5 on, into a monitor with a
+// server's defaults; `every` > 0 asks report() after each `every` minutes, and finish() ends
+// the stream. Returns the callbacks' transitions, then the final alert log's, as text.
+std::vector<std::string> drift_alerts(int every) {
+  Scenario sc;
+  vigil::MonitorOptions options;
+  options.shards = 1;
+  vigil::Monitor monitor(sc.schema, sc.profile(5000), options);
+  std::vector<std::string> seen;
+  monitor.on_alert([&](const Alert& a) { seen.push_back(transition_text(a)); });
+  Source s(31);
+  const auto shift = [](std::uint64_t, double minute, Scenario::Row& r, double&) {
+    if (minute >= 5) r.x += 1.5;
+  };
+  for (int m = 0; m < 20; ++m) {
+    feed(sc, monitor, s, start_time, m, m + 1, 200, shift, static_cast<std::uint64_t>(m) * 200);
+    if (every > 0 && (m + 1) % every == 0) monitor.report();
+  }
+  const vigil::Report r = monitor.finish();
+  CHECK(r.counters.skipped_evaluations == 0);
+  seen.emplace_back("log");
+  for (const Alert& a : r.alert_log) seen.push_back(transition_text(a));
+  return seen;
+}
+
+}  // namespace
+
+TEST_CASE("Monitor: a drift judged only by finish() raises the alerts that reporting every minute raises",
+          "[monitor][evaluation]") {
+  const std::vector<std::string> every_minute = drift_alerts(1);
+  const std::vector<std::string> only_finish = drift_alerts(0);
+  const std::vector<std::string> every_seven = drift_alerts(7);
+  std::string text;
+  for (const std::string& line : every_minute) text += line + "\n";
+  INFO(text);
+  std::size_t raised = 0;
+  for (const std::string& line : every_minute) raised += line.find(" raised ") != std::string::npos ? 1 : 0;
+  CHECK(raised >= 3 * 2);  // feature_shift, feature_drift and score_drift at least, in callbacks and log
+  CHECK(only_finish == every_minute);
+  CHECK(every_seven == every_minute);
+}
+
+TEST_CASE("Monitor: intervals that left fine retention before anyone asked are counted as skipped, exactly",
+          "[monitor][evaluation]") {
+  Scenario sc;
+  vigil::MonitorOptions options;
+  options.shards = 1;
+  vigil::Monitor monitor(sc.schema, sc.profile(2000), options);
+  std::vector<double> evaluated;
+  monitor.on_interval([&](const vigil::Report& r) { evaluated.push_back(r.recent_end); });
+  Source s(41);
+  const auto clean = [](std::uint64_t, double, Scenario::Row&, double&) {};
+  // 150 minutes, then one report(): minutes 0 to 148 have closed; the 59 that fine retention
+  // (60 intervals, the open one included) still holds are evaluated, the other 90 counted.
+  feed(sc, monitor, s, start_time, 0, 150, 20, clean);
+  vigil::Report r = monitor.report();
+  CHECK(r.counters.skipped_evaluations == 90);
+  REQUIRE(evaluated.size() == 59);
+  CHECK(evaluated.front() == start_time + 60.0 * 91);  // minute 90 judged first
+  CHECK(evaluated.back() == start_time + 60.0 * 149);
+  // Ten more minutes, then a scrape at minute 340: minutes 149 to 339 have closed since, the
+  // last 59 evaluated (281 to 339), 132 counted.
+  feed(sc, monitor, s, start_time, 150, 160, 20, clean);
+  r = monitor.report(start_time + 60.0 * 340);
+  CHECK(r.counters.skipped_evaluations == 90 + 132);
+  REQUIRE(evaluated.size() == 59 + 59);
+  CHECK(evaluated[59] == start_time + 60.0 * 282);
+  CHECK(evaluated.back() == start_time + 60.0 * 340);
+  // Every interval from the first event's to the last closed is evaluated or skipped, once.
+  CHECK(r.counters.skipped_evaluations + evaluated.size() == 340);
+  for (std::size_t i = 1; i < evaluated.size(); ++i) CHECK(evaluated[i] > evaluated[i - 1]);
+  // Asking again evaluates and counts nothing more.
+  r = monitor.report(start_time + 60.0 * 340);
+  CHECK(r.counters.skipped_evaluations == 222);
+  CHECK(evaluated.size() == 118);
+}

@@ -7,12 +7,14 @@
 // `_ratio` for shares in [0, 1], `_total` for counters, `_seconds` for times. docs/report.md
 // lists every family with its type, labels and meaning.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -41,7 +43,12 @@ inline constexpr std::string_view prometheus_content_type = "text/plain; version
 /// bounded by TagOptions::max_values), `tag`, `value` (the tag values a slow-request
 /// attribution names, bounded the same way), `arrivals_source` and `rate_model` (a few fixed
 /// words). Label values are escaped (backslash, double quote,
-/// line feed) and invalid UTF-8 bytes become U+FFFD. A figure that is NaN (not computed) is
+/// line feed) and invalid UTF-8 bytes become U+FFFD; a value that held such bytes is followed
+/// by `~` and 16 hex digits of a hash of its bytes (detail::append_label_value), so values
+/// that differ only there stay apart. No two samples of a family carry the same labels: a
+/// cohort, feature, output, class or attribution whose labels still equal an earlier one's
+/// (a hash collision, or a valid value spelled like a repaired one) is left out and counted
+/// in `vigil_prometheus_refused_series`, written only when not 0. A figure that is NaN (not computed) is
 /// omitted rather than written as `NaN`, so that "no data" reads as an absent series and
 /// never compares true in a PromQL alert; infinities are written `+Inf` / `-Inf`. Samples
 /// carry no timestamp: the scrape time applies, and `vigil_report_time_seconds` says which
@@ -96,6 +103,9 @@ class PrometheusWriter {
   }
   /// One sample with `labels` and one more label `name="value"`, e.g. `q="0.99"`.
   void sample(std::string_view labels, std::string_view name, std::string_view value, double figure);
+  /// Counts `n` series left out because their labels repeat an earlier series' labels.
+  void refuse(std::size_t n) { refused_ += n; }
+  std::size_t refused() const { return refused_; }
   /// A gauge or counter family of one sample without labels.
   template <class T>
   void gauge(std::string_view name, std::string_view help, T value) {
@@ -127,7 +137,30 @@ class PrometheusWriter {
   std::string_view help_;
   bool header_written_ = false;
   std::string labels_;  // reused by the sample with one more label
+  std::size_t refused_ = 0;
 };
+
+/// Keeps the first of the entries of `entries` whose `labels_of(entry)` are equal and removes
+/// the others, in order. Returns how many were removed. O(n log n).
+template <class Entry, class LabelsOf>
+std::size_t remove_repeated_labels(std::vector<Entry>& entries, LabelsOf&& labels_of) {
+  std::vector<std::size_t> order(entries.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return labels_of(entries[a]) < labels_of(entries[b]); });
+  std::vector<bool> repeated(entries.size(), false);
+  for (std::size_t k = 1; k < order.size(); ++k)
+    repeated[order[k]] = labels_of(entries[order[k]]) == labels_of(entries[order[k - 1]]);
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (repeated[i]) continue;
+    if (kept != i) entries[kept] = std::move(entries[i]);
+    ++kept;
+  }
+  const std::size_t removed = entries.size() - kept;
+  entries.erase(entries.begin() + static_cast<std::ptrdiff_t>(kept), entries.end());
+  return removed;
+}
 
 /// Appends `name="value"` to a label list, with a comma when the list is not empty.
 inline void add_label(std::string& labels, std::string_view name, std::string_view value) {
@@ -196,6 +229,11 @@ struct PrometheusSeries {
   const Item* item;
   std::string labels;
 };
+
+template <class Item>
+const std::string& labels_of(const PrometheusSeries<Item>& series) {
+  return series.labels;
+}
 
 /// The labels of an item in a scope: its own, then the scope's.
 inline std::string scoped_labels(std::string labels, const PrometheusScope& scope) {
@@ -470,34 +508,62 @@ inline void append_cohort_metrics(PrometheusWriter& w, const std::vector<Prometh
 }
 
 inline void append_feature_metrics(PrometheusWriter& w, const std::vector<PrometheusScope>& scopes) {
-  write_gauges(w, feature_gauges, named_series(scopes, &PrometheusScope::features, "feature"));
+  auto features = named_series(scopes, &PrometheusScope::features, "feature");
+  w.refuse(remove_repeated_labels(features, labels_of<FeatureReport>));
+  write_gauges(w, feature_gauges, features);
+}
+
+/// One predicted class of an output, labelled `class` after the output's labels.
+struct PrometheusClass {
+  const OutputReport* output;
+  std::size_t index;  // in output->classes
+  std::string labels;
+};
+
+inline const std::string& labels_of_class(const PrometheusClass& c) { return c.labels; }
+
+/// Every class of every output series; a class whose labels repeat an earlier one's is
+/// refused.
+inline std::vector<PrometheusClass> class_series(PrometheusWriter& w,
+                                                 const std::vector<PrometheusSeries<OutputReport>>& outputs) {
+  std::vector<PrometheusClass> classes;
+  for (const auto& [o, labels] : outputs) {
+    for (std::size_t c = 0; c < o->classes.size(); ++c) {
+      std::string with_class = labels;
+      add_label(with_class, "class", o->classes[c]);
+      classes.push_back({o, c, std::move(with_class)});
+    }
+  }
+  w.refuse(remove_repeated_labels(classes, labels_of_class));
+  return classes;
 }
 
 /// The share of requests per predicted class, recent or in training (`shares`).
 inline void append_class_ratios(PrometheusWriter& w, const char* name, const char* help,
-                                const std::vector<PrometheusSeries<OutputReport>>& outputs,
+                                const std::vector<PrometheusClass>& classes,
                                 const std::vector<double> OutputReport::*shares) {
   w.family(name, "gauge", help);
-  for (const auto& [o, labels] : outputs) {
-    const std::vector<double>& share = o->*shares;
-    for (std::size_t c = 0; c < o->classes.size() && c < share.size(); ++c)
-      w.sample(labels, "class", o->classes[c], share[c]);
+  for (const PrometheusClass& c : classes) {
+    const std::vector<double>& share = c.output->*shares;
+    if (c.index < share.size()) w.sample(c.labels, share[c.index]);
   }
 }
 
 inline void append_output_metrics(PrometheusWriter& w, const std::vector<PrometheusScope>& scopes) {
-  const auto outputs = named_series(scopes, &PrometheusScope::outputs, "output");
+  auto outputs = named_series(scopes, &PrometheusScope::outputs, "output");
+  w.refuse(remove_repeated_labels(outputs, labels_of<OutputReport>));
   write_gauges(w, output_gauges, outputs);
   w.family("vigil_output_score_quantile", "gauge", "Quantile of the output's scores in the recent interval(s).");
   for (const auto& [o, labels] : outputs)
     write_quantiles(w, labels, {{"0.5", o->recent_p50}, {"0.9", o->recent_p90}, {"0.99", o->recent_p99}});
   w.family("vigil_output_reference_score_quantile", "gauge", "Quantile of the output's scores in training.");
   for (const auto& [o, labels] : outputs) write_quantiles(w, labels, {{"0.5", o->reference_p50}});
+  const std::vector<PrometheusClass> classes = class_series(w, outputs);
   append_class_ratios(w, "vigil_output_class_ratio",
-                      "Share of recent requests for which the model predicted the class.", outputs,
+                      "Share of recent requests for which the model predicted the class.", classes,
                       &OutputReport::class_share);
   append_class_ratios(w, "vigil_output_reference_class_ratio",
-                      "Share of training rows for which the model predicted the class.", outputs,
+                      "Share of training rows for which the model predicted the class.", classes,
                       &OutputReport::reference_class_share);
 }
 
@@ -581,14 +647,28 @@ inline void append_latency_metrics(PrometheusWriter& w, const std::vector<Promet
   const auto latencies = latency_series(scopes);
   write_gauges(w, latency_gauges, latencies);
   append_latency_quantiles(w, latencies);
-  write_gauges(w, attribution_gauges, attribution_series(scopes));
+  auto attributions = attribution_series(scopes);
+  w.refuse(remove_repeated_labels(attributions, labels_of<SlowAttribution>));
+  write_gauges(w, attribution_gauges, attributions);
+}
+
+/// Series refused because their labels repeated an earlier series' (see to_prometheus).
+inline void append_refused_series(PrometheusWriter& w) {
+  if (w.refused() == 0) return;
+  w.gauge("vigil_prometheus_refused_series",
+          "Cohorts, features, outputs, classes and slow-request attributions left out of this exposition: their "
+          "labels, invalid UTF-8 repaired, equal an earlier one's.",
+          static_cast<std::uint64_t>(w.refused()));
 }
 
 }  // namespace detail
 
 inline void append_prometheus(std::string& out, const Report& report) {
   detail::PrometheusWriter w(out);
-  const std::vector<detail::PrometheusScope> scopes = detail::prometheus_scopes(report);
+  std::vector<detail::PrometheusScope> scopes = detail::prometheus_scopes(report);
+  w.refuse(detail::remove_repeated_labels(scopes, [](const detail::PrometheusScope& s) -> const std::string& {
+    return s.labels;
+  }));
   detail::append_model_metrics(w, report);
   detail::append_input_counters(w, report.counters);
   detail::append_open_alerts(w, report.open_alerts);
@@ -597,6 +677,7 @@ inline void append_prometheus(std::string& out, const Report& report) {
   detail::append_output_metrics(w, scopes);
   detail::append_traffic_metrics(w, report.traffic);
   detail::append_latency_metrics(w, scopes);
+  detail::append_refused_series(w);
 }
 
 inline std::string to_prometheus(const Report& report) {

@@ -40,8 +40,11 @@ namespace vigil {
 ///
 /// **Evaluation** happens in observe() with MonitorOptions::evaluate_in_observe (a log
 /// replay), or else when report(), report(now), evaluate() or finish() find intervals that
-/// closed since: each interval is evaluated exactly once, whoever asks first, and asking
-/// consumes nothing: every reader sees the same report, open alerts and alert log. A silence
+/// closed since: each interval is evaluated exactly once, in order, whoever asks first, and
+/// asking consumes nothing: every reader sees the same report, open alerts and alert log.
+/// Of more than fine_intervals − 1 intervals closed since the latest evaluation, the older ones
+/// have left fine retention: they are counted in InputCounters::skipped_evaluations, one per
+/// interval, and not evaluated (docs/guide.md, "Ask for the report"). A silence
 /// (no request while some are expected) is judged only when the time is given: report(now)
 /// or evaluate(now) from a metrics scrape with the wall clock, or an event's own time.
 ///

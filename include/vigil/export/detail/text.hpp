@@ -121,15 +121,33 @@ inline void append_html_escaped(std::string& out, std::string_view s) {
   }
 }
 
+/// The 64-bit FNV-1a hash of `s` (Fowler, Noll & Vo; IETF draft-eastlake-fnv): a fixed
+/// function of the bytes, the same in every process and on every platform. Not collision
+/// resistant. O(n).
+inline std::uint64_t fnv1a_64(std::string_view s) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
 /// Appends `s` escaped as a Prometheus label value (text exposition format 0.0.4): backslash,
-/// double quote and line feed escaped; invalid UTF-8 bytes replaced by U+FFFD. O(n).
+/// double quote and line feed escaped; invalid UTF-8 bytes replaced by U+FFFD. A value that
+/// held invalid bytes is followed by `~` and the 16 lowercase hex digits of fnv1a_64(s), so
+/// that values differing only in those bytes stay apart ("host\xFE" and "host\xFF" would
+/// both read "host\uFFFD") and each keeps the same label in every scrape and on every
+/// replica. Valid UTF-8 is written unchanged. O(n).
 inline void append_label_value(std::string& out, std::string_view s) {
+  bool repaired = false;
   for (std::size_t i = 0; i < s.size();) {
     const char c = s[i];
     if (static_cast<unsigned char>(c) >= 0x80) {
       const std::size_t n = utf8_length(s, i);
       if (n == 0) {
         out += replacement_character;
+        repaired = true;
         ++i;
       } else {
         out.append(s.data() + i, n);
@@ -148,6 +166,7 @@ inline void append_label_value(std::string& out, std::string_view s) {
     }
     ++i;
   }
+  if (repaired) fmt::format_to(std::back_inserter(out), "~{:016x}", fnv1a_64(s));
 }
 
 /// Appends the shortest decimal text that reads back as exactly `value` ("0.1", "3",
