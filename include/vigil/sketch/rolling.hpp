@@ -221,7 +221,8 @@ class RunningStats {
 /// ```
 class Ewma {
  public:
-  /// An empty average whose weights halve every `half_life` seconds of event time.
+  /// An empty average whose weights halve every `half_life` seconds of event time. Throws
+  /// vigil::invalid_argument when `half_life` is outside [10⁻⁶, 10¹²].
   explicit Ewma(double half_life);
 
   /// Adds `x` observed at event time `time` (seconds) with weight `weight`. O(1).
@@ -338,7 +339,8 @@ class Ewma {
 /// ```
 class EventRate {
  public:
-  /// An empty estimator whose memory halves every `half_life` seconds of event time.
+  /// An empty estimator whose memory halves every `half_life` seconds of event time. Throws
+  /// vigil::invalid_argument when `half_life` is outside [10⁻⁶, 10¹²].
   explicit EventRate(double half_life);
 
   /// Starts observation at `time` if it has not started yet (e.g. at server start, so the
