@@ -483,7 +483,7 @@ void check_round_trip(const vigil::RunningStats& s) {
 std::vector<std::uint8_t> with_f64(std::vector<std::uint8_t> bytes, std::size_t offset, double value) {
   std::uint64_t bits = 0;
   std::memcpy(&bits, &value, sizeof bits);
-  for (int i = 0; i < 8; ++i) bytes[offset + i] = static_cast<std::uint8_t>(bits >> (8 * i));
+  for (std::size_t i = 0; i < 8; ++i) bytes[offset + i] = static_cast<std::uint8_t>(bits >> (8 * i));
   return bytes;
 }
 
