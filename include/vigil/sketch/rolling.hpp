@@ -163,7 +163,7 @@ class RunningStats {
 
   static double nan() { return std::numeric_limits<double>::quiet_NaN(); }
   [[noreturn]] VIGIL_NOINLINE static inline void bad_weight(double weight, double count);
-  VIGIL_NOINLINE inline void add_scaled(double x, double weight);
+  inline void add_scaled(double x, double weight);
   void extend_range(double x) {
     if (x < min_) min_ = x;
     if (x > max_) max_ = x;
@@ -475,7 +475,7 @@ inline void RunningStats::rescale(int exponent) {
   exponent_ = exponent;
 }
 
-void RunningStats::add_scaled(double x, double weight) {
+inline void RunningStats::add_scaled(double x, double weight) {
   // At max_exponent every finite value scales below 2^−176, so the loop ends there at the
   // latest; in practice one or two rounds.
   for (;;) {
