@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -131,7 +132,7 @@ void check_digest(const std::string& file, const DigestSpec& spec, std::size_t c
 
 }  // namespace
 
-TEST_CASE("frozen formats: every fixture is version 1 of its type, and every file is tested", "[io][fixtures]") {
+TEST_CASE("frozen formats: every fixture is the version of its type its name says, and every file is tested", "[io][fixtures]") {
   const std::map<std::string, vigil::io::TypeId> prefixes = {
       {"tdigest_", vigil::io::TypeId::tdigest},          {"log_histogram_", vigil::io::TypeId::log_histogram},
       {"running_stats_", vigil::io::TypeId::running_stats}, {"ewma_", vigil::io::TypeId::ewma},
@@ -146,7 +147,12 @@ TEST_CASE("frozen formats: every fixture is version 1 of its type, and every fil
     const std::vector<std::uint8_t> bytes = read_fixture(f.file);
     REQUIRE(bytes.size() >= vigil::io::header_size);
     CHECK(std::string(bytes.begin(), bytes.begin() + 4) == "VIGL");
-    CHECK(bytes[4] == 1);
+    // "<type>_v<version>_...": the version of the object itself (a nested state's version
+    // may follow as "_<state>_v<version>").
+    const std::string file = f.file;
+    const std::size_t mark = file.find("_v");
+    REQUIRE(mark != std::string::npos);
+    CHECK(bytes[4] == std::stoi(file.substr(mark + 2)));
     bool typed = false;
     for (const auto& [prefix, type] : prefixes)
       if (std::string(f.file).rfind(prefix, 0) == 0) {
@@ -320,6 +326,29 @@ TEST_CASE("frozen formats: an empty RunningStats", "[io][fixtures]") {
   CHECK(std::isnan(r.mean()));
   CHECK(std::isnan(r.min()));
   CHECK(std::isnan(r.max()));
+}
+
+TEST_CASE("frozen formats: RunningStats version 2, values at both ends of the double range", "[io][fixtures]") {
+  const auto r = decode<vigil::RunningStats>("running_stats_v2_scaled.vigil");
+  CHECK(flags_of("running_stats_v2_scaled.vigil") == 0);
+  const Exact exact(scaled_running_stats_values());
+  long double mean = 0;
+  double largest = 0;
+  for (const Weighted& w : exact.sorted) {
+    mean += static_cast<long double>(w.value) * w.weight;
+    largest = std::max(largest, std::fabs(w.value));
+  }
+  mean /= exact.weight;
+  long double m2 = 0;
+  for (const Weighted& w : exact.sorted) m2 += w.weight * (w.value - mean) * (w.value - mean);
+  CHECK(r.exponent() > 0);
+  CHECK(r.count() == exact.weight);
+  CHECK(r.rejected() == 1);
+  CHECK(r.min() == -1e308);
+  CHECK(r.max() == 1e308);
+  CHECK(std::fabs(r.mean() - static_cast<double>(mean)) <= 1e-12 * largest);
+  CHECK(relatively_close(r.stddev(), static_cast<double>(std::sqrt(m2 / (exact.weight - 1))), 1e-12));
+  CHECK(r.variance() == std::numeric_limits<double>::infinity());
 }
 
 TEST_CASE("frozen formats: Ewma with out-of-order and refused values", "[io][fixtures]") {

@@ -1,7 +1,9 @@
 #include <vigil/sketch/rolling.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
@@ -392,4 +394,319 @@ TEST_CASE("EventRate: bad input", "[rolling]") {
   CHECK(r.decayed_count() == Approx(1 + std::exp2(-0.1) + std::exp2(-0.5)).epsilon(1e-14));
   vigil::EventRate other(20);
   CHECK_THROWS_AS(r.merge(other), vigil::invalid_argument);
+}
+
+namespace {
+
+constexpr double least_subnormal = std::numeric_limits<double>::denorm_min();
+
+/// Two-pass weighted moments in long double, whose range holds the squares of any double.
+struct ExtremeReference {
+  long double mean = 0;
+  long double m2 = 0;
+  double largest = 0;  // largest |value|
+};
+
+ExtremeReference extreme_reference(const std::vector<double>& xs) {
+  ExtremeReference r;
+  for (double x : xs) {
+    r.mean += x;
+    r.largest = std::max(r.largest, std::fabs(x));
+  }
+  r.mean /= static_cast<long double>(xs.size());
+  for (double x : xs) r.m2 += (x - r.mean) * (x - r.mean);
+  return r;
+}
+
+/// The data sets near the ends of the double range.
+std::vector<std::vector<double>> extreme_data_sets() {
+  std::vector<double> ordinary_and_huge;
+  for (int i = 1; i <= 100; ++i) ordinary_and_huge.push_back(i);
+  ordinary_and_huge.push_back(1e160);
+  std::vector<double> both_ends = {1e308, -1e308};
+  for (int i = 0; i < 50; ++i) both_ends.push_back(i % 2 ? 1e308 : -1e308);
+  for (int i = 0; i < 20; ++i) both_ends.push_back(0.25 * i);
+  std::vector<double> subnormals;
+  for (int i = 1; i <= 50; ++i) subnormals.push_back(least_subnormal * i);
+  return {
+      {1e308, -1e308},
+      ordinary_and_huge,
+      both_ends,
+      subnormals,
+      {least_subnormal, 1e-300, 1, 1e160, -1e308, 3, 2.5e-310, -7},
+      {-1e308, -1e308, -1e308},
+  };
+}
+
+/// mean within 10⁻¹² of the largest |value| (plus one subnormal step), stddev within
+/// 10⁻¹² relative wherever the squared deviations are normal doubles; variance +inf exactly
+/// when the true variance exceeds the double range.
+void check_against_reference(const vigil::RunningStats& s, const std::vector<double>& xs) {
+  const ExtremeReference r = extreme_reference(xs);
+  const double n = static_cast<double>(xs.size());
+  CHECK(s.count() == n);
+  CHECK(s.min() == *std::min_element(xs.begin(), xs.end()));
+  CHECK(s.max() == *std::max_element(xs.begin(), xs.end()));
+  CHECK(s.min() <= s.mean());
+  CHECK(s.mean() <= s.max());
+  CHECK(std::fabs(static_cast<long double>(s.mean()) - r.mean) <= 1e-12L * r.largest + least_subnormal);
+  const long double variance = r.m2 / (n - 1);
+  const long double sd = std::sqrt(variance);
+  CHECK(std::isfinite(s.stddev()));
+  if (variance > std::numeric_limits<double>::max()) {
+    CHECK(s.variance() == std::numeric_limits<double>::infinity());
+  } else if (variance >= std::numeric_limits<double>::min()) {
+    CHECK(relative_error(s.variance(), variance) <= 1e-12);
+  } else {
+    CHECK(s.variance() <= std::numeric_limits<double>::min());
+  }
+  if (sd >= 0x1p-511L) {
+    CHECK(relative_error(s.stddev(), sd) <= 1e-12);
+    CHECK(relative_error(s.population_stddev(), std::sqrt(r.m2 / n)) <= 1e-12);
+  }
+}
+
+/// Serialises, reads back and re-serialises: the same state and the same bytes, written in
+/// version 1 when the exponent is 0 and version 2 otherwise.
+void check_round_trip(const vigil::RunningStats& s) {
+  const std::vector<std::uint8_t> bytes = s.serialize();
+  const vigil::RunningStats back = vigil::RunningStats::deserialize(bytes);
+  CHECK(back == s);
+  CHECK(back.serialize() == bytes);
+  CHECK(bytes[4] == (s.exponent() == 0 ? 1 : 2));
+  CHECK(s.invariant_violation().empty());
+  CHECK(back.mean() == s.mean());
+  CHECK(back.stddev() == s.stddev());
+}
+
+/// `bytes` with the f64 at `offset` replaced by `value`.
+std::vector<std::uint8_t> with_f64(std::vector<std::uint8_t> bytes, std::size_t offset, double value) {
+  std::uint64_t bits = 0;
+  std::memcpy(&bits, &value, sizeof bits);
+  for (std::size_t i = 0; i < 8; ++i) bytes[offset + i] = static_cast<std::uint8_t>(bits >> (8 * i));
+  return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("RunningStats: values near the double range never overflow its state", "[rolling][extremes]") {
+  for (const std::vector<double>& xs : extreme_data_sets()) {
+    INFO("first value " << xs.front() << ", " << xs.size() << " values");
+    vigil::RunningStats s;
+    for (double x : xs) s.add(x);
+    CHECK(s.rejected() == 0);
+    check_against_reference(s, xs);
+    check_round_trip(s);
+    // Merged from three parts: the same statistics within the same bounds.
+    vigil::RunningStats parts[3];
+    for (std::size_t i = 0; i < xs.size(); ++i) parts[i % 3].add(xs[i]);
+    vigil::RunningStats merged = parts[2];
+    merged.merge(parts[0]);
+    merged.merge(parts[1]);
+    check_against_reference(merged, xs);
+    check_round_trip(merged);
+  }
+  // ±1e308 together: the mean is 0, the standard deviation √2·10³⁰⁸ is finite, the variance
+  // 2·10⁶¹⁶ is not.
+  vigil::RunningStats s;
+  s.add(1e308);
+  s.add(-1e308);
+  CHECK(s.mean() == 0);
+  CHECK(s.population_stddev() == Approx(1e308).epsilon(1e-15));
+  CHECK(s.stddev() == Approx(std::sqrt(2.0) * 1e308).epsilon(1e-15));
+  CHECK(s.variance() == std::numeric_limits<double>::infinity());
+  CHECK(s.exponent() > 0);
+  CHECK(s.exponent() <= vigil::RunningStats::max_exponent);
+}
+
+TEST_CASE("RunningStats: ordinary values keep exponent 0 and the version 1 format", "[rolling][extremes]") {
+  vigil::RunningStats s;
+  for (int i = 0; i < 1000; ++i) s.add(1e100 + 1e90 * i);
+  CHECK(s.exponent() == 0);
+  check_round_trip(s);
+  // A scaled summary merged into an ordinary one scales it.
+  vigil::RunningStats huge;
+  huge.add(1e300);
+  huge.add(-1e300);
+  vigil::RunningStats both = s;
+  both.merge(huge);
+  CHECK(both.exponent() > 0);
+  CHECK(both.count() == 1002);
+  CHECK(both.min() == -1e300);
+  CHECK(both.max() == 1e300);
+  check_round_trip(both);
+}
+
+TEST_CASE("RunningStats: huge weights scale the state; a total weight beyond the range throws", "[rolling][extremes]") {
+  vigil::RunningStats s;
+  s.add(1e160, 1e300);
+  s.add(-1e160, 1e300);
+  CHECK(s.count() == 2e300);
+  CHECK(s.mean() == 0);
+  CHECK(s.population_stddev() == Approx(1e160).epsilon(1e-12));
+  check_round_trip(s);
+  vigil::RunningStats t;
+  t.add(1, 1e308);
+  const vigil::RunningStats before = t;
+  CHECK_THROWS_AS(t.add(2, 1e308), vigil::invalid_argument);
+  CHECK(t == before);
+  CHECK_THROWS_AS(t.merge(before), vigil::invalid_argument);
+  CHECK(t == before);
+}
+
+TEST_CASE("RunningStats: the reader refuses states the queries cannot rely on", "[rolling][extremes]") {
+  vigil::RunningStats s;
+  for (double x : {1.0, 2.0, 3.0}) s.add(x);
+  const std::vector<std::uint8_t> v1 = s.serialize();
+  REQUIRE(v1[4] == 1);
+  // Layout after the header: count 8, first value 16, mean 24, M2 32, min 40, max 48.
+  CHECK_THROWS_AS(vigil::RunningStats::deserialize(with_f64(v1, 24, 1e10)), vigil::format_error);   // mean > max
+  CHECK_THROWS_AS(vigil::RunningStats::deserialize(with_f64(v1, 24, -1.5)), vigil::format_error);   // mean < min
+  CHECK_THROWS_AS(vigil::RunningStats::deserialize(with_f64(v1, 16, 100)), vigil::format_error);    // first value > max
+  CHECK_THROWS_AS(vigil::RunningStats::deserialize(with_f64(v1, 32, -1)), vigil::format_error);     // M2 < 0
+  CHECK_THROWS_AS(vigil::RunningStats::deserialize(with_f64(v1, 40, 5)), vigil::format_error);      // min > max
+  CHECK_THROWS_AS(vigil::RunningStats::deserialize(with_f64(v1, 8, -3)), vigil::format_error);      // count < 0
+  auto flagged = v1;
+  flagged[6] = 1;
+  CHECK_THROWS_AS(vigil::RunningStats::deserialize(flagged), vigil::format_error);
+  const std::vector<std::uint8_t> empty = vigil::RunningStats().serialize();
+  CHECK_THROWS_AS(vigil::RunningStats::deserialize(with_f64(empty, 24, 1)), vigil::format_error);
+
+  vigil::RunningStats scaled;
+  scaled.add(1e308);
+  scaled.add(-1e308);
+  const std::vector<std::uint8_t> v2 = scaled.serialize();
+  REQUIRE(v2[4] == 2);
+  REQUIRE(v2.size() == v1.size() + 2);  // the exponent 577 as a two-byte varint at offset 24
+  for (std::size_t n = 0; n < v2.size(); ++n)
+    CHECK_THROWS_AS(vigil::RunningStats::deserialize(truncated(v2, n)), vigil::format_error);
+  auto exponent = v2;
+  exponent[24] = 0;
+  exponent[25] = 0;  // exponent 0 is written as version 1; as version 2 it is malformed
+  CHECK_THROWS_AS(vigil::RunningStats::deserialize(exponent), vigil::format_error);
+  exponent[24] = 0xff;
+  exponent[25] = 0x7f;  // 16383 > max_exponent
+  CHECK_THROWS_AS(vigil::RunningStats::deserialize(exponent), vigil::format_error);
+  auto newer = v2;
+  newer[4] = 3;
+  CHECK_THROWS_AS(vigil::RunningStats::deserialize(newer), vigil::format_error);
+}
+
+TEST_CASE("Ewma and EventRate: half-lives outside [1e-6, 1e12] s are refused", "[rolling][extremes]") {
+  for (double h : {2e-308, 1e-7, 1e13, 1e308}) {
+    INFO("half-life " << h);
+    CHECK_THROWS_AS(vigil::Ewma(h), vigil::invalid_argument);
+    CHECK_THROWS_AS(vigil::EventRate(h), vigil::invalid_argument);
+    // Half-life is the first field after the header.
+    CHECK_THROWS_AS(vigil::Ewma::deserialize(with_f64(vigil::Ewma(60).serialize(), 8, h)), vigil::format_error);
+    CHECK_THROWS_AS(vigil::EventRate::deserialize(with_f64(vigil::EventRate(60).serialize(), 8, h)), vigil::format_error);
+  }
+  for (double h : {1e-6, 1e12}) {
+    vigil::EventRate r(h);
+    r.start(0);
+    r.add(h);
+    r.add(2 * h, 1000);
+    CHECK(std::isfinite(r.rate()));
+    CHECK(vigil::EventRate::deserialize(r.serialize()) == r);
+    vigil::Ewma e(h);
+    e.add(1, 0);
+    e.add(2, h);
+    CHECK(vigil::Ewma::deserialize(e.serialize()) == e);
+  }
+}
+
+TEST_CASE("Ewma: values after one event far in the future are counted as refused, not lost", "[rolling][extremes]") {
+  vigil::Ewma e(60);
+  for (int i = 0; i < 10; ++i) e.add(10 + i, 1000 + i);
+  e.add(500, 1000 + 1e9);  // a clock error: 10⁹ s ahead
+  for (int i = 0; i < 5; ++i) e.add(20, 1010 + i);
+  // The five later values weigh 2^(−10⁹/60) = 0 against the latest time: refused and
+  // counted, not counted as accepted.
+  CHECK(e.count() == 11);
+  CHECK(e.rejected() == 5);
+  CHECK(e.out_of_order() == 5);
+  CHECK(e.mean() == 500);
+  CHECK(e.latest_time() == 1000 + 1e9);
+  // A value within the memory of the latest time is accepted: the estimator moves on.
+  e.add(100, 1000 + 1e9 + 60);
+  CHECK(e.count() == 12);
+  CHECK(e.mean() == Approx((500 * 0.5 + 100) / 1.5).epsilon(1e-12));
+  const vigil::Ewma back = vigil::Ewma::deserialize(e.serialize());
+  CHECK(back == e);
+}
+
+TEST_CASE("EventRate: events after one event far in the future are counted as refused, not lost", "[rolling][extremes]") {
+  vigil::EventRate r(60);
+  r.start(0);
+  for (int i = 1; i <= 10; ++i) r.add(i);
+  r.add(1e9);
+  for (int i = 11; i <= 15; ++i) r.add(i, 2);
+  CHECK(r.count() == 11);
+  CHECK(r.rejected() == 10);
+  CHECK(r.out_of_order() == 10);
+  CHECK(r.decayed_count() == 1);
+  CHECK(std::isfinite(r.rate()));
+  CHECK(vigil::EventRate::deserialize(r.serialize()) == r);
+}
+
+TEST_CASE("Ewma: values that would overflow its state are refused and counted", "[rolling][extremes]") {
+  vigil::Ewma e(60);
+  e.add(1, 100);
+  e.add(1e308, 101);
+  e.add(-1e308, 102);
+  e.add(1e160, 103);
+  e.add(2, 104, 1e200);  // Σw² would be infinite
+  CHECK(e.rejected() == 4);
+  CHECK(e.count() == 1);
+  CHECK(e.mean() == 1);
+  e.add(3, 105);
+  CHECK(e.count() == 2);
+  CHECK(std::isfinite(e.variance()));
+  CHECK(e.invariant_violation().empty());
+  CHECK(vigil::Ewma::deserialize(e.serialize()) == e);
+}
+
+TEST_CASE("Ewma: the reader refuses states the queries cannot rely on", "[rolling][extremes]") {
+  vigil::Ewma e(30);
+  e.add(1, 10);
+  e.add(3, 20);
+  const std::vector<std::uint8_t> bytes = e.serialize();
+  // Layout after the header: half-life 8, W 16, Σw² 24, mean 32, M2 40, latest 48, varints.
+  CHECK_THROWS_AS(vigil::Ewma::deserialize(with_f64(bytes, 24, 1e6)), vigil::format_error);  // Σw² > W²
+  CHECK_THROWS_AS(vigil::Ewma::deserialize(with_f64(bytes, 16, 0)), vigil::format_error);    // values, no weight
+  CHECK_THROWS_AS(vigil::Ewma::deserialize(with_f64(bytes, 40, -1)), vigil::format_error);   // M2 < 0
+  const std::vector<std::uint8_t> empty = vigil::Ewma(30).serialize();
+  CHECK_THROWS_AS(vigil::Ewma::deserialize(with_f64(empty, 48, 5)), vigil::format_error);  // time without values
+  CHECK_THROWS_AS(vigil::Ewma::deserialize(with_f64(empty, 24, 1)), vigil::format_error);
+  auto flagged = bytes;
+  flagged[7] = 0x80;
+  CHECK_THROWS_AS(vigil::Ewma::deserialize(flagged), vigil::format_error);
+}
+
+TEST_CASE("EventRate: the reader refuses states the queries cannot rely on; rate() stays finite", "[rolling][extremes]") {
+  vigil::EventRate r(60);
+  r.start(0);
+  r.add(1, 3);
+  const std::vector<std::uint8_t> bytes = r.serialize();
+  // Layout after the header: half-life 8, decayed count 16, start 24, latest 32, varints.
+  CHECK_THROWS_AS(vigil::EventRate::deserialize(with_f64(bytes, 16, 1e300)), vigil::format_error);  // C > count
+  CHECK_THROWS_AS(vigil::EventRate::deserialize(with_f64(bytes, 24, 5)), vigil::format_error);      // start > latest
+  const std::vector<std::uint8_t> unstarted = vigil::EventRate(60).serialize();
+  CHECK_THROWS_AS(vigil::EventRate::deserialize(with_f64(unstarted, 24, -5)), vigil::format_error);
+  auto flagged = bytes;
+  flagged[6] = 3;
+  CHECK_THROWS_AS(vigil::EventRate::deserialize(flagged), vigil::format_error);
+
+  // 10¹⁰ events 10⁻³⁰⁰ s after the start: no rate can be told from so little exposure.
+  vigil::EventRate burst(60);
+  burst.start(0);
+  burst.add(1e-300, 10'000'000'000ULL);
+  CHECK_FALSE(std::isinf(burst.rate()));
+  CHECK(std::isfinite(burst.rate(1)));
+  // A count that would wrap around 64 bits throws and changes nothing.
+  vigil::EventRate full(60);
+  full.add(0, std::numeric_limits<std::uint64_t>::max());
+  CHECK_THROWS_AS(full.add(1), vigil::invalid_argument);
+  CHECK(full.count() == std::numeric_limits<std::uint64_t>::max());
+  CHECK_THROWS_AS(full.merge(r), vigil::invalid_argument);
 }
