@@ -9,8 +9,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <limits>
+#include <string>
 #include <typeinfo>
 #include <vector>
 
@@ -18,8 +20,14 @@
 
 namespace vigil_fuzz {
 
+/// The step under way (a must_not_throw() stage), named in a finding's message.
+inline const char*& current_stage() {
+  static const char* stage = "decoding";
+  return stage;
+}
+
 [[noreturn]] inline void violated(const char* what) {
-  std::fprintf(stderr, "vigil fuzz: invariant violated: %s\n", what);
+  std::fprintf(stderr, "vigil fuzz: invariant violated: %s (while: %s)\n", what, current_stage());
   std::fflush(stderr);
   __builtin_trap();
 }
@@ -54,8 +62,11 @@ bool accepted(const char* stage, Decode&& decode) {
 /// Runs a step on an accepted object that must not throw at all.
 template <class Step>
 void must_not_throw(const char* stage, Step&& step) {
+  const char* outer = current_stage();
+  current_stage() = stage;
   try {
     step();
+    current_stage() = outer;
   } catch (const std::exception& e) {
     unexpected_exception(stage, typeid(e).name(), e.what());
   } catch (...) {
@@ -63,16 +74,29 @@ void must_not_throw(const char* stage, Step&& step) {
   }
 }
 
-/// Finite values and the extremes of the double range, for adding to an accepted object:
-/// none of them may throw or leave a non-finite state behind. NaN and infinities are
-/// refused and counted by every sketch.
-inline const std::vector<double>& probe_values() {
-  static const std::vector<double> values = {
+inline std::vector<double> probe_values_for(const char* extremes) {
+  const bool large = extremes == nullptr || std::string(extremes) != "0";
+  std::vector<double> all = {
       0.0, -0.0, 1.0, -1.0, 0.5, 3.0, 1e-300, -1e-300, 4.9e-324,
       1e160, -1e160, 1e300, -1e300,
       std::numeric_limits<double>::max(), -std::numeric_limits<double>::max(),
       std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
       -std::numeric_limits<double>::infinity()};
+  std::vector<double> kept;
+  for (double x : all)
+    if (large || !(std::fabs(x) >= 1e160 && std::isfinite(x))) kept.push_back(x);
+  return kept;
+}
+
+/// Finite values and the extremes of the double range, for adding to an accepted object:
+/// none of them may throw or leave a non-finite state behind. NaN and infinities are
+/// refused and counted by every sketch.
+///
+/// With VIGIL_FUZZ_EXTREMES=0 in the environment the values of magnitude 1e160 and above
+/// are left out: a defect the extremes trigger on every input would otherwise stop each run
+/// at once, hiding whatever else a run could find.
+inline const std::vector<double>& probe_values() {
+  static const std::vector<double> values = probe_values_for(std::getenv("VIGIL_FUZZ_EXTREMES"));
   return values;
 }
 

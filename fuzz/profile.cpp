@@ -18,7 +18,7 @@ using vigil_fuzz::check_state;
 using vigil_fuzz::require;
 
 void check_numeric(const vigil::Profile& p) {
-  for (std::uint32_t i = 0; i < p.numeric_count(); ++i) {
+  for (std::uint32_t i = 0; i < p.schema().numeric_count(); ++i) {
     const vigil::NumericFeature f{i};
     const vigil::Profile::Numeric& n = p.numeric(f);
     check_state(n.digest);
@@ -31,7 +31,7 @@ void check_numeric(const vigil::Profile& p) {
 }
 
 void check_outputs(const vigil::Profile& p) {
-  for (std::uint32_t i = 0; i < p.output_count(); ++i) {
+  for (std::uint32_t i = 0; i < p.schema().output_count(); ++i) {
     const vigil::Profile::OutputReference& o = p.output(vigil::Output{i});
     check_state(o.digest);
     check_state(o.stats);
@@ -43,7 +43,7 @@ void check_outputs(const vigil::Profile& p) {
 
 void check_profile(const vigil::Profile& p) {
   check_numeric(p);
-  for (std::uint32_t i = 0; i < p.categorical_count(); ++i) check_state(p.categorical(vigil::CategoricalFeature{i}).counts);
+  for (std::uint32_t i = 0; i < p.schema().categorical_count(); ++i) check_state(p.categorical(vigil::CategoricalFeature{i}).counts);
   check_outputs(p);
   p.check(p.schema());
   const auto plan = vigil::detail::MonitorPlan::make(p.schema(), p, vigil::MonitorOptions{});
