@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cxxabi.h>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -37,7 +38,9 @@ inline void require(bool ok, const char* what) {
 }
 
 [[noreturn]] inline void unexpected_exception(const char* stage, const char* type, const char* what) {
-  std::fprintf(stderr, "vigil fuzz: %s threw %s: %s\n", stage, type, what);
+  int status = 0;
+  char* readable = abi::__cxa_demangle(type, nullptr, nullptr, &status);
+  std::fprintf(stderr, "vigil fuzz: %s threw %s: %s\n", stage, status == 0 ? readable : type, what);
   std::fflush(stderr);
   __builtin_trap();
 }
