@@ -1,0 +1,10 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+//
+// Fuzz target: RunningStats::deserialize.
+#include "sketch_checks.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  vigil_fuzz::fuzz_sketch<vigil::RunningStats>("vigil::RunningStats::deserialize", [&] { return vigil::RunningStats::deserialize(data, size); });
+  return 0;
+}
