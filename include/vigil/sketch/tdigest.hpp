@@ -14,6 +14,10 @@
 
 namespace vigil {
 
+namespace io {
+class Reader;
+}
+
 /// How a t-digest spends its centroids along the quantile axis (Dunning & Ertl 2019, §2.1).
 /// Every function is symmetric about q = 0.5. Whatever the function, vigil also caps each
 /// centroid at 2/δ of the weight, so the middle of a skewed distribution stays accurate.
@@ -171,8 +175,10 @@ class TDigest {
 
   /// Total weight accepted (buffered values included).
   double count() const { return count_; }
-  /// Mean of the accepted values (exact up to rounding). NaN when empty.
-  double mean() const { return count_ > 0 ? sum_ / count_ : not_a_number(); }
+  /// Mean of the accepted values (exact up to rounding), within [min(), max()]. NaN when
+  /// empty. When the running sum of values near the double range overflows, the mean is
+  /// taken from the centroids instead (O(centroids)), so it stays finite.
+  double mean() const;
   /// Smallest accepted value, exact. NaN when empty.
   double min() const { return count_ > 0 ? static_cast<double>(min_) : not_a_number(); }
   /// Largest accepted value, exact. NaN when empty.
@@ -263,6 +269,9 @@ class TDigest {
   void rank_intervals_flushed(const double* x, std::size_t n, std::pair<double, double>* out) const;
   double trimmed_mean_flushed(double lo, double hi) const;
   bool equals(const TDigest& other) const;
+  double mean_of_centroids() const;
+  static double read_centroids(io::Reader& r, TDigest& digest, std::size_t n, bool float_means, bool integer_weights);
+  void restore_extremes(io::Reader& r, double total, double min, double max);
 
   double compression_;
   ScaleFunction scale_;
