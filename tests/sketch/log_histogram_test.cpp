@@ -781,11 +781,16 @@ TEST_CASE("LogHistogram: values near the double range keep the sum finite", "[lo
   for (int i = 0; i < 64; ++i) fleet.merge(part);
   CHECK(fleet.sum() == 0x1p1009);
   CHECK(vigil::detail::log_histogram_invariant_violation(fleet).empty());
-  // Sums that together exceed the double range: merge() refuses and changes nothing.
+  // Sums that together exceed the double range saturate; counts stay exact, the mean within
+  // [min, max], and the result reads back.
   const LogHistogram huge = LogHistogram::deserialize(raw_histogram(0, 0x1.8p1023, 0x1.8p1023, 0x1.8p1023, 1023, {1}));
   LogHistogram twice = huge;
-  CHECK_THROWS_AS(twice.merge(huge), vigil::invalid_argument);
-  CHECK(twice == huge);
+  twice.merge(huge);
+  CHECK(twice.count() == 2);
+  CHECK(twice.sum() == DBL_MAX);
+  CHECK(twice.mean() == 0x1.8p1023);
+  CHECK(vigil::detail::log_histogram_invariant_violation(twice).empty());
+  CHECK(LogHistogram::deserialize(twice.serialize()) == twice);
   // The bytes: an infinite sum, or one that does not fit min and max, is refused.
   CHECK_THROWS_AS(LogHistogram::deserialize(raw_histogram(0, std::numeric_limits<double>::infinity(), 3, 3, 1, {1})),
                   vigil::format_error);

@@ -158,8 +158,8 @@ class BasicLogHistogram {
 
   /// Adds every count of `other`. Equal scales merge exactly; otherwise the finer histogram's
   /// buckets are downscaled exactly to the coarser scale (this one downscales if it is the
-  /// finer). Throws vigil::invalid_argument, changing nothing, when the zero thresholds differ
-  /// or the sums together exceed the largest double (possible only with values near it).
+  /// finer). Throws vigil::invalid_argument when the zero thresholds differ. Sums that
+  /// together exceed the largest double (possible only with values near it) saturate there.
   /// O(buckets of both).
   template <class OtherCounter>
   void merge(const BasicLogHistogram<OtherCounter>& other);
@@ -180,9 +180,9 @@ class BasicLogHistogram {
   std::uint64_t count() const;
   /// Sum of the counted values (exact up to floating-point rounding). Always finite: record()
   /// refuses, counting it in not_finite(), a value that would take the sum beyond the largest
-  /// double, and merge() refuses histograms whose sums together would.
+  /// double, and merge() saturates there when two sums together would exceed it.
   double sum() const { return sum_.load(); }
-  /// Mean of the counted values. NaN when empty.
+  /// Mean of the counted values, within [min(), max()]. NaN when empty.
   double mean() const;
   /// Smallest counted value, exact. NaN when empty.
   double min() const;

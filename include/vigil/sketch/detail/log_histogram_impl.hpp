@@ -244,9 +244,6 @@ void BasicLogHistogram<Counter>::merge(const BasicLogHistogram<OtherCounter>& ot
   if (zero_threshold_ != other.zero_threshold_)
     detail::throw_invalid_argument("LogHistogram::merge: zero thresholds differ (" + detail::to_text(zero_threshold_) +
                                    " and " + detail::to_text(other.zero_threshold_) + ")");
-  if (!std::isfinite(sum_.load() + other.sum_.load()))
-    detail::throw_invalid_argument("LogHistogram::merge: the sums " + detail::to_text(sum_.load()) + " and " +
-                                   detail::to_text(other.sum_.load()) + " together exceed the double range");
   if (other.scale() < scale()) downscale(scale() - other.scale());
   std::uint64_t added = 0;
   std::int64_t lo;
@@ -274,7 +271,10 @@ void BasicLogHistogram<Counter>::merge(const BasicLogHistogram<OtherCounter>& ot
   negative_.add(other.negative_.load());
   not_finite_.add(other.not_finite_.load());
   if constexpr (!concurrent) count_ += added + zero + under + over;
-  sum_.add(other.sum_.load());
+  // Sums beyond the double range saturate rather than become infinite (only values near it
+  // get there); counts stay exact and mean() stays within [min, max].
+  const double sum = sum_.load() + other.sum_.load();
+  sum_.store(std::isfinite(sum) ? sum : std::numeric_limits<double>::max());
   min_.lower_to(other.min_.load());
   max_.raise_to(other.max_.load());
 }
@@ -293,7 +293,12 @@ std::uint64_t BasicLogHistogram<Counter>::count() const {
 template <class Counter>
 double BasicLogHistogram<Counter>::mean() const {
   const std::uint64_t n = count();
-  return n > 0 ? sum() / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
+  if (n == 0) return std::numeric_limits<double>::quiet_NaN();
+  const double mean = sum() / static_cast<double>(n);
+  const double lo = min_.load(), hi = max_.load();
+  // The true mean lies in [min, max]; rounding, or a sum saturated by merge(), may not. (A
+  // concurrent writer may not have published min and max yet.)
+  return lo <= hi ? std::min(std::max(mean, lo), hi) : mean;
 }
 
 template <class Counter>
@@ -570,9 +575,11 @@ inline std::uint64_t add_count(io::Reader& r, std::uint64_t total, std::uint64_t
 }
 
 // Whether sum / count lies in [min, max] up to the rounding of a running sum of non-negative
-// values (2^-10 relative: a sum rounds by at most 2^-53 per addition).
+// values (2^-10 relative: a sum rounds by at most 2^-53 per addition). A sum merge() saturated
+// at the largest double says only that the values add up to at least that.
 inline bool log_histogram_mean_in_range(const LogHistogramTotals& t, std::uint64_t count) {
   constexpr double tolerance = 0x1p-10;
+  if (t.sum == std::numeric_limits<double>::max()) return t.max * static_cast<double>(count) >= t.sum;
   const double mean = t.sum / static_cast<double>(count);
   return mean >= t.min * (1 - tolerance) && mean <= t.max * (1 + tolerance);
 }
