@@ -216,7 +216,10 @@ class TDigest {
   /// serialized centroids (on a copy; this digest is unchanged).
   std::vector<std::uint8_t> serialize() const;
   /// Reads serialize()'s output. Throws vigil::format_error on truncated, corrupt or
-  /// inconsistent bytes, naming what is wrong.
+  /// inconsistent bytes, naming what is wrong: unknown flags, more than max_centroids()
+  /// centroids, extremes that are not finite or not the first and last centroids' means, a
+  /// count the weights do not give, a sum inconsistent with the centroids (docs/formats.md
+  /// states the tolerance). What it accepts passes detail::tdigest_invariant_violation().
   static TDigest deserialize(const void* data, std::size_t size);
   static TDigest deserialize(const std::vector<std::uint8_t>& bytes) {
     return deserialize(bytes.data(), bytes.size());
@@ -228,8 +231,9 @@ class TDigest {
   /// or holds non-integer weights (the extension stores integer counts).
   std::string to_postgres() const;
   /// Parses the PostgreSQL `tdigest` text format (flags 0, sums, or 1, means). Min and max
-  /// become the extreme centroid means; centroids of weight 1 are single-valued.
-  /// Throws vigil::format_error on malformed text.
+  /// become the extreme centroid means; centroids of weight 1 are single-valued; more
+  /// centroids than max_centroids() are merged in one pass. Throws vigil::format_error on
+  /// malformed text or a mean beyond Real's range.
   static TDigest from_postgres(std::string_view text);
 
  private:
