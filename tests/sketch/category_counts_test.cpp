@@ -274,3 +274,73 @@ TEST_CASE("CategoryCounts: bad input and bad bytes", "[category_counts]") {
   w.varint(0);
   CHECK_THROWS_AS(vigil::CategoryCounts::deserialize(twice), vigil::format_error);
 }
+
+namespace {
+
+struct RawEntry {
+  const char* value;
+  std::uint64_t count;
+  std::uint64_t error;
+};
+
+std::vector<std::uint8_t> raw_counts(std::uint64_t capacity, std::uint64_t total, std::uint64_t error_bound,
+                                     const std::vector<RawEntry>& entries) {
+  std::vector<std::uint8_t> out;
+  vigil::io::Writer w(out);
+  w.header(vigil::io::TypeId::category_counts, 1);
+  for (std::uint64_t v : {capacity, total, std::uint64_t{0}, error_bound, std::uint64_t{entries.size()}}) w.varint(v);
+  for (const RawEntry& e : entries) {
+    w.string(e.value);
+    w.varint(e.count);
+    w.varint(e.error);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("CategoryCounts: deserialize refuses counts an exact or heavy-hitter summary cannot hold",
+          "[category_counts]") {
+  // Exact (error bound 0): the counts are the total.
+  const auto good = vigil::CategoryCounts::deserialize(raw_counts(4, 5, 0, {{"a", 3, 0}, {"b", 2, 0}}));
+  CHECK(good.exact());
+  CHECK(good.other() == 0);
+  CHECK(vigil::detail::category_counts_invariant_violation(good).empty());
+  // A total but no entries, while exact: other() would be 5 and no value would hold it.
+  CHECK_THROWS_WITH(vigil::CategoryCounts::deserialize(raw_counts(4, 5, 0, {})),
+                    Catch::Contains("counts sum to 0, not the total 5"));
+  CHECK_THROWS_AS(vigil::CategoryCounts::deserialize(raw_counts(4, 6, 0, {{"a", 3, 0}, {"b", 2, 0}})),
+                  vigil::format_error);
+  // A tracked value counted 0 times.
+  CHECK_THROWS_AS(vigil::CategoryCounts::deserialize(raw_counts(4, 3, 0, {{"a", 3, 0}, {"b", 0, 0}})),
+                  vigil::format_error);
+  // Heavy hitters (capacity 2, error bound 2, total 8): Σ(count − 2) + 2·2 ≤ 8.
+  const auto heavy = vigil::CategoryCounts::deserialize(raw_counts(2, 8, 2, {{"a", 4, 0}, {"b", 3, 2}}));
+  CHECK(vigil::detail::category_counts_invariant_violation(heavy).empty());
+  CHECK_THROWS_WITH(vigil::CategoryCounts::deserialize(raw_counts(2, 8, 2, {{"a", 5, 0}, {"b", 4, 2}})),
+                    Catch::Contains("above the error bound"));
+}
+
+TEST_CASE("CategoryCounts: every summary add() and merge() build keeps its invariants through the bytes",
+          "[category_counts]") {
+  std::mt19937_64 rng(3);
+  std::geometric_distribution<int> skewed(0.05);
+  std::vector<vigil::CategoryCounts> parts;
+  for (int p = 0; p < 6; ++p) {
+    vigil::CategoryCounts c(8 + 4 * (p % 3));
+    const int n = 50 + 400 * p;
+    for (int i = 0; i < n; ++i) c.add("v" + std::to_string(skewed(rng) + 7 * p), 1 + (i % 3 == 0 ? 2 : 0));
+    parts.push_back(c);
+  }
+  vigil::CategoryCounts fleet(8);
+  for (const vigil::CategoryCounts& part : parts) {
+    fleet.merge(part);
+    for (const vigil::CategoryCounts* c : {&part, static_cast<const vigil::CategoryCounts*>(&fleet)}) {
+      CHECK(vigil::detail::category_counts_invariant_violation(*c).empty());
+      const auto back = vigil::CategoryCounts::deserialize(c->serialize());
+      CHECK(back == *c);
+      CHECK(vigil::detail::category_counts_invariant_violation(back).empty());
+    }
+  }
+  CHECK_FALSE(fleet.exact());
+}

@@ -1,5 +1,6 @@
 #include <vigil/sketch/log_histogram.hpp>
 #include <vigil/sketch/tdigest.hpp>
+#include <vigil/io/binary.hpp>
 
 #include <algorithm>
 #include <cfloat>
@@ -678,4 +679,124 @@ TEST_CASE("LogHistogram: concurrent records are exact", "[log_histogram][concurr
   CHECK(expected.scale() == 5);
   CHECK(per_bucket);
   CHECK(compared == 1024);
+}
+
+namespace {
+
+// Version-1 bytes of a histogram with default options but `scale`, field by field, for states
+// serialize() would never write.
+std::vector<std::uint8_t> raw_histogram(int scale, double sum, double min, double max, std::int64_t first,
+                                        const std::vector<std::uint64_t>& counts, std::uint64_t zero = 0) {
+  std::vector<std::uint8_t> out;
+  vigil::io::Writer w(out);
+  w.header(vigil::io::TypeId::log_histogram, 1);
+  w.u8(static_cast<std::uint8_t>(scale + 10));
+  w.u8(static_cast<std::uint8_t>(scale + 10));
+  w.f64(0);
+  w.varint(1024);
+  w.f64(1.0 / (1 << 20));
+  w.f64(sum);
+  w.f64(min);
+  w.f64(max);
+  for (std::uint64_t v : {zero, std::uint64_t{0}, std::uint64_t{0}, std::uint64_t{0}, std::uint64_t{0}}) w.varint(v);
+  w.varint((static_cast<std::uint64_t>(first) << 1) ^ static_cast<std::uint64_t>(first >> 63));
+  w.varint(counts.size());
+  for (std::uint64_t c : counts) w.varint(c);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("LogHistogram: deserialize refuses buckets no double reaches, so later records never throw",
+          "[log_histogram]") {
+  // At scale 0 bucket i holds (2^i, 2^(i+1)]: doubles reach -1075 (the least subnormal) to
+  // 1023 (the largest double).
+  LogHistogram probe(0);
+  REQUIRE(probe.bucket_index(std::numeric_limits<double>::denorm_min()) == -1075);
+  REQUIRE(probe.bucket_index(DBL_MAX) == 1023);
+  const double inside = 3.0;  // bucket 1
+  CHECK(vigil::detail::log_histogram_invariant_violation(
+            LogHistogram::deserialize(raw_histogram(0, inside, inside, inside, 1, {1})))
+            .empty());
+  // A bucket far above every double: record(1e300) would need more downscaling than scales exist.
+  CHECK_THROWS_WITH(LogHistogram::deserialize(raw_histogram(0, inside, inside, inside, std::int64_t{1} << 30, {1})),
+                    Catch::Contains("the buckets doubles reach"));
+  // Every first index around both ends, at several scales: refused, or usable afterwards.
+  std::size_t refused = 0;
+  std::size_t out_of_reach = 0;
+  for (const int scale : {-10, -4, 0, 3, 10}) {
+    LogHistogram at(scale);
+    const std::int64_t lowest = at.bucket_index(std::numeric_limits<double>::denorm_min());
+    const std::int64_t highest = at.bucket_index(DBL_MAX);
+    for (const std::int64_t first : {lowest - 2, lowest - 1, lowest, lowest + 1, highest - 1, highest, highest + 1,
+                                     highest + 2, highest + 5000}) {
+      for (const std::size_t n : {std::size_t{1}, std::size_t{2}}) {
+        INFO("scale " << scale << ", first " << first << ", " << n << " buckets");
+        const bool reachable = first >= lowest && first + static_cast<std::int64_t>(n) - 1 <= highest;
+        out_of_reach += reachable ? 0 : 1;
+        // Sum, min and max that fit the counts: one value, or two adding up to the max.
+        const double value = std::min(at.bucket_lower(std::clamp(first, lowest, highest) + 1), DBL_MAX);
+        const std::vector<std::uint64_t> counts(n, 1);
+        try {
+          LogHistogram h = LogHistogram::deserialize(raw_histogram(scale, value, n == 1 ? value : value / 4, value, first, counts));
+          CHECK(reachable);
+          INFO(vigil::detail::log_histogram_invariant_violation(h));
+          CHECK(vigil::detail::log_histogram_invariant_violation(h).empty());
+          CHECK_NOTHROW(h.record(1e300));
+          CHECK_NOTHROW(h.record(DBL_MAX));
+          CHECK_NOTHROW(h.record(std::numeric_limits<double>::denorm_min()));
+          CHECK(h.count() + h.not_finite() == n + 3);
+          CHECK(vigil::detail::log_histogram_invariant_violation(h).empty());
+        } catch (const vigil::format_error&) {
+          ++refused;
+          CHECK_FALSE(reachable);
+        }
+      }
+    }
+  }
+  CHECK(out_of_reach > 0);
+  CHECK(refused == out_of_reach);
+}
+
+TEST_CASE("LogHistogram: values near the double range keep the sum finite", "[log_histogram]") {
+  LogHistogram h;
+  for (int i = 0; i < 1000; ++i) h.record(1.7e308);
+  h.record(DBL_MAX, 1000000);
+  h.record(1e300, 1u << 30);
+  h.record(2.5);
+  // Values that would take the sum beyond the largest double are refused and counted.
+  CHECK(std::isfinite(h.sum()));
+  CHECK(h.not_finite() >= 999 + 1000000);
+  CHECK(h.count() + h.not_finite() == 1000 + 1000000 + (1u << 30) + 1);
+  CHECK(std::isfinite(h.mean()));
+  CHECK(h.mean() >= h.min());
+  CHECK(h.mean() <= h.max());
+  CHECK(vigil::detail::log_histogram_invariant_violation(h).empty());
+  const LogHistogram back = LogHistogram::deserialize(h.serialize());
+  CHECK(back == h);
+  // Merged sums near the range stay exact while they fit.
+  LogHistogram part;
+  part.record(0x1p1002, 2);
+  LogHistogram fleet;
+  for (int i = 0; i < 64; ++i) fleet.merge(part);
+  CHECK(fleet.sum() == 0x1p1009);
+  CHECK(vigil::detail::log_histogram_invariant_violation(fleet).empty());
+  // Sums that together exceed the double range saturate; counts stay exact, the mean within
+  // [min, max], and the result reads back.
+  const LogHistogram huge = LogHistogram::deserialize(raw_histogram(0, 0x1.8p1023, 0x1.8p1023, 0x1.8p1023, 1023, {1}));
+  LogHistogram twice = huge;
+  twice.merge(huge);
+  CHECK(twice.count() == 2);
+  CHECK(twice.sum() == DBL_MAX);
+  CHECK(twice.mean() == 0x1.8p1023);
+  CHECK(vigil::detail::log_histogram_invariant_violation(twice).empty());
+  CHECK(LogHistogram::deserialize(twice.serialize()) == twice);
+  // The bytes: an infinite sum, or one that does not fit min and max, is refused.
+  CHECK_THROWS_AS(LogHistogram::deserialize(raw_histogram(0, std::numeric_limits<double>::infinity(), 3, 3, 1, {1})),
+                  vigil::format_error);
+  CHECK_THROWS_AS(LogHistogram::deserialize(raw_histogram(0, 0, 3, 3, 1, {1})), vigil::format_error);
+  CHECK_THROWS_AS(LogHistogram::deserialize(raw_histogram(0, 7.1, 3, 3.5, 1, {2})), vigil::format_error);
+  CHECK(LogHistogram::deserialize(raw_histogram(0, 6.5, 3, 3.5, 1, {2})).mean() == 3.25);
+  // One value has min = max.
+  CHECK_THROWS_AS(LogHistogram::deserialize(raw_histogram(0, 3.5, 3, 3.5, 1, {1})), vigil::format_error);
 }

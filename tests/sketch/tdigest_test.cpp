@@ -1,9 +1,11 @@
 #include <vigil/sketch/tdigest.hpp>
 #include <vigil/sketch/detail/radix_sort.hpp>
+#include <vigil/io/binary.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <random>
@@ -715,4 +717,205 @@ TEST_CASE("TDigest: quantiles stay monotone and within [min, max] across values 
     CHECK(d.quantile(0) == d.min());
     CHECK(d.quantile(1) == d.max());
   }
+}
+
+namespace {
+
+struct RawCentroid {
+  double mean;
+  double weight;
+  bool single;
+};
+
+// Version-1 bytes of a double digest, field by field (f64 weights), for states serialize()
+// would never write.
+std::vector<std::uint8_t> raw_tdigest(double compression, double count, double sum, double min, double max,
+                                      const std::vector<RawCentroid>& centroids, std::uint16_t flags = 0) {
+  std::vector<std::uint8_t> out;
+  vigil::io::Writer w(out);
+  w.header(vigil::io::TypeId::tdigest, 1, flags);
+  w.f64(compression);
+  w.u8(2);
+  w.f64(count);
+  w.f64(sum);
+  w.f64(min);
+  w.f64(max);
+  w.varint(0);
+  w.varint(centroids.size());
+  std::uint64_t previous = 0;
+  for (const RawCentroid& c : centroids) {
+    std::uint64_t bits;
+    std::memcpy(&bits, &c.mean, sizeof bits);
+    const std::uint64_t sign = std::uint64_t{1} << 63;
+    const std::uint64_t key = (bits & sign) ? ~bits : (bits | sign);
+    const auto delta = static_cast<std::int64_t>(key - previous);
+    w.varint((static_cast<std::uint64_t>(delta) << 1) ^ static_cast<std::uint64_t>(delta >> 63));
+    previous = key;
+    w.f64(c.weight);
+  }
+  for (std::size_t i = 0; i < centroids.size(); i += 8) {
+    std::uint8_t bits = 0;
+    for (std::size_t j = i; j < std::min(i + 8, centroids.size()); ++j)
+      if (centroids[j].single) bits = static_cast<std::uint8_t>(bits | (1u << (j - i)));
+    w.u8(bits);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("TDigest: deserialize refuses extremes that are not finite, ordered and the end centroids",
+          "[tdigest][io]") {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<RawCentroid> three = {{1, 1, true}, {2, 1, true}, {3, 1, true}};
+  // The same bytes with consistent fields load, and are what serialize() writes.
+  const auto good = raw_tdigest(100, 3, 6, 1, 3, three);
+  const TDigest<> back = TDigest<>::deserialize(good);
+  CHECK(vigil::detail::tdigest_invariant_violation(back).empty());
+  CHECK(back.quantile(0) == 1);
+  CHECK(back.quantile(1) == 3);
+  for (const auto& [min, max] : std::vector<std::pair<double, double>>{
+           {-inf, 3}, {1, inf}, {nan, 3}, {1, nan}, {0, 3}, {1, 4}, {3, 1}}) {
+    INFO("min " << min << ", max " << max);
+    CHECK_THROWS_AS(TDigest<>::deserialize(raw_tdigest(100, 3, 6, min, max, three)), vigil::format_error);
+  }
+  CHECK_THROWS_WITH(TDigest<>::deserialize(raw_tdigest(100, 3, 6, -inf, 3, three)), Catch::Contains("min -inf"));
+  // An empty digest has NaN extremes and sum 0.
+  CHECK(TDigest<>::deserialize(raw_tdigest(100, 0, 0, nan, nan, {})).empty());
+  CHECK_THROWS_AS(TDigest<>::deserialize(raw_tdigest(100, 0, 0, 1, 2, {})), vigil::format_error);
+  CHECK_THROWS_AS(TDigest<>::deserialize(raw_tdigest(100, 0, 5, nan, nan, {})), vigil::format_error);
+  // Unknown flag bits.
+  CHECK_THROWS_WITH(TDigest<>::deserialize(raw_tdigest(100, 3, 6, 1, 3, three, 4)), Catch::Contains("unknown flags 4"));
+  // A float digest's extremes must be floats: 1e300 would become infinite.
+  const TDigest<float> f = TDigest<float>::from_postgres("flags 1 count 2 compression 100 centroids 2 (1, 1) (2, 1)");
+  CHECK(vigil::detail::tdigest_invariant_violation(f).empty());
+  CHECK_THROWS_AS(TDigest<float>::from_postgres("flags 1 count 2 compression 100 centroids 2 (1, 1) (1e300, 1)"),
+                  vigil::format_error);
+}
+
+TEST_CASE("TDigest: deserialize refuses a sum inconsistent with the centroids", "[tdigest][io]") {
+  // A digest holding 70.5 whose sum gives a mean of 3.9e-307.
+  const std::vector<RawCentroid> one = {{70.5, 1, true}};
+  CHECK(TDigest<>::deserialize(raw_tdigest(100, 1, 70.5, 70.5, 70.5, one)).mean() == 70.5);
+  CHECK_THROWS_WITH(TDigest<>::deserialize(raw_tdigest(100, 1, 3.9e-307, 70.5, 70.5, one)),
+                    Catch::Contains("sum 3.9e-307 is inconsistent"));
+  CHECK_THROWS_AS(TDigest<>::deserialize(raw_tdigest(100, 1, 71, 70.5, 70.5, one)), vigil::format_error);
+  CHECK_THROWS_AS(TDigest<>::deserialize(raw_tdigest(100, 1, std::numeric_limits<double>::infinity(), 70.5, 70.5, one)),
+                  vigil::format_error);
+  // Rounding of the running sum is tolerated: 10^5 additions of 0.1 give a sum that is not
+  // the centroids' 10^4 exactly, and it loads.
+  TDigest<> tenths(100);
+  for (int i = 0; i < 100000; ++i) tenths.add(0.1);
+  const TDigest<> back = TDigest<>::deserialize(tenths.serialize());
+  CHECK(back == tenths);
+  CHECK(vigil::detail::tdigest_invariant_violation(back).empty());
+  // Every accepted digest answers within its extremes: random sums near the true one either
+  // load with a mean in [min, max] or are refused.
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> spread(-1e-3, 1e-3);
+  const std::vector<RawCentroid> two = {{-3, 1, true}, {5, 2, false}, {9, 1, true}};
+  std::size_t accepted = 0;
+  for (int i = 0; i < 200; ++i) {
+    try {
+      const TDigest<> d = TDigest<>::deserialize(raw_tdigest(100, 4, 16 * (1 + spread(rng)), -3, 9, two));
+      ++accepted;
+      CHECK(vigil::detail::tdigest_invariant_violation(d).empty());
+      CHECK(d.mean() == Approx(4).epsilon(1e-5));
+    } catch (const vigil::format_error&) {
+    }
+  }
+  CHECK(accepted < 200);
+}
+
+TEST_CASE("TDigest: values near the double range keep a finite mean that round-trips", "[tdigest][io]") {
+  const double big = 1.7e308;
+  TDigest<> d(100);
+  for (int i = 0; i < 10; ++i) d.add(big);
+  d.add(-big, 3);
+  CHECK(d.mean() == Approx(big * (7.0 / 13)).epsilon(1e-12));
+  CHECK(std::isfinite(d.mean()));
+  const TDigest<> back = TDigest<>::deserialize(d.serialize());
+  CHECK(back.mean() == d.mean());
+  CHECK(vigil::detail::tdigest_invariant_violation(back).empty());
+  // Opposite overflows merged: the running sum is NaN, the mean still comes from the centroids.
+  TDigest<> low(100);
+  for (int i = 0; i < 4; ++i) low.add(-big);
+  TDigest<> both = d;
+  both.merge(low);
+  const TDigest<> both_back = TDigest<>::deserialize(both.serialize());
+  CHECK(std::isfinite(both_back.mean()));
+  CHECK(both_back.mean() == Approx(both.mean()).epsilon(1e-12));
+  CHECK(vigil::detail::tdigest_invariant_violation(both_back).empty());
+  // Equal values whose running sum rounds up: the mean stays within [min, max].
+  TDigest<> tenths(100);
+  for (int i = 0; i < 3; ++i) tenths.add(0.1);
+  CHECK(tenths.mean() <= tenths.max());
+}
+
+TEST_CASE("TDigest: deserialize refuses more centroids than the compression allows and endpoints it cannot reach",
+          "[tdigest][io]") {
+  TDigest<> probe(10);
+  const std::size_t most = probe.max_centroids();
+  CHECK(most == 45);
+  const auto digest_of = [](std::size_t n) {
+    std::vector<RawCentroid> c;
+    for (std::size_t i = 0; i < n; ++i) c.push_back({static_cast<double>(i), 1, true});
+    const double n_d = static_cast<double>(n);
+    return raw_tdigest(10, n_d, n_d * (n_d - 1) / 2, 0, n_d - 1, c);
+  };
+  CHECK(TDigest<>::deserialize(digest_of(most)).centroids().size() == most);
+  CHECK_THROWS_WITH(TDigest<>::deserialize(digest_of(most + 1)), Catch::Contains("exceed max_centroids() 45"));
+  // The last centroid weighs less than the rounding allowed on the count: the one before it
+  // would reach rank count, and quantile(1) would not be max().
+  const std::vector<RawCentroid> tiny_last = {{1, 1, true}, {2, 1e-12, true}};
+  CHECK_THROWS_WITH(TDigest<>::deserialize(raw_tdigest(10, 1, 1, 1, 2, tiny_last)),
+                    Catch::Contains("before the last"));
+  // from_postgres keeps the bound too: the extension allows up to 10·δ centroids.
+  std::string text = "flags 1 count 100 compression 10 centroids 100";
+  for (int i = 0; i < 100; ++i) text += " (" + std::to_string(i) + ", 1)";
+  const TDigest<> pg = TDigest<>::from_postgres(text);
+  CHECK(pg.centroids().size() <= most);
+  CHECK(pg.count() == 100);
+  CHECK(pg.min() == 0);
+  CHECK(pg.max() == 99);
+  CHECK(pg.mean() == 49.5);
+  CHECK(vigil::detail::tdigest_invariant_violation(pg).empty());
+  CHECK(TDigest<>::deserialize(pg.serialize()) == pg);
+}
+
+TEST_CASE("TDigest: every state deserialize accepts from corrupted bytes answers consistently", "[tdigest][io]") {
+  std::mt19937_64 rng(13);
+  std::normal_distribution<double> normal(0, 1);
+  std::vector<std::vector<std::uint8_t>> seeds;
+  {
+    TDigest<> d(20);
+    for (int i = 0; i < 3000; ++i) d.add(std::exp(4 * normal(rng)));
+    seeds.push_back(d.serialize());
+  }
+  {
+    TDigest<> d(10);
+    for (int i = 0; i < 200; ++i) d.add(std::round(normal(rng)), 0.5 + (i % 3));
+    seeds.push_back(d.serialize());
+  }
+  std::size_t accepted = 0;
+  std::size_t tried = 0;
+  for (const auto& bytes : seeds) {
+    for (std::size_t i = 8; i < bytes.size(); ++i) {
+      for (const std::uint8_t mask : {0x01, 0x10, 0x80, 0xff}) {
+        auto corrupt = bytes;
+        corrupt[i] = static_cast<std::uint8_t>(corrupt[i] ^ mask);
+        ++tried;
+        try {
+          const TDigest<> d = TDigest<>::deserialize(corrupt);
+          ++accepted;
+          const std::string problem = vigil::detail::tdigest_invariant_violation(d);
+          INFO("byte " << i << " ^ " << int(mask) << ": " << problem);
+          CHECK(problem.empty());
+        } catch (const vigil::format_error&) {
+        }
+      }
+    }
+  }
+  CHECK(accepted < tried);
 }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "vigil_test.hpp"
@@ -294,6 +295,104 @@ TEST_CASE("TimeWindows: serialization round-trip and bad bytes", "[time_windows]
   const std::size_t first_index = 8 + 8 + 1 + 8 + 1 + 8 + 8;
   for (std::size_t i = 0; i < 8; ++i) corrupt[first_index + i] = i == 7 ? 0x80 : 0x00;
   CHECK_THROWS_AS(vigil::TimeWindows<vigil::TDigest<>>::deserialize(corrupt), vigil::format_error);
+}
+
+namespace {
+
+// A sketch that counts its copies and its live instances, to see what deserialize() builds.
+// Serialized as one byte, its value.
+struct ProbeSketch {
+  static inline std::size_t copies = 0;
+  static inline std::size_t live = 0;
+  static inline std::size_t peak = 0;
+  static void reset_counters() { copies = 0, peak = live; }
+  std::uint8_t value = 0;
+
+  ProbeSketch() { born(); }
+  ProbeSketch(const ProbeSketch& other) : value(other.value) {
+    ++copies;
+    born();
+  }
+  ProbeSketch(ProbeSketch&& other) noexcept : value(other.value) { born(); }
+  ProbeSketch& operator=(const ProbeSketch& other) {
+    ++copies;
+    value = other.value;
+    return *this;
+  }
+  ProbeSketch& operator=(ProbeSketch&& other) noexcept {
+    value = other.value;
+    return *this;
+  }
+  ~ProbeSketch() { --live; }
+  void add(std::uint8_t v) { value = v; }
+  void merge(const ProbeSketch& other) { value = std::max(value, other.value); }
+  void clear() { value = 0; }
+  bool operator==(const ProbeSketch& other) const { return value == other.value; }
+  std::vector<std::uint8_t> serialize() const { return {value}; }
+  static ProbeSketch deserialize(const void* data, std::size_t size) {
+    if (size != 1) throw vigil::format_error("ProbeSketch: not one byte");
+    ProbeSketch s;
+    s.value = *static_cast<const std::uint8_t*>(data);
+    return s;
+  }
+
+ private:
+  static void born() { peak = std::max(peak, ++live); }
+};
+
+}  // namespace
+
+TEST_CASE("TimeWindows: deserialize builds each interval as it reads it, copying no prototype", "[time_windows]") {
+  vigil::TimeWindowsOptions o = small_options();
+  o.fine_count = 3000;
+  o.coarse_count = 500;
+  std::vector<std::uint8_t> bytes;
+  {
+    vigil::TimeWindows<ProbeSketch> w(ProbeSketch(), o);
+    w.add(1000.0, std::uint8_t{7});
+    bytes = w.serialize();
+  }
+  REQUIRE(ProbeSketch::live == 0);
+  ProbeSketch::reset_counters();
+  const auto back = vigil::TimeWindows<ProbeSketch>::deserialize(bytes);
+  // One sketch per interval and the prototype, each from its own bytes: no copies, and never
+  // more alive than what the result holds plus the few moved along the way.
+  CHECK(ProbeSketch::copies == 0);
+  CHECK(ProbeSketch::live == o.fine_count + o.coarse_count + 1);
+  CHECK(ProbeSketch::peak <= 2 * (o.fine_count + o.coarse_count) + 4);
+  CHECK(back.current().value == 7);
+  CHECK(back.sketch_count() == o.fine_count + o.coarse_count + 1);
+}
+
+TEST_CASE("TimeWindows: deserialize refuses declared interval counts the input cannot hold", "[time_windows]") {
+  vigil::TimeWindows<ProbeSketch> w(ProbeSketch(), small_options());
+  const std::vector<std::uint8_t> bytes = w.serialize();
+  // The fine count is the varint after the header and the fine width.
+  const std::size_t at = 8 + 8;
+  REQUIRE(bytes[at] == 10);
+  const auto with_fine_count = [&](std::uint64_t count) {
+    std::vector<std::uint8_t> out(bytes.begin(), bytes.begin() + at);
+    vigil::io::Writer(out).varint(count);
+    out.insert(out.end(), bytes.begin() + at + 1, bytes.end());
+    return out;
+  };
+  for (const std::uint64_t count : {std::uint64_t{1} << 40, std::uint64_t{1} << 30, std::uint64_t{1} << 20,
+                                    std::uint64_t{bytes.size()}, std::uint64_t{20}}) {
+    ProbeSketch::reset_counters();
+    const std::size_t live_before = ProbeSketch::live;
+    CHECK_THROWS_AS(vigil::TimeWindows<ProbeSketch>::deserialize(with_fine_count(count)), vigil::format_error);
+    // Nothing beyond the sketches present in the input (17 of them) was ever built.
+    CHECK(ProbeSketch::peak - live_before <= 20);
+    CHECK(ProbeSketch::copies == 0);
+  }
+  // The message names the count and what was left.
+  try {
+    vigil::TimeWindows<ProbeSketch>::deserialize(with_fine_count(std::uint64_t{1} << 40));
+    FAIL("accepted");
+  } catch (const vigil::format_error& e) {
+    CHECK(std::string(e.what()).find("1099511627776") != std::string::npos);
+  }
+  CHECK(vigil::TimeWindows<ProbeSketch>::deserialize(with_fine_count(10)) == w);
 }
 
 TEST_CASE("TimeWindows: bad options", "[time_windows]") {

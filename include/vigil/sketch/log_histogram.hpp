@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -76,7 +77,9 @@ struct LogHistogramOptions {
 /// assignment need exclusive access. count() sums the buckets (O(max_buckets)) there.
 ///
 /// **Bad input**: negative values are counted in negative(), NaN and ±inf in not_finite(),
-/// neither is stored; −0.0 is zero. Configuration out of range, q outside [0, 1] and merging
+/// neither is stored; −0.0 is zero. A value that would take sum() beyond the largest double
+/// is counted in not_finite() too, so the sum and the mean never overflow. Configuration out of range, q
+/// outside [0, 1] and merging
 /// histograms with different zero thresholds throw vigil::invalid_argument.
 ///
 /// ```cpp
@@ -125,7 +128,7 @@ class BasicLogHistogram {
 
   /// Counts `value` n times. Values in [0, zero_threshold()] go to the zero bucket, larger
   /// finite ones to their bucket; negative values are counted in negative(), NaN and ±inf in
-  /// not_finite(). n = 0 does nothing. O(1): a few integer operations and two table reads;
+  /// not_finite(), and so are values that would take sum() beyond the largest double. n = 0 does nothing. O(1): a few integer operations and two table reads;
   /// LogHistogram reallocates (and may downscale) only when a value falls outside its span.
   void record(double value, std::uint64_t n = 1) {
     std::uint64_t bits;
@@ -133,6 +136,11 @@ class BasicLogHistogram {
     // Positive finite values above the threshold: the sign bit is clear and the exponent
     // field is not all ones (that is, bits < the pattern of +inf).
     if (VIGIL_LIKELY(bits < detail::positive_infinity_bits && value > zero_threshold_ && n != 0)) {
+      // n = 1 skips the unsigned-to-double conversion, a multi-instruction sequence on x86-64.
+      if (VIGIL_UNLIKELY(!sum_.add_within(n == 1 ? value : value * static_cast<double>(n), std::numeric_limits<double>::max()))) {
+        not_finite_.add(n);
+        return;
+      }
       const std::int64_t index = indexer_(bits);
       const std::uint64_t slot = static_cast<std::uint64_t>(index - offset_);
       if (VIGIL_LIKELY(slot < capacity_)) {
@@ -141,8 +149,6 @@ class BasicLogHistogram {
         record_outside(index, n);
       }
       if constexpr (!concurrent) count_ += n;
-      // n = 1 skips the unsigned-to-double conversion, a multi-instruction sequence on x86-64.
-      sum_.add(n == 1 ? value : value * static_cast<double>(n));
       min_.lower_to(value);
       max_.raise_to(value);
     } else {
@@ -152,7 +158,8 @@ class BasicLogHistogram {
 
   /// Adds every count of `other`. Equal scales merge exactly; otherwise the finer histogram's
   /// buckets are downscaled exactly to the coarser scale (this one downscales if it is the
-  /// finer). Throws vigil::invalid_argument when the zero thresholds differ.
+  /// finer). Throws vigil::invalid_argument when the zero thresholds differ. Sums that
+  /// together exceed the largest double (possible only with values near it) saturate there.
   /// O(buckets of both).
   template <class OtherCounter>
   void merge(const BasicLogHistogram<OtherCounter>& other);
@@ -171,9 +178,11 @@ class BasicLogHistogram {
 
   /// Values counted in buckets, the zero bucket, underflow and overflow (not the rejected).
   std::uint64_t count() const;
-  /// Sum of the counted values (exact up to floating-point rounding).
+  /// Sum of the counted values (exact up to floating-point rounding). Always finite: record()
+  /// refuses, counting it in not_finite(), a value that would take the sum beyond the largest
+  /// double, and merge() saturates there when two sums together would exceed it.
   double sum() const { return sum_.load(); }
-  /// Mean of the counted values. NaN when empty.
+  /// Mean of the counted values, within [min(), max()]. NaN when empty.
   double mean() const;
   /// Smallest counted value, exact. NaN when empty.
   double min() const;
@@ -184,7 +193,8 @@ class BasicLogHistogram {
   std::uint64_t zero_count() const { return zero_.load(); }
   /// Negative values refused.
   std::uint64_t negative() const { return negative_.load(); }
-  /// NaN and infinite values refused.
+  /// NaN and infinite values refused, and values that would have taken sum() beyond the
+  /// largest double.
   std::uint64_t not_finite() const { return not_finite_.load(); }
   /// All values refused: negative() + not_finite().
   std::uint64_t rejected() const { return negative() + not_finite(); }

@@ -14,6 +14,10 @@
 
 namespace vigil {
 
+namespace io {
+class Reader;
+}
+
 /// How a t-digest spends its centroids along the quantile axis (Dunning & Ertl 2019, §2.1).
 /// Every function is symmetric about q = 0.5. Whatever the function, vigil also caps each
 /// centroid at 2/δ of the weight, so the middle of a skewed distribution stays accurate.
@@ -171,8 +175,10 @@ class TDigest {
 
   /// Total weight accepted (buffered values included).
   double count() const { return count_; }
-  /// Mean of the accepted values (exact up to rounding). NaN when empty.
-  double mean() const { return count_ > 0 ? sum_ / count_ : not_a_number(); }
+  /// Mean of the accepted values (exact up to rounding), within [min(), max()]. NaN when
+  /// empty. When the running sum of values near the double range overflows, the mean is
+  /// taken from the centroids instead (O(centroids)), so it stays finite.
+  double mean() const;
   /// Smallest accepted value, exact. NaN when empty.
   double min() const { return count_ > 0 ? static_cast<double>(min_) : not_a_number(); }
   /// Largest accepted value, exact. NaN when empty.
@@ -210,7 +216,10 @@ class TDigest {
   /// serialized centroids (on a copy; this digest is unchanged).
   std::vector<std::uint8_t> serialize() const;
   /// Reads serialize()'s output. Throws vigil::format_error on truncated, corrupt or
-  /// inconsistent bytes, naming what is wrong.
+  /// inconsistent bytes, naming what is wrong: unknown flags, more than max_centroids()
+  /// centroids, extremes that are not finite or not the first and last centroids' means, a
+  /// count the weights do not give, a sum inconsistent with the centroids (docs/formats.md
+  /// states the tolerance). What it accepts passes detail::tdigest_invariant_violation().
   static TDigest deserialize(const void* data, std::size_t size);
   static TDigest deserialize(const std::vector<std::uint8_t>& bytes) {
     return deserialize(bytes.data(), bytes.size());
@@ -222,8 +231,9 @@ class TDigest {
   /// or holds non-integer weights (the extension stores integer counts).
   std::string to_postgres() const;
   /// Parses the PostgreSQL `tdigest` text format (flags 0, sums, or 1, means). Min and max
-  /// become the extreme centroid means; centroids of weight 1 are single-valued.
-  /// Throws vigil::format_error on malformed text.
+  /// become the extreme centroid means; centroids of weight 1 are single-valued; more
+  /// centroids than max_centroids() are merged in one pass. Throws vigil::format_error on
+  /// malformed text or a mean beyond Real's range.
   static TDigest from_postgres(std::string_view text);
 
  private:
@@ -263,6 +273,9 @@ class TDigest {
   void rank_intervals_flushed(const double* x, std::size_t n, std::pair<double, double>* out) const;
   double trimmed_mean_flushed(double lo, double hi) const;
   bool equals(const TDigest& other) const;
+  double mean_of_centroids() const;
+  static double read_centroids(io::Reader& r, TDigest& digest, std::size_t n, bool float_means, bool integer_weights);
+  void restore_extremes(io::Reader& r, double total, double min, double max);
 
   double compression_;
   ScaleFunction scale_;

@@ -60,7 +60,9 @@ struct TimeWindowsOptions {
 /// events with a NaN or infinite time are counted in rejected().
 ///
 /// **Memory**: exactly fine_count + coarse_count + 1 sketches (the prototype included),
-/// allocated up front; growth within a sketch follows that sketch's own bound.
+/// allocated up front; growth within a sketch follows that sketch's own bound. deserialize()
+/// builds each sketch as it reads it, so the memory it takes grows with the bytes read,
+/// whatever counts the input declares.
 ///
 /// **Threads**: const members may run concurrently; the rest need exclusive access.
 ///
@@ -190,7 +192,13 @@ class TimeWindows {
   Sketch* at_slow(double time);
   void set_current(std::int64_t index);
   bool equals(const TimeWindows& other) const;
+  TimeWindows(Sketch prototype, TimeWindowsOptions options, std::int64_t ratio, std::vector<Sketch>&& fine,
+              std::vector<Sketch>&& coarse);
   static Sketch read_sketch(io::Reader& r);
+  static TimeWindowsOptions read_options(io::Reader& r, std::int64_t& ratio);
+  static std::vector<Sketch> read_sketches(io::Reader& r, std::size_t n);
+  void restore_clock(io::Reader& r, bool started, std::int64_t current, std::int64_t first, bool coarse_started,
+                     std::int64_t coarse_current, double watermark);
 
   Sketch prototype_;
   TimeWindowsOptions options_;
@@ -223,32 +231,48 @@ struct has_clear<T, std::void_t<decltype(std::declval<T&>().clear())>> : std::tr
 
 // Interval indices stay well inside int64 for any time a double can hold to the second.
 inline constexpr double time_windows_max_index = 9.0e15;
+// Most fine or coarse intervals a TimeWindows holds.
+inline constexpr std::size_t time_windows_max_count = std::size_t(1) << 30;
+
+// The reason `options` cannot lay out a TimeWindows, or an empty string; sets `ratio` when valid.
+inline std::string time_windows_options_problem(const TimeWindowsOptions& options, std::int64_t& ratio) {
+  const double max = std::numeric_limits<double>::max();
+  if (!(options.fine_width > 0 && options.fine_width <= max))
+    return "fine width " + to_text(options.fine_width) + " is not finite and positive";
+  if (!(options.coarse_width > 0 && options.coarse_width <= max))
+    return "coarse width " + to_text(options.coarse_width) + " is not finite and positive";
+  const double r = options.coarse_width / options.fine_width;
+  if (!(r >= 1 && r < 1e12 && std::fabs(r - std::round(r)) <= 1e-9 * r))
+    return "coarse width " + to_text(options.coarse_width) + " is not a whole multiple of the fine width " +
+           to_text(options.fine_width);
+  if (options.fine_count == 0) return "fine count is 0";
+  if (options.fine_count > time_windows_max_count || options.coarse_count > time_windows_max_count)
+    return "more than 2^30 intervals";
+  const double max_lateness = static_cast<double>(options.fine_count - 1) * options.fine_width;
+  if (!(options.lateness >= 0 && options.lateness <= max_lateness))
+    return "lateness " + to_text(options.lateness) + " is outside [0, " + to_text(max_lateness) +
+           "] (fine_count - 1 fine intervals)";
+  ratio = static_cast<std::int64_t>(std::round(r));
+  return {};
+}
 }  // namespace detail
 
 template <class Sketch>
 TimeWindows<Sketch>::TimeWindows(Sketch prototype, TimeWindowsOptions options)
     : prototype_(std::move(prototype)), options_(options) {
-  const auto fail = [](const std::string& what) { detail::throw_invalid_argument("TimeWindows: " + what); };
-  const double max = std::numeric_limits<double>::max();
-  if (!(options.fine_width > 0 && options.fine_width <= max))
-    fail("fine width " + detail::to_text(options.fine_width) + " is not finite and positive");
-  if (!(options.coarse_width > 0 && options.coarse_width <= max))
-    fail("coarse width " + detail::to_text(options.coarse_width) + " is not finite and positive");
-  const double ratio = options.coarse_width / options.fine_width;
-  if (!(ratio >= 1 && ratio < 1e12 && std::fabs(ratio - std::round(ratio)) <= 1e-9 * ratio))
-    fail("coarse width " + detail::to_text(options.coarse_width) + " is not a whole multiple of the fine width " +
-         detail::to_text(options.fine_width));
-  if (options.fine_count == 0) fail("fine count is 0");
-  if (options.fine_count > (std::size_t(1) << 30) || options.coarse_count > (std::size_t(1) << 30))
-    fail("more than 2^30 intervals");
-  const double max_lateness = static_cast<double>(options.fine_count - 1) * options.fine_width;
-  if (!(options.lateness >= 0 && options.lateness <= max_lateness))
-    fail("lateness " + detail::to_text(options.lateness) + " is outside [0, " + detail::to_text(max_lateness) +
-         "] (fine_count - 1 fine intervals)");
-  ratio_ = static_cast<std::int64_t>(std::round(ratio));
+  const std::string problem = detail::time_windows_options_problem(options, ratio_);
+  if (!problem.empty()) detail::throw_invalid_argument("TimeWindows: " + problem);
   fine_.assign(options.fine_count, prototype_);
   coarse_.assign(options.coarse_count, prototype_);
 }
+
+// For deserialize(): the sketches as read, no copy of the prototype. The caller checked the
+// options and the sizes.
+template <class Sketch>
+TimeWindows<Sketch>::TimeWindows(Sketch prototype, TimeWindowsOptions options, std::int64_t ratio,
+                                 std::vector<Sketch>&& fine, std::vector<Sketch>&& coarse)
+    : prototype_(std::move(prototype)), options_(options), ratio_(ratio), fine_(std::move(fine)),
+      coarse_(std::move(coarse)) {}
 
 template <class Sketch>
 void TimeWindows<Sketch>::reset(Sketch& s) {
@@ -466,65 +490,86 @@ Sketch TimeWindows<Sketch>::read_sketch(io::Reader& r) {
   }
 }
 
+// The options, checked as the constructor does, and their interval counts against the bytes
+// left: every sketch (the prototype and each interval) takes at least its length varint.
 template <class Sketch>
-TimeWindows<Sketch> TimeWindows<Sketch>::deserialize(const void* data, std::size_t size) {
-  io::Reader r(data, size, "TimeWindows");
-  std::uint16_t flags = 0;
-  r.header(io::TypeId::time_windows, 1, flags);
-  if (flags > 1) r.fail("unknown flags " + std::to_string(flags));
+TimeWindowsOptions TimeWindows<Sketch>::read_options(io::Reader& r, std::int64_t& ratio) {
   TimeWindowsOptions o;
   o.fine_width = r.f64();
   const std::uint64_t fine_count = r.varint();
   o.coarse_width = r.f64();
   const std::uint64_t coarse_count = r.varint();
   o.lateness = r.f64();
-  // Every sketch takes at least a byte: counts beyond the input are corrupt.
-  if (fine_count > r.remaining() || coarse_count > r.remaining()) r.fail("interval counts exceed the input");
+  if (fine_count > detail::time_windows_max_count || coarse_count > detail::time_windows_max_count)
+    r.fail("interval counts " + std::to_string(fine_count) + " and " + std::to_string(coarse_count) +
+           " exceed the 2^30 allowed");
+  if (fine_count + coarse_count + 1 > r.remaining())
+    r.fail("interval counts " + std::to_string(fine_count) + " and " + std::to_string(coarse_count) +
+           " exceed the remaining " + std::to_string(r.remaining()) + " bytes");
   o.fine_count = static_cast<std::size_t>(fine_count);
   o.coarse_count = static_cast<std::size_t>(coarse_count);
+  const std::string problem = detail::time_windows_options_problem(o, ratio);
+  if (!problem.empty()) r.fail(problem);
+  return o;
+}
+
+// n sketches, each built as it is read: memory grows with the bytes actually read, not with
+// the declared count (no reserve(n), no copies of the prototype).
+template <class Sketch>
+std::vector<Sketch> TimeWindows<Sketch>::read_sketches(io::Reader& r, std::size_t n) {
+  std::vector<Sketch> sketches;
+  for (std::size_t i = 0; i < n; ++i) sketches.push_back(read_sketch(r));
+  return sketches;
+}
+
+// Checks the clock read from the bytes against the options and sets it.
+template <class Sketch>
+void TimeWindows<Sketch>::restore_clock(io::Reader& r, bool started, std::int64_t current, std::int64_t first,
+                                        bool coarse_started, std::int64_t coarse_current, double watermark) {
+  const auto limit = static_cast<std::int64_t>(detail::time_windows_max_index);
+  // Both indices within ±limit before their difference is taken: it cannot overflow then.
+  if (started && (!(current <= limit && current >= -limit) || first < -limit || first > current ||
+                  current - first > limit || (coarse_started && coarse_current > current)))
+    r.fail("interval indices are inconsistent");
+  std::int64_t watermark_index = 0;
+  if (started && (!std::isfinite(watermark) || !fine_index(watermark, watermark_index) || watermark_index != current))
+    r.fail("the watermark is not in the current interval");
+  if (started && !coarse_.empty()) {
+    const std::int64_t ring_start = current - static_cast<std::int64_t>(fine_.size()) + 1;
+    const std::int64_t oldest = ring_start > first ? ring_start : first;
+    if (coarse_started != (oldest > first) || (coarse_started && coarse_current != floor_div(oldest - 1, ratio_)))
+      r.fail("the coarse intervals do not follow the fine ones");
+  }
+  started_ = started;
+  coarse_started_ = started && coarse_started && !coarse_.empty();
+  coarse_current_ = coarse_current;
+  first_ = first;
+  watermark_ = watermark;
+  if (started) set_current(current);
+}
+
+template <class Sketch>
+TimeWindows<Sketch> TimeWindows<Sketch>::deserialize(const void* data, std::size_t size) {
+  io::Reader r(data, size, "TimeWindows");
+  std::uint16_t flags = 0;
+  r.header(io::TypeId::time_windows, 1, flags);
+  if (flags > 1) r.fail("unknown flags " + std::to_string(flags));
+  std::int64_t ratio = 1;
+  const TimeWindowsOptions o = read_options(r, ratio);
   const std::int64_t current = r.i64(), first = r.i64();
   const bool coarse_started = r.u8() != 0;
   const std::int64_t coarse_current = r.i64();
   const double watermark = r.f64();
   const std::uint64_t late = r.varint(), rejected = r.varint();
   Sketch prototype = read_sketch(r);
-  std::vector<Sketch> fine, coarse;
-  fine.reserve(o.fine_count);
-  coarse.reserve(o.coarse_count);
-  for (std::size_t i = 0; i < o.fine_count; ++i) fine.push_back(read_sketch(r));
-  for (std::size_t i = 0; i < o.coarse_count; ++i) coarse.push_back(read_sketch(r));
+  std::vector<Sketch> fine = read_sketches(r, o.fine_count);
+  std::vector<Sketch> coarse = read_sketches(r, o.coarse_count);
   r.finish();
-  const bool started = flags == 1;
-  std::int64_t watermark_index = 0;
-  const auto limit = static_cast<std::int64_t>(detail::time_windows_max_index);
-  // Both indices within ±limit before their difference is taken: it cannot overflow then.
-  if (started && (!(current <= limit && current >= -limit) || first < -limit || first > current ||
-                  current - first > limit || (coarse_started && coarse_current > current)))
-    r.fail("interval indices are inconsistent");
-  try {
-    TimeWindows w(std::move(prototype), o);
-    if (started && (!std::isfinite(watermark) || !w.fine_index(watermark, watermark_index) || watermark_index != current))
-      r.fail("the watermark is not in the current interval");
-    if (started && !w.coarse_.empty()) {
-      const std::int64_t ring_start = current - static_cast<std::int64_t>(o.fine_count) + 1;
-      const std::int64_t oldest = ring_start > first ? ring_start : first;
-      if (coarse_started != (oldest > first) || (coarse_started && coarse_current != floor_div(oldest - 1, w.ratio_)))
-        r.fail("the coarse intervals do not follow the fine ones");
-    }
-    w.fine_ = std::move(fine);
-    w.coarse_ = std::move(coarse);
-    w.started_ = started;
-    w.coarse_started_ = started && coarse_started && !w.coarse_.empty();
-    w.coarse_current_ = coarse_current;
-    w.first_ = first;
-    w.watermark_ = watermark;
-    w.late_ = late;
-    w.rejected_ = rejected;
-    if (started) w.set_current(current);
-    return w;
-  } catch (const invalid_argument& e) {
-    r.fail(e.what());
-  }
+  TimeWindows w(std::move(prototype), o, ratio, std::move(fine), std::move(coarse));
+  w.restore_clock(r, flags == 1, current, first, coarse_started, coarse_current, watermark);
+  w.late_ = late;
+  w.rejected_ = rejected;
+  return w;
 }
 
 template <class Sketch>

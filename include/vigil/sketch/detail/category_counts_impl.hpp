@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "vigil/io/binary.hpp"
@@ -304,6 +306,49 @@ inline std::vector<std::uint8_t> CategoryCounts::serialize() const {
   return out;
 }
 
+namespace detail {
+
+// The tracked values of a serialized summary, each checked against the error bound `floor`
+// and the order; the running Σ(count − error) and Σ(count − floor) + capacity·floor must stay
+// within the total (the invariant behind the error bound, see the class comment).
+inline std::vector<CategoryCounts::Entry> read_category_entries(io::Reader& r, std::size_t n, std::uint64_t total,
+                                                                std::uint64_t floor, std::uint64_t capacity) {
+  std::vector<CategoryCounts::Entry> entries;
+  entries.reserve(n);
+  std::uint64_t attributed = 0;
+  std::uint64_t above_floor = capacity * floor;  // ≤ total, checked by the caller
+  for (std::size_t i = 0; i < n; ++i) {
+    CategoryCounts::Entry e{r.string(), 0, 0};
+    e.count = r.varint();
+    e.error = r.varint();
+    if (e.count == 0 || e.error > e.count || e.error > floor || e.count < floor)
+      r.fail("value " + std::to_string(i) + " has count " + std::to_string(e.count) + " and error " +
+             std::to_string(e.error) + ", inconsistent with the error bound " + std::to_string(floor));
+    if (i > 0 && !before(entries.back(), e)) r.fail("values are not in canonical order at " + std::to_string(i));
+    // Each term is at most the total once the sums so far are, so neither sum overflows.
+    attributed += e.count - e.error;
+    if (attributed > total) r.fail("counts exceed the total " + std::to_string(total));
+    above_floor += e.count - floor;
+    if (above_floor > total)
+      r.fail("counts above the error bound exceed what the total " + std::to_string(total) + " leaves");
+    entries.push_back(std::move(e));
+  }
+  if (floor == 0 && attributed != total)
+    r.fail("an exact summary's counts sum to " + std::to_string(attributed) + ", not the total " +
+           std::to_string(total));
+  return entries;
+}
+
+inline void check_distinct_values(io::Reader& r, const std::vector<CategoryCounts::Entry>& entries) {
+  std::vector<std::string_view> values;
+  values.reserve(entries.size());
+  for (const CategoryCounts::Entry& e : entries) values.push_back(e.value);
+  std::sort(values.begin(), values.end());
+  if (std::adjacent_find(values.begin(), values.end()) != values.end()) r.fail("a value appears twice");
+}
+
+}  // namespace detail
+
 inline CategoryCounts CategoryCounts::deserialize(const void* data, std::size_t size) {
   io::Reader r(data, size, "CategoryCounts");
   std::uint16_t flags = 0;
@@ -316,32 +361,46 @@ inline CategoryCounts CategoryCounts::deserialize(const void* data, std::size_t 
   c.total_ = r.varint();
   c.missing_ = r.varint();
   c.floor_ = r.varint();
+  if (c.floor_ > c.total_ / capacity) r.fail("error bound " + std::to_string(c.floor_) + " exceeds total/capacity");
   const std::size_t n = r.count(3);  // an empty value and two one-byte varints at least
   if (n > capacity) r.fail(std::to_string(n) + " values exceed the capacity " + std::to_string(capacity));
-  std::vector<Entry> entries;
-  entries.reserve(n);
-  std::uint64_t attributed = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    Entry e{r.string(), 0, 0};
-    e.count = r.varint();
-    e.error = r.varint();
-    if (e.error > e.count || e.error > c.floor_ || e.count < c.floor_)
-      r.fail("value " + std::to_string(i) + " has count " + std::to_string(e.count) + " and error " +
-             std::to_string(e.error) + ", inconsistent with the error bound " + std::to_string(c.floor_));
-    if (i > 0 && !detail::before(entries.back(), e)) r.fail("values are not in canonical order at " + std::to_string(i));
-    attributed += e.count - e.error;
-    if (attributed > c.total_) r.fail("counts exceed the total " + std::to_string(c.total_));
-    entries.push_back(std::move(e));
-  }
+  std::vector<Entry> entries = detail::read_category_entries(r, n, c.total_, c.floor_, capacity);
   r.finish();
-  std::vector<std::string_view> values;
-  values.reserve(n);
-  for (const Entry& e : entries) values.push_back(e.value);
-  std::sort(values.begin(), values.end());
-  if (std::adjacent_find(values.begin(), values.end()) != values.end()) r.fail("a value appears twice");
-  if (c.floor_ > c.total_ / capacity) r.fail("error bound " + std::to_string(c.floor_) + " exceeds total/capacity");
+  detail::check_distinct_values(r, entries);
   c.rebuild(std::move(entries));
   return c;
 }
+
+namespace detail {
+
+/// What is wrong with a summary that its queries rely on, or an empty string: the invariants
+/// every summary built by add(), merge() or deserialize() keeps, checked through the public
+/// API. Every tracked count is positive with error ≤ error_bound() ≤ count and estimate()
+/// agrees with it; error_bound() ≤ total()/capacity(); Σ(count − error_bound()) +
+/// capacity()·error_bound() ≤ total(); other() ≤ total(); an exact summary's counts sum to
+/// total() with errors 0. For tests and fuzzing: O(size() log size()).
+inline std::string category_counts_invariant_violation(const CategoryCounts& counts) {
+  const std::uint64_t floor = counts.error_bound();
+  const std::uint64_t total = counts.total();
+  if (counts.size() > counts.capacity()) return "more values than the capacity";
+  if (floor > total / counts.capacity()) return "error bound " + std::to_string(floor) + " above total/capacity";
+  std::uint64_t attributed = 0;
+  std::uint64_t above_floor = counts.capacity() * floor;
+  for (const CategoryCounts::Entry& e : counts.entries()) {
+    if (e.count == 0 || e.error > e.count || e.error > floor || e.count < floor)
+      return "value '" + e.value + "' has count " + std::to_string(e.count) + ", error " + std::to_string(e.error);
+    const CategoryCounts::Estimate estimate = counts.estimate(e.value);
+    if (!estimate.tracked || estimate.count != e.count || estimate.error != e.error)
+      return "estimate of '" + e.value + "' disagrees with its entry";
+    attributed += e.count - e.error;
+    above_floor += e.count - floor;
+    if (attributed > total || above_floor > total) return "counts exceed the total";
+  }
+  if (attributed != total - counts.other()) return "other() disagrees with the counts";
+  if (counts.exact() && attributed != total) return "an exact summary's counts do not sum to the total";
+  return {};
+}
+
+}  // namespace detail
 
 }  // namespace vigil

@@ -179,6 +179,13 @@ class Slot {
   T load() const { return v_; }
   void store(T v) { v_ = v; }
   void add(T d) { v_ += d; }
+  // Adds d unless the result would exceed `limit` (or is NaN); returns whether it added.
+  bool add_within(T d, T limit) {
+    const T next = v_ + d;
+    if (!(next <= limit)) return false;
+    v_ = next;
+    return true;
+  }
   void lower_to(T x) {
     if (x < v_) v_ = x;
   }
@@ -209,6 +216,14 @@ class Slot<T, true> {
       T current = load();
       while (!v_.compare_exchange_weak(current, current + d, std::memory_order_relaxed)) {
       }
+    }
+  }
+  bool add_within(T d, T limit) {
+    T current = load();
+    for (;;) {
+      const T next = current + d;
+      if (!(next <= limit)) return false;
+      if (v_.compare_exchange_weak(current, next, std::memory_order_relaxed)) return true;
     }
   }
   void lower_to(T x) {

@@ -133,9 +133,12 @@ void BasicLogHistogram<Counter>::record_other(double value, std::uint64_t n) {
     // 0 ≤ value ≤ zero_threshold (−0.0 included, stored as +0): the fast path takes every
     // larger value.
     value += 0.0;
+    if (!sum_.add_within(value * static_cast<double>(n), std::numeric_limits<double>::max())) {
+      not_finite_.add(n);
+      return;
+    }
     zero_.add(n);
     if constexpr (!concurrent) count_ += n;
-    sum_.add(value * static_cast<double>(n));
     min_.lower_to(value);
     max_.raise_to(value);
   }
@@ -268,7 +271,10 @@ void BasicLogHistogram<Counter>::merge(const BasicLogHistogram<OtherCounter>& ot
   negative_.add(other.negative_.load());
   not_finite_.add(other.not_finite_.load());
   if constexpr (!concurrent) count_ += added + zero + under + over;
-  sum_.add(other.sum_.load());
+  // Sums beyond the double range saturate rather than become infinite (only values near it
+  // get there); counts stay exact and mean() stays within [min, max].
+  const double sum = sum_.load() + other.sum_.load();
+  sum_.store(std::isfinite(sum) ? sum : std::numeric_limits<double>::max());
   min_.lower_to(other.min_.load());
   max_.raise_to(other.max_.load());
 }
@@ -287,7 +293,12 @@ std::uint64_t BasicLogHistogram<Counter>::count() const {
 template <class Counter>
 double BasicLogHistogram<Counter>::mean() const {
   const std::uint64_t n = count();
-  return n > 0 ? sum() / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
+  if (n == 0) return std::numeric_limits<double>::quiet_NaN();
+  const double mean = sum() / static_cast<double>(n);
+  const double lo = min_.load(), hi = max_.load();
+  // The true mean lies in [min, max]; rounding, or a sum saturated by merge(), may not. (A
+  // concurrent writer may not have published min and max yet.)
+  return lo <= hi ? std::min(std::max(mean, lo), hi) : mean;
 }
 
 template <class Counter>
@@ -563,14 +574,29 @@ inline std::uint64_t add_count(io::Reader& r, std::uint64_t total, std::uint64_t
   return total + c;
 }
 
+// Whether sum / count lies in [min, max] up to the rounding of a running sum of non-negative
+// values (2^-10 relative: a sum rounds by at most 2^-53 per addition). A sum merge() saturated
+// at the largest double says only that the values add up to at least that.
+inline bool log_histogram_mean_in_range(const LogHistogramTotals& t, std::uint64_t count) {
+  constexpr double tolerance = 0x1p-10;
+  if (t.sum == std::numeric_limits<double>::max()) return t.max * static_cast<double>(count) >= t.sum;
+  const double mean = t.sum / static_cast<double>(count);
+  return mean >= t.min * (1 - tolerance) && mean <= t.max * (1 + tolerance);
+}
+
 // Sum, min and max must describe `count` values: all unset when there are none.
 inline void check_log_histogram_extremes(io::Reader& r, const LogHistogramTotals& t, std::uint64_t count) {
   if (count == 0) {
     if (!(t.min == std::numeric_limits<double>::infinity() && t.max == -std::numeric_limits<double>::infinity() &&
           t.sum == 0))
       r.fail("an empty histogram with sum, min or max set");
-  } else if (!(t.min >= 0 && t.min <= t.max && std::isfinite(t.max) && t.sum >= 0)) {
+  } else if (!(t.min >= 0 && t.min <= t.max && std::isfinite(t.max) && t.sum >= 0 && std::isfinite(t.sum))) {
     r.fail("min " + to_text(t.min) + ", max " + to_text(t.max) + " or sum " + to_text(t.sum) + " is invalid");
+  } else if (count == 1 && t.min != t.max) {
+    r.fail("one value with min " + to_text(t.min) + " and max " + to_text(t.max));
+  } else if (!log_histogram_mean_in_range(t, count)) {
+    r.fail("sum " + to_text(t.sum) + " of " + std::to_string(count) + " values is inconsistent with min " +
+           to_text(t.min) + " and max " + to_text(t.max));
   }
 }
 
@@ -583,10 +609,15 @@ std::uint64_t BasicLogHistogram<Counter>::read_buckets(io::Reader& r, std::uint6
   const std::int64_t first = detail::unzigzag(r.varint());
   const std::size_t n = r.count(1);
   if (n > options_.max_buckets) r.fail(std::to_string(n) + " buckets exceed max_buckets");
-  // Every index of a double at scale 10 lies within ±2^21; the check keeps sums in range.
-  constexpr std::int64_t index_limit = std::int64_t{1} << 40;
-  if (first < -index_limit || first > index_limit) r.fail("bucket index " + std::to_string(first) + " is out of range");
   if (n == 0) return total;
+  // Only buckets some finite value above the zero threshold reaches: a later record() or
+  // merge() then always finds a scale at which they and any new value fit.
+  const std::int64_t lowest = indexer_(detail::to_bits(zero_threshold_) + 1);
+  const std::int64_t highest = indexer_(detail::to_bits(std::numeric_limits<double>::max()));
+  if (first < lowest || first > highest || static_cast<std::int64_t>(n) - 1 > highest - first)
+    r.fail("buckets from index " + std::to_string(first) + " (" + std::to_string(n) + " of them) lie outside " +
+           std::to_string(lowest) + ".." + std::to_string(highest) + ", the buckets doubles reach at scale " +
+           std::to_string(scale()));
   const std::int64_t last = first + static_cast<std::int64_t>(n) - 1;
   if constexpr (concurrent) {
     if (first < offset_ || last >= offset_ + static_cast<std::int64_t>(capacity_))
@@ -635,5 +666,50 @@ BasicLogHistogram<Counter> BasicLogHistogram<Counter>::deserialize(const void* d
   h.restore_totals(totals, count);
   return h;
 }
+
+namespace detail {
+
+/// What is wrong with a histogram that its queries rely on, or an empty string: the
+/// invariants every histogram built by record(), merge() or deserialize() keeps, checked
+/// through the public API. count() equals the buckets, zero bucket, underflow and overflow;
+/// every bucket is one a finite value above the zero threshold reaches; sum() is finite with
+/// sum()/count() in [min(), max()] (up to rounding); quantile(0) = min(), quantile(1) =
+/// max(), quantiles monotone in between; and a copy records the smallest and largest
+/// doubles without throwing. For tests and fuzzing: O(buckets) per query.
+template <class Counter>
+std::string log_histogram_invariant_violation(const BasicLogHistogram<Counter>& h) {
+  std::uint64_t total = h.zero_count() + h.underflow() + h.overflow();
+  const double above_zero = std::nextafter(h.zero_threshold(), std::numeric_limits<double>::infinity());
+  const std::int64_t highest = h.bucket_index(std::numeric_limits<double>::max());
+  const std::int64_t lowest = std::isinf(above_zero) ? highest + 1 : h.bucket_index(above_zero);
+  for (const auto& b : h.buckets()) {
+    if (b.index < lowest || b.index > highest) return "bucket " + std::to_string(b.index) + " is unreachable";
+    total += b.count;
+  }
+  if (total != h.count()) return "count " + std::to_string(h.count()) + ", buckets " + std::to_string(total);
+  if (!std::isfinite(h.sum()) || h.sum() < 0) return "sum " + to_text(h.sum());
+  if (h.empty()) return std::isnan(h.min()) && std::isnan(h.max()) && h.sum() == 0 ? "" : "empty with extremes set";
+  const double lo = h.min(), hi = h.max();
+  if (!(lo >= 0 && lo <= hi && std::isfinite(hi))) return "min " + to_text(lo) + ", max " + to_text(hi);
+  const LogHistogramTotals totals{h.sum(), lo, hi, 0, 0, 0, 0, 0};
+  if (!log_histogram_mean_in_range(totals, h.count()) || (h.count() == 1 && lo != hi)) return "mean " + to_text(h.mean());
+  if (h.quantile(0) != lo || h.quantile(1) != hi) return "quantile(0) or quantile(1) is not min or max";
+  double previous = lo;
+  for (int i = 0; i <= 256; ++i) {
+    const double v = h.quantile(i / 256.0);
+    if (!(v >= previous && v <= hi)) return "quantile(" + to_text(i / 256.0) + ") = " + to_text(v);
+    previous = v;
+  }
+  BasicLogHistogram<Counter> copy(h);
+  try {
+    for (const double x : {std::numeric_limits<double>::max(), std::numeric_limits<double>::denorm_min(), 1e300})
+      copy.record(x);
+  } catch (const std::exception& e) {
+    return std::string("recording an extreme value throws: ") + e.what();
+  }
+  return {};
+}
+
+}  // namespace detail
 
 }  // namespace vigil

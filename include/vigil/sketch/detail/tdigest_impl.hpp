@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <utility>
 
 #include "vigil/io/binary.hpp"
@@ -472,6 +473,13 @@ inline double between_knots(double a, double b, double f) {
   return std::min(b, a + f * (b - a));
 }
 
+// Where x ≥ a lies between knot values a < b, as a fraction in [0, 1]. b − a overflows for
+// values of opposite sign near the double range; halving all three is exact there.
+inline double fraction_between(double a, double b, double x) {
+  const double f = std::isfinite(b - a) ? (x - a) / (b - a) : (x / 2 - a / 2) / (b / 2 - a / 2);
+  return std::clamp(f, 0.0, 1.0);
+}
+
 }  // namespace detail
 
 template <class Real>
@@ -516,11 +524,12 @@ std::pair<double, double> TDigest<Real>::rank_interval_flushed(double x) const {
                           if (!lower_found && value >= x) {
                             // The previous knot's value is below x, so the slope is positive.
                             lower = first ? rank
-                                          : prev_rank + (x - prev_value) / (value - prev_value) * (rank - prev_rank);
+                                          : prev_rank + detail::fraction_between(prev_value, value, x) *
+                                                            (rank - prev_rank);
                             lower_found = true;
                           }
                           if (upper_pending && value > x) {
-                            upper = prev_rank + (x - prev_value) / (value - prev_value) * (rank - prev_rank);
+                            upper = prev_rank + detail::fraction_between(prev_value, value, x) * (rank - prev_rank);
                             return true;
                           }
                           upper_pending = value <= x;
@@ -575,13 +584,14 @@ void TDigest<Real>::rank_intervals_flushed(const double* x, std::size_t n, std::
                           for (; lower_next < n && value >= x[lower_next]; ++lower_next) {
                             const double xv = x[lower_next];
                             out[lower_next].first =
-                                first ? rank : prev_rank + (xv - prev_value) / (value - prev_value) * (rank - prev_rank);
+                                first ? rank
+                                      : prev_rank + detail::fraction_between(prev_value, value, xv) * (rank - prev_rank);
                           }
                           // The first knot is at min() ≤ x, so a knot above x has one at or below it before.
                           for (; upper_next < n && value > x[upper_next]; ++upper_next) {
                             const double xv = x[upper_next];
                             out[upper_next].second =
-                                prev_rank + (xv - prev_value) / (value - prev_value) * (rank - prev_rank);
+                                prev_rank + detail::fraction_between(prev_value, value, xv) * (rank - prev_rank);
                           }
                           if (upper_next == n) return true;
                           first = false;
@@ -611,6 +621,26 @@ double TDigest<Real>::trimmed_mean_flushed(double lo, double hi) const {
     if (start >= b) break;
   }
   return weight > 0 ? sum / weight : quantile_flushed((lo + hi) / 2);
+}
+
+template <class Real>
+double TDigest<Real>::mean() const {
+  if (count_ == 0) return not_a_number();
+  const double lo = static_cast<double>(min_);
+  const double hi = static_cast<double>(max_);
+  const double m = sum_ / count_;
+  // The true mean lies in [min, max]; rounding of the running sum may put m just outside.
+  if (std::isfinite(m)) return std::clamp(m, lo, hi);
+  return with_flushed([lo, hi](const TDigest& d) { return std::clamp(d.mean_of_centroids(), lo, hi); });
+}
+
+// Σ mean·(weight / count) over the centroids of a flushed digest: every term and partial sum
+// stays within the range of the means, so nothing overflows.
+template <class Real>
+double TDigest<Real>::mean_of_centroids() const {
+  double m = 0;
+  for (const Centroid& c : centroids_) m += static_cast<double>(c.mean) * (c.weight / count_);
+  return m;
 }
 
 template <class Real>
@@ -713,6 +743,95 @@ std::vector<std::uint8_t> TDigest<Real>::serialize() const {
   return out;
 }
 
+namespace detail {
+
+// Relative rounding a stored sum may carry against Σ mean·weight of the centroids: the running
+// sum rounds once per value added and each merge pass rounds every centroid mean it rewrites,
+// in Real. 2^32 units of rounding for double, 2^13 for float (whose means round at 2^-24).
+template <class Real>
+constexpr double tdigest_sum_tolerance() {
+  return std::is_same_v<Real, float> ? 0x1p-10 : 0x1p-20;
+}
+
+// Whether `sum` can be the running sum of values summarised by centroids whose Σ mean·weight
+// is `expected` and Σ |mean|·weight is `magnitude`, both computed on means scaled by 2^-64
+// (so that neither overflows); `total` is the total weight. A sum that is not finite is
+// possible only when the values' magnitudes add up beyond the double range (the running sum
+// overflowed on the way).
+inline bool tdigest_sum_consistent(double sum, double expected, double magnitude, double total, double tolerance) {
+  constexpr double scale = 0x1p-64;
+  if (!std::isfinite(sum)) return magnitude >= std::numeric_limits<double>::max() * scale / 8;
+  // Scaling by 2^-64 is exact above 2^-958; below, each term may lose up to 2^-1074.
+  const double slack = tolerance * magnitude + (total + 1) * std::numeric_limits<double>::denorm_min();
+  return std::fabs(sum * scale - expected) <= slack;
+}
+
+}  // namespace detail
+
+// Reads n centroids and their single-valued bits into `digest`; returns their total weight.
+template <class Real>
+double TDigest<Real>::read_centroids(io::Reader& r, TDigest& digest, std::size_t n, bool float_means,
+                                     bool integer_weights) {
+  digest.centroids_.reserve(n);
+  double total = 0;
+  std::uint64_t key = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t zigzag = r.varint();
+    key += (zigzag >> 1) ^ (~(zigzag & 1) + 1);
+    if (float_means && key > 0xffffffffu) r.fail("centroid " + std::to_string(i) + " has an invalid float mean");
+    const double mean = static_cast<double>(from_key(static_cast<Key>(key)));
+    const double weight = integer_weights ? static_cast<double>(r.varint()) : r.f64();
+    if (!std::isfinite(mean)) r.fail("centroid " + std::to_string(i) + " has mean " + detail::to_text(mean));
+    if (!(weight > 0) || !std::isfinite(weight))
+      r.fail("centroid " + std::to_string(i) + " has weight " + detail::to_text(weight));
+    if (i > 0 && mean < static_cast<double>(digest.centroids_.back().mean))
+      r.fail("centroid means are not in ascending order at " + std::to_string(i));
+    digest.centroids_.push_back(Centroid{static_cast<Real>(mean), weight});
+    total += weight;
+  }
+  digest.single_.assign(n, 0);
+  for (std::size_t i = 0; i < n; i += 8) {
+    const std::uint8_t bits = r.u8();
+    for (std::size_t j = i; j < std::min(i + 8, n); ++j) digest.single_[j] = (bits >> (j - i)) & 1u;
+  }
+  return total;
+}
+
+// Checks what the queries of a restored digest rely on and sets min and max: an empty digest
+// has NaN extremes and sum 0; a non-empty one finite min ≤ max, held by its first and last
+// centroids (so quantile(0) = min and quantile(1) = max), a count equal to the weights, the
+// last centroid reaching the count, and a sum consistent with the centroids.
+template <class Real>
+void TDigest<Real>::restore_extremes(io::Reader& r, double total, double min, double max) {
+  if (centroids_.empty()) {
+    if (!std::isnan(min) || !std::isnan(max) || sum_ != 0)
+      r.fail("an empty digest has min " + detail::to_text(min) + ", max " + detail::to_text(max) + " or sum " +
+             detail::to_text(sum_) + " set");
+    return;
+  }
+  const auto representable = [](double v) { return std::isfinite(v) && static_cast<double>(static_cast<Real>(v)) == v; };
+  if (!representable(min) || !representable(max) || !(min <= max))
+    r.fail("min " + detail::to_text(min) + " and max " + detail::to_text(max) + " are not finite and ordered");
+  if (std::fabs(total - count_) > 1e-9 * std::max(1.0, count_))
+    r.fail("centroid weights sum to " + detail::to_text(total) + ", not the count " + detail::to_text(count_));
+  if (!(static_cast<double>(centroids_.front().mean) == min && static_cast<double>(centroids_.back().mean) == max))
+    r.fail("min " + detail::to_text(min) + " and max " + detail::to_text(max) + " are not the first and last centroids' means");
+  if (!(total - centroids_.back().weight < count_))
+    r.fail("the centroids before the last already weigh the count " + detail::to_text(count_));
+  double expected = 0;
+  double magnitude = 0;
+  for (const Centroid& c : centroids_) {
+    const double scaled = static_cast<double>(c.mean) * 0x1p-64;
+    expected += scaled * c.weight;
+    magnitude += std::fabs(scaled) * c.weight;
+  }
+  if (!detail::tdigest_sum_consistent(sum_, expected, magnitude, count_, detail::tdigest_sum_tolerance<Real>()))
+    r.fail("sum " + detail::to_text(sum_) + " is inconsistent with the centroids (their means give " +
+           detail::to_text(expected * 0x1p64) + ")");
+  min_ = static_cast<Real>(min);
+  max_ = static_cast<Real>(max);
+}
+
 template <class Real>
 TDigest<Real> TDigest<Real>::deserialize(const void* data, std::size_t size) {
   io::Reader r(data, size, "TDigest");
@@ -737,40 +856,14 @@ TDigest<Real> TDigest<Real>::deserialize(const void* data, std::size_t size) {
   const double max = r.f64();
   digest.rejected_ = r.varint();
   const std::size_t n = r.count(2);
+  if (n > digest.max_centroids())
+    r.fail(std::to_string(n) + " centroids exceed max_centroids() " + std::to_string(digest.max_centroids()) +
+           " at compression " + detail::to_text(compression));
   if (!(digest.count_ >= 0) || !std::isfinite(digest.count_)) r.fail("count " + detail::to_text(digest.count_) + " is invalid");
   if ((n == 0) != (digest.count_ == 0)) r.fail("count and centroids disagree");
-  digest.centroids_.reserve(n);
-  double total = 0;
-  std::uint64_t key = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint64_t zigzag = r.varint();
-    key += (zigzag >> 1) ^ (~(zigzag & 1) + 1);
-    if (float_means && key > 0xffffffffu) r.fail("centroid " + std::to_string(i) + " has an invalid float mean");
-    const double mean = static_cast<double>(from_key(static_cast<Key>(key)));
-    const double weight = integer_weights ? static_cast<double>(r.varint()) : r.f64();
-    if (!std::isfinite(mean)) r.fail("centroid " + std::to_string(i) + " has mean " + detail::to_text(mean));
-    if (!(weight > 0) || !std::isfinite(weight))
-      r.fail("centroid " + std::to_string(i) + " has weight " + detail::to_text(weight));
-    if (i > 0 && mean < static_cast<double>(digest.centroids_.back().mean))
-      r.fail("centroid means are not in ascending order at " + std::to_string(i));
-    digest.centroids_.push_back(Centroid{static_cast<Real>(mean), weight});
-    total += weight;
-  }
-  digest.single_.assign(n, 0);
-  for (std::size_t i = 0; i < n; i += 8) {
-    const std::uint8_t bits = r.u8();
-    for (std::size_t j = i; j < std::min(i + 8, n); ++j) digest.single_[j] = (bits >> (j - i)) & 1u;
-  }
+  const double total = read_centroids(r, digest, n, float_means, integer_weights);
   r.finish();
-  if (std::fabs(total - digest.count_) > 1e-9 * std::max(1.0, digest.count_))
-    r.fail("centroid weights sum to " + detail::to_text(total) + ", not the count " + detail::to_text(digest.count_));
-  if (n > 0) {
-    if (!(min <= static_cast<double>(digest.centroids_.front().mean) &&
-          max >= static_cast<double>(digest.centroids_.back().mean)))
-      r.fail("min/max do not enclose the centroids");
-    digest.min_ = static_cast<Real>(min);
-    digest.max_ = static_cast<Real>(max);
-  }
+  digest.restore_extremes(r, total, min, max);
   return digest;
 }
 
@@ -904,20 +997,85 @@ template <class Real>
 TDigest<Real> TDigest<Real>::from_postgres(std::string_view text) {
   detail::PostgresText in(text);
   const detail::PostgresHeader header = detail::read_postgres_header(in);
-  std::vector<Centroid> centroids;
-  for (const auto& [mean, weight] : detail::read_postgres_centroids(in, header))
-    centroids.push_back(Centroid{static_cast<Real>(mean), static_cast<double>(weight)});
-  std::stable_sort(centroids.begin(), centroids.end(), [](const Centroid& a, const Centroid& b) { return a.mean < b.mean; });
   TDigest digest(static_cast<double>(header.compression));
-  digest.count_ = static_cast<double>(header.count);
-  for (const Centroid& c : centroids) {
-    digest.sum_ += static_cast<double>(c.mean) * c.weight;
-    digest.single_.push_back(c.weight == 1 ? 1 : 0);
+  for (const auto& [mean, weight] : detail::read_postgres_centroids(in, header)) {
+    // A mean beyond float's range would become infinite in a TDigest<float>.
+    if (!is_finite(static_cast<Real>(mean))) in.fail("centroid mean " + detail::to_text(mean) + " is out of range");
+    digest.weighted_.push_back(Item{static_cast<double>(static_cast<Real>(mean)), static_cast<double>(weight), weight == 1});
   }
-  digest.centroids_ = std::move(centroids);
-  digest.min_ = digest.centroids_.front().mean;
-  digest.max_ = digest.centroids_.back().mean;
+  std::stable_sort(digest.weighted_.begin(), digest.weighted_.end(),
+                   [](const Item& a, const Item& b) { return a.mean < b.mean; });
+  digest.count_ = static_cast<double>(header.count);
+  for (const Item& item : digest.weighted_) digest.sum_ += item.mean * item.weight;
+  digest.min_ = static_cast<Real>(digest.weighted_.front().mean);
+  digest.max_ = static_cast<Real>(digest.weighted_.back().mean);
+  if (digest.weighted_.size() > digest.max_centroids()) {
+    // More centroids than this compression keeps (the extension allows up to 10·δ): one merge
+    // pass brings them within max_centroids(), keeping the extremes as singletons.
+    digest.flush();
+  } else {
+    for (const Item& item : digest.weighted_) {
+      digest.centroids_.push_back(Centroid{static_cast<Real>(item.mean), item.weight});
+      digest.single_.push_back(item.single ? 1 : 0);
+    }
+    digest.weighted_.clear();
+  }
   return digest;
 }
+
+namespace detail {
+
+/// What is wrong with a digest that its queries rely on, or an empty string: the invariants
+/// every digest built by add(), merge(), deserialize() or from_postgres() keeps. Checked
+/// through the public API (on a flushed copy when values are pending): at most
+/// max_centroids() centroids with finite ascending means in [min, max] and positive weights
+/// summing to count(); quantile(0) = min(), quantile(1) = max(); quantiles monotone and in
+/// [min, max] on a grid of q; cdf() monotone in [0, 1]; mean() in [min, max]. For tests and
+/// fuzzing: O(centroids) per query on the grid.
+template <class Real>
+std::string tdigest_invariant_violation(const TDigest<Real>& digest) {
+  if (digest.buffered() > 0) {
+    TDigest<Real> copy(digest);
+    copy.flush();
+    return tdigest_invariant_violation(copy);
+  }
+  const auto centroids = digest.centroids();
+  if (digest.empty()) {
+    if (!centroids.empty() || !std::isnan(digest.min()) || !std::isnan(digest.max()) || !std::isnan(digest.mean()))
+      return "an empty digest holds centroids or extremes";
+    return {};
+  }
+  const double lo = digest.min(), hi = digest.max();
+  if (!(std::isfinite(lo) && std::isfinite(hi) && lo <= hi)) return "min " + to_text(lo) + ", max " + to_text(hi);
+  if (centroids.size() > digest.max_centroids()) return std::to_string(centroids.size()) + " centroids";
+  double total = 0;
+  double previous = lo;
+  for (const auto& c : centroids) {
+    const double m = static_cast<double>(c.mean);
+    if (!(m >= previous && m <= hi && c.weight > 0 && std::isfinite(c.weight))) return "centroid mean " + to_text(m);
+    previous = m;
+    total += c.weight;
+  }
+  if (!(std::fabs(total - digest.count()) <= 1e-9 * std::max(1.0, digest.count()))) return "weights " + to_text(total);
+  if (digest.quantile(0) != lo || digest.quantile(1) != hi) return "quantile(0) or quantile(1) is not min or max";
+  constexpr std::size_t grid = 257;
+  double q[grid];
+  double value[grid];
+  for (std::size_t i = 0; i < grid; ++i) q[i] = static_cast<double>(i) / (grid - 1);
+  digest.quantiles(q, grid, value);
+  double last_cdf = 0;
+  for (std::size_t i = 0; i < grid; ++i) {
+    if (!(value[i] >= lo && value[i] <= hi) || (i > 0 && value[i] < value[i - 1]))
+      return "quantile(" + to_text(q[i]) + ") = " + to_text(value[i]);
+    const double p = digest.cdf(value[i]);
+    if (!(p >= last_cdf && p <= 1)) return "cdf(" + to_text(value[i]) + ") = " + to_text(p);
+    last_cdf = p;
+  }
+  const double mean = digest.mean();
+  if (!(mean >= lo && mean <= hi)) return "mean " + to_text(mean);
+  return {};
+}
+
+}  // namespace detail
 
 }  // namespace vigil
