@@ -1,8 +1,11 @@
 #include <vigil/monitor/profile.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include "vigil_test.hpp"
 
@@ -88,6 +91,196 @@ TEST_CASE("Profile: bad input", "[profile]") {
   auto bytes = p.serialize();
   for (std::size_t len = 0; len < bytes.size(); ++len)
     CHECK_THROWS_AS(vigil::Profile::deserialize(bytes.data(), len), vigil::format_error);
-  bytes[5] = 1;  // the TDigest type id
+  // The TDigest type id, under a checksum that matches.
+  bytes.resize(bytes.size() - vigil::io::trailer_size);
+  bytes[5] = 1;
+  vigil::io::seal(bytes);
   CHECK_THROWS_WITH(vigil::Profile::deserialize(bytes), Catch::Contains("wrong object type"));
+}
+
+namespace {
+/// A profile of training_schema() over `rows` rows: every tenth value of x missing, one bad.
+vigil::Profile training_profile(int rows) {
+  const vigil::Schema schema = training_schema();
+  vigil::Profile p(schema);
+  vigil::Observation row(schema);
+  for (int i = 0; i < rows; ++i) {
+    row.clear();
+    if (i % 10 != 0) row.set(schema.numeric("x"), i == 5 ? NAN : i * 0.5);
+    if (i % 7 != 0) row.set(schema.categorical("c"), i % 3 == 0 ? "a" : "b");
+    if (i % 9 != 0) row.score(schema.output("score"), (i % 5) / 4.0);
+    p.add(row);
+  }
+  return p;
+}
+
+void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(out);
+}
+
+/// The fields of a profile of training_schema(), written as Profile::serialize() writes
+/// them, so that a test can make them contradict each other.
+struct Fields {
+  std::uint16_t flags = vigil::io::sealed_flag;
+  std::uint64_t rows;
+  vigil::TDigest<> x_digest;
+  vigil::RunningStats x_stats;
+  std::uint64_t x_missing, x_bad;
+  vigil::CategoryCounts c_counts;
+  vigil::TDigest<> score_digest;
+  vigil::RunningStats score_stats;
+  vigil::CategoryCounts score_classes;
+  std::uint64_t score_missing;
+
+  explicit Fields(const vigil::Profile& p)
+      : rows(p.rows()),
+        x_digest(p.numeric(vigil::NumericFeature{0}).digest),
+        x_stats(p.numeric(vigil::NumericFeature{0}).stats),
+        x_missing(p.numeric(vigil::NumericFeature{0}).missing),
+        x_bad(p.numeric(vigil::NumericFeature{0}).bad),
+        c_counts(p.categorical(vigil::CategoricalFeature{0}).counts),
+        score_digest(p.output(vigil::Output{0}).digest),
+        score_stats(p.output(vigil::Output{0}).stats),
+        score_classes(p.output(vigil::Output{0}).classes),
+        score_missing(p.output(vigil::Output{0}).missing) {}
+
+  std::vector<std::uint8_t> bytes() const {
+    std::vector<std::uint8_t> out;
+    vigil::io::Writer w(out);
+    w.header(vigil::io::TypeId::profile, 2, flags);
+    vigil::detail::write_schema(w, training_schema());
+    w.varint(rows);
+    vigil::detail::write_blob(w, x_digest.serialize());
+    vigil::detail::write_blob(w, x_stats.serialize());
+    w.varint(x_missing);
+    w.varint(x_bad);
+    vigil::detail::write_blob(w, c_counts.serialize());
+    vigil::detail::write_blob(w, score_digest.serialize());
+    vigil::detail::write_blob(w, score_stats.serialize());
+    vigil::detail::write_blob(w, score_classes.serialize());
+    w.varint(score_missing);
+    // seal() sets the sealed flag; a test that clears it appends the checksum itself.
+    if (flags & vigil::io::sealed_flag) {
+      vigil::io::seal(out);
+    } else {
+      vigil::io::Writer(out).u32(vigil::io::crc32c(out.data(), out.size()));
+    }
+    return out;
+  }
+};
+}  // namespace
+
+TEST_CASE("Profile: a saved reference is sealed by a checksum; any corrupt byte is refused, naming the file", "[profile]") {
+  const vigil::Profile p = training_profile(300);
+  const std::vector<std::uint8_t> bytes = p.serialize();
+  REQUIRE(bytes.size() > 100);
+  CHECK(bytes[4] == 2);     // format version 2
+  CHECK(bytes[7] == 0x80);  // sealed
+  CHECK(vigil::Profile::deserialize(bytes).serialize() == bytes);
+  const std::string path = (std::filesystem::temp_directory_path() / "vigil_profile_corrupt_test.vigil").string();
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    INFO("byte " << i << " of " << bytes.size());
+    std::vector<std::uint8_t> bad = bytes;
+    bad[i] ^= static_cast<std::uint8_t>(i % 3 == 0 ? 0xff : (i % 3 == 1 ? 0x01 : 0x40));
+    write_file(path, bad);
+    CHECK_THROWS_WITH(vigil::Profile::load(path), Catch::Contains("profile file '" + path + "'") &&
+                                                      Catch::Contains("checksum mismatch"));
+  }
+  // Cut short anywhere, too.
+  for (std::size_t len : {std::size_t{0}, std::size_t{7}, std::size_t{12}, bytes.size() / 2, bytes.size() - 1}) {
+    write_file(path, std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(len)));
+    CHECK_THROWS_WITH(vigil::Profile::load(path), Catch::Contains(path) && Catch::Contains("checksum"));
+  }
+  std::remove(path.c_str());
+}
+
+TEST_CASE("Profile: load refuses references that contradict each other", "[profile]") {
+  const vigil::Profile p = training_profile(300);
+  const Fields good(p);
+  REQUIRE(good.bytes() == p.serialize());
+  const auto refused = [](const Fields& f) -> std::string {
+    try {
+      vigil::Profile::deserialize(f.bytes());
+    } catch (const vigil::format_error& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  SECTION("more missing and bad values than rows") {
+    Fields f = good;
+    f.x_missing = 63 * f.rows;  // a missing rate of 63
+    CHECK_THAT(refused(f), Catch::Contains("numeric feature 'x' has 18900 missing and 1 bad values, more than the 300 rows"));
+    f = good;
+    f.x_bad = f.rows - f.x_missing + 1;  // each below the rows, not together
+    CHECK_THAT(refused(f), Catch::Contains("more than the 300 rows"));
+    f = good;
+    f.x_missing = ~std::uint64_t{0};
+    CHECK_THAT(refused(f), Catch::Contains("more than the 300 rows"));
+  }
+  SECTION("a digest or moments that do not count the rows with a value") {
+    Fields f = good;
+    f.rows += 1;  // one more row, counted nowhere
+    CHECK_THAT(refused(f), Catch::Contains("numeric feature 'x': its digest"));
+    f = good;
+    f.x_stats.add(1.0);
+    CHECK_THAT(refused(f), Catch::Contains("do not count the 269 rows with a value"));
+    f = good;
+    f.x_digest.add(1.0);
+    CHECK_THAT(refused(f), Catch::Contains("numeric feature 'x': its digest (270 values)"));
+    f = good;
+    f.x_digest = vigil::TDigest<>(100);
+    for (const auto& c : good.x_digest.centroids()) f.x_digest.add(c.mean, c.weight);
+    CHECK_THAT(refused(f), Catch::Contains("numeric feature 'x' has a digest of compression 100"));
+  }
+  SECTION("category counts that do not count every row") {
+    Fields f = good;
+    f.c_counts.add_missing();
+    CHECK_THAT(refused(f), Catch::Contains("categorical feature 'c' counts 257 values and 44 missing ones, not the 300 rows"));
+    f = good;
+    f.c_counts = vigil::CategoryCounts(1024);
+    CHECK_THAT(refused(f), Catch::Contains("categorical feature 'c'"));
+  }
+  SECTION("an output with more missing scores than rows, or scores and classes the rows cannot give") {
+    Fields f = good;
+    f.score_missing = f.rows + 1;
+    CHECK_THAT(refused(f), Catch::Contains("output 'score' has 301 missing scores, more than the 300 rows"));
+    f = good;
+    f.score_missing -= 1;
+    CHECK_THAT(refused(f), Catch::Contains("output 'score': its digest"));
+    f = good;
+    f.score_stats.add(0.5);
+    CHECK_THAT(refused(f), Catch::Contains("output 'score': its digest"));
+    f = good;
+    f.score_classes.add("positive", f.rows + 1);
+    CHECK_THAT(refused(f), Catch::Contains("output 'score' counts"));
+    f = good;
+    f.score_classes = vigil::CategoryCounts(64);  // fewer than one side of the threshold per scored row
+    CHECK_THAT(refused(f), Catch::Contains("output 'score' counts 0 classes"));
+    f = good;
+    f.score_classes.add_missing();
+    CHECK_THAT(refused(f), Catch::Contains("output 'score' counts"));
+  }
+  SECTION("unknown flags, and version 2 without its sealed flag") {
+    Fields f = good;
+    f.flags = vigil::io::sealed_flag | 0x0001;
+    CHECK_THAT(refused(f), Catch::Contains("unknown flags 1"));
+    f.flags = 0;
+    CHECK_THAT(refused(f), Catch::Contains("checksum"));
+  }
+  SECTION("a schema larger than the bytes left for its references, before they are allocated") {
+    vigil::Schema wide;
+    for (int i = 0; i < 100000; ++i) wide.add_numeric("x" + std::to_string(i));
+    std::vector<std::uint8_t> bytes;
+    vigil::io::Writer w(bytes);
+    w.header(vigil::io::TypeId::profile, 2);
+    vigil::detail::write_schema(w, wide);
+    w.varint(0);
+    vigil::io::seal(bytes);
+    CHECK_THROWS_WITH(vigil::Profile::deserialize(bytes),
+                      Catch::Contains("declares 100000 numeric features, 0 categorical features and 0 outputs, more than "
+                                      "the remaining 1 bytes can hold"));
+  }
+  CHECK(refused(good) == "accepted");
 }
