@@ -184,9 +184,13 @@ TEST_CASE("Profile: a saved reference is sealed by a checksum; any corrupt byte 
     INFO("byte " << i << " of " << bytes.size());
     std::vector<std::uint8_t> bad = bytes;
     bad[i] ^= static_cast<std::uint8_t>(i % 3 == 0 ? 0xff : (i % 3 == 1 ? 0x01 : 0x40));
-    write_file(path, bad);
-    CHECK_THROWS_WITH(vigil::Profile::load(path), Catch::Contains("profile file '" + path + "'") &&
-                                                      Catch::Contains("checksum mismatch"));
+    CHECK_THROWS_WITH(vigil::Profile::deserialize(bad), Catch::Contains("checksum mismatch"));
+    // Through a file: the header, the trailer and some bytes between.
+    if (i < vigil::io::header_size || i + vigil::io::trailer_size >= bytes.size() || i % 61 == 0) {
+      write_file(path, bad);
+      CHECK_THROWS_WITH(vigil::Profile::load(path), Catch::Contains("profile file '" + path + "'") &&
+                                                        Catch::Contains("checksum mismatch"));
+    }
   }
   // Cut short anywhere, too.
   for (std::size_t len : {std::size_t{0}, std::size_t{7}, std::size_t{12}, bytes.size() / 2, bytes.size() - 1}) {
@@ -283,4 +287,67 @@ TEST_CASE("Profile: load refuses references that contradict each other", "[profi
                                       "the remaining 1 bytes can hold"));
   }
   CHECK(refused(good) == "accepted");
+}
+
+namespace {
+/// The i-th of many 24-byte names that differ only in their last characters, so that
+/// comparing two of them reads them whole.
+std::string long_name(std::size_t i) {
+  std::string name(24, 'f');
+  for (std::size_t k = 0; k < 8; ++k, i /= 16) name[23 - k] = static_cast<char>('a' + i % 16);
+  return name;
+}
+
+/// The bytes of a profile of `rows` rows whose schema lists `names` as categorical
+/// features, up to the end of its schema and the rows: enough for load() to check the names,
+/// sealed.
+std::vector<std::uint8_t> schema_only(const std::vector<std::string>& names) {
+  std::vector<std::uint8_t> bytes;
+  vigil::io::Writer w(bytes);
+  w.header(vigil::io::TypeId::profile, 2);
+  w.varint(0);
+  w.varint(names.size());
+  for (const std::string& name : names) w.string(name);
+  w.varint(0);  // outputs
+  w.varint(0);  // tags
+  w.varint(0);  // rows
+  vigil::io::seal(bytes);
+  return bytes;
+}
+}  // namespace
+
+// Checking each name against every earlier one took longer than the test's time limit for
+// this many names; an index takes O(log n) per name.
+TEST_CASE("Profile: load checks 2^18 feature names, and finds a duplicate among them", "[profile]") {
+  const std::size_t n = std::size_t{1} << 18;
+  std::vector<std::string> names;
+  names.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) names.push_back(long_name(i));
+  // Every name is accepted: the load goes on to find that the bytes hold no references.
+  CHECK_THROWS_WITH(vigil::Profile::deserialize(schema_only(names)),
+                    Catch::Contains("declares 0 numeric features, 262144 categorical features and 0 outputs"));
+  // The same error as for a short schema: the name, and what it already is.
+  names.back() = names[n / 2];
+  CHECK_THROWS_WITH(vigil::Profile::deserialize(schema_only(names)),
+                    Catch::Contains("invalid schema: Schema: '" + names[n / 2] + "' is already a categorical feature"));
+  CHECK_THROWS_WITH(vigil::Profile::deserialize(schema_only({"a", "b", "a"})),
+                    Catch::Contains("invalid schema: Schema: 'a' is already a categorical feature"));
+}
+
+TEST_CASE("Schema: finding a name among many, of each kind", "[profile]") {
+  vigil::Schema schema;
+  for (std::size_t i = 0; i < 1000; ++i) schema.add_numeric(long_name(i));
+  schema.add_categorical("c");
+  schema.add_output("score");
+  schema.add_tag("host");
+  CHECK(schema.find_numeric(long_name(377))->index == 377);
+  CHECK_FALSE(schema.find_categorical(long_name(377)));
+  CHECK(schema.find_categorical("c")->index == 0);
+  CHECK_FALSE(schema.find_output("c"));
+  CHECK(schema.find_output("score")->index == 0);
+  CHECK(schema.find_tag("host")->index == 0);
+  CHECK_FALSE(schema.find_numeric("host"));
+  CHECK(schema.kind_of(long_name(999)) == vigil::Schema::Kind::numeric);
+  CHECK_FALSE(schema.kind_of(long_name(1000)));
+  CHECK_THROWS_WITH(schema.add_tag(long_name(5)), Catch::Contains("'" + long_name(5) + "' is already a numeric feature"));
 }
