@@ -351,3 +351,44 @@ TEST_CASE("Schema: finding a name among many, of each kind", "[profile]") {
   CHECK_FALSE(schema.kind_of(long_name(1000)));
   CHECK_THROWS_WITH(schema.add_tag(long_name(5)), Catch::Contains("'" + long_name(5) + "' is already a numeric feature"));
 }
+
+namespace {
+/// A profile of `features` numeric features over `rows` rows of distinct values.
+vigil::Profile numeric_profile(std::size_t features, int rows) {
+  vigil::Schema schema;
+  for (std::size_t i = 0; i < features; ++i) schema.add_numeric("x" + std::to_string(i));
+  vigil::Profile p(schema);
+  vigil::Observation row(schema);
+  for (int r = 0; r < rows; ++r) {
+    for (std::uint32_t i = 0; i < features; ++i) row.set(vigil::NumericFeature{i}, r * 1.5 + i);
+    p.add(row);
+  }
+  return p;
+}
+/// The memory per numeric feature that the class comment of Profile gives: one digest at
+/// δ = 200 holding many values, ≈ 6 KB.
+constexpr double documented_bytes_per_feature = 6 * 1024;
+}  // namespace
+
+// Digests used to take their full sort buffers and merge scratch with their first value
+// (≈ 74 KB at δ = 200), so a wide profile of few rows took twelve times the figure.
+TEST_CASE("Profile: memory per feature while building stays within twice the documented figure", "[profile]") {
+  const std::size_t features = 10000;
+  vigil::Profile p = numeric_profile(features, 20);
+  const double per_feature = static_cast<double>(p.memory_bytes()) / features;
+  INFO("bytes per feature: " << per_feature);
+  CHECK(per_feature <= 2 * documented_bytes_per_feature);
+  // Each part counted: at least the references themselves and 20 buffered values each.
+  CHECK(per_feature >= sizeof(vigil::Profile::Numeric) + 20 * sizeof(double));
+  CHECK(p.numeric(vigil::NumericFeature{9999}).digest.count() == 20);
+  // Up to about 700 rows (a buffer of 1,024 values at most).
+  const vigil::Profile longer = numeric_profile(100, 700);
+  CHECK(static_cast<double>(longer.memory_bytes()) / 100 <= 2 * documented_bytes_per_feature);
+  // Compacted, a digest of many values holds about the documented figure.
+  vigil::Profile full = numeric_profile(10, 20000);
+  CHECK(static_cast<double>(full.memory_bytes()) / 10 > 2 * documented_bytes_per_feature);  // full buffers
+  full.compact();
+  const double compacted = static_cast<double>(full.memory_bytes()) / 10;
+  CHECK(compacted <= 1.25 * documented_bytes_per_feature);
+  CHECK(compacted >= 0.5 * documented_bytes_per_feature);
+}

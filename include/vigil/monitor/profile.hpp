@@ -26,8 +26,14 @@ namespace vigil {
 /// it next to the model, and load it in the server. Loading checks it against the server's
 /// Schema and says exactly what differs.
 ///
-/// **Memory**: per numeric feature and output one TDigest at δ = 200 (≈ 6 KB) and 80 bytes;
-/// per categorical feature a CategoryCounts of `category_capacity` values.
+/// **Memory** (memory_bytes(); docs/benchmarks.md gives measured figures): per numeric
+/// feature and output one TDigest at δ = 200 (≈ 6 KB once it holds many values, less for
+/// fewer) and under 0.5 KB of counts and moments; per categorical feature a CategoryCounts
+/// of at most `category_capacity` values. While building, each digest also buffers the values
+/// it has not merged yet, 8 bytes each in a buffer that doubles as rows arrive: a profile of
+/// fewer than about 700 rows stays within twice the figure above per feature. From 1,600
+/// rows (8·δ) on, each digest holds its full sort buffers and merge scratch (≈ 74 KB) until
+/// compact() returns them.
 ///
 /// **Bad input**: NaN/inf feature values are counted as bad, not added; rows of another
 /// schema throw vigil::invalid_argument.
@@ -132,6 +138,9 @@ class Profile {
   const Schema& schema() const { return schema_; }
   /// Training rows added.
   std::uint64_t rows() const { return rows_; }
+  /// Bytes held by the references (the schema apart): every digest, its buffers included,
+  /// moments, counts and category counts. O(features).
+  std::size_t memory_bytes() const;
   const Numeric& numeric(NumericFeature f) const { return numeric_.at(f.index); }
   const Categorical& categorical(CategoricalFeature f) const { return categorical_.at(f.index); }
   const OutputReference& output(Output o) const { return outputs_.at(o.index); }
@@ -288,6 +297,17 @@ inline std::vector<std::uint8_t> Profile::serialize() const {
   }
   io::seal(out);
   return out;
+}
+
+inline std::size_t Profile::memory_bytes() const {
+  std::size_t bytes = sizeof(Profile) + numeric_.capacity() * sizeof(Numeric) +
+                      categorical_.capacity() * sizeof(Categorical) + outputs_.capacity() * sizeof(OutputReference);
+  // A digest counts itself in its memory_bytes(), and the vectors above count it already.
+  for (const Numeric& n : numeric_) bytes += n.digest.memory_bytes() - sizeof(TDigest<>);
+  for (const Categorical& c : categorical_) bytes += c.counts.memory_bytes();
+  for (const OutputReference& o : outputs_)
+    bytes += o.digest.memory_bytes() - sizeof(TDigest<>) + o.classes.memory_bytes();
+  return bytes;
 }
 
 namespace detail {
