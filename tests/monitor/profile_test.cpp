@@ -381,8 +381,8 @@ TEST_CASE("Profile: memory per feature while building stays within twice the doc
   // Each part counted: at least the references themselves and 20 buffered values each.
   CHECK(per_feature >= sizeof(vigil::Profile::Numeric) + 20 * sizeof(double));
   CHECK(p.numeric(vigil::NumericFeature{9999}).digest.count() == 20);
-  // Up to about 700 rows (a buffer of 1,024 values at most).
-  const vigil::Profile longer = numeric_profile(100, 700);
+  // Up to 1,024 rows: a buffer of 1,024 values at most.
+  const vigil::Profile longer = numeric_profile(100, 1024);
   CHECK(static_cast<double>(longer.memory_bytes()) / 100 <= 2 * documented_bytes_per_feature);
   // Compacted, a digest of many values holds about the documented figure.
   vigil::Profile full = numeric_profile(10, 20000);

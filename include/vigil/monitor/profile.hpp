@@ -30,10 +30,10 @@ namespace vigil {
 /// feature and output one TDigest at δ = 200 (≈ 6 KB once it holds many values, less for
 /// fewer) and under 0.5 KB of counts and moments; per categorical feature a CategoryCounts
 /// of at most `category_capacity` values. While building, each digest also buffers the values
-/// it has not merged yet, 8 bytes each in a buffer that doubles as rows arrive: a profile of
-/// fewer than about 700 rows stays within twice the figure above per feature. From 1,600
-/// rows (8·δ) on, each digest holds its full sort buffers and merge scratch (≈ 74 KB) until
-/// compact() returns them.
+/// it has not merged yet, 8 bytes each in a buffer that doubles from 16 as rows arrive: a
+/// profile of at most 1,024 rows stays within twice the figure above per feature. From 1,025
+/// rows on, each digest holds its full sort buffers (8·δ values) and merge scratch, ≈ 74 KB,
+/// until compact() returns them.
 ///
 /// **Bad input**: NaN/inf feature values are counted as bad, not added; rows of another
 /// schema throw vigil::invalid_argument.
