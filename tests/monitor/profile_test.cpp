@@ -332,9 +332,8 @@ TEST_CASE("Profile: load checks 2^18 feature names, and finds a duplicate among 
                     Catch::Contains("invalid schema: Schema: '" + names[n / 2] + "' is already a categorical feature"));
   CHECK_THROWS_WITH(vigil::Profile::deserialize(schema_only({"a", "b", "a"})),
                     Catch::Contains("invalid schema: Schema: 'a' is already a categorical feature"));
-}
 
-TEST_CASE("Schema: finding a name among many, of each kind", "[profile]") {
+  // The index finds each name as the kind it was declared, at its index.
   vigil::Schema schema;
   for (std::size_t i = 0; i < 1000; ++i) schema.add_numeric(long_name(i));
   schema.add_categorical("c");
