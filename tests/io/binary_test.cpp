@@ -95,3 +95,90 @@ TEST_CASE("io: bad input never reads past the end", "[io]") {
   t.u8();
   CHECK_THROWS_WITH(t.finish(), Catch::Contains("1 unexpected trailing bytes"));
 }
+
+TEST_CASE("io: CRC-32C of the standard check input and of RFC 3720's test vectors", "[io][crc32c]") {
+  using vigil::io::crc32c;
+  CHECK(crc32c(nullptr, 0) == 0);
+  const std::string check = "123456789";
+  CHECK(crc32c(check.data(), check.size()) == 0xE3069283u);
+  // RFC 3720, appendix B.4: 32 bytes of zeros, of ones, ascending, descending, and an
+  // iSCSI read command.
+  std::vector<std::uint8_t> zeros(32, 0x00), ones(32, 0xff), up(32), down(32);
+  for (std::uint8_t i = 0; i < 32; ++i) {
+    up[i] = i;
+    down[i] = static_cast<std::uint8_t>(31 - i);
+  }
+  CHECK(crc32c(zeros.data(), zeros.size()) == 0x8A9136AAu);
+  CHECK(crc32c(ones.data(), ones.size()) == 0x62A8AB43u);
+  CHECK(crc32c(up.data(), up.size()) == 0x46DD794Eu);
+  CHECK(crc32c(down.data(), down.size()) == 0x113FDB5Cu);
+  const std::vector<std::uint8_t> read_command = {
+      0x01, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+      0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x14, 0x00, 0x00, 0x00, 0x18,
+      0x28, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+  CHECK(crc32c(read_command.data(), read_command.size()) == 0xD9963A56u);
+  // In pieces, continuing from the previous result: the same CRC.
+  for (std::size_t cut = 0; cut <= check.size(); ++cut)
+    CHECK(crc32c(check.data() + cut, check.size() - cut, crc32c(check.data(), cut)) == 0xE3069283u);
+}
+
+namespace {
+/// A small object of type `type` and format version `version`, for the seal tests.
+std::vector<std::uint8_t> small_object(std::uint8_t version) {
+  std::vector<std::uint8_t> bytes;
+  Writer w(bytes);
+  w.header(TypeId::profile, version, 0x0003);
+  w.string("a sealed object");
+  w.f64(2.5);
+  return bytes;
+}
+}  // namespace
+
+TEST_CASE("io: a sealed object ends with the CRC-32C of its bytes and unseals to them", "[io][crc32c]") {
+  const std::vector<std::uint8_t> plain = small_object(2);
+  std::vector<std::uint8_t> bytes = plain;
+  vigil::io::seal(bytes);
+  REQUIRE(bytes.size() == plain.size() + vigil::io::trailer_size);
+  CHECK(bytes[6] == 0x03);
+  CHECK(bytes[7] == 0x80);  // sealed_flag, beside the type's own flags
+  const std::size_t body = bytes.size() - 4;
+  const std::uint32_t crc = vigil::io::crc32c(bytes.data(), body);
+  CHECK(bytes[body] == (crc & 0xff));
+  CHECK(bytes[body + 3] == crc >> 24);
+  CHECK(vigil::io::unseal(bytes.data(), bytes.size(), 2, "Thing") == body);
+  Reader r(bytes.data(), body, "Thing");
+  std::uint16_t flags = 0;
+  CHECK(r.header(TypeId::profile, 2, flags) == 2);
+  CHECK(flags == (vigil::io::sealed_flag | 0x0003));
+  CHECK(r.string() == "a sealed object");
+  CHECK(r.f64() == 2.5);
+  CHECK_NOTHROW(r.finish());
+  // An object of a version before the first sealed one, without the flag, has no trailer.
+  const std::vector<std::uint8_t> old = small_object(1);
+  CHECK(vigil::io::unseal(old.data(), old.size(), 2, "Thing") == old.size());
+  // seal() needs a header to flag.
+  std::vector<std::uint8_t> headless = {1, 2, 3};
+  CHECK_THROWS_AS(vigil::io::seal(headless), vigil::invalid_argument);
+}
+
+TEST_CASE("io: every corrupt byte of a sealed object, and every cut, is refused by its checksum", "[io][crc32c]") {
+  std::vector<std::uint8_t> bytes = small_object(2);
+  vigil::io::seal(bytes);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    for (std::uint8_t mask : {0x01, 0x80, 0xff}) {
+      INFO("byte " << i << " ^ " << int(mask));
+      std::vector<std::uint8_t> bad = bytes;
+      bad[i] ^= mask;
+      CHECK_THROWS_WITH(vigil::io::unseal(bad.data(), bad.size(), 2, "Thing"),
+                        Catch::Contains("cannot read Thing") && Catch::Contains("checksum"));
+    }
+  }
+  for (std::size_t len = 0; len < bytes.size(); ++len) {
+    INFO("first " << len << " bytes");
+    CHECK_THROWS_WITH(vigil::io::unseal(bytes.data(), len, 2, "Thing"), Catch::Contains("checksum"));
+  }
+  // A sealed object whose version byte became that of an unsealed version still has the flag.
+  std::vector<std::uint8_t> older = bytes;
+  older[4] = 1;
+  CHECK_THROWS_WITH(vigil::io::unseal(older.data(), older.size(), 2, "Thing"), Catch::Contains("checksum"));
+}

@@ -523,8 +523,9 @@ TEST_CASE("frozen formats: TimeWindows<TDigest<>> with roll-ups, an empty interv
                                          intervals[4].sketch->count());
 }
 
-TEST_CASE("frozen formats: Profile of every kind of feature and output", "[io][fixtures]") {
-  const auto p = decode<vigil::Profile>("profile_v1.vigil");
+namespace {
+/// Checks a decoded Profile fixture against the rows it was built from.
+void check_profile(const vigil::Profile& p) {
   const vigil::Schema schema = profile_schema();
   CHECK(p.schema() == schema);
   const vigil::Output fraud{0}, segment{1};
@@ -604,6 +605,30 @@ TEST_CASE("frozen formats: Profile of every kind of feature and output", "[io][f
   check_numeric(g.digest, g.stats, segment_scores);
   CHECK(g.classes.size() == 3);
   for (const auto& [value, count] : classes) CHECK(g.classes.estimate(value).count == count);
+}
+}  // namespace
+
+TEST_CASE("frozen formats: Profile of every kind of feature and output, version 1 (no checksum)", "[io][fixtures]") {
+  // Version 2 writes the same content, sealed: decoding and re-encoding gives the version 2
+  // fixture, not these bytes.
+  const auto p = vigil::Profile::deserialize(read_fixture("profile_v1.vigil"));
+  CHECK(flags_of("profile_v1.vigil") == 0);
+  check_profile(p);
+  CHECK(p.serialize() == read_fixture("profile_v2.vigil"));
+}
+
+TEST_CASE("frozen formats: Profile of every kind of feature and output, version 2 (sealed by a CRC-32C)", "[io][fixtures]") {
+  const auto p = decode<vigil::Profile>("profile_v2.vigil");
+  check_profile(p);
+  CHECK(flags_of("profile_v2.vigil") == vigil::io::sealed_flag);
+  const std::vector<std::uint8_t> bytes = read_fixture("profile_v2.vigil");
+  const std::vector<std::uint8_t> v1 = read_fixture("profile_v1.vigil");
+  // The content of version 1 after the header, then the checksum of everything before it.
+  REQUIRE(bytes.size() == v1.size() + vigil::io::trailer_size);
+  CHECK(std::equal(v1.begin() + vigil::io::header_size, v1.end(), bytes.begin() + vigil::io::header_size));
+  const std::size_t body = v1.size();
+  const std::uint32_t crc = vigil::io::crc32c(bytes.data(), body);
+  CHECK((bytes[body] | bytes[body + 1] << 8 | bytes[body + 2] << 16 | std::uint32_t{bytes[body + 3]} << 24) == crc);
 }
 
 TEST_CASE("frozen formats: an interval summary of every monitor family", "[io][fixtures]") {

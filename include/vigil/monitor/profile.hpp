@@ -26,8 +26,14 @@ namespace vigil {
 /// it next to the model, and load it in the server. Loading checks it against the server's
 /// Schema and says exactly what differs.
 ///
-/// **Memory**: per numeric feature and output one TDigest at δ = 200 (≈ 6 KB) and 80 bytes;
-/// per categorical feature a CategoryCounts of `category_capacity` values.
+/// **Memory** (memory_bytes(); docs/benchmarks.md gives measured figures): per numeric
+/// feature and output one TDigest at δ = 200 (≈ 6 KB once it holds many values, less for
+/// fewer) and under 0.5 KB of counts and moments; per categorical feature a CategoryCounts
+/// of at most `category_capacity` values. While building, each digest also buffers the values
+/// it has not merged yet, 8 bytes each in a buffer that doubles from 16 as rows arrive: a
+/// profile of at most 1,024 rows stays within twice the figure above per feature. From 1,025
+/// rows on, each digest holds its full sort buffers (8·δ values) and merge scratch, ≈ 74 KB,
+/// until compact() returns them.
 ///
 /// **Bad input**: NaN/inf feature values are counted as bad, not added; rows of another
 /// schema throw vigil::invalid_argument.
@@ -35,7 +41,7 @@ class Profile {
  public:
   /// Reference of one numeric feature.
   struct Numeric {
-    TDigest<> digest{200};
+    TDigest<> digest{digest_compression};
     RunningStats stats;
     std::uint64_t missing = 0;  // rows without a value
     std::uint64_t bad = 0;      // rows with NaN or ±inf
@@ -46,7 +52,7 @@ class Profile {
   };
   /// Reference of one model output.
   struct OutputReference {
-    TDigest<> digest{200};
+    TDigest<> digest{digest_compression};
     RunningStats stats;
     CategoryCounts classes{64};  // predicted classes (or positive/negative by threshold)
     std::uint64_t missing = 0;
@@ -132,6 +138,9 @@ class Profile {
   const Schema& schema() const { return schema_; }
   /// Training rows added.
   std::uint64_t rows() const { return rows_; }
+  /// Bytes held by the references (the schema apart): every digest, its buffers included,
+  /// moments, counts and category counts. O(features).
+  std::size_t memory_bytes() const;
   const Numeric& numeric(NumericFeature f) const { return numeric_.at(f.index); }
   const Categorical& categorical(CategoricalFeature f) const { return categorical_.at(f.index); }
   const OutputReference& output(Output o) const { return outputs_.at(o.index); }
@@ -152,9 +161,15 @@ class Profile {
     detail::throw_invalid_argument(text);
   }
 
-  /// Binary form, format version 1 (docs/formats.md): the schema, then every reference.
+  /// Binary form, format version 2 (docs/formats.md): the schema, then every reference,
+  /// sealed by a CRC-32C checksum (io::seal()).
   std::vector<std::uint8_t> serialize() const;
-  /// Reads serialize()'s output; throws vigil::format_error on bad bytes.
+  /// Reads serialize()'s output, of format version 2 or 1. Throws vigil::format_error on bad
+  /// bytes: a checksum that does not match (version 2), truncated or trailing bytes, unknown
+  /// flags, sizes beyond what the bytes can hold (checked before anything is allocated for
+  /// them), and references that contradict each other (more missing and bad values than
+  /// rows, digests and moments that do not count the rows with a value, category counts that
+  /// do not count every row). O(size + names · log names).
   static Profile deserialize(const void* data, std::size_t size);
   static Profile deserialize(const std::vector<std::uint8_t>& bytes) { return deserialize(bytes.data(), bytes.size()); }
 
@@ -165,7 +180,8 @@ class Profile {
     out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     if (!out) detail::throw_format_error("cannot write profile file '" + path + "'");
   }
-  /// Reads a file written by save(); throws vigil::format_error naming the file.
+  /// Reads a file written by save(); throws vigil::format_error naming the file (and the
+  /// checksum when the file is corrupt).
   static Profile load(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) detail::throw_format_error("cannot open profile file '" + path + "'");
@@ -178,6 +194,14 @@ class Profile {
   }
 
  private:
+  /// The compression of every digest of a profile.
+  static constexpr double digest_compression = 200;
+
+  void read_references(io::Reader& r);
+  void check_numeric(const io::Reader& r, std::size_t i) const;
+  void check_output(const io::Reader& r, std::size_t i) const;
+  void check_references(const io::Reader& r) const;
+
   Schema schema_;
   std::vector<Numeric> numeric_;
   std::vector<Categorical> categorical_;
@@ -186,7 +210,11 @@ class Profile {
 };
 
 namespace detail {
-inline constexpr std::uint8_t profile_format_version = 1;
+inline constexpr std::uint8_t profile_format_version = 2;
+// Version 1 had no checksum; every later version is sealed (io::seal()).
+inline constexpr std::uint8_t profile_first_sealed_version = 2;
+// The fewest bytes a blob takes: its length and an object header.
+inline constexpr std::size_t min_blob_bytes = 1 + io::header_size;
 
 inline void write_blob(io::Writer& w, const std::vector<std::uint8_t>& bytes) {
   w.varint(bytes.size());
@@ -267,31 +295,132 @@ inline std::vector<std::uint8_t> Profile::serialize() const {
     detail::write_blob(w, o.classes.serialize());
     w.varint(o.missing);
   }
+  io::seal(out);
   return out;
 }
 
-inline Profile Profile::deserialize(const void* data, std::size_t size) {
-  io::Reader r(data, size, "Profile");
+inline std::size_t Profile::memory_bytes() const {
+  std::size_t bytes = sizeof(Profile) + numeric_.capacity() * sizeof(Numeric) +
+                      categorical_.capacity() * sizeof(Categorical) + outputs_.capacity() * sizeof(OutputReference);
+  // A digest counts itself in its memory_bytes(), and the vectors above count it already.
+  for (const Numeric& n : numeric_) bytes += n.digest.memory_bytes() - sizeof(TDigest<>);
+  for (const Categorical& c : categorical_) bytes += c.counts.memory_bytes();
+  for (const OutputReference& o : outputs_)
+    bytes += o.digest.memory_bytes() - sizeof(TDigest<>) + o.classes.memory_bytes();
+  return bytes;
+}
+
+namespace detail {
+// Reads the header of a profile of any supported version; refuses unknown flags.
+inline void read_profile_header(io::Reader& r) {
   std::uint16_t flags = 0;
-  r.header(io::TypeId::profile, detail::profile_format_version, flags);
+  const std::uint8_t version = r.header(io::TypeId::profile, profile_format_version, flags);
+  if (version >= profile_first_sealed_version) {
+    if ((flags & io::sealed_flag) == 0) r.fail("format version " + std::to_string(version) + " without its checksum");
+    flags = static_cast<std::uint16_t>(flags & ~io::sealed_flag);
+  }
   if (flags != 0) r.fail("unknown flags " + std::to_string(flags));
-  Profile p(detail::read_schema(r));
-  p.rows_ = r.varint();
-  for (Numeric& n : p.numeric_) {
+}
+
+// Refuses a schema whose references cannot fit in the remaining bytes, before a profile of
+// its shape is allocated (a feature's reference in memory is far larger than its name).
+inline void check_room(const io::Reader& r, const Schema& s) {
+  const std::size_t per_numeric = 2 * min_blob_bytes + 2;
+  const std::size_t per_output = 3 * min_blob_bytes + 1;
+  const std::size_t left = r.remaining();
+  if (s.numeric_count() > left / per_numeric || s.categorical_count() > left / min_blob_bytes ||
+      s.output_count() > left / per_output ||
+      s.numeric_count() * per_numeric + s.categorical_count() * min_blob_bytes + s.output_count() * per_output > left)
+    r.fail("the schema declares " + std::to_string(s.numeric_count()) + " numeric features, " +
+           std::to_string(s.categorical_count()) + " categorical features and " + std::to_string(s.output_count()) +
+           " outputs, more than the remaining " + std::to_string(left) + " bytes can hold");
+}
+}  // namespace detail
+
+inline Profile Profile::deserialize(const void* data, std::size_t size) {
+  const std::size_t content = io::unseal(data, size, detail::profile_first_sealed_version, "Profile");
+  io::Reader r(data, content, "Profile");
+  detail::read_profile_header(r);
+  Schema schema = detail::read_schema(r);
+  detail::check_room(r, schema);
+  Profile p(std::move(schema));
+  p.read_references(r);
+  r.finish();
+  p.check_references(r);
+  return p;
+}
+
+inline void Profile::read_references(io::Reader& r) {
+  rows_ = r.varint();
+  for (Numeric& n : numeric_) {
     n.digest = detail::read_blob<TDigest<>>(r);
     n.stats = detail::read_blob<RunningStats>(r);
     n.missing = r.varint();
     n.bad = r.varint();
   }
-  for (Categorical& c : p.categorical_) c.counts = detail::read_blob<CategoryCounts>(r);
-  for (OutputReference& o : p.outputs_) {
+  for (Categorical& c : categorical_) c.counts = detail::read_blob<CategoryCounts>(r);
+  for (OutputReference& o : outputs_) {
     o.digest = detail::read_blob<TDigest<>>(r);
     o.stats = detail::read_blob<RunningStats>(r);
     o.classes = detail::read_blob<CategoryCounts>(r);
     o.missing = r.varint();
   }
-  r.finish();
-  return p;
+}
+
+namespace detail {
+// Whether a digest and the moments beside it summarise exactly `values` values, as add()
+// and merge() leave them: every value in both (or refused and counted by the moments).
+inline bool counts_values(const TDigest<>& digest, const RunningStats& stats, std::uint64_t values) {
+  const auto expected = static_cast<double>(values);
+  return digest.count() == expected && stats.count() + static_cast<double>(stats.rejected()) == expected;
+}
+}  // namespace detail
+
+inline void Profile::check_numeric(const io::Reader& r, std::size_t i) const {
+  const Numeric& n = numeric_[i];
+  const std::string name = "numeric feature '" + schema_.name(NumericFeature{static_cast<std::uint32_t>(i)}) + "'";
+  if (n.missing > rows_ || n.bad > rows_ - n.missing)
+    r.fail(name + " has " + std::to_string(n.missing) + " missing and " + std::to_string(n.bad) +
+           " bad values, more than the " + std::to_string(rows_) + " rows");
+  if (n.digest.compression() != digest_compression)
+    r.fail(name + " has a digest of compression " + detail::to_text(n.digest.compression()));
+  if (!detail::counts_values(n.digest, n.stats, rows_ - n.missing - n.bad))
+    r.fail(name + ": its digest (" + detail::to_text(n.digest.count()) + " values) and moments (" +
+           detail::to_text(n.stats.count()) + ") do not count the " + std::to_string(rows_ - n.missing - n.bad) +
+           " rows with a value");
+}
+
+inline void Profile::check_output(const io::Reader& r, std::size_t i) const {
+  const OutputReference& o = outputs_[i];
+  const Output handle{static_cast<std::uint32_t>(i)};
+  const std::string name = "output '" + schema_.name(handle) + "'";
+  if (o.missing > rows_)
+    r.fail(name + " has " + std::to_string(o.missing) + " missing scores, more than the " + std::to_string(rows_) + " rows");
+  if (o.digest.compression() != digest_compression)
+    r.fail(name + " has a digest of compression " + detail::to_text(o.digest.compression()));
+  const std::uint64_t scored = rows_ - o.missing;
+  if (!detail::counts_values(o.digest, o.stats, scored))
+    r.fail(name + ": its digest (" + detail::to_text(o.digest.count()) + " scores) and moments (" +
+           detail::to_text(o.stats.count()) + ") do not count the " + std::to_string(scored) + " rows with a score");
+  // A row adds at most its predicted class, and a scored row its side of the threshold.
+  const bool thresholded = !std::isnan(schema_.options(handle).threshold);
+  const std::uint64_t most = thresholded ? rows_ + scored : rows_;
+  if (o.classes.missing() != 0 || o.classes.total() < scored * thresholded || o.classes.total() - scored * thresholded > rows_)
+    r.fail(name + " counts " + std::to_string(o.classes.total()) + " classes (" + std::to_string(o.classes.missing()) +
+           " missing) for " + std::to_string(rows_) + " rows, " + std::to_string(scored) + " scored; at most " +
+           std::to_string(most) + " are possible");
+}
+
+inline void Profile::check_references(const io::Reader& r) const {
+  for (std::size_t i = 0; i < numeric_.size(); ++i) check_numeric(r, i);
+  for (std::size_t i = 0; i < categorical_.size(); ++i) {
+    const CategoryCounts& c = categorical_[i].counts;
+    if (c.count() != rows_)
+      r.fail("categorical feature '" + schema_.name(CategoricalFeature{static_cast<std::uint32_t>(i)}) + "' counts " +
+             std::to_string(c.total()) + " values and " + std::to_string(c.missing()) + " missing ones, not the " +
+             std::to_string(rows_) + " rows");
+  }
+  for (std::size_t i = 0; i < outputs_.size(); ++i) check_output(r, i);
 }
 
 }  // namespace vigil

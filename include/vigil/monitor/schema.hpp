@@ -8,7 +8,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -137,21 +139,13 @@ class Schema {
   const OutputOptions& options(Output o) const { return outputs_.at(o.index).options; }
   const TagOptions& options(Tag t) const { return tags_.at(t.index).options; }
 
-  /// Handles by name; empty when the schema has no such name of that kind. O(names).
-  std::optional<NumericFeature> find_numeric(std::string_view name) const { return find<NumericFeature>(numeric_, name); }
+  /// Handles by name; empty when the schema has no such name of that kind. O(log names).
+  std::optional<NumericFeature> find_numeric(std::string_view name) const { return find<NumericFeature>(name, Kind::numeric); }
   std::optional<CategoricalFeature> find_categorical(std::string_view name) const {
-    return find<CategoricalFeature>(categorical_, name);
+    return find<CategoricalFeature>(name, Kind::categorical);
   }
-  std::optional<Output> find_output(std::string_view name) const {
-    for (std::size_t i = 0; i < outputs_.size(); ++i)
-      if (outputs_[i].name == name) return Output{static_cast<std::uint32_t>(i)};
-    return std::nullopt;
-  }
-  std::optional<Tag> find_tag(std::string_view name) const {
-    for (std::size_t i = 0; i < tags_.size(); ++i)
-      if (tags_[i].name == name) return Tag{static_cast<std::uint32_t>(i)};
-    return std::nullopt;
-  }
+  std::optional<Output> find_output(std::string_view name) const { return find<Output>(name, Kind::output); }
+  std::optional<Tag> find_tag(std::string_view name) const { return find<Tag>(name, Kind::tag); }
   /// Handle by name, throwing vigil::invalid_argument naming the missing feature.
   NumericFeature numeric(std::string_view name) const { return require(find_numeric(name), name, "numeric feature"); }
   CategoricalFeature categorical(std::string_view name) const {
@@ -160,15 +154,16 @@ class Schema {
   Output output(std::string_view name) const { return require(find_output(name), name, "output"); }
   Tag tag(std::string_view name) const { return require(find_tag(name), name, "tag"); }
 
-  /// The kind of a name, if the schema has it.
+  /// The kind of a name, if the schema has it. O(log names).
   std::optional<Kind> kind_of(std::string_view name) const {
-    for (const auto& [n, k] : names_)
-      if (n == name) return k;
-    return std::nullopt;
+    const auto it = index_.find(name);
+    if (it == index_.end()) return std::nullopt;
+    return it->second.kind;
   }
 
   /// Every way `other` differs from this schema, one sentence each (empty when they agree):
   /// a name absent from one side, a name of another kind, another class list or threshold.
+  /// O(names · log names).
   /// With `include_tags` false, tags present on only one side are not differences (a
   /// training profile has no hosts; a server adds them).
   std::vector<std::string> differences(const Schema& other, bool include_tags = true) const;
@@ -233,22 +228,40 @@ class Schema {
     if (twice != sorted.end())
       detail::throw_invalid_argument("Schema: output '" + name + "' lists class '" + std::string(*twice) + "' twice");
   }
+
+  // Where a name is declared: its kind and its index among the names of that kind.
+  struct Entry {
+    Kind kind;
+    std::uint32_t index;
+  };
+
+  // O(log names): a schema read from a file may hold hundreds of thousands of names, and
+  // checking each against all before it would make loading quadratic.
   void add_name(const std::string& name, Kind kind) {
     if (name.empty()) detail::throw_invalid_argument(std::string("Schema: a ") + kind_name(kind) + " needs a name");
-    if (auto existing = kind_of(name))
-      detail::throw_invalid_argument("Schema: '" + name + "' is already a " + kind_name(*existing));
+    const auto [it, added] = index_.try_emplace(name, Entry{kind, static_cast<std::uint32_t>(count_of(kind))});
+    if (!added) detail::throw_invalid_argument("Schema: '" + name + "' is already a " + kind_name(it->second.kind));
     names_.emplace_back(name, kind);
     id_ = next_id();
+  }
+  std::size_t count_of(Kind kind) const {
+    switch (kind) {
+      case Kind::numeric: return numeric_.size();
+      case Kind::categorical: return categorical_.size();
+      case Kind::output: return outputs_.size();
+      case Kind::tag: return tags_.size();
+    }
+    return 0;
   }
   static std::uint64_t next_id() {
     static std::atomic<std::uint64_t> last{0};
     return last.fetch_add(1, std::memory_order_relaxed) + 1;
   }
   template <class Handle>
-  static std::optional<Handle> find(const std::vector<std::string>& names, std::string_view name) {
-    for (std::size_t i = 0; i < names.size(); ++i)
-      if (names[i] == name) return Handle{static_cast<std::uint32_t>(i)};
-    return std::nullopt;
+  std::optional<Handle> find(std::string_view name, Kind kind) const {
+    const auto it = index_.find(name);
+    if (it == index_.end() || it->second.kind != kind) return std::nullopt;
+    return Handle{it->second.index};
   }
   template <class Handle>
   static Handle require(const std::optional<Handle>& h, std::string_view name, const char* what) {
@@ -256,7 +269,8 @@ class Schema {
     return *h;
   }
 
-  std::vector<std::pair<std::string, Kind>> names_;
+  std::vector<std::pair<std::string, Kind>> names_;  // in declaration order
+  std::map<std::string, Entry, std::less<>> index_;
   std::vector<std::string> numeric_;
   std::vector<std::string> categorical_;
   std::vector<OutputSpec> outputs_;

@@ -56,8 +56,10 @@ enum class ScaleFunction : std::uint8_t {
 /// digests merged from 64 parts stay within twice that.
 ///
 /// **Memory**: at most `max_centroids()` = ⌈4.1·δ⌉ + 4 centroids of 16 bytes plus one byte
-/// each (docs/benchmarks.md gives the number in practice), and once the first value arrives, a sort buffer and its scratch of `buffer_capacity()` = 8·δ
-/// values each (12.8 KB at δ = 100) plus merge scratch of the centroids' size.
+/// each (docs/benchmarks.md gives the number in practice), and a sort buffer that doubles
+/// from 16 values, as values arrive, up to `buffer_capacity()` = 8·δ values. Once full
+/// (after 8·δ values), the digest also holds the buffer's scratch (12.8 KB each at δ = 100)
+/// and merge scratch of the centroids' size, and adds never allocate again.
 /// `compact()` returns the buffers; a digest filled only by merge() never allocates the
 /// sort buffer. Serialized, a digest of 10^7 values at δ = 100 takes under 2 KB.
 ///
@@ -256,6 +258,7 @@ class TDigest {
 
   void add_weighted(Real x, double weight);
   void grow_or_flush();
+  void grow_buffer();
   void gather_items();
   template <bool Forward>
   void compress(const Key* values, std::size_t value_count);

@@ -83,21 +83,33 @@ void TDigest<Real>::add_weighted(Real x, double weight) {
 
 template <class Real>
 void TDigest<Real>::grow_or_flush() {
-  if (buffer_capacity_ == 0) {
-    // Everything a unit-weight merge pass needs, at its largest, so that adds never
-    // allocate after the first one.
-    buffer_.resize(buffer_limit_);
-    sort_scratch_.resize(buffer_limit_);
-    buffer_capacity_ = buffer_limit_;
-    const std::size_t most = max_centroids();
-    centroids_.reserve(most);
-    single_.reserve(most);
-    next_centroids_.reserve(most);
-    next_single_.reserve(most);
-    items_.reserve(most);
+  if (buffer_capacity_ < buffer_limit_) {
+    grow_buffer();
   } else {
     flush();
   }
+}
+
+// The buffer doubles from a few values up to buffer_limit_, so that a digest which sees few
+// values (one of many features of a short training set) holds memory in proportion to them
+// rather than to its compression. Once full, it takes everything a unit-weight merge pass
+// needs at its largest, so that adds never allocate again.
+template <class Real>
+void TDigest<Real>::grow_buffer() {
+  constexpr std::size_t first_capacity = 16;
+  const std::size_t next = std::min(buffer_limit_, std::max(first_capacity, 2 * buffer_capacity_));
+  buffer_.reserve(next);  // exactly: resize() alone may round the capacity up
+  buffer_.resize(next);
+  buffer_capacity_ = next;
+  if (next < buffer_limit_) return;
+  sort_scratch_.reserve(buffer_limit_);
+  sort_scratch_.resize(buffer_limit_);
+  const std::size_t most = max_centroids();
+  centroids_.reserve(most);
+  single_.reserve(most);
+  next_centroids_.reserve(most);
+  next_single_.reserve(most);
+  items_.reserve(most);
 }
 
 template <class Real>
