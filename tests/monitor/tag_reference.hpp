@@ -24,7 +24,7 @@ inline std::vector<std::uint8_t> reference_with_tag(std::uint64_t max_values) {
   w.varint(max_values);
   w.u8(0);      // not a cohort
   w.varint(0);  // rows
-  vigil::detail::write_blob(w, vigil::TDigest<>().serialize());
+  vigil::detail::write_blob(w, vigil::TDigest<>(vigil::Profile::digest_compression).serialize());
   vigil::detail::write_blob(w, vigil::RunningStats().serialize());
   w.varint(0);  // missing
   w.varint(0);  // bad

@@ -252,14 +252,17 @@ inline void seal(std::vector<std::uint8_t>& bytes) {
 /// the trailer, once the trailer matches the CRC-32C of the bytes before it.
 ///
 /// Throws vigil::format_error naming `what` and the checksum when anything else is found: a
-/// single corrupt byte of a sealed object, wherever it lies (its magic, version or flags
-/// included), is refused here, before any of it is read. O(size).
+/// single corrupt byte of a sealed object, wherever it lies (its version or flags included),
+/// is refused here, before any of it is read; bytes without the magic are refused as no vigil
+/// object. O(size).
 inline std::size_t unseal(const void* data, std::size_t size, std::uint8_t first_sealed_version, const char* what) {
   const auto* p = static_cast<const std::uint8_t*>(data);
   const Reader r(data, size, what);
   if (size >= header_size && std::memcmp(p, magic, 4) == 0 && p[4] >= 1 && p[4] < first_sealed_version &&
       (p[7] & (sealed_flag >> 8)) == 0)
     return size;
+  // Bytes that are not a vigil object at all get the reader's usual message, not a checksum's.
+  if (size >= 4 && std::memcmp(p, magic, 4) != 0) r.fail("not a vigil object (bad magic bytes)");
   if (size < header_size + trailer_size)
     r.fail("truncated: " + std::to_string(size) + " bytes cannot hold a header and a checksum");
   const std::size_t body = size - trailer_size;

@@ -193,9 +193,10 @@ class Profile {
     }
   }
 
- private:
-  /// The compression of every digest of a profile.
+  /// The compression of every digest of a profile; a reader refuses any other.
   static constexpr double digest_compression = 200;
+
+ private:
 
   void read_references(io::Reader& r);
   void check_numeric(const io::Reader& r, std::size_t i) const;
