@@ -40,9 +40,9 @@ struct CategoricalTotals {
 };
 
 /// The feature family's state of one interval: per numeric feature its bins (with a spare
-/// bin for missing and bad values), Σ (x − reference mean) × shift_scale and bad values; per categorical
-/// feature a count per training category plus one for unseen values, and which unseen
-/// values came most.
+/// bin for missing and bad values), Σ (x − reference mean) × shift_scale and bad values;
+/// per categorical feature a count per training category plus one for unseen values, and
+/// which unseen values came most.
 /// Memory: 8 bytes per bin (a numeric feature has three more bins than edges), 16 per
 /// numeric feature, and per categorical feature 8 bytes per training category plus a
 /// CategoryCounts of 8 values (each kept at its full length).
