@@ -524,7 +524,10 @@ void CsvReader::apply_fixups() {
     const char* const after = close + 1;
     const char* const stop = data + fix.end;
     if (after != stop) {
-      ++quote_errors_;
+      if (quote_errors_++ == 0) {
+        first_quote_error_line_ = line_;
+        first_quote_error_column_ = fix.field;
+      }
       for (in = after; in < stop;) *out++ = *in++;
     }
     span.size = static_cast<std::size_t>(out - (data + span.begin));

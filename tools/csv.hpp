@@ -219,6 +219,9 @@ class CsvReader {
   std::uint64_t ragged_rows() const noexcept { return ragged_rows_; }
   /// Fields with text after their closing quote, read leniently.
   std::uint64_t quote_errors() const noexcept { return quote_errors_; }
+  /// Line (from 1) and column index of the first such field; 0 and 0 while there is none.
+  std::uint64_t first_quote_error_line() const noexcept { return first_quote_error_line_; }
+  std::size_t first_quote_error_column() const noexcept { return first_quote_error_column_; }
 
  private:
   struct Span {
@@ -269,6 +272,8 @@ class CsvReader {
   std::uint64_t rows_ = 0;
   std::uint64_t ragged_rows_ = 0;
   std::uint64_t quote_errors_ = 0;
+  std::uint64_t first_quote_error_line_ = 0;
+  std::size_t first_quote_error_column_ = 0;
 };
 
 }  // namespace vigil::tools

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <fstream>
+#include <ostream>
 #include <string>
 
 #include "csv.hpp"
@@ -16,6 +17,16 @@ namespace vigil::tools {
 /// Opens a CSV file and reads its header; fails with the reader's message ("cannot open
 /// 'x.csv': No such file or directory").
 CsvReader open_csv(const std::string& path);
+
+/// Fails with "traffic.csv: column 'x' appears twice in the header (columns 2 and 5); rename
+/// one" when two columns of `csv` have the same name, which no option or feature could tell
+/// apart. O(n log n) in the columns.
+void require_unique_columns(const CsvReader& csv, const std::string& file);
+
+/// When `csv` read fields with text after their closing quote (`"red"x`, kept as `redx`),
+/// writes one line to `err`: "warning: traffic.csv: 3 fields have text after their closing
+/// quote, kept literally (the first at line 7, column 'color')". Nothing otherwise.
+void warn_quote_errors(const CsvReader& csv, std::ostream& err);
 
 /// The index of `column` in `csv`; fails with "column 'ts' (--time-column) not found in
 /// traffic.csv; columns are: a, b", where `option` (may be empty) says who named the column.

@@ -63,6 +63,7 @@ struct ColumnSurvey {
 
 // The roles the options give.
 ColumnPlan declared_roles(const Options& options, const CsvReader& csv, const std::string& input) {
+  require_unique_columns(csv, input);
   ColumnPlan plan;
   plan.names = csv.columns();
   plan.roles.assign(plan.names.size(), Role::undecided);
@@ -292,6 +293,9 @@ int run_profile(const Options& options, std::ostream& out, std::ostream& err) {
   out << "profiled " << input << ": " << profile.rows() << " rows -> " << output << '\n';
   if (data.ragged_rows() > 0)
     out << "  skipped " << data.ragged_rows() << " rows whose field count differs from the header's\n";
+  if (data.quote_errors() > 0)
+    out << "  read " << data.quote_errors() << " fields with text after their closing quote, kept literally\n";
+  warn_quote_errors(data, err);
   print_columns(out, plan, cells, profile);
   return exit_ok;
 }

@@ -262,6 +262,7 @@ void map_operations(const Options& options, const CsvReader& csv, const std::str
 
 ColumnMap map_columns(const Options& options, const Schema& trained, const CsvReader& csv,
                       const ReplaySettings& settings, std::ostream& err) {
+  require_unique_columns(csv, settings.input);
   ColumnMap map;
   map.time = find_time_column(options, trained, csv, settings.input, err);
   map_features(trained, csv, settings.input, map);
@@ -647,6 +648,8 @@ int run_replay(const Options& options, std::ostream& out, std::ostream& err) {
   outputs.finish(report, settings.input);
   tally.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   tally.ragged_rows = csv.ragged_rows();
+  tally.quote_errors = csv.quote_errors();
+  warn_quote_errors(csv, err);
   print_replay_summary(out, tally, report, outputs.alerts());
   return exit_ok;
 }

@@ -85,6 +85,7 @@ void print_rows(std::ostream& out, const ReplayTally& t, const Report& report) {
   if (report.counters.clock_changes > 0)
     out << "; the log's clock jumped ahead " << report.counters.clock_changes << " times";
   if (t.ragged_rows > 0) out << "; " << t.ragged_rows << " rows with the wrong number of fields left out";
+  if (t.quote_errors > 0) out << "; " << t.quote_errors << " fields with text after their closing quote, kept literally";
   if (t.unanswered > 0) out << "; " << t.unanswered << " arrived without a completion time (never answered)";
   if (report.counters.truncated_values > 0)
     out << "; " << report.counters.truncated_values << " category or tag values longer than "

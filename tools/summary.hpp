@@ -60,6 +60,7 @@ struct ReplayTally {
   std::uint64_t missing_time = 0;
   std::uint64_t bad_time = 0;
   std::uint64_t ragged_rows = 0;  ///< rows left out for their field count
+  std::uint64_t quote_errors = 0;  ///< fields with text after their closing quote, kept literally
   std::uint64_t arrivals = 0;
   std::uint64_t completions = 0;
   std::uint64_t unanswered = 0;  ///< rows with an arrival and no completion time

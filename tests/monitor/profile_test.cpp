@@ -404,3 +404,32 @@ TEST_CASE("Profile: memory per feature while building stays within twice the doc
   CHECK(compacted <= 1.25 * documented_bytes_per_feature);
   CHECK(compacted >= 0.5 * documented_bytes_per_feature);
 }
+
+TEST_CASE("Profile: a row of a schema of the same shape with other names is refused", "[profile]") {
+  vigil::Schema mine;
+  mine.add_numeric("age");
+  mine.add_numeric("income");
+  vigil::Schema swapped;
+  swapped.add_numeric("income");
+  swapped.add_numeric("age");
+  vigil::Profile p(mine);
+  vigil::Observation row(swapped);
+  row.set(swapped.numeric("income"), 50000);
+  row.set(swapped.numeric("age"), 30);
+  CHECK_THROWS_WITH(p.add(row), Catch::Contains("another schema"));
+  CHECK(p.rows() == 0);
+  CHECK(p.numeric(mine.numeric("age")).stats.count() == 0);
+
+  // A schema built separately with the same names, or one that only adds tags, is accepted.
+  vigil::Schema same;
+  same.add_numeric("age");
+  same.add_numeric("income");
+  same.add_tag("host");
+  vigil::Observation ok(same);
+  ok.set(same.numeric("age"), 30);
+  ok.set(same.numeric("income"), 50000);
+  p.add(ok);
+  CHECK(p.rows() == 1);
+  CHECK(p.numeric(mine.numeric("age")).stats.mean() == 30);
+  CHECK(p.numeric(mine.numeric("income")).stats.mean() == 50000);
+}

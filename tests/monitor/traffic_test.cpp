@@ -177,6 +177,17 @@ TEST_CASE("traffic: bad arrival times are counted, not filed", "[traffic][monito
   CHECK(r.counters.late == 1);
 }
 
+TEST_CASE("traffic: finish() judges a log of arrivals without completions", "[traffic][monitor]") {
+  Service s;
+  for (int i = 0; i < 10; ++i) s.monitor->on_arrival(service_start + i);
+  CHECK(s.monitor->latest_time() == service_start + 9);
+  const vigil::Report r = s.monitor->finish();
+  CHECK(r.time == service_start + 60);  // the end of the interval holding the arrivals
+  CHECK(r.traffic.arrivals_source == "arrivals");
+  CHECK(r.traffic.recent_arrivals == 10);
+  CHECK(r.traffic.in_flight == 10);
+}
+
 TEST_CASE("traffic: in a replayed log, a stop shows as intervals without arrivals", "[traffic][monitor]") {
   vigil::MonitorOptions options;
   options.evaluate_in_observe = true;  // as vigil replay runs it: no live silence checks

@@ -165,3 +165,56 @@ TEST_CASE("vigil: exit code 0 when done, 2 for bad input, never 1", "[cli]") {
     CHECK(run.err.find("internal error") == std::string::npos);
   }
 }
+
+TEST_CASE("vigil profile and replay refuse a header that names a column twice", "[cli]") {
+  TempDir dir("duplicate-columns");
+  write_rows(dir / "train.csv", 2000, 1, false, 0, 0);
+  REQUIRE(vigil_cli(profile_args(dir)).code == 0);
+  {
+    std::ofstream out(dir / "traffic.csv");
+    out << "ts,x,y,x,color,score,predicted\n"
+        << "1767571200,10,100,99,red,0.5,yes\n"
+        << "1767571201,10,100,99,red,0.5,yes\n";
+  }
+  const char* message = "traffic.csv: column 'x' appears twice in the header (columns 2 and 4); rename one";
+  Run run = vigil_cli({"replay", "--reference", dir / "reference.vigil", "--input", dir / "traffic.csv", "--alerts",
+                       dir / "alerts.jsonl"});
+  INFO(run.err);
+  CHECK(run.code == 2);
+  CHECK(run.err.find(message) != std::string::npos);
+  // The same check refuses it in `vigil profile`, even for a column it would ignore.
+  run = vigil_cli({"profile", "--input", dir / "traffic.csv", "--output", dir / "r.vigil", "--ignore", "y"});
+  INFO(run.err);
+  CHECK(run.code == 2);
+  CHECK(run.err.find(message) != std::string::npos);
+}
+
+TEST_CASE("vigil profile and replay report text after a closing quote, with its first line and column", "[cli]") {
+  TempDir dir("quote-errors");
+  {
+    std::ofstream out(dir / "train.csv");
+    out << "x,color\n";
+    for (int i = 0; i < 200; ++i) out << i << ',' << (i == 3 || i == 9 ? "\"red\"x" : "red") << '\n';
+  }
+  Run run = vigil_cli({"profile", "--input", dir / "train.csv", "--output", dir / "reference.vigil", "--categorical",
+                       "color"});
+  INFO(run.err);
+  CHECK(run.code == 0);
+  CHECK(run.out.find("read 2 fields with text after their closing quote, kept literally") != std::string::npos);
+  CHECK(run.err.find("warning: " + (dir / "train.csv") +
+                     ": 2 fields have text after the closing quote, kept literally (\"red\"x reads as redx); the "
+                     "first at line 5, column 'color'") != std::string::npos);
+  {
+    std::ofstream out(dir / "traffic.csv");
+    out << "ts,x,color\n"
+        << "1767571200,1,red\n"
+        << "1767571201,2,\"red\"x\n";
+  }
+  run = vigil_cli({"replay", "--reference", dir / "reference.vigil", "--input", dir / "traffic.csv", "--alerts",
+                   dir / "alerts.jsonl"});
+  INFO(run.err);
+  CHECK(run.code == 0);
+  CHECK(run.out.find("; 1 fields with text after their closing quote, kept literally") != std::string::npos);
+  CHECK(run.err.find("1 field has text after the closing quote, kept literally (\"red\"x reads as redx); the first "
+                     "at line 3, column 'color'") != std::string::npos);
+}

@@ -720,13 +720,14 @@ TEST_CASE("vigil replay --arrival-column: requests that all arrived and none com
         << "2026-01-05T00:00:10Z,,10,100,red,0.5,yes\n"
         << "1767571211000,,10,100,red,0.5,yes\n";
   }
-  // The monitor has no completion, so no time of its own; the summary says so.
+  // The monitor has no completion, but arrivals are events: the log ends with the interval
+  // of its last arrival, which is judged.
   const Run run = vigil_cli(replay_with(dir, {"--arrival-column", "arrived"}));
   INFO(run.err);
   CHECK(run.code == 0);
   CHECK(run.out.find("2 rows, 2026-01-05T00:00:10.000Z to 2026-01-05T00:00:11.000Z") != std::string::npos);
   CHECK(run.out.find("2 arrived without a completion time (never answered)") != std::string::npos);
-  CHECK(run.out.find("\nstatus at -: ") != std::string::npos);
+  CHECK(run.out.find("\nstatus at 2026-01-05T00:01:00.000Z: ") != std::string::npos);
 }
 
 TEST_CASE("vigil replay: a reference declaring a tag of 2^40 values is refused with exit code 2, naming the value",

@@ -101,7 +101,10 @@ inline FeatureReport analyze_numeric(const NumericPlan& p, std::size_t i, const 
   if (r.recent_requests > 0) r.missing_rate = static_cast<double>(rt.missing) / static_cast<double>(r.recent_requests);
   if (recent_count > 0) {
     r.out_of_range_rate = static_cast<double>(recent.out_of_range(p)) / static_cast<double>(recent_count);
-    r.recent_mean = p.reference_mean + rt.shifted_sum / static_cast<double>(recent_count);
+    // Scaled back last: the mean distance plus the mean, both scaled, is in range whenever
+    // the recent mean is (with a reference mean near one end of the range and values near
+    // the other, the unscaled distance would not be).
+    r.recent_mean = (rt.shifted_sum / static_cast<double>(recent_count) + p.reference_mean * shift_scale) / shift_scale;
   }
   if (!p.has_reference) return r;
   numeric_drift(p, horizon, r.horizon_count, reference_rows, r);

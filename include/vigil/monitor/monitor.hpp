@@ -142,7 +142,8 @@ class Monitor {
 
   /// Requests accepted so far.
   std::uint64_t observed() const { return intake_.observed(); }
-  /// Latest event time seen, or passed to report(now) (NaN before either).
+  /// Latest event time seen (of an observe() or an on_arrival()), or passed to report(now)
+  /// (NaN before either).
   double latest_time() const { return intake_.latest_time(); }
 
  private:

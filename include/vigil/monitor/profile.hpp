@@ -66,12 +66,15 @@ class Profile {
         categorical_(schema_.categorical_count(), Categorical{CategoryCounts(category_capacity)}),
         outputs_(schema_.output_count()) {}
 
-  /// Adds one training row. Its schema must have this profile's shape.
+  /// Adds one training row. Its schema must name the same features and outputs at the same
+  /// indexes as this profile's (Schema::same_columns; tags are ignored): a row of another
+  /// schema, even one of the same shape with two names swapped, throws
+  /// vigil::invalid_argument.
   void add(const Observation& row) {
-    const Schema& s = row.schema();
-    if (s.numeric_count() != numeric_.size() || s.categorical_count() != categorical_.size() ||
-        s.output_count() != outputs_.size())
-      detail::throw_invalid_argument("Profile::add: the row's schema does not match the profile's");
+    if (!row.schema().same_columns(schema_))
+      detail::throw_invalid_argument(
+          "Profile::add: the row was made for another schema (other feature or output names, or "
+          "the same names at other indexes): make rows from the profile's schema()");
     for (std::uint32_t i = 0; i < numeric_.size(); ++i) {
       const NumericFeature f{i};
       Numeric& n = numeric_[i];

@@ -172,13 +172,24 @@ class Schema {
   /// features, categorical features, outputs and tags, with the same names at the same
   /// indexes. An Observation made for one can be filed by a Monitor of the other. O(names).
   bool same_layout(const Schema& other) const {
-    if (numeric_ != other.numeric_ || categorical_ != other.categorical_ || outputs_.size() != other.outputs_.size() ||
-        tags_.size() != other.tags_.size())
-      return false;
-    for (std::size_t i = 0; i < outputs_.size(); ++i)
-      if (outputs_[i].name != other.outputs_[i].name) return false;
+    if (!same_columns(other) || tags_.size() != other.tags_.size()) return false;
     for (std::size_t i = 0; i < tags_.size(); ++i)
       if (tags_[i].name != other.tags_[i].name) return false;
+    return true;
+  }
+
+  /// Like same_layout, tags aside: the same numeric features, categorical features and
+  /// outputs, with the same names at the same indexes. A training row made for one can be
+  /// added to a Profile of the other (a training profile has no tags). O(1) for a copy, else
+  /// O(names).
+  bool same_columns(const Schema& other) const {
+    if (numeric_.size() != other.numeric_.size() || categorical_.size() != other.categorical_.size() ||
+        outputs_.size() != other.outputs_.size())
+      return false;
+    if (id_ == other.id_) return true;
+    if (numeric_ != other.numeric_ || categorical_ != other.categorical_) return false;
+    for (std::size_t i = 0; i < outputs_.size(); ++i)
+      if (outputs_[i].name != other.outputs_[i].name) return false;
     return true;
   }
 

@@ -103,9 +103,50 @@ TEST_CASE("FeatureState: numeric bins and totals agree with lower_bound on the p
     const vigil::detail::NumericTotals t = summary.numeric_totals(p, i);
     CHECK(t.missing == missing[i]);
     CHECK(t.bad == bad[i]);
-    CHECK(t.shifted_sum == Approx(shift[i]).epsilon(1e-12));
+    CHECK(t.shifted_sum / vigil::detail::shift_scale == Approx(shift[i]).epsilon(1e-12));
     CHECK(summary.binned(p) + t.missing + t.bad == requests);
   }
   CHECK(missing[3] > 10000);  // `untrained` is set on a third of the first half's requests
   CHECK(all_finite == 20000);
+}
+
+TEST_CASE("FeatureState: sums of shifts near the double range are written in version 2, others in version 1",
+          "[feature_state]") {
+  vigil::Schema schema;
+  const vigil::NumericFeature x = schema.add_numeric("x");
+  vigil::Profile profile(schema);
+  vigil::Observation o(schema);
+  for (int i = 0; i < 100; ++i) profile.add(o.set(x, i));
+  const vigil::detail::FeaturePlan plan = vigil::detail::make_feature_plan(schema, profile, 10);
+  const auto round_trip = [&](const vigil::detail::FeatureState& s, std::uint8_t version) {
+    std::vector<std::uint8_t> bytes;
+    vigil::io::Writer w(bytes);
+    s.serialize(w);
+    vigil::io::Reader r(bytes.data(), bytes.size(), "feature state");
+    return vigil::detail::FeatureState::deserialize(r, plan, version);
+  };
+  const auto apply = [&](vigil::detail::FeatureState& s, double value) {
+    s.apply(plan, vigil::detail::Request{o.set(x, value), nullptr, std::numeric_limits<double>::quiet_NaN()});
+  };
+
+  vigil::detail::FeatureState ordinary(plan);
+  for (double v : {3.5, -20.0, 1e6}) apply(ordinary, v);
+  CHECK(ordinary.written_version() == 1);
+  CHECK(round_trip(ordinary, 1) == ordinary);
+  // Version 1 holds the unscaled sum, as its earlier writers did.
+  std::vector<std::uint8_t> bytes;
+  vigil::io::Writer w(bytes);
+  ordinary.serialize(w);
+  vigil::io::Reader r(bytes.data(), bytes.size(), "feature state");
+  vigil::detail::FeatureState unscaled(plan);
+  vigil::detail::read_counts(r, unscaled.numeric_bins, "bins");
+  vigil::detail::read_values(r, unscaled.numeric_shift, "shifts");
+  CHECK(unscaled.numeric_shift[0] == (3.5 - 49.5) + (-20.0 - 49.5) + (1e6 - 49.5));
+
+  vigil::detail::FeatureState extreme(plan);
+  apply(extreme, 1e308);
+  apply(extreme, 1e308);
+  CHECK(std::isfinite(extreme.numeric_shift[0]));
+  CHECK(extreme.written_version() == 2);
+  CHECK(round_trip(extreme, 2) == extreme);
 }

@@ -22,6 +22,15 @@
 namespace vigil {
 namespace detail {
 
+/// Factor of the request path's sums of shifts (FeatureState::numeric_shift): each holds
+/// Σ (x·2⁻⁶⁶ − mean·2⁻⁶⁶). A distance between two doubles is at most 2⁻⁶⁵ of the largest
+/// double once scaled, so fewer than 2⁶⁵ values (an interval counts requests in 64 bits) never
+/// overflow the sum, whereas the unscaled sum of two values of 1e308 was infinite. A power of
+/// two scales exactly: for every value and sum in the normal range each rounding is the
+/// unscaled one times 2⁻⁶⁶, so the mean read back is the same double as without the factor.
+/// Only distances below 2⁻⁹⁵⁶ (about 1.6e-288) land among the subnormals and keep fewer bits.
+inline constexpr double shift_scale = 0x1p-66;
+
 /// Flag of a grid cell holding more than BinLocator::window edges, in the 32-bit cells of
 /// the request path: the top bit, as BinLocator::locate_in_cell reads it in cells of any
 /// width.
@@ -35,12 +44,13 @@ struct GridLanes {
   const double* last_cell;
   const double* spare_cell;
   const std::int32_t* first_cell;
-  const double* mean;
+  const double* mean;  // the reference mean times shift_scale
 };
 
 /// The request path's SIMD step for n numeric values x: each one's grid cell in `cell` (its
 /// feature's spare cell unless finite) and, added to `shift`, each finite one's distance from
-/// its reference mean. With `AllFinite` the caller knows every value is finite (the usual
+/// its reference mean times shift_scale (x·shift_scale − mean·shift_scale: the product is
+/// exact, so a fused multiply-add would give the same result). With `AllFinite` the caller knows every value is finite (the usual
 /// request) and the step skips the test. Both variants compute the same numbers with the
 /// same operations (no fused multiply-add), so results do not depend on the CPU. Scalar:
 template <bool AllFinite = false>
@@ -50,7 +60,7 @@ VIGIL_INLINE void grid_cells_scalar(const GridLanes& lanes, const double* x, std
     const bool finite = AllFinite || std::fabs(x[j]) <= std::numeric_limits<double>::max();  // state `value`
     const double position = BinLocator::grid_position(g.low[j], g.scale[j], g.last_cell[j], x[j]);
     cell[j] = g.first_cell[j] + static_cast<std::int32_t>(finite ? position : g.spare_cell[j]);
-    shift[j] += (finite ? x[j] : g.mean[j]) - g.mean[j];  // adds 0 unless finite
+    shift[j] += (finite ? x[j] * shift_scale : g.mean[j]) - g.mean[j];  // adds 0 unless finite
   }
 }
 
@@ -70,13 +80,14 @@ VIGIL_INLINE void grid_cells_sse2(const GridLanes& lanes, const double* x, std::
   const __m128d largest = _mm_set1_pd(std::numeric_limits<double>::max());
   const __m128d magnitude = _mm_castsi128_pd(_mm_set1_epi64x(0x7fffffffffffffffLL));
   const __m128d zero = _mm_setzero_pd();
+  const __m128d factor = _mm_set1_pd(shift_scale);
   std::size_t j = 0;
   for (; j + 2 <= n; j += 2) {
     const __m128d v = _mm_loadu_pd(x + j);
     // As BinLocator::grid_position: max and min return their second operand for NaN.
     __m128d p = _mm_mul_pd(_mm_sub_pd(v, _mm_loadu_pd(g.low + j)), _mm_loadu_pd(g.scale + j));
     p = _mm_min_pd(_mm_max_pd(p, zero), _mm_loadu_pd(g.last_cell + j));
-    __m128d shifted = _mm_sub_pd(v, _mm_loadu_pd(g.mean + j));
+    __m128d shifted = _mm_sub_pd(_mm_mul_pd(v, factor), _mm_loadu_pd(g.mean + j));
     if constexpr (!AllFinite) {
       const __m128d finite = _mm_cmple_pd(_mm_and_pd(v, magnitude), largest);
       p = _mm_or_pd(_mm_and_pd(finite, p), _mm_andnot_pd(finite, _mm_loadu_pd(g.spare_cell + j)));

@@ -70,7 +70,7 @@ struct NumericLanes {
   LineVector<double> scale;
   LineVector<double> last_cell;
   LineVector<double> spare_cell;  // position of the spare cell relative to the first
-  LineVector<double> reference_mean;
+  LineVector<double> reference_mean;  // times shift_scale, as the sums of shifts hold it
   LineVector<std::int32_t> first_cell;  // of the feature's grid in `cells`
   LineVector<double> edges;
   /// Per grid cell of every feature, the index in `edges` of the feature's first edge above
@@ -91,7 +91,7 @@ struct NumericLanes {
     scale.push_back(locate.scale());
     last_cell.push_back(locate.last_cell());
     spare_cell.push_back(static_cast<double>(locate.cells().size()));
-    reference_mean.push_back(mean);
+    reference_mean.push_back(mean * shift_scale);
     first_cell.push_back(static_cast<std::int32_t>(cells.size()));
     for (const std::uint16_t c : locate.cells()) {
       const auto first = static_cast<std::uint32_t>(offset + (c & (BinLocator::dense - 1u)));

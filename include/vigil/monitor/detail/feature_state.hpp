@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -27,7 +28,7 @@ namespace detail {
 struct NumericTotals {
   std::uint64_t missing = 0;  // requests without the feature
   std::uint64_t bad = 0;      // NaN, ±inf or unparsable values
-  double shifted_sum = 0;     // Σ (x − reference mean): the mean without cancellation
+  double shifted_sum = 0;     // Σ (x − reference mean) × shift_scale: the mean without cancellation or overflow
 };
 
 /// Totals of one categorical feature (FeatureState::categorical_totals()), read off its
@@ -39,22 +40,22 @@ struct CategoricalTotals {
 };
 
 /// The feature family's state of one interval: per numeric feature its bins (with a spare
-/// bin for missing and bad values), Σ (x − reference mean) and bad values; per categorical
-/// feature a count per training category plus one for unseen values, and which unseen
-/// values came most.
+/// bin for missing and bad values), Σ (x − reference mean) × shift_scale and bad values;
+/// per categorical feature a count per training category plus one for unseen values, and
+/// which unseen values came most.
 /// Memory: 8 bytes per bin (a numeric feature has three more bins than edges), 16 per
 /// numeric feature, and per categorical feature 8 bytes per training category plus a
 /// CategoryCounts of 8 values, each at most Schema::max_value_bytes long (an Observation cuts
 /// longer ones), so at most 8 × (sizeof(std::string) + 36 + max_value_bytes + 1) bytes of
 /// unseen values whatever the requests hold (docs/guide.md, "Bounds").
 struct FeatureState {
-  static constexpr std::uint8_t format_version = 1;
+  static constexpr std::uint8_t format_version = 2;
   /// Unseen category values kept per categorical feature and interval.
   static constexpr std::size_t unseen_capacity = 8;
   // Written by one thread per request: cache lines of their own (detail::LineVector), shared
   // with nothing another thread writes.
   LineVector<std::uint64_t> numeric_bins;
-  LineVector<double> numeric_shift;       // per numeric feature: Σ (x − reference mean)
+  LineVector<double> numeric_shift;       // per numeric feature: Σ (x − reference mean) × shift_scale
   LineVector<std::uint64_t> numeric_bad;  // per numeric feature: NaN or ±inf values
   LineVector<std::uint64_t> categorical_bins;
   std::vector<CategoryCounts> unseen;     // which unseen labels, per categorical feature
@@ -101,10 +102,23 @@ struct FeatureState {
            a.categorical_bins == b.categorical_bins && a.unseen == b.unseen;
   }
 
-  /// Payload of format version 1 (docs/formats.md).
+  /// The format version serialize() writes: 1, whose shifts are unscaled sums, unless a sum
+  /// would overflow unscaled (values near the double range), then 2, whose are scaled. Most
+  /// states thus keep the bytes, and the readers, of version 1.
+  std::uint8_t written_version() const {
+    for (const double shift : numeric_shift)
+      if (std::isfinite(shift) && !std::isfinite(shift / shift_scale)) return 2;
+    return 1;
+  }
+  /// Payload of format version written_version() (docs/formats.md).
   void serialize(io::Writer& w) const {
     write_counts(w, numeric_bins);
-    write_values(w, numeric_shift);
+    if (written_version() == 1) {
+      w.varint(numeric_shift.size());
+      for (const double shift : numeric_shift) w.f64(shift / shift_scale);  // exact: a power of two
+    } else {
+      write_values(w, numeric_shift);
+    }
     write_counts(w, numeric_bad);
     write_counts(w, categorical_bins);
     w.varint(unseen.size());
@@ -113,10 +127,15 @@ struct FeatureState {
   /// Reads serialize()'s payload into a state shaped by `plan`; throws vigil::format_error
   /// when the sizes differ from the plan's or the unseen values were kept at another
   /// capacity.
-  static FeatureState deserialize(io::Reader& r, const FeaturePlan& plan) {
+  /// `version` is the one the payload was written in (1 or 2).
+  static FeatureState deserialize(io::Reader& r, const FeaturePlan& plan, std::uint8_t version = format_version) {
     FeatureState s(plan);
     read_counts(r, s.numeric_bins, "feature bins");
-    read_values(r, s.numeric_shift, "feature shifts");  // ±inf or NaN when values near the double range overflowed
+    // Version 1 may hold ±inf or NaN, as its writers left a sum that values near the double
+    // range overflowed.
+    read_values(r, s.numeric_shift, "feature shifts");
+    if (version == 1)
+      for (double& shift : s.numeric_shift) shift *= shift_scale;
     read_counts(r, s.numeric_bad, "bad feature values");
     read_counts(r, s.categorical_bins, "category bins");
     read_length(r, s.unseen.size(), "unseen categories");

@@ -60,7 +60,8 @@ class Intake final : public IntakeAccess {
 
   /// Moves event time forward to `t` without an event (ignored unless usable and later).
   void advance_time(double t);
-  /// Latest event time seen or advanced to; NaN before either.
+  /// Latest event time seen (of a request or of an arrival) or advanced to; NaN before
+  /// either.
   double latest_time() const;
   /// Hands every interval that ended at or before `now` to retention and moves retention's
   /// clock there, so quiet intervals exist. Returns the last interval closed.
@@ -484,7 +485,7 @@ inline double Intake::latest_time() const {
   double t = advanced_time_.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
     const Maintenance lock(shards_[i]);
-    t = std::max(t, shards_[i].latest);
+    t = std::max({t, shards_[i].latest, shards_[i].last_arrival});  // arrivals are events too
   }
   return t == -std::numeric_limits<double>::infinity() ? std::numeric_limits<double>::quiet_NaN() : t;
 }

@@ -147,9 +147,19 @@ struct BasicIntervalSummary {
     io::Writer p(payload);
     state<F>().serialize(p);
     w.u8(static_cast<std::uint8_t>(F::id));
-    w.u8(F::State::format_version);
+    w.u8(written_version(state<F>(), 0));
     w.varint(payload.size());
     w.bytes(payload.data(), payload.size());
+  }
+  // The version a state's serialize() wrote: its format_version, unless it chooses
+  // (FeatureState writes the oldest version that holds it).
+  template <class State>
+  static auto written_version(const State& s, int) -> decltype(s.written_version()) {
+    return s.written_version();
+  }
+  template <class State>
+  static std::uint8_t written_version(const State&, long) {
+    return State::format_version;
   }
   // A state whose format has had more than one version reads the version it was written in.
   template <class State, class StatePlan>
