@@ -115,7 +115,7 @@ TEST_CASE("bad input: a training CSV with a duplicate or empty column name exits
   TempDir dir("bad-input-names");
   Run run = bad_input_cli_profile(dir, "x,x,y\n1,2,3\n4,5,6\n");
   CHECK(run.code == 2);
-  CHECK(run.err == "vigil: " + (dir / "t.csv") + ": Schema: 'x' is already a numeric feature\n");
+  CHECK(run.err == "vigil: " + (dir / "t.csv") + ": column 'x' appears twice in the header (columns 1 and 2); rename one\n");
   run = bad_input_cli_profile(dir, "x,,y\n1,2,3\n4,5,6\n");
   CHECK(run.code == 2);
   CHECK(run.err == "vigil: " + (dir / "t.csv") + ": Schema: a numeric feature needs a name\n");
