@@ -360,9 +360,10 @@ TEST_CASE("vigil replay: no output option changes the alerts, on the demo", "[cl
       dir, {"replay", "--reference", dir / "reference.vigil", "--input",
             vigil_test::source_path("data/insects_demo/traffic.csv"), "--tag-columns", "host,model_version",
             "--latency-column", "latency_ms", "--label-column", "species"});
-  // 42 since PSI is the textbook formula: f03's horizon PSI reaches 0.201 at 10:33 (0.200 when
-  // ε was added to every bin) and crosses psi_alert.
-  CHECK(std::count(alerts.begin(), alerts.end(), '\n') == 42);
+  // f03's horizon PSI sits at psi_alert (0.2) around 10:33: 0.1997 with the reference digests
+  // merged every Profile::rows_per_compaction rows as they are built, so it stays a warning
+  // (0.201, an alert, when each digest merged once per 1,600 values).
+  CHECK(std::count(alerts.begin(), alerts.end(), '\n') == 41);
   // Every interval from the first row's to the last row's, the five without a request
   // (10:26-10:31) included.
   const std::vector<double> ends = interval_ends(dir / "intervals.csv");

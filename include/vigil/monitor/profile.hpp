@@ -30,10 +30,9 @@ namespace vigil {
 /// feature and output one TDigest at δ = 200 (≈ 6 KB once it holds many values, less for
 /// fewer) and under 0.5 KB of counts and moments; per categorical feature a CategoryCounts
 /// of at most `category_capacity` values. While building, each digest also buffers the values
-/// it has not merged yet, 8 bytes each in a buffer that doubles from 16 as rows arrive: a
-/// profile of at most 1,024 rows stays within twice the figure above per feature. From 1,025
-/// rows on, each digest holds its full sort buffers (8·δ values) and merge scratch, ≈ 74 KB,
-/// until compact() returns them.
+/// it has not merged yet, 8 bytes each in a buffer that doubles from 16 as rows arrive, and
+/// add() merges and releases those buffers every `rows_per_compaction` (512) rows: whatever
+/// the number of rows, a feature stays within twice the figure above while building.
 ///
 /// **Bad input**: NaN/inf feature values are counted as bad, not added; rows of another
 /// schema throw vigil::invalid_argument.
@@ -108,8 +107,14 @@ class Profile {
       }
       if (row.has_predicted(o)) r.classes.add(row.predicted(o));
     }
-    ++rows_;
+    // A profile may have hundreds of thousands of digests: merging their buffers every
+    // rows_per_compaction rows keeps each one near the size of its centroids.
+    if (++rows_ % rows_per_compaction == 0) compact();
   }
+
+  /// Rows between two compact() calls made by add(): each digest buffers at most this many
+  /// values, 8 bytes each.
+  static constexpr std::uint64_t rows_per_compaction = 512;
 
   /// Adds every row of another profile of the same schema (e.g. built in parallel).
   void merge(const Profile& other) {
