@@ -10,7 +10,7 @@
 
 namespace {
 
-constexpr double start = 1767225600;  // 2026-01-01T00:00:00Z, a whole minute
+constexpr double features_test_start = 1767225600;  // 2026-01-01T00:00:00Z, a whole minute
 
 // The figures of feature x after one interval of `values`, against a reference of 0..99.
 vigil::FeatureReport feature_after(const std::vector<double>& values) {
@@ -25,7 +25,7 @@ vigil::FeatureReport feature_after(const std::vector<double>& values) {
   vigil::Observation o(schema);
   for (std::size_t i = 0; i < values.size(); ++i) {
     o.clear();
-    monitor.observe(o.at(start + static_cast<double>(i) * 0.001).set(x, values[i]));
+    monitor.observe(o.at(features_test_start + static_cast<double>(i) * 0.001).set(x, values[i]));
   }
   const vigil::Report r = monitor.finish();
   REQUIRE(r.features.size() == 1);
