@@ -766,7 +766,7 @@ std::vector<std::uint8_t> raw_tdigest(double compression, double count, double s
 
 TEST_CASE("TDigest: deserialize refuses extremes that are not finite, ordered and the end centroids",
           "[tdigest][io]") {
-  const double inf = std::numeric_limits<double>::infinity();
+  const double infinity = std::numeric_limits<double>::infinity();
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const std::vector<RawCentroid> three = {{1, 1, true}, {2, 1, true}, {3, 1, true}};
   // The same bytes with consistent fields load, and are what serialize() writes.
@@ -776,11 +776,11 @@ TEST_CASE("TDigest: deserialize refuses extremes that are not finite, ordered an
   CHECK(back.quantile(0) == 1);
   CHECK(back.quantile(1) == 3);
   for (const auto& [min, max] : std::vector<std::pair<double, double>>{
-           {-inf, 3}, {1, inf}, {nan, 3}, {1, nan}, {0, 3}, {1, 4}, {3, 1}}) {
+           {-infinity, 3}, {1, infinity}, {nan, 3}, {1, nan}, {0, 3}, {1, 4}, {3, 1}}) {
     INFO("min " << min << ", max " << max);
     CHECK_THROWS_AS(TDigest<>::deserialize(raw_tdigest(100, 3, 6, min, max, three)), vigil::format_error);
   }
-  CHECK_THROWS_WITH(TDigest<>::deserialize(raw_tdigest(100, 3, 6, -inf, 3, three)), Catch::Contains("min -inf"));
+  CHECK_THROWS_WITH(TDigest<>::deserialize(raw_tdigest(100, 3, 6, -infinity, 3, three)), Catch::Contains("min -inf"));
   // An empty digest has NaN extremes and sum 0.
   CHECK(TDigest<>::deserialize(raw_tdigest(100, 0, 0, nan, nan, {})).empty());
   CHECK_THROWS_AS(TDigest<>::deserialize(raw_tdigest(100, 0, 0, 1, 2, {})), vigil::format_error);
