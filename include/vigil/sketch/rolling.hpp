@@ -109,9 +109,11 @@ class RunningStats {
   double population_variance() const { return count_ > 0 ? std::ldexp(m2_ / count_, 2 * exponent_) : nan(); }
   /// Square root of variance() (sample), finite whenever it is representable. NaN when
   /// count() ≤ 1.
-  double stddev() const { return count_ > 1 ? std::ldexp(std::sqrt(m2_ / (count_ - 1)), exponent_) : nan(); }
-  /// Square root of population_variance().
-  double population_stddev() const { return count_ > 0 ? std::ldexp(std::sqrt(m2_ / count_), exponent_) : nan(); }
+  double stddev() const { return count_ > 1 ? std::ldexp(std::sqrt(m2_) / std::sqrt(count_ - 1), exponent_) : nan(); }
+  /// Square root of population_variance(), always finite: at most half the range
+  /// (max − min) / 2 (Popoviciu's inequality), which also bounds its rounding when count()
+  /// is below 1 and M2 / count() leaves the double range.
+  double population_stddev() const;
   /// Smallest accepted value. NaN when empty.
   double min() const { return count_ > 0 ? min_ : nan(); }
   /// Largest accepted value. NaN when empty.
@@ -151,7 +153,9 @@ class RunningStats {
   /// What is wrong with this state, or an empty string when every invariant the queries
   /// rely on holds: count finite and ≥ 0; exponent in [0, max_exponent]; when empty, no mean
   /// or M2; otherwise shift, mean and M2 finite, M2 ≥ 0, min ≤ max finite, the shift (the
-  /// first value) and the mean within [min, max] up to rounding. deserialize() refuses the
+  /// first value) and the mean within [min, max] up to rounding, M2 within what values in
+  /// [min, max] allow (count·(max − min)², four times Popoviciu's bound, for rounding
+  /// and counts below 1). deserialize() refuses the
   /// states it reports; tests and fuzzers call it on states they build.
   std::string invariant_violation() const;
 
@@ -175,6 +179,7 @@ class RunningStats {
   void rescale(int exponent);
   static int rescale_step(double spread, double m2);
   void read_state(io::Reader& r, std::uint8_t version);
+  std::string m2_violation() const;
 
   double count_ = 0;
   double shift_ = 0;  // the first value; mean_ is the mean of (x − shift_)·2^−exponent_
@@ -250,8 +255,8 @@ class Ewma {
   /// With unit weights and a steady rate r it tends to r·half_life/ln 2.
   double weight() const { return weight_; }
   /// Kish's effective sample size W²/Σw²: how many equally weighted values the estimate is
-  /// worth. 0 when empty.
-  double effective_count() const { return weight2_ > 0 ? weight_ * weight_ / weight2_ : 0; }
+  /// worth, at most count() and finite even when W² exceeds the double range. 0 when empty.
+  double effective_count() const;
   /// Latest event time seen. NaN when empty.
   double latest_time() const { return count_ > 0 ? latest_ : nan(); }
   double half_life() const { return half_life_; }
@@ -280,7 +285,9 @@ class Ewma {
   /// What is wrong with this state, or an empty string when every invariant the queries
   /// rely on holds: half-life within [detail::min_half_life, detail::max_half_life]; W, Σw²
   /// and M2 finite and ≥ 0; mean and latest time finite; when empty, no state (latest time
-  /// 0); otherwise W > 0 and Σw² ≤ W² up to rounding. deserialize() refuses the states it
+  /// 0); otherwise W > 0, Σw² ≤ W² up to rounding, the effective count W²/Σw² at most
+  /// count() (when W ≥ 2^−400), |mean| ≤ value_limit and M2/W ≤ 2^900 (values within
+  /// ±value_limit spread less). deserialize() refuses the states it
   /// reports; tests and fuzzers call it on states they build.
   std::string invariant_violation() const;
 
@@ -295,6 +302,7 @@ class Ewma {
   // the result would leave the double range.
   bool accept(double x, double weight, double factor);
   void combine(const Ewma& decayed_to_same_time);
+  std::string spread_violation() const;
 
   double half_life_;
   double weight_ = 0;   // W, as of latest_
@@ -508,6 +516,13 @@ inline double RunningStats::mean() const {
   return m < min_ ? min_ : (m > max_ ? max_ : m);
 }
 
+inline double RunningStats::population_stddev() const {
+  if (!(count_ > 0)) return nan();
+  const double sd = std::ldexp(std::sqrt(m2_) / std::sqrt(count_), exponent_);
+  const double half_range = max_ / 2 - min_ / 2;
+  return sd < half_range ? sd : half_range;
+}
+
 inline void RunningStats::merge(const RunningStats& other) {
   if (other.count_ > 0 && !(count_ + other.count_ <= std::numeric_limits<double>::max()))
     detail::throw_invalid_argument("RunningStats::merge: total weight " + detail::to_text(count_) + " + " +
@@ -614,6 +629,19 @@ inline std::string RunningStats::invariant_violation() const {
   if (!(lo - slack <= mean_ && mean_ <= hi + slack))
     return "mean of the shifted values " + detail::to_text(mean_) + " lies outside [" + detail::to_text(min_) + ", " +
            detail::to_text(max_) + "]";
+  return m2_violation();
+}
+
+inline std::string RunningStats::m2_violation() const {
+  // Values within [min, max] spread at most (max − min)²/4 around their mean (Popoviciu's
+  // inequality), so M2 ≤ count·(max − min)²/4. The bound is checked on square roots, four
+  // times looser for rounding (count below 1 rounds the updates coarsely): an M2 beyond it
+  // would make the variance infinite or the standard deviation exceed the range.
+  const double range = std::ldexp(max_ / 2 - min_ / 2, 1 - exponent_);
+  const double bound = 2 * range * std::sqrt(count_) + 0x1p-500;
+  if (!(std::sqrt(m2_) <= bound))
+    return "M2 " + detail::to_text(m2_) + " exceeds what " + detail::to_text(count_) + " values within [" +
+           detail::to_text(min_) + ", " + detail::to_text(max_) + "] allow";
   return "";
 }
 
@@ -719,6 +747,15 @@ inline void Ewma::merge(const Ewma& other) {
   *this = a;
 }
 
+inline double Ewma::effective_count() const {
+  if (!(weight2_ > 0)) return 0;
+  // W² itself can leave the double range while W²/Σw² (at most count(), Cauchy–Schwarz)
+  // does not: divide first, by the factor that keeps the quotient in range.
+  const double n = weight_ >= 1 ? (weight_ / weight2_) * weight_ : weight_ / (weight2_ / weight_);
+  const double most = static_cast<double>(count_);
+  return n < most ? n : most;
+}
+
 inline double Ewma::variance() const {
   if (!(weight_ > 0)) return nan();
   const double denominator = weight_ - weight2_ / weight_;
@@ -784,6 +821,22 @@ inline std::string Ewma::invariant_violation() const {
   const double square = weight_ * weight_;
   if (weight2_ > square * (1 + 0x1p-30))
     return "sum of squared weights " + detail::to_text(weight2_) + " exceeds the squared weight " + detail::to_text(square);
+  return spread_violation();
+}
+
+inline std::string Ewma::spread_violation() const {
+  const double events = static_cast<double>(count_);
+  // Kish's effective count W²/Σw² is at most the number of values (Cauchy–Schwarz). Below
+  // W = 2^−400 the squares underflow and the bound says nothing.
+  if (weight_ >= 0x1p-400 && !((weight_ / weight2_) * weight_ <= events * (1 + 0x1p-30)))
+    return "weight " + detail::to_text(weight_) + " and sum of squared weights " + detail::to_text(weight2_) +
+           " give an effective count above the " + std::to_string(count_) + " values";
+  // Values lie within ±value_limit: so does their mean, and their variance M2/W is at most
+  // value_limit² (Popoviciu's inequality); the bounds leave room for rounding.
+  if (!(std::fabs(mean_) <= value_limit * (1 + 0x1p-20)))
+    return "mean " + detail::to_text(mean_) + " lies beyond the value limit";
+  if (!(m2_ <= 0x1p900 * weight_))
+    return "M2 " + detail::to_text(m2_) + " exceeds what values of weight " + detail::to_text(weight_) + " allow";
   return "";
 }
 
