@@ -266,11 +266,24 @@ inline void check_use(const vigil::Ewma& e) {
   must_not_throw("Ewma: add", [&] {
     vigil::Ewma a = e;
     const double t = e.empty() ? 1000.0 : e.latest_time();
+    // A count() that would overflow 64 bits is a documented refusal (invalid_argument),
+    // which must leave the state as it was.
+    const auto add = [&a](double x, double time, double weight) {
+      if (a.count() < std::numeric_limits<std::uint64_t>::max()) return a.add(x, time, weight);
+      const vigil::Ewma before = a;
+      try {
+        a.add(x, time, weight);
+      } catch (const vigil::invalid_argument&) {
+        require(a == before, "Ewma: an add overflowing count() changed the state");
+        return;
+      }
+      require(a.count() == before.count(), "Ewma: count() overflowed");
+    };
     double step = 0;
-    for (double x : probe_values()) a.add(x, t + (step += 0.5));
-    a.add(2.0, t - e.half_life());  // out of order
-    a.add(3.0, t + 1e6 * e.half_life());
-    a.add(4.0, t + 1e6 * e.half_life() + 1, 0.5);
+    for (double x : probe_values()) add(x, t + (step += 0.5), 1);
+    add(2.0, t - e.half_life(), 1);  // out of order
+    add(3.0, t + 1e6 * e.half_life(), 1);
+    add(4.0, t + 1e6 * e.half_life() + 1, 0.5);
     check_state(a);
     check_round_trip(a, read_ewma);
   });

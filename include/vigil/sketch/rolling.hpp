@@ -234,7 +234,8 @@ class Ewma {
   /// NaN/inf in `x` or `time`, |x| > value_limit and values that would overflow the state are
   /// counted in rejected(); a time earlier than the latest seen is applied with its decayed
   /// weight and counted in out_of_order() (and in rejected() when that weight is 0). A
-  /// weight that is not finite and positive throws vigil::invalid_argument.
+  /// weight that is not finite and positive throws vigil::invalid_argument, and so does a
+  /// value that would make count() overflow 64 bits (changing nothing).
   void add(double x, double time, double weight = 1);
 
   /// Combines two averages with the same half-life (for example, of two shards of one
@@ -620,6 +621,14 @@ inline std::string RunningStats::invariant_violation() const {
     return "min " + detail::to_text(min_) + " and max " + detail::to_text(max_) + " are invalid";
   if (!(min_ <= shift_ && shift_ <= max_))
     return "first value " + detail::to_text(shift_) + " lies outside [min, max]";
+  // add() and merge() keep M2 within m2_limit and the values within a few spread_limits of
+  // the first one, in units of 2^e (merges of merges add one spread_limit a level): so
+  // squares of offsets and sums of them stay finite.
+  if (!(m2_ <= m2_limit * (1 + 0x1p-40)))
+    return "M2 " + detail::to_text(m2_) + " exceeds 2^1000 in units of 2^" + std::to_string(2 * exponent_);
+  if (!(std::fabs(scaled_offset(min_)) <= 0x1p500 && std::fabs(scaled_offset(max_)) <= 0x1p500))
+    return "min " + detail::to_text(min_) + " or max " + detail::to_text(max_) + " lies beyond 2^500 units of 2^" +
+           std::to_string(exponent_) + " from the first value " + detail::to_text(shift_);
   // The mean of values in [min, max], in units of 2^e relative to the first value, with room
   // for the rounding of the updates.
   const double lo = scaled_offset(min_);
@@ -681,6 +690,8 @@ inline void Ewma::add(double x, double time, double weight) {
     return;
   }
   detail::check_weight("Ewma", weight);
+  if (VIGIL_UNLIKELY(count_ == std::numeric_limits<std::uint64_t>::max()))
+    detail::throw_invalid_argument("Ewma::add: a value would overflow the count " + std::to_string(count_));
   double factor = 1;
   if (count_ > 0 && time >= latest_) {
     factor = detail::decay_factor(time - latest_, half_life_);
