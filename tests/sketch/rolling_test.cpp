@@ -807,3 +807,27 @@ TEST_CASE("Ewma: a value that would overflow count() throws and changes nothing"
   CHECK(full.rejected() == 1);
   CHECK(full.count() == std::numeric_limits<std::uint64_t>::max());
 }
+
+TEST_CASE("RunningStats: a weight far above the count never makes M2 negative", "[rolling][extremes]") {
+  vigil::RunningStats s;
+  s.add(23);
+  s.add(92);
+  // With 10³⁰⁰ against 2 the new mean rounds past 5.8, and w·δ·(y − mean) came out negative.
+  s.add(5.8, 1e300);
+  CHECK(s.invariant_violation().empty());
+  CHECK(s.population_variance() >= 0);
+  CHECK(s.mean() == Approx(5.8));
+  CHECK(vigil::RunningStats::deserialize(s.serialize()) == s);
+}
+
+TEST_CASE("Ewma: a long pause after large weights decays Σw² without underflow", "[rolling][extremes]") {
+  vigil::Ewma e(1);
+  e.add(1, 0, 1e150);
+  // 600 half-lives: the factor 2^−600 squared underflows, the decayed Σw² (about 2^−204)
+  // does not; the new value's 10⁻⁶⁰ squared is far below it.
+  e.add(2, 600, 1e-60);
+  CHECK(e.effective_count() <= 2);
+  CHECK(e.effective_count() == Approx(1).epsilon(1e-6));
+  CHECK(e.invariant_violation().empty());
+  CHECK(vigil::Ewma::deserialize(e.serialize()) == e);
+}

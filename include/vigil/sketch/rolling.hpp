@@ -77,7 +77,7 @@ class RunningStats {
       const double total = count_ + weight;
       const double delta = y - mean_;
       const double mean = mean_ + delta * (weight / total);
-      const double m2 = m2_ + weight * delta * (y - mean);
+      const double m2 = m2_ + m2_increment(weight, delta, y - mean, total);
       if (VIGIL_LIKELY(m2 <= m2_limit)) {
         count_ = total;
         mean_ = mean;
@@ -168,6 +168,13 @@ class RunningStats {
   static double nan() { return std::numeric_limits<double>::quiet_NaN(); }
   [[noreturn]] VIGIL_NOINLINE static inline void bad_weight(double weight, double count);
   inline void add_scaled(double x, double weight);
+  // West's increment of M2, w·δ·(y − new mean), which equals w·δ²·count/total ≥ 0. A weight
+  // far above the count rounds the new mean to either side of y: the product then has the
+  // wrong sign (−inf once w·δ overflows), and the second form, never negative, is used.
+  double m2_increment(double weight, double delta, double to_new_mean, double total) const {
+    const double increment = weight * delta * to_new_mean;
+    return increment >= 0 ? increment : delta * (count_ / total) * delta * weight;
+  }
   void extend_range(double x) {
     if (x < min_) min_ = x;
     if (x > max_) max_ = x;
@@ -454,6 +461,13 @@ inline void check_weight(const char* type, double weight) {
 
 // 2^(−Δt/h) for Δt ≥ 0.
 inline double decay_factor(double elapsed, double half_life) { return std::exp2(-elapsed / half_life); }
+
+// A sum of squared weights decayed by `factor` (squared). Below 2^−500 the square of the
+// factor underflows while the decayed sum need not (large weights, a long pause): then the
+// factor is applied twice.
+inline double decay_squared(double sum2, double factor) {
+  return factor >= 0x1p-500 ? sum2 * (factor * factor) : sum2 * factor * factor;
+}
 }  // namespace detail
 
 void RunningStats::bad_weight(double weight, double count) {
@@ -492,7 +506,7 @@ inline void RunningStats::add_scaled(double x, double weight) {
     const double total = count_ + weight;
     const double delta = y - mean_;
     const double mean = mean_ + delta * (weight / total);
-    const double m2 = m2_ + weight * delta * (y - mean);
+    const double m2 = m2_ + m2_increment(weight, delta, y - mean, total);
     if ((std::fabs(y) <= spread_limit && m2 <= m2_limit) || exponent_ == max_exponent) {
       count_ = total;
       mean_ = mean;
@@ -659,14 +673,14 @@ inline Ewma::Ewma(double half_life) : half_life_(half_life) { detail::check_half
 inline void Ewma::decay_to(double time) {
   const double factor = detail::decay_factor(time - latest_, half_life_);
   weight_ *= factor;
-  weight2_ *= factor * factor;
+  weight2_ = detail::decay_squared(weight2_, factor);
   m2_ *= factor;
   latest_ = time;
 }
 
 inline bool Ewma::accept(double x, double weight, double factor) {
   const double total = weight_ * factor + weight;
-  const double total2 = weight2_ * (factor * factor) + weight * weight;
+  const double total2 = detail::decay_squared(weight2_, factor) + weight * weight;
   const double delta = x - mean_;
   const double mean = mean_ + delta * (weight / total);
   double m2 = m2_ * factor + weight * delta * (x - mean);
