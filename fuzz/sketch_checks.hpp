@@ -176,6 +176,23 @@ void check_use(const vigil::BasicLogHistogram<Counter>& h) {
 // ---------------------------------------------------------------------------------------
 // RunningStats
 
+/// Merges `other` into `into`; true when the merge was refused with the documented
+/// vigil::invalid_argument whose message says one of `reasons`, and `into` still equals
+/// `before` (the copy taken before). Any other exception propagates to must_not_throw().
+template <class T, class... Reasons>
+bool refused_unchanged(T& into, const T& other, const Reasons&... reasons) {
+  const T before = into;
+  try {
+    into.merge(other);
+    return false;
+  } catch (const vigil::invalid_argument& e) {
+    const std::string what = e.what();
+    if (!((what.find(reasons) != std::string::npos) || ...)) throw;
+    require(into == before, "a refused merge changed the state");
+    return true;
+  }
+}
+
 inline void check_state(const vigil::RunningStats& s) {
   require(s.count() >= 0 && std::isfinite(s.count()), "RunningStats: count() not finite and >= 0");
   if (s.empty()) {
@@ -185,9 +202,20 @@ inline void check_state(const vigil::RunningStats& s) {
   require(std::isfinite(s.min()) && std::isfinite(s.max()) && s.min() <= s.max(),
           "RunningStats: min and max not finite and ordered");
   require(std::isfinite(s.mean()) && within(s.mean(), s.min(), s.max()), "RunningStats: mean not finite or outside [min, max]");
-  require(std::isfinite(s.population_variance()) && s.population_variance() >= 0,
-          "RunningStats: population variance not finite and >= 0");
-  if (s.count() > 1) require(std::isfinite(s.variance()) && s.variance() >= 0, "RunningStats: variance not finite and >= 0");
+  // The variances are +inf when the spread of values near the double range exceeds the
+  // largest double (documented); the standard deviation then stays finite and its square
+  // overflows too.
+  const double half_range = s.max() / 2 - s.min() / 2;
+  const double psd = s.population_stddev();
+  require(std::isfinite(psd) && psd >= 0 && psd <= half_range * (1 + 1e-12),
+          "RunningStats: population stddev not finite, >= 0 and within half the range");
+  require(s.population_variance() >= 0, "RunningStats: population variance NaN or < 0");
+  require(std::isfinite(s.population_variance()) || psd >= 0x1p508,
+          "RunningStats: population variance infinite though the stddev is small");
+  if (s.count() > 1) {
+    require(s.variance() >= 0 && s.stddev() >= 0, "RunningStats: variance or stddev NaN or < 0");
+    require(std::isfinite(s.variance()) || s.stddev() >= 0x1p508, "RunningStats: variance infinite though the stddev is small");
+  }
 }
 
 inline vigil::RunningStats read_running_stats(const std::vector<std::uint8_t>& bytes) {
@@ -198,8 +226,8 @@ inline void check_use(const vigil::RunningStats& s) {
   check_round_trip(s, read_running_stats);
   must_not_throw("RunningStats: merge with itself", [&] {
     vigil::RunningStats m = s;
-    m.merge(s);
-    check_state(m);
+    // Documented refusal: a total weight beyond the double range, leaving the state as it was.
+    if (!refused_unchanged(m, s, "total weight")) check_state(m);
   });
   must_not_throw("RunningStats: add", [&] {
     vigil::RunningStats a = s;
@@ -231,17 +259,31 @@ inline void check_use(const vigil::Ewma& e) {
   check_round_trip(e, read_ewma);
   must_not_throw("Ewma: merge with itself", [&] {
     vigil::Ewma m = e;
-    m.merge(e);
-    check_state(m);
+    // Documented refusals: counts overflowing 64 bits, a combined state beyond the double
+    // range; both leave the state as it was.
+    if (!refused_unchanged(m, e, "overflow", "double range")) check_state(m);
   });
   must_not_throw("Ewma: add", [&] {
     vigil::Ewma a = e;
     const double t = e.empty() ? 1000.0 : e.latest_time();
+    // A count() that would overflow 64 bits is a documented refusal (invalid_argument),
+    // which must leave the state as it was.
+    const auto add = [&a](double x, double time, double weight) {
+      if (a.count() < std::numeric_limits<std::uint64_t>::max()) return a.add(x, time, weight);
+      const vigil::Ewma before = a;
+      try {
+        a.add(x, time, weight);
+      } catch (const vigil::invalid_argument&) {
+        require(a == before, "Ewma: an add overflowing count() changed the state");
+        return;
+      }
+      require(a.count() == before.count(), "Ewma: count() overflowed");
+    };
     double step = 0;
-    for (double x : probe_values()) a.add(x, t + (step += 0.5));
-    a.add(2.0, t - e.half_life());  // out of order
-    a.add(3.0, t + 1e6 * e.half_life());
-    a.add(4.0, t + 1e6 * e.half_life() + 1, 0.5);
+    for (double x : probe_values()) add(x, t + (step += 0.5), 1);
+    add(2.0, t - e.half_life(), 1);  // out of order
+    add(3.0, t + 1e6 * e.half_life(), 1);
+    add(4.0, t + 1e6 * e.half_life() + 1, 0.5);
     check_state(a);
     check_round_trip(a, read_ewma);
   });
@@ -253,8 +295,12 @@ inline void check_state(const vigil::EventRate& r) {
   if (std::isnan(r.start_time())) return;
   require(std::isfinite(r.latest_time()) && r.latest_time() >= r.start_time(), "EventRate: latest time before the start");
   for (double later : {1.0, r.half_life(), 1e3 * r.half_life()}) {
-    const double rate = r.rate(r.latest_time() + later);
-    require(std::isfinite(rate) && rate >= 0, "EventRate: rate not finite and >= 0");
+    const double time = r.latest_time() + later;
+    const double rate = r.rate(time);
+    require(!(rate < 0) && !std::isinf(rate), "EventRate: rate infinite or < 0");
+    // NaN is documented before any exposure: where times are so large that adding `later`
+    // does not move them past the start by more than min_exposure.
+    require(!std::isnan(rate) || !(time - r.start_time() >= 0x1p-898), "EventRate: rate NaN after an exposure");
   }
 }
 
@@ -266,19 +312,32 @@ inline void check_use(const vigil::EventRate& r) {
   check_round_trip(r, read_event_rate);
   must_not_throw("EventRate: merge with itself", [&] {
     vigil::EventRate m = r;
-    m.merge(r);
-    check_state(m);
+    // Documented refusal: event counts overflowing 64 bits, leaving the state as it was.
+    if (!refused_unchanged(m, r, "overflow")) check_state(m);
   });
   must_not_throw("EventRate: add", [&] {
     vigil::EventRate a = r;
     const double t = std::isnan(r.latest_time()) ? 1000.0 : r.latest_time();
+    // A count() that would overflow 64 bits is a documented refusal (invalid_argument),
+    // which must leave the state as it was.
+    const auto add = [&a](double time, std::uint64_t n) {
+      if (n <= std::numeric_limits<std::uint64_t>::max() - a.count()) return a.add(time, n);
+      const vigil::EventRate before = a;
+      bool refused = false;
+      try {
+        a.add(time, n);
+      } catch (const vigil::invalid_argument&) {
+        refused = true;
+      }
+      require(refused && a == before, "EventRate: an overflowing add was not refused or changed the state");
+    };
     a.start(t);
-    a.add(t + 1);
-    a.add(t + 2, 1000);
-    a.add(t - r.half_life(), 2);  // out of order
+    add(t + 1, 1);
+    add(t + 2, 1000);
+    add(t - r.half_life(), 2);  // out of order
     a.add(std::numeric_limits<double>::quiet_NaN());
-    a.add(t + 1e6 * r.half_life(), 1);
-    a.add(t + 1e6 * r.half_life() + 1, std::uint64_t{1} << 40);
+    add(t + 1e6 * r.half_life(), 1);
+    add(t + 1e6 * r.half_life() + 1, std::uint64_t{1} << 40);
     check_state(a);
     check_round_trip(a, read_event_rate);
   });

@@ -710,3 +710,124 @@ TEST_CASE("EventRate: the reader refuses states the queries cannot rely on; rate
   CHECK(full.count() == std::numeric_limits<std::uint64_t>::max());
   CHECK_THROWS_AS(full.merge(r), vigil::invalid_argument);
 }
+
+TEST_CASE("RunningStats: the reader refuses an M2 the range of the values cannot hold", "[rolling][extremes]") {
+  vigil::RunningStats s;
+  s.add(0);
+  s.add(1);
+  const std::vector<std::uint8_t> bytes = s.serialize();
+  // Layout after the header: count 8, first value 16, mean 24, M2 32, min 40, max 48.
+  // Two values in [0, 1] have M2 ≤ 1/2; 10³⁰⁰ would give a variance of 10³⁰⁰.
+  CHECK_THROWS_AS(vigil::RunningStats::deserialize(with_f64(bytes, 32, 1e300)), vigil::format_error);
+  CHECK(vigil::RunningStats::deserialize(with_f64(bytes, 32, 0.5)).population_variance() == 0.25);
+  // A weight of 10⁻³⁰⁰ in all: M2 = 1 over it is an infinite variance of values in [0, 1].
+  CHECK_THROWS_AS(vigil::RunningStats::deserialize(with_f64(with_f64(bytes, 8, 1e-300), 32, 1)), vigil::format_error);
+
+  // Values ±2^499 apart, at exponent 0: add() and merge() keep M2 ≤ 2^1000 (rescaling
+  // beyond it); a larger one, whose updates would overflow, is refused.
+  vigil::RunningStats wide;
+  wide.add(-0x1p440);
+  wide.add(0x1p440);
+  REQUIRE(wide.exponent() == 0);
+  const std::vector<std::uint8_t> wide_bytes = wide.serialize();
+  CHECK(vigil::RunningStats::deserialize(wide_bytes) == wide);
+  CHECK_THROWS_AS(vigil::RunningStats::deserialize(with_f64(wide_bytes, 32, 0x1p1010)), vigil::format_error);
+  // A maximum 2^1010 from the first value at exponent 0 is no state add() or merge() makes.
+  CHECK_THROWS_AS(vigil::RunningStats::deserialize(with_f64(wide_bytes, 48, 0x1p1010)), vigil::format_error);
+}
+
+TEST_CASE("RunningStats: a total weight below 1 keeps the standard deviation finite", "[rolling][extremes]") {
+  vigil::RunningStats s;
+  s.add(-1e300, 1e-300);
+  s.add(1e300, 1e-300);
+  REQUIRE(s.count() == 2e-300);
+  // The variance 10⁶⁰⁰ exceeds the double range; its square root does not.
+  CHECK(s.population_variance() == std::numeric_limits<double>::infinity());
+  CHECK(s.population_stddev() == Approx(1e300).epsilon(1e-9));
+  CHECK(s.invariant_violation().empty());
+  CHECK(vigil::RunningStats::deserialize(s.serialize()) == s);
+}
+
+TEST_CASE("RunningStats: the population standard deviation stays within half the range", "[rolling][extremes]") {
+  vigil::RunningStats s;
+  s.add(0);
+  s.add(1);
+  // M2 = 2 for two values in [0, 1] (exactly 1/2), within the rounding room the reader
+  // leaves: the standard deviation is still at most (max − min) / 2 (Popoviciu).
+  const vigil::RunningStats loose = vigil::RunningStats::deserialize(with_f64(s.serialize(), 32, 2));
+  CHECK(loose.population_stddev() == 0.5);
+  CHECK(s.population_stddev() == 0.5);
+}
+
+TEST_CASE("Ewma: the effective count stays finite and within count()", "[rolling][extremes]") {
+  vigil::Ewma e(30);
+  for (int i = 0; i < 2000; ++i) e.add(1, 10);
+  std::vector<std::uint8_t> bytes = e.serialize();
+  // Layout after the header: half-life 8, W 16, Σw² 24, mean 32, M2 40, latest 48, then the
+  // varints count, out of order, rejected.
+  CHECK_THROWS_AS(vigil::Ewma::deserialize(with_f64(bytes, 24, 1)), vigil::format_error);  // 2000² / 1 > 2000
+  // 2^61 values, W = 2^540 and Σw² = 2^1020: W² leaves the double range, W²/Σw² = 2^60
+  // does not.
+  bytes.resize(56);
+  vigil::io::Writer w(bytes);
+  w.varint(std::uint64_t{1} << 61);
+  w.varint(0);
+  w.varint(0);
+  const vigil::Ewma big = vigil::Ewma::deserialize(with_f64(with_f64(bytes, 16, 0x1p540), 24, 0x1p1020));
+  CHECK(big.effective_count() == 0x1p60);
+  // An effective count above the number of values is no state add() or merge() makes.
+  CHECK_THROWS_AS(vigil::Ewma::deserialize(with_f64(with_f64(bytes, 16, 0x1p540), 24, 0x1p1010)), vigil::format_error);
+}
+
+TEST_CASE("Ewma: the reader refuses a spread or a mean beyond the value limit", "[rolling][extremes]") {
+  vigil::Ewma e(30);
+  e.add(1, 10);
+  const std::vector<std::uint8_t> bytes = e.serialize();
+  // W = 10⁻³²⁰ and M2 = 1: a variance of 10³²⁰ from values within ±2^448.
+  CHECK_THROWS_AS(vigil::Ewma::deserialize(with_f64(with_f64(with_f64(bytes, 16, 1e-320), 24, 0), 40, 1)),
+                  vigil::format_error);
+  CHECK_THROWS_AS(vigil::Ewma::deserialize(with_f64(bytes, 32, 1e300)), vigil::format_error);  // mean
+}
+
+TEST_CASE("Ewma: a value that would overflow count() throws and changes nothing", "[rolling][extremes]") {
+  vigil::Ewma e(30);
+  e.add(1, 10);
+  std::vector<std::uint8_t> bytes = e.serialize();
+  // The varints after latest time (offset 56): count, out of order, rejected.
+  bytes.resize(56);
+  vigil::io::Writer w(bytes);
+  w.varint(std::numeric_limits<std::uint64_t>::max());
+  w.varint(0);
+  w.varint(0);
+  vigil::Ewma full = vigil::Ewma::deserialize(bytes);
+  const vigil::Ewma before = full;
+  CHECK_THROWS_AS(full.add(2, 11), vigil::invalid_argument);
+  CHECK(full == before);
+  full.add(std::numeric_limits<double>::quiet_NaN(), 11);  // refused values are only counted
+  CHECK(full.rejected() == 1);
+  CHECK(full.count() == std::numeric_limits<std::uint64_t>::max());
+}
+
+TEST_CASE("RunningStats: a weight far above the count never makes M2 negative", "[rolling][extremes]") {
+  vigil::RunningStats s;
+  s.add(23);
+  s.add(92);
+  // With 10³⁰⁰ against 2 the new mean rounds past 5.8, and w·δ·(y − mean) came out negative.
+  s.add(5.8, 1e300);
+  CHECK(s.invariant_violation().empty());
+  CHECK(s.population_variance() >= 0);
+  CHECK(s.mean() == Approx(5.8));
+  CHECK(vigil::RunningStats::deserialize(s.serialize()) == s);
+}
+
+TEST_CASE("Ewma: a long pause after large weights decays Σw² without underflow", "[rolling][extremes]") {
+  vigil::Ewma e(1);
+  e.add(1, 0, 1e150);
+  // 600 half-lives: the factor 2^−600 squared underflows, the decayed Σw² (about 2^−204)
+  // does not; the new value's 10⁻⁶⁰ squared is far below it.
+  e.add(2, 600, 1e-60);
+  CHECK(e.effective_count() <= 2);
+  CHECK(e.effective_count() == Approx(1).epsilon(1e-6));
+  CHECK(e.invariant_violation().empty());
+  CHECK(vigil::Ewma::deserialize(e.serialize()) == e);
+}

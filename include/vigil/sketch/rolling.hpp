@@ -77,7 +77,7 @@ class RunningStats {
       const double total = count_ + weight;
       const double delta = y - mean_;
       const double mean = mean_ + delta * (weight / total);
-      const double m2 = m2_ + weight * delta * (y - mean);
+      const double m2 = m2_ + m2_increment(weight, delta, y - mean, total);
       if (VIGIL_LIKELY(m2 <= m2_limit)) {
         count_ = total;
         mean_ = mean;
@@ -109,9 +109,11 @@ class RunningStats {
   double population_variance() const { return count_ > 0 ? std::ldexp(m2_ / count_, 2 * exponent_) : nan(); }
   /// Square root of variance() (sample), finite whenever it is representable. NaN when
   /// count() ≤ 1.
-  double stddev() const { return count_ > 1 ? std::ldexp(std::sqrt(m2_ / (count_ - 1)), exponent_) : nan(); }
-  /// Square root of population_variance().
-  double population_stddev() const { return count_ > 0 ? std::ldexp(std::sqrt(m2_ / count_), exponent_) : nan(); }
+  double stddev() const { return count_ > 1 ? std::ldexp(std::sqrt(m2_) / std::sqrt(count_ - 1), exponent_) : nan(); }
+  /// Square root of population_variance(), always finite: at most half the range
+  /// (max − min) / 2 (Popoviciu's inequality), which also bounds its rounding when count()
+  /// is below 1 and M2 / count() leaves the double range.
+  double population_stddev() const;
   /// Smallest accepted value. NaN when empty.
   double min() const { return count_ > 0 ? min_ : nan(); }
   /// Largest accepted value. NaN when empty.
@@ -151,7 +153,9 @@ class RunningStats {
   /// What is wrong with this state, or an empty string when every invariant the queries
   /// rely on holds: count finite and ≥ 0; exponent in [0, max_exponent]; when empty, no mean
   /// or M2; otherwise shift, mean and M2 finite, M2 ≥ 0, min ≤ max finite, the shift (the
-  /// first value) and the mean within [min, max] up to rounding. deserialize() refuses the
+  /// first value) and the mean within [min, max] up to rounding, M2 within what values in
+  /// [min, max] allow (count·(max − min)², four times Popoviciu's bound, for rounding
+  /// and counts below 1). deserialize() refuses the
   /// states it reports; tests and fuzzers call it on states they build.
   std::string invariant_violation() const;
 
@@ -164,6 +168,13 @@ class RunningStats {
   static double nan() { return std::numeric_limits<double>::quiet_NaN(); }
   [[noreturn]] VIGIL_NOINLINE static inline void bad_weight(double weight, double count);
   inline void add_scaled(double x, double weight);
+  // West's increment of M2, w·δ·(y − new mean), which equals w·δ²·count/total ≥ 0. A weight
+  // far above the count rounds the new mean to either side of y: the product then has the
+  // wrong sign (−inf once w·δ overflows), and the second form, never negative, is used.
+  double m2_increment(double weight, double delta, double to_new_mean, double total) const {
+    const double increment = weight * delta * to_new_mean;
+    return increment >= 0 ? increment : delta * (count_ / total) * delta * weight;
+  }
   void extend_range(double x) {
     if (x < min_) min_ = x;
     if (x > max_) max_ = x;
@@ -175,6 +186,7 @@ class RunningStats {
   void rescale(int exponent);
   static int rescale_step(double spread, double m2);
   void read_state(io::Reader& r, std::uint8_t version);
+  std::string m2_violation() const;
 
   double count_ = 0;
   double shift_ = 0;  // the first value; mean_ is the mean of (x − shift_)·2^−exponent_
@@ -229,7 +241,8 @@ class Ewma {
   /// NaN/inf in `x` or `time`, |x| > value_limit and values that would overflow the state are
   /// counted in rejected(); a time earlier than the latest seen is applied with its decayed
   /// weight and counted in out_of_order() (and in rejected() when that weight is 0). A
-  /// weight that is not finite and positive throws vigil::invalid_argument.
+  /// weight that is not finite and positive throws vigil::invalid_argument, and so does a
+  /// value that would make count() overflow 64 bits (changing nothing).
   void add(double x, double time, double weight = 1);
 
   /// Combines two averages with the same half-life (for example, of two shards of one
@@ -250,8 +263,8 @@ class Ewma {
   /// With unit weights and a steady rate r it tends to r·half_life/ln 2.
   double weight() const { return weight_; }
   /// Kish's effective sample size W²/Σw²: how many equally weighted values the estimate is
-  /// worth. 0 when empty.
-  double effective_count() const { return weight2_ > 0 ? weight_ * weight_ / weight2_ : 0; }
+  /// worth, at most count() and finite even when W² exceeds the double range. 0 when empty.
+  double effective_count() const;
   /// Latest event time seen. NaN when empty.
   double latest_time() const { return count_ > 0 ? latest_ : nan(); }
   double half_life() const { return half_life_; }
@@ -280,7 +293,9 @@ class Ewma {
   /// What is wrong with this state, or an empty string when every invariant the queries
   /// rely on holds: half-life within [detail::min_half_life, detail::max_half_life]; W, Σw²
   /// and M2 finite and ≥ 0; mean and latest time finite; when empty, no state (latest time
-  /// 0); otherwise W > 0 and Σw² ≤ W² up to rounding. deserialize() refuses the states it
+  /// 0); otherwise W > 0, Σw² ≤ W² up to rounding, the effective count W²/Σw² at most
+  /// count() (when W ≥ 2^−400), |mean| ≤ value_limit and M2/W ≤ 2^900 (values within
+  /// ±value_limit spread less). deserialize() refuses the states it
   /// reports; tests and fuzzers call it on states they build.
   std::string invariant_violation() const;
 
@@ -295,6 +310,7 @@ class Ewma {
   // the result would leave the double range.
   bool accept(double x, double weight, double factor);
   void combine(const Ewma& decayed_to_same_time);
+  std::string spread_violation() const;
 
   double half_life_;
   double weight_ = 0;   // W, as of latest_
@@ -445,6 +461,13 @@ inline void check_weight(const char* type, double weight) {
 
 // 2^(−Δt/h) for Δt ≥ 0.
 inline double decay_factor(double elapsed, double half_life) { return std::exp2(-elapsed / half_life); }
+
+// A sum of squared weights decayed by `factor` (squared). Below 2^−500 the square of the
+// factor underflows while the decayed sum need not (large weights, a long pause): then the
+// factor is applied twice.
+inline double decay_squared(double sum2, double factor) {
+  return factor >= 0x1p-500 ? sum2 * (factor * factor) : sum2 * factor * factor;
+}
 }  // namespace detail
 
 void RunningStats::bad_weight(double weight, double count) {
@@ -483,7 +506,7 @@ inline void RunningStats::add_scaled(double x, double weight) {
     const double total = count_ + weight;
     const double delta = y - mean_;
     const double mean = mean_ + delta * (weight / total);
-    const double m2 = m2_ + weight * delta * (y - mean);
+    const double m2 = m2_ + m2_increment(weight, delta, y - mean, total);
     if ((std::fabs(y) <= spread_limit && m2 <= m2_limit) || exponent_ == max_exponent) {
       count_ = total;
       mean_ = mean;
@@ -506,6 +529,13 @@ inline double RunningStats::mean() const {
                               : std::ldexp(std::ldexp(shift_, -exponent_) + mean_, exponent_);
   }
   return m < min_ ? min_ : (m > max_ ? max_ : m);
+}
+
+inline double RunningStats::population_stddev() const {
+  if (!(count_ > 0)) return nan();
+  const double sd = std::ldexp(std::sqrt(m2_) / std::sqrt(count_), exponent_);
+  const double half_range = max_ / 2 - min_ / 2;
+  return sd < half_range ? sd : half_range;
 }
 
 inline void RunningStats::merge(const RunningStats& other) {
@@ -605,6 +635,14 @@ inline std::string RunningStats::invariant_violation() const {
     return "min " + detail::to_text(min_) + " and max " + detail::to_text(max_) + " are invalid";
   if (!(min_ <= shift_ && shift_ <= max_))
     return "first value " + detail::to_text(shift_) + " lies outside [min, max]";
+  // add() and merge() keep M2 within m2_limit and the values within a few spread_limits of
+  // the first one, in units of 2^e (merges of merges add one spread_limit a level): so
+  // squares of offsets and sums of them stay finite.
+  if (!(m2_ <= m2_limit * (1 + 0x1p-40)))
+    return "M2 " + detail::to_text(m2_) + " exceeds 2^1000 in units of 2^" + std::to_string(2 * exponent_);
+  if (!(std::fabs(scaled_offset(min_)) <= 0x1p500 && std::fabs(scaled_offset(max_)) <= 0x1p500))
+    return "min " + detail::to_text(min_) + " or max " + detail::to_text(max_) + " lies beyond 2^500 units of 2^" +
+           std::to_string(exponent_) + " from the first value " + detail::to_text(shift_);
   // The mean of values in [min, max], in units of 2^e relative to the first value, with room
   // for the rounding of the updates.
   const double lo = scaled_offset(min_);
@@ -614,6 +652,19 @@ inline std::string RunningStats::invariant_violation() const {
   if (!(lo - slack <= mean_ && mean_ <= hi + slack))
     return "mean of the shifted values " + detail::to_text(mean_) + " lies outside [" + detail::to_text(min_) + ", " +
            detail::to_text(max_) + "]";
+  return m2_violation();
+}
+
+inline std::string RunningStats::m2_violation() const {
+  // Values within [min, max] spread at most (max − min)²/4 around their mean (Popoviciu's
+  // inequality), so M2 ≤ count·(max − min)²/4. The bound is checked on square roots, four
+  // times looser for rounding (count below 1 rounds the updates coarsely): an M2 beyond it
+  // would make the variance infinite or the standard deviation exceed the range.
+  const double range = std::ldexp(max_ / 2 - min_ / 2, 1 - exponent_);
+  const double bound = 2 * range * std::sqrt(count_) + 0x1p-500;
+  if (!(std::sqrt(m2_) <= bound))
+    return "M2 " + detail::to_text(m2_) + " exceeds what " + detail::to_text(count_) + " values within [" +
+           detail::to_text(min_) + ", " + detail::to_text(max_) + "] allow";
   return "";
 }
 
@@ -622,14 +673,14 @@ inline Ewma::Ewma(double half_life) : half_life_(half_life) { detail::check_half
 inline void Ewma::decay_to(double time) {
   const double factor = detail::decay_factor(time - latest_, half_life_);
   weight_ *= factor;
-  weight2_ *= factor * factor;
+  weight2_ = detail::decay_squared(weight2_, factor);
   m2_ *= factor;
   latest_ = time;
 }
 
 inline bool Ewma::accept(double x, double weight, double factor) {
   const double total = weight_ * factor + weight;
-  const double total2 = weight2_ * (factor * factor) + weight * weight;
+  const double total2 = detail::decay_squared(weight2_, factor) + weight * weight;
   const double delta = x - mean_;
   const double mean = mean_ + delta * (weight / total);
   double m2 = m2_ * factor + weight * delta * (x - mean);
@@ -653,6 +704,8 @@ inline void Ewma::add(double x, double time, double weight) {
     return;
   }
   detail::check_weight("Ewma", weight);
+  if (VIGIL_UNLIKELY(count_ == std::numeric_limits<std::uint64_t>::max()))
+    detail::throw_invalid_argument("Ewma::add: a value would overflow the count " + std::to_string(count_));
   double factor = 1;
   if (count_ > 0 && time >= latest_) {
     factor = detail::decay_factor(time - latest_, half_life_);
@@ -717,6 +770,15 @@ inline void Ewma::merge(const Ewma& other) {
   a.rejected_ += b.rejected_;
   a.out_of_order_ += b.out_of_order_;
   *this = a;
+}
+
+inline double Ewma::effective_count() const {
+  if (!(weight2_ > 0)) return 0;
+  // W² itself can leave the double range while W²/Σw² (at most count(), Cauchy–Schwarz)
+  // does not: divide first, by the factor that keeps the quotient in range.
+  const double n = weight_ >= 1 ? (weight_ / weight2_) * weight_ : weight_ / (weight2_ / weight_);
+  const double most = static_cast<double>(count_);
+  return n < most ? n : most;
 }
 
 inline double Ewma::variance() const {
@@ -784,6 +846,22 @@ inline std::string Ewma::invariant_violation() const {
   const double square = weight_ * weight_;
   if (weight2_ > square * (1 + 0x1p-30))
     return "sum of squared weights " + detail::to_text(weight2_) + " exceeds the squared weight " + detail::to_text(square);
+  return spread_violation();
+}
+
+inline std::string Ewma::spread_violation() const {
+  const double events = static_cast<double>(count_);
+  // Kish's effective count W²/Σw² is at most the number of values (Cauchy–Schwarz). Below
+  // W = 2^−400 the squares underflow and the bound says nothing.
+  if (weight_ >= 0x1p-400 && !((weight_ / weight2_) * weight_ <= events * (1 + 0x1p-30)))
+    return "weight " + detail::to_text(weight_) + " and sum of squared weights " + detail::to_text(weight2_) +
+           " give an effective count above the " + std::to_string(count_) + " values";
+  // Values lie within ±value_limit: so does their mean, and their variance M2/W is at most
+  // value_limit² (Popoviciu's inequality); the bounds leave room for rounding.
+  if (!(std::fabs(mean_) <= value_limit * (1 + 0x1p-20)))
+    return "mean " + detail::to_text(mean_) + " lies beyond the value limit";
+  if (!(m2_ <= 0x1p900 * weight_))
+    return "M2 " + detail::to_text(m2_) + " exceeds what values of weight " + detail::to_text(weight_) + " allow";
   return "";
 }
 
