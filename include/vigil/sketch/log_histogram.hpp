@@ -275,6 +275,7 @@ class BasicLogHistogram {
   std::uint64_t at(std::int64_t index) const;
   std::uint64_t read_buckets(io::Reader& r, std::uint64_t total);
   void restore_totals(const detail::LogHistogramTotals& totals, std::uint64_t count);
+  void check_extremes_at_buckets(io::Reader& r, const detail::LogHistogramTotals& totals) const;
 
   LogHistogramOptions options_;
   detail::LogIndexer indexer_;
