@@ -693,8 +693,11 @@ bool TDigest<Real>::equals(const TDigest& other) const {
       return other.with_flushed([&a](const TDigest& b) { return a.equals(b); });
     });
   }
+  // A running sum of values near ±1.8e308 of both signs is inf − inf = NaN (mean() then uses
+  // the centroids): two such digests hold the same data.
+  const bool same_sum = sum_ == other.sum_ || (std::isnan(sum_) && std::isnan(other.sum_));
   if (compression_ != other.compression_ || scale_ != other.scale_ || count_ != other.count_ ||
-      sum_ != other.sum_ || rejected_ != other.rejected_ || centroids_ != other.centroids_ ||
+      !same_sum || rejected_ != other.rejected_ || centroids_ != other.centroids_ ||
       single_ != other.single_)
     return false;
   return count_ == 0 || (min_ == other.min_ && max_ == other.max_);
