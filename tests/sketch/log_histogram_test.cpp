@@ -863,3 +863,27 @@ TEST_CASE("LogHistogram: subnormal buckets at fine scales may have equal rounded
   CHECK(buckets[0].upper == std::numeric_limits<double>::denorm_min());
   CHECK(vigil::detail::log_histogram_invariant_violation(h).empty());
 }
+
+TEST_CASE("LogHistogram: underflow and overflow merged from other windows read back wherever they lie",
+          "[log_histogram]") {
+  // A window starting at 1e3: 500 is underflow there, and lies above this histogram's bucket.
+  LogHistogramOptions high;
+  high.lowest = 1e3;
+  ConcurrentLogHistogram windowed(high);
+  windowed.record(500.0);
+  LogHistogram h;
+  h.record(1.0);
+  h.merge(windowed);
+  REQUIRE(h.underflow() == 1);
+  REQUIRE(h.max() == 500.0);
+  CHECK(LogHistogram::deserialize(h.serialize()) == h);
+  // Default window (2^-20 .. 2^12): 1e6 is overflow, 1e-9 underflow, around a bucket at 5.
+  ConcurrentLogHistogram around;
+  around.record(1e6);
+  around.record(1e-9);
+  LogHistogram g;
+  g.record(5.0);
+  g.merge(around);
+  CHECK(LogHistogram::deserialize(g.serialize()) == g);
+  CHECK(ConcurrentLogHistogram::deserialize(around.serialize()) == around);
+}

@@ -646,29 +646,31 @@ std::uint64_t BasicLogHistogram<Counter>::read_buckets(io::Reader& r, std::uint6
 }
 
 // Min and max must lie where the counts are: min in the zero bucket when it holds values,
-// otherwise above the threshold and in the first non-empty bucket (or below it, in the
-// underflow); max in the last non-empty bucket (or above it, in the overflow), or in the zero
-// bucket when nothing lies above it. Called on a non-empty histogram with valid extremes.
+// otherwise above the threshold; max above the threshold unless only the zero bucket holds
+// values. Without underflow and overflow, min lies in the first non-empty bucket (unless in
+// the zero bucket) and max in the last. Underflow and overflow keep no edges once merged
+// (another histogram's window may lie anywhere), so with them min lies at or below the first
+// bucket and max at or above the last. Called on a non-empty histogram with valid extremes.
 template <class Counter>
 void BasicLogHistogram<Counter>::check_extremes_at_buckets(io::Reader& r, const detail::LogHistogramTotals& t) const {
   std::int64_t lo;
   std::int64_t hi;
   const bool any = used_range(lo, hi);
-  const bool above_zero = any || t.underflow != 0 || t.overflow != 0;
+  const bool outside = t.underflow != 0 || t.overflow != 0;
   const std::string where = " with zero threshold " + detail::to_text(zero_threshold_) + ", zero count " +
                             std::to_string(t.zero) + ", underflow " + std::to_string(t.underflow) + ", overflow " +
                             std::to_string(t.overflow);
   if (t.zero != 0 ? !(t.min <= zero_threshold_) : !(t.min > zero_threshold_))
     r.fail("min " + detail::to_text(t.min) + where);
-  if (above_zero ? !(t.max > zero_threshold_) : !(t.max <= zero_threshold_))
+  if (any || outside ? !(t.max > zero_threshold_) : !(t.max <= zero_threshold_))
     r.fail("max " + detail::to_text(t.max) + where);
   if (!any) return;
   const std::int64_t at_min = t.zero != 0 ? lo : bucket_index(t.min);
   const std::int64_t at_max = bucket_index(t.max);
-  if (t.underflow == 0 ? at_min != lo : at_min > lo)
+  if (outside ? at_min > lo : at_min != lo)
     r.fail("min " + detail::to_text(t.min) + " lies in bucket " + std::to_string(at_min) +
            ", the first non-empty bucket is " + std::to_string(lo));
-  if (t.overflow == 0 ? at_max != hi : at_max < hi)
+  if (outside ? at_max < hi : at_max != hi)
     r.fail("max " + detail::to_text(t.max) + " lies in bucket " + std::to_string(at_max) +
            ", the last non-empty bucket is " + std::to_string(hi));
 }
