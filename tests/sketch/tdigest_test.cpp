@@ -936,3 +936,20 @@ TEST_CASE("TDigest: a digest whose running sum overflowed to NaN equals its own 
   CHECK(TDigest<>::deserialize(added.serialize()) == added);
   CHECK(std::isfinite(added.mean()));
 }
+
+TEST_CASE("TDigest: quantile(1) is max() when the count is too large to absorb a unit weight", "[tdigest]") {
+  // 2^63 + 1 rounds to 2^63: the last value's weight is lost from count(), and the knots
+  // before it already reach the count.
+  TDigest<> d(10);
+  d.add(0.0, 0x1p62);
+  d.add(5.0, 0x1p62);
+  d.add(1e300);
+  CHECK(d.max() == 1e300);
+  CHECK(d.quantile(1) == 1e300);
+  const std::vector<double> qs{0.0, 0.5, 1.0};
+  std::vector<double> out(qs.size());
+  d.quantiles(qs.data(), qs.size(), out.data());
+  CHECK(out[2] == 1e300);
+  CHECK(out[0] == d.quantile(0));
+  CHECK(out[1] == d.quantile(0.5));
+}

@@ -496,6 +496,10 @@ inline double fraction_between(double a, double b, double x) {
 
 template <class Real>
 double TDigest<Real>::quantile_flushed(double q) const {
+  // The ranks are sums of weights in doubles: once the count passes 2^53, a unit weight added
+  // to it may be lost to rounding and a knot before the last already reach the count. The
+  // largest value is exact, so q = 1 takes it directly.
+  if (q == 1) return static_cast<double>(max_);
   const double target = q * count_;
   double prev_rank = 0;
   double prev_value = static_cast<double>(min_);
@@ -577,7 +581,9 @@ void TDigest<Real>::quantiles_flushed(const double* q, std::size_t n, double* ou
                           return false;
                         });
   for (; j < n; ++j) out[j] = static_cast<double>(max_);
-  for (std::size_t i = 0; i < n; ++i) out[i] = std::clamp(out[i], static_cast<double>(min_), static_cast<double>(max_));
+  // q = 1 is max() exactly, as in quantile_flushed().
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = q[i] == 1 ? static_cast<double>(max_) : std::clamp(out[i], static_cast<double>(min_), static_cast<double>(max_));
 }
 
 template <class Real>
