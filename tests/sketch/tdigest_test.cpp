@@ -953,3 +953,13 @@ TEST_CASE("TDigest: quantile(1) is max() when the count is too large to absorb a
   CHECK(out[0] == d.quantile(0));
   CHECK(out[1] == d.quantile(0.5));
 }
+
+TEST_CASE("TDigest: a last weight lost in the rounding of a count beyond 2^53 reads back", "[tdigest]") {
+  TDigest<> d(10);
+  d.add(0.0, 0x1p62);
+  d.add(5.0, 0x1p62);
+  d.add(1e300);
+  const TDigest<> back = TDigest<>::deserialize(d.serialize());
+  CHECK(back == d);
+  CHECK(back.quantile(1) == 1e300);
+}
