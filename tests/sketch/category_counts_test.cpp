@@ -284,11 +284,11 @@ struct RawEntry {
 };
 
 std::vector<std::uint8_t> raw_counts(std::uint64_t capacity, std::uint64_t total, std::uint64_t error_bound,
-                                     const std::vector<RawEntry>& entries) {
+                                     const std::vector<RawEntry>& entries, std::uint64_t missing = 0) {
   std::vector<std::uint8_t> out;
   vigil::io::Writer w(out);
   w.header(vigil::io::TypeId::category_counts, 1);
-  for (std::uint64_t v : {capacity, total, std::uint64_t{0}, error_bound, std::uint64_t{entries.size()}}) w.varint(v);
+  for (std::uint64_t v : {capacity, total, missing, error_bound, std::uint64_t{entries.size()}}) w.varint(v);
   for (const RawEntry& e : entries) {
     w.string(e.value);
     w.varint(e.count);
@@ -343,4 +343,19 @@ TEST_CASE("CategoryCounts: every summary add() and merge() build keeps its invar
     }
   }
   CHECK_FALSE(fleet.exact());
+}
+
+TEST_CASE("CategoryCounts: deserialize refuses a total and missing count whose merge would overflow 64 bits",
+          "[category_counts]") {
+  const std::uint64_t limit = std::uint64_t{1} << 62;
+  auto at_limit = vigil::CategoryCounts::deserialize(raw_counts(4, limit - 5, 0, {{"a", limit - 5, 0}}, 5));
+  at_limit.merge(vigil::CategoryCounts(at_limit));
+  CHECK(at_limit.count() == 2 * limit);
+  CHECK(at_limit.missing_rate() >= 0);
+  CHECK(at_limit.missing_rate() <= 1);
+  // count() = total + missing would wrap 64 bits: a missing rate far above 1.
+  CHECK_THROWS_WITH(vigil::CategoryCounts::deserialize(raw_counts(4, 1, 0, {{"a", 1, 0}}, ~std::uint64_t{0})),
+                    Catch::Contains("more than 2^62"));
+  CHECK_THROWS_WITH(vigil::CategoryCounts::deserialize(raw_counts(4, limit - 4, 0, {{"a", limit - 4, 0}}, 5)),
+                    Catch::Contains("more than 2^62"));
 }

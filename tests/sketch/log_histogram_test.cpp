@@ -705,6 +705,13 @@ std::vector<std::uint8_t> raw_histogram(int scale, double sum, double min, doubl
   return out;
 }
 
+// The largest double in bucket `index` of `h` (the bucket's rounded upper edge, or the double
+// below it when that edge rounded up into the next bucket).
+double largest_in(const LogHistogram& h, std::int64_t index) {
+  const double upper = std::min(h.bucket_upper(index), DBL_MAX);
+  return h.bucket_index(upper) > index ? std::nextafter(upper, 0.0) : upper;
+}
+
 }  // namespace
 
 TEST_CASE("LogHistogram: deserialize refuses buckets no double reaches, so later records never throw",
@@ -732,13 +739,18 @@ TEST_CASE("LogHistogram: deserialize refuses buckets no double reaches, so later
                                      highest + 2, highest + 5000}) {
       for (const std::size_t n : {std::size_t{1}, std::size_t{2}}) {
         INFO("scale " << scale << ", first " << first << ", " << n << " buckets");
-        const bool reachable = first >= lowest && first + static_cast<std::int64_t>(n) - 1 <= highest;
+        const std::int64_t last = first + static_cast<std::int64_t>(n) - 1;
+        // Min in the first bucket, max in the last (where doubles exist there at all: among
+        // the subnormals at fine scales a bucket can hold none).
+        const double min = largest_in(at, std::clamp(first, lowest, highest));
+        const double max = largest_in(at, std::clamp(last, lowest, highest));
+        const bool reachable = first >= lowest && last <= highest && at.bucket_index(min) == first &&
+                               at.bucket_index(max) == last;
         out_of_reach += reachable ? 0 : 1;
-        // Sum, min and max that fit the counts: one value, or two adding up to the max.
-        const double value = std::min(at.bucket_lower(std::clamp(first, lowest, highest) + 1), DBL_MAX);
+        const double sum = n == 1 ? min : std::min(min + max, DBL_MAX);
         const std::vector<std::uint64_t> counts(n, 1);
         try {
-          LogHistogram h = LogHistogram::deserialize(raw_histogram(scale, value, n == 1 ? value : value / 4, value, first, counts));
+          LogHistogram h = LogHistogram::deserialize(raw_histogram(scale, sum, min, max, first, counts));
           CHECK(reachable);
           INFO(vigil::detail::log_histogram_invariant_violation(h));
           CHECK(vigil::detail::log_histogram_invariant_violation(h).empty());
@@ -799,4 +811,79 @@ TEST_CASE("LogHistogram: values near the double range keep the sum finite", "[lo
   CHECK(LogHistogram::deserialize(raw_histogram(0, 6.5, 3, 3.5, 1, {2})).mean() == 3.25);
   // One value has min = max.
   CHECK_THROWS_AS(LogHistogram::deserialize(raw_histogram(0, 3.5, 3, 3.5, 1, {1})), vigil::format_error);
+}
+
+TEST_CASE("LogHistogram: deserialize refuses min and max that lie apart from the counts", "[log_histogram]") {
+  // Scale 0: 3.0 lies in bucket 1, (2, 4]; 6.0 in bucket 2, (4, 8].
+  CHECK_NOTHROW(LogHistogram::deserialize(raw_histogram(0, 9.0, 3.0, 6.0, 1, {1, 1})));
+  // A max far above the last counted bucket: quantile(1) would be a value no bucket holds.
+  CHECK_THROWS_WITH(LogHistogram::deserialize(raw_histogram(0, 9.0, 3.0, 1e10, 1, {1, 1})),
+                    Catch::Contains("the last non-empty bucket"));
+  // A min below the first counted bucket.
+  CHECK_THROWS_WITH(LogHistogram::deserialize(raw_histogram(0, 6.5, 0.5, 6.0, 1, {1, 1})),
+                    Catch::Contains("the first non-empty bucket"));
+  // Values only in the zero bucket, but a max above the zero threshold 0.
+  CHECK_THROWS_WITH(LogHistogram::deserialize(raw_histogram(0, 2.0, 0.0, 2.0, 0, {}, 2)), Catch::Contains("max 2"));
+  // The zero bucket holds values, but min is above the threshold.
+  CHECK_THROWS_WITH(LogHistogram::deserialize(raw_histogram(0, 6.0, 3.0, 3.0, 1, {1}, 1)), Catch::Contains("min 3"));
+}
+
+TEST_CASE("LogHistogram: deserialize refuses counts whose merge would overflow 64 bits", "[log_histogram]") {
+  const std::uint64_t limit = std::uint64_t{1} << 62;
+  LogHistogram at_limit = LogHistogram::deserialize(raw_histogram(0, 0.0, 0.0, 0.0, 0, {}, limit));
+  at_limit.merge(LogHistogram(at_limit));
+  CHECK(at_limit.count() == 2 * limit);
+  CHECK_THROWS_WITH(LogHistogram::deserialize(raw_histogram(0, 0.0, 0.0, 0.0, 0, {}, limit + 1)),
+                    Catch::Contains("above 2^62"));
+}
+
+TEST_CASE("LogHistogram: a zero threshold of -0.0 is 0 and survives the bytes", "[log_histogram]") {
+  LogHistogramOptions options;
+  options.scale = -7;
+  options.zero_threshold = -0.0;
+  LogHistogram h(options);
+  CHECK_FALSE(std::signbit(h.zero_threshold()));
+  h.record(std::numeric_limits<double>::denorm_min());
+  h.record(1e-310);
+  const LogHistogram back = LogHistogram::deserialize(h.serialize());
+  CHECK(back == h);
+  CHECK(LogHistogram::deserialize(back.serialize()) == h);
+}
+
+TEST_CASE("LogHistogram: subnormal buckets at fine scales may have equal rounded edges", "[log_histogram]") {
+  LogHistogramOptions options;
+  options.scale = 5;
+  options.max_buckets = std::size_t{1} << 20;
+  LogHistogram h(options);
+  h.record(std::numeric_limits<double>::denorm_min());
+  const auto buckets = h.buckets();
+  REQUIRE(buckets.size() == 1);
+  // b^i and b^(i+1) both round to the least subnormal: edges ordered, not strictly.
+  CHECK(buckets[0].lower <= buckets[0].upper);
+  CHECK(buckets[0].upper == std::numeric_limits<double>::denorm_min());
+  CHECK(vigil::detail::log_histogram_invariant_violation(h).empty());
+}
+
+TEST_CASE("LogHistogram: underflow and overflow merged from other windows read back wherever they lie",
+          "[log_histogram]") {
+  // A window starting at 1e3: 500 is underflow there, and lies above this histogram's bucket.
+  LogHistogramOptions high;
+  high.lowest = 1e3;
+  ConcurrentLogHistogram windowed(high);
+  windowed.record(500.0);
+  LogHistogram h;
+  h.record(1.0);
+  h.merge(windowed);
+  REQUIRE(h.underflow() == 1);
+  REQUIRE(h.max() == 500.0);
+  CHECK(LogHistogram::deserialize(h.serialize()) == h);
+  // Default window (2^-20 .. 2^12): 1e6 is overflow, 1e-9 underflow, around a bucket at 5.
+  ConcurrentLogHistogram around;
+  around.record(1e6);
+  around.record(1e-9);
+  LogHistogram g;
+  g.record(5.0);
+  g.merge(around);
+  CHECK(LogHistogram::deserialize(g.serialize()) == g);
+  CHECK(ConcurrentLogHistogram::deserialize(around.serialize()) == around);
 }

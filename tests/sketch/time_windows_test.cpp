@@ -1,6 +1,7 @@
 #include <vigil/sketch/time_windows.hpp>
 
 #include <vigil/sketch/category_counts.hpp>
+#include <vigil/sketch/log_histogram.hpp>
 #include <vigil/sketch/rolling.hpp>
 #include <vigil/sketch/tdigest.hpp>
 
@@ -413,4 +414,27 @@ TEST_CASE("TimeWindows: bad options", "[time_windows]") {
   CHECK_THROWS_AS(W(vigil::RunningStats(), o), vigil::invalid_argument);
   o.lateness = std::numeric_limits<double>::quiet_NaN();
   CHECK_THROWS_AS(W(vigil::RunningStats(), o), vigil::invalid_argument);
+}
+
+TEST_CASE("TimeWindows: deserialize refuses an interval sketch with options other than the prototype's",
+          "[time_windows]") {
+  vigil::LogHistogramOptions plain;
+  vigil::LogHistogramOptions other = plain;
+  other.zero_threshold = 1e-3;
+  const std::vector<std::uint8_t> plain_bytes = vigil::LogHistogram(plain).serialize();
+  const std::vector<std::uint8_t> other_bytes = vigil::LogHistogram(other).serialize();
+  REQUIRE(plain_bytes.size() == other_bytes.size());
+  vigil::TimeWindows<vigil::LogHistogram> w(vigil::LogHistogram(plain), small_options());
+  w.at(1000.0)->record(2.0);
+  std::vector<std::uint8_t> bytes = w.serialize();
+  CHECK(vigil::TimeWindows<vigil::LogHistogram>::deserialize(bytes).merge_last(600).count() == 1);
+  // The prototype comes first, then the fine intervals: the first empty interval after the
+  // prototype gets a histogram with another zero threshold, which no merge would accept.
+  const auto prototype = std::search(bytes.begin(), bytes.end(), plain_bytes.begin(), plain_bytes.end());
+  REQUIRE(prototype != bytes.end());
+  const auto interval = std::search(prototype + 1, bytes.end(), plain_bytes.begin(), plain_bytes.end());
+  REQUIRE(interval != bytes.end());
+  std::copy(other_bytes.begin(), other_bytes.end(), interval);
+  CHECK_THROWS_WITH(vigil::TimeWindows<vigil::LogHistogram>::deserialize(bytes),
+                    Catch::Contains("options other than the prototype's"));
 }

@@ -47,6 +47,13 @@ struct LogHistogramOptions {
   double lowest = 1.0 / (1 << 20);
 };
 
+/// The same configuration: every field equal.
+inline bool operator==(const LogHistogramOptions& a, const LogHistogramOptions& b) {
+  return a.scale == b.scale && a.zero_threshold == b.zero_threshold && a.max_buckets == b.max_buckets &&
+         a.lowest == b.lowest;
+}
+inline bool operator!=(const LogHistogramOptions& a, const LogHistogramOptions& b) { return !(a == b); }
+
 /// A histogram of non-negative values over exponentially growing buckets, with the bucket
 /// layout of OpenTelemetry exponential histograms and Prometheus native histograms.
 ///
@@ -275,6 +282,7 @@ class BasicLogHistogram {
   std::uint64_t at(std::int64_t index) const;
   std::uint64_t read_buckets(io::Reader& r, std::uint64_t total);
   void restore_totals(const detail::LogHistogramTotals& totals, std::uint64_t count);
+  void check_extremes_at_buckets(io::Reader& r, const detail::LogHistogramTotals& totals) const;
 
   LogHistogramOptions options_;
   detail::LogIndexer indexer_;

@@ -196,7 +196,7 @@ class TimeWindows {
               std::vector<Sketch>&& coarse);
   static Sketch read_sketch(io::Reader& r);
   static TimeWindowsOptions read_options(io::Reader& r, std::int64_t& ratio);
-  static std::vector<Sketch> read_sketches(io::Reader& r, std::size_t n);
+  static std::vector<Sketch> read_sketches(io::Reader& r, std::size_t n, const Sketch& prototype);
   void restore_clock(io::Reader& r, bool started, std::int64_t current, std::int64_t first, bool coarse_started,
                      std::int64_t coarse_current, double watermark);
 
@@ -228,6 +228,14 @@ template <class T, class = void>
 struct has_clear : std::false_type {};
 template <class T>
 struct has_clear<T, std::void_t<decltype(std::declval<T&>().clear())>> : std::true_type {};
+// Sketches whose options() can be compared: each interval of a TimeWindows holds the
+// prototype's options (reset() clears a sketch in place, keeping its own).
+template <class T, class = void>
+struct has_comparable_options : std::false_type {};
+template <class T>
+struct has_comparable_options<
+    T, std::void_t<decltype(bool(std::declval<const T&>().options() == std::declval<const T&>().options()))>>
+    : std::true_type {};
 
 // Interval indices stay well inside int64 for any time a double can hold to the second.
 inline constexpr double time_windows_max_index = 9.0e15;
@@ -515,10 +523,18 @@ TimeWindowsOptions TimeWindows<Sketch>::read_options(io::Reader& r, std::int64_t
 
 // n sketches, each built as it is read: memory grows with the bytes actually read, not with
 // the declared count (no reserve(n), no copies of the prototype).
+// Each must have the prototype's options: a later merge_range() would throw on a histogram
+// with another zero threshold, and reset() would keep the foreign options.
 template <class Sketch>
-std::vector<Sketch> TimeWindows<Sketch>::read_sketches(io::Reader& r, std::size_t n) {
+std::vector<Sketch> TimeWindows<Sketch>::read_sketches(io::Reader& r, std::size_t n, const Sketch& prototype) {
   std::vector<Sketch> sketches;
-  for (std::size_t i = 0; i < n; ++i) sketches.push_back(read_sketch(r));
+  for (std::size_t i = 0; i < n; ++i) {
+    sketches.push_back(read_sketch(r));
+    if constexpr (detail::has_comparable_options<Sketch>::value) {
+      if (!(sketches.back().options() == prototype.options()))
+        r.fail("an interval's sketch has options other than the prototype's");
+    }
+  }
   return sketches;
 }
 
@@ -562,8 +578,8 @@ TimeWindows<Sketch> TimeWindows<Sketch>::deserialize(const void* data, std::size
   const double watermark = r.f64();
   const std::uint64_t late = r.varint(), rejected = r.varint();
   Sketch prototype = read_sketch(r);
-  std::vector<Sketch> fine = read_sketches(r, o.fine_count);
-  std::vector<Sketch> coarse = read_sketches(r, o.coarse_count);
+  std::vector<Sketch> fine = read_sketches(r, o.fine_count, prototype);
+  std::vector<Sketch> coarse = read_sketches(r, o.coarse_count, prototype);
   r.finish();
   TimeWindows w(std::move(prototype), o, ratio, std::move(fine), std::move(coarse));
   w.restore_clock(r, flags == 1, current, first, coarse_started, coarse_current, watermark);

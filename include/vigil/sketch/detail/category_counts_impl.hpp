@@ -360,6 +360,11 @@ inline CategoryCounts CategoryCounts::deserialize(const void* data, std::size_t 
   CategoryCounts c(static_cast<std::size_t>(capacity));
   c.total_ = r.varint();
   c.missing_ = r.varint();
+  // Below 2^62 observations, count() and the counts of a merge never wrap 64 bits.
+  constexpr std::uint64_t max_observations = std::uint64_t(1) << 62;
+  if (c.total_ > max_observations || c.missing_ > max_observations - c.total_)
+    r.fail("total " + std::to_string(c.total_) + " and missing " + std::to_string(c.missing_) +
+           " add up to more than 2^62");
   c.floor_ = r.varint();
   if (c.floor_ > c.total_ / capacity) r.fail("error bound " + std::to_string(c.floor_) + " exceeds total/capacity");
   const std::size_t n = r.count(3);  // an empty value and two one-byte varints at least

@@ -50,9 +50,12 @@ inline std::int64_t unzigzag(std::uint64_t v) {
 
 template <class Counter>
 BasicLogHistogram<Counter>::BasicLogHistogram(const LogHistogramOptions& options)
-    : options_(options), zero_threshold_(options.zero_threshold) {
+    : options_(options), zero_threshold_(options.zero_threshold + 0.0) {
   const std::string problem = detail::log_histogram_options_problem(options);
   if (!problem.empty()) detail::throw_invalid_argument("LogHistogram: " + problem);
+  // A threshold of -0.0 is the threshold 0: its bits would give the zero bucket's upper
+  // neighbour a negative double's index.
+  options_.zero_threshold = zero_threshold_;
   set_scale(options.scale);
   min_.store(std::numeric_limits<double>::infinity());
   max_.store(-std::numeric_limits<double>::infinity());
@@ -584,8 +587,16 @@ inline bool log_histogram_mean_in_range(const LogHistogramTotals& t, std::uint64
   return mean >= t.min * (1 - tolerance) && mean <= t.max * (1 + tolerance);
 }
 
+// Most values a reader accepts in any counter: below it, merging two histograms never
+// overflows 64 bits.
+inline constexpr std::uint64_t log_histogram_max_count = std::uint64_t(1) << 62;
+
 // Sum, min and max must describe `count` values: all unset when there are none.
 inline void check_log_histogram_extremes(io::Reader& r, const LogHistogramTotals& t, std::uint64_t count) {
+  if (count > log_histogram_max_count || t.negative > log_histogram_max_count ||
+      t.not_finite > log_histogram_max_count)
+    r.fail("count " + std::to_string(count) + ", negative " + std::to_string(t.negative) + " or not finite " +
+           std::to_string(t.not_finite) + " is above 2^62");
   if (count == 0) {
     if (!(t.min == std::numeric_limits<double>::infinity() && t.max == -std::numeric_limits<double>::infinity() &&
           t.sum == 0))
@@ -634,6 +645,36 @@ std::uint64_t BasicLogHistogram<Counter>::read_buckets(io::Reader& r, std::uint6
   return total;
 }
 
+// Min and max must lie where the counts are: min in the zero bucket when it holds values,
+// otherwise above the threshold; max above the threshold unless only the zero bucket holds
+// values. Without underflow and overflow, min lies in the first non-empty bucket (unless in
+// the zero bucket) and max in the last. Underflow and overflow keep no edges once merged
+// (another histogram's window may lie anywhere), so with them min lies at or below the first
+// bucket and max at or above the last. Called on a non-empty histogram with valid extremes.
+template <class Counter>
+void BasicLogHistogram<Counter>::check_extremes_at_buckets(io::Reader& r, const detail::LogHistogramTotals& t) const {
+  std::int64_t lo;
+  std::int64_t hi;
+  const bool any = used_range(lo, hi);
+  const bool outside = t.underflow != 0 || t.overflow != 0;
+  const std::string where = " with zero threshold " + detail::to_text(zero_threshold_) + ", zero count " +
+                            std::to_string(t.zero) + ", underflow " + std::to_string(t.underflow) + ", overflow " +
+                            std::to_string(t.overflow);
+  if (t.zero != 0 ? !(t.min <= zero_threshold_) : !(t.min > zero_threshold_))
+    r.fail("min " + detail::to_text(t.min) + where);
+  if (any || outside ? !(t.max > zero_threshold_) : !(t.max <= zero_threshold_))
+    r.fail("max " + detail::to_text(t.max) + where);
+  if (!any) return;
+  const std::int64_t at_min = t.zero != 0 ? lo : bucket_index(t.min);
+  const std::int64_t at_max = bucket_index(t.max);
+  if (outside ? at_min > lo : at_min != lo)
+    r.fail("min " + detail::to_text(t.min) + " lies in bucket " + std::to_string(at_min) +
+           ", the first non-empty bucket is " + std::to_string(lo));
+  if (outside ? at_max < hi : at_max != hi)
+    r.fail("max " + detail::to_text(t.max) + " lies in bucket " + std::to_string(at_max) +
+           ", the last non-empty bucket is " + std::to_string(hi));
+}
+
 template <class Counter>
 void BasicLogHistogram<Counter>::restore_totals(const detail::LogHistogramTotals& t, std::uint64_t count) {
   if constexpr (!concurrent) count_ = count;
@@ -663,6 +704,7 @@ BasicLogHistogram<Counter> BasicLogHistogram<Counter>::deserialize(const void* d
   count = h.read_buckets(r, count);
   r.finish();
   detail::check_log_histogram_extremes(r, totals, count);
+  if (count != 0) h.check_extremes_at_buckets(r, totals);
   h.restore_totals(totals, count);
   return h;
 }

@@ -496,6 +496,10 @@ inline double fraction_between(double a, double b, double x) {
 
 template <class Real>
 double TDigest<Real>::quantile_flushed(double q) const {
+  // The ranks are sums of weights in doubles: once the count passes 2^53, a unit weight added
+  // to it may be lost to rounding and a knot before the last already reach the count. The
+  // largest value is exact, so q = 1 takes it directly.
+  if (q == 1) return static_cast<double>(max_);
   const double target = q * count_;
   double prev_rank = 0;
   double prev_value = static_cast<double>(min_);
@@ -577,7 +581,9 @@ void TDigest<Real>::quantiles_flushed(const double* q, std::size_t n, double* ou
                           return false;
                         });
   for (; j < n; ++j) out[j] = static_cast<double>(max_);
-  for (std::size_t i = 0; i < n; ++i) out[i] = std::clamp(out[i], static_cast<double>(min_), static_cast<double>(max_));
+  // q = 1 is max() exactly, as in quantile_flushed().
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = q[i] == 1 ? static_cast<double>(max_) : std::clamp(out[i], static_cast<double>(min_), static_cast<double>(max_));
 }
 
 template <class Real>
@@ -693,8 +699,11 @@ bool TDigest<Real>::equals(const TDigest& other) const {
       return other.with_flushed([&a](const TDigest& b) { return a.equals(b); });
     });
   }
+  // A running sum of values near ±1.8e308 of both signs is inf − inf = NaN (mean() then uses
+  // the centroids): two such digests hold the same data.
+  const bool same_sum = sum_ == other.sum_ || (std::isnan(sum_) && std::isnan(other.sum_));
   if (compression_ != other.compression_ || scale_ != other.scale_ || count_ != other.count_ ||
-      sum_ != other.sum_ || rejected_ != other.rejected_ || centroids_ != other.centroids_ ||
+      !same_sum || rejected_ != other.rejected_ || centroids_ != other.centroids_ ||
       single_ != other.single_)
     return false;
   return count_ == 0 || (min_ == other.min_ && max_ == other.max_);
@@ -828,7 +837,10 @@ void TDigest<Real>::restore_extremes(io::Reader& r, double total, double min, do
     r.fail("centroid weights sum to " + detail::to_text(total) + ", not the count " + detail::to_text(count_));
   if (!(static_cast<double>(centroids_.front().mean) == min && static_cast<double>(centroids_.back().mean) == max))
     r.fail("min " + detail::to_text(min) + " and max " + detail::to_text(max) + " are not the first and last centroids' means");
-  if (!(total - centroids_.back().weight < count_))
+  // Unless the last weight is lost in the rounding of the count (add() of a unit weight to a
+  // count beyond 2^53): quantile(1) is max() then all the same.
+  const double last_weight = centroids_.back().weight;
+  if (!(total - last_weight < count_) && count_ + last_weight != count_)
     r.fail("the centroids before the last already weigh the count " + detail::to_text(count_));
   double expected = 0;
   double magnitude = 0;
