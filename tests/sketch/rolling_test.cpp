@@ -675,6 +675,9 @@ TEST_CASE("Ewma: the reader refuses states the queries cannot rely on", "[rollin
   CHECK_THROWS_AS(vigil::Ewma::deserialize(with_f64(bytes, 24, 1e6)), vigil::format_error);  // Σw² > W²
   CHECK_THROWS_AS(vigil::Ewma::deserialize(with_f64(bytes, 16, 0)), vigil::format_error);    // values, no weight
   CHECK_THROWS_AS(vigil::Ewma::deserialize(with_f64(bytes, 40, -1)), vigil::format_error);   // M2 < 0
+  // Σw² of −0 beside a weight: W²/Σw² is −inf, below any bound, yet no stream makes it.
+  CHECK_THROWS_WITH(vigil::Ewma::deserialize(with_f64(bytes, 24, -0.0)), Catch::Contains("sum of squared weights -0"));
+  CHECK_THROWS_AS(vigil::Ewma::deserialize(with_f64(bytes, 24, 0.0)), vigil::format_error);
   const std::vector<std::uint8_t> empty = vigil::Ewma(30).serialize();
   CHECK_THROWS_AS(vigil::Ewma::deserialize(with_f64(empty, 48, 5)), vigil::format_error);  // time without values
   CHECK_THROWS_AS(vigil::Ewma::deserialize(with_f64(empty, 24, 1)), vigil::format_error);

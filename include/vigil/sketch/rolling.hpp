@@ -852,8 +852,9 @@ inline std::string Ewma::invariant_violation() const {
 inline std::string Ewma::spread_violation() const {
   const double events = static_cast<double>(count_);
   // Kish's effective count W²/Σw² is at most the number of values (Cauchy–Schwarz). Below
-  // W = 2^−400 the squares underflow and the bound says nothing.
-  if (weight_ >= 0x1p-400 && !((weight_ / weight2_) * weight_ <= events * (1 + 0x1p-30)))
+  // W = 2^−400 the squares underflow and the bound says nothing. Above it Σw² cannot be 0
+  // (a stored −0 would make the quotient −inf and pass the bound).
+  if (weight_ >= 0x1p-400 && !(weight2_ > 0 && (weight_ / weight2_) * weight_ <= events * (1 + 0x1p-30)))
     return "weight " + detail::to_text(weight_) + " and sum of squared weights " + detail::to_text(weight2_) +
            " give an effective count above the " + std::to_string(count_) + " values";
   // Values lie within ±value_limit: so does their mean, and their variance M2/W is at most
