@@ -282,7 +282,8 @@ struct TDigest<Real>::OpenCentroid {
   // lies beyond this mean and mean() can still clamp to [first, last].
   void rebase(const Item& e) {
     const double share = e.weight / (weight + e.weight);
-    first = mean() * (1 - share) + e.mean * share;
+    const double so_far = mean();
+    first = std::clamp(so_far * (1 - share) + e.mean * share, std::min(so_far, e.mean), std::max(so_far, e.mean));
     offset_sum = 0;
   }
   // Clamped to the values it absorbed: rounding must not carry a mean past max() or min().
