@@ -963,3 +963,21 @@ TEST_CASE("TDigest: a last weight lost in the rounding of a count beyond 2^53 re
   CHECK(back == d);
   CHECK(back.quantile(1) == 1e300);
 }
+
+TEST_CASE("TDigest: centroids spanning most of the double range keep their exact means", "[tdigest]") {
+  // Offsets from a centroid's first value overflow here; each mean must still be that of its
+  // values, which lie on an even grid from -max to max, so the ranks a centroid covers fix it.
+  const double big = std::numeric_limits<double>::max();
+  constexpr int steps = 100;
+  TDigest<double> wide_range_digest(10);
+  for (int i = 0; i <= steps; ++i) wide_range_digest.add(big * (2.0 * i / steps - 1));
+  wide_range_digest.flush();
+  CHECK(vigil::detail::tdigest_invariant_violation(wide_range_digest).empty());
+  double rank = 0;
+  for (const auto& c : wide_range_digest.centroids()) {
+    const double expected = big * (2 * (rank + (c.weight - 1) / 2) / steps - 1);
+    CHECK(std::fabs(c.mean - expected) <= 1e-12 * big);
+    rank += c.weight;
+  }
+  CHECK(rank == steps + 1);
+}

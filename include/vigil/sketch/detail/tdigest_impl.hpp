@@ -267,12 +267,29 @@ struct TDigest<Real>::OpenCentroid {
   // Whether `e` is more copies of this centroid's one value, which it absorbs whatever its size.
   bool same_value(const Item& e) const { return single && e.single && e.mean == first; }
   void absorb(const Item& e, bool same) {
-    offset_sum += (e.mean - first) * e.weight;
+    const double sum = offset_sum + (e.mean - first) * e.weight;
+    if (std::isfinite(sum)) {
+      offset_sum = sum;
+    } else {
+      rebase(e);
+    }
     weight += e.weight;
     single = same;
     last = e.mean;
   }
-  double mean() const { return first + offset_sum / weight; }
+  // Offsets across most of the double range overflow: restart them from the mean so far,
+  // weighted with `e` (each term stays finite). Pass order is monotone, so every later value
+  // lies beyond this mean and mean() can still clamp to [first, last].
+  void rebase(const Item& e) {
+    const double share = e.weight / (weight + e.weight);
+    const double so_far = mean();
+    first = std::clamp(so_far * (1 - share) + e.mean * share, std::min(so_far, e.mean), std::max(so_far, e.mean));
+    offset_sum = 0;
+  }
+  // Clamped to the values it absorbed: rounding must not carry a mean past max() or min().
+  double mean() const {
+    return std::clamp(first + offset_sum / weight, std::min(first, last), std::max(first, last));
+  }
 };
 
 // Where a merge pass stands: the weight of the centroids emitted so far and the cumulative
