@@ -416,7 +416,8 @@ TEST_CASE("bad input: a NaN or infinite score is counted in non_finite_scores, a
     }
     monitor.observe(o.at(bad_input_t0 + 1 + i));
   }
-  const vigil::OutputReport& out = monitor.finish().outputs.at(0);
+  const vigil::Report report = monitor.finish();
+  const vigil::OutputReport& out = report.outputs.at(0);
   CHECK(out.non_finite_scores == 3);
   CHECK(out.missing_scores == 1);
   CHECK(out.recent_count == 16);
