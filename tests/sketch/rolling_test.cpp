@@ -751,6 +751,28 @@ TEST_CASE("RunningStats: a total weight below 1 keeps the standard deviation fin
   CHECK(vigil::RunningStats::deserialize(s.serialize()) == s);
 }
 
+TEST_CASE("RunningStats: a subnormal total weight keeps the population variance within the range bound", "[rolling][extremes]") {
+  // A state the reader accepts (found by fuzz/running_stats): a total weight of about
+  // 1e-309, values in [2^266, 2^498] in units of 2^561. M2 / count leaves the double range
+  // although the spread cannot exceed ((max − min) / 2)² ≈ 2^994.
+  const std::vector<std::uint8_t> bytes = {
+      0x56, 0x49, 0x47, 0x4c, 0x02, 0x03, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0xf8, 0x00, 0x00,
+      0x00, 0x00, 0x00, 0x2e, 0x35, 0x8d, 0x13, 0x5f, 0xb1, 0x04, 0x00, 0x00, 0x2e, 0x30, 0x8d, 0xd3,
+      0xdb, 0x9b, 0x75, 0x00, 0x88, 0x3c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1a, 0xae, 0x2c,
+      0x96, 0x50, 0x2e, 0x35, 0x8d, 0x2e, 0x35, 0x8d, 0x13, 0x5f, 0xff, 0xff, 0xff, 0xff, 0x5f};
+  const vigil::RunningStats s = vigil::RunningStats::deserialize(bytes);
+  REQUIRE(s.count() > 0);
+  REQUIRE(s.count() < std::numeric_limits<double>::min());
+  const double half_range = s.max() / 2 - s.min() / 2;
+  CHECK(std::isfinite(s.population_variance()));
+  CHECK(s.population_variance() <= half_range * half_range);
+  CHECK(s.population_stddev() <= half_range);
+  // A single value spreads nothing, whatever M2 rounding left.
+  vigil::RunningStats one;
+  one.add(3, 1e-310);
+  CHECK(one.population_variance() == 0);
+}
+
 TEST_CASE("RunningStats: the population standard deviation stays within half the range", "[rolling][extremes]") {
   vigil::RunningStats s;
   s.add(0);

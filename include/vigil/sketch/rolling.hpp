@@ -105,8 +105,11 @@ class RunningStats {
   /// Sample variance Σw(x − mean)² / (count − 1), unbiased for frequency weights.
   /// NaN when count() ≤ 1; +inf when it exceeds the largest double.
   double variance() const { return count_ > 1 ? std::ldexp(m2_ / (count_ - 1), 2 * exponent_) : nan(); }
-  /// Population variance Σw(x − mean)² / count. NaN when empty, 0 for a single value.
-  double population_variance() const { return count_ > 0 ? std::ldexp(m2_ / count_, 2 * exponent_) : nan(); }
+  /// Population variance Σw(x − mean)² / count. NaN when empty, 0 for a single value. At
+  /// most ((max − min) / 2)² (Popoviciu's inequality), which also bounds its rounding when
+  /// count() is below 1 and M2 / count() leaves the double range; +inf only when that
+  /// bound itself exceeds the largest double.
+  double population_variance() const;
   /// Square root of variance() (sample), finite whenever it is representable. NaN when
   /// count() ≤ 1.
   double stddev() const { return count_ > 1 ? std::ldexp(std::sqrt(m2_) / std::sqrt(count_ - 1), exponent_) : nan(); }
@@ -529,6 +532,14 @@ inline double RunningStats::mean() const {
                               : std::ldexp(std::ldexp(shift_, -exponent_) + mean_, exponent_);
   }
   return m < min_ ? min_ : (m > max_ ? max_ : m);
+}
+
+inline double RunningStats::population_variance() const {
+  if (!(count_ > 0)) return nan();
+  const double variance = std::ldexp(m2_ / count_, 2 * exponent_);
+  const double half_range = max_ / 2 - min_ / 2;
+  const double bound = half_range * half_range;
+  return variance < bound ? variance : bound;
 }
 
 inline double RunningStats::population_stddev() const {
