@@ -149,6 +149,7 @@ void add_monitor(std::vector<Seed>& out) {
   out.push_back({"interval_summary", "fixture_non_finite", fx::build_non_finite_summary().serialize()});
   out.push_back({"interval_summary", "empty", vigil::detail::IntervalSummary(fx::summary_plan()).serialize()});
   out.push_back({"profile", "fixture", fx::build_profile().serialize()});
+  out.push_back({"profile", "labelled", fx::build_labelled_profile().serialize()});
   out.push_back({"profile", "empty", vigil::Profile(fx::profile_schema(), 4).serialize()});
   vigil::Schema one_column;
   one_column.add_numeric("x");

@@ -17,7 +17,8 @@ const Command& profile_command() {
   static const Command command{
       "profile",
       "vigil profile --input train.csv --output reference.vigil [--categorical a,b] [--score-column s]\n"
-      "              [--predicted-column p] [--label-column y] [--ignore a,b] [--time-column ts]",
+      "              [--predicted-column p] [--label-column y] [--threshold t] [--ignore a,b]\n"
+      "              [--time-column ts]",
       "Builds the training reference of a model from a CSV file with a header row: every column is a\n"
       "numeric feature unless an option gives it another role; text columns are detected and made\n"
       "categorical.",
@@ -28,7 +29,10 @@ const Command& profile_command() {
           {"score-column", "S", "the model's score: a model output, not a feature"},
           {"predicted-column", "P", "the predicted class; its distinct values become the output's classes "
                                     "(needs --score-column)"},
-          {"label-column", "Y", "the true label: not a feature (kept for quality monitoring)"},
+          {"label-column", "Y", "the true label of the score column's output: rows with one are the quality "
+                                "baseline (give holdout rows the model did not train on; needs --score-column)"},
+          {"threshold", "T", "decision threshold on the score: a binary classifier predicting positive at and above "
+                             "it (labels 0/1)"},
           {"ignore", "A,B", "columns to leave out"},
           {"time-column", "TS", "the time column, left out (default: 'ts', else a column named time, timestamp, "
                                 "datetime, date or event_time holding times, else one of ISO-8601 times)"},

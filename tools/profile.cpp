@@ -5,6 +5,7 @@
 #include "profile.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <set>
@@ -159,7 +160,7 @@ void decide_roles(const std::vector<ColumnSurvey>& survey, ColumnPlan& plan, std
 }
 
 // The schema, features and the output in column order.
-Schema build_schema(ColumnPlan& plan, const std::string& input) {
+Schema build_schema(ColumnPlan& plan, const std::string& input, double threshold) {
   Schema schema;
   plan.handles.assign(plan.names.size(), 0);
   try {
@@ -169,6 +170,7 @@ Schema build_schema(ColumnPlan& plan, const std::string& input) {
       if (plan.roles[i] == Role::score) {
         OutputOptions output_options;
         output_options.classes.assign(plan.classes.begin(), plan.classes.end());
+        output_options.threshold = threshold;
         plan.handles[i] = schema.add_output(plan.names[i], output_options).index;
       }
     }
@@ -213,6 +215,8 @@ void add_cell(Observation& row, Role role, std::uint32_t handle, std::uint32_t o
 std::vector<CellCounts> add_rows(CsvReader& data, const ColumnPlan& plan, Profile& profile) {
   const std::size_t score = plan.index_of(Role::score);
   const std::uint32_t output = score < plan.handles.size() ? plan.handles[score] : 0;
+  const std::size_t label = plan.index_of(Role::label);
+  const bool labelled = label < plan.roles.size() && score < plan.roles.size();
   Observation row(profile.schema());
   std::vector<CellCounts> cells(plan.names.size());
   try {
@@ -221,6 +225,12 @@ std::vector<CellCounts> add_rows(CsvReader& data, const ColumnPlan& plan, Profil
       for (std::size_t i = 0; i < plan.names.size(); ++i)
         add_cell(row, plan.roles[i], plan.handles[i], output, data.field(i), cells[i]);
       profile.add(row);
+      if (!labelled) continue;
+      // A row without a label is a row of the reference only; a label that does not fit the
+      // output is counted in the profile as a bad label (and shown below).
+      const std::string_view cell = detail::trim_blanks(data.field(label));
+      cells[label].add(cell.empty() ? CellStatus::missing : CellStatus::value);
+      if (!cell.empty()) profile.add_label(row, Output{output}, cell);
     }
   } catch (const format_error& e) {
     fail(e.what());
@@ -266,6 +276,49 @@ void print_columns(std::ostream& out, const ColumnPlan& plan, const std::vector<
   print_table(out, table);
 }
 
+// --threshold: a finite number, the decision threshold of a binary classifier.
+double threshold_option(const Options& options) {
+  const auto text = options.get("threshold");
+  if (!text) return std::numeric_limits<double>::quiet_NaN();
+  double threshold = 0;
+  if (parse_number(*text, threshold) != CellStatus::value)
+    usage_error("--threshold takes a finite number (the score at and above which the model predicts the positive "
+                "class), not '" + *text + "'");
+  return threshold;
+}
+
+// The quality baseline the labels give: counts, and the figures of the output's kind.
+void print_baseline(std::ostream& out, const Profile& profile, std::uint32_t output) {
+  const Profile::OutputReference& r = profile.output(Output{output});
+  const detail::LabelStats& l = r.labels;
+  out << "quality baseline of '" << profile.schema().name(Output{output}) << "': " << detail::to_text(l.labelled)
+      << " labelled rows";
+  if (r.bad_labels > 0) out << ", " << r.bad_labels << " labels that do not fit the output (not counted)";
+  if (l.unscored > 0) out << ", " << detail::to_text(l.unscored) << " without a score";
+  out << '\n';
+  const double judged = l.judged();
+  if (!(judged > 0)) return;
+  switch (detail::label_kind(profile.schema().options(Output{output}))) {
+    case detail::LabelKind::binary: {
+      const double positive_calls = l.true_positive + l.false_positive;
+      const double positives = l.true_positive + l.false_negative;
+      out << "  accuracy " << percent((l.true_positive + l.true_negative) / judged) << ", precision "
+          << (positive_calls > 0 ? percent(l.true_positive / positive_calls) : "n/a") << ", recall "
+          << (positives > 0 ? percent(l.true_positive / positives) : "n/a");
+      if (l.log_loss.count() > 0)
+        out << ", log-loss " << detail::to_text(l.log_loss.mean()) << ", Brier " << detail::to_text(l.brier.mean());
+      out << '\n';
+      break;
+    }
+    case detail::LabelKind::multiclass: out << "  accuracy " << percent(l.correct / judged) << '\n'; break;
+    case detail::LabelKind::regression:
+      out << "  MAE " << detail::to_text(l.absolute_error.mean()) << ", RMSE "
+          << detail::to_text(std::sqrt(l.squared_error.mean())) << ", mean error " << detail::to_text(l.error.mean())
+          << '\n';
+      break;
+  }
+}
+
 }  // namespace
 
 int run_profile(const Options& options, std::ostream& out, std::ostream& err) {
@@ -273,6 +326,11 @@ int run_profile(const Options& options, std::ostream& out, std::ostream& err) {
   const std::string output = options.required("output");
   if (options.has("predicted-column") && !options.has("score-column"))
     usage_error("--predicted-column needs --score-column: the predicted class belongs to the model's output");
+  if (options.has("label-column") && !options.has("score-column"))
+    usage_error("--label-column needs --score-column: a label is the true answer of the model's output");
+  if (options.has("threshold") && !options.has("score-column"))
+    usage_error("--threshold needs --score-column: it is the decision threshold on the model's score");
+  const double threshold = threshold_option(options);
 
   CsvReader csv = open_csv(input);
   ColumnPlan plan = declared_roles(options, csv, input);
@@ -280,7 +338,7 @@ int run_profile(const Options& options, std::ostream& out, std::ostream& err) {
   const std::vector<ColumnSurvey> survey = survey_columns(csv, plan, times);
   choose_time_column(csv, times, input, plan, err);
   decide_roles(survey, plan, err);
-  Profile profile(build_schema(plan, input));
+  Profile profile(build_schema(plan, input, threshold));
   CsvReader data = open_csv(input);
   const std::vector<CellCounts> cells = add_rows(data, plan, profile);
   if (profile.rows() == 0) fail(input + " has no data rows");
@@ -297,6 +355,7 @@ int run_profile(const Options& options, std::ostream& out, std::ostream& err) {
     out << "  read " << data.quote_errors() << " fields with text after their closing quote, kept literally\n";
   warn_quote_errors(data, err);
   print_columns(out, plan, cells, profile);
+  if (plan.index_of(Role::label) < plan.roles.size()) print_baseline(out, profile, plan.handles[plan.index_of(Role::score)]);
   return exit_ok;
 }
 

@@ -631,6 +631,56 @@ TEST_CASE("frozen formats: Profile of every kind of feature and output, version 
   CHECK((bytes[body] | bytes[body + 1] << 8 | bytes[body + 2] << 16 | std::uint32_t{bytes[body + 3]} << 24) == crc);
 }
 
+TEST_CASE("frozen formats: Profile with the labels of a holdout, version 3", "[io][fixtures]") {
+  const auto p = decode<vigil::Profile>("profile_v3_labelled.vigil");
+  check_profile(p);
+  CHECK(flags_of("profile_v3_labelled.vigil") == vigil::io::sealed_flag);
+  CHECK(read_fixture("profile_v3_labelled.vigil")[4] == 3);  // the format version
+  // The labels, counted again from the fixture's recipe.
+  const vigil::Schema schema = profile_schema();
+  Stream s(9);
+  double tp = 0, fp = 0, fn = 0, tn = 0, unscored = 0, fraud = 0, segment = 0, correct = 0;
+  std::uint64_t bad = 0;
+  static const char* const classes[3] = {"a", "b", "c"};
+  for (int i = 0; i < profile_rows; ++i) {
+    const vigil::Observation row = profile_row(schema, i, s);
+    if (i % 4 == 0) {
+      ++segment;
+      correct += row.predicted(vigil::Output{1}) == classes[(i / 4) % 3];
+    }
+    if (i % 29 == 0) {
+      ++bad;
+      continue;
+    }
+    if (i % 19 == 0) continue;
+    ++fraud;
+    if (!row.has_score(vigil::Output{0})) {
+      ++unscored;
+      continue;
+    }
+    const bool predicted = row.score(vigil::Output{0}) >= 0.5;
+    const bool actual = fraud_label(row, i) == 1;
+    tp += predicted && actual;
+    fp += predicted && !actual;
+    fn += !predicted && actual;
+    tn += !predicted && !actual;
+  }
+  const vigil::detail::LabelStats& f = p.output(vigil::Output{0}).labels;
+  CHECK(p.output(vigil::Output{0}).bad_labels == bad);
+  CHECK(f.labelled == fraud);
+  CHECK(f.unscored == unscored);
+  CHECK(f.true_positive == tp);
+  CHECK(f.false_positive == fp);
+  CHECK(f.false_negative == fn);
+  CHECK(f.true_negative == tn);
+  CHECK(f.positive_scores.count() == tp + fn);
+  CHECK(f.log_loss.count() == tp + fp + fn + tn);
+  const vigil::detail::LabelStats& g = p.output(vigil::Output{1}).labels;
+  CHECK(g.labelled == segment);
+  CHECK(g.correct == correct);
+  CHECK(p.serialize() == read_fixture("profile_v3_labelled.vigil"));
+}
+
 TEST_CASE("frozen formats: an interval summary of every monitor family", "[io][fixtures]") {
   using vigil::detail::FeatureFamily;
   using vigil::detail::LatencyFamily;

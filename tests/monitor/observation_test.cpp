@@ -110,3 +110,29 @@ TEST_CASE("Monitor: files observations of its schema, a copy of it or a separate
   }
   CHECK(monitor->observed() == 3);
 }
+
+TEST_CASE("Observation: a request id as text or as an integer, cut at max_id_bytes", "[schema][monitor]") {
+  vigil::Schema schema;
+  schema.add_numeric("x");
+  vigil::Observation o(schema);
+  CHECK_FALSE(o.has_id());
+  o.id("req-17");
+  CHECK(o.id() == "req-17");
+  CHECK(o.request_id() == "req-17");
+  o.id(42);
+  CHECK(o.id() == "42");
+  o.id(std::int64_t{-9007199254740993});
+  CHECK(o.id() == "-9007199254740993");
+  o.id(std::numeric_limits<std::uint64_t>::max());
+  CHECK(o.id() == "18446744073709551615");
+  CHECK(o.cut_values() == 0);
+  o.id(std::string(300, 'q'));
+  CHECK(o.id().size() == vigil::Observation::max_id_bytes);
+  CHECK(o.cut_values() == 1);
+  o.id("short");  // no longer cut
+  CHECK(o.cut_values() == 0);
+  o.id(std::string(300, 'q'));
+  o.clear();
+  CHECK_FALSE(o.has_id());
+  CHECK(o.cut_values() == 0);
+}

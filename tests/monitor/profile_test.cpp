@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -441,4 +442,83 @@ TEST_CASE("Profile: a row of a schema of the same shape with other names is refu
   CHECK(p.rows() == 1);
   CHECK(p.numeric(mine.numeric("age")).stats.mean() == 30);
   CHECK(p.numeric(mine.numeric("income")).stats.mean() == 50000);
+}
+
+TEST_CASE("Profile: labels of a holdout are its quality baseline", "[profile][labels]") {
+  vigil::Schema schema = training_schema();
+  vigil::OutputOptions regression;
+  schema.add_output("amount", regression);
+  vigil::Profile p(schema);
+  const vigil::Output score{0};
+  const vigil::Output amount{1};
+  SECTION("without labels the profile is written as version 2") {
+    vigil::Observation row(schema);
+    row.set("x", 1.0).score(score, 0.7);
+    p.add(row);
+    CHECK_FALSE(p.has_labels());
+    CHECK(p.serialize()[4] == 2);
+  }
+  SECTION("labels add up, round trip as version 3, and merge") {
+    vigil::Profile q(schema);
+    for (int i = 0; i < 100; ++i) {
+      vigil::Observation row(schema);
+      const double s = (i % 10) / 10.0;
+      row.set("x", 1.0 * i).score(score, s).score(amount, 2.0 * i);
+      vigil::Profile& target = i < 60 ? p : q;
+      CHECK(target.add_labelled(row, score, i % 3 == 0 ? "1" : "0"));
+      CHECK(target.add_label(row, amount, 2.0 * i + 1));
+    }
+    CHECK(p.has_labels());
+    const vigil::detail::LabelStats& l = p.output(score).labels;
+    CHECK(l.labelled == 60);
+    CHECK(l.true_positive + l.false_positive + l.false_negative + l.true_negative == 60);
+    CHECK(p.output(amount).labels.error.mean() == Approx(-1));
+    const std::vector<std::uint8_t> bytes = p.serialize();
+    CHECK(bytes[4] == 3);
+    const vigil::Profile back = vigil::Profile::deserialize(bytes);
+    CHECK(back.output(score).labels == l);
+    CHECK(back.serialize() == bytes);
+    p.merge(q);
+    CHECK(p.output(score).labels.labelled == 100);
+    CHECK(p.output(amount).labels.absolute_error.count() == 100);
+  }
+  SECTION("a label of the wrong type is counted, not added; more labels than rows are refused") {
+    vigil::Observation row(schema);
+    row.score(score, 0.2).score(amount, 5);
+    CHECK_FALSE(p.add_labelled(row, score, 0.5));
+    CHECK_FALSE(p.add_labelled(row, score, "yes"));
+    CHECK_FALSE(p.add_labelled(row, amount, "five"));
+    CHECK(p.rows() == 3);
+    CHECK(p.output(score).bad_labels == 2);
+    CHECK(p.output(amount).bad_labels == 1);
+    CHECK(p.output(score).labels.labelled == 0);
+    CHECK(p.add_label(row, amount, 4.0));
+    CHECK(p.add_label(row, amount, 4.0));
+    CHECK_THROWS_AS(p.add_label(row, amount, 4.0), vigil::invalid_argument);
+    CHECK_THROWS_AS(p.add_label(row, vigil::Output{7}, 1.0), vigil::invalid_argument);
+    // Bad labels are part of the baseline's bytes: a profile with only bad labels is version 3.
+    const vigil::Profile back = vigil::Profile::deserialize(p.serialize());
+    CHECK(back.output(score).bad_labels == 2);
+  }
+}
+
+TEST_CASE("Profile: load refuses labels that contradict the rows or the output's kind", "[profile][labels]") {
+  const vigil::Schema schema = training_schema();
+  vigil::Profile p(schema);
+  vigil::Observation row(schema);
+  row.score(vigil::Output{0}, 0.9);
+  p.add_labelled(row, vigil::Output{0}, 1.0);
+  std::vector<std::uint8_t> bytes = p.serialize();
+  // The label block ends the content: bad_labels (varint) then the LabelStats, whose first
+  // double is `labelled`. Raise it above the single row and seal again.
+  const std::size_t content = bytes.size() - vigil::io::trailer_size;
+  std::vector<std::uint8_t> unsealed(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(content));
+  std::vector<std::uint8_t> labels;
+  vigil::io::Writer w(labels);
+  p.output(vigil::Output{0}).labels.serialize(w);
+  const std::size_t at = content - labels.size();
+  const double two = 2;
+  std::memcpy(&unsealed[at], &two, sizeof two);
+  vigil::io::seal(unsealed);
+  CHECK_THROWS_WITH(vigil::Profile::deserialize(unsealed), Catch::Contains("labels"));
 }

@@ -64,3 +64,52 @@ TEST_CASE("vigil profile: the time column is found as vigil replay finds it, and
   profile = vigil::Profile::load(dir / "r.vigil");
   CHECK(profile.schema().find_numeric("timestamp"));
 }
+
+TEST_CASE("vigil profile: --label-column and --threshold make the holdout's labels the quality baseline", "[cli][labels]") {
+  TempDir dir("profile-labels");
+  double tp = 0, fp = 0, fn = 0, tn = 0;
+  {
+    std::ofstream out(dir / "holdout.csv");
+    out << "x,score,y\n";
+    for (int i = 0; i < 200; ++i) {
+      const double score = (i % 20) / 20.0;
+      const int y = (i % 20 >= 12) != (i % 7 == 0) ? 1 : 0;
+      // Every 50th row has no label, every 61st a label that is not 0 or 1.
+      const std::string label = i % 50 == 0 ? "" : i % 61 == 0 ? "maybe" : std::to_string(y);
+      out << i << "," << score << "," << label << "\n";
+      if (i % 50 == 0 || i % 61 == 0) continue;
+      const bool predicted = score >= 0.3;
+      tp += predicted && y == 1;
+      fp += predicted && y == 0;
+      fn += !predicted && y == 1;
+      tn += !predicted && y == 0;
+    }
+  }
+  const Run run = vigil_cli({"profile", "--input", dir / "holdout.csv", "--output", dir / "r.vigil", "--score-column",
+                             "score", "--label-column", "y", "--threshold", "0.3"});
+  INFO(run.err);
+  REQUIRE(run.code == 0);
+  const vigil::Profile profile = vigil::Profile::load(dir / "r.vigil");
+  CHECK(profile.rows() == 200);
+  CHECK(profile.schema().numeric_count() == 1);  // the label is no feature
+  const vigil::Output score = profile.schema().output("score");
+  CHECK(profile.schema().options(score).threshold == 0.3);
+  const auto& ref = profile.output(score);
+  CHECK(ref.bad_labels == 3);  // rows 61, 122 and 183
+  CHECK(ref.labels.labelled == 200 - 4 - 3);
+  CHECK(ref.labels.true_positive == tp);
+  CHECK(ref.labels.false_positive == fp);
+  CHECK(ref.labels.false_negative == fn);
+  CHECK(ref.labels.true_negative == tn);
+  CHECK(run.out.find("quality baseline of 'score': 193 labelled rows, 3 labels that do not fit the output") !=
+        std::string::npos);
+  CHECK(std::regex_search(run.out, std::regex(R"(accuracy \d+\.\d %, precision \d+\.\d %, recall \d+\.\d %, log-loss)")));
+
+  const Run no_score = vigil_cli({"profile", "--input", dir / "holdout.csv", "--output", dir / "s.vigil", "--label-column", "y"});
+  CHECK(no_score.code != 0);
+  CHECK(no_score.err.find("--label-column needs --score-column") != std::string::npos);
+  const Run bad_threshold = vigil_cli({"profile", "--input", dir / "holdout.csv", "--output", dir / "s.vigil",
+                                       "--score-column", "score", "--threshold", "high"});
+  CHECK(bad_threshold.code != 0);
+  CHECK(bad_threshold.err.find("--threshold takes a finite number") != std::string::npos);
+}

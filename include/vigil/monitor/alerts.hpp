@@ -147,6 +147,15 @@ struct AlertPolicy {
   double slow_lift_warn = 1.25;       // share of slow / share of all requests of a tag value
   double slow_lift_alert = 2.5;
   std::uint64_t min_slow_requests = 10;  // a tag value with fewer slow requests is not judged
+  // Quality (docs/guide.md, "Is it right?"): a metric significantly worse than the holdout
+  // baseline by at least these effects. Accuracy, precision, recall, F1 and ROC AUC: the
+  // absolute drop; log-loss, Brier score, expected calibration error, MAE and RMSE: the
+  // relative rise; a regression's mean error: its change in baseline RMSEs.
+  double quality_drop_warn = 0.02;
+  double quality_drop_alert = 0.05;
+  double quality_rise_warn = 0.1;
+  double quality_rise_alert = 0.25;
+  std::uint64_t min_labels = 100;     // fewer labelled (or, for an estimate, scored) requests are not judged
   int persistence = 2;                // evidence in this many ...
   int window = 3;                     // ... of the last this many intervals opens an alert
   int recovery = 5;                   // clean intervals in a row that close it

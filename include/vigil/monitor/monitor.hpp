@@ -8,6 +8,7 @@
 #include <limits>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "vigil/config.hpp"
@@ -104,6 +105,31 @@ class Monitor {
   void on_arrival(double unix_seconds);
   void on_arrival();
 
+  /// Joins a late label to the request whose id it names (Observation::id), at event time
+  /// `unix_seconds` (or now). The label is the true answer of the quality output
+  /// (MonitorOptions::quality_output): a number (0 or 1 for a binary classifier, the value
+  /// for a regression, a class index for a multi-class output) or text (a class name; "1",
+  /// "true", "positive" and "0", "false", "negative" for a binary classifier; a decimal
+  /// number for a regression). It is credited to the quality interval of its request, and
+  /// counts in the evaluation of the interval it arrived in. Thread-safe, no allocation in
+  /// steady state. Returns whether it was joined; a label that is not (its id unknown or
+  /// pushed out, a second label, too late, of the wrong type, dated before its request, a
+  /// NaN time) is counted in QualityReport, never thrown.
+  bool on_label(std::string_view id, double label, double unix_seconds) { return take_label(id, label, unix_seconds); }
+  bool on_label(std::string_view id, std::string_view label, double unix_seconds) {
+    return take_label(id, label, unix_seconds);
+  }
+  bool on_label(std::string_view id, const char* label, double unix_seconds) {
+    return take_label(id, std::string_view(label), unix_seconds);
+  }
+  bool on_label(std::string_view id, const std::string& label, double unix_seconds) {
+    return take_label(id, std::string_view(label), unix_seconds);
+  }
+  template <class Label>
+  bool on_label(std::string_view id, const Label& label) {
+    return on_label(id, label, detail::wall_clock_now());
+  }
+
   /// The report as of the latest evaluation, after evaluating every interval that ended at
   /// or before the latest event time. Calling it again without new events returns the same
   /// report.
@@ -147,6 +173,8 @@ class Monitor {
   double latest_time() const { return intake_.latest_time(); }
 
  private:
+  template <class Label>
+  bool take_label(std::string_view id, const Label& label, double t);
   void check_shape(const Observation& o) const;
   void check_layout(const Observation& o) const;
   static MonitorOptions checked(MonitorOptions options) {
@@ -208,6 +236,21 @@ inline void Monitor::on_arrival() { on_arrival(detail::wall_clock_now()); }
 inline void Monitor::on_arrival(double t) {
   const std::int64_t opened = intake_.arrive(t);
   if (opened != detail::IntervalClock::none && options_.evaluate_in_observe) evaluate(intake_.clock().start(opened));
+}
+
+template <class Label>
+bool Monitor::take_label(std::string_view id, const Label& label, double t) {
+  detail::LabelIntake* labels = intake_.labels();
+  if (labels == nullptr) detail::throw_invalid_argument("Monitor::on_label: the schema has no output for labels to judge");
+  const bool joined = labels->label(id, label, t);
+  if (VIGIL_UNLIKELY(labels->staging_full())) {
+    // Labels wait for the evaluation of the interval they arrived in; when as many wait as
+    // the label store holds, the closed intervals are evaluated now, and what still waits
+    // (labels of the open interval) is credited at once (QualityReport::labels_applied_early).
+    evaluate();
+    evaluator_.take_overflow();
+  }
+  return joined;
 }
 
 inline void Monitor::evaluate() { evaluator_.run(intake_.latest_time(), false); }

@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "vigil/error.hpp"
@@ -72,11 +74,28 @@ class Observation {
   Observation& at(std::chrono::system_clock::time_point t) {
     return at(std::chrono::duration<double>(t.time_since_epoch()).count());
   }
-  /// The request id, kept for joining late labels and for inspecting disagreements.
-  Observation& request_id(std::string_view id) {
+  /// The request id, which late labels and conversions name to be joined to this request
+  /// (Monitor::on_label), and which samples to label report. At most max_id_bytes bytes are
+  /// kept (a longer id is cut, and counted as cut_values() counts values). An integer id is
+  /// kept as its decimal text: `id(42)` and a label for `"42"` join.
+  Observation& id(std::string_view id) {
+    const bool too_long = id.size() > max_id_bytes;
+    if (too_long) id = id.substr(0, max_id_bytes);
+    cut_values_ += static_cast<std::size_t>(too_long) - static_cast<std::size_t>(id_cut_);
+    id_cut_ = too_long;
     request_id_.assign(id.data(), id.size());
     return *this;
   }
+  template <class Integer, std::enable_if_t<std::is_integral_v<Integer> && !std::is_same_v<Integer, bool>, int> = 0>
+  Observation& id(Integer value) {
+    char text[24];
+    const auto written = std::to_chars(text, text + sizeof text, value);
+    return id(std::string_view(text, static_cast<std::size_t>(written.ptr - text)));
+  }
+  /// The same as id().
+  Observation& request_id(std::string_view value) { return id(value); }
+  /// The longest request id kept, in bytes.
+  static constexpr std::size_t max_id_bytes = 256;
 
   Observation& set(NumericFeature f, double value) {
     check(f.index, numeric_.size(), "numeric feature");
@@ -155,6 +174,7 @@ class Observation {
     std::fill(tag_set_.begin(), tag_set_.end(), 0);
     cut_values_ = 0;
     request_id_.clear();
+    id_cut_ = false;
     time_set_ = false;
     latency_set_ = false;
     status_ = RequestStatus::ok;
@@ -167,6 +187,9 @@ class Observation {
   bool has_time() const { return time_set_; }
   double time() const { return time_; }
   const std::string& request_id() const { return request_id_; }
+  /// The request id (empty when none was set).
+  const std::string& id() const { return request_id_; }
+  bool has_id() const { return !request_id_.empty(); }
   State state(NumericFeature f) const { return numeric_state_[f.index]; }
   /// Every numeric value and its state, indexed by NumericFeature::index (schema order), for
   /// loops over all features. A value is finite exactly when its state is `value` (unset
@@ -241,6 +264,7 @@ class Observation {
   std::vector<std::string> tags_;
   std::vector<std::uint8_t> tag_set_;
   std::string request_id_;
+  bool id_cut_ = false;
   std::shared_ptr<const Schema> owned_schema_;  // keeps schema_ alive as long as this observation
 };
 

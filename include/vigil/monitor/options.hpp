@@ -96,6 +96,24 @@ struct MonitorOptions {
   /// Alert transitions the report's alert log keeps (Report::alert_log): a reader that
   /// looks at least once per this many transitions misses none. At most max_alert_log.
   std::size_t alert_log = 256;
+  /// Quality from late labels (docs/guide.md, "Is it right?"). The output whose answers
+  /// labels judge (Monitor::on_label): its name, or empty for the schema's first output.
+  std::string quality_output;
+  /// Requests with an id held for their label at most (all shards together; the oldest is
+  /// pushed out first and counted), and for how long (seconds of event time). The store is
+  /// allocated at the first request with an id: about LabelStore::bytes_per_request bytes
+  /// per request of capacity. At most max_label_capacity.
+  std::size_t label_capacity = std::size_t(1) << 18;
+  double label_time_to_live = 24 * 3600;
+  static constexpr std::size_t max_label_capacity = std::size_t(1) << 26;
+  /// Labels are credited to the interval of their request at this resolution (a whole
+  /// multiple of `interval`; 0: coarse_interval); realised metrics cover the requests of the
+  /// last `quality_window` seconds (positive; taken as at least one quality interval and at
+  /// most label_time_to_live).
+  double quality_interval = 0;
+  /// quality_interval, or coarse_interval when it is 0.
+  double quality_resolution() const { return quality_interval > 0 ? quality_interval : coarse_interval; }
+  double quality_window = 24 * 3600;
   /// The arrival-rate predictor. Its interval is set to `interval`; while its lag settings
   /// (recent_lags, seasonal_lags, seasonal_window, history, refit_every) are all left at
   /// their defaults, those of RatePredictorOptions::for_interval(interval) are used.
@@ -131,6 +149,16 @@ inline void MonitorOptions::validate() const {
     fail("latency_window and latency_background must be positive");
   if (!std::isnan(slow_threshold) && !(slow_threshold >= 0 && std::isfinite(slow_threshold)))
     fail("slow_threshold must be NaN (automatic) or a non-negative number of seconds");
+  at_most("label_capacity", label_capacity, max_label_capacity);
+  if (label_capacity < 1) fail("label_capacity must be at least 1");
+  if (!(label_time_to_live > 0) || !std::isfinite(label_time_to_live)) fail("label_time_to_live must be positive and finite");
+  const double resolution = quality_resolution();
+  if (quality_interval != 0 && (!(quality_interval >= interval) || !std::isfinite(quality_interval) ||
+                                std::fabs(quality_interval / interval - std::round(quality_interval / interval)) > 1e-9))
+    fail("quality_interval must be 0 or a whole multiple of interval");
+  if (!(quality_window > 0)) fail("quality_window must be positive");
+  if (label_time_to_live / resolution > static_cast<double>(max_retained_intervals))
+    fail("label_time_to_live spans more than " + std::to_string(max_retained_intervals) + " quality intervals");
   alerts.validate();
 }
 

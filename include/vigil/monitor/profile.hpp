@@ -2,14 +2,18 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vigil/error.hpp"
 #include "vigil/io/binary.hpp"
+#include "vigil/monitor/detail/label_stats.hpp"
 #include "vigil/monitor/observation.hpp"
 #include "vigil/monitor/schema.hpp"
 #include "vigil/sketch/category_counts.hpp"
@@ -55,6 +59,14 @@ class Profile {
     RunningStats stats;
     CategoryCounts classes{64};  // predicted classes (or positive/negative by threshold)
     std::uint64_t missing = 0;
+    /// The quality baseline: what the labels of the holdout rows given to add_labelled()
+    /// add up to (detail::LabelStats: confusion counts, losses, reliability bins, the scores
+    /// of each class), against which the Monitor judges the labels of production.
+    detail::LabelStats labels{digest_compression};
+    /// Labels add_labelled() refused: of a wrong type for the output (a class the output does
+    /// not declare, a number other than 0 or 1 for a binary classifier, text that is no
+    /// number for a regression) or not finite.
+    std::uint64_t bad_labels = 0;
   };
 
   /// An empty profile for `schema`. `category_capacity` bounds the distinct categories kept
@@ -112,6 +124,43 @@ class Profile {
     if (++rows_ % rows_per_compaction == 0) compact();
   }
 
+  /// Adds one holdout row (as add()) with the true answer for output `o`: a number (0 or 1 for
+  /// a binary classifier, the true value for a regression) or a class name (a declared class
+  /// of a multi-class output; "1"/"0", "true"/"false", "positive"/"negative" or the second
+  /// and first of two declared classes for a binary classifier). The labels of these rows are
+  /// the quality baseline (OutputReference::labels): give rows the model did not train on.
+  /// Returns false, with the row added and the label counted in
+  /// OutputReference::bad_labels, for a label of the wrong type; throws
+  /// vigil::invalid_argument for an output of another schema.
+  template <class Label>
+  bool add_labelled(const Observation& row, Output o, const Label& label) {
+    check_output_handle(o);
+    add(row);
+    return add_label(row, o, label);
+  }
+  /// Adds the true answer of output `o` for a row already given to add() or add_labelled()
+  /// (another output's label): the same rules as add_labelled().
+  bool add_label(const Observation& row, Output o, double label) {
+    return label_row(row, o, [&](detail::LabelKind kind, detail::LabelValue& value) {
+      return detail::read_label(kind, label, schema_.options(o).classes.size(), value);
+    });
+  }
+  bool add_label(const Observation& row, Output o, std::string_view label) {
+    return label_row(row, o, [&](detail::LabelKind kind, detail::LabelValue& value) {
+      return detail::read_label(kind, label, schema_.options(o).classes, value);
+    });
+  }
+  bool add_label(const Observation& row, Output o, const char* label) { return add_label(row, o, std::string_view(label)); }
+  bool add_label(const Observation& row, Output o, const std::string& label) {
+    return add_label(row, o, std::string_view(label));
+  }
+  /// Whether some output has labelled rows.
+  bool has_labels() const {
+    for (const OutputReference& r : outputs_)
+      if (r.labels.labelled > 0 || r.bad_labels > 0) return true;
+    return false;
+  }
+
   /// Rows between two compact() calls made by add(): each digest buffers at most this many
   /// values, 8 bytes each.
   static constexpr std::uint64_t rows_per_compaction = 512;
@@ -132,6 +181,8 @@ class Profile {
       outputs_[i].stats.merge(other.outputs_[i].stats);
       outputs_[i].classes.merge(other.outputs_[i].classes);
       outputs_[i].missing += other.outputs_[i].missing;
+      outputs_[i].labels.merge(other.outputs_[i].labels);
+      outputs_[i].bad_labels += other.outputs_[i].bad_labels;
     }
     rows_ += other.rows_;
   }
@@ -140,7 +191,10 @@ class Profile {
   /// on the profile are cheap and never copy. The Monitor calls it on its copy.
   void compact() {
     for (Numeric& n : numeric_) n.digest.compact();
-    for (OutputReference& o : outputs_) o.digest.compact();
+    for (OutputReference& o : outputs_) {
+      o.digest.compact();
+      o.labels.compact();
+    }
   }
 
   const Schema& schema() const { return schema_; }
@@ -206,7 +260,16 @@ class Profile {
 
  private:
 
+  void check_output_handle(Output o) const {
+    if (o.index >= outputs_.size())
+      detail::throw_invalid_argument("Profile: output index " + std::to_string(o.index) + " of a schema with " +
+                                     std::to_string(outputs_.size()) + " outputs");
+  }
+  template <class Read>
+  bool label_row(const Observation& row, Output o, Read&& read);
   void read_references(io::Reader& r);
+  void read_labels(io::Reader& r);
+  void check_labels(const io::Reader& r, std::size_t i) const;
   void check_numeric(const io::Reader& r, std::size_t i) const;
   void check_output(const io::Reader& r, std::size_t i) const;
   void check_references(const io::Reader& r) const;
@@ -219,7 +282,10 @@ class Profile {
 };
 
 namespace detail {
-inline constexpr std::uint8_t profile_format_version = 2;
+inline constexpr std::uint8_t profile_format_version = 3;
+// Version 3 added the labels of holdout rows; a profile without them is still written as 2.
+inline constexpr std::uint8_t profile_unlabelled_version = 2;
+inline constexpr std::uint8_t profile_first_labelled_version = 3;
 // Version 1 had no checksum; every later version is sealed (io::seal()).
 inline constexpr std::uint8_t profile_first_sealed_version = 2;
 // The fewest bytes a blob takes: its length and an object header.
@@ -288,7 +354,10 @@ inline Schema read_schema(io::Reader& r) {
 inline std::vector<std::uint8_t> Profile::serialize() const {
   std::vector<std::uint8_t> out;
   io::Writer w(out);
-  w.header(io::TypeId::profile, detail::profile_format_version);
+  // A profile without labels is written as version 2, byte for byte as before labels
+  // existed, so that older readers still load it.
+  const bool labelled = has_labels();
+  w.header(io::TypeId::profile, labelled ? detail::profile_format_version : detail::profile_unlabelled_version);
   detail::write_schema(w, schema_);
   w.varint(rows_);
   for (const Numeric& n : numeric_) {
@@ -304,6 +373,12 @@ inline std::vector<std::uint8_t> Profile::serialize() const {
     detail::write_blob(w, o.classes.serialize());
     w.varint(o.missing);
   }
+  if (labelled) {
+    for (const OutputReference& o : outputs_) {
+      w.varint(o.bad_labels);
+      o.labels.serialize(w);
+    }
+  }
   io::seal(out);
   return out;
 }
@@ -315,13 +390,13 @@ inline std::size_t Profile::memory_bytes() const {
   for (const Numeric& n : numeric_) bytes += n.digest.memory_bytes() - sizeof(TDigest<>);
   for (const Categorical& c : categorical_) bytes += c.counts.memory_bytes();
   for (const OutputReference& o : outputs_)
-    bytes += o.digest.memory_bytes() - sizeof(TDigest<>) + o.classes.memory_bytes();
+    bytes += o.digest.memory_bytes() - sizeof(TDigest<>) + o.classes.memory_bytes() + o.labels.memory_bytes();
   return bytes;
 }
 
 namespace detail {
 // Reads the header of a profile of any supported version; refuses unknown flags.
-inline void read_profile_header(io::Reader& r) {
+inline std::uint8_t read_profile_header(io::Reader& r) {
   std::uint16_t flags = 0;
   const std::uint8_t version = r.header(io::TypeId::profile, profile_format_version, flags);
   if (version >= profile_first_sealed_version) {
@@ -329,6 +404,7 @@ inline void read_profile_header(io::Reader& r) {
     flags = static_cast<std::uint16_t>(flags & ~io::sealed_flag);
   }
   if (flags != 0) r.fail("unknown flags " + std::to_string(flags));
+  return version;
 }
 
 // Refuses a schema whose references cannot fit in the remaining bytes, before a profile of
@@ -349,11 +425,12 @@ inline void check_room(const io::Reader& r, const Schema& s) {
 inline Profile Profile::deserialize(const void* data, std::size_t size) {
   const std::size_t content = io::unseal(data, size, detail::profile_first_sealed_version, "Profile");
   io::Reader r(data, content, "Profile");
-  detail::read_profile_header(r);
+  const std::uint8_t version = detail::read_profile_header(r);
   Schema schema = detail::read_schema(r);
   detail::check_room(r, schema);
   Profile p(std::move(schema));
   p.read_references(r);
+  if (version >= detail::profile_first_labelled_version) p.read_labels(r);
   r.finish();
   p.check_references(r);
   return p;
@@ -374,6 +451,47 @@ inline void Profile::read_references(io::Reader& r) {
     o.classes = detail::read_blob<CategoryCounts>(r);
     o.missing = r.varint();
   }
+}
+
+inline void Profile::read_labels(io::Reader& r) {
+  for (OutputReference& o : outputs_) {
+    o.bad_labels = r.varint();
+    o.labels = detail::LabelStats::deserialize(r, digest_compression);
+  }
+}
+
+template <class Read>
+bool Profile::label_row(const Observation& row, Output o, Read&& read) {
+  check_output_handle(o);
+  if (!row.schema().same_columns(schema_))
+    detail::throw_invalid_argument("Profile::add_label: the row was made for another schema");
+  OutputReference& r = outputs_[o.index];
+  if (r.labels.labelled + static_cast<double>(r.bad_labels) >= static_cast<double>(rows_))
+    detail::throw_invalid_argument("Profile::add_label: output '" + schema_.name(o) + "' already has a label for each of the " +
+                                   std::to_string(rows_) + " rows added");
+  const OutputOptions& options = schema_.options(o);
+  const detail::LabelKind kind = detail::label_kind(options);
+  detail::LabelValue value;
+  if (!read(kind, value)) {
+    ++r.bad_labels;
+    return false;
+  }
+  const double score = row.has_score(o) ? row.score(o) : std::numeric_limits<double>::quiet_NaN();
+  switch (kind) {
+    case detail::LabelKind::binary: r.labels.add_binary(score, options.threshold, value.number); break;
+    case detail::LabelKind::regression: r.labels.add_regression(score, value.number); break;
+    case detail::LabelKind::multiclass: {
+      std::uint32_t predicted = detail::LabelValue::no_class;
+      if (row.has_predicted(o)) {
+        const auto& classes = options.classes;
+        const auto it = std::find(classes.begin(), classes.end(), row.predicted(o));
+        if (it != classes.end()) predicted = static_cast<std::uint32_t>(it - classes.begin());
+      }
+      r.labels.add_multiclass(predicted, value.class_index);
+      break;
+    }
+  }
+  return true;
 }
 
 namespace detail {
@@ -429,7 +547,29 @@ inline void Profile::check_references(const io::Reader& r) const {
              std::to_string(c.total()) + " values and " + std::to_string(c.missing()) + " missing ones, not the " +
              std::to_string(rows_) + " rows");
   }
-  for (std::size_t i = 0; i < outputs_.size(); ++i) check_output(r, i);
+  for (std::size_t i = 0; i < outputs_.size(); ++i) {
+    check_output(r, i);
+    check_labels(r, i);
+  }
+}
+
+// Every labelled row is a row, and its labels are of the output's kind.
+inline void Profile::check_labels(const io::Reader& r, std::size_t i) const {
+  const OutputReference& o = outputs_[i];
+  const Output handle{static_cast<std::uint32_t>(i)};
+  const std::string name = "output '" + schema_.name(handle) + "'";
+  if (o.bad_labels > rows_ || o.labels.labelled > static_cast<double>(rows_ - o.bad_labels))
+    r.fail(name + " has " + detail::to_text(o.labels.labelled) + " labels and " + std::to_string(o.bad_labels) +
+           " bad ones, more than the " + std::to_string(rows_) + " rows");
+  if (o.labels.positive_scores.compression() != digest_compression ||
+      o.labels.negative_scores.compression() != digest_compression)
+    r.fail(name + " has label digests of another compression than " + detail::to_text(digest_compression));
+  const detail::LabelKind kind = detail::label_kind(schema_.options(handle));
+  const detail::LabelStats& l = o.labels;
+  const bool binary = l.true_positive + l.false_positive + l.false_negative + l.true_negative > 0;
+  if ((binary && kind != detail::LabelKind::binary) || (l.correct > 0 && kind != detail::LabelKind::multiclass) ||
+      (l.error.count() > 0 && kind != detail::LabelKind::regression))
+    r.fail(name + " has labels of another kind of output than its options declare");
 }
 
 }  // namespace vigil

@@ -172,6 +172,56 @@ struct TrafficReport {
 };
 
 /// The report of one cohort: the analyses above restricted to requests with tag = value.
+/// One quality figure of the labelled output: realised from the labels joined to the
+/// requests of the quality window, or estimated from the scores alone (name prefixed
+/// `estimated_`), against the holdout baseline of the Profile. docs/report.md lists them.
+struct QualityMetric {
+  std::string name;   // accuracy, precision, recall, f1, log_loss, brier, roc_auc, calibration_error, mae, rmse, bias
+  Status status = Status::ok;
+  double recent = FeatureReport::nan();
+  double baseline = FeatureReport::nan();
+  /// The test that the recent figure is worse than the baseline (one-sided; two-sided for
+  /// bias): two proportions (accuracy, precision, recall), the delta method (F1), DeLong
+  /// (ROC AUC), Welch (losses and errors), Hosmer-Lemeshow (calibration). NaN: not tested.
+  double p_value = FeatureReport::nan();
+  double count = 0;   // requests it rests on: labelled and judged, or scored for an estimate
+};
+
+/// Requests of one quality interval (MonitorOptions::quality_interval) and their labels so far.
+struct QualityInterval {
+  double start = FeatureReport::nan();
+  double end = FeatureReport::nan();
+  std::uint64_t identified = 0;  // requests with an id
+  double labelled = 0;           // labels joined to them so far
+};
+
+/// Quality of the output labels judge (MonitorOptions::quality_output).
+struct QualityReport {
+  std::string output;
+  Status status = Status::ok;
+  double window_start = FeatureReport::nan();  // realised metrics: the requests of [start, end)
+  double window_end = FeatureReport::nan();
+  double labelled = 0;                         // labels joined to the window's requests so far
+  std::vector<QualityMetric> metrics;          // realised
+  std::vector<QualityMetric> estimated;        // from the scores of the recent interval(s)
+  std::vector<QualityInterval> intervals;      // the window's, oldest first
+  // What became of the labels since the monitor started (every request; cohorts leave them 0).
+  std::uint64_t labels = 0;             // Monitor::on_label() calls
+  std::uint64_t joined = 0;             // joined to their request
+  std::uint64_t pending = 0;            // requests with an id still waiting for a label
+  std::uint64_t evicted = 0;            // requests pushed out unlabelled by label_capacity
+  std::uint64_t expired = 0;            // requests never labelled within label_time_to_live
+  std::uint64_t unknown_ids = 0;        // labels naming no held request
+  std::uint64_t duplicate_labels = 0;   // a second label for a request
+  std::uint64_t duplicate_ids = 0;      // requests filed with an id already held
+  std::uint64_t late_labels = 0;        // labels after the request's time-to-live
+  std::uint64_t bad_labels = 0;         // of the wrong type for the output
+  std::uint64_t bad_label_times = 0;    // NaN or infinite label time
+  std::uint64_t labels_before_request = 0;  // dated before their request: refused
+  std::uint64_t labels_beyond_window = 0;   // joined for requests older than the quality intervals kept
+  std::uint64_t labels_applied_early = 0;   // applied before their interval was evaluated (staging full)
+};
+
 struct CohortReport {
   std::string tag;
   std::string value;
@@ -180,6 +230,7 @@ struct CohortReport {
   std::vector<FeatureReport> features;
   std::vector<OutputReport> outputs;
   LatencyReport latency;
+  QualityReport quality;
 };
 
 /// Counters of input the monitor refused or could not place; all are also in the JSON and
@@ -216,6 +267,7 @@ struct Report {
   std::vector<CohortReport> cohorts;
   TrafficReport traffic;
   LatencyReport latency;                     // every request; cohorts have their own
+  QualityReport quality;                     // every request; cohorts have their own
   std::vector<Alert> open_alerts;            // currently open, newest figures
   /// The latest alert transitions (raised, escalated, resolved), oldest first, each with its
   /// sequence number (Alert::sequence): at most MonitorOptions::alert_log of them, so any

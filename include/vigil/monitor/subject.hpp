@@ -23,6 +23,7 @@ enum class Family : std::uint8_t {
   outputs = 1,   // score distributions and predicted classes
   traffic = 2,   // arrivals, completions, errors and timeouts
   latency = 3,   // latency distributions and the tag values of slow requests
+  quality = 4,   // late labels joined to their requests, and estimates from the scores
 };
 
 inline const char* to_string(Family family) {
@@ -31,6 +32,7 @@ inline const char* to_string(Family family) {
     case Family::outputs: return "outputs";
     case Family::traffic: return "traffic";
     case Family::latency: return "latency";
+    case Family::quality: return "quality";
   }
   return "unknown";
 }

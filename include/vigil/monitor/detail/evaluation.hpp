@@ -102,6 +102,12 @@ class Evaluator {
     std::lock_guard<std::mutex> lock(mutex_);
     return read();
   }
+  /// Credits the labels still waiting for evaluation to the quality family at once, when
+  /// their staging is full (Monitor::on_label).
+  void take_overflow() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (LabelIntake* labels = intake_.labels()) std::get<QualityFamily>(families_).take_overflow(*labels);
+  }
   /// Bytes of the evaluation's state: the family objects (the rate predictor), the alert
   /// states and log.
   std::size_t memory_bytes() const;

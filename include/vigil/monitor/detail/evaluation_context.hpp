@@ -18,6 +18,8 @@
 namespace vigil {
 namespace detail {
 
+class LabelIntake;
+
 /// The spans of event time one evaluation of interval `interval` compares, each [start, end).
 struct EvaluationWindow {
   std::int64_t interval = 0;
@@ -67,6 +69,8 @@ class IntakeAccess {
   /// What counts as a slow request from now on (NaN: nothing).
   virtual void set_slow_threshold(double seconds) = 0;
   virtual double slow_threshold() const = 0;
+  /// The label path: labels joined and waiting for evaluation (the quality family).
+  virtual LabelIntake* labels() = 0;
 };
 
 /// What every family's analysis of one interval shares.

@@ -23,6 +23,7 @@
 #include "vigil/monitor/detail/evaluation_context.hpp"
 #include "vigil/monitor/detail/event_time.hpp"
 #include "vigil/monitor/detail/interval_clock.hpp"
+#include "vigil/monitor/detail/label_intake.hpp"
 #include "vigil/monitor/detail/monitor_families.hpp"
 #include "vigil/monitor/detail/request.hpp"
 #include "vigil/monitor/detail/shard.hpp"
@@ -89,6 +90,8 @@ class Intake final : public IntakeAccess {
   double last_arrival() const override;
   void set_slow_threshold(double seconds) override { slow_threshold_.store(seconds, std::memory_order_relaxed); }
   double slow_threshold() const override { return slow_threshold_.load(std::memory_order_relaxed); }
+  LabelIntake* labels() override { return labels_.get(); }
+  const LabelIntake* labels() const { return labels_.get(); }
 
  private:
   static std::size_t& shard_hint();
@@ -119,6 +122,7 @@ class Intake final : public IntakeAccess {
   double lateness_;
   TagDictionary tags_;
   std::vector<TagDictionary::CohortTag> cohorts_;  // the dictionary's, read by every request
+  std::unique_ptr<LabelIntake> labels_;            // requests with an id wait here for their label
   std::unique_ptr<Shard[]> shards_;
   std::size_t shard_mask_ = 0;
 
@@ -159,6 +163,7 @@ inline Intake::Intake(const Schema& schema, const MonitorPlan& plan, const Monit
   slow_threshold_.store(options.slow_threshold);
   std::size_t shards = options.shards;
   if (shards == 0) shards = std::max<std::size_t>(1, std::thread::hardware_concurrency());
+  if (schema.output_count() > 0) labels_ = std::make_unique<LabelIntake>(schema, options, cohorts_, shards);
   init_shards(plan, schema, shards);
   init_retention(plan, options);
 }
@@ -179,6 +184,7 @@ inline void Intake::init_shards(const MonitorPlan& plan, const Schema& schema, s
     for (std::uint32_t t = 0; t < schema.tag_count(); ++t)
       shard.tag_other.push_back(static_cast<std::uint32_t>(tags_.max_values(t)));
     shard.tag_ids.assign(schema.tag_count(), no_tag);
+    shard.label_slots.assign(cohorts_.size(), no_tag);
   }
 }
 
@@ -371,6 +377,7 @@ inline std::int64_t Intake::take(const Observation& o, double t) {
         shard.answered += answered;
         shard.latest = std::max(shard.latest, t);
         apply(shard, o, [&](std::size_t slot) { return &shard.summaries[slot]; });
+        if (o.has_id() && labels_) labels_->file(o, k, t, shard.tag_ids.data(), shard.label_slots.data());
       },
       [&](Shard& shard) {
         shard.latest = std::max(shard.latest, t);
@@ -381,6 +388,7 @@ inline std::int64_t Intake::take(const Observation& o, double t) {
         ++shard.observed;
         shard.answered += answered;
         apply(shard, o, [&](std::size_t slot) { return retained_[slot].at(t); });
+        if (o.has_id() && labels_) labels_->file(o, k, t, shard.tag_ids.data(), shard.label_slots.data());
       });
   return crossed ? k : IntervalClock::none;
 }
@@ -575,10 +583,12 @@ inline double Intake::arrivals_in(std::int64_t k) const {
 
 inline std::size_t Intake::memory_bytes() const {
   std::size_t bytes = sizeof(*this) + tags_.memory_bytes() - sizeof(tags_);
+  if (labels_) bytes += sizeof(LabelIntake) + labels_->memory_bytes();
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
     const Shard& shard = shards_[i];
     const Maintenance lock(shard);
-    bytes += sizeof(Shard) - sizeof(shard.plan) + shard.plan.memory_bytes();
+    bytes += sizeof(Shard) - sizeof(shard.plan) + shard.plan.memory_bytes() +
+             shard.label_slots.capacity() * sizeof(std::uint32_t);
     for (const auto& s : shard.summaries) bytes += s.memory_bytes();
   }
   {

@@ -101,7 +101,10 @@ struct BasicIntervalSummary {
     w.header(io::TypeId::interval_summary, format_version);
     w.varint(requests);
     w.varint(arrivals);
-    w.varint(sizeof...(Families));
+    // A family whose state is empty and says so (a state with empty(): the quality family,
+    // added after the format) is left out, so that summaries without its data keep the bytes
+    // they had before it; a reader leaves it empty.
+    w.varint((std::size_t{0} + ... + static_cast<std::size_t>(written(state<Families>(), 0))));
     (write_family<Families>(w), ...);
     return out;
   }
@@ -141,8 +144,17 @@ struct BasicIntervalSummary {
   }
 
  private:
+  template <class State>
+  static auto written(const State& s, int) -> decltype(s.empty()) {
+    return !s.empty();
+  }
+  template <class State>
+  static bool written(const State&, long) {
+    return true;
+  }
   template <class F>
   void write_family(io::Writer& w) const {
+    if (!written(state<F>(), 0)) return;
     std::vector<std::uint8_t> payload;
     io::Writer p(payload);
     state<F>().serialize(p);

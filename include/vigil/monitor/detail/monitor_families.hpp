@@ -6,6 +6,7 @@
 #include "vigil/monitor/features.hpp"
 #include "vigil/monitor/latency.hpp"
 #include "vigil/monitor/outputs.hpp"
+#include "vigil/monitor/quality.hpp"
 #include "vigil/monitor/traffic.hpp"
 
 namespace vigil {
@@ -28,7 +29,7 @@ struct FamilyList {
   }
 };
 
-using MonitorFamilies = FamilyList<TrafficFamily, LatencyFamily, FeatureFamily, OutputFamily>;
+using MonitorFamilies = FamilyList<TrafficFamily, LatencyFamily, FeatureFamily, OutputFamily, QualityFamily>;
 using MonitorPlan = MonitorFamilies::Plan;
 using IntervalSummary = MonitorFamilies::Summary;
 

@@ -1,0 +1,291 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+//
+// Where late labels meet their requests: the store of requests waiting for a label (filed by
+// observe() for every request with an id), the join of each label by request id, and the
+// labels joined but not yet evaluated, kept in the order they came so that each interval's
+// evaluation sees exactly the labels that had arrived by its end, however late it runs.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vigil/monitor/detail/label_stats.hpp"
+#include "vigil/monitor/detail/label_store.hpp"
+#include "vigil/monitor/detail/request.hpp"
+#include "vigil/monitor/detail/string_ids.hpp"
+#include "vigil/monitor/detail/tag_dictionary.hpp"
+#include "vigil/monitor/observation.hpp"
+#include "vigil/monitor/options.hpp"
+#include "vigil/monitor/schema.hpp"
+
+namespace vigil {
+namespace detail {
+
+/// The output labels judge, as the request path and the join read it.
+struct LabelTarget {
+  std::uint32_t output = 0;  // index in the schema
+  std::string name;
+  LabelKind kind = LabelKind::regression;
+  double threshold = 0;
+  std::vector<std::string> classes;  // declared classes
+  StringIds class_ids;               // id of a predicted class among them
+
+  LabelTarget() = default;
+  LabelTarget(const Schema& schema, const MonitorOptions& options);
+};
+
+/// A label joined to its request, waiting for the evaluation of the interval it arrived in.
+struct JoinedLabel {
+  double time;                  // when the label arrived
+  PendingRequest request;
+  LabelValue value;
+};
+
+/// What became of the labels given to Monitor::on_label, counted since the monitor started.
+struct LabelCounts {
+  std::uint64_t received = 0;        // on_label() calls
+  std::uint64_t joined = 0;          // joined to the request they name
+  std::uint64_t unknown_ids = 0;     // no request with that id is held (never seen, or pushed out)
+  std::uint64_t duplicates = 0;      // the request already had its label
+  std::uint64_t too_late = 0;        // the request is older than the labels' time-to-live
+  std::uint64_t bad_labels = 0;      // of the wrong type for the output (LabelKind)
+  std::uint64_t bad_times = 0;       // NaN or infinite label time
+  std::uint64_t before_request = 0;  // dated before the request they name: refused, the request keeps waiting
+  std::uint64_t applied_early = 0;   // applied before their interval was evaluated, the staging being full
+};
+
+/// The label path of a Monitor (docs/guide.md, "Is it right?").
+///
+/// **Memory**: the store (MonitorOptions::label_capacity requests, LabelStore's
+/// bytes_per_request with one extra per cohort tag), allocated at the first request with an
+/// id, and at most label_capacity labels staged for evaluation (sizeof(JoinedLabel) plus 4
+/// bytes per cohort tag each).
+///
+/// **Threads**: file() runs under a shard's lock and takes one of the store's partition
+/// locks; label() takes a partition lock, then the staging lock; drain() the staging lock.
+/// No path takes a shard lock after these.
+class LabelIntake {
+ public:
+  LabelIntake(const Schema& schema, const MonitorOptions& options, std::vector<TagDictionary::CohortTag> cohorts,
+              std::size_t shards);
+
+  const LabelTarget& target() const { return target_; }
+  std::size_t cohort_count() const { return cohorts_.size(); }
+
+  /// Files a request with an id (of fine interval `interval`, at event time `t`) to wait for
+  /// its label. `tag_ids` are the request's resolved tag ids, for its cohort slots;
+  /// `scratch` has room for cohort_count() values (the shard's, so that nothing allocates).
+  void file(const Observation& o, std::int64_t interval, double t, const std::uint32_t* tag_ids,
+            std::uint32_t* scratch);
+
+  /// Joins a label given as a number or as text. Returns whether it was staged for evaluation.
+  bool label(std::string_view id, double label, double t);
+  bool label(std::string_view id, std::string_view label, double t);
+
+  /// Calls fn(label, slots) for every staged label that arrived before `before`, in the order
+  /// they arrived, and forgets them: `slots` are its request's cohort slots (cohort_count()
+  /// values, no_tag for none).
+  template <class Fn>
+  void drain(double before, Fn&& fn);
+  /// Whether the staging is full: the caller evaluates the closed intervals (which drains
+  /// it), and take_overflow() then applies what is left.
+  bool staging_full() const { return staged_count_.load(std::memory_order_relaxed) >= staging_capacity_; }
+  template <class Fn>
+  void take_overflow(Fn&& fn);
+
+  LabelCounts counts() const;
+  /// Requests held that wait for their label, pushed out by capacity unlabelled, and aged
+  /// out unlabelled (ids never labelled).
+  std::uint64_t pending() const { return store() ? store()->pending() : 0; }
+  std::uint64_t evicted() const { return store() ? store()->evicted() : 0; }
+  std::uint64_t expired() const { return store() ? store()->expired_unlabelled() : 0; }
+  /// Requests filed with an id already held.
+  std::uint64_t duplicate_ids() const { return store() ? store()->duplicate_ids() : 0; }
+  /// Ages out requests older than the time-to-live at `time`.
+  void expire(double time) {
+    if (LabelStore* s = store()) s->expire(time);
+  }
+  std::size_t memory_bytes() const;
+
+ private:
+  template <class Read>
+  bool join(std::string_view id, double t, Read&& read);
+  LabelStore* store() const { return store_.load(std::memory_order_acquire); }
+  LabelStore& make_store();
+  void count(std::atomic<std::uint64_t>& counter) { counter.fetch_add(1, std::memory_order_relaxed); }
+
+  LabelTarget target_;
+  std::vector<TagDictionary::CohortTag> cohorts_;
+  LabelStoreOptions store_options_;
+  std::size_t staging_capacity_;
+
+  std::mutex make_mutex_;
+  std::atomic<LabelStore*> store_{nullptr};
+  std::unique_ptr<LabelStore> owned_store_;
+
+  mutable std::mutex staged_mutex_;
+  std::vector<JoinedLabel> staged_;          // in arrival order
+  std::vector<std::uint32_t> staged_slots_;  // cohort_count() per staged label
+  std::atomic<std::size_t> staged_count_{0};
+
+  std::atomic<std::uint64_t> received_{0}, joined_{0}, unknown_{0}, duplicates_{0}, too_late_{0}, bad_labels_{0},
+      bad_times_{0}, before_request_{0}, applied_early_{0};
+};
+
+inline LabelTarget::LabelTarget(const Schema& schema, const MonitorOptions& options) {
+  if (schema.output_count() == 0) return;
+  Output o{0};
+  if (!options.quality_output.empty()) {
+    const auto found = schema.find_output(options.quality_output);
+    if (!found)
+      throw_invalid_argument("MonitorOptions: quality_output '" + options.quality_output + "' is no output of the schema");
+    o = *found;
+  }
+  output = o.index;
+  name = schema.name(o);
+  const OutputOptions& oo = schema.options(o);
+  kind = label_kind(oo);
+  threshold = oo.threshold;
+  classes = oo.classes;
+  class_ids = StringIds(classes);
+}
+
+inline LabelIntake::LabelIntake(const Schema& schema, const MonitorOptions& options,
+                                std::vector<TagDictionary::CohortTag> cohorts, std::size_t shards)
+    : target_(schema, options), cohorts_(std::move(cohorts)), staging_capacity_(options.label_capacity) {
+  store_options_.capacity = options.label_capacity;
+  store_options_.time_to_live = options.label_time_to_live;
+  std::size_t partitions = 1;
+  while (partitions < shards && partitions * 2 <= options.label_capacity) partitions *= 2;
+  store_options_.partitions = partitions;
+  store_options_.extras = cohorts_.size();
+}
+
+inline LabelStore& LabelIntake::make_store() {
+  std::lock_guard<std::mutex> lock(make_mutex_);
+  if (LabelStore* s = store()) return *s;
+  owned_store_ = std::make_unique<LabelStore>(store_options_);
+  store_.store(owned_store_.get(), std::memory_order_release);
+  return *owned_store_;
+}
+
+inline void LabelIntake::file(const Observation& o, std::int64_t interval, double t, const std::uint32_t* tag_ids,
+                              std::uint32_t* slots) {
+  LabelStore* s = store();
+  if (VIGIL_UNLIKELY(s == nullptr)) s = &make_store();
+  PendingRequest r;
+  r.time = t;
+  r.interval = interval;
+  const Output out{target_.output};
+  if (o.schema().output_count() > target_.output) {
+    if (o.has_score(out)) r.score = o.score(out);
+    if (target_.kind == LabelKind::multiclass && o.has_predicted(out)) r.predicted = target_.class_ids.find(o.predicted(out));
+  }
+  for (std::size_t c = 0; c < cohorts_.size(); ++c) {
+    const std::uint32_t id = tag_ids[cohorts_[c].tag];
+    slots[c] = id == no_tag ? no_tag : static_cast<std::uint32_t>(cohorts_[c].first_slot + id);
+  }
+  s->insert(request_key(std::string_view(o.id())), r, slots);
+}
+
+inline bool LabelIntake::label(std::string_view id, double value, double t) {
+  return join(id, t, [&](LabelValue& v) { return read_label(target_.kind, value, target_.classes.size(), v); });
+}
+
+inline bool LabelIntake::label(std::string_view id, std::string_view value, double t) {
+  return join(id, t, [&](LabelValue& v) { return read_label(target_.kind, value, target_.classes, v); });
+}
+
+template <class Read>
+bool LabelIntake::join(std::string_view id, double t, Read&& read) {
+  count(received_);
+  if (!std::isfinite(t)) return count(bad_times_), false;
+  JoinedLabel joined{t, PendingRequest{}, LabelValue{}};
+  if (!read(joined.value)) return count(bad_labels_), false;
+  LabelStore* s = store();
+  if (s == nullptr) return count(unknown_), false;
+  thread_local std::vector<std::uint32_t> slots;
+  slots.resize(cohorts_.size());
+  switch (s->join(request_key(id), t, joined.request, slots.data())) {
+    case LabelStore::Join::unknown: return count(unknown_), false;
+    case LabelStore::Join::duplicate: return count(duplicates_), false;
+    case LabelStore::Join::expired: return count(too_late_), false;
+    case LabelStore::Join::early: return count(before_request_), false;
+    case LabelStore::Join::joined: break;
+  }
+  count(joined_);
+  std::lock_guard<std::mutex> lock(staged_mutex_);
+  staged_.push_back(joined);
+  staged_slots_.insert(staged_slots_.end(), slots.begin(), slots.end());
+  staged_count_.store(staged_.size(), std::memory_order_relaxed);
+  return true;
+}
+
+template <class Fn>
+void LabelIntake::drain(double before, Fn&& fn) {
+  std::lock_guard<std::mutex> lock(staged_mutex_);
+  // Labels arrive in about their time order; the evaluation takes those before its end and
+  // keeps the rest in order.
+  std::size_t kept = 0;
+  const std::size_t k = cohorts_.size();
+  for (std::size_t i = 0; i < staged_.size(); ++i) {
+    if (staged_[i].time < before) {
+      fn(staged_[i], staged_slots_.data() + i * k);
+      continue;
+    }
+    if (kept != i) {
+      staged_[kept] = staged_[i];
+      std::copy_n(staged_slots_.begin() + static_cast<std::ptrdiff_t>(i * k), k,
+                  staged_slots_.begin() + static_cast<std::ptrdiff_t>(kept * k));
+    }
+    ++kept;
+  }
+  staged_.resize(kept);
+  staged_slots_.resize(kept * k);
+  staged_count_.store(kept, std::memory_order_relaxed);
+}
+
+template <class Fn>
+void LabelIntake::take_overflow(Fn&& fn) {
+  std::size_t taken = 0;
+  {
+    std::lock_guard<std::mutex> lock(staged_mutex_);
+    taken = staged_.size() >= staging_capacity_ ? staged_.size() : 0;
+  }
+  if (taken == 0) return;
+  applied_early_.fetch_add(taken, std::memory_order_relaxed);
+  drain(std::numeric_limits<double>::infinity(), std::forward<Fn>(fn));
+}
+
+inline LabelCounts LabelIntake::counts() const {
+  LabelCounts c;
+  c.received = received_.load(std::memory_order_relaxed);
+  c.joined = joined_.load(std::memory_order_relaxed);
+  c.unknown_ids = unknown_.load(std::memory_order_relaxed);
+  c.duplicates = duplicates_.load(std::memory_order_relaxed);
+  c.too_late = too_late_.load(std::memory_order_relaxed);
+  c.bad_labels = bad_labels_.load(std::memory_order_relaxed);
+  c.bad_times = bad_times_.load(std::memory_order_relaxed);
+  c.before_request = before_request_.load(std::memory_order_relaxed);
+  c.applied_early = applied_early_.load(std::memory_order_relaxed);
+  return c;
+}
+
+inline std::size_t LabelIntake::memory_bytes() const {
+  std::lock_guard<std::mutex> lock(staged_mutex_);
+  std::size_t bytes = target_.class_ids.memory_bytes() + cohorts_.capacity() * sizeof(TagDictionary::CohortTag) +
+                      staged_.capacity() * sizeof(JoinedLabel) + staged_slots_.capacity() * sizeof(std::uint32_t);
+  if (const LabelStore* s = store()) bytes += s->memory_bytes();
+  return bytes;
+}
+
+}  // namespace detail
+}  // namespace vigil

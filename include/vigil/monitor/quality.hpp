@@ -1,0 +1,505 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+/// \file
+/// The quality family: late labels joined to their requests by id and credited to the
+/// quality interval of the request, the realised metrics of the requests of the quality
+/// window against the holdout baseline kept in the Profile, and estimates of the same
+/// metrics from the scores alone (confidence-based performance estimation: with calibrated
+/// probabilities, the expected confusion matrix follows from the scores) before any label
+/// comes; and the evidence each gives the alert policy.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vigil/monitor/alerts.hpp"
+#include "vigil/monitor/detail/corrections.hpp"
+#include "vigil/monitor/detail/evaluation_context.hpp"
+#include "vigil/monitor/detail/evidence_text.hpp"
+#include "vigil/monitor/detail/label_intake.hpp"
+#include "vigil/monitor/detail/pooling.hpp"
+#include "vigil/monitor/detail/quality_state.hpp"
+#include "vigil/monitor/options.hpp"
+#include "vigil/monitor/report.hpp"
+#include "vigil/monitor/subject.hpp"
+#include "vigil/stats/calibration.hpp"
+#include "vigil/stats/classification.hpp"
+
+namespace vigil {
+namespace detail {
+
+/// Labels credited to the quality interval of their request, for one slot: a ring of the
+/// last `length` quality intervals (enough to cover the labels' time-to-live).
+class QualityLedger {
+ public:
+  QualityLedger(double resolution, std::size_t length) : resolution_(resolution), length_(length) {}
+
+  /// Credits a label to its request's interval; false when that interval is older than the
+  /// ring keeps.
+  bool add(const QualityPlan& p, const JoinedLabel& label);
+  /// Calls fn(start, end, stats) for each kept interval within [from, to), oldest first.
+  template <class Fn>
+  void each(double from, double to, Fn&& fn) const;
+  std::size_t memory_bytes() const {
+    std::size_t bytes = index_.capacity() * sizeof(std::int64_t) + stats_.capacity() * sizeof(LabelStats);
+    for (const LabelStats& s : stats_) bytes += s.memory_bytes();
+    return bytes;
+  }
+
+ private:
+  static constexpr std::int64_t none = std::numeric_limits<std::int64_t>::min();
+  double resolution_;
+  std::size_t length_;
+  std::int64_t newest_ = none;
+  std::vector<std::int64_t> index_;  // the quality interval in each place of the ring
+  std::vector<LabelStats> stats_;
+};
+
+inline bool QualityLedger::add(const QualityPlan& p, const JoinedLabel& label) {
+  const double position = std::floor(label.request.time / resolution_);
+  if (!(std::fabs(position) < 0x1p62)) return false;
+  const auto q = static_cast<std::int64_t>(position);
+  if (newest_ != none && q <= newest_ - static_cast<std::int64_t>(length_)) return false;
+  if (stats_.empty()) {
+    index_.assign(length_, none);
+    stats_.assign(length_, LabelStats(50));
+  }
+  newest_ = newest_ == none ? q : std::max(newest_, q);
+  const std::size_t at = static_cast<std::size_t>(((q % static_cast<std::int64_t>(length_)) + static_cast<std::int64_t>(length_)) %
+                                                  static_cast<std::int64_t>(length_));
+  if (index_[at] != q) {
+    index_[at] = q;
+    stats_[at] = LabelStats(50);
+  }
+  LabelStats& s = stats_[at];
+  const PendingRequest& r = label.request;
+  switch (p.kind) {
+    case LabelKind::binary: s.add_binary(r.score, p.threshold, label.value.number); break;
+    case LabelKind::multiclass: s.add_multiclass(r.predicted, label.value.class_index); break;
+    case LabelKind::regression: s.add_regression(r.score, label.value.number); break;
+  }
+  return true;
+}
+
+template <class Fn>
+void QualityLedger::each(double from, double to, Fn&& fn) const {
+  if (stats_.empty()) return;
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < length_; ++i) {
+    if (index_[i] == none) continue;
+    const double start = static_cast<double>(index_[i]) * resolution_;
+    if (start >= from && start < to) order.push_back(i);
+  }
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return index_[a] < index_[b]; });
+  for (std::size_t i : order) {
+    const double start = static_cast<double>(index_[i]) * resolution_;
+    fn(start, start + resolution_, stats_[i]);
+  }
+}
+
+/// Which way a metric gets worse, and how its effect is measured for severity.
+enum class QualityDirection : std::uint8_t { drop, rise, change };
+
+struct QualityFigure {
+  QualityMetric metric;
+  QualityDirection direction;
+  double effect = FeatureReport::nan();  // drop, relative rise or change in baseline RMSEs
+};
+
+/// A metric from its recent and baseline values and its test.
+inline QualityFigure quality_figure(const char* name, QualityDirection direction, double recent, double baseline,
+                                    stats::TestResult test, double count) {
+  QualityFigure f{QualityMetric{name, Status::ok, recent, baseline, test.p_value, count}, direction,
+                  FeatureReport::nan()};
+  if (direction == QualityDirection::drop) f.effect = baseline - recent;
+  if (direction == QualityDirection::rise && baseline > 0) f.effect = (recent - baseline) / baseline;
+  return f;
+}
+
+inline stats::ConfusionCounts confusion_of(const LabelStats& s) {
+  return stats::ConfusionCounts{s.true_positive, s.false_positive, s.false_negative, s.true_negative};
+}
+
+/// A Welch test that the recent mean of per-request terms is above (or, two-sided, off) the
+/// baseline's.
+inline stats::TestResult welch(const RunningStats& recent, const RunningStats& baseline, stats::Alternative alt) {
+  if (recent.count() < 2 || baseline.count() < 2) return stats::TestResult{FeatureReport::nan(), FeatureReport::nan()};
+  return stats::welch_t_test(recent.mean(), recent.variance(), recent.count(), baseline.mean(), baseline.variance(),
+                             baseline.count(), alt);
+}
+
+/// The rates of the confusion matrix, each tested as a proportion against the baseline's.
+inline void confusion_figures(const stats::ConfusionCounts& r, const stats::ConfusionCounts& b,
+                              std::vector<QualityFigure>& out) {
+  using stats::Alternative;
+  const auto proportion = [&](const char* name, double hits_r, double n_r, double hits_b, double n_b) {
+    const bool tested = n_r > 0 && n_b > 0;
+    const stats::TestResult t = tested ? stats::two_proportion_test(hits_r, n_r, hits_b, n_b, Alternative::less)
+                                       : stats::TestResult{FeatureReport::nan(), FeatureReport::nan()};
+    out.push_back(quality_figure(name, QualityDirection::drop, n_r > 0 ? hits_r / n_r : FeatureReport::nan(),
+                                 n_b > 0 ? hits_b / n_b : FeatureReport::nan(), t, n_r));
+  };
+  proportion("accuracy", r.true_positive + r.true_negative, stats::count(r), b.true_positive + b.true_negative,
+             stats::count(b));
+  proportion("precision", r.true_positive, r.true_positive + r.false_positive, b.true_positive,
+             b.true_positive + b.false_positive);
+  proportion("recall", r.true_positive, r.true_positive + r.false_negative, b.true_positive,
+             b.true_positive + b.false_negative);
+  out.push_back(quality_figure("f1", QualityDirection::drop, stats::f1_score(r), stats::f1_score(b),
+                               stats::f1_difference_test(r, b, stats::Alternative::less), stats::count(r)));
+}
+
+/// The realised figures of a binary classifier: the confusion rates, losses, ROC AUC on the
+/// plan's bins (DeLong) and the expected calibration error (Hosmer-Lemeshow).
+inline std::vector<QualityFigure> binary_figures(const QualityPlan& p, const LabelStats& r) {
+  std::vector<QualityFigure> out;
+  const LabelStats& b = p.baseline;
+  confusion_figures(confusion_of(r), confusion_of(b), out);
+  out.push_back(quality_figure("log_loss", QualityDirection::rise, r.log_loss.mean(), b.log_loss.mean(),
+                               welch(r.log_loss, b.log_loss, stats::Alternative::greater), r.log_loss.count()));
+  out.push_back(quality_figure("brier", QualityDirection::rise, r.brier.mean(), b.brier.mean(),
+                               welch(r.brier, b.brier, stats::Alternative::greater), r.brier.count()));
+  const ClassBins bins = class_bins(r, p.edges);
+  const stats::AucEstimate auc_r = stats::roc_auc_binned(bins.positive, bins.negative);
+  const stats::AucEstimate auc_b = stats::roc_auc_binned(p.baseline_bins.positive, p.baseline_bins.negative);
+  out.push_back(quality_figure("roc_auc", QualityDirection::drop, auc_r.auc, auc_b.auc,
+                               stats::auc_difference_test(auc_r, auc_b, stats::Alternative::less),
+                               auc_r.positives + auc_r.negatives));
+  const auto sums = [](const LabelStats& s) {
+    std::vector<stats::ReliabilitySums> v;
+    for (const ReliabilitySums& x : s.reliability) v.push_back(stats::ReliabilitySums{x.count, x.predicted, x.positive});
+    return v;
+  };
+  const bool calibrated = r.log_loss.count() > 0 && b.log_loss.count() > 0;
+  const double ece_r = calibrated ? stats::expected_calibration_error(sums(r)) : FeatureReport::nan();
+  const double ece_b = calibrated ? stats::expected_calibration_error(sums(b)) : FeatureReport::nan();
+  const stats::TestResult hl = calibrated ? stats::hosmer_lemeshow_test(sums(r))
+                                          : stats::TestResult{FeatureReport::nan(), FeatureReport::nan()};
+  out.push_back(quality_figure("calibration_error", QualityDirection::rise, ece_r, ece_b, hl, r.log_loss.count()));
+  return out;
+}
+
+/// The realised figures of a regression: MAE, RMSE (Welch on squared errors) and the mean
+/// error (bias, two-sided; its effect in baseline RMSEs).
+inline std::vector<QualityFigure> regression_figures(const LabelStats& r, const LabelStats& b) {
+  std::vector<QualityFigure> out;
+  out.push_back(quality_figure("mae", QualityDirection::rise, r.absolute_error.mean(), b.absolute_error.mean(),
+                               welch(r.absolute_error, b.absolute_error, stats::Alternative::greater),
+                               r.absolute_error.count()));
+  const auto root = [](const RunningStats& s) { return s.count() > 0 ? std::sqrt(s.mean()) : FeatureReport::nan(); };
+  out.push_back(quality_figure("rmse", QualityDirection::rise, root(r.squared_error), root(b.squared_error),
+                               welch(r.squared_error, b.squared_error, stats::Alternative::greater),
+                               r.squared_error.count()));
+  QualityFigure bias = quality_figure("bias", QualityDirection::change, r.error.mean(), b.error.mean(),
+                                      welch(r.error, b.error, stats::Alternative::two_sided), r.error.count());
+  const double rmse = root(b.squared_error);
+  if (rmse > 0) bias.effect = std::fabs(r.error.mean() - b.error.mean()) / rmse;
+  out.push_back(bias);
+  return out;
+}
+
+/// The realised figures of a multi-class output: accuracy.
+inline std::vector<QualityFigure> multiclass_figures(const LabelStats& r, const LabelStats& b) {
+  const double n_r = r.judged();
+  const double n_b = b.judged();
+  const bool tested = n_r > 0 && n_b > 0;
+  const stats::TestResult t = tested ? stats::two_proportion_test(r.correct, n_r, b.correct, n_b, stats::Alternative::less)
+                                     : stats::TestResult{FeatureReport::nan(), FeatureReport::nan()};
+  return {quality_figure("accuracy", QualityDirection::drop, n_r > 0 ? r.correct / n_r : FeatureReport::nan(),
+                         n_b > 0 ? b.correct / n_b : FeatureReport::nan(), t, n_r)};
+}
+
+inline std::vector<QualityFigure> realised_figures(const QualityPlan& p, const LabelStats& recent) {
+  switch (p.kind) {
+    case LabelKind::binary: return binary_figures(p, recent);
+    case LabelKind::multiclass: return multiclass_figures(recent, p.baseline);
+    case LabelKind::regression: return regression_figures(recent, p.baseline);
+  }
+  return {};
+}
+
+/// The expected confusion matrix and class bins of scores binned as the plan bins them
+/// (`counts` and `means` per bin): each bin's calibrated probability p counts p positive and
+/// 1 − p negative, on the side of the threshold the bin lies on.
+struct Expected {
+  stats::ConfusionCounts confusion;
+  ClassBins bins;
+  double variance = 0;  // Σ p(1 − p): the variance of the number of correct answers
+  double scored = 0;
+};
+
+inline Expected expected_counts(const QualityPlan& p, const std::vector<double>& counts, const std::vector<double>& means) {
+  Expected e;
+  e.bins.positive.assign(p.bins(), 0.0);
+  e.bins.negative.assign(p.bins(), 0.0);
+  for (std::size_t b = 0; b < p.bins() && b < counts.size(); ++b) {
+    const double n = counts[b];
+    if (!(n > 0)) continue;
+    const double raw = means[b];
+    const double q = p.calibrate ? p.calibration(raw) : std::min(1.0, std::max(0.0, raw));
+    const bool positive = b > 0 && p.edges[b - 1] >= p.threshold;
+    (positive ? e.confusion.true_positive : e.confusion.false_negative) += n * q;
+    (positive ? e.confusion.false_positive : e.confusion.true_negative) += n * (1 - q);
+    e.bins.positive[b] = n * q;
+    e.bins.negative[b] = n * (1 - q);
+    e.variance += n * q * (1 - q);
+    e.scored += n;
+  }
+  return e;
+}
+
+/// z-test that an estimated rate fell: its binomial standard errors from the expected counts.
+inline stats::TestResult estimate_drop_test(double recent, double n_recent, double baseline, double n_baseline) {
+  if (!(n_recent > 0 && n_baseline > 0) || std::isnan(recent) || std::isnan(baseline))
+    return stats::TestResult{FeatureReport::nan(), FeatureReport::nan()};
+  const double variance = recent * (1 - recent) / n_recent + baseline * (1 - baseline) / n_baseline;
+  if (!(variance > 0)) return stats::TestResult{0.0, 1.0};
+  const double z = (recent - baseline) / std::sqrt(variance);
+  return stats::TestResult{z, stats::normal_cdf(z)};
+}
+
+/// Label-free estimates of a binary classifier from the recent scores, against the same
+/// estimates on the holdout's scores.
+inline std::vector<QualityFigure> estimated_figures(const QualityPlan& p, const QualityState& recent) {
+  std::vector<double> means(recent.counts.size(), 0.0);
+  for (std::size_t b = 0; b < means.size(); ++b)
+    means[b] = recent.counts[b] > 0 ? recent.sums[b] / recent.counts[b] : 0.0;
+  const Expected r = expected_counts(p, recent.counts, means);
+  const Expected b = expected_counts(p, p.baseline_scored, p.baseline_means);
+  std::vector<QualityFigure> out;
+  const auto rate = [&](const char* name, double hits_r, double n_r, double hits_b, double n_b) {
+    const double vr = n_r > 0 ? hits_r / n_r : FeatureReport::nan();
+    const double vb = n_b > 0 ? hits_b / n_b : FeatureReport::nan();
+    out.push_back(quality_figure(name, QualityDirection::drop, vr, vb, estimate_drop_test(vr, n_r, vb, n_b), r.scored));
+  };
+  const stats::ConfusionCounts& cr = r.confusion;
+  const stats::ConfusionCounts& cb = b.confusion;
+  rate("estimated_accuracy", cr.true_positive + cr.true_negative, stats::count(cr), cb.true_positive + cb.true_negative,
+       stats::count(cb));
+  rate("estimated_precision", cr.true_positive, cr.true_positive + cr.false_positive, cb.true_positive,
+       cb.true_positive + cb.false_positive);
+  rate("estimated_recall", cr.true_positive, cr.true_positive + cr.false_negative, cb.true_positive,
+       cb.true_positive + cb.false_negative);
+  out.push_back(quality_figure("estimated_f1", QualityDirection::drop, stats::f1_score(cr), stats::f1_score(cb),
+                               stats::f1_difference_test(cr, cb, stats::Alternative::less), r.scored));
+  const stats::AucEstimate auc_r = stats::roc_auc_binned(r.bins.positive, r.bins.negative);
+  const stats::AucEstimate auc_b = stats::roc_auc_binned(b.bins.positive, b.bins.negative);
+  out.push_back(quality_figure("estimated_roc_auc", QualityDirection::drop, auc_r.auc, auc_b.auc,
+                               stats::auc_difference_test(auc_r, auc_b, stats::Alternative::less), r.scored));
+  return out;
+}
+
+/// Evidence from one quality figure: significant after correction, on enough requests, and
+/// worse than the baseline by at least the policy's effect.
+inline void quality_evidence(const QualityFigure& f, double adjusted, const AlertPolicy& policy, Subject subject,
+                             const std::string& output, std::vector<Evidence>& out) {
+  if (!(f.metric.count >= static_cast<double>(policy.min_labels)) || !(adjusted < policy.p_value)) return;
+  int level = 0;
+  if (f.direction == QualityDirection::drop) level = severity_of(f.effect, policy.quality_drop_warn, policy.quality_drop_alert);
+  else level = severity_of(f.effect, policy.quality_rise_warn, policy.quality_rise_alert);
+  if (level == 0) return;
+  const bool estimate = f.metric.name.rfind("estimated_", 0) == 0;
+  out.push_back(Evidence{AlertKind::quality, std::move(subject), severity_at(level), f.metric.recent, adjusted,
+                         std::string(estimate ? "Estimated " : "") + "quality of '" + output + "' fell: " +
+                             f.metric.name + " " + fixed(f.metric.recent, 4) + " against " + fixed(f.metric.baseline, 4) +
+                             " on the holdout, over " + fixed(f.metric.count, 0) +
+                             (estimate ? " scored requests (from the scores alone)." : " labelled requests.")});
+}
+
+
+/// Subject indexes of the quality figures: a realised figure's place in
+/// QualityReport::metrics, or estimated_index + its place in QualityReport::estimated.
+inline constexpr std::uint32_t estimated_index = 64;
+
+/// The quality family (docs/concepts.md, "Monitor family").
+class QualityFamily {
+ public:
+  static constexpr Family id = Family::quality;
+  static constexpr bool per_cohort = true;
+  using Plan = QualityPlan;
+  using State = QualityState;
+  using Section = QualityReport;
+  struct Tickets {
+    std::vector<Corrections::Ticket> metrics, estimated;
+  };
+
+  static Plan make_plan(const Schema& schema, const Profile& profile, const MonitorOptions& options) {
+    return make_quality_plan(schema, profile, options);
+  }
+  QualityFamily(const Plan& plan, const MonitorOptions& options);
+
+  /// Slot 0 comes first: it takes the labels that arrived before the interval's end into
+  /// every slot's ledger. Then the slot's realised figures over the quality window, its
+  /// estimates over the recent interval(s) (pooled as the output family pools them), and
+  /// for slot 0 the label counts.
+  Section analyze(const History<State>& history, const EvaluationContext& context, const SlotContext& slot);
+  /// Realised figures are corrected together, estimates together.
+  Tickets tests(const Section& section, Corrections& corrections) const;
+  void evidence(const Section& section, const Tickets& tickets, const Corrections& corrections,
+                const EvaluationContext& context, const SlotContext& slot, std::vector<Evidence>& out) const;
+  std::size_t memory_bytes() const;
+  /// Credits every label still staged at once (counted in LabelCounts::applied_early).
+  void take_overflow(LabelIntake& labels) {
+    labels.take_overflow([&](const JoinedLabel& label, const std::uint32_t* slots) { credit(labels, label, slots); });
+  }
+
+  template <class Part>
+  static void place(Section&& section, Part& part) {
+    part.quality = std::move(section);
+  }
+  template <class Part>
+  static void mark(const Subject& subject, Status status, Part& part) {
+    if (subject.index >= estimated_index) raise_status(part.quality.estimated, subject.index - estimated_index, status);
+    else raise_status(part.quality.metrics, subject.index, status);
+    part.quality.status = worse(part.quality.status, status);
+  }
+
+ private:
+  void take_labels(const EvaluationContext& context);
+  void credit(const LabelIntake& labels, const JoinedLabel& label, const std::uint32_t* slots);
+  void realised(const EvaluationContext& context, std::size_t slot, Section& section);
+  void label_counts(const EvaluationContext& context, Section& section) const;
+  QualityLedger& ledger(std::size_t slot);
+
+  const Plan* plan_;
+  const MonitorOptions* options_;
+  double resolution_;
+  std::size_t length_;
+  std::vector<QualityLedger> ledgers_;  // per slot, made at its first label
+  std::uint64_t beyond_window_ = 0;
+  // Figures of the latest analysis, kept for the tests and evidence (QualityFigure carries
+  // the direction and effect the report does not).
+  std::vector<std::vector<QualityFigure>> figures_, estimates_;
+};
+
+inline QualityFamily::QualityFamily(const Plan& plan, const MonitorOptions& options)
+    : plan_(&plan),
+      options_(&options),
+      resolution_(options.quality_resolution()),
+      length_(static_cast<std::size_t>(std::ceil(options.label_time_to_live / options.quality_resolution())) + 1) {}
+
+inline QualityLedger& QualityFamily::ledger(std::size_t slot) {
+  while (ledgers_.size() <= slot) ledgers_.emplace_back(resolution_, length_);
+  return ledgers_[slot];
+}
+
+inline void QualityFamily::take_labels(const EvaluationContext& context) {
+  LabelIntake* labels = context.intake.labels();
+  if (labels == nullptr || !plan_->active) return;
+  const double end = context.window.recent_end;
+  labels->expire(end);
+  labels->drain(end, [&](const JoinedLabel& label, const std::uint32_t* slots) { credit(*labels, label, slots); });
+}
+
+inline void QualityFamily::credit(const LabelIntake& labels, const JoinedLabel& label, const std::uint32_t* slots) {
+  if (!ledger(0).add(*plan_, label)) {
+    ++beyond_window_;
+    return;
+  }
+  for (std::size_t c = 0; c < labels.cohort_count(); ++c)
+    if (slots[c] != no_tag) ledger(slots[c]).add(*plan_, label);
+}
+
+inline void QualityFamily::realised(const EvaluationContext& context, std::size_t slot, Section& section) {
+  const double end = context.window.recent_end;
+  const double window = std::min(std::max(options_->quality_window, resolution_), options_->label_time_to_live);
+  const double from = std::floor((end - window) / resolution_) * resolution_ + resolution_;
+  section.window_start = std::min(from, end);
+  section.window_end = end;
+  LabelStats recent(50);
+  if (slot < ledgers_.size())
+    ledgers_[slot].each(section.window_start, end, [&](double start, double stop, const LabelStats& s) {
+      recent.merge(s);
+      section.intervals.push_back(QualityInterval{start, stop, 0, s.labelled});
+    });
+  section.labelled = recent.labelled;
+  for (QualityFigure& f : realised_figures(*plan_, recent)) {
+    figures_[slot].push_back(f);
+    section.metrics.push_back(f.metric);
+  }
+}
+
+inline QualityReport QualityFamily::analyze(const History<State>& history, const EvaluationContext& context,
+                                            const SlotContext& slot) {
+  if (slot.slot == 0) take_labels(context);
+  if (figures_.size() <= slot.slot) {
+    figures_.resize(slot.slot + 1);
+    estimates_.resize(slot.slot + 1);
+  }
+  figures_[slot.slot].clear();
+  estimates_[slot.slot].clear();
+  Section section;
+  if (!plan_->active) return section;
+  section.output = plan_->name;
+  realised(context, slot.slot, section);
+  for (QualityInterval& q : section.intervals) {
+    Merged<State> m = history(q.start, q.end);
+    q.identified = m.state.identified;
+  }
+  if (plan_->estimates) {
+    const PooledSample<State> pooled = pool_recent(history, context.window, *options_);
+    for (QualityFigure& f : estimated_figures(*plan_, pooled.recent.state)) {
+      estimates_[slot.slot].push_back(f);
+      section.estimated.push_back(f.metric);
+    }
+  }
+  if (slot.slot == 0) label_counts(context, section);
+  return section;
+}
+
+inline void QualityFamily::label_counts(const EvaluationContext& context, Section& section) const {
+  section.labels_beyond_window = beyond_window_;
+  const LabelIntake* labels = context.intake.labels();
+  if (labels == nullptr) return;
+  const LabelCounts c = labels->counts();
+  section.labels = c.received;
+  section.joined = c.joined;
+  section.unknown_ids = c.unknown_ids;
+  section.duplicate_labels = c.duplicates;
+  section.late_labels = c.too_late;
+  section.bad_labels = c.bad_labels;
+  section.bad_label_times = c.bad_times;
+  section.labels_before_request = c.before_request;
+  section.labels_applied_early = c.applied_early;
+  section.pending = labels->pending();
+  section.evicted = labels->evicted();
+  section.expired = labels->expired();
+  section.duplicate_ids = labels->duplicate_ids();
+}
+
+inline QualityFamily::Tickets QualityFamily::tests(const Section& section, Corrections& corrections) const {
+  Tickets t;
+  for (const QualityMetric& m : section.metrics) t.metrics.push_back(corrections.add({id, 0}, m.p_value));
+  for (const QualityMetric& m : section.estimated) t.estimated.push_back(corrections.add({id, 1}, m.p_value));
+  return t;
+}
+
+inline void QualityFamily::evidence(const Section& section, const Tickets& tickets, const Corrections& corrections,
+                                    const EvaluationContext& context, const SlotContext& slot,
+                                    std::vector<Evidence>& out) const {
+  const auto weigh = [&](const std::vector<QualityFigure>& figures, const std::vector<Corrections::Ticket>& t,
+                         std::uint32_t base) {
+    for (std::size_t i = 0; i < figures.size() && i < t.size(); ++i) {
+      const Subject subject{id, base + static_cast<std::uint32_t>(i), figures[i].metric.name, slot.cohort, false};
+      quality_evidence(figures[i], corrections.adjusted(t[i]), context.policy, subject, section.output, out);
+    }
+  };
+  if (slot.slot >= figures_.size()) return;
+  weigh(figures_[slot.slot], tickets.metrics, 0);
+  weigh(estimates_[slot.slot], tickets.estimated, estimated_index);
+}
+
+inline std::size_t QualityFamily::memory_bytes() const {
+  std::size_t bytes = sizeof(*this) + ledgers_.capacity() * sizeof(QualityLedger);
+  for (const QualityLedger& l : ledgers_) bytes += l.memory_bytes();
+  return bytes;
+}
+
+}  // namespace detail
+}  // namespace vigil
