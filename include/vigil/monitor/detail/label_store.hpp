@@ -151,6 +151,9 @@ class LabelStore {
   double time_to_live() const { return time_to_live_; }
   std::size_t partitions() const { return partition_count_; }
   std::size_t extras() const { return extras_; }
+  /// The part that holds `key` (in [0, partitions())): requests are pushed out oldest first
+  /// within each part.
+  std::size_t partition(std::uint64_t key) const { return (mix(key) >> 32) & (partition_count_ - 1); }
   /// Bytes allocated on the heap (fixed at construction).
   std::size_t memory_bytes() const;
 
@@ -316,7 +319,7 @@ inline LabelStore::LabelStore(LabelStoreOptions options)
 inline std::uint64_t LabelStore::mix(std::uint64_t key) noexcept { return label_store_detail::avalanche(key); }
 
 inline LabelStore::Partition& LabelStore::partition_of(std::uint64_t mixed) const {
-  return parts_[(mixed >> 32) & (partition_count_ - 1)];
+  return parts_[(mixed >> 32) & (partition_count_ - 1)];  // as partition(key)
 }
 
 /// The slot a hash starts probing from: the hash scaled to the table size (Lemire 2019,
