@@ -594,7 +594,7 @@ def test_cases():
             lines.append(f"f1_difference {spec_list(a)[0]} {spec_list(b)[0]} {alt} {z!r} {float(p)!r}")
     for ma, va, na, mb, vb, nb in [(1.0, 1.0, 10, 0.5, 2.0, 12), (0.3, 0.04, 500, 0.32, 0.05, 800), (5.0, 4.0, 2, 1.0, 9.0, 3),
                                    (0.69, 0.5, 10**5, 0.70, 0.52, 10**5), (2.0, 1e-6, 30, 2.0001, 1e-2, 40), (0.1, 0.2, 10**6, 0.1005, 0.2, 10**6),
-                                   (-3.0, 0.5, 7, 4.0, 0.5, 7)]:
+                                   (-3.0, 0.5, 7, 4.0, 0.5, 7), (0.0, 1.0, 5 * 10**4, 0.04, 1.0, 5 * 10**4)]:
         for alt in ["two_sided", "greater", "less"]:
             r = stats.ttest_ind_from_stats(ma, math.sqrt(va), na, mb, math.sqrt(vb), nb, equal_var=False,
                                            alternative=alt.replace("_", "-"))
