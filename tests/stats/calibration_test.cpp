@@ -214,6 +214,8 @@ TEST_CASE("calibration: bad input is refused, naming the value", "[stats][calibr
   CHECK_THROWS_WITH(vigil::stats::reliability_sums({0.5, 1.5}, {0, 1}), Catch::Contains("probabilities[1] = 1.5"));
   CHECK_THROWS_WITH(vigil::stats::reliability_sums({0.5}, {2}), Catch::Contains("labels[0] = 2"));
   CHECK_THROWS_WITH(vigil::stats::reliability_sums({0.5}, {1}, 0), Catch::Contains("bins = 0"));
+  CHECK_THROWS_WITH(vigil::stats::reliability_bin_index(0.5, 0), Catch::Contains("bins = 0"));
+  CHECK_THROWS_WITH(vigil::stats::reliability_bin_index(-0.5, 10), Catch::Contains("probability = -0.5"));
   CHECK_THROWS_AS(vigil::stats::reliability_sums({0.5, 0.2}, {1}), vigil::invalid_argument);
   CHECK_THROWS_WITH(vigil::stats::hosmer_lemeshow_test({{2, 3, 1}}), Catch::Contains("sum_predicted 3"));
   CHECK_THROWS_WITH(vigil::stats::expected_calibration_error(std::vector<ReliabilityBin>{{-1, 0.5, 0.5}}),

@@ -47,7 +47,7 @@ AucEstimate delong_by_pairs(const std::vector<double>& positive_scores, const st
   return AucEstimate{auc, s10 / (m - 1) / m + s01 / (n - 1) / n, m, n};
 }
 
-bool close_to(double actual, double expected, double relative) {
+bool within_relative(double actual, double expected, double relative) {
   if (std::isnan(expected)) return std::isnan(actual);
   return std::fabs(actual - expected) <= relative * std::fabs(expected) + 1e-300;
 }
@@ -113,7 +113,7 @@ TEST_CASE("classification: confusion metrics agree with scikit-learn", "[stats][
     CHECK(golden::statistic_agrees(vigil::stats::precision(counts), golden::number(c[6])));
     CHECK(golden::statistic_agrees(vigil::stats::recall(counts), golden::number(c[7])));
     CHECK(golden::statistic_agrees(vigil::stats::f1_score(counts), golden::number(c[8])));
-    CHECK(close_to(vigil::stats::f1_standard_error(counts), golden::number(c[9]), 1e-12));
+    CHECK(within_relative(vigil::stats::f1_standard_error(counts), golden::number(c[9]), 1e-12));
     ++checked;
   }
   CHECK(checked == 9);
@@ -141,7 +141,7 @@ TEST_CASE("classification: two-proportion, F1-difference and Welch tests agree w
       r = vigil::stats::welch_t_test(golden::number(c[1]), golden::number(c[2]), golden::number(c[3]),
                                      golden::number(c[4]), golden::number(c[5]), golden::number(c[6]),
                                      alternative_named(c[at]));
-      CHECK(close_to(r.degrees_of_freedom, golden::number(c[10]), 1e-12));
+      CHECK(within_relative(r.degrees_of_freedom, golden::number(c[10]), 1e-12));
     } else {
       continue;
     }
@@ -149,7 +149,7 @@ TEST_CASE("classification: two-proportion, F1-difference and Welch tests agree w
     const double p = golden::number(c[at + 2]);
     INFO(c[0] << " " << c[1] << " " << c[2] << " " << c[at] << ": " << r.statistic << " vs " << z << ", p "
               << r.p_value << " vs " << p);
-    CHECK(close_to(r.statistic, z, 1e-12));
+    CHECK(within_relative(r.statistic, z, 1e-12));
     CHECK(golden::p_value_agrees(r.p_value, p));
     if (p < 1e-6) CHECK(std::fabs(r.p_value - p) <= 1e-8 * p);
     p_errors.add(r.p_value, p);
@@ -183,7 +183,7 @@ TEST_CASE("classification: roc_auc and DeLong's variance agree with scikit-learn
     INFO(c[0] << " " << c[1] << ": AUC " << r.auc << " vs " << expected_auc << ", variance " << r.variance << " vs "
               << expected_variance);
     CHECK(golden::statistic_agrees(r.auc, expected_auc));
-    CHECK(close_to(r.variance, expected_variance, 1e-12));
+    CHECK(within_relative(r.variance, expected_variance, 1e-12));
   }
   CHECK(samples == 10);
   CHECK(binned == 7);
@@ -255,7 +255,7 @@ TEST_CASE("classification: log_loss and brier_score agree with scikit-learn", "[
     const double actual = c[0] == "log_loss" ? vigil::stats::log_loss(sample.scores, sample.labels)
                                              : vigil::stats::brier_score(sample.scores, sample.labels);
     INFO(c[0] << " " << c[1] << ": " << actual << " vs " << expected);
-    CHECK(close_to(actual, expected, 1e-13));
+    CHECK(within_relative(actual, expected, 1e-13));
     ++checked;
   }
   CHECK(checked == 12);
@@ -335,4 +335,5 @@ TEST_CASE("classification: bad input is refused, naming the value", "[stats][cla
                     Catch::Contains("target_precision = 1.5"));
   CHECK_THROWS_WITH(vigil::stats::max_f1_threshold({0.1, 0.9}, {0, 7}), Catch::Contains("labels[1] = 7"));
   CHECK_THROWS_WITH(vigil::stats::confusion_counts({0.1, HUGE_VAL}, {0, 1}, 0.5), Catch::Contains("scores[1] = inf"));
+  CHECK_THROWS_WITH(vigil::stats::confusion_counts({0.1}, {0}, std::nan("")), Catch::Contains("threshold = nan"));
 }

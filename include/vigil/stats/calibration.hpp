@@ -81,9 +81,13 @@ inline void check_probability_labels(const char* function, const std::vector<dou
 /// The equal-width bin of [0, 1] that a probability falls in, among `bins`: bin i holds
 /// (i/bins, (i + 1)/bins], bin 0 also 0 — the edges of numpy.linspace(0, 1, bins + 1) and
 /// numpy.searchsorted as sklearn.calibration.calibration_curve(strategy="uniform") uses them,
-/// so a probability on an inner edge goes to the bin below, exactly as there. Requires
-/// bins ≥ 1 and p in [0, 1] (unchecked: the callers check). O(1).
+/// so a probability on an inner edge goes to the bin below, exactly as there. Throws
+/// vigil::invalid_argument when bins is 0 or the probability is not in [0, 1]. O(1).
 inline std::size_t reliability_bin_index(double probability, std::size_t bins) {
+  if (VIGIL_UNLIKELY(bins == 0)) detail::throw_bad_argument("reliability_bin_index", "bins = 0");
+  if (VIGIL_UNLIKELY(!(probability >= 0 && probability <= 1)))
+    detail::throw_bad_argument("reliability_bin_index",
+                               "probability = " + vigil::detail::to_text(probability) + " is not in [0, 1]");
   const double step = 1.0 / static_cast<double>(bins);
   const auto edge = [step](std::size_t i) { return static_cast<double>(i) * step; };
   auto index = static_cast<std::size_t>(std::fmax(0.0, std::floor(probability * static_cast<double>(bins))));

@@ -66,7 +66,8 @@ struct ThresholdChoice {
 
 namespace detail {
 
-inline constexpr double not_a_number = std::numeric_limits<double>::quiet_NaN();
+/// What a metric without data is (see the namespace comment).
+inline constexpr double undefined_metric = std::numeric_limits<double>::quiet_NaN();
 
 /// Throws unless every cell is finite and ≥ 0, naming the cell.
 inline void check_confusion(const char* function, const char* name, const ConfusionCounts& c) {
@@ -80,7 +81,7 @@ inline void check_confusion(const char* function, const char* name, const Confus
 }
 
 /// Throws unless every label is 0 or 1.
-inline void check_labels(const char* function, const std::vector<int>& labels) {
+inline void check_binary_labels(const char* function, const std::vector<int>& labels) {
   for (std::size_t i = 0; i < labels.size(); ++i) {
     if (VIGIL_UNLIKELY(labels[i] != 0 && labels[i] != 1))
       throw_bad_argument(function, "labels[" + std::to_string(i) + "] = " + std::to_string(labels[i]) +
@@ -93,11 +94,11 @@ inline void check_scored_labels(const char* function, const std::vector<double>&
                                 const std::vector<int>& labels) {
   check_same_size(function, "scores", scores.size(), "labels", labels.size());
   check_finite(function, "scores", scores.data(), scores.size());
-  check_labels(function, labels);
+  check_binary_labels(function, labels);
 }
 
 /// Throws unless every probability is in [0, 1] (NaN refused).
-inline void check_probabilities(const char* function, const std::vector<double>& probabilities) {
+inline void check_probability_range(const char* function, const std::vector<double>& probabilities) {
   for (std::size_t i = 0; i < probabilities.size(); ++i) {
     const double p = probabilities[i];
     if (VIGIL_UNLIKELY(!(p >= 0 && p <= 1))) throw_bad_element(function, "probabilities", i, p, "is not in [0, 1]");
@@ -105,8 +106,8 @@ inline void check_probabilities(const char* function, const std::vector<double>&
 }
 
 /// The p-value of a standard normal statistic z for the alternative (NaN stays NaN).
-inline double normal_p_value(double z, Alternative alternative) {
-  if (std::isnan(z)) return not_a_number;
+inline double normal_tail_p_value(double z, Alternative alternative) {
+  if (std::isnan(z)) return undefined_metric;
   if (alternative == Alternative::less) return normal_cdf(z);
   if (alternative == Alternative::greater) return normal_sf(z);
   return std::fmin(1.0, 2 * normal_sf(std::fabs(z)));
@@ -114,15 +115,15 @@ inline double normal_p_value(double z, Alternative alternative) {
 
 /// The z-test of a difference with a variance: z = difference / √variance. A variance of 0
 /// gives z = 0 (p = 1) when the difference is 0 and ±∞ otherwise; NaN in gives NaN out.
-inline TestResult z_test(double difference, double variance, Alternative alternative) {
-  if (std::isnan(difference) || std::isnan(variance)) return TestResult{not_a_number, not_a_number};
+inline TestResult z_test_of_difference(double difference, double variance, Alternative alternative) {
+  if (std::isnan(difference) || std::isnan(variance)) return TestResult{undefined_metric, undefined_metric};
   double z = 0;
   if (variance > 0) {
     z = difference / std::sqrt(variance);
   } else if (difference != 0) {
     z = std::copysign(std::numeric_limits<double>::infinity(), difference);
   }
-  return TestResult{z, normal_p_value(z, alternative)};
+  return TestResult{z, normal_tail_p_value(z, alternative)};
 }
 
 /// log B(a, ½) = log Γ(a) + log Γ(½) − log Γ(a + ½). For a ≥ 10 the difference of the two
@@ -140,7 +141,7 @@ inline double log_beta_half(double a) {
 /// t²/df, and the prefactor x^(df/2) (1 − x)^½ / B(df/2, ½) in logs with log1p, so that a large
 /// df keeps the tail's relative accuracy.
 inline double student_t_sf(double t, double df) {
-  if (std::isnan(t) || std::isnan(df)) return not_a_number;
+  if (std::isnan(t) || std::isnan(df)) return undefined_metric;
   if (std::isinf(t)) return t > 0 ? 0.0 : 1.0;
   if (t == 0) return 0.5;
   const double a = df / 2;
@@ -167,7 +168,7 @@ inline double count(const ConfusionCounts& c) {
 /// (tp + tn) / total, as sklearn.metrics.accuracy_score; NaN when the total is 0.
 inline double accuracy(const ConfusionCounts& c) {
   const double total = count(c);
-  return total > 0 ? (c.true_positive + c.true_negative) / total : detail::not_a_number;
+  return total > 0 ? (c.true_positive + c.true_negative) / total : detail::undefined_metric;
 }
 
 /// tp / (tp + fp), as sklearn.metrics.precision_score; NaN when nothing was predicted
@@ -175,14 +176,14 @@ inline double accuracy(const ConfusionCounts& c) {
 inline double precision(const ConfusionCounts& c) {
   detail::check_confusion("precision", "counts", c);
   const double predicted = c.true_positive + c.false_positive;
-  return predicted > 0 ? c.true_positive / predicted : detail::not_a_number;
+  return predicted > 0 ? c.true_positive / predicted : detail::undefined_metric;
 }
 
 /// tp / (tp + fn), as sklearn.metrics.recall_score; NaN when there is no positive.
 inline double recall(const ConfusionCounts& c) {
   detail::check_confusion("recall", "counts", c);
   const double positives = c.true_positive + c.false_negative;
-  return positives > 0 ? c.true_positive / positives : detail::not_a_number;
+  return positives > 0 ? c.true_positive / positives : detail::undefined_metric;
 }
 
 /// 2tp / (2tp + fp + fn), the harmonic mean of precision and recall, as
@@ -191,15 +192,16 @@ inline double recall(const ConfusionCounts& c) {
 inline double f1_score(const ConfusionCounts& c) {
   detail::check_confusion("f1_score", "counts", c);
   const double denominator = 2 * c.true_positive + c.false_positive + c.false_negative;
-  return denominator > 0 ? 2 * c.true_positive / denominator : detail::not_a_number;
+  return denominator > 0 ? 2 * c.true_positive / denominator : detail::undefined_metric;
 }
 
 /// The confusion matrix of scores at a threshold: predicted positive when score ≥ threshold.
-/// Throws vigil::invalid_argument when the sizes differ, a score is not finite or a label is
-/// not 0 or 1. O(n).
+/// Throws vigil::invalid_argument when the sizes differ, a score is not finite, a label is
+/// not 0 or 1, or the threshold is NaN. O(n).
 inline ConfusionCounts confusion_counts(const std::vector<double>& scores, const std::vector<int>& labels,
                                         double threshold) {
   detail::check_scored_labels("confusion_counts", scores, labels);
+  if (std::isnan(threshold)) detail::throw_bad_argument("confusion_counts", "threshold = nan");
   ConfusionCounts c;
   for (std::size_t i = 0; i < scores.size(); ++i) {
     const bool predicted = scores[i] >= threshold;
@@ -241,7 +243,7 @@ inline TestResult two_proportion_test(double hits_a, double n_a, double hits_b, 
   const double pooled = (hits_a + hits_b) / (n_a + n_b);
   const double variance = pooled * (1 - pooled) * (1 / n_a + 1 / n_b);
   if (!(variance > 0)) return TestResult{0.0, 1.0};
-  return detail::z_test(hits_a / n_a - hits_b / n_b, variance, alternative);
+  return detail::z_test_of_difference(hits_a / n_a - hits_b / n_b, variance, alternative);
 }
 
 /// Standard error of f1_score by the delta method on the multinomial counts.
@@ -260,7 +262,7 @@ inline double f1_standard_error(const ConfusionCounts& c) {
   detail::check_confusion("f1_standard_error", "counts", c);
   const double errors = c.false_positive + c.false_negative;
   const double denominator = 2 * c.true_positive + errors;
-  if (!(denominator > 0)) return detail::not_a_number;
+  if (!(denominator > 0)) return detail::undefined_metric;
   return 2 * std::sqrt(c.true_positive * errors * (c.true_positive + errors)) / (denominator * denominator);
 }
 
@@ -271,7 +273,7 @@ inline TestResult f1_difference_test(const ConfusionCounts& a, const ConfusionCo
                                      Alternative alternative = Alternative::two_sided) {
   const double se_a = f1_standard_error(a);
   const double se_b = f1_standard_error(b);
-  return detail::z_test(f1_score(a) - f1_score(b), se_a * se_a + se_b * se_b, alternative);
+  return detail::z_test_of_difference(f1_score(a) - f1_score(b), se_a * se_a + se_b * se_b, alternative);
 }
 
 /// Welch's t-test from summary statistics, as scipy.stats.ttest_ind_from_stats(mean_a,
@@ -295,12 +297,12 @@ inline TestResult welch_t_test(double mean_a, double variance_a, double n_a, dou
       detail::throw_bad_argument("welch_t_test", std::string(names[i]) + " = " + vigil::detail::to_text(values[i]) +
                                                      (i % 3 == 0 ? " is not finite" : " is not finite and ≥ 0"));
   }
-  if (n_a < 2 || n_b < 2) return TestResult{detail::not_a_number, detail::not_a_number};
+  if (n_a < 2 || n_b < 2) return TestResult{detail::undefined_metric, detail::undefined_metric};
   const double share_a = variance_a / n_a;
   const double share_b = variance_b / n_b;
   const double variance = share_a + share_b;
   const double t = (mean_a - mean_b) / std::sqrt(variance);
-  if (!(variance > 0)) return TestResult{t, detail::not_a_number};
+  if (!(variance > 0)) return TestResult{t, detail::undefined_metric};
   // Welch–Satterthwaite in shares of the total variance, which cannot underflow.
   const double w = share_a / variance;
   const double df = 1 / (w * w / (n_a - 1) + (1 - w) * (1 - w) / (n_b - 1));
@@ -358,7 +360,7 @@ inline double delong_variance_binned(const double* positive_counts, const double
 inline AucEstimate roc_auc_binned(const double* positive_counts, const double* negative_counts, std::size_t bins) {
   const double m = detail::check_counts("roc_auc_binned", "positive_counts", positive_counts, bins);
   const double n = detail::check_counts("roc_auc_binned", "negative_counts", negative_counts, bins);
-  if (!(m > 0 && n > 0)) return AucEstimate{detail::not_a_number, detail::not_a_number, m, n};
+  if (!(m > 0 && n > 0)) return AucEstimate{detail::undefined_metric, detail::undefined_metric, m, n};
   detail::CompensatedSum wins;
   double negatives_below = 0;
   for (std::size_t i = 0; i < bins; ++i) {
@@ -368,7 +370,7 @@ inline AucEstimate roc_auc_binned(const double* positive_counts, const double* n
   const double auc = std::fmin(1.0, wins.value() / n / m);
   const double variance = m > 1 && n > 1
                               ? detail::delong_variance_binned(positive_counts, negative_counts, bins, auc, m, n)
-                              : detail::not_a_number;
+                              : detail::undefined_metric;
   return AucEstimate{auc, variance, m, n};
 }
 
@@ -406,7 +408,7 @@ inline AucEstimate roc_auc(const std::vector<double>& scores, const std::vector<
 /// variance is NaN; when both variances are 0, z is 0 for equal AUCs and ±∞ otherwise.
 inline TestResult auc_difference_test(const AucEstimate& a, const AucEstimate& b,
                                       Alternative alternative = Alternative::two_sided) {
-  return detail::z_test(a.auc - b.auc, a.variance + b.variance, alternative);
+  return detail::z_test_of_difference(a.auc - b.auc, a.variance + b.variance, alternative);
 }
 
 /// The probabilities log_loss_term clips to: [ε, 1 − ε] with ε the double's machine epsilon,
@@ -433,9 +435,9 @@ inline double log_loss_term(double probability, int label) {
 /// is not 0 or 1. O(n).
 inline double log_loss(const std::vector<double>& probabilities, const std::vector<int>& labels) {
   detail::check_same_size("log_loss", "probabilities", probabilities.size(), "labels", labels.size());
-  detail::check_probabilities("log_loss", probabilities);
-  detail::check_labels("log_loss", labels);
-  if (probabilities.empty()) return detail::not_a_number;
+  detail::check_probability_range("log_loss", probabilities);
+  detail::check_binary_labels("log_loss", labels);
+  if (probabilities.empty()) return detail::undefined_metric;
   detail::CompensatedSum total;
   for (std::size_t i = 0; i < probabilities.size(); ++i) total.add(log_loss_term(probabilities[i], labels[i]));
   return total.value() / static_cast<double>(probabilities.size());
@@ -445,9 +447,9 @@ inline double log_loss(const std::vector<double>& probabilities, const std::vect
 /// sklearn.metrics.brier_score_loss. NaN when empty. Throws as log_loss. O(n).
 inline double brier_score(const std::vector<double>& probabilities, const std::vector<int>& labels) {
   detail::check_same_size("brier_score", "probabilities", probabilities.size(), "labels", labels.size());
-  detail::check_probabilities("brier_score", probabilities);
-  detail::check_labels("brier_score", labels);
-  if (probabilities.empty()) return detail::not_a_number;
+  detail::check_probability_range("brier_score", probabilities);
+  detail::check_binary_labels("brier_score", labels);
+  if (probabilities.empty()) return detail::undefined_metric;
   detail::CompensatedSum total;
   for (std::size_t i = 0; i < probabilities.size(); ++i) {
     const double difference = probabilities[i] - labels[i];
@@ -495,7 +497,8 @@ inline ThresholdChoice threshold_choice(double threshold, double tp, double fp, 
 }
 
 inline ThresholdChoice no_threshold() {
-  return ThresholdChoice{not_a_number, not_a_number, not_a_number, not_a_number, not_a_number, not_a_number};
+  constexpr double none = undefined_metric;
+  return ThresholdChoice{none, none, none, none, none, none};
 }
 
 }  // namespace detail
