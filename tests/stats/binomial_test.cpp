@@ -73,4 +73,5 @@ TEST_CASE("binomial: bad arguments are refused, naming the value", "[stats][bino
   CHECK_THROWS_WITH(binomial_test(1, 4, 1.5), Catch::Contains("p = 1.5"));
   CHECK_THROWS_AS(binomial_test(1, 4, std::nan("")), vigil::invalid_argument);
   CHECK_THROWS_AS(binomial_test(1, 4, -0.1), vigil::invalid_argument);
+  CHECK_THROWS_WITH(binomial_test(1, 4, 0.5, Alternative::two_sided), Catch::Contains("two_sided"));
 }

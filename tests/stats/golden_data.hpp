@@ -87,6 +87,25 @@ inline std::vector<double> values(const std::string& spec) {
   return out;
 }
 
+/// A scored sample of classification.txt and calibration.txt (generate.py): labels from a
+/// spec, and score = (s + sep·y) / (1 + sep) for the values s of the scores spec.
+struct ScoredSample {
+  std::vector<double> scores;
+  std::vector<int> labels;
+};
+
+inline ScoredSample scored(const std::string& scores_spec, const std::string& labels_spec, const std::string& sep) {
+  const std::vector<double> s = values(scores_spec);
+  const std::vector<double> y = values(labels_spec);
+  const double separation = number(sep);
+  ScoredSample out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    out.labels.push_back(static_cast<int>(y[i]));
+    out.scores.push_back((s[i] + separation * y[i]) / (1 + separation));
+  }
+  return out;
+}
+
 /// Largest errors seen by a test, printed at its end so that reports can quote them.
 struct ErrorLog {
   double max_relative = 0;

@@ -17,10 +17,6 @@
 /// significance they do not have; these tails are exact.
 namespace vigil::stats {
 
-/// Which tail a one-sided test looks at: `greater` asks whether the share exceeds p,
-/// `less` whether it falls below.
-enum class Alternative : unsigned char { less, greater };
-
 namespace detail {
 
 /// The continued fraction of the regularized incomplete beta function I_x(a, b) (Abramowitz &
@@ -87,8 +83,9 @@ inline double binomial_at_most(std::uint64_t k, std::uint64_t n, double p) {
 /// SciPy for trials up to 10⁶; the log-gamma prefactor loses more beyond). p = 0 and p = 1 are the point
 /// masses at 0 and at `trials`.
 ///
-/// Throws vigil::invalid_argument when trials is 0, successes exceeds trials, or p is not in
-/// [0, 1], naming the value.
+/// Throws vigil::invalid_argument when trials is 0, successes exceeds trials, p is not in
+/// [0, 1], naming the value, or the alternative is `two_sided` (SciPy's two-sided tail sums
+/// the outcomes no likelier than the observed one, which this function does not compute).
 inline TestResult binomial_test(std::uint64_t successes, std::uint64_t trials, double p,
                                 Alternative alternative = Alternative::greater) {
   if (trials == 0) detail::throw_bad_argument("binomial_test", "trials = 0: there is nothing to test");
@@ -97,6 +94,8 @@ inline TestResult binomial_test(std::uint64_t successes, std::uint64_t trials, d
                                                     std::to_string(trials));
   if (!(p >= 0 && p <= 1))
     detail::throw_bad_argument("binomial_test", "p = " + vigil::detail::to_text(p) + " is not in [0, 1]");
+  if (alternative == Alternative::two_sided)
+    detail::throw_bad_argument("binomial_test", "alternative two_sided is not supported: use less or greater");
   const double share = static_cast<double>(successes) / static_cast<double>(trials);
   const double tail = alternative == Alternative::greater ? detail::binomial_at_least(successes, trials, p)
                                                           : detail::binomial_at_most(successes, trials, p);

@@ -14,4 +14,10 @@ struct TestResult {
   double degrees_of_freedom = 0;
 };
 
+/// Which difference a test looks for. `greater` asks whether the first quantity (the share
+/// of binomial_test, sample a of a two-sample test) exceeds the second, `less` whether it
+/// falls below, `two_sided` whether they differ either way. The one-sided values keep their
+/// numbers (0 and 1) so that code written before `two_sided` existed reads the same.
+enum class Alternative : unsigned char { less, greater, two_sided };
+
 }  // namespace vigil::stats

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Golden data for vigil's statistics layer, computed with SciPy and statsmodels.
+"""Golden data for vigil's statistics layer, computed with SciPy, statsmodels and scikit-learn.
 
-Regenerate (SciPy 1.10, statsmodels 0.13 and mpmath; `scripts/setup --golden` installs them):
+Regenerate (SciPy 1.10, statsmodels 0.13, scikit-learn 1.2 and mpmath; `scripts/setup --golden`
+installs them):
 
     /usr/bin/python3 tests/stats/golden/generate.py
 
@@ -13,6 +14,10 @@ re-implement (tests/stats/golden_data.hpp), so large samples are stored as a rec
     kind u     uniform on [0, 1) from the top 53 bits, plus shift
     kind d<k>  floor(uniform * k) + shift: integers 0..k-1 (ties)
     kind s<k>  floor(uniform * 2^k) / 2^k + shift: uniform rounded to k bits (some ties)
+
+Scored samples (classification.txt, calibration.txt) are three fields `scores labels sep`:
+labels y from a `d2` recipe or a list, and score = (s + sep * y) / (1 + sep) for the sample s
+of the scores field, so that sep > 0 separates the classes and the scores stay in [0, 1].
 
 Short vectors are written out as `list:v1,v2,...`. Numbers are repr() (shortest exact).
 Each file is one case per line, fields separated by spaces; lines starting with # are
@@ -26,7 +31,11 @@ import mpmath
 import numpy as np
 from scipy import integrate, special, stats
 from scipy.spatial import distance
+from sklearn import calibration as sk_calibration
+from sklearn import isotonic as sk_isotonic
+from sklearn import metrics as sk_metrics
 from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import proportions_ztest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MASK = (1 << 64) - 1
@@ -487,6 +496,281 @@ def binomial():
     write("binomial.txt", "alternative successes trials p statistic p_value  (scipy.stats.binomtest)", lines)
 
 
+def scored(scores_spec, labels_spec, sep):
+    """A scored sample (module docstring): its fields and the scores and 0/1 labels."""
+    spec_s, s = scores_spec
+    spec_y, y = labels_spec
+    y = y.astype(int)
+    score = (s + sep * y) / (1 + sep)
+    return f"{spec_s} {spec_y} {sep!r}", score, y
+
+
+def confusion_metrics(tp, fp, fn, tn):
+    """Accuracy, precision, recall and F1 by scikit-learn on the expanded labels (NaN where
+    vigil defines it so), and the delta-method standard error of F1 in matrix form:
+    g' (diag(pi) - pi pi') g / n with the gradient g of 2a / (2a + b + c)."""
+    y_true = np.repeat([1, 0, 1, 0], [tp, fp, fn, tn])
+    y_pred = np.repeat([1, 1, 0, 0], [tp, fp, fn, tn])
+    n = tp + fp + fn + tn
+    acc = sk_metrics.accuracy_score(y_true, y_pred) if n else math.nan
+    prec = sk_metrics.precision_score(y_true, y_pred, zero_division=0) if tp + fp else math.nan
+    rec = sk_metrics.recall_score(y_true, y_pred, zero_division=0) if tp + fn else math.nan
+    f1 = sk_metrics.f1_score(y_true, y_pred, zero_division=0) if tp + fp + fn else math.nan
+    if tp + fp + fn == 0:
+        return acc, prec, rec, f1, math.nan
+    pi = np.array([tp, fp, fn, tn], dtype=float) / n
+    a, b, c = pi[:3]
+    d = 2 * a + b + c
+    g = np.array([2 * (b + c) / d**2, -2 * a / d**2, -2 * a / d**2, 0.0])
+    var = g @ (np.diag(pi) - np.outer(pi, pi)) @ g / n
+    return acc, prec, rec, f1, math.sqrt(max(var, 0.0))
+
+
+def delong(pos_scores, pos_weights, neg_scores, neg_weights):
+    """AUC and its DeLong variance (DeLong, DeLong & Clarke-Pearson 1988) by the O(m n)
+    matrix of pair comparisons, each point weighted (a count)."""
+    psi = (pos_scores[:, None] > neg_scores[None, :]) + 0.5 * (pos_scores[:, None] == neg_scores[None, :])
+    m, n = pos_weights.sum(), neg_weights.sum()
+    v10 = psi @ neg_weights / n
+    v01 = pos_weights @ psi / m
+    auc = float(pos_weights @ v10 / m)
+    if m <= 1 or n <= 1:
+        return auc, math.nan
+    s10 = float(pos_weights @ (v10 - auc) ** 2 / (m - 1))
+    s01 = float(neg_weights @ (v01 - auc) ** 2 / (n - 1))
+    return auc, s10 / m + s01 / n
+
+
+def auc_cases():
+    lines = []
+    samples = [(spec_gen("u", 1, 901), spec_list([1.0]), 0.0), (spec_gen("u", 2, 902), spec_list([0.0, 1.0]), 0.0),
+               (spec_gen("s4", 30, 903), spec_gen("d2", 30, 904), 0.25), (spec_gen("u", 200, 905), spec_gen("d2", 200, 906), 0.3),
+               (spec_gen("s3", 500, 907), spec_gen("d2", 500, 908), 0.125), (spec_gen("u", 2000, 909), spec_gen("d2", 2000, 910), 0.1),
+               (spec_gen("u", 50, 911), spec_gen("d2", 50, 912), 2.0),  # perfectly separated
+               (spec_gen("d2", 40, 913), spec_gen("d2", 40, 914), 0.0),  # two score values
+               (spec_list([0.5, 0.5, 0.5, 0.5]), spec_list([0.0, 1.0, 1.0, 0.0]), 0.0),  # all tied
+               (spec_gen("u", 300, 915), spec_list([1.0] * 20 + [0.0] * 280), 0.05)]  # imbalanced
+    for scores_spec, labels_spec, sep in samples:
+        fields, score, y = scored(scores_spec, labels_spec, sep)
+        pos, neg = score[y == 1], score[y == 0]
+        if len(pos) == 0 or len(neg) == 0:
+            lines.append(f"auc {fields} nan nan")
+            continue
+        auc, var = delong(pos, np.ones(len(pos)), neg, np.ones(len(neg)))
+        sk_auc = float(sk_metrics.roc_auc_score(y, score))
+        assert abs(sk_auc - auc) <= 1e-12
+        lines.append(f"auc {fields} {sk_auc!r} {var!r}")
+    rng = np.random.default_rng(1988)
+    for k, whole in [(1, True), (2, True), (5, True), (20, True), (100, True), (7, False), (50, False)]:
+        p = rng.integers(0, 30, k).astype(float) if whole else rng.uniform(0, 3, k)
+        q = rng.integers(0, 30, k).astype(float) if whole else rng.uniform(0, 3, k)
+        if whole:
+            p[0], q[-1] = p[0] + 1, q[-1] + 1
+        values = np.arange(k, dtype=float)
+        auc, var = delong(values, p, values, q)
+        # scikit-learn on the bins as weighted samples: a positive and a negative per bin.
+        sk_auc = float(sk_metrics.roc_auc_score(np.r_[np.ones(k), np.zeros(k)], np.r_[values, values],
+                                                sample_weight=np.r_[p, q]))
+        assert abs(sk_auc - auc) <= 1e-12
+        lines.append(f"auc_binned {spec_list(p)[0]} {spec_list(q)[0]} {sk_auc!r} {var!r}")
+    return lines
+
+
+def test_cases():
+    lines = []
+    for ha, na, hb, nb in [(45, 100, 30, 100), (0, 50, 3, 60), (480, 500, 495, 500), (7, 9, 2, 11),
+                           (1200, 10**5, 1000, 10**5), (2.5, 10.25, 7.75, 12.5), (5, 5, 1, 8)]:
+        for alt, name in [("two_sided", "two-sided"), ("greater", "larger"), ("less", "smaller")]:
+            z, p = proportions_ztest([ha, hb], [na, nb], alternative=name)
+            lines.append(f"two_proportion {float(ha)!r} {float(na)!r} {float(hb)!r} {float(nb)!r} {alt} {float(z)!r} {float(p)!r}")
+    pairs = [((90, 10, 15, 885), (80, 25, 20, 875)), ((5, 1, 2, 40), (3, 4, 4, 30)), ((500, 120, 90, 9290), (470, 110, 120, 9300)),
+             ((12.5, 3.25, 4.0, 80.0), (10.0, 6.5, 2.75, 81.0))]
+    for a, b in pairs:
+        fa, sa = f1_and_se(a)
+        fb, sb = f1_and_se(b)
+        for alt, tail in [("two_sided", None), ("greater", 1), ("less", -1)]:
+            z = (fa - fb) / math.sqrt(sa**2 + sb**2)
+            p = 2 * stats.norm.sf(abs(z)) if tail is None else stats.norm.sf(tail * z)
+            lines.append(f"f1_difference {spec_list(a)[0]} {spec_list(b)[0]} {alt} {z!r} {float(p)!r}")
+    for ma, va, na, mb, vb, nb in [(1.0, 1.0, 10, 0.5, 2.0, 12), (0.3, 0.04, 500, 0.32, 0.05, 800), (5.0, 4.0, 2, 1.0, 9.0, 3),
+                                   (0.69, 0.5, 10**5, 0.70, 0.52, 10**5), (2.0, 1e-6, 30, 2.0001, 1e-2, 40), (0.1, 0.2, 10**6, 0.1005, 0.2, 10**6),
+                                   (-3.0, 0.5, 7, 4.0, 0.5, 7), (0.0, 1.0, 5 * 10**4, 0.04, 1.0, 5 * 10**4)]:
+        for alt in ["two_sided", "greater", "less"]:
+            r = stats.ttest_ind_from_stats(ma, math.sqrt(va), na, mb, math.sqrt(vb), nb, equal_var=False,
+                                           alternative=alt.replace("_", "-"))
+            wa, wb = va / na, vb / nb
+            df = (wa + wb) ** 2 / (wa**2 / (na - 1) + wb**2 / (nb - 1))
+            lines.append(f"welch {ma!r} {va!r} {float(na)!r} {mb!r} {vb!r} {float(nb)!r} {alt} {float(r.statistic)!r} "
+                         f"{float(r.pvalue)!r} {df!r}")
+    return lines
+
+
+def f1_and_se(cells):
+    tp, fp, fn, tn = (float(x) for x in cells)
+    f1 = 2 * tp / (2 * tp + fp + fn)
+    if all(x.is_integer() for x in (tp, fp, fn, tn)):
+        f1_sk, se = confusion_metrics(int(tp), int(fp), int(fn), int(tn))[3:]
+        assert abs(f1_sk - f1) <= 1e-15
+        return f1, se
+    pi = np.array([tp, fp, fn, tn]) / (tp + fp + fn + tn)
+    a, b, c = pi[:3]
+    d = 2 * a + b + c
+    g = np.array([2 * (b + c) / d**2, -2 * a / d**2, -2 * a / d**2, 0.0])
+    return f1, math.sqrt(g @ (np.diag(pi) - np.outer(pi, pi)) @ g / (tp + fp + fn + tn))
+
+
+def loss_cases():
+    lines = []
+    samples = [(spec_list([0.9]), spec_list([1.0]), 0.0), (spec_list([0.0, 1.0, 0.0, 1.0, 0.5]), spec_list([0.0, 1.0, 1.0, 0.0, 1.0]), 0.0),
+               (spec_gen("u", 100, 921), spec_gen("d2", 100, 922), 0.5), (spec_gen("s2", 1000, 923), spec_gen("d2", 1000, 924), 0.2),
+               (spec_gen("u", 5000, 925), spec_gen("d2", 5000, 926), 3.0), (spec_list([1e-300, 1 - 1e-16, 2e-16]), spec_list([1.0, 0.0, 0.0]), 0.0)]
+    for scores_spec, labels_spec, sep in samples:
+        fields, p, y = scored(scores_spec, labels_spec, sep)
+        lines.append(f"log_loss {fields} {float(sk_metrics.log_loss(y, p, labels=[0, 1]))!r}")
+        lines.append(f"brier {fields} {float(sk_metrics.brier_score_loss(y, p, pos_label=1))!r}")
+    return lines
+
+
+def threshold_counts(score, y, t):
+    predicted = score >= t
+    tp, fp = int(np.sum(predicted & (y == 1))), int(np.sum(predicted & (y == 0)))
+    return tp, fp, int(np.sum(y == 1)) - tp, int(np.sum(y == 0)) - fp
+
+
+def threshold_line(kind, fields, target, score, y, t):
+    if math.isinf(t):
+        return f"threshold {kind} {fields} {target!r} inf nan 0.0 0.0 0.0 0.0"
+    tp, fp, fn, tn = threshold_counts(score, y, t)
+    prec = sk_metrics.precision_score(y, score >= t, zero_division=0)
+    rec = sk_metrics.recall_score(y, score >= t)
+    f1 = 2 * tp / (2 * tp + fp + fn)
+    assert abs(f1 - sk_metrics.f1_score(y, score >= t)) <= 1e-15
+    fpr = fp / (fp + tn)
+    return f"threshold {kind} {fields} {target!r} {float(t)!r} {float(prec)!r} {float(rec)!r} {f1!r} {float(rec)!r} {fpr!r}"
+
+
+def threshold_cases():
+    """The holdout thresholds: max F1 and a target precision over the points of
+    precision_recall_curve, Youden's J over roc_curve(drop_intermediate=False); ties to the
+    highest threshold."""
+    lines = []
+    samples = [(spec_list([0.2, 0.8]), spec_list([0.0, 1.0]), 0.0), (spec_gen("s4", 40, 931), spec_gen("d2", 40, 932), 0.25),
+               (spec_gen("u", 300, 933), spec_gen("d2", 300, 934), 0.4), (spec_gen("s3", 1000, 935), spec_gen("d2", 1000, 936), 0.125),
+               (spec_gen("u", 60, 937), spec_gen("d2", 60, 938), 2.0), (spec_gen("u", 400, 939), spec_list([1.0] * 30 + [0.0] * 370), 0.2)]
+    for scores_spec, labels_spec, sep in samples:
+        fields, score, y = scored(scores_spec, labels_spec, sep)
+        precision, recall, thresholds = sk_metrics.precision_recall_curve(y, score)
+        f1 = np.array([2 * tp / (2 * tp + fp + fn) for tp, fp, fn, _ in (threshold_counts(score, y, t) for t in thresholds)])
+        best = np.flatnonzero(f1 == f1.max()).max()
+        lines.append(threshold_line("max_f1", fields, 0.0, score, y, thresholds[best]))
+        fpr, tpr, roc_thresholds = sk_metrics.roc_curve(y, score, drop_intermediate=False)
+        j = (tpr - fpr)[1:]
+        lines.append(threshold_line("youden", fields, 0.0, score, y, roc_thresholds[1:][np.argmax(j)]))
+        for target in [0.5, 0.8, 0.95, 1.0]:
+            ok = np.flatnonzero(precision[:-1] >= target)
+            if len(ok) == 0:
+                lines.append(threshold_line("precision", fields, target, score, y, math.inf))
+                continue
+            top_recall = recall[:-1][ok].max()
+            chosen = ok[recall[:-1][ok] == top_recall]
+            lines.append(threshold_line("precision", fields, target, score, y, thresholds[chosen].max()))
+    return lines
+
+
+def classification():
+    lines = []
+    for tp, fp, fn, tn in [(0, 0, 0, 0), (1, 0, 0, 0), (0, 0, 0, 5), (0, 3, 0, 2), (0, 0, 4, 1), (3, 0, 0, 7), (40, 10, 5, 45),
+                           (7, 2, 11, 80), (900, 35, 64, 9001)]:
+        values = " ".join(repr(float(v)) for v in (tp, fp, fn, tn))
+        metrics = " ".join(repr(float(v)) for v in confusion_metrics(tp, fp, fn, tn))
+        lines.append(f"confusion {values} {metrics}")
+    lines += test_cases() + auc_cases() + loss_cases() + threshold_cases()
+    write("classification.txt", "case inputs... expected  (scikit-learn 1.2 metrics; statsmodels proportions_ztest; "
+          "scipy ttest_ind_from_stats; DeLong variance by the O(m n) pair matrix in NumPy)", lines)
+
+
+def reliability_reference(p, y, bins):
+    """calibration_curve(strategy="uniform") with the counts of its bins (the same binning),
+    the expected calibration error and the Hosmer-Lemeshow statistic over the non-empty bins."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ids = np.searchsorted(edges[1:-1], p)
+    total = np.bincount(ids, minlength=bins).astype(float)
+    sum_p = np.bincount(ids, weights=p, minlength=bins)
+    sum_y = np.bincount(ids, weights=y, minlength=bins)
+    prob_true, prob_pred = sk_calibration.calibration_curve(y, p, n_bins=bins, strategy="uniform")
+    keep = total > 0
+    assert np.allclose(prob_true, sum_y[keep] / total[keep], rtol=0, atol=1e-15)
+    ece = float(np.sum(total[keep] * np.abs(prob_true - prob_pred)) / total.sum())
+    expected, observed, count = sum_p[keep], sum_y[keep], total[keep]
+    variance = expected * (1 - expected / count)
+    gap = observed - expected
+    terms = np.where(variance > 0, gap**2 / np.where(variance > 0, variance, 1), np.where(gap == 0, 0.0, np.inf))
+    h = float(terms.sum())
+    df = keep.sum() - 2
+    p_value = float(stats.chi2.sf(h, df)) if df > 0 else math.nan
+    return count, prob_pred, prob_true, ece, h, p_value, float(max(df, 0))
+
+
+def isotonic_reference(x, y, w, queries):
+    model = sk_isotonic.IsotonicRegression(increasing=True, out_of_bounds="clip")
+    model.fit(x, y, sample_weight=w)
+    return model.predict(queries)
+
+
+def isotonic_pooled_reference(x, y, queries, max_points=4096):
+    """vigil's reduction above max_points distinct scores: consecutive scores pooled into
+    max_points bins of equal weight at their mean score, then scikit-learn on the bins."""
+    order = np.argsort(x, kind="stable")
+    xs, ys = x[order], y[order].astype(float)
+    assert len(np.unique(xs)) == len(xs)
+    before = np.arange(len(xs), dtype=float)
+    ids = np.minimum(max_points - 1, np.floor(before / len(xs) * max_points)).astype(int)
+    _, ids = np.unique(ids, return_inverse=True)
+    weight = np.bincount(ids).astype(float)
+    means = np.bincount(ids, weights=xs) / weight
+    return isotonic_reference(means, np.bincount(ids, weights=ys) / weight, weight, queries)
+
+
+def calibration():
+    lines = []
+    for scores_spec, labels_spec, sep, bins in [(spec_list([0.3]), spec_list([1.0]), 0.0, 10),
+                                                (spec_list([0.0, 0.1, 0.2, 0.5, 0.7, 1.0]), spec_list([0.0, 0.0, 1.0, 0.0, 1.0, 1.0]), 0.0, 10),
+                                                (spec_gen("u", 500, 941), spec_gen("d2", 500, 942), 0.5, 10),
+                                                (spec_gen("s5", 2000, 943), spec_gen("d2", 2000, 944), 0.25, 20),
+                                                (spec_gen("u", 10000, 945), spec_gen("d2", 10000, 946), 0.05, 10),
+                                                (spec_gen("u", 300, 947), spec_gen("d2", 300, 948), 1.0, 3)]:
+        fields, p, y = scored(scores_spec, labels_spec, sep)
+        count, pred, true, ece, h, p_value, df = reliability_reference(p, y, bins)
+        lines.append(f"reliability {fields} {bins} {spec_list(count)[0]} {spec_list(pred)[0]} {spec_list(true)[0]} "
+                     f"{ece!r} {h!r} {p_value!r} {df!r}")
+    for scores_spec, labels_spec, sep, weights_spec, queries_spec in [
+            (spec_list([0.4]), spec_list([1.0]), 0.0, None, spec_list([0.0, 0.4, 1.0])),
+            (spec_list([0.1, 0.2, 0.3, 0.4]), spec_list([1.0, 0.0, 1.0, 0.0]), 0.0, None, spec_list([0.0, 0.15, 0.25, 0.5])),
+            (spec_gen("u", 200, 951), spec_gen("d2", 200, 952), 0.5, None, spec_gen("u", 100, 953, -0.2)),
+            (spec_gen("s4", 500, 954), spec_gen("d2", 500, 955), 0.25, None, spec_gen("s6", 200, 956, -0.05)),
+            (spec_gen("u", 300, 957), spec_gen("d2", 300, 958), 0.3, spec_gen("d3", 300, 959, 0.5), spec_gen("u", 100, 960)),
+            (spec_gen("s3", 400, 961), spec_gen("d2", 400, 962), 0.2, spec_gen("d3", 400, 963), spec_gen("u", 100, 964))]:
+        fields, x, y = scored(scores_spec, labels_spec, sep)
+        spec_q, q = queries_spec
+        q = np.concatenate([q, x])  # the training scores themselves: the fitted points
+        w = np.ones(len(x)) if weights_spec is None else weights_spec[1]
+        spec_w = "none" if weights_spec is None else weights_spec[0]
+        lines.append(f"isotonic {fields} {spec_w} {spec_q} {spec_list(isotonic_reference(x, y, w, q))[0]}")
+    for values, weights, sums, queries in [([0.5, 0.1, 0.9, 0.3], [10.0, 4.0, 2.0, 6.0], [7.0, 1.0, 2.0, 0.5], [0.0, 0.2, 0.4, 0.6, 1.0]),
+                                           ([0.2, 0.2, 0.6], [1.5, 2.5, 3.0], [1.0, 0.25, 0.75], [0.1, 0.3, 0.6, 0.7])]:
+        v, wt, su = np.array(values), np.array(weights), np.array(sums)
+        u, inverse = np.unique(v, return_inverse=True)
+        pooled_w = np.bincount(inverse, weights=wt)
+        expected = isotonic_reference(u, np.bincount(inverse, weights=su) / pooled_w, pooled_w, np.array(queries))
+        lines.append(f"isotonic_binned {spec_list(values)[0]} {spec_list(weights)[0]} {spec_list(sums)[0]} "
+                     f"{spec_list(queries)[0]} {spec_list(expected)[0]}")
+    fields, x, y = scored(spec_gen("u", 10000, 971), spec_gen("d2", 10000, 972), 0.3)
+    spec_q, q = spec_gen("u", 500, 973, -0.1)
+    lines.append(f"isotonic_pooled {fields} none {spec_q} {spec_list(isotonic_pooled_reference(x, y, q))[0]}")
+    write("calibration.txt", "case inputs... expected  (scikit-learn 1.2 calibration_curve, IsotonicRegression; "
+          "Hosmer-Lemeshow with scipy chi2.sf)", lines)
+
+
 if __name__ == "__main__":
     import warnings
 
@@ -498,3 +782,5 @@ if __name__ == "__main__":
     poisson()
     multiple_testing()
     binomial()
+    classification()
+    calibration()
