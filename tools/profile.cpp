@@ -290,30 +290,30 @@ double threshold_option(const Options& options) {
 // The quality baseline the labels give: counts, and the figures of the output's kind.
 void print_baseline(std::ostream& out, const Profile& profile, std::uint32_t output) {
   const Profile::OutputReference& r = profile.output(Output{output});
-  const detail::LabelStats& l = r.labels;
-  out << "quality baseline of '" << profile.schema().name(Output{output}) << "': " << detail::to_text(l.labelled)
+  const vigil::detail::LabelStats& l = r.labels;
+  out << "quality baseline of '" << profile.schema().name(Output{output}) << "': " << vigil::detail::to_text(l.labelled)
       << " labelled rows";
   if (r.bad_labels > 0) out << ", " << r.bad_labels << " labels that do not fit the output (not counted)";
-  if (l.unscored > 0) out << ", " << detail::to_text(l.unscored) << " without a score";
+  if (l.unscored > 0) out << ", " << vigil::detail::to_text(l.unscored) << " without a score";
   out << '\n';
   const double judged = l.judged();
   if (!(judged > 0)) return;
-  switch (detail::label_kind(profile.schema().options(Output{output}))) {
-    case detail::LabelKind::binary: {
+  switch (vigil::detail::label_kind(profile.schema().options(Output{output}))) {
+    case vigil::detail::LabelKind::binary: {
       const double positive_calls = l.true_positive + l.false_positive;
       const double positives = l.true_positive + l.false_negative;
       out << "  accuracy " << percent((l.true_positive + l.true_negative) / judged) << ", precision "
           << (positive_calls > 0 ? percent(l.true_positive / positive_calls) : "n/a") << ", recall "
           << (positives > 0 ? percent(l.true_positive / positives) : "n/a");
       if (l.log_loss.count() > 0)
-        out << ", log-loss " << detail::to_text(l.log_loss.mean()) << ", Brier " << detail::to_text(l.brier.mean());
+        out << ", log-loss " << vigil::detail::to_text(l.log_loss.mean()) << ", Brier " << vigil::detail::to_text(l.brier.mean());
       out << '\n';
       break;
     }
-    case detail::LabelKind::multiclass: out << "  accuracy " << percent(l.correct / judged) << '\n'; break;
-    case detail::LabelKind::regression:
-      out << "  MAE " << detail::to_text(l.absolute_error.mean()) << ", RMSE "
-          << detail::to_text(std::sqrt(l.squared_error.mean())) << ", mean error " << detail::to_text(l.error.mean())
+    case vigil::detail::LabelKind::multiclass: out << "  accuracy " << percent(l.correct / judged) << '\n'; break;
+    case vigil::detail::LabelKind::regression:
+      out << "  MAE " << vigil::detail::to_text(l.absolute_error.mean()) << ", RMSE "
+          << vigil::detail::to_text(std::sqrt(l.squared_error.mean())) << ", mean error " << vigil::detail::to_text(l.error.mean())
           << '\n';
       break;
   }

@@ -34,7 +34,8 @@ struct JsonOptions {
 /// ```json
 /// {"schema_version":2,"time":1793606400,"time_iso":"2026-11-02T08:00:00.000Z","status":"warn",
 ///  "recent":{...},"horizon":{...},"counters":{...},"features":[...],"outputs":[...],
-///  "cohorts":[...],"traffic":{...},"latency":{...},"open_alerts":[...],"alert_log":[...]}
+///  "cohorts":[...],"traffic":{...},"latency":{...},"quality":{...},"open_alerts":[...],
+///  "alert_log":[...]}
 /// ```
 ///
 /// Keys are the snake_case names of the Report fields, in the order docs/report.md lists them. NaN and
@@ -381,6 +382,59 @@ inline void write_json(JsonWriter& w, const InputCounters& c) {
   w.end_object();
 }
 
+/// Quality metrics as an object keyed by name: {"accuracy":{"recent":..,"baseline":..,...}}.
+inline void write_json_metrics(JsonWriter& w, std::string_view name, const std::vector<QualityMetric>& metrics) {
+  w.key(name);
+  w.begin_object();
+  for (const QualityMetric& m : metrics) {
+    w.key(m.name);
+    w.begin_object();
+    w.member("status", to_string(m.status));
+    w.member("recent", m.recent);
+    w.member("baseline", m.baseline);
+    w.member("p_value", m.p_value);
+    w.member("count", m.count);
+    w.end_object();
+  }
+  w.end_object();
+}
+
+inline void write_json(JsonWriter& w, const QualityInterval& q) {
+  w.begin_object();
+  w.time_members("start", "start_iso", q.start);
+  w.time_members("end", "end_iso", q.end);
+  w.member("identified", q.identified);
+  w.member("labelled", q.labelled);
+  w.end_object();
+}
+
+inline void write_json(JsonWriter& w, const QualityReport& q) {
+  w.begin_object();
+  w.member("output", q.output);
+  w.member("status", to_string(q.status));
+  w.time_members("window_start", "window_start_iso", q.window_start);
+  w.time_members("window_end", "window_end_iso", q.window_end);
+  w.member("labelled", q.labelled);
+  w.member("pending", q.pending);
+  w.member("evicted", q.evicted);
+  write_json_metrics(w, "metrics", q.metrics);
+  write_json_metrics(w, "estimated", q.estimated);
+  write_json_array(w, "intervals", q.intervals);
+  w.member("labels", q.labels);
+  w.member("joined", q.joined);
+  w.member("expired", q.expired);
+  w.member("unknown_ids", q.unknown_ids);
+  w.member("duplicate_labels", q.duplicate_labels);
+  w.member("duplicate_ids", q.duplicate_ids);
+  w.member("late_labels", q.late_labels);
+  w.member("bad_labels", q.bad_labels);
+  w.member("bad_label_times", q.bad_label_times);
+  w.member("labels_before_request", q.labels_before_request);
+  w.member("labels_beyond_window", q.labels_beyond_window);
+  w.member("labels_applied_early", q.labels_applied_early);
+  w.end_object();
+}
+
 /// The alerts open now and the latest transitions.
 inline void write_json_alerts(JsonWriter& w, const Report& report) {
   write_json_array(w, "open_alerts", report.open_alerts);
@@ -397,6 +451,8 @@ inline void write_json(JsonWriter& w, const CohortReport& c) {
   write_json_array(w, "outputs", c.outputs);
   w.key("latency");
   write_json(w, c.latency);
+  w.key("quality");
+  write_json(w, c.quality);
   w.end_object();
 }
 
@@ -421,6 +477,8 @@ inline std::string to_json(const Report& report, const JsonOptions& options) {
   detail::write_json(w, report.traffic);
   w.key("latency");
   detail::write_json(w, report.latency);
+  w.key("quality");
+  detail::write_json(w, report.quality);
   detail::write_json_alerts(w, report);
   w.end_object();
   if (options.indent > 0) out += '\n';

@@ -209,16 +209,17 @@ struct PrometheusScope {
   const std::vector<FeatureReport>* features;
   const std::vector<OutputReport>* outputs;
   const LatencyReport* latency;
+  const QualityReport* quality;
 };
 
 inline std::vector<PrometheusScope> prometheus_scopes(const Report& report) {
   std::vector<PrometheusScope> scopes;
-  scopes.push_back({nullptr, {}, &report.features, &report.outputs, &report.latency});
+  scopes.push_back({nullptr, {}, &report.features, &report.outputs, &report.latency, &report.quality});
   for (const CohortReport& c : report.cohorts) {
     std::string labels;
     add_label(labels, "cohort_tag", c.tag);
     add_label(labels, "cohort_value", c.value);
-    scopes.push_back({&c, std::move(labels), &c.features, &c.outputs, &c.latency});
+    scopes.push_back({&c, std::move(labels), &c.features, &c.outputs, &c.latency, &c.quality});
   }
   return scopes;
 }
@@ -661,6 +662,64 @@ inline void append_refused_series(PrometheusWriter& w) {
           static_cast<std::uint64_t>(w.refused()));
 }
 
+/// Every quality figure of every scope, labelled `metric` (realised figures and estimates,
+/// whose names start with "estimated_").
+inline std::vector<PrometheusSeries<QualityMetric>> quality_series(const std::vector<PrometheusScope>& scopes) {
+  std::vector<PrometheusSeries<QualityMetric>> series;
+  for (const PrometheusScope& scope : scopes) {
+    for (const auto* list : {&scope.quality->metrics, &scope.quality->estimated}) {
+      for (const QualityMetric& m : *list) {
+        std::string labels;
+        add_label(labels, "metric", m.name);
+        series.push_back({&m, scoped_labels(std::move(labels), scope)});
+      }
+    }
+  }
+  return series;
+}
+
+// clang-format off
+inline const PrometheusGauge<QualityMetric> quality_gauges[] = {
+  {"vigil_quality_metric", "Quality of the labelled output over the quality window (estimated_*: from the scores of the recent interval(s)).",
+   [](const QualityMetric& m) { return m.recent; }},
+  {"vigil_quality_baseline", "The same figure on the labelled holdout of the training profile.",
+   [](const QualityMetric& m) { return m.baseline; }},
+  {"vigil_quality_p_value", "P-value of the test that the figure is worse than the baseline.",
+   [](const QualityMetric& m) { return m.p_value; }},
+  {"vigil_quality_status", "Status of the figure: 0 ok, 1 warn, 2 alert (worst open alert about it).",
+   [](const QualityMetric& m) { return status_value(m.status); }},
+  {"vigil_quality_requests", "Requests the figure rests on: labelled ones, or scored ones for an estimate.",
+   [](const QualityMetric& m) { return m.count; }},
+};
+// clang-format on
+
+/// Quality figures per scope, and what became of the labels (the whole model's).
+inline void append_quality_metrics(PrometheusWriter& w, const std::vector<PrometheusScope>& scopes, const QualityReport& q) {
+  auto series = quality_series(scopes);
+  w.refuse(remove_repeated_labels(series, labels_of<QualityMetric>));
+  write_gauges(w, quality_gauges, series);
+  w.gauge("vigil_quality_labelled_requests", "Requests of the quality window with their label joined so far.", q.labelled);
+  w.gauge("vigil_label_pending_requests", "Requests with an id waiting for their label.", q.pending);
+  w.family("vigil_labels_total", "counter",
+           "Labels received, by outcome: joined, unknown_id, duplicate, too_late, bad_label (wrong type), bad_time, "
+           "before_request.");
+  w.sample("outcome=\"joined\"", q.joined);
+  w.sample("outcome=\"unknown_id\"", q.unknown_ids);
+  w.sample("outcome=\"duplicate\"", q.duplicate_labels);
+  w.sample("outcome=\"too_late\"", q.late_labels);
+  w.sample("outcome=\"bad_label\"", q.bad_labels);
+  w.sample("outcome=\"bad_time\"", q.bad_label_times);
+  w.sample("outcome=\"before_request\"", q.labels_before_request);
+  w.counter("vigil_label_requests_evicted_total", "Requests pushed out of the label store by its capacity before a label came.",
+            q.evicted);
+  w.counter("vigil_label_requests_expired_total", "Requests never labelled within the labels' time-to-live.", q.expired);
+  w.counter("vigil_label_duplicate_ids_total", "Requests filed with an id already waiting.", q.duplicate_ids);
+  w.counter("vigil_labels_beyond_window_total", "Labels joined for requests older than the quality intervals kept.",
+            q.labels_beyond_window);
+  w.counter("vigil_labels_applied_early_total", "Labels credited before the evaluation of the interval they came in.",
+            q.labels_applied_early);
+}
+
 }  // namespace detail
 
 inline void append_prometheus(std::string& out, const Report& report) {
@@ -677,6 +736,7 @@ inline void append_prometheus(std::string& out, const Report& report) {
   detail::append_output_metrics(w, scopes);
   detail::append_traffic_metrics(w, report.traffic);
   detail::append_latency_metrics(w, scopes);
+  detail::append_quality_metrics(w, scopes, report.quality);
   detail::append_refused_series(w);
 }
 

@@ -172,9 +172,7 @@ inline std::vector<QualityFigure> binary_figures(const QualityPlan& p, const Lab
                                stats::auc_difference_test(auc_r, auc_b, stats::Alternative::less),
                                auc_r.positives + auc_r.negatives));
   const auto sums = [](const LabelStats& s) {
-    std::vector<stats::ReliabilitySums> v;
-    for (const ReliabilitySums& x : s.reliability) v.push_back(stats::ReliabilitySums{x.count, x.predicted, x.positive});
-    return v;
+    return std::vector<stats::ReliabilitySums>(s.reliability.begin(), s.reliability.end());
   };
   const bool calibrated = r.log_loss.count() > 0 && b.log_loss.count() > 0;
   const double ece_r = calibrated ? stats::expected_calibration_error(sums(r)) : FeatureReport::nan();

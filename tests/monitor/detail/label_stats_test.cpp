@@ -63,7 +63,7 @@ TEST_CASE("LabelStats: binary labels add up as a direct computation does", "[lab
     fp += pred && y == 0;
     fn += !pred && y == 1;
     tn += !pred && y == 0;
-    loss += y == 1 ? -std::log(p) : -std::log(1 - p);
+    loss += y == 1 ? -std::log(p) : -std::log1p(-p);
     brier += (p - y) * (p - y);
   }
   CHECK(all.true_positive == tp);

@@ -21,6 +21,8 @@
 #include "vigil/monitor/schema.hpp"
 #include "vigil/sketch/rolling.hpp"
 #include "vigil/sketch/tdigest.hpp"
+#include "vigil/stats/calibration.hpp"
+#include "vigil/stats/classification.hpp"
 
 namespace vigil {
 namespace detail {
@@ -90,16 +92,6 @@ inline bool read_label(LabelKind kind, std::string_view label, const std::vector
   return read_label(kind, value, 0, out);
 }
 
-/// One reliability bin of probability scores: how many, their sum, and how many were positive.
-struct ReliabilitySums {
-  double count = 0;
-  double predicted = 0;  // Σ p
-  double positive = 0;   // Σ y
-  friend bool operator==(const ReliabilitySums& a, const ReliabilitySums& b) {
-    return a.count == b.count && a.predicted == b.predicted && a.positive == b.positive;
-  }
-};
-
 /// The labelled requests of one output: counts and running moments that merge by adding.
 ///
 /// - **binary**: the confusion counts at the threshold; per-request log-loss and Brier terms
@@ -123,7 +115,7 @@ struct LabelStats {
   // binary
   double true_positive = 0, false_positive = 0, false_negative = 0, true_negative = 0;
   RunningStats log_loss, brier;
-  std::array<ReliabilitySums, reliability_bins> reliability{};
+  std::array<stats::ReliabilitySums, reliability_bins> reliability{};
   TDigest<> positive_scores, negative_scores;
   // multiclass
   double correct = 0;
@@ -158,14 +150,6 @@ struct LabelStats {
   std::string consistency() const;
 };
 
-/// The per-request log-loss term −[y·ln p + (1 − y)·ln(1 − p)], with p clipped to
-/// [1e-15, 1 − 1e-15] so that a confident wrong answer costs ln(1e15) ≈ 34.5, not infinity.
-inline double log_loss_term(double p, double y) {
-  constexpr double eps = 1e-15;
-  const double q = std::fmin(std::fmax(p, eps), 1 - eps);
-  return y == 1 ? -std::log(q) : -std::log1p(-q);
-}
-
 inline void LabelStats::add_binary(double score, double threshold, double label) {
   labelled += 1;
   if (!std::isfinite(score)) {
@@ -180,12 +164,12 @@ inline void LabelStats::add_binary(double score, double threshold, double label)
   true_negative += !predicted && !actual;
   (actual ? positive_scores : negative_scores).add(score);
   if (!(score >= 0 && score <= 1)) return;
-  log_loss.add(log_loss_term(score, label));
+  log_loss.add(stats::log_loss_term(score, actual ? 1 : 0));
   brier.add((score - label) * (score - label));
-  const std::size_t bin = std::min<std::size_t>(reliability_bins - 1, static_cast<std::size_t>(score * reliability_bins));
-  reliability[bin].count += 1;
-  reliability[bin].predicted += score;
-  reliability[bin].positive += label;
+  stats::ReliabilitySums& bin = reliability[stats::reliability_bin_index(score, reliability_bins)];
+  bin.count += 1;
+  bin.sum_predicted += score;
+  bin.sum_positive += label;
 }
 
 inline void LabelStats::add_multiclass(std::uint32_t predicted, std::uint32_t label) {
@@ -218,11 +202,7 @@ inline void LabelStats::merge(const LabelStats& o) {
   true_negative += o.true_negative;
   log_loss.merge(o.log_loss);
   brier.merge(o.brier);
-  for (std::size_t b = 0; b < reliability_bins; ++b) {
-    reliability[b].count += o.reliability[b].count;
-    reliability[b].predicted += o.reliability[b].predicted;
-    reliability[b].positive += o.reliability[b].positive;
-  }
+  for (std::size_t b = 0; b < reliability_bins; ++b) reliability[b] += o.reliability[b];
   positive_scores.merge(o.positive_scores);
   negative_scores.merge(o.negative_scores);
   correct += o.correct;
@@ -231,11 +211,20 @@ inline void LabelStats::merge(const LabelStats& o) {
   squared_error.merge(o.squared_error);
 }
 
+inline bool same_reliability(const LabelStats& a, const LabelStats& b) {
+  for (std::size_t i = 0; i < LabelStats::reliability_bins; ++i) {
+    const stats::ReliabilitySums& x = a.reliability[i];
+    const stats::ReliabilitySums& y = b.reliability[i];
+    if (x.count != y.count || x.sum_predicted != y.sum_predicted || x.sum_positive != y.sum_positive) return false;
+  }
+  return true;
+}
+
 inline bool operator==(const LabelStats& a, const LabelStats& b) {
   return a.labelled == b.labelled && a.unscored == b.unscored && a.true_positive == b.true_positive &&
          a.false_positive == b.false_positive && a.false_negative == b.false_negative &&
          a.true_negative == b.true_negative && a.log_loss == b.log_loss && a.brier == b.brier &&
-         a.reliability == b.reliability && a.positive_scores == b.positive_scores &&
+         same_reliability(a, b) && a.positive_scores == b.positive_scores &&
          a.negative_scores == b.negative_scores && a.correct == b.correct && a.error == b.error &&
          a.absolute_error == b.absolute_error && a.squared_error == b.squared_error;
 }
@@ -265,10 +254,10 @@ inline double count(io::Reader& r, const char* what) {
 inline void LabelStats::serialize(io::Writer& w) const {
   for (double v : {labelled, unscored, true_positive, false_positive, false_negative, true_negative, correct}) w.f64(v);
   for (const RunningStats* s : {&log_loss, &brier, &error, &absolute_error, &squared_error}) label_stats_io::write(w, *s);
-  for (const ReliabilitySums& b : reliability) {
+  for (const stats::ReliabilitySums& b : reliability) {
     w.f64(b.count);
-    w.f64(b.predicted);
-    w.f64(b.positive);
+    w.f64(b.sum_predicted);
+    w.f64(b.sum_positive);
   }
   label_stats_io::write(w, positive_scores);
   label_stats_io::write(w, negative_scores);
@@ -282,11 +271,12 @@ inline LabelStats LabelStats::deserialize(io::Reader& r, double compression) {
   for (double* v : {&s.true_positive, &s.false_positive, &s.false_negative, &s.true_negative, &s.correct}) *v = count(r, "count");
   for (RunningStats* m : {&s.log_loss, &s.brier, &s.error, &s.absolute_error, &s.squared_error})
     *m = label_stats_io::read<RunningStats>(r);
-  for (ReliabilitySums& b : s.reliability) {
+  for (stats::ReliabilitySums& b : s.reliability) {
     b.count = count(r, "reliability count");
-    b.predicted = count(r, "reliability sum");
-    b.positive = count(r, "reliability positives");
-    if (b.predicted > b.count * (1 + 1e-12) || b.positive > b.count) r.fail("a reliability bin holds more than its count");
+    b.sum_predicted = count(r, "reliability sum");
+    b.sum_positive = count(r, "reliability positives");
+    if (b.sum_predicted > b.count * (1 + 1e-12) || b.sum_positive > b.count)
+      r.fail("a reliability bin holds more than its count");
   }
   s.positive_scores = label_stats_io::read<TDigest<>>(r);
   s.negative_scores = label_stats_io::read<TDigest<>>(r);

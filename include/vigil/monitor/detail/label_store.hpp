@@ -97,7 +97,8 @@ struct LabelStoreOptions {
 /// Bad times never cause undefined behaviour: a request filed with a NaN or infinite time
 /// can never be joined in time (join says `expired`, the next expire() removes it); a join at
 /// a NaN or infinite time says `expired` and changes nothing; expire() at NaN removes nothing.
-/// A label whose time is before its request's joins (the caller sees both times).
+/// A label whose time is before its request's is refused (`early`) and changes nothing: the
+/// request keeps waiting for a label that can be its own.
 ///
 /// Memory: `memory_bytes() == capacity × bytes_per_request(extras) + partitions ×
 /// bytes_per_partition()`, where bytes_per_request(extras) = 40 (the request) + 2 × 8 (two
@@ -112,7 +113,8 @@ class LabelStore {
     joined,     // first label (or conversion) of a held request within its time-to-live
     unknown,    // never held, or pushed out or aged out (then counted already)
     duplicate,  // the request already has its label (or conversion)
-    expired     // held, but older than the time-to-live at the label's time
+    expired,    // held, but older than the time-to-live at the label's time
+    early       // held, but dated after the label: nothing changes, the request keeps waiting
   };
 
   /// Throws vigil::invalid_argument for capacity 0, a time-to-live that is not finite and
@@ -430,6 +432,7 @@ inline LabelStore::Join LabelStore::join_marking(std::uint64_t key, double time,
   if (!std::isfinite(time)) return Join::expired;
   const bool too_old = older(time, e.time, time_to_live_);
   if (!too_old && (e.marks & mark)) return Join::duplicate;
+  if (time < e.time) return Join::early;
   if (mark == labelled && !(e.marks & labelled)) ++p.counters.labelled;
   e.marks |= mark;
   return too_old ? Join::expired : Join::joined;
