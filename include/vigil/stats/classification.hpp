@@ -128,7 +128,8 @@ inline TestResult z_test_of_difference(double difference, double variance, Alter
 
 /// log B(a, ½) = log Γ(a) + log Γ(½) − log Γ(a + ½). For a ≥ 10 the difference of the two
 /// large log-gammas is taken from Stirling's formula and its error terms, which keeps it
-/// accurate where lgamma(a) − lgamma(a + ½) would cancel (a of 10⁶ loses six digits).
+/// accurate where lgamma(a) − lgamma(a + ½) would cancel: each log-gamma grows as a·log a, and
+/// its rounding swamps a difference that is only of order log a.
 inline double log_beta_half(double a) {
   constexpr double log_gamma_half = 0.57236494292470008707;  // log √π
   if (a < 10) return log_gamma_positive(a) + log_gamma_half - log_gamma_positive(a + 0.5);
