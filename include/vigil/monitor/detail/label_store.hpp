@@ -242,11 +242,24 @@ inline std::uint64_t avalanche(std::uint64_t h) noexcept {
 }
 
 /// Decimal digits of `magnitude` written backwards ending at `end`; returns their first.
+/// Two digits per division halve the chain of dependent divisions of a 20-digit id.
 inline char* write_decimal(std::uint64_t magnitude, char* end) noexcept {
-  do {
-    *--end = static_cast<char>('0' + magnitude % 10);
-    magnitude /= 10;
-  } while (magnitude != 0);
+  static constexpr char pairs[] =
+      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+      "8081828384858687888990919293949596979899";
+  while (magnitude >= 100) {
+    const std::size_t pair = 2 * static_cast<std::size_t>(magnitude % 100);
+    magnitude /= 100;
+    *--end = pairs[pair + 1];
+    *--end = pairs[pair];
+  }
+  if (magnitude >= 10) {
+    *--end = pairs[2 * magnitude + 1];
+    *--end = pairs[2 * magnitude];
+  } else {
+    *--end = static_cast<char>('0' + magnitude);
+  }
   return end;
 }
 
