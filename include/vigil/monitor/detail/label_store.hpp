@@ -79,7 +79,7 @@ struct LabelStoreOptions {
 /// A bounded store of the requests that wait for a late label or conversion, keyed by
 /// `request_key` of their id.
 ///
-/// Each of `partitions` parts (chosen by the key's high bits, each with its own lock) holds
+/// Each of `partitions` parts (chosen by bits of the key's mix, each with its own lock) holds
 /// `capacity / partitions` requests (the remainder spread one each over the first parts) in
 /// a ring kept in insertion order, and an index from key to ring position: open addressing
 /// with linear probing over twice as many slots as the ring holds, each slot the position
@@ -91,8 +91,8 @@ struct LabelStoreOptions {
 /// at the first one that is not; requests are assumed to be filed roughly in time order, and
 /// one filed out of order leaves with its neighbours (join decides by its own time anyway).
 /// A request filed into a full ring pushes out the oldest one: counted in `evicted()` if it
-/// had no label and was within its time-to-live at the new request's time, in
-/// `expired_unlabelled()` if it had no label and was older.
+/// had no label and was within its time-to-live at the new request's time (or that time is
+/// not a number), in `expired_unlabelled()` if it had no label and was older.
 ///
 /// Bad times never cause undefined behaviour: a request filed with a NaN or infinite time
 /// can never be joined in time (join says `expired`, the next expire() removes it); a join at
@@ -143,7 +143,7 @@ class LabelStore {
   void expire(double time);
 
   std::uint64_t pending() const;             // requests held that have no label yet
-  std::uint64_t held() const;                // requests held
+  std::uint64_t held() const;                // requests held (replaced ones not included)
   std::uint64_t evicted() const;             // unlabelled requests pushed out by capacity within their TTL
   std::uint64_t expired_unlabelled() const;  // unlabelled requests that aged out (ids never labelled)
   std::uint64_t duplicate_ids() const;       // inserts of a key already held
