@@ -96,7 +96,8 @@ struct LabelStoreOptions {
 ///
 /// Bad times never cause undefined behaviour: a request filed with a NaN or infinite time
 /// can never be joined in time (join says `expired`, the next expire() removes it); a join at
-/// a NaN or infinite time says `expired` and changes nothing; expire() at NaN removes nothing.
+/// a NaN or infinite time finds a held request `expired` and changes nothing; expire() at NaN
+/// removes nothing.
 /// A label whose time is before its request's joins (the caller sees both times).
 ///
 /// Memory: `memory_bytes() == capacity × bytes_per_request(extras) + partitions ×
