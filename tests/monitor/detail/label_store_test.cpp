@@ -225,6 +225,17 @@ TEST_CASE("LabelStore: integer ids are keyed as their decimal text", "[label_sto
   CHECK(request_key(-5) == request_key("-5"));
   CHECK(request_key(std::numeric_limits<std::int64_t>::min()) == request_key("-9223372036854775808"));
   CHECK(request_key(std::numeric_limits<std::uint64_t>::max()) == request_key("18446744073709551615"));
+  // Every number of digits, at both ends, and random values: as std::to_string writes them.
+  std::mt19937_64 rng(7);
+  std::vector<std::uint64_t> values{9, 10, 99, 100, 101};
+  for (std::uint64_t p = 10; p <= 1000000000000000000ull; p *= 10) values.insert(values.end(), {p - 1, p, p + 1});
+  for (int i = 0; i < 1000; ++i) values.push_back(rng() >> (i % 64));
+  for (const std::uint64_t v : values) {
+    INFO(v);
+    CHECK(request_key(v) == request_key(std::to_string(v)));
+    const auto negative = -static_cast<std::int64_t>(v >> 1);
+    CHECK(request_key(negative) == request_key(std::to_string(negative)));
+  }
   CHECK(request_key(42) != request_key("042"));
   CHECK(request_key(-5) != request_key(5));
   CHECK(request_key("") != request_key(std::string_view("\0", 1)));

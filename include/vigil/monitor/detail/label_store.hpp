@@ -79,7 +79,7 @@ struct LabelStoreOptions {
 /// A bounded store of the requests that wait for a late label or conversion, keyed by
 /// `request_key` of their id.
 ///
-/// Each of `partitions` parts (chosen by the key's high bits, each with its own lock) holds
+/// Each of `partitions` parts (chosen by bits of the key's mix, each with its own lock) holds
 /// `capacity / partitions` requests (the remainder spread one each over the first parts) in
 /// a ring kept in insertion order, and an index from key to ring position: open addressing
 /// with linear probing over twice as many slots as the ring holds, each slot the position
@@ -91,14 +91,14 @@ struct LabelStoreOptions {
 /// at the first one that is not; requests are assumed to be filed roughly in time order, and
 /// one filed out of order leaves with its neighbours (join decides by its own time anyway).
 /// A request filed into a full ring pushes out the oldest one: counted in `evicted()` if it
-/// had no label and was within its time-to-live at the new request's time, in
-/// `expired_unlabelled()` if it had no label and was older.
+/// had no label and was within its time-to-live at the new request's time (or that time is
+/// not a number), in `expired_unlabelled()` if it had no label and was older.
 ///
 /// Bad times never cause undefined behaviour: a request filed with a NaN or infinite time
 /// can never be joined in time (join says `expired`, the next expire() removes it); a join at
-/// a NaN or infinite time says `expired` and changes nothing; expire() at NaN removes nothing.
-/// A label whose time is before its request's is refused (`early`) and changes nothing: the
-/// request keeps waiting for a label that can be its own.
+/// a NaN or infinite time finds a held request `expired` and changes nothing; expire() at NaN
+/// removes nothing. A label whose time is before its request's is refused (`early`) and
+/// changes nothing: the request keeps waiting for a label that can be its own.
 ///
 /// Memory: `memory_bytes() == capacity × bytes_per_request(extras) + partitions ×
 /// bytes_per_partition()`, where bytes_per_request(extras) = 40 (the request) + 2 × 8 (two
@@ -145,7 +145,7 @@ class LabelStore {
   void expire(double time);
 
   std::uint64_t pending() const;             // requests held that have no label yet
-  std::uint64_t held() const;                // requests held
+  std::uint64_t held() const;                // requests held (replaced ones not included)
   std::uint64_t evicted() const;             // unlabelled requests pushed out by capacity within their TTL
   std::uint64_t expired_unlabelled() const;  // unlabelled requests that aged out (ids never labelled)
   std::uint64_t duplicate_ids() const;       // inserts of a key already held
@@ -244,11 +244,24 @@ inline std::uint64_t avalanche(std::uint64_t h) noexcept {
 }
 
 /// Decimal digits of `magnitude` written backwards ending at `end`; returns their first.
+/// Two digits per division halve the chain of dependent divisions of a 20-digit id.
 inline char* write_decimal(std::uint64_t magnitude, char* end) noexcept {
-  do {
-    *--end = static_cast<char>('0' + magnitude % 10);
-    magnitude /= 10;
-  } while (magnitude != 0);
+  static constexpr char pairs[] =
+      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+      "8081828384858687888990919293949596979899";
+  while (magnitude >= 100) {
+    const std::size_t pair = 2 * static_cast<std::size_t>(magnitude % 100);
+    magnitude /= 100;
+    *--end = pairs[pair + 1];
+    *--end = pairs[pair];
+  }
+  if (magnitude >= 10) {
+    *--end = pairs[2 * magnitude + 1];
+    *--end = pairs[2 * magnitude];
+  } else {
+    *--end = static_cast<char>('0' + magnitude);
+  }
   return end;
 }
 
