@@ -353,7 +353,7 @@ TEST_CASE("to_json(Report): empty report", "[export]") {
   const Json j = parse(text);
   CHECK(j.keys() == std::vector<std::string>{"schema_version", "time", "time_iso", "status", "recent", "horizon",
                                              "counters", "features", "outputs", "cohorts", "traffic", "latency",
-                                             "open_alerts", "alert_log"});
+                                             "quality", "open_alerts", "alert_log"});
   CHECK(j["schema_version"].text == "2");
   CHECK(j["time"].is_null());
   CHECK(j["time_iso"].is_null());
@@ -365,7 +365,8 @@ TEST_CASE("to_json(Report): empty report", "[export]") {
   CHECK(j["features"].type == Json::Type::array);
   CHECK(j["features"].items.empty());
   CHECK(text.find(R"("features":[],"outputs":[],"cohorts":[],"traffic":{"status":"ok",)") != std::string::npos);
-  CHECK(text.find(R"("slow":0,"attribution":[]},"open_alerts":[],"alert_log":[]})") != std::string::npos);
+  CHECK(text.find(R"("slow":0,"attribution":[]},"quality":{"output":"","status":"ok",)") != std::string::npos);
+  CHECK(text.find(R"("metrics":{},"estimated":{},"intervals":[],)") != std::string::npos);
   // The traffic and latency objects are there with their defaults: NaN figures null.
   CHECK(j["traffic"]["arrivals_source"].text == "completions");
   CHECK(j["traffic"]["rate_model"].text == "none");
@@ -463,7 +464,8 @@ TEST_CASE("to_json(Report): traffic, latency and slow-request attribution", "[ex
 
     REQUIRE(j["cohorts"].items.size() == 2);
     const Json& c = j["cohorts"].items[0];
-    CHECK(c.keys() == std::vector<std::string>{"tag", "value", "status", "requests", "features", "outputs", "latency"});
+    CHECK(c.keys() ==
+          std::vector<std::string>{"tag", "value", "status", "requests", "features", "outputs", "latency", "quality"});
     CHECK(c["value"].text == "h\"3<");
     const Json& cl = c["latency"];
     CHECK(cl.keys() == latency_keys);
@@ -512,6 +514,49 @@ TEST_CASE("to_json(Report): traffic, latency and slow-request attribution", "[ex
     }
     CHECK(doc.find("`bad_arrival_time`") != std::string::npos);
     CHECK(doc.find("`truncated_values`") != std::string::npos);
+  }
+}
+
+TEST_CASE("to_json(Report): quality, realised and estimated, with what became of the labels", "[export][quality]") {
+  const vigil::Report r = vigil_test::operations_report();
+  const Json j = parse(vigil::to_json(r));
+  const Json& q = j["quality"];
+  const std::vector<std::string> keys{"output", "status", "window_start", "window_start_iso", "window_end", "window_end_iso",
+                                      "labelled", "pending", "evicted", "metrics", "estimated", "intervals", "labels",
+                                      "joined", "expired", "unknown_ids", "duplicate_labels", "duplicate_ids", "late_labels",
+                                      "bad_labels", "bad_label_times", "labels_before_request", "labels_beyond_window",
+                                      "labels_applied_early"};
+  CHECK(q.keys() == keys);
+  CHECK(q["output"].text == "fraud_score");
+  CHECK(q["status"].text == "alert");
+  CHECK(q["window_start_iso"].text == "2026-11-01T09:00:00.000Z");
+  CHECK(q["labelled"].text == "5210");
+  CHECK(q["pending"].text == "812");
+  CHECK(q["evicted"].text == "3");
+  const Json& accuracy = q["metrics"]["accuracy"];
+  CHECK(accuracy.keys() == std::vector<std::string>{"status", "recent", "baseline", "p_value", "count"});
+  CHECK(accuracy["recent"].text == "0.861");
+  CHECK(accuracy["baseline"].text == "0.934");
+  CHECK(accuracy["p_value"].text == "2.5e-41");
+  CHECK(q["metrics"]["calibration_error"]["p_value"].is_null());
+  CHECK(q["metrics"].keys().size() == 8);
+  CHECK(q["estimated"]["estimated_roc_auc"]["recent"].text == "0.905");
+  REQUIRE(q["intervals"].items.size() == 2);
+  CHECK(q["intervals"].items[1].keys() ==
+        std::vector<std::string>{"start", "start_iso", "end", "end_iso", "identified", "labelled"});
+  CHECK(q["intervals"].items[1]["labelled"].text == "1610");
+  CHECK(q["unknown_ids"].text == "12");
+  CHECK(q["labels_before_request"].text == "2");
+  std::ifstream in(std::string(VIGIL_SOURCE_DIR) + "/docs/report.md");
+  REQUIRE(in);
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const std::string& key : keys) {
+    INFO(key);
+    CHECK(doc.find("`" + key + "`") != std::string::npos);
+  }
+  for (const std::string& name : q["metrics"].keys()) {
+    INFO(name);
+    CHECK(doc.find("`" + name + "`") != std::string::npos);
   }
 }
 
@@ -568,7 +613,8 @@ TEST_CASE("to_json(Report): NaN and infinities are null, numbers round-trip, tex
       CHECK(report_doc().find("`" + key + "`") != std::string::npos);
     }
     const Json& c = j["cohorts"].items.at(0);
-    CHECK(c.keys() == std::vector<std::string>{"tag", "value", "status", "requests", "features", "outputs", "latency"});
+    CHECK(c.keys() ==
+          std::vector<std::string>{"tag", "value", "status", "requests", "features", "outputs", "latency", "quality"});
     CHECK(c["value"].text == "web-1\"");
     // An invalid byte in a tag value becomes U+FFFD, the line feed an escape.
     CHECK(j["latency"]["attribution"].items.at(0)["value"].text == "web-1\"\n\xEF\xBF\xBD");

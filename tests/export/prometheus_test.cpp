@@ -405,7 +405,7 @@ TEST_CASE("to_prometheus: a real monitor's report", "[export]") {
   // Only bounded labels are used.
   const std::set<std::string> allowed{"feature", "output", "class", "q", "kind",
                                       "severity", "reason", "cohort_tag", "cohort_value", "tag",
-                                      "value", "arrivals_source", "rate_model"};
+                                      "value", "arrivals_source", "rate_model", "metric", "outcome"};
   for (const Sample& s : samples)
     for (const auto& l : s.labels) CHECK(allowed.count(l.first) == 1);
   // append_prometheus writes the same after existing text.

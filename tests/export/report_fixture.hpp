@@ -136,6 +136,40 @@ inline vigil::Report awkward_report() {
 /// (no background p99.9 or timeout rate yet; an attribution without p-value) and a tag value,
 /// `h"3<`, that needs escaping in every export. Latencies in seconds; every share is exact in
 /// binary so that the exports can be compared digit for digit.
+/// Quality of a binary classifier: realised figures over a day of labelled requests (accuracy
+/// in alert), estimates from the recent scores, two hours of labels, and labels refused.
+inline void add_quality(vigil::Report& r) {
+  vigil::QualityReport& q = r.quality;
+  q.output = "fraud_score";
+  q.status = vigil::Status::alert;
+  q.window_start = 1793523600;
+  q.window_end = 1793606400;
+  q.labelled = 5210;
+  q.pending = 812;
+  q.evicted = 3;
+  q.metrics = {{"accuracy", vigil::Status::alert, 0.861, 0.934, 2.5e-41, 5210},
+               {"precision", vigil::Status::ok, 0.52, 0.55, 0.21, 640},
+               {"recall", vigil::Status::ok, 0.61, 0.6, 0.62, 540},
+               {"f1", vigil::Status::ok, 0.5614, 0.5741, 0.38, 5210},
+               {"log_loss", vigil::Status::warn, 0.31, 0.24, 1.2e-6, 5210},
+               {"brier", vigil::Status::ok, 0.101, 0.093, 0.04, 5210},
+               {"roc_auc", vigil::Status::ok, 0.9, 0.91, 0.2, 5210},
+               {"calibration_error", vigil::Status::ok, 0.031, 0.012, vigil::FeatureReport::nan(), 5210}};
+  q.estimated = {{"estimated_accuracy", vigil::Status::ok, 0.93, 0.935, 0.4, 1164},
+                 {"estimated_roc_auc", vigil::Status::ok, 0.905, 0.91, 0.3, 1164}};
+  q.intervals = {{1793595600, 1793599200, 4100, 3600}, {1793599200, 1793602800, 4000, 1610}};
+  q.labels = 5240;
+  q.joined = 5210;
+  q.expired = 41;
+  q.unknown_ids = 12;
+  q.duplicate_labels = 9;
+  q.duplicate_ids = 1;
+  q.late_labels = 2;
+  q.bad_labels = 4;
+  q.bad_label_times = 1;
+  q.labels_before_request = 2;
+}
+
 inline vigil::Report operations_report() {
   vigil::Report r;
   r.time = 1793606400;
@@ -235,6 +269,7 @@ inline vigil::Report operations_report() {
   quiet.requests = 12;
   quiet.latency.subject = "model=v1";
   r.cohorts.push_back(quiet);
+  add_quality(r);
   return r;
 }
 

@@ -392,7 +392,10 @@ inline void QualityFamily::take_labels(const EvaluationContext& context) {
   if (labels == nullptr || !plan_->active) return;
   const double end = context.window.recent_end;
   labels->expire(end);
-  labels->drain(end, [&](const JoinedLabel& label, const std::uint32_t* slots) { credit(*labels, label, slots); });
+  // The last interval of a finished log takes every label left: they came after the last
+  // request, and no later interval will be evaluated.
+  const double before = context.partial ? std::numeric_limits<double>::infinity() : end;
+  labels->drain(before, [&](const JoinedLabel& label, const std::uint32_t* slots) { credit(*labels, label, slots); });
 }
 
 inline void QualityFamily::credit(const LabelIntake& labels, const JoinedLabel& label, const std::uint32_t* slots) {
@@ -441,7 +444,9 @@ inline QualityReport QualityFamily::analyze(const History<State>& history, const
     q.identified = m.state.identified;
   }
   if (plan_->estimates) {
-    const PooledSample<State> pooled = pool_recent(history, context.window, *options_);
+    // Pooled until the estimates rest on as many scored requests as a realised figure needs
+    // labels (AlertPolicy::min_labels).
+    const PooledSample<State> pooled = pool_recent(history, context.window, *options_, context.policy.min_labels);
     for (QualityFigure& f : estimated_figures(*plan_, pooled.recent.state)) {
       estimates_[slot.slot].push_back(f);
       section.estimated.push_back(f.metric);

@@ -37,11 +37,11 @@ TEST_CASE("LabelStats: empty", "[label_stats]") {
 
 TEST_CASE("LabelStats: one binary label", "[label_stats]") {
   LabelStats s;
-  s.add_binary(0.8, 0.5, 0);
+  s.add_binary(0.85, 0.5, 0);
   CHECK(s.false_positive == 1);
   CHECK(s.true_positive + s.false_negative + s.true_negative == 0);
-  CHECK(s.log_loss.mean() == Approx(-std::log(0.2)).epsilon(1e-15));
-  CHECK(s.brier.mean() == Approx(0.64).epsilon(1e-15));
+  CHECK(s.log_loss.mean() == Approx(-std::log(0.15)).epsilon(1e-14));
+  CHECK(s.brier.mean() == Approx(0.85 * 0.85).epsilon(1e-15));
   CHECK(s.reliability[8].count == 1);
   CHECK(s.negative_scores.count() == 1);
   CHECK(round_trip(s) == s);

@@ -110,6 +110,19 @@ TEST_CASE("LabelStore: a request is labelled once and converted once, independen
   CHECK(s.join_conversion(key, 24, out, nullptr) == Join::duplicate);
 }
 
+TEST_CASE("LabelStore: a label dated before its request is refused and changes nothing", "[label_store]") {
+  LabelStore s(options(8));
+  const auto key = request_key("r");
+  s.insert(key, request(100), nullptr);
+  PendingRequest out;
+  CHECK(s.join(key, 99.5, out, nullptr) == Join::early);
+  CHECK(out.time == 100);
+  CHECK(s.pending() == 1);
+  CHECK(s.join_conversion(key, 50, out, nullptr) == Join::early);
+  CHECK(s.join(key, 100, out, nullptr) == Join::joined);  // at the request's own time it joins
+  CHECK(s.pending() == 0);
+}
+
 TEST_CASE("LabelStore: the extras of a request come back with its join", "[label_store]") {
   LabelStore s(options(4, 1000, 1, 3));
   const std::uint32_t a[3] = {7, 8, 0xffffffffu}, b[3] = {1, 2, 3};
@@ -308,6 +321,7 @@ class ReferenceStore {
     const bool late = time - e.request.time > ttl_;
     bool& mark = conversion ? e.converted : e.labelled;
     if (!late && mark) return Join::duplicate;
+    if (time < e.request.time) return Join::early;
     if (!conversion && !mark) --c_.pending;
     mark = true;
     return late ? Join::expired : Join::joined;

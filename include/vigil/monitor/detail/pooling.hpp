@@ -27,7 +27,7 @@ struct PooledSample {
 };
 
 /// The recent interval(s) of window `w`, pooled with earlier intervals, newest first, until
-/// they hold `options.alerts.min_requests` requests or reach back a whole background
+/// they hold `need` requests (by default `options.alerts.min_requests`) or reach back a whole background
 /// (`options.background`; retention bounds it too, since only retained intervals count). The
 /// background keeps its length behind the pooled span. When the recent interval(s) are
 /// enough, this is exactly the unpooled window.
@@ -35,8 +35,8 @@ struct PooledSample {
 /// The shortest enough span is found by bisection over its length in intervals: a few counts
 /// of the retained requests, and one merge of the states.
 template <class State>
-PooledSample<State> pool_recent(const History<State>& history, const EvaluationWindow& w, const MonitorOptions& options) {
-  const std::uint64_t need = options.alerts.min_requests;
+PooledSample<State> pool_recent(const History<State>& history, const EvaluationWindow& w, const MonitorOptions& options,
+                                std::uint64_t need) {
   const auto recent = static_cast<std::uint64_t>(options.recent_intervals);
   const auto most = recent + static_cast<std::uint64_t>(std::floor(options.background / options.interval));
   const auto start_of = [&](std::uint64_t n) { return w.recent_end - static_cast<double>(n) * options.interval; };
@@ -59,6 +59,11 @@ PooledSample<State> pool_recent(const History<State>& history, const EvaluationW
   s.background = history(s.background_start, s.start);
   s.enough = s.recent.requests >= need;
   return s;
+}
+
+template <class State>
+PooledSample<State> pool_recent(const History<State>& history, const EvaluationWindow& w, const MonitorOptions& options) {
+  return pool_recent(history, w, options, options.alerts.min_requests);
 }
 
 /// Whether a sample of `count` values is too small for a G-test over `groups` groups when it
