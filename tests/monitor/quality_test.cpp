@@ -7,6 +7,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "vigil_test.hpp"
@@ -127,9 +128,6 @@ std::vector<vigil::Alert> quality_alerts(const vigil::Report& r) {
 double normal(vigil_test::Random& r) { return r.normal(); }
 
 }  // namespace
-}  // namespace quality_test
-
-using namespace quality_test;
 
 TEST_CASE("QualityFamily: without labels, no realised figure; estimates come from the scores", "[quality]") {
   const Model model;
@@ -318,3 +316,42 @@ TEST_CASE("QualityFamily: evaluating every minute or once at the end gives the s
   for (const vigil::CohortReport& c : a.cohorts) labelled += c.quality.labelled;
   CHECK(labelled == a.quality.labelled);
 }
+
+TEST_CASE("QualityFamily: requests and labels from many threads, with reports between them", "[quality][concurrency]") {
+  const Model model;
+  vigil::MonitorOptions options;
+  options.shards = 4;
+  vigil::Monitor monitor(model.schema, model.holdout(2000), options);
+  constexpr int threads = 4;
+  constexpr int per_thread = 3000;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < threads; ++w) {
+    workers.emplace_back([&, w] {
+      vigil::Observation o(model.schema);
+      for (int i = 0; i < per_thread; ++i) {
+        const int id = w * per_thread + i;
+        o.clear();
+        o.at(quality_start + i * 0.05).id(id).set(model.x, 0.5).score(model.score, 0.7);
+        monitor.observe(o);
+      }
+    });
+  }
+  for (std::thread& t : workers) t.join();
+  workers.clear();
+  for (int w = 0; w < threads; ++w) {
+    workers.emplace_back([&, w] {
+      for (int i = 0; i < per_thread; ++i) {
+        monitor.on_label(std::to_string(w * per_thread + i), (i % 4 == 0) ? 0.0 : 1.0, quality_start + 200 + i * 0.05);
+        if (i % 500 == 0) (void)monitor.report();
+      }
+    });
+  }
+  for (std::thread& t : workers) t.join();
+  const vigil::Report r = monitor.finish();
+  CHECK(r.quality.joined == threads * per_thread);
+  CHECK(r.quality.labelled == threads * per_thread);
+  CHECK(r.quality.pending == 0);
+  CHECK(metric(r.quality, "accuracy")->recent == 0.75);
+}
+
+}  // namespace quality_test

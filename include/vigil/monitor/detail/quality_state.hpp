@@ -142,7 +142,7 @@ struct QualityState {
     return identified == 0 && std::all_of(counts.begin(), counts.end(), [](double c) { return c == 0; });
   }
   /// Reads serialize()'s output into a state shaped by `p`; throws vigil::format_error for
-  /// another number of bins, or counts that are not whole, not finite or negative.
+  /// another number of bins, counts that are not whole, not finite or negative, or a NaN sum.
   static QualityState deserialize(io::Reader& r, const QualityPlan& p);
   /// Refuses counts beyond the interval's requests.
   void check(const QualityPlan& p, std::uint64_t requests, const io::Reader& r) const;
@@ -157,8 +157,9 @@ inline QualityState QualityState::deserialize(io::Reader& r, const QualityPlan& 
   for (std::size_t b = 0; b < s.counts.size(); ++b) {
     s.counts[b] = r.f64();
     s.sums[b] = r.f64();
+    // A sum may be infinite (scores near the double range, in the outermost bins), never NaN.
     if (!(s.counts[b] >= 0) || s.counts[b] != std::floor(s.counts[b]) || !std::isfinite(s.counts[b]) ||
-        !std::isfinite(s.sums[b]))
+        std::isnan(s.sums[b]))
       r.fail("quality state: bin " + std::to_string(b) + " holds " + to_text(s.counts[b]) + " scores summing to " +
              to_text(s.sums[b]));
   }
