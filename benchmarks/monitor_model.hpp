@@ -57,6 +57,16 @@ struct Model {
     for (auto& o : requests(rows, 1)) p.add(*o);
     return p;
   }
+
+  /// The same rows as a labelled holdout (labels drawn with the score's probability): the
+  /// quality family then keeps the scores per bin for its estimates.
+  vigil::Profile labelled_profile(std::size_t rows) const {
+    vigil::Profile p(schema);
+    std::mt19937_64 rng(3);
+    std::uniform_real_distribution<double> uniform(0, 1);
+    for (auto& o : requests(rows, 1)) p.add_labelled(*o, score, uniform(rng) < o->score(score) ? 1.0 : 0.0);
+    return p;
+  }
 };
 
 /// Gives every request of `pool` the operational signals: a host of 8 and a model version of

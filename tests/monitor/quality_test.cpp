@@ -331,7 +331,7 @@ TEST_CASE("QualityFamily: requests and labels from many threads, with reports be
       for (int i = 0; i < per_thread; ++i) {
         const int id = w * per_thread + i;
         o.clear();
-        o.at(quality_start + i * 0.05).id(id).set(model.x, 0.5).score(model.score, 0.7);
+        o.at(quality_start + i * 0.01).id(id).set(model.x, 0.5).score(model.score, 0.7);
         monitor.observe(o);
       }
     });

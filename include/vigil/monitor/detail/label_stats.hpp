@@ -102,8 +102,8 @@ inline bool read_label(LabelKind kind, std::string_view label, const std::vector
 /// - **regression**: the error score − label, its absolute value and its square as
 ///   RunningStats (bias, MAE and MSE with their variances).
 ///
-/// **Memory**: two t-digests of compression `compression` (at most ⌈4.1δ⌉ + 4 centroids of
-/// 16 bytes each, plus their buffers while open) and 600 bytes of sums.
+/// **Memory**: sizeof(LabelStats) (sums, moments and two t-digest objects) and the digests'
+/// centroids: at most ⌈4.1δ⌉ + 4 of 16 bytes each per digest, plus their buffers while open.
 struct LabelStats {
   static constexpr std::size_t reliability_bins = 10;
   static constexpr std::uint8_t format_version = 1;
