@@ -317,6 +317,68 @@ TEST_CASE("QualityFamily: evaluating every minute or once at the end gives the s
   CHECK(labelled == a.quality.labelled);
 }
 
+TEST_CASE("QualityFamily: a regression is judged by MAE, RMSE and bias; a multi-class output by accuracy",
+          "[quality]") {
+  vigil::Schema schema;
+  schema.add_numeric("x");
+  const vigil::Output amount = schema.add_output("amount");
+  vigil::OutputOptions kinds;
+  kinds.classes = {"cat", "dog", "eel"};
+  const vigil::Output kind = schema.add_output("kind", kinds);
+  vigil::Profile holdout(schema);
+  vigil_test::Random random(5);
+  vigil::Observation o(schema);
+  for (int i = 0; i < 3000; ++i) {
+    o.clear();
+    const double truth = 100 * random.uniform();
+    o.score(amount, truth + random.normal()).predicted(kind, kinds.classes[static_cast<std::size_t>(i % 3)]);
+    holdout.add_labelled(o, amount, truth);
+    holdout.add_label(o, kind, kinds.classes[static_cast<std::size_t>(i % 3 == 0 ? 1 : i % 3)]);  // 2/3 right
+  }
+  for (const char* output : {"amount", "kind"}) {
+    vigil::MonitorOptions options = replay_options();
+    options.quality_output = output;
+    vigil::Monitor monitor(schema, holdout, options);
+    double abs_error = 0, bias = 0;
+    int n = 0;
+    for (int i = 0; i < 600; ++i) {
+      const double t = quality_start + i;
+      const double truth = 100 * random.uniform();
+      const double predicted = truth + 5 + random.normal();  // biased by 5 after deployment
+      o.clear();
+      o.at(t).id(i).score(amount, predicted).predicted(kind, "cat");
+      monitor.observe(o);
+      if (std::string(output) == "amount") {
+        monitor.on_label(std::to_string(i), truth, t + 30);
+        abs_error += std::fabs(predicted - truth);
+        bias += predicted - truth;
+      } else {
+        monitor.on_label(std::to_string(i), i % 2 == 0 ? "cat" : "eel", t + 30);
+      }
+      ++n;
+    }
+    const vigil::Report r = monitor.finish();
+    CHECK(r.quality.output == output);
+    CHECK(r.quality.estimated.empty());
+    if (std::string(output) == "amount") {
+      REQUIRE(r.quality.metrics.size() == 3);
+      CHECK(metric(r.quality, "mae")->recent == Approx(abs_error / n).epsilon(1e-9));
+      CHECK(metric(r.quality, "bias")->recent == Approx(bias / n).epsilon(1e-9));
+      CHECK(metric(r.quality, "bias")->baseline == Approx(0).margin(0.1));
+      CHECK(metric(r.quality, "bias")->p_value < 1e-10);
+      CHECK(metric(r.quality, "rmse")->recent > 4.9);
+    } else {
+      REQUIRE(r.quality.metrics.size() == 1);
+      CHECK(metric(r.quality, "accuracy")->recent == 0.5);
+      CHECK(metric(r.quality, "accuracy")->baseline == Approx(2.0 / 3).epsilon(1e-12));
+      CHECK(metric(r.quality, "accuracy")->p_value < 1e-10);
+    }
+  }
+  vigil::MonitorOptions unknown;
+  unknown.quality_output = "nope";
+  CHECK_THROWS_AS(vigil::Monitor(schema, holdout, unknown), vigil::invalid_argument);
+}
+
 TEST_CASE("QualityFamily: requests and labels from many threads, with reports between them", "[quality][concurrency]") {
   const Model model;
   vigil::MonitorOptions options;

@@ -113,9 +113,9 @@ struct QualityFigure {
 };
 
 /// A metric from its recent and baseline values and its test.
-inline QualityFigure quality_figure(const char* name, QualityDirection direction, double recent, double baseline,
+inline QualityFigure quality_figure(std::string name, QualityDirection direction, double recent, double baseline,
                                     stats::TestResult test, double count) {
-  QualityFigure f{QualityMetric{name, Status::ok, recent, baseline, test.p_value, count}, direction,
+  QualityFigure f{QualityMetric{std::move(name), Status::ok, recent, baseline, test.p_value, count}, direction,
                   FeatureReport::nan()};
   if (direction == QualityDirection::drop) f.effect = baseline - recent;
   if (direction == QualityDirection::rise && baseline > 0) f.effect = (recent - baseline) / baseline;
@@ -134,25 +134,31 @@ inline stats::TestResult welch(const RunningStats& recent, const RunningStats& b
                              baseline.count(), alt);
 }
 
-/// The rates of the confusion matrix, each tested as a proportion against the baseline's.
-inline void confusion_figures(const stats::ConfusionCounts& r, const stats::ConfusionCounts& b,
-                              std::vector<QualityFigure>& out) {
-  using stats::Alternative;
-  const auto proportion = [&](const char* name, double hits_r, double n_r, double hits_b, double n_b) {
-    const bool tested = n_r > 0 && n_b > 0;
-    const stats::TestResult t = tested ? stats::two_proportion_test(hits_r, n_r, hits_b, n_b, Alternative::less)
-                                       : stats::TestResult{FeatureReport::nan(), FeatureReport::nan()};
-    out.push_back(quality_figure(name, QualityDirection::drop, n_r > 0 ? hits_r / n_r : FeatureReport::nan(),
-                                 n_b > 0 ? hits_b / n_b : FeatureReport::nan(), t, n_r));
-  };
-  proportion("accuracy", r.true_positive + r.true_negative, stats::count(r), b.true_positive + b.true_negative,
-             stats::count(b));
-  proportion("precision", r.true_positive, r.true_positive + r.false_positive, b.true_positive,
-             b.true_positive + b.false_positive);
-  proportion("recall", r.true_positive, r.true_positive + r.false_negative, b.true_positive,
-             b.true_positive + b.false_negative);
-  out.push_back(quality_figure("f1", QualityDirection::drop, stats::f1_score(r), stats::f1_score(b),
-                               stats::f1_difference_test(r, b, stats::Alternative::less), stats::count(r)));
+/// Accuracy, precision, recall and F1 of a recent confusion matrix against the baseline's,
+/// named with `prefix`: `rate(name, hits, total, baseline hits, baseline total)` makes the
+/// figure of one rate (its test differs between realised and expected counts); F1 is tested
+/// by the delta method. `count` is the requests the figures rest on.
+template <class Rate>
+void confusion_figures(const std::string& prefix, const stats::ConfusionCounts& r, const stats::ConfusionCounts& b,
+                       double count, Rate&& rate, std::vector<QualityFigure>& out) {
+  out.push_back(rate(prefix + "accuracy", r.true_positive + r.true_negative, stats::count(r),
+                     b.true_positive + b.true_negative, stats::count(b)));
+  out.push_back(rate(prefix + "precision", r.true_positive, r.true_positive + r.false_positive, b.true_positive,
+                     b.true_positive + b.false_positive));
+  out.push_back(rate(prefix + "recall", r.true_positive, r.true_positive + r.false_negative, b.true_positive,
+                     b.true_positive + b.false_negative));
+  out.push_back(quality_figure(prefix + "f1", QualityDirection::drop, stats::f1_score(r), stats::f1_score(b),
+                               stats::f1_difference_test(r, b, stats::Alternative::less), count));
+}
+
+inline double share(double hits, double total) { return total > 0 ? hits / total : FeatureReport::nan(); }
+
+/// A realised rate, tested as a proportion against the baseline's (two-proportion z-test).
+inline QualityFigure proportion_figure(std::string name, double hits_r, double n_r, double hits_b, double n_b) {
+  const stats::TestResult t = n_r > 0 && n_b > 0
+                                  ? stats::two_proportion_test(hits_r, n_r, hits_b, n_b, stats::Alternative::less)
+                                  : stats::TestResult{FeatureReport::nan(), FeatureReport::nan()};
+  return quality_figure(std::move(name), QualityDirection::drop, share(hits_r, n_r), share(hits_b, n_b), t, n_r);
 }
 
 /// The realised figures of a binary classifier: the confusion rates, losses, ROC AUC on the
@@ -160,7 +166,8 @@ inline void confusion_figures(const stats::ConfusionCounts& r, const stats::Conf
 inline std::vector<QualityFigure> binary_figures(const QualityPlan& p, const LabelStats& r) {
   std::vector<QualityFigure> out;
   const LabelStats& b = p.baseline;
-  confusion_figures(confusion_of(r), confusion_of(b), out);
+  const stats::ConfusionCounts cr = confusion_of(r);
+  confusion_figures("", cr, confusion_of(b), stats::count(cr), proportion_figure, out);
   out.push_back(quality_figure("log_loss", QualityDirection::rise, r.log_loss.mean(), b.log_loss.mean(),
                                welch(r.log_loss, b.log_loss, stats::Alternative::greater), r.log_loss.count()));
   out.push_back(quality_figure("brier", QualityDirection::rise, r.brier.mean(), b.brier.mean(),
@@ -204,13 +211,7 @@ inline std::vector<QualityFigure> regression_figures(const LabelStats& r, const 
 
 /// The realised figures of a multi-class output: accuracy.
 inline std::vector<QualityFigure> multiclass_figures(const LabelStats& r, const LabelStats& b) {
-  const double n_r = r.judged();
-  const double n_b = b.judged();
-  const bool tested = n_r > 0 && n_b > 0;
-  const stats::TestResult t = tested ? stats::two_proportion_test(r.correct, n_r, b.correct, n_b, stats::Alternative::less)
-                                     : stats::TestResult{FeatureReport::nan(), FeatureReport::nan()};
-  return {quality_figure("accuracy", QualityDirection::drop, n_r > 0 ? r.correct / n_r : FeatureReport::nan(),
-                         n_b > 0 ? b.correct / n_b : FeatureReport::nan(), t, n_r)};
+  return {proportion_figure("accuracy", r.correct, r.judged(), b.correct, b.judged())};
 }
 
 inline std::vector<QualityFigure> realised_figures(const QualityPlan& p, const LabelStats& recent) {
@@ -271,21 +272,12 @@ inline std::vector<QualityFigure> estimated_figures(const QualityPlan& p, const 
   const Expected r = expected_counts(p, recent.counts, means);
   const Expected b = expected_counts(p, p.baseline_scored, p.baseline_means);
   std::vector<QualityFigure> out;
-  const auto rate = [&](const char* name, double hits_r, double n_r, double hits_b, double n_b) {
-    const double vr = n_r > 0 ? hits_r / n_r : FeatureReport::nan();
-    const double vb = n_b > 0 ? hits_b / n_b : FeatureReport::nan();
-    out.push_back(quality_figure(name, QualityDirection::drop, vr, vb, estimate_drop_test(vr, n_r, vb, n_b), r.scored));
+  const auto rate = [&](std::string name, double hits_r, double n_r, double hits_b, double n_b) {
+    const double vr = share(hits_r, n_r);
+    const double vb = share(hits_b, n_b);
+    return quality_figure(std::move(name), QualityDirection::drop, vr, vb, estimate_drop_test(vr, n_r, vb, n_b), r.scored);
   };
-  const stats::ConfusionCounts& cr = r.confusion;
-  const stats::ConfusionCounts& cb = b.confusion;
-  rate("estimated_accuracy", cr.true_positive + cr.true_negative, stats::count(cr), cb.true_positive + cb.true_negative,
-       stats::count(cb));
-  rate("estimated_precision", cr.true_positive, cr.true_positive + cr.false_positive, cb.true_positive,
-       cb.true_positive + cb.false_positive);
-  rate("estimated_recall", cr.true_positive, cr.true_positive + cr.false_negative, cb.true_positive,
-       cb.true_positive + cb.false_negative);
-  out.push_back(quality_figure("estimated_f1", QualityDirection::drop, stats::f1_score(cr), stats::f1_score(cb),
-                               stats::f1_difference_test(cr, cb, stats::Alternative::less), r.scored));
+  confusion_figures("estimated_", r.confusion, b.confusion, r.scored, rate, out);
   const stats::AucEstimate auc_r = stats::roc_auc_binned(r.bins.positive, r.bins.negative);
   const stats::AucEstimate auc_b = stats::roc_auc_binned(b.bins.positive, b.bins.negative);
   out.push_back(quality_figure("estimated_roc_auc", QualityDirection::drop, auc_r.auc, auc_b.auc,
