@@ -35,7 +35,7 @@ namespace vigil {
 /// shard (the intake); when event time passes an interval's end, the shards hand it to the
 /// retained windows (fine intervals, then hourly roll-ups, per cohort value too); each
 /// closed interval is then evaluated once — every monitor family (features, outputs,
-/// traffic, latency; docs/concepts.md) analyses the retained windows, p-values are corrected
+/// traffic, latency, quality; docs/concepts.md) analyses the retained windows, p-values are corrected
 /// across subjects and cohorts (Benjamini-Hochberg), the evidence feeds the alert state
 /// machine — and the result is stored. report() returns that result.
 ///
@@ -70,8 +70,11 @@ namespace vigil {
 /// (16 bytes per interval of its history) and its arrival detector (16 bytes per residual of
 /// its scale window, at most 2,016); the alert log (MonitorOptions::alert_log alerts); and
 /// while events dated ahead of the clock are held as evidence of a clock change, copies of at
-/// most MonitorOptions::clock_change_evidence observations. docs/benchmarks.md has the figure
-/// for 96 numeric and 4 categorical features.
+/// most MonitorOptions::clock_change_evidence observations; from the first request with an id,
+/// the store of requests waiting for their label (MonitorOptions::label_capacity requests of
+/// LabelStore::bytes_per_request bytes), the labels waiting for their interval's evaluation
+/// (at most label_capacity), and the labels credited per quality interval (docs/guide.md,
+/// section 10). docs/benchmarks.md has the figure for 96 numeric and 4 categorical features.
 ///
 /// **Bad input**: observations made for another schema (one whose handles name other
 /// features, outputs or tags, e.g. the previous model's after a reload) throw
