@@ -404,6 +404,23 @@ TEST_CASE("TimeWindows: bad options", "[time_windows]") {
   o = {};
   o.coarse_width = 90;  // not a multiple of 60
   CHECK_THROWS_AS(W(vigil::RunningStats(), o), vigil::invalid_argument);
+  // A ratio of 1.6e10 that is no whole number (found by fuzz/time_windows_tdigest): coarse
+  // boundaries would fall between fine ones, and a coarse interval end before it starts.
+  o.fine_width = 5.2516180724197463;
+  o.coarse_width = 85899345920;
+  o.lateness = 5;
+  CHECK_THROWS_AS(W(vigil::RunningStats(), o), vigil::invalid_argument);
+  // Whole multiples up to the rounding of the widths are fine: 0.1 s and an hour, 1/3 s and 1 s.
+  o.fine_width = 0.1;
+  o.coarse_width = 3600;
+  CHECK_NOTHROW(W(vigil::RunningStats(), o));
+  o.fine_width = 1.0 / 3;
+  o.coarse_width = 1;
+  o.lateness = 0.5;
+  CHECK_NOTHROW(W(vigil::RunningStats(), o));
+  o.fine_width = 7;
+  o.coarse_width = 7e11;
+  CHECK_NOTHROW(W(vigil::RunningStats(), o));
   o = {};
   o.fine_count = 0;
   CHECK_THROWS_AS(W(vigil::RunningStats(), o), vigil::invalid_argument);

@@ -249,8 +249,13 @@ inline std::string time_windows_options_problem(const TimeWindowsOptions& option
     return "fine width " + to_text(options.fine_width) + " is not finite and positive";
   if (!(options.coarse_width > 0 && options.coarse_width <= max))
     return "coarse width " + to_text(options.coarse_width) + " is not finite and positive";
+  // A whole multiple up to rounding of the widths themselves: the ratio's nearest integer
+  // times the fine width gives the coarse width back within a few units in the last place.
+  // (A tolerance relative to the ratio would let a ratio of 10^10 be off by ten fine widths,
+  // and coarse boundaries then fall between fine ones.)
   const double r = options.coarse_width / options.fine_width;
-  if (!(r >= 1 && r < 1e12 && std::fabs(r - std::round(r)) <= 1e-9 * r))
+  if (!(r >= 1 && r < 1e12 && std::fabs(std::round(r) * options.fine_width - options.coarse_width) <=
+                                  1e-12 * options.coarse_width))
     return "coarse width " + to_text(options.coarse_width) + " is not a whole multiple of the fine width " +
            to_text(options.fine_width);
   if (options.fine_count == 0) return "fine count is 0";
