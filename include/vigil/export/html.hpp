@@ -793,12 +793,12 @@ inline void html_label_counts(HtmlPage& p, const QualityReport& q) {
   p.format("<p>{} label{} received, {} joined to their request; {} request{} with an id waiting for a label.</p>\n",
            q.labels, q.labels == 1 ? "" : "s", q.joined, q.pending, q.pending == 1 ? "" : "s");
   const std::tuple<const char*, std::uint64_t, const char*> rows[] = {
-      {"unknown ids", q.unknown_ids, "labels naming no request held: never seen, or pushed out"},
-      {"duplicate labels", q.duplicate_labels, "a second label for a request: not counted again"},
-      {"duplicate ids", q.duplicate_ids, "requests filed with an id already waiting"},
-      {"late labels", q.late_labels, "labels after their request's time-to-live"},
-      {"bad labels", q.bad_labels, "labels of the wrong type for the output"},
-      {"bad label times", q.bad_label_times, "labels with a NaN or infinite time"},
+      {"unknown ids", q.unknown_ids, "labels naming no request held (never seen, or pushed out): dropped"},
+      {"duplicate labels", q.duplicate_labels, "a second label for a request: dropped, the first kept"},
+      {"duplicate ids", q.duplicate_ids, "requests filed with an id already waiting: the newer replaces the older"},
+      {"late labels", q.late_labels, "labels after their request's time-to-live: dropped"},
+      {"bad labels", q.bad_labels, "labels of the wrong type for the output: dropped"},
+      {"bad label times", q.bad_label_times, "labels with a NaN or infinite time: dropped"},
       {"before request", q.labels_before_request, "labels dated before their request: refused, the request waits on"},
       {"pushed out", q.evicted, "requests pushed out of the label store (label capacity) before their label came"},
       {"never labelled", q.expired, "requests with an id not labelled within the label time-to-live"},
@@ -896,7 +896,7 @@ inline void html_quality(HtmlPage& p, const Report& r) {
   if (!q.output.empty()) html_quality_figures(p, q);
   html_cohort_quality(p, r.cohorts);
   html_note(p, "Each figure is compared with the labelled holdout of the training profile; the p-value tests that "
-               "recent is worse than baseline. Estimates come from the scores alone through the calibration map "
+               "recent is worse than baseline (for bias, that it differs). Estimates come from the scores alone through the calibration map "
                "fitted on the holdout: they miss a change in how labels follow the inputs (concept drift), which "
                "only the realised figures show.");
   html_section_end(p);
