@@ -382,3 +382,204 @@ TEST_CASE("to_html: whole pages byte for byte", "[export]") {
     CHECK(without_version(page) == without_version(vigil::to_html(r, alerts)));
   }
 }
+
+namespace {
+
+/// The quality section of a page, or "" when it has none.
+std::string quality_section(const std::string& html) {
+  const std::size_t at = html.find("<section id=\"quality\">");
+  if (at == std::string::npos) return "";
+  return html.substr(at, html.find("</section>", at) - at);
+}
+
+}  // namespace
+
+TEST_CASE("to_html: quality, realised and estimated, labels per interval, what became of the labels",
+          "[export][quality]") {
+  const vigil::Report r = vigil_test::operations_report();
+  const std::string html = vigil::to_html(r, {});
+  check_nesting(html);
+  check_tables(html);
+  CHECK(html.find("<a href=\"#outputs\">Outputs</a><a href=\"#quality\">Quality</a><a href=\"#traffic\">") !=
+        std::string::npos);
+  CHECK(html.find("<section id=\"outputs\">") < html.find("<section id=\"quality\">"));
+  CHECK(html.find("<section id=\"quality\">") < html.find("<section id=\"traffic\">"));
+  const std::string q = quality_section(html);
+  REQUIRE_FALSE(q.empty());
+  CHECK(q.rfind("<section id=\"quality\">\n<h2>Quality of fraud_score <span class=\"badge st-alert\">alert</span></h2>",
+                0) == 0);
+  CHECK(q.find("<p>Requests of 2026-11-01 09:00:00Z &ndash; 2026-11-02 08:00:00Z: 5210 labelled so far.</p>") !=
+        std::string::npos);
+  // Realised: the difference shaded as the metric's status, a NaN p-value as a dash.
+  CHECK(q.find("<th>Difference</th><th>p-value</th><th>Labelled</th>") != std::string::npos);
+  CHECK(q.find("<tr><td class=\"l\">accuracy</td><td><span class=\"badge st-alert\">alert</span></td><td>0.861</td>"
+               "<td>0.934</td><td class=\"lv-alert\">-0.073</td><td>2.5e-41</td><td>5210</td></tr>") !=
+        std::string::npos);
+  CHECK(q.find("<tr><td class=\"l\">recall</td><td><span class=\"badge st-ok\">ok</span></td><td>0.61</td>"
+               "<td>0.6</td><td>+0.01</td><td>0.62</td><td>540</td></tr>") != std::string::npos);
+  CHECK(q.find("<tr><td class=\"l\">log_loss</td><td><span class=\"badge st-warn\">warn</span></td><td>0.31</td>"
+               "<td>0.24</td><td class=\"lv-warn\">+0.07</td><td>1.2e-06</td><td>5210</td></tr>") != std::string::npos);
+  CHECK(q.find("<tr><td class=\"l\">calibration_error</td><td><span class=\"badge st-ok\">ok</span></td><td>0.031</td>"
+               "<td>0.012</td><td>+0.019</td><td>\xE2\x80\x93</td><td>5210</td></tr>") != std::string::npos);
+  // Estimates, counted in scored requests.
+  CHECK(q.find("<th>Difference</th><th>p-value</th><th>Scored</th>") != std::string::npos);
+  CHECK(q.find("<tr><td class=\"l\">estimated_accuracy</td><td><span class=\"badge st-ok\">ok</span></td><td>0.93</td>"
+               "<td>0.935</td><td>-0.005</td><td>0.4</td><td>1164</td></tr>") != std::string::npos);
+  CHECK(count(q, "<td class=\"l\">estimated_") == 2);
+  // Intervals: start, requests with an id, labelled, coverage = labelled / identified.
+  CHECK(q.find("<tr><td class=\"l\">2026-11-02 05:00:00Z</td><td>4100</td><td>3600</td><td class=\"l\">") !=
+        std::string::npos);
+  CHECK(q.find("width:87.8%;background:#4e79a7\"></span></span>87.8%</td></tr>") != std::string::npos);
+  CHECK(q.find("<tr><td class=\"l\">2026-11-02 06:00:00Z</td><td>4000</td><td>1610</td>") != std::string::npos);
+  CHECK(q.find("width:40.2%;") != std::string::npos);
+  // Label counters: the ones that are not zero, each with its meaning.
+  CHECK(q.find("<p>5240 labels received, 5210 joined to their request; 812 requests with an id waiting for a "
+               "label.</p>") != std::string::npos);
+  CHECK(q.find("<li><b>12</b> unknown ids: labels naming no request held (never seen, or pushed out): dropped</li>") !=
+        std::string::npos);
+  CHECK(q.find("<li><b>9</b> duplicate labels: a second label for a request: dropped, the first kept</li>") !=
+        std::string::npos);
+  CHECK(q.find("<li><b>1</b> duplicate ids: ") != std::string::npos);
+  CHECK(q.find("<li><b>2</b> late labels: ") != std::string::npos);
+  CHECK(q.find("<li><b>4</b> bad labels: ") != std::string::npos);
+  CHECK(q.find("<li><b>1</b> bad label times: ") != std::string::npos);
+  CHECK(q.find("<li><b>2</b> before request: ") != std::string::npos);
+  CHECK(q.find("<li><b>3</b> pushed out: ") != std::string::npos);
+  CHECK(q.find("<li><b>41</b> never labelled: ") != std::string::npos);
+  CHECK(count(q, "<li>") == 9);  // beyond window and applied early are 0
+  CHECK(q.find("beyond window") == std::string::npos);
+  // No cohort of this report has quality figures.
+  CHECK(q.find("Per cohort") == std::string::npos);
+
+  SECTION("an output without figures yet and without label trouble says so") {
+    vigil::Report fresh = r;
+    fresh.quality.metrics.clear();
+    fresh.quality.estimated.clear();
+    fresh.quality.intervals.clear();
+    vigil::QualityReport& f = fresh.quality;
+    f.unknown_ids = f.duplicate_labels = f.duplicate_ids = f.late_labels = f.bad_labels = f.bad_label_times = 0;
+    f.labels_before_request = f.evicted = f.expired = 0;
+    const std::string page = vigil::to_html(fresh, {});
+    check_nesting(page);
+    check_tables(page);
+    const std::string s = quality_section(page);
+    CHECK(s.find("<p class=\"note\">No realised figure yet.</p>") != std::string::npos);
+    CHECK(s.find("<p class=\"note\">No estimate: ") != std::string::npos);
+    CHECK(s.find("Labels per quality interval") == std::string::npos);
+    CHECK(s.find("<li>") == std::string::npos);
+    CHECK(s.find("No label was refused, repeated or lost") != std::string::npos);
+  }
+}
+
+TEST_CASE("to_html: quality per cohort, only for cohorts with figures", "[export][quality]") {
+  vigil::Report r = vigil_test::operations_report();
+  REQUIRE(r.cohorts.size() == 2);
+  vigil::QualityReport& h3 = r.cohorts[0].quality;
+  h3.output = "fraud_score";
+  h3.status = vigil::Status::alert;
+  h3.labelled = 310;
+  h3.metrics = {{"accuracy", vigil::Status::alert, 0.8, 0.934, 1e-5, 310},
+                {"roc_auc", vigil::Status::ok, vigil::FeatureReport::nan(), 0.91, vigil::FeatureReport::nan(), 0}};
+  h3.estimated = {{"estimated_accuracy", vigil::Status::ok, 0.925, 0.935, vigil::FeatureReport::nan(), 250}};
+  vigil::QualityReport& v1 = r.cohorts[1].quality;  // an output, but no figure with data
+  v1.output = "fraud_score";
+  v1.metrics = {{"accuracy", vigil::Status::ok, vigil::FeatureReport::nan(), 0.934, vigil::FeatureReport::nan(), 0}};
+  const std::string html = vigil::to_html(r, {});
+  check_nesting(html);
+  check_tables(html);
+  const std::string q = quality_section(html);
+  REQUIRE(q.find("<h3>Per cohort</h3>") != std::string::npos);
+  CHECK(q.find("<tr><td class=\"l\">host=h&quot;3&lt;</td><td><span class=\"badge st-alert\">alert</span></td>"
+               "<td>310</td><td class=\"l\">accuracy 0.8 / 0.934 <span class=\"muted\">p 1e-05</span> "
+               "<span class=\"badge st-alert\">alert</span></td><td class=\"l\">estimated_accuracy 0.925 / 0.935"
+               "</td></tr>") != std::string::npos);
+  const std::string per_cohort = q.substr(q.find("<h3>Per cohort</h3>"));
+  CHECK(per_cohort.find("roc_auc") == std::string::npos);  // no data in the cohort: left out
+  CHECK(per_cohort.find("model=v1") == std::string::npos);  // no figure with data at all
+
+  SECTION("cohort figures alone still make the section") {
+    r.quality = vigil::QualityReport{};
+    const std::string page = vigil::to_html(r, {});
+    check_nesting(page);
+    check_tables(page);
+    const std::string s = quality_section(page);
+    CHECK(s.rfind("<section id=\"quality\">\n<h2>Quality <span class=\"badge st-ok\">ok</span></h2>\n<h3>Per cohort</h3>",
+                  0) == 0);
+    CHECK(s.find("Realised from labels") == std::string::npos);
+  }
+}
+
+TEST_CASE("to_html: no quality section without a labelled output", "[export][quality]") {
+  const std::string empty = vigil::to_html(vigil::Report{}, {});
+  CHECK(empty.find("quality") == std::string::npos);
+  CHECK(empty.find("Quality") == std::string::npos);
+  vigil::Report r = vigil_test::operations_report();
+  r.quality = vigil::QualityReport{};
+  const std::string html = vigil::to_html(r, {});
+  CHECK(html.find("id=\"quality\"") == std::string::npos);
+  CHECK(html.find("href=\"#quality\"") == std::string::npos);
+  // The page is the operations page without its quality section and link.
+  std::string expected = vigil::to_html(vigil_test::operations_report(), {});
+  const std::size_t at = expected.find("<section id=\"quality\">");
+  REQUIRE(at != std::string::npos);
+  expected.erase(at, expected.find("</section>\n", at) + 11 - at);
+  const std::string link = "<a href=\"#quality\">Quality</a>";
+  expected.erase(expected.find(link), link.size());
+  CHECK(html == expected);
+}
+
+TEST_CASE("to_html: quality names are escaped", "[export][quality]") {
+  vigil::Report r = vigil_test::operations_report();
+  r.quality.output = "score<script>\"&";
+  r.quality.metrics[0].name = "acc<b>\"";
+  r.cohorts[0].quality.output = r.quality.output;
+  r.cohorts[0].quality.metrics = {{"<i>f1", vigil::Status::warn, 0.5, 0.6, 0.01, 40}};
+  const std::string html = vigil::to_html(r, {});
+  check_nesting(html);
+  check_tables(html);
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(html.find("<b>\"") == std::string::npos);
+  CHECK(html.find("<i>f1") == std::string::npos);
+  const std::string q = quality_section(html);
+  CHECK(q.find("<h2>Quality of score&lt;script&gt;&quot;&amp; <span") != std::string::npos);
+  CHECK(q.find("<tr><td class=\"l\">acc&lt;b&gt;&quot;</td>") != std::string::npos);
+  CHECK(q.find("<td class=\"l\">&lt;i&gt;f1 0.5 / 0.6 <span class=\"muted\">p 0.01</span> "
+               "<span class=\"badge st-warn\">warn</span></td>") != std::string::npos);
+}
+
+TEST_CASE("ReportHistory: quality figures over time, charted", "[export][quality]") {
+  vigil::ReportHistory history;
+  vigil::Report r = vigil_test::operations_report();
+  const double accuracy[] = {0.93, 0.91, 0.861};
+  for (int k = 0; k < 3; ++k) {
+    r.time = 1793606400.0 + 3600 * k;
+    r.quality.metrics[0].recent = accuracy[k];
+    if (k == 2) r.quality.estimated.clear();  // absent: NaN at that time
+    history.add(r);
+  }
+  const auto& series = history.series(vigil::ReportHistory::quality_recent);
+  CHECK(series.at("accuracy") == std::vector<double>{0.93, 0.91, 0.861});
+  CHECK(series.at("log_loss") == std::vector<double>{0.31, 0.31, 0.31});
+  REQUIRE(series.at("estimated_roc_auc").size() == 3);
+  CHECK(series.at("estimated_roc_auc")[1] == 0.905);
+  CHECK(std::isnan(series.at("estimated_roc_auc")[2]));
+  CHECK(series.size() == 10);
+  const std::string html = vigil::to_html(r, {}, &history);
+  check_nesting(html);
+  CHECK(html.find("<figcaption>Quality figures (realised and estimated) (largest 8 of 10)</figcaption>") !=
+        std::string::npos);
+
+  SECTION("halving takes the mean of a quality figure") {
+    vigil::ReportHistory small(2);
+    r.quality.metrics[0].recent = 0.9;
+    small.add(r);
+    r.quality.metrics[0].recent = 0.8;
+    small.add(r);
+    r.quality.metrics[0].recent = 0.7;
+    small.add(r);
+    const auto& halved = small.series(vigil::ReportHistory::quality_recent).at("accuracy");
+    REQUIRE(halved.size() == 2);
+    CHECK(halved[0] == Approx(0.85));
+    CHECK(halved[1] == 0.7);
+  }
+}

@@ -30,15 +30,17 @@
 namespace vigil {
 
 /// Small per-interval figures of successive reports, for the charts of to_html(). Keeps, per
-/// report: the time, the status, the recent request count, and per feature its shift PSI,
-/// horizon PSI and missing rate, per output its recent median score and shift PSI (cohorts
-/// are not kept). A subject absent from a report gets NaN at that time.
+/// report: the time, the status, the recent request count, per feature its shift PSI,
+/// horizon PSI and missing rate, per output its recent median score and shift PSI, and per
+/// quality figure (realised or estimated) its recent value (cohorts are not kept). A subject
+/// absent from a report gets NaN at that time.
 ///
-/// **Memory**: 8 bytes per point per series: (3 + 3 × features + 2 × outputs) series of at
-/// most `max_points` points. Adding a point to a full history first halves it, merging
-/// neighbouring pairs (the later time; the larger value for status and PSI and missing rate,
-/// so spikes stay visible; the mean for requests and scores), so the whole span stays
-/// covered at coarser resolution.
+/// **Memory**: 8 bytes per point per series: (3 + 3 × features + 2 × outputs + quality
+/// figures) series of at most `max_points` points. Adding a point to a full history first
+/// halves it, merging neighbouring pairs (the later time; the larger value for status and PSI
+/// and missing rate, so spikes stay visible; the mean for requests, scores and quality
+/// figures, whose bad direction depends on the figure), so the whole span stays covered at
+/// coarser resolution.
 ///
 /// ```cpp
 /// vigil::ReportHistory history;
@@ -55,11 +57,13 @@ class ReportHistory {
   static constexpr std::string_view feature_missing_rate = "feature_missing_rate";
   static constexpr std::string_view output_recent_p50 = "output_recent_p50";
   static constexpr std::string_view output_shift_psi = "output_shift_psi";
+  static constexpr std::string_view quality_recent = "quality_recent";
 
   /// `max_points` ≥ 2 bounds the points per series; smaller values are raised to 2.
   explicit ReportHistory(std::size_t max_points = 4096) : max_points_(std::max<std::size_t>(2, max_points)) {}
 
-  /// Appends the figures of `report` at `report.time`. Amortised O(features + outputs).
+  /// Appends the figures of `report` at `report.time`. Amortised O(features + outputs +
+  /// quality figures).
   void add(const Report& report);
 
   /// Report times (Unix seconds), oldest first.
@@ -78,7 +82,7 @@ class ReportHistory {
   void put(std::string_view figure, const std::string& subject, double value);
   void halve();
   static bool keeps_peaks(std::string_view figure) {
-    return figure != recent_requests && figure != output_recent_p50;
+    return figure != recent_requests && figure != output_recent_p50 && figure != quality_recent;
   }
 
   std::size_t max_points_;
@@ -102,10 +106,15 @@ struct HtmlOptions {
 /// - the open alerts of `latest`, then `alerts` (e.g. every transition of a replay, in the
 ///   order given): time, transition, kind, subject, severity, statistic, p-value, message;
 /// - charts over `history`, when given and holding at least two reports: model status and
-///   requests, feature shift PSI, feature PSI, missing rate, output median score;
+///   requests, feature shift PSI, feature PSI, missing rate, output median score, quality
+///   figures;
 /// - per feature: status, PSI, KS, Wasserstein, Jensen-Shannon, shift PSI and p-value, means,
 ///   missing, out-of-range, unseen (with the most frequent unseen values), bad values;
 /// - per output: status, PSI, KS, score quantiles against training, class shares;
+/// - quality, when the report or a cohort has a labelled output: the realised figures and the
+///   estimates against the holdout baseline (recent, baseline, difference, p-value, count,
+///   status), labels and coverage per quality interval, the label counters that are not zero
+///   with their meaning, and per cohort its figures with data;
 /// - traffic: arrivals against the predicted rate, the silence since the latest arrival,
 ///   requests in flight, completions per arrival, error and timeout rates against the
 ///   background;
@@ -169,6 +178,8 @@ inline void ReportHistory::add(const Report& report) {
     put(output_recent_p50, o.name, o.recent_p50);
     put(output_shift_psi, o.name, o.shift_psi);
   }
+  for (const QualityMetric& m : report.quality.metrics) put(quality_recent, m.name, m.recent);
+  for (const QualityMetric& m : report.quality.estimated) put(quality_recent, m.name, m.recent);
   // Subjects missing from this report.
   for (auto& [figure, subjects] : figures_)
     for (auto& [subject, values] : subjects) values.resize(times_.size(), FeatureReport::nan());
@@ -547,6 +558,8 @@ inline void html_history(HtmlPage& p, const ReportHistory& history, const HtmlOp
   html_subject_chart(p, history, ReportHistory::output_recent_p50, "Output median score (recent)", {}, max_lines);
   html_subject_chart(p, history, ReportHistory::output_shift_psi, "Output shift PSI (recent vs background)",
                      psi_marks, max_lines);
+  html_subject_chart(p, history, ReportHistory::quality_recent, "Quality figures (realised and estimated)", {},
+                     max_lines);
   p.raw("</div>\n");
   html_section_end(p);
 }
@@ -708,6 +721,184 @@ inline void html_outputs(HtmlPage& p, const std::vector<OutputReport>& outputs, 
   html_table_end(p);
   html_note(p, "Missing counts the recent requests without a finite score: absent, NaN or infinite; not finite "
                "counts the NaN and infinite scores among them.");
+  html_section_end(p);
+}
+
+/// A count that may be fractional (labels can be weighted): whole numbers in full, others as
+/// figures.
+inline std::string html_count(double v) {
+  if (std::isfinite(v) && v == std::floor(v) && std::abs(v) < 1e15) return fmt::format("{:.0f}", v);
+  return html_number(v);
+}
+
+/// A difference with its sign: "+0.07", "-0.073", "0".
+inline std::string html_signed(double v) {
+  return v > 0 && !std::isinf(v) ? "+" + html_number(v) : html_number(v);
+}
+
+/// CSS class of a cell shaded as its subject's status: warn or alert.
+inline const char* html_status_level(Status s) {
+  if (s == Status::alert) return " class=\"lv-alert\"";
+  return s == Status::warn ? " class=\"lv-warn\"" : "";
+}
+
+inline bool has_data(const QualityMetric& m) { return !std::isnan(m.recent); }
+
+inline void html_quality_metric_row(HtmlPage& p, const QualityMetric& m) {
+  p.raw("<tr><td class=\"l\">").text(m.name).raw("</td><td>");
+  html_status(p, m.status);
+  p.format("</td><td>{}</td><td>{}</td><td{}>{}</td><td>{}</td><td>{}</td></tr>\n", html_number(m.recent),
+           html_number(m.baseline), html_status_level(m.status), html_signed(m.recent - m.baseline),
+           html_p_value(m.p_value), html_count(m.count));
+}
+
+/// Realised or estimated quality figures against the holdout baseline; `count_heading` names
+/// what their counts are (labelled or scored requests).
+inline void html_quality_metrics(HtmlPage& p, const std::vector<QualityMetric>& metrics, std::string_view count_heading) {
+  p.raw("<table><thead><tr><th class=\"l\">Metric</th><th>Status</th><th>Recent</th><th>Baseline</th>"
+        "<th>Difference</th><th>p-value</th>");
+  p.format("<th>{}</th></tr></thead><tbody>\n", count_heading);
+  for (const QualityMetric& m : metrics) html_quality_metric_row(p, m);
+  html_table_end(p);
+}
+
+/// A bar of `share` (0 to 1) of a small track, then the share as a percentage.
+inline void html_share_bar(HtmlPage& p, double share) {
+  if (!std::isnan(share)) {
+    const double width = std::clamp(share, 0.0, 1.0) * 100;
+    p.format("<span style=\"display:inline-block;width:80px;height:8px;margin-right:6px;background:#eef0f3\">"
+             "<span style=\"display:block;height:8px;width:{:.1f}%;background:#4e79a7\"></span></span>",
+             width);
+  }
+  p.raw(html_percent(share));
+}
+
+/// The quality intervals of the window: requests with an id, labels joined to them so far,
+/// and the share of those requests labelled.
+inline void html_quality_intervals(HtmlPage& p, const std::vector<QualityInterval>& intervals) {
+  p.raw("<table><thead><tr><th class=\"l\">Interval start (UTC)</th><th>Requests with an id</th><th>Labelled</th>"
+        "<th class=\"l\">Coverage</th></tr></thead><tbody>\n");
+  for (const QualityInterval& q : intervals) {
+    const double coverage = q.identified > 0 ? q.labelled / static_cast<double>(q.identified) : FeatureReport::nan();
+    p.format("<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">", html_time(q.start), q.identified,
+             html_count(q.labelled));
+    html_share_bar(p, coverage);
+    p.raw("</td></tr>\n");
+  }
+  html_table_end(p);
+}
+
+/// The label counters that are not zero, one line each with what it means.
+inline void html_label_counts(HtmlPage& p, const QualityReport& q) {
+  p.format("<p>{} label{} received, {} joined to their request; {} request{} with an id waiting for a label.</p>\n",
+           q.labels, q.labels == 1 ? "" : "s", q.joined, q.pending, q.pending == 1 ? "" : "s");
+  const std::tuple<const char*, std::uint64_t, const char*> rows[] = {
+      {"unknown ids", q.unknown_ids, "labels naming no request held (never seen, or pushed out): dropped"},
+      {"duplicate labels", q.duplicate_labels, "a second label for a request: dropped, the first kept"},
+      {"duplicate ids", q.duplicate_ids, "requests filed with an id already waiting: the newer replaces the older"},
+      {"late labels", q.late_labels, "labels after their request's time-to-live: dropped"},
+      {"bad labels", q.bad_labels, "labels of the wrong type for the output: dropped"},
+      {"bad label times", q.bad_label_times, "labels with a NaN or infinite time: dropped"},
+      {"before request", q.labels_before_request, "labels dated before their request: refused, the request waits on"},
+      {"pushed out", q.evicted, "requests pushed out of the label store (label capacity) before their label came"},
+      {"never labelled", q.expired, "requests with an id not labelled within the label time-to-live"},
+      {"beyond window", q.labels_beyond_window, "labels for requests older than the quality intervals kept"},
+      {"applied early", q.labels_applied_early, "labels credited before their interval was evaluated (store full)"},
+  };
+  bool any = false;
+  for (const auto& [name, value, meaning] : rows) {
+    if (value == 0) continue;
+    if (!any) p.raw("<ul>\n");
+    any = true;
+    p.format("<li><b>{}</b> {}: {}</li>\n", value, name, meaning);
+  }
+  if (any) p.raw("</ul>\n");
+  else html_note(p, "No label was refused, repeated or lost, and no request went unlabelled.");
+}
+
+/// The quality figures with data, one line each: name, recent / baseline, a badge when not ok.
+inline void html_metric_lines(HtmlPage& p, const std::vector<QualityMetric>& metrics) {
+  bool first = true;
+  for (const QualityMetric& m : metrics) {
+    if (!has_data(m)) continue;
+    if (!first) p.raw("<br>");
+    first = false;
+    p.text(m.name).format(" {} / {}", html_number(m.recent), html_number(m.baseline));
+    if (!std::isnan(m.p_value)) p.format(" <span class=\"muted\">p {}</span>", html_p_value(m.p_value));
+    if (m.status != Status::ok) {
+      p.raw(" ");
+      html_status(p, m.status);
+    }
+  }
+  if (first) p.raw("<span class=\"muted\">&ndash;</span>");
+}
+
+/// A cohort's quality is shown when it has an output and a figure computed.
+inline bool shows_quality(const CohortReport& c) {
+  const auto any = [](const std::vector<QualityMetric>& metrics) {
+    return std::any_of(metrics.begin(), metrics.end(), has_data);
+  };
+  return !c.quality.output.empty() && (any(c.quality.metrics) || any(c.quality.estimated));
+}
+
+/// One line per cohort with quality figures: status, labels, realised and estimated figures.
+inline void html_cohort_quality(HtmlPage& p, const std::vector<CohortReport>& cohorts) {
+  if (std::none_of(cohorts.begin(), cohorts.end(), [](const CohortReport& c) { return shows_quality(c); })) return;
+  p.raw("<h3>Per cohort</h3>\n<table><thead><tr><th class=\"l\">Cohort</th><th>Status</th><th>Labelled</th>"
+        "<th class=\"l\">Realised: recent / baseline</th><th class=\"l\">Estimated: recent / baseline</th>"
+        "</tr></thead><tbody>\n");
+  for (const CohortReport& c : cohorts) {
+    if (!shows_quality(c)) continue;
+    p.raw("<tr><td class=\"l\">").text(c.tag).raw("=").text(c.value).raw("</td><td>");
+    html_status(p, c.quality.status);
+    p.format("</td><td>{}</td><td class=\"l\">", html_count(c.quality.labelled));
+    html_metric_lines(p, c.quality.metrics);
+    p.raw("</td><td class=\"l\">");
+    html_metric_lines(p, c.quality.estimated);
+    p.raw("</td></tr>\n");
+  }
+  html_table_end(p);
+}
+
+/// Whether the page has a quality section: the report or a cohort has a labelled output.
+inline bool shows_quality(const Report& r) {
+  return !r.quality.output.empty() ||
+         std::any_of(r.cohorts.begin(), r.cohorts.end(), [](const CohortReport& c) { return shows_quality(c); });
+}
+
+/// The realised figures with their window, the estimates, the labels per interval and what
+/// became of the labels.
+inline void html_quality_figures(HtmlPage& p, const QualityReport& q) {
+  p.format("<h3>Realised from labels</h3>\n<p>Requests of {} &ndash; {}: {} labelled so far.</p>\n",
+           html_time(q.window_start), html_time(q.window_end), html_count(q.labelled));
+  if (q.metrics.empty()) html_note(p, "No realised figure yet.");
+  else html_quality_metrics(p, q.metrics, "Labelled");
+  p.raw("<h3>Estimated from scores</h3>\n");
+  if (q.estimated.empty()) html_note(p, "No estimate: it needs a binary classifier with a labelled holdout.");
+  else html_quality_metrics(p, q.estimated, "Scored");
+  if (!q.intervals.empty()) {
+    p.raw("<h3>Labels per quality interval</h3>\n");
+    html_quality_intervals(p, q.intervals);
+  }
+  p.raw("<h3>What became of the labels</h3>\n");
+  html_label_counts(p, q);
+}
+
+/// The quality of the labelled output over all requests, then per cohort.
+inline void html_quality(HtmlPage& p, const Report& r) {
+  const QualityReport& q = r.quality;
+  std::string heading = "Quality";
+  if (!q.output.empty()) {
+    heading += " of ";
+    append_html_escaped(heading, q.output);
+  }
+  html_section_start(p, "quality", heading, q.status);
+  if (!q.output.empty()) html_quality_figures(p, q);
+  html_cohort_quality(p, r.cohorts);
+  html_note(p, "Each figure is compared with the labelled holdout of the training profile; the p-value tests that "
+               "recent is worse than baseline (for bias, that it differs). Estimates come from the scores alone through the calibration map "
+               "fitted on the holdout: they miss a change in how labels follow the inputs (concept drift), which "
+               "only the realised figures show.");
   html_section_end(p);
 }
 
@@ -900,11 +1091,12 @@ inline void html_head(HtmlPage& p, std::string_view title, Status status) {
 }
 
 /// Links to the sections on the page, in their order.
-inline void html_nav(HtmlPage& p, bool history, bool cohorts) {
+inline void html_nav(HtmlPage& p, bool history, bool quality, bool cohorts) {
   const std::tuple<const char*, const char*, bool> links[] = {
       {"open-alerts", "Open alerts", true}, {"history", "History", history}, {"features", "Features", true},
-      {"outputs", "Outputs", true},         {"traffic", "Traffic", true},    {"latency", "Latency", true},
-      {"cohorts", "Cohorts", cohorts},      {"alerts", "Alert log", true},   {"counters", "Input counters", true},
+      {"outputs", "Outputs", true},         {"quality", "Quality", quality}, {"traffic", "Traffic", true},
+      {"latency", "Latency", true},         {"cohorts", "Cohorts", cohorts}, {"alerts", "Alert log", true},
+      {"counters", "Input counters", true},
   };
   p.raw("<nav>");
   for (const auto& [id, name, shown] : links)
@@ -923,7 +1115,7 @@ inline void html_header(HtmlPage& p, const Report& r, std::string_view title, bo
   p.format("<p>Horizon {} &ndash; {} ({} requests) &middot; {} open alert{} &middot; {} requests observed</p>\n",
            html_time(r.horizon_start), html_time(r.recent_end), r.horizon_requests, r.open_alerts.size(),
            r.open_alerts.size() == 1 ? "" : "s", r.counters.observed);
-  html_nav(p, history, !r.cohorts.empty());
+  html_nav(p, history, shows_quality(r), !r.cohorts.empty());
   p.raw("</header>\n<main>\n");
 }
 
@@ -948,6 +1140,7 @@ inline std::string to_html(const Report& latest, const std::vector<Alert>& alert
   if (charts) detail::html_history(p, *history, options);
   detail::html_features(p, latest.features, options.policy);
   detail::html_outputs(p, latest.outputs, options.policy);
+  if (detail::shows_quality(latest)) detail::html_quality(p, latest);
   detail::html_traffic(p, latest.traffic);
   detail::html_latency(p, latest);
   if (!latest.cohorts.empty()) detail::html_cohorts(p, latest.cohorts);
