@@ -48,7 +48,8 @@ const Command& replay_command() {
       "             [--time-column ts] [--score-column s] [--latency-column latency_ms]\n"
       "             [--tag-columns host,model] [--label-column y] [--html report.html]\n"
       "             [--arrival-column a] [--status-column s] [--time-unit s|ms|us|ns]\n"
-      "             [--interval 60] [--min-requests 30] [--background 3600] [--cool-down 1800]",
+      "             [--interval 60] [--min-requests 30] [--background 3600] [--cool-down 1800]\n"
+      "             [--id-column request_id --labels labels.csv --label-column y]",
       "Replays a CSV log of requests through the monitor in event time, against a reference written\n"
       "by 'vigil profile', and writes every alert raised or escalated to a JSON-lines file.",
       {
@@ -70,7 +71,11 @@ const Command& replay_command() {
           {"latency-column", "L", "request latency"},
           {"latency-unit", "s|ms|us", "unit of the latency column (default: ms)"},
           {"tag-columns", "A,B", "request tags such as host or model version"},
-          {"label-column", "Y", "the true label: not a feature; accuracy against --predicted-column is shown"},
+          {"label-column", "Y", "the true label: not a feature; accuracy against --predicted-column is shown "
+                                "(with --labels: the label column of the labels file)"},
+          {"id-column", "ID", "the request id, which late labels name (not a feature; an empty cell: no id)"},
+          {"labels", "FILE", "late labels, CSV with the --id-column, time and --label-column columns: each row is "
+                             "joined to its request at its time, merged with the requests in event time"},
           {"interval", "SECONDS", "length of a monitoring interval (default: 60)"},
           {"horizon", "SECONDS", "span of the long-term drift comparison with training (default: 86400)"},
           {"background", "SECONDS", "span of the trailing background the latest interval is compared with, "

@@ -28,6 +28,7 @@
 
 #include "csv.hpp"
 #include "files.hpp"
+#include "labels.hpp"
 #include "summary.hpp"
 #include "time_column.hpp"
 #include "vigil/error.hpp"
@@ -58,6 +59,7 @@ struct ReplaySettings {
   std::optional<double> background;  // default: an hour, or two intervals when longer
   double latency_scale = 1e-3;       // latency column units to seconds
   std::optional<TimeUnit> time_unit;  // default: told by magnitude
+  std::optional<std::string> labels;  // --labels: the late labels file
   AlertPolicy policy;
 };
 
@@ -112,12 +114,24 @@ void read_monitoring(const Options& options, ReplaySettings& s) {
                            .value_or(s.policy.cool_down);
 }
 
+// --labels: a label names its request by id, and its file has a label column.
+void read_labels(const Options& options, ReplaySettings& s) {
+  s.labels = options.get("labels");
+  if (!s.labels) return;
+  if (!options.has("id-column"))
+    usage_error("--labels needs --id-column: each label of " + *s.labels + " names its request by the id in that "
+                "column of " + s.input + " and of " + *s.labels);
+  if (!options.has("label-column"))
+    usage_error("--labels needs --label-column: the column of " + *s.labels + " that holds the labels");
+}
+
 ReplaySettings read_settings(const Options& options) {
   ReplaySettings s;
   s.reference_path = options.required("reference");
   s.input = options.required("input");
   s.alerts_path = options.required("alerts");
   read_monitoring(options, s);
+  read_labels(options, s);
   s.latency_scale = latency_scale(options);
   if (auto u = options.get("time-unit")) {
     s.time_unit = parse_time_unit(*u);
@@ -162,6 +176,7 @@ struct ColumnMap {
   std::optional<TextColumn> score;
   std::optional<TextColumn> predicted;
   std::optional<std::size_t> label;
+  std::optional<std::size_t> id;
   std::optional<TalliedColumn> latency;
   std::optional<TalliedColumn> arrival;
   std::optional<TalliedColumn> status;
@@ -176,11 +191,13 @@ struct ColumnMap {
 };
 
 // The time column, found as `vigil profile` finds it (time_column.hpp) among the columns that
-// are not the reference's features or output; a note names one found by its name or content.
+// are not the reference's features or output nor the request id; a note names one found by
+// its name or content.
 std::size_t find_time_column(const Options& options, const Schema& trained, const CsvReader& csv,
                              const std::string& input, std::ostream& err) {
+  const std::optional<std::string> id = options.get("id-column");
   std::vector<bool> candidates;
-  for (const std::string& name : csv.columns()) candidates.push_back(!trained.kind_of(name));
+  for (const std::string& name : csv.columns()) candidates.push_back(!trained.kind_of(name) && name != id);
   const auto time =
       detect_time_column(csv, options.get("time-column"), candidates, input, [&] { return survey_file(input); });
   if (!time) fail(no_time_column_message(csv, input));
@@ -245,14 +262,30 @@ void map_output(const Options& options, const Schema& trained, const CsvReader& 
     err << "note: the reference has " << trained.output_count() << " outputs; only '" << name << "' is replayed\n";
 }
 
-// Latency, label, arrival and status columns, each when its option names it.
+// The request id column: none of the reference's features or outputs (a profile of a file
+// with ids leaves them out with --ignore), and not the time column.
+void map_id(const Options& options, const Schema& trained, const CsvReader& csv, const std::string& input,
+            ColumnMap& map) {
+  const auto name = options.get("id-column");
+  if (!name) return;
+  const std::size_t column = require_column(csv, *name, "--id-column", input);
+  if (auto kind = trained.kind_of(*name))
+    fail("column '" + *name + "' (--id-column) is a " + Schema::kind_name(*kind) +
+         " of the reference; profile the training file with --ignore " + *name);
+  if (column == map.time) usage_error("--id-column '" + *name + "' is the time column of " + input);
+  map.id = column;
+}
+
+// Latency, label, arrival and status columns, each when its option names it; with --labels,
+// --label-column names a column of the labels file, not of the input.
 void map_operations(const Options& options, const CsvReader& csv, const std::string& input, ColumnMap& map) {
   const auto tallied = [&](const std::string& name, const char* option) {
     const std::size_t column = require_column(csv, name, option, input);
     return TalliedColumn{column, map.tally(name)};
   };
   if (auto l = options.get("latency-column")) map.latency = tallied(*l, "--latency-column");
-  if (auto y = options.get("label-column")) map.label = require_column(csv, *y, "--label-column", input);
+  const auto y = options.get("label-column");
+  if (y && !options.has("labels")) map.label = require_column(csv, *y, "--label-column", input);
   if (auto a = options.get("arrival-column")) {
     map.arrival = tallied(*a, "--arrival-column");
     if (map.arrival->column == map.time) usage_error("--arrival-column '" + *a + "' is the time column");
@@ -265,6 +298,7 @@ ColumnMap map_columns(const Options& options, const Schema& trained, const CsvRe
   require_unique_columns(csv, settings.input);
   ColumnMap map;
   map.time = find_time_column(options, trained, csv, settings.input, err);
+  map_id(options, trained, csv, settings.input, map);
   map_features(trained, csv, settings.input, map);
   map_output(options, trained, csv, settings, err, map);
   map_operations(options, csv, settings.input, map);
@@ -345,13 +379,15 @@ CellStatus parse_status(std::string_view cell, RequestStatus& out) noexcept {
 }
 
 // Feeds the input's rows to the monitor: an arrival per row (with --arrival-column), an
-// Observation per completed request; counts what it reads in a ReplayTally, and keeps the
-// message of the first unreadable time of each time column.
+// Observation per completed request, and before each row the labels dated before it (with
+// --labels); counts what it reads in a ReplayTally, and keeps the message of the first
+// unreadable time of each time column.
 class RowFeeder {
  public:
-  RowFeeder(const ColumnMap& columns, Monitor& monitor, const ReplaySettings& settings, ReplayTally& tally)
+  RowFeeder(const ColumnMap& columns, Monitor& monitor, const ReplaySettings& settings, ReplayTally& tally,
+            LabelFeed* labels)
       : columns_(columns), monitor_(monitor), request_(monitor.schema()), latency_scale_(settings.latency_scale),
-        time_unit_(settings.time_unit), tally_(tally) {}
+        time_unit_(settings.time_unit), tally_(tally), labels_(labels) {}
 
   // One row: returns its event time, or NaN for a row skipped for its time.
   double feed(const CsvReader& csv);
@@ -381,6 +417,7 @@ class RowFeeder {
   double latency_scale_;
   std::optional<TimeUnit> time_unit_;
   ReplayTally& tally_;
+  LabelFeed* labels_;  // nullptr without --labels
   std::string first_bad_arrival_;
 };
 
@@ -406,6 +443,8 @@ double RowFeeder::feed(const CsvReader& csv) {
     ++(time.status == CellStatus::missing ? tally_.missing_time : tally_.bad_time);
     return std::numeric_limits<double>::quiet_NaN();
   }
+  // The row's events go after the labels dated before it, before those dated with it.
+  if (labels_) labels_->feed_before(arrived_only ? arrival.seconds : time.seconds);
   if (columns_.arrival) tally_.cells[columns_.arrival->counts].add(arrival.status);
   if (arrived_only) {
     monitor_.on_arrival(arrival.seconds);
@@ -472,8 +511,12 @@ void RowFeeder::set_output(const CsvReader& csv, double t) {
   a.correct += y == v;
 }
 
-// Tags, latency and status.
+// Tags, latency, status and the request id.
 void RowFeeder::set_operations(const CsvReader& csv) {
+  if (columns_.id) {
+    const std::string_view id = detail::trim_blanks(csv.field(*columns_.id));
+    if (!id.empty()) request_.id(id);
+  }
   for (const TextColumn& g : columns_.tags) {
     const std::string_view v = detail::trim_blanks(csv.field(g.column));
     if (!v.empty()) request_.tag(Tag{g.handle}, v);
@@ -565,6 +608,17 @@ ReplayTally start_tally(const ReplaySettings& settings, const CsvReader& csv, co
   return tally;
 }
 
+// The labels file of --labels, read along the input; nothing without it.
+std::unique_ptr<LabelFeed> open_labels(const Options& options, const ReplaySettings& settings, Monitor& monitor,
+                                       std::ostream& err) {
+  if (!settings.labels) return nullptr;
+  if (monitor.schema().output_count() == 0)
+    fail("the reference " + settings.reference_path + " has no model output for the labels of " + *settings.labels +
+         " to judge; profile it with --score-column");
+  const LabelColumns columns{*options.get("id-column"), *options.get("label-column"), options.get("time-column")};
+  return std::make_unique<LabelFeed>(*settings.labels, columns, settings.time_unit, monitor, err);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Outputs
 // ---------------------------------------------------------------------------------------------
@@ -637,12 +691,18 @@ int run_replay(const Options& options, std::ostream& out, std::ostream& err) {
   const Schema schema = add_tags(options, reference.schema(), csv, settings.input, columns);
   const std::unique_ptr<Monitor> monitor = build_monitor(schema, reference, settings);
   ReplayTally tally = start_tally(settings, csv, columns);
-  RowFeeder feeder(columns, *monitor, settings, tally);
+  const std::unique_ptr<LabelFeed> labels = open_labels(options, settings, *monitor, err);
+  RowFeeder feeder(columns, *monitor, settings, tally, labels.get());
   ReplayOutputs outputs(options, settings.alerts_path);
   outputs.attach(*monitor);
 
   const auto started = std::chrono::steady_clock::now();
   feed_rows(csv, feeder, tally, err);
+  if (labels) {
+    // Labels after the last request; finish() credits them.
+    labels->feed_rest(err);
+    tally.labels = labels->tally();
+  }
   // The log ends here; the time after its last row is not a silence of the traffic.
   const Report report = monitor->finish();
   outputs.finish(report, settings.input);

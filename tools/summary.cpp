@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
+#include "options.hpp"
 #include "vigil/error.hpp"
 #include "vigil/monitor/schema.hpp"
 
@@ -165,6 +167,50 @@ void print_latency(std::ostream& out, const LatencyReport& l) {
   out << '\n';
 }
 
+// The labels file: rows read, skipped before the monitor, given to it and joined; then the
+// reasons the monitor gave for the labels it did not join, each only when it happened.
+void print_labels(std::ostream& out, const LabelTally& l, const QualityReport& q) {
+  out << "\nlabels from " << l.path << ": " << l.rows << " rows, " << l.given << " given to the monitor, " << l.joined
+      << " joined; skipped: " << (l.missing_time + l.bad_time + l.missing_id + l.missing_label) << " ("
+      << l.missing_time << " without a time, " << l.bad_time << " with an unreadable time, " << l.missing_id
+      << " without an id, " << l.missing_label << " with an empty label)";
+  if (l.ragged_rows > 0) out << "; " << l.ragged_rows << " rows with the wrong number of fields left out";
+  out << '\n';
+  const std::pair<std::uint64_t, const char*> refused[] = {
+      {q.unknown_ids, "unknown ids"},
+      {q.duplicate_labels, "duplicates"},
+      {q.bad_labels, "bad labels (not of the output's type)"},
+      {q.labels_before_request, "dated before their request"},
+      {q.late_labels, "late (after the request's time-to-live)"},
+      {q.bad_label_times, "with a time that is not finite"}};
+  std::vector<std::string> reasons;
+  for (const auto& [count, reason] : refused)
+    if (count > 0) reasons.push_back(std::to_string(count) + " " + reason);
+  if (!reasons.empty()) out << "  not joined: " << join(reasons) << '\n';
+  std::vector<std::string> requests;
+  if (q.duplicate_ids > 0) requests.push_back(std::to_string(q.duplicate_ids) + " filed with an id already held");
+  if (q.evicted > 0) requests.push_back(std::to_string(q.evicted) + " pushed out unlabelled by the store's capacity");
+  if (q.expired > 0) requests.push_back(std::to_string(q.expired) + " never labelled within the time-to-live");
+  if (q.labels_beyond_window > 0)
+    requests.push_back(std::to_string(q.labels_beyond_window) + " labelled after their interval left the window");
+  out << "  requests with an id: " << q.pending << " still waiting for a label";
+  for (const std::string& r : requests) out << ", " << r;
+  out << '\n';
+}
+
+// The quality figures of the labelled output: realised (recent window against the holdout
+// baseline) and estimated from the scores alone.
+void print_quality(std::ostream& out, const QualityReport& q) {
+  out << "quality of '" << q.output << "': " << to_string(q.status) << "; realised over " << time_or_dash(q.window_start)
+      << " to " << time_or_dash(q.window_end) << " from " << figure(q.labelled, "%.0f") << " labels\n";
+  std::vector<std::vector<std::string>> table{{"metric", "status", "recent", "baseline", "p-value", "count"}};
+  for (const auto* metrics : {&q.metrics, &q.estimated})
+    for (const QualityMetric& m : *metrics)
+      table.push_back({m.name, to_string(m.status), figure(m.recent, "%.4f"), figure(m.baseline, "%.4f"),
+                       figure(m.p_value, "%.3g"), figure(m.count, "%.0f")});
+  if (table.size() > 1) print_table(out, table);
+}
+
 // Every transition in time order; messages are cut to fit a terminal line.
 void print_alerts(std::ostream& out, const std::vector<Alert>& alerts, const std::string& alerts_path) {
   std::size_t raised = 0;
@@ -206,6 +252,10 @@ void print_replay_summary(std::ostream& out, const ReplayTally& tally, const Rep
   print_accuracy(out, tally);
   print_traffic(out, report, tally);
   if (tally.latency) print_latency(out, report.latency);
+  if (tally.labels) {
+    print_labels(out, *tally.labels, report.quality);
+    print_quality(out, report.quality);
+  }
   print_alerts(out, alerts, tally.alerts_path);
   print_status(out, report);
 }

@@ -52,6 +52,23 @@ struct Accuracy {
   std::uint64_t total = 0;
 };
 
+/// What a replay read of its late labels (`--labels`), for its summary: rows read, rows
+/// skipped before the monitor (no time, no id, no label), and what the monitor made of the
+/// rest (its QualityReport counts why a label was not joined).
+struct LabelTally {
+  std::string path;                ///< the labels file
+  std::string time_column;         ///< its time column
+  std::uint64_t rows = 0;          ///< data rows read
+  std::uint64_t missing_time = 0;  ///< rows with an empty time cell: skipped
+  std::uint64_t bad_time = 0;      ///< rows with an unreadable time: skipped
+  std::uint64_t missing_id = 0;    ///< rows with an empty id cell: skipped
+  std::uint64_t missing_label = 0;  ///< rows with an empty label cell: skipped
+  std::uint64_t given = 0;         ///< rows given to Monitor::on_label
+  std::uint64_t joined = 0;        ///< of them, joined to their request
+  std::uint64_t ragged_rows = 0;   ///< rows left out for their field count
+  std::string first_bad_time;      ///< bad_time_message() of the first unreadable time, if any
+};
+
 /// What a replay read and counted, for its summary.
 struct ReplayTally {
   std::string input;          ///< the requests file
@@ -81,6 +98,7 @@ struct ReplayTally {
   std::string arrival_column;    ///< empty without --arrival-column
   bool latency = false;          ///< --latency-column was given
   std::string alerts_path;
+  std::optional<LabelTally> labels;  ///< with --labels
 
   /// Counts a time of the time column read as ISO-8601 (no unit) or as a Unix number.
   void read_as(const std::optional<TimeUnit>& unix_unit) {
@@ -94,8 +112,9 @@ struct ReplayTally {
 };
 
 /// The summary of a replay: what was read and skipped, the accuracy by hour, the traffic and
-/// latency of the last interval, every alert transition and the final status per feature and
-/// output (docs/cli.md shows one).
+/// latency of the last interval, with `--labels` what became of the labels and the quality
+/// figures, every alert transition and the final status per feature and output (docs/cli.md
+/// shows one).
 void print_replay_summary(std::ostream& out, const ReplayTally& tally, const Report& report,
                           const std::vector<Alert>& alerts);
 

@@ -771,3 +771,241 @@ TEST_CASE("vigil replay: category and tag values longer than 256 bytes are cut a
   CHECK(run.out.find("rows monitored: 400;") != std::string::npos);
   CHECK(run.out.find("; 80 category or tag values longer than 256 bytes cut to that length") != std::string::npos);
 }
+
+namespace replay_labels_test {  // named: the files of a tests/ folder may compile as one unit
+
+double sigmoid(double z) { return 1 / (1 + std::exp(-z)); }
+
+/// A calibrated binary classifier of one feature: score sigmoid(2x), label drawn with the
+/// score's probability. The holdout has a request_id column too, which the profile ignores.
+void write_holdout(const std::string& path, int rows) {
+  std::mt19937_64 random(21);
+  std::normal_distribution<double> normal(0, 1);
+  std::uniform_real_distribution<double> uniform(0, 1);
+  std::ofstream out(path);
+  out << "request_id,x,score,y\n";
+  for (int i = 0; i < rows; ++i) {
+    const double x = normal(random);
+    const double score = sigmoid(2 * x);
+    out << "h" << i << ',' << x << ',' << score << ',' << (uniform(random) < score ? 1 : 0) << '\n';
+  }
+}
+
+/// One row of a labels file, as written: `request_id,ts,y`.
+struct LabelRow {
+  double time;
+  std::string id;
+  std::string label;
+  std::string time_text;  // written instead of `time` when not empty ("-" for an empty cell)
+};
+
+/// Requests of the classifier from traffic_start, `per_minute` a minute for `minutes`, with ids
+/// "r0", "r1", ...; returns each request's label `delay` seconds after it, in time order,
+/// flipped with probability `flip` from minute `flip_from` on (concept drift: the scores look
+/// as always, the answers change).
+std::vector<LabelRow> write_labelled_traffic(const std::string& path, int minutes, int per_minute, double delay,
+                                             int flip_from, double flip) {
+  std::mt19937_64 random(22);
+  std::normal_distribution<double> normal(0, 1);
+  std::uniform_real_distribution<double> uniform(0, 1);
+  std::ofstream out(path);
+  out << "ts,request_id,x,score\n";
+  std::vector<LabelRow> labels;
+  for (int m = 0; m < minutes; ++m)
+    for (int i = 0; i < per_minute; ++i) {
+      const double t = traffic_start + 60.0 * m + 60.0 * (i + 0.5) / per_minute;
+      const double x = normal(random);
+      const std::string id = "r" + std::to_string(m * per_minute + i);
+      bool y = uniform(random) < sigmoid(2 * x);
+      if (m >= flip_from && uniform(random) < flip) y = !y;
+      out << vigil::tools::format_time(t) << ',' << id << ',' << x << ',' << sigmoid(2 * x) << '\n';
+      labels.push_back({t + delay, id, y ? "1" : "0", ""});
+    }
+  std::stable_sort(labels.begin(), labels.end(), [](const LabelRow& a, const LabelRow& b) { return a.time < b.time; });
+  return labels;
+}
+
+void write_labels(const std::string& path, const std::vector<LabelRow>& rows) {
+  std::ofstream out(path);
+  out << "request_id,ts,y\n";
+  for (const LabelRow& r : rows)
+    out << r.id << ',' << (r.time_text.empty() ? vigil::tools::format_time(r.time) : r.time_text == "-" ? "" : r.time_text)
+        << ',' << r.label << '\n';
+}
+
+std::vector<std::string> profile_labelled(const TempDir& dir) {
+  return {"profile",       "--input", dir / "holdout.csv", "--output",    dir / "reference.vigil", "--score-column",
+          "score",         "--label-column", "y",           "--threshold", "0.5",                   "--ignore",
+          "request_id"};
+}
+
+/// The number after `"key": ` in a JSON report written with --json (the first one).
+double json_number(const std::string& json, const std::string& key) {
+  std::smatch m;
+  REQUIRE(std::regex_search(json, m, std::regex("\"" + key + "\": (-?[0-9.eE+-]+)")));
+  return std::stod(m[1].str());
+}
+
+/// Where `row` goes among labels in time order, keeping the order of equal times.
+void insert_in_order(std::vector<LabelRow>& rows, const LabelRow& row) {
+  rows.insert(std::upper_bound(rows.begin(), rows.end(), row,
+                               [](const LabelRow& a, const LabelRow& b) { return a.time < b.time; }),
+              row);
+}
+
+}  // namespace replay_labels_test
+
+TEST_CASE("vigil replay --labels: labels that contradict the scores raise a quality alert on accuracy",
+          "[cli][labels]") {
+  using namespace replay_labels_test;
+  TempDir dir("labels-drift");
+  write_holdout(dir / "holdout.csv", 8000);
+  const Run profile = vigil_cli(profile_labelled(dir));
+  INFO(profile.err);
+  REQUIRE(profile.code == 0);
+  CHECK(vigil::Profile::load(dir / "reference.vigil").schema().numeric_count() == 1);  // request_id left out
+  // Six hours at 40 requests a minute, each labelled 5 minutes later; after three hours 40 %
+  // of the labels are flipped.
+  const std::vector<LabelRow> labels = write_labelled_traffic(dir / "traffic.csv", 360, 40, 300, 180, 0.4);
+  write_labels(dir / "labels.csv", labels);
+  const Run run = vigil_cli(replay_with(dir, {"--id-column", "request_id", "--labels", dir / "labels.csv",
+                                              "--label-column", "y", "--json", dir / "report.json"}));
+  INFO(run.out << run.err);
+  REQUIRE(run.code == 0);
+  const auto alerts = read_alerts(dir / "alerts.jsonl");
+  INFO(describe(alerts));
+  const double drift = traffic_start + 180 * 60;
+  const AlertLine* accuracy = first_alert(alerts, "quality", "accuracy", drift, drift + 6 * 3600);
+  REQUIRE(accuracy != nullptr);
+  for (const AlertLine& a : alerts) {
+    // The labels changed, not the scores: nothing before the drift, no label-free estimate.
+    if (a.kind == "quality") CHECK(a.time >= drift);
+    CHECK(a.subject.rfind("estimated_", 0) != 0);
+  }
+  // Every label names a request: all joined, the last five minutes' by finish().
+  const std::string json = file_bytes(dir / "report.json");
+  CHECK(json_number(json, "labels") == 360 * 40);
+  CHECK(json_number(json, "joined") == 360 * 40);
+  CHECK(json_number(json, "pending") == 0);
+  CHECK(json_number(json, "unknown_ids") == 0);
+  CHECK(run.out.find("\nlabels from " + dir / "labels.csv" +
+                     ": 14400 rows, 14400 given to the monitor, 14400 joined; skipped: 0 (") != std::string::npos);
+  CHECK(run.out.find("not joined:") == std::string::npos);
+  CHECK(std::regex_search(run.out, std::regex(R"(\nquality of 'score': (warn|alert); realised over )")));
+  CHECK(std::regex_search(run.out, std::regex(R"(\n\s+accuracy\s+(warn|alert)\s+0\.[0-6]\d{3}\s+0\.7\d{3}\s)")));
+  CHECK(std::regex_search(run.out, std::regex(R"(\n\s+estimated_accuracy\s+ok\s+0\.\d{4}\s+0\.7\d{3}\s)")));
+}
+
+TEST_CASE("vigil replay --labels: rows without a time, an id or a label, unknown ids, duplicates, bad labels and "
+          "labels dated before their request are counted exactly",
+          "[cli][labels][bad_input]") {
+  using namespace replay_labels_test;
+  TempDir dir("labels-bad");
+  write_holdout(dir / "holdout.csv", 4000);
+  REQUIRE(vigil_cli(profile_labelled(dir)).code == 0);
+  // An hour at 20 requests a minute, labelled 2 minutes later.
+  std::vector<LabelRow> rows = write_labelled_traffic(dir / "traffic.csv", 60, 20, 120, 60, 0);
+  const auto row_of = [&](const std::string& id) -> LabelRow& {
+    return *std::find_if(rows.begin(), rows.end(), [&](const LabelRow& r) { return r.id == id; });
+  };
+  for (const char* id : {"r100", "r101", "r102", "r103"}) row_of(id).label = "";  // 4 empty labels
+  row_of("r200").label = "maybe";                                                    // 1 bad label
+  // 2 labels dated before their request, found in the file where their request's label would be.
+  for (const char* id : {"r400", "r401"}) row_of(id).time_text = vigil::tools::format_time(row_of(id).time - 150);
+  for (const char* id : {"r300", "r301"}) insert_in_order(rows, {row_of(id).time + 10, id, "0", ""});  // 2 duplicates
+  for (int i = 0; i < 3; ++i) insert_in_order(rows, {traffic_start + 600 + i, "ghost" + std::to_string(i), "1", ""});
+  insert_in_order(rows, {traffic_start + 900, "", "1", ""});    // no id
+  rows.insert(rows.begin() + 50, {0, "r7", "1", "soon"});       // unreadable time
+  rows.insert(rows.begin() + 60, {0, "r8", "1", "yesterday"});  // unreadable time
+  rows.insert(rows.begin() + 70, {0, "r9", "1", "-"});          // empty time
+  write_labels(dir / "labels.csv", rows);
+  REQUIRE(rows.size() == 1200 + 2 + 3 + 3 + 1);
+
+  const std::vector<std::string> args{"replay", "--reference", dir / "reference.vigil", "--input", dir / "traffic.csv",
+                                      "--id-column", "request_id", "--labels", dir / "labels.csv", "--label-column", "y"};
+  // The labels change no output's alerts; the per-interval file keeps its format.
+  alerts_with_each_output(dir, args);
+  CHECK(every_interval(interval_ends(dir / "intervals.csv"), 60));
+  std::vector<std::string> summary_args = args;
+  summary_args.insert(summary_args.end(), {"--alerts", dir / "alerts.jsonl"});
+  const Run run = vigil_cli(summary_args);
+  INFO(run.out << run.err);
+  REQUIRE(run.code == 0);
+  const std::string json = file_bytes(dir / "report.json");
+  // 1209 rows: 8 skipped here; of the 1201 given, 1193 joined (1200 requests less 4 without a
+  // label, 1 with a bad one and 2 dated before their request).
+  CHECK(run.out.find(": 1209 rows, 1201 given to the monitor, 1193 joined; skipped: 8 (1 without a time, 2 with an "
+                     "unreadable time, 1 without an id, 4 with an empty label)") != std::string::npos);
+  CHECK(run.out.find("  not joined: 3 unknown ids, 2 duplicates, 1 bad labels (not of the output's type), 2 dated "
+                     "before their request\n") != std::string::npos);
+  CHECK(run.out.find("  requests with an id: 7 still waiting for a label\n") != std::string::npos);
+  CHECK(run.err.find("labels.csv, row 51 (line 52), column 'ts': 'soon' is not a time") != std::string::npos);
+  CHECK(json_number(json, "labels") == 1201);
+  CHECK(json_number(json, "joined") == 1193);
+  CHECK(json_number(json, "labelled") == 1193);
+  CHECK(json_number(json, "pending") == 7);
+  CHECK(json_number(json, "unknown_ids") == 3);
+  CHECK(json_number(json, "duplicate_labels") == 2);
+  CHECK(json_number(json, "bad_labels") == 1);
+  CHECK(json_number(json, "labels_before_request") == 2);
+  CHECK(json_number(json, "late_labels") == 0);
+}
+
+TEST_CASE("vigil replay --id-column alone: every request waits for a label, nothing else changes", "[cli][labels]") {
+  using namespace replay_labels_test;
+  TempDir dir("labels-ids");
+  write_holdout(dir / "holdout.csv", 2000);
+  REQUIRE(vigil_cli(profile_labelled(dir)).code == 0);
+  write_labelled_traffic(dir / "traffic.csv", 30, 20, 60, 30, 0);
+  const Run plain = vigil_cli(replay_with(dir, {"--json", dir / "plain.json"}));
+  REQUIRE(plain.code == 0);
+  const std::string plain_alerts = file_bytes(dir / "alerts.jsonl");
+  const Run run = vigil_cli(replay_with(dir, {"--id-column", "request_id", "--json", dir / "ids.json"}));
+  INFO(run.out << run.err);
+  REQUIRE(run.code == 0);
+  CHECK(file_bytes(dir / "alerts.jsonl") == plain_alerts);
+  CHECK(json_number(file_bytes(dir / "plain.json"), "pending") == 0);
+  CHECK(json_number(file_bytes(dir / "ids.json"), "pending") == 600);
+  CHECK(run.out.find("labels from") == std::string::npos);
+}
+
+TEST_CASE("vigil replay --labels: usage errors name the option and the file", "[cli][labels]") {
+  using namespace replay_labels_test;
+  TempDir dir("labels-usage");
+  write_holdout(dir / "holdout.csv", 500);
+  REQUIRE(vigil_cli(profile_labelled(dir)).code == 0);
+  const std::vector<LabelRow> rows = write_labelled_traffic(dir / "traffic.csv", 5, 10, 60, 5, 0);
+  write_labels(dir / "labels.csv", rows);
+  const std::string labels = dir / "labels.csv";
+  const auto fails = [&](std::initializer_list<std::string> extra, const std::string& message) {
+    const Run run = vigil_cli(replay_with(dir, extra));
+    INFO(run.err);
+    CHECK(run.code == 2);
+    CHECK(run.err.find(message) != std::string::npos);
+    CHECK(run.err.find("internal error") == std::string::npos);
+    return run;
+  };
+  CHECK(fails({"--labels", labels, "--label-column", "y"}, "vigil: --labels needs --id-column").err.find(
+            "usage: vigil replay") != std::string::npos);
+  fails({"--labels", labels, "--id-column", "request_id"}, "vigil: --labels needs --label-column: the column of " + labels);
+  fails({"--labels", dir / "none.csv", "--id-column", "request_id", "--label-column", "y"}, "none.csv");
+  fails({"--labels", labels, "--id-column", "request_id", "--label-column", "label"},
+        "column 'label' (--label-column) not found in " + labels + "; columns are: request_id, ts, y");
+  std::ofstream(dir / "when.csv") << "request_id,when,y\nr1,2026-01-05T00:01:00Z,1\n";
+  fails({"--labels", dir / "when.csv", "--id-column", "request_id", "--label-column", "y", "--time-column", "ts"},
+        "column 'ts' (--time-column) not found in " + dir / "when.csv");
+  // The id column must be in both files, and cannot be a feature of the reference.
+  fails({"--id-column", "id"}, "column 'id' (--id-column) not found in " + dir / "traffic.csv");
+  fails({"--id-column", "x"}, "column 'x' (--id-column) is a numeric feature of the reference; profile the training "
+                              "file with --ignore x");
+  std::ofstream(dir / "other.csv") << "id,ts,y\nr1,2026-01-05T00:01:00Z,1\n";
+  fails({"--labels", dir / "other.csv", "--id-column", "request_id", "--label-column", "y"},
+        "column 'request_id' (--id-column) not found in " + dir / "other.csv");
+  std::ofstream(dir / "untimed.csv") << "request_id,y\nr1,1\n";
+  fails({"--labels", dir / "untimed.csv", "--id-column", "request_id", "--label-column", "y"},
+        "no time column in " + dir / "untimed.csv");
+  // A reference without a model output has nothing for labels to judge.
+  std::ofstream(dir / "features.csv") << "x\n1\n2\n3\n";
+  REQUIRE(vigil_cli({"profile", "--input", dir / "features.csv", "--output", dir / "reference.vigil"}).code == 0);
+  fails({"--labels", labels, "--id-column", "request_id", "--label-column", "y"}, "has no model output for the labels");
+}
