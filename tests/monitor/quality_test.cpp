@@ -379,6 +379,95 @@ TEST_CASE("QualityFamily: a regression is judged by MAE, RMSE and bias; a multi-
   CHECK_THROWS_AS(vigil::Monitor(schema, holdout, unknown), vigil::invalid_argument);
 }
 
+TEST_CASE("QualityFamily: errors near the double range leave the figures untested, never throw", "[quality][bad_input]") {
+  vigil::Schema schema;
+  const vigil::Output amount = schema.add_output("amount");
+  vigil::Profile holdout(schema);
+  vigil::Observation o(schema);
+  for (int i = 0; i < 200; ++i) {
+    o.clear();
+    o.score(amount, i);
+    holdout.add_labelled(o, amount, i % 2 == 0 ? 1e200 : 1.0);  // squared errors overflow
+  }
+  vigil::Monitor monitor(schema, holdout, replay_options());
+  for (int i = 0; i < 400; ++i) {
+    o.clear();
+    o.at(quality_start + i).id(i).score(amount, 1e160 * (i % 3));
+    CHECK_NOTHROW(monitor.observe(o));
+    CHECK_NOTHROW(monitor.on_label(std::to_string(i), -1e160, quality_start + i + 1));
+  }
+  vigil::Report r;
+  CHECK_NOTHROW(r = monitor.finish());
+  CHECK(r.quality.labelled == 400);
+  CHECK(std::isnan(metric(r.quality, "rmse")->p_value));
+}
+
+TEST_CASE("QualityFamily: a window of one quality interval holds that interval", "[quality]") {
+  const Model model;
+  vigil::MonitorOptions options = replay_options();
+  options.quality_interval = 600;
+  options.quality_window = 600;
+  vigil::Monitor monitor(model.schema, model.holdout(2000), options);
+  replay(monitor, model, traffic(20, 50, 5, [](int, vigil_test::Random& r) { return normal(r); }, [](int) { return 0.0; }));
+  const vigil::Report r = monitor.finish();
+  // The last evaluated interval ends on a quality-interval boundary (20 minutes = 2 × 600 s):
+  // its window is the second quality interval, whose 500 requests have their labels.
+  REQUIRE(r.quality.intervals.size() == 1);
+  CHECK(r.quality.window_end - r.quality.window_start == 600);
+  CHECK(r.quality.labelled == 500);
+  CHECK(r.quality.intervals[0].identified == 500);
+}
+
+TEST_CASE("QualityFamily: a model with repeated scores, miscalibrated as on its holdout, raises nothing", "[quality]") {
+  vigil::Schema schema;
+  vigil::OutputOptions options;
+  options.threshold = 0.5;
+  const vigil::Output score = schema.add_output("score", options);
+  // Three score values; the positive share at each differs from the score (miscalibrated),
+  // the same way in the holdout and in production.
+  const double values[3] = {0.2, 0.5, 0.8};
+  const double positive[3] = {0.3, 0.45, 0.9};
+  const auto row = [&](vigil_test::Random& random, vigil::Observation& o) {
+    const int k = static_cast<int>(random.uniform() * 3);
+    o.score(score, values[k]);
+    return random.uniform() < positive[k] ? 1.0 : 0.0;
+  };
+  vigil::Profile holdout(schema);
+  vigil_test::Random random(9);
+  vigil::Observation o(schema);
+  for (int i = 0; i < 9000; ++i) {
+    o.clear();
+    const double y = row(random, o);
+    holdout.add_labelled(o, score, y);
+  }
+  vigil::Monitor monitor(schema, holdout, replay_options());
+  for (int i = 0; i < 12000; ++i) {
+    o.clear();
+    const double y = row(random, o);
+    const double t = quality_start + i * 0.75;
+    o.at(t).id(i);
+    monitor.observe(o);
+    monitor.on_label(std::to_string(i), y, t + 1);
+  }
+  const vigil::Report r = monitor.finish();
+  CHECK(quality_alerts(r).empty());
+  CHECK(metric(r.quality, "estimated_precision")->recent ==
+        Approx(metric(r.quality, "estimated_precision")->baseline).margin(0.03));
+  CHECK(metric(r.quality, "estimated_recall")->baseline == Approx(metric(r.quality, "recall")->baseline).margin(0.02));
+  CHECK(metric(r.quality, "calibration_error")->p_value > 0.001);
+}
+
+TEST_CASE("QualityFamily: an id longer than the bytes kept joins its label", "[quality][bad_input]") {
+  const Model model;
+  vigil::Monitor monitor(model.schema, model.holdout(2000), replay_options());
+  const std::string id(300, 'k');
+  vigil::Observation o(model.schema);
+  o.at(quality_start).id(id).set(model.x, 0.0).score(model.score, 0.6);
+  monitor.observe(o);
+  CHECK(monitor.on_label(id, 1.0, quality_start + 1));
+  CHECK(monitor.finish().quality.joined == 1);
+}
+
 TEST_CASE("QualityFamily: requests and labels from many threads, with reports between them", "[quality][concurrency]") {
   const Model model;
   vigil::MonitorOptions options;

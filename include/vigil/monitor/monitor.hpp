@@ -114,10 +114,13 @@ class Monitor {
   /// for a regression, a class index for a multi-class output) or text (a class name; "1",
   /// "true", "positive" and "0", "false", "negative" for a binary classifier; a decimal
   /// number for a regression). It is credited to the quality interval of its request, and
-  /// counts in the evaluation of the interval it arrived in. Thread-safe, no allocation in
-  /// steady state. Returns whether it was joined; a label that is not (its id unknown or
-  /// pushed out, a second label, too late, of the wrong type, dated before its request, a
-  /// NaN time) is counted in QualityReport, never thrown.
+  /// counts in the evaluation of the interval it arrived in. Thread-safe; no allocation in
+  /// steady state, except that when as many labels wait for evaluation as the label store
+  /// holds, this call evaluates the closed intervals (as report() would, callbacks included).
+  /// Returns whether it was joined; a label that is not (its id unknown or pushed out, a
+  /// second label, too late, of the wrong type, dated before its request, a NaN time) is
+  /// counted in QualityReport, never thrown. Throws vigil::invalid_argument only for a schema
+  /// without outputs (nothing for a label to judge).
   bool on_label(std::string_view id, double label, double unix_seconds) { return take_label(id, label, unix_seconds); }
   bool on_label(std::string_view id, std::string_view label, double unix_seconds) {
     return take_label(id, label, unix_seconds);

@@ -30,6 +30,7 @@
 #include "vigil/monitor/subject.hpp"
 #include "vigil/stats/calibration.hpp"
 #include "vigil/stats/classification.hpp"
+#include "vigil/stats/special_functions.hpp"
 
 namespace vigil {
 namespace detail {
@@ -129,7 +130,11 @@ inline stats::ConfusionCounts confusion_of(const LabelStats& s) {
 /// A Welch test that the recent mean of per-request terms is above (or, two-sided, off) the
 /// baseline's.
 inline stats::TestResult welch(const RunningStats& recent, const RunningStats& baseline, stats::Alternative alt) {
-  if (recent.count() < 2 || baseline.count() < 2) return stats::TestResult{FeatureReport::nan(), FeatureReport::nan()};
+  // Terms near the double range (an error of 1e200) can make a variance infinite: no test then,
+  // never an exception out of the evaluation.
+  const bool usable = recent.count() >= 2 && baseline.count() >= 2 && std::isfinite(recent.variance()) &&
+                      std::isfinite(baseline.variance()) && std::isfinite(recent.mean()) && std::isfinite(baseline.mean());
+  if (!usable) return stats::TestResult{FeatureReport::nan(), FeatureReport::nan()};
   return stats::welch_t_test(recent.mean(), recent.variance(), recent.count(), baseline.mean(), baseline.variance(),
                              baseline.count(), alt);
 }
@@ -161,8 +166,31 @@ inline QualityFigure proportion_figure(std::string name, double hits_r, double n
   return quality_figure(std::move(name), QualityDirection::drop, share(hits_r, n_r), share(hits_b, n_b), t, n_r);
 }
 
+/// Whether the recent reliability curve departs from the holdout's: per reliability bin, the
+/// recent positives against the holdout's share of positives in that bin, summed as a
+/// chi-square statistic with one degree of freedom per bin compared (bins the holdout holds
+/// only one class in, or that either side lacks, are left out). Unlike a test of the recent
+/// bins against perfect calibration (Hosmer-Lemeshow), a model miscalibrated the same way as
+/// on its holdout is no evidence.
+inline stats::TestResult reliability_shift_test(const LabelStats& recent, const LabelStats& baseline) {
+  double statistic = 0;
+  double bins = 0;
+  for (std::size_t i = 0; i < LabelStats::reliability_bins; ++i) {
+    const stats::ReliabilitySums& r = recent.reliability[i];
+    const stats::ReliabilitySums& b = baseline.reliability[i];
+    if (!(r.count > 0 && b.count > 0)) continue;
+    const double share = b.sum_positive / b.count;
+    if (!(share > 0 && share < 1)) continue;
+    const double expected = r.count * share;
+    statistic += (r.sum_positive - expected) * (r.sum_positive - expected) / (expected * (1 - share));
+    bins += 1;
+  }
+  if (!(bins > 0)) return stats::TestResult{FeatureReport::nan(), FeatureReport::nan()};
+  return stats::TestResult{statistic, stats::chi_square_sf(statistic, bins)};
+}
+
 /// The realised figures of a binary classifier: the confusion rates, losses, ROC AUC on the
-/// plan's bins (DeLong) and the expected calibration error (Hosmer-Lemeshow).
+/// plan's bins (DeLong) and the expected calibration error (reliability_shift_test).
 inline std::vector<QualityFigure> binary_figures(const QualityPlan& p, const LabelStats& r) {
   std::vector<QualityFigure> out;
   const LabelStats& b = p.baseline;
@@ -184,9 +212,8 @@ inline std::vector<QualityFigure> binary_figures(const QualityPlan& p, const Lab
   const bool calibrated = r.log_loss.count() > 0 && b.log_loss.count() > 0;
   const double ece_r = calibrated ? stats::expected_calibration_error(sums(r)) : FeatureReport::nan();
   const double ece_b = calibrated ? stats::expected_calibration_error(sums(b)) : FeatureReport::nan();
-  const stats::TestResult hl = calibrated ? stats::hosmer_lemeshow_test(sums(r))
-                                          : stats::TestResult{FeatureReport::nan(), FeatureReport::nan()};
-  out.push_back(quality_figure("calibration_error", QualityDirection::rise, ece_r, ece_b, hl, r.log_loss.count()));
+  out.push_back(quality_figure("calibration_error", QualityDirection::rise, ece_r, ece_b,
+                               reliability_shift_test(r, b), r.log_loss.count()));
   return out;
 }
 
@@ -402,7 +429,9 @@ inline void QualityFamily::credit(const LabelIntake& labels, const JoinedLabel& 
 inline void QualityFamily::realised(const EvaluationContext& context, std::size_t slot, Section& section) {
   const double end = context.window.recent_end;
   const double window = std::min(std::max(options_->quality_window, resolution_), options_->label_time_to_live);
-  const double from = std::floor((end - window) / resolution_) * resolution_ + resolution_;
+  // The quality intervals that start within the window: ceil, so that a window of one
+  // quality interval ending on a boundary holds that interval.
+  const double from = std::ceil((end - window) / resolution_) * resolution_;
   section.window_start = std::min(from, end);
   section.window_end = end;
   LabelStats recent(50);
@@ -432,7 +461,8 @@ inline QualityReport QualityFamily::analyze(const History<State>& history, const
   section.output = plan_->name;
   realised(context, slot.slot, section);
   for (QualityInterval& q : section.intervals) {
-    Merged<State> m = history(q.start, q.end);
+    // Clipped to the evaluated interval, so that a late evaluation counts what an on-time one did.
+    Merged<State> m = history(q.start, std::min(q.end, context.window.recent_end));
     q.identified = m.state.identified;
   }
   if (plan_->estimates) {

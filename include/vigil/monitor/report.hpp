@@ -182,7 +182,8 @@ struct QualityMetric {
   double baseline = FeatureReport::nan();
   /// The test that the recent figure is worse than the baseline (one-sided; two-sided for
   /// bias): two proportions (accuracy, precision, recall), the delta method (F1), DeLong
-  /// (ROC AUC), Welch (losses and errors), Hosmer-Lemeshow (calibration). NaN: not tested.
+  /// (ROC AUC), Welch (losses and errors), a chi-square of the reliability bins against the
+  /// holdout's (calibration). NaN: not tested.
   double p_value = FeatureReport::nan();
   double count = 0;   // requests it rests on: labelled and judged, or scored for an estimate
 };

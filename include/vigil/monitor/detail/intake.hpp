@@ -163,7 +163,10 @@ inline Intake::Intake(const Schema& schema, const MonitorPlan& plan, const Monit
   slow_threshold_.store(options.slow_threshold);
   std::size_t shards = options.shards;
   if (shards == 0) shards = std::max<std::size_t>(1, std::thread::hardware_concurrency());
-  if (schema.output_count() > 0) labels_ = std::make_unique<LabelIntake>(schema, options, cohorts_, shards);
+  if (schema.output_count() > 0) {
+    const bool labelled = plan.of<QualityFamily>().baseline.labelled > 0;
+    labels_ = std::make_unique<LabelIntake>(schema, options, cohorts_, shards, labelled);
+  }
   init_shards(plan, schema, shards);
   init_retention(plan, options);
 }

@@ -65,8 +65,8 @@ struct LabelCounts {
 /// The label path of a Monitor (docs/guide.md, "Is it right?").
 ///
 /// **Memory**: the store (MonitorOptions::label_capacity requests, LabelStore's
-/// bytes_per_request with one extra per cohort tag), allocated at the first request with an
-/// id, and at most label_capacity labels staged for evaluation (sizeof(JoinedLabel) plus 4
+/// bytes_per_request with one extra per cohort tag), allocated with the monitor when its
+/// profile has labels, else at the first request with an id, and at most label_capacity labels staged for evaluation (sizeof(JoinedLabel) plus 4
 /// bytes per cohort tag each).
 ///
 /// **Threads**: file() runs under a shard's lock and takes one of the store's partition
@@ -74,8 +74,10 @@ struct LabelCounts {
 /// No path takes a shard lock after these.
 class LabelIntake {
  public:
+  /// `eager`: allocate the store now (a monitor whose profile has labels will see ids), not
+  /// at the first request with an id, under a shard's lock.
   LabelIntake(const Schema& schema, const MonitorOptions& options, std::vector<TagDictionary::CohortTag> cohorts,
-              std::size_t shards);
+              std::size_t shards, bool eager);
 
   const LabelTarget& target() const { return target_; }
   std::size_t cohort_count() const { return cohorts_.size(); }
@@ -94,7 +96,7 @@ class LabelIntake {
   /// they arrived, and forgets them: `slots` are its request's cohort slots (cohort_count()
   /// values, no_tag for none).
   template <class Fn>
-  void drain(double before, Fn&& fn);
+  std::size_t drain(double before, Fn&& fn);
   /// Whether the staging is full: the caller evaluates the closed intervals (which drains
   /// it), and take_overflow() then applies what is left.
   bool staging_full() const { return staged_count_.load(std::memory_order_relaxed) >= staging_capacity_; }
@@ -159,7 +161,7 @@ inline LabelTarget::LabelTarget(const Schema& schema, const MonitorOptions& opti
 }
 
 inline LabelIntake::LabelIntake(const Schema& schema, const MonitorOptions& options,
-                                std::vector<TagDictionary::CohortTag> cohorts, std::size_t shards)
+                                std::vector<TagDictionary::CohortTag> cohorts, std::size_t shards, bool eager)
     : target_(schema, options), cohorts_(std::move(cohorts)), staging_capacity_(options.label_capacity) {
   store_options_.capacity = options.label_capacity;
   store_options_.time_to_live = options.label_time_to_live;
@@ -167,6 +169,7 @@ inline LabelIntake::LabelIntake(const Schema& schema, const MonitorOptions& opti
   while (partitions < shards && partitions * 2 <= options.label_capacity) partitions *= 2;
   store_options_.partitions = partitions;
   store_options_.extras = cohorts_.size();
+  if (eager) make_store();
 }
 
 inline LabelStore& LabelIntake::make_store() {
@@ -214,7 +217,9 @@ bool LabelIntake::join(std::string_view id, double t, Read&& read) {
   if (s == nullptr) return count(unknown_), false;
   thread_local std::vector<std::uint32_t> slots;
   slots.resize(cohorts_.size());
-  switch (s->join(request_key(id), t, joined.request, slots.data())) {
+  // The request's id was cut to Observation::max_id_bytes before it was filed: so is the label's.
+  const std::string_view key = id.substr(0, std::min(id.size(), Observation::max_id_bytes));
+  switch (s->join(request_key(key), t, joined.request, slots.data())) {
     case LabelStore::Join::unknown: return count(unknown_), false;
     case LabelStore::Join::duplicate: return count(duplicates_), false;
     case LabelStore::Join::expired: return count(too_late_), false;
@@ -230,7 +235,7 @@ bool LabelIntake::join(std::string_view id, double t, Read&& read) {
 }
 
 template <class Fn>
-void LabelIntake::drain(double before, Fn&& fn) {
+std::size_t LabelIntake::drain(double before, Fn&& fn) {
   std::lock_guard<std::mutex> lock(staged_mutex_);
   // Labels arrive in about their time order; the evaluation takes those before its end and
   // keeps the rest in order.
@@ -248,21 +253,18 @@ void LabelIntake::drain(double before, Fn&& fn) {
     }
     ++kept;
   }
+  const std::size_t drained = staged_.size() - kept;
   staged_.resize(kept);
   staged_slots_.resize(kept * k);
   staged_count_.store(kept, std::memory_order_relaxed);
+  return drained;
 }
 
 template <class Fn>
 void LabelIntake::take_overflow(Fn&& fn) {
-  std::size_t taken = 0;
-  {
-    std::lock_guard<std::mutex> lock(staged_mutex_);
-    taken = staged_.size() >= staging_capacity_ ? staged_.size() : 0;
-  }
-  if (taken == 0) return;
+  if (!staging_full()) return;
+  const std::size_t taken = drain(std::numeric_limits<double>::infinity(), std::forward<Fn>(fn));
   applied_early_.fetch_add(taken, std::memory_order_relaxed);
-  drain(std::numeric_limits<double>::infinity(), std::forward<Fn>(fn));
 }
 
 inline LabelCounts LabelIntake::counts() const {

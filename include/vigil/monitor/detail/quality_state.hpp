@@ -58,7 +58,7 @@ struct QualityPlan {
   bool calibrate = false;
   bool estimates = false;  // a binary classifier with a labelled holdout: estimates are made
   std::vector<double> baseline_scored;  // holdout's labelled scores per bin (for the estimate's baseline)
-  std::vector<double> baseline_means;   // their mean score per bin
+  std::vector<double> baseline_means;   // their mean score per bin (from the digests' quantiles)
 
   std::size_t bins() const { return edges.size() + 1; }
   /// The bin of a finite score. O(log bins).
@@ -69,6 +69,14 @@ struct QualityPlan {
   std::size_t memory_bytes() const;
 };
 
+/// The share of a digest's values strictly below `edge`: bins are [lo, hi), as
+/// QualityPlan::bin_of files recent scores and `score ≥ threshold` decides, so a value equal
+/// to an edge (a repeated score) falls above it. A t-digest's cdf gives half of a point mass
+/// at x to each side; just below x it gives none of it.
+inline double share_below(const TDigest<>& digest, double edge) {
+  return digest.cdf(std::nextafter(edge, -std::numeric_limits<double>::infinity()));
+}
+
 /// Counts on bins from the class digests of `labels`: each digest's count between two edges.
 inline ClassBins class_bins(const LabelStats& labels, const std::vector<double>& edges) {
   ClassBins out;
@@ -78,7 +86,7 @@ inline ClassBins class_bins(const LabelStats& labels, const std::vector<double>&
     const double n = digest.count();
     double below = 0;
     for (std::size_t b = 0; b < edges.size(); ++b) {
-      const double at = n * digest.cdf(edges[b]);
+      const double at = n * share_below(digest, edges[b]);
       counts[b] = std::max(0.0, at - below);
       below = std::max(below, at);
     }
@@ -205,28 +213,35 @@ inline std::vector<double> quality_edges(const TDigest<>& scores, double thresho
   return edges;
 }
 
+/// The mean of a digest's values between two of its quantiles, by the midpoint rule over 16
+/// points: exact for a point mass, close for a smooth spread.
+inline double bin_mean(const TDigest<>& digest, double from, double to) {
+  constexpr int points = 16;
+  double sum = 0;
+  for (int i = 0; i < points; ++i) sum += digest.quantile(from + (to - from) * (i + 0.5) / points);
+  return sum / points;
+}
+
 /// The holdout's labelled scores on the bins, with the calibration map fitted on them. The
-/// map is used when it lowers the expected calibration error of the holdout, or when the
-/// scores are not probabilities (some holdout score outside [0, 1]), as NannyML decides.
+/// map is used when it lowers the calibration error of the holdout's bins, or when the scores
+/// are not probabilities (some holdout score outside [0, 1]), as NannyML decides. The
+/// comparison is made on the data the map was fitted on, so the map usually wins unless the
+/// scores are calibrated already.
 inline void fit_calibration(QualityPlan& p) {
   const ClassBins& c = p.baseline_bins;
   std::vector<double> values, weights, positives;
   p.baseline_scored.assign(p.bins(), 0.0);
   p.baseline_means.assign(p.bins(), 0.0);
-  double lo = std::numeric_limits<double>::infinity();
-  double hi = -lo;
-  for (const TDigest<>* d : {&p.baseline.positive_scores, &p.baseline.negative_scores}) {
-    if (d->empty()) continue;
-    lo = std::min(lo, d->min());
-    hi = std::max(hi, d->max());
-  }
+  TDigest<> all = p.baseline.positive_scores;
+  all.merge(p.baseline.negative_scores);
+  all.flush();
   for (std::size_t b = 0; b < p.bins(); ++b) {
     const double n = c.positive[b] + c.negative[b];
-    const double from = b == 0 ? lo : std::max(lo, p.edges[b - 1]);
-    const double to = b + 1 == p.bins() ? hi : std::min(hi, p.edges[b]);
     p.baseline_scored[b] = n;
-    p.baseline_means[b] = (from + to) / 2;
     if (!(n > 0)) continue;
+    const double from = b == 0 ? 0.0 : share_below(all, p.edges[b - 1]);
+    const double to = b + 1 == p.bins() ? 1.0 : share_below(all, p.edges[b]);
+    p.baseline_means[b] = bin_mean(all, from, to);
     values.push_back(p.baseline_means[b]);
     weights.push_back(n);
     positives.push_back(std::min(n, c.positive[b]));
