@@ -53,7 +53,9 @@ void check_summary(const Summary& s) {
     m.merge(s);
     vigil_fuzz::require(m.requests == 2 * s.requests, "interval summary: merge lost requests");
     m.compact();
-    check_summary_round_trip(m);
+    // A reader accepts counts up to 2^62 (docs/formats.md): the merge of two summaries near
+    // that bound (which no interval of real traffic approaches) is exact but beyond it.
+    if (m.requests <= Summary::max_count && m.arrivals <= Summary::max_count) check_summary_round_trip(m);
   });
 }
 
