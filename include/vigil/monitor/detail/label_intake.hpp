@@ -29,6 +29,16 @@
 namespace vigil {
 namespace detail {
 
+/// The output labels judge: MonitorOptions::quality_output, or the schema's first output.
+/// Throws vigil::invalid_argument for a name that is no output. The schema has an output.
+inline Output quality_output(const Schema& schema, const MonitorOptions& options) {
+  if (options.quality_output.empty()) return Output{0};
+  const auto found = schema.find_output(options.quality_output);
+  if (!found)
+    throw_invalid_argument("MonitorOptions: quality_output '" + options.quality_output + "' is no output of the schema");
+  return *found;
+}
+
 /// The output labels judge, as the request path and the join read it.
 struct LabelTarget {
   std::uint32_t output = 0;  // index in the schema
@@ -144,13 +154,7 @@ class LabelIntake {
 
 inline LabelTarget::LabelTarget(const Schema& schema, const MonitorOptions& options) {
   if (schema.output_count() == 0) return;
-  Output o{0};
-  if (!options.quality_output.empty()) {
-    const auto found = schema.find_output(options.quality_output);
-    if (!found)
-      throw_invalid_argument("MonitorOptions: quality_output '" + options.quality_output + "' is no output of the schema");
-    o = *found;
-  }
+  const Output o = quality_output(schema, options);
   output = o.index;
   name = schema.name(o);
   const OutputOptions& oo = schema.options(o);

@@ -16,6 +16,7 @@
 
 #include "vigil/config.hpp"
 #include "vigil/io/binary.hpp"
+#include "vigil/monitor/detail/label_intake.hpp"
 #include "vigil/monitor/detail/label_stats.hpp"
 #include "vigil/monitor/detail/request.hpp"
 #include "vigil/monitor/options.hpp"
@@ -265,13 +266,7 @@ inline void fit_calibration(QualityPlan& p) {
 inline QualityPlan make_quality_plan(const Schema& schema, const Profile& profile, const MonitorOptions& options) {
   QualityPlan p;
   if (schema.output_count() == 0) return p;
-  Output o{0};
-  if (!options.quality_output.empty()) {
-    const auto found = schema.find_output(options.quality_output);
-    if (!found)
-      throw_invalid_argument("MonitorOptions: quality_output '" + options.quality_output + "' is no output of the schema");
-    o = *found;
-  }
+  const Output o = quality_output(schema, options);
   p.active = true;
   p.output = o.index;
   p.name = schema.name(o);
