@@ -75,3 +75,36 @@ TEST_CASE("binomial: bad arguments are refused, naming the value", "[stats][bino
   CHECK_THROWS_AS(binomial_test(1, 4, -0.1), vigil::invalid_argument);
   CHECK_THROWS_WITH(binomial_test(1, 4, 0.5, Alternative::two_sided), Catch::Contains("two_sided"));
 }
+
+TEST_CASE("wilson: the score interval agrees with scipy's proportion_ci", "[stats][binomial]") {
+  std::size_t cases = 0;
+  for (const auto& c : golden::read("wilson.txt")) {
+    const auto k = static_cast<std::uint64_t>(golden::number(c[0]));
+    const auto n = static_cast<std::uint64_t>(golden::number(c[1]));
+    const double confidence = golden::number(c[2]);
+    const vigil::stats::ShareInterval i = vigil::stats::wilson_interval(k, n, confidence);
+    INFO(k << " of " << n << " at " << confidence << ": [" << i.low << ", " << i.high << "]");
+    CHECK(i.low == Approx(golden::number(c[3])).margin(1e-12).epsilon(1e-9));
+    CHECK(i.high == Approx(golden::number(c[4])).margin(1e-12).epsilon(1e-9));
+    CHECK(i.low <= static_cast<double>(k) / static_cast<double>(n));
+    CHECK(i.high >= static_cast<double>(k) / static_cast<double>(n));
+    ++cases;
+  }
+  CHECK(cases >= 60);
+}
+
+TEST_CASE("wilson: wider at a higher confidence, narrower with more trials; bad arguments refused",
+          "[stats][binomial]") {
+  const auto width = [](std::uint64_t k, std::uint64_t n, double c) {
+    const vigil::stats::ShareInterval i = vigil::stats::wilson_interval(k, n, c);
+    return i.high - i.low;
+  };
+  CHECK(width(30, 100, 0.99) > width(30, 100, 0.95));
+  CHECK(width(300, 1000, 0.95) < width(30, 100, 0.95));
+  CHECK(vigil::stats::wilson_interval(0, 50).low == 0);
+  CHECK(vigil::stats::wilson_interval(50, 50).high == 1);
+  CHECK(vigil::stats::wilson_interval(0, 50).high > 0);  // no collapse to a point at zero successes
+  CHECK_THROWS_AS(vigil::stats::wilson_interval(0, 0), vigil::invalid_argument);
+  CHECK_THROWS_WITH(vigil::stats::wilson_interval(6, 5), Catch::Contains("successes = 6"));
+  CHECK_THROWS_WITH(vigil::stats::wilson_interval(1, 5, 1.0), Catch::Contains("confidence = 1"));
+}

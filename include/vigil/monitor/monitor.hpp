@@ -136,6 +136,19 @@ class Monitor {
     return on_label(id, label, detail::wall_clock_now());
   }
 
+  /// Joins a response (a click, a purchase: a conversion) to the impression whose id it
+  /// names, at event time `unix_seconds` (or now). Impressions are the requests with an id;
+  /// their arm is their value of the tag MonitorOptions::conversion_arm. The response counts
+  /// in the evaluation of the interval it arrived in, by its delay since the impression
+  /// (Report::conversions). Thread-safe; no allocation in steady state, except that when as
+  /// many responses wait for evaluation as the label store holds, this call evaluates the
+  /// closed intervals (as on_label does). Returns whether it was joined; one that is not (its
+  /// id unknown or pushed out, a second response to one impression, after the time-to-live,
+  /// dated before its impression, a NaN time) is counted in ConversionReport, never thrown.
+  /// Throws vigil::invalid_argument only when conversion_arm is not set.
+  bool on_conversion(std::string_view id, double unix_seconds);
+  bool on_conversion(std::string_view id) { return on_conversion(id, detail::wall_clock_now()); }
+
   /// The report as of the latest evaluation, after evaluating every interval that ended at
   /// or before the latest event time. Calling it again without new events returns the same
   /// report.
@@ -247,12 +260,25 @@ inline void Monitor::on_arrival(double t) {
 template <class Label>
 bool Monitor::take_label(std::string_view id, const Label& label, double t) {
   detail::LabelIntake* labels = intake_.labels();
-  if (labels == nullptr) detail::throw_invalid_argument("Monitor::on_label: the schema has no output for labels to judge");
+  if (labels == nullptr || schema_.output_count() == 0)
+    detail::throw_invalid_argument("Monitor::on_label: the schema has no output for labels to judge");
   const bool joined = labels->label(id, label, t);
   if (VIGIL_UNLIKELY(labels->staging_full())) {
     // Labels wait for the evaluation of the interval they arrived in; when as many wait as
     // the label store holds, the closed intervals are evaluated now, and what still waits
     // (labels of the open interval) is credited at once (QualityReport::labels_applied_early).
+    evaluate();
+    evaluator_.take_overflow();
+  }
+  return joined;
+}
+
+inline bool Monitor::on_conversion(std::string_view id, double t) {
+  detail::LabelIntake* labels = intake_.labels();
+  if (labels == nullptr || labels->arm_tag() == detail::no_tag)
+    detail::throw_invalid_argument("Monitor::on_conversion: MonitorOptions::conversion_arm names no tag");
+  const bool joined = labels->conversion(id, t);
+  if (VIGIL_UNLIKELY(labels->staging_full())) {
     evaluate();
     evaluator_.take_overflow();
   }

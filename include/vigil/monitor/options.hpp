@@ -114,6 +114,20 @@ struct MonitorOptions {
   /// quality_interval, or coarse_interval when it is 0.
   double quality_resolution() const { return quality_interval > 0 ? quality_interval : coarse_interval; }
   double quality_window = 24 * 3600;
+  /// Conversions (docs/guide.md, "Conversions"): the tag whose values are the arms compared
+  /// (model, offer, variant), or empty for no conversion tracking (Monitor::on_conversion then
+  /// throws). Its TagOptions::max_values must be at most Schema::max_cohort_values. A
+  /// request with an id is an impression of its arm; Monitor::on_conversion(id, t) a response.
+  std::string conversion_arm;
+  /// Arms are compared at the delay by which this share of the eventual responses has come
+  /// (in (0, 1]).
+  double conversion_share = 0.6;
+  /// The delay (seconds) at which responses count as eventual; 0: the delay that half of
+  /// the kept impressions have outlived. At most label_time_to_live.
+  double conversion_horizon = 0;
+  /// Confidence of each arm's interval for its rate at the delay, across the arms together
+  /// (Bonferroni), in (0, 1).
+  double conversion_confidence = 0.95;
   /// The arrival-rate predictor. Its interval is set to `interval`; while its lag settings
   /// (recent_lags, seasonal_lags, seasonal_window, history, refit_every) are all left at
   /// their defaults, those of RatePredictorOptions::for_interval(interval) are used.
@@ -159,6 +173,10 @@ inline void MonitorOptions::validate() const {
   if (!(quality_window > 0)) fail("quality_window must be positive");
   if (label_time_to_live / resolution > static_cast<double>(max_retained_intervals))
     fail("label_time_to_live spans more than " + std::to_string(max_retained_intervals) + " quality intervals");
+  if (!(conversion_share > 0 && conversion_share <= 1)) fail("conversion_share must be in (0, 1]");
+  if (!(conversion_horizon >= 0 && conversion_horizon <= label_time_to_live))
+    fail("conversion_horizon must be in [0, label_time_to_live]");
+  if (!(conversion_confidence > 0 && conversion_confidence < 1)) fail("conversion_confidence must be in (0, 1)");
   alerts.validate();
 }
 

@@ -223,6 +223,45 @@ struct QualityReport {
   std::uint64_t labels_applied_early = 0;   // applied before their interval was evaluated (staging full)
 };
 
+/// One arm of the conversions section: its impressions and responses over the kept
+/// impressions, and its response rate at the section's delay with an interval.
+struct ConversionArm {
+  std::string arm;                  // the value of MonitorOptions::conversion_arm ("other" for values beyond max_values)
+  std::uint64_t impressions = 0;    // requests with an id of the kept quality intervals
+  std::uint64_t conversions = 0;    // responses joined to them so far, at any delay
+  double naive_rate = FeatureReport::nan();  // conversions / impressions, whatever their age
+  std::uint64_t impressions_at_delay = 0;  // impressions at least `delay` old
+  std::uint64_t conversions_at_delay = 0;  // their responses within `delay`
+  double rate_at_delay = FeatureReport::nan();  // conversions_at_delay / impressions_at_delay
+  double low = FeatureReport::nan();   // Wilson score interval of rate_at_delay
+  double high = FeatureReport::nan();
+};
+
+/// Responses (Monitor::on_conversion) joined to their impressions, compared per arm at the
+/// delay by which `share` of the eventual responses has come (docs/guide.md, "Conversions").
+struct ConversionReport {
+  std::string arm_tag;  // MonitorOptions::conversion_arm; empty: conversions are not tracked
+  double share = FeatureReport::nan();      // MonitorOptions::conversion_share
+  double delay = FeatureReport::nan();      // d*, seconds; NaN until impressions are old enough and some converted
+  double horizon = FeatureReport::nan();    // delay at which responses count as eventual
+  double eventual_rate = FeatureReport::nan();  // every arm's rate at the horizon
+  double confidence = FeatureReport::nan();     // of the arms' intervals together
+  std::vector<ConversionArm> arms;          // in the order their values came
+  std::string best_arm;       // the arm whose interval lies above every other's; empty until one does
+  std::string naive_best_arm; // the arm of the highest naive_rate; empty without impressions
+  std::uint64_t impressions_without_arm = 0;  // requests with an id but no arm tag: in no arm
+  // What became of the conversions since the monitor started.
+  std::uint64_t received = 0;           // Monitor::on_conversion() calls
+  std::uint64_t joined = 0;             // joined to their impression
+  std::uint64_t unknown_ids = 0;        // naming no held request
+  std::uint64_t duplicates = 0;         // a second response to one impression
+  std::uint64_t too_late = 0;           // after the request's label_time_to_live
+  std::uint64_t before_impression = 0;  // dated before their impression: refused, the impression keeps waiting
+  std::uint64_t bad_times = 0;          // NaN or infinite time
+  std::uint64_t beyond_window = 0;      // joined to impressions older than the quality intervals kept
+  std::uint64_t applied_early = 0;      // applied before their interval was evaluated (staging full)
+};
+
 struct CohortReport {
   std::string tag;
   std::string value;
@@ -269,6 +308,7 @@ struct Report {
   TrafficReport traffic;
   LatencyReport latency;                     // every request; cohorts have their own
   QualityReport quality;                     // every request; cohorts have their own
+  ConversionReport conversions;              // every request: its arms are a tag's values
   std::vector<Alert> open_alerts;            // currently open, newest figures
   /// The latest alert transitions (raised, escalated, resolved), oldest first, each with its
   /// sequence number (Alert::sequence): at most MonitorOptions::alert_log of them, so any

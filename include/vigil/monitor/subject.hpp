@@ -24,6 +24,7 @@ enum class Family : std::uint8_t {
   traffic = 2,   // arrivals, completions, errors and timeouts
   latency = 3,   // latency distributions and the tag values of slow requests
   quality = 4,   // late labels joined to their requests, and estimates from the scores
+  conversions = 5,  // responses joined to their impressions, compared per arm at a delay
 };
 
 inline const char* to_string(Family family) {
@@ -33,6 +34,7 @@ inline const char* to_string(Family family) {
     case Family::traffic: return "traffic";
     case Family::latency: return "latency";
     case Family::quality: return "quality";
+    case Family::conversions: return "conversions";
   }
   return "unknown";
 }

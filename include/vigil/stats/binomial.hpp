@@ -102,4 +102,38 @@ inline TestResult binomial_test(std::uint64_t successes, std::uint64_t trials, d
   return TestResult{share, std::fmin(1.0, std::fmax(0.0, tail))};
 }
 
+/// A two-sided interval for a share.
+struct ShareInterval {
+  double low;
+  double high;
+};
+
+/// The Wilson score interval (Wilson, J. Am. Stat. Assoc. 22, 1927) of the success probability
+/// from `successes` of `trials`, at `confidence`: the probabilities p whose score test
+/// |share − p| / √(p(1 − p)/trials) stays below the normal quantile z of (1 + confidence)/2.
+/// Unlike the Wald interval share ± z√(share(1 − share)/trials), it stays within [0, 1] and
+/// does not collapse to a point at 0 or `trials` successes, which a low response rate gives
+/// often. As scipy.stats.binomtest(successes, trials).proportion_ci(confidence, "wilson").
+///
+/// Throws vigil::invalid_argument when trials is 0, successes exceeds trials, or confidence is
+/// not in (0, 1).
+inline ShareInterval wilson_interval(std::uint64_t successes, std::uint64_t trials, double confidence = 0.95) {
+  if (trials == 0) detail::throw_bad_argument("wilson_interval", "trials = 0: there is no share");
+  if (successes > trials)
+    detail::throw_bad_argument("wilson_interval", "successes = " + std::to_string(successes) + " exceeds trials = " +
+                                                      std::to_string(trials));
+  if (!(confidence > 0 && confidence < 1))
+    detail::throw_bad_argument("wilson_interval", "confidence = " + vigil::detail::to_text(confidence) + " is not in (0, 1)");
+  const double n = static_cast<double>(trials);
+  const double share = static_cast<double>(successes) / n;
+  const double z = normal_quantile(0.5 + confidence / 2);
+  const double z2 = z * z;
+  const double centre = (share + z2 / (2 * n)) / (1 + z2 / n);
+  const double half = z / (1 + z2 / n) * std::sqrt(share * (1 - share) / n + z2 / (4 * n * n));
+  // At 0 or `trials` successes one end is exactly the share; rounding must not move it past.
+  const double low = successes == 0 ? 0.0 : std::fmax(0.0, centre - half);
+  const double high = successes == trials ? 1.0 : std::fmin(1.0, centre + half);
+  return ShareInterval{low, high};
+}
+
 }  // namespace vigil::stats

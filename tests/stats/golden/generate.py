@@ -496,6 +496,18 @@ def binomial():
     write("binomial.txt", "alternative successes trials p statistic p_value  (scipy.stats.binomtest)", lines)
 
 
+def wilson():
+    lines = []
+    cases = [(0, 1), (1, 1), (0, 10), (10, 10), (3, 10), (1, 12), (50, 100), (49, 100), (7, 20), (200, 1000),
+             (1, 5000), (40, 5000), (4990, 5000), (170, 10**5), (500, 10**6), (3, 24), (17, 24)]
+    for k, n in cases:
+        for confidence in [0.95, 0.99, 0.999, 0.5]:
+            ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+            lines.append(f"{k} {n} {confidence!r} {float(ci.low)!r} {float(ci.high)!r}")
+    write("wilson.txt", "successes trials confidence low high  "
+          "(scipy.stats.binomtest(k, n).proportion_ci(confidence, 'wilson'))", lines)
+
+
 def scored(scores_spec, labels_spec, sep):
     """A scored sample (module docstring): its fields and the scores and 0/1 labels."""
     spec_s, s = scores_spec
@@ -782,5 +794,6 @@ if __name__ == "__main__":
     poisson()
     multiple_testing()
     binomial()
+    wilson()
     classification()
     calibration()

@@ -106,7 +106,10 @@ class Evaluator {
   /// their staging is full (Monitor::on_label).
   void take_overflow() {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (LabelIntake* labels = intake_.labels()) std::get<QualityFamily>(families_).take_overflow(*labels);
+    if (LabelIntake* labels = intake_.labels()) {
+      std::get<QualityFamily>(families_).take_overflow(*labels);
+      std::get<ConversionFamily>(families_).take_overflow(*labels);
+    }
   }
   /// Bytes of the evaluation's state: the family objects (the rate predictor), the alert
   /// states and log.

@@ -122,6 +122,7 @@ class Intake final : public IntakeAccess {
   double lateness_;
   TagDictionary tags_;
   std::vector<TagDictionary::CohortTag> cohorts_;  // the dictionary's, read by every request
+  bool arms_ = false;  // conversions are tracked: a request with an id needs its arm's tag id
   std::unique_ptr<LabelIntake> labels_;            // requests with an id wait here for their label
   std::unique_ptr<Shard[]> shards_;
   std::size_t shard_mask_ = 0;
@@ -163,9 +164,10 @@ inline Intake::Intake(const Schema& schema, const MonitorPlan& plan, const Monit
   slow_threshold_.store(options.slow_threshold);
   std::size_t shards = options.shards;
   if (shards == 0) shards = std::max<std::size_t>(1, std::thread::hardware_concurrency());
-  if (schema.output_count() > 0) {
+  if (schema.output_count() > 0 || !options.conversion_arm.empty()) {
     const bool labelled = plan.of<QualityFamily>().baseline.labelled > 0;
     labels_ = std::make_unique<LabelIntake>(schema, options, cohorts_, shards, labelled);
+    arms_ = labels_->arm_tag() != no_tag;
   }
   init_shards(plan, schema, shards);
   init_retention(plan, options);
@@ -187,7 +189,7 @@ inline void Intake::init_shards(const MonitorPlan& plan, const Schema& schema, s
     for (std::uint32_t t = 0; t < schema.tag_count(); ++t)
       shard.tag_other.push_back(static_cast<std::uint32_t>(tags_.max_values(t)));
     shard.tag_ids.assign(schema.tag_count(), no_tag);
-    shard.label_slots.assign(cohorts_.size(), no_tag);
+    shard.label_slots.assign(labels_ ? labels_->extras() : 0, no_tag);
   }
 }
 
@@ -282,11 +284,11 @@ void Intake::record(std::int64_t k, Current&& current, HandedOver&& handed_over)
 
 // Files a request into the summary of every slot it belongs to: `at(slot)` gives the
 // summary (the shard's open interval, or a retained one), or nullptr. Tag ids serve latency
-// attribution and cohorts only.
+// attribution, cohorts and the arms of conversions (requests with an id) only.
 template <class SummaryAt>
 void Intake::apply(Shard& shard, const Observation& o, SummaryAt&& at) {
   const double slow = slow_threshold_.load(std::memory_order_relaxed);
-  if (!shard.tag_ids.empty() && (o.has_latency() || !cohorts_.empty())) resolve_tags(shard, o);
+  if (!shard.tag_ids.empty() && (o.has_latency() || !cohorts_.empty() || (arms_ && o.has_id()))) resolve_tags(shard, o);
   at(0)->apply(shard.plan, o, shard.tag_ids.data(), slow);
   for (const TagDictionary::CohortTag& c : cohorts_) {
     const std::uint32_t id = shard.tag_ids[c.tag];

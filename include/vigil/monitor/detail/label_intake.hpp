@@ -11,8 +11,10 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +41,22 @@ inline Output quality_output(const Schema& schema, const MonitorOptions& options
   return *found;
 }
 
+/// The tag of MonitorOptions::conversion_arm, or none when conversions are not tracked.
+/// Throws vigil::invalid_argument for a name that is no tag, or a tag of more values than
+/// Schema::max_cohort_values (each value is an arm, counted in every interval summary).
+inline std::optional<Tag> conversion_arm(const Schema& schema, const MonitorOptions& options) {
+  if (options.conversion_arm.empty()) return std::nullopt;
+  const auto found = schema.find_tag(options.conversion_arm);
+  if (!found)
+    throw_invalid_argument("MonitorOptions: conversion_arm '" + options.conversion_arm + "' is no tag of the schema");
+  const std::size_t values = schema.options(*found).max_values;
+  if (values > Schema::max_cohort_values)
+    throw_invalid_argument("MonitorOptions: conversion_arm '" + options.conversion_arm + "' has max_values " +
+                           std::to_string(values) + ", above Schema::max_cohort_values " +
+                           std::to_string(Schema::max_cohort_values));
+  return found;
+}
+
 /// The output labels judge, as the request path and the join read it.
 struct LabelTarget {
   std::uint32_t output = 0;  // index in the schema
@@ -59,6 +77,26 @@ struct JoinedLabel {
   LabelValue value;
 };
 
+/// A response joined to its impression, waiting for the evaluation of the interval it
+/// arrived in.
+struct JoinedConversion {
+  double time;          // when the response came
+  double request_time;  // when its impression was made
+  std::uint32_t arm;    // the impression's arm tag id, or no_tag
+};
+
+/// What became of the responses given to Monitor::on_conversion, since the monitor started.
+struct ConversionCounts {
+  std::uint64_t received = 0;           // on_conversion() calls
+  std::uint64_t joined = 0;             // joined to the impression they name
+  std::uint64_t unknown_ids = 0;        // no request with that id is held
+  std::uint64_t duplicates = 0;         // the impression already had its response
+  std::uint64_t too_late = 0;           // the impression is older than the time-to-live
+  std::uint64_t bad_times = 0;          // NaN or infinite time
+  std::uint64_t before_impression = 0;  // dated before their impression: refused
+  std::uint64_t applied_early = 0;      // applied before their interval was evaluated
+};
+
 /// What became of the labels given to Monitor::on_label, counted since the monitor started.
 struct LabelCounts {
   std::uint64_t received = 0;        // on_label() calls
@@ -72,48 +110,68 @@ struct LabelCounts {
   std::uint64_t applied_early = 0;   // applied before their interval was evaluated, the staging being full
 };
 
-/// The label path of a Monitor (docs/guide.md, "Is it right?").
+/// The label path of a Monitor (docs/guide.md, "Is it right?"), and the response path of its
+/// conversions (one store serves both: a request can have a label and a response).
 ///
 /// **Memory**: the store (MonitorOptions::label_capacity requests, LabelStore's
-/// bytes_per_request with one extra per cohort tag), allocated with the monitor when its
-/// profile has labels, else at the first request with an id, and at most label_capacity labels staged for evaluation (sizeof(JoinedLabel) plus 4
-/// bytes per cohort tag each).
+/// bytes_per_request with one extra per cohort tag and one for the arm when conversions are
+/// tracked), allocated with the monitor when its profile has labels or it tracks
+/// conversions, else at the first request with an id; at most label_capacity labels staged
+/// for evaluation (sizeof(JoinedLabel) plus 4 bytes per cohort tag each) and at most
+/// label_capacity responses (sizeof(JoinedConversion) each).
 ///
 /// **Threads**: file() runs under a shard's lock and takes one of the store's partition
 /// locks; label() takes a partition lock, then the staging lock; drain() the staging lock.
 /// No path takes a shard lock after these.
 class LabelIntake {
  public:
-  /// `eager`: allocate the store now (a monitor whose profile has labels will see ids), not
-  /// at the first request with an id, under a shard's lock.
+  /// `eager`: allocate the store now (a monitor whose profile has labels, or that tracks
+  /// conversions, will see ids), not at the first request with an id, under a shard's lock.
   LabelIntake(const Schema& schema, const MonitorOptions& options, std::vector<TagDictionary::CohortTag> cohorts,
               std::size_t shards, bool eager);
 
   const LabelTarget& target() const { return target_; }
   std::size_t cohort_count() const { return cohorts_.size(); }
+  /// Values file() writes into its scratch: the cohort slots, then the arm's tag id.
+  std::size_t extras() const { return store_options_.extras; }
+  /// The arm tag (MonitorOptions::conversion_arm), or no_tag when conversions are not tracked.
+  std::uint32_t arm_tag() const { return arm_tag_; }
 
   /// Files a request with an id (of fine interval `interval`, at event time `t`) to wait for
   /// its label. `tag_ids` are the request's resolved tag ids, for its cohort slots;
-  /// `scratch` has room for cohort_count() values (the shard's, so that nothing allocates).
+  /// `scratch` has room for extras() values (the shard's, so that nothing allocates).
   void file(const Observation& o, std::int64_t interval, double t, const std::uint32_t* tag_ids,
             std::uint32_t* scratch);
 
   /// Joins a label given as a number or as text. Returns whether it was staged for evaluation.
   bool label(std::string_view id, double label, double t);
   bool label(std::string_view id, std::string_view label, double t);
+  /// Joins a response (a conversion) to the impression it names. Returns whether it was
+  /// staged for evaluation.
+  bool conversion(std::string_view id, double t);
 
   /// Calls fn(label, slots) for every staged label that arrived before `before`, in the order
   /// they arrived, and forgets them: `slots` are its request's cohort slots (cohort_count()
   /// values, no_tag for none).
   template <class Fn>
   std::size_t drain(double before, Fn&& fn);
-  /// Whether the staging is full: the caller evaluates the closed intervals (which drains
-  /// it), and take_overflow() then applies what is left.
-  bool staging_full() const { return staged_count_.load(std::memory_order_relaxed) >= staging_capacity_; }
+  /// Calls fn(conversion) for every staged response that arrived before `before`, in the
+  /// order they arrived, and forgets them.
+  template <class Fn>
+  std::size_t drain_conversions(double before, Fn&& fn);
+  /// Whether a staging is full: the caller evaluates the closed intervals (which drains
+  /// it), and take_overflow() and take_conversion_overflow() then apply what is left.
+  bool staging_full() const {
+    return staged_count_.load(std::memory_order_relaxed) >= staging_capacity_ ||
+           conversions_staged_.load(std::memory_order_relaxed) >= staging_capacity_;
+  }
   template <class Fn>
   void take_overflow(Fn&& fn);
+  template <class Fn>
+  void take_conversion_overflow(Fn&& fn);
 
   LabelCounts counts() const;
+  ConversionCounts conversion_counts() const;
   /// Requests held that wait for their label, pushed out by capacity unlabelled, and aged
   /// out unlabelled (ids never labelled).
   std::uint64_t pending() const { return store() ? store()->pending() : 0; }
@@ -133,9 +191,13 @@ class LabelIntake {
   LabelStore* store() const { return store_.load(std::memory_order_acquire); }
   LabelStore& make_store();
   void count(std::atomic<std::uint64_t>& counter) { counter.fetch_add(1, std::memory_order_relaxed); }
+  // The request's id was cut to Observation::max_id_bytes before it was filed: so is the
+  // label's or response's.
+  static std::string_view cut(std::string_view id) { return id.substr(0, std::min(id.size(), Observation::max_id_bytes)); }
 
   LabelTarget target_;
   std::vector<TagDictionary::CohortTag> cohorts_;
+  std::uint32_t arm_tag_ = no_tag;
   LabelStoreOptions store_options_;
   std::size_t staging_capacity_;
 
@@ -147,9 +209,14 @@ class LabelIntake {
   std::vector<JoinedLabel> staged_;          // in arrival order
   std::vector<std::uint32_t> staged_slots_;  // cohort_count() per staged label
   std::atomic<std::size_t> staged_count_{0};
+  std::vector<JoinedConversion> staged_conversions_;  // in arrival order, under staged_mutex_
+  std::atomic<std::size_t> conversions_staged_{0};
 
   std::atomic<std::uint64_t> received_{0}, joined_{0}, unknown_{0}, duplicates_{0}, too_late_{0}, bad_labels_{0},
       bad_times_{0}, before_request_{0}, applied_early_{0};
+  std::atomic<std::uint64_t> conversions_received_{0}, conversions_joined_{0}, conversions_unknown_{0},
+      conversions_duplicate_{0}, conversions_too_late_{0}, conversions_bad_times_{0}, conversions_early_{0},
+      conversions_applied_early_{0};
 };
 
 inline LabelTarget::LabelTarget(const Schema& schema, const MonitorOptions& options) {
@@ -172,8 +239,9 @@ inline LabelIntake::LabelIntake(const Schema& schema, const MonitorOptions& opti
   std::size_t partitions = 1;
   while (partitions < shards && partitions * 2 <= options.label_capacity) partitions *= 2;
   store_options_.partitions = partitions;
-  store_options_.extras = cohorts_.size();
-  if (eager) make_store();
+  if (const auto arm = conversion_arm(schema, options)) arm_tag_ = arm->index;
+  store_options_.extras = cohorts_.size() + (arm_tag_ != no_tag ? 1 : 0);
+  if (eager || arm_tag_ != no_tag) make_store();
 }
 
 inline LabelStore& LabelIntake::make_store() {
@@ -200,6 +268,7 @@ inline void LabelIntake::file(const Observation& o, std::int64_t interval, doubl
     const std::uint32_t id = tag_ids[cohorts_[c].tag];
     slots[c] = id == no_tag ? no_tag : static_cast<std::uint32_t>(cohorts_[c].first_slot + id);
   }
+  if (arm_tag_ != no_tag) slots[cohorts_.size()] = tag_ids[arm_tag_];
   s->insert(request_key(std::string_view(o.id())), r, slots);
 }
 
@@ -220,10 +289,8 @@ bool LabelIntake::join(std::string_view id, double t, Read&& read) {
   LabelStore* s = store();
   if (s == nullptr) return count(unknown_), false;
   thread_local std::vector<std::uint32_t> slots;
-  slots.resize(cohorts_.size());
-  // The request's id was cut to Observation::max_id_bytes before it was filed: so is the label's.
-  const std::string_view key = id.substr(0, std::min(id.size(), Observation::max_id_bytes));
-  switch (s->join(request_key(key), t, joined.request, slots.data())) {
+  slots.resize(extras());
+  switch (s->join(request_key(cut(id)), t, joined.request, slots.data())) {
     case LabelStore::Join::unknown: return count(unknown_), false;
     case LabelStore::Join::duplicate: return count(duplicates_), false;
     case LabelStore::Join::expired: return count(too_late_), false;
@@ -233,9 +300,53 @@ bool LabelIntake::join(std::string_view id, double t, Read&& read) {
   count(joined_);
   std::lock_guard<std::mutex> lock(staged_mutex_);
   staged_.push_back(joined);
-  staged_slots_.insert(staged_slots_.end(), slots.begin(), slots.end());
+  staged_slots_.insert(staged_slots_.end(), slots.begin(), slots.begin() + static_cast<std::ptrdiff_t>(cohorts_.size()));
   staged_count_.store(staged_.size(), std::memory_order_relaxed);
   return true;
+}
+
+inline bool LabelIntake::conversion(std::string_view id, double t) {
+  count(conversions_received_);
+  if (!std::isfinite(t)) return count(conversions_bad_times_), false;
+  LabelStore* s = store();
+  if (s == nullptr) return count(conversions_unknown_), false;
+  thread_local std::vector<std::uint32_t> extras_of;
+  extras_of.resize(extras());
+  PendingRequest request;
+  switch (s->join_conversion(request_key(cut(id)), t, request, extras_of.data())) {
+    case LabelStore::Join::unknown: return count(conversions_unknown_), false;
+    case LabelStore::Join::duplicate: return count(conversions_duplicate_), false;
+    case LabelStore::Join::expired: return count(conversions_too_late_), false;
+    case LabelStore::Join::early: return count(conversions_early_), false;
+    case LabelStore::Join::joined: break;
+  }
+  count(conversions_joined_);
+  const std::uint32_t arm = arm_tag_ == no_tag ? no_tag : extras_of[cohorts_.size()];
+  std::lock_guard<std::mutex> lock(staged_mutex_);
+  staged_conversions_.push_back(JoinedConversion{t, request.time, arm});
+  conversions_staged_.store(staged_conversions_.size(), std::memory_order_relaxed);
+  return true;
+}
+
+template <class Fn>
+std::size_t LabelIntake::drain_conversions(double before, Fn&& fn) {
+  std::lock_guard<std::mutex> lock(staged_mutex_);
+  std::size_t kept = 0;
+  for (const JoinedConversion& c : staged_conversions_) {
+    if (c.time < before) fn(c);
+    else staged_conversions_[kept++] = c;
+  }
+  const std::size_t drained = staged_conversions_.size() - kept;
+  staged_conversions_.resize(kept);
+  conversions_staged_.store(kept, std::memory_order_relaxed);
+  return drained;
+}
+
+template <class Fn>
+void LabelIntake::take_conversion_overflow(Fn&& fn) {
+  if (conversions_staged_.load(std::memory_order_relaxed) < staging_capacity_) return;
+  const std::size_t taken = drain_conversions(std::numeric_limits<double>::infinity(), std::forward<Fn>(fn));
+  conversions_applied_early_.fetch_add(taken, std::memory_order_relaxed);
 }
 
 template <class Fn>
@@ -266,7 +377,7 @@ std::size_t LabelIntake::drain(double before, Fn&& fn) {
 
 template <class Fn>
 void LabelIntake::take_overflow(Fn&& fn) {
-  if (!staging_full()) return;
+  if (staged_count_.load(std::memory_order_relaxed) < staging_capacity_) return;
   const std::size_t taken = drain(std::numeric_limits<double>::infinity(), std::forward<Fn>(fn));
   applied_early_.fetch_add(taken, std::memory_order_relaxed);
 }
@@ -285,10 +396,25 @@ inline LabelCounts LabelIntake::counts() const {
   return c;
 }
 
+inline ConversionCounts LabelIntake::conversion_counts() const {
+  const auto read = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  ConversionCounts c;
+  c.received = read(conversions_received_);
+  c.joined = read(conversions_joined_);
+  c.unknown_ids = read(conversions_unknown_);
+  c.duplicates = read(conversions_duplicate_);
+  c.too_late = read(conversions_too_late_);
+  c.bad_times = read(conversions_bad_times_);
+  c.before_impression = read(conversions_early_);
+  c.applied_early = read(conversions_applied_early_);
+  return c;
+}
+
 inline std::size_t LabelIntake::memory_bytes() const {
   std::lock_guard<std::mutex> lock(staged_mutex_);
   std::size_t bytes = target_.class_ids.memory_bytes() + cohorts_.capacity() * sizeof(TagDictionary::CohortTag) +
-                      staged_.capacity() * sizeof(JoinedLabel) + staged_slots_.capacity() * sizeof(std::uint32_t);
+                      staged_.capacity() * sizeof(JoinedLabel) + staged_slots_.capacity() * sizeof(std::uint32_t) +
+                      staged_conversions_.capacity() * sizeof(JoinedConversion);
   if (const LabelStore* s = store()) bytes += s->memory_bytes();
   return bytes;
 }

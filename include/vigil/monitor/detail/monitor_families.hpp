@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "vigil/monitor/conversions.hpp"
 #include "vigil/monitor/detail/interval_summary.hpp"
 #include "vigil/monitor/features.hpp"
 #include "vigil/monitor/latency.hpp"
@@ -29,7 +30,8 @@ struct FamilyList {
   }
 };
 
-using MonitorFamilies = FamilyList<TrafficFamily, LatencyFamily, FeatureFamily, OutputFamily, QualityFamily>;
+using MonitorFamilies =
+    FamilyList<TrafficFamily, LatencyFamily, FeatureFamily, OutputFamily, QualityFamily, ConversionFamily>;
 using MonitorPlan = MonitorFamilies::Plan;
 using IntervalSummary = MonitorFamilies::Summary;
 

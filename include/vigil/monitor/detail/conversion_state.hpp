@@ -1,0 +1,259 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The conversions family's plan (the arm tag, the delay buckets, the options), its state of
+// one interval (impressions per arm) and the ledger of impressions and responses per arm and
+// quality interval that the evaluation keeps.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "vigil/config.hpp"
+#include "vigil/io/binary.hpp"
+#include "vigil/monitor/detail/label_intake.hpp"
+#include "vigil/monitor/detail/request.hpp"
+#include "vigil/monitor/options.hpp"
+#include "vigil/monitor/profile.hpp"
+#include "vigil/monitor/schema.hpp"
+
+namespace vigil {
+namespace detail {
+
+/// Buckets of the delay from an impression to its response: [0, 1 s), then ten per decade,
+/// [10^((j − 1)/10), 10^(j/10)) seconds, up to the first edge at or above the longest delay
+/// a response can have (the labels' time-to-live), and one open bucket above it. A delay is
+/// known to within a factor of 10^0.1 ≈ 1.26, finer than the spread of response delays.
+class DelayBuckets {
+ public:
+  DelayBuckets() : DelayBuckets(1) {}
+  explicit DelayBuckets(double longest) {
+    const double top = longest > 1 ? std::ceil(10 * std::log10(longest)) : 0;
+    for (double j = 0; j <= top; ++j) upper_.push_back(std::pow(10.0, j / 10));
+    upper_.push_back(std::numeric_limits<double>::infinity());
+  }
+  std::size_t size() const { return upper_.size(); }
+  /// Delays in bucket j are below upper(j) and at least upper(j − 1) (0 for j = 0).
+  double upper(std::size_t j) const { return upper_[j]; }
+  /// The bucket of a delay ≥ 0 (by the stored edges, whatever the rounding of the logarithm).
+  std::size_t of(double delay) const {
+    if (!(delay >= 1)) return 0;
+    const double guess = std::floor(10 * std::log10(delay)) + 1;
+    std::size_t j = static_cast<std::size_t>(std::min(guess, static_cast<double>(upper_.size() - 1)));
+    while (j + 1 < upper_.size() && delay >= upper_[j]) ++j;
+    while (j > 0 && delay < upper_[j - 1]) --j;
+    return j;
+  }
+  std::size_t memory_bytes() const { return upper_.capacity() * sizeof(double); }
+
+ private:
+  std::vector<double> upper_;
+};
+
+/// What the conversions family derives once from the Schema and the options.
+struct ConversionPlan {
+  bool active = false;       // MonitorOptions::conversion_arm names a tag
+  std::uint32_t arm_tag = 0;
+  std::string arm_name;
+  std::size_t arms = 0;      // the tag's max_values + 1 ("other"): arm ids 0 … arms − 1
+  double share = 0.6;
+  double horizon = 0;
+  double confidence = 0.95;
+  double resolution = 3600;  // impressions are grouped by quality interval
+  double time_to_live = 86400;
+  std::size_t length = 0;    // quality intervals the ledger keeps: those of one time-to-live and the newest
+  DelayBuckets delays;
+
+  ConversionPlan request_path() const {
+    ConversionPlan p;
+    p.active = active;
+    p.arm_tag = arm_tag;
+    p.arms = arms;
+    return p;
+  }
+  std::size_t memory_bytes() const { return sizeof(*this) + heap_bytes(arm_name) + delays.memory_bytes(); }
+
+ private:
+  static std::size_t heap_bytes(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
+};
+
+inline ConversionPlan make_conversion_plan(const Schema& schema, const Profile&, const MonitorOptions& options) {
+  ConversionPlan p;
+  const auto arm = conversion_arm(schema, options);
+  if (!arm) return p;
+  p.active = true;
+  p.arm_tag = arm->index;
+  p.arm_name = schema.name(*arm);
+  p.arms = schema.options(*arm).max_values + 1;
+  p.share = options.conversion_share;
+  p.horizon = options.conversion_horizon;
+  p.confidence = options.conversion_confidence;
+  p.resolution = options.quality_resolution();
+  p.time_to_live = options.label_time_to_live;
+  p.length = static_cast<std::size_t>(std::ceil(options.label_time_to_live / p.resolution)) + 1;
+  p.delays = DelayBuckets(options.label_time_to_live);
+  return p;
+}
+
+/// The conversions family's state of one interval: per arm id the requests with an id
+/// (impressions, which a response can name), and last those without the arm tag.
+/// Memory: 8 bytes per arm id and one, when conversions are tracked; none otherwise.
+struct ConversionState {
+  static constexpr std::uint8_t format_version = 1;
+
+  ConversionState() = default;
+  explicit ConversionState(const ConversionPlan& p) : impressions(p.active ? p.arms + 1 : 0, 0) {}
+
+  std::vector<std::uint64_t> impressions;
+
+  VIGIL_INLINE void apply(const ConversionPlan& p, const Request& request) {
+    if (impressions.empty() || !request.observation.has_id()) return;
+    const std::uint32_t arm = request.tag_ids[p.arm_tag];
+    ++impressions[arm < p.arms ? arm : p.arms];
+  }
+  void merge(const ConversionState& other) {
+    for (std::size_t a = 0; a < impressions.size() && a < other.impressions.size(); ++a)
+      impressions[a] += other.impressions[a];
+  }
+  void clear() { std::fill(impressions.begin(), impressions.end(), 0); }
+  void compact() {}
+  friend bool operator==(const ConversionState& a, const ConversionState& b) { return a.impressions == b.impressions; }
+  std::size_t memory_bytes() const { return impressions.capacity() * sizeof(std::uint64_t); }
+  /// Whether no impression was filed: the interval summary then leaves the state out.
+  bool empty() const {
+    return std::all_of(impressions.begin(), impressions.end(), [](std::uint64_t n) { return n == 0; });
+  }
+  void serialize(io::Writer& w) const {
+    w.varint(impressions.size());
+    for (std::uint64_t n : impressions) w.varint(n);
+  }
+  /// Reads serialize()'s output into a state shaped by `p`; throws vigil::format_error for
+  /// another number of arms.
+  static ConversionState deserialize(io::Reader& r, const ConversionPlan& p) {
+    ConversionState s(p);
+    const std::uint64_t arms = r.varint();
+    if (arms != s.impressions.size())
+      r.fail("conversion state: " + std::to_string(arms) + " arms where the plan has " +
+             std::to_string(s.impressions.size()));
+    for (std::uint64_t& n : s.impressions) n = r.varint();
+    return s;
+  }
+  /// Refuses more impressions than the interval's requests.
+  void check(const ConversionPlan&, std::uint64_t requests, const io::Reader& r) const {
+    std::uint64_t total = 0;
+    for (std::uint64_t n : impressions) {
+      if (n > requests - total) r.fail("conversion state: more impressions than the interval's " +
+                                       std::to_string(requests) + " requests");
+      total += n;
+    }
+  }
+};
+
+/// Impressions and responses per arm and quality interval of the impression, for the
+/// quality intervals of one time-to-live: a ring of ConversionPlan::length rows, each with
+/// the impressions per arm (and those without an arm) and, per arm that has had a response,
+/// the responses per delay bucket.
+/// Memory: length × 8 × (arms + 1) bytes, and length × 8 × delay buckets per arm that has
+/// had a response.
+class ConversionLedger {
+ public:
+  explicit ConversionLedger(const ConversionPlan& p) : plan_(&p) {}
+
+  /// Adds the impressions of a fine interval starting at `start`; false when its quality
+  /// interval is older than the ring keeps.
+  bool add_impressions(double start, const ConversionState& s);
+  /// Adds a response; false when its impression's quality interval is older than the ring keeps.
+  bool add_conversion(const JoinedConversion& c);
+
+  /// Calls fn(start, impressions, delays) for each kept row: `impressions` has arms + 1
+  /// values, `delays(arm)` the arm's responses per delay bucket or null when it has none.
+  template <class Fn>
+  void each(Fn&& fn) const;
+  std::size_t memory_bytes() const;
+
+ private:
+  static constexpr std::int64_t none = std::numeric_limits<std::int64_t>::min();
+  std::uint64_t* row(double time);  // the row of the quality interval of `time`, made current; null if too old
+  std::size_t place(std::int64_t q) const {
+    const auto n = static_cast<std::int64_t>(plan_->length);
+    return static_cast<std::size_t>(((q % n) + n) % n);
+  }
+
+  const ConversionPlan* plan_;
+  std::int64_t newest_ = none;
+  std::vector<std::int64_t> index_;         // the quality interval of each row
+  std::vector<std::uint64_t> impressions_;  // length × (arms + 1)
+  std::vector<std::vector<std::uint64_t>> delays_;  // per arm: length × buckets, made at its first response
+};
+
+inline std::uint64_t* ConversionLedger::row(double time) {
+  const double position = std::floor(time / plan_->resolution);
+  if (!(std::fabs(position) < 0x1p62)) return nullptr;
+  const auto q = static_cast<std::int64_t>(position);
+  const auto length = static_cast<std::int64_t>(plan_->length);
+  if (newest_ != none && q <= newest_ - length) return nullptr;
+  if (index_.empty()) {
+    index_.assign(plan_->length, none);
+    impressions_.assign(plan_->length * (plan_->arms + 1), 0);
+    delays_.resize(plan_->arms);
+  }
+  newest_ = newest_ == none ? q : std::max(newest_, q);
+  const std::size_t at = place(q);
+  if (index_[at] != q) {
+    index_[at] = q;
+    const std::size_t width = plan_->arms + 1;
+    std::fill_n(impressions_.begin() + static_cast<std::ptrdiff_t>(at * width), width, 0);
+    const std::size_t buckets = plan_->delays.size();
+    for (std::vector<std::uint64_t>& d : delays_)
+      if (!d.empty()) std::fill_n(d.begin() + static_cast<std::ptrdiff_t>(at * buckets), buckets, 0);
+  }
+  return impressions_.data() + at * (plan_->arms + 1);
+}
+
+inline bool ConversionLedger::add_impressions(double start, const ConversionState& s) {
+  if (s.empty()) return true;
+  std::uint64_t* r = row(start);
+  if (r == nullptr) return false;
+  for (std::size_t a = 0; a <= plan_->arms && a < s.impressions.size(); ++a) r[a] += s.impressions[a];
+  return true;
+}
+
+inline bool ConversionLedger::add_conversion(const JoinedConversion& c) {
+  if (row(c.request_time) == nullptr) return false;
+  if (c.arm >= plan_->arms) return true;  // an impression without an arm: joined, in no arm
+  std::vector<std::uint64_t>& d = delays_[c.arm];
+  const std::size_t buckets = plan_->delays.size();
+  if (d.empty()) d.assign(plan_->length * buckets, 0);
+  const std::size_t at = place(static_cast<std::int64_t>(std::floor(c.request_time / plan_->resolution)));
+  ++d[at * buckets + plan_->delays.of(c.time - c.request_time)];
+  return true;
+}
+
+template <class Fn>
+void ConversionLedger::each(Fn&& fn) const {
+  const std::size_t width = plan_->arms + 1;
+  const std::size_t buckets = plan_->delays.size();
+  for (std::size_t at = 0; at < index_.size(); ++at) {
+    if (index_[at] == none) continue;
+    const auto delays = [&](std::size_t arm) -> const std::uint64_t* {
+      return delays_[arm].empty() ? nullptr : delays_[arm].data() + at * buckets;
+    };
+    fn(static_cast<double>(index_[at]) * plan_->resolution, impressions_.data() + at * width, delays);
+  }
+}
+
+inline std::size_t ConversionLedger::memory_bytes() const {
+  std::size_t bytes = index_.capacity() * sizeof(std::int64_t) + impressions_.capacity() * sizeof(std::uint64_t) +
+                      delays_.capacity() * sizeof(std::vector<std::uint64_t>);
+  for (const std::vector<std::uint64_t>& d : delays_) bytes += d.capacity() * sizeof(std::uint64_t);
+  return bytes;
+}
+
+}  // namespace detail
+}  // namespace vigil
