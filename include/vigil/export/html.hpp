@@ -789,6 +789,21 @@ inline void html_quality_intervals(HtmlPage& p, const std::vector<QualityInterva
 }
 
 /// The label counters that are not zero, one line each with what it means.
+/// The counts that are not zero, as a list of {count, name, meaning}; `none` when all are.
+template <std::size_t N>
+void html_nonzero_counts(HtmlPage& p, const std::tuple<const char*, std::uint64_t, const char*> (&rows)[N],
+                         std::string_view none) {
+  bool any = false;
+  for (const auto& [name, value, meaning] : rows) {
+    if (value == 0) continue;
+    if (!any) p.raw("<ul>\n");
+    any = true;
+    p.format("<li><b>{}</b> {}: {}</li>\n", value, name, meaning);
+  }
+  if (any) p.raw("</ul>\n");
+  else html_note(p, none);
+}
+
 inline void html_label_counts(HtmlPage& p, const QualityReport& q) {
   p.format("<p>{} label{} received, {} joined to their request; {} request{} with an id waiting for a label.</p>\n",
            q.labels, q.labels == 1 ? "" : "s", q.joined, q.pending, q.pending == 1 ? "" : "s");
@@ -805,15 +820,7 @@ inline void html_label_counts(HtmlPage& p, const QualityReport& q) {
       {"beyond window", q.labels_beyond_window, "labels for requests older than the quality intervals kept"},
       {"applied early", q.labels_applied_early, "labels credited before their interval was evaluated (store full)"},
   };
-  bool any = false;
-  for (const auto& [name, value, meaning] : rows) {
-    if (value == 0) continue;
-    if (!any) p.raw("<ul>\n");
-    any = true;
-    p.format("<li><b>{}</b> {}: {}</li>\n", value, name, meaning);
-  }
-  if (any) p.raw("</ul>\n");
-  else html_note(p, "No label was refused, repeated or lost, and no request went unlabelled.");
+  html_nonzero_counts(p, rows, "No label was refused, repeated or lost, and no request went unlabelled.");
 }
 
 /// The quality figures with data, one line each: name, recent / baseline, a badge when not ok.
@@ -899,6 +906,63 @@ inline void html_quality(HtmlPage& p, const Report& r) {
                "recent is worse than baseline (for bias, that it differs). Estimates come from the scores alone through the calibration map "
                "fitted on the holdout: they miss a change in how labels follow the inputs (concept drift), which "
                "only the realised figures show.");
+  html_section_end(p);
+}
+
+/// One row per arm: impressions, responses, the naive rate and the rate at the delay with
+/// its interval.
+inline void html_conversion_arms(HtmlPage& p, const ConversionReport& c) {
+  p.raw("<table><thead><tr><th class=\"l\">Arm</th><th>Impressions</th><th>Responses</th><th>Naive rate</th>"
+        "<th>Old enough</th><th>Responded in time</th><th>Rate at delay</th><th>Interval</th></tr></thead><tbody>\n");
+  for (const ConversionArm& a : c.arms) {
+    p.raw("<tr><td class=\"l\">").text(a.arm);
+    if (a.arm == c.best_arm) p.raw(" <b>best</b>");
+    p.format("</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} &ndash; {}</td></tr>\n",
+             a.impressions, a.conversions, html_percent(a.naive_rate), a.impressions_at_delay, a.conversions_at_delay,
+             html_percent(a.rate_at_delay), html_percent(a.low), html_percent(a.high));
+  }
+  html_table_end(p);
+}
+
+/// What became of the responses.
+inline void html_conversion_counts(HtmlPage& p, const ConversionReport& c) {
+  p.format("<p>{} response{} received, {} joined to their impression.</p>\n", c.received, c.received == 1 ? "" : "s",
+           c.joined);
+  const std::tuple<const char*, std::uint64_t, const char*> rows[] = {
+      {"unknown ids", c.unknown_ids, "responses naming no impression held (never seen, or pushed out): dropped"},
+      {"duplicates", c.duplicates, "a second response to one impression: dropped, the first kept"},
+      {"too late", c.too_late, "responses after their impression's time-to-live: dropped"},
+      {"before impression", c.before_impression, "responses dated before their impression: refused"},
+      {"bad times", c.bad_times, "responses with a NaN or infinite time: dropped"},
+      {"beyond window", c.beyond_window, "responses to impressions older than the intervals kept"},
+      {"applied early", c.applied_early, "responses credited before their interval was evaluated (store full)"},
+      {"without arm", c.impressions_without_arm, "impressions without the arm tag: in no arm"},
+  };
+  html_nonzero_counts(p, rows, "No response was refused, repeated or lost.");
+}
+
+/// Conversions per arm, compared at the delay by which most responses have come.
+inline void html_conversions(HtmlPage& p, const ConversionReport& c) {
+  std::string heading = "Conversions by ";
+  append_html_escaped(heading, c.arm_tag);
+  html_section_start(p, "conversions", heading);
+  if (std::isnan(c.delay)) {
+    html_note(p, "No delay yet: it needs impressions old enough, and responses to them.");
+  } else {
+    p.format("<p>Arms compared at <b>{}</b> after the impression, by which {} of the eventual responses came "
+             "(eventual: {} at {}). ",
+             html_duration(c.delay), html_percent(c.share), html_percent(c.eventual_rate), html_duration(c.horizon));
+    if (c.best_arm.empty()) p.raw("No arm is separated from the others yet.");
+    else p.raw("Best arm: <b>").text(c.best_arm).raw("</b>.");
+    if (!c.naive_best_arm.empty() && c.naive_best_arm != c.best_arm && !c.best_arm.empty())
+      p.raw(" A naive ratio of responses to impressions would prefer <b>").text(c.naive_best_arm).raw("</b>.");
+    p.raw("</p>\n");
+  }
+  if (!c.arms.empty()) html_conversion_arms(p, c);
+  html_conversion_counts(p, c);
+  html_note(p, "A rate at the delay counts only impressions at least that old, and their responses within it; the "
+               "naive rate counts every impression, so it favours arms whose traffic is older. Intervals are Wilson "
+               "score intervals that hold for all arms together.");
   html_section_end(p);
 }
 
@@ -1091,10 +1155,11 @@ inline void html_head(HtmlPage& p, std::string_view title, Status status) {
 }
 
 /// Links to the sections on the page, in their order.
-inline void html_nav(HtmlPage& p, bool history, bool quality, bool cohorts) {
+inline void html_nav(HtmlPage& p, bool history, bool quality, bool conversions, bool cohorts) {
   const std::tuple<const char*, const char*, bool> links[] = {
       {"open-alerts", "Open alerts", true}, {"history", "History", history}, {"features", "Features", true},
-      {"outputs", "Outputs", true},         {"quality", "Quality", quality}, {"traffic", "Traffic", true},
+      {"outputs", "Outputs", true},         {"quality", "Quality", quality}, {"conversions", "Conversions", conversions},
+      {"traffic", "Traffic", true},
       {"latency", "Latency", true},         {"cohorts", "Cohorts", cohorts}, {"alerts", "Alert log", true},
       {"counters", "Input counters", true},
   };
@@ -1115,7 +1180,7 @@ inline void html_header(HtmlPage& p, const Report& r, std::string_view title, bo
   p.format("<p>Horizon {} &ndash; {} ({} requests) &middot; {} open alert{} &middot; {} requests observed</p>\n",
            html_time(r.horizon_start), html_time(r.recent_end), r.horizon_requests, r.open_alerts.size(),
            r.open_alerts.size() == 1 ? "" : "s", r.counters.observed);
-  html_nav(p, history, shows_quality(r), !r.cohorts.empty());
+  html_nav(p, history, shows_quality(r), !r.conversions.arm_tag.empty(), !r.cohorts.empty());
   p.raw("</header>\n<main>\n");
 }
 
@@ -1141,6 +1206,7 @@ inline std::string to_html(const Report& latest, const std::vector<Alert>& alert
   detail::html_features(p, latest.features, options.policy);
   detail::html_outputs(p, latest.outputs, options.policy);
   if (detail::shows_quality(latest)) detail::html_quality(p, latest);
+  if (!latest.conversions.arm_tag.empty()) detail::html_conversions(p, latest.conversions);
   detail::html_traffic(p, latest.traffic);
   detail::html_latency(p, latest);
   if (!latest.cohorts.empty()) detail::html_cohorts(p, latest.cohorts);

@@ -34,7 +34,7 @@ struct JsonOptions {
 /// ```json
 /// {"schema_version":2,"time":1793606400,"time_iso":"2026-11-02T08:00:00.000Z","status":"warn",
 ///  "recent":{...},"horizon":{...},"counters":{...},"features":[...],"outputs":[...],
-///  "cohorts":[...],"traffic":{...},"latency":{...},"quality":{...},"open_alerts":[...],
+///  "cohorts":[...],"traffic":{...},"latency":{...},"quality":{...},"conversions":{...},"open_alerts":[...],
 ///  "alert_log":[...]}
 /// ```
 ///
@@ -435,6 +435,51 @@ inline void write_json(JsonWriter& w, const QualityReport& q) {
   w.end_object();
 }
 
+inline void write_json(JsonWriter& w, const ConversionArm& a) {
+  w.begin_object();
+  w.member("arm", a.arm);
+  w.member("impressions", a.impressions);
+  w.member("conversions", a.conversions);
+  w.member("naive_rate", a.naive_rate);
+  w.member("impressions_at_delay", a.impressions_at_delay);
+  w.member("conversions_at_delay", a.conversions_at_delay);
+  w.member("rate_at_delay", a.rate_at_delay);
+  w.member("low", a.low);
+  w.member("high", a.high);
+  w.end_object();
+}
+
+/// A name, or null when empty (no arm separated yet).
+inline void write_json_name_or_null(JsonWriter& w, std::string_view key, const std::string& name) {
+  w.key(key);
+  if (name.empty()) w.null();
+  else w.value(name);
+}
+
+inline void write_json(JsonWriter& w, const ConversionReport& c) {
+  w.begin_object();
+  w.member("arm_tag", c.arm_tag);
+  w.member("delay", c.delay);
+  w.member("share", c.share);
+  w.member("horizon", c.horizon);
+  w.member("eventual_rate", c.eventual_rate);
+  w.member("confidence", c.confidence);
+  write_json_array(w, "arms", c.arms);
+  write_json_name_or_null(w, "best_arm", c.best_arm);
+  write_json_name_or_null(w, "naive_best_arm", c.naive_best_arm);
+  w.member("impressions_without_arm", c.impressions_without_arm);
+  w.member("received", c.received);
+  w.member("joined", c.joined);
+  w.member("unknown_ids", c.unknown_ids);
+  w.member("duplicates", c.duplicates);
+  w.member("too_late", c.too_late);
+  w.member("before_impression", c.before_impression);
+  w.member("bad_times", c.bad_times);
+  w.member("beyond_window", c.beyond_window);
+  w.member("applied_early", c.applied_early);
+  w.end_object();
+}
+
 /// The alerts open now and the latest transitions.
 inline void write_json_alerts(JsonWriter& w, const Report& report) {
   write_json_array(w, "open_alerts", report.open_alerts);
@@ -479,6 +524,8 @@ inline std::string to_json(const Report& report, const JsonOptions& options) {
   detail::write_json(w, report.latency);
   w.key("quality");
   detail::write_json(w, report.quality);
+  w.key("conversions");
+  detail::write_json(w, report.conversions);
   detail::write_json_alerts(w, report);
   w.end_object();
   if (options.indent > 0) out += '\n';

@@ -720,6 +720,49 @@ inline void append_quality_metrics(PrometheusWriter& w, const std::vector<Promet
             q.labels_applied_early);
 }
 
+// clang-format off
+inline const PrometheusGauge<ConversionArm> conversion_gauges[] = {
+  {"vigil_conversion_impressions", "Requests with an id of the arm in the impressions kept (one label time-to-live).",
+   [](const ConversionArm& a) { return static_cast<double>(a.impressions); }},
+  {"vigil_conversion_responses", "Responses joined to the arm's kept impressions so far, at any delay.",
+   [](const ConversionArm& a) { return static_cast<double>(a.conversions); }},
+  {"vigil_conversion_naive_rate", "Responses over impressions whatever their age (favours arms with older traffic).",
+   [](const ConversionArm& a) { return a.naive_rate; }},
+  {"vigil_conversion_rate_at_delay", "Response rate within vigil_conversion_delay_seconds, of the impressions at least that old.",
+   [](const ConversionArm& a) { return a.rate_at_delay; }},
+  {"vigil_conversion_rate_low", "Lower end of the Wilson interval of the rate at the delay (all arms' intervals hold together).",
+   [](const ConversionArm& a) { return a.low; }},
+  {"vigil_conversion_rate_high", "Upper end of the same interval.",
+   [](const ConversionArm& a) { return a.high; }},
+};
+// clang-format on
+
+/// Conversions per arm, the delay they are compared at, and what became of the responses;
+/// nothing when conversions are not tracked.
+inline void append_conversion_metrics(PrometheusWriter& w, const ConversionReport& c) {
+  if (c.arm_tag.empty()) return;
+  std::vector<PrometheusSeries<ConversionArm>> series;
+  for (const ConversionArm& a : c.arms) {
+    std::string labels;
+    add_label(labels, "arm", a.arm);
+    series.push_back({&a, std::move(labels)});
+  }
+  w.refuse(remove_repeated_labels(series, labels_of<ConversionArm>));
+  write_gauges(w, conversion_gauges, series);
+  w.gauge("vigil_conversion_delay_seconds",
+          "Delay since the impression by which the configured share of the eventual responses has come (NaN until known).",
+          c.delay);
+  w.gauge("vigil_conversion_eventual_rate", "Response rate of all arms at the horizon delay.", c.eventual_rate);
+  w.family("vigil_conversions_total", "counter",
+           "Responses received, by outcome: joined, unknown_id, duplicate, too_late, bad_time, before_impression.");
+  w.sample("outcome=\"joined\"", c.joined);
+  w.sample("outcome=\"unknown_id\"", c.unknown_ids);
+  w.sample("outcome=\"duplicate\"", c.duplicates);
+  w.sample("outcome=\"too_late\"", c.too_late);
+  w.sample("outcome=\"bad_time\"", c.bad_times);
+  w.sample("outcome=\"before_impression\"", c.before_impression);
+}
+
 }  // namespace detail
 
 inline void append_prometheus(std::string& out, const Report& report) {
@@ -737,6 +780,7 @@ inline void append_prometheus(std::string& out, const Report& report) {
   detail::append_traffic_metrics(w, report.traffic);
   detail::append_latency_metrics(w, scopes);
   detail::append_quality_metrics(w, scopes, report.quality);
+  detail::append_conversion_metrics(w, report.conversions);
   detail::append_refused_series(w);
 }
 
