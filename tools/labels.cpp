@@ -20,10 +20,10 @@ namespace {
 // The time column of a labels file: the one --time-column names, else the one found as the
 // traffic's is among the columns that are neither the id nor the label.
 std::size_t find_label_time(const CsvReader& csv, const std::optional<std::string>& option, std::size_t id,
-                            std::size_t label, const std::string& path, std::ostream& err) {
+                            std::optional<std::size_t> label, const std::string& path, std::ostream& err) {
   std::vector<bool> candidates(csv.columns().size(), true);
   candidates[id] = false;
-  candidates[label] = false;
+  if (label) candidates[*label] = false;
   const auto time = detect_time_column(csv, option, candidates, path, [&] { return survey_file(path); });
   if (!time) fail(no_time_column_message(csv, path));
   const std::string& name = csv.columns()[time->index];
@@ -31,8 +31,8 @@ std::size_t find_label_time(const CsvReader& csv, const std::optional<std::strin
     usage_error("--time-column '" + name + "' is the " + (time->index == id ? "--id-column" : "--label-column") +
                 " of " + path);
   if (time->rule == TimeColumnRule::name || time->rule == TimeColumnRule::content)
-    err << "note: column '" << name << "' of " << path << " is taken as the time of the labels (name another with "
-        << "--time-column)\n";
+    err << "note: column '" << name << "' of " << path << " is taken as the time of the " << (label ? "labels" : "responses")
+        << " (name another with --time-column)\n";
   return time->index;
 }
 
@@ -44,7 +44,7 @@ LabelFeed::LabelFeed(const std::string& path, const LabelColumns& columns, std::
   require_unique_columns(csv_, path);
   tally_.path = path;
   id_ = require_column(csv_, columns.id, "--id-column", path);
-  label_ = require_column(csv_, columns.label, "--label-column", path);
+  if (!columns.label.empty()) label_ = require_column(csv_, columns.label, "--label-column", path);
   if (id_ == label_) usage_error("--id-column and --label-column both name column '" + columns.id + "' of " + path);
   time_ = find_label_time(csv_, columns.time, id_, label_, path, err);
   tally_.time_column = csv_.columns()[time_];
@@ -77,7 +77,16 @@ bool LabelFeed::advance() {
 
 void LabelFeed::give() {
   const std::string_view id = detail::trim_blanks(csv_.field(id_));
-  const std::string_view label = detail::trim_blanks(csv_.field(label_));
+  if (!label_) {
+    if (id.empty()) {
+      ++tally_.missing_id;
+      return;
+    }
+    ++tally_.given;
+    tally_.joined += monitor_.on_conversion(id, held_time_) ? 1 : 0;
+    return;
+  }
+  const std::string_view label = detail::trim_blanks(csv_.field(*label_));
   if (id.empty()) {
     ++tally_.missing_id;
   } else if (label.empty()) {

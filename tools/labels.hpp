@@ -3,7 +3,8 @@
 //
 // The late labels of `vigil replay --labels` (docs/cli.md): a CSV file of (request id, time,
 // label) rows, each given to Monitor::on_label at its time, merged with the requests in
-// event time.
+// event time; and in the same way the responses of `--conversions`, (request id, time) rows
+// given to Monitor::on_conversion.
 #pragma once
 
 #include <cstddef>
@@ -20,10 +21,11 @@ namespace vigil::tools {
 /// The columns that `vigil replay --labels` reads from its labels file, by the names the
 /// options give: the request id (`--id-column`), the label (`--label-column`), and the time
 /// (`--time-column`, or when it is not given the column found as the traffic's is,
-/// time_column.hpp, among the columns that are neither the id nor the label).
+/// time_column.hpp, among the columns that are neither the id nor the label). A responses
+/// file has no label column (`label` empty).
 struct LabelColumns {
   std::string id;
-  std::string label;
+  std::string label;  // empty: the rows are responses (Monitor::on_conversion)
   std::optional<std::string> time;
 };
 
@@ -35,7 +37,8 @@ struct LabelColumns {
 ///
 /// A row with an empty or unreadable time, an empty id or an empty label is skipped and
 /// counted in tally(); the label cell goes to Monitor::on_label as text, without its blanks,
-/// for the monitor to read as the output's kind asks (a number, a class, 0/1/true/false).
+/// for the monitor to read as the output's kind asks (a number, a class, 0/1/true/false). A
+/// response row goes to Monitor::on_conversion.
 /// Memory: one row of the file at a time.
 class LabelFeed {
  public:
@@ -62,7 +65,7 @@ class LabelFeed {
 
   CsvReader csv_;
   std::size_t id_ = 0;
-  std::size_t label_ = 0;
+  std::optional<std::size_t> label_;  // none for responses
   std::size_t time_ = 0;
   std::optional<TimeUnit> unit_;
   Monitor& monitor_;

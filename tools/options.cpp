@@ -49,7 +49,8 @@ const Command& replay_command() {
       "             [--tag-columns host,model] [--label-column y] [--html report.html]\n"
       "             [--arrival-column a] [--status-column s] [--time-unit s|ms|us|ns]\n"
       "             [--interval 60] [--min-requests 30] [--background 3600] [--cool-down 1800]\n"
-      "             [--id-column request_id --labels labels.csv --label-column y]",
+      "             [--id-column request_id --labels labels.csv --label-column y]\n"
+      "             [--conversions conversions.csv --arm-column arm]",
       "Replays a CSV log of requests through the monitor in event time, against a reference written\n"
       "by 'vigil profile', and writes every alert raised or escalated to a JSON-lines file.",
       {
@@ -76,6 +77,10 @@ const Command& replay_command() {
           {"id-column", "ID", "the request id, which late labels name (not a feature; an empty cell: no id)"},
           {"labels", "FILE", "late labels, CSV with the --id-column, time and --label-column columns: each row is "
                              "joined to its request at its time, merged with the requests in event time"},
+          {"conversions", "FILE", "responses (clicks, purchases), CSV with the --id-column and time columns: each "
+                                  "row is joined to its impression (request) at its time; needs --arm-column"},
+          {"arm-column", "ARM", "the arm each request is an impression of (a tag: model, offer, variant); arms are "
+                                "compared by their response rate at the delay by which 60% of the responses came"},
           {"interval", "SECONDS", "length of a monitoring interval (default: 60)"},
           {"horizon", "SECONDS", "span of the long-term drift comparison with training (default: 86400)"},
           {"background", "SECONDS", "span of the trailing background the latest interval is compared with, "

@@ -6,6 +6,7 @@
 #include "replay.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -60,6 +61,8 @@ struct ReplaySettings {
   double latency_scale = 1e-3;       // latency column units to seconds
   std::optional<TimeUnit> time_unit;  // default: told by magnitude
   std::optional<std::string> labels;  // --labels: the late labels file
+  std::optional<std::string> conversions;  // --conversions: the responses file
+  std::optional<std::string> arm;          // --arm-column: the tag whose values are the arms
   AlertPolicy policy;
 };
 
@@ -125,6 +128,20 @@ void read_labels(const Options& options, ReplaySettings& s) {
     usage_error("--labels needs --label-column: the column of " + *s.labels + " that holds the labels");
 }
 
+// --conversions: a response names its impression by id; impressions have an arm.
+void read_conversions(const Options& options, ReplaySettings& s) {
+  s.conversions = options.get("conversions");
+  s.arm = options.get("arm-column");
+  if (!s.conversions) {
+    if (s.arm) usage_error("--arm-column needs --conversions: the arms are compared by their responses");
+    return;
+  }
+  if (!options.has("id-column"))
+    usage_error("--conversions needs --id-column: each response of " + *s.conversions +
+                " names its impression by the id in that column of " + s.input + " and of " + *s.conversions);
+  if (!s.arm) usage_error("--conversions needs --arm-column: the column of " + s.input + " that names each request's arm");
+}
+
 ReplaySettings read_settings(const Options& options) {
   ReplaySettings s;
   s.reference_path = options.required("reference");
@@ -132,6 +149,7 @@ ReplaySettings read_settings(const Options& options) {
   s.alerts_path = options.required("alerts");
   read_monitoring(options, s);
   read_labels(options, s);
+  read_conversions(options, s);
   s.latency_scale = latency_scale(options);
   if (auto u = options.get("time-unit")) {
     s.time_unit = parse_time_unit(*u);
@@ -310,13 +328,19 @@ ColumnMap map_columns(const Options& options, const Schema& trained, const CsvRe
 Schema add_tags(const Options& options, const Schema& trained, const CsvReader& csv, const std::string& input,
                 ColumnMap& map) {
   Schema schema = trained;
-  for (const std::string& name : options.list("tag-columns")) {
-    const std::size_t c = require_column(csv, name, "--tag-columns", input);
+  std::vector<std::string> names = options.list("tag-columns");
+  // The arm column is a tag too (of at most Schema::max_cohort_values arms), listed or not.
+  const auto arm = options.get("arm-column");
+  if (arm && std::find(names.begin(), names.end(), *arm) == names.end()) names.push_back(*arm);
+  for (const std::string& name : names) {
+    const std::size_t c = require_column(csv, name, arm && name == *arm ? "--arm-column" : "--tag-columns", input);
     if (auto existing = schema.kind_of(name)) {
       if (*existing != Schema::Kind::tag)
         usage_error("column '" + name + "' is a " + Schema::kind_name(*existing) + " of the reference; it cannot be a tag");
     } else {
-      schema.add_tag(name);
+      TagOptions tag;
+      if (arm && name == *arm) tag.max_values = Schema::max_cohort_values;
+      schema.add_tag(name, tag);
     }
     map.tags.push_back({c, schema.tag(name).index, 0});
   }
@@ -334,6 +358,7 @@ std::unique_ptr<Monitor> build_monitor(const Schema& schema, const Profile& refe
   // they are shorter.
   options.lateness = std::min(options.lateness, s.interval * static_cast<double>(options.fine_intervals - 1));
   options.alerts = s.policy;
+  if (s.arm) options.conversion_arm = *s.arm;
   options.shards = 1;
   options.evaluate_in_observe = true;
   try {
@@ -385,9 +410,9 @@ CellStatus parse_status(std::string_view cell, RequestStatus& out) noexcept {
 class RowFeeder {
  public:
   RowFeeder(const ColumnMap& columns, Monitor& monitor, const ReplaySettings& settings, ReplayTally& tally,
-            LabelFeed* labels)
+            std::array<LabelFeed*, 2> feeds)
       : columns_(columns), monitor_(monitor), request_(monitor.schema()), latency_scale_(settings.latency_scale),
-        time_unit_(settings.time_unit), tally_(tally), labels_(labels) {}
+        time_unit_(settings.time_unit), tally_(tally), feeds_(feeds) {}
 
   // One row: returns its event time, or NaN for a row skipped for its time.
   double feed(const CsvReader& csv);
@@ -417,7 +442,7 @@ class RowFeeder {
   double latency_scale_;
   std::optional<TimeUnit> time_unit_;
   ReplayTally& tally_;
-  LabelFeed* labels_;  // nullptr without --labels
+  std::array<LabelFeed*, 2> feeds_;  // labels and responses; nullptr without --labels, --conversions
   std::string first_bad_arrival_;
 };
 
@@ -443,8 +468,9 @@ double RowFeeder::feed(const CsvReader& csv) {
     ++(time.status == CellStatus::missing ? tally_.missing_time : tally_.bad_time);
     return std::numeric_limits<double>::quiet_NaN();
   }
-  // The row's events go after the labels dated before it, before those dated with it.
-  if (labels_) labels_->feed_before(arrived_only ? arrival.seconds : time.seconds);
+  // The row's events go after the labels and responses dated before it, before those dated with it.
+  for (LabelFeed* feed : feeds_)
+    if (feed) feed->feed_before(arrived_only ? arrival.seconds : time.seconds);
   if (columns_.arrival) tally_.cells[columns_.arrival->counts].add(arrival.status);
   if (arrived_only) {
     monitor_.on_arrival(arrival.seconds);
@@ -619,6 +645,14 @@ std::unique_ptr<LabelFeed> open_labels(const Options& options, const ReplaySetti
   return std::make_unique<LabelFeed>(*settings.labels, columns, settings.time_unit, monitor, err);
 }
 
+// The responses file of --conversions, read along the input; nothing without it.
+std::unique_ptr<LabelFeed> open_conversions(const Options& options, const ReplaySettings& settings, Monitor& monitor,
+                                            std::ostream& err) {
+  if (!settings.conversions) return nullptr;
+  const LabelColumns columns{*options.get("id-column"), "", options.get("time-column")};
+  return std::make_unique<LabelFeed>(*settings.conversions, columns, settings.time_unit, monitor, err);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Outputs
 // ---------------------------------------------------------------------------------------------
@@ -692,16 +726,21 @@ int run_replay(const Options& options, std::ostream& out, std::ostream& err) {
   const std::unique_ptr<Monitor> monitor = build_monitor(schema, reference, settings);
   ReplayTally tally = start_tally(settings, csv, columns);
   const std::unique_ptr<LabelFeed> labels = open_labels(options, settings, *monitor, err);
-  RowFeeder feeder(columns, *monitor, settings, tally, labels.get());
+  const std::unique_ptr<LabelFeed> conversions = open_conversions(options, settings, *monitor, err);
+  RowFeeder feeder(columns, *monitor, settings, tally, {labels.get(), conversions.get()});
   ReplayOutputs outputs(options, settings.alerts_path);
   outputs.attach(*monitor);
 
   const auto started = std::chrono::steady_clock::now();
   feed_rows(csv, feeder, tally, err);
+  // Labels and responses after the last request; finish() credits them.
   if (labels) {
-    // Labels after the last request; finish() credits them.
     labels->feed_rest(err);
     tally.labels = labels->tally();
+  }
+  if (conversions) {
+    conversions->feed_rest(err);
+    tally.conversions = conversions->tally();
   }
   // The log ends here; the time after its last row is not a silence of the traffic.
   const Report report = monitor->finish();

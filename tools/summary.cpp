@@ -211,6 +211,37 @@ void print_quality(std::ostream& out, const QualityReport& q) {
   if (table.size() > 1) print_table(out, table);
 }
 
+// The responses file and what the monitor made of the responses, then the arms compared at
+// the delay by which the share of eventual responses came.
+void print_conversions(std::ostream& out, const LabelTally& l, const ConversionReport& c) {
+  out << "\nresponses from " << l.path << ": " << l.rows << " rows, " << l.given << " given to the monitor, " << l.joined
+      << " joined; skipped: " << (l.missing_time + l.bad_time + l.missing_id) << " (" << l.missing_time
+      << " without a time, " << l.bad_time << " with an unreadable time, " << l.missing_id << " without an id)\n";
+  const std::pair<std::uint64_t, const char*> refused[] = {{c.unknown_ids, "unknown ids"},
+                                                           {c.duplicates, "duplicates"},
+                                                           {c.before_impression, "dated before their impression"},
+                                                           {c.too_late, "late (after the request's time-to-live)"},
+                                                           {c.bad_times, "with a time that is not finite"}};
+  std::vector<std::string> reasons;
+  for (const auto& [count, reason] : refused)
+    if (count > 0) reasons.push_back(std::to_string(count) + " " + reason);
+  if (!reasons.empty()) out << "  not joined: " << join(reasons) << '\n';
+  out << "conversions by '" << c.arm_tag << "': compared at " << figure(c.delay, "%.0f") << " s after the impression, by which "
+      << percent(c.share) << " of the eventual responses came (" << percent(c.eventual_rate) << " at "
+      << figure(c.horizon, "%.0f") << " s)\n";
+  std::vector<std::vector<std::string>> table{
+      {"arm", "impressions", "responses", "naive rate", "old enough", "in time", "rate at delay", "interval"}};
+  for (const ConversionArm& a : c.arms)
+    table.push_back({a.arm, std::to_string(a.impressions), std::to_string(a.conversions), percent(a.naive_rate),
+                     std::to_string(a.impressions_at_delay), std::to_string(a.conversions_at_delay),
+                     percent(a.rate_at_delay), percent(a.low) + " - " + percent(a.high)});
+  if (table.size() > 1) print_table(out, table);
+  out << "  best arm: " << (c.best_arm.empty() ? "none separated yet" : c.best_arm);
+  if (!c.naive_best_arm.empty() && c.naive_best_arm != c.best_arm)
+    out << "; a naive responses/impressions ratio would pick " << c.naive_best_arm;
+  out << '\n';
+}
+
 // Every transition in time order; messages are cut to fit a terminal line.
 void print_alerts(std::ostream& out, const std::vector<Alert>& alerts, const std::string& alerts_path) {
   std::size_t raised = 0;
@@ -256,6 +287,7 @@ void print_replay_summary(std::ostream& out, const ReplayTally& tally, const Rep
     print_labels(out, *tally.labels, report.quality);
     print_quality(out, report.quality);
   }
+  if (tally.conversions) print_conversions(out, *tally.conversions, report.conversions);
   print_alerts(out, alerts, tally.alerts_path);
   print_status(out, report);
 }

@@ -99,6 +99,7 @@ struct ReplayTally {
   bool latency = false;          ///< --latency-column was given
   std::string alerts_path;
   std::optional<LabelTally> labels;  ///< with --labels
+  std::optional<LabelTally> conversions;  ///< with --conversions
 
   /// Counts a time of the time column read as ISO-8601 (no unit) or as a Unix number.
   void read_as(const std::optional<TimeUnit>& unix_unit) {

@@ -1009,3 +1009,87 @@ TEST_CASE("vigil replay --labels: usage errors name the option and the file", "[
   REQUIRE(vigil_cli({"profile", "--input", dir / "features.csv", "--output", dir / "reference.vigil"}).code == 0);
   fails({"--labels", labels, "--id-column", "request_id", "--label-column", "y"}, "has no model output for the labels");
 }
+
+namespace replay_conversions_test {  // named: the files of a tests/ folder may compile as one unit
+
+/// Four hours of requests of arms "old" and "new" (ids "c0", "c1", ...), 30 a minute; "new" is
+/// launched in the last hour and converts 30 % of the time against 20 %, with delays of mean
+/// 40 minutes. Writes the traffic and the responses that came before the log's end, and a few
+/// bad response rows; returns the responses written that name a request.
+std::size_t write_arms(const std::string& traffic, const std::string& responses) {
+  std::mt19937_64 random(31);
+  std::uniform_real_distribution<double> uniform(0, 1);
+  std::ofstream out(traffic);
+  out << "ts,request_id,x,arm\n";
+  struct Response {
+    double time;
+    std::string id;
+  };
+  std::vector<Response> rows;
+  const double end = traffic_start + 4 * 3600;
+  for (int i = 0; i < 4 * 60 * 30; ++i) {
+    const double t = traffic_start + 2.0 * i;
+    const bool fresh = t >= end - 3600 && uniform(random) < 0.8;
+    const std::string id = "c" + std::to_string(i);
+    out << vigil::tools::format_time(t) << ',' << id << ',' << uniform(random) << ',' << (fresh ? "new" : "old") << '\n';
+    if (uniform(random) < (fresh ? 0.3 : 0.2)) {
+      const double at = t - 2400 * std::log(1 - uniform(random));
+      if (at < end) rows.push_back({at, id});
+    }
+  }
+  std::sort(rows.begin(), rows.end(), [](const Response& a, const Response& b) { return a.time < b.time; });
+  std::ofstream r(responses);
+  r << "request_id,ts\n";
+  for (const Response& row : rows) r << row.id << ',' << vigil::tools::format_time(row.time) << '\n';
+  r << "nobody," << vigil::tools::format_time(end - 10) << '\n';           // unknown id
+  r << "," << vigil::tools::format_time(end - 9) << '\n';                  // no id
+  r << "c7000," << vigil::tools::format_time(traffic_start + 60) << '\n';  // before its impression
+  return rows.size();
+}
+
+}  // namespace replay_conversions_test
+
+TEST_CASE("vigil replay --conversions: arms compared at the delay, where a naive ratio picks the wrong one",
+          "[cli][conversions]") {
+  using namespace replay_conversions_test;
+  TempDir dir("conversions");
+  std::ofstream(dir / "train.csv") << "x\n0.1\n0.5\n0.9\n0.3\n0.7\n0.2\n0.8\n0.4\n0.6\n";
+  REQUIRE(vigil_cli({"profile", "--input", dir / "train.csv", "--output", dir / "reference.vigil"}).code == 0);
+  const std::size_t joined = write_arms(dir / "traffic.csv", dir / "conversions.csv");
+  const Run run = vigil_cli({"replay", "--reference", dir / "reference.vigil", "--input", dir / "traffic.csv",
+                             "--alerts", dir / "alerts.jsonl", "--id-column", "request_id", "--conversions",
+                             dir / "conversions.csv", "--arm-column", "arm", "--json", dir / "report.json"});
+  INFO(run.out << run.err);
+  REQUIRE(run.code == 0);
+  CHECK(run.out.find("\nresponses from " + dir / "conversions.csv" + ": " + std::to_string(joined + 3) + " rows, " +
+                     std::to_string(joined + 2) + " given to the monitor, " + std::to_string(joined) +
+                     " joined; skipped: 1 (0 without a time, 0 with an unreadable time, 1 without an id)\n") !=
+        std::string::npos);
+  CHECK(run.out.find("  not joined: 1 unknown ids, 1 dated before their impression\n") != std::string::npos);
+  CHECK(run.out.find("  best arm: new; a naive responses/impressions ratio would pick old\n") != std::string::npos);
+  const std::string json = file_bytes(dir / "report.json");
+  CHECK(json.find(R"("best_arm": "new")") != std::string::npos);
+  CHECK(json.find(R"("naive_best_arm": "old")") != std::string::npos);
+  CHECK(json.find(R"("share": 0.6)") != std::string::npos);
+  // The arm column is a tag, not a feature: no drift is judged on it.
+  CHECK(json.find(R"("name": "arm")") == std::string::npos);
+}
+
+TEST_CASE("vigil replay --conversions: misuse is refused with a usage message", "[cli][conversions][bad_input]") {
+  using namespace replay_conversions_test;
+  TempDir dir("conversions-usage");
+  std::ofstream(dir / "train.csv") << "x\n0.1\n0.5\n0.9\n";
+  REQUIRE(vigil_cli({"profile", "--input", dir / "train.csv", "--output", dir / "reference.vigil"}).code == 0);
+  write_arms(dir / "traffic.csv", dir / "conversions.csv");
+  const auto fails = [&](std::initializer_list<std::string> extra, const std::string& message) {
+    const Run run = vigil_cli(replay_with(dir, extra));
+    INFO(run.err);
+    CHECK(run.code == 2);
+    CHECK(run.err.find(message) != std::string::npos);
+  };
+  fails({"--conversions", dir / "conversions.csv", "--arm-column", "arm"}, "--conversions needs --id-column");
+  fails({"--conversions", dir / "conversions.csv", "--id-column", "request_id"}, "--conversions needs --arm-column");
+  fails({"--arm-column", "arm"}, "--arm-column needs --conversions");
+  fails({"--conversions", dir / "conversions.csv", "--id-column", "request_id", "--arm-column", "variant"},
+        "column 'variant' (--arm-column) not found in " + dir / "traffic.csv");
+}

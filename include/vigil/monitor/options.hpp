@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -128,6 +129,15 @@ struct MonitorOptions {
   /// Confidence of each arm's interval for its rate at the delay, across the arms together
   /// (Bonferroni), in (0, 1).
   double conversion_confidence = 0.95;
+  /// Impressions are grouped by this many seconds (a whole multiple of `interval`; 0: ten
+  /// minutes, or `interval` when longer, rounded to a whole multiple of it): the rate at a
+  /// delay d counts the groups that ended at least d ago, so a group is the resolution of
+  /// the impressions' age.
+  double conversion_interval = 0;
+  double conversion_resolution() const {
+    if (conversion_interval > 0) return conversion_interval;
+    return interval * std::max(1.0, std::round(600 / interval));
+  }
   /// The arrival-rate predictor. Its interval is set to `interval`; while its lag settings
   /// (recent_lags, seasonal_lags, seasonal_window, history, refit_every) are all left at
   /// their defaults, those of RatePredictorOptions::for_interval(interval) are used.
@@ -177,6 +187,12 @@ inline void MonitorOptions::validate() const {
   if (!(conversion_horizon >= 0 && conversion_horizon <= label_time_to_live))
     fail("conversion_horizon must be in [0, label_time_to_live]");
   if (!(conversion_confidence > 0 && conversion_confidence < 1)) fail("conversion_confidence must be in (0, 1)");
+  if (conversion_interval != 0 &&
+      (!(conversion_interval >= interval) || !std::isfinite(conversion_interval) ||
+       std::fabs(conversion_interval / interval - std::round(conversion_interval / interval)) > 1e-9))
+    fail("conversion_interval must be 0 or a whole multiple of interval");
+  if (label_time_to_live / conversion_resolution() > static_cast<double>(max_retained_intervals))
+    fail("label_time_to_live spans more than " + std::to_string(max_retained_intervals) + " conversion intervals");
   alerts.validate();
 }
 

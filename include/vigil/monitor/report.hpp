@@ -227,7 +227,7 @@ struct QualityReport {
 /// impressions, and its response rate at the section's delay with an interval.
 struct ConversionArm {
   std::string arm;                  // the value of MonitorOptions::conversion_arm ("other" for values beyond max_values)
-  std::uint64_t impressions = 0;    // requests with an id of the kept quality intervals
+  std::uint64_t impressions = 0;    // requests with an id of the kept conversion intervals
   std::uint64_t conversions = 0;    // responses joined to them so far, at any delay
   double naive_rate = FeatureReport::nan();  // conversions / impressions, whatever their age
   std::uint64_t impressions_at_delay = 0;  // impressions at least `delay` old
@@ -258,7 +258,7 @@ struct ConversionReport {
   std::uint64_t too_late = 0;           // after the request's label_time_to_live
   std::uint64_t before_impression = 0;  // dated before their impression: refused, the impression keeps waiting
   std::uint64_t bad_times = 0;          // NaN or infinite time
-  std::uint64_t beyond_window = 0;      // joined to impressions older than the quality intervals kept
+  std::uint64_t beyond_window = 0;      // joined to impressions older than the conversion intervals kept
   std::uint64_t applied_early = 0;      // applied before their interval was evaluated (staging full)
 };
 

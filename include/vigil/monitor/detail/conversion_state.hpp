@@ -3,7 +3,7 @@
 //
 // The conversions family's plan (the arm tag, the delay buckets, the options), its state of
 // one interval (impressions per arm) and the ledger of impressions and responses per arm and
-// quality interval that the evaluation keeps.
+// conversion interval that the evaluation keeps.
 #pragma once
 
 #include <algorithm>
@@ -65,9 +65,9 @@ struct ConversionPlan {
   double share = 0.6;
   double horizon = 0;
   double confidence = 0.95;
-  double resolution = 3600;  // impressions are grouped by quality interval
+  double resolution = 600;   // impressions are grouped by MonitorOptions::conversion_resolution()
   double time_to_live = 86400;
-  std::size_t length = 0;    // quality intervals the ledger keeps: those of one time-to-live and the newest
+  std::size_t length = 0;    // conversion intervals the ledger keeps: those of one time-to-live and the newest
   DelayBuckets delays;
 
   ConversionPlan request_path() const {
@@ -94,7 +94,7 @@ inline ConversionPlan make_conversion_plan(const Schema& schema, const Profile&,
   p.share = options.conversion_share;
   p.horizon = options.conversion_horizon;
   p.confidence = options.conversion_confidence;
-  p.resolution = options.quality_resolution();
+  p.resolution = options.conversion_resolution();
   p.time_to_live = options.label_time_to_live;
   p.length = static_cast<std::size_t>(std::ceil(options.label_time_to_live / p.resolution)) + 1;
   p.delays = DelayBuckets(options.label_time_to_live);
@@ -155,8 +155,8 @@ struct ConversionState {
   }
 };
 
-/// Impressions and responses per arm and quality interval of the impression, for the
-/// quality intervals of one time-to-live: a ring of ConversionPlan::length rows, each with
+/// Impressions and responses per arm and conversion interval of the impression, for the
+/// conversion intervals of one time-to-live: a ring of ConversionPlan::length rows, each with
 /// the impressions per arm (and those without an arm) and, per arm that has had a response,
 /// the responses per delay bucket.
 /// Memory: length × 8 × (arms + 1) bytes, and length × 8 × delay buckets per arm that has
@@ -165,10 +165,10 @@ class ConversionLedger {
  public:
   explicit ConversionLedger(const ConversionPlan& p) : plan_(&p) {}
 
-  /// Adds the impressions of a fine interval starting at `start`; false when its quality
+  /// Adds the impressions of a fine interval starting at `start`; false when its conversion
   /// interval is older than the ring keeps.
   bool add_impressions(double start, const ConversionState& s);
-  /// Adds a response; false when its impression's quality interval is older than the ring keeps.
+  /// Adds a response; false when its impression's conversion interval is older than the ring keeps.
   bool add_conversion(const JoinedConversion& c);
 
   /// Calls fn(start, impressions, delays) for each kept row: `impressions` has arms + 1
@@ -179,7 +179,7 @@ class ConversionLedger {
 
  private:
   static constexpr std::int64_t none = std::numeric_limits<std::int64_t>::min();
-  std::uint64_t* row(double time);  // the row of the quality interval of `time`, made current; null if too old
+  std::uint64_t* row(double time);  // the row of the conversion interval of `time`, made current; null if too old
   std::size_t place(std::int64_t q) const {
     const auto n = static_cast<std::int64_t>(plan_->length);
     return static_cast<std::size_t>(((q % n) + n) % n);
@@ -187,7 +187,7 @@ class ConversionLedger {
 
   const ConversionPlan* plan_;
   std::int64_t newest_ = none;
-  std::vector<std::int64_t> index_;         // the quality interval of each row
+  std::vector<std::int64_t> index_;         // the conversion interval of each row
   std::vector<std::uint64_t> impressions_;  // length × (arms + 1)
   std::vector<std::vector<std::uint64_t>> delays_;  // per arm: length × buckets, made at its first response
 };
