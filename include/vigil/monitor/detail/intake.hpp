@@ -24,6 +24,7 @@
 #include "vigil/monitor/detail/event_time.hpp"
 #include "vigil/monitor/detail/interval_clock.hpp"
 #include "vigil/monitor/detail/label_intake.hpp"
+#include "vigil/monitor/detail/label_samples.hpp"
 #include "vigil/monitor/detail/monitor_families.hpp"
 #include "vigil/monitor/detail/request.hpp"
 #include "vigil/monitor/detail/shard.hpp"
@@ -92,6 +93,11 @@ class Intake final : public IntakeAccess {
   double slow_threshold() const override { return slow_threshold_.load(std::memory_order_relaxed); }
   LabelIntake* labels() override { return labels_.get(); }
   const LabelIntake* labels() const { return labels_.get(); }
+  /// The samples to label of interval k (ending at `end`), once it closed; forgets them and
+  /// those of older intervals (LabelSampler::take). Empty lists when sampling is off.
+  LabelSamples samples_of(std::int64_t k, double end) {
+    return samples_ ? samples_->take(k, end) : LabelSamples{end, {}, {}, {}};
+  }
 
  private:
   static std::size_t& shard_hint();
@@ -123,6 +129,7 @@ class Intake final : public IntakeAccess {
   TagDictionary tags_;
   std::vector<TagDictionary::CohortTag> cohorts_;  // the dictionary's, read by every request
   std::unique_ptr<LabelIntake> labels_;            // requests with an id wait here for their label
+  std::unique_ptr<LabelSampler> samples_;          // null unless samples to label are picked
   std::unique_ptr<Shard[]> shards_;
   std::size_t shard_mask_ = 0;
 
@@ -167,6 +174,8 @@ inline Intake::Intake(const Schema& schema, const MonitorPlan& plan, const Monit
     const bool labelled = plan.of<QualityFamily>().baseline.labelled > 0;
     labels_ = std::make_unique<LabelIntake>(schema, options, cohorts_, shards, labelled);
   }
+  auto sampler = std::make_unique<LabelSampler>(schema, options);
+  if (sampler->enabled()) samples_ = std::move(sampler);
   init_shards(plan, schema, shards);
   init_retention(plan, options);
 }
@@ -188,6 +197,7 @@ inline void Intake::init_shards(const MonitorPlan& plan, const Schema& schema, s
       shard.tag_other.push_back(static_cast<std::uint32_t>(tags_.max_values(t)));
     shard.tag_ids.assign(schema.tag_count(), no_tag);
     shard.label_slots.assign(cohorts_.size(), no_tag);
+    if (samples_) shard.samples = samples_->make_set();
   }
 }
 
@@ -381,6 +391,7 @@ inline std::int64_t Intake::take(const Observation& o, double t) {
         shard.latest = std::max(shard.latest, t);
         apply(shard, o, [&](std::size_t slot) { return &shard.summaries[slot]; });
         if (o.has_id() && labels_) labels_->file(o, k, t, shard.tag_ids.data(), shard.label_slots.data());
+        if (o.has_id() && samples_) samples_->offer(shard.samples, o);
       },
       [&](Shard& shard) {
         shard.latest = std::max(shard.latest, t);
@@ -392,6 +403,7 @@ inline std::int64_t Intake::take(const Observation& o, double t) {
         shard.answered += answered;
         apply(shard, o, [&](std::size_t slot) { return retained_[slot].at(t); });
         if (o.has_id() && labels_) labels_->file(o, k, t, shard.tag_ids.data(), shard.label_slots.data());
+        if (o.has_id() && samples_) samples_->offer_late(o, k);
       });
   return crossed ? k : IntervalClock::none;
 }
@@ -456,6 +468,7 @@ inline void Intake::resolve_tags(Shard& shard, const Observation& o) {
 
 inline void Intake::flush_shard(Shard& shard) {
   if (shard.interval == IntervalClock::none) return;
+  if (samples_) samples_->hand_over(shard.samples, shard.interval);
   const double start = clock_.start(shard.interval);
   bool any = false;
   for (const auto& s : shard.summaries) any = any || !s.empty();
@@ -587,11 +600,12 @@ inline double Intake::arrivals_in(std::int64_t k) const {
 inline std::size_t Intake::memory_bytes() const {
   std::size_t bytes = sizeof(*this) + tags_.memory_bytes() - sizeof(tags_);
   if (labels_) bytes += sizeof(LabelIntake) + labels_->memory_bytes();
+  if (samples_) bytes += sizeof(LabelSampler) + samples_->memory_bytes();
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
     const Shard& shard = shards_[i];
     const Maintenance lock(shard);
     bytes += sizeof(Shard) - sizeof(shard.plan) + shard.plan.memory_bytes() +
-             shard.label_slots.capacity() * sizeof(std::uint32_t);
+             shard.label_slots.capacity() * sizeof(std::uint32_t) + shard.samples.memory_bytes();
     for (const auto& s : shard.summaries) bytes += s.memory_bytes();
   }
   {
