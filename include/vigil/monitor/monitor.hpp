@@ -75,7 +75,8 @@ namespace vigil {
 /// LabelStore::bytes_per_request bytes), the labels waiting for their interval's evaluation
 /// (at most label_capacity), and the labels credited per quality interval (docs/guide.md,
 /// section 10); for samples to label (MonitorOptions::label_samples = k, a classifier's
-/// requests with an id), per shard and per interval closed and not yet evaluated (at most
+/// requests with an id), per shard from its first request with an id, and per interval closed
+/// and not yet evaluated (at most
 /// fine_intervals, usually one) 3k candidates (2k without a threshold) of
 /// detail::LabelSampleSet::bytes_per_sample bytes. docs/benchmarks.md has the figure for 96 numeric and 4 categorical features.
 ///

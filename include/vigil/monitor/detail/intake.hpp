@@ -197,7 +197,6 @@ inline void Intake::init_shards(const MonitorPlan& plan, const Schema& schema, s
       shard.tag_other.push_back(static_cast<std::uint32_t>(tags_.max_values(t)));
     shard.tag_ids.assign(schema.tag_count(), no_tag);
     shard.label_slots.assign(cohorts_.size(), no_tag);
-    if (samples_) shard.samples = samples_->make_set();
   }
 }
 

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "vigil/config.hpp"
 #include "vigil/monitor/detail/interval_clock.hpp"
 #include "vigil/monitor/detail/label_intake.hpp"
 #include "vigil/monitor/detail/label_stats.hpp"
@@ -172,6 +173,7 @@ class IntervalSamples {
     near_.clear();
   }
   bool empty() const { return lowest_.empty() && highest_.empty() && near_.empty(); }
+  bool allocated() const { return lowest_.capacity() > 0; }
   /// The report section of the interval ending at `interval_end`.
   LabelSamples sorted(double interval_end) const {
     return LabelSamples{interval_end, lowest_.sorted(), highest_.sorted(), near_.sorted()};
@@ -188,8 +190,9 @@ class IntervalSamples {
 /// shard's sets when it hands its interval over, and keeps the merged sets of closed intervals
 /// until their evaluation takes them.
 ///
-/// **Memory**: per shard 2k or 3k candidates (k = MonitorOptions::label_samples, 3k for a
-/// binary classifier) of LabelSampleSet::bytes_per_sample bytes; the same per interval closed
+/// **Memory**: per shard, from its first request with an id, 2k or 3k candidates
+/// (k = MonitorOptions::label_samples, 3k for a binary classifier) of
+/// LabelSampleSet::bytes_per_sample bytes; the same per interval closed
 /// and not yet evaluated, at most MonitorOptions::fine_intervals of them (one or two while
 /// evaluation keeps up; older ones could not be evaluated and are dropped).
 ///
@@ -201,13 +204,15 @@ class LabelSampler {
   LabelSampler(const Schema& schema, const MonitorOptions& options);
 
   bool enabled() const { return rule_.enabled(); }
-  /// Empty candidate sets for a shard.
+  /// Empty candidate sets of the rule's capacity.
   IntervalSamples make_set() const { return IntervalSamples(rule_); }
-  /// Ranks a request (of the shard's open interval) into the shard's sets. No allocation.
+  /// Ranks a request (of the shard's open interval) into the shard's sets, which are
+  /// allocated at the shard's first request with an id; no allocation after that.
   void offer(IntervalSamples& shard_set, const Observation& o) const {
     const Output out{rule_.output};
-    if (o.has_id() && o.schema().output_count() > rule_.output && o.has_score(out))
-      shard_set.offer(rule_, o.score(out), o.id());
+    if (!o.has_id() || o.schema().output_count() <= rule_.output || !o.has_score(out)) return;
+    if (VIGIL_UNLIKELY(!shard_set.allocated())) shard_set = make_set();
+    shard_set.offer(rule_, o.score(out), o.id());
   }
   /// Ranks a request of an interval its shard already handed over, while it waits for
   /// evaluation; dropped once evaluated.
