@@ -18,7 +18,7 @@ const Command& profile_command() {
       "profile",
       "vigil profile --input train.csv --output reference.vigil [--categorical a,b] [--score-column s]\n"
       "              [--predicted-column p] [--label-column y] [--threshold t] [--ignore a,b]\n"
-      "              [--time-column ts]",
+      "              [--time-column ts] [--target-precision 0.9]",
       "Builds the training reference of a model from a CSV file with a header row: every column is a\n"
       "numeric feature unless an option gives it another role; text columns are detected and made\n"
       "categorical.",
@@ -33,6 +33,8 @@ const Command& profile_command() {
                                 "baseline (give holdout rows the model did not train on; needs --score-column)"},
           {"threshold", "T", "decision threshold on the score: a binary classifier predicting positive at and above "
                              "it (labels 0/1)"},
+          {"target-precision", "P", "with --label-column, the precision in (0, 1] of the third threshold suggested "
+                                    "besides those of max F1 and Youden's J (default: 0.9)"},
           {"ignore", "A,B", "columns to leave out"},
           {"time-column", "TS", "the time column, left out (default: 'ts', else a column named time, timestamp, "
                                 "datetime, date or event_time holding times, else one of ISO-8601 times)"},
@@ -50,7 +52,7 @@ const Command& replay_command() {
       "             [--arrival-column a] [--status-column s] [--time-unit s|ms|us|ns]\n"
       "             [--interval 60] [--min-requests 30] [--background 3600] [--cool-down 1800]\n"
       "             [--id-column request_id --labels labels.csv --label-column y]\n"
-      "             [--conversions conversions.csv --arm-column arm]",
+      "             [--conversions conversions.csv --arm-column arm] [--samples samples.jsonl]",
       "Replays a CSV log of requests through the monitor in event time, against a reference written\n"
       "by 'vigil profile', and writes every alert raised or escalated to a JSON-lines file.",
       {
@@ -81,6 +83,9 @@ const Command& replay_command() {
                                   "row is joined to its impression (request) at its time; needs --arm-column"},
           {"arm-column", "ARM", "the arm each request is an impression of (a tag: model, offer, variant); arms are "
                                 "compared by their response rate at the delay by which 60% of the responses came"},
+          {"samples", "FILE", "write the request ids to label of every interval, one JSON object per line: the "
+                              "20 least confident, the 20 most confident and the 20 nearest the threshold "
+                              "(needs --id-column)"},
           {"interval", "SECONDS", "length of a monitoring interval (default: 60)"},
           {"horizon", "SECONDS", "span of the long-term drift comparison with training (default: 86400)"},
           {"background", "SECONDS", "span of the trailing background the latest interval is compared with, "

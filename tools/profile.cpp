@@ -21,6 +21,7 @@
 #include "vigil/monitor/observation.hpp"
 #include "vigil/monitor/profile.hpp"
 #include "vigil/monitor/schema.hpp"
+#include "vigil/stats/classification.hpp"
 
 namespace vigil::tools {
 
@@ -211,8 +212,44 @@ void add_cell(Observation& row, Role role, std::uint32_t handle, std::uint32_t o
   }
 }
 
-// Second pass: every row into the profile. Returns the cell tallies per column.
-std::vector<CellCounts> add_rows(CsvReader& data, const ColumnPlan& plan, Profile& profile) {
+// The holdout's scores and 0/1 labels, for the thresholds it suggests: kept while every label
+// read is 0 or 1 (as text a binary classifier's labels read, or a number) and the output has
+// no classes without a threshold. 12 bytes per labelled row with a finite score.
+class HoldoutLabels {
+ public:
+  explicit HoldoutLabels(const OutputOptions& output)
+      : binary_(vigil::detail::label_kind(output) != vigil::detail::LabelKind::multiclass), classes_(output.classes) {}
+
+  void add(const Observation& row, Output output, std::string_view cell) {
+    if (!binary_ || !row.has_score(output) || !std::isfinite(row.score(output))) return;
+    vigil::detail::LabelValue value;
+    double number = 0;
+    if (vigil::detail::read_label(vigil::detail::LabelKind::binary, cell, classes_, value)) {
+      number = value.number;
+    } else if (parse_number(cell, number) != CellStatus::value || (number != 0 && number != 1)) {
+      binary_ = false;
+      return;
+    }
+    scores_.push_back(row.score(output));
+    labels_.push_back(number == 1 ? 1 : 0);
+  }
+  // Both classes among labels that are all 0 or 1.
+  bool usable() const {
+    return binary_ && std::count(labels_.begin(), labels_.end(), 1) > 0 && std::count(labels_.begin(), labels_.end(), 0) > 0;
+  }
+  const std::vector<double>& scores() const { return scores_; }
+  const std::vector<int>& labels() const { return labels_; }
+
+ private:
+  bool binary_;
+  std::vector<std::string> classes_;
+  std::vector<double> scores_;
+  std::vector<int> labels_;
+};
+
+// Second pass: every row into the profile, and the labelled rows into `holdout`. Returns the
+// cell tallies per column.
+std::vector<CellCounts> add_rows(CsvReader& data, const ColumnPlan& plan, Profile& profile, HoldoutLabels& holdout) {
   const std::size_t score = plan.index_of(Role::score);
   const std::uint32_t output = score < plan.handles.size() ? plan.handles[score] : 0;
   const std::size_t label = plan.index_of(Role::label);
@@ -230,7 +267,9 @@ std::vector<CellCounts> add_rows(CsvReader& data, const ColumnPlan& plan, Profil
       // output is counted in the profile as a bad label (and shown below).
       const std::string_view cell = detail::trim_blanks(data.field(label));
       cells[label].add(cell.empty() ? CellStatus::missing : CellStatus::value);
-      if (!cell.empty()) profile.add_label(row, Output{output}, cell);
+      if (cell.empty()) continue;
+      profile.add_label(row, Output{output}, cell);
+      holdout.add(row, Output{output}, cell);
     }
   } catch (const format_error& e) {
     fail(e.what());
@@ -319,6 +358,34 @@ void print_baseline(std::ostream& out, const Profile& profile, std::uint32_t out
   }
 }
 
+// --target-precision: the precision the third suggested threshold must reach, in (0, 1].
+double target_precision_option(const Options& options) {
+  const auto text = options.get("target-precision");
+  if (!text) return 0.9;
+  double p = 0;
+  if (parse_number(*text, p) != CellStatus::value || !(p > 0 && p <= 1))
+    usage_error("--target-precision takes a precision in (0, 1], not '" + *text + "'");
+  return p;
+}
+
+// The thresholds the holdout suggests, each with the precision, recall and F1 it gives there.
+void print_thresholds(std::ostream& out, const HoldoutLabels& holdout, double target_precision) {
+  if (!holdout.usable()) return;
+  const auto& s = holdout.scores();
+  const auto& y = holdout.labels();
+  const std::pair<std::string, stats::ThresholdChoice> rules[] = {
+      {"max F1", stats::max_f1_threshold(s, y)},
+      {"Youden's J", stats::youden_threshold(s, y)},
+      {"precision >= " + vigil::detail::to_text(target_precision), stats::precision_threshold(s, y, target_precision)},
+  };
+  out << "thresholds the holdout suggests (positive at and above; " << s.size() << " labelled rows with a score):\n";
+  std::vector<std::vector<std::string>> table{{"rule", "threshold", "precision", "recall", "F1"}};
+  for (const auto& [rule, c] : rules)
+    table.push_back({rule, std::isinf(c.threshold) ? "none reaches it" : vigil::detail::to_text(c.threshold),
+                     figure(c.precision, "%.4f"), figure(c.recall, "%.4f"), figure(c.f1, "%.4f")});
+  print_table(out, table);
+}
+
 }  // namespace
 
 int run_profile(const Options& options, std::ostream& out, std::ostream& err) {
@@ -331,6 +398,9 @@ int run_profile(const Options& options, std::ostream& out, std::ostream& err) {
   if (options.has("threshold") && !options.has("score-column"))
     usage_error("--threshold needs --score-column: it is the decision threshold on the model's score");
   const double threshold = threshold_option(options);
+  if (options.has("target-precision") && !options.has("label-column"))
+    usage_error("--target-precision needs --label-column: the threshold is chosen on the labelled rows");
+  const double target_precision = target_precision_option(options);
 
   CsvReader csv = open_csv(input);
   ColumnPlan plan = declared_roles(options, csv, input);
@@ -340,7 +410,9 @@ int run_profile(const Options& options, std::ostream& out, std::ostream& err) {
   decide_roles(survey, plan, err);
   Profile profile(build_schema(plan, input, threshold));
   CsvReader data = open_csv(input);
-  const std::vector<CellCounts> cells = add_rows(data, plan, profile);
+  const std::size_t score = plan.index_of(Role::score);
+  HoldoutLabels holdout(score < plan.roles.size() ? profile.schema().options(Output{plan.handles[score]}) : OutputOptions{});
+  const std::vector<CellCounts> cells = add_rows(data, plan, profile, holdout);
   if (profile.rows() == 0) fail(input + " has no data rows");
   try {
     profile.save(output);
@@ -355,7 +427,10 @@ int run_profile(const Options& options, std::ostream& out, std::ostream& err) {
     out << "  read " << data.quote_errors() << " fields with text after their closing quote, kept literally\n";
   warn_quote_errors(data, err);
   print_columns(out, plan, cells, profile);
-  if (plan.index_of(Role::label) < plan.roles.size()) print_baseline(out, profile, plan.handles[plan.index_of(Role::score)]);
+  if (plan.index_of(Role::label) < plan.roles.size()) {
+    print_baseline(out, profile, plan.handles[score]);
+    print_thresholds(out, holdout, target_precision);
+  }
   return exit_ok;
 }
 

@@ -142,6 +142,12 @@ void read_conversions(const Options& options, ReplaySettings& s) {
   if (!s.arm) usage_error("--conversions needs --arm-column: the column of " + s.input + " that names each request's arm");
 }
 
+// --samples: a sample to label is a request id.
+void check_samples(const Options& options, const ReplaySettings& s) {
+  if (options.has("samples") && !options.has("id-column"))
+    usage_error("--samples needs --id-column: a sample to label is a request id, read from that column of " + s.input);
+}
+
 ReplaySettings read_settings(const Options& options) {
   ReplaySettings s;
   s.reference_path = options.required("reference");
@@ -150,6 +156,7 @@ ReplaySettings read_settings(const Options& options) {
   read_monitoring(options, s);
   read_labels(options, s);
   read_conversions(options, s);
+  check_samples(options, s);
   s.latency_scale = latency_scale(options);
   if (auto u = options.get("time-unit")) {
     s.time_unit = parse_time_unit(*u);
@@ -653,6 +660,22 @@ std::unique_ptr<LabelFeed> open_conversions(const Options& options, const Replay
   return std::make_unique<LabelFeed>(*settings.conversions, columns, settings.time_unit, monitor, err);
 }
 
+// --samples: ids ranked by the scores of the output labels judge; a regression has no
+// confidence to rank by, which the user is told.
+void check_sample_output(const Options& options, const ReplaySettings& settings, const Monitor& monitor,
+                         std::ostream& err) {
+  const auto path = options.get("samples");
+  if (!path) return;
+  const Schema& schema = monitor.schema();
+  if (schema.output_count() == 0)
+    fail("the reference " + settings.reference_path + " has no model output whose scores rank the samples of " + *path +
+         "; profile it with --score-column");
+  const Output out = vigil::detail::quality_output(schema, monitor.options());
+  if (vigil::detail::label_kind(schema.options(out)) == vigil::detail::LabelKind::regression)
+    err << "note: output '" << schema.name(out) << "' is a regression (no --threshold, no classes): it has no "
+        << "confidence to rank requests by, and " << *path << " stays empty\n";
+}
+
 // ---------------------------------------------------------------------------------------------
 // Outputs
 // ---------------------------------------------------------------------------------------------
@@ -677,6 +700,7 @@ class ReplayOutputs {
   std::string alerts_path_;
   std::ofstream alerts_file_;
   std::ofstream intervals_file_;
+  std::ofstream samples_file_;
   std::optional<ReportHistory> history_;
   std::vector<Alert> alerts_;
 };
@@ -688,6 +712,7 @@ ReplayOutputs::ReplayOutputs(const Options& options, const std::string& alerts_p
     intervals_file_ << interval_header << '\n';
   }
   if (options.has("html")) history_.emplace();
+  if (auto path = options.get("samples")) samples_file_ = create_file(*path);
 }
 
 void ReplayOutputs::attach(Monitor& monitor) {
@@ -696,15 +721,17 @@ void ReplayOutputs::attach(Monitor& monitor) {
     if (a.transition != Alert::Transition::resolved) alerts_file_ << to_json(a) << '\n';
   });
   // A plain replay asks for no per-interval report, which the monitor would build for nothing.
-  if (!intervals_file_.is_open() && !history_) return;
+  if (!intervals_file_.is_open() && !samples_file_.is_open() && !history_) return;
   monitor.on_interval([this](const Report& r) {
     if (intervals_file_.is_open()) write_intervals(intervals_file_, r);
+    if (samples_file_.is_open()) samples_file_ << to_json_lines(r.samples);
     if (history_) history_->add(r);
   });
 }
 
 void ReplayOutputs::finish(const Report& report, const std::string& input) {
   if (intervals_file_.is_open()) finish_file(intervals_file_, *options_.get("intervals"));
+  if (samples_file_.is_open()) finish_file(samples_file_, *options_.get("samples"));
   if (history_) {
     HtmlOptions html;
     html.title = "vigil replay of " + input;
@@ -725,6 +752,7 @@ int run_replay(const Options& options, std::ostream& out, std::ostream& err) {
   const Schema schema = add_tags(options, reference.schema(), csv, settings.input, columns);
   const std::unique_ptr<Monitor> monitor = build_monitor(schema, reference, settings);
   ReplayTally tally = start_tally(settings, csv, columns);
+  check_sample_output(options, settings, *monitor, err);
   const std::unique_ptr<LabelFeed> labels = open_labels(options, settings, *monitor, err);
   const std::unique_ptr<LabelFeed> conversions = open_conversions(options, settings, *monitor, err);
   RowFeeder feeder(columns, *monitor, settings, tally, {labels.get(), conversions.get()});

@@ -353,7 +353,7 @@ TEST_CASE("to_json(Report): empty report", "[export]") {
   const Json j = parse(text);
   CHECK(j.keys() == std::vector<std::string>{"schema_version", "time", "time_iso", "status", "recent", "horizon",
                                              "counters", "features", "outputs", "cohorts", "traffic", "latency",
-                                             "quality", "open_alerts", "alert_log"});
+                                             "quality", "conversions", "samples", "open_alerts", "alert_log"});
   CHECK(j["schema_version"].text == "2");
   CHECK(j["time"].is_null());
   CHECK(j["time_iso"].is_null());

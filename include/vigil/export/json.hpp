@@ -34,7 +34,8 @@ struct JsonOptions {
 /// ```json
 /// {"schema_version":2,"time":1793606400,"time_iso":"2026-11-02T08:00:00.000Z","status":"warn",
 ///  "recent":{...},"horizon":{...},"counters":{...},"features":[...],"outputs":[...],
-///  "cohorts":[...],"traffic":{...},"latency":{...},"quality":{...},"conversions":{...},"open_alerts":[...],
+///  "cohorts":[...],"traffic":{...},"latency":{...},"quality":{...},"conversions":{...},"samples":{...},
+///  "open_alerts":[...],
 ///  "alert_log":[...]}
 /// ```
 ///
@@ -57,6 +58,17 @@ inline std::string to_json(const Report& report, const JsonOptions& options = {}
 /// `time` is the event time that decided the alert, in ISO-8601 UTC with milliseconds (null
 /// when not finite); `statistic` and `p_value` are null when NaN or infinite. O(message).
 inline std::string to_json(const Alert& alert);
+
+/// The lines of samples.jsonl (docs/cli.md) for one interval's samples to label: one JSON
+/// object per sample, each ended by a line feed, lowest_confidence first, then
+/// highest_confidence, then near_threshold, each list in its report order:
+///
+/// ```json
+/// {"interval_end": 1793606400, "kind": "lowest_confidence", "id": "req-42", "score": 0.51}
+/// ```
+///
+/// Empty when the interval has no sample. O(samples).
+inline std::string to_json_lines(const LabelSamples& samples);
 
 /// `2026-11-02T08:00:00.000Z`: Unix seconds in UTC, rounded to the millisecond, proleptic
 /// Gregorian calendar. Empty for NaN, infinities and times outside years 0000 to 9999. O(1).
@@ -480,6 +492,22 @@ inline void write_json(JsonWriter& w, const ConversionReport& c) {
   w.end_object();
 }
 
+inline void write_json(JsonWriter& w, const LabelSample& s) {
+  w.begin_object();
+  w.member("id", s.id);
+  w.member("score", s.score);
+  w.end_object();
+}
+
+inline void write_json(JsonWriter& w, const LabelSamples& s) {
+  w.begin_object();
+  w.time_members("interval_end", "interval_end_iso", s.interval_end);
+  write_json_array(w, "lowest_confidence", s.lowest_confidence);
+  write_json_array(w, "highest_confidence", s.highest_confidence);
+  write_json_array(w, "near_threshold", s.near_threshold);
+  w.end_object();
+}
+
 /// The alerts open now and the latest transitions.
 inline void write_json_alerts(JsonWriter& w, const Report& report) {
   write_json_array(w, "open_alerts", report.open_alerts);
@@ -526,9 +554,31 @@ inline std::string to_json(const Report& report, const JsonOptions& options) {
   detail::write_json(w, report.quality);
   w.key("conversions");
   detail::write_json(w, report.conversions);
+  w.key("samples");
+  detail::write_json(w, report.samples);
   detail::write_json_alerts(w, report);
   w.end_object();
   if (options.indent > 0) out += '\n';
+  return out;
+}
+
+inline std::string to_json_lines(const LabelSamples& samples) {
+  std::string out;
+  const auto lines = [&](const char* kind, const std::vector<LabelSample>& list) {
+    for (const LabelSample& s : list) {
+      detail::JsonWriter w(out, 0, true);
+      w.begin_object();
+      w.member("interval_end", samples.interval_end);
+      w.member("kind", kind);
+      w.member("id", s.id);
+      w.member("score", s.score);
+      w.end_object();
+      out += '\n';
+    }
+  };
+  lines("lowest_confidence", samples.lowest_confidence);
+  lines("highest_confidence", samples.highest_confidence);
+  lines("near_threshold", samples.near_threshold);
   return out;
 }
 

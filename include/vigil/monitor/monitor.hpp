@@ -74,7 +74,11 @@ namespace vigil {
 /// the store of requests waiting for their label (MonitorOptions::label_capacity requests of
 /// LabelStore::bytes_per_request bytes), the labels waiting for their interval's evaluation
 /// (at most label_capacity), and the labels credited per quality interval (docs/guide.md,
-/// section 10). docs/benchmarks.md has the figure for 96 numeric and 4 categorical features.
+/// section 10); for samples to label (MonitorOptions::label_samples = k, a classifier's
+/// requests with an id), per shard from its first request with an id, and per interval closed
+/// and not yet evaluated (at most
+/// fine_intervals, usually one) 3k candidates (2k without a threshold) of
+/// detail::LabelSampleSet::bytes_per_sample bytes. docs/benchmarks.md has the figure for 96 numeric and 4 categorical features.
 ///
 /// **Bad input**: observations made for another schema (one whose handles name other
 /// features, outputs or tags, e.g. the previous model's after a reload) throw

@@ -138,6 +138,13 @@ struct MonitorOptions {
     if (conversion_interval > 0) return conversion_interval;
     return interval * std::max(1.0, std::round(600 / interval));
   }
+  /// Samples to label (Report::samples; docs/guide.md, "Samples to label"): per evaluated
+  /// interval, at most this many request ids of each kind (lowest confidence, highest
+  /// confidence, nearest the threshold); 0 picks none. At most max_label_samples. Each
+  /// candidate kept costs detail::LabelSampleSet::bytes_per_sample bytes, per shard and per interval
+  /// closed and not yet evaluated.
+  std::size_t label_samples = 20;
+  static constexpr std::size_t max_label_samples = 256;
   /// The arrival-rate predictor. Its interval is set to `interval`; while its lag settings
   /// (recent_lags, seasonal_lags, seasonal_window, history, refit_every) are all left at
   /// their defaults, those of RatePredictorOptions::for_interval(interval) are used.
@@ -181,6 +188,7 @@ inline void MonitorOptions::validate() const {
                                 std::fabs(quality_interval / interval - std::round(quality_interval / interval)) > 1e-9))
     fail("quality_interval must be 0 or a whole multiple of interval");
   if (!(quality_window > 0)) fail("quality_window must be positive");
+  at_most("label_samples", label_samples, max_label_samples);
   if (label_time_to_live / resolution > static_cast<double>(max_retained_intervals))
     fail("label_time_to_live spans more than " + std::to_string(max_retained_intervals) + " quality intervals");
   if (!(conversion_share > 0 && conversion_share <= 1)) fail("conversion_share must be in (0, 1]");

@@ -262,6 +262,28 @@ struct ConversionReport {
   std::uint64_t applied_early = 0;      // applied before their interval was evaluated (staging full)
 };
 
+/// A request picked for labelling: its id (Observation::id, as kept: at most
+/// Observation::max_id_bytes bytes) and its score on the quality output.
+struct LabelSample {
+  std::string id;
+  double score = FeatureReport::nan();
+};
+
+/// Requests of one evaluated interval worth sending to a labelling queue (docs/guide.md,
+/// "Samples to label"): at most MonitorOptions::label_samples of each kind, among the
+/// interval's requests with an id and a finite score on the quality output. A binary
+/// classifier's confidence is max(p, 1 − p); a multi-class output's is its score (taken as
+/// the predicted class's probability); a regression has none, and its lists stay empty.
+/// Each list is sorted by its key, ties by id, then score: lowest_confidence least confident
+/// first, highest_confidence most confident first, near_threshold by |p − threshold| (binary
+/// classifiers only).
+struct LabelSamples {
+  double interval_end = FeatureReport::nan();  // the interval [end − MonitorOptions::interval, end)
+  std::vector<LabelSample> lowest_confidence;
+  std::vector<LabelSample> highest_confidence;  // negative mining: confident answers that may be wrong
+  std::vector<LabelSample> near_threshold;
+};
+
 struct CohortReport {
   std::string tag;
   std::string value;
@@ -309,6 +331,7 @@ struct Report {
   LatencyReport latency;                     // every request; cohorts have their own
   QualityReport quality;                     // every request; cohorts have their own
   ConversionReport conversions;              // every request: its arms are a tag's values
+  LabelSamples samples;                      // of the interval evaluated (every request)
   std::vector<Alert> open_alerts;            // currently open, newest figures
   /// The latest alert transitions (raised, escalated, resolved), oldest first, each with its
   /// sequence number (Alert::sequence): at most MonitorOptions::alert_log of them, so any

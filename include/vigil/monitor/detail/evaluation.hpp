@@ -214,6 +214,7 @@ inline void Evaluator::evaluate_interval(std::int64_t k) {
   intake_.visit(0, w.recent_end - options_.interval, w.recent_end, [&](const IntervalSummary& s) { requests += s.requests; });
   event_time_evidence(intake_.future_in(k), requests, options_.alerts, evidence);
   latest_ = assemble(w, tags, runs);
+  latest_.samples = intake_.samples_of(k, w.recent_end);
   std::vector<Alert> transitions = tracker_.update(w.recent_end, evidence);
   if (delivery_.wants_intervals()) {
     for (const Alert& a : transitions) log_.add(a);  // the interval's report shows its own transitions

@@ -24,6 +24,7 @@
 #include "vigil/monitor/detail/event_time.hpp"
 #include "vigil/monitor/detail/interval_clock.hpp"
 #include "vigil/monitor/detail/label_intake.hpp"
+#include "vigil/monitor/detail/label_samples.hpp"
 #include "vigil/monitor/detail/monitor_families.hpp"
 #include "vigil/monitor/detail/request.hpp"
 #include "vigil/monitor/detail/shard.hpp"
@@ -92,6 +93,11 @@ class Intake final : public IntakeAccess {
   double slow_threshold() const override { return slow_threshold_.load(std::memory_order_relaxed); }
   LabelIntake* labels() override { return labels_.get(); }
   const LabelIntake* labels() const { return labels_.get(); }
+  /// The samples to label of interval k (ending at `end`), once it closed; forgets them and
+  /// those of older intervals (LabelSampler::take). Empty lists when sampling is off.
+  LabelSamples samples_of(std::int64_t k, double end) {
+    return samples_ ? samples_->take(k, end) : LabelSamples{end, {}, {}, {}};
+  }
 
  private:
   static std::size_t& shard_hint();
@@ -124,6 +130,7 @@ class Intake final : public IntakeAccess {
   std::vector<TagDictionary::CohortTag> cohorts_;  // the dictionary's, read by every request
   bool arms_ = false;  // conversions are tracked: a request with an id needs its arm's tag id
   std::unique_ptr<LabelIntake> labels_;            // requests with an id wait here for their label
+  std::unique_ptr<LabelSampler> samples_;          // null unless samples to label are picked
   std::unique_ptr<Shard[]> shards_;
   std::size_t shard_mask_ = 0;
 
@@ -169,6 +176,8 @@ inline Intake::Intake(const Schema& schema, const MonitorPlan& plan, const Monit
     labels_ = std::make_unique<LabelIntake>(schema, options, cohorts_, shards, labelled);
     arms_ = labels_->arm_tag() != no_tag;
   }
+  auto sampler = std::make_unique<LabelSampler>(schema, options);
+  if (sampler->enabled()) samples_ = std::move(sampler);
   init_shards(plan, schema, shards);
   init_retention(plan, options);
 }
@@ -383,6 +392,7 @@ inline std::int64_t Intake::take(const Observation& o, double t) {
         shard.latest = std::max(shard.latest, t);
         apply(shard, o, [&](std::size_t slot) { return &shard.summaries[slot]; });
         if (o.has_id() && labels_) labels_->file(o, k, t, shard.tag_ids.data(), shard.label_slots.data());
+        if (o.has_id() && samples_) samples_->offer(shard.samples, o);
       },
       [&](Shard& shard) {
         shard.latest = std::max(shard.latest, t);
@@ -394,6 +404,7 @@ inline std::int64_t Intake::take(const Observation& o, double t) {
         shard.answered += answered;
         apply(shard, o, [&](std::size_t slot) { return retained_[slot].at(t); });
         if (o.has_id() && labels_) labels_->file(o, k, t, shard.tag_ids.data(), shard.label_slots.data());
+        if (o.has_id() && samples_) samples_->offer_late(o, k);
       });
   return crossed ? k : IntervalClock::none;
 }
@@ -458,6 +469,7 @@ inline void Intake::resolve_tags(Shard& shard, const Observation& o) {
 
 inline void Intake::flush_shard(Shard& shard) {
   if (shard.interval == IntervalClock::none) return;
+  if (samples_) samples_->hand_over(shard.samples, shard.interval);
   const double start = clock_.start(shard.interval);
   bool any = false;
   for (const auto& s : shard.summaries) any = any || !s.empty();
@@ -589,11 +601,12 @@ inline double Intake::arrivals_in(std::int64_t k) const {
 inline std::size_t Intake::memory_bytes() const {
   std::size_t bytes = sizeof(*this) + tags_.memory_bytes() - sizeof(tags_);
   if (labels_) bytes += sizeof(LabelIntake) + labels_->memory_bytes();
+  if (samples_) bytes += sizeof(LabelSampler) + samples_->memory_bytes();
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
     const Shard& shard = shards_[i];
     const Maintenance lock(shard);
     bytes += sizeof(Shard) - sizeof(shard.plan) + shard.plan.memory_bytes() +
-             shard.label_slots.capacity() * sizeof(std::uint32_t);
+             shard.label_slots.capacity() * sizeof(std::uint32_t) + shard.samples.memory_bytes();
     for (const auto& s : shard.summaries) bytes += s.memory_bytes();
   }
   {

@@ -10,6 +10,7 @@
 
 #include "vigil/monitor/detail/cache_line.hpp"
 #include "vigil/monitor/detail/interval_clock.hpp"
+#include "vigil/monitor/detail/label_samples.hpp"
 #include "vigil/monitor/detail/monitor_families.hpp"
 #include "vigil/monitor/detail/spin_lock.hpp"
 
@@ -46,6 +47,7 @@ struct alignas(2 * cache_line) Shard {
   std::vector<std::uint32_t> tag_other;  // per tag, the id of "other": its max_values
   std::vector<std::uint32_t> tag_ids;  // scratch: the current request's value ids
   std::vector<std::uint32_t> label_slots;  // scratch: its cohort slots, for the label store
+  IntervalSamples samples;  // the open interval's candidates to label (LabelSampler::offer)
   // This shard's copy of what the request path reads (MonitorPlan::request_path()), so that
   // each core reads lines of its own.
   MonitorPlan plan;
