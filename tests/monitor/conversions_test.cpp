@@ -311,6 +311,12 @@ TEST_CASE("conversions: misuse and options out of range are refused, naming the 
   refused([](vigil::MonitorOptions& b) { b.conversion_horizon = b.label_time_to_live * 2; }, "conversion_horizon");
   refused([](vigil::MonitorOptions& b) { b.conversion_horizon = std::nan(""); }, "conversion_horizon");
   refused([](vigil::MonitorOptions& b) { b.conversion_confidence = 1; }, "conversion_confidence");
+  refused([](vigil::MonitorOptions& b) { b.conversion_interval = 90; }, "conversion_interval");
+  vigil::MonitorOptions fine = conversion_options();
+  fine.conversion_interval = 120;
+  CHECK_NOTHROW(fine.validate());
+  CHECK(fine.conversion_resolution() == 120);
+  CHECK(conversion_options().conversion_resolution() == 600);
 }
 
 TEST_CASE("conversions: responses beyond the staging are applied early, not lost", "[conversions]") {
