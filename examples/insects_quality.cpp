@@ -2,7 +2,7 @@
 // (data/insects_demo), deployed on the rest with its labels coming late, watched by a Monitor
 // that joins each label to its request and estimates the accuracy from the scores alone.
 //
-//   insects_quality DATA_DIR [windows.csv]
+//   insects_quality DATA_DIR [windows.csv|- [INTERVAL_SECONDS]]
 //
 // DATA_DIR holds train.csv, traffic.csv and labels.csv (data/insects_demo). The task: is the
 // insect in one group of three species or in the other? Of the ten ways to split the six
@@ -12,10 +12,11 @@
 // multi-class model of the demo does not have. The features are the seven that no injected
 // fault of data/insects_demo/FAULTS.md touches, so what changes on them is the real drift.
 //
-// Every minute of event time (the monitoring interval) it writes one line of windows.csv: the
-// true accuracy of the requests of that minute (known here, all of them), the estimate from
-// the scores of the latest interval(s), the realised accuracy of the labels joined so far over
-// the quality window, and the label counts; it prints the same in ten-minute blocks.
+// At the end of every monitoring interval (MonitorOptions::interval: a minute, or
+// INTERVAL_SECONDS, a divisor of 300) it writes one line of windows.csv: the true accuracy of
+// the requests of that interval (known here, all of them), the estimate from the scores of the
+// latest interval(s), the realised accuracy of the labels joined so far over the quality
+// window, and the label counts; it prints the same in ten-minute blocks.
 // It prints the first quality alerts and checks what docs/validation.md reports: no quality
 // alert before the drift, realised accuracy alerts after it, the estimate tracking the true
 // accuracy before the drift and missing most of the fall after it. Exits non-zero when a
@@ -42,8 +43,6 @@ namespace {
 const std::vector<std::string> feature_names = {"f01", "f02", "f03", "f05", "f08", "f10", "f11"};
 const std::array<std::string, 6> species = {"s11", "s12", "s2", "s3", "s4", "s5"};
 constexpr int fit_rows = 4000;  // train.csv: the first 4000 rows fit the model, the other 2000 are the holdout
-// One line of windows.csv per monitoring interval, the span an estimate rests on at this rate.
-constexpr double step_seconds = 60;
 constexpr double quality_interval = 300;
 constexpr double quality_window = 1800;
 constexpr double block_seconds = 600;  // the table printed: ten-minute blocks
@@ -170,6 +169,15 @@ Eigen::VectorXd truth_of(unsigned group, const std::vector<std::string>& labels)
   return y;
 }
 
+// Recall (the share of positives scored positive) of rows [from, to), and their positives.
+std::pair<double, double> recall(const Eigen::VectorXd& score, const Eigen::VectorXd& truth, Eigen::Index from,
+                                 Eigen::Index to) {
+  double hits = 0, positives = 0;
+  for (Eigen::Index i = from; i < to; ++i)
+    if (truth(i) == 1.0) hits += score(i) >= 0.5, ++positives;
+  return {hits / positives, positives};
+}
+
 // The group of three species the holdout separates best from the other three. Each split is
 // tried once, as the group that holds the first species.
 unsigned best_grouping(const Eigen::MatrixXd& x, const std::vector<std::string>& labels) {
@@ -255,9 +263,9 @@ vigil::Profile holdout_profile(const Model& m, const Eigen::MatrixXd& x, const E
 
 // Five-minute quality intervals, the realised figures over the last half hour; the labels' time-to-live
 // covers the longest delay of labels.csv (78 minutes).
-vigil::MonitorOptions monitor_options() {
+vigil::MonitorOptions monitor_options(double interval) {
   vigil::MonitorOptions options;
-  options.interval = 60;
+  options.interval = interval;
   options.quality_interval = quality_interval;
   options.quality_window = quality_window;
   options.label_time_to_live = 2 * 3600;
@@ -267,7 +275,7 @@ vigil::MonitorOptions monitor_options() {
 
 // One line of windows.csv: the figures at the end of a monitoring interval.
 struct Step {
-  double end = 0;
+  double start = 0, end = 0;
   int requests = 0;
   double true_accuracy = NAN;         // of every request of the step, labelled or not
   double estimated_accuracy = NAN;    // from the step's scores alone
@@ -276,7 +284,7 @@ struct Step {
   std::string realised_status;
   double window_true_accuracy = NAN;  // of every request of the quality window
   double labelled = 0;                // labels joined to the window's requests so far
-  std::uint64_t joined = 0, pending = 0;
+  std::uint64_t joined = 0, pending = 0, expired = 0;
   double estimated_p_value = NAN, realised_p_value = NAN;  // of accuracy, one-sided (worse)
   double estimated_roc_auc = NAN, realised_roc_auc = NAN;
   double estimated_count = 0;        // scored requests the estimate rests on
@@ -300,10 +308,11 @@ double true_accuracy(const Requests& r, double from, double to, int* count = nul
   return n > 0 ? right / n : NAN;
 }
 
-Step step_of(const vigil::Report& report, const Requests& r, double end) {
+Step step_of(const vigil::Report& report, const Requests& r, double start, double end) {
   Step s;
+  s.start = start;
   s.end = end;
-  s.true_accuracy = true_accuracy(r, end - step_seconds, end, &s.requests);
+  s.true_accuracy = true_accuracy(r, start, end, &s.requests);
   const vigil::QualityReport& q = report.quality;
   if (const auto* m = find_metric(q.estimated, "estimated_accuracy"))
     s.estimated_accuracy = m->recent, s.estimated_status = vigil::to_string(m->status),
@@ -316,6 +325,7 @@ Step step_of(const vigil::Report& report, const Requests& r, double end) {
   s.labelled = q.labelled;
   s.joined = q.joined;
   s.pending = q.pending;
+  s.expired = q.expired;
   return s;
 }
 
@@ -326,12 +336,12 @@ struct QualityAlert {
 
 // The requests in time order with their labels given as they come; the figures at the end of
 // every monitoring interval (read once the first request past it has closed it).
-std::vector<Step> replay(vigil::Monitor& monitor, const Model& m, const Requests& r,
+std::vector<Step> replay(vigil::Monitor& monitor, double interval, const Model& m, const Requests& r,
                          const std::vector<LateLabel>& labels) {
   std::vector<Step> steps;
   vigil::Observation o(m.schema);
   std::size_t next_label = 0;
-  double next_step = std::ceil(r.time.front() / step_seconds) * step_seconds;
+  double next_step = std::ceil(r.time.front() / interval) * interval;
   for (std::size_t i = 0; i < r.time.size(); ++i) {
     for (; next_label < labels.size() && labels[next_label].time < r.time[i]; ++next_label)
       monitor.on_label(labels[next_label].id, labels[next_label].value, labels[next_label].time);
@@ -340,23 +350,23 @@ std::vector<Step> replay(vigil::Monitor& monitor, const Model& m, const Requests
     m.fill(o, r.x, static_cast<Eigen::Index>(i), r.score(static_cast<Eigen::Index>(i)));
     monitor.observe(o);
     if (r.time[i] >= next_step) {  // the latest interval this request closed
-      const double end = std::floor(r.time[i] / step_seconds) * step_seconds;
-      steps.push_back(step_of(monitor.report(), r, end));
-      next_step = end + step_seconds;
+      const double end = std::floor(r.time[i] / interval) * interval;
+      steps.push_back(step_of(monitor.report(), r, end - interval, end));
+      next_step = end + interval;
     }
   }
   for (; next_label < labels.size(); ++next_label)
     monitor.on_label(labels[next_label].id, labels[next_label].value, labels[next_label].time);
-  steps.push_back(step_of(monitor.finish(), r, next_step));
+  steps.push_back(step_of(monitor.finish(), r, next_step - interval, next_step));
   return steps;
 }
 
 void write_steps(const std::string& path, const std::vector<Step>& steps) {
   std::ofstream out(path);
   out << "time,minute,requests,true_accuracy,estimated_accuracy,estimated_status,realised_accuracy,"
-         "realised_status,window_true_accuracy,labelled,joined,pending,estimated_p_value,realised_p_value,"
+         "realised_status,window_true_accuracy,labelled,joined,pending,expired,estimated_p_value,realised_p_value,"
          "estimated_count,estimated_roc_auc,realised_roc_auc\n";
-  const double start = steps.front().end - step_seconds;
+  const double start = steps.front().start;
   const auto number = [](double v) { return std::isnan(v) ? std::string() : std::to_string(v).substr(0, 6); };
   const auto p_value = [](double v) {
     char text[16];
@@ -367,7 +377,8 @@ void write_steps(const std::string& path, const std::vector<Step>& steps) {
     out << "2026-11-02T" << iso_minute(s.end) << ":00Z," << (s.end - start) / 60 << ',' << s.requests << ','
         << number(s.true_accuracy) << ',' << number(s.estimated_accuracy) << ',' << s.estimated_status << ','
         << number(s.realised_accuracy) << ',' << s.realised_status << ',' << number(s.window_true_accuracy) << ','
-        << s.labelled << ',' << s.joined << ',' << s.pending << ',' << p_value(s.estimated_p_value) << ','
+        << s.labelled << ',' << s.joined << ',' << s.pending << ',' << s.expired << ','
+        << p_value(s.estimated_p_value) << ','
         << p_value(s.realised_p_value) << ',' << s.estimated_count << ',' << number(s.estimated_roc_auc) << ','
         << number(s.realised_roc_auc) << '\n';
 }
@@ -400,6 +411,17 @@ void print_steps(const std::vector<Step>& steps) {
 
 namespace {
 
+// Recall where nothing changed: the baseline of the quality figures (the holdout) is a sample too.
+void print_recalls(const Eigen::VectorXd& score, const Eigen::VectorXd& truth, const Requests& r) {
+  const auto fit = recall(score, truth, 0, fit_rows);
+  const auto holdout = recall(score, truth, fit_rows, truth.size());
+  const auto before = recall(r.score, r.truth, 0,
+                             std::lower_bound(r.time.begin(), r.time.end(), drift_begins) - r.time.begin());
+  std::printf("Recall: %.4f on the holdout (%.0f positives), %.4f on the rows fitted (%.0f), %.4f on the requests "
+              "before the drift (%.0f)\n", holdout.first, holdout.second, fit.first, fit.second, before.first,
+              before.second);
+}
+
 // The first raise or escalation of each quality figure, per severity.
 void print_alerts(const std::vector<QualityAlert>& alerts) {
   std::printf("\nFirst quality alerts (the real drift begins at 09:05:17, is complete at 09:07:16):\n");
@@ -417,7 +439,7 @@ void print_alerts(const std::vector<QualityAlert>& alerts) {
 std::pair<double, double> mean_accuracies(const std::vector<Step>& steps, double from, double to) {
   double estimated = 0, truth = 0, n = 0;
   for (const Step& s : steps)
-    if (s.end - step_seconds >= from && s.end <= to && !std::isnan(s.estimated_accuracy) && s.requests > 0)
+    if (s.start >= from && s.end <= to && !std::isnan(s.estimated_accuracy) && s.requests > 0)
       estimated += s.estimated_accuracy, truth += s.true_accuracy, ++n;
   return {estimated / n, truth / n};
 }
@@ -452,7 +474,7 @@ bool check(const std::vector<Step>& steps, const std::vector<QualityAlert>& aler
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: insects_quality DATA_DIR [windows.csv]\n");
+    std::fprintf(stderr, "usage: insects_quality DATA_DIR [windows.csv|- [INTERVAL_SECONDS]]\n");
     return 2;
   }
   try {
@@ -465,7 +487,8 @@ int main(int argc, char** argv) {
     const Eigen::VectorXd y = truth_of(group, train_labels);
     const Logistic model(x.topRows(fit_rows), y.head(fit_rows));
     const Model m;
-    vigil::Monitor monitor(m.schema, holdout_profile(m, x, model.score(x), y), monitor_options());
+    const double interval = argc > 3 ? std::stod(argv[3]) : 60;
+    vigil::Monitor monitor(m.schema, holdout_profile(m, x, model.score(x), y), monitor_options(interval));
     std::vector<QualityAlert> alerts;
     monitor.on_alert([&](const vigil::Alert& a) {
       if (a.kind == vigil::AlertKind::quality && a.transition != vigil::Alert::Transition::resolved)
@@ -473,11 +496,16 @@ int main(int argc, char** argv) {
     });
     const Requests requests = read_requests(read_table(dir + "/traffic.csv"), group, model);
     std::printf("Task: %s (positive) vs the other three species\n", group_name(group).c_str());
+    print_recalls(model.score(x), y, requests);
     const std::vector<Step> steps =
-        replay(monitor, m, requests, read_labels(read_table(dir + "/labels.csv"), group));
+        replay(monitor, interval, m, requests, read_labels(read_table(dir + "/labels.csv"), group));
     print_steps(steps);
+    std::printf("\nAt the end: %llu labels joined, %llu requests still waiting for one, %llu never labelled within "
+                "the labels' time-to-live (expired)\n",
+                static_cast<unsigned long long>(steps.back().joined), static_cast<unsigned long long>(steps.back().pending),
+                static_cast<unsigned long long>(steps.back().expired));
     print_alerts(alerts);
-    if (argc > 2) write_steps(argv[2], steps);
+    if (argc > 2 && std::string(argv[2]) != "-") write_steps(argv[2], steps);
     return check(steps, alerts) ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "insects_quality: %s\n", e.what());
