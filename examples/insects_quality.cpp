@@ -17,10 +17,10 @@
 // the requests of that interval (known here, all of them), the estimate from the scores of the
 // latest interval(s), the realised accuracy of the labels joined so far over the quality
 // window, and the label counts; it prints the same in ten-minute blocks.
-// It prints the first quality alerts and checks what docs/validation.md reports: no quality
-// alert before the drift, realised accuracy alerts after it, the estimate tracking the true
-// accuracy before the drift and missing most of the fall after it. Exits non-zero when a
-// check fails.
+// It prints the first quality alerts and checks what docs/validation.md reports: before the
+// drift no quality alert (at most a warning, on neither accuracy nor an estimate), a realised
+// accuracy alert after it, the estimate tracking the true accuracy before the drift, falling
+// with it, and missing most of the fall. Exits non-zero when a check fails.
 #include <vigil/vigil.hpp>
 
 #include <Eigen/Dense>
