@@ -8,7 +8,7 @@ ZSKPP/feature-drift @ 53e4f82e `DATA real/Insects/gradual_balanced_24150.zip`: 2
 33 numeric wing-beat sensor features and the class code in the last column, no header.
 Usable without restriction; cite Souza et al. (2020) and Porwik et al., Cluster Computing (2024).
 
-Writes train.csv, traffic.csv and FAULTS.md. Every random choice comes from fixed seeds, so the
+Writes train.csv, traffic.csv, labels.csv and FAULTS.md. Every random choice comes from fixed seeds, so the
 output is the same on every run. data/insects_demo/README.md explains the result.
 """
 
@@ -67,6 +67,15 @@ SEED_SHUFFLE = 20261102
 SEED_TRAFFIC = 7
 SEED_MALFORMED = 11
 SEED_SLOW = 13
+SEED_LABELS = 17
+
+# Late labels: the species of a recorded insect is confirmed when its specimen is examined,
+# minutes after the sensor's reading. Each request is confirmed with this probability (a
+# specimen can be lost or left unexamined), after a lognormal delay of this median and shape:
+# about 10 minutes, 90 % of them within 4.4 to 23 minutes. On a 2.5-hour log a delay of days
+# would leave nothing to see; a delay of seconds would make the labels as good as the
+# `species` column.
+LABELS = dict(share=0.90, median_minutes=10.0, sigma=0.5)
 
 
 def load(path):
@@ -239,29 +248,61 @@ def main():
     swap_shares = [[float((tband[m] == label).mean()) for label in LABEL_SWAP["pair"]]
                    for m in (before_swap, swap)]
 
+    ids = request_ids(kept)
+
     def traffic_rows():
         for i in np.flatnonzero(kept):
             cells = [number(v) for v in tx[i]]
             if i in malformed_set:
                 cells[malformed_column] = MALFORMED["text"]
-            yield ([iso(seconds[i]), HOSTS[hosts[i]], MODEL_VERSION] + cells +
+            yield ([iso(seconds[i]), ids[i], HOSTS[hosts[i]], MODEL_VERSION] + cells +
                    [tband[i], "%.4f" % score[i], species(predicted[i]), species(ty[i]),
                     "%.2f" % latency[i]])
 
-    header = ["ts", "host", "model_version"] + names + ["band", "score", "predicted", "species",
+    header = ["ts", "request_id", "host", "model_version"] + names + ["band", "score", "predicted", "species",
                                                         "latency_ms"]
     write_csv(os.path.join(OUT_DIR, "traffic.csv"), header, traffic_rows())
+    delays = write_labels(seconds, kept, ids, ty)
+    labels_summary = (len(delays), kept.sum(), "a median %.1f minutes" % np.median(delays),
+                      "5 %% of them within %.1f minutes, 95 %% within %.1f, the longest %.1f" %
+                      (np.quantile(delays, 0.05), np.quantile(delays, 0.95), delays.max()),
+                      kept.sum() - len(delays))
 
     write_faults(seconds, line, kept, change_begin, change_end, unit, swap, burst, malformed,
-                 slow, on_slow_host, stop, latency, cuts, accuracy, swap_shares)
+                 slow, on_slow_host, stop, latency, cuts, accuracy, swap_shares, labels_summary)
     print("train.csv: %d rows; traffic.csv: %d rows, %s to %s" %
           (TRAIN_ROWS, kept.sum(), iso(seconds[0]), iso(seconds[-1])))
     print("model accuracy: %.3f on training rows, %.3f on traffic before the drift, "
           "%.3f after it" % accuracy)
+    print("labels.csv: %d labels for the %d requests" % labels_summary[:2])
+
+
+def request_ids(kept):
+    """The id of each traffic row: r and its row number among the rows kept, from r00001."""
+    ids = np.full(len(kept), "", dtype=object)
+    rows = np.flatnonzero(kept)
+    ids[rows] = ["r%05d" % (k + 1) for k in range(len(rows))]
+    return ids
+
+
+def write_labels(seconds, kept, ids, truth):
+    """labels.csv: request_id, the time the species became known (ts) and the species, in
+    time order; drawn with their own seed so that the traffic stays as it was. Returns the
+    delays of the labels written, in minutes."""
+    rng = np.random.default_rng(SEED_LABELS)
+    n = len(seconds)
+    confirmed = rng.random(n) < LABELS["share"]
+    delay = 60.0 * LABELS["median_minutes"] * np.exp(LABELS["sigma"] * rng.standard_normal(n))
+    at = np.floor((seconds + delay) * 1000.0) / 1000.0
+    rows = np.flatnonzero(confirmed & kept)
+    rows = rows[np.argsort(at[rows], kind="stable")]
+    write_csv(os.path.join(OUT_DIR, "labels.csv"), ["request_id", "ts", "species"],
+              ([ids[i], iso(at[i]), species(truth[i])] for i in rows))
+    return delay[rows] / 60.0
 
 
 def write_faults(seconds, line, kept, change_begin, change_end, unit, swap, burst, malformed,
-                 slow, on_slow_host, stop, latency, cuts, accuracy, swap_shares):
+                 slow, on_slow_host, stop, latency, cuts, accuracy, swap_shares, labels_summary):
     def span(mask):
         rows = np.flatnonzero(mask & kept)
         return "%d rows (%d-%d)" % (len(rows), line[rows[0]], line[rows[-1]])
@@ -293,7 +334,9 @@ def write_faults(seconds, line, kept, change_begin, change_end, unit, swap, burs
         "%.1f); %s (after the change, minute %.1f) | to the end (%s) | %d (lines %d-%d) | "
         "`feature_drift` against the training profile on several features within minutes of "
         "the change, persisting to the end; `score_drift` and `class_drift` on the output; "
-        "`quality` as accuracy falls (labels in `species`) |" %
+        "`quality` on `accuracy` as the late labels of the requests after the change come in "
+        "(labels.csv, about 10 minutes after their request; the same species as the column "
+        "`species`) |" %
         (iso(seconds[change_begin]), seconds[change_begin] / 60, iso(seconds[change_end]),
          seconds[change_end] / 60, last, kept[change_begin:].sum(), line[change_begin],
          line[n - 1]),
@@ -348,6 +391,9 @@ def write_faults(seconds, line, kept, change_begin, change_end, unit, swap, burs
         "",
         "Model accuracy (predicted = species): %.3f on train.csv, %.3f on traffic before the "
         "drift, %.3f on traffic after it (before fault 2)." % accuracy,
+        "",
+        "Late labels (labels.csv): the species of %d of the %d requests, each %s after its "
+        "request (%s); the other %d requests are never labelled." % labels_summary,
         "",
     ]
     with open(os.path.join(OUT_DIR, "FAULTS.md"), "w") as out:
