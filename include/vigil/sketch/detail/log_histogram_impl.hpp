@@ -653,8 +653,8 @@ std::uint64_t BasicLogHistogram<Counter>::read_buckets(io::Reader& r, std::uint6
 // bucket and max at or above the last. Called on a non-empty histogram with valid extremes.
 template <class Counter>
 void BasicLogHistogram<Counter>::check_extremes_at_buckets(io::Reader& r, const detail::LogHistogramTotals& t) const {
-  std::int64_t lo;
-  std::int64_t hi;
+  std::int64_t lo = 0;  // set by used_range() when it returns true
+  std::int64_t hi = 0;
   const bool any = used_range(lo, hi);
   const bool outside = t.underflow != 0 || t.overflow != 0;
   const std::string where = " with zero threshold " + detail::to_text(zero_threshold_) + ", zero count " +
