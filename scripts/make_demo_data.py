@@ -8,7 +8,7 @@ ZSKPP/feature-drift @ 53e4f82e `DATA real/Insects/gradual_balanced_24150.zip`: 2
 33 numeric wing-beat sensor features and the class code in the last column, no header.
 Usable without restriction; cite Souza et al. (2020) and Porwik et al., Cluster Computing (2024).
 
-Writes train.csv, traffic.csv, labels.csv and FAULTS.md. Every random choice comes from fixed seeds, so the
+Writes train.csv, traffic.csv, labels.csv, conversions.csv and FAULTS.md. Every random choice comes from fixed seeds, so the
 output is the same on every run. data/insects_demo/README.md explains the result.
 """
 
@@ -76,6 +76,16 @@ SEED_LABELS = 17
 # would leave nothing to see; a delay of seconds would make the labels as good as the
 # `species` column.
 LABELS = dict(share=0.90, median_minutes=10.0, sigma=0.5)
+
+# An experiment on how the identification is shown, with synthetic responses (they do not come
+# from INSECTS): until minute `start` every request sees the `list` variant; from then on a
+# share sees the new `card` variant. A response is the user confirming the identification, at
+# a given rate per variant, after a lognormal delay; responses after the log's last request
+# are not in it. The new variant is better, but its traffic is young at the end of the log,
+# so responses over impressions favour the old one.
+SEED_VARIANT = 19
+SEED_RESPONSES = 23
+EXPERIMENT = dict(start=100, share=0.6, rates={"list": 0.08, "card": 0.12}, median_minutes=30.0, sigma=0.8)
 
 
 def load(path):
@@ -249,6 +259,7 @@ def main():
                    for m in (before_swap, swap)]
 
     ids = request_ids(kept)
+    variant = assign_variants(minute)
 
     def traffic_rows():
         for i in np.flatnonzero(kept):
@@ -257,10 +268,10 @@ def main():
                 cells[malformed_column] = MALFORMED["text"]
             yield ([iso(seconds[i]), ids[i], HOSTS[hosts[i]], MODEL_VERSION] + cells +
                    [tband[i], "%.4f" % score[i], species(predicted[i]), species(ty[i]),
-                    "%.2f" % latency[i]])
+                    "%.2f" % latency[i], variant[i]])
 
     header = ["ts", "request_id", "host", "model_version"] + names + ["band", "score", "predicted", "species",
-                                                        "latency_ms"]
+                                                        "latency_ms", "variant"]
     write_csv(os.path.join(OUT_DIR, "traffic.csv"), header, traffic_rows())
     delays = write_labels(seconds, kept, ids, ty)
     labels_summary = (len(delays), kept.sum(), "a median %.1f minutes" % np.median(delays),
@@ -268,8 +279,11 @@ def main():
                       (np.quantile(delays, 0.05), np.quantile(delays, 0.95), delays.max()),
                       kept.sum() - len(delays))
 
+    responses = write_responses(seconds, kept, ids, variant)
     write_faults(seconds, line, kept, change_begin, change_end, unit, swap, burst, malformed,
                  slow, on_slow_host, stop, latency, cuts, accuracy, swap_shares, labels_summary)
+    with open(os.path.join(OUT_DIR, "FAULTS.md"), "a") as out:
+        out.write(experiment_note(kept, variant, responses))
     print("train.csv: %d rows; traffic.csv: %d rows, %s to %s" %
           (TRAIN_ROWS, kept.sum(), iso(seconds[0]), iso(seconds[-1])))
     print("model accuracy: %.3f on training rows, %.3f on traffic before the drift, "
@@ -299,6 +313,44 @@ def write_labels(seconds, kept, ids, truth):
     write_csv(os.path.join(OUT_DIR, "labels.csv"), ["request_id", "ts", "species"],
               ([ids[i], iso(at[i]), species(truth[i])] for i in rows))
     return delay[rows] / 60.0
+
+
+def assign_variants(minute):
+    """The variant each request sees: `list` before the experiment starts, then `card` for a
+    share of the requests, drawn with their own seed."""
+    rng = np.random.default_rng(SEED_VARIANT)
+    card = (minute >= EXPERIMENT["start"]) & (rng.random(len(minute)) < EXPERIMENT["share"])
+    return np.where(card, "card", "list")
+
+
+def write_responses(seconds, kept, ids, variant):
+    """conversions.csv: request_id and the time of each response, in time order, up to the
+    log's last request; drawn with their own seed. Returns the rows that responded."""
+    rng = np.random.default_rng(SEED_RESPONSES)
+    n = len(seconds)
+    rate = np.array([EXPERIMENT["rates"][v] for v in variant])
+    responds = rng.random(n) < rate
+    delay = 60.0 * EXPERIMENT["median_minutes"] * np.exp(EXPERIMENT["sigma"] * rng.standard_normal(n))
+    at = np.floor((seconds + delay) * 1000.0) / 1000.0
+    end = seconds[np.flatnonzero(kept)[-1]]
+    rows = np.flatnonzero(responds & kept & (at <= end))
+    rows = rows[np.argsort(at[rows], kind="stable")]
+    write_csv(os.path.join(OUT_DIR, "conversions.csv"), ["request_id", "ts"], ([ids[i], iso(at[i])] for i in rows))
+    return rows
+
+
+def experiment_note(kept, variant, responses):
+    counts = {v: int((kept & (variant == v)).sum()) for v in ("list", "card")}
+    answered = {v: int((variant[responses] == v).sum()) for v in ("list", "card")}
+    return ("Experiment (synthetic responses, not from INSECTS; conversions.csv): from %s a share of %g of the "
+            "requests sees variant `card`, the others `list`; users confirm the identification at %g (`list`) and "
+            "%g (`card`) after a lognormal delay of median %g minutes. In the log: %d `list` and %d `card` "
+            "requests, %d and %d responses. `card` is better, but its traffic is young at the end of the log: "
+            "responses over impressions favour `list`; the rate at the delay by which 60 %% of the responses "
+            "came names `card`.\n" %
+            (clock(EXPERIMENT["start"]), EXPERIMENT["share"], EXPERIMENT["rates"]["list"],
+             EXPERIMENT["rates"]["card"], EXPERIMENT["median_minutes"], counts["list"], counts["card"],
+             answered["list"], answered["card"]))
 
 
 def write_faults(seconds, line, kept, change_begin, change_end, unit, swap, burst, malformed,

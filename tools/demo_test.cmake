@@ -16,7 +16,8 @@ run(${VIGIL} profile --input ${DEMO}/train.csv --output ${WORK}/reference.vigil
     --categorical band --score-column score --predicted-column predicted --label-column species)
 run(${VIGIL} replay --reference ${WORK}/reference.vigil --input ${DEMO}/traffic.csv
     --alerts ${WORK}/alerts.jsonl --tag-columns host,model_version --latency-column latency_ms
-    --id-column request_id --labels ${DEMO}/labels.csv --label-column species)
+    --id-column request_id --labels ${DEMO}/labels.csv --label-column species
+    --conversions ${DEMO}/conversions.csv --arm-column variant)
 
 if(NOT last_output MATCHES "f04 +12")
   message(FATAL_ERROR "the summary does not count 12 unreadable cells in f04")
@@ -98,6 +99,16 @@ foreach(line IN LISTS lines)
   endif()
 endforeach()
 
+# The experiment of FAULTS.md: every synthetic response names a request and is joined; the
+# new variant `card` is named best at the delay, while the naive ratio of its young traffic
+# favours `list`.
+if(NOT last_output MATCHES "responses from [^\n]*conversions.csv: 1110 rows, 1110 given to the monitor, 1110 joined")
+  message(FATAL_ERROR "the summary does not join the 1110 responses of conversions.csv")
+endif()
+if(NOT last_output MATCHES "best arm: card; a naive responses/impressions ratio would pick list")
+  message(FATAL_ERROR "the summary does not name card best and list the naive choice")
+endif()
+
 # The model is as right on the traffic before the drift as on its training rows: a quality
 # alert before 09:05 is a false alarm.
 foreach(line IN LISTS lines)
@@ -106,4 +117,4 @@ foreach(line IN LISTS lines)
   endif()
 endforeach()
 message("demo: ${count} alerts, every fault caught, no traffic or latency alert elsewhere, "
-        "no quality alert before the drift")
+        "no quality alert before the drift, the better variant named")
