@@ -12,7 +12,6 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <memory>
 #include <random>
 #include <string>
@@ -80,10 +79,12 @@ void BM_Monitor_observe(benchmark::State& state) {
 BENCHMARK(BM_Monitor_observe)->Threads(1)->UseRealTime();
 BENCHMARK(BM_Monitor_observe)->Threads(2)->UseRealTime();
 
-// What late labels add to the request path: the same model and requests, each with a text
-// id ("req-" and 12 digits, set per request as a server does) filed into the label store
-// (capacity 2^18: full after the first 262,144 requests, so each also pushes out the oldest),
-// and a labelled holdout, so that the quality family bins every score for its estimates.
+// What late labels add to the request path: the same model and requests with a labelled
+// holdout, so that the quality family bins every score for its estimates
+// (BM_Monitor_observe_labelled), and each request with a text id ("req-" and 12 digits, set
+// per request as a server does) filed into the label store (capacity 2^18: full after the
+// first 262,144 requests, so each also pushes out the oldest). The ids come from
+// vigil_bench::RequestIds, already text: formatting them is the server's work, not observe()'s.
 struct LabelledFixture {
   Model model{32, 4};
   std::unique_ptr<vigil::Monitor> monitor;
@@ -102,22 +103,33 @@ LabelledFixture& labelled_fixture() {
   return f;
 }
 
-std::string_view request_id(std::uint64_t n, char (&text)[32]) {
-  const int length = std::snprintf(text, sizeof text, "req-%012llu", static_cast<unsigned long long>(n));
-  return std::string_view(text, static_cast<std::size_t>(length));
+void BM_Monitor_observe_labelled(benchmark::State& state) {
+  LabelledFixture& f = labelled_fixture();
+  std::vector<std::unique_ptr<vigil::Observation>> pool = f.model.requests(256, 10 + state.thread_index());
+  double t = f.clock.load();
+  std::size_t i = 0;
+  for (auto _ : state) {
+    if ((i & 255) == 0) t = advance_clock(f.clock, t);
+    vigil::Observation& o = *pool[i++ & 255];
+    o.at(t);
+    t += 0.001;
+    f.monitor->observe(o);
+  }
+  advance_clock(f.clock, t);
+  state.SetItemsProcessed(state.iterations());
 }
+BENCHMARK(BM_Monitor_observe_labelled)->Threads(1)->UseRealTime();
 
 void BM_Monitor_observe_with_id(benchmark::State& state) {
   LabelledFixture& f = labelled_fixture();
   std::vector<std::unique_ptr<vigil::Observation>> pool = f.model.requests(256, 10 + state.thread_index());
   double t = f.clock.load();
-  std::uint64_t n = f.next_id.fetch_add(std::uint64_t{1} << 32);
+  vigil_bench::RequestIds ids(f.next_id.fetch_add(std::uint64_t{1} << 32));
   std::size_t i = 0;
-  char text[32];
   for (auto _ : state) {
     if ((i & 255) == 0) t = advance_clock(f.clock, t);
     vigil::Observation& o = *pool[i++ & 255];
-    o.at(t).id(request_id(n++, text));
+    o.at(t).id(ids.next());
     t += 0.001;
     f.monitor->observe(o);
   }
@@ -126,6 +138,28 @@ void BM_Monitor_observe_with_id(benchmark::State& state) {
 }
 BENCHMARK(BM_Monitor_observe_with_id)->Threads(1)->UseRealTime();
 
+// The id's cost split between the store's code and its memory: the same requests with ids,
+// into a store of `range(0)` requests (1,024: in cache; 262,144: the default, 16.8 MB), each
+// run on a monitor of its own after 300,000 requests, so that the store is full.
+void BM_Monitor_observe_with_id_store(benchmark::State& state) {
+  vigil_bench::Model model{32, 4};
+  vigil::MonitorOptions options;
+  options.shards = 2;
+  options.label_capacity = static_cast<std::size_t>(state.range(0));
+  vigil::Monitor monitor(model.schema, model.labelled_profile(5000), options);
+  std::vector<std::unique_ptr<vigil::Observation>> pool = model.requests(256, 10);
+  vigil_bench::RequestIds ids(0);
+  double t = start_time;
+  std::size_t i = 0;
+  for (; i < 300000; ++i, t += 0.001) monitor.observe(pool[i & 255]->at(t).id(ids.next()));
+  for (auto _ : state) {
+    monitor.observe(pool[i++ & 255]->at(t).id(ids.next()));
+    t += 0.001;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Monitor_observe_with_id_store)->Arg(1024)->Arg(262144);
+
 // on_label() for requests filed a minute of event time before, in the order they came: the
 // join in the store and the staging for the next evaluation (evaluated in the loop as event
 // time passes interval ends, as a server's report() would).
@@ -133,23 +167,23 @@ void BM_Monitor_on_label(benchmark::State& state) {
   LabelledFixture& f = labelled_fixture();
   std::vector<std::unique_ptr<vigil::Observation>> pool = f.model.requests(256, 30);
   constexpr std::uint64_t batch = 4096;
-  std::uint64_t n = f.next_id.fetch_add(std::uint64_t{1} << 32);
+  const std::uint64_t first = f.next_id.fetch_add(std::uint64_t{1} << 32);
+  vigil_bench::RequestIds requests(first), labels(first);
   double t = f.clock.load();
-  char text[32];
   std::uint64_t labelled = 0;
   for (auto _ : state) {
     if (labelled % batch == 0) {
       state.PauseTiming();
       for (std::uint64_t k = 0; k < batch; ++k) {
         vigil::Observation& o = *pool[k & 255];
-        o.at(t).id(request_id(n + labelled + k, text));
+        o.at(t).id(requests.next());
         t += 0.001;
         f.monitor->observe(o);
       }
       f.monitor->evaluate();
       state.ResumeTiming();
     }
-    benchmark::DoNotOptimize(f.monitor->on_label(request_id(n + labelled, text), 1.0, t));
+    benchmark::DoNotOptimize(f.monitor->on_label(labels.next(), 1.0, t));
     ++labelled;
   }
   advance_clock(f.clock, t);

@@ -379,6 +379,7 @@ void compare_with_reference(std::size_t capacity, std::uint64_t distinct_keys, i
     now += u(rng) * 0.2;
     const double r = u(rng);
     const double jitter = (u(rng) - 0.5) * 4;  // a little out of order, both ways
+    if (step % 3 == 0) store.prefetch(key);  // a hint: no result or count may change
     if (r < 0.45) {
       const double time = r < 0.002 ? not_a_number : now + jitter;
       const PendingRequest p{time, step, u(rng), static_cast<std::uint32_t>(step % 5)};

@@ -384,6 +384,8 @@ inline std::int64_t Intake::take(const Observation& o, double t) {
   bool crossed = false;
   if (!enter(t, k, crossed, bad_time_)) return IntervalClock::none;
   const std::uint64_t answered = explicit_arrivals_.load(std::memory_order_relaxed) ? 1 : 0;
+  // The families' work below hides the wait for the label store's memory.
+  if (o.has_id() && labels_) labels_->prefetch(o);
   record(
       k,
       [&](Shard& shard) {

@@ -143,6 +143,12 @@ class LabelIntake {
   void file(const Observation& o, std::int64_t interval, double t, const std::uint32_t* tag_ids,
             std::uint32_t* scratch);
 
+  /// Starts loading the store's index slot for the request's id (LabelStore::prefetch), so
+  /// that file(), called after the request's other work, finds it in cache.
+  void prefetch(const Observation& o) const {
+    if (const LabelStore* s = store()) s->prefetch(request_key(std::string_view(o.id())));
+  }
+
   /// Joins a label given as a number or as text. Returns whether it was staged for evaluation.
   bool label(std::string_view id, double label, double t);
   bool label(std::string_view id, std::string_view label, double t);

@@ -140,6 +140,12 @@ class LabelStore {
   /// independently, so that it can have both a label and a conversion.
   Join join_conversion(std::uint64_t key, double time, PendingRequest& out, std::uint32_t* extras_out);
 
+  /// Starts loading the index slot where `key` is looked up, without a lock, so that an
+  /// insert or join of it a little later finds that slot in cache: the request path calls it
+  /// before its other work, which then overlaps the memory access. A hint only: it changes
+  /// nothing, and an insert or join without it gives the same result.
+  void prefetch(std::uint64_t key) const noexcept;
+
   /// Removes the requests older than the time-to-live at `time`, from the oldest end of each
   /// part; those never labelled are counted in expired_unlabelled().
   void expire(double time);
@@ -205,6 +211,7 @@ class LabelStore {
   Partition& partition_of(std::uint64_t mixed) const;
   static std::size_t home(const Partition& p, std::uint32_t hash) noexcept;
   static std::uint32_t find(const Partition& p, std::uint64_t key, std::uint32_t hash) noexcept;
+  static void prefetch_eviction(const Partition& p) noexcept;
   void append(Partition& p, std::uint64_t key, std::uint32_t hash, const PendingRequest& request,
               const std::uint32_t* extras);
   void drop_oldest(Partition& p, double now);
@@ -232,6 +239,21 @@ inline std::uint64_t load_word(const char* p, std::size_t n) noexcept {
   std::uint64_t w = 0;
   for (std::size_t i = 0; i < n; ++i) w |= std::uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
   return w;
+}
+
+/// Asks for the cache line of `address` ahead of a write to it; does nothing where the
+/// compiler has no such hint.
+inline void prefetch_line(const void* address) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(address, 1, 3);
+#else
+  (void)address;
+#endif
+}
+
+/// Steps from slot `from` forward to slot `to` in a table of `size` slots, wrapping around.
+inline std::size_t steps(std::size_t from, std::size_t to, std::size_t size) noexcept {
+  return to >= from ? to - from : to + size - from;
 }
 
 inline std::uint64_t avalanche(std::uint64_t h) noexcept {
@@ -367,9 +389,7 @@ inline void LabelStore::unindex(Partition& p, std::uint32_t position) {
     j = j + 1 == size ? 0 : j + 1;
     const Slot s = p.slots[j];
     if (s.position == empty) break;
-    const std::size_t from_home = (j + size - home(p, s.hash)) % size;
-    const std::size_t from_hole = (j + size - hole) % size;
-    if (from_home >= from_hole) {
+    if (label_store_detail::steps(home(p, s.hash), j, size) >= label_store_detail::steps(hole, j, size)) {
       p.slots[hole] = s;
       hole = j;
     }
@@ -411,6 +431,25 @@ inline void LabelStore::append(Partition& p, std::uint64_t key, std::uint32_t ha
   while (p.slots[i].position != empty) i = i + 1 == size ? 0 : i + 1;
   p.slots[i] = Slot{static_cast<std::uint32_t>(position), hash};
   ++p.counters.held;
+  prefetch_eviction(p);
+}
+
+/// When the ring is full, the next insert pushes out the oldest request and empties its
+/// index slot, at a place unrelated to the new key's: start loading that slot now, so that
+/// the wait for it overlaps whatever the caller does until then.
+inline void LabelStore::prefetch_eviction(const Partition& p) noexcept {
+  if (p.used != p.size) return;
+  const Entry& oldest = p.entries[p.oldest];
+  if (oldest.marks & live)
+    label_store_detail::prefetch_line(&p.slots[home(p, static_cast<std::uint32_t>(mix(oldest.key)))]);
+}
+
+// The slots' array is sized by the constructor and never moved after, so that reading its
+// address and size needs no lock.
+inline void LabelStore::prefetch(std::uint64_t key) const noexcept {
+  const std::uint64_t mixed = mix(key);
+  const Partition& p = partition_of(mixed);
+  label_store_detail::prefetch_line(p.slots.data() + home(p, static_cast<std::uint32_t>(mixed)));
 }
 
 inline void LabelStore::insert(std::uint64_t key, const PendingRequest& request, const std::uint32_t* extras) {
