@@ -148,6 +148,10 @@ void add_monitor(std::vector<Seed>& out) {
   out.push_back({"interval_summary", "fixture", fx::build_summary().serialize()});
   out.push_back({"interval_summary", "fixture_non_finite", fx::build_non_finite_summary().serialize()});
   out.push_back({"interval_summary", "empty", vigil::detail::IntervalSummary(fx::summary_plan()).serialize()});
+  vigil::detail::IntervalSummary impressions = fx::build_summary();
+  auto& per_arm = impressions.state<vigil::detail::ConversionFamily>().impressions;
+  for (std::size_t a = 0; a < per_arm.size(); ++a) per_arm[a] = a + 1;  // 55 of the 120 requests
+  out.push_back({"interval_summary", "conversions", impressions.serialize()});
   out.push_back({"profile", "fixture", fx::build_profile().serialize()});
   out.push_back({"profile", "labelled", fx::build_labelled_profile().serialize()});
   out.push_back({"profile", "empty", vigil::Profile(fx::profile_schema(), 4).serialize()});
