@@ -385,7 +385,8 @@ inline std::int64_t Intake::take(const Observation& o, double t) {
   if (!enter(t, k, crossed, bad_time_)) return IntervalClock::none;
   const std::uint64_t answered = explicit_arrivals_.load(std::memory_order_relaxed) ? 1 : 0;
   // The families' work below hides the wait for the label store's memory.
-  if (o.has_id() && labels_) labels_->prefetch(o);
+  const bool identified = o.has_id() && labels_;
+  const std::uint64_t key = identified ? labels_->prefetch(o) : 0;
   record(
       k,
       [&](Shard& shard) {
@@ -393,7 +394,7 @@ inline std::int64_t Intake::take(const Observation& o, double t) {
         shard.answered += answered;
         shard.latest = std::max(shard.latest, t);
         apply(shard, o, [&](std::size_t slot) { return &shard.summaries[slot]; });
-        if (o.has_id() && labels_) labels_->file(o, k, t, shard.tag_ids.data(), shard.label_slots.data());
+        if (identified) labels_->file(o, key, k, t, shard.tag_ids.data(), shard.label_slots.data());
         if (o.has_id() && samples_) samples_->offer(shard.samples, o);
       },
       [&](Shard& shard) {
@@ -405,7 +406,7 @@ inline std::int64_t Intake::take(const Observation& o, double t) {
         ++shard.observed;
         shard.answered += answered;
         apply(shard, o, [&](std::size_t slot) { return retained_[slot].at(t); });
-        if (o.has_id() && labels_) labels_->file(o, k, t, shard.tag_ids.data(), shard.label_slots.data());
+        if (identified) labels_->file(o, key, k, t, shard.tag_ids.data(), shard.label_slots.data());
         if (o.has_id() && samples_) samples_->offer_late(o, k);
       });
   return crossed ? k : IntervalClock::none;

@@ -137,16 +137,20 @@ class LabelIntake {
   /// The arm tag (MonitorOptions::conversion_arm), or no_tag when conversions are not tracked.
   std::uint32_t arm_tag() const { return arm_tag_; }
 
-  /// Files a request with an id (of fine interval `interval`, at event time `t`) to wait for
-  /// its label. `tag_ids` are the request's resolved tag ids, for its cohort slots;
-  /// `scratch` has room for extras() values (the shard's, so that nothing allocates).
-  void file(const Observation& o, std::int64_t interval, double t, const std::uint32_t* tag_ids,
+  /// Files a request with an id, whose request_key is `key` (of fine interval `interval`, at
+  /// event time `t`), to wait for its label. `tag_ids` are the request's resolved tag ids, for
+  /// its cohort slots; `scratch` has room for extras() values (the shard's, so that nothing
+  /// allocates).
+  void file(const Observation& o, std::uint64_t key, std::int64_t interval, double t, const std::uint32_t* tag_ids,
             std::uint32_t* scratch);
 
-  /// Starts loading the store's index slot for the request's id (LabelStore::prefetch), so
-  /// that file(), called after the request's other work, finds it in cache.
-  void prefetch(const Observation& o) const {
-    if (const LabelStore* s = store()) s->prefetch(request_key(std::string_view(o.id())));
+  /// The request_key of the request's id, and starts loading the store's index slot for it
+  /// (LabelStore::prefetch), so that file(), called with the key after the request's other
+  /// work, finds the slot in cache.
+  std::uint64_t prefetch(const Observation& o) const {
+    const std::uint64_t key = request_key(std::string_view(o.id()));
+    if (const LabelStore* s = store()) s->prefetch(key);
+    return key;
   }
 
   /// Joins a label given as a number or as text. Returns whether it was staged for evaluation.
@@ -258,8 +262,8 @@ inline LabelStore& LabelIntake::make_store() {
   return *owned_store_;
 }
 
-inline void LabelIntake::file(const Observation& o, std::int64_t interval, double t, const std::uint32_t* tag_ids,
-                              std::uint32_t* slots) {
+inline void LabelIntake::file(const Observation& o, std::uint64_t key, std::int64_t interval, double t,
+                              const std::uint32_t* tag_ids, std::uint32_t* slots) {
   LabelStore* s = store();
   if (VIGIL_UNLIKELY(s == nullptr)) s = &make_store();
   PendingRequest r;
@@ -275,7 +279,7 @@ inline void LabelIntake::file(const Observation& o, std::int64_t interval, doubl
     slots[c] = id == no_tag ? no_tag : static_cast<std::uint32_t>(cohorts_[c].first_slot + id);
   }
   if (arm_tag_ != no_tag) slots[cohorts_.size()] = tag_ids[arm_tag_];
-  s->insert(request_key(std::string_view(o.id())), r, slots);
+  s->insert(key, r, slots);
 }
 
 inline bool LabelIntake::label(std::string_view id, double value, double t) {
