@@ -61,8 +61,9 @@ ObserveFixture& observe_fixture() {
 // event times drift apart with their speeds (minutes within a second of running), and the
 // slower thread's requests land in intervals the faster one has already closed — the
 // retention path, or late and dropped — which no server sees.
-void BM_Monitor_observe(benchmark::State& state) {
-  ObserveFixture& f = observe_fixture();
+// The timed loop of the observe() benchmarks: a fixture's requests at advancing times.
+template <class Fixture>
+void observe_loop(benchmark::State& state, Fixture& f) {
   std::vector<std::unique_ptr<vigil::Observation>> pool = f.model.requests(256, 10 + state.thread_index());
   double t = f.clock.load();
   std::size_t i = 0;
@@ -76,6 +77,8 @@ void BM_Monitor_observe(benchmark::State& state) {
   advance_clock(f.clock, t);
   state.SetItemsProcessed(state.iterations());
 }
+
+void BM_Monitor_observe(benchmark::State& state) { observe_loop(state, observe_fixture()); }
 BENCHMARK(BM_Monitor_observe)->Threads(1)->UseRealTime();
 BENCHMARK(BM_Monitor_observe)->Threads(2)->UseRealTime();
 
@@ -103,21 +106,7 @@ LabelledFixture& labelled_fixture() {
   return f;
 }
 
-void BM_Monitor_observe_labelled(benchmark::State& state) {
-  LabelledFixture& f = labelled_fixture();
-  std::vector<std::unique_ptr<vigil::Observation>> pool = f.model.requests(256, 10 + state.thread_index());
-  double t = f.clock.load();
-  std::size_t i = 0;
-  for (auto _ : state) {
-    if ((i & 255) == 0) t = advance_clock(f.clock, t);
-    vigil::Observation& o = *pool[i++ & 255];
-    o.at(t);
-    t += 0.001;
-    f.monitor->observe(o);
-  }
-  advance_clock(f.clock, t);
-  state.SetItemsProcessed(state.iterations());
-}
+void BM_Monitor_observe_labelled(benchmark::State& state) { observe_loop(state, labelled_fixture()); }
 BENCHMARK(BM_Monitor_observe_labelled)->Threads(1)->UseRealTime();
 
 void BM_Monitor_observe_with_id(benchmark::State& state) {

@@ -78,9 +78,6 @@ struct ConversionPlan {
     return p;
   }
   std::size_t memory_bytes() const { return sizeof(*this) + heap_bytes(arm_name) + delays.memory_bytes(); }
-
- private:
-  static std::size_t heap_bytes(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
 };
 
 inline ConversionPlan make_conversion_plan(const Schema& schema, const Profile&, const MonitorOptions& options) {
