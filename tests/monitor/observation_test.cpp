@@ -111,6 +111,29 @@ TEST_CASE("Monitor: files observations of its schema, a copy of it or a separate
   CHECK(monitor->observed() == 3);
 }
 
+TEST_CASE("Observation: an id set from its own text, shorter, longer or the same length", "[schema][monitor]") {
+  vigil::Schema schema;
+  schema.add_numeric("x");
+  vigil::Observation o(schema);
+  o.id("abcdefghij-0123456789");
+  const std::string& held = o.id();
+  o.id(std::string_view(held).substr(11));  // a view of the id's own end
+  CHECK(o.id() == "0123456789");
+  o.id(std::string_view(o.id()).substr(0, 4));  // of its own start
+  CHECK(o.id() == "0123");
+  o.id(o.id());  // itself
+  CHECK(o.id() == "0123");
+  o.id("4567");  // the same length
+  CHECK(o.id() == "4567");
+  o.id("a longer id than any held before, beyond the small-string buffer");
+  CHECK(o.id() == "a longer id than any held before, beyond the small-string buffer");
+  o.id("x");
+  CHECK(o.id() == "x");
+  o.id("yz");  // longer than the text held, within its capacity
+  CHECK(o.id() == "yz");
+  CHECK(o.cut_values() == 0);
+}
+
 TEST_CASE("Observation: a request id as text or as an integer, cut at max_id_bytes", "[schema][monitor]") {
   vigil::Schema schema;
   schema.add_numeric("x");

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
@@ -83,7 +84,18 @@ class Observation {
     if (too_long) id = id.substr(0, max_id_bytes);
     cut_values_ += static_cast<std::size_t>(too_long) - static_cast<std::size_t>(id_cut_);
     id_cut_ = too_long;
-    request_id_.assign(id.data(), id.size());
+    // A server sets an id per request, mostly of one length: copying over the bytes held
+    // skips std::string's general replace. memmove, for an id that views this one's text.
+    const std::size_t n = id.size();
+    if (n <= request_id_.size()) {
+      std::memmove(request_id_.data(), id.data(), n);
+      if (n != request_id_.size()) request_id_.resize(n);
+    } else if (n <= request_id_.capacity()) {
+      request_id_.resize(n);  // longer than the text held: not a view of it
+      std::memcpy(request_id_.data(), id.data(), n);
+    } else {
+      request_id_.assign(id.data(), n);
+    }
     return *this;
   }
   template <class Integer, std::enable_if_t<std::is_integral_v<Integer> && !std::is_same_v<Integer, bool>, int> = 0>

@@ -1,6 +1,7 @@
 #include <vigil/monitor/detail/label_store.hpp>
 
 #include <atomic>
+#include <bitset>
 #include <cmath>
 #include <cstdint>
 #include <deque>
@@ -62,6 +63,16 @@ Counts counts(const LabelStore& s) {
   return {s.held(), s.pending(), s.evicted(), s.expired_unlabelled(), s.duplicate_ids()};
 }
 
+/// A store's memory for parts of `sizes` requests: each part a bytes_per_partition() less the
+/// 48 bytes it allows for a last bucket, its requests, and its 64-byte buckets of four
+/// requests each (the last one of one to four) in place of their 16 bytes each.
+std::size_t memory_of(const std::vector<std::size_t>& sizes, std::size_t extras) {
+  std::size_t bytes = 0;
+  for (const std::size_t n : sizes)
+    bytes += LabelStore::bytes_per_partition() - 48 + n * (LabelStore::bytes_per_request(extras) - 16) + 64 * ((n + 3) / 4);
+  return bytes;
+}
+
 }  // namespace
 
 TEST_CASE("LabelStore: an empty store holds nothing and knows no id", "[label_store]") {
@@ -74,7 +85,7 @@ TEST_CASE("LabelStore: an empty store holds nothing and knows no id", "[label_st
   s.expire(1e12);
   CHECK(counts(s) == Counts{0, 0, 0, 0, 0});
   CHECK(s.capacity() == 8);
-  CHECK(s.memory_bytes() == 8 * LabelStore::bytes_per_request(0) + LabelStore::bytes_per_partition());
+  CHECK(s.memory_bytes() == 8 * LabelStore::bytes_per_request(0) + LabelStore::bytes_per_partition() - 48);
 }
 
 TEST_CASE("LabelStore: a label joins its request once; a second is a duplicate", "[label_store]") {
@@ -135,7 +146,7 @@ TEST_CASE("LabelStore: the extras of a request come back with its join", "[label
   REQUIRE(s.join_conversion(request_key(2), 1, out, got) == Join::joined);
   CHECK(std::vector<std::uint32_t>(got, got + 3) == std::vector<std::uint32_t>{1, 2, 3});
   CHECK(s.join(request_key(2), 1, out, nullptr) == Join::joined);  // extras not wanted
-  CHECK(s.memory_bytes() == 4 * LabelStore::bytes_per_request(3) + LabelStore::bytes_per_partition());
+  CHECK(s.memory_bytes() == 4 * LabelStore::bytes_per_request(3) + LabelStore::bytes_per_partition() - 48);
 }
 
 TEST_CASE("LabelStore: an id filed twice is counted, and the second request replaces the first",
@@ -278,17 +289,26 @@ TEST_CASE("LabelStore: memory is what its bound says, full or not", "[label_stor
   CHECK(LabelStore::bytes_per_request(2) == 64);
   LabelStore s(options(262144, 1e9, 4, 2));
   const std::size_t bound = 262144 * LabelStore::bytes_per_request(2) + 4 * LabelStore::bytes_per_partition();
-  CHECK(s.memory_bytes() == bound);
+  // Parts of a multiple of four requests: the bound less the allowance for a last bucket.
+  CHECK(s.memory_bytes() == bound - 4 * 48);
+  CHECK(s.memory_bytes() == memory_of({65536, 65536, 65536, 65536}, 2));
   CHECK(LabelStore::bytes_per_partition() <= 256);
   const std::uint32_t extras[2] = {1, 2};
   for (std::uint64_t id = 0; id < 2 * 262144; ++id)
     s.insert(request_key(id), request(static_cast<double>(id)), extras);
   CHECK(s.held() == 262144);
   CHECK(s.evicted() == 262144);
-  CHECK(s.memory_bytes() == bound);
-  // An uneven split: the remainder goes one each to the first parts.
+  CHECK(s.memory_bytes() == bound - 4 * 48);
+  // An uneven split: the remainder goes one each to the first parts; parts of 251 and 250
+  // requests end on a bucket of three and of two.
   LabelStore t(options(1001, 10, 4, 1));
-  CHECK(t.memory_bytes() == 1001 * LabelStore::bytes_per_request(1) + 4 * LabelStore::bytes_per_partition());
+  CHECK(t.memory_bytes() == memory_of({251, 250, 250, 250}, 1));
+  CHECK(t.memory_bytes() <= 1001 * LabelStore::bytes_per_request(1) + 4 * LabelStore::bytes_per_partition());
+  for (const std::size_t n : {1, 2, 3, 5, 7, 13}) {
+    LabelStore u(options(n, 10, 1, 0));
+    CHECK(u.memory_bytes() == memory_of({n}, 0));
+    CHECK(u.memory_bytes() <= n * LabelStore::bytes_per_request(0) + LabelStore::bytes_per_partition());
+  }
 }
 
 namespace {
@@ -363,8 +383,10 @@ class ReferenceStore {
 
 bool same(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
 
-/// Runs `steps` random operations on a store and the reference, comparing each result.
-void compare_with_reference(std::size_t capacity, std::uint64_t distinct_keys, int steps, std::uint64_t seed) {
+/// Runs `steps` random operations on a store and the reference, comparing each result; keys
+/// are drawn from `keys` when it is not empty.
+void compare_with_reference(std::size_t capacity, std::uint64_t distinct_keys, int steps, std::uint64_t seed,
+                            const std::vector<std::uint64_t>& keys = {}) {
   const double ttl = 40;
   LabelStore store(options(capacity, ttl, 1, 1));
   ReferenceStore reference(capacity, ttl);
@@ -375,7 +397,7 @@ void compare_with_reference(std::size_t capacity, std::uint64_t distinct_keys, i
   for (int step = 0; step < steps; ++step) {
     // Keys 0…n−1 spread by a multiply, plus key 0 itself: neighbours in any bits.
     const std::uint64_t k = pick(rng);
-    const std::uint64_t key = k % 7 == 0 ? k : k * 0x9e3779b97f4a7c15ull;
+    const std::uint64_t key = !keys.empty() ? keys[k % keys.size()] : k % 7 == 0 ? k : k * 0x9e3779b97f4a7c15ull;
     now += u(rng) * 0.2;
     const double r = u(rng);
     const double jitter = (u(rng) - 0.5) * 4;  // a little out of order, both ways
@@ -415,6 +437,15 @@ TEST_CASE("LabelStore: every result and count as a hash map and a queue give the
   SECTION("100 requests, 120 ids: mostly duplicates") { compare_with_reference(100, 120, 100000, 2); }
   SECTION("one request") { compare_with_reference(1, 4, 20000, 3); }
   SECTION("3 requests") { compare_with_reference(3, 10, 20000, 4); }
+  SECTION("64 requests whose ids all start at the last of 16 buckets, of 7 slots each") {
+    // They fill it and spill over into the first buckets, wrapping around the table.
+    std::vector<std::uint64_t> crowded;
+    for (std::uint64_t k = 0; crowded.size() < 90; ++k) {
+      const std::uint64_t low = vigil::detail::label_store_detail::avalanche(k) & 0xffffffffu;
+      if (((low * 16) >> 32) == 15) crowded.push_back(k);
+    }
+    compare_with_reference(64, 90, 200000, 5, crowded);
+  }
 }
 
 TEST_CASE("LabelStore: refuses options it cannot work with", "[label_store]") {
@@ -483,4 +514,38 @@ TEST_CASE("LabelStore: threads filing and labelling their own ids all join", "[l
   CHECK(failures == 0);
   CHECK(reads > 0);
   CHECK(counts(s) == Counts{threads * per_thread, 0, 0, 0, 0});
+}
+
+TEST_CASE("LabelStore: a bucket's slot masks are the same four lanes at a time as one at a time", "[label_store]") {
+  using vigil::detail::label_store_detail::slot_masks;
+  using vigil::detail::label_store_detail::slot_masks_plain;
+  using vigil::detail::label_store_detail::SlotMasks;
+  std::mt19937_64 rng(11);
+  const std::uint32_t tag = 0x80000000u | 0x1234567u;
+  std::uint64_t in_use_seen = 0, matches_seen = 0;
+  for (int round = 0; round < 20000; ++round) {
+    const std::uint32_t newest = round % 4 == 0 ? static_cast<std::uint32_t>(rng() % 8) : static_cast<std::uint32_t>(rng());
+    const std::uint32_t used = round % 5 == 0 ? 0x7fffffffu : static_cast<std::uint32_t>(rng() % 16);
+    std::uint32_t tags[7], sequences[7];
+    for (int i = 0; i < 7; ++i) {
+      const std::uint64_t r = rng();
+      tags[i] = r % 3 == 0 ? 0 : r % 3 == 1 ? tag : (0x80000000u | static_cast<std::uint32_t>(r >> 33));
+      // Near the newest number (in the window or just out of it, across the wrap) or anywhere.
+      sequences[i] = r % 4 == 3 ? static_cast<std::uint32_t>(r >> 32) : newest - static_cast<std::uint32_t>((r >> 40) % 20);
+    }
+    const SlotMasks fast = slot_masks(tags, sequences, tag, newest, used);
+    const SlotMasks plain = slot_masks_plain(tags, sequences, tag, newest, used);
+    REQUIRE(fast.in_use == plain.in_use);
+    REQUIRE(fast.match == plain.match);
+    // The plain masks, slot by slot, as their definition reads.
+    for (int i = 0; i < 7; ++i) {
+      const bool in_use = tags[i] != 0 && newest - sequences[i] < used;
+      REQUIRE(((plain.in_use >> i) & 1u) == static_cast<unsigned>(in_use));
+      REQUIRE(((plain.match >> i) & 1u) == static_cast<unsigned>(in_use && tags[i] == tag));
+    }
+    in_use_seen += std::bitset<7>(plain.in_use).count();
+    matches_seen += std::bitset<7>(plain.match).count();
+  }
+  CHECK(in_use_seen > 10000);  // both outcomes met often
+  CHECK(matches_seen > 5000);
 }

@@ -144,9 +144,9 @@ class LabelIntake {
   void file(const Observation& o, std::uint64_t key, std::int64_t interval, double t, const std::uint32_t* tag_ids,
             std::uint32_t* scratch);
 
-  /// The request_key of the request's id, and starts loading the store's index slot for it
+  /// The request_key of the request's id, and starts loading the store's index bucket for it
   /// (LabelStore::prefetch), so that file(), called with the key after the request's other
-  /// work, finds the slot in cache.
+  /// work, finds the bucket in cache.
   std::uint64_t prefetch(const Observation& o) const {
     const std::uint64_t key = request_key(std::string_view(o.id()));
     if (const LabelStore* s = store()) s->prefetch(key);

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <string_view>
 #include <utility>
@@ -60,7 +61,10 @@ class LabelSampleSet {
  public:
   static constexpr std::size_t bytes_per_sample = sizeof(SampleCandidate) + sizeof(std::uint16_t);
 
-  explicit LabelSampleSet(std::size_t capacity = 0) : slots_(capacity) { heap_.reserve(capacity); }
+  explicit LabelSampleSet(std::size_t capacity = 0) : slots_(capacity) {
+    heap_.reserve(capacity);
+    update_bar();
+  }
 
   std::size_t capacity() const { return slots_.size(); }
   std::size_t size() const { return heap_.size(); }
@@ -68,10 +72,19 @@ class LabelSampleSet {
 
   /// Keeps the candidate if it is among the best `capacity` seen. The key and score are
   /// finite; an id longer than Observation::max_id_bytes is cut. Returns whether it was kept.
-  bool offer(double key, double score, std::string_view id);
+  /// Inline, so that the request path pays one comparison for the candidates that cannot
+  /// enter (all but about capacity × ln(n / capacity) of an interval's n).
+  bool offer(double key, double score, std::string_view id) {
+    return key <= bar_ && admit(key, score, id);
+  }
   /// Offers every candidate of `other`.
   void merge(const LabelSampleSet& other);
-  void clear() { heap_.clear(); }
+  void clear() {
+    heap_.clear();
+    update_bar();
+  }
+  /// The largest key that offer() may keep (see update_bar).
+  double bar() const { return bar_; }
   /// The candidates kept, best first.
   std::vector<LabelSample> sorted() const;
   std::size_t memory_bytes() const {
@@ -95,25 +108,38 @@ class LabelSampleSet {
     std::memcpy(c.id, id.data(), c.length);
   }
 
+  bool admit(double key, double score, std::string_view id);
+  // The largest key a candidate may have and still be kept: +∞ until the set is full, then
+  // the worst key kept (a tie is decided by admit()); −∞ for capacity 0.
+  void update_bar() {
+    if (slots_.empty())
+      bar_ = -std::numeric_limits<double>::infinity();
+    else
+      bar_ = heap_.size() < slots_.size() ? std::numeric_limits<double>::infinity() : slots_[heap_.front()].key;
+  }
+
   std::vector<SampleCandidate> slots_;
   std::vector<std::uint16_t> heap_;  // indexes of the slots in use
+  double bar_ = 0;
 };
 
-inline bool LabelSampleSet::offer(double key, double score, std::string_view id) {
+inline bool LabelSampleSet::admit(double key, double score, std::string_view id) {
   const Before before{&slots_};
   if (heap_.size() < slots_.size()) {
     const auto slot = static_cast<std::uint16_t>(heap_.size());
     write(slot, key, score, id);
     heap_.push_back(slot);
     std::push_heap(heap_.begin(), heap_.end(), before);
+    update_bar();
     return true;
   }
   if (heap_.empty()) return false;  // capacity 0
   const SampleCandidate& worst = slots_[heap_.front()];
-  if (key > worst.key || !sample_before(key, id, score, worst)) return false;
+  if (!sample_before(key, id, score, worst)) return false;
   std::pop_heap(heap_.begin(), heap_.end(), before);
   write(heap_.back(), key, score, id);
   std::push_heap(heap_.begin(), heap_.end(), before);
+  update_bar();
   return true;
 }
 
@@ -154,13 +180,18 @@ class IntervalSamples {
   explicit IntervalSamples(const SampleRule& rule)
       : lowest_(rule.per_kind), highest_(rule.per_kind), near_(rule.binary() ? rule.per_kind : 0) {}
 
-  /// Offers one request's finite score (a NaN or infinite one is no candidate).
+  /// Offers one request's finite score (a NaN or infinite one is no candidate). The three
+  /// keys are compared with the sets' bars at once, so that the request path takes one branch
+  /// for the requests no set wants.
   void offer(const SampleRule& rule, double score, std::string_view id) {
-    if (!std::isfinite(score)) return;
-    const double confidence = rule.binary() ? std::max(score, 1 - score) : score;
+    const bool binary = rule.binary();
+    const double confidence = binary ? std::max(score, 1 - score) : score;
+    const double near = binary ? std::fabs(score - rule.threshold) : std::numeric_limits<double>::infinity();
+    const bool wanted = (confidence <= lowest_.bar()) | (-confidence <= highest_.bar()) | (near <= near_.bar());
+    if (VIGIL_LIKELY(!wanted) || !std::isfinite(score)) return;
     lowest_.offer(confidence, score, id);
     highest_.offer(-confidence, score, id);
-    if (rule.binary()) near_.offer(std::fabs(score - rule.threshold), score, id);
+    if (binary) near_.offer(near, score, id);
   }
   void merge(const IntervalSamples& other) {
     lowest_.merge(other.lowest_);

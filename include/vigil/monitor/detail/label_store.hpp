@@ -17,8 +17,143 @@
 #include "vigil/error.hpp"
 #include "vigil/monitor/detail/spin_lock.hpp"
 
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(_M_X64))
+#include <emmintrin.h>
+#define VIGIL_DETAIL_SSE2_SLOTS 1  // this header's own switch; undefined at its end
+#endif
+
 namespace vigil {
 namespace detail {
+
+namespace label_store_detail {
+
+/// Bytes [0, n) of `p`, n ≤ 8, as a little-endian word, zero above them.
+inline std::uint64_t load_word(const char* p, std::size_t n) noexcept {
+  std::uint64_t w = 0;
+  for (std::size_t i = 0; i < n; ++i) w |= std::uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
+  return w;
+}
+
+/// Asks for the cache line of `address` ahead of a write to it; does nothing where the
+/// compiler has no such hint.
+inline void prefetch_line(const void* address) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(address, 1, 3);
+#else
+  (void)address;
+#endif
+}
+
+/// Index of the lowest set bit of `bits` (not 0).
+inline unsigned lowest_bit(unsigned bits) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  return static_cast<unsigned>(__builtin_ctz(bits));
+#else
+  unsigned i = 0;
+  while (!(bits & 1u)) bits >>= 1, ++i;
+  return i;
+#endif
+}
+
+/// Slots of an index bucket.
+inline constexpr std::size_t slots_per_bucket = 7;
+inline constexpr unsigned all_slots = (1u << slots_per_bucket) - 1;
+
+/// Of a bucket's slots (bit i for slot i): those in use — a filter set and an insertion
+/// number among the `used` ones up to `newest` — and, of those, the ones whose filter is `tag`.
+struct SlotMasks {
+  unsigned in_use;
+  unsigned match;
+};
+
+/// slot_masks, one slot at a time, without a branch.
+inline SlotMasks slot_masks_plain(const std::uint32_t* tags, const std::uint32_t* sequences, std::uint32_t tag,
+                                  std::uint32_t newest, std::uint32_t used) noexcept {
+  unsigned in_use = 0, match = 0;
+  for (std::size_t i = 0; i < slots_per_bucket; ++i) {
+    const unsigned held = static_cast<unsigned>(static_cast<std::uint32_t>(newest - sequences[i]) < used);
+    const unsigned set = held & static_cast<unsigned>(tags[i] != 0);
+    in_use |= set << i;
+    match |= (set & static_cast<unsigned>(tags[i] == tag)) << i;
+  }
+  return SlotMasks{in_use, match};
+}
+
+/// Of a bucket's slots, those whose filter is `tag` (in use or not): what a lookup needs
+/// first, before it reads the insertion numbers of the few that match.
+inline unsigned tag_mask(const std::uint32_t* tags, std::uint32_t tag) noexcept {
+#if VIGIL_DETAIL_SSE2_SLOTS
+  const __m128i wanted = _mm_set1_epi32(static_cast<int>(tag));
+  const int low = _mm_movemask_ps(
+      _mm_castsi128_ps(_mm_cmpeq_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tags)), wanted)));
+  const int high = _mm_movemask_ps(
+      _mm_castsi128_ps(_mm_cmpeq_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tags + 3)), wanted)));
+  return static_cast<unsigned>(low | high << 3);
+#else
+  unsigned match = 0;
+  for (std::size_t i = 0; i < slots_per_bucket; ++i) match |= static_cast<unsigned>(tags[i] == tag) << i;
+  return match;
+#endif
+}
+
+/// The masks of a bucket's seven slots: four lanes at a time on x86-64 (slots 0–3, then 3–6),
+/// one at a time elsewhere.
+inline SlotMasks slot_masks(const std::uint32_t* tags, const std::uint32_t* sequences, std::uint32_t tag,
+                            std::uint32_t newest, std::uint32_t used) noexcept {
+#if VIGIL_DETAIL_SSE2_SLOTS
+  // SSE2 compares signed lanes: flipping the top bit of both sides compares them unsigned.
+  const __m128i flip = _mm_set1_epi32(static_cast<int>(0x80000000u));
+  const __m128i newest_lanes = _mm_set1_epi32(static_cast<int>(newest));
+  const __m128i limit = _mm_set1_epi32(static_cast<int>(used ^ 0x80000000u));
+  const __m128i wanted = _mm_set1_epi32(static_cast<int>(tag));
+  const __m128i zero = _mm_setzero_si128();
+  int in_use[2], match[2];
+  for (int half = 0; half < 2; ++half) {
+    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(tags + 3 * half));
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sequences + 3 * half));
+    const __m128i age = _mm_xor_si128(_mm_sub_epi32(newest_lanes, q), flip);
+    const __m128i set = _mm_andnot_si128(_mm_cmpeq_epi32(t, zero), _mm_cmplt_epi32(age, limit));
+    in_use[half] = _mm_movemask_ps(_mm_castsi128_ps(set));
+    match[half] = _mm_movemask_ps(_mm_castsi128_ps(_mm_and_si128(set, _mm_cmpeq_epi32(t, wanted))));
+  }
+  return SlotMasks{static_cast<unsigned>(in_use[0] | in_use[1] << 3), static_cast<unsigned>(match[0] | match[1] << 3)};
+#else
+  return slot_masks_plain(tags, sequences, tag, newest, used);
+#endif
+}
+
+inline std::uint64_t avalanche(std::uint64_t h) noexcept {
+  h ^= h >> 32;
+  h *= 0xd6e8feb86659fd93ull;
+  h ^= h >> 29;
+  h *= 0xa0761d6478bd642full;
+  h ^= h >> 32;
+  return h;
+}
+
+/// Decimal digits of `magnitude` written backwards ending at `end`; returns their first.
+/// Two digits per division halve the chain of dependent divisions of a 20-digit id.
+inline char* write_decimal(std::uint64_t magnitude, char* end) noexcept {
+  static constexpr char pairs[] =
+      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+      "8081828384858687888990919293949596979899";
+  while (magnitude >= 100) {
+    const std::size_t pair = 2 * static_cast<std::size_t>(magnitude % 100);
+    magnitude /= 100;
+    *--end = pairs[pair + 1];
+    *--end = pairs[pair];
+  }
+  if (magnitude >= 10) {
+    *--end = pairs[2 * magnitude + 1];
+    *--end = pairs[2 * magnitude];
+  } else {
+    *--end = static_cast<char>('0' + magnitude);
+  }
+  return end;
+}
+
+}  // namespace label_store_detail
 
 /// 64-bit key of a request id, by which a late label or conversion finds its request.
 ///
@@ -81,10 +216,23 @@ struct LabelStoreOptions {
 ///
 /// Each of `partitions` parts (chosen by bits of the key's mix, each with its own lock) holds
 /// `capacity / partitions` requests (the remainder spread one each over the first parts) in
-/// a ring kept in insertion order, and an index from key to ring position: open addressing
-/// with linear probing over twice as many slots as the ring holds, each slot the position
-/// and 32 bits of the key's hash, emptied by backward shifting (no tombstones). Everything is
-/// allocated by the constructor; insert, join and expire never allocate.
+/// a ring kept in insertion order, and an index from key to request. Everything is allocated
+/// by the constructor; insert, join and expire never allocate.
+///
+/// The index is a table of 64-byte buckets, one per four requests of the part, each of seven
+/// slots: a slot holds 31 bits of the key's mix (a filter: the request's own key is compared
+/// on a match) and the request's insertion number in its part, from which its ring position
+/// follows. A slot is in use while that number lies in the window of the requests the ring
+/// holds, so that a request pushed out or aged out leaves the index without the index being
+/// touched: a request path that files one request reads and writes one bucket, at its key's
+/// home, besides the ring's ends. A request whose home bucket has no free slot goes to the
+/// next bucket with one, and each bucket passed keeps the insertion number of the newest
+/// request that passed it: a lookup goes on to the next bucket only while that request is
+/// held (bucketised linear probing, as in Fan et al. 2013, "MemC3: compact and concurrent
+/// MemCache", with deletion by a window of ages instead of by the slot). Insertion numbers are
+/// 32-bit and wrap: every 2^30 inserts of a part, expire() (or, were it not called, every
+/// 2^31 inserts, insert()) clears the slots that left the window, so that no slot is ever
+/// older than 2^32 inserts and mistaken for a held one.
 ///
 /// Ageing: a request is *older than the time-to-live* at time t when t − its time exceeds
 /// `time_to_live`. `expire(t)` removes such requests from the oldest end of each ring and stops
@@ -100,9 +248,10 @@ struct LabelStoreOptions {
 /// removes nothing. A label whose time is before its request's is refused (`early`) and
 /// changes nothing: the request keeps waiting for a label that can be its own.
 ///
-/// Memory: `memory_bytes() == capacity × bytes_per_request(extras) + partitions ×
-/// bytes_per_partition()`, where bytes_per_request(extras) = 40 (the request) + 2 × 8 (two
-/// index slots) + 4 × extras bytes, fixed at construction.
+/// Memory: `memory_bytes() <= capacity × bytes_per_request(extras) + partitions ×
+/// bytes_per_partition()`, where bytes_per_request(extras) = 40 (the request) + 16 (a quarter
+/// of a bucket) + 4 × extras bytes, fixed at construction; equal when every part holds a
+/// multiple of four requests (bytes_per_partition() allows for a last bucket of one to three).
 ///
 /// Thread safety: every member may be called from any number of threads at once. The
 /// counters are kept per part and summed by their readers, so a reader racing writers sees
@@ -140,8 +289,8 @@ class LabelStore {
   /// independently, so that it can have both a label and a conversion.
   Join join_conversion(std::uint64_t key, double time, PendingRequest& out, std::uint32_t* extras_out);
 
-  /// Starts loading the index slot where `key` is looked up, without a lock, so that an
-  /// insert or join of it a little later finds that slot in cache: the request path calls it
+  /// Starts loading the index bucket where `key` is looked up, without a lock, so that an
+  /// insert or join of it a little later finds that bucket in cache: the request path calls it
   /// before its other work, which then overlaps the memory access. A hint only: it changes
   /// nothing, and an insert or join without it gives the same result.
   void prefetch(std::uint64_t key) const noexcept;
@@ -165,13 +314,15 @@ class LabelStore {
   /// Bytes allocated on the heap (fixed at construction).
   std::size_t memory_bytes() const;
 
-  /// Bytes per request held: the request, two index slots and its extras.
+  /// Bytes per request held: the request, a quarter of an index bucket and its extras.
   static constexpr std::size_t bytes_per_request(std::size_t extras) {
-    return sizeof(Entry) + 2 * sizeof(Slot) + extras * sizeof(std::uint32_t);
+    return sizeof(Entry) + sizeof(Bucket) / requests_per_bucket + extras * sizeof(std::uint32_t);
   }
   /// Bytes per part besides its requests: its lock, counters and array headers, on their
-  /// own cache lines.
-  static constexpr std::size_t bytes_per_partition() { return sizeof(Partition); }
+  /// own cache lines, and the part of a last index bucket that its requests do not fill.
+  static constexpr std::size_t bytes_per_partition() {
+    return sizeof(Partition) + sizeof(Bucket) - sizeof(Bucket) / requests_per_bucket;
+  }
 
  private:
   struct Entry {
@@ -182,9 +333,21 @@ class LabelStore {
     std::uint32_t predicted;
     std::uint32_t marks;  // live | labelled | converted
   };
-  struct Slot {
-    std::uint32_t position;  // in the ring, or `empty`
-    std::uint32_t hash;      // low 32 bits of the key's mix: its home slot, and a filter
+  static constexpr std::uint32_t empty = 0xffffffffu;
+  static constexpr std::uint32_t live = 1, labelled = 2, converted = 4;
+  static constexpr std::uint32_t first_sequence = 0xffffff00u;
+  static constexpr std::uint32_t sweep_due = std::uint32_t{1} << 30;   // by expire()
+  static constexpr std::uint32_t sweep_limit = std::uint32_t{1} << 31;  // by insert()
+  static constexpr std::size_t slots_per_bucket = label_store_detail::slots_per_bucket;
+  static constexpr std::size_t requests_per_bucket = 4;
+  // One cache line. Slot i holds a filter (`tags[i]`: 0 when never used or cleared, else the
+  // high bits of the key's mix with the top bit set) and the request's insertion number in
+  // its part; the filters and the numbers apart, so that a bucket's slots compare at once.
+  struct alignas(64) Bucket {
+    std::uint32_t tags[slots_per_bucket] = {};
+    std::uint32_t sequences[slots_per_bucket] = {};
+    std::uint32_t spilled = 0;         // 1 once a request from here was placed further on
+    std::uint32_t spill_sequence = 0;  // the newest such request's insertion number
   };
   struct Counters {
     std::uint64_t held = 0;
@@ -195,27 +358,47 @@ class LabelStore {
   };
   struct alignas(64) Partition {
     SpinLock lock;
-    std::uint32_t size = 0;    // ring positions
-    std::uint32_t oldest = 0;  // ring position of the oldest request
-    std::uint32_t used = 0;    // ring positions in use from `oldest`, live or replaced
+    std::uint32_t size = 0;           // ring positions
+    std::uint32_t oldest = 0;         // ring position of the oldest request
+    std::uint32_t used = 0;           // ring positions in use from `oldest`, live or replaced
+    // Insertion number of the next request (mod 2^32). It starts 256 short of wrapping, as
+    // the Linux kernel's jiffies start short of theirs, so that every store meets the wrap
+    // within its first requests, not after 2^32 of them.
+    std::uint32_t next_sequence = first_sequence;
+    std::uint32_t swept = first_sequence;  // next_sequence at the last sweep of the index
     Counters counters;
     std::vector<Entry> entries;
-    std::vector<Slot> slots;
+    std::vector<Bucket> buckets;
     std::vector<std::uint32_t> extras;
   };
-  static constexpr std::uint32_t empty = 0xffffffffu;
-  static constexpr std::uint32_t live = 1, labelled = 2, converted = 4;
+  struct Lookup {
+    std::size_t bucket;
+    std::size_t slot;
+    std::uint32_t position;  // in the ring, or `empty`
+  };
 
   static std::uint64_t mix(std::uint64_t key) noexcept;
+  static std::uint32_t tag_of(std::uint64_t mixed) noexcept {
+    return static_cast<std::uint32_t>(mixed >> 32) | 0x80000000u;
+  }
   static void check(const LabelStoreOptions& options);
   Partition& partition_of(std::uint64_t mixed) const;
-  static std::size_t home(const Partition& p, std::uint32_t hash) noexcept;
-  static std::uint32_t find(const Partition& p, std::uint64_t key, std::uint32_t hash) noexcept;
-  static void prefetch_eviction(const Partition& p) noexcept;
-  void append(Partition& p, std::uint64_t key, std::uint32_t hash, const PendingRequest& request,
-              const std::uint32_t* extras);
+  static std::size_t home(const Partition& p, std::uint64_t mixed) noexcept;
+  static bool held(const Partition& p, std::uint32_t sequence) noexcept {
+    return static_cast<std::uint32_t>(p.next_sequence - sequence - 1u) < p.used;
+  }
+  static label_store_detail::SlotMasks masks(const Partition& p, const Bucket& b, std::uint32_t tag) noexcept {
+    return label_store_detail::slot_masks(b.tags, b.sequences, tag, p.next_sequence - 1u, p.used);
+  }
+  static std::uint32_t position_of(const Partition& p, std::uint32_t sequence) noexcept;
+  static Lookup find(const Partition& p, std::uint64_t key, std::uint32_t tag, std::size_t bucket,
+                     Lookup* free = nullptr) noexcept;
+  static void place(Partition& p, std::size_t bucket, std::uint32_t tag, std::uint32_t sequence) noexcept;
+  static void sweep(Partition& p) noexcept;
   void drop_oldest(Partition& p, double now);
-  static void unindex(Partition& p, std::uint32_t position);
+  std::uint32_t append(Partition& p, std::uint64_t key, const PendingRequest& request, const std::uint32_t* extras);
+  void insert_further(Partition& p, std::uint64_t key, std::uint32_t tag, std::size_t bucket,
+                      const PendingRequest& request, const std::uint32_t* extras);
   Join join_marking(std::uint64_t key, double time, std::uint32_t mark, PendingRequest& out,
                     std::uint32_t* extras_out);
   static bool older(double now, double then, double ttl) noexcept { return now - then > ttl; }
@@ -231,63 +414,6 @@ class LabelStore {
 
 // ---------------------------------------------------------------------------------------
 // Implementation
-
-namespace label_store_detail {
-
-/// Bytes [0, n) of `p`, n ≤ 8, as a little-endian word, zero above them.
-inline std::uint64_t load_word(const char* p, std::size_t n) noexcept {
-  std::uint64_t w = 0;
-  for (std::size_t i = 0; i < n; ++i) w |= std::uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
-  return w;
-}
-
-/// Asks for the cache line of `address` ahead of a write to it; does nothing where the
-/// compiler has no such hint.
-inline void prefetch_line(const void* address) noexcept {
-#if defined(__GNUC__) || defined(__clang__)
-  __builtin_prefetch(address, 1, 3);
-#else
-  (void)address;
-#endif
-}
-
-/// Steps from slot `from` forward to slot `to` in a table of `size` slots, wrapping around.
-inline std::size_t steps(std::size_t from, std::size_t to, std::size_t size) noexcept {
-  return to >= from ? to - from : to + size - from;
-}
-
-inline std::uint64_t avalanche(std::uint64_t h) noexcept {
-  h ^= h >> 32;
-  h *= 0xd6e8feb86659fd93ull;
-  h ^= h >> 29;
-  h *= 0xa0761d6478bd642full;
-  h ^= h >> 32;
-  return h;
-}
-
-/// Decimal digits of `magnitude` written backwards ending at `end`; returns their first.
-/// Two digits per division halve the chain of dependent divisions of a 20-digit id.
-inline char* write_decimal(std::uint64_t magnitude, char* end) noexcept {
-  static constexpr char pairs[] =
-      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-      "8081828384858687888990919293949596979899";
-  while (magnitude >= 100) {
-    const std::size_t pair = 2 * static_cast<std::size_t>(magnitude % 100);
-    magnitude /= 100;
-    *--end = pairs[pair + 1];
-    *--end = pairs[pair];
-  }
-  if (magnitude >= 10) {
-    *--end = pairs[2 * magnitude + 1];
-    *--end = pairs[2 * magnitude];
-  } else {
-    *--end = static_cast<char>('0' + magnitude);
-  }
-  return end;
-}
-
-}  // namespace label_store_detail
 
 inline std::uint64_t request_key(std::string_view id) noexcept {
   using namespace label_store_detail;
@@ -348,7 +474,7 @@ inline LabelStore::LabelStore(LabelStoreOptions options)
     Partition& p = parts_[i];
     p.size = static_cast<std::uint32_t>(capacity_ / partition_count_ + (i < capacity_ % partition_count_));
     p.entries.resize(p.size);
-    p.slots.resize(2 * std::size_t{p.size}, Slot{empty, 0});
+    p.buckets.resize((std::size_t{p.size} + requests_per_bucket - 1) / requests_per_bucket);
     p.extras.resize(std::size_t{p.size} * extras_);
   }
 }
@@ -359,50 +485,85 @@ inline LabelStore::Partition& LabelStore::partition_of(std::uint64_t mixed) cons
   return parts_[(mixed >> 32) & (partition_count_ - 1)];  // as partition(key)
 }
 
-/// The slot a hash starts probing from: the hash scaled to the table size (Lemire 2019,
-/// "Fast random integer generation in an interval"), so that the table needs not be a
-/// power of two and holds exactly two slots per request.
-inline std::size_t LabelStore::home(const Partition& p, std::uint32_t hash) noexcept {
-  return static_cast<std::size_t>((std::uint64_t{hash} * p.slots.size()) >> 32);
+/// The bucket a key's lookup starts from: the low 32 bits of its mix scaled to the number
+/// of buckets (Lemire 2019, "Fast random integer generation in an interval"), so that the
+/// table needs not be a power of two and holds exactly a bucket per four requests.
+inline std::size_t LabelStore::home(const Partition& p, std::uint64_t mixed) noexcept {
+  return static_cast<std::size_t>(((mixed & 0xffffffffu) * p.buckets.size()) >> 32);
 }
 
-/// Ring position of `key`, or `empty`.
-inline std::uint32_t LabelStore::find(const Partition& p, std::uint64_t key, std::uint32_t hash) noexcept {
-  const std::size_t size = p.slots.size();
-  for (std::size_t i = home(p, hash);;) {
-    const Slot s = p.slots[i];
-    if (s.position == empty) return empty;
-    if (s.hash == hash && p.entries[s.position].key == key) return s.position;
-    if (++i == size) i = 0;
-  }
+/// Ring position of the held request numbered `sequence`: the ring holds numbers
+/// next_sequence − used … next_sequence − 1 from `oldest` on.
+inline std::uint32_t LabelStore::position_of(const Partition& p, std::uint32_t sequence) noexcept {
+  const std::uint32_t back = p.next_sequence - sequence;  // 1 … used
+  std::uint32_t next = p.oldest + p.used;  // both below 2^31
+  if (next >= p.size) next -= p.size;
+  return next >= back ? next - back : next + p.size - back;
 }
 
-/// Removes the index slot of ring position `position` (which must be indexed), shifting
-/// back the slots after it that may move closer to their home, so that no probe for them
-/// meets an empty slot first.
-inline void LabelStore::unindex(Partition& p, std::uint32_t position) {
-  const std::size_t size = p.slots.size();
-  const std::uint32_t hash = static_cast<std::uint32_t>(mix(p.entries[position].key));
-  std::size_t hole = home(p, hash);
-  while (p.slots[hole].position != position) hole = hole + 1 == size ? 0 : hole + 1;
-  for (std::size_t j = hole;;) {
-    j = j + 1 == size ? 0 : j + 1;
-    const Slot s = p.slots[j];
-    if (s.position == empty) break;
-    if (label_store_detail::steps(home(p, s.hash), j, size) >= label_store_detail::steps(hole, j, size)) {
-      p.slots[hole] = s;
-      hole = j;
+/// The slot of `key`, from its home bucket on while a request that passed a bucket is held.
+/// With `free`, also the first slot not in use on that way (position `empty` when none).
+inline LabelStore::Lookup LabelStore::find(const Partition& p, std::uint64_t key, std::uint32_t tag,
+                                           std::size_t bucket, Lookup* free) noexcept {
+  const std::size_t count = p.buckets.size();
+  for (std::size_t step = 0; step < count; ++step) {
+    const Bucket& b = p.buckets[bucket];
+    // Few instructions between the bucket's arrival and the entry's load: a lookup waits for
+    // both, and a short wait lets the processor start the next request's loads meanwhile.
+    for (unsigned bits = label_store_detail::tag_mask(b.tags, tag); bits != 0; bits &= bits - 1) {
+      const unsigned i = label_store_detail::lowest_bit(bits);
+      if (!held(p, b.sequences[i])) continue;
+      const std::uint32_t position = position_of(p, b.sequences[i]);
+      if (p.entries[position].key == key) return Lookup{bucket, i, position};
     }
+    if (free != nullptr && free->position == empty) {
+      const unsigned in_use = masks(p, b, tag).in_use;
+      if (in_use != label_store_detail::all_slots)
+        *free = Lookup{bucket, label_store_detail::lowest_bit(~in_use & label_store_detail::all_slots), 0};
+    }
+    if (!(b.spilled && held(p, b.spill_sequence))) break;
+    if (++bucket == count) bucket = 0;
   }
-  p.slots[hole] = Slot{empty, 0};
+  return Lookup{0, 0, empty};
 }
 
-/// Frees the oldest ring position: a live request there leaves the index, counted as
-/// evicted or aged out when it had no label (by its age at `now`).
+/// Indexes request `sequence` in the first slot not in use from bucket `bucket` on; each full
+/// bucket passed records it as the newest request that passed. There is always a free slot:
+/// a part holds at most its size of requests, and its buckets 7/4 as many slots.
+inline void LabelStore::place(Partition& p, std::size_t bucket, std::uint32_t tag, std::uint32_t sequence) noexcept {
+  const std::size_t count = p.buckets.size();
+  for (;;) {
+    Bucket& b = p.buckets[bucket];
+    const unsigned in_use = masks(p, b, tag).in_use;
+    if (in_use != label_store_detail::all_slots) {
+      const unsigned i = label_store_detail::lowest_bit(~in_use & label_store_detail::all_slots);
+      b.tags[i] = tag;
+      b.sequences[i] = sequence;
+      return;
+    }
+    b.spilled = 1;
+    b.spill_sequence = sequence;
+    if (++bucket == count) bucket = 0;
+  }
+}
+
+/// Clears the slots and spill marks of requests no longer held, so that none outlives 2^32
+/// insertion numbers (see the class comment).
+inline void LabelStore::sweep(Partition& p) noexcept {
+  for (Bucket& b : p.buckets) {
+    for (std::size_t i = 0; i < slots_per_bucket; ++i)
+      if (b.tags[i] != 0 && !held(p, b.sequences[i])) b.tags[i] = b.sequences[i] = 0;
+    if (b.spilled && !held(p, b.spill_sequence)) b.spilled = 0;
+  }
+  p.swept = p.next_sequence;
+}
+
+/// Frees the oldest ring position: a live request there leaves (its slot is no longer in
+/// use once the window moves past it), counted as evicted or aged out when it had no label
+/// (by its age at `now`).
 inline void LabelStore::drop_oldest(Partition& p, double now) {
   Entry& e = p.entries[p.oldest];
   if (e.marks & live) {
-    unindex(p, p.oldest);
     --p.counters.held;
     if (e.marks & labelled)
       --p.counters.labelled;
@@ -416,66 +577,94 @@ inline void LabelStore::drop_oldest(Partition& p, double now) {
   --p.used;
 }
 
-inline void LabelStore::append(Partition& p, std::uint64_t key, std::uint32_t hash, const PendingRequest& request,
-                               const std::uint32_t* extras) {
-  if (p.used == p.size) drop_oldest(p, request.time);
-  std::size_t position = std::size_t{p.oldest} + p.used;
-  if (position >= p.size) position -= p.size;
-  ++p.used;
-  // A time that is not finite can never be within the time-to-live: −∞ makes every age +∞.
-  const double time = std::isfinite(request.time) ? request.time : -std::numeric_limits<double>::infinity();
-  p.entries[position] = Entry{key, time, request.interval, request.score, request.predicted, live};
-  for (std::size_t k = 0; k < extras_; ++k) p.extras[position * extras_ + k] = extras[k];
-  const std::size_t size = p.slots.size();
-  std::size_t i = home(p, hash);
-  while (p.slots[i].position != empty) i = i + 1 == size ? 0 : i + 1;
-  p.slots[i] = Slot{static_cast<std::uint32_t>(position), hash};
-  ++p.counters.held;
-  prefetch_eviction(p);
-}
-
-/// When the ring is full, the next insert pushes out the oldest request and empties its
-/// index slot, at a place unrelated to the new key's: start loading that slot now, so that
-/// the wait for it overlaps whatever the caller does until then.
-inline void LabelStore::prefetch_eviction(const Partition& p) noexcept {
-  if (p.used != p.size) return;
-  const Entry& oldest = p.entries[p.oldest];
-  if (oldest.marks & live)
-    label_store_detail::prefetch_line(&p.slots[home(p, static_cast<std::uint32_t>(mix(oldest.key)))]);
-}
-
-// The slots' array is sized by the constructor and never moved after, so that reading its
+// The buckets' array is sized by the constructor and never moved after, so that reading its
 // address and size needs no lock.
 inline void LabelStore::prefetch(std::uint64_t key) const noexcept {
   const std::uint64_t mixed = mix(key);
   const Partition& p = partition_of(mixed);
-  label_store_detail::prefetch_line(p.slots.data() + home(p, static_cast<std::uint32_t>(mixed)));
+  label_store_detail::prefetch_line(p.buckets.data() + home(p, mixed));
 }
 
 inline void LabelStore::insert(std::uint64_t key, const PendingRequest& request, const std::uint32_t* extras) {
   const std::uint64_t mixed = mix(key);
-  const auto hash = static_cast<std::uint32_t>(mixed);
+  const std::uint32_t tag = tag_of(mixed);
   Partition& p = partition_of(mixed);
+  const std::size_t bucket = home(p, mixed);
   std::lock_guard<SpinLock> guard(p.lock);
-  const std::uint32_t old = find(p, key, hash);
-  if (old != empty) {
-    // The old request keeps its ring position, dead, until the oldest end reaches it.
-    Entry& e = p.entries[old];
-    unindex(p, old);
+  if (VIGIL_UNLIKELY(static_cast<std::uint32_t>(p.next_sequence - p.swept) >= sweep_limit)) sweep(p);
+  // The usual case: the home bucket has a free slot, no slot of its filter, and no request
+  // that passed it is held, so that the key is nowhere else.
+  Bucket& b = p.buckets[bucket];
+  const label_store_detail::SlotMasks m = masks(p, b, tag);
+  if (VIGIL_UNLIKELY(m.match != 0 || m.in_use == label_store_detail::all_slots ||
+                     (b.spilled && held(p, b.spill_sequence)))) {
+    insert_further(p, key, tag, bucket, request, extras);
+    return;
+  }
+  const unsigned slot = label_store_detail::lowest_bit(~m.in_use & label_store_detail::all_slots);
+  const std::uint32_t sequence = append(p, key, request, extras);  // frees no slot but its own
+  b.tags[slot] = tag;
+  b.sequences[slot] = sequence;
+}
+
+/// Files a request into the ring, pushing out the oldest one when it is full; returns its
+/// insertion number. The caller indexes it.
+inline std::uint32_t LabelStore::append(Partition& p, std::uint64_t key, const PendingRequest& request,
+                                        const std::uint32_t* extras) {
+  if (p.used == p.size) drop_oldest(p, request.time);
+  std::size_t position = std::size_t{p.oldest} + p.used;
+  if (position >= p.size) position -= p.size;
+  const std::uint32_t sequence = p.next_sequence;
+  ++p.used;
+  ++p.next_sequence;
+  // A time that is not finite can never be within the time-to-live: −∞ makes every age +∞.
+  const double time = std::isfinite(request.time) ? request.time : -std::numeric_limits<double>::infinity();
+  p.entries[position] = Entry{key, time, request.interval, request.score, request.predicted, live};
+  for (std::size_t k = 0; k < extras_; ++k) p.extras[position * extras_ + k] = extras[k];
+  ++p.counters.held;
+  return sequence;
+}
+
+/// insert() when the key may be held, or its home bucket is full, or requests that passed it
+/// are held: the key's whole way is looked through.
+inline void LabelStore::insert_further(Partition& p, std::uint64_t key, std::uint32_t tag,
+                                                      std::size_t bucket, const PendingRequest& request,
+                                                      const std::uint32_t* extras) {
+  Lookup free{0, 0, empty};
+  const Lookup old = find(p, key, tag, bucket, &free);
+  if (old.position != empty) {
+    // The old request keeps its ring position, dead, until the oldest end reaches it; its
+    // slot will index the new one.
+    Entry& e = p.entries[old.position];
     --p.counters.held;
     if (e.marks & labelled) --p.counters.labelled;
     e.marks = 0;
     ++p.counters.duplicate_ids;
   }
-  append(p, key, hash, request, extras);
+  // Pushing out the oldest request frees its slot and takes no other: `free` stays free.
+  const std::uint32_t sequence = append(p, key, request, extras);
+  const Lookup& slot = old.position != empty ? old : free;
+  if (slot.position == empty) {
+    place(p, bucket, tag, sequence);  // every bucket on the key's way is full: go further
+    return;
+  }
+  Bucket& target = p.buckets[slot.bucket];
+  target.tags[slot.slot] = tag;
+  target.sequences[slot.slot] = sequence;
+  // The buckets passed on the way there record this request as the newest to pass.
+  for (std::size_t b = bucket; b != slot.bucket; b = b + 1 == p.buckets.size() ? 0 : b + 1) {
+    p.buckets[b].spilled = 1;
+    p.buckets[b].spill_sequence = sequence;
+  }
 }
 
 inline LabelStore::Join LabelStore::join_marking(std::uint64_t key, double time, std::uint32_t mark,
                                                  PendingRequest& out, std::uint32_t* extras_out) {
   const std::uint64_t mixed = mix(key);
   Partition& p = partition_of(mixed);
+  const std::size_t bucket = home(p, mixed);
   std::lock_guard<SpinLock> guard(p.lock);
-  const std::uint32_t position = find(p, key, static_cast<std::uint32_t>(mixed));
+  const std::uint32_t position = find(p, key, tag_of(mixed), bucket).position;
   if (position == empty) return Join::unknown;
   Entry& e = p.entries[position];
   out = PendingRequest{e.time, e.interval, e.score, e.predicted};
@@ -509,6 +698,7 @@ inline void LabelStore::expire(double time) {
       if ((e.marks & live) && !older(time, e.time, time_to_live_)) break;
       drop_oldest(p, time);
     }
+    if (static_cast<std::uint32_t>(p.next_sequence - p.swept) >= sweep_due) sweep(p);
   }
 }
 
@@ -543,7 +733,7 @@ inline std::size_t LabelStore::memory_bytes() const {
   std::size_t bytes = partition_count_ * sizeof(Partition);
   for (std::size_t i = 0; i < partition_count_; ++i) {
     const Partition& p = parts_[i];
-    bytes += p.entries.capacity() * sizeof(Entry) + p.slots.capacity() * sizeof(Slot) +
+    bytes += p.entries.capacity() * sizeof(Entry) + p.buckets.capacity() * sizeof(Bucket) +
              p.extras.capacity() * sizeof(std::uint32_t);
   }
   return bytes;
@@ -551,3 +741,5 @@ inline std::size_t LabelStore::memory_bytes() const {
 
 }  // namespace detail
 }  // namespace vigil
+
+#undef VIGIL_DETAIL_SSE2_SLOTS

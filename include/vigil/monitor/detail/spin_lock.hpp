@@ -14,11 +14,8 @@ namespace detail {
 class SpinLock {
  public:
   void lock() noexcept {
-    int spins = 0;
-    while (locked_.exchange(true, std::memory_order_acquire)) {
-      while (locked_.load(std::memory_order_relaxed))
-        if (++spins > 100) std::this_thread::yield();
-    }
+    if (!locked_.exchange(true, std::memory_order_acquire)) return;  // the usual case, inline
+    wait();
   }
   bool try_lock() noexcept {
     return !locked_.load(std::memory_order_relaxed) && !locked_.exchange(true, std::memory_order_acquire);
@@ -26,6 +23,14 @@ class SpinLock {
   void unlock() noexcept { locked_.store(false, std::memory_order_release); }
 
  private:
+  void wait() noexcept {
+    int spins = 0;
+    do {
+      while (locked_.load(std::memory_order_relaxed))
+        if (++spins > 100) std::this_thread::yield();
+    } while (locked_.exchange(true, std::memory_order_acquire));
+  }
+
   std::atomic<bool> locked_{false};
 };
 
