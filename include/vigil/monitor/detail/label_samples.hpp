@@ -189,9 +189,7 @@ class IntervalSamples {
     const double near = binary ? std::fabs(score - rule.threshold) : std::numeric_limits<double>::infinity();
     const bool wanted = (confidence <= lowest_.bar()) | (-confidence <= highest_.bar()) | (near <= near_.bar());
     if (VIGIL_LIKELY(!wanted) || !std::isfinite(score)) return;
-    lowest_.offer(confidence, score, id);
-    highest_.offer(-confidence, score, id);
-    if (binary) near_.offer(near, score, id);
+    keep(binary, confidence, near, score, id);
   }
   void merge(const IntervalSamples& other) {
     lowest_.merge(other.lowest_);
@@ -214,6 +212,13 @@ class IntervalSamples {
   std::int64_t interval = IntervalClock::none;  // of a closed interval waiting for evaluation
 
  private:
+  // Out of line: few requests get here, and the request path keeps offer()'s test inline.
+  VIGIL_NOINLINE void keep(bool binary, double confidence, double near, double score, std::string_view id) {
+    lowest_.offer(confidence, score, id);
+    highest_.offer(-confidence, score, id);
+    if (binary) near_.offer(near, score, id);
+  }
+
   LabelSampleSet lowest_, highest_, near_;
 };
 
