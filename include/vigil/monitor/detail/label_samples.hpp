@@ -187,8 +187,10 @@ class IntervalSamples {
     const bool binary = rule.binary();
     const double confidence = binary ? std::max(score, 1 - score) : score;
     const double near = binary ? std::fabs(score - rule.threshold) : std::numeric_limits<double>::infinity();
-    const bool wanted = (confidence <= lowest_.bar()) | (-confidence <= highest_.bar()) | (near <= near_.bar());
-    if (VIGIL_LIKELY(!wanted) || !std::isfinite(score)) return;
+    const unsigned wanted = static_cast<unsigned>(confidence <= lowest_.bar()) |
+                            static_cast<unsigned>(-confidence <= highest_.bar()) |
+                            static_cast<unsigned>(near <= near_.bar());
+    if (VIGIL_LIKELY(wanted == 0) || !std::isfinite(score)) return;
     keep(binary, confidence, near, score, id);
   }
   void merge(const IntervalSamples& other) {
