@@ -386,7 +386,7 @@ inline std::int64_t Intake::take(const Observation& o, double t) {
   const std::uint64_t answered = explicit_arrivals_.load(std::memory_order_relaxed) ? 1 : 0;
   // The families' work below hides the wait for the label store's memory.
   const bool identified = o.has_id() && labels_;
-  const std::uint64_t key = identified ? labels_->prefetch(o) : 0;
+  const LabelStore::Hashed key = identified ? labels_->prefetch(o) : LabelStore::Hashed{};
   record(
       k,
       [&](Shard& shard) {

@@ -274,6 +274,14 @@ class LabelStore {
     early       // held, but dated after the label: nothing changes, the request keeps waiting
   };
 
+  /// A key with the mix the store places it by: computed once for the request path's
+  /// prefetch and the insert that follows it.
+  struct Hashed {
+    std::uint64_t key = 0;
+    std::uint64_t mixed = 0;
+  };
+  static Hashed hashed(std::uint64_t key) noexcept { return Hashed{key, mix(key)}; }
+
   /// Throws vigil::invalid_argument for capacity 0, a time-to-live that is not finite and
   /// positive, partitions that are not a power of two or exceed the capacity, or a part of
   /// more than 2^31 − 1 requests.
@@ -283,7 +291,10 @@ class LabelStore {
   /// A key already held, whether labelled or not, is a duplicate id: counted in
   /// duplicate_ids(), and the new request replaces the old one, whose place in the ring is
   /// freed when it reaches the oldest end (it counts against the capacity until then).
-  void insert(std::uint64_t key, const PendingRequest& request, const std::uint32_t* extras);
+  void insert(std::uint64_t key, const PendingRequest& request, const std::uint32_t* extras) {
+    insert(hashed(key), request, extras);
+  }
+  void insert(const Hashed& key, const PendingRequest& request, const std::uint32_t* extras);
 
   /// Looks up the request of a label arriving at `time`. `joined`: the request is marked
   /// labelled and kept until it ages out, so that a second label for it says `duplicate`.
@@ -301,7 +312,8 @@ class LabelStore {
   /// insert or join of it a little later finds that bucket in cache: the request path calls it
   /// before its other work, which then overlaps the memory access. A hint only: it changes
   /// nothing, and an insert or join without it gives the same result.
-  void prefetch(std::uint64_t key) const noexcept;
+  void prefetch(std::uint64_t key) const noexcept { prefetch(hashed(key)); }
+  void prefetch(const Hashed& key) const noexcept;
 
   /// Removes the requests older than the time-to-live at `time`, from the oldest end of each
   /// part; those never labelled are counted in expired_unlabelled().
@@ -587,14 +599,13 @@ inline void LabelStore::drop_oldest(Partition& p, double now) {
 
 // The buckets' array is sized by the constructor and never moved after, so that reading its
 // address and size needs no lock.
-inline void LabelStore::prefetch(std::uint64_t key) const noexcept {
-  const std::uint64_t mixed = mix(key);
-  const Partition& p = partition_of(mixed);
-  label_store_detail::prefetch_line(p.buckets.data() + home(p, mixed));
+inline void LabelStore::prefetch(const Hashed& key) const noexcept {
+  const Partition& p = partition_of(key.mixed);
+  label_store_detail::prefetch_line(p.buckets.data() + home(p, key.mixed));
 }
 
-inline void LabelStore::insert(std::uint64_t key, const PendingRequest& request, const std::uint32_t* extras) {
-  const std::uint64_t mixed = mix(key);
+inline void LabelStore::insert(const Hashed& hashed_key, const PendingRequest& request, const std::uint32_t* extras) {
+  const std::uint64_t key = hashed_key.key, mixed = hashed_key.mixed;
   const std::uint32_t tag = tag_of(mixed);
   Partition& p = partition_of(mixed);
   const std::size_t bucket = home(p, mixed);
