@@ -236,8 +236,9 @@ struct LabelStoreOptions {
 /// home, besides the ring's ends. A request whose home bucket has no free slot goes to the
 /// next bucket with one, and each bucket passed keeps the insertion number of the newest
 /// request that passed it: a lookup goes on to the next bucket only while that request is
-/// held (bucketised linear probing, as in Fan et al. 2013, "MemC3: compact and concurrent
-/// MemCache", with deletion by a window of ages instead of by the slot). Insertion numbers are
+/// held (linear probing over buckets; short filters in a cache-line bucket compared at once are
+/// those of Fan et al. 2013, "MemC3: compact and concurrent MemCache", which places keys by
+/// cuckoo hashing instead; a slot is freed by the window of ages, not by a delete). Insertion numbers are
 /// 32-bit and wrap: every 2^30 inserts of a part, expire() (or, were it not called, every
 /// 2^31 inserts, insert()) clears the slots that left the window, so that no slot is ever
 /// older than 2^32 inserts and mistaken for a held one.
