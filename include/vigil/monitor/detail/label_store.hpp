@@ -412,8 +412,7 @@ class LabelStore {
     return label_store_detail::slot_masks(b.tags, b.sequences, tag, p.next_sequence - 1u, p.used);
   }
   static std::uint32_t position_of(const Partition& p, std::uint32_t sequence) noexcept;
-  static Lookup find(const Partition& p, std::uint64_t key, std::uint32_t tag, std::size_t bucket,
-                     Lookup* free = nullptr) noexcept;
+  static Lookup find(const Partition& p, std::uint64_t key, std::uint32_t tag, std::size_t bucket) noexcept;
   static void place(Partition& p, std::size_t bucket, std::uint32_t tag, std::uint32_t sequence) noexcept;
   static void sweep(Partition& p) noexcept;
   void drop_oldest(Partition& p, double now);
@@ -523,9 +522,8 @@ inline std::uint32_t LabelStore::position_of(const Partition& p, std::uint32_t s
 }
 
 /// The slot of `key`, from its home bucket on while a request that passed a bucket is held.
-/// With `free`, also the first slot not in use on that way (position `empty` when none).
 inline LabelStore::Lookup LabelStore::find(const Partition& p, std::uint64_t key, std::uint32_t tag,
-                                           std::size_t bucket, Lookup* free) noexcept {
+                                           std::size_t bucket) noexcept {
   const std::size_t count = p.buckets.size();
   for (std::size_t step = 0; step < count; ++step) {
     const Bucket& b = p.buckets[bucket];
@@ -536,11 +534,6 @@ inline LabelStore::Lookup LabelStore::find(const Partition& p, std::uint64_t key
       if (!held(p, b.sequences[i])) continue;
       const std::uint32_t position = position_of(p, b.sequences[i]);
       if (p.entries[position].key == key) return Lookup{bucket, i, position};
-    }
-    if (free != nullptr && free->position == empty) {
-      const unsigned in_use = masks(p, b, tag).in_use;
-      if (in_use != label_store_detail::all_slots)
-        *free = Lookup{bucket, label_store_detail::lowest_bit(~in_use & label_store_detail::all_slots), 0};
     }
     if (!(b.spilled && held(p, b.spill_sequence))) break;
     if (++bucket == count) bucket = 0;
@@ -650,8 +643,7 @@ inline std::uint32_t LabelStore::append(Partition& p, std::uint64_t key, const P
 inline void LabelStore::insert_further(Partition& p, std::uint64_t key, std::uint32_t tag,
                                                       std::size_t bucket, const PendingRequest& request,
                                                       const std::uint32_t* extras) {
-  Lookup free{0, 0, empty};
-  const Lookup old = find(p, key, tag, bucket, &free);
+  const Lookup old = find(p, key, tag, bucket);
   if (old.position != empty) {
     // The old request keeps its ring position, dead, until the oldest end reaches it; its
     // slot will index the new one.
@@ -661,18 +653,16 @@ inline void LabelStore::insert_further(Partition& p, std::uint64_t key, std::uin
     e.marks = 0;
     ++p.counters.duplicate_ids;
   }
-  // Pushing out the oldest request frees its slot and takes no other: `free` stays free.
   const std::uint32_t sequence = append(p, key, request, extras);
-  const Lookup& slot = old.position != empty ? old : free;
-  if (slot.position == empty) {
-    place(p, bucket, tag, sequence);  // every bucket on the key's way is full: go further
+  if (old.position == empty) {
+    place(p, bucket, tag, sequence);
     return;
   }
-  Bucket& target = p.buckets[slot.bucket];
-  target.tags[slot.slot] = tag;
-  target.sequences[slot.slot] = sequence;
+  Bucket& target = p.buckets[old.bucket];
+  target.tags[old.slot] = tag;
+  target.sequences[old.slot] = sequence;
   // The buckets passed on the way there record this request as the newest to pass.
-  for (std::size_t b = bucket; b != slot.bucket; b = b + 1 == p.buckets.size() ? 0 : b + 1) {
+  for (std::size_t b = bucket; b != old.bucket; b = b + 1 == p.buckets.size() ? 0 : b + 1) {
     p.buckets[b].spilled = 1;
     p.buckets[b].spill_sequence = sequence;
   }
