@@ -384,9 +384,8 @@ inline std::int64_t Intake::take(const Observation& o, double t) {
   bool crossed = false;
   if (!enter(t, k, crossed, bad_time_)) return IntervalClock::none;
   const std::uint64_t answered = explicit_arrivals_.load(std::memory_order_relaxed) ? 1 : 0;
-  // The families' work below hides the wait for the label store's memory.
   const bool identified = o.has_id() && labels_;
-  const LabelStore::Hashed key = identified ? labels_->prefetch(o) : LabelStore::Hashed{};
+  const std::uint64_t key = identified ? LabelIntake::key_of(o) : 0;
   record(
       k,
       [&](Shard& shard) {

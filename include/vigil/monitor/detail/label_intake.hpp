@@ -141,17 +141,11 @@ class LabelIntake {
   /// event time `t`), to wait for its label. `tag_ids` are the request's resolved tag ids, for
   /// its cohort slots; `scratch` has room for extras() values (the shard's, so that nothing
   /// allocates).
-  void file(const Observation& o, const LabelStore::Hashed& key, std::int64_t interval, double t,
+  void file(const Observation& o, std::uint64_t key, std::int64_t interval, double t,
             const std::uint32_t* tag_ids, std::uint32_t* scratch);
 
-  /// The request_key of the request's id, hashed for the store, and starts loading the
-  /// store's index bucket for it (LabelStore::prefetch), so that file(), called with the key
-  /// after the request's other work, finds the bucket in cache.
-  LabelStore::Hashed prefetch(const Observation& o) const {
-    const LabelStore::Hashed key = LabelStore::hashed(request_key(std::string_view(o.id())));
-    if (const LabelStore* s = store()) s->prefetch(key);
-    return key;
-  }
+  /// The request_key of the request's id: computed before the shard's lock is taken.
+  static std::uint64_t key_of(const Observation& o) { return request_key(std::string_view(o.id())); }
 
   /// Joins a label given as a number or as text. Returns whether it was staged for evaluation.
   bool label(std::string_view id, double label, double t);
@@ -262,7 +256,7 @@ inline LabelStore& LabelIntake::make_store() {
   return *owned_store_;
 }
 
-inline void LabelIntake::file(const Observation& o, const LabelStore::Hashed& key, std::int64_t interval, double t,
+inline void LabelIntake::file(const Observation& o, std::uint64_t key, std::int64_t interval, double t,
                               const std::uint32_t* tag_ids, std::uint32_t* slots) {
   LabelStore* s = store();
   if (VIGIL_UNLIKELY(s == nullptr)) s = &make_store();

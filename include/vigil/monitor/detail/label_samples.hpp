@@ -183,7 +183,7 @@ class IntervalSamples {
   /// Offers one request's finite score (a NaN or infinite one is no candidate). The three
   /// keys are compared with the sets' bars at once, so that the request path takes one branch
   /// for the requests no set wants.
-  void offer(const SampleRule& rule, double score, std::string_view id) {
+  VIGIL_INLINE void offer(const SampleRule& rule, double score, std::string_view id) {
     const bool binary = rule.binary();
     const double confidence = binary ? std::max(score, 1 - score) : score;
     const double near = binary ? std::fabs(score - rule.threshold) : std::numeric_limits<double>::infinity();

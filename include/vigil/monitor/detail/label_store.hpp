@@ -15,6 +15,7 @@
 
 #include "vigil/config.hpp"
 #include "vigil/error.hpp"
+#include "vigil/monitor/detail/cache_line.hpp"
 #include "vigil/monitor/detail/spin_lock.hpp"
 
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(_M_X64))
@@ -42,7 +43,7 @@ inline std::uint64_t load_word(const char* p, std::size_t n) noexcept {
 ///
 /// The empty asm statement after the hint is what keeps it: GCC counts __builtin_prefetch as
 /// free of side effects, takes a function that only prefetches as pure, and drops calls of
-/// it whose result is unused, that is every call of a void one such as LabelStore::prefetch.
+/// it whose result is unused, that is every call of a void one such as this.
 inline void prefetch_line(const void* address) noexcept {
 #if defined(__GNUC__) || defined(__clang__)
   __builtin_prefetch(address, 0, 3);
@@ -222,7 +223,7 @@ struct LabelStoreOptions {
 /// A bounded store of the requests that wait for a late label or conversion, keyed by
 /// `request_key` of their id.
 ///
-/// Each of `partitions` parts (chosen by bits of the key's mix, each with its own lock) holds
+/// Each of `partitions` parts (chosen by bits of a multiple of the key, each with its own lock) holds
 /// `capacity / partitions` requests (the remainder spread one each over the first parts) in
 /// a ring kept in insertion order, and an index from key to request. Everything is allocated
 /// by the constructor; insert, join and expire never allocate.
@@ -242,6 +243,17 @@ struct LabelStoreOptions {
 /// 32-bit and wrap: every 2^30 inserts of a part, expire() (or, were it not called, every
 /// 2^31 inserts, insert()) clears the slots that left the window, so that no slot is ever
 /// older than 2^32 inserts and mistaken for a held one.
+///
+/// Batches: a part indexes the requests filed into it 16 at a time, when the 16th is filed,
+/// or before a join of one of their keys, an expire() or a read of its counters, whichever
+/// comes first. Filing a
+/// request then writes only the ring's newest end (a line the part touched last time), and a
+/// batch asks for its buckets all at once, so that the memory accesses of many requests
+/// overlap, where each insert alone would wait for its bucket. Every join, expire() and count
+/// is the same as if each request were indexed as it is filed, but for one case: a request
+/// pushed out of the ring before a later request of the same key is indexed (the two about a
+/// capacity of requests apart) counts as evicted or aged out, not replaced, and that later
+/// request is not counted as a duplicate id.
 ///
 /// Ageing: a request is *older than the time-to-live* at time t when t − its time exceeds
 /// `time_to_live`. `expire(t)` removes such requests from the oldest end of each ring and stops
@@ -275,14 +287,6 @@ class LabelStore {
     early       // held, but dated after the label: nothing changes, the request keeps waiting
   };
 
-  /// A key with the mix the store places it by: computed once for the request path's
-  /// prefetch and the insert that follows it.
-  struct Hashed {
-    std::uint64_t key = 0;
-    std::uint64_t mixed = 0;
-  };
-  static Hashed hashed(std::uint64_t key) noexcept { return Hashed{key, mix(key)}; }
-
   /// Throws vigil::invalid_argument for capacity 0, a time-to-live that is not finite and
   /// positive, partitions that are not a power of two or exceed the capacity, or a part of
   /// more than 2^31 − 1 requests.
@@ -291,11 +295,10 @@ class LabelStore {
   /// Files a request; `extras` points to `options.extras` values (may be null when that is 0).
   /// A key already held, whether labelled or not, is a duplicate id: counted in
   /// duplicate_ids(), and the new request replaces the old one, whose place in the ring is
-  /// freed when it reaches the oldest end (it counts against the capacity until then).
-  void insert(std::uint64_t key, const PendingRequest& request, const std::uint32_t* extras) {
-    insert(hashed(key), request, extras);
-  }
-  void insert(const Hashed& key, const PendingRequest& request, const std::uint32_t* extras);
+  /// freed when it reaches the oldest end (it counts against the capacity until then). The
+  /// request is indexed with the part's next batch (see the class comment): a duplicate is
+  /// recognised then.
+  void insert(std::uint64_t key, const PendingRequest& request, const std::uint32_t* extras);
 
   /// Looks up the request of a label arriving at `time`. `joined`: the request is marked
   /// labelled and kept until it ages out, so that a second label for it says `duplicate`.
@@ -308,13 +311,6 @@ class LabelStore {
   /// As join, for a conversion: a request is converted once and labelled once,
   /// independently, so that it can have both a label and a conversion.
   Join join_conversion(std::uint64_t key, double time, PendingRequest& out, std::uint32_t* extras_out);
-
-  /// Starts loading the index bucket where `key` is looked up, without a lock, so that an
-  /// insert or join of it a little later finds that bucket in cache: the request path calls it
-  /// before its other work, which then overlaps the memory access. A hint only: it changes
-  /// nothing, and an insert or join without it gives the same result.
-  void prefetch(std::uint64_t key) const noexcept { prefetch(hashed(key)); }
-  void prefetch(const Hashed& key) const noexcept;
 
   /// Removes the requests older than the time-to-live at `time`, from the oldest end of each
   /// part; those never labelled are counted in expired_unlabelled().
@@ -331,7 +327,12 @@ class LabelStore {
   std::size_t extras() const { return extras_; }
   /// The part that holds `key` (in [0, partitions())): requests are pushed out oldest first
   /// within each part.
-  std::size_t partition(std::uint64_t key) const { return (mix(key) >> 32) & (partition_count_ - 1); }
+  std::size_t partition(std::uint64_t key) const {
+    // Bits of a multiple of the key (a multiplicative hash): the request path picks its part
+    // with one product, and the full mix that places the key in the index is left to the
+    // batch that indexes it.
+    return static_cast<std::size_t>((key * 0x9e3779b97f4a7c15ull) >> 32) & (partition_count_ - 1);
+  }
   /// Bytes allocated on the heap (fixed at construction).
   std::size_t memory_bytes() const;
 
@@ -359,6 +360,7 @@ class LabelStore {
   static constexpr std::uint32_t first_sequence = 0xffffff00u;
   static constexpr std::uint32_t sweep_due = std::uint32_t{1} << 30;   // by expire()
   static constexpr std::uint32_t sweep_limit = std::uint32_t{1} << 31;  // by insert()
+  static constexpr std::uint32_t index_batch = 16;  // requests of a part filed before they are indexed
   static constexpr std::size_t slots_per_bucket = label_store_detail::slots_per_bucket;
   static constexpr std::size_t requests_per_bucket = 4;
   // One cache line. Slot i holds a filter (`tags[i]`: 0 when never used or cleared, else the
@@ -387,10 +389,11 @@ class LabelStore {
     // within its first requests, not after 2^32 of them.
     std::uint32_t next_sequence = first_sequence;
     std::uint32_t swept = first_sequence;  // next_sequence at the last sweep of the index
+    std::uint32_t indexed = first_sequence;  // insertion number of the first request not indexed
     Counters counters;
-    std::vector<Entry> entries;
-    std::vector<Bucket> buckets;
-    std::vector<std::uint32_t> extras;
+    std::vector<Entry, HugePageAllocator<Entry>> entries;
+    std::vector<Bucket, HugePageAllocator<Bucket>> buckets;
+    std::vector<std::uint32_t, HugePageAllocator<std::uint32_t>> extras;
   };
   struct Lookup {
     std::size_t bucket;
@@ -403,7 +406,7 @@ class LabelStore {
     return static_cast<std::uint32_t>(mixed >> 32) | 0x80000000u;
   }
   static void check(const LabelStoreOptions& options);
-  Partition& partition_of(std::uint64_t mixed) const;
+  Partition& partition_of(std::uint64_t key) const { return parts_[partition(key)]; }
   static std::size_t home(const Partition& p, std::uint64_t mixed) noexcept;
   static bool held(const Partition& p, std::uint32_t sequence) noexcept {
     return static_cast<std::uint32_t>(p.next_sequence - sequence - 1u) < p.used;
@@ -417,8 +420,10 @@ class LabelStore {
   static void sweep(Partition& p) noexcept;
   void drop_oldest(Partition& p, double now);
   std::uint32_t append(Partition& p, std::uint64_t key, const PendingRequest& request, const std::uint32_t* extras);
-  void insert_further(Partition& p, std::uint64_t key, std::uint32_t tag, std::size_t bucket,
-                      const PendingRequest& request, const std::uint32_t* extras);
+  static bool waits(const Partition& p, std::uint64_t key) noexcept;
+  static void index_waiting(Partition& p) noexcept;
+  static void index_further(Partition& p, std::uint64_t key, std::uint32_t tag, std::size_t bucket,
+                            std::uint32_t sequence) noexcept;
   Join join_marking(std::uint64_t key, double time, std::uint32_t mark, PendingRequest& out,
                     std::uint32_t* extras_out);
   static bool older(double now, double then, double ttl) noexcept { return now - then > ttl; }
@@ -500,10 +505,6 @@ inline LabelStore::LabelStore(LabelStoreOptions options)
 }
 
 inline std::uint64_t LabelStore::mix(std::uint64_t key) noexcept { return label_store_detail::avalanche(key); }
-
-inline LabelStore::Partition& LabelStore::partition_of(std::uint64_t mixed) const {
-  return parts_[(mixed >> 32) & (partition_count_ - 1)];  // as partition(key)
-}
 
 /// The bucket a key's lookup starts from: the low 32 bits of its mix scaled to the number
 /// of buckets (Lemire 2019, "Fast random integer generation in an interval"), so that the
@@ -591,37 +592,15 @@ inline void LabelStore::drop_oldest(Partition& p, double now) {
   --p.used;
 }
 
-// The buckets' array is sized by the constructor and never moved after, so that reading its
-// address and size needs no lock.
-inline void LabelStore::prefetch(const Hashed& key) const noexcept {
-  const Partition& p = partition_of(key.mixed);
-  label_store_detail::prefetch_line(p.buckets.data() + home(p, key.mixed));
-}
-
-inline void LabelStore::insert(const Hashed& hashed_key, const PendingRequest& request, const std::uint32_t* extras) {
-  const std::uint64_t key = hashed_key.key, mixed = hashed_key.mixed;
-  const std::uint32_t tag = tag_of(mixed);
-  Partition& p = partition_of(mixed);
-  const std::size_t bucket = home(p, mixed);
+inline void LabelStore::insert(std::uint64_t key, const PendingRequest& request, const std::uint32_t* extras) {
+  Partition& p = partition_of(key);
   std::lock_guard<SpinLock> guard(p.lock);
-  if (VIGIL_UNLIKELY(static_cast<std::uint32_t>(p.next_sequence - p.swept) >= sweep_limit)) sweep(p);
-  // The usual case: the home bucket has a free slot, no slot of its filter, and no request
-  // that passed it is held, so that the key is nowhere else.
-  Bucket& b = p.buckets[bucket];
-  const label_store_detail::SlotMasks m = masks(p, b, tag);
-  if (VIGIL_UNLIKELY(m.match != 0 || m.in_use == label_store_detail::all_slots ||
-                     (b.spilled && held(p, b.spill_sequence)))) {
-    insert_further(p, key, tag, bucket, request, extras);
-    return;
-  }
-  const unsigned slot = label_store_detail::lowest_bit(~m.in_use & label_store_detail::all_slots);
-  const std::uint32_t sequence = append(p, key, request, extras);  // frees no slot but its own
-  b.tags[slot] = tag;
-  b.sequences[slot] = sequence;
+  append(p, key, request, extras);
+  if (VIGIL_UNLIKELY(static_cast<std::uint32_t>(p.next_sequence - p.indexed) >= index_batch)) index_waiting(p);
 }
 
 /// Files a request into the ring, pushing out the oldest one when it is full; returns its
-/// insertion number. The caller indexes it.
+/// insertion number. It is indexed with the part's batch.
 inline std::uint32_t LabelStore::append(Partition& p, std::uint64_t key, const PendingRequest& request,
                                         const std::uint32_t* extras) {
   if (p.used == p.size) drop_oldest(p, request.time);
@@ -638,26 +617,77 @@ inline std::uint32_t LabelStore::append(Partition& p, std::uint64_t key, const P
   return sequence;
 }
 
-/// insert() when the key may be held, or its home bucket is full, or requests that passed it
-/// are held: the key's whole way is looked through.
-inline void LabelStore::insert_further(Partition& p, std::uint64_t key, std::uint32_t tag,
-                                                      std::size_t bucket, const PendingRequest& request,
-                                                      const std::uint32_t* extras) {
-  const Lookup old = find(p, key, tag, bucket);
-  if (old.position != empty) {
-    // The old request keeps its ring position, dead, until the oldest end reaches it; its
-    // slot will index the new one.
-    Entry& e = p.entries[old.position];
-    --p.counters.held;
-    if (e.marks & labelled) --p.counters.labelled;
-    e.marks = 0;
-    ++p.counters.duplicate_ids;
+/// Indexes the requests filed since the last batch that the ring still holds, in the order
+/// they were filed. Their buckets are asked for first, all at once, so that their loads
+/// overlap instead of each insert waiting for its own.
+inline void LabelStore::index_waiting(Partition& p) noexcept {
+  std::uint32_t waiting = p.next_sequence - p.indexed;  // at most index_batch
+  if (waiting == 0) return;
+  if (waiting > p.used) waiting = p.used;  // the others were pushed out before their turn
+  if (VIGIL_UNLIKELY(static_cast<std::uint32_t>(p.next_sequence - p.swept) >= sweep_limit)) sweep(p);
+  // Copies, which the writes to the buckets below cannot be taken to change.
+  const std::uint32_t newest = p.next_sequence - 1u, used = p.used, size = p.size;
+  const Entry* const entries = p.entries.data();
+  Bucket* const buckets = p.buckets.data();
+  const std::uint32_t first = newest + 1u - waiting;
+  const std::uint32_t start = position_of(p, first);
+  std::uint64_t mixes[index_batch];
+  for (std::uint32_t i = 0, at = start; i < waiting; ++i, at = at + 1 == size ? 0 : at + 1) {
+    mixes[i] = mix(entries[at].key);
+    label_store_detail::prefetch_line(buckets + home(p, mixes[i]));
   }
-  const std::uint32_t sequence = append(p, key, request, extras);
+  for (std::uint32_t i = 0; i < waiting; ++i) {
+    const std::uint32_t tag = tag_of(mixes[i]), sequence = first + i;
+    const std::size_t bucket = home(p, mixes[i]);
+    // The usual case: the home bucket has a free slot, no slot of its filter, and no request
+    // that passed it is held, so that the key is nowhere else.
+    Bucket& b = buckets[bucket];
+    const label_store_detail::SlotMasks m = label_store_detail::slot_masks(b.tags, b.sequences, tag, newest, used);
+    const bool passed = b.spilled && static_cast<std::uint32_t>(newest - b.spill_sequence) < used;
+    if (VIGIL_LIKELY(m.match == 0 && m.in_use != label_store_detail::all_slots && !passed)) {
+      const unsigned slot = label_store_detail::lowest_bit(~m.in_use & label_store_detail::all_slots);
+      b.tags[slot] = tag;
+      b.sequences[slot] = sequence;
+    } else {
+      const std::uint32_t at = start + i;
+      index_further(p, entries[at >= size ? at - size : at].key, tag, bucket, sequence);
+    }
+  }
+  p.indexed = p.next_sequence;
+}
+
+/// Whether a request of `key` is among those waiting for the part's next batch: a join
+/// indexes them first only then, so that labels as frequent as requests do not cut the
+/// batches short.
+inline bool LabelStore::waits(const Partition& p, std::uint64_t key) noexcept {
+  std::uint32_t waiting = p.next_sequence - p.indexed;
+  if (waiting > p.used) waiting = p.used;
+  std::uint32_t at = p.oldest + p.used;  // one past the newest, both below 2^31
+  if (at >= p.size) at -= p.size;
+  for (std::uint32_t i = 0; i < waiting; ++i) {
+    at = at == 0 ? p.size - 1 : at - 1;
+    if (p.entries[at].key == key) return true;
+  }
+  return false;
+}
+
+/// Indexes request `sequence` when its key may be held, or its home bucket is full, or
+/// requests that passed it are held: the key's whole way is looked through. A held request
+/// of the same key is replaced (a duplicate id).
+inline void LabelStore::index_further(Partition& p, std::uint64_t key, std::uint32_t tag, std::size_t bucket,
+                                      std::uint32_t sequence) noexcept {
+  const Lookup old = find(p, key, tag, bucket);
   if (old.position == empty) {
     place(p, bucket, tag, sequence);
     return;
   }
+  // The old request keeps its ring position, dead, until the oldest end reaches it; its slot
+  // indexes the new one.
+  Entry& e = p.entries[old.position];
+  --p.counters.held;
+  if (e.marks & labelled) --p.counters.labelled;
+  e.marks = 0;
+  ++p.counters.duplicate_ids;
   Bucket& target = p.buckets[old.bucket];
   target.tags[old.slot] = tag;
   target.sequences[old.slot] = sequence;
@@ -671,9 +701,10 @@ inline void LabelStore::insert_further(Partition& p, std::uint64_t key, std::uin
 inline LabelStore::Join LabelStore::join_marking(std::uint64_t key, double time, std::uint32_t mark,
                                                  PendingRequest& out, std::uint32_t* extras_out) {
   const std::uint64_t mixed = mix(key);
-  Partition& p = partition_of(mixed);
+  Partition& p = partition_of(key);
   const std::size_t bucket = home(p, mixed);
   std::lock_guard<SpinLock> guard(p.lock);
+  if (waits(p, key)) index_waiting(p);  // else the index already answers for this key
   const std::uint32_t position = find(p, key, tag_of(mixed), bucket).position;
   if (position == empty) return Join::unknown;
   Entry& e = p.entries[position];
@@ -703,6 +734,7 @@ inline void LabelStore::expire(double time) {
   for (std::size_t i = 0; i < partition_count_; ++i) {
     Partition& p = parts_[i];
     std::lock_guard<SpinLock> guard(p.lock);
+    index_waiting(p);
     while (p.used != 0) {
       const Entry& e = p.entries[p.oldest];
       if ((e.marks & live) && !older(time, e.time, time_to_live_)) break;
@@ -718,6 +750,7 @@ std::uint64_t LabelStore::sum(Read read) const {
   for (std::size_t i = 0; i < partition_count_; ++i) {
     Partition& p = parts_[i];
     std::lock_guard<SpinLock> guard(p.lock);
+    index_waiting(p);  // so that duplicate ids are counted
     total += read(p.counters);
   }
   return total;
