@@ -412,9 +412,12 @@ bool same(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)
 /// Runs `steps` random operations on a store and the reference, comparing each result; keys
 /// are drawn from `keys` when it is not empty.
 void compare_with_reference(std::size_t capacity, std::uint64_t distinct_keys, int steps, std::uint64_t seed,
-                            const std::vector<std::uint64_t>& keys = {}) {
+                            const std::vector<std::uint64_t>& keys = {},
+                            std::uint32_t sweep_every = std::uint32_t{1} << 30) {
   const double ttl = 40;
-  LabelStore store(options(capacity, ttl, 1, 1));
+  LabelStoreOptions o = options(capacity, ttl, 1, 1);
+  o.sweep_every = sweep_every;
+  LabelStore store(o);
   ReferenceStore reference(capacity, ttl);
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<std::uint64_t> pick(0, distinct_keys - 1);
@@ -463,6 +466,11 @@ TEST_CASE("LabelStore: every result and count as a hash map and a queue give the
   SECTION("100 requests, 120 ids: mostly duplicates") { compare_with_reference(100, 120, 100000, 2); }
   SECTION("one request") { compare_with_reference(1, 4, 20000, 3); }
   SECTION("3 requests") { compare_with_reference(3, 10, 20000, 4); }
+  SECTION("64 requests, stale slots swept at every expire() and every other batch") {
+    // A sweep clears only slots that left the window and no spill mark still needed: it
+    // changes no result, however often it runs.
+    compare_with_reference(64, 300, 100000, 6, {}, 1);
+  }
   SECTION("64 requests whose ids all start at the last of 16 buckets, of 7 slots each") {
     // They fill it and spill over into the first buckets, wrapping around the table.
     std::vector<std::uint64_t> crowded;
@@ -484,6 +492,27 @@ TEST_CASE("LabelStore: refuses options it cannot work with", "[label_store]") {
   CHECK_THROWS_AS(LabelStore(options(8, 10, 0)), vigil::invalid_argument);
   CHECK_THROWS_WITH(LabelStore(options(8, 10, 16)), Catch::Contains("16"));
   CHECK_NOTHROW(LabelStore(options(8, 10, 8)));
+  LabelStoreOptions never = options(8);
+  never.sweep_every = 0;
+  CHECK_THROWS_WITH(LabelStore(never), Catch::Contains("sweep_every"));
+  LabelStoreOptions rarely = options(8);
+  rarely.sweep_every = (std::uint32_t{1} << 30) + 1;
+  CHECK_THROWS_AS(LabelStore(rarely), vigil::invalid_argument);
+}
+
+TEST_CASE("LabelStore: keys spread evenly over the parts, consecutive integers too", "[label_store]") {
+  // Parts are chosen by bits of a multiple of the key: consecutive integer keys, as tests and
+  // integer ids give, must not crowd one part (each holds only its share of the capacity).
+  LabelStore s(options(4096, 1000, 8));
+  std::vector<int> per_part(8, 0);
+  for (std::uint64_t k = 0; k < 8000; ++k) ++per_part[s.partition(k)];
+  for (int n : per_part) CHECK((n > 850 && n < 1150));
+  std::vector<int> per_strided_part(8, 0);  // ids in steps of 8 (or 1024): no low bits vary
+  for (std::uint64_t k = 0; k < 8000; ++k) ++per_strided_part[s.partition(k * 8)], ++per_strided_part[s.partition(k * 1024)];
+  for (int n : per_strided_part) CHECK((n > 1700 && n < 2300));
+  std::vector<int> per_text_part(8, 0);
+  for (std::uint64_t k = 0; k < 8000; ++k) ++per_text_part[s.partition(request_key("req-" + std::to_string(k)))];
+  for (int n : per_text_part) CHECK((n > 850 && n < 1150));
 }
 
 TEST_CASE("LabelStore: times that are not finite are never within the time-to-live", "[label_store]") {
@@ -542,38 +571,26 @@ TEST_CASE("LabelStore: threads filing and labelling their own ids all join", "[l
   CHECK(counts(s) == Counts{threads * per_thread, 0, 0, 0, 0});
 }
 
-TEST_CASE("LabelStore: a bucket's slot masks are the same four lanes at a time as one at a time", "[label_store]") {
-  using vigil::detail::label_store_detail::slot_masks;
-  using vigil::detail::label_store_detail::slot_masks_plain;
-  using vigil::detail::label_store_detail::SlotMasks;
+TEST_CASE("LabelStore: a bucket's filter mask is the same four lanes at a time as one at a time", "[label_store]") {
+  using vigil::detail::label_store_detail::tag_mask;
+  using vigil::detail::label_store_detail::tag_mask_plain;
   std::mt19937_64 rng(11);
   const std::uint32_t tag = 0x80000000u | 0x1234567u;
-  std::uint64_t in_use_seen = 0, matches_seen = 0;
+  std::uint64_t matches_seen = 0;
   for (int round = 0; round < 20000; ++round) {
-    const std::uint32_t newest = round % 4 == 0 ? static_cast<std::uint32_t>(rng() % 8) : static_cast<std::uint32_t>(rng());
-    const std::uint32_t used = round % 5 == 0 ? 0x7fffffffu : static_cast<std::uint32_t>(rng() % 16);
-    std::uint32_t tags[7], sequences[7];
+    std::uint32_t tags[7];
     for (int i = 0; i < 7; ++i) {
       const std::uint64_t r = rng();
-      tags[i] = r % 3 == 0 ? 0 : r % 3 == 1 ? tag : (0x80000000u | static_cast<std::uint32_t>(r >> 33));
-      // Near the newest number (in the window or just out of it, across the wrap) or anywhere.
-      sequences[i] = r % 4 == 3 ? static_cast<std::uint32_t>(r >> 32) : newest - static_cast<std::uint32_t>((r >> 40) % 20);
+      // Unused, the filter sought, one a bit away from it, or any other.
+      tags[i] = r % 4 == 0 ? 0 : r % 4 == 1 ? tag : r % 4 == 2 ? tag ^ (1u << (r >> 59)) : (0x80000000u | static_cast<std::uint32_t>(r >> 33));
     }
-    const SlotMasks fast = slot_masks(tags, sequences, tag, newest, used);
-    const SlotMasks plain = slot_masks_plain(tags, sequences, tag, newest, used);
-    REQUIRE(fast.in_use == plain.in_use);
-    REQUIRE(fast.match == plain.match);
-    // The plain masks, slot by slot, as their definition reads.
-    for (int i = 0; i < 7; ++i) {
-      const bool in_use = tags[i] != 0 && newest - sequences[i] < used;
-      REQUIRE(((plain.in_use >> i) & 1u) == static_cast<unsigned>(in_use));
-      REQUIRE(((plain.match >> i) & 1u) == static_cast<unsigned>(in_use && tags[i] == tag));
-    }
-    in_use_seen += std::bitset<7>(plain.in_use).count();
-    matches_seen += std::bitset<7>(plain.match).count();
+    const unsigned fast = tag_mask(tags, tag);
+    const unsigned plain = tag_mask_plain(tags, tag);
+    REQUIRE(fast == plain);
+    for (int i = 0; i < 7; ++i) REQUIRE(((plain >> i) & 1u) == static_cast<unsigned>(tags[i] == tag));
+    matches_seen += std::bitset<7>(plain).count();
   }
-  CHECK(in_use_seen > 10000);  // both outcomes met often
-  CHECK(matches_seen > 5000);
+  CHECK(matches_seen > 30000);  // about a quarter of 140,000 slots
 }
 
 TEST_CASE("LabelStore: a request pushed out before a later one of its key is indexed counts as evicted",
@@ -625,6 +642,11 @@ TEST_CASE("HugePageAllocator: large blocks start on a huge page, small ones on a
   big[large - 1] = 2;  // the whole block is usable (AddressSanitizer checks the bounds)
   CHECK(big[0] + big[large - 1] == 3);
   a.deallocate(big, large);
+  // A block of exactly a huge page is a huge one.
+  HugePageAllocator<char> bytes;
+  char* exact = bytes.allocate(vigil::detail::huge_page);
+  CHECK(reinterpret_cast<std::uintptr_t>(exact) % vigil::detail::huge_page == 0);
+  bytes.deallocate(exact, vigil::detail::huge_page);
   std::uint64_t* small = a.allocate(5);
   CHECK(reinterpret_cast<std::uintptr_t>(small) % vigil::detail::cache_line == 0);
   a.deallocate(small, 5);

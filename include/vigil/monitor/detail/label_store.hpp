@@ -66,30 +66,17 @@ inline unsigned lowest_bit(unsigned bits) noexcept {
 
 /// Slots of an index bucket.
 inline constexpr std::size_t slots_per_bucket = 7;
-inline constexpr unsigned all_slots = (1u << slots_per_bucket) - 1;
 
-/// Of a bucket's slots (bit i for slot i): those in use — a filter set and an insertion
-/// number among the `used` ones up to `newest` — and, of those, the ones whose filter is `tag`.
-struct SlotMasks {
-  unsigned in_use;
-  unsigned match;
-};
-
-/// slot_masks, one slot at a time, without a branch.
-inline SlotMasks slot_masks_plain(const std::uint32_t* tags, const std::uint32_t* sequences, std::uint32_t tag,
-                                  std::uint32_t newest, std::uint32_t used) noexcept {
-  unsigned in_use = 0, match = 0;
-  for (std::size_t i = 0; i < slots_per_bucket; ++i) {
-    const unsigned held = static_cast<unsigned>(static_cast<std::uint32_t>(newest - sequences[i]) < used);
-    const unsigned set = held & static_cast<unsigned>(tags[i] != 0);
-    in_use |= set << i;
-    match |= (set & static_cast<unsigned>(tags[i] == tag)) << i;
-  }
-  return SlotMasks{in_use, match};
+/// Of a bucket's slots (bit i for slot i), those whose filter is `tag`, one at a time.
+inline unsigned tag_mask_plain(const std::uint32_t* tags, std::uint32_t tag) noexcept {
+  unsigned match = 0;
+  for (std::size_t i = 0; i < slots_per_bucket; ++i) match |= static_cast<unsigned>(tags[i] == tag) << i;
+  return match;
 }
 
 /// Of a bucket's slots, those whose filter is `tag` (in use or not): what a lookup needs
-/// first, before it reads the insertion numbers of the few that match.
+/// first, before it reads the insertion numbers of the few that match. Four lanes at a time
+/// on x86-64 (slots 0–3, then 3–6).
 inline unsigned tag_mask(const std::uint32_t* tags, std::uint32_t tag) noexcept {
 #if VIGIL_DETAIL_SSE2_SLOTS
   const __m128i wanted = _mm_set1_epi32(static_cast<int>(tag));
@@ -99,35 +86,7 @@ inline unsigned tag_mask(const std::uint32_t* tags, std::uint32_t tag) noexcept 
       _mm_castsi128_ps(_mm_cmpeq_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tags + 3)), wanted)));
   return static_cast<unsigned>(low | high << 3);
 #else
-  unsigned match = 0;
-  for (std::size_t i = 0; i < slots_per_bucket; ++i) match |= static_cast<unsigned>(tags[i] == tag) << i;
-  return match;
-#endif
-}
-
-/// The masks of a bucket's seven slots: four lanes at a time on x86-64 (slots 0–3, then 3–6),
-/// one at a time elsewhere.
-inline SlotMasks slot_masks(const std::uint32_t* tags, const std::uint32_t* sequences, std::uint32_t tag,
-                            std::uint32_t newest, std::uint32_t used) noexcept {
-#if VIGIL_DETAIL_SSE2_SLOTS
-  // SSE2 compares signed lanes: flipping the top bit of both sides compares them unsigned.
-  const __m128i flip = _mm_set1_epi32(static_cast<int>(0x80000000u));
-  const __m128i newest_lanes = _mm_set1_epi32(static_cast<int>(newest));
-  const __m128i limit = _mm_set1_epi32(static_cast<int>(used ^ 0x80000000u));
-  const __m128i wanted = _mm_set1_epi32(static_cast<int>(tag));
-  const __m128i zero = _mm_setzero_si128();
-  int in_use[2], match[2];
-  for (int half = 0; half < 2; ++half) {
-    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(tags + 3 * half));
-    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sequences + 3 * half));
-    const __m128i age = _mm_xor_si128(_mm_sub_epi32(newest_lanes, q), flip);
-    const __m128i set = _mm_andnot_si128(_mm_cmpeq_epi32(t, zero), _mm_cmplt_epi32(age, limit));
-    in_use[half] = _mm_movemask_ps(_mm_castsi128_ps(set));
-    match[half] = _mm_movemask_ps(_mm_castsi128_ps(_mm_and_si128(set, _mm_cmpeq_epi32(t, wanted))));
-  }
-  return SlotMasks{static_cast<unsigned>(in_use[0] | in_use[1] << 3), static_cast<unsigned>(match[0] | match[1] << 3)};
-#else
-  return slot_masks_plain(tags, sequences, tag, newest, used);
+  return tag_mask_plain(tags, tag);
 #endif
 }
 
@@ -218,42 +177,49 @@ struct LabelStoreOptions {
   double time_to_live = 86400;    // seconds a request waits for its label
   std::size_t partitions = 1;     // power of two, each with its own lock
   std::size_t extras = 0;         // std::uint32_t values kept per request (cohort slots, arm tag id)
+  // Inserts of a part between the sweeps of stale index slots by expire() (twice as many by
+  // insert() when expire() is not called), in [1, 2^30]: fewer only to exercise the sweep.
+  std::uint32_t sweep_every = std::uint32_t{1} << 30;
 };
 
 /// A bounded store of the requests that wait for a late label or conversion, keyed by
 /// `request_key` of their id.
 ///
-/// Each of `partitions` parts (chosen by bits of a multiple of the key, each with its own lock) holds
-/// `capacity / partitions` requests (the remainder spread one each over the first parts) in
-/// a ring kept in insertion order, and an index from key to request. Everything is allocated
-/// by the constructor; insert, join and expire never allocate.
+/// Each of `partitions` parts (chosen by bits of a multiple of the key, each with its own
+/// lock) holds `capacity / partitions` requests (the remainder spread one each over the first
+/// parts) in a ring kept in insertion order, and an index from key to request. Everything is
+/// allocated by the constructor; insert, join and expire never allocate.
 ///
 /// The index is a table of 64-byte buckets, one per four requests of the part, each of seven
 /// slots: a slot holds 31 bits of the key's mix (a filter: the request's own key is compared
 /// on a match) and the request's insertion number in its part, from which its ring position
 /// follows. A slot is in use while that number lies in the window of the requests the ring
 /// holds, so that a request pushed out or aged out leaves the index without the index being
-/// touched: a request path that files one request reads and writes one bucket, at its key's
-/// home, besides the ring's ends. A request whose home bucket has no free slot goes to the
-/// next bucket with one, and each bucket passed keeps the insertion number of the newest
-/// request that passed it: a lookup goes on to the next bucket only while that request is
-/// held (linear probing over buckets; short filters in a cache-line bucket compared at once are
+/// touched. Requests leave the window oldest first, so a bucket writes its slots in turn
+/// (a cursor): the slot written next holds the bucket's oldest request, and when that one is
+/// still held the bucket is full. A request whose home bucket is full goes to the next bucket
+/// with a free slot, and each bucket passed keeps the insertion number of the newest request
+/// that passed it: a lookup goes on to the next bucket only while that request is held
+/// (linear probing over buckets; short filters in a cache-line bucket compared at once are
 /// those of Fan et al. 2013, "MemC3: compact and concurrent MemCache", which places keys by
-/// cuckoo hashing instead; a slot is freed by the window of ages, not by a delete). Insertion numbers are
-/// 32-bit and wrap: every 2^30 inserts of a part, expire() (or, were it not called, every
-/// 2^31 inserts, insert()) clears the slots that left the window, so that no slot is ever
-/// older than 2^32 inserts and mistaken for a held one.
+/// cuckoo hashing instead; a slot is freed by the window of ages, not by a delete). A
+/// request replaced by a later one of the same key keeps its slot, dead, until it leaves the
+/// window; lookups pass over it. Insertion numbers are 32-bit and wrap: every 2^30 inserts
+/// of a part, expire() (or, were it not called, every 2^31 − 32 inserts, insert()) clears
+/// the slots that left the window, so that no slot is ever older than 2^32 inserts and
+/// mistaken for a held one.
 ///
 /// Batches: a part indexes the requests filed into it 16 at a time, when the 16th is filed,
 /// or before a join of one of their keys, an expire() or a read of its counters, whichever
-/// comes first. Filing a
-/// request then writes only the ring's newest end (a line the part touched last time), and a
-/// batch asks for its buckets all at once, so that the memory accesses of many requests
-/// overlap, where each insert alone would wait for its bucket. Every join, expire() and count
-/// is the same as if each request were indexed as it is filed, but for one case: a request
-/// pushed out of the ring before a later request of the same key is indexed (the two about a
-/// capacity of requests apart) counts as evicted or aged out, not replaced, and that later
-/// request is not counted as a duplicate id.
+/// comes first. Filing a request then writes only the ring's newest end (a line the part
+/// touched last time), and a batch asks for its buckets all at once, so that the memory
+/// accesses of many requests overlap, where each insert alone would wait for its bucket.
+/// Every join, expire() and count is the same as if each request were indexed as it is
+/// filed, but for one case: when a request is pushed out of the ring while a later request
+/// of the same key waits for its batch (the two a part's size of requests apart or less; no
+/// join of that key, expire() or read of the counters came in between), the later one is not
+/// counted as a duplicate id, and the earlier one, if it had no label, counts as evicted or
+/// aged out instead of replaced.
 ///
 /// Ageing: a request is *older than the time-to-live* at time t when t − its time exceeds
 /// `time_to_live`. `expire(t)` removes such requests from the oldest end of each ring and stops
@@ -358,20 +324,22 @@ class LabelStore {
   static constexpr std::uint32_t empty = 0xffffffffu;
   static constexpr std::uint32_t live = 1, labelled = 2, converted = 4;
   static constexpr std::uint32_t first_sequence = 0xffffff00u;
-  static constexpr std::uint32_t sweep_due = std::uint32_t{1} << 30;   // by expire()
-  static constexpr std::uint32_t sweep_limit = std::uint32_t{1} << 31;  // by insert()
+  // At most this many inserts between sweeps: a batch is indexed up to 15 inserts after the
+  // count was passed, and no slot may reach 2^32 inserts of age unswept.
+  static constexpr std::uint32_t sweep_limit = (std::uint32_t{1} << 31) - 32;
   static constexpr std::uint32_t index_batch = 16;  // requests of a part filed before they are indexed
   static constexpr std::size_t slots_per_bucket = label_store_detail::slots_per_bucket;
   static constexpr std::size_t requests_per_bucket = 4;
   // One cache line. Slot i holds a filter (`tags[i]`: 0 when never used or cleared, else the
   // high bits of the key's mix with the top bit set) and the request's insertion number in
-  // its part; the filters and the numbers apart, so that a bucket's slots compare at once.
+  // its part; the filters apart from the numbers, so that a bucket's filters compare at once.
   struct alignas(64) Bucket {
     std::uint32_t tags[slots_per_bucket] = {};
     std::uint32_t sequences[slots_per_bucket] = {};
-    std::uint32_t spilled = 0;         // 1 once a request from here was placed further on
-    std::uint32_t spill_sequence = 0;  // the newest such request's insertion number
+    std::uint32_t spill_sequence = 0;  // the newest request placed further on from here
+    std::uint32_t marks = 0;           // the slot written next (bits 0–2), `spilled` (bit 3)
   };
+  static constexpr std::uint32_t cursor_bits = 7, spilled = 8;
   struct Counters {
     std::uint64_t held = 0;
     std::uint64_t labelled = 0;  // held and labelled
@@ -395,11 +363,6 @@ class LabelStore {
     std::vector<Bucket, HugePageAllocator<Bucket>> buckets;
     std::vector<std::uint32_t, HugePageAllocator<std::uint32_t>> extras;
   };
-  struct Lookup {
-    std::size_t bucket;
-    std::size_t slot;
-    std::uint32_t position;  // in the ring, or `empty`
-  };
 
   static std::uint64_t mix(std::uint64_t key) noexcept;
   static std::uint32_t tag_of(std::uint64_t mixed) noexcept {
@@ -411,17 +374,34 @@ class LabelStore {
   static bool held(const Partition& p, std::uint32_t sequence) noexcept {
     return static_cast<std::uint32_t>(p.next_sequence - sequence - 1u) < p.used;
   }
-  static label_store_detail::SlotMasks masks(const Partition& p, const Bucket& b, std::uint32_t tag) noexcept {
-    return label_store_detail::slot_masks(b.tags, b.sequences, tag, p.next_sequence - 1u, p.used);
+  // Whether insertion number `sequence` is among the `used` ones up to `newest`: held().
+  static bool in_window(std::uint32_t newest, std::uint32_t used, std::uint32_t sequence) noexcept {
+    return static_cast<std::uint32_t>(newest - sequence) < used;
+  }
+  // Whether the slot a bucket writes next is free (never used, or its request left the window).
+  static bool cursor_free(const Bucket& b, std::uint32_t newest, std::uint32_t used) noexcept {
+    const std::uint32_t slot = b.marks & cursor_bits;
+    return b.tags[slot] == 0 || !in_window(newest, used, b.sequences[slot]);
+  }
+  // Whether a request that passed bucket `b` is held, so that a lookup goes on to the next.
+  static bool passed(const Bucket& b, std::uint32_t newest, std::uint32_t used) noexcept {
+    return (b.marks & spilled) && in_window(newest, used, b.spill_sequence);
+  }
+  // Writes request `sequence` into the slot at the cursor and moves the cursor on.
+  static void write_slot(Bucket& b, std::uint32_t tag, std::uint32_t sequence) noexcept {
+    const std::uint32_t slot = b.marks & cursor_bits;
+    b.tags[slot] = tag;
+    b.sequences[slot] = sequence;
+    b.marks = (b.marks & spilled) | (slot + 1 == slots_per_bucket ? 0 : slot + 1);
   }
   static std::uint32_t position_of(const Partition& p, std::uint32_t sequence) noexcept;
-  static Lookup find(const Partition& p, std::uint64_t key, std::uint32_t tag, std::size_t bucket) noexcept;
+  static std::uint32_t find(const Partition& p, std::uint64_t key, std::uint32_t tag, std::size_t bucket) noexcept;
   static void place(Partition& p, std::size_t bucket, std::uint32_t tag, std::uint32_t sequence) noexcept;
   static void sweep(Partition& p) noexcept;
   void drop_oldest(Partition& p, double now);
   std::uint32_t append(Partition& p, std::uint64_t key, const PendingRequest& request, const std::uint32_t* extras);
   static bool waits(const Partition& p, std::uint64_t key) noexcept;
-  static void index_waiting(Partition& p) noexcept;
+  void index_waiting(Partition& p) const noexcept;
   static void index_further(Partition& p, std::uint64_t key, std::uint32_t tag, std::size_t bucket,
                             std::uint32_t sequence) noexcept;
   Join join_marking(std::uint64_t key, double time, std::uint32_t mark, PendingRequest& out,
@@ -434,6 +414,8 @@ class LabelStore {
   double time_to_live_;
   std::size_t partition_count_;
   std::size_t extras_;
+  std::uint32_t sweep_every_;   // by expire()
+  std::uint32_t insert_sweep_;  // by the batches, when expire() is not called
   std::unique_ptr<Partition[]> parts_;
 };
 
@@ -484,6 +466,8 @@ inline void LabelStore::check(const LabelStoreOptions& o) {
   if (part > 0x7fffffffu)
     throw_invalid_argument("LabelStore: at most 2^31 - 1 requests per partition, got " + std::to_string(part) +
                            " (capacity " + std::to_string(o.capacity) + ")");
+  if (o.sweep_every == 0 || o.sweep_every > (std::uint32_t{1} << 30))
+    throw_invalid_argument("LabelStore: sweep_every must be in [1, 2^30], got " + std::to_string(o.sweep_every));
   if (o.extras > (std::numeric_limits<std::size_t>::max() / sizeof(std::uint32_t)) / part)
     throw_invalid_argument("LabelStore: too many extras per request: " + std::to_string(o.extras));
 }
@@ -492,7 +476,9 @@ inline LabelStore::LabelStore(LabelStoreOptions options)
     : capacity_(options.capacity),
       time_to_live_(options.time_to_live),
       partition_count_(options.partitions),
-      extras_(options.extras) {
+      extras_(options.extras),
+      sweep_every_(options.sweep_every),
+      insert_sweep_(options.sweep_every < sweep_limit / 2 ? 2 * options.sweep_every : sweep_limit) {
   check(options);
   parts_.reset(new Partition[partition_count_]);
   for (std::size_t i = 0; i < partition_count_; ++i) {
@@ -522,41 +508,42 @@ inline std::uint32_t LabelStore::position_of(const Partition& p, std::uint32_t s
   return next >= back ? next - back : next + p.size - back;
 }
 
-/// The slot of `key`, from its home bucket on while a request that passed a bucket is held.
-inline LabelStore::Lookup LabelStore::find(const Partition& p, std::uint64_t key, std::uint32_t tag,
-                                           std::size_t bucket) noexcept {
+/// The ring position of the live request of `key`, or `empty`: from its home bucket on while
+/// a request that passed a bucket is held.
+inline std::uint32_t LabelStore::find(const Partition& p, std::uint64_t key, std::uint32_t tag,
+                                      std::size_t bucket) noexcept {
   const std::size_t count = p.buckets.size();
+  const std::uint32_t newest = p.next_sequence - 1u;
   for (std::size_t step = 0; step < count; ++step) {
     const Bucket& b = p.buckets[bucket];
     // Few instructions between the bucket's arrival and the entry's load: a lookup waits for
     // both, and a short wait lets the processor start the next request's loads meanwhile.
     for (unsigned bits = label_store_detail::tag_mask(b.tags, tag); bits != 0; bits &= bits - 1) {
-      const unsigned i = label_store_detail::lowest_bit(bits);
-      if (!held(p, b.sequences[i])) continue;
-      const std::uint32_t position = position_of(p, b.sequences[i]);
-      if (p.entries[position].key == key) return Lookup{bucket, i, position};
+      const std::uint32_t sequence = b.sequences[label_store_detail::lowest_bit(bits)];
+      if (!in_window(newest, p.used, sequence)) continue;
+      const std::uint32_t position = position_of(p, sequence);
+      const Entry& e = p.entries[position];
+      if (e.key == key && (e.marks & live)) return position;  // a replaced request is dead
     }
-    if (!(b.spilled && held(p, b.spill_sequence))) break;
+    if (!passed(b, newest, p.used)) break;
     if (++bucket == count) bucket = 0;
   }
-  return Lookup{0, 0, empty};
+  return empty;
 }
 
-/// Indexes request `sequence` in the first slot not in use from bucket `bucket` on; each full
-/// bucket passed records it as the newest request that passed. There is always a free slot:
-/// a part holds at most its size of requests, and its buckets 7/4 as many slots.
+/// Indexes request `sequence` in the first bucket from `bucket` on whose cursor slot is free;
+/// each full bucket passed records it as the newest request that passed. There is always a
+/// free slot: a part holds at most its size of requests, and its buckets 7/4 as many slots.
 inline void LabelStore::place(Partition& p, std::size_t bucket, std::uint32_t tag, std::uint32_t sequence) noexcept {
   const std::size_t count = p.buckets.size();
+  const std::uint32_t newest = p.next_sequence - 1u;
   for (;;) {
     Bucket& b = p.buckets[bucket];
-    const unsigned in_use = masks(p, b, tag).in_use;
-    if (in_use != label_store_detail::all_slots) {
-      const unsigned i = label_store_detail::lowest_bit(~in_use & label_store_detail::all_slots);
-      b.tags[i] = tag;
-      b.sequences[i] = sequence;
+    if (cursor_free(b, newest, p.used)) {
+      write_slot(b, tag, sequence);
       return;
     }
-    b.spilled = 1;
+    b.marks |= spilled;
     b.spill_sequence = sequence;
     if (++bucket == count) bucket = 0;
   }
@@ -568,7 +555,7 @@ inline void LabelStore::sweep(Partition& p) noexcept {
   for (Bucket& b : p.buckets) {
     for (std::size_t i = 0; i < slots_per_bucket; ++i)
       if (b.tags[i] != 0 && !held(p, b.sequences[i])) b.tags[i] = b.sequences[i] = 0;
-    if (b.spilled && !held(p, b.spill_sequence)) b.spilled = 0;
+    if ((b.marks & spilled) && !held(p, b.spill_sequence)) b.marks &= ~spilled;
   }
   p.swept = p.next_sequence;
 }
@@ -620,11 +607,11 @@ inline std::uint32_t LabelStore::append(Partition& p, std::uint64_t key, const P
 /// Indexes the requests filed since the last batch that the ring still holds, in the order
 /// they were filed. Their buckets are asked for first, all at once, so that their loads
 /// overlap instead of each insert waiting for its own.
-inline void LabelStore::index_waiting(Partition& p) noexcept {
+inline void LabelStore::index_waiting(Partition& p) const noexcept {
   std::uint32_t waiting = p.next_sequence - p.indexed;  // at most index_batch
   if (waiting == 0) return;
   if (waiting > p.used) waiting = p.used;  // the others were pushed out before their turn
-  if (VIGIL_UNLIKELY(static_cast<std::uint32_t>(p.next_sequence - p.swept) >= sweep_limit)) sweep(p);
+  if (VIGIL_UNLIKELY(static_cast<std::uint32_t>(p.next_sequence - p.swept) >= insert_sweep_)) sweep(p);
   // Copies, which the writes to the buckets below cannot be taken to change.
   const std::uint32_t newest = p.next_sequence - 1u, used = p.used, size = p.size;
   const Entry* const entries = p.entries.data();
@@ -639,15 +626,12 @@ inline void LabelStore::index_waiting(Partition& p) noexcept {
   for (std::uint32_t i = 0; i < waiting; ++i) {
     const std::uint32_t tag = tag_of(mixes[i]), sequence = first + i;
     const std::size_t bucket = home(p, mixes[i]);
-    // The usual case: the home bucket has a free slot, no slot of its filter, and no request
-    // that passed it is held, so that the key is nowhere else.
+    // The usual case: no slot of the home bucket has the key's filter and no request that
+    // passed it is held, so that the key is nowhere, and the slot at its cursor is free.
     Bucket& b = buckets[bucket];
-    const label_store_detail::SlotMasks m = label_store_detail::slot_masks(b.tags, b.sequences, tag, newest, used);
-    const bool passed = b.spilled && static_cast<std::uint32_t>(newest - b.spill_sequence) < used;
-    if (VIGIL_LIKELY(m.match == 0 && m.in_use != label_store_detail::all_slots && !passed)) {
-      const unsigned slot = label_store_detail::lowest_bit(~m.in_use & label_store_detail::all_slots);
-      b.tags[slot] = tag;
-      b.sequences[slot] = sequence;
+    if (VIGIL_LIKELY(label_store_detail::tag_mask(b.tags, tag) == 0 && !passed(b, newest, used) &&
+                     cursor_free(b, newest, used))) {
+      write_slot(b, tag, sequence);
     } else {
       const std::uint32_t at = start + i;
       index_further(p, entries[at >= size ? at - size : at].key, tag, bucket, sequence);
@@ -673,29 +657,19 @@ inline bool LabelStore::waits(const Partition& p, std::uint64_t key) noexcept {
 
 /// Indexes request `sequence` when its key may be held, or its home bucket is full, or
 /// requests that passed it are held: the key's whole way is looked through. A held request
-/// of the same key is replaced (a duplicate id).
+/// of the same key is replaced (a duplicate id): it stays in the ring and in the index, dead,
+/// until the oldest end reaches it.
 inline void LabelStore::index_further(Partition& p, std::uint64_t key, std::uint32_t tag, std::size_t bucket,
                                       std::uint32_t sequence) noexcept {
-  const Lookup old = find(p, key, tag, bucket);
-  if (old.position == empty) {
-    place(p, bucket, tag, sequence);
-    return;
+  const std::uint32_t old = find(p, key, tag, bucket);
+  if (old != empty) {
+    Entry& e = p.entries[old];
+    --p.counters.held;
+    if (e.marks & labelled) --p.counters.labelled;
+    e.marks = 0;
+    ++p.counters.duplicate_ids;
   }
-  // The old request keeps its ring position, dead, until the oldest end reaches it; its slot
-  // indexes the new one.
-  Entry& e = p.entries[old.position];
-  --p.counters.held;
-  if (e.marks & labelled) --p.counters.labelled;
-  e.marks = 0;
-  ++p.counters.duplicate_ids;
-  Bucket& target = p.buckets[old.bucket];
-  target.tags[old.slot] = tag;
-  target.sequences[old.slot] = sequence;
-  // The buckets passed on the way there record this request as the newest to pass.
-  for (std::size_t b = bucket; b != old.bucket; b = b + 1 == p.buckets.size() ? 0 : b + 1) {
-    p.buckets[b].spilled = 1;
-    p.buckets[b].spill_sequence = sequence;
-  }
+  place(p, bucket, tag, sequence);
 }
 
 inline LabelStore::Join LabelStore::join_marking(std::uint64_t key, double time, std::uint32_t mark,
@@ -705,7 +679,7 @@ inline LabelStore::Join LabelStore::join_marking(std::uint64_t key, double time,
   const std::size_t bucket = home(p, mixed);
   std::lock_guard<SpinLock> guard(p.lock);
   if (waits(p, key)) index_waiting(p);  // else the index already answers for this key
-  const std::uint32_t position = find(p, key, tag_of(mixed), bucket).position;
+  const std::uint32_t position = find(p, key, tag_of(mixed), bucket);
   if (position == empty) return Join::unknown;
   Entry& e = p.entries[position];
   out = PendingRequest{e.time, e.interval, e.score, e.predicted};
@@ -740,7 +714,7 @@ inline void LabelStore::expire(double time) {
       if ((e.marks & live) && !older(time, e.time, time_to_live_)) break;
       drop_oldest(p, time);
     }
-    if (static_cast<std::uint32_t>(p.next_sequence - p.swept) >= sweep_due) sweep(p);
+    if (static_cast<std::uint32_t>(p.next_sequence - p.swept) >= sweep_every_) sweep(p);
   }
 }
 
