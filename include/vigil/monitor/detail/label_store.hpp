@@ -260,8 +260,9 @@ class LabelStore {
 
   /// Files a request; `extras` points to `options.extras` values (may be null when that is 0).
   /// A key already held, whether labelled or not, is a duplicate id: counted in
-  /// duplicate_ids(), and the new request replaces the old one, whose place in the ring is
-  /// freed when it reaches the oldest end (it counts against the capacity until then). The
+  /// duplicate_ids(), and the new request replaces the old one, whose place in the ring (and
+  /// slot in the index) is freed when it reaches the oldest end (it counts against the
+  /// capacity until then). The
   /// request is indexed with the part's next batch (see the class comment): a duplicate is
   /// recognised then.
   void insert(std::uint64_t key, const PendingRequest& request, const std::uint32_t* extras);
@@ -372,9 +373,10 @@ class LabelStore {
   Partition& partition_of(std::uint64_t key) const { return parts_[partition(key)]; }
   static std::size_t home(const Partition& p, std::uint64_t mixed) noexcept;
   static bool held(const Partition& p, std::uint32_t sequence) noexcept {
-    return static_cast<std::uint32_t>(p.next_sequence - sequence - 1u) < p.used;
+    return in_window(p.next_sequence - 1u, p.used, sequence);
   }
-  // Whether insertion number `sequence` is among the `used` ones up to `newest`: held().
+  // Whether insertion number `sequence` is among the `used` ones up to `newest`: held(), for
+  // a caller that keeps `newest` and `used` at hand.
   static bool in_window(std::uint32_t newest, std::uint32_t used, std::uint32_t sequence) noexcept {
     return static_cast<std::uint32_t>(newest - sequence) < used;
   }
