@@ -262,9 +262,8 @@ class LabelStore {
   /// A key already held, whether labelled or not, is a duplicate id: counted in
   /// duplicate_ids(), and the new request replaces the old one, whose place in the ring (and
   /// slot in the index) is freed when it reaches the oldest end (it counts against the
-  /// capacity until then). The
-  /// request is indexed with the part's next batch (see the class comment): a duplicate is
-  /// recognised then.
+  /// capacity until then). The request is indexed with the part's next batch (see the class
+  /// comment): a duplicate is recognised then.
   void insert(std::uint64_t key, const PendingRequest& request, const std::uint32_t* extras);
 
   /// Looks up the request of a label arriving at `time`. `joined`: the request is marked
@@ -401,7 +400,8 @@ class LabelStore {
   static void place(Partition& p, std::size_t bucket, std::uint32_t tag, std::uint32_t sequence) noexcept;
   static void sweep(Partition& p) noexcept;
   void drop_oldest(Partition& p, double now);
-  std::uint32_t append(Partition& p, std::uint64_t key, const PendingRequest& request, const std::uint32_t* extras);
+  void append(Partition& p, std::uint64_t key, const PendingRequest& request, const std::uint32_t* extras);
+  static std::uint32_t waiting(const Partition& p) noexcept;
   static bool waits(const Partition& p, std::uint64_t key) noexcept;
   void index_waiting(Partition& p) const noexcept;
   static void index_further(Partition& p, std::uint64_t key, std::uint32_t tag, std::size_t bucket,
@@ -588,14 +588,13 @@ inline void LabelStore::insert(std::uint64_t key, const PendingRequest& request,
   if (VIGIL_UNLIKELY(static_cast<std::uint32_t>(p.next_sequence - p.indexed) >= index_batch)) index_waiting(p);
 }
 
-/// Files a request into the ring, pushing out the oldest one when it is full; returns its
-/// insertion number. It is indexed with the part's batch.
-inline std::uint32_t LabelStore::append(Partition& p, std::uint64_t key, const PendingRequest& request,
-                                        const std::uint32_t* extras) {
+/// Files a request into the ring, pushing out the oldest one when it is full. It is indexed
+/// with the part's batch.
+inline void LabelStore::append(Partition& p, std::uint64_t key, const PendingRequest& request,
+                               const std::uint32_t* extras) {
   if (p.used == p.size) drop_oldest(p, request.time);
   std::size_t position = std::size_t{p.oldest} + p.used;
   if (position >= p.size) position -= p.size;
-  const std::uint32_t sequence = p.next_sequence;
   ++p.used;
   ++p.next_sequence;
   // A time that is not finite can never be within the time-to-live: −∞ makes every age +∞.
@@ -603,29 +602,27 @@ inline std::uint32_t LabelStore::append(Partition& p, std::uint64_t key, const P
   p.entries[position] = Entry{key, time, request.interval, request.score, request.predicted, live};
   for (std::size_t k = 0; k < extras_; ++k) p.extras[position * extras_ + k] = extras[k];
   ++p.counters.held;
-  return sequence;
 }
 
 /// Indexes the requests filed since the last batch that the ring still holds, in the order
 /// they were filed. Their buckets are asked for first, all at once, so that their loads
 /// overlap instead of each insert waiting for its own.
 inline void LabelStore::index_waiting(Partition& p) const noexcept {
-  std::uint32_t waiting = p.next_sequence - p.indexed;  // at most index_batch
-  if (waiting == 0) return;
-  if (waiting > p.used) waiting = p.used;  // the others were pushed out before their turn
+  if (p.indexed == p.next_sequence) return;
+  const std::uint32_t count = waiting(p);
   if (VIGIL_UNLIKELY(static_cast<std::uint32_t>(p.next_sequence - p.swept) >= insert_sweep_)) sweep(p);
   // Copies, which the writes to the buckets below cannot be taken to change.
   const std::uint32_t newest = p.next_sequence - 1u, used = p.used, size = p.size;
   const Entry* const entries = p.entries.data();
   Bucket* const buckets = p.buckets.data();
-  const std::uint32_t first = newest + 1u - waiting;
+  const std::uint32_t first = newest + 1u - count;
   const std::uint32_t start = position_of(p, first);
   std::uint64_t mixes[index_batch];
-  for (std::uint32_t i = 0, at = start; i < waiting; ++i, at = at + 1 == size ? 0 : at + 1) {
+  for (std::uint32_t i = 0, at = start; i < count; ++i, at = at + 1 == size ? 0 : at + 1) {
     mixes[i] = mix(entries[at].key);
     label_store_detail::prefetch_line(buckets + home(p, mixes[i]));
   }
-  for (std::uint32_t i = 0; i < waiting; ++i) {
+  for (std::uint32_t i = 0; i < count; ++i) {
     const std::uint32_t tag = tag_of(mixes[i]), sequence = first + i;
     const std::size_t bucket = home(p, mixes[i]);
     // The usual case: no slot of the home bucket has the key's filter and no request that
@@ -646,15 +643,19 @@ inline void LabelStore::index_waiting(Partition& p) const noexcept {
 /// indexes them first only then, so that labels as frequent as requests do not cut the
 /// batches short.
 inline bool LabelStore::waits(const Partition& p, std::uint64_t key) noexcept {
-  std::uint32_t waiting = p.next_sequence - p.indexed;
-  if (waiting > p.used) waiting = p.used;
-  std::uint32_t at = p.oldest + p.used;  // one past the newest, both below 2^31
-  if (at >= p.size) at -= p.size;
-  for (std::uint32_t i = 0; i < waiting; ++i) {
-    at = at == 0 ? p.size - 1 : at - 1;
+  const std::uint32_t count = waiting(p);
+  if (count == 0) return false;
+  for (std::uint32_t i = 0, at = position_of(p, p.next_sequence - count); i < count;
+       ++i, at = at + 1 == p.size ? 0 : at + 1)
     if (p.entries[at].key == key) return true;
-  }
   return false;
+}
+
+/// Requests filed since the part's last batch that the ring still holds (at most
+/// index_batch): the others were pushed out before their turn.
+inline std::uint32_t LabelStore::waiting(const Partition& p) noexcept {
+  const std::uint32_t filed = p.next_sequence - p.indexed;
+  return filed < p.used ? filed : p.used;
 }
 
 /// Indexes request `sequence` when its key may be held, or its home bucket is full, or
