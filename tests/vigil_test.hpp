@@ -12,10 +12,23 @@ using Catch::Approx;
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <vector>
 
 namespace vigil_test {
+
+/// The message of the exception `fn()` throws, or "(nothing thrown)": for checks of what an
+/// error says, the same under Catch2 v2 and v3.
+template <class Fn>
+std::string thrown_message(Fn&& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(nothing thrown)";
+}
 
 /// Absolute path of a file under tests/ (golden data and the like).
 inline std::string data_path(const std::string& relative) { return std::string(VIGIL_TEST_DATA_DIR) + "/" + relative; }

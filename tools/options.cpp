@@ -52,7 +52,8 @@ const Command& replay_command() {
       "             [--arrival-column a] [--status-column s] [--time-unit s|ms|us|ns]\n"
       "             [--interval 60] [--min-requests 30] [--background 3600] [--cool-down 1800]\n"
       "             [--id-column request_id --labels labels.csv --label-column y]\n"
-      "             [--conversions conversions.csv --arm-column arm] [--samples samples.jsonl]",
+      "             [--conversions conversions.csv --arm-column arm] [--samples samples.jsonl]\n"
+      "             [--canary-columns c] [--challenger-columns ch]",
       "Replays a CSV log of requests through the monitor in event time, against a reference written\n"
       "by 'vigil profile', and writes every alert raised or escalated to a JSON-lines file.",
       {
@@ -86,6 +87,11 @@ const Command& replay_command() {
           {"samples", "FILE", "write the request ids to label of every interval, one JSON object per line: the "
                               "20 least confident, the 20 most confident and the 20 nearest the threshold "
                               "(needs --id-column)"},
+          {"canary-columns", "C,D", "scores of the output by stable older models, for every request: their "
+                                    "deviation from the score is compared with its background (a rise means the "
+                                    "model broke), and the most deviating requests are listed"},
+          {"challenger-columns", "C,D", "scores of the output by candidate models: compared as canaries are, and "
+                                        "with the first canary"},
           {"interval", "SECONDS", "length of a monitoring interval (default: 60)"},
           {"horizon", "SECONDS", "span of the long-term drift comparison with training (default: 86400)"},
           {"background", "SECONDS", "span of the trailing background the latest interval is compared with, "

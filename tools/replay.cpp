@@ -206,6 +206,7 @@ struct ColumnMap {
   std::optional<TalliedColumn> arrival;
   std::optional<TalliedColumn> status;
   std::vector<TextColumn> tags;
+  std::vector<TextColumn> shadows;  // canary and challenger scores of the output
   std::vector<std::string> tracked;  // columns whose unreadable cells are counted, by tally
 
   // Adds a tally for column `name`; returns its index.
@@ -221,8 +222,12 @@ struct ColumnMap {
 std::size_t find_time_column(const Options& options, const Schema& trained, const CsvReader& csv,
                              const std::string& input, std::ostream& err) {
   const std::optional<std::string> id = options.get("id-column");
+  std::vector<std::string> shadows = options.list("canary-columns");
+  for (std::string& name : options.list("challenger-columns")) shadows.push_back(std::move(name));
   std::vector<bool> candidates;
-  for (const std::string& name : csv.columns()) candidates.push_back(!trained.kind_of(name) && name != id);
+  for (const std::string& name : csv.columns())
+    candidates.push_back(!trained.kind_of(name) && name != id &&
+                         std::find(shadows.begin(), shadows.end(), name) == shadows.end());
   const auto time =
       detect_time_column(csv, options.get("time-column"), candidates, input, [&] { return survey_file(input); });
   if (!time) fail(no_time_column_message(csv, input));
@@ -352,6 +357,27 @@ Schema add_tags(const Options& options, const Schema& trained, const CsvReader& 
     map.tags.push_back({c, schema.tag(name).index, 0});
   }
   return schema;
+}
+
+// The shadow scores of the output (--canary-columns, --challenger-columns): each a column of
+// the input, named as no feature, output or tag of the schema.
+void add_shadows(const Options& options, Schema& schema, const CsvReader& csv, const std::string& input,
+                 ColumnMap& map) {
+  const std::pair<const char*, OutputRole> kinds[] = {{"canary-columns", OutputRole::canary},
+                                                      {"challenger-columns", OutputRole::challenger}};
+  for (const auto& [option, role] : kinds) {
+    for (const std::string& name : options.list(option)) {
+      const std::string flag = std::string("--") + option;
+      if (!map.score) usage_error(flag + " needs a model output: profile the training file with --score-column");
+      const std::size_t c = require_column(csv, name, flag.c_str(), input);
+      if (auto existing = schema.kind_of(name))
+        usage_error("column '" + name + "' (" + flag + ") is already a " + Schema::kind_name(*existing));
+      if (map.id && c == *map.id) usage_error("column '" + name + "' (" + flag + ") is the --id-column");
+      const Output champion{map.score->handle};
+      const Output shadow = role == OutputRole::canary ? schema.add_canary(name, champion) : schema.add_challenger(name, champion);
+      map.shadows.push_back(TextColumn{c, shadow.index, map.tally(name)});
+    }
+  }
 }
 
 std::unique_ptr<Monitor> build_monitor(const Schema& schema, const Profile& reference, const ReplaySettings& s) {
@@ -531,6 +557,12 @@ void RowFeeder::set_output(const CsvReader& csv, double t) {
     double x = 0;
     if (parse_number_cell(csv, score->column, score->counts, x) == CellStatus::value)
       request_.score(Output{score->handle}, x);
+  }
+  for (const TextColumn& shadow : columns_.shadows) {
+    double x = 0;
+    const CellStatus status = parse_number_cell(csv, shadow.column, shadow.counts, x);
+    if (status == CellStatus::value) request_.score(Output{shadow.handle}, x);
+    else if (status == CellStatus::bad) request_.score(Output{shadow.handle}, std::numeric_limits<double>::quiet_NaN());
   }
   const auto& predicted = columns_.predicted;
   if (!predicted) return;
@@ -749,7 +781,8 @@ int run_replay(const Options& options, std::ostream& out, std::ostream& err) {
   const Profile reference = load_reference(settings.reference_path);
   CsvReader csv = open_csv(settings.input);
   ColumnMap columns = map_columns(options, reference.schema(), csv, settings, err);
-  const Schema schema = add_tags(options, reference.schema(), csv, settings.input, columns);
+  Schema schema = add_tags(options, reference.schema(), csv, settings.input, columns);
+  add_shadows(options, schema, csv, settings.input, columns);
   const std::unique_ptr<Monitor> monitor = build_monitor(schema, reference, settings);
   ReplayTally tally = start_tally(settings, csv, columns);
   check_sample_output(options, settings, *monitor, err);

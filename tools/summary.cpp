@@ -242,6 +242,26 @@ void print_conversions(std::ostream& out, const LabelTally& l, const ConversionR
   out << '\n';
 }
 
+// Each shadow output against its champion, and the requests it deviates most on.
+void print_canary(std::ostream& out, const std::vector<CanaryReport>& shadows) {
+  out << "\ncanary and challengers (recent interval against the background):\n";
+  std::vector<std::vector<std::string>> table{
+      {"shadow", "role", "of", "status", "mean |diff|", "background", "disagree", "background", "p", "missing"}};
+  for (const CanaryReport& c : shadows)
+    table.push_back({c.name, to_string(c.role), c.of, to_string(c.status), figure(c.mean_abs_deviation, "%.4f"),
+                     figure(c.background_mean_abs_deviation, "%.4f"), percent(c.disagreement_rate),
+                     percent(c.background_disagreement_rate), figure(c.p_value, "%.2g"), percent(c.missing_rate)});
+  print_table(out, table);
+  for (const CanaryReport& c : shadows) {
+    if (c.top.empty()) continue;
+    out << "  most deviating requests of " << c.name << ":";
+    for (std::size_t i = 0; i < c.top.size() && i < 3; ++i)
+      out << (i ? ", " : " ") << (c.top[i].id.empty() ? std::string("(no id)") : c.top[i].id) << " ("
+          << figure(c.top[i].champion, "%.3f") << " vs " << figure(c.top[i].other, "%.3f") << ")";
+    out << '\n';
+  }
+}
+
 // Every transition in time order; messages are cut to fit a terminal line.
 void print_alerts(std::ostream& out, const std::vector<Alert>& alerts, const std::string& alerts_path) {
   std::size_t raised = 0;
@@ -288,6 +308,7 @@ void print_replay_summary(std::ostream& out, const ReplayTally& tally, const Rep
     print_quality(out, report.quality);
   }
   if (tally.conversions) print_conversions(out, *tally.conversions, report.conversions);
+  if (!report.canary.empty()) print_canary(out, report.canary);
   print_alerts(out, alerts, tally.alerts_path);
   print_status(out, report);
 }

@@ -966,6 +966,84 @@ inline void html_conversions(HtmlPage& p, const ConversionReport& c) {
   html_section_end(p);
 }
 
+/// One row per shadow output: its deviation and disagreement against the background.
+inline void html_canary_row(HtmlPage& p, const CanaryReport& c, const AlertPolicy& policy) {
+  p.raw("<tr><td class=\"l\">").text(c.name).raw("</td><td class=\"l\">").text(to_string(c.role));
+  p.raw("</td><td class=\"l\">").text(c.of).raw("</td><td>");
+  html_status(p, c.status);
+  p.format("</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>", c.recent_count,
+           html_number(c.mean_abs_deviation), html_number(c.background_mean_abs_deviation),
+           html_number(c.p99_abs_deviation), html_percent(c.disagreement_rate));
+  p.format("<td>{}</td>", html_percent(c.background_disagreement_rate));
+  html_shaded_cell(p, c.rise, policy.canary_rise_warn, policy.canary_rise_alert);
+  p.format("<td>{}</td><td>{}</td><td>{}</td></tr>\n", html_p_value(c.p_value), html_percent(c.missing_rate),
+           html_number(c.mean_abs_deviation_from_canary));
+}
+
+/// The requests of largest deviation of one shadow, for inspection.
+inline void html_canary_top(HtmlPage& p, const CanaryReport& c) {
+  if (c.top.empty()) return;
+  p.raw("<h3>").text(c.name).raw(" against ").text(c.of).raw(": the requests that deviate most</h3>\n");
+  p.raw("<table><thead><tr><th class=\"l\">Request id</th><th class=\"l\">Time</th><th>Champion</th><th>Shadow</th>"
+        "<th>|Difference|</th></tr></thead><tbody>\n");
+  for (const CanaryRequest& r : c.top) {
+    p.raw("<tr><td class=\"l\">").text(r.id.empty() ? std::string("(no id)") : r.id).raw("</td>");
+    p.format("<td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", html_time(r.time),
+             html_number(r.champion), html_number(r.other), html_number(r.deviation));
+  }
+  html_table_end(p);
+}
+
+/// Shadow outputs (canary, challengers) against their champions.
+inline void html_canary(HtmlPage& p, const std::vector<CanaryReport>& shadows, const AlertPolicy& policy) {
+  Status worst = Status::ok;
+  for (const CanaryReport& c : shadows) worst = worse(worst, c.status);
+  html_section_start(p, "canary", "Canary and challengers", worst);
+  p.raw("<table><thead><tr><th class=\"l\">Shadow</th><th class=\"l\">Role</th><th class=\"l\">Of</th>"
+        "<th>Status</th><th>Compared</th><th>Mean |diff|</th><th>Background</th><th>p99 |diff|</th>"
+        "<th>Disagree</th><th>Background</th><th>Rise</th><th>p</th><th>Missing</th><th>|diff| to canary</th>"
+        "</tr></thead><tbody>\n");
+  for (const CanaryReport& c : shadows) html_canary_row(p, c, policy);
+  html_table_end(p);
+  for (const CanaryReport& c : shadows) html_canary_top(p, c);
+  html_note(p, "Every request scored by the champion is scored by each shadow too. A canary is a stable older model: "
+               "its deviation from the champion stays the same, so a rise means the champion changed. A challenger's "
+               "largest deviations are the requests to inspect before it replaces the champion. The p-value tests "
+               "that the recent mean |difference| or disagreement rate is above the trailing background's.");
+  html_section_end(p);
+}
+
+/// Every feature's share of the loss: recent, background and holdout means, most harmful first.
+inline void html_attribution(HtmlPage& p, const std::vector<AttributionReport>& features, const AlertPolicy& policy) {
+  Status worst = Status::ok;
+  for (const AttributionReport& a : features) worst = worse(worst, a.status);
+  html_section_start(p, "attribution", "Loss attribution", worst);
+  std::vector<const AttributionReport*> order;
+  for (const AttributionReport& a : features) order.push_back(&a);
+  std::stable_sort(order.begin(), order.end(), [](const AttributionReport* a, const AttributionReport* b) {
+    return (std::isnan(a->recent_mean) ? -HUGE_VAL : a->recent_mean) > (std::isnan(b->recent_mean) ? -HUGE_VAL : b->recent_mean);
+  });
+  p.raw("<table><thead><tr><th class=\"l\">Feature</th><th>Status</th><th>Labels</th><th>Recent mean</th>"
+        "<th>Background</th><th>Holdout</th><th>Effect</th><th>p</th><th>Effect vs holdout</th><th>p</th>"
+        "<th>CUSUM</th></tr></thead><tbody>\n");
+  for (const AttributionReport* a : order) {
+    p.raw("<tr><td class=\"l\">").text(a->feature).raw("</td><td>");
+    html_status(p, a->status);
+    p.format("</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>", html_count(a->recent_count), html_number(a->recent_mean),
+             html_number(a->background_mean), html_number(a->reference_mean));
+    html_shaded_cell(p, std::fabs(a->effect), policy.attribution_effect_warn, policy.attribution_effect_alert);
+    p.format("<td>{}</td>", html_p_value(a->p_value));
+    html_shaded_cell(p, std::fabs(a->reference_effect), policy.attribution_effect_warn, policy.attribution_effect_alert);
+    p.format("<td>{}</td><td>{}</td></tr>\n", html_p_value(a->reference_p_value), html_number(a->cusum));
+  }
+  html_table_end(p);
+  html_note(p, "Each label may carry its request's loss attributed to the input features (e.g. SHAP values of the "
+               "log-loss). A positive mean raises the loss, a negative one lowers it; the features that hurt most come "
+               "first. Effects are in standard deviations of the background's or the holdout's attributions; the CUSUM "
+               "accumulates rises against the holdout.");
+  html_section_end(p);
+}
+
 /// Arrivals against the predicted rate, with the model that predicted them.
 inline void html_arrivals_row(HtmlPage& p, const TrafficReport& t) {
   p.format("<tr><td class=\"l\">Arrivals</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">", t.recent_arrivals,
@@ -1154,13 +1232,21 @@ inline void html_head(HtmlPage& p, std::string_view title, Status status) {
   p.raw(html_style).raw("</style>\n</head>\n<body>\n");
 }
 
-/// Links to the sections on the page, in their order.
-inline void html_nav(HtmlPage& p, bool history, bool quality, bool conversions, bool cohorts) {
+/// Links to the sections on the page, in their order: those the report has.
+inline void html_nav(HtmlPage& p, const Report& r, bool history) {
   const std::tuple<const char*, const char*, bool> links[] = {
-      {"open-alerts", "Open alerts", true}, {"history", "History", history}, {"features", "Features", true},
-      {"outputs", "Outputs", true},         {"quality", "Quality", quality}, {"conversions", "Conversions", conversions},
+      {"open-alerts", "Open alerts", true},
+      {"history", "History", history},
+      {"features", "Features", true},
+      {"outputs", "Outputs", true},
+      {"quality", "Quality", shows_quality(r)},
+      {"conversions", "Conversions", !r.conversions.arm_tag.empty()},
+      {"canary", "Canary", !r.canary.empty()},
+      {"attribution", "Loss attribution", !r.attribution.empty()},
       {"traffic", "Traffic", true},
-      {"latency", "Latency", true},         {"cohorts", "Cohorts", cohorts}, {"alerts", "Alert log", true},
+      {"latency", "Latency", true},
+      {"cohorts", "Cohorts", !r.cohorts.empty()},
+      {"alerts", "Alert log", true},
       {"counters", "Input counters", true},
   };
   p.raw("<nav>");
@@ -1180,7 +1266,7 @@ inline void html_header(HtmlPage& p, const Report& r, std::string_view title, bo
   p.format("<p>Horizon {} &ndash; {} ({} requests) &middot; {} open alert{} &middot; {} requests observed</p>\n",
            html_time(r.horizon_start), html_time(r.recent_end), r.horizon_requests, r.open_alerts.size(),
            r.open_alerts.size() == 1 ? "" : "s", r.counters.observed);
-  html_nav(p, history, shows_quality(r), !r.conversions.arm_tag.empty(), !r.cohorts.empty());
+  html_nav(p, r, history);
   p.raw("</header>\n<main>\n");
 }
 
@@ -1207,6 +1293,8 @@ inline std::string to_html(const Report& latest, const std::vector<Alert>& alert
   detail::html_outputs(p, latest.outputs, options.policy);
   if (detail::shows_quality(latest)) detail::html_quality(p, latest);
   if (!latest.conversions.arm_tag.empty()) detail::html_conversions(p, latest.conversions);
+  if (!latest.canary.empty()) detail::html_canary(p, latest.canary, options.policy);
+  if (!latest.attribution.empty()) detail::html_attribution(p, latest.attribution, options.policy);
   detail::html_traffic(p, latest.traffic);
   detail::html_latency(p, latest);
   if (!latest.cohorts.empty()) detail::html_cohorts(p, latest.cohorts);

@@ -35,7 +35,7 @@ struct JsonOptions {
 /// {"schema_version":2,"time":1793606400,"time_iso":"2026-11-02T08:00:00.000Z","status":"warn",
 ///  "recent":{...},"horizon":{...},"counters":{...},"features":[...],"outputs":[...],
 ///  "cohorts":[...],"traffic":{...},"latency":{...},"quality":{...},"conversions":{...},"samples":{...},
-///  "open_alerts":[...],
+///  "canary":[...],"attribution":[...],"open_alerts":[...],
 ///  "alert_log":[...]}
 /// ```
 ///
@@ -444,6 +444,10 @@ inline void write_json(JsonWriter& w, const QualityReport& q) {
   w.member("labels_before_request", q.labels_before_request);
   w.member("labels_beyond_window", q.labels_beyond_window);
   w.member("labels_applied_early", q.labels_applied_early);
+  w.member("attributed_labels", q.attributed_labels);
+  w.member("attributions_wrong_count", q.attributions_wrong_count);
+  w.member("attribution_bad_values", q.attribution_bad_values);
+  w.member("attributions_applied_early", q.attributions_applied_early);
   w.end_object();
 }
 
@@ -508,6 +512,65 @@ inline void write_json(JsonWriter& w, const LabelSamples& s) {
   w.end_object();
 }
 
+inline void write_json(JsonWriter& w, const CanaryRequest& r) {
+  w.begin_object();
+  write_json_name_or_null(w, "id", r.id);
+  w.time_members("time", "time_iso", r.time);
+  w.member("champion", r.champion);
+  w.member("other", r.other);
+  w.member("deviation", r.deviation);
+  w.end_object();
+}
+
+inline void write_json(JsonWriter& w, const CanaryReport& c) {
+  w.begin_object();
+  w.member("name", c.name);
+  w.member("role", to_string(c.role));
+  w.member("of", c.of);
+  w.member("status", to_string(c.status));
+  w.member("recent_count", c.recent_count);
+  w.member("background_count", c.background_count);
+  w.member("recent_requests", c.recent_requests);
+  w.member("recent_intervals", c.recent_intervals);
+  w.member("mean_abs_deviation", c.mean_abs_deviation);
+  w.member("background_mean_abs_deviation", c.background_mean_abs_deviation);
+  w.member("p99_abs_deviation", c.p99_abs_deviation);
+  w.member("background_p99_abs_deviation", c.background_p99_abs_deviation);
+  w.member("deviation_p_value", c.deviation_p_value);
+  w.member("classified", c.classified);
+  w.member("disagreement_rate", c.disagreement_rate);
+  w.member("background_disagreement_rate", c.background_disagreement_rate);
+  w.member("disagreement_p_value", c.disagreement_p_value);
+  w.member("p_value", c.p_value);
+  w.member("rise", c.rise);
+  w.member("missing", c.missing);
+  w.member("non_finite", c.non_finite);
+  w.member("champion_missing", c.champion_missing);
+  w.member("missing_rate", c.missing_rate);
+  write_json_name_or_null(w, "canary", c.canary);
+  w.member("mean_abs_deviation_from_canary", c.mean_abs_deviation_from_canary);
+  write_json_array(w, "top", c.top);
+  w.end_object();
+}
+
+inline void write_json(JsonWriter& w, const AttributionReport& a) {
+  w.begin_object();
+  w.member("feature", a.feature);
+  w.member("status", to_string(a.status));
+  w.member("recent_count", a.recent_count);
+  w.member("recent_mean", a.recent_mean);
+  w.member("background_count", a.background_count);
+  w.member("background_mean", a.background_mean);
+  w.member("reference_count", a.reference_count);
+  w.member("reference_mean", a.reference_mean);
+  w.member("p_value", a.p_value);
+  w.member("reference_p_value", a.reference_p_value);
+  w.member("effect", a.effect);
+  w.member("reference_effect", a.reference_effect);
+  w.member("cusum", a.cusum);
+  w.end_object();
+}
+
 /// The alerts open now and the latest transitions.
 inline void write_json_alerts(JsonWriter& w, const Report& report) {
   write_json_array(w, "open_alerts", report.open_alerts);
@@ -526,6 +589,8 @@ inline void write_json(JsonWriter& w, const CohortReport& c) {
   write_json(w, c.latency);
   w.key("quality");
   write_json(w, c.quality);
+  write_json_array(w, "canary", c.canary);
+  write_json_array(w, "attribution", c.attribution);
   w.end_object();
 }
 
@@ -556,6 +621,8 @@ inline std::string to_json(const Report& report, const JsonOptions& options) {
   detail::write_json(w, report.conversions);
   w.key("samples");
   detail::write_json(w, report.samples);
+  detail::write_json_array(w, "canary", report.canary);
+  detail::write_json_array(w, "attribution", report.attribution);
   detail::write_json_alerts(w, report);
   w.end_object();
   if (options.indent > 0) out += '\n';

@@ -210,16 +210,19 @@ struct PrometheusScope {
   const std::vector<OutputReport>* outputs;
   const LatencyReport* latency;
   const QualityReport* quality;
+  const std::vector<CanaryReport>* canary;
+  const std::vector<AttributionReport>* attribution;
 };
 
 inline std::vector<PrometheusScope> prometheus_scopes(const Report& report) {
   std::vector<PrometheusScope> scopes;
-  scopes.push_back({nullptr, {}, &report.features, &report.outputs, &report.latency, &report.quality});
+  scopes.push_back({nullptr, {}, &report.features, &report.outputs, &report.latency, &report.quality, &report.canary,
+                    &report.attribution});
   for (const CohortReport& c : report.cohorts) {
     std::string labels;
     add_label(labels, "cohort_tag", c.tag);
     add_label(labels, "cohort_value", c.value);
-    scopes.push_back({&c, std::move(labels), &c.features, &c.outputs, &c.latency, &c.quality});
+    scopes.push_back({&c, std::move(labels), &c.features, &c.outputs, &c.latency, &c.quality, &c.canary, &c.attribution});
   }
   return scopes;
 }
@@ -763,6 +766,86 @@ inline void append_conversion_metrics(PrometheusWriter& w, const ConversionRepor
   w.sample("outcome=\"before_impression\"", c.before_impression);
 }
 
+// clang-format off
+inline const PrometheusGauge<CanaryReport> canary_gauges[] = {
+  {"vigil_canary_mean_abs_deviation", "Mean |shadow score - champion score| over the recent interval(s).",
+   [](const CanaryReport& c) { return c.mean_abs_deviation; }},
+  {"vigil_canary_background_mean_abs_deviation", "The same over the trailing background.",
+   [](const CanaryReport& c) { return c.background_mean_abs_deviation; }},
+  {"vigil_canary_p99_abs_deviation", "99th percentile of |shadow score - champion score| over the recent interval(s).",
+   [](const CanaryReport& c) { return c.p99_abs_deviation; }},
+  {"vigil_canary_disagreement_rate", "Share of recent requests whose predicted classes differ between shadow and champion.",
+   [](const CanaryReport& c) { return c.disagreement_rate; }},
+  {"vigil_canary_background_disagreement_rate", "The same over the trailing background.",
+   [](const CanaryReport& c) { return c.background_disagreement_rate; }},
+  {"vigil_canary_p_value", "P-value of the tests that the deviation rose above the background's (Bonferroni of two).",
+   [](const CanaryReport& c) { return c.p_value; }},
+  {"vigil_canary_missing_rate", "Share of recent requests the champion scored without a usable shadow score.",
+   [](const CanaryReport& c) { return c.missing_rate; }},
+  {"vigil_canary_mean_abs_deviation_from_canary", "A challenger's mean |challenger - canary| over the recent interval(s).",
+   [](const CanaryReport& c) { return c.mean_abs_deviation_from_canary; }},
+  {"vigil_canary_compared_requests", "Recent requests with finite scores from both shadow and champion.",
+   [](const CanaryReport& c) { return static_cast<double>(c.recent_count); }},
+  {"vigil_canary_status", "Status of the shadow: 0 ok, 1 warn, 2 alert, -1 insufficient data.",
+   [](const CanaryReport& c) { return status_value(c.status); }},
+};
+// clang-format on
+
+/// Every shadow output of every scope, labelled `output` (the shadow), `role` and `of` (the
+/// champion); nothing without shadow outputs.
+inline void append_canary_metrics(PrometheusWriter& w, const std::vector<PrometheusScope>& scopes) {
+  std::vector<PrometheusSeries<CanaryReport>> series;
+  for (const PrometheusScope& scope : scopes) {
+    for (const CanaryReport& c : *scope.canary) {
+      std::string labels;
+      add_label(labels, "output", c.name);
+      add_label(labels, "role", to_string(c.role));
+      add_label(labels, "of", c.of);
+      series.push_back({&c, scoped_labels(std::move(labels), scope)});
+    }
+  }
+  if (series.empty()) return;
+  w.refuse(remove_repeated_labels(series, labels_of<CanaryReport>));
+  write_gauges(w, canary_gauges, series);
+}
+
+// clang-format off
+inline const PrometheusGauge<AttributionReport> loss_attribution_gauges[] = {
+  {"vigil_loss_attribution_mean", "Mean loss attribution of the feature over the requests of the quality window (positive: raises the loss).",
+   [](const AttributionReport& a) { return a.recent_mean; }},
+  {"vigil_loss_attribution_background_mean", "The same over the attribution background before the window.",
+   [](const AttributionReport& a) { return a.background_mean; }},
+  {"vigil_loss_attribution_reference_mean", "The same on the labelled holdout of the training profile.",
+   [](const AttributionReport& a) { return a.reference_mean; }},
+  {"vigil_loss_attribution_p_value", "P-value of Welch's test of the window's mean against the background's.",
+   [](const AttributionReport& a) { return a.p_value; }},
+  {"vigil_loss_attribution_reference_p_value", "P-value of Welch's test of the window's mean against the holdout's.",
+   [](const AttributionReport& a) { return a.reference_p_value; }},
+  {"vigil_loss_attribution_cusum", "One-sided CUSUM of the labels' mean attribution against the holdout's, in holdout standard deviations.",
+   [](const AttributionReport& a) { return a.cusum; }},
+  {"vigil_loss_attribution_labels", "Attributions in the quality window.",
+   [](const AttributionReport& a) { return a.recent_count; }},
+  {"vigil_loss_attribution_status", "Status of the feature's attribution: 0 ok, 1 warn, 2 alert, -1 insufficient data.",
+   [](const AttributionReport& a) { return status_value(a.status); }},
+};
+// clang-format on
+
+/// Every feature's loss attribution in every scope, labelled `feature`; nothing before a
+/// label carried attributions.
+inline void append_attribution_metrics(PrometheusWriter& w, const std::vector<PrometheusScope>& scopes) {
+  std::vector<PrometheusSeries<AttributionReport>> series;
+  for (const PrometheusScope& scope : scopes) {
+    for (const AttributionReport& a : *scope.attribution) {
+      std::string labels;
+      add_label(labels, "feature", a.feature);
+      series.push_back({&a, scoped_labels(std::move(labels), scope)});
+    }
+  }
+  if (series.empty()) return;
+  w.refuse(remove_repeated_labels(series, labels_of<AttributionReport>));
+  write_gauges(w, loss_attribution_gauges, series);
+}
+
 }  // namespace detail
 
 inline void append_prometheus(std::string& out, const Report& report) {
@@ -781,6 +864,8 @@ inline void append_prometheus(std::string& out, const Report& report) {
   detail::append_latency_metrics(w, scopes);
   detail::append_quality_metrics(w, scopes, report.quality);
   detail::append_conversion_metrics(w, report.conversions);
+  detail::append_canary_metrics(w, scopes);
+  detail::append_attribution_metrics(w, scopes);
   detail::append_refused_series(w);
 }
 

@@ -156,6 +156,18 @@ struct AlertPolicy {
   double quality_rise_warn = 0.1;
   double quality_rise_alert = 0.25;
   std::uint64_t min_labels = 100;     // fewer labelled (or, for an estimate, scored) requests are not judged
+  // Canary and challengers (docs/guide.md, "Canary and challengers"): a shadow's mean
+  // |shadow − champion|, or its rate of disagreeing classes, significantly above its trailing
+  // background by at least this relative rise (0.5: half as large again).
+  double canary_rise_warn = 0.5;
+  double canary_rise_alert = 1.0;
+  // Loss attribution (docs/guide.md, "Why is it wrong?"): a feature's mean attribution moved
+  // by at least this many standard deviations of its attributions, significantly, against
+  // the background or the holdout; or its CUSUM against the holdout (allowance half of
+  // attribution_effect_warn per batch of min_labels labels) passed attribution_cusum_limit.
+  double attribution_effect_warn = 0.2;
+  double attribution_effect_alert = 0.5;
+  double attribution_cusum_limit = 4;
   int persistence = 2;                // evidence in this many ...
   int window = 3;                     // ... of the last this many intervals opens an alert
   int recovery = 5;                   // clean intervals in a row that close it

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "vigil/config.hpp"
 #include "vigil/error.hpp"
@@ -139,6 +140,26 @@ class Monitor {
   bool on_label(std::string_view id, const Label& label) {
     return on_label(id, label, detail::wall_clock_now());
   }
+  /// The same, with the request's loss attributed to the input features (docs/guide.md, "Why
+  /// is it wrong?"): `count` values, one per input feature, numeric features first, then
+  /// categorical ones, in schema order (Report::features' order), e.g. the SHAP values of the
+  /// log-loss of a tree model. They count for the attribution family when the label joins;
+  /// another number of values is counted (QualityReport::attributions_wrong_count) and left
+  /// out, the label still joined; a NaN or infinite value is counted
+  /// (QualityReport::attribution_bad_values) and left out of its feature.
+  bool on_label(std::string_view id, double label, double unix_seconds, const double* attributions, std::size_t count) {
+    return take_label(id, label, unix_seconds, attributions, count);
+  }
+  bool on_label(std::string_view id, std::string_view label, double unix_seconds, const double* attributions,
+                std::size_t count) {
+    return take_label(id, label, unix_seconds, attributions, count);
+  }
+  bool on_label(std::string_view id, double label, double unix_seconds, const std::vector<double>& attributions) {
+    return take_label(id, label, unix_seconds, values_of(attributions), attributions.size());
+  }
+  bool on_label(std::string_view id, std::string_view label, double unix_seconds, const std::vector<double>& attributions) {
+    return take_label(id, label, unix_seconds, values_of(attributions), attributions.size());
+  }
 
   /// Joins a response (a click, a purchase: a conversion) to the impression whose id it
   /// names, at event time `unix_seconds` (or now). Impressions are the requests with an id;
@@ -197,7 +218,13 @@ class Monitor {
 
  private:
   template <class Label>
-  bool take_label(std::string_view id, const Label& label, double t);
+  bool take_label(std::string_view id, const Label& label, double t, const double* attributions = nullptr,
+                  std::size_t count = 0);
+  // An empty list is given attributions too: of the wrong number.
+  static const double* values_of(const std::vector<double>& v) {
+    static const double none = 0;
+    return v.empty() ? &none : v.data();
+  }
   void check_shape(const Observation& o) const;
   void check_layout(const Observation& o) const;
   static MonitorOptions checked(MonitorOptions options) {
@@ -262,11 +289,13 @@ inline void Monitor::on_arrival(double t) {
 }
 
 template <class Label>
-bool Monitor::take_label(std::string_view id, const Label& label, double t) {
+bool Monitor::take_label(std::string_view id, const Label& label, double t, const double* attributions, std::size_t count) {
   detail::LabelIntake* labels = intake_.labels();
   if (labels == nullptr || schema_.output_count() == 0)
     detail::throw_invalid_argument("Monitor::on_label: the schema has no output for labels to judge");
-  const bool joined = labels->label(id, label, t);
+  // A null pointer with values is no list of attributions: counted as the wrong number.
+  if (attributions == nullptr && count > 0) attributions = values_of({}), count = 0;
+  const bool joined = labels->label(id, label, t, attributions, count);
   if (VIGIL_UNLIKELY(labels->staging_full())) {
     // Labels wait for the evaluation of the interval they arrived in; when as many wait as
     // the label store holds, the closed intervals are evaluated now, and what still waits

@@ -145,6 +145,18 @@ struct MonitorOptions {
   /// closed and not yet evaluated.
   std::size_t label_samples = 20;
   static constexpr std::size_t max_label_samples = 256;
+  /// Canary and challengers (docs/guide.md, "Canary and challengers"): per interval and shadow
+  /// output, the requests on which the shadow deviates most from its champion are kept, this
+  /// many (Report::canary, CanaryReport::top); 0 keeps none. At most max_canary_top. Each costs
+  /// sizeof(detail::Deviation) bytes per shadow, per retained interval and per shard.
+  std::size_t canary_top = 20;
+  /// Loss attribution (docs/guide.md, "Why is it wrong?"): the attributions of the requests
+  /// of the quality window are compared with those of the requests of this many seconds
+  /// before it (positive; with label_time_to_live and quality_window (at most the
+  /// time-to-live), at most
+  /// max_retained_intervals quality intervals).
+  double attribution_background = 3 * 24 * 3600;
+  static constexpr std::size_t max_canary_top = 256;
   /// The arrival-rate predictor. Its interval is set to `interval`; while its lag settings
   /// (recent_lags, seasonal_lags, seasonal_window, history, refit_every) are all left at
   /// their defaults, those of RatePredictorOptions::for_interval(interval) are used.
@@ -189,6 +201,12 @@ inline void MonitorOptions::validate() const {
     fail("quality_interval must be 0 or a whole multiple of interval");
   if (!(quality_window > 0)) fail("quality_window must be positive");
   at_most("label_samples", label_samples, max_label_samples);
+  at_most("canary_top", canary_top, max_canary_top);
+  if (!(attribution_background > 0) || !std::isfinite(attribution_background)) fail("attribution_background must be positive and finite");
+  if ((label_time_to_live + std::min(quality_window, label_time_to_live) + attribution_background) / resolution >
+      static_cast<double>(max_retained_intervals))
+    fail("label_time_to_live + quality_window + attribution_background span more than " +
+         std::to_string(max_retained_intervals) + " quality intervals");
   if (label_time_to_live / resolution > static_cast<double>(max_retained_intervals))
     fail("label_time_to_live spans more than " + std::to_string(max_retained_intervals) + " quality intervals");
   if (!(conversion_share > 0 && conversion_share <= 1)) fail("conversion_share must be in (0, 1]");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
@@ -161,6 +162,30 @@ class Profile {
     return false;
   }
 
+  /// Adds the loss attributions of one holdout row (docs/guide.md, "Why is it wrong?"): one
+  /// value per input feature, numeric features first, then categorical ones, in schema order
+  /// (each feature's share of the row's loss, e.g. SHAP values of the log-loss). They are the
+  /// reference the Monitor compares production's attributions with. A NaN or infinite value
+  /// is left out of its feature's moments and counted in attribution_bad_values(). Throws
+  /// vigil::invalid_argument for another number of values. O(features).
+  void add_attributions(const double* values, std::size_t count) {
+    const std::size_t features = numeric_.size() + categorical_.size();
+    if (count != features)
+      detail::throw_invalid_argument("Profile::add_attributions: " + std::to_string(count) +
+                                     " values for a schema of " + std::to_string(features) + " input features");
+    if (attributions_.empty()) attributions_.assign(features, RunningStats());
+    for (std::size_t j = 0; j < count; ++j) {
+      if (std::isfinite(values[j])) attributions_[j].add(values[j]);
+      else ++attribution_bad_values_;
+    }
+  }
+  void add_attributions(const std::vector<double>& values) { add_attributions(values.data(), values.size()); }
+  /// The moments of each feature's holdout attributions (numeric features first); empty when
+  /// none were added.
+  const std::vector<RunningStats>& attributions() const { return attributions_; }
+  bool has_attributions() const { return !attributions_.empty(); }
+  std::uint64_t attribution_bad_values() const { return attribution_bad_values_; }
+
   /// Rows between two compact() calls made by add(): each digest buffers at most this many
   /// values, 8 bytes each.
   static constexpr std::uint64_t rows_per_compaction = 512;
@@ -184,6 +209,11 @@ class Profile {
       outputs_[i].labels.merge(other.outputs_[i].labels);
       outputs_[i].bad_labels += other.outputs_[i].bad_labels;
     }
+    if (!other.attributions_.empty()) {
+      if (attributions_.empty()) attributions_.assign(other.attributions_.size(), RunningStats());
+      for (std::size_t j = 0; j < attributions_.size(); ++j) attributions_[j].merge(other.attributions_[j]);
+    }
+    attribution_bad_values_ += other.attribution_bad_values_;
     rows_ += other.rows_;
   }
 
@@ -269,6 +299,7 @@ class Profile {
   bool label_row(const Observation& row, Output o, Read&& read);
   void read_references(io::Reader& r);
   void read_labels(io::Reader& r);
+  void read_attributions(io::Reader& r);
   void check_labels(const io::Reader& r, std::size_t i) const;
   void check_numeric(const io::Reader& r, std::size_t i) const;
   void check_output(const io::Reader& r, std::size_t i) const;
@@ -279,10 +310,14 @@ class Profile {
   std::vector<Categorical> categorical_;
   std::vector<OutputReference> outputs_;
   std::uint64_t rows_ = 0;
+  std::vector<RunningStats> attributions_;  // per input feature, numeric first; empty without any
+  std::uint64_t attribution_bad_values_ = 0;
 };
 
 namespace detail {
-inline constexpr std::uint8_t profile_format_version = 3;
+inline constexpr std::uint8_t profile_format_version = 4;
+// Version 4 added the holdout's loss attributions; a profile without them is written as 3 or 2.
+inline constexpr std::uint8_t profile_first_attributed_version = 4;
 // Version 3 added the labels of holdout rows; a profile without them is still written as 2.
 inline constexpr std::uint8_t profile_unlabelled_version = 2;
 inline constexpr std::uint8_t profile_first_labelled_version = 3;
@@ -356,8 +391,11 @@ inline std::vector<std::uint8_t> Profile::serialize() const {
   io::Writer w(out);
   // A profile without labels is written as version 2, byte for byte as before labels
   // existed, so that older readers still load it.
-  const bool labelled = has_labels();
-  w.header(io::TypeId::profile, labelled ? detail::profile_format_version : detail::profile_unlabelled_version);
+  const bool attributed = has_attributions();
+  const bool labelled = has_labels() || attributed;
+  w.header(io::TypeId::profile, attributed ? detail::profile_first_attributed_version
+                                : labelled ? detail::profile_first_labelled_version
+                                           : detail::profile_unlabelled_version);
   detail::write_schema(w, schema_);
   w.varint(rows_);
   for (const Numeric& n : numeric_) {
@@ -378,6 +416,11 @@ inline std::vector<std::uint8_t> Profile::serialize() const {
       w.varint(o.bad_labels);
       o.labels.serialize(w);
     }
+  }
+  if (attributed) {
+    w.varint(attribution_bad_values_);
+    w.varint(attributions_.size());
+    for (const RunningStats& a : attributions_) detail::write_blob(w, a.serialize());
   }
   io::seal(out);
   return out;
@@ -431,6 +474,7 @@ inline Profile Profile::deserialize(const void* data, std::size_t size) {
   Profile p(std::move(schema));
   p.read_references(r);
   if (version >= detail::profile_first_labelled_version) p.read_labels(r);
+  if (version >= detail::profile_first_attributed_version) p.read_attributions(r);
   r.finish();
   p.check_references(r);
   return p;
@@ -457,6 +501,20 @@ inline void Profile::read_labels(io::Reader& r) {
   for (OutputReference& o : outputs_) {
     o.bad_labels = r.varint();
     o.labels = detail::LabelStats::deserialize(r, digest_compression);
+  }
+}
+
+// Version 4: every input feature's attribution moments (of finite values only).
+inline void Profile::read_attributions(io::Reader& r) {
+  attribution_bad_values_ = r.varint();
+  const std::size_t features = numeric_.size() + categorical_.size();
+  const std::size_t n = r.count(detail::min_blob_bytes);
+  if (n != features || n == 0)
+    r.fail("attributions of " + std::to_string(n) + " features in a profile of " + std::to_string(features) + " input features");
+  attributions_.assign(n, RunningStats());
+  for (RunningStats& a : attributions_) {
+    a = detail::read_blob<RunningStats>(r);
+    if (a.rejected() > 0) r.fail("attribution moments that counted " + std::to_string(a.rejected()) + " non-finite values");
   }
 }
 

@@ -496,6 +496,11 @@ inline void QualityFamily::label_counts(const EvaluationContext& context, Sectio
   section.evicted = labels->evicted();
   section.expired = labels->expired();
   section.duplicate_ids = labels->duplicate_ids();
+  const AttributionCounts a = labels->attribution_counts();
+  section.attributed_labels = a.labels;
+  section.attributions_wrong_count = a.wrong_count;
+  section.attribution_bad_values = a.bad_values;
+  section.attributions_applied_early = a.applied_early;
 }
 
 inline QualityFamily::Tickets QualityFamily::tests(const Section& section, Corrections& corrections) const {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "vigil/monitor/alerts.hpp"
+#include "vigil/monitor/schema.hpp"
 
 namespace vigil {
 
@@ -221,6 +222,11 @@ struct QualityReport {
   std::uint64_t labels_before_request = 0;  // dated before their request: refused
   std::uint64_t labels_beyond_window = 0;   // joined for requests older than the quality intervals kept
   std::uint64_t labels_applied_early = 0;   // applied before their interval was evaluated (staging full)
+  // The loss attributions that came with labels (Monitor::on_label with attributions).
+  std::uint64_t attributed_labels = 0;          // joined labels that carried attributions
+  std::uint64_t attributions_wrong_count = 0;   // not one per input feature: left out, the label kept
+  std::uint64_t attribution_bad_values = 0;     // NaN or infinite values: left out of their feature
+  std::uint64_t attributions_applied_early = 0; // credited before their interval was evaluated (staging full)
 };
 
 /// One arm of the conversions section: its impressions and responses over the kept
@@ -284,6 +290,77 @@ struct LabelSamples {
   std::vector<LabelSample> near_threshold;
 };
 
+/// A request on which a shadow output deviated much from its champion: its id (empty
+/// without one), event time and both scores.
+struct CanaryRequest {
+  std::string id;
+  double time = FeatureReport::nan();
+  double champion = FeatureReport::nan();
+  double other = FeatureReport::nan();  // the shadow's score
+  double deviation = FeatureReport::nan();  // |other − champion|
+};
+
+/// One shadow output (Schema::add_canary, add_challenger) against its champion, over the
+/// recent interval(s) and the trailing background (docs/guide.md, "Canary and challengers").
+struct CanaryReport {
+  std::string name;       // the shadow output
+  OutputRole role = OutputRole::canary;
+  std::string of;         // the champion
+  Status status = Status::ok;
+  std::uint64_t recent_count = 0;       // requests with finite scores of both, recently
+  std::uint64_t background_count = 0;
+  std::uint64_t recent_requests = 0;    // requests in the recent sample
+  std::uint64_t recent_intervals = 0;   // intervals in it (FeatureReport::recent_intervals)
+  double mean_abs_deviation = FeatureReport::nan();             // mean |shadow − champion|
+  double background_mean_abs_deviation = FeatureReport::nan();
+  double p99_abs_deviation = FeatureReport::nan();              // from the digests
+  double background_p99_abs_deviation = FeatureReport::nan();
+  double deviation_p_value = FeatureReport::nan();  // Welch, one-sided: the recent mean is above the background's
+  std::uint64_t classified = 0;                     // recent requests with a class from both
+  double disagreement_rate = FeatureReport::nan();  // share of them whose classes differ
+  double background_disagreement_rate = FeatureReport::nan();
+  double disagreement_p_value = FeatureReport::nan();  // two proportions, one-sided
+  /// The two tests together (Bonferroni: twice the smaller, at most 1): the p-value the
+  /// alert policy corrects across shadows and cohorts.
+  double p_value = FeatureReport::nan();
+  double rise = FeatureReport::nan();  // the larger relative rise of the two figures over the background
+  // The shadow's score was unusable while the champion's was not, recently.
+  std::uint64_t missing = 0;            // absent
+  std::uint64_t non_finite = 0;         // NaN or infinite
+  std::uint64_t champion_missing = 0;   // the shadow scored, the champion not
+  double missing_rate = FeatureReport::nan();  // (missing + non_finite) / requests the champion scored
+  /// A challenger's deviation from the canary of the same champion (Dunning's risk view):
+  /// the canary's name, empty without one.
+  std::string canary;
+  double mean_abs_deviation_from_canary = FeatureReport::nan();
+  /// The recent requests of largest deviation, most deviating first: at most
+  /// MonitorOptions::canary_top per recent interval merged down to that many.
+  std::vector<CanaryRequest> top;
+};
+
+/// One input feature's share of the labelled requests' loss (Monitor::on_label with
+/// attributions; docs/guide.md, "Why is it wrong?"): its mean attribution recently, in the
+/// trailing background and on the holdout, and whether it changed. A positive mean raises
+/// the loss, a negative one lowers it.
+struct AttributionReport {
+  std::string feature;  // numeric features first, then categorical ones, as in Report::features
+  Status status = Status::ok;
+  double recent_count = 0;                      // attributions of the requests of the quality window
+  double recent_mean = FeatureReport::nan();
+  double background_count = 0;                  // of the requests of the attribution background before it
+  double background_mean = FeatureReport::nan();
+  double reference_count = 0;                   // of the holdout (Profile::add_attributions)
+  double reference_mean = FeatureReport::nan();
+  double p_value = FeatureReport::nan();            // Welch, two-sided: recent against background
+  double reference_p_value = FeatureReport::nan();  // Welch, two-sided: recent against the holdout
+  double effect = FeatureReport::nan();            // (recent − background mean) / background standard deviation
+  double reference_effect = FeatureReport::nan();  // (recent − holdout mean) / holdout standard deviation
+  /// One-sided CUSUM of the labels' mean attribution against the holdout's, in holdout
+  /// standard deviations beyond an allowance (AlertPolicy::attribution_cusum_limit): a slow
+  /// rise of the feature's share of the loss. 0 without a holdout reference.
+  double cusum = 0;
+};
+
 struct CohortReport {
   std::string tag;
   std::string value;
@@ -293,6 +370,8 @@ struct CohortReport {
   std::vector<OutputReport> outputs;
   LatencyReport latency;
   QualityReport quality;
+  std::vector<CanaryReport> canary;
+  std::vector<AttributionReport> attribution;
 };
 
 /// Counters of input the monitor refused or could not place; all are also in the JSON and
@@ -332,6 +411,8 @@ struct Report {
   QualityReport quality;                     // every request; cohorts have their own
   ConversionReport conversions;              // every request: its arms are a tag's values
   LabelSamples samples;                      // of the interval evaluated (every request)
+  std::vector<CanaryReport> canary;          // shadow outputs against their champions
+  std::vector<AttributionReport> attribution;  // the labels' loss per input feature; empty without attributions
   std::vector<Alert> open_alerts;            // currently open, newest figures
   /// The latest alert transitions (raised, escalated, resolved), oldest first, each with its
   /// sequence number (Alert::sequence): at most MonitorOptions::alert_log of them, so any

@@ -47,6 +47,24 @@ struct OutputOptions {
   double threshold = std::numeric_limits<double>::quiet_NaN();
 };
 
+/// What a model output is to the monitor: the model's own answer (the champion), or a shadow
+/// answer to the same request by another model, compared with the champion request by request
+/// (docs/guide.md, "Canary and challengers").
+enum class OutputRole : std::uint8_t {
+  model = 0,       // the champion's answer: its distribution, classes and quality are watched
+  canary = 1,      // a stable older model: its deviation from the champion is stable, so a rise means the champion broke
+  challenger = 2,  // a candidate model: its disagreements with the champion are the requests to inspect before a roll-out
+};
+
+inline const char* to_string(OutputRole role) {
+  switch (role) {
+    case OutputRole::model: return "model";
+    case OutputRole::canary: return "canary";
+    case OutputRole::challenger: return "challenger";
+  }
+  return "unknown";
+}
+
 /// How a tag is kept.
 struct TagOptions {
   /// Distinct values tracked; later values are counted under "other". Bounds memory. At most
@@ -79,6 +97,7 @@ struct TagOptions {
 /// auto region = schema.add_categorical("region");
 /// auto score  = schema.add_output("fraud_score", {{}, 0.5});
 /// auto host   = schema.add_tag("host");
+/// auto canary = schema.add_canary("fraud_score_v1", score);  // the previous model, scored on every request
 /// ```
 class Schema {
  public:
@@ -111,9 +130,20 @@ class Schema {
       detail::throw_invalid_argument("Schema: output '" + name + "' has threshold " + detail::to_text(options.threshold));
     check_classes(name, options.classes);
     add_name(name, Kind::output);
-    outputs_.push_back(OutputSpec{std::move(name), std::move(options)});
+    const auto index = static_cast<std::uint32_t>(outputs_.size());
+    outputs_.push_back(OutputSpec{std::move(name), std::move(options), OutputRole::model, index});
     return Output{static_cast<std::uint32_t>(outputs_.size() - 1)};
   }
+  /// A shadow output: the score (and predicted class) of another model for the same request,
+  /// set with Observation::score like any output and compared with output `of`, the champion
+  /// it shadows, request by request (the canary family). A shadow takes the champion's
+  /// classes and threshold, needs no reference in the Profile, and is left out of the output
+  /// and quality families. Throws vigil::invalid_argument for a name in use or an `of` that
+  /// is not one of this schema's model outputs (a shadow shadows no shadow).
+  Output add_canary(std::string name, Output of) { return add_shadow(std::move(name), of, OutputRole::canary); }
+  Output add_canary(std::string name, std::string_view of) { return add_canary(std::move(name), output(of)); }
+  Output add_challenger(std::string name, Output of) { return add_shadow(std::move(name), of, OutputRole::challenger); }
+  Output add_challenger(std::string name, std::string_view of) { return add_challenger(std::move(name), output(of)); }
   Tag add_tag(std::string name, TagOptions options = {}) {
     check_max_values(name, options);
     add_name(name, Kind::tag);
@@ -137,6 +167,15 @@ class Schema {
   const std::string& name(Tag t) const { return tags_.at(t.index).name; }
   const OutputOptions& options(Output o) const { return outputs_.at(o.index).options; }
   const TagOptions& options(Tag t) const { return tags_.at(t.index).options; }
+  /// The output's role, and the model output a shadow compares with (the output itself for a
+  /// model output).
+  OutputRole role(Output o) const { return outputs_.at(o.index).role; }
+  Output champion(Output o) const { return Output{outputs_.at(o.index).of}; }
+  /// Model outputs only: what a Profile has references for and the output family watches.
+  std::size_t model_output_count() const {
+    return static_cast<std::size_t>(std::count_if(outputs_.begin(), outputs_.end(),
+                                                  [](const OutputSpec& o) { return o.role == OutputRole::model; }));
+  }
 
   /// Handles by name; empty when the schema has no such name of that kind. O(log names).
   std::optional<NumericFeature> find_numeric(std::string_view name) const { return find<NumericFeature>(name, Kind::numeric); }
@@ -163,8 +202,9 @@ class Schema {
   /// Every way `other` differs from this schema, one sentence each (empty when they agree):
   /// a name absent from one side, a name of another kind, another class list or threshold.
   /// O(names · log names).
-  /// With `include_tags` false, tags present on only one side are not differences (a
-  /// training profile has no hosts; a server adds them).
+  /// With `include_tags` false, tags and shadow outputs (add_canary, add_challenger) present
+  /// on only one side are not differences (a training profile has no hosts and no canary; a
+  /// server adds them), nor are roles.
   std::vector<std::string> differences(const Schema& other, bool include_tags = true) const;
 
   /// Whether every handle of this schema names the same thing in `other`: the same numeric
@@ -209,7 +249,27 @@ class Schema {
   struct OutputSpec {
     std::string name;
     OutputOptions options;
+    OutputRole role = OutputRole::model;
+    std::uint32_t of = 0;  // the champion's index; its own for a model output
   };
+
+  Output add_shadow(std::string name, Output of, OutputRole role) {
+    if (of.index >= outputs_.size() || outputs_[of.index].role != OutputRole::model)
+      detail::throw_invalid_argument("Schema: " + std::string(to_string(role)) + " '" + name +
+                                     "' must shadow a model output of this schema (output index " +
+                                     std::to_string(of.index) + ")");
+    OutputOptions options = outputs_[of.index].options;
+    add_name(name, Kind::output);
+    outputs_.push_back(OutputSpec{std::move(name), std::move(options), role, of.index});
+    return Output{static_cast<std::uint32_t>(outputs_.size() - 1)};
+  }
+  // A shadow output on one side only is not a difference when tags are not either.
+  bool serving_only(const std::string& name, Kind kind) const {
+    if (kind == Kind::tag) return true;
+    if (kind != Kind::output) return false;
+    const auto o = find_output(name);
+    return o && role(*o) != OutputRole::model;
+  }
   struct TagSpec {
     std::string name;
     TagOptions options;
@@ -293,14 +353,14 @@ inline std::vector<std::string> Schema::differences(const Schema& other, bool in
   for (const auto& [name, kind] : names_) {
     const auto theirs = other.kind_of(name);
     if (!theirs) {
-      if (kind == Kind::tag && !include_tags) continue;
+      if (!include_tags && serving_only(name, kind)) continue;
       out.push_back(std::string(kind_name(kind)) + " '" + name + "' is missing from the other schema");
     } else if (*theirs != kind) {
       out.push_back("'" + name + "' is a " + kind_name(kind) + " here but a " + kind_name(*theirs) + " in the other schema");
     }
   }
   for (const auto& [name, kind] : other.names_)
-    if (!kind_of(name) && (include_tags || kind != Kind::tag)) out.push_back(std::string(kind_name(kind)) + " '" + name + "' is new in the other schema");
+    if (!kind_of(name) && (include_tags || !other.serving_only(name, kind))) out.push_back(std::string(kind_name(kind)) + " '" + name + "' is new in the other schema");
   for (const OutputSpec& mine : outputs_) {
     const auto theirs = other.find_output(mine.name);
     if (!theirs) continue;
@@ -309,6 +369,9 @@ inline std::vector<std::string> Schema::differences(const Schema& other, bool in
     const bool same_threshold = (std::isnan(o.threshold) && std::isnan(mine.options.threshold)) ||
                                 o.threshold == mine.options.threshold;
     if (!same_threshold) out.push_back("output '" + mine.name + "' has another threshold in the other schema");
+    if (include_tags && (other.role(*theirs) != mine.role ||
+                         (mine.role != OutputRole::model && other.name(other.champion(*theirs)) != outputs_[mine.of].name)))
+      out.push_back("output '" + mine.name + "' has another role in the other schema");
   }
   return out;
 }

@@ -25,6 +25,8 @@ enum class Family : std::uint8_t {
   latency = 3,   // latency distributions and the tag values of slow requests
   quality = 4,   // late labels joined to their requests, and estimates from the scores
   conversions = 5,  // responses joined to their impressions, compared per arm at a delay
+  canary = 6,       // shadow outputs (canary, challengers) compared with their champion request by request
+  attribution = 7,  // the labels' loss attributed to the input features
 };
 
 inline const char* to_string(Family family) {
@@ -35,6 +37,8 @@ inline const char* to_string(Family family) {
     case Family::latency: return "latency";
     case Family::quality: return "quality";
     case Family::conversions: return "conversions";
+    case Family::canary: return "canary";
+    case Family::attribution: return "attribution";
   }
   return "unknown";
 }

@@ -109,6 +109,7 @@ class Evaluator {
     if (LabelIntake* labels = intake_.labels()) {
       std::get<QualityFamily>(families_).take_overflow(*labels);
       std::get<ConversionFamily>(families_).take_overflow(*labels);
+      std::get<AttributionFamily>(families_).take_overflow(*labels);
     }
   }
   /// Bytes of the evaluation's state: the family objects (the rate predictor), the alert

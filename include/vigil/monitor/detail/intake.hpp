@@ -115,7 +115,7 @@ class Intake final : public IntakeAccess {
   template <class Current, class HandedOver>
   void record(std::int64_t k, Current&& current, HandedOver&& handed_over);
   template <class SummaryAt>
-  void apply(Shard& shard, const Observation& o, SummaryAt&& at);
+  void apply(Shard& shard, const Observation& o, double t, SummaryAt&& at);
   std::uint32_t cached_tag_id(Shard& shard, std::uint32_t tag, std::string_view value);
   void cache_all_values(Shard& shard, std::uint32_t tag);
   void resolve_tags(Shard& shard, const Observation& o);
@@ -295,14 +295,14 @@ void Intake::record(std::int64_t k, Current&& current, HandedOver&& handed_over)
 // summary (the shard's open interval, or a retained one), or nullptr. Tag ids serve latency
 // attribution, cohorts and the arms of conversions (requests with an id) only.
 template <class SummaryAt>
-void Intake::apply(Shard& shard, const Observation& o, SummaryAt&& at) {
+void Intake::apply(Shard& shard, const Observation& o, double t, SummaryAt&& at) {
   const double slow = slow_threshold_.load(std::memory_order_relaxed);
   if (!shard.tag_ids.empty() && (o.has_latency() || !cohorts_.empty() || (arms_ && o.has_id()))) resolve_tags(shard, o);
-  at(0)->apply(shard.plan, o, shard.tag_ids.data(), slow);
+  at(0)->apply(shard.plan, o, shard.tag_ids.data(), slow, t);
   for (const TagDictionary::CohortTag& c : cohorts_) {
     const std::uint32_t id = shard.tag_ids[c.tag];
     if (id == no_tag) continue;
-    if (IntervalSummary* s = at(c.first_slot + id)) s->apply(shard.plan, o, shard.tag_ids.data(), slow);
+    if (IntervalSummary* s = at(c.first_slot + id)) s->apply(shard.plan, o, shard.tag_ids.data(), slow, t);
   }
 }
 
@@ -392,7 +392,7 @@ inline std::int64_t Intake::take(const Observation& o, double t) {
         ++shard.observed;
         shard.answered += answered;
         shard.latest = std::max(shard.latest, t);
-        apply(shard, o, [&](std::size_t slot) { return &shard.summaries[slot]; });
+        apply(shard, o, t, [&](std::size_t slot) { return &shard.summaries[slot]; });
         if (identified) labels_->file(o, key, k, t, shard.tag_ids.data(), shard.label_slots.data());
         if (o.has_id() && samples_) samples_->offer(shard.samples, o);
       },
@@ -404,7 +404,7 @@ inline std::int64_t Intake::take(const Observation& o, double t) {
         }
         ++shard.observed;
         shard.answered += answered;
-        apply(shard, o, [&](std::size_t slot) { return retained_[slot].at(t); });
+        apply(shard, o, t, [&](std::size_t slot) { return retained_[slot].at(t); });
         if (identified) labels_->file(o, key, k, t, shard.tag_ids.data(), shard.label_slots.data());
         if (o.has_id() && samples_) samples_->offer_late(o, k);
       });

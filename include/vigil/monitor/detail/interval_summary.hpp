@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -68,10 +69,12 @@ struct BasicIntervalSummary {
 
   /// Files one request into every family's state: `tag_ids` holds per tag of the schema
   /// its value's id (or no_tag), and a latency above `slow_threshold` is slow. No allocation
-  /// once every state has reached its working size.
-  void apply(const Plan& plan, const Observation& observation, const std::uint32_t* tag_ids, double slow_threshold) {
+  /// once every state has reached its working size. `time` is the event time the intake
+  /// placed the request at (NaN: the observation's own).
+  void apply(const Plan& plan, const Observation& observation, const std::uint32_t* tag_ids, double slow_threshold,
+             double time = std::numeric_limits<double>::quiet_NaN()) {
     ++requests;
-    const Request request{observation, tag_ids, slow_threshold};
+    const Request request{observation, tag_ids, slow_threshold, time};
     (state<Families>().apply(plan.template of<Families>(), request), ...);
   }
   void merge(const BasicIntervalSummary& o) {

@@ -38,6 +38,9 @@ inline Output quality_output(const Schema& schema, const MonitorOptions& options
   const auto found = schema.find_output(options.quality_output);
   if (!found)
     throw_invalid_argument("MonitorOptions: quality_output '" + options.quality_output + "' is no output of the schema");
+  if (schema.role(*found) != OutputRole::model)
+    throw_invalid_argument("MonitorOptions: quality_output '" + options.quality_output + "' is a " +
+                           to_string(schema.role(*found)) + ", not a model output");
   return *found;
 }
 
@@ -75,6 +78,21 @@ struct JoinedLabel {
   double time;                  // when the label arrived
   PendingRequest request;
   LabelValue value;
+};
+
+/// The loss attributions of a label joined to its request (Monitor::on_label with
+/// attributions), waiting for the evaluation of the interval the label arrived in.
+struct JoinedAttribution {
+  double time;          // when the label arrived
+  double request_time;  // when its request was made
+};
+
+/// What became of the attributions given with labels, since the monitor started.
+struct AttributionCounts {
+  std::uint64_t labels = 0;          // joined labels that carried attributions
+  std::uint64_t wrong_count = 0;     // labels whose attributions were not one per input feature: left out
+  std::uint64_t bad_values = 0;      // NaN or infinite values: left out of their feature
+  std::uint64_t applied_early = 0;   // credited before their interval was evaluated (staging full)
 };
 
 /// A response joined to its impression, waiting for the evaluation of the interval it
@@ -147,9 +165,15 @@ class LabelIntake {
   /// The request_key of the request's id: computed before the shard's lock is taken.
   static std::uint64_t key_of(const Observation& o) { return request_key(std::string_view(o.id())); }
 
-  /// Joins a label given as a number or as text. Returns whether it was staged for evaluation.
-  bool label(std::string_view id, double label, double t);
-  bool label(std::string_view id, std::string_view label, double t);
+  /// Joins a label given as a number or as text, with the loss attributions of its request
+  /// when `attributions` is not null (`count` values, one per input feature: else counted in
+  /// AttributionCounts::wrong_count and left out, the label still joined). Returns whether
+  /// the label was staged for evaluation.
+  bool label(std::string_view id, double label, double t, const double* attributions = nullptr, std::size_t count = 0);
+  bool label(std::string_view id, std::string_view label, double t, const double* attributions = nullptr,
+             std::size_t count = 0);
+  /// Input features: the number of attributions a label carries.
+  std::size_t features() const { return features_; }
   /// Joins a response (a conversion) to the impression it names. Returns whether it was
   /// staged for evaluation.
   bool conversion(std::string_view id, double t);
@@ -163,12 +187,24 @@ class LabelIntake {
   /// order they arrived, and forgets them.
   template <class Fn>
   std::size_t drain_conversions(double before, Fn&& fn);
+  /// Calls fn(attribution, values, slots) for every staged attribution whose label arrived
+  /// before `before`, in the order they came, and forgets them: `values` are features()
+  /// values, `slots` its request's cohort slots.
+  template <class Fn>
+  std::size_t drain_attributions(double before, Fn&& fn);
   /// Whether a staging is full: the caller evaluates the closed intervals (which drains
-  /// it), and take_overflow() and take_conversion_overflow() then apply what is left.
+  /// it), and take_overflow(), take_conversion_overflow() and take_attribution_overflow()
+  /// then apply what is left.
   bool staging_full() const {
     return staged_count_.load(std::memory_order_relaxed) >= staging_capacity_ ||
-           conversions_staged_.load(std::memory_order_relaxed) >= staging_capacity_;
+           conversions_staged_.load(std::memory_order_relaxed) >= staging_capacity_ ||
+           attributions_staged_.load(std::memory_order_relaxed) >= attribution_capacity_;
   }
+  template <class Fn>
+  void take_attribution_overflow(Fn&& fn);
+  AttributionCounts attribution_counts() const;
+  /// Attributed labels staged at most: label_capacity, and no more than 2^22 values in all.
+  std::size_t attribution_capacity() const { return attribution_capacity_; }
   template <class Fn>
   void take_overflow(Fn&& fn);
   template <class Fn>
@@ -191,7 +227,8 @@ class LabelIntake {
 
  private:
   template <class Read>
-  bool join(std::string_view id, double t, Read&& read);
+  bool join(std::string_view id, double t, Read&& read, const double* attributions, std::size_t given);
+  void stage_attributions(const JoinedLabel& joined, const std::vector<std::uint32_t>& slots, const double* values);
   LabelStore* store() const { return store_.load(std::memory_order_acquire); }
   LabelStore& make_store();
   void count(std::atomic<std::uint64_t>& counter) { counter.fetch_add(1, std::memory_order_relaxed); }
@@ -215,6 +252,14 @@ class LabelIntake {
   std::atomic<std::size_t> staged_count_{0};
   std::vector<JoinedConversion> staged_conversions_;  // in arrival order, under staged_mutex_
   std::atomic<std::size_t> conversions_staged_{0};
+  std::size_t features_ = 0;
+  std::size_t attribution_capacity_ = 1;
+  std::vector<JoinedAttribution> staged_attributions_;  // in arrival order, under staged_mutex_
+  std::vector<double> staged_attribution_values_;       // features_ per staged attribution
+  std::vector<std::uint32_t> staged_attribution_slots_; // cohort_count() per staged attribution
+  std::atomic<std::size_t> attributions_staged_{0};
+  std::atomic<std::uint64_t> attributed_{0}, attribution_wrong_count_{0}, attribution_bad_values_{0},
+      attributions_applied_early_{0};
 
   std::atomic<std::uint64_t> received_{0}, joined_{0}, unknown_{0}, duplicates_{0}, too_late_{0}, bad_labels_{0},
       bad_times_{0}, before_request_{0}, applied_early_{0};
@@ -245,6 +290,9 @@ inline LabelIntake::LabelIntake(const Schema& schema, const MonitorOptions& opti
   store_options_.partitions = partitions;
   if (const auto arm = conversion_arm(schema, options)) arm_tag_ = arm->index;
   store_options_.extras = cohorts_.size() + (arm_tag_ != no_tag ? 1 : 0);
+  features_ = schema.numeric_count() + schema.categorical_count();
+  const std::size_t most_values = std::size_t(1) << 22;
+  attribution_capacity_ = std::max<std::size_t>(1, std::min(options.label_capacity, most_values / std::max<std::size_t>(1, features_)));
   if (eager || arm_tag_ != no_tag) make_store();
 }
 
@@ -276,16 +324,21 @@ inline void LabelIntake::file(const Observation& o, std::uint64_t key, std::int6
   s->insert(key, r, slots);
 }
 
-inline bool LabelIntake::label(std::string_view id, double value, double t) {
-  return join(id, t, [&](LabelValue& v) { return read_label(target_.kind, value, target_.classes.size(), v); });
+inline bool LabelIntake::label(std::string_view id, double value, double t, const double* attributions,
+                               std::size_t count) {
+  return join(
+      id, t, [&](LabelValue& v) { return read_label(target_.kind, value, target_.classes.size(), v); }, attributions,
+      count);
 }
 
-inline bool LabelIntake::label(std::string_view id, std::string_view value, double t) {
-  return join(id, t, [&](LabelValue& v) { return read_label(target_.kind, value, target_.classes, v); });
+inline bool LabelIntake::label(std::string_view id, std::string_view value, double t, const double* attributions,
+                               std::size_t count) {
+  return join(
+      id, t, [&](LabelValue& v) { return read_label(target_.kind, value, target_.classes, v); }, attributions, count);
 }
 
 template <class Read>
-bool LabelIntake::join(std::string_view id, double t, Read&& read) {
+bool LabelIntake::join(std::string_view id, double t, Read&& read, const double* attributions, std::size_t given) {
   count(received_);
   if (!std::isfinite(t)) return count(bad_times_), false;
   JoinedLabel joined{t, PendingRequest{}, LabelValue{}};
@@ -302,11 +355,71 @@ bool LabelIntake::join(std::string_view id, double t, Read&& read) {
     case LabelStore::Join::joined: break;
   }
   count(joined_);
+  const bool attributed = attributions != nullptr && given == features_ && features_ > 0;
+  if (attributions != nullptr && !attributed) count(attribution_wrong_count_);
   std::lock_guard<std::mutex> lock(staged_mutex_);
   staged_.push_back(joined);
   staged_slots_.insert(staged_slots_.end(), slots.begin(), slots.begin() + static_cast<std::ptrdiff_t>(cohorts_.size()));
   staged_count_.store(staged_.size(), std::memory_order_relaxed);
+  if (attributed) stage_attributions(joined, slots, attributions);
   return true;
+}
+
+// staged_mutex_ held.
+inline void LabelIntake::stage_attributions(const JoinedLabel& joined, const std::vector<std::uint32_t>& slots,
+                                            const double* values) {
+  count(attributed_);
+  std::uint64_t bad = 0;
+  for (std::size_t j = 0; j < features_; ++j) bad += std::isfinite(values[j]) ? 0 : 1;
+  if (bad > 0) attribution_bad_values_.fetch_add(bad, std::memory_order_relaxed);
+  staged_attributions_.push_back(JoinedAttribution{joined.time, joined.request.time});
+  staged_attribution_values_.insert(staged_attribution_values_.end(), values, values + features_);
+  staged_attribution_slots_.insert(staged_attribution_slots_.end(), slots.begin(),
+                                   slots.begin() + static_cast<std::ptrdiff_t>(cohorts_.size()));
+  attributions_staged_.store(staged_attributions_.size(), std::memory_order_relaxed);
+}
+
+template <class Fn>
+std::size_t LabelIntake::drain_attributions(double before, Fn&& fn) {
+  std::lock_guard<std::mutex> lock(staged_mutex_);
+  std::size_t kept = 0;
+  const std::size_t k = cohorts_.size(), d = features_;
+  for (std::size_t i = 0; i < staged_attributions_.size(); ++i) {
+    if (staged_attributions_[i].time < before) {
+      fn(staged_attributions_[i], staged_attribution_values_.data() + i * d, staged_attribution_slots_.data() + i * k);
+      continue;
+    }
+    if (kept != i) {
+      staged_attributions_[kept] = staged_attributions_[i];
+      std::copy_n(staged_attribution_values_.begin() + static_cast<std::ptrdiff_t>(i * d), d,
+                  staged_attribution_values_.begin() + static_cast<std::ptrdiff_t>(kept * d));
+      std::copy_n(staged_attribution_slots_.begin() + static_cast<std::ptrdiff_t>(i * k), k,
+                  staged_attribution_slots_.begin() + static_cast<std::ptrdiff_t>(kept * k));
+    }
+    ++kept;
+  }
+  const std::size_t drained = staged_attributions_.size() - kept;
+  staged_attributions_.resize(kept);
+  staged_attribution_values_.resize(kept * d);
+  staged_attribution_slots_.resize(kept * k);
+  attributions_staged_.store(kept, std::memory_order_relaxed);
+  return drained;
+}
+
+template <class Fn>
+void LabelIntake::take_attribution_overflow(Fn&& fn) {
+  if (attributions_staged_.load(std::memory_order_relaxed) < attribution_capacity_) return;
+  const std::size_t taken = drain_attributions(std::numeric_limits<double>::infinity(), std::forward<Fn>(fn));
+  attributions_applied_early_.fetch_add(taken, std::memory_order_relaxed);
+}
+
+inline AttributionCounts LabelIntake::attribution_counts() const {
+  AttributionCounts c;
+  c.labels = attributed_.load(std::memory_order_relaxed);
+  c.wrong_count = attribution_wrong_count_.load(std::memory_order_relaxed);
+  c.bad_values = attribution_bad_values_.load(std::memory_order_relaxed);
+  c.applied_early = attributions_applied_early_.load(std::memory_order_relaxed);
+  return c;
 }
 
 inline bool LabelIntake::conversion(std::string_view id, double t) {
@@ -418,7 +531,10 @@ inline std::size_t LabelIntake::memory_bytes() const {
   std::lock_guard<std::mutex> lock(staged_mutex_);
   std::size_t bytes = target_.class_ids.memory_bytes() + cohorts_.capacity() * sizeof(TagDictionary::CohortTag) +
                       staged_.capacity() * sizeof(JoinedLabel) + staged_slots_.capacity() * sizeof(std::uint32_t) +
-                      staged_conversions_.capacity() * sizeof(JoinedConversion);
+                      staged_conversions_.capacity() * sizeof(JoinedConversion) +
+                      staged_attributions_.capacity() * sizeof(JoinedAttribution) +
+                      staged_attribution_values_.capacity() * sizeof(double) +
+                      staged_attribution_slots_.capacity() * sizeof(std::uint32_t);
   if (const LabelStore* s = store()) bytes += s->memory_bytes();
   return bytes;
 }

@@ -2,6 +2,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "vigil/monitor/attribution.hpp"
+#include "vigil/monitor/canary.hpp"
 #include "vigil/monitor/conversions.hpp"
 #include "vigil/monitor/detail/interval_summary.hpp"
 #include "vigil/monitor/features.hpp"
@@ -31,7 +33,8 @@ struct FamilyList {
 };
 
 using MonitorFamilies =
-    FamilyList<TrafficFamily, LatencyFamily, FeatureFamily, OutputFamily, QualityFamily, ConversionFamily>;
+    FamilyList<TrafficFamily, LatencyFamily, FeatureFamily, OutputFamily, QualityFamily, ConversionFamily, CanaryFamily,
+               AttributionFamily>;
 using MonitorPlan = MonitorFamilies::Plan;
 using IntervalSummary = MonitorFamilies::Summary;
 

@@ -101,9 +101,12 @@ inline OutputPlan output_plan(const Schema& schema, Output o, const Profile& pro
   return p;
 }
 
+/// The model outputs' plans; shadow outputs (OutputRole canary and challenger) are the canary
+/// family's.
 inline OutputsPlan make_outputs_plan(const Schema& schema, const Profile& profile) {
   OutputsPlan plan;
   for (std::uint32_t i = 0; i < schema.output_count(); ++i) {
+    if (schema.role(Output{i}) != OutputRole::model) continue;
     OutputPlan p = output_plan(schema, Output{i}, profile);
     p.offset = plan.score_bins;
     plan.score_bins += p.reference_share.size();
@@ -153,7 +156,7 @@ struct OutputState {
     const std::uint32_t output_count = static_cast<std::uint32_t>(plan.outputs.size());
     for (std::uint32_t i = 0; i < output_count; ++i) {
       const OutputPlan& p = plan.outputs[i];
-      const Output o{i};
+      const Output o{p.index};
       if (obs.has_score(o)) {  // else missing: counted nowhere
         const double s = obs.score(o);
         if (VIGIL_LIKELY(std::isfinite(s))) {

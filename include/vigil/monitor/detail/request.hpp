@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 
 #include "vigil/monitor/observation.hpp"
 
@@ -20,6 +21,8 @@ struct Request {
   const std::uint32_t* tag_ids;
   /// Latency in seconds above which the request counts as slow (NaN: nothing is slow).
   double slow_threshold;
+  /// The request's event time as the intake placed it (NaN: Observation::time()).
+  double time = std::numeric_limits<double>::quiet_NaN();
 };
 
 }  // namespace detail

@@ -1,0 +1,352 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+/// \file
+/// The attribution family: each label may carry its request's loss attributed to the input
+/// features (e.g. SHAP values of the log-loss); per feature, the mean attribution of the
+/// requests of the quality window is compared with the trailing background and with the
+/// holdout, and a one-sided CUSUM watches it rise slowly. Monitoring a model by the
+/// attributions of its loss finds what the overall loss hides: two swapped category labels,
+/// a corrupted input, a feature whose usefulness fades (S. M. Lundberg et al., "From local
+/// explanations to global understanding with explainable AI for trees", Nature Machine
+/// Intelligence 2, 2020, §"Local explanations that enable model monitoring").
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vigil/io/binary.hpp"
+#include "vigil/monitor/alerts.hpp"
+#include "vigil/monitor/detail/corrections.hpp"
+#include "vigil/monitor/detail/evaluation_context.hpp"
+#include "vigil/monitor/detail/evidence_text.hpp"
+#include "vigil/monitor/detail/label_intake.hpp"
+#include "vigil/monitor/detail/request.hpp"
+#include "vigil/monitor/options.hpp"
+#include "vigil/monitor/profile.hpp"
+#include "vigil/monitor/report.hpp"
+#include "vigil/monitor/subject.hpp"
+#include "vigil/sketch/rolling.hpp"
+#include "vigil/stats/classification.hpp"
+
+namespace vigil {
+namespace detail {
+
+/// The attribution family's plan: the input features' names and the holdout's attribution
+/// moments (empty without them). Nothing of it is read on the request path.
+struct AttributionPlan {
+  std::vector<std::string> features;  // numeric first, then categorical
+  std::vector<RunningStats> reference;
+
+  AttributionPlan request_path() const { return AttributionPlan{}; }
+  std::size_t memory_bytes() const {
+    std::size_t bytes = sizeof(*this) + features.capacity() * sizeof(std::string) + reference.capacity() * sizeof(RunningStats);
+    for (const std::string& f : features) bytes += f.capacity() + 1;
+    return bytes;
+  }
+};
+
+inline AttributionPlan make_attribution_plan(const Schema& schema, const Profile& profile) {
+  AttributionPlan p;
+  for (std::uint32_t i = 0; i < schema.numeric_count(); ++i) p.features.push_back(schema.name(NumericFeature{i}));
+  for (std::uint32_t i = 0; i < schema.categorical_count(); ++i) p.features.push_back(schema.name(CategoricalFeature{i}));
+  if (profile.attributions().size() == p.features.size()) p.reference = profile.attributions();
+  return p;
+}
+
+/// The family's state of one interval: nothing. Attributions come with labels, after their
+/// interval closed; the family object keeps them (AttributionLedger).
+struct AttributionState {
+  static constexpr std::uint8_t format_version = 1;
+  AttributionState() = default;
+  explicit AttributionState(const AttributionPlan&) {}
+  VIGIL_INLINE void apply(const AttributionPlan&, const Request&) {}
+  void merge(const AttributionState&) {}
+  void clear() {}
+  void compact() {}
+  bool empty() const { return true; }
+  friend bool operator==(const AttributionState&, const AttributionState&) { return true; }
+  std::size_t memory_bytes() const { return 0; }
+  void serialize(io::Writer&) const {}
+  static AttributionState deserialize(io::Reader&, const AttributionPlan&) { return AttributionState{}; }
+  void check(const AttributionPlan&, std::uint64_t, const io::Reader&) const {}
+};
+
+/// Attributions credited to the quality interval of their request, for one slot: a ring of
+/// the last `length` quality intervals, each with the moments of every feature's attributions.
+/// Memory: length × features × sizeof(RunningStats), allocated at the first attribution.
+class AttributionLedger {
+ public:
+  AttributionLedger(double resolution, std::size_t length, std::size_t features)
+      : resolution_(resolution), length_(length), features_(features) {}
+
+  /// Credits one request's attributions (features values; NaN ones left out) to its
+  /// interval; false when that interval is older than the ring keeps.
+  bool add(double request_time, const double* values);
+  /// Adds every feature's moments over the kept intervals that start within [from, to) to `out`.
+  void sum(double from, double to, std::vector<RunningStats>& out) const;
+  bool empty() const { return stats_.empty(); }
+  std::size_t memory_bytes() const { return index_.capacity() * sizeof(std::int64_t) + stats_.capacity() * sizeof(RunningStats); }
+
+ private:
+  static constexpr std::int64_t none = std::numeric_limits<std::int64_t>::min();
+  double resolution_;
+  std::size_t length_, features_;
+  std::int64_t newest_ = none;
+  std::vector<std::int64_t> index_;  // the quality interval in each place of the ring
+  std::vector<RunningStats> stats_;  // features_ per place
+};
+
+inline bool AttributionLedger::add(double request_time, const double* values) {
+  const double position = std::floor(request_time / resolution_);
+  if (!(std::fabs(position) < 0x1p62)) return false;
+  const auto q = static_cast<std::int64_t>(position);
+  const auto length = static_cast<std::int64_t>(length_);
+  if (newest_ != none && q <= newest_ - length) return false;
+  if (stats_.empty()) {
+    index_.assign(length_, none);
+    stats_.assign(length_ * features_, RunningStats());
+  }
+  newest_ = newest_ == none ? q : std::max(newest_, q);
+  const auto at = static_cast<std::size_t>(((q % length) + length) % length);
+  RunningStats* s = stats_.data() + at * features_;
+  if (index_[at] != q) {
+    index_[at] = q;
+    std::fill(s, s + features_, RunningStats());
+  }
+  for (std::size_t j = 0; j < features_; ++j)
+    if (std::isfinite(values[j])) s[j].add(values[j]);
+  return true;
+}
+
+inline void AttributionLedger::sum(double from, double to, std::vector<RunningStats>& out) const {
+  out.resize(features_);
+  for (std::size_t i = 0; i < index_.size(); ++i) {
+    if (index_[i] == none) continue;
+    const double start = static_cast<double>(index_[i]) * resolution_;
+    if (!(start >= from && start < to)) continue;
+    for (std::size_t j = 0; j < features_; ++j) out[j].merge(stats_[i * features_ + j]);
+  }
+}
+
+/// Welch's two-sided test of two samples' means, NaN when either has fewer than two values or
+/// a moment is not finite.
+inline stats::TestResult attribution_test(const RunningStats& a, const RunningStats& b) {
+  const auto nan = FeatureReport::nan();
+  if (!(a.count() >= 2 && b.count() >= 2)) return stats::TestResult{nan, nan};
+  const double va = a.variance(), vb = b.variance();
+  if (!std::isfinite(va) || !std::isfinite(vb) || !std::isfinite(a.mean()) || !std::isfinite(b.mean()) || !(va + vb > 0))
+    return stats::TestResult{nan, nan};
+  return stats::welch_t_test(a.mean(), va, a.count(), b.mean(), vb, b.count(), stats::Alternative::two_sided);
+}
+
+/// (recent mean − base mean) / base standard deviation; NaN without a spread.
+inline double attribution_effect(const RunningStats& recent, const RunningStats& base) {
+  if (!(recent.count() > 0 && base.count() >= 2)) return FeatureReport::nan();
+  const double sd = base.stddev();
+  return sd > 0 && std::isfinite(sd) ? (recent.mean() - base.mean()) / sd : FeatureReport::nan();
+}
+
+/// How a feature's share of the loss moved, for people: "now raises the loss", "lowers the
+/// loss less", ...
+inline std::string attribution_direction(double recent, double before) {
+  if (recent > before) return recent > 0 && !(before > 0) ? "now raises the loss" : recent > 0 ? "raises the loss more" : "lowers the loss less";
+  return recent < 0 && !(before < 0) ? "now lowers the loss" : recent < 0 ? "lowers the loss more" : "raises the loss less";
+}
+
+inline void attribution_evidence_of(const AttributionReport& r, double effect, double before, const char* against,
+                                    double adjusted, const AlertPolicy& policy, Subject subject,
+                                    std::vector<Evidence>& out) {
+  int level = severity_of(std::fabs(effect), policy.attribution_effect_warn, policy.attribution_effect_alert);
+  const bool cusum = subject.horizon && r.cusum >= policy.attribution_cusum_limit;
+  const bool significant = adjusted < policy.p_value && level > 0;
+  if (!significant && !cusum) return;
+  level = std::max(level, 1);
+  out.push_back(Evidence{AlertKind::attribution, std::move(subject), severity_at(level), effect, adjusted,
+                         "Feature '" + r.feature + "' " + attribution_direction(r.recent_mean, before) +
+                             ": mean loss attribution " + fixed(r.recent_mean, 4) + " against " + fixed(before, 4) +
+                             " in the " + against + " (" + fixed(effect, 2) + " standard deviations), over " +
+                             fixed(r.recent_count, 0) + " labelled requests" +
+                             (cusum ? "; its CUSUM against the holdout is " + fixed(r.cusum, 1) : std::string()) + "."});
+}
+
+/// The attribution family (docs/concepts.md, "Monitor family").
+class AttributionFamily {
+ public:
+  static constexpr Family id = Family::attribution;
+  static constexpr bool per_cohort = true;
+  using Plan = AttributionPlan;
+  using State = AttributionState;
+  using Section = std::vector<AttributionReport>;
+  struct Tickets {
+    std::vector<Corrections::Ticket> background, reference;
+  };
+
+  static Plan make_plan(const Schema& schema, const Profile& profile, const MonitorOptions&) {
+    return make_attribution_plan(schema, profile);
+  }
+  AttributionFamily(const Plan& plan, const MonitorOptions& options);
+
+  /// Slot 0 comes first: it takes the attributions whose labels arrived before the interval's
+  /// end into every slot's ledger and feeds the CUSUM. Then each feature's figures: the
+  /// quality window against the attribution background before it and against the holdout.
+  /// Empty until a label carried attributions.
+  Section analyze(const History<State>& history, const EvaluationContext& context, const SlotContext& slot);
+  Tickets tests(const Section& section, Corrections& corrections) const;
+  void evidence(const Section& section, const Tickets& tickets, const Corrections& corrections,
+                const EvaluationContext& context, const SlotContext& slot, std::vector<Evidence>& out) const;
+  std::size_t memory_bytes() const;
+  /// Credits every attribution still staged at once (AttributionCounts::applied_early).
+  void take_overflow(LabelIntake& labels) {
+    labels.take_attribution_overflow(
+        [&](const JoinedAttribution& a, const double* values, const std::uint32_t* slots) { credit(labels, a, values, slots); });
+  }
+
+  template <class Part>
+  static void place(Section&& section, Part& part) {
+    part.attribution = std::move(section);
+  }
+  template <class Part>
+  static void mark(const Subject& subject, Status status, Part& part) {
+    raise_status(part.attribution, subject.index, status);
+  }
+
+ private:
+  void take_attributions(const EvaluationContext& context);
+  void credit(const LabelIntake& labels, const JoinedAttribution& a, const double* values, const std::uint32_t* slots);
+  void feed_cusum(const AlertPolicy& policy);
+  AttributionLedger& ledger(std::size_t slot);
+
+  const Plan* plan_;
+  const MonitorOptions* options_;
+  double resolution_;
+  std::size_t length_;
+  std::vector<AttributionLedger> ledgers_;  // per slot, made at its first attribution
+  std::vector<RunningStats> batch_;         // slot 0's attributions since the CUSUM's last step
+  std::vector<double> cusum_;
+};
+
+inline AttributionFamily::AttributionFamily(const Plan& plan, const MonitorOptions& options)
+    : plan_(&plan),
+      options_(&options),
+      resolution_(options.quality_resolution()),
+      length_(static_cast<std::size_t>(std::ceil(
+                  (options.label_time_to_live + std::min(options.quality_window, options.label_time_to_live) +
+                   options.attribution_background) /
+                  options.quality_resolution())) +
+              2),
+      batch_(plan.features.size()),
+      cusum_(plan.features.size(), 0.0) {}
+
+inline AttributionLedger& AttributionFamily::ledger(std::size_t slot) {
+  while (ledgers_.size() <= slot) ledgers_.emplace_back(resolution_, length_, plan_->features.size());
+  return ledgers_[slot];
+}
+
+inline void AttributionFamily::credit(const LabelIntake& labels, const JoinedAttribution& a, const double* values,
+                                      const std::uint32_t* slots) {
+  if (!ledger(0).add(a.request_time, values)) return;
+  for (std::size_t j = 0; j < batch_.size(); ++j)
+    if (std::isfinite(values[j])) batch_[j].add(values[j]);
+  for (std::size_t c = 0; c < labels.cohort_count(); ++c)
+    if (slots[c] != no_tag) ledger(slots[c]).add(a.request_time, values);
+}
+
+inline void AttributionFamily::take_attributions(const EvaluationContext& context) {
+  LabelIntake* labels = context.intake.labels();
+  if (labels == nullptr || plan_->features.empty()) return;
+  const double before = context.partial ? std::numeric_limits<double>::infinity() : context.window.recent_end;
+  labels->drain_attributions(before, [&](const JoinedAttribution& a, const double* values, const std::uint32_t* slots) {
+    credit(*labels, a, values, slots);
+  });
+  feed_cusum(context.policy);
+}
+
+// Page's CUSUM on batches of at least min_labels attributions per feature: the batch's mean
+// against the holdout's, in holdout standard deviations, less an allowance of half the
+// warning effect (E. S. Page, "Continuous inspection schemes", Biometrika 41, 1954).
+inline void AttributionFamily::feed_cusum(const AlertPolicy& policy) {
+  if (plan_->reference.empty()) return;
+  const double allowance = policy.attribution_effect_warn / 2;
+  for (std::size_t j = 0; j < batch_.size(); ++j) {
+    if (batch_[j].count() < static_cast<double>(std::max<std::uint64_t>(policy.min_labels, 2))) continue;
+    const double z = attribution_effect(batch_[j], plan_->reference[j]);
+    if (std::isfinite(z)) cusum_[j] = std::max(0.0, cusum_[j] + z - allowance);
+    batch_[j] = RunningStats();
+  }
+}
+
+inline std::vector<AttributionReport> AttributionFamily::analyze(const History<State>&, const EvaluationContext& context,
+                                                                 const SlotContext& slot) {
+  if (slot.slot == 0) take_attributions(context);
+  Section section;
+  if (slot.slot >= ledgers_.size() || ledgers_[slot.slot].empty()) return section;
+  const double end = context.window.recent_end;
+  const double window = std::min(std::max(options_->quality_window, resolution_), options_->label_time_to_live);
+  const double from = std::min(std::ceil((end - window) / resolution_) * resolution_, end);
+  std::vector<RunningStats> recent, background;
+  ledgers_[slot.slot].sum(from, end, recent);
+  ledgers_[slot.slot].sum(from - options_->attribution_background, from, background);
+  for (std::size_t j = 0; j < plan_->features.size(); ++j) {
+    AttributionReport r;
+    r.feature = plan_->features[j];
+    r.recent_count = recent[j].count();
+    r.recent_mean = recent[j].mean();
+    r.background_count = background[j].count();
+    r.background_mean = background[j].mean();
+    r.p_value = attribution_test(recent[j], background[j]).p_value;
+    r.effect = attribution_effect(recent[j], background[j]);
+    if (!plan_->reference.empty()) {
+      const RunningStats& ref = plan_->reference[j];
+      r.reference_count = ref.count();
+      r.reference_mean = ref.mean();
+      r.reference_p_value = attribution_test(recent[j], ref).p_value;
+      r.reference_effect = attribution_effect(recent[j], ref);
+      if (slot.slot == 0) r.cusum = cusum_[j];
+    }
+    if (r.recent_count < static_cast<double>(context.policy.min_labels)) r.status = Status::insufficient_data;
+    section.push_back(std::move(r));
+  }
+  return section;
+}
+
+inline AttributionFamily::Tickets AttributionFamily::tests(const Section& section, Corrections& corrections) const {
+  Tickets t;
+  for (const AttributionReport& r : section) {
+    t.background.push_back(corrections.add({id, 0}, r.p_value));
+    t.reference.push_back(corrections.add({id, 1}, r.reference_p_value));
+  }
+  return t;
+}
+
+inline void AttributionFamily::evidence(const Section& section, const Tickets& tickets, const Corrections& corrections,
+                                        const EvaluationContext& context, const SlotContext& slot,
+                                        std::vector<Evidence>& out) const {
+  const AlertPolicy& policy = context.policy;
+  for (std::size_t j = 0; j < section.size() && j < tickets.background.size(); ++j) {
+    const AttributionReport& r = section[j];
+    if (r.recent_count < static_cast<double>(policy.min_labels)) continue;
+    const auto index = static_cast<std::uint32_t>(j);
+    if (r.background_count >= static_cast<double>(policy.min_labels))
+      attribution_evidence_of(r, r.effect, r.background_mean, "background", corrections.adjusted(tickets.background[j]),
+                              policy, Subject{id, index, r.feature, slot.cohort, false}, out);
+    if (!plan_->reference.empty())
+      attribution_evidence_of(r, r.reference_effect, r.reference_mean, "holdout", corrections.adjusted(tickets.reference[j]),
+                              policy, Subject{id, index, r.feature, slot.cohort, true}, out);
+  }
+}
+
+inline std::size_t AttributionFamily::memory_bytes() const {
+  std::size_t bytes = sizeof(*this) + ledgers_.capacity() * sizeof(AttributionLedger) +
+                      (batch_.capacity()) * sizeof(RunningStats) + cusum_.capacity() * sizeof(double);
+  for (const AttributionLedger& l : ledgers_) bytes += l.memory_bytes();
+  return bytes;
+}
+
+}  // namespace detail
+}  // namespace vigil

@@ -1,0 +1,431 @@
+// vigil — in-process monitoring of machine-learning models in C++ inference servers.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The canary family's plan (the shadow outputs and the champions they shadow) and its state of
+// one interval: per shadow, the distribution of its deviation from the champion, how often
+// their predicted classes disagree, and the requests on which they deviate most.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vigil/config.hpp"
+#include "vigil/io/binary.hpp"
+#include "vigil/monitor/detail/request.hpp"
+#include "vigil/monitor/detail/state_arrays.hpp"
+#include "vigil/monitor/observation.hpp"
+#include "vigil/monitor/options.hpp"
+#include "vigil/monitor/report.hpp"
+#include "vigil/monitor/schema.hpp"
+#include "vigil/sketch/detail/category_counts_impl.hpp"
+#include "vigil/sketch/rolling.hpp"
+#include "vigil/sketch/tdigest.hpp"
+
+namespace vigil {
+namespace detail {
+
+/// One shadow output (Schema::add_canary, Schema::add_challenger) and its champion.
+struct ShadowPlan {
+  static constexpr std::uint32_t none = 0xffffffffu;
+  std::string name;
+  std::string champion_name;
+  std::uint32_t output = 0;    // the shadow's index in the schema
+  std::uint32_t champion = 0;  // the champion's index in the schema
+  OutputRole role = OutputRole::canary;
+  /// For a challenger: the schema index of the first canary of the same champion, whose
+  /// deviation from the challenger is measured too (Dunning's risk view); none without one.
+  std::uint32_t canary = none;
+  std::string canary_name;
+  bool has_threshold = false;  // predicted classes by the threshold; else by Observation::predicted
+  double threshold = 0;
+};
+
+/// The canary family's plan.
+struct CanaryPlan {
+  std::vector<ShadowPlan> shadows;
+  std::size_t top = 20;            // MonitorOptions::canary_top
+  double compression = 50;         // of the deviation digests
+
+  CanaryPlan request_path() const { return *this; }
+  std::size_t memory_bytes() const {
+    std::size_t bytes = sizeof(*this) + shadows.capacity() * sizeof(ShadowPlan);
+    for (const ShadowPlan& s : shadows) bytes += heap_bytes(s.name) + heap_bytes(s.champion_name) + heap_bytes(s.canary_name);
+    return bytes;
+  }
+};
+
+inline CanaryPlan make_canary_plan(const Schema& schema, const MonitorOptions& options) {
+  CanaryPlan plan;
+  plan.top = options.canary_top;
+  for (std::uint32_t i = 0; i < schema.output_count(); ++i) {
+    const Output o{i};
+    if (schema.role(o) == OutputRole::model) continue;
+    ShadowPlan s;
+    s.name = schema.name(o);
+    s.output = i;
+    s.champion = schema.champion(o).index;
+    s.champion_name = schema.name(schema.champion(o));
+    s.role = schema.role(o);
+    s.threshold = schema.options(o).threshold;
+    s.has_threshold = !std::isnan(s.threshold);
+    plan.shadows.push_back(std::move(s));
+  }
+  for (ShadowPlan& s : plan.shadows) {
+    if (s.role != OutputRole::challenger) continue;
+    for (const ShadowPlan& c : plan.shadows)
+      if (c.role == OutputRole::canary && c.champion == s.champion) {
+        s.canary = c.output;
+        s.canary_name = c.name;
+        break;
+      }
+  }
+  return plan;
+}
+
+/// A request on which a shadow deviated from its champion: |other − champion|, when, both
+/// scores, and the request's id in a fixed buffer (empty without one), so that keeping it
+/// never allocates.
+struct Deviation {
+  double deviation = 0;
+  double time = 0;
+  double champion = 0;
+  double other = 0;
+  std::uint16_t length = 0;
+  char id[Observation::max_id_bytes];
+
+  std::string_view id_view() const { return std::string_view(id, length); }
+  friend bool operator==(const Deviation& a, const Deviation& b) {
+    return a.deviation == b.deviation && a.time == b.time && a.champion == b.champion && a.other == b.other &&
+           a.id_view() == b.id_view();
+  }
+};
+
+/// |shadow − champion| of two finite scores; the largest double when that overflows, so that
+/// every compared request has a finite deviation.
+inline double deviation_of(double champion, double shadow) {
+  return std::fmin(std::fabs(shadow - champion), std::numeric_limits<double>::max());
+}
+
+/// Whether `a` deviates more than `b`: by deviation, then the earlier, then by id and
+/// scores. A total order, so that the requests kept do not depend on the order shards merge.
+inline bool deviates_more(const Deviation& a, const Deviation& b) {
+  if (a.deviation != b.deviation) return a.deviation > b.deviation;
+  if (a.time != b.time) return a.time < b.time;
+  const int order = a.id_view().compare(b.id_view());
+  if (order != 0) return order < 0;
+  if (a.champion != b.champion) return a.champion < b.champion;
+  return a.other < b.other;
+}
+
+/// The `capacity` requests that deviate most among those offered: a heap whose front is the
+/// least deviating request kept.
+///
+/// offer() is one comparison for a request that deviates less than every request kept once
+/// the set is full, O(log capacity) otherwise. Memory: sizeof(Deviation) (about 300 bytes)
+/// per request kept, at most `capacity`; the storage grows with the first requests of an
+/// interval and is kept by clear(), so a shard's set stops allocating once it has filled.
+class TopDeviations {
+ public:
+  explicit TopDeviations(std::size_t capacity = 0) : capacity_(capacity) { update_bar(); }
+
+  std::size_t capacity() const { return capacity_; }
+  std::size_t size() const { return kept_.size(); }
+  bool empty() const { return kept_.empty(); }
+
+  VIGIL_INLINE void offer(double deviation, double time, double champion, double other, std::string_view id) {
+    if (deviation >= bar_) admit(deviation, time, champion, other, id);
+  }
+  void merge(const TopDeviations& o) {
+    for (const Deviation& d : o.kept_) admit(d.deviation, d.time, d.champion, d.other, d.id_view());
+  }
+  void clear() {
+    kept_.clear();
+    update_bar();
+  }
+  void compact() { kept_.shrink_to_fit(); }
+  /// The requests kept, most deviating first.
+  std::vector<Deviation> sorted() const {
+    std::vector<Deviation> out = kept_;
+    std::sort(out.begin(), out.end(), deviates_more);
+    return out;
+  }
+  std::size_t memory_bytes() const { return kept_.capacity() * sizeof(Deviation); }
+  friend bool operator==(const TopDeviations& a, const TopDeviations& b) {
+    return a.capacity_ == b.capacity_ && a.sorted() == b.sorted();
+  }
+
+  void serialize(io::Writer& w) const;
+  /// Reads serialize()'s output into a set of `capacity`; throws vigil::format_error for more
+  /// requests than that, a deviation that is not |other − champion| of finite scores, a
+  /// non-finite time or an id longer than Observation::max_id_bytes.
+  static TopDeviations deserialize(io::Reader& r, std::size_t capacity);
+
+ private:
+  struct Less {  // the heap's order: the least deviating at the front
+    bool operator()(const Deviation& a, const Deviation& b) const { return deviates_more(a, b); }
+  };
+  void admit(double deviation, double time, double champion, double other, std::string_view id);
+  void update_bar() {
+    if (capacity_ == 0) bar_ = std::numeric_limits<double>::infinity();
+    else bar_ = kept_.size() < capacity_ ? -std::numeric_limits<double>::infinity() : kept_.front().deviation;
+  }
+
+  std::size_t capacity_ = 0;
+  std::vector<Deviation> kept_;
+  double bar_ = 0;  // the smallest deviation offer() may keep: -∞ until full; +∞ for capacity 0
+};
+
+inline void TopDeviations::admit(double deviation, double time, double champion, double other, std::string_view id) {
+  if (capacity_ == 0) return;
+  Deviation d;
+  d.deviation = deviation;
+  d.time = time;
+  d.champion = champion;
+  d.other = other;
+  d.length = static_cast<std::uint16_t>(std::min(id.size(), Observation::max_id_bytes));
+  if (d.length > 0) std::memcpy(d.id, id.data(), d.length);
+  if (kept_.size() < capacity_) {
+    kept_.push_back(d);
+    std::push_heap(kept_.begin(), kept_.end(), Less{});
+  } else {
+    if (!deviates_more(d, kept_.front())) return;
+    std::pop_heap(kept_.begin(), kept_.end(), Less{});
+    kept_.back() = d;
+    std::push_heap(kept_.begin(), kept_.end(), Less{});
+  }
+  update_bar();
+}
+
+inline void TopDeviations::serialize(io::Writer& w) const {
+  const std::vector<Deviation> order = sorted();
+  w.varint(order.size());
+  for (const Deviation& d : order) {
+    w.f64(d.time);
+    w.f64(d.champion);
+    w.f64(d.other);
+    w.string(std::string(d.id_view()));
+  }
+}
+
+inline TopDeviations TopDeviations::deserialize(io::Reader& r, std::size_t capacity) {
+  TopDeviations t(capacity);
+  const std::size_t n = r.count(3 * 8 + 1);
+  if (n > capacity) r.fail("canary state: " + std::to_string(n) + " deviating requests where at most " +
+                           std::to_string(capacity) + " are kept");
+  for (std::size_t i = 0; i < n; ++i) {
+    const double time = r.f64();
+    const double champion = r.f64();
+    const double other = r.f64();
+    const std::string id = r.string();
+    if (!std::isfinite(time) || !std::isfinite(champion) || !std::isfinite(other) || id.size() > Observation::max_id_bytes)
+      r.fail("canary state: a deviating request with time " + to_text(time) + ", scores " + to_text(champion) + " and " +
+             to_text(other) + " and an id of " + std::to_string(id.size()) + " bytes");
+    t.admit(deviation_of(champion, other), time, champion, other, id);
+  }
+  return t;
+}
+
+/// One shadow's figures in an interval.
+/// Memory: 80 bytes of counts and moments, a t-digest of the deviations at
+/// CanaryPlan::compression (δ = 50: at most about 1.6 KB), and the requests kept (TopDeviations).
+struct ShadowState {
+  std::uint64_t compared = 0;        // requests with finite scores of both
+  std::uint64_t classified = 0;      // of them with a class from both (by threshold or predicted)
+  std::uint64_t disagreements = 0;   // of those, with different classes
+  std::uint64_t missing = 0;         // the champion scored, the shadow not: absent
+  std::uint64_t non_finite = 0;      // the champion scored, the shadow's score NaN or ±inf
+  std::uint64_t champion_missing = 0;  // the shadow scored, the champion not (or not finite)
+  RunningStats deviation;            // of |shadow − champion|
+  RunningStats from_canary;          // a challenger's |challenger − canary|, when both are finite
+  TDigest<> digest;                  // of |shadow − champion|
+  TopDeviations top;
+
+  ShadowState() = default;
+  ShadowState(const CanaryPlan& plan) : digest(plan.compression), top(plan.top) {}
+  friend bool operator==(const ShadowState& a, const ShadowState& b) {
+    return a.compared == b.compared && a.classified == b.classified && a.disagreements == b.disagreements &&
+           a.missing == b.missing && a.non_finite == b.non_finite && a.champion_missing == b.champion_missing &&
+           a.deviation == b.deviation && a.from_canary == b.from_canary && a.digest == b.digest && a.top == b.top;
+  }
+};
+
+/// Whether a request's two scores fall on different sides of `threshold`, or, without one,
+/// whether both predicted classes are given and differ. Returns 0 or 1, or −1 when there is
+/// no class to compare.
+inline int disagree(const ShadowPlan& p, const Observation& o, double champion, double shadow) {
+  if (p.has_threshold) return (champion >= p.threshold) != (shadow >= p.threshold) ? 1 : 0;
+  const Output c{p.champion}, s{p.output};
+  if (!o.has_predicted(c) || !o.has_predicted(s)) return -1;
+  return o.predicted(c) == o.predicted(s) ? 0 : 1;
+}
+
+/// The canary family's state of one interval: one ShadowState per shadow output.
+struct CanaryState {
+  static constexpr std::uint8_t format_version = 1;
+  std::vector<ShadowState> shadows;
+
+  CanaryState() = default;
+  explicit CanaryState(const CanaryPlan& plan) : shadows(plan.shadows.size(), ShadowState(plan)) {}
+
+  /// Compares each shadow's score with its champion's. A shadow without a usable score is
+  /// counted (missing or non_finite) when the champion has one; a champion without one is
+  /// counted in champion_missing. Nothing is thrown, nothing allocated once the sets of the
+  /// requests kept have filled.
+  VIGIL_INLINE void apply(const CanaryPlan& plan, const Request& request) {
+    for (std::size_t i = 0; i < shadows.size(); ++i) apply_one(plan.shadows[i], shadows[i], request);
+  }
+  void merge(const CanaryState& o);
+  void clear();
+  void compact() {
+    for (ShadowState& s : shadows) {
+      s.digest.compact();
+      s.top.compact();
+    }
+  }
+  bool empty() const {
+    for (const ShadowState& s : shadows)
+      if (s.compared + s.missing + s.non_finite + s.champion_missing > 0) return false;
+    return true;
+  }
+  friend bool operator==(const CanaryState& a, const CanaryState& b) { return a.shadows == b.shadows; }
+  std::size_t memory_bytes() const;
+  void serialize(io::Writer& w) const;
+  /// Reads serialize()'s output into a state shaped by `plan`. Throws vigil::format_error for
+  /// another number of shadows, a digest of another compression, or counts that contradict
+  /// each other (a digest or moments that count other than `compared`, more classified than
+  /// compared, more disagreements than classified).
+  static CanaryState deserialize(io::Reader& r, const CanaryPlan& plan);
+  /// Refuses counts beyond the interval's requests.
+  void check(const CanaryPlan& plan, std::uint64_t requests, const io::Reader& r) const;
+
+ private:
+  VIGIL_INLINE static void apply_one(const ShadowPlan& p, ShadowState& s, const Request& request) {
+    const Observation& o = request.observation;
+    const Output champion{p.champion}, shadow{p.output};
+    const bool has_champion = o.has_score(champion) && std::isfinite(o.score(champion));
+    if (!o.has_score(shadow)) {
+      s.missing += has_champion ? 1 : 0;
+      return;
+    }
+    const double v = o.score(shadow);
+    if (!std::isfinite(v)) {
+      s.non_finite += has_champion ? 1 : 0;
+      return;
+    }
+    if (!has_champion) {
+      ++s.champion_missing;
+      return;
+    }
+    const double c = o.score(champion);
+    const double d = deviation_of(c, v);
+    ++s.compared;
+    s.deviation.add(d);
+    s.digest.add(d);
+    const int differs = disagree(p, o, c, v);
+    s.classified += differs >= 0 ? 1 : 0;
+    s.disagreements += differs > 0 ? 1 : 0;
+    if (p.canary != ShadowPlan::none && o.has_score(Output{p.canary})) {
+      const double k = o.score(Output{p.canary});
+      if (std::isfinite(k)) s.from_canary.add(deviation_of(k, v));
+    }
+    const double t = std::isnan(request.time) ? o.time() : request.time;
+    s.top.offer(d, t, c, v, o.has_id() ? std::string_view(o.id()) : std::string_view());
+  }
+};
+
+inline void CanaryState::merge(const CanaryState& o) {
+  for (std::size_t i = 0; i < shadows.size() && i < o.shadows.size(); ++i) {
+    ShadowState& s = shadows[i];
+    const ShadowState& t = o.shadows[i];
+    s.compared += t.compared;
+    s.classified += t.classified;
+    s.disagreements += t.disagreements;
+    s.missing += t.missing;
+    s.non_finite += t.non_finite;
+    s.champion_missing += t.champion_missing;
+    s.deviation.merge(t.deviation);
+    s.from_canary.merge(t.from_canary);
+    if (!t.digest.empty()) s.digest.merge(t.digest);
+    s.top.merge(t.top);
+  }
+}
+
+inline void CanaryState::clear() {
+  for (ShadowState& s : shadows) {
+    s.compared = s.classified = s.disagreements = s.missing = s.non_finite = s.champion_missing = 0;
+    s.deviation = RunningStats();
+    s.from_canary = RunningStats();
+    if (!s.digest.empty()) s.digest.clear();
+    s.top.clear();
+  }
+}
+
+inline std::size_t CanaryState::memory_bytes() const {
+  std::size_t bytes = shadows.capacity() * sizeof(ShadowState);
+  for (const ShadowState& s : shadows) bytes += s.digest.memory_bytes() - sizeof(s.digest) + s.top.memory_bytes();
+  return bytes;
+}
+
+inline void CanaryState::serialize(io::Writer& w) const {
+  w.varint(shadows.size());
+  for (const ShadowState& s : shadows) {
+    w.varint(s.compared);
+    w.varint(s.classified);
+    w.varint(s.disagreements);
+    w.varint(s.missing);
+    w.varint(s.non_finite);
+    w.varint(s.champion_missing);
+    write_sketch(w, s.deviation);
+    write_sketch(w, s.from_canary);
+    write_sketch(w, s.digest);
+    s.top.serialize(w);
+  }
+}
+
+inline CanaryState CanaryState::deserialize(io::Reader& r, const CanaryPlan& plan) {
+  CanaryState state(plan);
+  read_length(r, state.shadows.size(), "shadow outputs");
+  for (std::size_t i = 0; i < state.shadows.size(); ++i) {
+    ShadowState& s = state.shadows[i];
+    const std::string& name = plan.shadows[i].name;
+    s.compared = r.varint();
+    s.classified = r.varint();
+    s.disagreements = r.varint();
+    s.missing = r.varint();
+    s.non_finite = r.varint();
+    s.champion_missing = r.varint();
+    s.deviation = read_sketch<RunningStats>(r);
+    s.from_canary = read_sketch<RunningStats>(r);
+    s.digest = read_sketch<TDigest<>>(r);
+    s.top = TopDeviations::deserialize(r, plan.top);
+    if (s.digest.compression() != plan.compression) r.fail("shadow '" + name + "': a digest of another compression");
+    if (s.digest.count() != static_cast<double>(s.compared) || s.deviation.count() != static_cast<double>(s.compared) ||
+        s.from_canary.count() > static_cast<double>(s.compared) || s.classified > s.compared ||
+        s.disagreements > s.classified || s.top.size() > s.compared)
+      r.fail("shadow '" + name + "': " + std::to_string(s.compared) + " requests compared, " +
+             std::to_string(s.classified) + " classified, " + std::to_string(s.disagreements) +
+             " disagreeing, deviations counted " + to_text(s.digest.count()) + " and " + to_text(s.deviation.count()) +
+             " times, " + std::to_string(s.top.size()) + " kept");
+  }
+  return state;
+}
+
+inline void CanaryState::check(const CanaryPlan& plan, std::uint64_t requests, const io::Reader& r) const {
+  for (std::size_t i = 0; i < shadows.size(); ++i) {
+    const ShadowState& s = shadows[i];
+    const std::uint64_t seen = s.compared + s.missing + s.non_finite + s.champion_missing;
+    if (seen > requests || seen < s.compared)
+      r.fail("shadow '" + plan.shadows[i].name + "': " + std::to_string(seen) + " requests in an interval of " +
+             std::to_string(requests));
+  }
+}
+
+}  // namespace detail
+}  // namespace vigil
