@@ -20,10 +20,12 @@ namespace {
 // The time column of a labels file: the one --time-column names, else the one found as the
 // traffic's is among the columns that are neither the id nor the label.
 std::size_t find_label_time(const CsvReader& csv, const std::optional<std::string>& option, std::size_t id,
-                            std::optional<std::size_t> label, const std::string& path, std::ostream& err) {
+                            std::optional<std::size_t> label, const std::vector<std::size_t>& attributions,
+                            const std::string& path, std::ostream& err) {
   std::vector<bool> candidates(csv.columns().size(), true);
   candidates[id] = false;
   if (label) candidates[*label] = false;
+  for (std::size_t a : attributions) candidates[a] = false;
   const auto time = detect_time_column(csv, option, candidates, path, [&] { return survey_file(path); });
   if (!time) fail(no_time_column_message(csv, path));
   const std::string& name = csv.columns()[time->index];
@@ -36,6 +38,25 @@ std::size_t find_label_time(const CsvReader& csv, const std::optional<std::strin
   return time->index;
 }
 
+// The columns `<prefix><feature>` of every input feature, numeric ones first (the order
+// Monitor::on_label takes attributions in).
+std::vector<std::size_t> attribution_columns(const CsvReader& csv, const std::string& prefix, const Schema& schema,
+                                             const std::string& path) {
+  std::vector<std::string> names;
+  for (std::uint32_t i = 0; i < schema.numeric_count(); ++i) names.push_back(prefix + schema.name(NumericFeature{i}));
+  for (std::uint32_t i = 0; i < schema.categorical_count(); ++i) names.push_back(prefix + schema.name(CategoricalFeature{i}));
+  std::vector<std::size_t> columns;
+  std::vector<std::string> absent;
+  for (const std::string& name : names) {
+    if (auto c = csv.find(name)) columns.push_back(*c);
+    else absent.push_back(name);
+  }
+  if (!absent.empty())
+    usage_error("--attribution-prefix '" + prefix + "': " + path + " has no column " + join(absent) +
+                " (one per input feature of the reference)");
+  return columns;
+}
+
 }  // namespace
 
 LabelFeed::LabelFeed(const std::string& path, const LabelColumns& columns, std::optional<TimeUnit> unit,
@@ -46,7 +67,11 @@ LabelFeed::LabelFeed(const std::string& path, const LabelColumns& columns, std::
   id_ = require_column(csv_, columns.id, "--id-column", path);
   if (!columns.label.empty()) label_ = require_column(csv_, columns.label, "--label-column", path);
   if (id_ == label_) usage_error("--id-column and --label-column both name column '" + columns.id + "' of " + path);
-  time_ = find_label_time(csv_, columns.time, id_, label_, path, err);
+  if (!columns.attribution_prefix.empty()) {
+    attributions_ = attribution_columns(csv_, columns.attribution_prefix, monitor.schema(), path);
+    values_.resize(attributions_.size());
+  }
+  time_ = find_label_time(csv_, columns.time, id_, label_, attributions_, path, err);
   tally_.time_column = csv_.columns()[time_];
   held_ = advance();
 }
@@ -93,8 +118,17 @@ void LabelFeed::give() {
     ++tally_.missing_label;
   } else {
     ++tally_.given;
-    tally_.joined += monitor_.on_label(id, label, held_time_) ? 1 : 0;
+    tally_.joined += (attributions_.empty() ? monitor_.on_label(id, label, held_time_) : give_attributed(id, label)) ? 1 : 0;
   }
+}
+
+// An empty or unreadable attribution cell is NaN: the monitor counts it and leaves it out.
+bool LabelFeed::give_attributed(std::string_view id, std::string_view label) {
+  for (std::size_t j = 0; j < attributions_.size(); ++j) {
+    double x = 0;
+    values_[j] = parse_number(csv_.field(attributions_[j]), x) == CellStatus::value ? x : std::numeric_limits<double>::quiet_NaN();
+  }
+  return monitor_.on_label(id, label, held_time_, values_.data(), values_.size());
 }
 
 void LabelFeed::feed_before(double t) {

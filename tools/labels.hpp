@@ -11,6 +11,8 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "csv.hpp"
 #include "summary.hpp"
@@ -27,6 +29,9 @@ struct LabelColumns {
   std::string id;
   std::string label;  // empty: the rows are responses (Monitor::on_conversion)
   std::optional<std::string> time;
+  /// `--attribution-prefix`: the file has a column `<prefix><feature>` for each input
+  /// feature of the monitor's schema, the label's loss attributed to it; empty: none.
+  std::string attribution_prefix;
 };
 
 /// Reads a labels file row by row and gives each label to a Monitor when the requests reach
@@ -62,10 +67,13 @@ class LabelFeed {
   bool advance();
   // Gives the current row's label to the monitor, or counts why it is skipped.
   void give();
+  bool give_attributed(std::string_view id, std::string_view label);
 
   CsvReader csv_;
   std::size_t id_ = 0;
   std::optional<std::size_t> label_;  // none for responses
+  std::vector<std::size_t> attributions_;  // the attribution columns, in the order of the input features
+  std::vector<double> values_;             // one row's attributions
   std::size_t time_ = 0;
   std::optional<TimeUnit> unit_;
   Monitor& monitor_;

@@ -18,7 +18,7 @@ const Command& profile_command() {
       "profile",
       "vigil profile --input train.csv --output reference.vigil [--categorical a,b] [--score-column s]\n"
       "              [--predicted-column p] [--label-column y] [--threshold t] [--ignore a,b]\n"
-      "              [--time-column ts] [--target-precision 0.9]",
+      "              [--time-column ts] [--target-precision 0.9] [--attribution-prefix shap_]",
       "Builds the training reference of a model from a CSV file with a header row: every column is a\n"
       "numeric feature unless an option gives it another role; text columns are detected and made\n"
       "categorical.",
@@ -36,6 +36,9 @@ const Command& profile_command() {
           {"target-precision", "P", "with --label-column, the precision in (0, 1] of the third threshold suggested "
                                     "besides those of max F1 and Youden's J (default: 0.9)"},
           {"ignore", "A,B", "columns to leave out"},
+          {"attribution-prefix", "P", "columns P<feature>, one per input feature, hold each holdout row's loss "
+                                      "attributed to the feature (e.g. SHAP values of the log-loss): the reference "
+                                      "'vigil replay --attribution-prefix' compares production's with"},
           {"time-column", "TS", "the time column, left out (default: 'ts', else a column named time, timestamp, "
                                 "datetime, date or event_time holding times, else one of ISO-8601 times)"},
           {"help", nullptr, "this text"},
@@ -53,7 +56,7 @@ const Command& replay_command() {
       "             [--interval 60] [--min-requests 30] [--background 3600] [--cool-down 1800]\n"
       "             [--id-column request_id --labels labels.csv --label-column y]\n"
       "             [--conversions conversions.csv --arm-column arm] [--samples samples.jsonl]\n"
-      "             [--canary-columns c] [--challenger-columns ch]",
+      "             [--attribution-prefix shap_] [--canary-columns c] [--challenger-columns ch]",
       "Replays a CSV log of requests through the monitor in event time, against a reference written\n"
       "by 'vigil profile', and writes every alert raised or escalated to a JSON-lines file.",
       {
@@ -87,6 +90,9 @@ const Command& replay_command() {
           {"samples", "FILE", "write the request ids to label of every interval, one JSON object per line: the "
                               "20 least confident, the 20 most confident and the 20 nearest the threshold "
                               "(needs --id-column)"},
+          {"attribution-prefix", "P", "the labels file has a column P<feature> for each input feature: the "
+                                      "label's loss attributed to it (e.g. SHAP values of the log-loss); each "
+                                      "feature's mean attribution is compared with the past and the holdout"},
           {"canary-columns", "C,D", "scores of the output by stable older models, for every request: their "
                                     "deviation from the score is compared with its background (a rise means the "
                                     "model broke), and the most deviating requests are listed"},

@@ -27,7 +27,7 @@ namespace vigil::tools {
 
 namespace {
 
-enum class Role : unsigned char { undecided, numeric, categorical, score, predicted, label, ignored, time };
+enum class Role : unsigned char { undecided, numeric, categorical, score, predicted, label, ignored, time, attribution };
 
 // Most distinct predicted classes an output may have: more suggests the wrong column.
 constexpr std::size_t max_classes = 1000;
@@ -40,6 +40,7 @@ const char* role_option(Role role) {
     case Role::label: return "--label-column";
     case Role::ignored: return "--ignore";
     case Role::time: return "--time-column";
+    case Role::attribution: return "--attribution-prefix";
     default: return "";
   }
 }
@@ -50,6 +51,7 @@ struct ColumnPlan {
   std::vector<Role> roles;
   std::vector<std::uint32_t> handles;  // the feature's or output's index in the schema
   std::set<std::string> classes;       // distinct values of the predicted column
+  std::vector<std::size_t> attributions;  // --attribution-prefix: each input feature's column, numeric ones first
 
   std::size_t index_of(Role role) const {
     return static_cast<std::size_t>(std::find(roles.begin(), roles.end(), role) - roles.begin());
@@ -82,7 +84,49 @@ ColumnPlan declared_roles(const Options& options, const CsvReader& csv, const st
   if (auto y = options.get("label-column")) assign(*y, Role::label);
   for (const std::string& c : options.list("ignore")) assign(c, Role::ignored);
   if (auto t = options.get("time-column")) assign(*t, Role::time);
+  if (auto prefix = options.get("attribution-prefix")) {
+    if (prefix->empty()) usage_error("--attribution-prefix must not be empty");
+    for (std::size_t i = 0; i < plan.names.size(); ++i)
+      if (plan.names[i].rfind(*prefix, 0) == 0 && plan.roles[i] == Role::undecided) plan.roles[i] = Role::attribution;
+  }
   return plan;
+}
+
+// The attribution column of every input feature of `schema`, numeric ones first: each must
+// be there, and each attribution column must name a feature.
+void map_attributions(const Options& options, const Schema& schema, const std::string& input, ColumnPlan& plan) {
+  const auto prefix = options.get("attribution-prefix");
+  if (!prefix) return;
+  std::vector<std::string> features;
+  for (std::uint32_t i = 0; i < schema.numeric_count(); ++i) features.push_back(schema.name(NumericFeature{i}));
+  for (std::uint32_t i = 0; i < schema.categorical_count(); ++i) features.push_back(schema.name(CategoricalFeature{i}));
+  std::vector<std::string> absent;
+  for (const std::string& f : features) {
+    const auto at = std::find(plan.names.begin(), plan.names.end(), *prefix + f);
+    if (at == plan.names.end()) absent.push_back(*prefix + f);
+    else plan.attributions.push_back(static_cast<std::size_t>(at - plan.names.begin()));
+  }
+  if (!absent.empty())
+    usage_error("--attribution-prefix '" + *prefix + "': " + input + " has no column " + join(absent) +
+                " (one per input feature)");
+  for (std::size_t i = 0; i < plan.names.size(); ++i)
+    if (plan.roles[i] == Role::attribution && std::find(plan.attributions.begin(), plan.attributions.end(), i) == plan.attributions.end())
+      usage_error("column '" + plan.names[i] + "' (--attribution-prefix '" + *prefix + "') names no input feature");
+}
+
+// A row's attributions, when it has any: an empty or unreadable cell is NaN (the profile
+// counts it).
+void add_attributions(const CsvReader& data, const ColumnPlan& plan, Profile& profile, std::vector<double>& values) {
+  if (plan.attributions.empty()) return;
+  bool any = false;
+  values.resize(plan.attributions.size());
+  for (std::size_t j = 0; j < plan.attributions.size(); ++j) {
+    double x = 0;
+    const bool read = parse_number(data.field(plan.attributions[j]), x) == CellStatus::value;
+    values[j] = read ? x : std::numeric_limits<double>::quiet_NaN();
+    any = any || !detail::trim_blanks(data.field(plan.attributions[j])).empty();
+  }
+  if (any) profile.add_attributions(values);
 }
 
 // One cell of a column whose role no option gave: a number, a time, or text.
@@ -256,12 +300,14 @@ std::vector<CellCounts> add_rows(CsvReader& data, const ColumnPlan& plan, Profil
   const bool labelled = label < plan.roles.size() && score < plan.roles.size();
   Observation row(profile.schema());
   std::vector<CellCounts> cells(plan.names.size());
+  std::vector<double> attributions;
   try {
     while (data.next()) {
       row.clear();
       for (std::size_t i = 0; i < plan.names.size(); ++i)
         add_cell(row, plan.roles[i], plan.handles[i], output, data.field(i), cells[i]);
       profile.add(row);
+      add_attributions(data, plan, profile, attributions);
       if (!labelled) continue;
       // A row without a label is a row of the reference only; a label that does not fit the
       // output is counted in the profile as a bad label (and shown below).
@@ -295,6 +341,7 @@ std::pair<std::string, std::string> describe(const ColumnPlan& plan, std::size_t
     case Role::label: return {"label (not a feature)", ""};
     case Role::ignored: return {"ignored", ""};
     case Role::time: return {"time (not a feature)", ""};
+    case Role::attribution: return {"loss attribution (not a feature)", ""};
     case Role::undecided: break;
   }
   return {"", ""};
@@ -409,6 +456,7 @@ int run_profile(const Options& options, std::ostream& out, std::ostream& err) {
   choose_time_column(csv, times, input, plan, err);
   decide_roles(survey, plan, err);
   Profile profile(build_schema(plan, input, threshold));
+  map_attributions(options, profile.schema(), input, plan);
   CsvReader data = open_csv(input);
   const std::size_t score = plan.index_of(Role::score);
   HoldoutLabels holdout(score < plan.roles.size() ? profile.schema().options(Output{plan.handles[score]}) : OutputOptions{});

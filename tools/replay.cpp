@@ -120,7 +120,11 @@ void read_monitoring(const Options& options, ReplaySettings& s) {
 // --labels: a label names its request by id, and its file has a label column.
 void read_labels(const Options& options, ReplaySettings& s) {
   s.labels = options.get("labels");
-  if (!s.labels) return;
+  if (!s.labels) {
+    if (options.has("attribution-prefix"))
+      usage_error("--attribution-prefix needs --labels: the attributions are columns of the labels file");
+    return;
+  }
   if (!options.has("id-column"))
     usage_error("--labels needs --id-column: each label of " + *s.labels + " names its request by the id in that "
                 "column of " + s.input + " and of " + *s.labels);
@@ -680,7 +684,8 @@ std::unique_ptr<LabelFeed> open_labels(const Options& options, const ReplaySetti
   if (monitor.schema().output_count() == 0)
     fail("the reference " + settings.reference_path + " has no model output for the labels of " + *settings.labels +
          " to judge; profile it with --score-column");
-  const LabelColumns columns{*options.get("id-column"), *options.get("label-column"), options.get("time-column")};
+  const LabelColumns columns{*options.get("id-column"), *options.get("label-column"), options.get("time-column"),
+                             options.get("attribution-prefix").value_or("")};
   return std::make_unique<LabelFeed>(*settings.labels, columns, settings.time_unit, monitor, err);
 }
 
@@ -688,7 +693,7 @@ std::unique_ptr<LabelFeed> open_labels(const Options& options, const ReplaySetti
 std::unique_ptr<LabelFeed> open_conversions(const Options& options, const ReplaySettings& settings, Monitor& monitor,
                                             std::ostream& err) {
   if (!settings.conversions) return nullptr;
-  const LabelColumns columns{*options.get("id-column"), "", options.get("time-column")};
+  const LabelColumns columns{*options.get("id-column"), "", options.get("time-column"), ""};
   return std::make_unique<LabelFeed>(*settings.conversions, columns, settings.time_unit, monitor, err);
 }
 

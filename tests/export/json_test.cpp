@@ -353,7 +353,7 @@ TEST_CASE("to_json(Report): empty report", "[export]") {
   const Json j = parse(text);
   CHECK(j.keys() == std::vector<std::string>{"schema_version", "time", "time_iso", "status", "recent", "horizon",
                                              "counters", "features", "outputs", "cohorts", "traffic", "latency",
-                                             "quality", "conversions", "samples", "open_alerts", "alert_log"});
+                                             "quality", "conversions", "samples", "canary", "attribution", "open_alerts", "alert_log"});
   CHECK(j["schema_version"].text == "2");
   CHECK(j["time"].is_null());
   CHECK(j["time_iso"].is_null());
@@ -465,7 +465,9 @@ TEST_CASE("to_json(Report): traffic, latency and slow-request attribution", "[ex
     REQUIRE(j["cohorts"].items.size() == 2);
     const Json& c = j["cohorts"].items[0];
     CHECK(c.keys() ==
-          std::vector<std::string>{"tag", "value", "status", "requests", "features", "outputs", "latency", "quality"});
+          std::vector<std::string>{"tag",     "value",   "status",  "requests",
+                                               "features", "outputs", "latency", "quality",
+                                               "canary",   "attribution"});
     CHECK(c["value"].text == "h\"3<");
     const Json& cl = c["latency"];
     CHECK(cl.keys() == latency_keys);
@@ -525,7 +527,8 @@ TEST_CASE("to_json(Report): quality, realised and estimated, with what became of
                                       "labelled", "pending", "evicted", "metrics", "estimated", "intervals", "labels",
                                       "joined", "expired", "unknown_ids", "duplicate_labels", "duplicate_ids", "late_labels",
                                       "bad_labels", "bad_label_times", "labels_before_request", "labels_beyond_window",
-                                      "labels_applied_early"};
+                                      "labels_applied_early", "attributed_labels", "attributions_wrong_count",
+                                      "attribution_bad_values", "attributions_applied_early"};
   CHECK(q.keys() == keys);
   CHECK(q["output"].text == "fraud_score");
   CHECK(q["status"].text == "alert");
@@ -614,7 +617,9 @@ TEST_CASE("to_json(Report): NaN and infinities are null, numbers round-trip, tex
     }
     const Json& c = j["cohorts"].items.at(0);
     CHECK(c.keys() ==
-          std::vector<std::string>{"tag", "value", "status", "requests", "features", "outputs", "latency", "quality"});
+          std::vector<std::string>{"tag",     "value",   "status",  "requests",
+                                               "features", "outputs", "latency", "quality",
+                                               "canary",   "attribution"});
     CHECK(c["value"].text == "web-1\"");
     // An invalid byte in a tag value becomes U+FFFD, the line feed an escape.
     CHECK(j["latency"]["attribution"].items.at(0)["value"].text == "web-1\"\n\xEF\xBF\xBD");

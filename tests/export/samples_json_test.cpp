@@ -26,7 +26,7 @@ vigil::LabelSamples samples() {
 TEST_CASE("to_json(Report): samples of the interval evaluated, empty or not", "[export][samples]") {
   vigil::Report r;
   CHECK(vigil::to_json(r).find(R"("samples":{"interval_end":null,"interval_end_iso":null,"lowest_confidence":[],)"
-                               R"("highest_confidence":[],"near_threshold":[]},"open_alerts":)") != std::string::npos);
+                               R"("highest_confidence":[],"near_threshold":[]},"canary":[],"attribution":[],"open_alerts":)") != std::string::npos);
   r.samples = samples();
   CHECK(vigil::to_json(r).find(
             R"("samples":{"interval_end":1793606400,"interval_end_iso":"2026-11-02T08:00:00.000Z",)"
