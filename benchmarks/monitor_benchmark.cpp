@@ -1,5 +1,6 @@
 // The Monitor's cost on a server: observe() per request for a model with 32 numeric and
-// 4 categorical features and one score, on one and two threads; the evaluation of an interval
+// 4 categorical features and one score, on one and two threads; what a request id, a late
+// label, a canary output and a label's loss attributions add; the evaluation of an interval
 // and report() for 100 features with 7 days of history retained; and the memory of that
 // configuration.
 #include <vigil/monitor/monitor.hpp>
@@ -32,6 +33,38 @@ double advance_clock(std::atomic<double>& clock, double t) {
   }
   return std::max(t, seen);
 }
+
+// The chunks of an interleaved benchmark, in ns per request: each pair is a chunk without the
+// thing measured and one with it, run in the same few milliseconds, so that the host's drift
+// in speed cancels in their difference. The counters are medians over the pairs.
+class ChunkPairs {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  static double ns_per_request(clock::duration d, int requests) {
+    return std::chrono::duration<double, std::nano>(d).count() / requests;
+  }
+  void add(double without, double with) {
+    without_.push_back(without);
+    with_.push_back(with);
+    difference_.push_back(with - without);
+  }
+  /// Counters `without_name`, `with_name` and `adds`; returns `adds`.
+  double report(benchmark::State& state, const char* without_name, const char* with_name) {
+    state.counters[without_name] = median(without_);
+    state.counters[with_name] = median(with_);
+    const double adds = median(difference_);
+    state.counters["adds"] = adds;
+    return adds;
+  }
+
+ private:
+  static double median(std::vector<double>& v) {
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+  }
+  std::vector<double> without_, with_, difference_;
+};
 
 struct ObserveFixture {
   Model model{32, 4};
@@ -166,27 +199,17 @@ void BM_Monitor_id_cost_interleaved(benchmark::State& state) {
   double t = start_time;
   for (std::size_t i = 0; i < 300000; ++i, t += 0.001) monitor.observe(identified[i & 255]->at(t).id(ids.next()));
   constexpr int chunk = 2048;
-  std::vector<double> plain_ns, id_ns, adds_ns;
-  using clock = std::chrono::steady_clock;
+  using clock = ChunkPairs::clock;
+  ChunkPairs pairs;
   for (auto _ : state) {
     const clock::time_point start = clock::now();
     for (int k = 0; k < chunk; ++k, t += 0.001) monitor.observe(plain[k & 255]->at(t));
     const clock::time_point middle = clock::now();
     for (int k = 0; k < chunk; ++k, t += 0.001) monitor.observe(identified[k & 255]->at(t).id(ids.next()));
     const clock::time_point end = clock::now();
-    const double a = std::chrono::duration<double, std::nano>(middle - start).count() / chunk;
-    const double b = std::chrono::duration<double, std::nano>(end - middle).count() / chunk;
-    plain_ns.push_back(a);
-    id_ns.push_back(b);
-    adds_ns.push_back(b - a);
+    pairs.add(ChunkPairs::ns_per_request(middle - start, chunk), ChunkPairs::ns_per_request(end - middle, chunk));
   }
-  const auto median = [](std::vector<double>& v) {
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
-    return v[v.size() / 2];
-  };
-  state.counters["plain"] = median(plain_ns);
-  state.counters["with_id"] = median(id_ns);
-  state.counters["adds"] = median(adds_ns);
+  pairs.report(state, "plain", "with_id");
   state.SetItemsProcessed(state.iterations() * 2 * chunk);
 }
 BENCHMARK(BM_Monitor_id_cost_interleaved)->Iterations(1000)->Unit(benchmark::kMicrosecond);
@@ -221,6 +244,100 @@ void BM_Monitor_on_label(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Monitor_on_label)->Threads(1)->UseRealTime();
+
+// What one canary output adds to observe(), measured so that the host's drift cancels: two
+// monitors of the benchmark's model with the same training profile (which knows no canary),
+// the second's schema with a canary shadowing the score, set on every request (the score plus
+// noise, prepared with the pool: no random numbers are drawn in the loop). Both take the same
+// 256 requests at the same event times, a chunk of 2,048 to one and then the same chunk to
+// the other, in turn; the counters are medians over the pairs of chunks (ns per request):
+// `plain`, `with_canary`, and `adds`, the median of the differences. Each chunk starts on
+// caches the other monitor's chunk has refilled, the same for both.
+void BM_Monitor_canary_cost_interleaved(benchmark::State& state) {
+  const Model model{32, 4}, shadowed{32, 4, true};
+  vigil::MonitorOptions options;
+  options.shards = 2;
+  vigil::Monitor plain_monitor(model.schema, model.profile(5000), options);
+  vigil::Monitor canary_monitor(shadowed.schema, shadowed.profile(5000), options);
+  std::vector<std::unique_ptr<vigil::Observation>> plain = model.requests(256, 10);
+  std::vector<std::unique_ptr<vigil::Observation>> with_canary = shadowed.requests(256, 10);
+  double t = start_time;
+  for (std::size_t i = 0; i < 300000; ++i, t += 0.001) {
+    plain_monitor.observe(plain[i & 255]->at(t));
+    canary_monitor.observe(with_canary[i & 255]->at(t));
+  }
+  constexpr int chunk = 2048;
+  using clock = ChunkPairs::clock;
+  ChunkPairs pairs;
+  for (auto _ : state) {
+    double u = t;
+    const clock::time_point start = clock::now();
+    for (int k = 0; k < chunk; ++k, u += 0.001) plain_monitor.observe(plain[k & 255]->at(u));
+    const clock::time_point middle = clock::now();
+    for (int k = 0; k < chunk; ++k, t += 0.001) canary_monitor.observe(with_canary[k & 255]->at(t));
+    const clock::time_point end = clock::now();
+    pairs.add(ChunkPairs::ns_per_request(middle - start, chunk), ChunkPairs::ns_per_request(end - middle, chunk));
+  }
+  pairs.report(state, "plain", "with_canary");
+  state.counters["compared"] = static_cast<double>(canary_monitor.report(t).canary.at(0).recent_count);
+  state.SetItemsProcessed(state.iterations() * 2 * chunk);
+}
+BENCHMARK(BM_Monitor_canary_cost_interleaved)->Iterations(1000)->Unit(benchmark::kMicrosecond);
+
+// What a label's loss attributions add to on_label(), in turn with labels without them so that
+// the host's drift cancels: one monitor (the labelled profile with the holdout's attributions,
+// a full store of 2^18 requests). Each iteration files 4,096 requests with ids and evaluates
+// (as BM_Monitor_on_label; untimed by the counters), then labels 2,048 of them without
+// attributions and the next 2,048 with one value per input feature (36, prepared), the order
+// swapped at every iteration so that neither kind always comes first after the evaluation.
+// The labels wait in the staging until their interval is evaluated, a minute of event time,
+// as on a server. Counters, medians over the pairs (ns per label): `plain`, `attributed`,
+// `adds`, and `adds_per_feature`.
+void BM_Monitor_attribution_cost_interleaved(benchmark::State& state) {
+  const Model model{32, 4};
+  vigil::MonitorOptions options;
+  options.shards = 2;
+  vigil::Monitor monitor(model.schema, model.attributed_profile(5000), options);
+  std::vector<std::unique_ptr<vigil::Observation>> pool = model.requests(256, 30);
+  const std::size_t features = model.feature_count();
+  const std::vector<double> shares = model.attributions(256, 31);
+  vigil_bench::RequestIds requests(0);
+  double t = start_time;
+  for (std::size_t i = 0; i < 300000; ++i, t += 0.001) monitor.observe(pool[i & 255]->at(t).id(requests.next()));
+  vigil_bench::RequestIds labels = requests;
+  constexpr int chunk = 2048;
+  using clock = ChunkPairs::clock;
+  const auto plain_chunk = [&] {
+    const clock::time_point start = clock::now();
+    for (int k = 0; k < chunk; ++k) benchmark::DoNotOptimize(monitor.on_label(labels.next(), 1.0, t));
+    return ChunkPairs::ns_per_request(clock::now() - start, chunk);
+  };
+  const auto attributed_chunk = [&] {
+    const clock::time_point start = clock::now();
+    for (int k = 0; k < chunk; ++k)
+      benchmark::DoNotOptimize(monitor.on_label(labels.next(), 1.0, t, &shares[(k & 255) * features], features));
+    return ChunkPairs::ns_per_request(clock::now() - start, chunk);
+  };
+  ChunkPairs pairs;
+  bool attributed_first = false;
+  for (auto _ : state) {
+    for (int k = 0; k < 2 * chunk; ++k, t += 0.001) monitor.observe(pool[k & 255]->at(t).id(requests.next()));
+    monitor.evaluate();
+    if (attributed_first) {
+      const double with = attributed_chunk();
+      pairs.add(plain_chunk(), with);
+    } else {
+      const double without = plain_chunk();
+      pairs.add(without, attributed_chunk());
+    }
+    attributed_first = !attributed_first;
+  }
+  const double adds = pairs.report(state, "plain", "attributed");
+  state.counters["adds_per_feature"] = adds / static_cast<double>(features);
+  state.counters["attributed_labels"] = static_cast<double>(monitor.report().quality.attributed_labels);
+  state.SetItemsProcessed(state.iterations() * 2 * chunk);
+}
+BENCHMARK(BM_Monitor_attribution_cost_interleaved)->Iterations(1000)->Unit(benchmark::kMicrosecond);
 
 // What the operational monitors add: the same model and requests, each also with a latency,
 // a status and two tags (host of 8 values, model version of 2), and an on_arrival() call.

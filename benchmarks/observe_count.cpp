@@ -8,27 +8,35 @@
 //             benchmarks/monitor_model.hpp's RequestIds: no formatting), filed in the label
 //             store (capacity 2^18, full after the warm-up: each request pushes out the oldest);
 //   label     as id, and an on_label() per request for the request filed 60,000 requests (one
-//             minute of event time) before.
+//             minute of event time) before;
+//   attributed_label
+//             as label, with the holdout's loss attributions in the profile and one value per
+//             input feature (36, prepared) with every label;
+//   canary    a canary output in the schema (Schema::add_canary), its score set on every
+//             request; the profile knows the champion only, as a training profile does.
 // In the labelled variants evaluate() runs at each minute's end, as a health check would, so
 // that staged labels are drained.
 // Run it for two values of N: the difference of the totals divided by the difference of N is
-// the cost of one request, without set-up; `id` minus `labelled` is what an id adds. The
-// calls are made by functions kept out of line (observe_one, label_one, evaluate_minute), so
-// that callgrind_annotate --inclusive=yes gives each one's cost apart: observe_one is what the
-// request path pays (setting the id included), label_one what on_label() costs its caller,
-// evaluate_minute the health check's share (the labels' evaluation included).
+// the cost of one request, without set-up; `id` minus `labelled` is what an id adds, `canary`
+// minus the plain run what a canary output adds. The calls are made by functions kept out of
+// line (observe_one, label_one, attributed_label_one, evaluate_minute), so that
+// callgrind_annotate --inclusive=yes gives each one's cost apart: observe_one is what the
+// request path pays (setting the id included), label_one and attributed_label_one what
+// on_label() costs its caller, evaluate_minute the health check's share (the labels' evaluation
+// included).
 #include <vigil/monitor/monitor.hpp>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "monitor_model.hpp"
 
 namespace {
 
-enum class Variant { plain, ops, labelled, id, label };
+enum class Variant { plain, ops, labelled, id, label, attributed_label, canary };
 
 Variant variant_of(const char* name) {
   if (name == nullptr) return Variant::plain;
@@ -37,7 +45,10 @@ Variant variant_of(const char* name) {
   if (v == "labelled") return Variant::labelled;
   if (v == "id") return Variant::id;
   if (v == "label") return Variant::label;
-  std::fprintf(stderr, "observe_count: unknown variant '%s' (ops, labelled, id, label)\n", name);
+  if (v == "attributed_label") return Variant::attributed_label;
+  if (v == "canary") return Variant::canary;
+  std::fprintf(stderr, "observe_count: unknown variant '%s' (ops, labelled, id, label, attributed_label, canary)\n",
+               name);
   std::exit(2);
 }
 
@@ -53,6 +64,11 @@ __attribute__((noinline)) void label_one(vigil::Monitor& monitor, vigil_bench::R
   monitor.on_label(labels.next(), 1.0, t);
 }
 
+__attribute__((noinline)) void attributed_label_one(vigil::Monitor& monitor, vigil_bench::RequestIds& labels, double t,
+                                                    const double* attributions, std::size_t count) {
+  monitor.on_label(labels.next(), 1.0, t, attributions, count);
+}
+
 __attribute__((noinline)) void evaluate_minute(vigil::Monitor& monitor) { monitor.evaluate(); }
 
 }  // namespace
@@ -60,15 +76,23 @@ __attribute__((noinline)) void evaluate_minute(vigil::Monitor& monitor) { monito
 int main(int argc, char** argv) {
   const long n = argc > 1 ? std::atol(argv[1]) : 100000;
   const Variant variant = variant_of(argc > 2 ? argv[2] : nullptr);
-  const bool labelled = variant == Variant::labelled || variant == Variant::id || variant == Variant::label;
-  vigil_bench::Model model(32, 4);
+  const bool labels_come = variant == Variant::label || variant == Variant::attributed_label;
+  const bool identified = variant == Variant::id || labels_come;
+  const bool labelled = variant == Variant::labelled || identified;
+  vigil_bench::Model model(32, 4, variant == Variant::canary);
   const vigil::Tag host = model.schema.add_tag("host");
   const vigil::Tag version = model.schema.add_tag("model_version");
   vigil::MonitorOptions options;
   options.shards = 1;
-  vigil::Monitor monitor(model.schema, labelled ? model.labelled_profile(5000) : model.profile(5000), options);
+  vigil::Monitor monitor(model.schema,
+                         variant == Variant::attributed_label ? model.attributed_profile(5000)
+                         : labelled                           ? model.labelled_profile(5000)
+                                                              : model.profile(5000),
+                         options);
   auto pool = model.requests(256, 10);
   if (variant == Variant::ops) vigil_bench::add_operations(pool, host, version);
+  const std::size_t features = model.feature_count();
+  const std::vector<double> shares = model.attributions(256, 31);
   constexpr long minute = 60000;  // requests per minute of event time
   vigil_bench::RequestIds ids(0), labels(0);
   double t = 1798761600;  // 2027-01-01T00:00:00Z
@@ -76,14 +100,21 @@ int main(int argc, char** argv) {
   for (long i = 0; i < total; ++i) {
     vigil::Observation& o = *pool[static_cast<std::size_t>(i) & 255];
     if (variant == Variant::ops) monitor.on_arrival(t);
-    observe_one(monitor, o, t, variant == Variant::id || variant == Variant::label ? &ids : nullptr);
+    observe_one(monitor, o, t, identified ? &ids : nullptr);
     t += 0.001;
     if (variant == Variant::label && i >= minute) label_one(monitor, labels, t);
+    if (variant == Variant::attributed_label && i >= minute)
+      attributed_label_one(monitor, labels, t, &shares[(static_cast<std::size_t>(i) & 255) * features], features);
     if (labelled && i % minute == minute - 1) evaluate_minute(monitor);
   }
-  const vigil::QualityReport q = monitor.report().quality;
-  std::printf("observed %llu; labels joined %llu, requests pending %llu, evicted %llu\n",
+  const vigil::Report report = monitor.report();
+  const vigil::QualityReport& q = report.quality;
+  std::printf("observed %llu; labels joined %llu (with attributions %llu), requests pending %llu, evicted %llu",
               static_cast<unsigned long long>(monitor.observed()), static_cast<unsigned long long>(q.joined),
-              static_cast<unsigned long long>(q.pending), static_cast<unsigned long long>(q.evicted));
+              static_cast<unsigned long long>(q.attributed_labels), static_cast<unsigned long long>(q.pending),
+              static_cast<unsigned long long>(q.evicted));
+  if (!report.canary.empty())
+    std::printf("; canary compared recently %llu", static_cast<unsigned long long>(report.canary.front().recent_count));
+  std::printf("\n");
   return 0;
 }

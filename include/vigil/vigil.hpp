@@ -16,6 +16,7 @@
 #include "vigil/export/prometheus.hpp"
 #include "vigil/io/binary.hpp"
 #include "vigil/model/arrival_detector.hpp"
+#include "vigil/model/loss_attribution.hpp"
 #include "vigil/model/rate_predictor.hpp"
 #include "vigil/monitor/alerts.hpp"
 #include "vigil/monitor/monitor.hpp"

@@ -322,4 +322,73 @@ TEST_CASE("Profile: holdout attributions are kept, merged and read back", "[attr
   CHECK(plain.serialize()[4] == 3);
 }
 
+TEST_CASE("Loss attribution: the profile's loss model attributes the holdout's and production's labels", "[attribution]") {
+  Model model;
+  World world;
+  std::vector<double> background;
+  for (int i = 0; i < 32; ++i) {
+    const Row z = world.draw();
+    model.background.push_back(z);
+    background.insert(background.end(), z.begin(), z.end());
+  }
+  vigil::Profile profile(model.schema);
+  profile.set_loss_model({std::vector<double>(model_weights, model_weights + features), 0, vigil::LinkFunction::identity},
+                         background);
+  vigil::Observation o(model.schema);
+  for (int i = 0; i < 3000; ++i) {
+    const Row x = world.draw();
+    o.clear();
+    model.set(o, x);
+    profile.add_labelled(o, model.prediction, world.answer(x, -1));
+  }
+  REQUIRE(profile.has_attributions());
+  CHECK(profile.attributions()[0].count() == 3000);
+  // The attributions are the exact Shapley values the tests above compute by hand.
+  const Row x = world.draw();
+  o.clear();
+  model.set(o, x);
+  double shares[features];
+  REQUIRE(profile.loss_attributions(o, 0.25, shares));
+  const std::vector<double> expected = squared_loss_shapley(x, 0.25, model.background);
+  for (std::size_t j = 0; j < features; ++j) CHECK(shares[j] == Approx(expected[j]).margin(1e-9));
+  // The model and its background survive the profile's bytes.
+  const vigil::Profile back = vigil::Profile::deserialize(profile.serialize());
+  REQUIRE(back.loss_model());
+  CHECK(back.loss_model()->background() == background);
+  CHECK(back.loss_model()->model().weights == profile.loss_model()->model().weights);
+
+  // Production: two rooms swapped from minute 20; labels attributed by the monitor itself.
+  vigil::Monitor m(model.schema, back, attribution_options());
+  std::vector<vigil::Alert> alerts;
+  m.on_alert([&](const vigil::Alert& a) {
+    if (a.kind == vigil::AlertKind::attribution) alerts.push_back(a);
+  });
+  for (int minute = 0; minute < 30; ++minute)
+    for (int i = 0; i < 200; ++i) {
+      const double t = start_time + minute * 60 + i * 0.3;
+      Row r = world.draw();
+      const double y = world.answer(r, minute);
+      if (minute >= 20) r[0] = -r[0];
+      o.clear();
+      o.at(t).id("q" + std::to_string(minute * 200 + i));
+      model.set(o, r);
+      m.observe(o);
+      m.on_label("q" + std::to_string(minute * 200 + i), y, t + 1, o);  // labels a second later
+    }
+  const vigil::Report report = m.finish();
+  CHECK(report.quality.attributed_labels == 6000);
+  REQUIRE_FALSE(alerts.empty());
+  CHECK(only_about(alerts, "room"));
+  CHECK(alerts.front().time >= start_time + 20 * 60);
+  // A request without every numeric feature gives NaN attributions, counted.
+  o.clear();
+  o.at(start_time + 1800).id("partial").set(model.room, 1.0);
+  m.observe(o);
+  CHECK(m.on_label("partial", 0.0, start_time + 1801, o));
+  CHECK(m.finish().quality.attribution_bad_values == features);
+  vigil::Monitor without(model.schema, model.profile(world), attribution_options());
+  CHECK(vigil_test::thrown_message([&] { without.on_label("q0", 0.0, start_time, o); }).find("no loss model") !=
+        std::string::npos);
+}
+
 }  // namespace attribution_test

@@ -160,6 +160,15 @@ class Monitor {
   bool on_label(std::string_view id, std::string_view label, double unix_seconds, const std::vector<double>& attributions) {
     return take_label(id, label, unix_seconds, values_of(attributions), attributions.size());
   }
+  /// The same, the attributions computed by the profile's loss model
+  /// (Profile::set_loss_model) from `request`, the request's observation as the server made
+  /// it (or one with the same numeric feature values): a server without an explainer of its
+  /// own. A request without a finite value of every numeric feature gives NaN attributions
+  /// (counted in QualityReport::attribution_bad_values). Costs what
+  /// LossAttribution::attribute costs (docs/benchmarks.md) plus on_label's. Throws
+  /// vigil::invalid_argument when the profile has no loss model, or for a request made for
+  /// another schema (as observe() does).
+  bool on_label(std::string_view id, double label, double unix_seconds, const Observation& request);
 
   /// Joins a response (a click, a purchase: a conversion) to the impression whose id it
   /// names, at event time `unix_seconds` (or now). Impressions are the requests with an id;
@@ -207,7 +216,7 @@ class Monitor {
   /// O(intervals); takes the locks.
   std::size_t memory_bytes() const {
     return sizeof(*this) - sizeof(plan_) - sizeof(intake_) - sizeof(evaluator_) + plan_.memory_bytes() +
-           intake_.memory_bytes() + evaluator_.memory_bytes();
+           intake_.memory_bytes() + evaluator_.memory_bytes() + loss_features_.capacity() * sizeof(std::uint32_t);
   }
 
   /// Requests accepted so far.
@@ -238,6 +247,7 @@ class Monitor {
   detail::MonitorPlan plan_;
   detail::Intake intake_;
   detail::Evaluator evaluator_;
+  std::vector<std::uint32_t> loss_features_;  // per feature of the profile's loss model, the monitor's numeric feature
 };
 
 inline Monitor::Monitor(Schema schema, Profile profile, MonitorOptions options)
@@ -250,7 +260,11 @@ inline Monitor::Monitor(Schema schema, Profile profile, MonitorOptions options)
       options_(checked(options)),
       plan_(detail::MonitorPlan::make(schema_, profile_, options_)),
       intake_(schema_, plan_, options_),
-      evaluator_(schema_, profile_, plan_, options_, intake_) {}
+      evaluator_(schema_, profile_, plan_, options_, intake_) {
+  if (profile_.loss_model())
+    for (std::uint32_t i = 0; i < profile_.schema().numeric_count(); ++i)
+      loss_features_.push_back(schema_.numeric(profile_.schema().name(NumericFeature{i})).index);
+}
 
 // The observation owns its schema, so reading it is safe even when the schema it was made
 // from is gone. The counts are compared too: a moved-from schema keeps its id but not its
@@ -304,6 +318,31 @@ bool Monitor::take_label(std::string_view id, const Label& label, double t, cons
     evaluator_.take_overflow();
   }
   return joined;
+}
+
+// The model's features are the profile's numeric features, which the monitor's schema may
+// declare in another order: its values are gathered, and its shares scattered back, by name.
+inline bool Monitor::on_label(std::string_view id, double label, double t, const Observation& request) {
+  const std::optional<LossAttribution>& model = profile_.loss_model();
+  if (!model) detail::throw_invalid_argument("Monitor::on_label: the profile has no loss model (Profile::set_loss_model)");
+  check_shape(request);
+  const std::size_t d = model->features();
+  thread_local std::vector<double> x, phi, shares;
+  x.resize(d);
+  phi.resize(d);
+  shares.assign(schema_.numeric_count() + schema_.categorical_count(), 0.0);
+  bool usable = true;
+  for (std::size_t i = 0; i < d; ++i) {
+    const NumericFeature f{loss_features_[i]};
+    usable = usable && request.state(f) == Observation::State::value;
+    x[i] = usable ? request.value(f) : 0.0;
+  }
+  if (usable && model->attribute(x.data(), label, phi.data())) {
+    for (std::size_t i = 0; i < d; ++i) shares[loss_features_[i]] = phi[i];
+  } else {
+    std::fill(shares.begin(), shares.end(), std::numeric_limits<double>::quiet_NaN());
+  }
+  return take_label(id, label, t, shares.data(), shares.size());
 }
 
 inline bool Monitor::on_conversion(std::string_view id, double t) {

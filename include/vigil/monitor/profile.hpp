@@ -8,12 +8,14 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "vigil/error.hpp"
 #include "vigil/io/binary.hpp"
+#include "vigil/model/loss_attribution.hpp"
 #include "vigil/monitor/detail/label_stats.hpp"
 #include "vigil/monitor/observation.hpp"
 #include "vigil/monitor/schema.hpp"
@@ -186,6 +188,30 @@ class Profile {
   bool has_attributions() const { return !attributions_.empty(); }
   std::uint64_t attribution_bad_values() const { return attribution_bad_values_; }
 
+  /// Keeps a linear or logistic model of the numeric features (LinkFunction::identity for a
+  /// regression scored by its squared error, logistic for a binary classifier scored by its
+  /// log-loss) and a background sample of requests (`n` rows of numeric_count() values,
+  /// row-major): the Monitor then attributes each label's loss to the features itself
+  /// (Monitor::on_label with the request), and every holdout label added after this call
+  /// (add_labelled, add_label with a number or a binary class) adds its row's attributions
+  /// (add_attributions; categorical features get 0). Exact interventional Shapley values
+  /// (vigil::LossAttribution, which states the cost per label). Throws
+  /// vigil::invalid_argument for a model of another number of weights than numeric
+  /// features, and for what LossAttribution refuses.
+  void set_loss_model(LinearModel model, std::vector<double> background) {
+    if (model.weights.size() != numeric_.size())
+      detail::throw_invalid_argument("Profile::set_loss_model: " + std::to_string(model.weights.size()) +
+                                     " weights for a schema of " + std::to_string(numeric_.size()) + " numeric features");
+    loss_model_.emplace(std::move(model), std::move(background));
+  }
+  /// The model set_loss_model() kept, if any.
+  const std::optional<LossAttribution>& loss_model() const { return loss_model_; }
+  /// Writes a request's attributions by the loss model into `out` (one per input feature,
+  /// numeric first; categorical ones 0); returns false, writing NaN, without a loss model,
+  /// for a request whose numeric features are not all finite, or a label the model's loss
+  /// refuses (LossAttribution::attribute). `out` has room for every input feature.
+  bool loss_attributions(const Observation& request, double label, double* out) const;
+
   /// Rows between two compact() calls made by add(): each digest buffers at most this many
   /// values, 8 bytes each.
   static constexpr std::uint64_t rows_per_compaction = 512;
@@ -214,6 +240,7 @@ class Profile {
       for (std::size_t j = 0; j < attributions_.size(); ++j) attributions_[j].merge(other.attributions_[j]);
     }
     attribution_bad_values_ += other.attribution_bad_values_;
+    if (!loss_model_ && other.loss_model_) loss_model_ = other.loss_model_;
     rows_ += other.rows_;
   }
 
@@ -300,6 +327,7 @@ class Profile {
   void read_references(io::Reader& r);
   void read_labels(io::Reader& r);
   void read_attributions(io::Reader& r);
+  void read_attribution_moments(io::Reader& r);
   void check_labels(const io::Reader& r, std::size_t i) const;
   void check_numeric(const io::Reader& r, std::size_t i) const;
   void check_output(const io::Reader& r, std::size_t i) const;
@@ -312,6 +340,7 @@ class Profile {
   std::uint64_t rows_ = 0;
   std::vector<RunningStats> attributions_;  // per input feature, numeric first; empty without any
   std::uint64_t attribution_bad_values_ = 0;
+  std::optional<LossAttribution> loss_model_;
 };
 
 namespace detail {
@@ -336,6 +365,36 @@ Sketch read_blob(io::Reader& r) {
   std::vector<std::uint8_t> bytes(n);
   for (std::size_t i = 0; i < n; ++i) bytes[i] = r.u8();
   return Sketch::deserialize(bytes);
+}
+
+// The loss model of a profile (version 4): u8 link, varint d, d × f64 weight, f64 intercept,
+// varint n, n × d × f64 background.
+inline void write_loss_model(io::Writer& w, const LossAttribution& m) {
+  w.u8(static_cast<std::uint8_t>(m.model().link));
+  w.varint(m.features());
+  for (double x : m.model().weights) w.f64(x);
+  w.f64(m.model().intercept);
+  w.varint(m.background_rows());
+  for (double x : m.background()) w.f64(x);
+}
+
+// Reads write_loss_model()'s bytes for a schema of `numeric` features; sizes are checked
+// against the bytes left before anything is allocated, values by LossAttribution.
+inline LossAttribution read_loss_model(io::Reader& r, std::size_t numeric) {
+  LinearModel model;
+  const std::uint8_t link = r.u8();
+  if (link > 1) r.fail("loss model link " + std::to_string(link));
+  model.link = static_cast<LinkFunction>(link);
+  const std::size_t d = r.count(8);
+  if (d != numeric) r.fail("a loss model of " + std::to_string(d) + " weights for " + std::to_string(numeric) + " numeric features");
+  model.weights.resize(d);
+  for (double& x : model.weights) x = r.f64();
+  model.intercept = r.f64();
+  const std::size_t n = r.count(8 * std::max<std::size_t>(d, 1));
+  if (n > LossAttribution::max_background) r.fail("a background of " + std::to_string(n) + " rows");
+  std::vector<double> background(n * d);
+  for (double& x : background) x = r.f64();
+  return LossAttribution(std::move(model), std::move(background));
 }
 
 inline void write_schema(io::Writer& w, const Schema& s) {
@@ -391,7 +450,7 @@ inline std::vector<std::uint8_t> Profile::serialize() const {
   io::Writer w(out);
   // A profile without labels is written as version 2, byte for byte as before labels
   // existed, so that older readers still load it.
-  const bool attributed = has_attributions();
+  const bool attributed = has_attributions() || loss_model_.has_value();
   const bool labelled = has_labels() || attributed;
   w.header(io::TypeId::profile, attributed ? detail::profile_first_attributed_version
                                 : labelled ? detail::profile_first_labelled_version
@@ -418,9 +477,13 @@ inline std::vector<std::uint8_t> Profile::serialize() const {
     }
   }
   if (attributed) {
-    w.varint(attribution_bad_values_);
-    w.varint(attributions_.size());
-    for (const RunningStats& a : attributions_) detail::write_blob(w, a.serialize());
+    w.u8(static_cast<std::uint8_t>((has_attributions() ? 1 : 0) | (loss_model_ ? 2 : 0)));
+    if (has_attributions()) {
+      w.varint(attribution_bad_values_);
+      w.varint(attributions_.size());
+      for (const RunningStats& a : attributions_) detail::write_blob(w, a.serialize());
+    }
+    if (loss_model_) detail::write_loss_model(w, *loss_model_);
   }
   io::seal(out);
   return out;
@@ -504,8 +567,22 @@ inline void Profile::read_labels(io::Reader& r) {
   }
 }
 
-// Version 4: every input feature's attribution moments (of finite values only).
+// Version 4: what it holds (bit 0 the attributions, bit 1 the loss model), then each.
 inline void Profile::read_attributions(io::Reader& r) {
+  const std::uint8_t parts = r.u8();
+  if (parts == 0 || parts > 3) r.fail("attribution parts " + std::to_string(parts) + " (1: attributions, 2: a loss model)");
+  if (parts & 1) read_attribution_moments(r);
+  if (parts & 2) {
+    try {
+      loss_model_.emplace(detail::read_loss_model(r, numeric_.size()));
+    } catch (const invalid_argument& e) {
+      r.fail(std::string("loss model: ") + e.what());
+    }
+  }
+}
+
+// Every input feature's attribution moments (of finite values only).
+inline void Profile::read_attribution_moments(io::Reader& r) {
   attribution_bad_values_ = r.varint();
   const std::size_t features = numeric_.size() + categorical_.size();
   const std::size_t n = r.count(detail::min_blob_bytes);
@@ -535,6 +612,11 @@ bool Profile::label_row(const Observation& row, Output o, Read&& read) {
     return false;
   }
   const double score = row.has_score(o) ? row.score(o) : std::numeric_limits<double>::quiet_NaN();
+  if (loss_model_ && kind != detail::LabelKind::multiclass) {
+    std::vector<double> shares(numeric_.size() + categorical_.size());
+    loss_attributions(row, value.number, shares.data());
+    add_attributions(shares);
+  }
   switch (kind) {
     case detail::LabelKind::binary: r.labels.add_binary(score, options.threshold, value.number); break;
     case detail::LabelKind::regression: r.labels.add_regression(score, value.number); break;
@@ -550,6 +632,22 @@ bool Profile::label_row(const Observation& row, Output o, Read&& read) {
     }
   }
   return true;
+}
+
+inline bool Profile::loss_attributions(const Observation& request, double label, double* out) const {
+  const std::size_t features = numeric_.size() + categorical_.size();
+  std::fill(out, out + features, 0.0);
+  bool usable = loss_model_.has_value();
+  for (std::uint32_t i = 0; usable && i < numeric_.size(); ++i)
+    usable = request.state(NumericFeature{i}) == Observation::State::value;
+  if (usable) {
+    thread_local std::vector<double> x;
+    x.resize(numeric_.size());
+    for (std::uint32_t i = 0; i < numeric_.size(); ++i) x[i] = request.value(NumericFeature{i});
+    usable = loss_model_->attribute(x.data(), label, out);
+  }
+  if (!usable) std::fill(out, out + features, std::numeric_limits<double>::quiet_NaN());
+  return usable;
 }
 
 namespace detail {
