@@ -15,7 +15,12 @@
 //   canary    a canary output in the schema (Schema::add_canary), its score set on every
 //             request; the profile knows the champion only, as a training profile does.
 // In the labelled variants evaluate() runs at each minute's end, as a health check would, so
-// that staged labels are drained.
+// that staged labels are drained: after the minute's last request, which evaluates the minute
+// before it; in `attributed_label` after the first request of the next minute, which
+// evaluates the minute just ended. Labels wait for the evaluation of the minute they came
+// in, and attributed labels are staged up to 2^22 values (116,508 labels of 36 features):
+// two minutes of them, at one label per request, would fill that, and the evaluation would
+// run inside the on_label() that fills it.
 // Run it for two values of N: the difference of the totals divided by the difference of N is
 // the cost of one request, without set-up; `id` minus `labelled` is what an id adds, `canary`
 // minus the plain run what a canary output adds. The calls are made by functions kept out of
@@ -97,6 +102,7 @@ int main(int argc, char** argv) {
   vigil_bench::RequestIds ids(0), labels(0);
   double t = 1798761600;  // 2027-01-01T00:00:00Z
   const long total = 300000 + n;
+  const long evaluate_at = variant == Variant::attributed_label ? 0 : minute - 1;  // request of the minute
   for (long i = 0; i < total; ++i) {
     vigil::Observation& o = *pool[static_cast<std::size_t>(i) & 255];
     if (variant == Variant::ops) monitor.on_arrival(t);
@@ -105,7 +111,7 @@ int main(int argc, char** argv) {
     if (variant == Variant::label && i >= minute) label_one(monitor, labels, t);
     if (variant == Variant::attributed_label && i >= minute)
       attributed_label_one(monitor, labels, t, &shares[(static_cast<std::size_t>(i) & 255) * features], features);
-    if (labelled && i % minute == minute - 1) evaluate_minute(monitor);
+    if (labelled && i % minute == evaluate_at) evaluate_minute(monitor);
   }
   const vigil::Report report = monitor.report();
   const vigil::QualityReport& q = report.quality;

@@ -681,6 +681,111 @@ TEST_CASE("frozen formats: Profile with the labels of a holdout, version 3", "[i
   CHECK(p.serialize() == read_fixture("profile_v3_labelled.vigil"));
 }
 
+namespace {
+/// Each input feature's attributions of the holdout, as build_attributed_profile() adds them:
+/// the finite values per feature (numeric features first), and the bad ones of all.
+struct HoldoutAttributions {
+  std::vector<std::vector<double>> finite;
+  std::uint64_t bad = 0;
+  std::uint64_t rows = 0;
+
+  HoldoutAttributions() : finite(3) {
+    const vigil::Schema schema = profile_schema();
+    Stream rows_stream(9), shares(10);
+    for (int i = 0; i < profile_rows; ++i) {
+      const vigil::Observation row = profile_row(schema, i, rows_stream);
+      if (!attributed_row(i)) continue;
+      ++rows;
+      const std::vector<double> v = holdout_attributions(row, i, shares);
+      for (std::size_t j = 0; j < v.size(); ++j) {
+        if (std::isfinite(v[j])) finite[j].push_back(v[j]);
+        else ++bad;
+      }
+    }
+  }
+};
+
+/// softplus(m) − y·m: the log-loss of a logistic margin m for the label y.
+double logistic_loss(double margin, double y) {
+  return (margin > 0 ? margin : 0.0) + std::log1p(std::exp(-std::fabs(margin))) - y * margin;
+}
+}  // namespace
+
+TEST_CASE("frozen formats: Profile with a holdout's loss attributions and a loss model, version 4", "[io][fixtures]") {
+  const std::string file = "profile_v4_attributed.vigil";
+  const auto p = decode<vigil::Profile>(file);
+  check_profile(p);
+  const std::vector<std::uint8_t> bytes = read_fixture(file);
+  CHECK(flags_of(file) == vigil::io::sealed_flag);
+  CHECK(bytes[4] == 4);  // the format version
+  // The content of the labelled profile of version 3, byte for byte, then what version 4 adds
+  // (what it holds: 1 the attributions + 2 a loss model), then the checksum of all before it.
+  const std::vector<std::uint8_t> v3 = read_fixture("profile_v3_labelled.vigil");
+  const std::size_t labelled = v3.size() - vigil::io::trailer_size;
+  REQUIRE(bytes.size() > v3.size());
+  CHECK(std::equal(v3.begin() + vigil::io::header_size, v3.begin() + static_cast<std::ptrdiff_t>(labelled),
+                   bytes.begin() + vigil::io::header_size));
+  CHECK(bytes[labelled] == 3);
+  const std::size_t body = bytes.size() - vigil::io::trailer_size;
+  CHECK((bytes[body] | bytes[body + 1] << 8 | bytes[body + 2] << 16 | std::uint32_t{bytes[body + 3]} << 24) ==
+        vigil::io::crc32c(bytes.data(), body));
+  const auto labelled_profile = vigil::Profile::deserialize(v3);
+  for (std::uint32_t o = 0; o < 2; ++o) {
+    CHECK(p.output(vigil::Output{o}).bad_labels == labelled_profile.output(vigil::Output{o}).bad_labels);
+    CHECK(p.output(vigil::Output{o}).labels == labelled_profile.output(vigil::Output{o}).labels);
+  }
+  CHECK_FALSE(labelled_profile.has_attributions());
+  CHECK_FALSE(labelled_profile.loss_model().has_value());
+
+  // The attributions again, from the same inputs: set after the labels, the loss model added none.
+  const HoldoutAttributions expected;
+  CHECK(expected.rows == 219);
+  CHECK(expected.bad == 77);  // 24 rows without an income, 3 values each, and 5 incomes' −inf
+  REQUIRE(p.has_attributions());
+  CHECK(p.attribution_bad_values() == expected.bad);
+  REQUIRE(p.attributions().size() == 3);
+  for (std::size_t j = 0; j < 3; ++j) {
+    INFO("feature " << j);
+    const vigil::RunningStats& a = p.attributions()[j];
+    const std::vector<double>& values = expected.finite[j];
+    // Multiples of 1/256 below 1 in size: their sums are exact.
+    double sum = 0, squares = 0;
+    for (double v : values) sum += v;
+    const double mean = sum / static_cast<double>(values.size());
+    for (double v : values) squares += (v - mean) * (v - mean);
+    CHECK(a.count() == static_cast<double>(values.size()));
+    CHECK(values.size() == expected.rows - 24 - (j == 1 ? 5 : 0));
+    CHECK(a.rejected() == 0);
+    CHECK(a.min() == *std::min_element(values.begin(), values.end()));
+    CHECK(a.max() == *std::max_element(values.begin(), values.end()));
+    CHECK(std::fabs(a.mean() - mean) <= 1e-15);
+    CHECK(relatively_close(a.variance(), squares / static_cast<double>(values.size() - 1), 1e-12));
+  }
+
+  // The loss model, exactly as set.
+  REQUIRE(p.loss_model().has_value());
+  const vigil::LossAttribution& model = *p.loss_model();
+  CHECK(model.model().link == vigil::LinkFunction::logistic);
+  CHECK(model.model().weights == holdout_loss_model().weights);
+  CHECK(model.model().intercept == holdout_loss_model().intercept);
+  CHECK(model.background() == loss_background());
+  CHECK(model.background_rows() == 4);
+  // It attributes as a loss model: a row's shares add up to its loss minus the background's
+  // mean loss, and a categorical feature gets 0.
+  const vigil::Schema schema = profile_schema();
+  vigil::Observation row(schema);
+  row.set(vigil::NumericFeature{0}, 40);
+  row.set(vigil::NumericFeature{1}, 8192);
+  row.set(vigil::CategoricalFeature{0}, "FR");
+  double shares[3];
+  REQUIRE(p.loss_attributions(row, 1, shares));
+  double background_loss = 0;
+  for (std::size_t r = 0; r < 4; ++r)
+    background_loss += logistic_loss(-0.75 + loss_background()[2 * r] / 64 - loss_background()[2 * r + 1] / 65536, 1) / 4;
+  CHECK(shares[0] + shares[1] == Approx(logistic_loss(-0.25, 1) - background_loss).epsilon(1e-12));
+  CHECK(shares[2] == 0);
+}
+
 TEST_CASE("frozen formats: an interval summary of every monitor family", "[io][fixtures]") {
   using vigil::detail::FeatureFamily;
   using vigil::detail::LatencyFamily;
@@ -778,4 +883,211 @@ TEST_CASE("frozen formats: an interval summary whose output state is of format v
   CHECK(fraud.missing == absent);
   CHECK(outputs.non_finite[1] == 0);
   CHECK(outputs.scores[0].count() == static_cast<double>(finite));
+}
+
+namespace {
+/// The (family id, state version) pairs of a serialised interval summary, in their order.
+std::vector<std::pair<int, int>> summary_families(const std::vector<std::uint8_t>& bytes) {
+  vigil::io::Reader r(bytes.data(), bytes.size(), "interval summary");
+  std::uint16_t flags = 0;
+  r.header(vigil::io::TypeId::interval_summary, 1, flags);
+  r.varint();  // requests
+  r.varint();  // arrivals
+  std::vector<std::pair<int, int>> families;
+  for (std::size_t i = 0, m = r.count(3); i < m; ++i) {
+    const int id = r.u8();
+    const int version = r.u8();
+    families.emplace_back(id, version);
+    for (std::size_t n = r.count(1); n > 0; --n) r.u8();
+  }
+  r.finish();
+  return families;
+}
+
+/// What one shadow of the canary summary should hold, from its inputs, and the requests it
+/// should keep, ordered as detail::deviates_more orders them (here written again).
+struct ExpectedShadow {
+  struct Kept {
+    double deviation, time, champion, other;
+    std::string id;
+  };
+  std::uint64_t compared = 0, disagreements = 0, missing = 0, non_finite = 0, champion_missing = 0;
+  std::vector<double> deviations, from_canary;
+  std::vector<Kept> offered;
+
+  void add(const vigil::Observation& o, vigil::Output shadow, double time) {
+    const vigil::Output fraud{0}, canary{2};
+    const bool has_champion = o.has_score(fraud) && std::isfinite(o.score(fraud));
+    if (!o.has_score(shadow)) {
+      missing += has_champion;
+    } else if (!std::isfinite(o.score(shadow))) {
+      non_finite += has_champion;
+    } else if (!has_champion) {
+      ++champion_missing;
+    } else {
+      const double c = o.score(fraud), v = o.score(shadow);
+      ++compared;
+      disagreements += (c >= 0.5) != (v >= 0.5);
+      deviations.push_back(std::fabs(v - c));
+      if (shadow.index == 3 && o.has_score(canary) && std::isfinite(o.score(canary)))
+        from_canary.push_back(std::fabs(v - o.score(canary)));
+      offered.push_back({std::fabs(v - c), time, c, v, o.has_id() ? o.id() : std::string()});
+    }
+  }
+  std::vector<Kept> top(std::size_t k) const {
+    std::vector<Kept> sorted = offered;
+    std::sort(sorted.begin(), sorted.end(), [](const Kept& a, const Kept& b) {
+      if (a.deviation != b.deviation) return a.deviation > b.deviation;
+      if (a.time != b.time) return a.time < b.time;
+      if (a.id != b.id) return a.id < b.id;
+      if (a.champion != b.champion) return a.champion < b.champion;
+      return a.other < b.other;
+    });
+    sorted.resize(std::min(k, sorted.size()));
+    return sorted;
+  }
+};
+
+void check_shadow(const vigil::detail::ShadowState& s, const ExpectedShadow& e) {
+  CHECK(s.compared == e.compared);
+  CHECK(s.classified == e.compared);  // by the threshold: every compared request has classes
+  CHECK(s.disagreements == e.disagreements);
+  CHECK(s.missing == e.missing);
+  CHECK(s.non_finite == e.non_finite);
+  CHECK(s.champion_missing == e.champion_missing);
+  const auto [low, high] = std::minmax_element(e.deviations.begin(), e.deviations.end());
+  CHECK(s.deviation.count() == static_cast<double>(e.compared));
+  CHECK(s.deviation.min() == *low);
+  CHECK(s.deviation.max() == *high);
+  double sum = 0;
+  for (double d : e.deviations) sum += d;
+  CHECK(relatively_close(s.deviation.mean(), sum / static_cast<double>(e.compared), 1e-12));
+  CHECK(s.digest.compression() == 50);
+  CHECK(s.digest.count() == static_cast<double>(e.compared));
+  CHECK(s.digest.min() == *low);
+  CHECK(s.digest.max() == *high);
+  CHECK(s.from_canary.count() == static_cast<double>(e.from_canary.size()));
+  if (!e.from_canary.empty())
+    CHECK(s.from_canary.max() == *std::max_element(e.from_canary.begin(), e.from_canary.end()));
+  // More requests compared than kept: the most deviating, ties to the earlier.
+  CHECK(s.top.capacity() == canary_summary_top);
+  const std::vector<ExpectedShadow::Kept> top = e.top(canary_summary_top);
+  const std::vector<vigil::detail::Deviation> kept = s.top.sorted();
+  REQUIRE(kept.size() == canary_summary_top);
+  REQUIRE(top.size() == canary_summary_top);
+  bool with_id = false, without_id = false;
+  for (std::size_t k = 0; k < kept.size(); ++k) {
+    INFO("kept request " << k);
+    CHECK(kept[k].deviation == top[k].deviation);
+    CHECK(kept[k].time == top[k].time);
+    CHECK(kept[k].champion == top[k].champion);
+    CHECK(kept[k].other == top[k].other);
+    CHECK(kept[k].id_view() == top[k].id);
+    with_id = with_id || kept[k].length > 0;
+    without_id = without_id || kept[k].length == 0;
+  }
+  CHECK(with_id);
+  CHECK(without_id);
+}
+}  // namespace
+
+TEST_CASE("frozen formats: an interval summary with the canary state of a canary and a challenger", "[io][fixtures]") {
+  using vigil::detail::CanaryFamily;
+  using vigil::detail::ConversionFamily;
+  using vigil::detail::OutputFamily;
+  using vigil::detail::QualityFamily;
+  const std::string file = "interval_summary_v1_canary_state_v1.vigil";
+  const std::vector<std::uint8_t> bytes = read_fixture(file);
+  const vigil::detail::MonitorPlan plan = canary_summary_plan();
+  const auto s = vigil::detail::IntervalSummary::deserialize(bytes, plan);
+  CHECK(s.serialize() == bytes);
+  CHECK(s == build_canary_summary());
+  CHECK(flags_of(file) == 0);
+  CHECK(bytes[4] == 1);  // the format version
+  CHECK(s.requests == static_cast<std::uint64_t>(summary_requests));
+  CHECK(s.arrivals == summary_arrivals);
+  // Every family's state but the attribution family's (7), which keeps none in an interval:
+  // traffic, latency, features, outputs (version 2), then quality and conversions (requests
+  // with ids) and canary, each in version 1.
+  const std::vector<std::pair<int, int>> families = {{2, 1}, {3, 1}, {0, 1}, {1, 2}, {4, 1}, {5, 1}, {6, 1}};
+  CHECK(summary_families(bytes) == families);
+
+  // The requests again, from the same inputs.
+  const vigil::Schema schema = canary_schema();
+  ExpectedShadow canary, challenger;
+  std::uint64_t identified = 0, champion_not_finite = 0;
+  std::vector<std::uint64_t> impressions(10, 0);  // host values 0 … 7, "other", then no host
+  Stream stream(21), shadows(22);
+  for (int i = 0; i < summary_requests; ++i) {
+    const SummaryRequest r = canary_summary_request(schema, i, stream, shadows);
+    const vigil::Observation& o = r.observation;
+    canary.add(o, vigil::Output{2}, canary_request_time(i));
+    challenger.add(o, vigil::Output{3}, canary_request_time(i));
+    champion_not_finite += o.has_score(vigil::Output{0}) && !std::isfinite(o.score(vigil::Output{0}));
+    if (!o.has_id()) continue;
+    ++identified;
+    ++impressions[r.host == vigil::detail::no_tag ? 9 : r.host];
+  }
+  const auto& state = s.state<CanaryFamily>();
+  REQUIRE(state.shadows.size() == 2);
+  const auto& canary_plan = plan.of<CanaryFamily>();
+  REQUIRE(canary_plan.shadows.size() == 2);
+  CHECK(canary_plan.shadows[0].name == "fraud_canary");
+  CHECK(canary_plan.shadows[1].name == "fraud_challenger");
+  CHECK(canary_plan.shadows[1].canary == 2);  // a challenger is measured against the canary too
+  {
+    INFO("canary");
+    check_shadow(state.shadows[0], canary);
+    CHECK(canary.compared == 86);
+    CHECK(canary.disagreements == 8);
+    CHECK(canary.missing == 10);
+    CHECK(canary.non_finite == 11);
+    CHECK(canary.champion_missing == 12);
+    CHECK(canary.from_canary.empty());
+    // Five spikes of about 1/2, more than are kept; the id of 256 bytes is among those kept.
+    bool long_id = false;
+    for (const vigil::detail::Deviation& d : state.shadows[0].top.sorted())
+      long_id = long_id || d.length == vigil::Observation::max_id_bytes;
+    CHECK(long_id);
+  }
+  {
+    INFO("challenger");
+    check_shadow(state.shadows[1], challenger);
+    CHECK(challenger.compared == 82);
+    CHECK(challenger.disagreements == 16);
+    CHECK(challenger.missing == 16);
+    CHECK(challenger.non_finite == 9);
+    CHECK(challenger.champion_missing == 12);
+    CHECK(challenger.from_canary.size() == 66);
+  }
+  // The shadows are left out of the output family; the champion's NaN scores are counted there.
+  const auto& outputs = s.state<OutputFamily>();
+  CHECK(outputs.scores.size() == 2);
+  CHECK(champion_not_finite == 3);
+  CHECK(outputs.non_finite[0] == champion_not_finite);
+  // The ids fill the quality state and the conversions state (impressions per host value).
+  CHECK(identified == 80);
+  CHECK(s.state<QualityFamily>().identified == identified);
+  CHECK(s.state<ConversionFamily>().impressions == impressions);
+}
+
+TEST_CASE("frozen formats: every truncation of the version 4 Profile and of the canary summary is refused", "[io][fixtures]") {
+  const std::vector<std::uint8_t> profile = read_fixture("profile_v4_attributed.vigil");
+  for (std::size_t n = 0; n < profile.size(); ++n) {
+    INFO(n << " of " << profile.size() << " bytes");
+    CHECK_THROWS_AS(vigil::Profile::deserialize(profile.data(), n), vigil::format_error);
+  }
+  // Sealed again once cut, so that the reader, not only the checksum, meets the end early.
+  for (std::size_t n = vigil::io::header_size; n < profile.size() - vigil::io::trailer_size; ++n) {
+    INFO(n << " of " << profile.size() << " bytes, sealed again");
+    std::vector<std::uint8_t> cut(profile.begin(), profile.begin() + static_cast<std::ptrdiff_t>(n));
+    vigil::io::seal(cut);
+    CHECK_THROWS_AS(vigil::Profile::deserialize(cut), vigil::format_error);
+  }
+  const std::vector<std::uint8_t> summary = read_fixture("interval_summary_v1_canary_state_v1.vigil");
+  const vigil::detail::MonitorPlan plan = canary_summary_plan();
+  for (std::size_t n = 0; n < summary.size(); ++n) {
+    INFO(n << " of " << summary.size() << " bytes");
+    CHECK_THROWS_AS(vigil::detail::IntervalSummary::deserialize(summary.data(), n, plan), vigil::format_error);
+  }
 }

@@ -296,6 +296,29 @@ TEST_CASE("Loss attribution: wrong numbers of values and NaN values are counted,
   CHECK(r.attribution[0].status == vigil::Status::insufficient_data);
 }
 
+TEST_CASE("Loss attribution: attributions beyond their staging are credited at once and counted", "[attribution][bad_input]") {
+  Model model;
+  World world;
+  vigil::MonitorOptions options = attribution_options();
+  options.label_capacity = 8;
+  options.shards = 1;  // one part of the label store holds all eight requests
+  vigil::Monitor m(model.schema, model.profile(world), options);
+  vigil::Observation o(model.schema);
+  for (int i = 0; i < 8; ++i) {
+    o.clear();
+    o.at(start_time + i).id("r" + std::to_string(i));
+    model.set(o, world.draw());
+    m.observe(o);
+  }
+  // Eight labels in the open interval fill the staging: the eighth credits them all at once.
+  for (int i = 0; i < 8; ++i) CHECK(m.on_label("r" + std::to_string(i), 0.5, start_time + 10 + i, std::vector<double>{1, 2, 3, 4}));
+  const vigil::Report r = m.finish();
+  CHECK(r.quality.attributions_applied_early == 8);
+  REQUIRE(r.attribution.size() == features);
+  CHECK(r.attribution[3].recent_count == 8);  // credited, not lost
+  CHECK(r.attribution[3].recent_mean == 4);
+}
+
 TEST_CASE("Profile: holdout attributions are kept, merged and read back", "[attribution][profile]") {
   Model model;
   World world;
