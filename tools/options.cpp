@@ -4,7 +4,10 @@
 // The command table, usage texts and option parsing declared in options.hpp.
 #include "options.hpp"
 
+#include <algorithm>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "csv.hpp"
 
@@ -46,9 +49,39 @@ const Command& profile_command() {
   return command;
 }
 
+namespace {
+
+// The options of the late events and second opinions of `vigil replay`: request ids, labels,
+// responses, samples, attributions and shadow scores.
+std::vector<OptionSpec> replay_label_options() {
+  return {
+          {"id-column", "ID", "the request id, which late labels name (not a feature; an empty cell: no id)"},
+          {"labels", "FILE", "late labels, CSV with the --id-column, time and --label-column columns: each row is "
+                             "joined to its request at its time, merged with the requests in event time"},
+          {"conversions", "FILE", "responses (clicks, purchases), CSV with the --id-column and time columns: each "
+                                  "row is joined to its impression (request) at its time; needs --arm-column"},
+          {"arm-column", "ARM", "the arm each request is an impression of (a tag: model, offer, variant); arms are "
+                                "compared by their response rate at the delay by which 60% of the responses came"},
+          {"samples", "FILE", "write the request ids to label of every interval, one JSON object per line: the "
+                              "20 least confident, the 20 most confident and the 20 nearest the threshold "
+                              "(needs --id-column)"},
+          {"attribution-prefix", "P", "the labels file has a column P<feature> for each input feature: the "
+                                      "label's loss attributed to it (e.g. SHAP values of the log-loss); each "
+                                      "feature's mean attribution is compared with the past and the holdout"},
+          {"canary-columns", "C,D", "scores of the output by stable older models, for every request: their "
+                                    "deviation from the score is compared with its background (a rise means the "
+                                    "model broke), and the most deviating requests are listed"},
+          {"challenger-columns", "C,D", "scores of the output by candidate models: compared as canaries are, and "
+                                        "with the first canary"},
+  };
+}
+
+}  // namespace
+
 const Command& replay_command() {
-  static const Command command{
-      "replay",
+  static const Command command = [] {
+    Command c{
+        "replay",
       "vigil replay --reference reference.vigil --input traffic.csv --alerts alerts.jsonl\n"
       "             [--time-column ts] [--score-column s] [--latency-column latency_ms]\n"
       "             [--tag-columns host,model] [--label-column y] [--html report.html]\n"
@@ -59,7 +92,7 @@ const Command& replay_command() {
       "             [--attribution-prefix shap_] [--canary-columns c] [--challenger-columns ch]",
       "Replays a CSV log of requests through the monitor in event time, against a reference written\n"
       "by 'vigil profile', and writes every alert raised or escalated to a JSON-lines file.",
-      {
+        {
           {"reference", "FILE", "the reference written by 'vigil profile' (required)"},
           {"input", "FILE", "the requests, CSV with a header row (required)"},
           {"alerts", "FILE", "where to write alerts, one JSON object per line (required)"},
@@ -80,24 +113,6 @@ const Command& replay_command() {
           {"tag-columns", "A,B", "request tags such as host or model version"},
           {"label-column", "Y", "the true label: not a feature; accuracy against --predicted-column is shown "
                                 "(with --labels: the label column of the labels file)"},
-          {"id-column", "ID", "the request id, which late labels name (not a feature; an empty cell: no id)"},
-          {"labels", "FILE", "late labels, CSV with the --id-column, time and --label-column columns: each row is "
-                             "joined to its request at its time, merged with the requests in event time"},
-          {"conversions", "FILE", "responses (clicks, purchases), CSV with the --id-column and time columns: each "
-                                  "row is joined to its impression (request) at its time; needs --arm-column"},
-          {"arm-column", "ARM", "the arm each request is an impression of (a tag: model, offer, variant); arms are "
-                                "compared by their response rate at the delay by which 60% of the responses came"},
-          {"samples", "FILE", "write the request ids to label of every interval, one JSON object per line: the "
-                              "20 least confident, the 20 most confident and the 20 nearest the threshold "
-                              "(needs --id-column)"},
-          {"attribution-prefix", "P", "the labels file has a column P<feature> for each input feature: the "
-                                      "label's loss attributed to it (e.g. SHAP values of the log-loss); each "
-                                      "feature's mean attribution is compared with the past and the holdout"},
-          {"canary-columns", "C,D", "scores of the output by stable older models, for every request: their "
-                                    "deviation from the score is compared with its background (a rise means the "
-                                    "model broke), and the most deviating requests are listed"},
-          {"challenger-columns", "C,D", "scores of the output by candidate models: compared as canaries are, and "
-                                        "with the first canary"},
           {"interval", "SECONDS", "length of a monitoring interval (default: 60)"},
           {"horizon", "SECONDS", "span of the long-term drift comparison with training (default: 86400)"},
           {"background", "SECONDS", "span of the trailing background the latest interval is compared with, "
@@ -110,7 +125,13 @@ const Command& replay_command() {
           {"json", "FILE", "write the final report as JSON"},
           {"prometheus", "FILE", "write the final report in the Prometheus text format"},
           {"help", nullptr, "this text"},
-      }};
+        }};
+    const std::vector<OptionSpec> labels = replay_label_options();
+    const auto at = std::find_if(c.options.begin(), c.options.end(),
+                                 [](const OptionSpec& o) { return std::string(o.name) == "interval"; });
+    c.options.insert(at, labels.begin(), labels.end());
+    return c;
+  }();
   return command;
 }
 

@@ -929,7 +929,7 @@ struct ExpectedShadow {
       ++compared;
       disagreements += (c >= 0.5) != (v >= 0.5);
       deviations.push_back(std::fabs(v - c));
-      if (shadow.index == 3 && o.has_score(canary) && std::isfinite(o.score(canary)))
+      if (shadow.index == 3 /* the challenger */ && o.has_score(canary) && std::isfinite(o.score(canary)))
         from_canary.push_back(std::fabs(v - o.score(canary)));
       offered.push_back({std::fabs(v - c), time, c, v, o.has_id() ? o.id() : std::string()});
     }

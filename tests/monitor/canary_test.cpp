@@ -278,6 +278,31 @@ TEST_CASE("CanaryState: merge equals one state fed everything, and the bytes rea
   bad.serialize(wb);
   vigil::io::Reader rb(worse.data(), worse.size(), "canary state");
   CHECK(vigil_test::thrown_message([&] { vigil::detail::CanaryState::deserialize(rb, plan); }).find("shadow 'score_canary'") != std::string::npos);
+  // States that apply() and merge() never make are refused: a canary measured from a canary,
+  // kept requests other than min(compared, canary_top), a negative deviation, counts that
+  // wrap around when added.
+  const auto refused = [&](const vigil::detail::CanaryState& state) {
+    std::vector<std::uint8_t> b;
+    vigil::io::Writer wr(b);
+    state.serialize(wr);
+    vigil::io::Reader rr(b.data(), b.size(), "canary state");
+    return vigil_test::thrown_message([&] { vigil::detail::CanaryState::deserialize(rr, plan); });
+  };
+  vigil::detail::CanaryState odd = all;
+  odd.shadows[0].from_canary.add(0.1);
+  CHECK(refused(odd).find("1 from a canary") != std::string::npos);
+  odd = all;
+  odd.shadows[1].top.clear();
+  CHECK(refused(odd).find("0 kept") != std::string::npos);
+  odd = all;
+  odd.shadows[0].deviation.add(-1);
+  odd.shadows[0].digest.add(-1);
+  ++odd.shadows[0].compared;
+  ++odd.shadows[0].classified;
+  CHECK(refused(odd).find("shadow 'score_canary'") != std::string::npos);
+  odd = all;
+  odd.shadows[0].missing = odd.shadows[0].non_finite = std::uint64_t{1} << 63;
+  CHECK_THROWS_AS(odd.check(plan, 100, r), vigil::format_error);
   // Every truncation is refused.
   for (std::size_t n = 0; n < bytes.size(); ++n) {
     vigil::io::Reader rt(bytes.data(), n, "canary state");

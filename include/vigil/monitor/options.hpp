@@ -165,14 +165,18 @@ struct MonitorOptions {
 
   /// Throws vigil::invalid_argument naming the first option out of its range.
   void validate() const;
+
+ private:
+  // The options of the label path: the store, quality, samples, shadows, attribution, conversions.
+  void validate_labels() const;
+  [[noreturn]] static void fail(const std::string& what) { detail::throw_invalid_argument("MonitorOptions: " + what); }
+  static void at_most(const char* what, std::size_t value, std::size_t most) {
+    if (value > most) fail(std::string(what) + " " + std::to_string(value) + " is above its maximum " + std::to_string(most));
+  }
 };
 
 inline void MonitorOptions::validate() const {
-  const auto fail = [](const std::string& what) { detail::throw_invalid_argument("MonitorOptions: " + what); };
   if (!(interval > 0) || !std::isfinite(interval)) fail("interval must be positive");
-  const auto at_most = [&](const char* what, std::size_t value, std::size_t most) {
-    if (value > most) fail(std::string(what) + " " + std::to_string(value) + " is above its maximum " + std::to_string(most));
-  };
   if (fine_intervals < 2) fail("fine_intervals must be at least 2");
   at_most("fine_intervals", fine_intervals, max_retained_intervals);
   at_most("coarse_intervals", coarse_intervals, max_retained_intervals);
@@ -192,6 +196,11 @@ inline void MonitorOptions::validate() const {
     fail("latency_window and latency_background must be positive");
   if (!std::isnan(slow_threshold) && !(slow_threshold >= 0 && std::isfinite(slow_threshold)))
     fail("slow_threshold must be NaN (automatic) or a non-negative number of seconds");
+  validate_labels();
+  alerts.validate();
+}
+
+inline void MonitorOptions::validate_labels() const {
   at_most("label_capacity", label_capacity, max_label_capacity);
   if (label_capacity < 1) fail("label_capacity must be at least 1");
   if (!(label_time_to_live > 0) || !std::isfinite(label_time_to_live)) fail("label_time_to_live must be positive and finite");
@@ -202,13 +211,13 @@ inline void MonitorOptions::validate() const {
   if (!(quality_window > 0)) fail("quality_window must be positive");
   at_most("label_samples", label_samples, max_label_samples);
   at_most("canary_top", canary_top, max_canary_top);
+  if (label_time_to_live / resolution > static_cast<double>(max_retained_intervals))
+    fail("label_time_to_live spans more than " + std::to_string(max_retained_intervals) + " quality intervals");
   if (!(attribution_background > 0) || !std::isfinite(attribution_background)) fail("attribution_background must be positive and finite");
   if ((label_time_to_live + std::min(quality_window, label_time_to_live) + attribution_background) / resolution >
       static_cast<double>(max_retained_intervals))
     fail("label_time_to_live + quality_window + attribution_background span more than " +
          std::to_string(max_retained_intervals) + " quality intervals");
-  if (label_time_to_live / resolution > static_cast<double>(max_retained_intervals))
-    fail("label_time_to_live spans more than " + std::to_string(max_retained_intervals) + " quality intervals");
   if (!(conversion_share > 0 && conversion_share <= 1)) fail("conversion_share must be in (0, 1]");
   if (!(conversion_horizon >= 0 && conversion_horizon <= label_time_to_live))
     fail("conversion_horizon must be in [0, label_time_to_live]");
@@ -219,7 +228,6 @@ inline void MonitorOptions::validate() const {
     fail("conversion_interval must be 0 or a whole multiple of interval");
   if (label_time_to_live / conversion_resolution() > static_cast<double>(max_retained_intervals))
     fail("label_time_to_live spans more than " + std::to_string(max_retained_intervals) + " conversion intervals");
-  alerts.validate();
 }
 
 }  // namespace vigil

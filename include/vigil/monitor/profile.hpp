@@ -280,10 +280,11 @@ class Profile {
     detail::throw_invalid_argument(text);
   }
 
-  /// Binary form, format version 2 (docs/formats.md): the schema, then every reference,
-  /// sealed by a CRC-32C checksum (io::seal()).
+  /// Binary form (docs/formats.md): the schema, then every reference, sealed by a CRC-32C
+  /// checksum (io::seal()); format version 2, or 3 with holdout labels, or 4 with
+  /// attributions or a loss model: the oldest version that holds the profile.
   std::vector<std::uint8_t> serialize() const;
-  /// Reads serialize()'s output, of format version 2 or 1. Throws vigil::format_error on bad
+  /// Reads serialize()'s output, of format version 1 to 4. Throws vigil::format_error on bad
   /// bytes: a checksum that does not match (version 2), truncated or trailing bytes, unknown
   /// flags, sizes beyond what the bytes can hold (checked before anything is allocated for
   /// them), and references that contradict each other (more missing and bad values than

@@ -163,11 +163,13 @@ class TopDeviations {
 
   void serialize(io::Writer& w) const;
   /// Reads serialize()'s output into a set of `capacity`; throws vigil::format_error for more
-  /// requests than that, a deviation that is not |other − champion| of finite scores, a
-  /// non-finite time or an id longer than Observation::max_id_bytes.
+  /// requests than that, scores that are not finite, an id longer than
+  /// Observation::max_id_bytes, or requests not in serialize()'s order (most deviating first,
+  /// each once). The deviations are recomputed from the scores.
   static TopDeviations deserialize(io::Reader& r, std::size_t capacity);
 
  private:
+  friend struct CanaryState;
   struct Less {  // the heap's order: the least deviating at the front
     bool operator()(const Deviation& a, const Deviation& b) const { return deviates_more(a, b); }
   };
@@ -219,15 +221,27 @@ inline TopDeviations TopDeviations::deserialize(io::Reader& r, std::size_t capac
   const std::size_t n = r.count(3 * 8 + 1);
   if (n > capacity) r.fail("canary state: " + std::to_string(n) + " deviating requests where at most " +
                            std::to_string(capacity) + " are kept");
+  Deviation previous;
   for (std::size_t i = 0; i < n; ++i) {
     const double time = r.f64();
     const double champion = r.f64();
     const double other = r.f64();
     const std::string id = r.string();
-    if (!std::isfinite(time) || !std::isfinite(champion) || !std::isfinite(other) || id.size() > Observation::max_id_bytes)
-      r.fail("canary state: a deviating request with time " + to_text(time) + ", scores " + to_text(champion) + " and " +
-             to_text(other) + " and an id of " + std::to_string(id.size()) + " bytes");
-    t.admit(deviation_of(champion, other), time, champion, other, id);
+    // A request filed outside the Monitor may have no finite time; its scores are finite.
+    if (!std::isfinite(champion) || !std::isfinite(other) || id.size() > Observation::max_id_bytes)
+      r.fail("canary state: a deviating request with scores " + to_text(champion) + " and " + to_text(other) +
+             " and an id of " + std::to_string(id.size()) + " bytes");
+    Deviation d;
+    d.deviation = deviation_of(champion, other);
+    d.time = time;
+    d.champion = champion;
+    d.other = other;
+    d.length = static_cast<std::uint16_t>(id.size());
+    if (d.length > 0) std::memcpy(d.id, id.data(), d.length);
+    // serialize() writes them most deviating first: any other order is not its bytes.
+    if (i > 0 && !deviates_more(previous, d)) r.fail("canary state: deviating requests out of order or repeated");
+    t.admit(d.deviation, time, champion, other, id);
+    previous = d;
   }
   return t;
 }
@@ -299,13 +313,16 @@ struct CanaryState {
   void serialize(io::Writer& w) const;
   /// Reads serialize()'s output into a state shaped by `plan`. Throws vigil::format_error for
   /// another number of shadows, a digest of another compression, or counts that contradict
-  /// each other (a digest or moments that count other than `compared`, more classified than
-  /// compared, more disagreements than classified).
+  /// each other: a digest or moments that count other than `compared` or a negative
+  /// deviation, more classified than compared (other than compared with a threshold), more
+  /// disagreements than classified, deviations from a canary the shadow has not, kept
+  /// requests other than min(compared, CanaryPlan::top) or deviating beyond the largest.
   static CanaryState deserialize(io::Reader& r, const CanaryPlan& plan);
   /// Refuses counts beyond the interval's requests.
   void check(const CanaryPlan& plan, std::uint64_t requests, const io::Reader& r) const;
 
  private:
+  static void check_shadow(const io::Reader& r, const ShadowPlan& p, const ShadowState& s, std::size_t top);
   VIGIL_INLINE static void apply_one(const ShadowPlan& p, ShadowState& s, const Request& request) {
     const Observation& o = request.observation;
     const Output champion{p.champion}, shadow{p.output};
@@ -406,22 +423,38 @@ inline CanaryState CanaryState::deserialize(io::Reader& r, const CanaryPlan& pla
     s.digest = read_sketch<TDigest<>>(r);
     s.top = TopDeviations::deserialize(r, plan.top);
     if (s.digest.compression() != plan.compression) r.fail("shadow '" + name + "': a digest of another compression");
-    if (s.digest.count() != static_cast<double>(s.compared) || s.deviation.count() != static_cast<double>(s.compared) ||
-        s.from_canary.count() > static_cast<double>(s.compared) || s.classified > s.compared ||
-        s.disagreements > s.classified || s.top.size() > s.compared)
-      r.fail("shadow '" + name + "': " + std::to_string(s.compared) + " requests compared, " +
-             std::to_string(s.classified) + " classified, " + std::to_string(s.disagreements) +
-             " disagreeing, deviations counted " + to_text(s.digest.count()) + " and " + to_text(s.deviation.count()) +
-             " times, " + std::to_string(s.top.size()) + " kept");
+    check_shadow(r, plan.shadows[i], s, plan.top);
   }
   return state;
+}
+
+// The invariants apply_one() and merge() keep: every compared request is in the digest and
+// the moments, with a deviation ≥ 0; a threshold classifies each; only a challenger with a
+// canary measures from it; every compared request was offered to the kept ones.
+inline void CanaryState::check_shadow(const io::Reader& r, const ShadowPlan& p, const ShadowState& s, std::size_t top) {
+  const auto compared = static_cast<double>(s.compared);
+  const bool counted = s.digest.count() == compared && s.deviation.count() == compared && s.deviation.rejected() == 0 &&
+                       s.from_canary.count() <= compared && s.from_canary.rejected() == 0;
+  const bool signs = s.compared == 0 || (s.digest.min() >= 0 && s.deviation.min() >= 0 &&
+                                         (s.from_canary.count() == 0 || s.from_canary.min() >= 0));
+  const bool classes = s.classified <= s.compared && s.disagreements <= s.classified &&
+                       (!p.has_threshold || s.classified == s.compared);
+  const bool canary = p.canary != ShadowPlan::none || s.from_canary.count() == 0;
+  bool kept = s.top.size() == std::min<std::uint64_t>(s.compared, top);
+  for (const Deviation& d : s.top.kept_) kept = kept && d.deviation <= s.deviation.max();
+  if (!(counted && signs && classes && canary && kept))
+    r.fail("shadow '" + p.name + "': " + std::to_string(s.compared) + " requests compared, " +
+           std::to_string(s.classified) + " classified, " + std::to_string(s.disagreements) + " disagreeing, deviations counted " +
+           to_text(s.digest.count()) + " and " + to_text(s.deviation.count()) + " times from " + to_text(s.deviation.min()) +
+           ", " + to_text(s.from_canary.count()) + " from a canary, " + std::to_string(s.top.size()) + " kept");
 }
 
 inline void CanaryState::check(const CanaryPlan& plan, std::uint64_t requests, const io::Reader& r) const {
   for (std::size_t i = 0; i < shadows.size(); ++i) {
     const ShadowState& s = shadows[i];
-    const std::uint64_t seen = s.compared + s.missing + s.non_finite + s.champion_missing;
-    if (seen > requests || seen < s.compared)
+    std::uint64_t seen = s.compared;
+    for (std::uint64_t n : {s.missing, s.non_finite, s.champion_missing}) seen = saturating_add(seen, n);
+    if (seen > requests)
       r.fail("shadow '" + plan.shadows[i].name + "': " + std::to_string(seen) + " requests in an interval of " +
              std::to_string(requests));
   }
