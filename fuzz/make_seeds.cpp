@@ -152,7 +152,10 @@ void add_monitor(std::vector<Seed>& out) {
   auto& per_arm = impressions.state<vigil::detail::ConversionFamily>().impressions;
   for (std::size_t a = 0; a < per_arm.size(); ++a) per_arm[a] = a + 1;  // 55 of the 120 requests
   out.push_back({"interval_summary", "conversions", impressions.serialize()});
+  out.push_back({"interval_summary_canary", "fixture", fx::build_canary_summary().serialize()});
+  out.push_back({"interval_summary_canary", "empty", vigil::detail::IntervalSummary(fx::canary_summary_plan()).serialize()});
   out.push_back({"profile", "fixture", fx::build_profile().serialize()});
+  out.push_back({"profile", "attributed", fx::build_attributed_profile().serialize()});
   out.push_back({"profile", "labelled", fx::build_labelled_profile().serialize()});
   out.push_back({"profile", "empty", vigil::Profile(fx::profile_schema(), 4).serialize()});
   vigil::Schema one_column;

@@ -164,8 +164,8 @@ class TopDeviations {
   void serialize(io::Writer& w) const;
   /// Reads serialize()'s output into a set of `capacity`; throws vigil::format_error for more
   /// requests than that, scores that are not finite, an id longer than
-  /// Observation::max_id_bytes, or requests not in serialize()'s order (most deviating first,
-  /// each once). The deviations are recomputed from the scores.
+  /// Observation::max_id_bytes, or requests not in serialize()'s order (most deviating first).
+  /// The deviations are recomputed from the scores.
   static TopDeviations deserialize(io::Reader& r, std::size_t capacity);
 
  private:
@@ -238,8 +238,9 @@ inline TopDeviations TopDeviations::deserialize(io::Reader& r, std::size_t capac
     d.other = other;
     d.length = static_cast<std::uint16_t>(id.size());
     if (d.length > 0) std::memcpy(d.id, id.data(), d.length);
-    // serialize() writes them most deviating first: any other order is not its bytes.
-    if (i > 0 && !deviates_more(previous, d)) r.fail("canary state: deviating requests out of order or repeated");
+    // serialize() writes them most deviating first (two identical requests, each kept, side
+    // by side): any other order is not its bytes.
+    if (i > 0 && deviates_more(d, previous)) r.fail("canary state: deviating requests out of order");
     t.admit(d.deviation, time, champion, other, id);
     previous = d;
   }
