@@ -79,7 +79,9 @@ struct AttributionState {
 
 /// Attributions credited to the quality interval of their request, for one slot: a ring of
 /// the last `length` quality intervals, each with the moments of every feature's attributions.
-/// Memory: length × features × sizeof(RunningStats), allocated at the first attribution.
+/// Memory: length × features × sizeof(RunningStats) (64 bytes), allocated at the first
+/// attribution; length covers label_time_to_live, the quality window and
+/// attribution_background (122 quality intervals by default).
 class AttributionLedger {
  public:
   AttributionLedger(double resolution, std::size_t length, std::size_t features)

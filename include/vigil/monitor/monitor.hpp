@@ -36,7 +36,7 @@ namespace vigil {
 /// shard (the intake); when event time passes an interval's end, the shards hand it to the
 /// retained windows (fine intervals, then hourly roll-ups, per cohort value too); each
 /// closed interval is then evaluated once — every monitor family (features, outputs,
-/// traffic, latency, quality; docs/concepts.md) analyses the retained windows, p-values are corrected
+/// traffic, latency, quality, conversions, canary, attribution; docs/concepts.md) analyses the retained windows, p-values are corrected
 /// across subjects and cohorts (Benjamini-Hochberg), the evidence feeds the alert state
 /// machine — and the result is stored. report() returns that result.
 ///
@@ -79,7 +79,12 @@ namespace vigil {
 /// requests with an id), per shard from its first request with an id, and per interval closed
 /// and not yet evaluated (at most
 /// fine_intervals, usually one) 3k candidates (2k without a threshold) of
-/// detail::LabelSampleSet::bytes_per_sample bytes. docs/benchmarks.md has the figure for 96 numeric and 4 categorical features.
+/// detail::LabelSampleSet::bytes_per_sample bytes; per shadow output (Schema::add_canary,
+/// add_challenger), in each interval summary, about 500 bytes, a t-digest at δ = 50 and at most
+/// MonitorOptions::canary_top kept requests of sizeof(detail::Deviation) bytes; once labels
+/// carry loss attributions, per slot 64 bytes per input feature and quality interval of
+/// label_time_to_live + quality_window + attribution_background, and the attributions waiting
+/// for their interval's evaluation (at most label_capacity, and 2^22 values). docs/benchmarks.md has the figure for 96 numeric and 4 categorical features.
 ///
 /// **Bad input**: observations made for another schema (one whose handles name other
 /// features, outputs or tags, e.g. the previous model's after a reload) throw

@@ -128,7 +128,7 @@ inline bool deviates_more(const Deviation& a, const Deviation& b) {
 /// least deviating request kept.
 ///
 /// offer() is one comparison for a request that deviates less than every request kept once
-/// the set is full, O(log capacity) otherwise. Memory: sizeof(Deviation) (about 300 bytes)
+/// the set is full, O(log capacity) otherwise. Memory: sizeof(Deviation) (296 bytes)
 /// per request kept, at most `capacity`; the storage grows with the first requests of an
 /// interval and is kept by clear(), so a shard's set stops allocating once it has filled.
 class TopDeviations {
@@ -248,7 +248,7 @@ inline TopDeviations TopDeviations::deserialize(io::Reader& r, std::size_t capac
 }
 
 /// One shadow's figures in an interval.
-/// Memory: 80 bytes of counts and moments, a t-digest of the deviations at
+/// Memory: sizeof(ShadowState) (about 500 bytes), a t-digest of the deviations at
 /// CanaryPlan::compression (δ = 50: at most about 1.6 KB), and the requests kept (TopDeviations).
 struct ShadowState {
   std::uint64_t compared = 0;        // requests with finite scores of both
