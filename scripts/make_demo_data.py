@@ -8,11 +8,13 @@ ZSKPP/feature-drift @ 53e4f82e `DATA real/Insects/gradual_balanced_24150.zip`: 2
 33 numeric wing-beat sensor features and the class code in the last column, no header.
 Usable without restriction; cite Souza et al. (2020) and Porwik et al., Cluster Computing (2024).
 
-Writes train.csv, traffic.csv, labels.csv, conversions.csv and FAULTS.md. Every random choice comes from fixed seeds, so the
-output is the same on every run. data/insects_demo/README.md explains the result.
+Writes train.csv, train_shap.csv, traffic.csv, labels.csv, conversions.csv and FAULTS.md. Every
+random choice comes from fixed seeds, so the output is the same on every run.
+data/insects_demo/README.md explains the result.
 """
 
 import datetime
+import math
 import os
 import sys
 
@@ -87,6 +89,22 @@ SEED_VARIANT = 19
 SEED_RESPONSES = 23
 EXPERIMENT = dict(start=100, share=0.6, rates={"list": 0.08, "card": 0.12}, median_minutes=30.0, sigma=0.8)
 
+# The canary: the previous version of the model, v6, fitted by the same recipe on the same rows
+# but stopped after a third of the steps, and served beside v7 on every request. Its column is
+# its probability for the class v7 predicts, the figure `score` gives for v7.
+CANARY = dict(column="score_v6", version="v6", iterations=1000)
+
+# Loss attribution: the exact interventional Shapley values of the model's log-loss
+# -log p(true class) over this many training rows, drawn with their own seed; written with the
+# prefix below for each input feature, numeric ones first (vigil's order), to the training rows
+# (train_shap.csv) and to the labels.
+SEED_BACKGROUND = 29
+BACKGROUND_ROWS = 32
+ATTRIBUTION_PREFIX = "shap_"
+# FAULTS.md names the features whose attributions the drift raised by at least this many
+# training standard deviations.
+DRIFT_EFFECT = 0.3
+
 
 def load(path):
     """Rows of the source file as (features, class codes)."""
@@ -138,11 +156,74 @@ class SoftmaxModel:
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True)
 
+    def probabilities(self, x):
+        """Each class's probability, one row per row of x, classes in the order of self.classes."""
+        return self._softmax(self._standardise(x) @ self.weights + self.bias)
+
     def predict(self, x):
         """(predicted class codes, probability of the predicted class)."""
-        p = self._softmax(self._standardise(x) @ self.weights + self.bias)
+        p = self.probabilities(x)
         best = p.argmax(axis=1)
         return self.classes[best], p[np.arange(len(p)), best]
+
+    def log_loss(self, x, labels):
+        """-log p(true class) of each row."""
+        logits = self._standardise(x) @ self.weights + self.bias
+        return log_sum_exp(logits) - logits[np.arange(len(x)), self.class_index(labels)]
+
+    def class_index(self, labels):
+        return np.searchsorted(self.classes, labels)
+
+
+def log_sum_exp(logits):
+    """log sum exp over the last axis, without overflow: the f07 fault puts logits in the thousands."""
+    top = logits.max(axis=-1)
+    return top + np.log(np.exp(logits - top[..., None]).sum(axis=-1))
+
+
+def shapley_weights(d):
+    """The d x 2^d matrix that turns a game's values on every coalition (bit k of the coalition's
+    index: player k is in it) into the players' Shapley values:
+    phi_j = sum over S without j of |S|! (d - |S| - 1)! / d! * (v(S + j) - v(S))."""
+    masks = (np.arange(2 ** d)[:, None] >> np.arange(d)[None, :]) & 1
+    size = masks.sum(axis=1)
+    weight = np.array([math.factorial(k) * math.factorial(d - k - 1) / math.factorial(d) for k in range(d)])
+    inside = weight[np.clip(size - 1, 0, d - 1)]
+    outside = -weight[np.clip(size, 0, d - 1)]
+    return masks.astype(float), np.where(masks.T == 1, inside[None, :], outside[None, :])
+
+
+def loss_shares(model, background, x, labels, batch=64):
+    """Exact interventional Shapley values of each row's log-loss over the background rows.
+
+    For a row x with true class y and a background row z, the features play the game
+    v_z(S) = -log p(y | x on S, z elsewhere); the shares are the mean over z of the Shapley
+    values of v_z, which is the Shapley value of the mean game. The model is linear in the
+    standardised features up to the softmax, so the logits on a coalition are those of z plus
+    the coalition's terms W_k (x_k - z_k): all 2^d coalitions of every pair in a few products.
+    Missing inputs take the training mean, as the model sees them. Returns rows x d shares, and
+    checks efficiency: each row's shares add up to its loss less the background's mean loss
+    for the same class."""
+    masks, weights = shapley_weights(model.weights.shape[0])
+    z = model._standardise(x)
+    zb = model._standardise(background)
+    # Logits of each background row with the features of a coalition taken out: B x 2^d x classes.
+    rest = (zb @ model.weights + model.bias)[:, None, :] - masks @ (zb[:, :, None] * model.weights[None])
+    target = model.class_index(labels)
+    shares = np.empty(z.shape)
+    for begin in range(0, len(z), batch):
+        rows = slice(begin, begin + batch)
+        own = masks @ (z[rows, :, None] * model.weights[None])           # R x 2^d x classes
+        logits = own[:, None] + rest[None]                                # R x B x 2^d x classes
+        picked = np.take_along_axis(logits, target[rows, None, None, None], axis=-1)[..., 0]
+        value = (log_sum_exp(logits) - picked).mean(axis=1)               # R x 2^d: the mean game
+        shares[rows] = value @ weights.T
+    background_loss = np.array([model.log_loss(background, np.full(len(background), c)).mean()
+                                for c in model.classes])[target]
+    gap = shares.sum(axis=1) - (model.log_loss(x, labels) - background_loss)
+    assert np.all(np.abs(gap) <= 1e-9 * np.maximum(1.0, np.abs(shares).sum(axis=1))), \
+        "Shapley shares do not add up to the loss: largest gap %g" % np.abs(gap).max()
+    return shares
 
 
 def number(value):
@@ -195,14 +276,21 @@ def main():
     cuts = [float(number(np.quantile(band_source[train], q))) for q in BAND_QUANTILES]
     band = band_of(band_source, cuts)
     model = SoftmaxModel(x[train], y[train])
+    canary = SoftmaxModel(x[train], y[train], iterations=CANARY["iterations"])
+    background = np.sort(np.random.default_rng(SEED_BACKGROUND).choice(
+        TRAIN_ROWS, size=BACKGROUND_ROWS, replace=False))
+    attribution_header = [ATTRIBUTION_PREFIX + name for name in names + ["band"]]
 
-    # Training file.
+    # Training file, and the same rows with their attributions (the reference's holdout).
     predicted, score = model.predict(x[train])
     train_accuracy = float((predicted == y[train]).mean())
     header = names + ["band", "score", "predicted", "species"]
-    write_csv(os.path.join(OUT_DIR, "train.csv"), header,
-              ([number(v) for v in x[i]] + [band[i], "%.4f" % score[i], species(predicted[i]),
-                                            species(y[i])] for i in range(TRAIN_ROWS)))
+    train_rows = [[number(v) for v in x[i]] + [band[i], "%.4f" % score[i], species(predicted[i]),
+                                               species(y[i])] for i in range(TRAIN_ROWS)]
+    write_csv(os.path.join(OUT_DIR, "train.csv"), header, train_rows)
+    train_shares = loss_shares(model, x[background], x[train], y[train])
+    write_csv(os.path.join(OUT_DIR, "train_shap.csv"), header + attribution_header,
+              (row + attribution_cells(shares) for row, shares in zip(train_rows, train_shares)))
 
     # Traffic: arrivals, latency and hosts, then the faults, then the model on what it was given.
     tx = x[TRAIN_ROWS:].copy()
@@ -254,6 +342,8 @@ def main():
     line = 2 + np.cumsum(kept) - kept  # line of row i in traffic.csv, were it kept
 
     predicted, score = model.predict(tx)
+    # The canary's probability for the class the champion predicts: the same figure as `score`.
+    score_canary = canary.probabilities(tx)[np.arange(n), model.class_index(predicted)]
     before_swap = (minute >= LABEL_SWAP["start"] - 10) & (minute < LABEL_SWAP["start"])
     swap_shares = [[float((tband[m] == label).mean()) for label in LABEL_SWAP["pair"]]
                    for m in (before_swap, swap)]
@@ -268,12 +358,14 @@ def main():
                 cells[malformed_column] = MALFORMED["text"]
             yield ([iso(seconds[i]), ids[i], HOSTS[hosts[i]], MODEL_VERSION] + cells +
                    [tband[i], "%.4f" % score[i], species(predicted[i]), species(ty[i]),
-                    "%.2f" % latency[i], variant[i]])
+                    "%.2f" % latency[i], variant[i], "%.4f" % score_canary[i]])
 
     header = ["ts", "request_id", "host", "model_version"] + names + ["band", "score", "predicted", "species",
-                                                        "latency_ms", "variant"]
+                                                        "latency_ms", "variant", CANARY["column"]]
     write_csv(os.path.join(OUT_DIR, "traffic.csv"), header, traffic_rows())
-    delays = write_labels(seconds, kept, ids, ty)
+    shares = loss_shares(model, x[background], tx, ty)
+    labelled = write_labels(seconds, kept, ids, ty, attribution_header, shares)
+    delays = labelled["delays"]
     labels_summary = (len(delays), kept.sum(), "a median %.1f minutes" % np.median(delays),
                       "5 %% of them within %.1f minutes, 95 %% within %.1f, the longest %.1f" %
                       (np.quantile(delays, 0.05), np.quantile(delays, 0.95), delays.max()),
@@ -284,6 +376,10 @@ def main():
                  slow, on_slow_host, stop, latency, cuts, accuracy, swap_shares, labels_summary)
     with open(os.path.join(OUT_DIR, "FAULTS.md"), "a") as out:
         out.write(experiment_note(kept, variant, responses))
+        out.write(canary_attribution_note(
+            minute, kept, seconds[change_begin] / 60.0, score, score_canary, labelled["rows"],
+            shares, model.log_loss(tx, ty), train_shares, model.log_loss(x[train], y[train]),
+            names, model, canary, x[train], y[train]))
     print("train.csv: %d rows; traffic.csv: %d rows, %s to %s" %
           (TRAIN_ROWS, kept.sum(), iso(seconds[0]), iso(seconds[-1])))
     print("model accuracy: %.3f on training rows, %.3f on traffic before the drift, "
@@ -299,10 +395,16 @@ def request_ids(kept):
     return ids
 
 
-def write_labels(seconds, kept, ids, truth):
-    """labels.csv: request_id, the time the species became known (ts) and the species, in
-    time order; drawn with their own seed so that the traffic stays as it was. Returns the
-    delays of the labels written, in minutes."""
+def attribution_cells(shares):
+    """A row's attributions, five significant digits, and 0 for `band`, which the model does not use."""
+    return ["%.5g" % v for v in shares] + ["0"]
+
+
+def write_labels(seconds, kept, ids, truth, attribution_header, shares):
+    """labels.csv: request_id, the time the species became known (ts), the species and its
+    request's loss attributed to each feature, in time order; drawn with their own seed so
+    that the traffic stays as it was. Returns the traffic rows labelled, in the order written,
+    and their delays in minutes."""
     rng = np.random.default_rng(SEED_LABELS)
     n = len(seconds)
     confirmed = rng.random(n) < LABELS["share"]
@@ -310,9 +412,9 @@ def write_labels(seconds, kept, ids, truth):
     at = np.floor((seconds + delay) * 1000.0) / 1000.0
     rows = np.flatnonzero(confirmed & kept)
     rows = rows[np.argsort(at[rows], kind="stable")]
-    write_csv(os.path.join(OUT_DIR, "labels.csv"), ["request_id", "ts", "species"],
-              ([ids[i], iso(at[i]), species(truth[i])] for i in rows))
-    return delay[rows] / 60.0
+    write_csv(os.path.join(OUT_DIR, "labels.csv"), ["request_id", "ts", "species"] + attribution_header,
+              ([ids[i], iso(at[i]), species(truth[i])] + attribution_cells(shares[i]) for i in rows))
+    return dict(rows=rows, delays=delay[rows] / 60.0)
 
 
 def assign_variants(minute):
@@ -351,6 +453,119 @@ def experiment_note(kept, variant, responses):
             (clock(EXPERIMENT["start"]), EXPERIMENT["share"], EXPERIMENT["rates"]["list"],
              EXPERIMENT["rates"]["card"], EXPERIMENT["median_minutes"], counts["list"], counts["card"],
              answered["list"], answered["card"]))
+
+
+def canary_attribution_note(minute, kept, drift_minute, score, score_canary, labelled, shares, loss,
+                            train_shares, train_loss, names, model, canary_model, x_train, y_train):
+    """FAULTS.md's section on the canary column and the loss attributions: what each period of
+    the traffic does to them, from the values written to the files."""
+    features = names + ["band"]
+    unit, missing = UNIT_CHANGE["column"], MISSING_BURST["column"]
+    saturated_class = model.classes[np.argmax(model.weights[names.index(unit)])]
+    # The two features whose weights differ most between the versions, and their correlation.
+    apart = sorted(np.argsort(-np.abs(model.weights - canary_model.weights).sum(axis=1))[:2])
+    apart_names = [names[i] for i in apart]
+    correlation = np.corrcoef(x_train[:, apart[0]], x_train[:, apart[1]])[0, 1]
+    champion = np.round(score, 4)
+    canary = np.round(score_canary, 4)
+    deviation = np.abs(canary - champion)
+    shares = np.concatenate([shares, np.zeros((len(shares), 1))], axis=1)  # band: 0
+    train_shares = np.concatenate([train_shares, np.zeros((len(train_shares), 1))], axis=1)
+    request_minute = minute[labelled]
+    end = minute[np.flatnonzero(kept)[-1]] + 1e-9
+    periods = [
+        ("clean traffic", 0.0, drift_minute),
+        ("fault 1, the real drift (to fault 2)", drift_minute, UNIT_CHANGE["start"]),
+        ("fault 2, %s x %g" % (UNIT_CHANGE["column"], UNIT_CHANGE["factor"]), UNIT_CHANGE["start"],
+         UNIT_CHANGE["end"]),
+        ("after the drift, with faults 3 and 4", UNIT_CHANGE["end"], MISSING_BURST["start"]),
+        ("fault 5, %s missing" % MISSING_BURST["column"], MISSING_BURST["start"], MISSING_BURST["end"]),
+        ("after the drift, to the end", MISSING_BURST["end"], end),
+    ]
+
+    def period_clock(begin, finish):
+        return "%s | %s" % (iso(begin * 60.0)[11:19], iso(finish * 60.0)[11:19])
+
+    header = ("| period | from | to | requests | mean abs(score_v6 - score) | largest | identical | labels | mean loss | " +
+              " | ".join("`%s%s`" % (ATTRIBUTION_PREFIX, f) for f in features) + " |")
+    lines = [header, "|" + "---|" * (header.count("|") - 1)]
+    lines.append("| training rows (train_shap.csv) | | | | | | | %d | %.3f | %s |" % (
+        len(train_loss), train_loss.mean(), " | ".join("%.3f" % v for v in train_shares.mean(axis=0))))
+    figures = {}
+    for name, begin, finish in periods:
+        rows = kept & (minute >= begin) & (minute < finish)
+        labels = (request_minute >= begin) & (request_minute < finish)
+        mean_shares = shares[labelled[labels]].mean(axis=0)
+        figures[begin] = (deviation[rows].mean(), mean_shares, deviation[rows].max())
+        lines.append("| %s | %s | %d | %.4f | %.4f | %.0f %% | %d | %.3f | %s |" % (
+            name, period_clock(begin, finish), rows.sum(), deviation[rows].mean(), deviation[rows].max(),
+            100 * (deviation[rows] == 0).mean(), labels.sum(), loss[labelled[labels]].mean(),
+            " | ".join("%.3f" % v if abs(v) < 100 else "%.0f" % v for v in mean_shares)))
+    unit_rows = kept & (minute >= UNIT_CHANGE["start"]) & (minute < UNIT_CHANGE["end"])
+    saturated = float(((champion[unit_rows] == 1) & (canary[unit_rows] == 1)).mean())
+    hour_before = kept & (minute >= UNIT_CHANGE["end"] - 60) & (minute < UNIT_CHANGE["end"])
+    burst = figures[MISSING_BURST["start"]]
+    between = figures[UNIT_CHANGE["end"]]
+    clean = figures[0.0]
+    column = {f: i for i, f in enumerate(features)}
+    drift_clock = iso(drift_minute * 60.0)[11:16]
+    neighbour = [f for f in apart_names if f != missing][0]
+    # The features whose share rose most with the drift, in training standard deviations.
+    rise = (between[1][:-1] - clean[1][:-1]) / train_shares[:, :-1].std(axis=0)
+    drifted = [names[i] for i in np.argsort(-rise) if rise[i] >= DRIFT_EFFECT]
+    return "\n".join([
+        "",
+        "## The canary and the loss attributions",
+        "",
+        "`%s` (traffic.csv) is the previous model version's probability for the class the champion "
+        "predicts; `%s<feature>` (labels.csv, and train_shap.csv for the training rows) is the "
+        "request's log-loss shared among the features. Nothing is injected into them: they follow "
+        "the faults above. Per period of request times (labels counted with their request):" %
+        (CANARY["column"], ATTRIBUTION_PREFIX),
+        "",
+    ] + lines + [
+        "",
+        "The canary. %s is right on %.3f of the training rows (%s on %.3f). The two versions "
+        "differ by %.4f on average on clean traffic, and hardly more after the real drift "
+        "(%.4f): real inputs move both alike, so a monitor should raise no "
+        "`canary` alert for fault 1. Fault 2 makes them agree exactly: with %s a thousand times too "
+        "large both give `s%d` a probability of 1.0000 on %.0f %% of its requests, so nothing "
+        "for the canary to raise there either. Fault 5 is the one that parts them. The versions "
+        "differ most in the weights of %s and %s, two correlated features (%.2f on the training "
+        "rows) whose large weights the longer fit was still adjusting; with %s at its training mean "
+        "the difference no longer cancels, and they differ by %.4f on average (%.1f times as "
+        "much as before it), up to %.4f on one request: a `canary` alert on `%s` "
+        "within a minute or two of %s, closing after %s. A monitor that compares with the trailing "
+        "hour holds fault 2's identical minutes in its background for an hour after %s (the mean "
+        "over the hour before %s is %.4f): the ordinary deviation of the requests after it is "
+        "then higher than that background, which is fault 2's doing, not a change of the champion." %
+        (CANARY["version"], float((canary_model.predict(x_train)[0] == y_train).mean()), MODEL_VERSION,
+         float((model.predict(x_train)[0] == y_train).mean()), clean[0], figures[drift_minute][0], unit,
+         saturated_class, 100 * saturated, apart_names[0], apart_names[1], correlation, missing, burst[0],
+         burst[0] / between[0], burst[2], CANARY["column"], clock(MISSING_BURST["start"]),
+         clock(MISSING_BURST["end"]), clock(UNIT_CHANGE["end"]), clock(UNIT_CHANGE["end"]),
+         deviation[hour_before].mean()),
+        "",
+        "The attributions. Fault 2 turns %s from lowering the loss (%.3f on clean traffic) to "
+        "raising it by %.0f on average: every request is put on `s%d` with certainty, and the "
+        "mean loss is in the thousands. A monitor should raise `attribution` on %s (alert) as "
+        "the labels of its requests come in, about ten minutes after them. After the real drift "
+        "the features lower the loss less than in training; by at least %.1f training standard "
+        "deviations: %s. A monitor should warn on them as the labels of the requests after %s "
+        "add up. Fault 5 hardly moves %s's own share (%.3f against %.3f between faults 2 and 5: "
+        "after the drift it had lost most of its use); the blame goes to its correlated neighbour "
+        "%s (%.3f against "
+        "%.3f), a step that a window pooling the whole day's labels sees only as a little more "
+        "of the drift. `%sband` is 0 on every row (the model does not use band): no "
+        "`attribution` alert on band, ever; fault 4 shows in the band counts only, and fault "
+        "3's twelve cells are too few to move a mean." %
+        (unit, clean[1][column[unit]], figures[UNIT_CHANGE["start"]][1][column[unit]], saturated_class,
+         unit, DRIFT_EFFECT, ", ".join("%s (%.3f -> %.3f)" % (f, clean[1][column[f]], between[1][column[f]])
+                                       for f in drifted),
+         drift_clock, missing, burst[1][column[missing]], between[1][column[missing]], neighbour,
+         burst[1][column[neighbour]], between[1][column[neighbour]], ATTRIBUTION_PREFIX),
+        "",
+    ])
 
 
 def write_faults(seconds, line, kept, change_begin, change_end, unit, swap, burst, malformed,
