@@ -191,37 +191,23 @@ if(NOT shadow STREQUAL "score_v6" OR NOT role STREQUAL "canary" OR NOT missing E
 endif()
 
 # The fault that parts the two versions is the f09 burst (10:15-10:25): with f09 at its
-# training mean their difference grows about fivefold. In the whole log the trailing hour then
-# still holds the minutes of the f07 fault, when the two agreed exactly, and the warning that
-# this low background brings after 09:40 keeps the canary in its cool-down through the burst.
-# Replayed from 09:40, with a background of ordinary disagreement, the burst alerts within
-# three minutes and nothing before it does.
-file(READ ${DEMO}/traffic.csv traffic)
-string(FIND "${traffic}" "\n" header_end)
-string(SUBSTRING "${traffic}" 0 ${header_end} header)
-string(FIND "${traffic}" "\n2026-11-02T09:40:" from)
-if(from LESS 0)
-  message(FATAL_ERROR "traffic.csv has no row at 09:40")
-endif()
-math(EXPR from "${from} + 1")
-string(SUBSTRING "${traffic}" ${from} -1 rows)
-file(WRITE ${WORK}/traffic_from_0940.csv "${header}\n${rows}")
-run(${VIGIL} replay --reference ${WORK}/reference.vigil --input ${WORK}/traffic_from_0940.csv
-    --alerts ${WORK}/alerts_from_0940.jsonl --id-column request_id --canary-columns score_v6)
-file(STRINGS ${WORK}/alerts_from_0940.jsonl later_lines ENCODING UTF-8)
+# training mean their difference grows about fivefold, an alert within three minutes of 10:15.
+# Nothing before it: the minutes of the f07 fault, when the two agreed exactly, stay in the
+# trailing background for an hour after 09:40, but the typical background interval (the
+# median) is the ordinary disagreement, so the deviation afterwards is no rise.
 set(canary_caught FALSE)
-foreach(line IN LISTS later_lines)
-  if(line MATCHES "T(09:[45][0-9]|10:0[0-9]|10:1[0-4]):[0-9.]+Z\", \"kind\": \"canary\"")
-    message(FATAL_ERROR "a canary alert before the f09 burst, replayed from 09:40:\n${line}")
+foreach(line IN LISTS lines)
+  if(line MATCHES "T(08:[0-5][0-9]|09:[0-5][0-9]|10:0[0-9]|10:1[0-4]):[0-9.]+Z\", \"kind\": \"canary\"")
+    message(FATAL_ERROR "a canary alert before the f09 burst:\n${line}")
   endif()
   if(line MATCHES "T10:1[5-8]:[0-9.]+Z\", \"kind\": \"canary\", \"subject\": \"score_v6\", \"severity\": \"alert\"")
     set(canary_caught TRUE)
   endif()
 endforeach()
 if(NOT canary_caught)
-  message(FATAL_ERROR "no canary alert on score_v6 from 10:15 to 10:18, when f09 is missing, replayed from 09:40")
+  message(FATAL_ERROR "no canary alert on score_v6 from 10:15 to 10:18, when f09 is missing")
 endif()
 
 message("demo: ${count} alerts, every fault caught, no traffic or latency alert elsewhere, "
         "no quality alert before the drift, the better variant named, the canary quiet until "
-        "09:40 and alerting on the f09 burst, f07's attribution flagged, band's never")
+        "the f09 burst and alerting on it, f07's attribution flagged, band's never")

@@ -70,6 +70,7 @@ struct Traffic {
   double canary_noise = 0.02;
   double challenger_noise = 0.1;
   bool canary_missing_every_tenth = false;
+  int agree_from = -1, agree_to = -1;  // minutes in which the canary equals the champion exactly
   std::function<void(vigil::Monitor&, vigil::Observation&)> before_finish;
 };
 
@@ -84,7 +85,8 @@ vigil::Report replay(vigil::Monitor& m, const Model& model, const Traffic& t, st
     for (int i = 0; i < t.per_minute; ++i, ++k) {
       o.clear();
       const double x = u(rng);
-      const double c = std::clamp(x + t.canary_noise * n(rng), 0.0, 1.0);
+      const double noise = t.canary_noise * n(rng);
+      const double c = minute >= t.agree_from && minute < t.agree_to ? x : std::clamp(x + noise, 0.0, 1.0);
       const double ch = std::clamp(x + t.challenger_noise * n(rng), 0.0, 1.0);
       o.at(start_time + minute * 60 + i * (60.0 / t.per_minute));
       o.set(model.x, x);
@@ -164,6 +166,24 @@ TEST_CASE("Canary family: a stable canary stays quiet, the report lists both sha
   // Challenger and canary both sit near the champion: |ch − c| is about the challenger's own noise.
   CHECK(ch.mean_abs_deviation_from_canary == Approx(ch.mean_abs_deviation).epsilon(0.2));
   CHECK(ch.mean_abs_deviation > c.mean_abs_deviation * 4);
+}
+
+TEST_CASE("Canary family: a stretch of exact agreement in the background is no baseline for a rise", "[canary]") {
+  Model model;
+  vigil::Monitor m(model.schema, model.profile(), canary_options());
+  std::vector<vigil::Alert> alerts;
+  Traffic t;
+  t.agree_from = 20;  // ten minutes in which both models answer alike (both saturated, say)
+  t.agree_to = 30;
+  const vigil::Report r = replay(m, model, t, &alerts);
+  // The pooled background mean is two thirds of the usual deviation for the next half hour;
+  // the typical background interval is not.
+  for (const vigil::Alert& a : alerts) INFO(a.message << " at minute " << (a.time - start_time) / 60);
+  CHECK(alerts.empty());
+  if (!alerts.empty()) FAIL_CHECK(alerts.front().message << " at minute " << (alerts.front().time - start_time) / 60);
+  const vigil::CanaryReport& c = r.canary[0];
+  CHECK(c.typical_abs_deviation == Approx(0.016).margin(0.003));
+  CHECK(c.rise < 0.5);
 }
 
 TEST_CASE("Canary family: a broken champion raises a canary alert naming the canary", "[canary]") {
@@ -282,10 +302,10 @@ TEST_CASE("CanaryState: merge equals one state fed everything, and the bytes rea
   // kept requests other than min(compared, canary_top), a negative deviation, counts that
   // wrap around when added.
   const auto refused = [&](const vigil::detail::CanaryState& state) {
-    std::vector<std::uint8_t> b;
-    vigil::io::Writer wr(b);
+    std::vector<std::uint8_t> written;
+    vigil::io::Writer wr(written);
     state.serialize(wr);
-    vigil::io::Reader rr(b.data(), b.size(), "canary state");
+    vigil::io::Reader rr(written.data(), written.size(), "canary state");
     return vigil_test::thrown_message([&] { vigil::detail::CanaryState::deserialize(rr, plan); });
   };
   vigil::detail::CanaryState odd = all;

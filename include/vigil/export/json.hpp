@@ -542,6 +542,8 @@ inline void write_json(JsonWriter& w, const CanaryReport& c) {
   w.member("background_disagreement_rate", c.background_disagreement_rate);
   w.member("disagreement_p_value", c.disagreement_p_value);
   w.member("p_value", c.p_value);
+  w.member("typical_abs_deviation", c.typical_abs_deviation);
+  w.member("typical_disagreement_rate", c.typical_disagreement_rate);
   w.member("rise", c.rise);
   w.member("missing", c.missing);
   w.member("non_finite", c.non_finite);

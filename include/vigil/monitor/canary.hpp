@@ -27,6 +27,7 @@
 #include "vigil/monitor/options.hpp"
 #include "vigil/monitor/report.hpp"
 #include "vigil/monitor/subject.hpp"
+#include "vigil/stats/binomial.hpp"
 #include "vigil/stats/classification.hpp"
 
 namespace vigil {
@@ -40,21 +41,56 @@ inline double relative_rise(double recent, double background) {
   return background > 0 ? (recent - background) / background : std::numeric_limits<double>::infinity();
 }
 
-/// Whether the mean of `recent` lies above the mean of `background` (Welch, one-sided). Two
-/// samples without spread (a canary identical to its champion deviates by exactly 0) differ
-/// for certain when their means do.
-inline stats::TestResult deviation_rise_test(const RunningStats& recent, const RunningStats& background) {
+/// Whether the mean of `recent` lies above `level` (one-sample t-test, one-sided). A sample
+/// without spread (a canary identical to its champion deviates by exactly 0) lies above it
+/// for certain when its mean does.
+inline stats::TestResult deviation_rise_test(const RunningStats& recent, double level) {
   const auto nan = FeatureReport::nan();
-  if (!(recent.count() >= 2 && background.count() >= 2)) return stats::TestResult{nan, nan};
-  const double vr = recent.variance(), vb = background.variance();
-  if (!std::isfinite(vr) || !std::isfinite(vb) || !std::isfinite(recent.mean()) || !std::isfinite(background.mean()))
-    return stats::TestResult{nan, nan};
-  if (vr == 0 && vb == 0) {
-    const bool above = recent.mean() > background.mean();
+  if (!(recent.count() >= 2) || std::isnan(level)) return stats::TestResult{nan, nan};
+  const double sd = recent.stddev(), mean = recent.mean();
+  if (!std::isfinite(sd) || !std::isfinite(mean)) return stats::TestResult{nan, nan};
+  if (sd == 0) {
+    const bool above = mean > level;
     return stats::TestResult{above ? std::numeric_limits<double>::infinity() : 0.0, above ? 0.0 : 1.0};
   }
-  return stats::welch_t_test(recent.mean(), vr, recent.count(), background.mean(), vb, background.count(),
-                             stats::Alternative::greater);
+  const double t = (mean - level) / (sd / std::sqrt(recent.count()));
+  return stats::TestResult{t, stats::detail::student_t_sf(t, recent.count() - 1)};
+}
+
+/// The median of `values` (NaN when empty); reorders them.
+inline double median_of(std::vector<double>& values) {
+  if (values.empty()) return FeatureReport::nan();
+  const auto mid = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
+  std::nth_element(values.begin(), mid, values.end());
+  if (values.size() % 2 == 1) return *mid;
+  return (*mid + *std::max_element(values.begin(), mid)) / 2;
+}
+
+/// Per shadow, the median over the background's intervals of their mean deviation and of
+/// their disagreement rate: the typical level a rise is measured from. A stretch where the
+/// two models agree unusually well (both saturated on inputs far outside training) lowers the
+/// background's pooled mean, but hardly its median interval.
+struct TypicalBackground {
+  std::vector<double> deviation, disagreement;
+};
+
+inline TypicalBackground typical_background(const History<CanaryState>& history, double start, double end,
+                                            std::size_t shadows) {
+  std::vector<std::vector<double>> deviation(shadows), disagreement(shadows);
+  history.each(start, end, [&](std::uint64_t, const CanaryState& state) {
+    for (std::size_t i = 0; i < shadows && i < state.shadows.size(); ++i) {
+      const ShadowState& s = state.shadows[i];
+      if (s.compared > 0) deviation[i].push_back(s.deviation.mean());
+      if (s.classified > 0)
+        disagreement[i].push_back(static_cast<double>(s.disagreements) / static_cast<double>(s.classified));
+    }
+  });
+  TypicalBackground t;
+  for (std::size_t i = 0; i < shadows; ++i) {
+    t.deviation.push_back(median_of(deviation[i]));
+    t.disagreement.push_back(median_of(disagreement[i]));
+  }
+  return t;
 }
 
 /// One shadow's figures over the recent sample against the background.
@@ -70,26 +106,12 @@ inline CanaryReport canary_report(const ShadowPlan& p, const ShadowState& r, con
   c.background_mean_abs_deviation = b.compared > 0 ? b.deviation.mean() : FeatureReport::nan();
   c.p99_abs_deviation = r.digest.quantile(0.99);
   c.background_p99_abs_deviation = b.digest.quantile(0.99);
-  c.deviation_p_value = deviation_rise_test(r.deviation, b.deviation).p_value;
   c.classified = r.classified;
   const auto rate = [](const ShadowState& s) {
     return s.classified > 0 ? static_cast<double>(s.disagreements) / static_cast<double>(s.classified) : FeatureReport::nan();
   };
   c.disagreement_rate = rate(r);
   c.background_disagreement_rate = rate(b);
-  if (r.classified > 0 && b.classified > 0)
-    c.disagreement_p_value = stats::two_proportion_test(static_cast<double>(r.disagreements), static_cast<double>(r.classified),
-                                                        static_cast<double>(b.disagreements), static_cast<double>(b.classified),
-                                                        stats::Alternative::greater)
-                                 .p_value;
-  const double tests[2] = {c.deviation_p_value, c.disagreement_p_value};
-  double smallest = FeatureReport::nan();
-  int tested = 0;
-  for (double t : tests)
-    if (!std::isnan(t)) smallest = tested++ == 0 ? t : std::min(smallest, t);
-  c.p_value = tested == 0 ? smallest : std::min(1.0, tested * smallest);
-  c.rise = std::fmax(relative_rise(c.mean_abs_deviation, c.background_mean_abs_deviation),
-                     relative_rise(c.disagreement_rate, c.background_disagreement_rate));
   c.missing = r.missing;
   c.non_finite = r.non_finite;
   c.champion_missing = r.champion_missing;
@@ -101,8 +123,26 @@ inline CanaryReport canary_report(const ShadowPlan& p, const ShadowState& r, con
   return c;
 }
 
+/// The tests of the recent sample against the typical background interval: its mean
+/// deviation (one-sample t) and its disagreements (exact binomial) above the typical levels,
+/// combined by Bonferroni; and the larger relative rise.
+inline void canary_tests(CanaryReport& c, const ShadowState& recent) {
+  c.deviation_p_value = deviation_rise_test(recent.deviation, c.typical_abs_deviation).p_value;
+  if (recent.classified > 0 && c.typical_disagreement_rate >= 0 && c.typical_disagreement_rate <= 1)
+    c.disagreement_p_value =
+        stats::binomial_test(recent.disagreements, recent.classified, c.typical_disagreement_rate).p_value;
+  double smallest = FeatureReport::nan();
+  int tested = 0;
+  for (double t : {c.deviation_p_value, c.disagreement_p_value})
+    if (!std::isnan(t)) smallest = tested++ == 0 ? t : std::min(smallest, t);
+  c.p_value = tested == 0 ? smallest : std::min(1.0, tested * smallest);
+  c.rise = std::fmax(relative_rise(c.mean_abs_deviation, c.typical_abs_deviation),
+                     relative_rise(c.disagreement_rate, c.typical_disagreement_rate));
+}
+
 /// Evidence from one shadow: its deviation significantly above the background (after
-/// correction) on enough requests on both sides, by at least the policy's relative rise.
+/// correction) on enough requests on both sides, by at least the policy's relative rise over
+/// the typical background interval (TypicalBackground).
 inline void canary_evidence(const CanaryReport& r, double adjusted, const AlertPolicy& policy, Subject subject,
                             std::vector<Evidence>& out) {
   if (r.recent_count < policy.min_requests || r.background_count < policy.min_requests) return;
@@ -111,11 +151,12 @@ inline void canary_evidence(const CanaryReport& r, double adjusted, const AlertP
   if (level == 0) return;
   std::string message = std::string(r.role == OutputRole::canary ? "Canary '" : "Challenger '") + r.name +
                         "' deviates more from '" + r.of + "' than in the background: mean |difference| " +
-                        fixed(r.mean_abs_deviation, 4) + " against " + fixed(r.background_mean_abs_deviation, 4);
+                        fixed(r.mean_abs_deviation, 4) + " against " + fixed(r.typical_abs_deviation, 4) +
+                        " in a typical background interval";
   if (!std::isnan(r.disagreement_rate))
     message += ", classes disagree on " + percent(r.disagreement_rate) + " of requests against " +
-               percent(r.background_disagreement_rate);
-  message += r.role == OutputRole::canary ? " (the canary is stable: the champion changed)." : ".";
+               percent(r.typical_disagreement_rate);
+  message += r.role == OutputRole::canary ? " (a canary's deviation is stable: the champion or its inputs changed)." : ".";
   out.push_back(Evidence{AlertKind::canary, std::move(subject), severity_at(level), r.mean_abs_deviation, adjusted,
                          std::move(message)});
 }
@@ -143,9 +184,14 @@ class CanaryFamily {
     Section section;
     if (plan_->shadows.empty()) return section;
     const PooledSample<State> pooled = pool_recent(history, context.window, *options_);
+    const TypicalBackground typical =
+        typical_background(history, pooled.background_start, pooled.start, plan_->shadows.size());
     for (std::size_t i = 0; i < plan_->shadows.size(); ++i) {
       section.push_back(canary_report(plan_->shadows[i], pooled.recent.state.shadows[i], pooled.background.state.shadows[i]));
       CanaryReport& r = section.back();
+      r.typical_abs_deviation = typical.deviation[i];
+      r.typical_disagreement_rate = typical.disagreement[i];
+      canary_tests(r, pooled.recent.state.shadows[i]);
       r.recent_requests = pooled.recent.requests;
       r.recent_intervals = pooled.intervals;
       if (!pooled.enough) r.status = Status::insufficient_data;

@@ -323,7 +323,13 @@ struct CanaryReport {
   /// The two tests together (Bonferroni: twice the smaller, at most 1): the p-value the
   /// alert policy corrects across shadows and cohorts.
   double p_value = FeatureReport::nan();
-  double rise = FeatureReport::nan();  // the larger relative rise of the two figures over the background
+  /// The typical background interval: the median over the background's intervals of their
+  /// mean |deviation| and of their disagreement rate. A rise is measured from these, so a
+  /// stretch of unusual agreement in the background does not make ordinary disagreement
+  /// afterwards look like one.
+  double typical_abs_deviation = FeatureReport::nan();
+  double typical_disagreement_rate = FeatureReport::nan();
+  double rise = FeatureReport::nan();  // the larger relative rise of the two figures over the typical interval
   // The shadow's score was unusable while the champion's was not, recently.
   std::uint64_t missing = 0;            // absent
   std::uint64_t non_finite = 0;         // NaN or infinite
