@@ -251,8 +251,11 @@ BENCHMARK(BM_Monitor_on_label)->Threads(1)->UseRealTime();
 // noise, prepared with the pool: no random numbers are drawn in the loop). Both take the same
 // 256 requests at the same event times, a chunk of 2,048 to one and then the same chunk to
 // the other, in turn; the counters are medians over the pairs of chunks (ns per request):
-// `plain`, `with_canary`, and `adds`, the median of the differences. Each chunk starts on
-// caches the other monitor's chunk has refilled, the same for both.
+// `plain`, `with_canary`, and `adds`, the median of the differences. Each chunk follows the
+// other monitor's chunk, so both start on caches the other has refilled (swapping the order
+// in every other pair would start one chunk of each pair warm). The two monitors' places in
+// memory change from run to run, and with them `adds` by several ns: take the median of
+// several runs (--benchmark_repetitions makes new monitors each time).
 void BM_Monitor_canary_cost_interleaved(benchmark::State& state) {
   const Model model{32, 4}, shadowed{32, 4, true};
   vigil::MonitorOptions options;
@@ -268,15 +271,18 @@ void BM_Monitor_canary_cost_interleaved(benchmark::State& state) {
   }
   constexpr int chunk = 2048;
   using clock = ChunkPairs::clock;
-  ChunkPairs pairs;
-  for (auto _ : state) {
+  // One chunk of the pool into `monitor`, from event time t on; ns per request.
+  const auto timed_chunk = [&](vigil::Monitor& monitor, std::vector<std::unique_ptr<vigil::Observation>>& pool) {
     double u = t;
     const clock::time_point start = clock::now();
-    for (int k = 0; k < chunk; ++k, u += 0.001) plain_monitor.observe(plain[k & 255]->at(u));
-    const clock::time_point middle = clock::now();
-    for (int k = 0; k < chunk; ++k, t += 0.001) canary_monitor.observe(with_canary[k & 255]->at(t));
-    const clock::time_point end = clock::now();
-    pairs.add(ChunkPairs::ns_per_request(middle - start, chunk), ChunkPairs::ns_per_request(end - middle, chunk));
+    for (int k = 0; k < chunk; ++k, u += 0.001) monitor.observe(pool[k & 255]->at(u));
+    return ChunkPairs::ns_per_request(clock::now() - start, chunk);
+  };
+  ChunkPairs pairs;
+  for (auto _ : state) {
+    const double without = timed_chunk(plain_monitor, plain);
+    pairs.add(without, timed_chunk(canary_monitor, with_canary));
+    t += chunk * 0.001;
   }
   pairs.report(state, "plain", "with_canary");
   state.counters["compared"] = static_cast<double>(canary_monitor.report(t).canary.at(0).recent_count);
@@ -359,9 +365,11 @@ void BM_Monitor_attribution_evaluation_interleaved(benchmark::State& state) {
   vigil_bench::RequestIds requests(0), labels(0);
   std::uint64_t filed = 0;
   double t = start_time;
-  // One minute of traffic into both monitors, ending at the minute's end.
+  // One minute of traffic into both monitors; t ends at the minute's end, exactly (times are
+  // counts of milliseconds divided by 1,000, not sums of 0.001), so that evaluate(t) closes it.
   const auto fill_minute = [&] {
-    for (std::uint64_t k = 0; k < minute; ++k, ++filed, t += 0.001) {
+    for (std::uint64_t k = 0; k < minute; ++k, ++filed) {
+      t = start_time + static_cast<double>(filed) / 1000;
       vigil::Observation& o = pool[k & 255]->at(t).id(requests.next());
       plain.observe(o);
       attributed.observe(o);
@@ -370,6 +378,7 @@ void BM_Monitor_attribution_evaluation_interleaved(benchmark::State& state) {
       benchmark::DoNotOptimize(plain.on_label(id, 1.0, t));
       benchmark::DoNotOptimize(attributed.on_label(id, 1.0, t, &shares[(k & 255) * features], features));
     }
+    t = start_time + static_cast<double>(filed) / 1000;
   };
   for (int m = 0; m < 5; ++m) {
     fill_minute();

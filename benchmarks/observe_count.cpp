@@ -16,7 +16,7 @@
 //             request; the profile knows the champion only, as a training profile does.
 // In the labelled variants evaluate() runs at each minute's end, as a health check would, so
 // that staged labels are drained: after the minute's last request, which evaluates the minute
-// before it; in `attributed_label` after the first request of the next minute, which
+// before it; in `attributed_label` a second (1,000 requests) into the next minute, which
 // evaluates the minute just ended. Labels wait for the evaluation of the minute they came
 // in, and attributed labels are staged up to 2^22 values (116,508 labels of 36 features):
 // two minutes of them, at one label per request, would fill that, and the evaluation would
@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
   vigil_bench::RequestIds ids(0), labels(0);
   double t = 1798761600;  // 2027-01-01T00:00:00Z
   const long total = 300000 + n;
-  const long evaluate_at = variant == Variant::attributed_label ? 0 : minute - 1;  // request of the minute
+  const long evaluate_at = variant == Variant::attributed_label ? 1000 : minute - 1;  // request of the minute
   for (long i = 0; i < total; ++i) {
     vigil::Observation& o = *pool[static_cast<std::size_t>(i) & 255];
     if (variant == Variant::ops) monitor.on_arrival(t);

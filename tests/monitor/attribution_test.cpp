@@ -83,18 +83,29 @@ struct World {
   }
 };
 
+// The model's schema. The room is a numeric ±1 column, or with `categorical_room` a
+// categorical feature of two equally frequent values, "A" (+1) and "B" (−1), declared after
+// the numeric ones (so its attribution comes last, as the monitor takes them).
 struct Model {
   vigil::Schema schema;
   vigil::NumericFeature room, x1, x2, x3;
+  vigil::CategoricalFeature room_category{0};
+  bool categorical_room = false;
   vigil::Output prediction;
   std::vector<Row> background;
 
-  Model() {
-    room = schema.add_numeric("room");
+  explicit Model(bool categorical = false) : categorical_room(categorical) {
+    if (!categorical_room) room = schema.add_numeric("room");
     x1 = schema.add_numeric("x1");
     x2 = schema.add_numeric("x2");
     x3 = schema.add_numeric("x3");
+    if (categorical_room) room_category = schema.add_categorical("room");
     prediction = schema.add_output("prediction");
+  }
+  // The attributions (room, x1, x2, x3) in the monitor's order of the features.
+  std::vector<double> in_schema_order(std::vector<double> phi) const {
+    if (categorical_room) std::rotate(phi.begin(), phi.begin() + 1, phi.end());
+    return phi;
   }
   double predict(const Row& x) const {
     double m = 0;
@@ -102,7 +113,9 @@ struct Model {
     return m;
   }
   void set(vigil::Observation& o, const Row& x) const {
-    o.set(room, x[0]).set(x1, x[1]).set(x2, x[2]).set(x3, x[3]).score(prediction, predict(x));
+    if (categorical_room) o.set(room_category, x[0] > 0 ? "A" : "B");
+    else o.set(room, x[0]);
+    o.set(x1, x[1]).set(x2, x[2]).set(x3, x[3]).score(prediction, predict(x));
   }
   // A holdout of clean rows with their labels and attributions.
   vigil::Profile profile(World& world) {
@@ -115,7 +128,7 @@ struct Model {
       o.clear();
       set(o, x);
       p.add_labelled(o, prediction, y);
-      p.add_attributions(squared_loss_shapley(x, y, background));
+      p.add_attributions(in_schema_order(squared_loss_shapley(x, y, background)));
     }
     return p;
   }
@@ -134,14 +147,16 @@ vigil::MonitorOptions attribution_options() {
 
 // `minutes` of 200 requests a minute, each labelled 30 s later with its attributions;
 // `corrupt(minute, x)` changes what the model is given. Returns the attribution alerts
-// raised (or escalated).
+// raised (or escalated); `resolved` gets those that resolved.
 std::vector<vigil::Alert> run(Model& model, World& world, int minutes,
                               const std::function<void(int, Row&, std::mt19937_64&)>& corrupt,
-                              vigil::Report* last = nullptr) {
+                              vigil::Report* last = nullptr, std::vector<vigil::Alert>* resolved = nullptr) {
   vigil::Monitor m(model.schema, model.profile(world), attribution_options());
   std::vector<vigil::Alert> alerts;
   m.on_alert([&](const vigil::Alert& a) {
-    if (a.kind == vigil::AlertKind::attribution && a.transition != vigil::Alert::Transition::resolved) alerts.push_back(a);
+    if (a.kind != vigil::AlertKind::attribution) return;
+    if (a.transition != vigil::Alert::Transition::resolved) alerts.push_back(a);
+    else if (resolved) resolved->push_back(a);
   });
   struct Label {
     double time;
@@ -167,7 +182,7 @@ std::vector<vigil::Alert> run(Model& model, World& world, int minutes,
       o.at(t).id(id);
       model.set(o, x);
       m.observe(o);
-      pending.push_back(Label{t + 30, id, y, squared_loss_shapley(x, y, model.background)});
+      pending.push_back(Label{t + 30, id, y, model.in_schema_order(squared_loss_shapley(x, y, model.background))});
     }
   }
   for (const Label& l : pending) m.on_label(l.id, l.y, l.time, l.attributions);
@@ -216,7 +231,7 @@ TEST_CASE("Loss attribution: a clean stream raises no attribution alert", "[attr
 }
 
 TEST_CASE("Loss attribution: two swapped rooms are flagged on the room alone", "[attribution]") {
-  Model model;
+  Model model(true);  // the room a categorical feature of two equally frequent values
   World world;
   // From minute 40 the upstream pipeline swaps the rooms: the room's marginal is unchanged.
   const auto alerts = run(model, world, 60, [](int minute, Row& x, std::mt19937_64&) {
@@ -235,13 +250,61 @@ TEST_CASE("Loss attribution: a temporary corruption of one feature is flagged wh
   Model model;
   World world;
   // Minutes 30–44: a third of the requests carry x1 from a broken source.
-  const auto alerts = run(model, world, 60, [](int minute, Row& x, std::mt19937_64& rng) {
-    if (minute >= 30 && minute < 45 && rng() % 3 == 0) x[1] = 3 * std::normal_distribution<double>(0, 1)(rng);
-  });
+  std::vector<vigil::Alert> resolved;
+  const auto alerts = run(
+      model, world, 90,
+      [](int minute, Row& x, std::mt19937_64& rng) {
+        if (minute >= 30 && minute < 45 && rng() % 3 == 0) x[1] = 3 * std::normal_distribution<double>(0, 1)(rng);
+      },
+      nullptr, &resolved);
   REQUIRE_FALSE(alerts.empty());
   CHECK(only_about(alerts, "x1"));
   CHECK(alerts.front().time >= start_time + 30 * 60);
   CHECK(alerts.front().time < start_time + 45 * 60);
+  // ...and no longer: every x1 alert resolves within 25 minutes of the fault's end (the
+  // quality window's five minutes of labels, the policy's five clean intervals, the CUSUM's
+  // fall below its limit).
+  for (const vigil::Alert& a : alerts) {
+    const auto closed = std::find_if(resolved.begin(), resolved.end(), [&](const vigil::Alert& r) {
+      return r.subject == a.subject && r.time > a.time;
+    });
+    REQUIRE(closed != resolved.end());
+    CHECK(closed->time <= start_time + 70 * 60);
+  }
+}
+
+TEST_CASE("Loss attribution: the holdout's attributions are matched to the features by name", "[attribution]") {
+  Model model;  // room, x1, x2, x3
+  World world;
+  const vigil::Profile profile = model.profile(world);
+  vigil::Schema reordered;  // the same features, declared the other way round
+  const auto x3 = reordered.add_numeric("x3");
+  const auto x2 = reordered.add_numeric("x2");
+  const auto x1 = reordered.add_numeric("x1");
+  const auto room = reordered.add_numeric("room");
+  const auto prediction = reordered.add_output("prediction");
+  vigil::Monitor m(reordered, profile, attribution_options());
+  vigil::Observation o(reordered);
+  for (int i = 0; i < 2000; ++i) {
+    const Row x = world.draw();
+    const double y = world.answer(x, 0);
+    const double t = start_time + i * 0.3;
+    o.clear();
+    o.at(t).id("r" + std::to_string(i)).set(room, x[0]).set(x1, x[1]).set(x2, x[2]).set(x3, x[3]);
+    o.score(prediction, model.predict(x));
+    m.observe(o);
+    const std::vector<double> phi = squared_loss_shapley(x, y, model.background);
+    m.on_label("r" + std::to_string(i), y, t + 1, std::vector<double>{phi[3], phi[2], phi[1], phi[0]});
+  }
+  const vigil::Report r = m.finish();
+  REQUIRE(r.attribution.size() == features);
+  for (const vigil::AttributionReport& a : r.attribution) {
+    const std::size_t j = a.feature == "room" ? 0 : static_cast<std::size_t>(a.feature[1] - '0');
+    CHECK(a.reference_mean == profile.attributions()[j].mean());
+    CHECK(std::fabs(a.reference_effect) < 0.15);
+    CHECK(a.cusum < 1);
+  }
+  CHECK(r.attribution[0].feature == "x3");
 }
 
 TEST_CASE("Loss attribution: a feature whose usefulness fades and reverses is flagged late, not early", "[attribution]") {

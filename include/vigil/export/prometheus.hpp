@@ -721,6 +721,14 @@ inline void append_quality_metrics(PrometheusWriter& w, const std::vector<Promet
             q.labels_beyond_window);
   w.counter("vigil_labels_applied_early_total", "Labels credited before the evaluation of the interval they came in.",
             q.labels_applied_early);
+  w.family("vigil_label_attributions_total", "counter",
+           "Loss attributions given with labels, by outcome: attributed (a joined label's, credited), wrong_count "
+           "(not one per input feature: left out), bad_value (NaN or infinite values, left out of their feature), "
+           "applied_early (credited before their interval's evaluation).");
+  w.sample("outcome=\"attributed\"", q.attributed_labels);
+  w.sample("outcome=\"wrong_count\"", q.attributions_wrong_count);
+  w.sample("outcome=\"bad_value\"", q.attribution_bad_values);
+  w.sample("outcome=\"applied_early\"", q.attributions_applied_early);
 }
 
 // clang-format off
@@ -817,9 +825,9 @@ inline const PrometheusGauge<AttributionReport> loss_attribution_gauges[] = {
    [](const AttributionReport& a) { return a.background_mean; }},
   {"vigil_loss_attribution_reference_mean", "The same on the labelled holdout of the training profile.",
    [](const AttributionReport& a) { return a.reference_mean; }},
-  {"vigil_loss_attribution_p_value", "P-value of Welch's test of the window's mean against the background's.",
+  {"vigil_loss_attribution_p_value", "P-value of Welch's one-sided test that the window's mean is above the background's.",
    [](const AttributionReport& a) { return a.p_value; }},
-  {"vigil_loss_attribution_reference_p_value", "P-value of Welch's test of the window's mean against the holdout's.",
+  {"vigil_loss_attribution_reference_p_value", "P-value of Welch's one-sided test that the window's mean is above the holdout's.",
    [](const AttributionReport& a) { return a.reference_p_value; }},
   {"vigil_loss_attribution_cusum", "One-sided CUSUM of the labels' mean attribution against the holdout's, in holdout standard deviations.",
    [](const AttributionReport& a) { return a.cusum; }},

@@ -51,11 +51,20 @@ struct AttributionPlan {
   }
 };
 
+/// The features in the monitor's schema order, and the holdout's moments of each, found by
+/// name: the profile's schema may declare the features in another order.
 inline AttributionPlan make_attribution_plan(const Schema& schema, const Profile& profile) {
   AttributionPlan p;
   for (std::uint32_t i = 0; i < schema.numeric_count(); ++i) p.features.push_back(schema.name(NumericFeature{i}));
   for (std::uint32_t i = 0; i < schema.categorical_count(); ++i) p.features.push_back(schema.name(CategoricalFeature{i}));
-  if (profile.attributions().size() == p.features.size()) p.reference = profile.attributions();
+  const std::vector<RunningStats>& held = profile.attributions();
+  const Schema& trained = profile.schema();
+  if (held.size() != trained.numeric_count() + trained.categorical_count() || held.size() != p.features.size()) return p;
+  for (const std::string& name : p.features) {
+    const auto numeric = trained.find_numeric(name);
+    const std::size_t at = numeric ? numeric->index : trained.numeric_count() + trained.categorical(name).index;
+    p.reference.push_back(held[at]);
+  }
   return p;
 }
 
@@ -136,15 +145,15 @@ inline void AttributionLedger::sum(double from, double to, std::vector<RunningSt
   }
 }
 
-/// Welch's two-sided test of two samples' means, NaN when either has fewer than two values or
-/// a moment is not finite.
+/// Welch's one-sided test that the mean of `a` lies above that of `b` (the feature now takes
+/// more of the loss), NaN when either has fewer than two values or a moment is not finite.
 inline stats::TestResult attribution_test(const RunningStats& a, const RunningStats& b) {
   const auto nan = FeatureReport::nan();
   if (!(a.count() >= 2 && b.count() >= 2)) return stats::TestResult{nan, nan};
   const double va = a.variance(), vb = b.variance();
   if (!std::isfinite(va) || !std::isfinite(vb) || !std::isfinite(a.mean()) || !std::isfinite(b.mean()) || !(va + vb > 0))
     return stats::TestResult{nan, nan};
-  return stats::welch_t_test(a.mean(), va, a.count(), b.mean(), vb, b.count(), stats::Alternative::two_sided);
+  return stats::welch_t_test(a.mean(), va, a.count(), b.mean(), vb, b.count(), stats::Alternative::greater);
 }
 
 /// (recent mean − base mean) / base standard deviation; NaN without a spread.
@@ -164,17 +173,23 @@ inline std::string attribution_direction(double recent, double before) {
 inline void attribution_evidence_of(const AttributionReport& r, double effect, double before, const char* against,
                                     double adjusted, const AlertPolicy& policy, Subject subject,
                                     std::vector<Evidence>& out) {
-  int level = severity_of(std::fabs(effect), policy.attribution_effect_warn, policy.attribution_effect_alert);
-  const bool cusum = subject.horizon && r.cusum >= policy.attribution_cusum_limit;
-  const bool significant = adjusted < policy.p_value && level > 0;
-  if (!significant && !cusum) return;
-  level = std::max(level, 1);
-  out.push_back(Evidence{AlertKind::attribution, std::move(subject), severity_at(level), effect, adjusted,
-                         "Feature '" + r.feature + "' " + attribution_direction(r.recent_mean, before) +
-                             ": mean loss attribution " + fixed(r.recent_mean, 4) + " against " + fixed(before, 4) +
-                             " in the " + against + " (" + fixed(effect, 2) + " standard deviations), over " +
-                             fixed(r.recent_count, 0) + " labelled requests" +
-                             (cusum ? "; its CUSUM against the holdout is " + fixed(r.cusum, 1) : std::string()) + "."});
+  // Only a rise is evidence: a feature that takes less of the loss than before is no fault
+  // (and a fault's end would otherwise echo for as long as the background holds the fault).
+  const int level = effect > 0 ? severity_of(effect, policy.attribution_effect_warn, policy.attribution_effect_alert) : 0;
+  if (adjusted < policy.p_value && level > 0) {
+    out.push_back(Evidence{AlertKind::attribution, std::move(subject), severity_at(level), effect, adjusted,
+                           "Feature '" + r.feature + "' " + attribution_direction(r.recent_mean, before) +
+                               ": mean loss attribution " + fixed(r.recent_mean, 4) + " against " + fixed(before, 4) +
+                               " in the " + against + " (" + fixed(effect, 2) + " standard deviations), over " +
+                               fixed(r.recent_count, 0) + " labelled requests."});
+    return;
+  }
+  if (!subject.horizon || !(r.cusum >= policy.attribution_cusum_limit)) return;
+  out.push_back(Evidence{AlertKind::attribution, std::move(subject), Severity::warn, r.cusum, FeatureReport::nan(),
+                         "Feature '" + r.feature + "' has raised the loss little by little: the CUSUM of its mean " +
+                             "loss attribution against the holdout's is " + fixed(r.cusum, 1) + " standard deviations (limit " +
+                             fixed(policy.attribution_cusum_limit, 1) + "); now " + fixed(r.recent_mean, 4) +
+                             " against " + fixed(before, 4) + "."});
 }
 
 /// The attribution family (docs/concepts.md, "Monitor family").
@@ -271,14 +286,17 @@ inline void AttributionFamily::take_attributions(const EvaluationContext& contex
 
 // Page's CUSUM on batches of at least min_labels attributions per feature: the batch's mean
 // against the holdout's, in holdout standard deviations, less an allowance of half the
-// warning effect (E. S. Page, "Continuous inspection schemes", Biometrika 41, 1954).
+// warning effect (E. S. Page, "Continuous inspection schemes", Biometrika 41, 1954), capped
+// at 1.25 times its limit.
 inline void AttributionFamily::feed_cusum(const AlertPolicy& policy) {
   if (plan_->reference.empty()) return;
   const double allowance = policy.attribution_effect_warn / 2;
   for (std::size_t j = 0; j < batch_.size(); ++j) {
     if (batch_[j].count() < static_cast<double>(std::max<std::uint64_t>(policy.min_labels, 2))) continue;
     const double z = attribution_effect(batch_[j], plan_->reference[j]);
-    if (std::isfinite(z)) cusum_[j] = std::max(0.0, cusum_[j] + z - allowance);
+    // Capped a quarter above the limit, so that it falls below it within a few batches of
+    // the feature's return, as the alert's recovery asks, however long the fault lasted.
+    if (std::isfinite(z)) cusum_[j] = std::min(1.25 * policy.attribution_cusum_limit, std::max(0.0, cusum_[j] + z - allowance));
     batch_[j] = RunningStats();
   }
 }

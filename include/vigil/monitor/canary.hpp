@@ -41,6 +41,23 @@ inline double relative_rise(double recent, double background) {
   return background > 0 ? (recent - background) / background : std::numeric_limits<double>::infinity();
 }
 
+/// Whether the mean of `recent` lies above the mean of `background` (Welch, one-sided). Two
+/// samples without spread (a canary identical to its champion deviates by exactly 0) differ
+/// for certain when their means do.
+inline stats::TestResult welch_rise_test(const RunningStats& recent, const RunningStats& background) {
+  const auto nan = FeatureReport::nan();
+  if (!(recent.count() >= 2 && background.count() >= 2)) return stats::TestResult{nan, nan};
+  const double vr = recent.variance(), vb = background.variance();
+  if (!std::isfinite(vr) || !std::isfinite(vb) || !std::isfinite(recent.mean()) || !std::isfinite(background.mean()))
+    return stats::TestResult{nan, nan};
+  if (vr == 0 && vb == 0) {
+    const bool above = recent.mean() > background.mean();
+    return stats::TestResult{above ? std::numeric_limits<double>::infinity() : 0.0, above ? 0.0 : 1.0};
+  }
+  return stats::welch_t_test(recent.mean(), vr, recent.count(), background.mean(), vb, background.count(),
+                             stats::Alternative::greater);
+}
+
 /// Whether the mean of `recent` lies above `level` (one-sample t-test, one-sided). A sample
 /// without spread (a canary identical to its champion deviates by exactly 0) lies above it
 /// for certain when its mean does.
@@ -66,25 +83,45 @@ inline double median_of(std::vector<double>& values) {
   return (*mid + *std::max_element(values.begin(), mid)) / 2;
 }
 
-/// Per shadow, the median over the background's intervals of their mean deviation and of
-/// their disagreement rate: the typical level a rise is measured from. A stretch where the
-/// two models agree unusually well (both saturated on inputs far outside training) lowers the
-/// background's pooled mean, but hardly its median interval.
+/// Per shadow, the typical level of the background: its intervals taken in time order and
+/// pooled into chunks of at least `grain` requests (the recent sample's), and the median over
+/// the chunks of their mean deviation and of their disagreement rate. A stretch where the two
+/// models agree unusually well (both saturated on inputs far outside training) lowers the
+/// background's pooled mean, but hardly its median chunk; chunks as large as the recent
+/// sample keep rare disagreements from making the median rate 0 on a low-rate stream.
 struct TypicalBackground {
   std::vector<double> deviation, disagreement;
 };
 
 inline TypicalBackground typical_background(const History<CanaryState>& history, double start, double end,
-                                            std::size_t shadows) {
+                                            std::size_t shadows, std::uint64_t grain) {
   std::vector<std::vector<double>> deviation(shadows), disagreement(shadows);
-  history.each(start, end, [&](std::uint64_t, const CanaryState& state) {
-    for (std::size_t i = 0; i < shadows && i < state.shadows.size(); ++i) {
-      const ShadowState& s = state.shadows[i];
+  std::vector<ShadowState> chunk(shadows);
+  std::uint64_t requests = 0;
+  const auto close = [&] {
+    for (std::size_t i = 0; i < shadows; ++i) {
+      const ShadowState& s = chunk[i];
       if (s.compared > 0) deviation[i].push_back(s.deviation.mean());
       if (s.classified > 0)
         disagreement[i].push_back(static_cast<double>(s.disagreements) / static_cast<double>(s.classified));
+      chunk[i] = ShadowState();
     }
+    requests = 0;
+  };
+  history.each(start, end, [&](std::uint64_t n, const CanaryState& state) {
+    for (std::size_t i = 0; i < shadows && i < state.shadows.size(); ++i) {
+      const ShadowState& s = state.shadows[i];
+      chunk[i].compared += s.compared;
+      chunk[i].classified += s.classified;
+      chunk[i].disagreements += s.disagreements;
+      chunk[i].deviation.merge(s.deviation);
+    }
+    requests += n;
+    if (requests >= grain) close();
   });
+  // A last chunk short of the grain counts only when the background holds no full one.
+  const bool full = std::any_of(deviation.begin(), deviation.end(), [](const std::vector<double>& d) { return !d.empty(); });
+  if (requests > 0 && !full) close();
   TypicalBackground t;
   for (std::size_t i = 0; i < shadows; ++i) {
     t.deviation.push_back(median_of(deviation[i]));
@@ -123,21 +160,32 @@ inline CanaryReport canary_report(const ShadowPlan& p, const ShadowState& r, con
   return c;
 }
 
-/// The tests of the recent sample against the typical background interval: its mean
-/// deviation (one-sample t) and its disagreements (exact binomial) above the typical levels,
-/// combined by Bonferroni; and the larger relative rise.
-inline void canary_tests(CanaryReport& c, const ShadowState& recent) {
-  c.deviation_p_value = deviation_rise_test(recent.deviation, c.typical_abs_deviation).p_value;
-  if (recent.classified > 0 && c.typical_disagreement_rate >= 0 && c.typical_disagreement_rate <= 1)
+/// The tests of the recent sample: its mean deviation and its disagreements above both the
+/// pooled background (Welch; two proportions: they weigh the background's own uncertainty)
+/// and the typical background chunk (one-sample t; exact binomial: a contaminated stretch
+/// cannot lower it much). Each figure's p-value is the larger of its two (it must be above
+/// both); the two figures are combined by Bonferroni. The rise is measured from the larger of
+/// the pooled and the typical level.
+inline void canary_tests(CanaryReport& c, const ShadowState& recent, const ShadowState& background) {
+  using stats::Alternative;
+  const auto larger = [](double a, double b) { return std::isnan(a) || std::isnan(b) ? FeatureReport::nan() : std::max(a, b); };
+  c.deviation_p_value = larger(deviation_rise_test(recent.deviation, c.typical_abs_deviation).p_value,
+                               welch_rise_test(recent.deviation, background.deviation).p_value);
+  if (recent.classified > 0 && background.classified > 0 && c.typical_disagreement_rate >= 0 &&
+      c.typical_disagreement_rate <= 1) {
+    const auto k = static_cast<double>(recent.disagreements), n = static_cast<double>(recent.classified);
+    const auto kb = static_cast<double>(background.disagreements), nb = static_cast<double>(background.classified);
     c.disagreement_p_value =
-        stats::binomial_test(recent.disagreements, recent.classified, c.typical_disagreement_rate).p_value;
+        larger(stats::binomial_test(recent.disagreements, recent.classified, c.typical_disagreement_rate).p_value,
+               stats::two_proportion_test(k, n, kb, nb, Alternative::greater).p_value);
+  }
   double smallest = FeatureReport::nan();
   int tested = 0;
   for (double t : {c.deviation_p_value, c.disagreement_p_value})
     if (!std::isnan(t)) smallest = tested++ == 0 ? t : std::min(smallest, t);
   c.p_value = tested == 0 ? smallest : std::min(1.0, tested * smallest);
-  c.rise = std::fmax(relative_rise(c.mean_abs_deviation, c.typical_abs_deviation),
-                     relative_rise(c.disagreement_rate, c.typical_disagreement_rate));
+  c.rise = std::fmax(relative_rise(c.mean_abs_deviation, std::fmax(c.typical_abs_deviation, c.background_mean_abs_deviation)),
+                     relative_rise(c.disagreement_rate, std::fmax(c.typical_disagreement_rate, c.background_disagreement_rate)));
 }
 
 /// Evidence from one shadow: its deviation significantly above the background (after
@@ -151,11 +199,11 @@ inline void canary_evidence(const CanaryReport& r, double adjusted, const AlertP
   if (level == 0) return;
   std::string message = std::string(r.role == OutputRole::canary ? "Canary '" : "Challenger '") + r.name +
                         "' deviates more from '" + r.of + "' than in the background: mean |difference| " +
-                        fixed(r.mean_abs_deviation, 4) + " against " + fixed(r.typical_abs_deviation, 4) +
-                        " in a typical background interval";
+                        fixed(r.mean_abs_deviation, 4) + " against " +
+                        fixed(std::fmax(r.typical_abs_deviation, r.background_mean_abs_deviation), 4) + " in the background";
   if (!std::isnan(r.disagreement_rate))
     message += ", classes disagree on " + percent(r.disagreement_rate) + " of requests against " +
-               percent(r.typical_disagreement_rate);
+               percent(std::fmax(r.typical_disagreement_rate, r.background_disagreement_rate));
   message += r.role == OutputRole::canary ? " (a canary's deviation is stable: the champion or its inputs changed)." : ".";
   out.push_back(Evidence{AlertKind::canary, std::move(subject), severity_at(level), r.mean_abs_deviation, adjusted,
                          std::move(message)});
@@ -184,14 +232,14 @@ class CanaryFamily {
     Section section;
     if (plan_->shadows.empty()) return section;
     const PooledSample<State> pooled = pool_recent(history, context.window, *options_);
-    const TypicalBackground typical =
-        typical_background(history, pooled.background_start, pooled.start, plan_->shadows.size());
+    const TypicalBackground typical = typical_background(history, pooled.background_start, pooled.start,
+                                                         plan_->shadows.size(), std::max<std::uint64_t>(pooled.recent.requests, 1));
     for (std::size_t i = 0; i < plan_->shadows.size(); ++i) {
       section.push_back(canary_report(plan_->shadows[i], pooled.recent.state.shadows[i], pooled.background.state.shadows[i]));
       CanaryReport& r = section.back();
       r.typical_abs_deviation = typical.deviation[i];
       r.typical_disagreement_rate = typical.disagreement[i];
-      canary_tests(r, pooled.recent.state.shadows[i]);
+      canary_tests(r, pooled.recent.state.shadows[i], pooled.background.state.shadows[i]);
       r.recent_requests = pooled.recent.requests;
       r.recent_intervals = pooled.intervals;
       if (!pooled.enough) r.status = Status::insufficient_data;

@@ -74,8 +74,11 @@ class Profile {
 
   /// An empty profile for `schema`. `category_capacity` bounds the distinct categories kept
   /// exactly per categorical feature (more are kept as heavy hitters, see CategoryCounts).
+  /// Throws vigil::invalid_argument for a schema with shadow outputs (Schema::add_canary,
+  /// add_challenger): those describe serving, not training, and a profile's format keeps no
+  /// roles; build the profile from the training schema (the Monitor's may add shadows).
   explicit Profile(Schema schema, std::size_t category_capacity = 1024)
-      : schema_(std::move(schema)),
+      : schema_(without_shadows(std::move(schema))),
         numeric_(schema_.numeric_count()),
         categorical_(schema_.categorical_count(), Categorical{CategoryCounts(category_capacity)}),
         outputs_(schema_.output_count()) {}
@@ -318,6 +321,13 @@ class Profile {
 
  private:
 
+  static Schema without_shadows(Schema schema) {
+    if (schema.model_output_count() != schema.output_count())
+      detail::throw_invalid_argument(
+          "Profile: the schema has shadow outputs (canary or challenger), which describe serving: build the profile "
+          "from the training schema, before the shadows are added");
+    return schema;
+  }
   void check_output_handle(Output o) const {
     if (o.index >= outputs_.size())
       detail::throw_invalid_argument("Profile: output index " + std::to_string(o.index) + " of a schema with " +

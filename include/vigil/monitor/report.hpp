@@ -357,8 +357,8 @@ struct AttributionReport {
   double background_mean = FeatureReport::nan();
   double reference_count = 0;                   // of the holdout (Profile::add_attributions)
   double reference_mean = FeatureReport::nan();
-  double p_value = FeatureReport::nan();            // Welch, two-sided: recent against background
-  double reference_p_value = FeatureReport::nan();  // Welch, two-sided: recent against the holdout
+  double p_value = FeatureReport::nan();            // Welch, one-sided: the recent mean above the background's
+  double reference_p_value = FeatureReport::nan();  // Welch, one-sided: the recent mean above the holdout's
   double effect = FeatureReport::nan();            // (recent − background mean) / background standard deviation
   double reference_effect = FeatureReport::nan();  // (recent − holdout mean) / holdout standard deviation
   /// One-sided CUSUM of the labels' mean attribution against the holdout's, in holdout

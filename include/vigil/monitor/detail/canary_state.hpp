@@ -110,14 +110,17 @@ struct Deviation {
 /// |shadow − champion| of two finite scores; the largest double when that overflows, so that
 /// every compared request has a finite deviation.
 inline double deviation_of(double champion, double shadow) {
-  return std::fmin(std::fabs(shadow - champion), std::numeric_limits<double>::max());
+  return std::min(std::fabs(shadow - champion), std::numeric_limits<double>::max());
 }
 
-/// Whether `a` deviates more than `b`: by deviation, then the earlier, then by id and
-/// scores. A total order, so that the requests kept do not depend on the order shards merge.
+/// Whether `a` deviates more than `b`: by deviation, then the earlier (a NaN time after every
+/// other, two NaN times alike), then by id and scores. A total order on requests with finite
+/// scores, so that the requests kept do not depend on the order shards merge.
 inline bool deviates_more(const Deviation& a, const Deviation& b) {
   if (a.deviation != b.deviation) return a.deviation > b.deviation;
-  if (a.time != b.time) return a.time < b.time;
+  const bool a_timed = !std::isnan(a.time), b_timed = !std::isnan(b.time);
+  if (a_timed != b_timed) return a_timed;
+  if (a_timed && a.time != b.time) return a.time < b.time;
   const int order = a.id_view().compare(b.id_view());
   if (order != 0) return order < 0;
   if (a.champion != b.champion) return a.champion < b.champion;
@@ -143,6 +146,10 @@ class TopDeviations {
     if (deviation >= bar_) admit(deviation, time, champion, other, id);
   }
   void merge(const TopDeviations& o) {
+    if (&o == this) {  // admit() may grow kept_ while it is read
+      const TopDeviations copy = o;
+      return merge(copy);
+    }
     for (const Deviation& d : o.kept_) admit(d.deviation, d.time, d.champion, d.other, d.id_view());
   }
   void clear() {
@@ -162,8 +169,9 @@ class TopDeviations {
   }
 
   void serialize(io::Writer& w) const;
-  /// Reads serialize()'s output into a set of `capacity`; throws vigil::format_error for more
-  /// requests than that, scores that are not finite, an id longer than
+  /// Reads serialize()'s output into a set of `capacity` (of a state written under a larger
+  /// capacity, the `capacity` most deviating); throws vigil::format_error for scores that are
+  /// not finite, an id longer than
   /// Observation::max_id_bytes, or requests not in serialize()'s order (most deviating first).
   /// The deviations are recomputed from the scores.
   static TopDeviations deserialize(io::Reader& r, std::size_t capacity);
@@ -218,9 +226,9 @@ inline void TopDeviations::serialize(io::Writer& w) const {
 
 inline TopDeviations TopDeviations::deserialize(io::Reader& r, std::size_t capacity) {
   TopDeviations t(capacity);
+  // A state written under a larger canary_top keeps its `capacity` most deviating requests,
+  // the first ones written.
   const std::size_t n = r.count(3 * 8 + 1);
-  if (n > capacity) r.fail("canary state: " + std::to_string(n) + " deviating requests where at most " +
-                           std::to_string(capacity) + " are kept");
   Deviation previous;
   for (std::size_t i = 0; i < n; ++i) {
     const double time = r.f64();
@@ -241,7 +249,7 @@ inline TopDeviations TopDeviations::deserialize(io::Reader& r, std::size_t capac
     // serialize() writes them most deviating first (two identical requests, each kept, side
     // by side): any other order is not its bytes.
     if (i > 0 && deviates_more(d, previous)) r.fail("canary state: deviating requests out of order");
-    t.admit(d.deviation, time, champion, other, id);
+    if (i < capacity) t.admit(d.deviation, time, champion, other, id);
     previous = d;
   }
   return t;
@@ -316,8 +324,8 @@ struct CanaryState {
   /// another number of shadows, a digest of another compression, or counts that contradict
   /// each other: a digest or moments that count other than `compared` or a negative
   /// deviation, more classified than compared (other than compared with a threshold), more
-  /// disagreements than classified, deviations from a canary the shadow has not, kept
-  /// requests other than min(compared, CanaryPlan::top) or deviating beyond the largest.
+  /// disagreements than classified, deviations from a canary the shadow has not, more kept
+  /// requests than compared, or one deviating beyond the largest.
   static CanaryState deserialize(io::Reader& r, const CanaryPlan& plan);
   /// Refuses counts beyond the interval's requests.
   void check(const CanaryPlan& plan, std::uint64_t requests, const io::Reader& r) const;
@@ -441,7 +449,8 @@ inline void CanaryState::check_shadow(const io::Reader& r, const ShadowPlan& p, 
   const bool classes = s.classified <= s.compared && s.disagreements <= s.classified &&
                        (!p.has_threshold || s.classified == s.compared);
   const bool canary = p.canary != ShadowPlan::none || s.from_canary.count() == 0;
-  bool kept = s.top.size() == std::min<std::uint64_t>(s.compared, top);
+  // At most min(compared, canary_top): fewer when written under a smaller canary_top.
+  bool kept = s.top.size() <= std::min<std::uint64_t>(s.compared, top);
   for (const Deviation& d : s.top.kept_) kept = kept && d.deviation <= s.deviation.max();
   if (!(counted && signs && classes && canary && kept))
     r.fail("shadow '" + p.name + "': " + std::to_string(s.compared) + " requests compared, " +
