@@ -59,3 +59,5 @@ void log_sizes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(squared_loss)->Apply(sizes);
 BENCHMARK(log_loss)->Apply(log_sizes)->Unit(benchmark::kMicrosecond);
+
+BENCHMARK_MAIN();
