@@ -22,6 +22,7 @@
 
 #include "vigil/io/binary.hpp"
 #include "vigil/monitor/alerts.hpp"
+#include "vigil/monitor/detail/comparisons.hpp"
 #include "vigil/monitor/detail/corrections.hpp"
 #include "vigil/monitor/detail/evaluation_context.hpp"
 #include "vigil/monitor/detail/evidence_text.hpp"
@@ -143,17 +144,6 @@ inline void AttributionLedger::sum(double from, double to, std::vector<RunningSt
     if (!(start >= from && start < to)) continue;
     for (std::size_t j = 0; j < features_; ++j) out[j].merge(stats_[i * features_ + j]);
   }
-}
-
-/// Welch's one-sided test that the mean of `a` lies above that of `b` (the feature now takes
-/// more of the loss), NaN when either has fewer than two values or a moment is not finite.
-inline stats::TestResult attribution_test(const RunningStats& a, const RunningStats& b) {
-  const auto nan = FeatureReport::nan();
-  if (!(a.count() >= 2 && b.count() >= 2)) return stats::TestResult{nan, nan};
-  const double va = a.variance(), vb = b.variance();
-  if (!std::isfinite(va) || !std::isfinite(vb) || !std::isfinite(a.mean()) || !std::isfinite(b.mean()) || !(va + vb > 0))
-    return stats::TestResult{nan, nan};
-  return stats::welch_t_test(a.mean(), va, a.count(), b.mean(), vb, b.count(), stats::Alternative::greater);
 }
 
 /// (recent mean − base mean) / base standard deviation; NaN without a spread.
@@ -319,13 +309,13 @@ inline std::vector<AttributionReport> AttributionFamily::analyze(const History<S
     r.recent_mean = recent[j].mean();
     r.background_count = background[j].count();
     r.background_mean = background[j].mean();
-    r.p_value = attribution_test(recent[j], background[j]).p_value;
+    r.p_value = welch(recent[j], background[j], stats::Alternative::greater).p_value;
     r.effect = attribution_effect(recent[j], background[j]);
     if (!plan_->reference.empty()) {
       const RunningStats& ref = plan_->reference[j];
       r.reference_count = ref.count();
       r.reference_mean = ref.mean();
-      r.reference_p_value = attribution_test(recent[j], ref).p_value;
+      r.reference_p_value = welch(recent[j], ref, stats::Alternative::greater).p_value;
       r.reference_effect = attribution_effect(recent[j], ref);
       if (slot.slot == 0) r.cusum = cusum_[j];
     }

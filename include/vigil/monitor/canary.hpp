@@ -20,6 +20,7 @@
 
 #include "vigil/monitor/alerts.hpp"
 #include "vigil/monitor/detail/canary_state.hpp"
+#include "vigil/monitor/detail/comparisons.hpp"
 #include "vigil/monitor/detail/corrections.hpp"
 #include "vigil/monitor/detail/evaluation_context.hpp"
 #include "vigil/monitor/detail/evidence_text.hpp"
@@ -45,17 +46,10 @@ inline double relative_rise(double recent, double background) {
 /// samples without spread (a canary identical to its champion deviates by exactly 0) differ
 /// for certain when their means do.
 inline stats::TestResult welch_rise_test(const RunningStats& recent, const RunningStats& background) {
-  const auto nan = FeatureReport::nan();
-  if (!(recent.count() >= 2 && background.count() >= 2)) return stats::TestResult{nan, nan};
-  const double vr = recent.variance(), vb = background.variance();
-  if (!std::isfinite(vr) || !std::isfinite(vb) || !std::isfinite(recent.mean()) || !std::isfinite(background.mean()))
-    return stats::TestResult{nan, nan};
-  if (vr == 0 && vb == 0) {
-    const bool above = recent.mean() > background.mean();
-    return stats::TestResult{above ? std::numeric_limits<double>::infinity() : 0.0, above ? 0.0 : 1.0};
-  }
-  return stats::welch_t_test(recent.mean(), vr, recent.count(), background.mean(), vb, background.count(),
-                             stats::Alternative::greater);
+  const bool still = recent.count() >= 2 && background.count() >= 2 && recent.variance() == 0 && background.variance() == 0;
+  if (!still) return welch(recent, background, stats::Alternative::greater);
+  const bool above = recent.mean() > background.mean();
+  return stats::TestResult{above ? std::numeric_limits<double>::infinity() : 0.0, above ? 0.0 : 1.0};
 }
 
 /// Whether the mean of `recent` lies above `level` (one-sample t-test, one-sided). A sample

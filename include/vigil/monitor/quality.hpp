@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "vigil/monitor/alerts.hpp"
+#include "vigil/monitor/detail/comparisons.hpp"
 #include "vigil/monitor/detail/corrections.hpp"
 #include "vigil/monitor/detail/evaluation_context.hpp"
 #include "vigil/monitor/detail/evidence_text.hpp"
@@ -125,18 +126,6 @@ inline QualityFigure quality_figure(std::string name, QualityDirection direction
 
 inline stats::ConfusionCounts confusion_of(const LabelStats& s) {
   return stats::ConfusionCounts{s.true_positive, s.false_positive, s.false_negative, s.true_negative};
-}
-
-/// A Welch test that the recent mean of per-request terms is above (or, two-sided, off) the
-/// baseline's.
-inline stats::TestResult welch(const RunningStats& recent, const RunningStats& baseline, stats::Alternative alt) {
-  // Terms near the double range (an error of 1e200) can make a variance infinite: no test then,
-  // never an exception out of the evaluation.
-  const bool usable = recent.count() >= 2 && baseline.count() >= 2 && std::isfinite(recent.variance()) &&
-                      std::isfinite(baseline.variance()) && std::isfinite(recent.mean()) && std::isfinite(baseline.mean());
-  if (!usable) return stats::TestResult{FeatureReport::nan(), FeatureReport::nan()};
-  return stats::welch_t_test(recent.mean(), recent.variance(), recent.count(), baseline.mean(), baseline.variance(),
-                             baseline.count(), alt);
 }
 
 /// Accuracy, precision, recall and F1 of a recent confusion matrix against the baseline's,

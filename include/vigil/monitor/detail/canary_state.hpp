@@ -143,14 +143,14 @@ class TopDeviations {
   bool empty() const { return kept_.empty(); }
 
   VIGIL_INLINE void offer(double deviation, double time, double champion, double other, std::string_view id) {
-    if (deviation >= bar_) admit(deviation, time, champion, other, id);
+    if (deviation >= bar_) admit(make(deviation, time, champion, other, id));
   }
   void merge(const TopDeviations& o) {
     if (&o == this) {  // admit() may grow kept_ while it is read
       const TopDeviations copy = o;
       return merge(copy);
     }
-    for (const Deviation& d : o.kept_) admit(d.deviation, d.time, d.champion, d.other, d.id_view());
+    for (const Deviation& d : o.kept_) admit(d);
   }
   void clear() {
     kept_.clear();
@@ -181,7 +181,8 @@ class TopDeviations {
   struct Less {  // the heap's order: the least deviating at the front
     bool operator()(const Deviation& a, const Deviation& b) const { return deviates_more(a, b); }
   };
-  void admit(double deviation, double time, double champion, double other, std::string_view id);
+  static Deviation make(double deviation, double time, double champion, double other, std::string_view id);
+  void admit(const Deviation& d);
   void update_bar() {
     if (capacity_ == 0) bar_ = std::numeric_limits<double>::infinity();
     else bar_ = kept_.size() < capacity_ ? -std::numeric_limits<double>::infinity() : kept_.front().deviation;
@@ -192,8 +193,7 @@ class TopDeviations {
   double bar_ = 0;  // the smallest deviation offer() may keep: -∞ until full; +∞ for capacity 0
 };
 
-inline void TopDeviations::admit(double deviation, double time, double champion, double other, std::string_view id) {
-  if (capacity_ == 0) return;
+inline Deviation TopDeviations::make(double deviation, double time, double champion, double other, std::string_view id) {
   Deviation d;
   d.deviation = deviation;
   d.time = time;
@@ -201,6 +201,11 @@ inline void TopDeviations::admit(double deviation, double time, double champion,
   d.other = other;
   d.length = static_cast<std::uint16_t>(std::min(id.size(), Observation::max_id_bytes));
   if (d.length > 0) std::memcpy(d.id, id.data(), d.length);
+  return d;
+}
+
+inline void TopDeviations::admit(const Deviation& d) {
+  if (capacity_ == 0) return;
   if (kept_.size() < capacity_) {
     kept_.push_back(d);
     std::push_heap(kept_.begin(), kept_.end(), Less{});
@@ -239,17 +244,11 @@ inline TopDeviations TopDeviations::deserialize(io::Reader& r, std::size_t capac
     if (!std::isfinite(champion) || !std::isfinite(other) || id.size() > Observation::max_id_bytes)
       r.fail("canary state: a deviating request with scores " + to_text(champion) + " and " + to_text(other) +
              " and an id of " + std::to_string(id.size()) + " bytes");
-    Deviation d;
-    d.deviation = deviation_of(champion, other);
-    d.time = time;
-    d.champion = champion;
-    d.other = other;
-    d.length = static_cast<std::uint16_t>(id.size());
-    if (d.length > 0) std::memcpy(d.id, id.data(), d.length);
+    const Deviation d = make(deviation_of(champion, other), time, champion, other, id);
     // serialize() writes them most deviating first (two identical requests, each kept, side
     // by side): any other order is not its bytes.
     if (i > 0 && deviates_more(d, previous)) r.fail("canary state: deviating requests out of order");
-    if (i < capacity) t.admit(d.deviation, time, champion, other, id);
+    if (i < capacity) t.admit(d);
     previous = d;
   }
   return t;

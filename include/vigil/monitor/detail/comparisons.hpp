@@ -2,14 +2,18 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // The comparisons the monitor families share: bin counts as doubles, decile groups, the
-// smoothed G-test and PSI the alert rules read, and the KS p-value in the limit.
+// smoothed G-test and PSI the alert rules read, the KS p-value in the limit, and Welch's test
+// of two streams' moments.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <vector>
 
+#include "vigil/sketch/rolling.hpp"
+#include "vigil/stats/classification.hpp"
 #include "vigil/stats/distances.hpp"
 #include "vigil/stats/goodness_of_fit.hpp"
 #include "vigil/stats/ks_test.hpp"
@@ -17,6 +21,19 @@
 
 namespace vigil {
 namespace detail {
+
+/// Welch's test of the means of two streams' moments (`recent` above `baseline` for
+/// `greater`): NaN, never an exception out of the evaluation, when either holds fewer than
+/// two values or a moment is not finite (terms near the double range, an error of 1e200, can
+/// make a variance infinite); a NaN p-value when neither varies.
+inline stats::TestResult welch(const RunningStats& recent, const RunningStats& baseline, stats::Alternative alt) {
+  const bool usable = recent.count() >= 2 && baseline.count() >= 2 && std::isfinite(recent.variance()) &&
+                      std::isfinite(baseline.variance()) && std::isfinite(recent.mean()) && std::isfinite(baseline.mean());
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (!usable) return stats::TestResult{nan, nan};
+  return stats::welch_t_test(recent.mean(), recent.variance(), recent.count(), baseline.mean(), baseline.variance(),
+                             baseline.count(), alt);
+}
 
 /// Counts of `bins[offset .. offset + n)` as doubles.
 template <class Bins>
