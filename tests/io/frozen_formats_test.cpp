@@ -962,10 +962,10 @@ void check_shadow(const vigil::detail::ShadowState& s, const ExpectedShadow& e) 
   double sum = 0;
   for (double d : e.deviations) sum += d;
   CHECK(relatively_close(s.deviation.mean(), sum / static_cast<double>(e.compared), 1e-12));
-  CHECK(s.digest.compression() == 50);
-  CHECK(s.digest.count() == static_cast<double>(e.compared));
-  CHECK(s.digest.min() == *low);
-  CHECK(s.digest.max() == *high);
+  CHECK(s.histogram.options() == vigil::detail::CanaryPlan::deviation_histogram_options());
+  CHECK(s.histogram.count() == e.compared);
+  CHECK(s.histogram.min() == *low);
+  CHECK(s.histogram.max() == *high);
   CHECK(s.from_canary.count() == static_cast<double>(e.from_canary.size()));
   if (!e.from_canary.empty())
     CHECK(s.from_canary.max() == *std::max_element(e.from_canary.begin(), e.from_canary.end()));
@@ -989,28 +989,19 @@ void check_shadow(const vigil::detail::ShadowState& s, const ExpectedShadow& e) 
   CHECK(with_id);
   CHECK(without_id);
 }
-}  // namespace
 
-TEST_CASE("frozen formats: an interval summary with the canary state of a canary and a challenger", "[io][fixtures]") {
+// The canary summary's state as read from `file` (either version of the canary state), checked
+// against the requests it was built from.
+void check_canary_summary(const std::string& file) {
   using vigil::detail::CanaryFamily;
   using vigil::detail::ConversionFamily;
   using vigil::detail::OutputFamily;
   using vigil::detail::QualityFamily;
-  const std::string file = "interval_summary_v1_canary_state_v1.vigil";
   const std::vector<std::uint8_t> bytes = read_fixture(file);
   const vigil::detail::MonitorPlan plan = canary_summary_plan();
   const auto s = vigil::detail::IntervalSummary::deserialize(bytes, plan);
-  CHECK(s.serialize() == bytes);
-  CHECK(s == build_canary_summary());
-  CHECK(flags_of(file) == 0);
-  CHECK(bytes[4] == 1);  // the format version
   CHECK(s.requests == static_cast<std::uint64_t>(summary_requests));
   CHECK(s.arrivals == summary_arrivals);
-  // Every family's state but the attribution family's (7), which keeps none in an interval:
-  // traffic, latency, features, outputs (version 2), then quality and conversions (requests
-  // with ids) and canary, each in version 1.
-  const std::vector<std::pair<int, int>> families = {{2, 1}, {3, 1}, {0, 1}, {1, 2}, {4, 1}, {5, 1}, {6, 1}};
-  CHECK(summary_families(bytes) == families);
 
   // The requests again, from the same inputs.
   const vigil::Schema schema = canary_schema();
@@ -1070,6 +1061,53 @@ TEST_CASE("frozen formats: an interval summary with the canary state of a canary
   CHECK(s.state<QualityFamily>().identified == identified);
   CHECK(s.state<ConversionFamily>().impressions == impressions);
 }
+}  // namespace
+
+TEST_CASE("frozen formats: an interval summary with the canary state of a canary and a challenger", "[io][fixtures]") {
+  const std::string file = "interval_summary_v1_canary_state_v2.vigil";
+  const std::vector<std::uint8_t> bytes = read_fixture(file);
+  const auto s = vigil::detail::IntervalSummary::deserialize(bytes, canary_summary_plan());
+  CHECK(s.serialize() == bytes);
+  CHECK(s == build_canary_summary());
+  CHECK(flags_of(file) == 0);
+  CHECK(bytes[4] == 1);  // the format version
+  // Every family's state but the attribution family's (7), which keeps none in an interval:
+  // traffic, latency, features, outputs (version 2), then quality and conversions (requests
+  // with ids) in version 1, and canary in version 2.
+  const std::vector<std::pair<int, int>> families = {{2, 1}, {3, 1}, {0, 1}, {1, 2}, {4, 1}, {5, 1}, {6, 2}};
+  CHECK(summary_families(bytes) == families);
+  check_canary_summary(file);
+}
+
+TEST_CASE("frozen formats: the canary state of version 1 (deviations in a t-digest) still reads", "[io][fixtures]") {
+  using vigil::detail::CanaryFamily;
+  const std::string file = "interval_summary_v1_canary_state_v1.vigil";
+  const std::vector<std::uint8_t> bytes = read_fixture(file);
+  const std::vector<std::pair<int, int>> families = {{2, 1}, {3, 1}, {0, 1}, {1, 2}, {4, 1}, {5, 1}, {6, 1}};
+  CHECK(summary_families(bytes) == families);
+  check_canary_summary(file);
+  // The digest's centroids become the histogram: every figure but the histogram's buckets is
+  // what the requests give today, and a centroid of several deviations lies within their range,
+  // so each quantile stays within the histogram's own bound of today's, widened by the
+  // centroids' spread (a fixture of 86 and 82 deviations, whose middle centroids hold two or
+  // three).
+  auto s = vigil::detail::IntervalSummary::deserialize(bytes, canary_summary_plan());
+  const auto today = build_canary_summary();
+  const auto& read = s.state<CanaryFamily>().shadows;
+  const auto& built = today.state<CanaryFamily>().shadows;
+  REQUIRE(read.size() == built.size());
+  for (std::size_t i = 0; i < read.size(); ++i) {
+    INFO("shadow " << i);
+    CHECK(read[i].histogram.count() == built[i].histogram.count());
+    CHECK(read[i].histogram.zero_count() == built[i].histogram.zero_count());
+    CHECK(read[i].histogram.sum() == Approx(built[i].histogram.sum()).epsilon(1e-12));
+    for (double q : {0.0, 0.5, 0.9, 1.0}) CHECK(read[i].histogram.quantile(q) == Approx(built[i].histogram.quantile(q)).epsilon(0.1));
+  }
+  // Written again, it is version 2 and the same summary once the histograms are today's.
+  for (std::size_t i = 0; i < read.size(); ++i) s.state<CanaryFamily>().shadows[i].histogram = built[i].histogram;
+  CHECK(s == today);
+  CHECK(summary_families(s.serialize()).back() == std::make_pair(6, 2));
+}
 
 TEST_CASE("frozen formats: every truncation of the version 4 Profile and of the canary summary is refused", "[io][fixtures]") {
   const std::vector<std::uint8_t> profile = read_fixture("profile_v4_attributed.vigil");
@@ -1084,10 +1122,12 @@ TEST_CASE("frozen formats: every truncation of the version 4 Profile and of the 
     vigil::io::seal(cut);
     CHECK_THROWS_AS(vigil::Profile::deserialize(cut), vigil::format_error);
   }
-  const std::vector<std::uint8_t> summary = read_fixture("interval_summary_v1_canary_state_v1.vigil");
   const vigil::detail::MonitorPlan plan = canary_summary_plan();
-  for (std::size_t n = 0; n < summary.size(); ++n) {
-    INFO(n << " of " << summary.size() << " bytes");
-    CHECK_THROWS_AS(vigil::detail::IntervalSummary::deserialize(summary.data(), n, plan), vigil::format_error);
+  for (const char* file : {"interval_summary_v1_canary_state_v1.vigil", "interval_summary_v1_canary_state_v2.vigil"}) {
+    const std::vector<std::uint8_t> summary = read_fixture(file);
+    for (std::size_t n = 0; n < summary.size(); ++n) {
+      INFO(file << ": " << n << " of " << summary.size() << " bytes");
+      CHECK_THROWS_AS(vigil::detail::IntervalSummary::deserialize(summary.data(), n, plan), vigil::format_error);
+    }
   }
 }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -269,6 +270,32 @@ TEST_CASE("Canary family: missing and bad shadow scores are counted, never compa
   CHECK(prom.find("vigil_canary_missing_rate{output=\"score_canary\",role=\"canary\",of=\"score\"} 0.1039") != std::string::npos);
 }
 
+TEST_CASE("CanaryState: the p99 deviation is within the histogram's bound of the exact one", "[canary]") {
+  Model model;
+  const vigil::detail::CanaryPlan plan = vigil::detail::make_canary_plan(model.schema, vigil::MonitorOptions());
+  vigil::detail::CanaryState state(plan);
+  vigil::Observation o(model.schema);
+  std::mt19937_64 rng(17);
+  std::lognormal_distribution<double> spread(-4, 1.0);  // deviations over about three decades
+  std::vector<double> deviations;
+  for (int i = 0; i < 20000; ++i) {
+    const double champion = 0.5, canary = i % 10 == 0 ? champion : champion + spread(rng);
+    o.clear();
+    o.at(start_time + i * 0.01).score(model.score, champion).score(model.canary, canary);
+    state.apply(plan, vigil::detail::Request{o, nullptr, 0.0});
+    deviations.push_back(std::fabs(canary - champion));
+  }
+  std::sort(deviations.begin(), deviations.end());
+  const double exact = deviations[static_cast<std::size_t>(std::ceil(0.99 * 20000)) - 1];
+  const vigil::CanaryReport r = vigil::detail::canary_report(plan.shadows[0], state.shadows[0], state.shadows[0]);
+  // Scale 4 (base 2^(1/16)): within (b − 1)/(b + 1) = 2.17 % of the exact value.
+  const double b = std::exp2(1.0 / 16);
+  CHECK(std::fabs(r.p99_abs_deviation - exact) <= exact * (b - 1) / (b + 1));
+  CHECK(state.shadows[0].histogram.zero_count() == 2000);  // a tenth identical to the champion
+  CHECK(state.shadows[0].histogram.scale() == 4);          // three decades fit without downscaling
+  CHECK(r.mean_abs_deviation == Approx(std::accumulate(deviations.begin(), deviations.end(), 0.0) / 20000).epsilon(1e-12));
+}
+
 TEST_CASE("CanaryState: merge equals one state fed everything, and the bytes read back", "[canary][format]") {
   Model model;
   vigil::MonitorOptions options;
@@ -289,14 +316,15 @@ TEST_CASE("CanaryState: merge equals one state fed everything, and the bytes rea
   }
   CHECK_FALSE(all.empty());
   a.merge(b);
-  for (std::size_t i = 0; i < 2; ++i) {  // moments and digests merge to the same up to rounding
+  for (std::size_t i = 0; i < 2; ++i) {  // moments merge to the same up to rounding, histograms exactly
     const vigil::detail::ShadowState &x = a.shadows[i], &y = all.shadows[i];
     CHECK(x.compared == y.compared);
     CHECK(x.classified == y.classified);
     CHECK(x.disagreements == y.disagreements);
     CHECK(x.deviation.mean() == Approx(y.deviation.mean()));
     CHECK(x.from_canary.count() == y.from_canary.count());
-    CHECK(x.digest.count() == y.digest.count());
+    CHECK(x.histogram == y.histogram);
+    CHECK(x.histogram.count() == x.compared);
     CHECK(x.top == y.top);
   }
   REQUIRE(all.shadows[1].top.size() == 3);
@@ -358,7 +386,7 @@ TEST_CASE("CanaryState: merge equals one state fed everything, and the bytes rea
   CHECK(twice.shadows[1].top.size() == 3);
   odd = all;
   odd.shadows[0].deviation.add(-1);
-  odd.shadows[0].digest.add(-1);
+  odd.shadows[0].histogram.record(-1);
   ++odd.shadows[0].compared;
   ++odd.shadows[0].classified;
   CHECK(refused(odd).find("shadow 'score_canary'") != std::string::npos);

@@ -135,8 +135,8 @@ inline CanaryReport canary_report(const ShadowPlan& p, const ShadowState& r, con
   c.background_count = b.compared;
   c.mean_abs_deviation = r.compared > 0 ? r.deviation.mean() : FeatureReport::nan();
   c.background_mean_abs_deviation = b.compared > 0 ? b.deviation.mean() : FeatureReport::nan();
-  c.p99_abs_deviation = r.digest.quantile(0.99);
-  c.background_p99_abs_deviation = b.digest.quantile(0.99);
+  c.p99_abs_deviation = r.histogram.quantile(0.99);
+  c.background_p99_abs_deviation = b.histogram.quantile(0.99);
   c.classified = r.classified;
   const auto rate = [](const ShadowState& s) {
     return s.classified > 0 ? static_cast<double>(s.disagreements) / static_cast<double>(s.classified) : FeatureReport::nan();

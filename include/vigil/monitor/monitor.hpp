@@ -80,8 +80,8 @@ namespace vigil {
 /// and not yet evaluated (at most
 /// fine_intervals, usually one) 3k candidates (2k without a threshold) of
 /// detail::LabelSampleSet::bytes_per_sample bytes; per shadow output (Schema::add_canary,
-/// add_challenger), in each interval summary, about 500 bytes, a t-digest at δ = 50 and at most
-/// MonitorOptions::canary_top kept requests of sizeof(detail::Deviation) bytes; once labels
+/// add_challenger), in each interval summary, about 600 bytes, a histogram of the deviations
+/// (detail::CanaryPlan::histogram: at most 2 KB) and at most MonitorOptions::canary_top kept requests of sizeof(detail::Deviation) bytes; once labels
 /// carry loss attributions, per slot 64 bytes per input feature and quality interval of
 /// label_time_to_live + quality_window + attribution_background, and the attributions waiting
 /// for their interval's evaluation (at most label_capacity, and 2^22 values). docs/benchmarks.md has the figure for 96 numeric and 4 categorical features.

@@ -62,7 +62,9 @@ class RunningStats {
   /// Adds `x` with frequency weight `weight` (default 1). O(1). NaN/inf are counted in
   /// rejected() and ignored; a weight that is NaN, infinite or ≤ 0, or that would make the
   /// total weight infinite, throws vigil::invalid_argument before any state changes.
-  void add(double x, double weight = 1) {
+  /// Always inlined: callers on the request path (a canary's deviations) then pay for the
+  /// common case only, and weight 1 folds away; the rare cases stay out of line.
+  VIGIL_INLINE void add(double x, double weight = 1) {
     if (VIGIL_UNLIKELY(!(x - x == 0))) {
       ++rejected_;
       return;

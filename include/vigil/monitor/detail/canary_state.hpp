@@ -25,6 +25,7 @@
 #include "vigil/monitor/report.hpp"
 #include "vigil/monitor/schema.hpp"
 #include "vigil/sketch/detail/category_counts_impl.hpp"
+#include "vigil/sketch/log_histogram.hpp"
 #include "vigil/sketch/rolling.hpp"
 #include "vigil/sketch/tdigest.hpp"
 
@@ -50,8 +51,17 @@ struct ShadowPlan {
 /// The canary family's plan.
 struct CanaryPlan {
   std::vector<ShadowPlan> shadows;
-  std::size_t top = 20;            // MonitorOptions::canary_top
-  double compression = 50;         // of the deviation digests
+  std::size_t top = 20;  // MonitorOptions::canary_top
+  /// Of the deviations' histograms: buckets 4.4 % wide (a quantile within 2.2 %) over a span
+  /// of 2^16 (say 10^-5 … 0.65) in 2 KB at most; a wider span halves the resolution.
+  LogHistogramOptions histogram = deviation_histogram_options();
+
+  static LogHistogramOptions deviation_histogram_options() {
+    LogHistogramOptions o;
+    o.scale = 4;
+    o.max_buckets = 256;
+    return o;
+  }
 
   CanaryPlan request_path() const { return *this; }
   std::size_t memory_bytes() const {
@@ -255,8 +265,16 @@ inline TopDeviations TopDeviations::deserialize(io::Reader& r, std::size_t capac
 }
 
 /// One shadow's figures in an interval.
-/// Memory: sizeof(ShadowState) (about 500 bytes), a t-digest of the deviations at
-/// CanaryPlan::compression (δ = 50: at most about 1.6 KB), and the requests kept (TopDeviations).
+///
+/// The distribution of the deviations is a LogHistogram rather than a t-digest: recording a
+/// value there is a bucket index and an increment where a digest, every 400 values, sorts
+/// and merges its buffer, which on the request path costs ten times more per value; and
+/// histograms add exactly across shards and replicas. Its quantiles are within 2.2 % of the
+/// exact ones (CanaryPlan::histogram), deviations of exactly 0 (a canary identical to its
+/// champion) counted apart in its zero bucket.
+///
+/// Memory: sizeof(ShadowState) (about 600 bytes), the histogram's buckets (at most 2 KB),
+/// and the requests kept (TopDeviations).
 struct ShadowState {
   std::uint64_t compared = 0;        // requests with finite scores of both
   std::uint64_t classified = 0;      // of them with a class from both (by threshold or predicted)
@@ -266,15 +284,17 @@ struct ShadowState {
   std::uint64_t champion_missing = 0;  // the shadow scored, the champion not (or not finite)
   RunningStats deviation;            // of |shadow − champion|
   RunningStats from_canary;          // a challenger's |challenger − canary|, when both are finite
-  TDigest<> digest;                  // of |shadow − champion|
+  /// Of |shadow − champion|; a deviation that would take its sum beyond the largest double
+  /// (scores near ±10^308) is counted in its not_finite() rather than in a bucket.
+  LogHistogram histogram{CanaryPlan::deviation_histogram_options()};
   TopDeviations top;
 
   ShadowState() = default;
-  ShadowState(const CanaryPlan& plan) : digest(plan.compression), top(plan.top) {}
+  ShadowState(const CanaryPlan& plan) : histogram(plan.histogram), top(plan.top) {}
   friend bool operator==(const ShadowState& a, const ShadowState& b) {
     return a.compared == b.compared && a.classified == b.classified && a.disagreements == b.disagreements &&
            a.missing == b.missing && a.non_finite == b.non_finite && a.champion_missing == b.champion_missing &&
-           a.deviation == b.deviation && a.from_canary == b.from_canary && a.digest == b.digest && a.top == b.top;
+           a.deviation == b.deviation && a.from_canary == b.from_canary && a.histogram == b.histogram && a.top == b.top;
   }
 };
 
@@ -290,7 +310,9 @@ inline int disagree(const ShadowPlan& p, const Observation& o, double champion, 
 
 /// The canary family's state of one interval: one ShadowState per shadow output.
 struct CanaryState {
-  static constexpr std::uint8_t format_version = 1;
+  /// Version 2 holds the deviations in a LogHistogram; version 1 held them in a t-digest
+  /// (δ = 50), which the reader still decodes (read_v1_digest).
+  static constexpr std::uint8_t format_version = 2;
   std::vector<ShadowState> shadows;
 
   CanaryState() = default;
@@ -306,10 +328,7 @@ struct CanaryState {
   void merge(const CanaryState& o);
   void clear();
   void compact() {
-    for (ShadowState& s : shadows) {
-      s.digest.compact();
-      s.top.compact();
-    }
+    for (ShadowState& s : shadows) s.top.compact();
   }
   bool empty() const {
     for (const ShadowState& s : shadows)
@@ -319,18 +338,20 @@ struct CanaryState {
   friend bool operator==(const CanaryState& a, const CanaryState& b) { return a.shadows == b.shadows; }
   std::size_t memory_bytes() const;
   void serialize(io::Writer& w) const;
-  /// Reads serialize()'s output into a state shaped by `plan`. Throws vigil::format_error for
-  /// another number of shadows, a digest of another compression, or counts that contradict
-  /// each other: a digest or moments that count other than `compared` or a negative
-  /// deviation, more classified than compared (other than compared with a threshold), more
-  /// disagreements than classified, deviations from a canary the shadow has not, more kept
-  /// requests than compared, or one deviating beyond the largest.
-  static CanaryState deserialize(io::Reader& r, const CanaryPlan& plan);
+  /// Reads the payload of format `version` (1 or 2) into a state shaped by `plan`. Throws
+  /// vigil::format_error for another number of shadows, a histogram of other options (a
+  /// version 1 digest of another compression), or counts that contradict each other: a
+  /// histogram or moments that count other than `compared` or a negative deviation, more
+  /// classified than compared (other than compared with a threshold), more disagreements
+  /// than classified, deviations from a canary the shadow has not, more kept requests than
+  /// compared, or one deviating beyond the largest.
+  static CanaryState deserialize(io::Reader& r, const CanaryPlan& plan, std::uint8_t version = format_version);
   /// Refuses counts beyond the interval's requests.
   void check(const CanaryPlan& plan, std::uint64_t requests, const io::Reader& r) const;
 
  private:
   static void check_shadow(const io::Reader& r, const ShadowPlan& p, const ShadowState& s, std::size_t top);
+  static LogHistogram read_v1_digest(io::Reader& r, const CanaryPlan& plan, const std::string& name);
   VIGIL_INLINE static void apply_one(const ShadowPlan& p, ShadowState& s, const Request& request) {
     const Observation& o = request.observation;
     const Output champion{p.champion}, shadow{p.output};
@@ -352,7 +373,7 @@ struct CanaryState {
     const double d = deviation_of(c, v);
     ++s.compared;
     s.deviation.add(d);
-    s.digest.add(d);
+    s.histogram.record(d);
     const int differs = disagree(p, o, c, v);
     s.classified += differs >= 0 ? 1 : 0;
     s.disagreements += differs > 0 ? 1 : 0;
@@ -377,7 +398,7 @@ inline void CanaryState::merge(const CanaryState& o) {
     s.champion_missing += t.champion_missing;
     s.deviation.merge(t.deviation);
     s.from_canary.merge(t.from_canary);
-    if (!t.digest.empty()) s.digest.merge(t.digest);
+    s.histogram.merge(t.histogram);
     s.top.merge(t.top);
   }
 }
@@ -387,14 +408,14 @@ inline void CanaryState::clear() {
     s.compared = s.classified = s.disagreements = s.missing = s.non_finite = s.champion_missing = 0;
     s.deviation = RunningStats();
     s.from_canary = RunningStats();
-    if (!s.digest.empty()) s.digest.clear();
+    s.histogram.clear();
     s.top.clear();
   }
 }
 
 inline std::size_t CanaryState::memory_bytes() const {
   std::size_t bytes = shadows.capacity() * sizeof(ShadowState);
-  for (const ShadowState& s : shadows) bytes += s.digest.memory_bytes() - sizeof(s.digest) + s.top.memory_bytes();
+  for (const ShadowState& s : shadows) bytes += s.histogram.memory_bytes() - sizeof(s.histogram) + s.top.memory_bytes();
   return bytes;
 }
 
@@ -409,12 +430,29 @@ inline void CanaryState::serialize(io::Writer& w) const {
     w.varint(s.champion_missing);
     write_sketch(w, s.deviation);
     write_sketch(w, s.from_canary);
-    write_sketch(w, s.digest);
+    write_sketch(w, s.histogram);
     s.top.serialize(w);
   }
 }
 
-inline CanaryState CanaryState::deserialize(io::Reader& r, const CanaryPlan& plan) {
+// A version 1 state's t-digest of the deviations, as a histogram: each centroid's weight at
+// its mean. Its first and last centroids are single values, so the smallest and the largest
+// deviation stay exact; a quantile between them is within the digest's error and a bucket's.
+inline LogHistogram CanaryState::read_v1_digest(io::Reader& r, const CanaryPlan& plan, const std::string& name) {
+  const TDigest<> digest = read_sketch<TDigest<>>(r);
+  if (digest.compression() != 50) r.fail("shadow '" + name + "': a digest of another compression");
+  LogHistogram histogram(plan.histogram);
+  for (const TDigest<>::Centroid& c : digest.centroids()) {
+    // A digest of unit weights holds whole counts; any other weight is not apply()'s.
+    if (!(c.weight >= 1 && c.weight <= 9007199254740992.0 && c.weight == std::floor(c.weight)))
+      r.fail("shadow '" + name + "': a deviation weighted " + to_text(c.weight));
+    histogram.record(c.mean, static_cast<std::uint64_t>(c.weight));
+  }
+  if (digest.rejected() > 0) r.fail("shadow '" + name + "': a digest that refused deviations");
+  return histogram;
+}
+
+inline CanaryState CanaryState::deserialize(io::Reader& r, const CanaryPlan& plan, std::uint8_t version) {
   CanaryState state(plan);
   read_length(r, state.shadows.size(), "shadow outputs");
   for (std::size_t i = 0; i < state.shadows.size(); ++i) {
@@ -428,22 +466,31 @@ inline CanaryState CanaryState::deserialize(io::Reader& r, const CanaryPlan& pla
     s.champion_missing = r.varint();
     s.deviation = read_sketch<RunningStats>(r);
     s.from_canary = read_sketch<RunningStats>(r);
-    s.digest = read_sketch<TDigest<>>(r);
+    if (version == 1) {
+      s.histogram = read_v1_digest(r, plan, name);
+    } else {
+      s.histogram = read_sketch<LogHistogram>(r);
+      const LogHistogramOptions& o = s.histogram.options();
+      if (o != plan.histogram || s.histogram.scale() > o.scale)
+        r.fail("shadow '" + name + "': a histogram of other options");
+    }
     s.top = TopDeviations::deserialize(r, plan.top);
-    if (s.digest.compression() != plan.compression) r.fail("shadow '" + name + "': a digest of another compression");
     check_shadow(r, plan.shadows[i], s, plan.top);
   }
   return state;
 }
 
-// The invariants apply_one() and merge() keep: every compared request is in the digest and
-// the moments, with a deviation ≥ 0; a threshold classifies each; only a challenger with a
-// canary measures from it; every compared request was offered to the kept ones.
+// The invariants apply_one() and merge() keep: every compared request is in the moments and
+// the histogram (in a bucket, or refused as too large for its sum), with a deviation ≥ 0; a
+// threshold classifies each; only a challenger with a canary measures from it; every
+// compared request was offered to the kept ones.
 inline void CanaryState::check_shadow(const io::Reader& r, const ShadowPlan& p, const ShadowState& s, std::size_t top) {
   const auto compared = static_cast<double>(s.compared);
-  const bool counted = s.digest.count() == compared && s.deviation.count() == compared && s.deviation.rejected() == 0 &&
-                       s.from_canary.count() <= compared && s.from_canary.rejected() == 0;
-  const bool signs = s.compared == 0 || (s.digest.min() >= 0 && s.deviation.min() >= 0 &&
+  const LogHistogram& h = s.histogram;
+  const bool counted = h.negative() == 0 && h.underflow() == 0 && h.overflow() == 0 &&
+                       saturating_add(h.count(), h.not_finite()) == s.compared && s.deviation.count() == compared &&
+                       s.deviation.rejected() == 0 && s.from_canary.count() <= compared && s.from_canary.rejected() == 0;
+  const bool signs = s.compared == 0 || (!(h.min() < 0) && s.deviation.min() >= 0 &&
                                          (s.from_canary.count() == 0 || s.from_canary.min() >= 0));
   const bool classes = s.classified <= s.compared && s.disagreements <= s.classified &&
                        (!p.has_threshold || s.classified == s.compared);
@@ -454,7 +501,7 @@ inline void CanaryState::check_shadow(const io::Reader& r, const ShadowPlan& p, 
   if (!(counted && signs && classes && canary && kept))
     r.fail("shadow '" + p.name + "': " + std::to_string(s.compared) + " requests compared, " +
            std::to_string(s.classified) + " classified, " + std::to_string(s.disagreements) + " disagreeing, deviations counted " +
-           to_text(s.digest.count()) + " and " + to_text(s.deviation.count()) + " times from " + to_text(s.deviation.min()) +
+           std::to_string(h.count() + h.not_finite()) + " and " + to_text(s.deviation.count()) + " times from " + to_text(s.deviation.min()) +
            ", " + to_text(s.from_canary.count()) + " from a canary, " + std::to_string(s.top.size()) + " kept");
 }
 
