@@ -169,6 +169,11 @@ class TimeWindows {
   static TimeWindows deserialize(const std::vector<std::uint8_t>& bytes) {
     return deserialize(bytes.data(), bytes.size());
   }
+  /// The same, each sketch read by `read(const void* data, std::size_t size)`, which returns
+  /// a Sketch or throws vigil::format_error: for sketches whose reader needs more than their
+  /// bytes (a monitor's interval summaries need the monitor's plan).
+  template <class Read>
+  static TimeWindows deserialize(const void* data, std::size_t size, Read&& read);
 
  private:
   static double nan() { return std::numeric_limits<double>::quiet_NaN(); }
@@ -194,9 +199,11 @@ class TimeWindows {
   bool equals(const TimeWindows& other) const;
   TimeWindows(Sketch prototype, TimeWindowsOptions options, std::int64_t ratio, std::vector<Sketch>&& fine,
               std::vector<Sketch>&& coarse);
-  static Sketch read_sketch(io::Reader& r);
+  template <class Read>
+  static Sketch read_sketch(io::Reader& r, Read& read);
   static TimeWindowsOptions read_options(io::Reader& r, std::int64_t& ratio);
-  static std::vector<Sketch> read_sketches(io::Reader& r, std::size_t n, const Sketch& prototype);
+  template <class Read>
+  static std::vector<Sketch> read_sketches(io::Reader& r, std::size_t n, const Sketch& prototype, Read& read);
   void restore_clock(io::Reader& r, bool started, std::int64_t current, std::int64_t first, bool coarse_started,
                      std::int64_t coarse_current, double watermark);
 
@@ -492,12 +499,13 @@ std::vector<std::uint8_t> TimeWindows<Sketch>::serialize() const {
 }
 
 template <class Sketch>
-Sketch TimeWindows<Sketch>::read_sketch(io::Reader& r) {
+template <class Read>
+Sketch TimeWindows<Sketch>::read_sketch(io::Reader& r, Read& read) {
   const std::size_t n = r.count(1);
   std::vector<std::uint8_t> bytes(n);
   for (std::uint8_t& b : bytes) b = r.u8();
   try {
-    return Sketch::deserialize(bytes.data(), bytes.size());
+    return read(static_cast<const void*>(bytes.data()), bytes.size());
   } catch (const format_error& e) {
     r.fail(std::string("an interval's sketch: ") + e.what());
   }
@@ -531,10 +539,12 @@ TimeWindowsOptions TimeWindows<Sketch>::read_options(io::Reader& r, std::int64_t
 // Each must have the prototype's options: a later merge_range() would throw on a histogram
 // with another zero threshold, and reset() would keep the foreign options.
 template <class Sketch>
-std::vector<Sketch> TimeWindows<Sketch>::read_sketches(io::Reader& r, std::size_t n, const Sketch& prototype) {
+template <class Read>
+std::vector<Sketch> TimeWindows<Sketch>::read_sketches(io::Reader& r, std::size_t n, const Sketch& prototype,
+                                                       Read& read) {
   std::vector<Sketch> sketches;
   for (std::size_t i = 0; i < n; ++i) {
-    sketches.push_back(read_sketch(r));
+    sketches.push_back(read_sketch(r, read));
     if constexpr (detail::has_comparable_options<Sketch>::value) {
       if (!(sketches.back().options() == prototype.options()))
         r.fail("an interval's sketch has options other than the prototype's");
@@ -571,6 +581,12 @@ void TimeWindows<Sketch>::restore_clock(io::Reader& r, bool started, std::int64_
 
 template <class Sketch>
 TimeWindows<Sketch> TimeWindows<Sketch>::deserialize(const void* data, std::size_t size) {
+  return deserialize(data, size, [](const void* bytes, std::size_t n) { return Sketch::deserialize(bytes, n); });
+}
+
+template <class Sketch>
+template <class Read>
+TimeWindows<Sketch> TimeWindows<Sketch>::deserialize(const void* data, std::size_t size, Read&& read) {
   io::Reader r(data, size, "TimeWindows");
   std::uint16_t flags = 0;
   r.header(io::TypeId::time_windows, 1, flags);
@@ -582,9 +598,9 @@ TimeWindows<Sketch> TimeWindows<Sketch>::deserialize(const void* data, std::size
   const std::int64_t coarse_current = r.i64();
   const double watermark = r.f64();
   const std::uint64_t late = r.varint(), rejected = r.varint();
-  Sketch prototype = read_sketch(r);
-  std::vector<Sketch> fine = read_sketches(r, o.fine_count, prototype);
-  std::vector<Sketch> coarse = read_sketches(r, o.coarse_count, prototype);
+  Sketch prototype = read_sketch(r, read);
+  std::vector<Sketch> fine = read_sketches(r, o.fine_count, prototype, read);
+  std::vector<Sketch> coarse = read_sketches(r, o.coarse_count, prototype, read);
   r.finish();
   TimeWindows w(std::move(prototype), o, ratio, std::move(fine), std::move(coarse));
   w.restore_clock(r, flags == 1, current, first, coarse_started, coarse_current, watermark);

@@ -1,5 +1,6 @@
 #include <vigil/monitor/detail/monitor_families.hpp>
 #include <vigil/monitor/profile.hpp>
+#include <vigil/sketch/time_windows.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -199,6 +200,44 @@ TEST_CASE("IntervalSummary: serialize and deserialize give the same summary and 
     CHECK(back == s);
     CHECK(back.serialize() == bytes);
   }
+}
+
+TEST_CASE("IntervalSummary: a monitor's retention of summaries reads back with the monitor's plan", "[interval_summary]") {
+  Model m;
+  const vigil::Profile profile = m.profile();
+  const MonitorPlan plan = MonitorPlan::make(m.schema, profile, vigil::MonitorOptions{});
+  vigil::TimeWindowsOptions o;
+  o.fine_width = 60;
+  o.fine_count = 4;
+  o.coarse_width = 120;
+  o.coarse_count = 2;
+  o.lateness = 180;
+  vigil::TimeWindows<IntervalSummary> retained(IntervalSummary(plan), o);
+  for (int minute = 0; minute < 9; ++minute) {  // more than the fine ring: some roll up
+    IntervalSummary s(plan);
+    m.fill(s, plan, 40 + 10 * minute);
+    s.arrivals = static_cast<std::uint64_t>(minute);
+    IntervalSummary* at = retained.at(1.8e9 + 60.0 * minute + 1);
+    REQUIRE(at != nullptr);
+    at->merge(s);
+  }
+  const std::vector<std::uint8_t> bytes = retained.serialize();
+  std::size_t reads = 0;
+  const auto read = [&](const void* data, std::size_t size) {
+    ++reads;
+    return IntervalSummary::deserialize(data, size, plan);
+  };
+  const auto back = vigil::TimeWindows<IntervalSummary>::deserialize(bytes.data(), bytes.size(), read);
+  CHECK(back == retained);
+  CHECK(back.serialize() == bytes);
+  CHECK(reads == 1 + o.fine_count + o.coarse_count);  // the prototype and every interval
+  // Read with another plan, the summaries are refused, and the message says where.
+  vigil::MonitorOptions coarse;
+  coarse.numeric_bins = 10;
+  const MonitorPlan other = MonitorPlan::make(m.schema, profile, coarse);
+  const auto read_other = [&](const void* data, std::size_t size) { return IntervalSummary::deserialize(data, size, other); };
+  CHECK_THROWS_WITH(vigil::TimeWindows<IntervalSummary>::deserialize(bytes.data(), bytes.size(), read_other),
+                    Catch::Contains("an interval's sketch") && Catch::Contains("feature bins"));
 }
 
 TEST_CASE("IntervalSummary: bad bytes are refused", "[interval_summary]") {
