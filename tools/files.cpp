@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <numeric>
 #include <string>
 #include <vector>
 
 #include "options.hpp"
 #include "vigil/error.hpp"
+#include "vigil/io/file.hpp"
 
 namespace vigil::tools {
 
@@ -69,9 +71,21 @@ void finish_file(std::ofstream& file, const std::string& path) {
 }
 
 void write_file(const std::string& path, const std::string& text) {
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  file << text;
-  finish_file(file, path);
+  std::error_code ec;
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status) &&
+      !std::filesystem::is_directory(status)) {
+    // A device or a pipe (/dev/stdout) cannot be replaced by a rename: it is written through.
+    std::ofstream file(path, std::ios::binary | std::ios::trunc);
+    file << text;
+    finish_file(file, path);
+    return;
+  }
+  try {
+    io::write_file(path, text);
+  } catch (const io_error& e) {
+    fail(e.what());
+  }
 }
 
 }  // namespace vigil::tools

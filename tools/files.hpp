@@ -40,7 +40,9 @@ std::ofstream create_file(const std::string& path);
 /// was lost.
 void finish_file(std::ofstream& file, const std::string& path);
 
-/// Writes `text` to a file, replacing it, or fails naming it.
+/// Writes `text` to a file, replacing it crash-safely (vigil::io::write_file(): whenever the
+/// program dies, the file holds its old content or the new one, never a mix), or fails naming
+/// it and the reason. A device or a pipe (`--json /dev/stdout`) is written through instead.
 void write_file(const std::string& path, const std::string& text);
 
 }  // namespace vigil::tools

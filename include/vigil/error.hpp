@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 #include "vigil/config.hpp"
 
@@ -40,6 +41,21 @@ class format_error : public std::runtime_error, public error {
   const char* message() const noexcept override { return what(); }
 };
 
+/// A file that cannot be read or written: missing, a directory, not permitted, a full disk
+/// (vigil/io/file.hpp). The message names the path and the system's reason; code() holds the
+/// error number (std::generic_category(), so `e.code() == std::errc::no_such_file_or_directory`
+/// compares as expected).
+class io_error : public std::runtime_error, public error {
+ public:
+  io_error(const std::string& what, std::error_code code) : std::runtime_error(what), code_(code) {}
+  const char* message() const noexcept override { return what(); }
+  /// The system's error: errno of the call that failed.
+  std::error_code code() const noexcept { return code_; }
+
+ private:
+  std::error_code code_;
+};
+
 namespace detail {
 
 /// Shortest text that reads back as the same double ("nan", "inf" and "-inf" included).
@@ -60,6 +76,12 @@ inline std::string to_text(double value) {
 
 [[noreturn]] VIGIL_NOINLINE inline void throw_format_error(const std::string& what) {
   throw format_error(what);
+}
+
+/// Throws io_error with `what`, then ": " and the system's text for `error_number` (an errno).
+[[noreturn]] VIGIL_NOINLINE inline void throw_io_error(const std::string& what, int error_number) {
+  const std::error_code code(error_number, std::generic_category());
+  throw io_error(what + ": " + code.message(), code);
 }
 
 }  // namespace detail

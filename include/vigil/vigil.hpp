@@ -15,6 +15,7 @@
 #include "vigil/export/json.hpp"
 #include "vigil/export/prometheus.hpp"
 #include "vigil/io/binary.hpp"
+#include "vigil/io/file.hpp"
 #include "vigil/model/arrival_detector.hpp"
 #include "vigil/model/loss_attribution.hpp"
 #include "vigil/model/rate_predictor.hpp"

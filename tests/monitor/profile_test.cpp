@@ -58,8 +58,11 @@ TEST_CASE("Profile: rows, missing values and classes", "[profile]") {
   SECTION("save and load") {
     const std::string path = (std::filesystem::temp_directory_path() / "vigil_profile_test.vigil").string();
     p.save(path);
+    p.save(path);  // over the first: replaced whole, through a temporary that is gone after
     const vigil::Profile back = vigil::Profile::load(path);
     std::remove(path.c_str());
+    for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
+      CHECK(entry.path().filename().string().rfind("vigil_profile_test.vigil.tmp.", 0) == std::string::npos);
     CHECK(back.rows() == 1000);
     CHECK(back.numeric(schema.numeric("x")).digest == x.digest);
     CHECK(back.numeric(schema.numeric("x")).stats == x.stats);
@@ -90,6 +93,10 @@ TEST_CASE("Profile: bad input", "[profile]") {
   CHECK_THROWS_WITH(p.check(other), Catch::Contains("categorical feature 'c' is missing") &&
                                         Catch::Contains("numeric feature 'extra' is new"));
   CHECK_THROWS_WITH(vigil::Profile::load("/nonexistent/profile.vigil"), Catch::Contains("cannot open profile file"));
+  CHECK_THROWS_AS(p.save("/nonexistent/profile.vigil"), vigil::format_error);
+  CHECK_THROWS_WITH(p.save("/nonexistent/profile.vigil"),
+                    Catch::StartsWith("cannot write '/nonexistent/profile.vigil': ") &&
+                        Catch::EndsWith(": No such file or directory"));
   auto bytes = p.serialize();
   for (std::size_t len = 0; len < bytes.size(); ++len)
     CHECK_THROWS_AS(vigil::Profile::deserialize(bytes.data(), len), vigil::format_error);

@@ -15,6 +15,7 @@
 
 #include "vigil/error.hpp"
 #include "vigil/io/binary.hpp"
+#include "vigil/io/file.hpp"
 #include "vigil/model/loss_attribution.hpp"
 #include "vigil/monitor/detail/label_stats.hpp"
 #include "vigil/monitor/observation.hpp"
@@ -296,12 +297,21 @@ class Profile {
   static Profile deserialize(const void* data, std::size_t size);
   static Profile deserialize(const std::vector<std::uint8_t>& bytes) { return deserialize(bytes.data(), bytes.size()); }
 
-  /// Writes serialize() to a file; throws vigil::format_error when it cannot.
+  /// Writes serialize() to a file, crash-safely (io::write_file(), docs/formats.md "Files"):
+  /// whenever the process dies, the file holds the previous reference or the new one in full,
+  /// never a mix, and once save() returns the new one is on the disk. A file replaced keeps its
+  /// permissions; a symbolic link is followed. A save killed midway leaves a temporary
+  /// `<path>.tmp.<pid>.<n>` beside the file, which io::remove_temporaries(path) removes.
+  /// Throws vigil::format_error naming the file, the step and the system's reason when it
+  /// cannot write it (missing directory, no permission, full disk); the file is then as it
+  /// was, unless only the last step, the sync of its directory, failed (the message says so).
   void save(const std::string& path) const {
     const auto bytes = serialize();
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    if (!out) detail::throw_format_error("cannot write profile file '" + path + "'");
+    try {
+      io::write_file(path, bytes);
+    } catch (const io_error& e) {
+      detail::throw_format_error(e.what());
+    }
   }
   /// Reads a file written by save(); throws vigil::format_error naming the file (and the
   /// checksum when the file is corrupt).
