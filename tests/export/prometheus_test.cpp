@@ -6,9 +6,11 @@
 #include <iterator>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -46,6 +48,18 @@ bool is_value(const std::string& s) {
   char* end = nullptr;
   std::strtod(s.c_str(), &end);
   return !s.empty() && end == s.c_str() + s.size() && s.find_first_not_of("+-.eE0123456789") == std::string::npos;
+}
+
+/// The family of a sample: its name, or for a series of a histogram the name without
+/// `_bucket`, `_sum` or `_count`.
+std::string family_of(const std::string& name, const std::map<std::string, std::string>& types) {
+  for (const std::string_view suffix : {"_bucket", "_sum", "_count"}) {
+    if (name.size() <= suffix.size() || std::string_view(name).substr(name.size() - suffix.size()) != suffix) continue;
+    const std::string base = name.substr(0, name.size() - suffix.size());
+    const auto type = types.find(base);
+    if (type != types.end() && type->second == "histogram") return base;
+  }
+  return name;
 }
 
 std::vector<Sample> check_exposition(const std::string& text) {
@@ -126,11 +140,12 @@ std::vector<Sample> check_exposition(const std::string& text) {
     REQUIRE(line.at(i) == ' ');
     s.value = line.substr(i + 1);
     CHECK(is_value(s.value));
-    // The family of a sample is its name (our families have no _sum/_count/_bucket series).
-    switch_to(s.name);
-    CHECK(types.count(s.name) == 1);  // TYPE precedes the samples
-    if (types[s.name] == "counter") CHECK(s.name.size() > 6);
-    if (types[s.name] == "counter") CHECK(s.name.compare(s.name.size() - 6, 6, "_total") == 0);
+    const std::string family = family_of(s.name, types);
+    switch_to(family);
+    CHECK(types.count(family) == 1);  // TYPE precedes the samples
+    if (types[family] == "counter") CHECK(s.name.size() > 6);
+    if (types[family] == "counter") CHECK(s.name.compare(s.name.size() - 6, 6, "_total") == 0);
+    if (types[family] == "histogram") CHECK(s.name != family);  // only _bucket, _sum and _count
     std::vector<std::pair<std::string, std::string>> sorted = s.labels;
     std::sort(sorted.begin(), sorted.end());
     for (std::size_t k = 1; k < sorted.size(); ++k) CHECK(sorted[k].first != sorted[k - 1].first);
@@ -143,7 +158,8 @@ std::vector<Sample> check_exposition(const std::string& text) {
   for (const auto& declared : types) {
     const std::string& family = declared.first;  // a named variable: C++17 lambdas cannot capture bindings
     INFO(family);
-    CHECK(std::any_of(samples.begin(), samples.end(), [&](const Sample& s) { return s.name == family; }));
+    CHECK(std::any_of(samples.begin(), samples.end(),
+                      [&](const Sample& s) { return family_of(s.name, types) == family; }));
   }
   return samples;
 }
@@ -539,4 +555,253 @@ TEST_CASE("to_prometheus: a monitor's cohorts whose tag values differ only in in
   const auto samples = check_exposition(vigil::to_prometheus(r));
   CHECK(find(samples, "vigil_cohort_horizon_requests").size() == 16);
   CHECK(find(samples, "vigil_feature_horizon_values").size() == 17);
+}
+
+namespace {
+
+/// The buckets of the histogram family `name` in `samples`, (le, count) in order, after the
+/// checks Prometheus' histogram_quantile relies on: every bucket has an `le`, the edges
+/// ascend and end in +Inf, the counts are cumulative, the +Inf bucket equals `_count`, and
+/// `_sum` is there.
+std::vector<std::pair<double, std::uint64_t>> histogram_buckets(const std::vector<Sample>& samples,
+                                                               const std::string& name) {
+  std::vector<std::pair<double, std::uint64_t>> buckets;
+  for (const Sample* s : find(samples, name + "_bucket")) {
+    const auto le = std::find_if(s->labels.begin(), s->labels.end(), [](const auto& l) { return l.first == "le"; });
+    REQUIRE(le != s->labels.end());
+    const double edge = le->second == "+Inf" ? std::numeric_limits<double>::infinity() : std::stod(le->second);
+    const std::uint64_t count = std::stoull(s->value);
+    if (!buckets.empty()) {
+      CHECK(edge > buckets.back().first);
+      CHECK(count >= buckets.back().second);
+    }
+    buckets.emplace_back(edge, count);
+  }
+  REQUIRE_FALSE(buckets.empty());
+  CHECK(std::isinf(buckets.back().first));
+  const auto count = find(samples, name + "_count");
+  REQUIRE(count.size() == 1);
+  CHECK(std::stoull(count[0]->value) == buckets.back().second);
+  CHECK(find(samples, name + "_sum").size() == 1);
+  return buckets;
+}
+
+std::vector<std::pair<double, std::uint64_t>> exported_buckets(const vigil::LogHistogram& h,
+                                                              const vigil::PrometheusHistogramOptions& options = {}) {
+  std::string text;
+  vigil::append_prometheus_histogram(text, h, options);
+  return histogram_buckets(check_exposition(text), options.name);
+}
+
+/// Latencies in seconds: 0.1 ms steps up to 40 ms, exact powers of two (which lie on the
+/// edges), a zero, one below the lowest edge and one above the highest.
+std::vector<double> some_latencies() {
+  std::vector<double> values;
+  for (int i = 0; i < 1000; ++i) values.push_back((1 + (i * 37) % 400) * 1e-4);
+  for (int e = -12; e <= 6; ++e) values.push_back(std::ldexp(1.0, e));
+  values.push_back(0);
+  values.push_back(1e-5);
+  values.push_back(100);
+  return values;
+}
+
+}  // namespace
+
+TEST_CASE("append_prometheus_histogram: empty histogram", "[export]") {
+  std::string text;
+  vigil::append_prometheus_histogram(text, vigil::LogHistogram(4));
+  CHECK(text.find("# HELP vigil_request_latency_seconds Latency of the requests served since the process started, in "
+                  "seconds.\n# TYPE vigil_request_latency_seconds histogram\n") == 0);
+  const auto samples = check_exposition(text);
+  const auto buckets = histogram_buckets(samples, "vigil_request_latency_seconds");
+  // Schema 2 from 2^-12 to 2^6 s: 18 octaves of 4 buckets, their 73 edges, and +Inf.
+  REQUIRE(buckets.size() == 74);
+  CHECK(buckets.front().first == std::ldexp(1.0, -12));
+  CHECK(buckets[72].first == 64);
+  for (const auto& b : buckets) CHECK(b.second == 0);
+  CHECK(find(samples, "vigil_request_latency_seconds_sum")[0]->value == "0");
+  CHECK(text.find("\nvigil_request_latency_seconds_bucket{le=\"1.189207115002721\"} 0\n") != std::string::npos);
+  CHECK(text.find("\nvigil_request_latency_seconds_bucket{le=\"+Inf\"} 0\n") != std::string::npos);
+}
+
+TEST_CASE("append_prometheus_histogram: the edges are native-histogram boundaries", "[export]") {
+  for (int schema = -4; schema <= 8; ++schema) {
+    INFO("schema " << schema);
+    vigil::PrometheusHistogramOptions options;
+    options.schema = schema;
+    options.lowest = 0.003;
+    options.highest = 20;
+    const auto buckets = exported_buckets(vigil::LogHistogram(8), options);
+    REQUIRE(buckets.size() >= 3);
+    const long double per_octave = std::ldexp(1.0L, schema);
+    long double previous = 0;
+    for (std::size_t i = 0; i + 1 < buckets.size(); ++i) {
+      // le = 2^(k / 2^schema) for an integer k, the next edge's k one more.
+      const long double k = std::round(std::log2(static_cast<long double>(buckets[i].first)) * per_octave);
+      const double boundary = static_cast<double>(std::pow(2.0L, k / per_octave));
+      CHECK(buckets[i].first == boundary);
+      if (i > 0) CHECK(k == previous + 1);
+      previous = k;
+    }
+    // Rounded out: the first edge at or below lowest, the last at or above highest.
+    CHECK(buckets[0].first <= options.lowest);
+    CHECK(buckets[1].first > options.lowest);
+    CHECK(buckets[buckets.size() - 2].first >= options.highest);
+    CHECK(buckets[buckets.size() - 3].first < options.highest);
+  }
+  // Edges that are boundaries already are kept: 2^-12 and 2^6 at every schema.
+  for (int schema : {-1, 0, 3, 6}) {
+    vigil::PrometheusHistogramOptions options;
+    options.schema = schema;
+    const auto buckets = exported_buckets(vigil::LogHistogram(8), options);
+    CHECK(buckets.front().first == std::ldexp(1.0, -12));
+    CHECK(buckets[buckets.size() - 2].first == 64);
+    CHECK(buckets.size() == 2 + static_cast<std::size_t>(std::ldexp(18.0, schema) + 0.5));
+  }
+}
+
+TEST_CASE("append_prometheus_histogram: each bucket counts the values at most its edge", "[export]") {
+  const std::vector<double> values = some_latencies();
+  const double sum = std::accumulate(values.begin(), values.end(), 0.0);
+  for (int schema : {-4, 0, 2, 5, 8}) {
+    for (int scale : {schema, 8}) {
+      INFO("schema " << schema << ", histogram scale " << scale);
+      vigil::LogHistogramOptions o;
+      o.scale = scale;
+      o.max_buckets = 1 << 16;  // no downscaling
+      vigil::LogHistogram h(o);
+      for (double v : values) h.record(v);
+      REQUIRE(h.scale() == scale);
+      vigil::PrometheusHistogramOptions options;
+      options.schema = schema;
+      options.lowest = std::ldexp(1.0, -10);  // 3,329 edges at schema 8
+      options.highest = 8;
+      std::string text;
+      vigil::append_prometheus_histogram(text, h, options);
+      const auto samples = check_exposition(text);
+      const auto buckets = histogram_buckets(samples, options.name);
+      for (const auto& bucket : buckets) {
+        const double le = bucket.first;  // a named variable: C++17 lambdas cannot capture bindings
+        INFO("le " << le);
+        const auto at_most = std::count_if(values.begin(), values.end(), [&](double v) { return v <= le; });
+        CHECK(bucket.second == static_cast<std::uint64_t>(at_most));
+      }
+      CHECK(buckets.back().second == values.size());
+      CHECK(std::stod(find(samples, options.name + "_sum")[0]->value) == Approx(sum).epsilon(1e-12));
+    }
+  }
+}
+
+TEST_CASE("append_prometheus_histogram: a coarser histogram counts up to its boundary below", "[export]") {
+  vigil::LogHistogram h(0);  // boundaries at powers of two
+  h.record(1.1);             // in (1, 2]
+  vigil::PrometheusHistogramOptions options;
+  options.lowest = 0.5;
+  options.highest = 4;
+  const auto buckets = exported_buckets(h, options);
+  // Edges 2^(k/4): 1 and 2 are the histogram's own boundaries, 2^0.25 ≥ 1.1 is not.
+  for (const auto& [le, count] : buckets) {
+    INFO("le " << le);
+    CHECK(count == (le >= 2 ? 1u : 0u));
+  }
+}
+
+TEST_CASE("append_prometheus_histogram: replicas' buckets add up to those of the merged histogram", "[export]") {
+  // Three replicas with different traffic, one with a slow tail: their expositions have the
+  // same edges, and adding their buckets edge by edge (PromQL's sum by (le)) gives the
+  // buckets of the merged histogram.
+  std::vector<vigil::LogHistogram> replicas(3, vigil::LogHistogram(4));
+  vigil::LogHistogram merged(4);
+  const std::vector<double> values = some_latencies();
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const double v = i % 3 == 2 && i % 10 == 0 ? 10 * values[i] : values[i] * (1 + 0.5 * static_cast<double>(i % 3));
+    replicas[i % 3].record(v);
+    merged.record(v);
+  }
+  const auto whole = exported_buckets(merged);
+  std::vector<std::uint64_t> added(whole.size(), 0);
+  for (const auto& replica : replicas) {
+    const auto buckets = exported_buckets(replica);
+    REQUIRE(buckets.size() == whole.size());
+    for (std::size_t i = 0; i < buckets.size(); ++i) {
+      CHECK(buckets[i].first == whole[i].first);
+      added[i] += buckets[i].second;
+    }
+  }
+  for (std::size_t i = 0; i < whole.size(); ++i) CHECK(added[i] == whole[i].second);
+  CHECK(whole.back().second == values.size());
+}
+
+TEST_CASE("append_prometheus_histogram: a concurrent histogram, labels, zero bucket", "[export]") {
+  vigil::LogHistogramOptions o;
+  o.scale = 4;
+  o.zero_threshold = 0.001;
+  vigil::ConcurrentLogHistogram concurrent(o);
+  vigil::LogHistogram plain(o);
+  for (double v : {0.0, 0.0005, 0.002, 0.0125, 0.5}) {
+    concurrent.record(v);
+    plain.record(v);
+  }
+  vigil::PrometheusHistogramOptions options;
+  options.name = "model_latency_seconds";
+  options.help = "Latency \\ of the model\nin seconds.";
+  options.labels = {{"model", "fraud \"v2\""}, {"host", "a\\b"}};
+  options.lowest = 0.0005;
+  options.highest = 1;
+  std::string text;
+  vigil::append_prometheus_histogram(text, concurrent, options);
+  std::string from_plain;
+  vigil::append_prometheus_histogram(from_plain, plain, options);
+  CHECK(text == from_plain);
+  CHECK(text.find("# HELP model_latency_seconds Latency \\\\ of the model\\nin seconds.\n") == 0);
+  CHECK(text.find("\nmodel_latency_seconds_bucket{model=\"fraud \\\"v2\\\"\",host=\"a\\\\b\",le=\"1\"} 5\n") !=
+        std::string::npos);
+  CHECK(text.find("\nmodel_latency_seconds_count{model=\"fraud \\\"v2\\\"\",host=\"a\\\\b\"} 5\n") != std::string::npos);
+  CHECK(text.find("\nmodel_latency_seconds_sum{model=\"fraud \\\"v2\\\"\",host=\"a\\\\b\"} 0.515") != std::string::npos);
+  const auto buckets = histogram_buckets(check_exposition(text), options.name);
+  // The zero bucket [0, 0.001] counts from the first edge at or above 0.001 on.
+  for (const auto& [le, count] : buckets) {
+    INFO("le " << le);
+    const std::uint64_t expected = (le >= 0.001 ? 2 : 0) + (le >= 0.002 ? 1 : 0) + (le >= 0.0125 ? 1 : 0) + (le >= 0.5 ? 1 : 0);
+    CHECK(count == expected);
+  }
+}
+
+TEST_CASE("append_prometheus_histogram: options out of range", "[export]") {
+  const vigil::LogHistogram h(4);
+  const auto message = [&](auto change) {
+    vigil::PrometheusHistogramOptions options;
+    change(options);
+    std::string text;
+    return vigil_test::thrown_message([&] { vigil::append_prometheus_histogram(text, h, options); });
+  };
+  using O = vigil::PrometheusHistogramOptions;
+  CHECK(message([](O& o) { o.schema = 9; }) == "append_prometheus_histogram: schema 9 is outside [-4, 8]");
+  CHECK(message([](O& o) { o.schema = -5; }) == "append_prometheus_histogram: schema -5 is outside [-4, 8]");
+  CHECK(message([](O& o) { o.lowest = 0; }).find("need 0 < lowest <= highest") != std::string::npos);
+  CHECK(message([](O& o) { o.lowest = 100; }).find("edges from 100 to 64") != std::string::npos);
+  CHECK(message([](O& o) { o.highest = std::numeric_limits<double>::infinity(); }).find("finite") != std::string::npos);
+  CHECK(message([](O& o) { o.lowest = std::nan(""); }).find("need 0 < lowest") != std::string::npos);
+  CHECK(message([](O& o) { o.lowest = 1e-300; o.schema = 8; }).find(": at most 4096") != std::string::npos);
+  CHECK(message([](O& o) { o.name = "9lives"; }) == "append_prometheus_histogram: '9lives' is not a metric name");
+  CHECK(message([](O& o) { o.labels = {{"le", "1"}}; }).find("'le' is not a label name") != std::string::npos);
+  CHECK(message([](O& o) { o.labels = {{"__name__", "x"}}; }).find("'__name__'") != std::string::npos);
+  CHECK(message([](O& o) { o.labels = {{"a-b", "x"}}; }).find("'a-b'") != std::string::npos);
+  CHECK(message([](O& o) { o.schema = 8; o.lowest = 0.001; o.highest = 10; }) == "(nothing thrown)");
+}
+
+TEST_CASE("append_prometheus_histogram: whole exposition byte for byte", "[export]") {
+  vigil::LogHistogram h(4);
+  for (double v : some_latencies()) h.record(v);
+  std::string text;
+  vigil::append_prometheus_histogram(text, h);
+  vigil::PrometheusHistogramOptions coarse;
+  coarse.name = "vigil_request_latency_coarse_seconds";
+  coarse.labels = {{"model", "fraud"}};
+  coarse.schema = 0;
+  coarse.lowest = 0.001;
+  coarse.highest = 10;
+  vigil::append_prometheus_histogram(text, h, coarse);
+  check_exposition(text);
+  vigil_test::check_golden("latency_histogram.prom.golden", text);
 }

@@ -465,7 +465,8 @@ TEST_CASE("TDigest: PostgreSQL tdigest text format", "[tdigest][io]") {
   TDigest<> d(100);
   for (int i = 0; i < 20000; ++i) d.add(std::round(s.normal() * 1000) / 8);
   const std::string text = d.to_postgres();
-  CHECK(text.rfind("flags 1 count 20000 compression 100 centroids ", 0) == 0);
+  // δ = 100 is written as the extension's compression 393 (5π/4·δ, tdigest.hpp).
+  CHECK(text.rfind("flags 1 count 20000 compression 393 centroids ", 0) == 0);
   const TDigest<> back = TDigest<>::from_postgres(text);
   d.flush();
   REQUIRE(back.centroids().size() == d.centroids().size());
@@ -500,6 +501,48 @@ TEST_CASE("TDigest: PostgreSQL tdigest text format", "[tdigest][io]") {
       "flags 1 count 3 compression 100 centroids 3 (1.0, 9223372036854775807) (2.0, 9223372036854775807) (3.0, 5)";
   CHECK_THROWS_AS(TDigest<>::from_postgres(wrapping), vigil::format_error);
   CHECK_THROWS_WITH(TDigest<>::from_postgres(wrapping), Catch::Contains("exceed the header's count 3"));
+}
+
+TEST_CASE("TDigest: PostgreSQL text carries the compression in the extension's units", "[tdigest][io]") {
+  const auto written = [](const TDigest<>& d) {
+    const std::string text = d.to_postgres();
+    const std::size_t at = text.find(" compression ") + 13;
+    return std::stoll(text.substr(at, text.find(' ', at) - at));
+  };
+  TDigest<> one(100);
+  one.add(1);
+  CHECK(written(one) == 393);
+  // The extension's own digests of compression 100 read as δ = 100/(5π/4) ≈ 25.5.
+  CHECK(TDigest<>::from_postgres("flags 1 count 1 compression 100 centroids 1 (1, 1)").compression() ==
+        Approx(100 / (1.25 * 3.14159265358979323846)));
+
+  // Every compression the extension accepts reads and writes back unchanged, from 40 up; below
+  // 40, δ = 10 (vigil's smallest) is read, and written as 40.
+  for (long long c = 10; c <= 10000; ++c) {
+    const std::string text = "flags 1 count 1 compression " + std::to_string(c) + " centroids 1 (1, 1)";
+    const TDigest<> d = TDigest<>::from_postgres(text);
+    CHECK(d.compression() >= 10);
+    if (written(d) != std::max(c, 40LL)) FAIL("compression " << c << " written back as " << written(d));
+  }
+
+  // A digest read back keeps at least its δ and so every centroid, whatever δ; the extension's
+  // cap, 10000, is reached at δ ≈ 2546.
+  Source s(43);
+  for (double delta : {10.0, 37.5, 100.0, 150.5, 1000.0, 2546.0}) {
+    TDigest<> d(delta);
+    for (int i = 0; i < 50000; ++i) d.add(std::exp(s.normal()));
+    d.flush();
+    const TDigest<> back = TDigest<>::from_postgres(d.to_postgres());
+    CHECK(back.compression() >= delta);
+    CHECK(back.compression() < delta + 0.3);
+    REQUIRE(back.centroids().size() == d.centroids().size());
+    for (std::size_t i = 0; i < d.centroids().size(); ++i) CHECK(back.centroids()[i] == d.centroids()[i]);
+    CHECK(back.to_postgres() == d.to_postgres());
+  }
+  TDigest<> largest(1e5);
+  largest.add(1);
+  CHECK(written(largest) == 10000);
+  CHECK(TDigest<>::from_postgres(largest.to_postgres()).compression() == Approx(10000 / (1.25 * 3.14159265358979323846)));
 }
 
 TEST_CASE("TDigest: clear and equality", "[tdigest]") {
@@ -871,7 +914,8 @@ TEST_CASE("TDigest: deserialize refuses more centroids than the compression allo
   const std::vector<RawCentroid> tiny_last = {{1, 1, true}, {2, 1e-12, true}};
   CHECK_THROWS_WITH(TDigest<>::deserialize(raw_tdigest(10, 1, 1, 1, 2, tiny_last)),
                     Catch::Contains("before the last"));
-  // from_postgres keeps the bound too: the extension allows up to 10·δ centroids.
+  // from_postgres keeps the bound too: the extension allows up to 10 times its compression
+  // in centroids (compression 10 reads as vigil's smallest δ, 10).
   std::string text = "flags 1 count 100 compression 10 centroids 100";
   for (int i = 0; i < 100; ++i) text += " (" + std::to_string(i) + ", 1)";
   const TDigest<> pg = TDigest<>::from_postgres(text);

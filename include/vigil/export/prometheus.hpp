@@ -19,9 +19,11 @@
 
 #include <fmt/format.h>
 
+#include "vigil/error.hpp"
 #include "vigil/export/detail/text.hpp"
 #include "vigil/monitor/alerts.hpp"
 #include "vigil/monitor/report.hpp"
+#include "vigil/sketch/log_histogram.hpp"
 
 namespace vigil {
 
@@ -66,6 +68,68 @@ inline std::string to_prometheus(const Report& report);
 /// Appends the same text to `out`, e.g. after a server's own metrics.
 inline void append_prometheus(std::string& out, const Report& report);
 
+/// How append_prometheus_histogram() writes a histogram: its name, its labels and the `le`
+/// edges of its buckets.
+struct PrometheusHistogramOptions {
+  /// The family; its series are `<name>_bucket`, `<name>_sum` and `<name>_count`.
+  /// A Prometheus metric name, [a-zA-Z_:][a-zA-Z0-9_:]*.
+  std::string name = "vigil_request_latency_seconds";
+  std::string help = "Latency of the requests served since the process started, in seconds.";
+  /// Labels of every series besides `le`, as (name, value); values are escaped as
+  /// to_prometheus() escapes them. Names are [a-zA-Z_][a-zA-Z0-9_]*, not `le`, not `__*`.
+  std::vector<std::pair<std::string, std::string>> labels;
+  /// The `le` edges are the bucket boundaries of a Prometheus native histogram (an
+  /// OpenTelemetry exponential histogram) of this schema: 2^(k·2^-schema) for integers k.
+  /// −4 ≤ schema ≤ 8, the schemas Prometheus accepts.
+  int schema = 2;
+  /// The smallest and the largest finite `le`: the boundaries at or below `lowest` and at or
+  /// above `highest`. 0 < lowest ≤ highest, finite; at most 4096 edges between them.
+  double lowest = 1.0 / 4096;
+  double highest = 64;
+};
+
+/// Appends `histogram` to `out` as a Prometheus histogram family of text format 0.0.4: a
+/// cumulative `<name>_bucket` per `le` edge (options.schema's boundaries from options.lowest
+/// to options.highest, then `+Inf`), `<name>_sum` and `<name>_count`:
+///
+/// ```text
+/// # HELP vigil_request_latency_seconds Latency of the requests served since the process started, in seconds.
+/// # TYPE vigil_request_latency_seconds histogram
+/// vigil_request_latency_seconds_bucket{le="0.000244140625"} 0
+/// ...
+/// vigil_request_latency_seconds_bucket{le="0.011048543456039806"} 2385
+/// vigil_request_latency_seconds_bucket{le="0.013139006488339289"} 3512
+/// vigil_request_latency_seconds_bucket{le="0.015625"} 4526
+/// ...
+/// vigil_request_latency_seconds_bucket{le="64"} 5856
+/// vigil_request_latency_seconds_bucket{le="+Inf"} 5856
+/// vigil_request_latency_seconds_sum 75.78998999999997
+/// vigil_request_latency_seconds_count 5856
+/// ```
+///
+/// Prometheus counters must only grow, so give it a histogram that only grows: one that
+/// records every request since the process started (a ConcurrentLogHistogram the request
+/// threads record into, for example), never an interval's. The edges depend on the options
+/// alone, never on the data, so every replica writes the same `le` values, and
+/// `sum by (le) (...)` adds their buckets exactly (docs/fleet.md). Since the edges are native
+/// boundaries, a native histogram of the same data at options.schema or finer has every `le`
+/// among its boundaries: reduced to options.schema, it holds these buckets.
+///
+/// Each bucket counts the values ≤ its `le`, exactly when histogram.scale() ≥ options.schema
+/// (the histogram's boundaries include every edge); from a coarser histogram an edge between
+/// two of its boundaries counts the values up to the boundary below it. Values in the zero
+/// bucket count from the first edge ≥ the histogram's zero threshold on; values below
+/// options.lowest in the first bucket, values above options.highest only in `+Inf`.
+/// `_count` is the `+Inf` bucket and `_sum` the histogram's sum(). While other threads record,
+/// the buckets come from one pass over the counters, so they stay cumulative in `le` and grow
+/// from scrape to scrape; `_sum` is read just after them.
+///
+/// Throws vigil::invalid_argument for options out of range (naming the value).
+/// Complexity: O(edges + histogram buckets).
+template <class Counter>
+void append_prometheus_histogram(std::string& out, const BasicLogHistogram<Counter>& histogram,
+                                 const PrometheusHistogramOptions& options = {});
+
 namespace detail {
 
 /// Writes metric families. A family's HELP and TYPE lines go out just before its first
@@ -74,14 +138,18 @@ class PrometheusWriter {
  public:
   explicit PrometheusWriter(std::string& out) : out_(out) {}
 
-  /// Starts the family `name` of `type` ("gauge" or "counter"); the samples that follow
-  /// belong to it.
+  /// Starts the family `name` of `type` ("gauge", "counter" or "histogram"); the samples
+  /// that follow belong to it.
   void family(std::string_view name, std::string_view type, std::string_view help) {
     name_ = name;
     type_ = type;
     help_ = help;
+    suffix_ = {};
     header_written_ = false;
   }
+  /// The samples that follow are of the family's series `<name><suffix>`: a histogram's
+  /// `_bucket`, `_sum` and `_count`.
+  void series(std::string_view suffix) { suffix_ = suffix; }
   /// One sample; NaN is skipped. `labels` is the text between the braces (may be empty).
   void sample(std::string_view labels, double value) {
     if (std::isnan(value)) return;
@@ -122,6 +190,7 @@ class PrometheusWriter {
   void start_sample(std::string_view labels) {
     if (!header_written_) write_header();
     out_ += name_;
+    out_ += suffix_;
     if (!labels.empty()) {
       out_ += '{';
       out_ += labels;
@@ -135,6 +204,7 @@ class PrometheusWriter {
   std::string_view name_;
   std::string_view type_;
   std::string_view help_;
+  std::string_view suffix_;
   bool header_written_ = false;
   std::string labels_;  // reused by the sample with one more label
   std::size_t refused_ = 0;
@@ -854,7 +924,79 @@ inline void append_attribution_metrics(PrometheusWriter& w, const std::vector<Pr
   write_gauges(w, loss_attribution_gauges, series);
 }
 
+/// Whether `s` matches [a-zA-Z_][a-zA-Z0-9_]*, with `:` allowed too for a metric name.
+inline bool is_prometheus_name(std::string_view s, bool metric) {
+  if (s.empty()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (metric && c == ':');
+    if (!letter && !(i > 0 && c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+/// The indices k at options.schema of the first and the last `le` edge 2^(k·2^-schema) of
+/// append_prometheus_histogram(). Throws vigil::invalid_argument for options out of range.
+inline std::pair<std::int64_t, std::int64_t> prometheus_histogram_edges(const PrometheusHistogramOptions& options) {
+  const char* what = "append_prometheus_histogram: ";
+  if (!is_prometheus_name(options.name, true))
+    throw_invalid_argument(std::string(what) + "'" + options.name + "' is not a metric name");
+  for (const auto& label : options.labels) {
+    if (!is_prometheus_name(label.first, false) || label.first == "le" || label.first.rfind("__", 0) == 0)
+      throw_invalid_argument(std::string(what) + "'" + label.first + "' is not a label name it may use");
+  }
+  if (options.schema < -4 || options.schema > 8)
+    throw_invalid_argument(std::string(what) + "schema " + std::to_string(options.schema) + " is outside [-4, 8]");
+  if (!(options.lowest > 0) || !(options.lowest <= options.highest) || std::isinf(options.highest))
+    throw_invalid_argument(std::string(what) + "edges from " + to_text(options.lowest) + " to " +
+                           to_text(options.highest) + ": need 0 < lowest <= highest, finite");
+  // index(x) is the k with b^k < x <= b^(k+1).
+  const LogIndexer index(options.schema);
+  const std::int64_t below = index(to_bits(options.lowest));
+  const std::int64_t first = log_bucket_edge(options.schema, below + 1) <= options.lowest ? below + 1 : below;
+  const std::int64_t last = index(to_bits(options.highest)) + 1;
+  if (last - first + 1 > 4096)
+    throw_invalid_argument(std::string(what) + std::to_string(last - first + 1) + " edges from " +
+                           to_text(options.lowest) + " to " + to_text(options.highest) + " at schema " +
+                           std::to_string(options.schema) + ": at most 4096");
+  return {first, last};
+}
+
 }  // namespace detail
+
+template <class Counter>
+void append_prometheus_histogram(std::string& out, const BasicLogHistogram<Counter>& histogram,
+                                 const PrometheusHistogramOptions& options) {
+  const auto [first, last] = detail::prometheus_histogram_edges(options);
+  std::string labels;
+  for (const auto& [name, value] : options.labels) detail::add_label(labels, name, value);
+  // One pass over the buckets: the counts below stay cumulative while other threads record.
+  const auto cumulative = histogram.cumulative_buckets(std::min(options.schema, histogram.scale()));
+  detail::PrometheusWriter w(out);
+  w.family(options.name, "histogram", options.help);
+  w.series("_bucket");
+  std::string bucket_labels;
+  std::string edge;
+  std::size_t next = 0;
+  std::uint64_t below = 0;
+  for (std::int64_t k = first; k <= last; ++k) {
+    const double le = detail::log_bucket_edge(options.schema, k);
+    while (next < cumulative.size() && cumulative[next].first <= le) below = cumulative[next++].second;
+    edge.clear();
+    detail::append_number(edge, le);
+    bucket_labels = labels;
+    detail::add_label(bucket_labels, "le", edge);
+    w.sample(bucket_labels, below);
+  }
+  const std::uint64_t count = cumulative.back().second;
+  bucket_labels = labels;
+  detail::add_label(bucket_labels, "le", "+Inf");
+  w.sample(bucket_labels, count);
+  w.series("_sum");
+  w.sample(labels, histogram.sum());
+  w.series("_count");
+  w.sample(labels, count);
+}
 
 inline void append_prometheus(std::string& out, const Report& report) {
   detail::PrometheusWriter w(out);

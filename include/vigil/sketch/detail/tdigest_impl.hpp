@@ -908,6 +908,36 @@ TDigest<Real> TDigest<Real>::deserialize(const void* data, std::size_t size) {
   return digest;
 }
 
+namespace detail {
+
+// The PostgreSQL `tdigest` extension (tvondra/tdigest, tdigest_compact) merges two neighbours
+// while the merged weight w keeps w·c/(2π·n·ln n) ≤ q(1 − q) at both of its ends, for its
+// compression c: a centroid takes up to 2π·ln(n)·q(1 − q)/c of the weight n. vigil's k2 takes
+// up to q(1 − q)·(4·ln(n/δ) + 24)/(2.5·δ) in the tails, the same shape in q. The two limits
+// agree for c = 5π·δ·ln(n)/(4·ln(n/δ) + 24), which grows with n towards 5π/4·δ (below it for
+// every n when δ < e⁶ ≈ 403); written at that compression, a digest keeps its tail resolution
+// through the extension's merges, where at c = δ they re-compact it 3.3–3.7 times coarser (at
+// δ = 100, for 10³ to 10⁹ values). Scale functions: Dunning & Ertl 2019, §2.1.
+inline constexpr double postgres_compression_per_delta = 5 * pi / 4;
+inline constexpr long long postgres_max_compression = 10000;
+
+// The compression written for a digest of compression `delta`: 5π/4·δ rounded, one more when
+// rounding down would read back as a smaller δ, at most the extension's 10000.
+inline long long postgres_compression(double delta) {
+  long long c = std::llround(postgres_compression_per_delta * delta);
+  if (static_cast<double>(c) / postgres_compression_per_delta < delta) ++c;
+  return std::min(c, postgres_max_compression);
+}
+
+// The δ of a digest read from text of the extension's compression `c` (10 ≤ c ≤ 10000): the
+// inverse of postgres_compression(), at least vigil's minimum 10. postgres_compression() of it
+// gives back c for every c ≥ 40 (and 40 below).
+inline double compression_from_postgres(long long c) {
+  return std::max(static_cast<double>(c) / postgres_compression_per_delta, tdigest_min_compression);
+}
+
+}  // namespace detail
+
 template <class Real>
 std::string TDigest<Real>::to_postgres() const {
   if (buffered() > 0) {
@@ -925,7 +955,7 @@ std::string TDigest<Real>::to_postgres() const {
     total += c.weight;
   }
   text += std::to_string(static_cast<long long>(total));
-  text += " compression " + std::to_string(static_cast<long long>(std::lround(std::min(compression_, 10000.0))));
+  text += " compression " + std::to_string(detail::postgres_compression(compression_));
   text += " centroids " + std::to_string(centroids_.size());
   for (const Centroid& c : centroids_) {
     text += " (" + detail::to_text(static_cast<double>(c.mean)) + ", ";
@@ -1038,7 +1068,7 @@ template <class Real>
 TDigest<Real> TDigest<Real>::from_postgres(std::string_view text) {
   detail::PostgresText in(text);
   const detail::PostgresHeader header = detail::read_postgres_header(in);
-  TDigest digest(static_cast<double>(header.compression));
+  TDigest digest(detail::compression_from_postgres(header.compression));
   for (const auto& [mean, weight] : detail::read_postgres_centroids(in, header)) {
     // A mean beyond float's range would become infinite in a TDigest<float>.
     if (!is_finite(static_cast<Real>(mean))) in.fail("centroid mean " + detail::to_text(mean) + " is out of range");
@@ -1051,7 +1081,7 @@ TDigest<Real> TDigest<Real>::from_postgres(std::string_view text) {
   digest.min_ = static_cast<Real>(digest.weighted_.front().mean);
   digest.max_ = static_cast<Real>(digest.weighted_.back().mean);
   if (digest.weighted_.size() > digest.max_centroids()) {
-    // More centroids than this compression keeps (the extension allows up to 10·δ): one merge
+    // More centroids than this compression keeps (the extension allows up to 10·c): one merge
     // pass brings them within max_centroids(), keeping the extremes as singletons.
     digest.flush();
   } else {
