@@ -1,14 +1,15 @@
 // One replica of an inference server, for tests/fleet/prometheus_test.sh: it replays its share
 // of a request log (the requests whose 0-based row number is `replica` modulo `replicas`) into a
-// Monitor and into a latency histogram of everything it served, then serves both at GET
-// /metrics in Prometheus text format on 127.0.0.1, as a server's metrics endpoint would, until
-// SIGTERM, SIGINT or GET /quit.
+// Monitor, then serves the Monitor's report at GET /metrics in Prometheus text format on
+// 127.0.0.1, as a server's metrics endpoint would, until SIGTERM, SIGINT or GET /quit. The
+// report holds the histogram of every latency since the Monitor started
+// (vigil_request_latency_seconds, LatencyReport::since_start).
 //
 //   vigil_prometheus_replica --train train.csv --traffic traffic.csv --replica 0 --replicas 3
 //                            --ready DIR/replica0.port --histogram DIR/replica0.hist
 //                            [--accept-log DIR/replica0.accept]
 //
-// Once its share is in, it writes its latency histogram (LogHistogram::serialize) to
+// Once its share is in, it writes the report's latency histogram (LogHistogram::serialize) to
 // --histogram, then binds a free port and writes it to --ready (through a rename, so a reader
 // never sees half of it): a test that waits for the file finds the server listening and every
 // count final. --accept-log records the Accept header of each scrape, one per line.
@@ -110,10 +111,8 @@ vigil::Profile training_profile(const Model& m, const std::string& path) {
   return profile;
 }
 
-/// Observes this replica's share of the log, its latencies also into `latency` (seconds).
-/// Returns the requests observed.
-std::size_t replay_share(const Model& m, const Arguments& a, vigil::Monitor& monitor,
-                         vigil::ConcurrentLogHistogram& latency) {
+/// Observes this replica's share of the log. Returns the requests observed.
+std::size_t replay_share(const Model& m, const Arguments& a, vigil::Monitor& monitor) {
   auto csv = vigil::tools::CsvReader::open(a.traffic);
   const std::size_t ts = csv.column("ts");
   const std::size_t f01 = csv.column("f01");
@@ -132,10 +131,7 @@ std::size_t replay_share(const Model& m, const Arguments& a, vigil::Monitor& mon
     double x;
     if (vigil::tools::parse_number(csv.field(f01), x) == vigil::tools::CellStatus::value) obs.set(m.f01, x);
     if (vigil::tools::parse_number(csv.field(score), x) == vigil::tools::CellStatus::value) obs.score(m.score, x);
-    if (vigil::tools::parse_number(csv.field(latency_ms), x) == vigil::tools::CellStatus::value) {
-      obs.latency(x / 1000);
-      latency.record(x / 1000);
-    }
+    if (vigil::tools::parse_number(csv.field(latency_ms), x) == vigil::tools::CellStatus::value) obs.latency(x / 1000);
     monitor.observe(obs);
     ++observed;
   }
@@ -143,29 +139,15 @@ std::size_t replay_share(const Model& m, const Arguments& a, vigil::Monitor& mon
   return observed;
 }
 
-void write_file(const std::string& path, const void* data, std::size_t size) {
-  const std::string partial = path + ".partial";
-  {
-    std::ofstream out(partial, std::ios::binary);
-    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
-    if (!out) throw std::runtime_error("cannot write " + partial);
-  }
-  if (std::rename(partial.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + partial);
-}
-
 int run(const Arguments& a) {
   const Model model;
   vigil::MonitorOptions options;
   options.evaluate_in_observe = true;  // a replay: every interval evaluated as it closes
   vigil::Monitor monitor(model.schema, training_profile(model, a.train), options);
-  // The latencies of every request since start, at the Monitor's latency scale (buckets
-  // 4.4 % wide): counters that only grow, as Prometheus requires.
-  vigil::LogHistogramOptions latency_options;
-  latency_options.scale = 4;
-  vigil::ConcurrentLogHistogram latency(latency_options);
-  const std::size_t observed = replay_share(model, a, monitor, latency);
-  const std::vector<std::uint8_t> bytes = vigil::LogHistogram(latency).serialize();
-  write_file(a.histogram, bytes.data(), bytes.size());
+  const std::size_t observed = replay_share(model, a, monitor);
+  // finish() evaluated every interval: the histogram since start holds every latency.
+  const vigil::LogHistogram latency = monitor.report().latency.since_start;
+  vigil::io::write_file(a.histogram, latency.serialize());
 
   // SIGTERM and SIGINT go to one thread that stops the server: blocked here, before the
   // server starts its threads, so that they inherit the mask.
@@ -184,9 +166,7 @@ int run(const Arguments& a) {
       const std::lock_guard<std::mutex> lock(accept_mutex);
       accept_log << request.get_header_value("Accept") << '\n' << std::flush;
     }
-    std::string body = vigil::to_prometheus(monitor.report());
-    vigil::append_prometheus_histogram(body, latency);
-    response.set_content(body, std::string(vigil::prometheus_content_type));
+    response.set_content(vigil::to_prometheus(monitor.report()), std::string(vigil::prometheus_content_type));
   });
   server.Get("/quit", [&](const httplib::Request&, httplib::Response& response) {
     response.set_content("stopping\n", "text/plain");
@@ -201,8 +181,7 @@ int run(const Arguments& a) {
     server.stop();
   });
 
-  const std::string ready = std::to_string(port) + "\n";
-  write_file(a.ready, ready.data(), ready.size());
+  vigil::io::write_file(a.ready, std::to_string(port) + "\n");
   std::cerr << "replica " << a.replica << " of " << a.replicas << ": " << observed << " requests, "
             << latency.count() << " latencies; serving http://127.0.0.1:" << port << "/metrics\n";
   server.listen_after_bind();

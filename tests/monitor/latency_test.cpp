@@ -1,9 +1,11 @@
 // Latency monitoring: log-bucket G-test of recent against background latencies, p99 shifts,
 // and slow-request attribution to tag values; detail functions first, then a scenario.
+#include <vigil/export/prometheus.hpp>
 #include <vigil/monitor/monitor.hpp>
 
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -112,4 +114,81 @@ TEST_CASE("latency: 1 % of one host's requests ten times slower is caught and at
   CHECK_FALSE(before_fault);
   REQUIRE(first > 0);
   CHECK(first - fault <= 10 * 60);  // within ten one-minute intervals
+}
+
+TEST_CASE("latency: the histogram since start holds every latency evaluated, and replicas' add up to one monitor's",
+          "[latency][monitor]") {
+  vigil::Schema schema;
+  const auto x = schema.add_numeric("x");
+  vigil::TagOptions cohort;
+  cohort.cohort = true;
+  const auto host = schema.add_tag("host", cohort);
+  Random random(5);
+  vigil::Profile profile(schema);
+  vigil::Observation row(schema);
+  for (int i = 0; i < 500; ++i) profile.add(row.set(x, random.normal()));
+  vigil::MonitorOptions options;
+  options.shards = 1;
+  options.evaluate_in_observe = true;
+  vigil::Monitor all(schema, profile, options);
+  std::vector<std::unique_ptr<vigil::Monitor>> replicas;
+  for (int k = 0; k < 3; ++k) replicas.push_back(std::make_unique<vigil::Monitor>(schema, profile, options));
+  vigil::LogHistogram exact(4);  // every latency of the intervals evaluated at the check below
+  vigil::LogHistogram first_hour(4);
+  vigil::Observation request(schema);
+  const char* hosts[] = {"a", "b"};
+  std::uint64_t since_first = 0;
+  int i = 0;
+  // Two hours and a half at 5 requests a second, a quiet hour in the middle: the evaluations
+  // after it take in several intervals at once.
+  for (double t = latency_start; t < latency_start + 2.5 * 3600; t += 0.2, ++i) {
+    if (t >= latency_start + 3600 && t < latency_start + 7200) continue;
+    const double latency = 0.015 * std::exp(0.5 * random.normal());
+    request.clear();
+    request.at(t).set(x, random.normal()).tag(host, hosts[i % 2]).latency(latency);
+    all.observe(request);
+    replicas[static_cast<std::size_t>(i % 3)]->observe(request);
+    exact.record(latency);
+    if (t < latency_start + 3600) {
+      first_hour.record(latency);
+    } else if (since_first == 0) {
+      // At the first request after the silence, every interval of the first hour has closed,
+      // even those older than the fine intervals kept, whose evaluation is skipped.
+      const vigil::Report r = all.report();
+      since_first = r.latency.since_start.count();
+      CHECK(r.counters.skipped_evaluations > 0);
+      CHECK(r.latency.since_start.buckets().size() == first_hour.buckets().size());
+    }
+  }
+  CHECK(since_first == first_hour.count());
+  const vigil::Report r = all.finish();
+  // finish() evaluates every interval: all the latencies, bucket for bucket (the sums may
+  // differ in their last bits, added in another order).
+  CHECK(r.latency.since_start.count() == exact.count());
+  CHECK(r.latency.since_start.buckets().size() == exact.buckets().size());
+  bool same_buckets = true;
+  const auto expected = exact.buckets();
+  const auto got = r.latency.since_start.buckets();
+  for (std::size_t b = 0; b < expected.size() && b < got.size(); ++b)
+    same_buckets = same_buckets && got[b].index == expected[b].index && got[b].count == expected[b].count;
+  CHECK(same_buckets);
+  CHECK(r.latency.since_start.sum() == Approx(exact.sum()).epsilon(1e-12));
+  CHECK(r.latency.since_start.quantile(0.99) == Approx(exact.quantile(0.99)));
+  // A cohort's report leaves it empty: the fleet counts each request once.
+  REQUIRE_FALSE(r.cohorts.empty());
+  for (const vigil::CohortReport& c : r.cohorts) CHECK(c.latency.since_start.count() == 0);
+  // Three replicas, each fed a third: their histograms add up to the one of everything.
+  vigil::LogHistogram merged(4);
+  for (auto& m : replicas) merged.merge(m->finish().latency.since_start);
+  CHECK(merged.count() == exact.count());
+  CHECK(merged.buckets().size() == expected.size());
+  const auto fleet = merged.buckets();
+  bool fleet_same = true;
+  for (std::size_t b = 0; b < expected.size() && b < fleet.size(); ++b)
+    fleet_same = fleet_same && fleet[b].index == expected[b].index && fleet[b].count == expected[b].count;
+  CHECK(fleet_same);
+  // And the Prometheus text holds it.
+  const std::string text = vigil::to_prometheus(r);
+  CHECK(text.find("# TYPE vigil_request_latency_seconds histogram") != std::string::npos);
+  CHECK(text.find("vigil_request_latency_seconds_count " + std::to_string(exact.count()) + "\n") != std::string::npos);
 }

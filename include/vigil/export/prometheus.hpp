@@ -62,6 +62,12 @@ inline constexpr std::string_view prometheus_content_type = "text/plain; version
 ///
 /// Latencies, thresholds and silences are in seconds, rates in [0, 1], as in the Report.
 ///
+/// Once the monitor has seen latencies, the text also holds the histogram
+/// `vigil_request_latency_seconds` of every latency since the monitor started
+/// (LatencyReport::since_start), written by append_prometheus_histogram() with its default
+/// edges: counters that only grow, whose buckets add up across replicas with
+/// `sum by (le)` (docs/fleet.md).
+///
 /// Complexity: O(families × (features + outputs + attributions) × (1 + cohorts)).
 inline std::string to_prometheus(const Report& report);
 
@@ -1012,6 +1018,11 @@ inline void append_prometheus(std::string& out, const Report& report) {
   detail::append_output_metrics(w, scopes);
   detail::append_traffic_metrics(w, report.traffic);
   detail::append_latency_metrics(w, scopes);
+  if (report.latency.since_start.count() > 0) {
+    PrometheusHistogramOptions since_start;
+    since_start.help = "Latency of the requests since the monitor started (intervals closed so far), in seconds.";
+    append_prometheus_histogram(out, report.latency.since_start, since_start);
+  }
   detail::append_quality_metrics(w, scopes, report.quality);
   detail::append_conversion_metrics(w, report.conversions);
   detail::append_canary_metrics(w, scopes);

@@ -179,9 +179,11 @@ class LatencyFamily {
     s.report.slow_threshold = context.intake.slow_threshold();
     s.report.slow = recent.state.slow;
     attribute(recent.state, background.state, context.tag_values, context.tag_names, s);
-    if (slot.cohort.everyone())  // the report's counters hold all requests' only
+    if (slot.cohort.everyone()) {  // the report's counters hold all requests' only
       history.each(w.horizon_start, w.recent_end,
                    [&](std::uint64_t, const State& interval) { s.horizon_bad_latency += interval.bad_latency; });
+      s.report.since_start = context.intake.latency_since_start();
+    }
     return s;
   }
 

@@ -10,6 +10,7 @@
 
 #include "vigil/monitor/alerts.hpp"
 #include "vigil/monitor/schema.hpp"
+#include "vigil/sketch/log_histogram.hpp"
 
 namespace vigil {
 
@@ -138,6 +139,11 @@ struct LatencyReport {
   double slow_threshold = FeatureReport::nan();  // what counted as slow in the window
   std::uint64_t slow = 0;                        // requests above it in the window
   std::vector<SlowAttribution> attribution;      // most over-represented first
+  /// Every latency of all requests since the monitor started, as of the evaluation: those
+  /// of the intervals closed by then (the report of all requests only; empty in a cohort's).
+  /// Counts that only grow, exported as the Prometheus histogram
+  /// vigil_request_latency_seconds, which adds up across replicas (docs/fleet.md).
+  LogHistogram since_start{4};
 };
 
 /// Arrivals against their predicted rate, completions against arrivals, and the error and

@@ -14,6 +14,7 @@
 #include "vigil/monitor/alerts.hpp"
 #include "vigil/monitor/profile.hpp"
 #include "vigil/monitor/subject.hpp"
+#include "vigil/sketch/log_histogram.hpp"
 
 namespace vigil {
 namespace detail {
@@ -71,6 +72,9 @@ class IntakeAccess {
   virtual double slow_threshold() const = 0;
   /// The label path: labels joined and waiting for evaluation (the quality family).
   virtual LabelIntake* labels() = 0;
+  /// Every latency of all requests in the intervals handed to retention so far, since the
+  /// monitor started (LatencyReport::since_start).
+  virtual LogHistogram latency_since_start() const = 0;
 };
 
 /// What every family's analysis of one interval shares.

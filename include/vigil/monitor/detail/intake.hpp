@@ -93,6 +93,10 @@ class Intake final : public IntakeAccess {
   double slow_threshold() const override { return slow_threshold_.load(std::memory_order_relaxed); }
   LabelIntake* labels() override { return labels_.get(); }
   const LabelIntake* labels() const { return labels_.get(); }
+  LogHistogram latency_since_start() const override {
+    std::lock_guard<std::mutex> lock(retained_mutex_);
+    return since_start_;
+  }
   /// The samples to label of interval k (ending at `end`), once it closed; forgets them and
   /// those of older intervals (LabelSampler::take). Empty lists when sampling is off.
   LabelSamples samples_of(std::int64_t k, double end) {
@@ -134,8 +138,9 @@ class Intake final : public IntakeAccess {
   std::unique_ptr<Shard[]> shards_;
   std::size_t shard_mask_ = 0;
 
-  mutable std::mutex retained_mutex_;  // guards retained_; taken after a shard lock, never before
+  mutable std::mutex retained_mutex_;  // guards retained_ and since_start_; taken after a shard lock, never before
   std::vector<TimeWindows<IntervalSummary>> retained_;
+  LogHistogram since_start_;  // every latency retention took in slot 0 (all requests)
 
   // Read by every request and written about once per interval: a cache line of their own,
   // so that the writes below (counters of rare events) never take it away from the cores
@@ -167,6 +172,7 @@ inline Intake::Intake(const Schema& schema, const MonitorPlan& plan, const Monit
       lateness_(options.lateness),
       tags_(schema),
       cohorts_(tags_.cohorts()),
+      since_start_(plan.of<LatencyFamily>().latency_scale),
       guard_(options) {
   slow_threshold_.store(options.slow_threshold);
   std::size_t shards = options.shards;
@@ -405,6 +411,8 @@ inline std::int64_t Intake::take(const Observation& o, double t) {
         ++shard.observed;
         shard.answered += answered;
         apply(shard, o, t, [&](std::size_t slot) { return retained_[slot].at(t); });
+        // As LatencyState records it: a refused latency lands in the histogram's own counts.
+        if (o.has_latency()) since_start_.record(o.latency());
         if (identified) labels_->file(o, key, k, t, shard.tag_ids.data(), shard.label_slots.data());
         if (o.has_id() && samples_) samples_->offer_late(o, k);
       });
@@ -483,6 +491,7 @@ inline void Intake::flush_shard(Shard& shard) {
     if (IntervalSummary* target = retained_[slot].at(start)) {
       target->merge(s);
       target->compact();  // retained intervals are merged into, never added to
+      if (slot == 0) since_start_.merge(s.state<LatencyFamily>().latency);
     } else {
       late_.fetch_add(s.requests, std::memory_order_relaxed);
     }
