@@ -69,7 +69,8 @@ namespace vigil {
 /// reference shares and a bin locator of 0.5–8 KB), plus per shard a copy of what the
 /// request path reads (edges and grid cells, 8 and 4 bytes each); the rate predictor
 /// (16 bytes per interval of its history) and its arrival detector (16 bytes per residual of
-/// its scale window, at most 2,016); the alert log (MonitorOptions::alert_log alerts); and
+/// its scale window, at most 2,016); the latency histogram since start (at most 8 KB, and a
+/// copy in the latest report); the alert log (MonitorOptions::alert_log alerts); and
 /// while events dated ahead of the clock are held as evidence of a clock change, copies of at
 /// most MonitorOptions::clock_change_evidence observations; from the first request with an id,
 /// the store of requests waiting for their label (MonitorOptions::label_capacity requests of
