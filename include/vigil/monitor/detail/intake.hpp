@@ -625,6 +625,7 @@ inline std::size_t Intake::memory_bytes() const {
     bytes += guard_.memory_bytes() - sizeof(guard_);
   }
   std::lock_guard<std::mutex> lock(retained_mutex_);
+  bytes += since_start_.memory_bytes() - sizeof(since_start_);
   for (const auto& w : retained_) {
     // Every interval exists from the start as a copy of the prototype; those in use may hold
     // more (digests grow).
