@@ -89,16 +89,9 @@ stop_server() {
 trap stop_server EXIT
 trap 'exit 1' INT TERM
 
-fail() {
-  echo "FAILED: $*" >&2
-  local log
-  for log in "$server_dir"/*.log; do
-    [[ -f "$log" ]] || continue
-    echo "--- last lines of $log" >&2
-    tail -n 20 "$log" >&2
-  done
-  exit 1
-}
+# shellcheck source=fail.sh
+source "$(dirname "$0")/fail.sh"
+fail() { fail_with_logs "$server_dir" "$@"; }
 
 # The server's programs run in its directory, which its user may enter.
 cd "$server_dir"

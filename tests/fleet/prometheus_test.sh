@@ -68,16 +68,9 @@ stop_all() {
 }
 trap stop_all EXIT
 
-fail() {
-  echo "FAILED: $*" >&2
-  local log
-  for log in "$work"/*.log; do
-    [[ -f "$log" ]] || continue
-    echo "--- last lines of $log" >&2
-    tail -n 20 "$log" >&2
-  done
-  exit 1
-}
+# shellcheck source=fail.sh
+source "$(dirname "$0")/fail.sh"
+fail() { fail_with_logs "$work" "$@"; }
 
 # Waits until `file` is not empty, while process `pid` lives, for at most `seconds`.
 wait_for_file() {
