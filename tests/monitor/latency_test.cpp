@@ -17,6 +17,16 @@ using vigil_test::Random;
 
 constexpr double latency_start = 1767225600;  // 2026-01-01T00:00:00Z, long before the wall clock
 
+// Whether two histograms hold the same buckets with the same counts (their sums may differ in
+// the last bits, added in another order).
+bool same_buckets(const vigil::LogHistogram& a, const vigil::LogHistogram& b) {
+  const auto x = a.buckets(), y = b.buckets();
+  if (x.size() != y.size()) return false;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    if (x[i].index != y[i].index || x[i].count != y[i].count) return false;
+  return true;
+}
+
 }  // namespace
 
 TEST_CASE("latency: no latencies give no figures", "[latency]") {
@@ -165,13 +175,7 @@ TEST_CASE("latency: the histogram since start holds every latency evaluated, and
   // finish() evaluates every interval: all the latencies, bucket for bucket (the sums may
   // differ in their last bits, added in another order).
   CHECK(r.latency.since_start.count() == exact.count());
-  CHECK(r.latency.since_start.buckets().size() == exact.buckets().size());
-  bool same_buckets = true;
-  const auto expected = exact.buckets();
-  const auto got = r.latency.since_start.buckets();
-  for (std::size_t b = 0; b < expected.size() && b < got.size(); ++b)
-    same_buckets = same_buckets && got[b].index == expected[b].index && got[b].count == expected[b].count;
-  CHECK(same_buckets);
+  CHECK(same_buckets(r.latency.since_start, exact));
   CHECK(r.latency.since_start.sum() == Approx(exact.sum()).epsilon(1e-12));
   CHECK(r.latency.since_start.quantile(0.99) == Approx(exact.quantile(0.99)));
   // A cohort's report leaves it empty: the fleet counts each request once.
@@ -181,12 +185,7 @@ TEST_CASE("latency: the histogram since start holds every latency evaluated, and
   vigil::LogHistogram merged(4);
   for (auto& m : replicas) merged.merge(m->finish().latency.since_start);
   CHECK(merged.count() == exact.count());
-  CHECK(merged.buckets().size() == expected.size());
-  const auto fleet = merged.buckets();
-  bool fleet_same = true;
-  for (std::size_t b = 0; b < expected.size() && b < fleet.size(); ++b)
-    fleet_same = fleet_same && fleet[b].index == expected[b].index && fleet[b].count == expected[b].count;
-  CHECK(fleet_same);
+  CHECK(same_buckets(merged, exact));
   // And the Prometheus text holds it.
   const std::string text = vigil::to_prometheus(r);
   CHECK(text.find("# TYPE vigil_request_latency_seconds histogram") != std::string::npos);
