@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "scratch_dir.hpp"
 #include "vigil_test.hpp"
 
 namespace fs = std::filesystem;
@@ -31,34 +32,7 @@ namespace fs = std::filesystem;
 // A named namespace, not an anonymous one: the io tests may be compiled as one unit.
 namespace file_test {
 
-/// A scratch directory of its own, removed with its content (permissions restored first).
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (fs::temp_directory_path() / "vigil-file-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ignored);
-    fs::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-  /// The names of the entries, sorted.
-  std::vector<std::string> names() const {
-    std::vector<std::string> out;
-    for (const auto& entry : fs::directory_iterator(path_)) out.push_back(entry.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-
- private:
-  std::string path_;
-};
+using vigil_test::ScratchDir;
 
 /// A sealed vigil object of about `size` bytes of deterministic noise: its checksum tells a
 /// complete copy from a torn one.

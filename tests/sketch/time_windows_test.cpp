@@ -455,3 +455,54 @@ TEST_CASE("TimeWindows: deserialize refuses an interval sketch with options othe
   CHECK_THROWS_WITH(vigil::TimeWindows<vigil::LogHistogram>::deserialize(bytes),
                     Catch::Contains("options other than the prototype's"));
 }
+
+TEST_CASE("TimeWindows::merge: replicas' windows add up to the windows of the whole stream", "[sketch][time_windows]") {
+  // Streams split at random between two replicas, which start, stop and jump at other
+  // times: the merge must equal one window fed everything, interval by interval (a
+  // histogram's counts are exact), whichever replica is ahead.
+  std::mt19937_64 random(17);
+  for (int round = 0; round < 40; ++round) {
+    CAPTURE(round);
+    const vigil::LogHistogram prototype(4);
+    vigil::TimeWindows<vigil::LogHistogram> whole(prototype, small_options()), a(prototype, small_options()),
+        b(prototype, small_options());
+    std::uniform_real_distribution<double> gap(0, round % 3 == 0 ? 900 : 40);
+    std::uniform_real_distribution<double> value(0.001, 10);
+    double t = 1.7e9 + 600 * static_cast<double>(random() % 50);
+    const double b_from = t + gap(random) * 10, b_to = b_from + (round % 2 == 0 ? 1e9 : 3000);
+    for (int i = 0; i < 400; ++i) {
+      t += gap(random);
+      const double x = value(random);
+      whole.at(t)->record(x);
+      const bool to_b = t >= b_from && t < b_to && random() % 2 == 0;
+      (to_b ? b : a).at(t)->record(x);
+    }
+    vigil::TimeWindows<vigil::LogHistogram> ab = a, ba = b;
+    ab.merge(b);
+    ba.merge(a);
+    for (const auto* merged : {&ab, &ba}) {
+      check_layout(*merged);
+      const auto got = merged->intervals(), want = whole.intervals();
+      REQUIRE(got.size() == want.size());
+      for (std::size_t k = 0; k < got.size(); ++k) {
+        CHECK(got[k].start == want[k].start);
+        CHECK(got[k].end == want[k].end);
+        // The same buckets; the sum only up to the order of its additions.
+        const vigil::LogHistogram &g = *got[k].sketch, &w = *want[k].sketch;
+        CHECK(g.count() == w.count());
+        if (w.count() == 0) continue;
+        CHECK(g.min() == w.min());
+        CHECK(g.max() == w.max());
+        CHECK(g.sum() == Approx(w.sum()).epsilon(1e-12));
+        for (const double q : {0.01, 0.25, 0.5, 0.9, 0.99, 1.0}) CHECK(g.quantile(q) == w.quantile(q));
+      }
+      CHECK(merged->current_start() == whole.current_start());
+      CHECK(merged->watermark() == whole.watermark());
+      CHECK(merged->late() == whole.late());
+    }
+  }
+  vigil::TimeWindowsOptions other = small_options();
+  other.fine_count = 11;
+  vigil::TimeWindows<vigil::LogHistogram> x(vigil::LogHistogram(4), small_options()), y(vigil::LogHistogram(4), other);
+  CHECK_THROWS_AS(x.merge(y), vigil::invalid_argument);
+}

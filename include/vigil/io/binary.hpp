@@ -89,6 +89,25 @@ inline std::uint32_t crc32c(const void* data, std::size_t size, std::uint32_t pr
   return ~crc;
 }
 
+/// While an ExactState lives on a thread (a monitor snapshot), the objects serialized on that
+/// thread write their working state as it is where their binary form otherwise settles it
+/// first (a t-digest's buffered values and the direction of its next merge pass), so that a
+/// copy read back continues bit for bit. Scopes nest.
+class ExactState {
+ public:
+  ExactState() { ++depth(); }
+  ~ExactState() { --depth(); }
+  ExactState(const ExactState&) = delete;
+  ExactState& operator=(const ExactState&) = delete;
+  static bool active() { return depth() > 0; }
+
+ private:
+  static int& depth() {
+    thread_local int d = 0;
+    return d;
+  }
+};
+
 /// Appends encoded values to a byte vector. Never throws except `std::bad_alloc`.
 class Writer {
  public:
@@ -207,6 +226,14 @@ class Reader {
       fail("element count " + std::to_string(n) + " exceeds the remaining " + std::to_string(remaining()) +
            " bytes");
     return static_cast<std::size_t>(n);
+  }
+  /// Steps over `n` bytes (checked) and returns where they start: a nested object that its
+  /// own reader reads.
+  const std::uint8_t* skip(std::size_t n) {
+    need(n);
+    const std::uint8_t* start = p_;
+    p_ += n;
+    return start;
   }
   std::size_t remaining() const { return static_cast<std::size_t>(end_ - p_); }
   /// Throws unless every byte was consumed.

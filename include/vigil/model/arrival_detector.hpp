@@ -114,8 +114,22 @@ class ArrivalDetector {
   /// Bytes owned by the detector.
   std::size_t memory_bytes() const;
 
+  /// Writes what the detector learnt since construction, never its options: its predictor's
+  /// state (RatePredictor::save), its CUSUM's (stats::Cusum::save), and the residuals |z| of
+  /// the scale window, oldest first.
+  void save(io::Writer& w) const;
+  /// Reads save()'s output into a detector constructed with the same options; its next
+  /// predictions and verdicts are those the saved one would give. Throws vigil::format_error
+  /// (through `r`) for what RatePredictor::load and stats::Cusum::load refuse, more residuals
+  /// than the scale window holds, or a residual that is negative or not finite. On a throw
+  /// the detector is left as constructed.
+  void load(io::Reader& r);
+
  private:
   void remember(double z);
+  void load_residuals(io::Reader& r);
+  // Back to the state right after construction.
+  void forget();
 
   RatePredictor predictor_;
   ArrivalDetectorOptions options_;
@@ -195,6 +209,48 @@ inline ArrivalVerdict ArrivalDetector::add(std::int64_t interval_index, double c
   v.direction = cusum_.update(u).direction;
   remember(v.z);
   return v;
+}
+
+inline void ArrivalDetector::save(io::Writer& w) const {
+  predictor_.save(w);
+  cusum_.save(w);
+  w.varint(held_);
+  // Oldest first: from the start of the ring until it is full, from next_ once it is.
+  const std::size_t first = held_ < residuals_.size() ? 0 : next_;
+  for (std::size_t i = 0; i < held_; ++i) w.f64(residuals_[(first + i) % residuals_.size()]);
+}
+
+inline void ArrivalDetector::load(io::Reader& r) {
+  forget();
+  try {
+    predictor_.load(r);
+    cusum_.load(r);
+    load_residuals(r);
+  } catch (...) {
+    forget();
+    throw;
+  }
+}
+
+inline void ArrivalDetector::load_residuals(io::Reader& r) {
+  const std::uint64_t held = r.varint();
+  if (held > residuals_.size())
+    r.fail("ArrivalDetector: " + std::to_string(held) + " residuals, more than the scale window " +
+           std::to_string(residuals_.size()));
+  for (std::size_t i = 0; i < held; ++i) {
+    residuals_[i] = r.f64();
+    if (!(residuals_[i] >= 0) || !std::isfinite(residuals_[i]))
+      r.fail("ArrivalDetector: residual " + detail::to_text(residuals_[i]) + " is not finite and >= 0");
+  }
+  held_ = static_cast<std::size_t>(held);
+  next_ = held_ == residuals_.size() ? 0 : held_;
+}
+
+inline void ArrivalDetector::forget() {
+  predictor_.clear();
+  cusum_.reset();
+  std::fill(residuals_.begin(), residuals_.end(), 0.0);
+  next_ = held_ = 0;
 }
 
 inline std::size_t ArrivalDetector::memory_bytes() const {

@@ -22,6 +22,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <utility>
@@ -31,6 +32,7 @@
 #include <Eigen/Core>
 
 #include "vigil/error.hpp"
+#include "vigil/io/binary.hpp"
 
 namespace vigil {
 
@@ -331,6 +333,21 @@ class RatePredictor {
   /// Forgets every interval, the model and the counters; keeps the options.
   void clear();
 
+  /// Writes what the predictor learnt since construction, never its options: the intervals
+  /// held, oldest first (per interval a flag byte — unknown, outlier, lag value apart — then
+  /// its log count unless unknown, and the value its lags read where that is not the log
+  /// count), the counters late() and bad(), the model in use with its coefficients, residual
+  /// standard deviation and mean, and the refit schedule. About 9 bytes per interval held.
+  void save(io::Writer& w) const;
+  /// Reads save()'s output into a predictor constructed with the same options; it then
+  /// predicts, filters and refits exactly as the saved one would. Throws vigil::format_error
+  /// (through `r`) for more intervals than `history`, a log count or lag value that is
+  /// negative or not finite, an outlier mark on an unknown interval, another number of
+  /// coefficients or one that is not finite or belongs to a lag the model does not use, a
+  /// residual standard deviation that does not go with the model, or fit counters beyond the
+  /// intervals held. On a throw the predictor is left empty, as clear() leaves it.
+  void load(io::Reader& r);
+
  private:
   std::size_t slot(std::int64_t index) const {
     const auto cap = static_cast<std::int64_t>(capacity_);
@@ -372,6 +389,9 @@ class RatePredictor {
   bool fit_regression(const Eigen::VectorXd& x, const Eigen::VectorXd& y, const Eigen::VectorXd& keep,
                       std::size_t lag_count, double shift);
   std::size_t rows_needed(std::size_t coefficients) const;
+  // load()'s two halves: the intervals held, then the counters and the model.
+  void load_intervals(io::Reader& r);
+  void load_model(io::Reader& r);
   double floored_sd(double sd, double log_rate) const {
     // Poisson counting noise of log(count + 1) at rate λ is about 1/√(λ + 1) (the delta
     // method gives √λ/(λ + 1); this form is the more cautious near zero).
@@ -728,6 +748,112 @@ inline void RatePredictor::clear() {
   residual_sd_ = std::numeric_limits<double>::quiet_NaN();
   mean_y_ = 0;
   fitted_on_ = added_since_fit_ = size_at_fit_ = 0;
+}
+
+namespace detail {
+// Flags of an interval in RatePredictor::save.
+inline constexpr std::uint8_t rate_unknown = 1;   // its count is unknown: no log count follows
+inline constexpr std::uint8_t rate_outlier = 2;   // the robust filter marks it
+inline constexpr std::uint8_t rate_lag_value = 4;  // the value its lags read follows
+inline bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+}  // namespace detail
+
+inline void RatePredictor::save(io::Writer& w) const {
+  w.varint(size_);
+  if (size_ > 0) w.i64(newest_);
+  std::size_t s = size_ == 0 ? 0 : slot(oldest());
+  for (std::size_t i = 0; i < size_; ++i, s = s + 1 == capacity_ ? 0 : s + 1) {
+    const bool unknown = std::isnan(observed_[s]);
+    const bool apart = unknown || !detail::same_bits(observed_[s], cleaned_[s]);
+    w.u8(static_cast<std::uint8_t>((unknown ? detail::rate_unknown : 0) | (is_outlier(s) ? detail::rate_outlier : 0) |
+                                   (apart ? detail::rate_lag_value : 0)));
+    if (!unknown) w.f64(observed_[s]);
+    if (apart) w.f64(cleaned_[s]);
+  }
+  w.varint(late_);
+  w.varint(bad_);
+  w.u8(static_cast<std::uint8_t>(model_));
+  w.varint(coefficients_.size());
+  for (double c : coefficients_) w.f64(c);
+  w.f64(residual_sd_);
+  w.f64(mean_y_);
+  w.varint(fitted_on_);
+  w.varint(added_since_fit_);
+  w.varint(size_at_fit_);
+}
+
+inline void RatePredictor::load(io::Reader& r) {
+  clear();
+  try {
+    load_intervals(r);
+    load_model(r);
+  } catch (...) {
+    clear();
+    throw;
+  }
+}
+
+inline void RatePredictor::load_intervals(io::Reader& r) {
+  const std::uint64_t size = r.varint();
+  if (size > capacity_)
+    r.fail("RatePredictor: " + std::to_string(size) + " intervals held, more than the history " + std::to_string(capacity_));
+  if (size == 0) return;
+  const std::int64_t newest = r.i64();
+  if (newest < std::numeric_limits<std::int64_t>::min() + static_cast<std::int64_t>(size - 1))
+    r.fail("RatePredictor: the oldest of " + std::to_string(size) + " intervals before " + std::to_string(newest) +
+           " is out of range");
+  newest_ = newest;
+  size_ = static_cast<std::size_t>(size);
+  const auto value = [&r](const char* what) {
+    const double v = r.f64();
+    if (!(v >= 0) || !std::isfinite(v)) r.fail(std::string("RatePredictor: ") + what + " " + detail::to_text(v) + " is not finite and >= 0");
+    return v;
+  };
+  std::size_t s = slot(oldest());
+  for (std::size_t i = 0; i < size_; ++i, s = s + 1 == capacity_ ? 0 : s + 1) {
+    const std::uint8_t flags = r.u8();
+    const bool unknown = (flags & detail::rate_unknown) != 0;
+    if (flags > 7 || (unknown && (flags & detail::rate_outlier)) || (unknown && !(flags & detail::rate_lag_value)))
+      r.fail("RatePredictor: interval flags " + std::to_string(flags) + " are invalid");
+    observed_[s] = unknown ? std::numeric_limits<double>::quiet_NaN() : value("log count");
+    cleaned_[s] = (flags & detail::rate_lag_value) ? value("lag value") : observed_[s];
+    if (!unknown && (flags & detail::rate_lag_value) && detail::same_bits(observed_[s], cleaned_[s]))
+      r.fail("RatePredictor: a lag value written apart equals its log count");
+    set_outlier(s, (flags & detail::rate_outlier) != 0);
+    unknown_ += unknown ? 1 : 0;
+  }
+}
+
+inline void RatePredictor::load_model(io::Reader& r) {
+  late_ = r.varint();
+  bad_ = r.varint();
+  const std::uint8_t model = r.u8();
+  if (model > static_cast<std::uint8_t>(RateModel::seasonal)) r.fail("RatePredictor: model " + std::to_string(model) + " is out of range");
+  model_ = static_cast<RateModel>(model);
+  if ((model_ == RateModel::recent && options_.recent_lags == 0) ||
+      (model_ == RateModel::seasonal && lags_.size() <= options_.recent_lags))
+    r.fail(std::string("RatePredictor: model ") + to_string(model_) + " without its lags");
+  const std::uint64_t k = r.varint();
+  if (k != coefficients_.size())
+    r.fail("RatePredictor: " + std::to_string(k) + " coefficients, " + std::to_string(coefficients_.size()) + " expected");
+  const std::size_t used = model_ == RateModel::none ? 0 : 1 + lags_in_use();
+  for (std::size_t j = 0; j < coefficients_.size(); ++j) {
+    coefficients_[j] = r.f64();
+    if (!std::isfinite(coefficients_[j]) || (j >= used && coefficients_[j] != 0))
+      r.fail("RatePredictor: coefficient " + std::to_string(j) + " is " + detail::to_text(coefficients_[j]));
+  }
+  residual_sd_ = r.f64();
+  mean_y_ = r.f64();
+  const bool none = model_ == RateModel::none;
+  if (none ? !std::isnan(residual_sd_) || mean_y_ != 0 : !(residual_sd_ >= 0) || !std::isfinite(residual_sd_) || !std::isfinite(mean_y_))
+    r.fail("RatePredictor: residual sd " + detail::to_text(residual_sd_) + " or mean " + detail::to_text(mean_y_) +
+           " does not go with model " + to_string(model_));
+  fitted_on_ = static_cast<std::size_t>(r.varint());
+  added_since_fit_ = static_cast<std::size_t>(r.varint());
+  size_at_fit_ = static_cast<std::size_t>(r.varint());
+  if (size_at_fit_ > size_ || fitted_on_ > size_at_fit_ || (none && fitted_on_ != 0))
+    r.fail("RatePredictor: fitted on " + std::to_string(fitted_on_) + " of " + std::to_string(size_at_fit_) +
+           " intervals, with " + std::to_string(size_) + " held");
 }
 
 inline double RatePredictor::one_step_at(std::size_t s, std::size_t position) const {

@@ -27,6 +27,7 @@
 #include "vigil/monitor/detail/evaluation_context.hpp"
 #include "vigil/monitor/detail/evidence_text.hpp"
 #include "vigil/monitor/detail/label_intake.hpp"
+#include "vigil/monitor/detail/state_codec.hpp"
 #include "vigil/monitor/detail/request.hpp"
 #include "vigil/monitor/options.hpp"
 #include "vigil/monitor/profile.hpp"
@@ -105,6 +106,16 @@ class AttributionLedger {
   bool empty() const { return stats_.empty(); }
   std::size_t memory_bytes() const { return index_.capacity() * sizeof(std::int64_t) + stats_.capacity() * sizeof(RunningStats); }
 
+  /// Writes the quality intervals the ring holds: their number, then (when there are any)
+  /// the newest interval, and per interval in ring order its index and every feature's
+  /// moments (nested RunningStats).
+  void save(io::Writer& w) const;
+  /// Reads save()'s output into an empty ledger of the same resolution, length and features.
+  /// Throws vigil::format_error (through `r`) for more intervals than the ring holds,
+  /// intervals out of ring order or not within its length of the newest, or moments that
+  /// RunningStats::deserialize refuses.
+  void load(io::Reader& r);
+
  private:
   static constexpr std::int64_t none = std::numeric_limits<std::int64_t>::min();
   double resolution_;
@@ -144,6 +155,44 @@ inline void AttributionLedger::sum(double from, double to, std::vector<RunningSt
     if (!(start >= from && start < to)) continue;
     for (std::size_t j = 0; j < features_; ++j) out[j].merge(stats_[i * features_ + j]);
   }
+}
+
+inline void AttributionLedger::save(io::Writer& w) const {
+  const auto held = static_cast<std::size_t>(std::count_if(index_.begin(), index_.end(), [](std::int64_t q) { return q != none; }));
+  w.varint(held);
+  if (held == 0) return;
+  w.i64(newest_);
+  for (std::size_t at = 0; at < index_.size(); ++at) {
+    if (index_[at] == none) continue;
+    w.i64(index_[at]);
+    for (std::size_t j = 0; j < features_; ++j) save_nested(w, stats_[at * features_ + j]);
+  }
+}
+
+inline void AttributionLedger::load(io::Reader& r) {
+  const std::uint64_t held = r.varint();
+  if (held > length_) r.fail("attribution ledger: " + std::to_string(held) + " intervals, the ring holds " + std::to_string(length_));
+  if (held == 0) return;
+  newest_ = r.i64();
+  // Within the range add() takes, so that the ring's arithmetic cannot overflow.
+  if (!(std::fabs(static_cast<double>(newest_)) < 0x1p62))
+    r.fail("attribution ledger: the newest interval " + std::to_string(newest_) + " is out of range");
+  index_.assign(length_, none);
+  stats_.assign(length_ * features_, RunningStats());
+  const auto length = static_cast<std::int64_t>(length_);
+  std::size_t next = 0;  // the first place the next interval may take
+  bool newest_seen = false;
+  for (std::uint64_t i = 0; i < held; ++i) {
+    const std::int64_t q = r.i64();
+    if (q > newest_ || q <= newest_ - length) r.fail("attribution ledger: interval " + std::to_string(q) + " is not within the ring");
+    const auto at = static_cast<std::size_t>(((q % length) + length) % length);
+    if (at < next) r.fail("attribution ledger: interval " + std::to_string(q) + " is out of ring order");
+    next = at + 1;
+    newest_seen = newest_seen || q == newest_;
+    index_[at] = q;
+    for (std::size_t j = 0; j < features_; ++j) stats_[at * features_ + j] = load_nested<RunningStats>(r);
+  }
+  if (!newest_seen) r.fail("attribution ledger: the newest interval " + std::to_string(newest_) + " is not held");
 }
 
 /// (recent mean − base mean) / base standard deviation; NaN without a spread.
@@ -213,6 +262,16 @@ class AttributionFamily {
     labels.take_attribution_overflow(
         [&](const JoinedAttribution& a, const double* values, const std::uint32_t* slots) { credit(labels, a, values, slots); });
   }
+
+  /// Writes what the family learnt since construction: the number of slots with a ledger
+  /// and each ledger (AttributionLedger::save), then per feature the moments of the
+  /// attributions since the CUSUM's last step (nested RunningStats) and the CUSUM itself.
+  void save(io::Writer& w) const;
+  /// Reads save()'s output into a family constructed from the same plan and options. Throws
+  /// vigil::format_error (through `r`) for what AttributionLedger::load refuses, another
+  /// number of features, moments RunningStats::deserialize refuses, or a CUSUM that is
+  /// negative or not finite. On a throw the family is left as it was.
+  void load(io::Reader& r);
 
   template <class Part>
   static void place(Section&& section, Part& part) {
@@ -349,6 +408,33 @@ inline void AttributionFamily::evidence(const Section& section, const Tickets& t
       attribution_evidence_of(r, r.reference_effect, r.reference_mean, "holdout", corrections.adjusted(tickets.reference[j]),
                               policy, Subject{id, index, r.feature, slot.cohort, true}, out);
   }
+}
+
+inline void AttributionFamily::save(io::Writer& w) const {
+  w.varint(ledgers_.size());
+  for (const AttributionLedger& l : ledgers_) l.save(w);
+  w.varint(batch_.size());
+  for (const RunningStats& b : batch_) save_nested(w, b);
+  w.varint(cusum_.size());
+  for (double c : cusum_) w.f64(c);
+}
+
+inline void AttributionFamily::load(io::Reader& r) {
+  const std::size_t slots = r.count(1);  // a ledger takes at least its count of intervals
+  std::vector<AttributionLedger> ledgers(slots, AttributionLedger(resolution_, length_, plan_->features.size()));
+  for (AttributionLedger& l : ledgers) l.load(r);
+  load_expected(r, batch_.size(), "attribution batch features");
+  std::vector<RunningStats> batch(batch_.size());
+  for (RunningStats& b : batch) b = load_nested<RunningStats>(r);
+  load_expected(r, cusum_.size(), "attribution CUSUM features");
+  std::vector<double> cusum(cusum_.size());
+  for (double& c : cusum) {
+    c = load_finite(r, "attribution CUSUM");
+    if (c < 0) r.fail("attribution CUSUM " + to_text(c) + " is negative");
+  }
+  ledgers_ = std::move(ledgers);
+  batch_ = std::move(batch);
+  cusum_ = std::move(cusum);
 }
 
 inline std::size_t AttributionFamily::memory_bytes() const {

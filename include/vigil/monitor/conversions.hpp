@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "vigil/io/binary.hpp"
 #include "vigil/monitor/detail/conversion_state.hpp"
 #include "vigil/monitor/detail/corrections.hpp"
 #include "vigil/monitor/detail/evaluation_context.hpp"
@@ -230,6 +231,27 @@ class ConversionFamily {
     labels.take_conversion_overflow([&](const JoinedConversion& c) { credit(c); });
   }
   std::size_t memory_bytes() const { return sizeof(*this) + ledger_.memory_bytes(); }
+
+  /// Writes what the family learnt since construction: the last fine interval whose
+  /// impressions were fed (IntervalClock::none before the first), the responses credited
+  /// beyond the ledger's window, and the ledger (ConversionLedger::save).
+  void save(io::Writer& w) const {
+    w.i64(fed_through_);
+    w.varint(beyond_window_);
+    ledger_.save(w);
+  }
+  /// Reads save()'s output into a family constructed from the same plan and options. Throws
+  /// vigil::format_error (through `r`) for what ConversionLedger::load refuses. On a throw the
+  /// family is left as it was.
+  void load(io::Reader& r) {
+    const std::int64_t fed_through = r.i64();
+    const std::uint64_t beyond_window = r.varint();
+    ConversionLedger ledger(*plan_);
+    ledger.load(r);
+    ledger_ = std::move(ledger);
+    fed_through_ = fed_through;
+    beyond_window_ = beyond_window;
+  }
 
   static void place(Section&& section, Report& report) { report.conversions = std::move(section); }
   static void mark(const Subject&, Status, Report&) {}

@@ -14,10 +14,13 @@
 
 #include "vigil/config.hpp"
 #include "vigil/error.hpp"
+#include "vigil/io/binary.hpp"
+#include "vigil/io/file.hpp"
 #include "vigil/monitor/alerts.hpp"
 #include "vigil/monitor/detail/evaluation.hpp"
 #include "vigil/monitor/detail/intake.hpp"
 #include "vigil/monitor/detail/monitor_families.hpp"
+#include "vigil/monitor/detail/snapshot_frame.hpp"
 #include "vigil/monitor/observation.hpp"
 #include "vigil/monitor/options.hpp"
 #include "vigil/monitor/profile.hpp"
@@ -225,6 +228,76 @@ class Monitor {
            intake_.memory_bytes() + evaluator_.memory_bytes() + loss_features_.capacity() * sizeof(std::uint32_t);
   }
 
+  /// The monitor's whole state as bytes (docs/formats.md, "Monitor snapshot"; sealed with a
+  /// CRC-32C): what identifies the monitor (its schema with tags and shadow outputs, a
+  /// fingerprint of its profile, the options that shape its state), then every slot's
+  /// retained windows and open interval, the tag values, the counters and clocks, the events
+  /// held as evidence of a clock change, the requests waiting for their label and what waits
+  /// for evaluation, each family's learnt state (the rate predictor's history and its
+  /// detector, the quality, conversion and attribution ledgers and CUSUM), the alert states
+  /// and log, and the latest report. restore() continues from it exactly. Thread-safe: waits
+  /// for an evaluation under way, and requests arriving meanwhile wait for it (they are in
+  /// the snapshot or after it, never lost). Evaluates nothing; a shard still holding an
+  /// interval older than the newest hands it over first, as the next request would make it.
+  /// O(retained state); the bytes are about the size memory_bytes() gives for the retained
+  /// windows (docs/benchmarks.md).
+  std::vector<std::uint8_t> snapshot();
+  /// Writes snapshot() to a file, crash-safely (io::write_file, docs/formats.md "Files"): the
+  /// file holds the old snapshot or the new one, never a mix, even when the process is killed.
+  /// Throws vigil::io_error.
+  void save(const std::string& path, const io::WriteOptions& write = {}) { io::write_file(path, snapshot(), write); }
+
+  /// A monitor that continues from `snapshot` (snapshot()'s bytes): fed the rest of a stream,
+  /// it raises the same alerts and reports the same figures as the monitor that wrote it
+  /// would have (t-digests within their error bound: a digest is written as its centroids).
+  /// `schema`, `profile` and `options` are the writer's: a snapshot of another schema (names,
+  /// kinds, classes, tags and their options, shadow outputs), of another profile, of another
+  /// value of an option that shapes the state (detail::option_fields(): retention, bins, the
+  /// label store, quality and conversion resolutions, samples, canary_top, attribution
+  /// background, the rate predictor) or of a newer format version is refused with
+  /// vigil::format_error naming the difference; so are corrupt bytes (checksum) and any state
+  /// out of its bounds. Options that judge rather than shape (the alert policy, the windows
+  /// compared, lateness, the event clock, shards, evaluate_in_observe) may change.
+  static Monitor restore(const void* snapshot, std::size_t size, Schema schema, Profile profile,
+                         MonitorOptions options = {}) {
+    return Monitor(snapshot, size, std::move(schema), std::move(profile), std::move(options));
+  }
+  static Monitor restore(const std::vector<std::uint8_t>& snapshot, Schema schema, Profile profile,
+                         MonitorOptions options = {}) {
+    return restore(snapshot.data(), snapshot.size(), std::move(schema), std::move(profile), std::move(options));
+  }
+  /// The same with the schema, profile and options the snapshot carries: a snapshot on its own
+  /// (a report or a merge away from the server, `vigil report --snapshot`).
+  static Monitor restore(const void* snapshot, std::size_t size) {
+    detail::SnapshotFrame f = frame_of(snapshot, size);
+    io::Reader r(nullptr, 0, "monitor snapshot");
+    const MonitorOptions options = f.monitor_options(r);
+    return Monitor(snapshot, size, std::move(f.schema), Profile::deserialize(f.profile), options);
+  }
+  static Monitor restore(const std::vector<std::uint8_t>& snapshot) { return restore(snapshot.data(), snapshot.size()); }
+  /// restore() from a file written by save(). Throws vigil::io_error when it cannot be read,
+  /// vigil::format_error (naming the file) when it is refused.
+  static Monitor load(const std::string& path, Schema schema, Profile profile, MonitorOptions options = {}) {
+    const std::vector<std::uint8_t> bytes = io::read_file(path, max_snapshot_bytes);
+    try {
+      return restore(bytes, std::move(schema), std::move(profile), std::move(options));
+    } catch (const format_error& e) {
+      detail::throw_format_error(path + ": " + e.what());
+    }
+  }
+  static Monitor load(const std::string& path) {
+    const std::vector<std::uint8_t> bytes = io::read_file(path, max_snapshot_bytes);
+    try {
+      return restore(bytes);
+    } catch (const format_error& e) {
+      detail::throw_format_error(path + ": " + e.what());
+    }
+  }
+  /// The largest snapshot file load() reads: 4 GiB (docs/benchmarks.md has the size of a
+  /// week of 100 features), or what the address space allows.
+  static constexpr std::size_t max_snapshot_bytes =
+      sizeof(std::size_t) > 4 ? static_cast<std::size_t>(std::uint64_t(1) << 32) : std::size_t(-1) / 2;
+
   /// Requests accepted so far.
   std::uint64_t observed() const { return intake_.observed(); }
   /// Latest event time seen (of an observe() or an on_arrival()), or passed to report(now)
@@ -242,6 +315,13 @@ class Monitor {
   }
   void check_shape(const Observation& o) const;
   void check_layout(const Observation& o) const;
+  Monitor(const void* snapshot, std::size_t size, Schema schema, Profile profile, MonitorOptions options)
+      : Monitor(std::move(schema), std::move(profile), std::move(options)) {
+    load_snapshot(snapshot, size);
+  }
+  void load_snapshot(const void* data, std::size_t size);
+  // The snapshot's frame, its checksum verified; `r` (if given) is left after it.
+  static detail::SnapshotFrame frame_of(const void* data, std::size_t size, io::Reader* r = nullptr);
   static MonitorOptions checked(MonitorOptions options) {
     options.validate();
     return options;
@@ -293,6 +373,36 @@ VIGIL_NOINLINE inline void Monitor::check_layout(const Observation& o) const {
       std::to_string(schema_.categorical_count()) + ", " + std::to_string(schema_.output_count()) + ", " +
       std::to_string(schema_.tag_count()) +
       " or other names): after a model reload, make a new Observation from the new monitor's schema()");
+}
+
+inline std::vector<std::uint8_t> Monitor::snapshot() {
+  std::vector<std::uint8_t> out;
+  io::Writer w(out);
+  w.header(io::TypeId::monitor_snapshot, detail::monitor_snapshot_version);
+  detail::save_frame(w, schema_, profile_, options_);
+  const io::ExactState exact;  // digests as they are: the restored monitor continues bit for bit
+  evaluator_.save(w);
+  io::seal(out);
+  return out;
+}
+
+inline detail::SnapshotFrame Monitor::frame_of(const void* data, std::size_t size, io::Reader* out) {
+  const std::size_t body = io::unseal(data, size, 1, "monitor snapshot");
+  io::Reader r(data, body, "monitor snapshot");
+  std::uint16_t flags = 0;
+  r.header(io::TypeId::monitor_snapshot, detail::monitor_snapshot_version, flags);
+  if ((flags & ~io::sealed_flag) != 0) r.fail("unknown flags " + std::to_string(flags));
+  detail::SnapshotFrame f = detail::load_frame(r);
+  if (out != nullptr) *out = r;
+  return f;
+}
+
+inline void Monitor::load_snapshot(const void* data, std::size_t size) {
+  io::Reader r(data, size, "monitor snapshot");
+  const detail::SnapshotFrame f = frame_of(data, size, &r);
+  detail::check_frame(r, f, schema_, profile_, options_);
+  evaluator_.load(r, plan_, schema_);
+  r.finish();
 }
 
 inline void Monitor::observe(const Observation& o) {

@@ -418,7 +418,9 @@ inline LossAttribution read_loss_model(io::Reader& r, std::size_t numeric) {
   return LossAttribution(std::move(model), std::move(background));
 }
 
-inline void write_schema(io::Writer& w, const Schema& s) {
+// With `roles` (a monitor snapshot), each output is followed by its role and champion, so
+// that canaries and challengers read back as such; a profile's schema has model outputs only.
+inline void write_schema(io::Writer& w, const Schema& s, bool roles = false) {
   w.varint(s.numeric_count());
   for (std::uint32_t i = 0; i < s.numeric_count(); ++i) w.string(s.name(NumericFeature{i}));
   w.varint(s.categorical_count());
@@ -430,6 +432,10 @@ inline void write_schema(io::Writer& w, const Schema& s) {
     w.f64(s.options(o).threshold);
     w.varint(s.options(o).classes.size());
     for (const std::string& c : s.options(o).classes) w.string(c);
+    if (roles) {
+      w.u8(static_cast<std::uint8_t>(s.role(o)));
+      w.varint(s.champion(o).index);
+    }
   }
   w.varint(s.tag_count());
   for (std::uint32_t i = 0; i < s.tag_count(); ++i) {
@@ -440,7 +446,7 @@ inline void write_schema(io::Writer& w, const Schema& s) {
   }
 }
 
-inline Schema read_schema(io::Reader& r) {
+inline Schema read_schema(io::Reader& r, bool roles = false) {
   Schema s;
   try {
     for (std::size_t i = 0, n = r.count(1); i < n; ++i) s.add_numeric(r.string());
@@ -450,7 +456,17 @@ inline Schema read_schema(io::Reader& r) {
       OutputOptions options;
       options.threshold = r.f64();
       for (std::size_t c = 0, k = r.count(1); c < k; ++c) options.classes.push_back(r.string());
-      s.add_output(std::move(name), std::move(options));
+      const std::uint8_t role = roles ? r.u8() : 0;
+      const std::uint64_t of = roles ? r.varint() : i;
+      if (role == static_cast<std::uint8_t>(OutputRole::model) && of == i) {
+        s.add_output(std::move(name), std::move(options));
+      } else if (role > static_cast<std::uint8_t>(OutputRole::challenger) || role == 0 || of >= i) {
+        r.fail("output '" + name + "' has role " + std::to_string(role) + " and champion " + std::to_string(of));
+      } else if (role == static_cast<std::uint8_t>(OutputRole::canary)) {
+        s.add_canary(std::move(name), Output{static_cast<std::uint32_t>(of)});
+      } else {
+        s.add_challenger(std::move(name), Output{static_cast<std::uint32_t>(of)});
+      }
     }
     for (std::size_t i = 0, n = r.count(1); i < n; ++i) {
       std::string name = r.string();

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "vigil/io/binary.hpp"
 #include "vigil/monitor/alerts.hpp"
 #include "vigil/monitor/detail/comparisons.hpp"
 #include "vigil/monitor/detail/corrections.hpp"
@@ -40,6 +41,9 @@ namespace detail {
 /// last `length` quality intervals (enough to cover the labels' time-to-live).
 class QualityLedger {
  public:
+  /// Compression of the t-digests of a quality interval's label statistics.
+  static constexpr double compression = 50;
+
   QualityLedger(double resolution, std::size_t length) : resolution_(resolution), length_(length) {}
 
   /// Credits a label to its request's interval; false when that interval is older than the
@@ -53,6 +57,17 @@ class QualityLedger {
     for (const LabelStats& s : stats_) bytes += s.memory_bytes();
     return bytes;
   }
+
+  /// Writes the quality intervals the ring holds: their number, then (when there are any)
+  /// the newest interval, and per interval in ring order its index and its label statistics
+  /// (LabelStats::serialize; its t-digests with their pending values merged in).
+  void save(io::Writer& w) const;
+  /// Reads save()'s output into an empty ledger of the same resolution and length. Throws
+  /// vigil::format_error (through `r`) for more intervals than the ring holds, intervals out
+  /// of ring order or not within its length of the newest, or label statistics that
+  /// LabelStats::deserialize refuses, of digests of another compression, or of another kind
+  /// of output than `kind`.
+  void load(io::Reader& r, LabelKind kind);
 
  private:
   static constexpr std::int64_t none = std::numeric_limits<std::int64_t>::min();
@@ -70,14 +85,14 @@ inline bool QualityLedger::add(const QualityPlan& p, const JoinedLabel& label) {
   if (newest_ != none && q <= newest_ - static_cast<std::int64_t>(length_)) return false;
   if (stats_.empty()) {
     index_.assign(length_, none);
-    stats_.assign(length_, LabelStats(50));
+    stats_.assign(length_, LabelStats(compression));
   }
   newest_ = newest_ == none ? q : std::max(newest_, q);
   const std::size_t at = static_cast<std::size_t>(((q % static_cast<std::int64_t>(length_)) + static_cast<std::int64_t>(length_)) %
                                                   static_cast<std::int64_t>(length_));
   if (index_[at] != q) {
     index_[at] = q;
-    stats_[at] = LabelStats(50);
+    stats_[at] = LabelStats(compression);
   }
   LabelStats& s = stats_[at];
   const PendingRequest& r = label.request;
@@ -103,6 +118,55 @@ void QualityLedger::each(double from, double to, Fn&& fn) const {
     const double start = static_cast<double>(index_[i]) * resolution_;
     fn(start, start + resolution_, stats_[i]);
   }
+}
+
+inline void QualityLedger::save(io::Writer& w) const {
+  const auto held = static_cast<std::size_t>(std::count_if(index_.begin(), index_.end(), [](std::int64_t q) { return q != none; }));
+  w.varint(held);
+  if (held == 0) return;
+  w.i64(newest_);
+  for (std::size_t at = 0; at < index_.size(); ++at) {
+    if (index_[at] == none) continue;
+    w.i64(index_[at]);
+    stats_[at].serialize(w);
+  }
+}
+
+// Whether `s` holds no judgement of another kind of output than `kind`.
+inline bool judged_as(const LabelStats& s, LabelKind kind) {
+  const bool binary = s.true_positive + s.false_positive + s.false_negative + s.true_negative > 0 ||
+                      !s.positive_scores.empty() || !s.negative_scores.empty();
+  return (kind == LabelKind::binary || !binary) && (kind == LabelKind::multiclass || s.correct == 0) &&
+         (kind == LabelKind::regression || s.error.empty());
+}
+
+inline void QualityLedger::load(io::Reader& r, LabelKind kind) {
+  const std::uint64_t held = r.varint();
+  if (held > length_) r.fail("quality ledger: " + std::to_string(held) + " intervals, the ring holds " + std::to_string(length_));
+  if (held == 0) return;
+  newest_ = r.i64();
+  // Within the range add() takes, so that the ring's arithmetic cannot overflow.
+  if (!(std::fabs(static_cast<double>(newest_)) < 0x1p62))
+    r.fail("quality ledger: the newest interval " + std::to_string(newest_) + " is out of range");
+  index_.assign(length_, none);
+  stats_.assign(length_, LabelStats(compression));
+  const auto length = static_cast<std::int64_t>(length_);
+  std::size_t next = 0;  // the first place the next interval may take
+  bool newest_seen = false;
+  for (std::uint64_t i = 0; i < held; ++i) {
+    const std::int64_t q = r.i64();
+    if (q > newest_ || q <= newest_ - length) r.fail("quality ledger: interval " + std::to_string(q) + " is not within the ring");
+    const auto at = static_cast<std::size_t>(((q % length) + length) % length);
+    if (at < next) r.fail("quality ledger: interval " + std::to_string(q) + " is out of ring order");
+    next = at + 1;
+    newest_seen = newest_seen || q == newest_;
+    index_[at] = q;
+    stats_[at] = LabelStats::deserialize(r, compression);
+    const LabelStats& s = stats_[at];
+    if (s.positive_scores.compression() != compression || s.negative_scores.compression() != compression || !judged_as(s, kind))
+      r.fail("quality ledger: the labels of interval " + std::to_string(q) + " are not those of this output");
+  }
+  if (!newest_seen) r.fail("quality ledger: the newest interval " + std::to_string(newest_) + " is not held");
 }
 
 /// Which way a metric gets worse, and how its effect is measured for severity.
@@ -355,6 +419,16 @@ class QualityFamily {
     labels.take_overflow([&](const JoinedLabel& label, const std::uint32_t* slots) { credit(labels, label, slots); });
   }
 
+  /// Writes what the family learnt since construction: the labels credited beyond the
+  /// ledgers' window, then the number of slots with a ledger and each ledger
+  /// (QualityLedger::save). The figures of the latest analysis are not written: they are
+  /// the scratch between analyze() and evidence() of one evaluation, made afresh by the next.
+  void save(io::Writer& w) const;
+  /// Reads save()'s output into a family constructed from the same plan and options. Throws
+  /// vigil::format_error (through `r`) for what QualityLedger::load refuses. On a throw the
+  /// family is left as it was.
+  void load(io::Reader& r);
+
   template <class Part>
   static void place(Section&& section, Part& part) {
     part.quality = std::move(section);
@@ -512,6 +586,21 @@ inline void QualityFamily::evidence(const Section& section, const Tickets& ticke
   if (slot.slot >= figures_.size()) return;
   weigh(figures_[slot.slot], tickets.metrics, 0);
   weigh(estimates_[slot.slot], tickets.estimated, estimated_index);
+}
+
+inline void QualityFamily::save(io::Writer& w) const {
+  w.varint(beyond_window_);
+  w.varint(ledgers_.size());
+  for (const QualityLedger& l : ledgers_) l.save(w);
+}
+
+inline void QualityFamily::load(io::Reader& r) {
+  const std::uint64_t beyond_window = r.varint();
+  const std::size_t slots = r.count(1);  // a ledger takes at least its count of intervals
+  std::vector<QualityLedger> ledgers(slots, QualityLedger(resolution_, length_));
+  for (QualityLedger& l : ledgers) l.load(r, plan_->kind);
+  ledgers_ = std::move(ledgers);
+  beyond_window_ = beyond_window;
 }
 
 inline std::size_t QualityFamily::memory_bytes() const {

@@ -13,9 +13,11 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vigil/error.hpp"
+#include "vigil/io/binary.hpp"
 #include "vigil/model/arrival_detector.hpp"
 #include "vigil/model/rate_predictor.hpp"
 #include "vigil/monitor/alerts.hpp"
@@ -292,6 +294,20 @@ class TrafficFamily {
   /// Bytes of the family's state: the arrival detector and its rate predictor's history.
   std::size_t memory_bytes() const { return sizeof(*this) + arrivals_.memory_bytes() - sizeof(arrivals_); }
 
+  /// Writes what the family learnt since construction: the last interval given to the
+  /// arrival detector (IntervalClock::none before the first), then the detector's state
+  /// (ArrivalDetector::save: the rate predictor's history and model, the CUSUM, the
+  /// residuals of the scale window).
+  void save(io::Writer& w) const {
+    w.i64(fed_through_);
+    arrivals_.save(w);
+  }
+  /// Reads save()'s output into a family constructed from the same options. Throws
+  /// vigil::format_error (through `r`) for what ArrivalDetector::load refuses, or a detector
+  /// holding intervals while none was fed, or beyond the last one fed. On a throw the family
+  /// is left as it was.
+  void load(io::Reader& r);
+
   static void place(Section&& section, Report& report) { report.traffic = std::move(section.report); }
   static void mark(const Subject&, Status status, Report& report) {
     report.traffic.status = worse(report.traffic.status, status);
@@ -339,6 +355,18 @@ class TrafficFamily {
   ArrivalDetector arrivals_;
   std::int64_t fed_through_ = IntervalClock::none;  // last interval given to arrivals_
 };
+
+inline void TrafficFamily::load(io::Reader& r) {
+  const std::int64_t fed_through = r.i64();
+  ArrivalDetector arrivals(arrivals_.predictor().options(), arrivals_.options());
+  arrivals.load(r);
+  const RatePredictor& p = arrivals.predictor();
+  if (!p.empty() && (fed_through == IntervalClock::none || p.newest() > fed_through))
+    r.fail("traffic: the arrival detector holds interval " + std::to_string(p.newest()) +
+           (fed_through == IntervalClock::none ? " while none was fed" : " beyond the last fed, " + std::to_string(fed_through)));
+  arrivals_ = std::move(arrivals);
+  fed_through_ = fed_through;
+}
 
 }  // namespace detail
 }  // namespace vigil

@@ -16,6 +16,7 @@ namespace vigil {
 
 namespace io {
 class Reader;
+class Writer;
 }
 
 /// How a t-digest spends its centroids along the quantile axis (Dunning & Ertl 2019, §2.1).
@@ -288,6 +289,8 @@ class TDigest {
   bool equals(const TDigest& other) const;
   double mean_of_centroids() const;
   static double read_centroids(io::Reader& r, TDigest& digest, std::size_t n, bool float_means, bool integer_weights);
+  void write_working_state(io::Writer& w) const;
+  static void read_working_state(io::Reader& r, TDigest& digest);
   void restore_extremes(io::Reader& r, double total, double min, double max);
 
   double compression_;

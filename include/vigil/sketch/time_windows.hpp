@@ -153,6 +153,21 @@ class TimeWindows {
   /// Forgets every interval and counter; keeps the options and the prototype.
   void clear();
 
+  /// Adds `other`'s retained intervals (of the same options) to this one's, interval by
+  /// interval: a replica's windows into another's. The clock moves to the later of the two
+  /// (this one's newest fine intervals roll into coarse ones as they would in time); each of
+  /// `other`'s fine intervals merges into this one's fine interval of the same start, or into
+  /// the coarse interval holding it once this one rolled it up; each coarse interval into the
+  /// coarse interval of the same start. Intervals older than this one's retention age out, as
+  /// they would have here. Late and rejected counts add. Throws vigil::invalid_argument for
+  /// other options. O(intervals) merges of sketches.
+  void merge(const TimeWindows& other) {
+    merge(other, [](Sketch& into, const Sketch& from) { into.merge(from); });
+  }
+  /// The same, each sketch added by `combine(Sketch& into, const Sketch& from)`.
+  template <class Combine>
+  void merge(const TimeWindows& other, Combine&& combine);
+
   /// Same options, clock, counters and retained intervals with equal sketches (needs
   /// `Sketch == Sketch`).
   friend bool operator==(const TimeWindows& a, const TimeWindows& b) { return a.equals(b); }
@@ -451,6 +466,50 @@ template <class Sketch>
 Sketch TimeWindows<Sketch>::merge_last(double duration) const {
   if (!started_) return Sketch(prototype_);
   return merge_range(fine_start(current_ + 1) - duration, std::numeric_limits<double>::infinity());
+}
+
+template <class Sketch>
+template <class Combine>
+void TimeWindows<Sketch>::merge(const TimeWindows& other, Combine&& combine) {
+  const TimeWindowsOptions &a = options_, &b = other.options_;
+  if (a.fine_width != b.fine_width || a.fine_count != b.fine_count || a.coarse_width != b.coarse_width ||
+      a.coarse_count != b.coarse_count)
+    detail::throw_invalid_argument("TimeWindows::merge: the windows have other widths or counts");
+  late_ += other.late_;
+  rejected_ += other.rejected_;
+  if (!other.started_) return;
+  if (!started_) {
+    started_ = true;
+    first_ = other.first_;
+    watermark_ = other.watermark_;
+    set_current(other.current_);
+  } else {
+    if (other.current_ > current_) advance_to(other.current_);
+    if (other.watermark_ > watermark_) watermark_ = other.watermark_;
+    if (other.first_ < first_) first_ = other.first_;
+  }
+  const std::int64_t oldest = oldest_fine();
+  if (!coarse_.empty() && oldest > first_ && !coarse_started_) {
+    coarse_started_ = true;  // every coarse sketch is still as constructed
+    coarse_current_ = floor_div(oldest - 1, ratio_);
+  }
+  const std::int64_t coarse_n = static_cast<std::int64_t>(coarse_.size());
+  const auto into_coarse = [&](std::int64_t j, const Sketch& from) {
+    if (coarse_started_ && j <= coarse_current_ && j > coarse_current_ - coarse_n) combine(coarse_[coarse_slot(j)], from);
+  };
+  const std::int64_t their_oldest = other.oldest_fine();
+  for (std::int64_t i = their_oldest; i <= other.current_; ++i) {
+    const Sketch& from = other.fine_[other.fine_slot(i)];
+    if (i >= oldest) {
+      combine(fine_[fine_slot(i)], from);
+    } else {
+      into_coarse(floor_div(i, ratio_), from);
+    }
+  }
+  if (!other.coarse_started_ || their_oldest <= other.first_) return;
+  std::int64_t j = other.coarse_current_ - coarse_n + 1;
+  if (j < floor_div(other.first_, ratio_)) j = floor_div(other.first_, ratio_);
+  for (; j <= other.coarse_current_; ++j) into_coarse(j, other.coarse_[other.coarse_slot(j)]);
 }
 
 template <class Sketch>

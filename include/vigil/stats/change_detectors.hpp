@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "vigil/error.hpp"
+#include "vigil/io/binary.hpp"
 
 namespace vigil {
 namespace detail {
@@ -194,11 +195,24 @@ class Cusum {
   std::uint64_t rejected() const { return rejected_; }
   const CusumOptions& options() const { return options_; }
 
+  /// Writes what the detector learnt since construction, never its options: whether it is
+  /// warming up, μ0 and σ in use, S⁺ and S⁻, the warm-up accumulators and the counters. A
+  /// part of a larger object's state (a Monitor snapshot): no header of its own.
+  void save(io::Writer& w) const;
+  /// Reads save()'s output into a detector constructed with the same options, which then
+  /// continues exactly as the saved one would. Throws vigil::format_error (through `r`) for
+  /// a state these options cannot reach: a warm-up where μ0 and σ are given, μ0 or σ other
+  /// than the given ones, sums that are negative, not finite or beyond a threshold they would
+  /// have signalled at, counters that do not add up. On a throw the detector is left as it was.
+  void load(io::Reader& r);
+
  private:
   bool watches(Watch w) const {
     return (static_cast<unsigned>(options_.watch) & static_cast<unsigned>(w)) != 0;
   }
   void warm_up(double x);
+  // What is wrong with this state under options_, or empty (load()'s check).
+  std::string state_violation() const;
 
   CusumOptions options_;
   bool warming_up_ = true;
@@ -544,6 +558,61 @@ inline void Cusum::warm_up(double x) {
   mean_ = mean;
   sigma_ = sigma;
   warming_up_ = false;
+}
+
+inline void Cusum::save(io::Writer& w) const {
+  w.u8(warming_up_ ? 1 : 0);
+  for (double v : {mean_, sigma_, upper_, lower_}) w.f64(v);
+  w.varint(warm_count_);
+  w.f64(warm_mean_);
+  w.f64(warm_m2_);
+  w.varint(count_);
+  w.varint(detections_);
+  w.varint(rejected_);
+}
+
+inline void Cusum::load(io::Reader& r) {
+  Cusum s(*this);
+  const std::uint8_t warming = r.u8();
+  if (warming > 1) r.fail("CUSUM warm-up flag is " + std::to_string(warming) + ", not 0 or 1");
+  s.warming_up_ = warming == 1;
+  for (double* v : {&s.mean_, &s.sigma_, &s.upper_, &s.lower_}) *v = r.f64();
+  s.warm_count_ = r.varint();
+  s.warm_mean_ = r.f64();
+  s.warm_m2_ = r.f64();
+  s.count_ = r.varint();
+  s.detections_ = r.varint();
+  s.rejected_ = r.varint();
+  const std::string problem = s.state_violation();
+  if (!problem.empty()) r.fail("CUSUM: " + problem);
+  *this = s;
+}
+
+inline std::string Cusum::state_violation() const {
+  const bool mean_given = !std::isnan(options_.target_mean);
+  const bool sigma_given = !std::isnan(options_.sigma);
+  if (warming_up_) {
+    if (mean_given && sigma_given) return "warming up although target_mean and sigma are given";
+    if (mean_ != 0 || sigma_ != 1 || upper_ != 0 || lower_ != 0) return "monitoring figures set during the warm-up";
+  } else {
+    if (!std::isfinite(mean_) || (mean_given && mean_ != options_.target_mean))
+      return "target mean " + vigil::detail::to_text(mean_) + " is not finite or not the one given";
+    const bool sigma_ok = sigma_given ? sigma_ == options_.sigma : sigma_ > 0 && sigma_ >= options_.min_sigma;
+    if (!sigma_ok || !std::isfinite(sigma_))
+      return "sigma " + vigil::detail::to_text(sigma_) + " is not the one given, or not finite and at least min_sigma";
+  }
+  const auto sum_ok = [&](double v, Watch w) {
+    return v >= 0 && std::isfinite(v) && !(v > options_.threshold && watches(w));
+  };
+  if (!sum_ok(upper_, Watch::increase) || !sum_ok(lower_, Watch::decrease))
+    return "sums " + vigil::detail::to_text(upper_) + " and " + vigil::detail::to_text(lower_) +
+           " are negative, not finite or beyond the threshold";
+  if (!std::isfinite(warm_mean_) || !(warm_m2_ >= 0) || !std::isfinite(warm_m2_))
+    return "warm-up mean or sum of squares is not finite";
+  if (warm_count_ > count_ || detections_ > count_)
+    return std::to_string(warm_count_) + " warm-up values and " + std::to_string(detections_) +
+           " detections in " + std::to_string(count_) + " values";
+  return "";
 }
 
 inline PageHinkley::PageHinkley(const PageHinkleyOptions& options) : options_(options) {

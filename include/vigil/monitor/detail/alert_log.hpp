@@ -5,9 +5,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "vigil/io/binary.hpp"
 #include "vigil/monitor/alerts.hpp"
+#include "vigil/monitor/detail/state_codec.hpp"
 
 namespace vigil {
 namespace detail {
@@ -29,6 +33,26 @@ class AlertLog {
   }
   /// The kept transitions, oldest first.
   std::vector<Alert> entries() const { return std::vector<Alert>(entries_.begin(), entries_.end()); }
+  /// Writes the kept transitions, oldest first: their number, then each (save_alert).
+  void save(io::Writer& w) const {
+    w.varint(entries_.size());
+    for (const Alert& a : entries_) save_alert(w, a);
+  }
+  /// Reads save()'s output into a log of the same capacity. Throws vigil::format_error
+  /// (through `r`) for more transitions than the capacity, or transitions whose numbers do
+  /// not increase from 1. On a throw the log is left as it was.
+  void load(io::Reader& r) {
+    const std::uint64_t n = r.varint();
+    if (n > capacity_) r.fail("alert log: " + std::to_string(n) + " transitions, the capacity is " + std::to_string(capacity_));
+    std::deque<Alert> entries;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      Alert a = load_alert(r);
+      if (a.sequence <= (entries.empty() ? 0 : entries.back().sequence))
+        r.fail("alert log: transition " + std::to_string(a.sequence) + " does not follow the one before");
+      entries.push_back(std::move(a));
+    }
+    entries_ = std::move(entries);
+  }
   /// Bytes of the kept alerts, their text included.
   std::size_t memory_bytes() const {
     std::size_t bytes = entries_.size() * sizeof(Alert);

@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -11,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "vigil/io/binary.hpp"
 #include "vigil/monitor/alerts.hpp"
+#include "vigil/monitor/detail/state_codec.hpp"
 
 namespace vigil {
 namespace detail {
@@ -100,6 +103,21 @@ class AlertTracker {
   }
 
   const AlertPolicy& policy() const { return policy_; }
+
+  /// Writes the transitions numbered so far, then every tracked state in key order: its
+  /// kind and subject, its history of evidence and of evidence of severity alert (a bit per
+  /// interval), its clean streak, whether it is open and at which severity, when it last
+  /// closed, the number of the transition that last raised or escalated it, and its latest
+  /// evidence (subject, severity, figures, message, whether immediate).
+  void save(io::Writer& w) const;
+  /// Reads save()'s output into a tracker constructed with the same policy; it then makes
+  /// the same transitions, numbered alike, as the saved one would. Throws vigil::format_error
+  /// (through `r`) for states out of key order or twice, histories longer than the policy's
+  /// window, evidence of severity alert in an interval without evidence, an unknown kind,
+  /// family or severity, latest evidence about another subject than its state's, a closing
+  /// time that is NaN or +inf, or a transition number beyond those made. On a throw the
+  /// tracker is left as it was.
+  void load(io::Reader& r);
 
  private:
   // Alerts are told apart by kind and subject.
@@ -190,10 +208,87 @@ class AlertTracker {
     return a;
   }
 
+  void save_state(io::Writer& w, const Key& key, const State& s) const;
+  State load_state(io::Reader& r, const Key& key) const;
+
   AlertPolicy policy_;
   std::map<Key, State> states_;
   std::uint64_t sequence_ = 0;  // transitions so far
 };
+
+inline void AlertTracker::save(io::Writer& w) const {
+  w.varint(sequence_);
+  w.varint(states_.size());
+  for (const auto& [key, s] : states_) save_state(w, key, s);
+}
+
+inline void AlertTracker::save_state(io::Writer& w, const Key& key, const State& s) const {
+  save_enum(w, key.kind);
+  save_subject(w, key.subject);
+  w.u64(s.history);
+  w.u64(s.alert_hits);
+  w.varint(static_cast<std::uint64_t>(s.clean_streak));
+  save_bool(w, s.open);
+  save_enum(w, s.severity);
+  w.f64(s.closed_at);
+  w.varint(s.sequence);
+  save_subject(w, s.last.subject);
+  save_enum(w, s.last.severity);
+  w.f64(s.last.statistic);
+  w.f64(s.last.p_value);
+  w.string(s.last.message);
+  save_bool(w, s.last.immediate);
+}
+
+inline void AlertTracker::load(io::Reader& r) {
+  const std::uint64_t sequence = r.varint();
+  // A state takes at least 64 bytes: kind, two subjects, histories, closing time, figures.
+  const std::size_t n = r.count(64);
+  std::map<Key, State> states;
+  for (std::size_t i = 0; i < n; ++i) {
+    Key key{load_enum(r, AlertKind::attribution, "alert kind"), load_subject(r)};
+    if (!states.empty() && !(states.rbegin()->first < key)) r.fail("alert states are out of order or repeated");
+    State s = load_state(r, key);
+    if (s.sequence > sequence)
+      r.fail("an alert state was raised by transition " + std::to_string(s.sequence) + " of " + std::to_string(sequence));
+    states.emplace_hint(states.end(), std::move(key), std::move(s));
+  }
+  states_ = std::move(states);
+  sequence_ = sequence;
+}
+
+inline AlertTracker::State AlertTracker::load_state(io::Reader& r, const Key& key) const {
+  const auto severity = [&r](const char* what) {
+    const std::uint8_t v = r.u8();
+    if (v != static_cast<std::uint8_t>(Severity::warn) && v != static_cast<std::uint8_t>(Severity::alert))
+      r.fail(std::string(what) + " " + std::to_string(v) + " is neither warn nor alert");
+    return static_cast<Severity>(v);
+  };
+  State s;
+  s.history = r.u64();
+  s.alert_hits = r.u64();
+  const std::uint64_t mask = policy_.window >= 64 ? ~0ull : ((1ull << policy_.window) - 1);
+  if ((s.history & ~mask) != 0 || (s.alert_hits & ~s.history) != 0)
+    r.fail("an alert's history is longer than the window, or has alert evidence in an interval without evidence");
+  const std::uint64_t streak = r.varint();
+  if (streak > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) r.fail("an alert's clean streak is out of range");
+  s.clean_streak = static_cast<int>(streak);
+  s.open = load_bool(r, "alert open");
+  s.severity = severity("alert severity");
+  s.closed_at = r.f64();
+  if (std::isnan(s.closed_at) || s.closed_at == std::numeric_limits<double>::infinity())
+    r.fail("an alert closed at " + to_text(s.closed_at));
+  s.sequence = r.varint();
+  if (s.open && s.sequence == 0) r.fail("an open alert was raised by no transition");
+  Subject subject = load_subject(r);
+  if (subject != key.subject) r.fail("an alert's latest evidence is about another subject");
+  const Severity evidence_severity = severity("evidence severity");
+  const double statistic = r.f64();
+  const double p_value = r.f64();
+  s.last = Evidence{key.kind, std::move(subject), evidence_severity, statistic, p_value, r.string()};
+  s.last.immediate = load_bool(r, "evidence immediate");
+  return s;
+}
 
 }  // namespace detail
 }  // namespace vigil

@@ -19,6 +19,7 @@
 #include "vigil/io/binary.hpp"
 #include "vigil/monitor/detail/label_intake.hpp"
 #include "vigil/monitor/detail/request.hpp"
+#include "vigil/monitor/detail/tag_remap.hpp"
 #include "vigil/monitor/options.hpp"
 #include "vigil/monitor/profile.hpp"
 #include "vigil/monitor/schema.hpp"
@@ -118,6 +119,10 @@ struct ConversionState {
     for (std::size_t a = 0; a < impressions.size() && a < other.impressions.size(); ++a)
       impressions[a] += other.impressions[a];
   }
+  /// Moves the impressions to the arm ids `remap` gives (merging replicas).
+  void remap(const ConversionPlan& p, const TagRemap& ids) {
+    if (!impressions.empty()) remap_counters(impressions, 0, p.arms, p.arm_tag, ids);
+  }
   void clear() { std::fill(impressions.begin(), impressions.end(), 0); }
   void compact() {}
   friend bool operator==(const ConversionState& a, const ConversionState& b) { return a.impressions == b.impressions; }
@@ -174,9 +179,21 @@ class ConversionLedger {
   void each(Fn&& fn) const;
   std::size_t memory_bytes() const;
 
+  /// Writes the rows the ring holds: their number, then (when there are any) the newest
+  /// conversion interval, per row in ring order its interval and impressions per arm (arms +
+  /// 1 values), and per arm that has had a response (their number, then each arm's id) the
+  /// responses per delay bucket of every row, in the same order.
+  void save(io::Writer& w) const;
+  /// Reads save()'s output into an empty ledger of the same plan. Throws vigil::format_error
+  /// (through `r`) for more rows than the ring holds, rows out of ring order or not within
+  /// its length of the newest, more arms with responses than the plan has, or arm ids out of
+  /// order or range.
+  void load(io::Reader& r);
+
  private:
   static constexpr std::int64_t none = std::numeric_limits<std::int64_t>::min();
   std::uint64_t* row(double time);  // the row of the conversion interval of `time`, made current; null if too old
+  void load_rows(io::Reader& r, std::uint64_t rows);  // load()'s first part: the newest interval and the rows
   std::size_t place(std::int64_t q) const {
     const auto n = static_cast<std::int64_t>(plan_->length);
     return static_cast<std::size_t>(((q % n) + n) % n);
@@ -243,6 +260,76 @@ void ConversionLedger::each(Fn&& fn) const {
     };
     fn(static_cast<double>(index_[at]) * plan_->resolution, impressions_.data() + at * width, delays);
   }
+}
+
+inline void ConversionLedger::save(io::Writer& w) const {
+  const auto rows = static_cast<std::size_t>(std::count_if(index_.begin(), index_.end(), [](std::int64_t q) { return q != none; }));
+  w.varint(rows);
+  if (rows == 0) return;
+  w.i64(newest_);
+  const std::size_t width = plan_->arms + 1;
+  for (std::size_t at = 0; at < index_.size(); ++at) {
+    if (index_[at] == none) continue;
+    w.i64(index_[at]);
+    for (std::size_t a = 0; a < width; ++a) w.varint(impressions_[at * width + a]);
+  }
+  const std::size_t buckets = plan_->delays.size();
+  w.varint(static_cast<std::uint64_t>(std::count_if(delays_.begin(), delays_.end(), [](const auto& d) { return !d.empty(); })));
+  for (std::size_t arm = 0; arm < delays_.size(); ++arm) {
+    if (delays_[arm].empty()) continue;
+    w.varint(arm);
+    for (std::size_t at = 0; at < index_.size(); ++at)
+      if (index_[at] != none)
+        for (std::size_t j = 0; j < buckets; ++j) w.varint(delays_[arm][at * buckets + j]);
+  }
+}
+
+inline void ConversionLedger::load(io::Reader& r) {
+  const std::uint64_t rows = r.varint();
+  if (rows > plan_->length)
+    r.fail("conversion ledger: " + std::to_string(rows) + " rows, the ring holds " + std::to_string(plan_->length));
+  if (rows == 0) return;
+  load_rows(r, rows);
+  const std::uint64_t arms = r.varint();
+  if (arms > plan_->arms)
+    r.fail("conversion ledger: " + std::to_string(arms) + " arms with responses, the plan has " + std::to_string(plan_->arms));
+  const std::size_t buckets = plan_->delays.size();
+  std::size_t next = 0;  // the lowest id the next arm may have
+  for (std::uint64_t i = 0; i < arms; ++i) {
+    const std::uint64_t arm = r.varint();
+    if (arm < next || arm >= plan_->arms) r.fail("conversion ledger: arm " + std::to_string(arm) + " is out of order or range");
+    next = static_cast<std::size_t>(arm) + 1;
+    std::vector<std::uint64_t>& d = delays_[arm];
+    d.assign(plan_->length * buckets, 0);
+    for (std::size_t at = 0; at < index_.size(); ++at)
+      if (index_[at] != none)
+        for (std::size_t j = 0; j < buckets; ++j) d[at * buckets + j] = r.varint();
+  }
+}
+
+inline void ConversionLedger::load_rows(io::Reader& r, std::uint64_t rows) {
+  newest_ = r.i64();
+  // Within the range row() takes, so that the ring's arithmetic cannot overflow.
+  if (!(std::fabs(static_cast<double>(newest_)) < 0x1p62))
+    r.fail("conversion ledger: the newest interval " + std::to_string(newest_) + " is out of range");
+  index_.assign(plan_->length, none);
+  impressions_.assign(plan_->length * (plan_->arms + 1), 0);
+  delays_.assign(plan_->arms, {});
+  const auto length = static_cast<std::int64_t>(plan_->length);
+  const std::size_t width = plan_->arms + 1;
+  std::size_t next = 0;  // the first place the next row may take
+  bool newest_seen = false;
+  for (std::uint64_t i = 0; i < rows; ++i) {
+    const std::int64_t q = r.i64();
+    if (q > newest_ || q <= newest_ - length) r.fail("conversion ledger: interval " + std::to_string(q) + " is not within the ring");
+    const std::size_t at = place(q);
+    if (at < next) r.fail("conversion ledger: interval " + std::to_string(q) + " is out of ring order");
+    next = at + 1;
+    newest_seen = newest_seen || q == newest_;
+    index_[at] = q;
+    for (std::size_t a = 0; a < width; ++a) impressions_[at * width + a] = r.varint();
+  }
+  if (!newest_seen) r.fail("conversion ledger: the newest interval " + std::to_string(newest_) + " is not held");
 }
 
 inline std::size_t ConversionLedger::memory_bytes() const {

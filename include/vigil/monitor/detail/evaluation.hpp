@@ -25,6 +25,8 @@
 #include "vigil/monitor/detail/evaluation_context.hpp"
 #include "vigil/monitor/detail/intake.hpp"
 #include "vigil/monitor/detail/monitor_families.hpp"
+#include "vigil/monitor/detail/report_codec.hpp"
+#include "vigil/monitor/detail/state_codec.hpp"
 #include "vigil/monitor/options.hpp"
 #include "vigil/monitor/profile.hpp"
 #include "vigil/monitor/report.hpp"
@@ -40,6 +42,14 @@ template <class F>
 struct has_conclude<F, std::void_t<decltype(std::declval<F&>().conclude(
                            std::declval<const std::vector<typename F::Section>&>(),
                            std::declval<const EvaluationContext&>()))>> : std::true_type {};
+
+/// Whether family F learns state over time that a snapshot must carry (F::save, F::load).
+template <class F, class = void>
+struct has_saved_state : std::false_type {};
+template <class F>
+struct has_saved_state<F, std::void_t<decltype(std::declval<const F&>().save(std::declval<io::Writer&>())),
+                                      decltype(std::declval<F&>().load(std::declval<io::Reader&>()))>>
+    : std::true_type {};
 
 /// One family's work in one evaluation: its section and tickets per analysed slot.
 template <class F>
@@ -115,6 +125,15 @@ class Evaluator {
   /// Bytes of the evaluation's state: the family objects (the rate predictor), the alert
   /// states and log.
   std::size_t memory_bytes() const;
+
+  /// The monitor's state after its frame (docs/formats.md, "Monitor snapshot"): the intake's,
+  /// then each family's that learns (in MonitorFamilies order, each after its Family id), the
+  /// alert states and log, which intervals were evaluated, and the latest report. Waits for
+  /// an evaluation under way; requests filed meanwhile wait for the shards' locks.
+  void save(io::Writer& w);
+  /// Reads save()'s bytes into an evaluator (and its intake) just constructed for the same
+  /// schema, plan and options.
+  void load(io::Reader& r, const MonitorPlan& plan, const Schema& schema);
 
  private:
   using Families = FamilyRuns<MonitorFamilies>::Objects;
@@ -373,6 +392,51 @@ inline void Evaluator::mark(const Alert& alert, Report& r) const {
       F::mark(s, status, *cohort);
     }
   });
+}
+
+inline void Evaluator::save(io::Writer& w) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  intake_.save(w);
+  MonitorFamilies::for_each(families_, [&](const auto& family) {
+    using F = std::decay_t<decltype(family)>;
+    if constexpr (has_saved_state<F>::value) {
+      save_enum(w, F::id);
+      family.save(w);
+    }
+  });
+  tracker_.save(w);
+  log_.save(w);
+  w.i64(evaluated_through_);
+  w.i64(partial_);
+  w.varint(skipped_);
+  save_report(w, latest_);
+  w.varint(latest_cohorts_.size());
+  for (const Cohort& c : latest_cohorts_) save_cohort(w, c);
+}
+
+inline void Evaluator::load(io::Reader& r, const MonitorPlan& plan, const Schema& schema) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  intake_.load(r, plan, schema);
+  MonitorFamilies::for_each(families_, [&](auto& family) {
+    using F = std::decay_t<decltype(family)>;
+    if constexpr (has_saved_state<F>::value) {
+      if (load_enum(r, Family::attribution, "family") != F::id)
+        r.fail(std::string("the state of family '") + to_string(F::id) + "' was expected");
+      family.load(r);
+    }
+  });
+  tracker_.load(r);
+  log_.load(r);
+  evaluated_through_ = r.i64();
+  partial_ = r.i64();
+  skipped_ = r.varint();
+  if (evaluated_through_ != IntervalClock::none && intake_.first_interval() == IntervalClock::none)
+    r.fail("interval " + std::to_string(evaluated_through_) + " was evaluated before any event");
+  latest_ = load_report(r);
+  latest_cohorts_.clear();
+  const std::size_t cohorts = r.count(10);
+  if (cohorts != latest_.cohorts.size()) r.fail("the latest report's cohorts and their identities differ in number");
+  for (std::size_t i = 0; i < cohorts; ++i) latest_cohorts_.push_back(load_cohort(r));
 }
 
 inline std::size_t Evaluator::memory_bytes() const {

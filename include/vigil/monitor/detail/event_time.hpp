@@ -17,9 +17,12 @@
 #include <utility>
 #include <vector>
 
+#include "vigil/io/binary.hpp"
 #include "vigil/monitor/alerts.hpp"
 #include "vigil/monitor/detail/evidence_text.hpp"
 #include "vigil/monitor/detail/interval_clock.hpp"
+#include "vigil/monitor/detail/observation_codec.hpp"
+#include "vigil/monitor/detail/state_codec.hpp"
 #include "vigil/monitor/observation.hpp"
 #include "vigil/monitor/options.hpp"
 #include "vigil/monitor/subject.hpp"
@@ -41,6 +44,13 @@ struct HeldEvent {
 /// contradicted by an event within the bound, and counts the refused ones per interval of
 /// the monitor's clock. Not thread-safe: the intake guards it with a lock taken only for
 /// events beyond the bound, which are rare.
+///
+/// Snapshot (save/load): the offset (f64), whether the stream is the reference for good
+/// (bool), the earliest and latest time held (f64 each, kept after the held events go), the
+/// events refused and the clock changes adopted (varints); the refusals per interval (a
+/// count, then interval i64 and refusals varint of each not empty, in the order of their
+/// slots); the held events (a count, then each: time f64, whether it is a request (bool) and
+/// its observation, save_observation()). The options are the construction's.
 class EventTimeGuard {
  public:
   explicit EventTimeGuard(const MonitorOptions& options)
@@ -83,6 +93,36 @@ class EventTimeGuard {
   /// observations' own value buffers are not counted).
   std::size_t memory_bytes() const;
 
+  /// Adds another replica's refusals and clock changes (Monitor::merge): per interval of the
+  /// alert window, the later interval's tally wins a slot, equal ones add. Its held events
+  /// stay with it: they are evidence about its own clock.
+  void add_counts(const EventTimeGuard& other) {
+    future_ += other.future_;
+    changes_ += other.changes_;
+    for (std::size_t i = 0; i < recent_.size(); ++i) {
+      Tally& mine = recent_[i];
+      const Tally& theirs = other.recent_[i];
+      if (theirs.interval == IntervalClock::none) continue;
+      if (theirs.interval == mine.interval) {
+        mine.count += theirs.count;
+      } else if (mine.interval == IntervalClock::none || theirs.interval > mine.interval) {
+        mine = theirs;
+      }
+    }
+  }
+  /// Writes what the guard learnt (see the class comment).
+  void save(io::Writer& w) const;
+  /// Reads save()'s bytes into a guard constructed from the same options, its held requests
+  /// made observations of `schema`, replacing its state (on a throw it keeps its state). Throws
+  /// vigil::format_error for an offset that the clock mode cannot have (negative, not
+  /// finite, or other than 0 in a mode other than EventClock::wall), a replay not in
+  /// automatic mode, more held events than clock_change_evidence, a time that is not
+  /// finite, earliest and latest held times that are not those of the events held,
+  /// refusals per interval that are empty, in another interval's slot, or more than
+  /// the events refused, or an observation load_observation() refuses. The held requests
+  /// share one copy of `schema`.
+  void load(io::Reader& r, const Schema& schema);
+
  private:
   struct Tally {
     std::int64_t interval = IntervalClock::none;
@@ -92,6 +132,9 @@ class EventTimeGuard {
   bool live(double wall, double stream) const;
   bool consistent(double t) const { return t >= held_first_ - tolerance_ && t <= held_last_ + tolerance_; }
   void count(std::uint64_t n, std::int64_t interval);
+  void load_flags(io::Reader& r, double& offset, bool& replay) const;
+  static void load_tallies(io::Reader& r, std::uint64_t future, std::array<Tally, 64>& recent);
+  std::vector<HeldEvent> load_held(io::Reader& r, const Schema& schema) const;
 
   EventClock mode_;
   double tolerance_;
@@ -174,6 +217,93 @@ inline void EventTimeGuard::count(std::uint64_t n, std::int64_t interval) {
   Tally& tally = recent_[index_of(interval)];
   if (tally.interval != interval) tally = Tally{interval, 0};
   tally.count += n;
+}
+
+inline void EventTimeGuard::save(io::Writer& w) const {
+  w.f64(offset_);
+  save_bool(w, replay_);
+  w.f64(held_first_);
+  w.f64(held_last_);
+  w.varint(future_);
+  w.varint(changes_);
+  // Refusals before the monitor's first interval are tallied under IntervalClock::none.
+  const auto used = std::count_if(recent_.begin(), recent_.end(), [](const Tally& t) { return t.count != 0; });
+  w.varint(static_cast<std::uint64_t>(used));
+  for (const Tally& t : recent_) {
+    if (t.count == 0) continue;
+    w.i64(t.interval);
+    w.varint(t.count);
+  }
+  w.varint(held_.size());
+  for (const HeldEvent& e : held_) {
+    w.f64(e.time);
+    save_bool(w, e.request != nullptr);
+    if (e.request) save_observation(w, *e.request);
+  }
+}
+
+// The offset and the replay flag, checked against the clock mode: only the wall clock is
+// offset (forward), only automatic mode turns to the stream.
+inline void EventTimeGuard::load_flags(io::Reader& r, double& offset, bool& replay) const {
+  offset = r.f64();
+  if (!(std::isfinite(offset) && offset >= 0) || (offset != 0 && mode_ != EventClock::wall))
+    r.fail("event time: an offset of the wall clock (" + std::to_string(offset) + ") this clock mode cannot have");
+  replay = load_bool(r, "event time replay");
+  if (replay && mode_ != EventClock::automatic) r.fail("event time: a replay's stream clock outside automatic mode");
+}
+
+inline void EventTimeGuard::load_tallies(io::Reader& r, std::uint64_t future, std::array<Tally, 64>& recent) {
+  const std::size_t n = r.count(9);
+  if (n > recent.size()) r.fail("event time: refusals of " + std::to_string(n) + " intervals, at most 64");
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    Tally t;
+    t.interval = r.i64();
+    t.count = r.varint();
+    if (t.count == 0) r.fail("event time: an empty tally of refusals");
+    Tally& slot = recent[index_of(t.interval)];
+    if (slot.count != 0) r.fail("event time: two tallies of refusals in one slot");
+    if (t.count > future - total) r.fail("event time: more refusals per interval than refusals");
+    total += t.count;
+    slot = t;
+  }
+}
+
+inline std::vector<HeldEvent> EventTimeGuard::load_held(io::Reader& r, const Schema& schema) const {
+  const std::size_t n = r.count(9);
+  const std::size_t most = std::max<std::size_t>(evidence_, 1);
+  if (n > most) r.fail("event time: " + std::to_string(n) + " events held, at most " + std::to_string(most));
+  std::vector<HeldEvent> held(n);
+  std::shared_ptr<const Schema> shared;
+  for (HeldEvent& e : held) {
+    e.time = load_finite(r, "held event time");
+    if (!load_bool(r, "held request")) continue;
+    if (!shared) shared = std::make_shared<const Schema>(schema);
+    e.request = std::make_unique<Observation>(load_observation(r, shared));
+  }
+  return held;
+}
+
+inline void EventTimeGuard::load(io::Reader& r, const Schema& schema) {
+  double offset = 0;
+  bool replay = false;
+  load_flags(r, offset, replay);
+  const double held_first = load_finite(r, "earliest held time"), held_last = load_finite(r, "latest held time");
+  const std::uint64_t future = r.varint(), changes = r.varint();
+  std::array<Tally, 64> recent{};
+  load_tallies(r, future, recent);
+  std::vector<HeldEvent> held = load_held(r, schema);
+  if (!held.empty()) {
+    double first = held.front().time, last = first;
+    for (const HeldEvent& e : held) first = std::min(first, e.time), last = std::max(last, e.time);
+    if (first != held_first || last != held_last)
+      r.fail("event time: the earliest and latest held times are not those of the events held");
+  }
+  offset_ = offset, replay_ = replay;
+  held_first_ = held_first, held_last_ = held_last;
+  future_ = future, changes_ = changes;
+  recent_ = recent;
+  held_ = std::move(held);
 }
 
 inline std::size_t EventTimeGuard::memory_bytes() const {

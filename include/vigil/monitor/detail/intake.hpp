@@ -29,6 +29,7 @@
 #include "vigil/monitor/detail/request.hpp"
 #include "vigil/monitor/detail/shard.hpp"
 #include "vigil/monitor/detail/spin_lock.hpp"
+#include "vigil/monitor/detail/state_codec.hpp"
 #include "vigil/monitor/detail/tag_dictionary.hpp"
 #include "vigil/monitor/observation.hpp"
 #include "vigil/monitor/options.hpp"
@@ -85,6 +86,25 @@ class Intake final : public IntakeAccess {
   InputCounters counters() const;
   std::size_t memory_bytes() const;
 
+  /// The snapshot's part (docs/formats.md, "Monitor snapshot"): the clock and counters, the
+  /// tag dictionary, the open interval of every shard merged into one, every slot's retained
+  /// windows, the latency histogram since start, the held events, the label store and the
+  /// samples waiting. Takes every lock of the intake (the evaluation's must be held).
+  /// Adds another replica's intake (of the same schema, plan and options; Monitor::merge):
+  /// its open interval is handed over to its retention first; then its tag values get ids
+  /// here, its retained windows (cohort slots and tag-value counters moved to this
+  /// dictionary's ids) merge into this one's interval by interval, and its counters and
+  /// clocks add. Returns the remapping of its tag value ids, for the label side.
+  TagRemap merge(Intake& other, const MonitorPlan& plan);
+
+  /// A shard still holding an interval older than the newest hands it over first, as the
+  /// request that began the newest is about to make it do.
+  void save(io::Writer& w);
+  /// Reads save()'s bytes into an intake constructed for the same schema, plan and options,
+  /// before its first event. The open interval goes to the shard of the calling thread, as if
+  /// it had taken those requests itself.
+  void load(io::Reader& r, const MonitorPlan& plan, const Schema& schema);
+
   bool explicit_arrivals() const override { return explicit_arrivals_.load(std::memory_order_relaxed); }
   std::int64_t in_flight() const override;
   double arrivals_in(std::int64_t k) const override;
@@ -126,6 +146,13 @@ class Intake final : public IntakeAccess {
   void flush_shard(Shard& shard);  // shard lock held
   void flush_all(std::int64_t before);
   void init_shards(const MonitorPlan& plan, const Schema& schema, std::size_t shards);
+  void merge_clock(const Intake& other);
+  void save_clock(io::Writer& w) const;
+  void load_clock(io::Reader& r);
+  void save_open(io::Writer& w);  // every shard's lock held
+  void load_open(io::Reader& r, const MonitorPlan& plan);
+  void save_retained(io::Writer& w) const;  // retained_mutex_ held
+  void load_retained(io::Reader& r, const MonitorPlan& plan);
   void init_retention(const MonitorPlan& plan, const MonitorOptions& options);
 
   IntervalClock clock_;
@@ -637,6 +664,209 @@ inline std::size_t Intake::memory_bytes() const {
     });
   }
   return bytes;
+}
+
+inline TagRemap Intake::merge(Intake& other, const MonitorPlan& plan) {
+  const std::int64_t theirs = other.global_interval_.load(std::memory_order_relaxed);
+  if (theirs != IntervalClock::none) other.flush_all(theirs + 1);
+  const TagRemap remap = tags_.merge(other.tags_);
+  const bool moved = !remap.identity();
+  {
+    const Maintenance lock(shards_[0]);
+    Shard& mine = shards_[0];
+    for (std::size_t i = 0; i <= other.shard_mask_; ++i) {
+      const Maintenance their_lock(other.shards_[i]);
+      const Shard& s = other.shards_[i];
+      mine.observed += s.observed, mine.arrived += s.arrived, mine.answered += s.answered;
+      mine.latest = std::max(mine.latest, s.latest), mine.last_arrival = std::max(mine.last_arrival, s.last_arrival);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(retained_mutex_);
+    std::lock_guard<std::mutex> their_lock(other.retained_mutex_);
+    for (std::size_t slot = 0; slot < other.retained_.size(); ++slot) {
+      retained_[tags_.slot_of(slot, remap)].merge(other.retained_[slot], [&](IntervalSummary& into, const IntervalSummary& from) {
+        if (from.empty()) return;
+        if (!moved) {
+          into.merge(from);
+        } else {
+          IntervalSummary copy = from;
+          copy.remap(plan, remap);
+          into.merge(copy);
+        }
+        into.compact();
+      });
+    }
+    since_start_.merge(other.since_start_);
+  }
+  merge_clock(other);
+  return remap;
+}
+
+inline void Intake::merge_clock(const Intake& other) {
+  const auto later = [](auto& mine, const auto& theirs) {
+    const auto t = theirs.load(std::memory_order_relaxed);
+    if (t > mine.load(std::memory_order_relaxed)) mine.store(t, std::memory_order_relaxed);
+  };
+  later(global_interval_, other.global_interval_);
+  later(advanced_time_, other.advanced_time_);
+  const std::int64_t first = other.first_interval();
+  if (first != IntervalClock::none && (first_interval() == IntervalClock::none || first < first_interval()))
+    first_interval_.store(first, std::memory_order_relaxed);
+  if (other.explicit_arrivals()) explicit_arrivals_.store(true, std::memory_order_relaxed);
+  for (auto [mine, theirs] : {std::pair{&bad_time_, &other.bad_time_}, std::pair{&late_, &other.late_},
+                              std::pair{&bad_arrival_time_, &other.bad_arrival_time_},
+                              std::pair{&truncated_values_, &other.truncated_values_}})
+    mine->fetch_add(theirs->load(std::memory_order_relaxed), std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(guard_mutex_);
+  std::lock_guard<std::mutex> their_lock(other.guard_mutex_);
+  guard_.add_counts(other.guard_);
+}
+
+inline void Intake::save_clock(io::Writer& w) const {
+  w.i64(global_interval_.load(std::memory_order_relaxed));
+  w.i64(first_interval_.load(std::memory_order_relaxed));
+  save_bool(w, explicit_arrivals_.load(std::memory_order_relaxed));
+  w.f64(slow_threshold_.load(std::memory_order_relaxed));
+  w.f64(advanced_time_.load(std::memory_order_relaxed));
+  for (const auto* c : {&bad_time_, &late_, &bad_arrival_time_, &truncated_values_})
+    w.varint(c->load(std::memory_order_relaxed));
+}
+
+inline void Intake::load_clock(io::Reader& r) {
+  const std::int64_t global = r.i64(), first = r.i64();
+  if ((global == IntervalClock::none) != (first == IntervalClock::none) || first > global)
+    r.fail("the first interval (" + std::to_string(first) + ") is after the newest (" + std::to_string(global) + ")");
+  if (global != IntervalClock::none && !clock_.usable(clock_.start(global)))
+    r.fail("the newest interval " + std::to_string(global) + " is outside the usable time");
+  global_interval_.store(global, std::memory_order_relaxed);
+  first_interval_.store(first, std::memory_order_relaxed);
+  explicit_arrivals_.store(load_bool(r, "explicit arrivals"), std::memory_order_relaxed);
+  const double slow = r.f64();
+  if (!(std::isnan(slow) || slow >= 0)) r.fail("the slow-request threshold is negative");
+  slow_threshold_.store(slow, std::memory_order_relaxed);
+  const double advanced = r.f64();
+  if (std::isnan(advanced) || advanced == std::numeric_limits<double>::infinity())
+    r.fail("the time advanced to is not a time");
+  advanced_time_.store(advanced, std::memory_order_relaxed);
+  for (auto* c : {&bad_time_, &late_, &bad_arrival_time_, &truncated_values_}) c->store(r.varint(), std::memory_order_relaxed);
+}
+
+// Every shard's lock held. The shards' counters add up; their open intervals (all the
+// newest interval once it began: an older one is handed over first) merge into one.
+inline void Intake::save_open(io::Writer& w) {
+  std::uint64_t observed = 0, arrived = 0, answered = 0;
+  double latest = -std::numeric_limits<double>::infinity(), last_arrival = latest;
+  std::int64_t open = IntervalClock::none;
+  for (std::size_t i = 0; i <= shard_mask_; ++i) open = std::max(open, shards_[i].interval);
+  for (std::size_t i = 0; i <= shard_mask_; ++i) {
+    Shard& shard = shards_[i];
+    if (shard.interval != IntervalClock::none && shard.interval < open) {
+      flush_shard(shard);
+      shard.interval = open;
+    }
+    observed += shard.observed, arrived += shard.arrived, answered += shard.answered;
+    latest = std::max(latest, shard.latest), last_arrival = std::max(last_arrival, shard.last_arrival);
+  }
+  w.u64(observed), w.u64(arrived), w.u64(answered), w.f64(latest), w.f64(last_arrival), w.i64(open);
+  const std::size_t slots = tags_.slot_count();
+  w.varint(slots);
+  for (std::size_t slot = 0; slot < slots; ++slot) {
+    // One shard's summary as it is (its digests continue bit for bit); several merged.
+    std::vector<const IntervalSummary*> held;
+    for (std::size_t i = 0; i <= shard_mask_; ++i)
+      if (shards_[i].interval == open && !shards_[i].summaries[slot].empty()) held.push_back(&shards_[i].summaries[slot]);
+    save_bool(w, !held.empty());
+    if (held.size() == 1) save_nested(w, *held[0]);
+    if (held.size() < 2) continue;
+    IntervalSummary merged = *held[0];
+    for (std::size_t k = 1; k < held.size(); ++k) merged.merge(*held[k]);
+    save_nested(w, merged);
+  }
+  save_bool(w, samples_ != nullptr);
+  if (!samples_) return;
+  IntervalSamples samples;
+  for (std::size_t i = 0; i <= shard_mask_; ++i)
+    if (shards_[i].interval == open && shards_[i].samples.allocated()) {
+      if (!samples.allocated()) samples = shards_[i].samples;
+      else samples.merge(shards_[i].samples);
+    }
+  samples.save(w);
+}
+
+inline void Intake::load_open(io::Reader& r, const MonitorPlan& plan) {
+  Shard& shard = shards_[shard_hint() & shard_mask_];
+  const Maintenance lock(shard);
+  shard.observed = r.u64(), shard.arrived = r.u64(), shard.answered = r.u64();
+  shard.latest = r.f64(), shard.last_arrival = r.f64();
+  if (std::isnan(shard.latest) || std::isnan(shard.last_arrival)) r.fail("the latest event time is NaN");
+  if (shard.answered > shard.arrived && explicit_arrivals()) r.fail("more requests answered than arrived");
+  shard.interval = r.i64();
+  if (shard.interval > global_interval_.load(std::memory_order_relaxed))
+    r.fail("the open interval is after the newest interval");
+  load_expected(r, tags_.slot_count(), "open interval's slots");
+  for (std::size_t slot = 0; slot < shard.summaries.size(); ++slot) {
+    if (!load_bool(r, "open slot")) continue;
+    if (shard.interval == IntervalClock::none) r.fail("data in an open interval that never began");
+    shard.summaries[slot] = load_nested(r, [&](const void* p, std::size_t n) { return IntervalSummary::deserialize(p, n, plan); });
+  }
+  if (load_bool(r, "samples to label") != (samples_ != nullptr))
+    r.fail("samples to label are picked on one side only (MonitorOptions::label_samples or the schema's outputs differ)");
+  if (samples_) shard.samples.load(r, samples_->rule());
+}
+
+inline void Intake::save_retained(io::Writer& w) const {
+  w.varint(retained_.size());
+  for (const auto& windows : retained_) save_nested(w, windows);
+  save_nested(w, since_start_);
+}
+
+inline void Intake::load_retained(io::Reader& r, const MonitorPlan& plan) {
+  load_expected(r, retained_.size(), "retained slots");
+  const auto read = [&](const void* p, std::size_t n) { return IntervalSummary::deserialize(p, n, plan); };
+  for (auto& windows : retained_) {
+    auto loaded = load_nested(r, [&](const void* p, std::size_t n) {
+      return TimeWindows<IntervalSummary>::deserialize(p, n, read);
+    });
+    const TimeWindowsOptions &a = loaded.options(), &b = windows.options();
+    if (a.fine_width != b.fine_width || a.fine_count != b.fine_count || a.coarse_width != b.coarse_width ||
+        a.coarse_count != b.coarse_count || a.lateness != b.lateness)
+      r.fail("retained windows of other widths or counts than the options give");
+    windows = std::move(loaded);
+  }
+  LogHistogram since = load_nested<LogHistogram>(r);
+  if (!(since.options() == since_start_.options())) r.fail("the latency histogram since start has other options");
+  since_start_ = std::move(since);
+}
+
+inline void Intake::save(io::Writer& w) {
+  std::lock_guard<std::mutex> guard_lock(guard_mutex_);
+  save_clock(w);
+  tags_.save(w);
+  guard_.save(w);
+  std::vector<std::unique_ptr<Maintenance>> locks;
+  for (std::size_t i = 0; i <= shard_mask_; ++i) locks.push_back(std::make_unique<Maintenance>(shards_[i]));
+  save_open(w);
+  save_bool(w, labels_ != nullptr);
+  if (labels_) labels_->save(w);
+  if (samples_) samples_->save(w);
+  std::lock_guard<std::mutex> lock(retained_mutex_);
+  save_retained(w);
+}
+
+inline void Intake::load(io::Reader& r, const MonitorPlan& plan, const Schema& schema) {
+  std::lock_guard<std::mutex> guard_lock(guard_mutex_);
+  load_clock(r);
+  tags_.load(r);
+  guard_.load(r, schema);
+  holding_.store(guard_.holding(), std::memory_order_relaxed);
+  load_open(r, plan);
+  if (load_bool(r, "label store") != (labels_ != nullptr))
+    r.fail("labels are joined on one side only (the schema's outputs or MonitorOptions::conversion_arm differ)");
+  if (labels_) labels_->load(r);
+  if (samples_) samples_->load(r);
+  std::lock_guard<std::mutex> lock(retained_mutex_);
+  load_retained(r, plan);
 }
 
 }  // namespace detail

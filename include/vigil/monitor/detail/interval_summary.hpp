@@ -15,6 +15,7 @@
 #include "vigil/config.hpp"
 #include "vigil/io/binary.hpp"
 #include "vigil/monitor/detail/request.hpp"
+#include "vigil/monitor/detail/tag_remap.hpp"
 #include "vigil/monitor/options.hpp"
 #include "vigil/monitor/profile.hpp"
 #include "vigil/monitor/schema.hpp"
@@ -39,6 +40,18 @@ struct BasicMonitorPlan {
   /// Bytes of the plans, themselves included.
   std::size_t memory_bytes() const { return (of<Families>().memory_bytes() + ... + std::size_t{0}); }
 };
+
+template <class State, class Plan, class = void>
+struct has_remap : std::false_type {};
+template <class State, class Plan>
+struct has_remap<State, Plan, std::void_t<decltype(std::declval<State&>().remap(std::declval<const Plan&>(),
+                                                                                 std::declval<const TagRemap&>()))>>
+    : std::true_type {};
+// Only the states that count by tag value have ids to move.
+template <class State, class Plan>
+void remap_state(State& state, const Plan& plan, const TagRemap& ids) {
+  if constexpr (has_remap<State, Plan>::value) state.remap(plan, ids);
+}
 
 /// Everything the Monitor accumulates for one interval (and, merged, for any span of them):
 /// the requests and arrivals the intake counted, and every family's state.
@@ -81,6 +94,11 @@ struct BasicIntervalSummary {
     requests += o.requests;
     arrivals += o.arrivals;
     (state<Families>().merge(o.template state<Families>()), ...);
+  }
+  /// Moves every tag-value-indexed counter to the ids `remap` gives: a replica's summary
+  /// made to read as this monitor's (Monitor::merge).
+  void remap(const Plan& plan, const TagRemap& ids) {
+    (remap_state(state<Families>(), plan.template of<Families>(), ids), ...);
   }
   void clear() {
     requests = 0;

@@ -8,20 +8,25 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
+#include "vigil/io/binary.hpp"
 #include "vigil/monitor/detail/label_stats.hpp"
 #include "vigil/monitor/detail/label_store.hpp"
 #include "vigil/monitor/detail/request.hpp"
+#include "vigil/monitor/detail/state_codec.hpp"
 #include "vigil/monitor/detail/string_ids.hpp"
 #include "vigil/monitor/detail/tag_dictionary.hpp"
 #include "vigil/monitor/observation.hpp"
@@ -138,6 +143,17 @@ struct LabelCounts {
 /// for evaluation (sizeof(JoinedLabel) plus 4 bytes per cohort tag each) and at most
 /// label_capacity responses (sizeof(JoinedConversion) each).
 ///
+/// **Snapshot** (save/load): whether the store was made (a bool), and then its requests
+/// (LabelStore::save); the staged labels (a count, then each: time, request time, interval
+/// i64, score, predicted class u32, label number f64, label class u32, cohort slots u32
+/// each); the staged responses (a count, then each: time, impression time, arm u32); the
+/// staged attributions (a count, then each: time, request time, features() values f64, cohort
+/// slots u32 each); then the counts as varints: AttributionCounts (applied_early, labels,
+/// wrong_count, bad_values), LabelCounts (applied_early, joined, unknown_ids, duplicates,
+/// too_late, bad_labels, bad_times, before_request, received), ConversionCounts
+/// (applied_early, joined, unknown_ids, duplicates, too_late, bad_times, before_impression,
+/// received). Times and scores are f64, counts of a list varints.
+///
 /// **Threads**: file() runs under a shard's lock and takes one of the store's partition
 /// locks; label() takes a partition lock, then the staging lock; drain() the staging lock.
 /// No path takes a shard lock after these.
@@ -225,7 +241,56 @@ class LabelIntake {
   }
   std::size_t memory_bytes() const;
 
+  /// Writes what the intake learnt (the class comment's **Snapshot**), taking the store's
+  /// partition locks, then the staging lock. Each count is read before those it cannot
+  /// exceed, so that a save racing labels still writes counts that load() accepts.
+  void save(io::Writer& w) const;
+  /// Reads save()'s bytes into an intake constructed from the same schema, options and
+  /// cohorts (of any shard count: see LabelStore::load), replacing its store, staging and
+  /// counts. Throws vigil::format_error for a staging longer than the construction allows,
+  /// a label no output of this kind takes, a predicted class, cohort slot or arm beyond the
+  /// schema's, a time that is not finite, or counts that do not add up; the store keeps
+  /// what it read before the throw (a valid store), the staging and counts are left as they
+  /// were. The staging is read into new lists before the old ones go: for a moment, twice
+  /// its memory.
+  void load(io::Reader& r);
+
  private:
+  // The staging as load() reads it, before it replaces the intake's.
+  struct Staging {
+    std::vector<JoinedLabel> labels;
+    std::vector<std::uint32_t> label_slots;
+    std::vector<JoinedConversion> conversions;
+    std::vector<JoinedAttribution> attributions;
+    std::vector<double> attribution_values;
+    std::vector<std::uint32_t> attribution_slots;
+  };
+  void save_staging(io::Writer& w) const;  // staged_mutex_ held
+  void save_counts(io::Writer& w) const;
+  // The counts in the order a snapshot holds them, each before those it cannot exceed:
+  // AttributionCounts, LabelCounts, ConversionCounts, each ending with its total.
+  template <class Self>
+  static auto snapshot_counts(Self& self) {
+    return std::array<decltype(&self.received_), 21>{
+        &self.attributions_applied_early_, &self.attributed_, &self.attribution_wrong_count_,
+        &self.attribution_bad_values_, &self.applied_early_, &self.joined_, &self.unknown_, &self.duplicates_,
+        &self.too_late_, &self.bad_labels_, &self.bad_times_, &self.before_request_, &self.received_,
+        &self.conversions_applied_early_, &self.conversions_joined_, &self.conversions_unknown_,
+        &self.conversions_duplicate_, &self.conversions_too_late_, &self.conversions_bad_times_,
+        &self.conversions_early_, &self.conversions_received_};
+  }
+  static void check_within(io::Reader& r, std::initializer_list<std::uint64_t> parts, std::uint64_t total,
+                           const char* what);
+  static void save_request(io::Writer& w, const PendingRequest& request);
+  PendingRequest load_request(io::Reader& r) const;
+  LabelValue load_value(io::Reader& r) const;
+  void load_slots(io::Reader& r, std::vector<std::uint32_t>& out) const;
+  void load_labels(io::Reader& r, Staging& s) const;
+  void load_conversions(io::Reader& r, Staging& s) const;
+  void load_attributions(io::Reader& r, Staging& s) const;
+  void load_counts(io::Reader& r);
+  void replace_staging(Staging&& s);
+  void empty_store();
   template <class Read>
   bool join(std::string_view id, double t, Read&& read, const double* attributions, std::size_t given);
   void stage_attributions(const JoinedLabel& joined, const std::vector<std::uint32_t>& slots, const double* values);
@@ -240,6 +305,7 @@ class LabelIntake {
   std::vector<TagDictionary::CohortTag> cohorts_;
   std::uint32_t arm_tag_ = no_tag;
   LabelStoreOptions store_options_;
+  LabelStoreLimits limits_;  // the predicted classes and extras a request can have
   std::size_t staging_capacity_;
 
   std::mutex make_mutex_;
@@ -293,6 +359,11 @@ inline LabelIntake::LabelIntake(const Schema& schema, const MonitorOptions& opti
   features_ = schema.numeric_count() + schema.categorical_count();
   const std::size_t most_values = std::size_t(1) << 22;
   attribution_capacity_ = std::max<std::size_t>(1, std::min(options.label_capacity, most_values / std::max<std::size_t>(1, features_)));
+  // Slots are first_slot + a value id up to max_values ("other"); an arm is a value id.
+  limits_.classes = target_.kind == LabelKind::multiclass ? static_cast<std::uint32_t>(target_.classes.size()) : 0;
+  for (const TagDictionary::CohortTag& c : cohorts_)
+    limits_.extras.push_back(static_cast<std::uint32_t>(c.first_slot + schema.options(Tag{c.tag}).max_values + 1));
+  if (arm_tag_ != no_tag) limits_.extras.push_back(static_cast<std::uint32_t>(schema.options(Tag{arm_tag_}).max_values + 1));
   if (eager || arm_tag_ != no_tag) make_store();
 }
 
@@ -537,6 +608,191 @@ inline std::size_t LabelIntake::memory_bytes() const {
                       staged_attribution_slots_.capacity() * sizeof(std::uint32_t);
   if (const LabelStore* s = store()) bytes += s->memory_bytes();
   return bytes;
+}
+
+// ---------------------------------------------------------------------------------------
+// Snapshots
+
+inline void LabelIntake::save_request(io::Writer& w, const PendingRequest& request) {
+  w.f64(request.time);
+  w.i64(request.interval);
+  w.f64(request.score);
+  w.u32(request.predicted);
+}
+
+// staged_mutex_ held.
+inline void LabelIntake::save_staging(io::Writer& w) const {
+  const std::size_t k = cohorts_.size(), d = features_;
+  w.varint(staged_.size());
+  for (std::size_t i = 0; i < staged_.size(); ++i) {
+    w.f64(staged_[i].time);
+    save_request(w, staged_[i].request);
+    w.f64(staged_[i].value.number);
+    w.u32(staged_[i].value.class_index);
+    for (std::size_t c = 0; c < k; ++c) w.u32(staged_slots_[i * k + c]);
+  }
+  w.varint(staged_conversions_.size());
+  for (const JoinedConversion& c : staged_conversions_) {
+    w.f64(c.time);
+    w.f64(c.request_time);
+    w.u32(c.arm);
+  }
+  w.varint(staged_attributions_.size());
+  for (std::size_t i = 0; i < staged_attributions_.size(); ++i) {
+    w.f64(staged_attributions_[i].time);
+    w.f64(staged_attributions_[i].request_time);
+    for (std::size_t j = 0; j < d; ++j) w.f64(staged_attribution_values_[i * d + j]);
+    for (std::size_t c = 0; c < k; ++c) w.u32(staged_attribution_slots_[i * k + c]);
+  }
+}
+
+inline void LabelIntake::save_counts(io::Writer& w) const {
+  for (const std::atomic<std::uint64_t>* c : snapshot_counts(*this)) w.varint(c->load(std::memory_order_relaxed));
+}
+
+inline void LabelIntake::save(io::Writer& w) const {
+  const LabelStore* s = store();
+  save_bool(w, s != nullptr);
+  if (s != nullptr) s->save(w);
+  {
+    std::lock_guard<std::mutex> lock(staged_mutex_);
+    save_staging(w);
+  }
+  save_counts(w);
+}
+
+inline PendingRequest LabelIntake::load_request(io::Reader& r) const {
+  PendingRequest request;
+  request.time = load_finite(r, "staged request time");
+  request.interval = r.i64();
+  request.score = r.f64();
+  request.predicted = r.u32();
+  if (request.predicted != PendingRequest::no_class && request.predicted >= limits_.classes)
+    r.fail("staged request: predicted class " + std::to_string(request.predicted) + " of " +
+           std::to_string(limits_.classes) + " classes");
+  return request;
+}
+
+// A label as read_label() makes them for the target's kind.
+inline LabelValue LabelIntake::load_value(io::Reader& r) const {
+  LabelValue v;
+  v.number = r.f64();
+  v.class_index = r.u32();
+  bool valid = false;
+  switch (target_.kind) {
+    case LabelKind::binary: valid = (v.number == 0 || v.number == 1) && v.class_index == LabelValue::no_class; break;
+    case LabelKind::regression: valid = std::isfinite(v.number) && v.class_index == LabelValue::no_class; break;
+    case LabelKind::multiclass: valid = std::isnan(v.number) && v.class_index < target_.classes.size(); break;
+  }
+  if (!valid) r.fail("staged label: no label of output '" + target_.name + "' (" + to_text(v.number) + ", class " +
+                     std::to_string(v.class_index) + ")");
+  return v;
+}
+
+// Appends a request's cohort slots, each no_tag or a slot of its cohort tag.
+inline void LabelIntake::load_slots(io::Reader& r, std::vector<std::uint32_t>& out) const {
+  for (std::size_t c = 0; c < cohorts_.size(); ++c) {
+    const std::uint32_t slot = r.u32();
+    if (slot != no_tag && (slot < cohorts_[c].first_slot || slot >= limits_.extras[c]))
+      r.fail("staged cohort slot " + std::to_string(slot) + " is not one of cohort tag " + std::to_string(cohorts_[c].tag));
+    out.push_back(slot);
+  }
+}
+
+inline void LabelIntake::load_labels(io::Reader& r, Staging& s) const {
+  const std::size_t n = r.count(48 + 4 * cohorts_.size());
+  if (n > staging_capacity_)
+    r.fail(std::to_string(n) + " staged labels, at most " + std::to_string(staging_capacity_));
+  for (std::size_t i = 0; i < n; ++i) {
+    JoinedLabel label{load_finite(r, "staged label time"), PendingRequest{}, LabelValue{}};
+    label.request = load_request(r);
+    label.value = load_value(r);
+    s.labels.push_back(label);
+    load_slots(r, s.label_slots);
+  }
+}
+
+inline void LabelIntake::load_conversions(io::Reader& r, Staging& s) const {
+  const std::size_t n = r.count(20);
+  if (n > staging_capacity_)
+    r.fail(std::to_string(n) + " staged responses, at most " + std::to_string(staging_capacity_));
+  const std::uint32_t arms = arm_tag_ == no_tag ? 0 : limits_.extras.back();
+  for (std::size_t i = 0; i < n; ++i) {
+    JoinedConversion c{load_finite(r, "staged response time"), load_finite(r, "staged impression time"), r.u32()};
+    if (c.arm != no_tag && c.arm >= arms) r.fail("staged response: arm " + std::to_string(c.arm) + " of " + std::to_string(arms));
+    s.conversions.push_back(c);
+  }
+}
+
+inline void LabelIntake::load_attributions(io::Reader& r, Staging& s) const {
+  const std::size_t n = r.count(16 + 8 * features_ + 4 * cohorts_.size());
+  if (n > attribution_capacity_ || (n > 0 && features_ == 0))
+    r.fail(std::to_string(n) + " staged attributions, at most " + std::to_string(features_ == 0 ? 0 : attribution_capacity_));
+  for (std::size_t i = 0; i < n; ++i) {
+    const double time = load_finite(r, "staged attribution time");
+    s.attributions.push_back(JoinedAttribution{time, load_finite(r, "staged attribution request time")});
+    for (std::size_t j = 0; j < features_; ++j) s.attribution_values.push_back(r.f64());
+    load_slots(r, s.attribution_slots);
+  }
+}
+
+inline void LabelIntake::check_within(io::Reader& r, std::initializer_list<std::uint64_t> parts, std::uint64_t total,
+                                      const char* what) {
+  std::uint64_t left = total;
+  for (const std::uint64_t part : parts) {
+    if (part > left) r.fail(std::string(what) + " add up to more than " + std::to_string(total));
+    left -= part;
+  }
+}
+
+inline void LabelIntake::load_counts(io::Reader& r) {
+  const auto targets = snapshot_counts(*this);
+  std::array<std::uint64_t, std::tuple_size<decltype(targets)>::value> v;
+  for (std::uint64_t& x : v) x = r.varint();
+  const std::uint64_t *a = v.data(), *l = a + 4, *c = l + 9;  // attributions, labels, responses
+  check_within(r, {a[0]}, a[1], "attributions applied early");
+  check_within(r, {a[1], a[2]}, l[1], "attributed labels and labels of the wrong attribution count");
+  check_within(r, {l[0]}, l[1], "labels applied early");
+  check_within(r, {l[1], l[2], l[3], l[4], l[5], l[6], l[7]}, l[8], "the outcomes of the labels received");
+  check_within(r, {c[0]}, c[1], "responses applied early");
+  check_within(r, {c[1], c[2], c[3], c[4], c[5], c[6]}, c[7], "the outcomes of the responses received");
+  for (std::size_t i = 0; i < v.size(); ++i) targets[i]->store(v[i], std::memory_order_relaxed);
+}
+
+inline void LabelIntake::replace_staging(Staging&& s) {
+  std::lock_guard<std::mutex> lock(staged_mutex_);
+  staged_ = std::move(s.labels);
+  staged_slots_ = std::move(s.label_slots);
+  staged_conversions_ = std::move(s.conversions);
+  staged_attributions_ = std::move(s.attributions);
+  staged_attribution_values_ = std::move(s.attribution_values);
+  staged_attribution_slots_ = std::move(s.attribution_slots);
+  staged_count_.store(staged_.size(), std::memory_order_relaxed);
+  conversions_staged_.store(staged_conversions_.size(), std::memory_order_relaxed);
+  attributions_staged_.store(staged_attributions_.size(), std::memory_order_relaxed);
+}
+
+// A store made before a snapshot that had none is replaced by an empty one (not a path that
+// runs while requests are filed).
+inline void LabelIntake::empty_store() {
+  std::lock_guard<std::mutex> lock(make_mutex_);
+  if (store() == nullptr) return;
+  auto fresh = std::make_unique<LabelStore>(store_options_);
+  store_.store(fresh.get(), std::memory_order_release);
+  owned_store_ = std::move(fresh);
+}
+
+inline void LabelIntake::load(io::Reader& r) {
+  if (load_bool(r, "label store made"))
+    make_store().load(r, limits_);
+  else
+    empty_store();
+  Staging staging;
+  load_labels(r, staging);
+  load_conversions(r, staging);
+  load_attributions(r, staging);
+  load_counts(r);
+  replace_staging(std::move(staging));
 }
 
 }  // namespace detail

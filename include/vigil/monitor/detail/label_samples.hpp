@@ -20,9 +20,11 @@
 #include <vector>
 
 #include "vigil/config.hpp"
+#include "vigil/io/binary.hpp"
 #include "vigil/monitor/detail/interval_clock.hpp"
 #include "vigil/monitor/detail/label_intake.hpp"
 #include "vigil/monitor/detail/label_stats.hpp"
+#include "vigil/monitor/detail/state_codec.hpp"
 #include "vigil/monitor/observation.hpp"
 #include "vigil/monitor/options.hpp"
 #include "vigil/monitor/report.hpp"
@@ -57,6 +59,9 @@ inline bool sample_before(double key, std::string_view id, double score, const S
 /// offer() is O(1) for a candidate no better than the worst kept (one comparison of keys in
 /// almost every case) and O(log capacity) otherwise; it never allocates. Memory:
 /// bytes_per_sample per unit of capacity, allocated by the constructor.
+///
+/// Snapshot (save/load): the number of candidates kept, then each, best first: key f64,
+/// score f64, id (a varint length and its bytes). The capacity is the construction's.
 class LabelSampleSet {
  public:
   static constexpr std::size_t bytes_per_sample = sizeof(SampleCandidate) + sizeof(std::uint16_t);
@@ -90,6 +95,21 @@ class LabelSampleSet {
   std::size_t memory_bytes() const {
     return slots_.capacity() * sizeof(SampleCandidate) + heap_.capacity() * sizeof(std::uint16_t);
   }
+  /// Whether every candidate's key is key_of(its score).
+  template <class KeyOf>
+  bool keyed_by(KeyOf&& key_of) const {
+    for (const std::uint16_t slot : heap_)
+      if (!(slots_[slot].key == key_of(slots_[slot].score))) return false;
+    return true;
+  }
+
+  /// Writes the candidates kept (see the class comment).
+  void save(io::Writer& w) const;
+  /// Reads save()'s bytes into a set of the same capacity, replacing what it keeps (on a
+  /// throw it keeps what it kept). Throws vigil::format_error for more candidates than the
+  /// capacity, a key or score that is not finite, an id longer than
+  /// Observation::max_id_bytes, or candidates out of their order.
+  void load(io::Reader& r);
 
  private:
   // The heap's order: a before b puts b nearer the top.
@@ -150,6 +170,40 @@ inline void LabelSampleSet::merge(const LabelSampleSet& other) {
   }
 }
 
+inline void LabelSampleSet::save(io::Writer& w) const {
+  std::vector<std::uint16_t> order = heap_;
+  std::sort(order.begin(), order.end(), Before{&slots_});
+  w.varint(order.size());
+  for (const std::uint16_t slot : order) {
+    w.f64(slots_[slot].key);
+    w.f64(slots_[slot].score);
+    w.string(slots_[slot].id_view());
+  }
+}
+
+inline void LabelSampleSet::load(io::Reader& r) {
+  const std::size_t n = r.count(17);
+  if (n > capacity())
+    r.fail("samples to label: " + std::to_string(n) + " candidates, at most " + std::to_string(capacity()));
+  LabelSampleSet loaded(capacity());
+  for (std::size_t i = 0; i < n; ++i) {
+    const double key = load_finite(r, "sample key");
+    const double score = load_finite(r, "sample score");
+    std::string id = r.string();
+    if (id.size() > Observation::max_id_bytes)
+      r.fail("samples to label: an id of " + std::to_string(id.size()) + " bytes, at most " +
+             std::to_string(Observation::max_id_bytes));
+    if (i > 0 && sample_before(key, id, score, loaded.slots_[loaded.heap_.back()]))
+      r.fail("samples to label: candidates out of order");
+    loaded.write(static_cast<std::uint16_t>(i), key, score, id);
+    loaded.heap_.push_back(static_cast<std::uint16_t>(i));
+  }
+  // Read best first; the heap's top is the worst.
+  std::make_heap(loaded.heap_.begin(), loaded.heap_.end(), Before{&loaded.slots_});
+  loaded.update_bar();
+  *this = std::move(loaded);
+}
+
 inline std::vector<LabelSample> LabelSampleSet::sorted() const {
   std::vector<std::uint16_t> order = heap_;
   std::sort(order.begin(), order.end(), Before{&slots_});
@@ -174,6 +228,9 @@ struct SampleRule {
 
 /// The three candidate sets of one interval: keys confidence (lowest first), −confidence
 /// (highest first) and |score − threshold| (binary classifiers only).
+///
+/// Snapshot (save/load): whether the sets are allocated (a bool), `interval` (i64), and when
+/// allocated the three sets (LabelSampleSet::save), lowest confidence first.
 class IntervalSamples {
  public:
   IntervalSamples() = default;
@@ -211,6 +268,13 @@ class IntervalSamples {
   }
   std::size_t memory_bytes() const { return lowest_.memory_bytes() + highest_.memory_bytes() + near_.memory_bytes(); }
 
+  /// Writes the candidates and `interval` (see the class comment).
+  void save(io::Writer& w) const;
+  /// Reads save()'s bytes, replacing these sets with sets of `rule`'s capacity (or none when
+  /// not allocated). Throws vigil::format_error when `rule` allocates none, or for a set
+  /// LabelSampleSet::load refuses, or a key that is not what `rule` makes of its score.
+  void load(io::Reader& r, const SampleRule& rule);
+
   std::int64_t interval = IntervalClock::none;  // of a closed interval waiting for evaluation
 
  private:
@@ -224,6 +288,34 @@ class IntervalSamples {
   LabelSampleSet lowest_, highest_, near_;
 };
 
+inline void IntervalSamples::save(io::Writer& w) const {
+  save_bool(w, allocated());
+  w.i64(interval);
+  if (!allocated()) return;
+  lowest_.save(w);
+  highest_.save(w);
+  near_.save(w);
+}
+
+inline void IntervalSamples::load(io::Reader& r, const SampleRule& rule) {
+  const bool allocated = load_bool(r, "samples allocated");
+  const std::int64_t at = r.i64();
+  IntervalSamples loaded = allocated ? IntervalSamples(rule) : IntervalSamples();
+  if (allocated && !loaded.allocated()) r.fail("samples to label where the options pick none");
+  if (allocated) {
+    loaded.lowest_.load(r);
+    loaded.highest_.load(r);
+    loaded.near_.load(r);
+    const bool binary = rule.binary();
+    const auto confidence = [binary](double score) { return binary ? std::max(score, 1 - score) : score; };
+    if (!loaded.lowest_.keyed_by(confidence) || !loaded.highest_.keyed_by([&](double s) { return -confidence(s); }) ||
+        !loaded.near_.keyed_by([&](double s) { return std::fabs(s - rule.threshold); }))
+      r.fail("samples to label: a key is not the one its score gives");
+  }
+  loaded.interval = at;
+  *this = std::move(loaded);
+}
+
 /// The samples of a Monitor: ranks requests into their shard's IntervalSamples, takes each
 /// shard's sets when it hands its interval over, and keeps the merged sets of closed intervals
 /// until their evaluation takes them.
@@ -233,6 +325,10 @@ class IntervalSamples {
 /// LabelSampleSet::bytes_per_sample bytes; the same per interval closed
 /// and not yet evaluated, at most MonitorOptions::fine_intervals of them (one or two while
 /// evaluation keeps up; older ones could not be evaluated and are dropped).
+///
+/// **Snapshot** (save/load): taken_through (i64), the number of closed intervals waiting,
+/// then each one's IntervalSamples (save), in the sampler's order. The shards' open sets are
+/// the intake's to save (IntervalSamples::save, loaded with rule()).
 ///
 /// **Threads**: offer() runs under the caller's shard lock and touches only that shard's
 /// sets; hand_over(), offer_late() and take() take the sampler's lock, after any shard or
@@ -261,6 +357,17 @@ class LabelSampler {
   /// older intervals.
   LabelSamples take(std::int64_t interval, double interval_end);
   std::size_t memory_bytes() const;
+  /// How requests are ranked: what a shard's sets are loaded with.
+  const SampleRule& rule() const { return rule_; }
+
+  /// Writes the closed intervals' samples and what was taken (see the class comment), under
+  /// the sampler's lock.
+  void save(io::Writer& w) const;
+  /// Reads save()'s bytes into a sampler of the same schema and options, replacing its
+  /// waiting samples. Throws vigil::format_error for more intervals than fine_intervals, an
+  /// interval twice, none, or already taken, or samples IntervalSamples::load refuses (then
+  /// it keeps what it held). The sets are allocated anew; the spare ones are not kept.
+  void load(io::Reader& r);
 
  private:
   IntervalSamples* waiting(std::int64_t interval);  // mutex_ held
@@ -343,6 +450,34 @@ inline LabelSamples LabelSampler::take(std::int64_t interval, double interval_en
   }
   if (taken_through_ == IntervalClock::none || interval > taken_through_) taken_through_ = interval;
   return out;
+}
+
+inline void LabelSampler::save(io::Writer& w) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  w.i64(taken_through_);
+  w.varint(waiting_.size());
+  for (const IntervalSamples& s : waiting_) s.save(w);
+}
+
+inline void LabelSampler::load(io::Reader& r) {
+  const std::int64_t taken_through = r.i64();
+  const std::size_t n = r.count(9);
+  if (n > max_waiting_)
+    r.fail(std::to_string(n) + " intervals' samples waiting, at most " + std::to_string(max_waiting_));
+  std::vector<IntervalSamples> waiting(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    IntervalSamples& s = waiting[i];
+    s.load(r, rule_);
+    if (s.allocated() != (rule_.per_kind > 0)) r.fail("samples waiting without the rule's sets");
+    if (s.interval == IntervalClock::none || (taken_through != IntervalClock::none && s.interval <= taken_through))
+      r.fail("samples waiting for interval " + std::to_string(s.interval) + ", taken already or none");
+    for (std::size_t j = 0; j < i; ++j)
+      if (waiting[j].interval == s.interval) r.fail("samples of interval " + std::to_string(s.interval) + " twice");
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  waiting_ = std::move(waiting);
+  spare_.clear();
+  taken_through_ = taken_through;
 }
 
 inline std::size_t LabelSampler::memory_bytes() const {

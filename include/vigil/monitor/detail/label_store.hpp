@@ -2,19 +2,24 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <queue>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "vigil/config.hpp"
 #include "vigil/error.hpp"
+#include "vigil/io/binary.hpp"
 #include "vigil/monitor/detail/cache_line.hpp"
 #include "vigil/monitor/detail/spin_lock.hpp"
 
@@ -182,6 +187,14 @@ struct LabelStoreOptions {
   std::uint32_t sweep_every = std::uint32_t{1} << 30;
 };
 
+/// What LabelStore::load() accepts of a request's values besides its own checks: a predicted
+/// class below `classes` (or PendingRequest::no_class), and extra k below `extras[k]` (or
+/// 0xffffffff, no value). An empty `extras` accepts any extras.
+struct LabelStoreLimits {
+  std::uint32_t classes = PendingRequest::no_class;
+  std::vector<std::uint32_t> extras;
+};
+
 /// A bounded store of the requests that wait for a late label or conversion, keyed by
 /// `request_key` of their id.
 ///
@@ -239,6 +252,9 @@ struct LabelStoreOptions {
 /// bytes_per_partition()`, where bytes_per_request(extras) = 40 (the request) + 16 (a quarter
 /// of a bucket) + 4 × extras bytes, fixed at construction; equal when every part holds a
 /// multiple of four requests (bytes_per_partition() allows for a last bucket of one to three).
+///
+/// Snapshots: save() writes the requests of every part in one list, oldest first, which
+/// load() files again into the parts of its own partition count (see save()).
 ///
 /// Thread safety: every member may be called from any number of threads at once. The
 /// counters are kept per part and summed by their readers, so a reader racing writers sees
@@ -302,6 +318,33 @@ class LabelStore {
   /// Bytes allocated on the heap (fixed at construction).
   std::size_t memory_bytes() const;
 
+  /// Writes what the store learnt, every part's lock held: the number of extras per request;
+  /// the counts evicted, expired_unlabelled and duplicate_ids summed over the parts; the
+  /// number of ring positions in use (replaced requests included); then every such position,
+  /// the parts' rings merged by request time (ties by part) so that each part's order is
+  /// kept: key u64, time f64, interval i64, score f64, predicted u32, marks u8 (1 held,
+  /// 2 labelled, 4 converted, 8 waiting for its part's batch, 0 replaced), extras u32 each;
+  /// last the partition count and, per part, the requests filed since its last batch (some
+  /// may have been pushed out since). Integers without a width are varints. The index is
+  /// not written: load() rebuilds it. O(positions × log partitions); allocates O(partitions).
+  void save(io::Writer& w) const;
+  /// Reads save()'s bytes into a store of the same capacity, time-to-live and extras, of any
+  /// partition count, replacing what it holds (on a throw it keeps what it held): the
+  /// requests are filed again in the order written. With the partition count of the saved
+  /// store every part holds what it held, and every join, push-out, expiry and count is as
+  /// it would have been. With another, each key's requests keep their order and their part
+  /// is its key's; a part given more than its size pushes out its oldest as insert() does
+  /// (counted as evicted or aged out); requests waiting for their batch stay waiting only
+  /// when they are the newest of their part (at most 15), the others are indexed now (a
+  /// duplicate id among them counted now rather than at the next batch).
+  ///
+  /// Throws vigil::format_error (naming what is wrong) for other extras, more positions than
+  /// the capacity, marks that no request can have (a replaced request with marks, a waiting
+  /// one labelled or converted), a NaN or +∞ time, a value beyond `limits`, or a part with
+  /// a batch's worth of requests waiting. Every entry is checked before the store changes.
+  /// O(positions written + capacity); allocates O(partitions + extras).
+  void load(io::Reader& r, const LabelStoreLimits& limits = {});
+
   /// Bytes per request held: the request, a quarter of an index bucket and its extras.
   static constexpr std::size_t bytes_per_request(std::size_t extras) {
     return sizeof(Entry) + sizeof(Bucket) / requests_per_bucket + extras * sizeof(std::uint32_t);
@@ -323,6 +366,8 @@ class LabelStore {
   };
   static constexpr std::uint32_t empty = 0xffffffffu;
   static constexpr std::uint32_t live = 1, labelled = 2, converted = 4;
+  // In a snapshot, and in a part's entries only while load() files them: not yet indexed.
+  static constexpr std::uint32_t unindexed = 8;
   static constexpr std::uint32_t first_sequence = 0xffffff00u;
   // At most this many inserts between sweeps: a batch is indexed up to 15 inserts after the
   // count was passed, and no slot may reach 2^32 inserts of age unswept.
@@ -411,6 +456,16 @@ class LabelStore {
   static bool older(double now, double then, double ttl) noexcept { return now - then > ttl; }
   template <class Read>
   std::uint64_t sum(Read read) const;
+  static std::uint32_t ring_at(const Partition& p, std::uint32_t age) noexcept;
+  std::vector<std::unique_lock<SpinLock>> lock_all() const;
+  template <class Visit>
+  void each_oldest_first(Visit&& visit) const;
+  void save_entry(io::Writer& w, const Partition& p, std::uint32_t position, bool waiting) const;
+  void load_entry(io::Reader& r, const LabelStoreLimits& limits, Entry& e, std::uint32_t* extras) const;
+  static std::vector<std::uint32_t> load_batches(io::Reader& r);
+  static void reset(Partition& p);
+  void file_loaded(const Entry& e, const std::uint32_t* extras);
+  static void index_loaded(Partition& p, std::uint32_t filed);
 
   std::size_t capacity_;
   double time_to_live_;
@@ -757,6 +812,195 @@ inline std::size_t LabelStore::memory_bytes() const {
              p.extras.capacity() * sizeof(std::uint32_t);
   }
   return bytes;
+}
+
+// ---------------------------------------------------------------------------------------
+// Snapshots
+
+/// Ring position of the request `age` positions after the oldest one.
+inline std::uint32_t LabelStore::ring_at(const Partition& p, std::uint32_t age) noexcept {
+  const std::uint32_t at = p.oldest + age;  // both below 2^31
+  return at >= p.size ? at - p.size : at;
+}
+
+/// Every part's lock, taken in the order of the parts (no other path holds two).
+inline std::vector<std::unique_lock<SpinLock>> LabelStore::lock_all() const {
+  std::vector<std::unique_lock<SpinLock>> locks;
+  locks.reserve(partition_count_);
+  for (std::size_t i = 0; i < partition_count_; ++i) locks.emplace_back(parts_[i].lock);
+  return locks;
+}
+
+/// Calls visit(part, ring position, waiting for its batch) for every ring position in use,
+/// the parts' rings merged by the time of their requests, ties by part: each part's own order
+/// is kept. Every part's lock held.
+template <class Visit>
+void LabelStore::each_oldest_first(Visit&& visit) const {
+  using Head = std::pair<double, std::size_t>;  // the time of a part's next request, the part
+  std::priority_queue<Head, std::vector<Head>, std::greater<Head>> heads;
+  std::vector<std::uint32_t> taken(partition_count_, 0);
+  const auto push = [&](std::size_t i) {
+    const Partition& p = parts_[i];
+    if (taken[i] < p.used) heads.emplace(p.entries[ring_at(p, taken[i])].time, i);
+  };
+  for (std::size_t i = 0; i < partition_count_; ++i) push(i);
+  while (!heads.empty()) {
+    const std::size_t i = heads.top().second;
+    heads.pop();
+    const Partition& p = parts_[i];
+    visit(p, ring_at(p, taken[i]), taken[i] >= p.used - waiting(p));
+    ++taken[i];
+    push(i);
+  }
+}
+
+inline void LabelStore::save_entry(io::Writer& w, const Partition& p, std::uint32_t position, bool waiting) const {
+  const Entry& e = p.entries[position];
+  w.u64(e.key);
+  w.f64(e.time);
+  w.i64(e.interval);
+  w.f64(e.score);
+  w.u32(e.predicted);
+  w.u8(static_cast<std::uint8_t>(e.marks | (waiting ? unindexed : 0)));
+  for (std::size_t k = 0; k < extras_; ++k) w.u32(p.extras[std::size_t{position} * extras_ + k]);
+}
+
+inline void LabelStore::save(io::Writer& w) const {
+  const std::vector<std::unique_lock<SpinLock>> locks = lock_all();
+  Counters total;
+  std::uint64_t used = 0;
+  for (std::size_t i = 0; i < partition_count_; ++i) {
+    const Partition& p = parts_[i];
+    total.evicted += p.counters.evicted;
+    total.expired_unlabelled += p.counters.expired_unlabelled;
+    total.duplicate_ids += p.counters.duplicate_ids;
+    used += p.used;
+  }
+  w.varint(extras_);
+  w.varint(total.evicted);
+  w.varint(total.expired_unlabelled);
+  w.varint(total.duplicate_ids);
+  w.varint(used);
+  each_oldest_first([&](const Partition& p, std::uint32_t position, bool waiting) { save_entry(w, p, position, waiting); });
+  w.varint(partition_count_);
+  for (std::size_t i = 0; i < partition_count_; ++i) w.varint(parts_[i].next_sequence - parts_[i].indexed);
+}
+
+/// Reads one ring position of save() into `e` and `extras`, checking its marks, time and values.
+inline void LabelStore::load_entry(io::Reader& r, const LabelStoreLimits& limits, Entry& e, std::uint32_t* extras) const {
+  e.key = r.u64();
+  e.time = r.f64();
+  e.interval = r.i64();
+  e.score = r.f64();
+  e.predicted = r.u32();
+  e.marks = r.u8();
+  if (e.marks > (live | labelled | converted | unindexed))
+    r.fail("label store: request marks " + std::to_string(e.marks) + " are out of range");
+  if (!(e.marks & live) && e.marks != 0) r.fail("label store: a replaced request has marks");
+  if ((e.marks & unindexed) && e.marks != (live | unindexed))
+    r.fail("label store: a request waiting for its batch is labelled or converted");
+  if (std::isnan(e.time) || e.time == std::numeric_limits<double>::infinity())
+    r.fail("label store: a request's time is NaN or +inf");
+  if (e.predicted != PendingRequest::no_class && e.predicted >= limits.classes)
+    r.fail("label store: predicted class " + std::to_string(e.predicted) + ", at most " +
+           std::to_string(limits.classes) + " classes");
+  for (std::size_t k = 0; k < extras_; ++k) {
+    extras[k] = r.u32();
+    if (!limits.extras.empty() && extras[k] != 0xffffffffu && extras[k] >= limits.extras[k])
+      r.fail("label store: extra " + std::to_string(k) + " of a request is " + std::to_string(extras[k]) +
+             ", below " + std::to_string(limits.extras[k]) + " expected");
+  }
+}
+
+/// Empties a part: no request, no index, no counts.
+inline void LabelStore::reset(Partition& p) {
+  p.oldest = p.used = 0;
+  p.next_sequence = p.swept = p.indexed = first_sequence;
+  p.counters = Counters{};
+  std::fill(p.buckets.begin(), p.buckets.end(), Bucket{});
+}
+
+/// Files a request read by load() as the newest of its part, unindexed, pushing out the
+/// oldest one when the part is full. Every part's lock held.
+inline void LabelStore::file_loaded(const Entry& e, const std::uint32_t* extras) {
+  Partition& p = partition_of(e.key);
+  if (p.used == p.size) drop_oldest(p, e.time);
+  const std::uint32_t position = ring_at(p, p.used);
+  ++p.used;
+  ++p.next_sequence;
+  p.entries[position] = e;
+  for (std::size_t k = 0; k < extras_; ++k) p.extras[std::size_t{position} * extras_ + k] = extras[k];
+  if (e.marks & live) {
+    ++p.counters.held;
+    if (e.marks & labelled) ++p.counters.labelled;
+  }
+}
+
+/// Per part of the saved store, the requests filed since its last batch.
+inline std::vector<std::uint32_t> LabelStore::load_batches(io::Reader& r) {
+  std::vector<std::uint32_t> filed(r.count(1));
+  if (filed.empty()) r.fail("label store: no partitions");
+  for (std::uint32_t& n : filed) {
+    const std::uint64_t v = r.varint();
+    if (v >= index_batch) r.fail("label store: " + std::to_string(v) + " requests waiting for a batch of " + std::to_string(index_batch));
+    n = static_cast<std::uint32_t>(v);
+  }
+  return filed;
+}
+
+/// Indexes the requests load() filed into a part, oldest first, but for its newest ones
+/// that were waiting for their batch (fewer than a batch): those wait again. A held request
+/// of the same key as an older one replaces it, as the batch would have done. `filed`: the
+/// requests the saved part had filed since its last batch, when it is this part; it counts
+/// towards the next batch those that were pushed out, when all the part holds waits.
+inline void LabelStore::index_loaded(Partition& p, std::uint32_t filed) {
+  std::uint32_t waiting = 0;
+  while (waiting < p.used && waiting + 1 < index_batch && (p.entries[ring_at(p, p.used - 1 - waiting)].marks & unindexed))
+    ++waiting;
+  const std::uint32_t first = p.next_sequence - p.used;
+  for (std::uint32_t age = 0; age < p.used; ++age) {
+    Entry& e = p.entries[ring_at(p, age)];
+    e.marks &= ~unindexed;
+    if (age >= p.used - waiting || !(e.marks & live)) continue;
+    const std::uint64_t mixed = mix(e.key);
+    index_further(p, e.key, tag_of(mixed), home(p, mixed), first + age);
+  }
+  p.indexed = p.next_sequence - (waiting == p.used ? std::max(waiting, filed) : waiting);
+}
+
+inline void LabelStore::load(io::Reader& r, const LabelStoreLimits& limits) {
+  if (!limits.extras.empty() && limits.extras.size() != extras_)
+    throw_invalid_argument("LabelStore::load: limits for " + std::to_string(limits.extras.size()) + " extras, the store keeps " +
+                           std::to_string(extras_));
+  const std::uint64_t extras = r.varint();
+  if (extras != extras_)
+    r.fail("label store: " + std::to_string(extras) + " extras per request written, " + std::to_string(extras_) + " expected");
+  Counters total;
+  total.evicted = r.varint();
+  total.expired_unlabelled = r.varint();
+  total.duplicate_ids = r.varint();
+  const std::size_t n = r.count(37 + 4 * extras_);
+  if (n > capacity_)
+    r.fail("label store: " + std::to_string(n) + " requests, more than its capacity " + std::to_string(capacity_));
+  // Every entry is checked before the store changes; then read again from the same bytes.
+  const io::Reader entries = r;
+  Entry e{};
+  std::vector<std::uint32_t> values(extras_);
+  for (std::size_t i = 0; i < n; ++i) load_entry(r, limits, e, values.data());
+  const std::vector<std::uint32_t> batches = load_batches(r);
+  const bool same_parts = batches.size() == partition_count_;
+  const std::vector<std::unique_lock<SpinLock>> locks = lock_all();
+  for (std::size_t i = 0; i < partition_count_; ++i) reset(parts_[i]);
+  io::Reader again = entries;
+  for (std::size_t i = 0; i < n; ++i) {
+    load_entry(again, limits, e, values.data());
+    file_loaded(e, values.data());
+  }
+  for (std::size_t i = 0; i < partition_count_; ++i) index_loaded(parts_[i], same_parts ? batches[i] : 0);
+  Counters& first = parts_[0].counters;
+  first.evicted += total.evicted;
+  first.expired_unlabelled += total.expired_unlabelled;
+  first.duplicate_ids += total.duplicate_ids;
 }
 
 }  // namespace detail

@@ -14,6 +14,7 @@
 #include "vigil/config.hpp"
 #include "vigil/monitor/detail/cache_line.hpp"
 #include "vigil/monitor/detail/request.hpp"
+#include "vigil/monitor/detail/tag_remap.hpp"
 #include "vigil/monitor/detail/state_arrays.hpp"
 #include "vigil/monitor/schema.hpp"
 #include "vigil/sketch/log_histogram.hpp"
@@ -86,6 +87,13 @@ struct LatencyState {
     slow += o.slow;
     add_all(tag_requests, o.tag_requests);
     add_all(tag_slow, o.tag_slow);
+  }
+  /// Moves the per-tag-value counters to the ids `remap` gives (merging replicas).
+  void remap(const LatencyPlan& plan, const TagRemap& ids) {
+    for (std::uint32_t t = 0; t < plan.tag_offset.size(); ++t) {
+      remap_counters(tag_requests, plan.tag_offset[t], plan.tag_max_values[t] + 1, t, ids);
+      remap_counters(tag_slow, plan.tag_offset[t], plan.tag_max_values[t] + 1, t, ids);
+    }
   }
   void clear() {
     if (!latency.empty()) latency.clear();

@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -9,6 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include "vigil/io/binary.hpp"
+#include "vigil/monitor/detail/state_codec.hpp"
+#include "vigil/monitor/detail/tag_remap.hpp"
 #include "vigil/monitor/schema.hpp"
 #include "vigil/monitor/subject.hpp"
 
@@ -96,6 +100,83 @@ class TagDictionary {
       s.in_use.push_back(slot.in_use);
     }
     return s;
+  }
+  /// Gives ids to `other`'s values (another replica's dictionary of the same schema), in
+  /// its id order, and marks the slots `other` used; returns where each of its ids reads
+  /// here (a value with no room here reads as "other").
+  TagRemap merge(const TagDictionary& other) {
+    TagRemap remap;
+    const Snapshot theirs = other.snapshot();
+    for (std::uint32_t t = 0; t < values_.size(); ++t) {
+      const std::size_t max = max_values(t);
+      std::vector<std::uint32_t> ids(max + 1, static_cast<std::uint32_t>(max));
+      const std::size_t given = other.values(t).size();
+      for (std::size_t i = 0; i < given; ++i) ids[i] = id(t, theirs.values[t][i]);
+      remap.ids.push_back(std::move(ids));
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (std::size_t slot = 1; slot < theirs.slots.size(); ++slot) {
+      const Cohort& c = theirs.slots[slot];
+      if (theirs.in_use[slot] && c.value == max_values(c.tag)) use_slot(c.tag, max_values(c.tag), "other");
+    }
+    return remap;
+  }
+  /// The slot here of `other`'s slot `slot`, by `remap` (merge()'s).
+  std::size_t slot_of(std::size_t slot, const TagRemap& remap) const {
+    if (slot == 0) return 0;
+    const Cohort& c = slots_[slot].cohort;
+    return slot - c.value + remap(c.tag, c.value);
+  }
+
+  /// The snapshot's part (docs/formats.md, "Monitor snapshot"): per tag its values by id,
+  /// then per slot whether it is in use. Slot names follow from the values.
+  void save(io::Writer& w) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    w.varint(values_.size());
+    for (const auto& values : values_) {
+      w.varint(values.size());
+      for (const std::string& v : values) w.string(v);
+    }
+    w.varint(slots_.size());
+    for (const SlotState& slot : slots_) save_bool(w, slot.in_use);
+  }
+  /// Reads save()'s bytes into a dictionary of the same schema, as constructed: at most
+  /// max_values values per tag, no value twice, each slot in use only for a value given
+  /// (or "other").
+  void load(io::Reader& r) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    load_expected(r, values_.size(), "tags");
+    for (std::uint32_t t = 0; t < values_.size(); ++t) {
+      const std::size_t n = r.count(1);
+      if (n > max_values(t)) r.fail("tag " + std::to_string(t) + " has " + std::to_string(n) + " values, at most " + std::to_string(max_values(t)));
+      values_[t].clear();
+      for (std::size_t i = 0; i < n; ++i) {
+        std::string v = r.string();
+        if (std::find(values_[t].begin(), values_[t].end(), v) != values_[t].end()) r.fail("tag " + std::to_string(t) + " has a value twice");
+        values_[t].push_back(std::move(v));
+      }
+    }
+    load_expected(r, slots_.size(), "summary slots");
+    for (std::size_t slot = 0; slot < slots_.size(); ++slot) {
+      const bool in_use = load_bool(r, "slot in use");
+      if (slot == 0) {
+        if (!in_use) r.fail("slot 0 (every request) is not in use");
+        continue;
+      }
+      SlotState& state = slots_[slot];
+      const std::uint32_t tag = state.cohort.tag;
+      const std::size_t id = state.cohort.value;
+      state.in_use = false;
+      state.cohort.value_name.clear();
+      if (!in_use) continue;
+      if (id < values_[tag].size()) {
+        use_slot(tag, id, values_[tag][id]);
+      } else if (id == max_values(tag) && values_[tag].size() == id) {
+        use_slot(tag, id, "other");
+      } else {
+        r.fail("slot " + std::to_string(slot) + " is in use without a value");
+      }
+    }
   }
   std::size_t memory_bytes() const {
     std::lock_guard<std::mutex> lock(mutex_);

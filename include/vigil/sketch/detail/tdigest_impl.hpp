@@ -25,6 +25,8 @@ inline constexpr double tdigest_max_compression = 1e5;
 inline constexpr std::uint8_t tdigest_format_version = 1;
 inline constexpr std::uint16_t tdigest_flag_float_means = 1;
 inline constexpr std::uint16_t tdigest_flag_integer_weights = 2;
+// The working state follows the centroids: written only under io::ExactState.
+inline constexpr std::uint16_t tdigest_flag_working_state = 4;
 inline constexpr double pi = 3.14159265358979323846;
 }  // namespace detail
 
@@ -734,7 +736,8 @@ bool TDigest<Real>::equals(const TDigest& other) const {
 //   the previous centroid's key (from 0 for the first); a weight is a varint or an f64.
 template <class Real>
 std::vector<std::uint8_t> TDigest<Real>::serialize() const {
-  if (buffered() > 0) {
+  const bool working = io::ExactState::active() && (buffered() > 0 || passes_ % 2 == 1);
+  if (buffered() > 0 && !working) {
     TDigest copy(*this);
     copy.flush();
     return copy.serialize();
@@ -745,6 +748,7 @@ std::vector<std::uint8_t> TDigest<Real>::serialize() const {
   std::uint16_t flags = 0;
   if (std::is_same_v<Real, float>) flags |= detail::tdigest_flag_float_means;
   if (integer_weights) flags |= detail::tdigest_flag_integer_weights;
+  if (working) flags |= detail::tdigest_flag_working_state;
 
   std::vector<std::uint8_t> out;
   out.reserve(io::header_size + 64 + centroids_.size() * (sizeof(Real) + 4));
@@ -778,7 +782,50 @@ std::vector<std::uint8_t> TDigest<Real>::serialize() const {
       if (single_[j]) bits = static_cast<std::uint8_t>(bits | (1u << (j - i)));
     w.u8(bits);
   }
+  if (working) write_working_state(w);
   return out;
+}
+
+// The direction of the next merge pass, the weighted values waiting (value, weight, single)
+// and the unit values waiting, by their keys, in the order they came.
+template <class Real>
+void TDigest<Real>::write_working_state(io::Writer& w) const {
+  w.u8(static_cast<std::uint8_t>(passes_ % 2));
+  w.varint(weighted_.size());
+  for (const Item& item : weighted_) {
+    w.f64(item.mean);
+    w.f64(item.weight);
+    w.u8(item.single ? 1 : 0);
+  }
+  w.varint(buffered_);
+  for (std::size_t i = 0; i < buffered_; ++i) w.u64(static_cast<std::uint64_t>(buffer_[i]));
+}
+
+// Reads write_working_state()'s bytes into `digest`, each value checked as add() would.
+template <class Real>
+void TDigest<Real>::read_working_state(io::Reader& r, TDigest& digest) {
+  const std::uint8_t parity = r.u8();
+  if (parity > 1) r.fail("pass direction " + std::to_string(parity));
+  digest.passes_ = parity;
+  const std::size_t weighted = r.count(17);
+  if (weighted > digest.buffer_limit_) r.fail(std::to_string(weighted) + " weighted values wait, more than the buffer");
+  for (std::size_t i = 0; i < weighted; ++i) {
+    const double value = r.f64(), weight = r.f64();
+    const std::uint8_t single = r.u8();
+    if (!std::isfinite(value) || !(weight > 0) || !std::isfinite(weight) || single > 1)
+      r.fail("waiting value " + std::to_string(i) + " is invalid");
+    digest.weighted_.push_back(Item{value, weight, single == 1});
+  }
+  const std::size_t buffered = r.count(8);
+  if (buffered > digest.buffer_limit_) r.fail(std::to_string(buffered) + " values wait, more than the buffer");
+  while (digest.buffer_capacity_ < buffered) digest.grow_buffer();
+  for (std::size_t i = 0; i < buffered; ++i) {
+    const std::uint64_t key = r.u64();
+    if (key > static_cast<std::uint64_t>(std::numeric_limits<Key>::max()) || !std::isfinite(from_key(static_cast<Key>(key))))
+      r.fail("waiting value " + std::to_string(i) + " is not a finite number");
+    digest.buffer_[i] = static_cast<Key>(key);
+  }
+  digest.buffered_ = buffered;
 }
 
 namespace detail {
@@ -878,8 +925,10 @@ TDigest<Real> TDigest<Real>::deserialize(const void* data, std::size_t size) {
   io::Reader r(data, size, "TDigest");
   std::uint16_t flags = 0;
   r.header(io::TypeId::tdigest, detail::tdigest_format_version, flags);
-  if (flags & ~(detail::tdigest_flag_float_means | detail::tdigest_flag_integer_weights))
+  if (flags & ~(detail::tdigest_flag_float_means | detail::tdigest_flag_integer_weights |
+                detail::tdigest_flag_working_state))
     r.fail("unknown flags " + std::to_string(flags));
+  const bool working = (flags & detail::tdigest_flag_working_state) != 0;
   const bool float_means = (flags & detail::tdigest_flag_float_means) != 0;
   const bool integer_weights = (flags & detail::tdigest_flag_integer_weights) != 0;
   if (float_means != std::is_same_v<Real, float>)
@@ -901,10 +950,24 @@ TDigest<Real> TDigest<Real>::deserialize(const void* data, std::size_t size) {
     r.fail(std::to_string(n) + " centroids exceed max_centroids() " + std::to_string(digest.max_centroids()) +
            " at compression " + detail::to_text(compression));
   if (!(digest.count_ >= 0) || !std::isfinite(digest.count_)) r.fail("count " + detail::to_text(digest.count_) + " is invalid");
-  if ((n == 0) != (digest.count_ == 0)) r.fail("count and centroids disagree");
+  if (!working && (n == 0) != (digest.count_ == 0)) r.fail("count and centroids disagree");
   const double total = read_centroids(r, digest, n, float_means, integer_weights);
+  if (!working) {
+    r.finish();
+    digest.restore_extremes(r, total, min, max);
+    return digest;
+  }
+  read_working_state(r, digest);
   r.finish();
-  digest.restore_extremes(r, total, min, max);
+  // What waits is checked as the centroids it will become: a copy flushed meets every check.
+  TDigest settled(digest);
+  settled.flush();
+  double settled_total = 0;
+  for (const Centroid& c : settled.centroids_) settled_total += c.weight;
+  if ((settled.centroids_.empty()) != (digest.count_ == 0)) r.fail("count and values disagree");
+  settled.restore_extremes(r, settled_total, min, max);
+  digest.min_ = settled.min_;
+  digest.max_ = settled.max_;
   return digest;
 }
 

@@ -1,0 +1,350 @@
+// Monitor::snapshot() and Monitor::restore(): a monitor restored from a snapshot continues
+// as the monitor that wrote it, and a snapshot of another monitor is refused.
+#include <vigil/export/json.hpp>
+#include <vigil/monitor/monitor.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "scratch_dir.hpp"
+#include "vigil_test.hpp"
+
+namespace {
+
+// Deterministic randomness for the stream.
+class Source {
+ public:
+  explicit Source(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t next() {
+    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  double normal() {
+    const double u = 1 - uniform();
+    return std::sqrt(-2 * std::log(u)) * std::cos(2 * 3.14159265358979323846 * uniform());
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+constexpr double start_time = 1767225600;  // 2026-01-01T00:00:00Z
+
+// A model whose stream touches every family: features, a score with a canary, arrivals,
+// latency by host, a region cohort, ids with late labels carrying loss attributions, and
+// conversions by arm.
+struct Stream {
+  vigil::Schema schema;
+  vigil::NumericFeature x, y;
+  vigil::CategoricalFeature channel;
+  vigil::Output score, canary;
+  vigil::Tag region, host, arm;
+
+  vigil::Schema training;  // the model's inputs and output: what the profile describes
+
+  Stream() {
+    x = schema.add_numeric("x");
+    y = schema.add_numeric("y");
+    channel = schema.add_categorical("channel");
+    vigil::OutputOptions binary;
+    binary.threshold = 0.5;
+    score = schema.add_output("score", binary);
+    training = schema;
+    canary = schema.add_canary("score_v0", score);
+    vigil::TagOptions cohort;
+    cohort.cohort = true;
+    cohort.max_values = 4;
+    region = schema.add_tag("region", cohort);
+    vigil::TagOptions hosts;
+    hosts.max_values = 4;
+    host = schema.add_tag("host", hosts);
+    arm = schema.add_tag("arm", hosts);
+  }
+
+  static double model(double x, double y) { return 1 / (1 + std::exp(-(x + 0.3 * (y - 1)))); }
+
+  // Row i of the stream, at minute `m`: x in the wrong unit from minute 220, host h3 slow
+  // from minute 200.
+  void fill(vigil::Observation& o, Source& s, double m, std::uint64_t i, bool serving = true) const {
+    o.clear();
+    double xv = s.normal();
+    const double yv = std::exp(0.5 * s.normal());
+    const double u = s.uniform();
+    const double p = model(xv, yv);
+    if (m >= 220) xv *= 100;
+    o.set(x, xv).set(y, yv).set(channel, u < 0.6 ? "web" : (u < 0.9 ? "app" : "store"));
+    o.score(score, p);
+    const double shadow = std::min(1.0, std::max(0.0, p + 0.02 * s.normal()));
+    const std::string where = s.uniform() < 0.5 ? "eu" : "us";
+    const int h = static_cast<int>(s.next() % 4);
+    if (!serving) return;
+    o.score(canary, shadow).tag(region, where);
+    o.tag(host, "h" + std::to_string(h)).tag(arm, i % 2 == 0 ? "a" : "b");
+    o.latency(std::exp(-3 + 0.4 * s.normal()) * (h == 3 && m >= 200 ? 4 : 1));
+    o.id("r" + std::to_string(i));
+  }
+
+  vigil::Profile profile() const {
+    vigil::Profile p(training);
+    Source s(99);
+    vigil::Observation o(training);
+    for (std::uint64_t i = 0; i < 20000; ++i) {
+      fill(o, s, 0, i, false);
+      p.add(o);
+    }
+    return p;
+  }
+
+  static vigil::MonitorOptions options() {
+    vigil::MonitorOptions o;
+    o.evaluate_in_observe = true;
+    o.shards = 1;
+    o.coarse_intervals = 24;
+    o.long_horizon = 6 * 3600;
+    o.label_capacity = 8192;
+    o.label_time_to_live = 3600;
+    o.quality_interval = 600;
+    o.quality_window = 3600;
+    o.attribution_background = 7200;
+    o.conversion_arm = "arm";
+    o.label_samples = 3;
+    return o;
+  }
+};
+
+// One event of the replay: a request (its arrival first), its label five minutes later or a
+// conversion two minutes later.
+struct Event {
+  double time;
+  enum Kind { request, label, conversion } kind;
+  std::uint64_t index;
+};
+
+std::vector<Event> events(int minutes, int per_minute) {
+  std::vector<Event> e;
+  for (int m = 0; m < minutes; ++m)
+    for (int i = 0; i < per_minute; ++i) {
+      const std::uint64_t n = static_cast<std::uint64_t>(m) * per_minute + i;
+      const double t = start_time + 60 * (m + (i + 0.5) / per_minute);
+      e.push_back(Event{t, Event::request, n});
+      if (n % 3 == 0) e.push_back(Event{t + 300, Event::label, n});
+      if (n % 5 == 0) e.push_back(Event{t + 120, Event::conversion, n});
+    }
+  std::stable_sort(e.begin(), e.end(), [](const Event& a, const Event& b) { return a.time < b.time; });
+  return e;
+}
+
+// What a monitor said while it was fed: each interval's report as JSON, each transition.
+struct Transcript {
+  std::map<double, std::string> intervals;
+  std::vector<vigil::Alert> alerts;
+  void attach(vigil::Monitor& m) {
+    m.on_interval([this](const vigil::Report& r) { intervals[r.time] = vigil::to_json(r); });
+    m.on_alert([this](const vigil::Alert& a) { alerts.push_back(a); });
+  }
+};
+
+// Feeds events [from, to) of the replay. Each request's row is drawn from its own seed, so
+// that any part of the replay can be fed alone.
+void feed(const Stream& st, vigil::Monitor& m, const std::vector<Event>& e, std::size_t from, std::size_t to) {
+  vigil::Observation o(st.schema);
+  for (std::size_t k = from; k < to; ++k) {
+    const Event& ev = e[k];
+    Source s(ev.index * 7919 + 1);
+    const double minute = std::floor((ev.time - start_time) / 60);
+    st.fill(o, s, ev.kind == Event::request ? minute : minute - (ev.kind == Event::label ? 5 : 2), ev.index);
+    const std::string id = "r" + std::to_string(ev.index);
+    if (ev.kind == Event::request) {
+      m.on_arrival(ev.time);
+      o.at(ev.time);
+      m.observe(o);
+    } else if (ev.kind == Event::label) {
+      const double truth = s.uniform() < Stream::model(o.value(st.x), o.value(st.y)) ? 1 : 0;
+      const std::vector<double> attributions = {0.1 * s.normal(), 0.05 * s.normal(), 0.01};
+      m.on_label(id, truth, ev.time, attributions);
+    } else {
+      m.on_conversion(id, ev.time);
+    }
+  }
+}
+
+std::string describe(const vigil::Alert& a) {
+  return std::to_string(static_cast<long long>(a.time - start_time)) + " #" + std::to_string(a.sequence) + " " +
+         vigil::to_string(a.transition) + " " + vigil::to_string(a.kind) + " " + vigil::to_string(a.subject) + " " +
+         vigil::to_string(a.severity);
+}
+
+}  // namespace
+
+TEST_CASE("Monitor::restore continues where the snapshot was taken: the same alerts and figures", "[monitor][snapshot]") {
+  const Stream st;
+  const vigil::Profile profile = st.profile();
+  const std::vector<Event> e = events(300, 30);
+
+  vigil::Monitor whole(st.schema, profile, Stream::options());
+  Transcript all;
+  all.attach(whole);
+  feed(st, whole, e, 0, e.size());
+  const vigil::Report final_report = whole.finish();
+  REQUIRE(all.alerts.size() >= 3);  // the unit bug and the slow host, after every cut below
+
+  // Cut points: in the first hour, in the middle of an interval, just after the unit bug.
+  for (const double cut_minute : {47.3, 150.5, 223.2}) {
+    CAPTURE(cut_minute);
+    const auto cut = static_cast<std::size_t>(
+        std::lower_bound(e.begin(), e.end(), start_time + 60 * cut_minute,
+                         [](const Event& ev, double t) { return ev.time < t; }) - e.begin());
+    vigil::Monitor first(st.schema, profile, Stream::options());
+    Transcript before;
+    before.attach(first);
+    feed(st, first, e, 0, cut);
+    const std::vector<std::uint8_t> bytes = first.snapshot();
+
+    vigil::Monitor restored = vigil::Monitor::restore(bytes, st.schema, profile, Stream::options());
+    // Nothing new came: the restored monitor reports what the first one does, bit for bit.
+    CHECK(vigil::to_json(restored.report()) == vigil::to_json(first.report()));
+    CHECK(restored.observed() == first.observed());
+    CHECK(restored.snapshot() == first.snapshot());
+
+    Transcript after;
+    after.attach(restored);
+    feed(st, restored, e, cut, e.size());
+    const vigil::Report end = restored.finish();
+
+    // Every transition after the cut, as the monitor that never stopped made it.
+    std::vector<vigil::Alert> expected(all.alerts.begin() + static_cast<std::ptrdiff_t>(before.alerts.size()),
+                                       all.alerts.end());
+    REQUIRE(after.alerts.size() == expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      CHECK(describe(after.alerts[i]) == describe(expected[i]));
+      CHECK(vigil::to_json(after.alerts[i]) == vigil::to_json(expected[i]));
+    }
+    // Every interval evaluated after the cut, with the same figures, to the last bit.
+    std::size_t compared = 0;
+    for (const auto& [time, json] : after.intervals) {
+      const auto it = all.intervals.find(time);
+      REQUIRE(it != all.intervals.end());
+      CHECK(json == it->second);
+      ++compared;
+    }
+    CHECK(compared + before.intervals.size() == all.intervals.size());
+    CHECK(vigil::to_json(end) == vigil::to_json(final_report));
+    CHECK(end.quality.joined > 0);
+  }
+}
+
+TEST_CASE("Monitor::snapshot changes nothing: the monitor that wrote it goes on as if it had not", "[monitor][snapshot]") {
+  const Stream st;
+  const vigil::Profile profile = st.profile();
+  const std::vector<Event> e = events(90, 20);
+  vigil::Monitor plain(st.schema, profile, Stream::options());
+  vigil::Monitor snapped(st.schema, profile, Stream::options());
+  for (std::size_t from = 0; from < e.size(); from += 311) {
+    const std::size_t to = std::min(e.size(), from + 311);
+    feed(st, plain, e, from, to);
+    feed(st, snapped, e, from, to);
+    (void)snapped.snapshot();
+  }
+  CHECK(vigil::to_json(snapped.finish()) == vigil::to_json(plain.finish()));
+}
+
+TEST_CASE("Monitor::restore refuses a snapshot of another schema, profile, options or format, naming it",
+          "[monitor][snapshot]") {
+  const Stream st;
+  const vigil::Profile profile = st.profile();
+  vigil::Monitor m(st.schema, profile, Stream::options());
+  feed(st, m, events(10, 10), 0, 150);
+  const std::vector<std::uint8_t> bytes = m.snapshot();
+  REQUIRE_NOTHROW(vigil::Monitor::restore(bytes, st.schema, profile, Stream::options()));
+
+  const auto refused = [&](const vigil::Schema& schema, const vigil::Profile& p, const vigil::MonitorOptions& o,
+                           const std::string& message, const std::vector<std::uint8_t>& b) {
+    CHECK_THROWS_AS(vigil::Monitor::restore(b, schema, p, o), vigil::format_error);
+    const std::string said = vigil_test::thrown_message([&] { vigil::Monitor::restore(b, schema, p, o); });
+    INFO(said);
+    CHECK(said.find(message) != std::string::npos);
+  };
+  vigil::Schema more = st.schema;
+  more.add_tag("zone");
+  refused(more, profile, Stream::options(), "the snapshot is of another schema: ", bytes);
+  vigil::Schema more_hosts;
+  {
+    vigil::Schema s;
+    s.add_numeric("x");
+    s.add_numeric("y");
+    s.add_categorical("channel");
+    vigil::OutputOptions binary;
+    binary.threshold = 0.5;
+    const vigil::Output score = s.add_output("score", binary);
+    s.add_canary("score_v0", score);
+    vigil::TagOptions cohort;
+    cohort.cohort = true;
+    cohort.max_values = 4;
+    s.add_tag("region", cohort);
+    vigil::TagOptions hosts;
+    hosts.max_values = 8;
+    s.add_tag("host", hosts);
+    hosts.max_values = 4;
+    s.add_tag("arm", hosts);
+    more_hosts = s;
+  }
+  refused(more_hosts, profile, Stream::options(), "tag 'host' has max_values 4 in the snapshot and 8 here", bytes);
+
+  vigil::Profile smaller(st.training);
+  {
+    vigil::Observation o(st.training);
+    Source s(5);
+    for (std::uint64_t i = 0; i < 500; ++i) {
+      st.fill(o, s, 0, i, false);
+      smaller.add(o);
+    }
+  }
+  refused(st.schema, smaller, Stream::options(), "another profile", bytes);
+
+  vigil::MonitorOptions shorter = Stream::options();
+  shorter.interval = 30;
+  refused(st.schema, profile, shorter, "MonitorOptions::interval is 60 in the snapshot and 30 here", bytes);
+  vigil::MonitorOptions policy = Stream::options();
+  policy.alerts.p_value = 0.001;  // judging, not shaping: accepted
+  CHECK_NOTHROW(vigil::Monitor::restore(bytes, st.schema, profile, policy));
+
+  std::vector<std::uint8_t> corrupt = bytes;
+  corrupt[corrupt.size() / 2] ^= 0x10;
+  refused(st.schema, profile, Stream::options(), "checksum", corrupt);
+  std::vector<std::uint8_t> newer = bytes;
+  newer[4] = 2;  // the format version, resealed so that only the version is wrong
+  newer.resize(newer.size() - 4);
+  newer[7] = static_cast<std::uint8_t>(newer[7] & 0x7f);
+  vigil::io::seal(newer);
+  refused(st.schema, profile, Stream::options(), "format version 2 is not supported", newer);
+  for (std::size_t n = 0; n < bytes.size(); n += 1 + bytes.size() / 97)
+    CHECK_THROWS_AS(vigil::Monitor::restore(bytes.data(), n, st.schema, profile, Stream::options()),
+                    vigil::format_error);
+}
+
+TEST_CASE("Monitor::save and Monitor::load: a snapshot file, written crash-safely", "[monitor][snapshot]") {
+  const Stream st;
+  const vigil::Profile profile = st.profile();
+  vigil::Monitor m(st.schema, profile, Stream::options());
+  feed(st, m, events(20, 10), 0, 260);
+  const vigil_test::ScratchDir dir;
+  const std::string path = dir / "state.vigil";
+  m.save(path);
+  vigil::Monitor back = vigil::Monitor::load(path, st.schema, profile, Stream::options());
+  CHECK(back.snapshot() == m.snapshot());
+  CHECK_THROWS_AS(vigil::Monitor::load(dir / "missing.vigil", st.schema, profile, Stream::options()), vigil::io_error);
+  vigil::MonitorOptions other = Stream::options();
+  other.numeric_bins = 20;
+  CHECK_THROWS_AS(vigil::Monitor::load(path, st.schema, profile, other), vigil::format_error);
+  const std::string said = vigil_test::thrown_message([&] { vigil::Monitor::load(path, st.schema, profile, other); });
+  CHECK(said.find("state.vigil") != std::string::npos);
+  CHECK(said.find("MonitorOptions::numeric_bins is 50 in the snapshot and 20 here") != std::string::npos);
+}
