@@ -8,6 +8,7 @@
 #include <exception>
 #include <new>
 
+#include "fleet.hpp"
 #include "profile.hpp"
 #include "replay.hpp"
 #include "vigil/error.hpp"
@@ -31,7 +32,10 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
     out << usage_of(*command);
     return exit_ok;
   }
-  return command == &profile_command() ? run_profile(options, out, err) : run_replay(options, out, err);
+  if (command == &profile_command()) return run_profile(options, out, err);
+  if (command == &merge_command()) return run_merge(options, out, err);
+  if (command == &report_command()) return run_report(options, out, err);
+  return run_replay(options, out, err);
 }
 
 }  // namespace

@@ -138,6 +138,13 @@ void LabelFeed::feed_before(double t) {
   }
 }
 
+void LabelFeed::skip_before(double t) {
+  while (held_ && held_time_ < t) {
+    ++tally_.restored;
+    held_ = advance();
+  }
+}
+
 void LabelFeed::feed_rest(std::ostream& err) {
   feed_before(std::numeric_limits<double>::infinity());
   tally_.ragged_rows = csv_.ragged_rows();

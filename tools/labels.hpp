@@ -56,6 +56,9 @@ class LabelFeed {
   /// Gives the monitor the labels of the rows ahead, in file order, up to the first one dated
   /// at or after `t`. A NaN `t` gives nothing.
   void feed_before(double t);
+  /// Passes over the rows ahead dated before `t` without giving them, counting them in
+  /// LabelTally::restored: a monitor restored from a snapshot had them.
+  void skip_before(double t);
   /// Gives the monitor every label left, then notes on `err` the first unreadable time and
   /// text after closing quotes.
   void feed_rest(std::ostream& err);

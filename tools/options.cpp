@@ -89,7 +89,8 @@ const Command& replay_command() {
       "             [--interval 60] [--min-requests 30] [--background 3600] [--cool-down 1800]\n"
       "             [--id-column request_id --labels labels.csv --label-column y]\n"
       "             [--conversions conversions.csv --arm-column arm] [--samples samples.jsonl]\n"
-      "             [--attribution-prefix shap_] [--canary-columns c] [--challenger-columns ch]",
+      "             [--attribution-prefix shap_] [--canary-columns c] [--challenger-columns ch]\n"
+      "             [--snapshot state.vigil [--snapshot-every 3600]] [--restore state.vigil]",
       "Replays a CSV log of requests through the monitor in event time, against a reference written\n"
       "by 'vigil profile', and writes every alert raised or escalated to a JSON-lines file.",
         {
@@ -120,6 +121,12 @@ const Command& replay_command() {
           {"min-requests", "N", "an interval with fewer requests (or values of a feature) is not judged "
                                 "(default: 30)"},
           {"cool-down", "SECONDS", "a resolved alert cannot open again for this long (default: 1800)"},
+          {"snapshot", "FILE", "write the monitor's state at the end of the log (before its last interval is "
+                               "closed), crash-safely: 'vigil replay --restore' continues from it"},
+          {"snapshot-every", "SECONDS", "with --snapshot, also write it whenever event time passes a multiple of "
+                                        "SECONDS (before the first row past it)"},
+          {"restore", "FILE", "continue from a snapshot of a replay with the same reference and options: rows "
+                              "dated at or before its latest event are skipped (it counted them)"},
           {"intervals", "FILE", "write every interval's figures per feature and output as CSV"},
           {"html", "FILE", "write the final report as HTML"},
           {"json", "FILE", "write the final report as JSON"},
@@ -135,8 +142,39 @@ const Command& replay_command() {
   return command;
 }
 
+const Command& merge_command() {
+  static const Command command{
+      "merge",
+      "vigil merge --output fleet.vigil a.vigil b.vigil ...",
+      "Adds up the snapshots of replicas of one monitor (vigil replay --snapshot, Monitor::save): the same\n"
+      "schema, reference and options. Counts, bins and histograms add exactly, digests within their error;\n"
+      "the alerts are evaluated again on the merged data (docs/fleet.md).",
+      {
+          {"output", "FILE", "where to write the merged snapshot (required; written crash-safely)"},
+          {"help", nullptr, "this text"},
+      },
+      "SNAPSHOT..."};
+  return command;
+}
+
+const Command& report_command() {
+  static const Command command{
+      "report",
+      "vigil report --snapshot state.vigil [--json F] [--prometheus F] [--html F]",
+      "Reports a monitor's snapshot on its own (it carries its schema, reference and options): the\n"
+      "intervals closed and not yet evaluated are evaluated first.",
+      {
+          {"snapshot", "FILE", "a snapshot (vigil replay --snapshot, vigil merge, Monitor::save) (required)"},
+          {"json", "FILE", "write the report as JSON"},
+          {"prometheus", "FILE", "write the report in the Prometheus text format"},
+          {"html", "FILE", "write the report as HTML"},
+          {"help", nullptr, "this text"},
+      }};
+  return command;
+}
+
 const Command* find_command(const std::string& name) {
-  for (const Command* command : {&profile_command(), &replay_command()})
+  for (const Command* command : {&profile_command(), &replay_command(), &merge_command(), &report_command()})
     if (name == command->name) return command;
   return nullptr;
 }
@@ -147,6 +185,8 @@ std::string general_usage() {
          "commands:\n"
          "  profile   build a training reference from a CSV file\n"
          "  replay    replay a CSV log of requests through the monitor and write the alerts\n"
+         "  merge     add up the snapshots of a monitor's replicas\n"
+         "  report    report a monitor's snapshot\n"
          "\n"
          "Run 'vigil <command> --help' for the options of a command.\n";
 }
@@ -171,8 +211,11 @@ Options::Options(const Command& command, const std::vector<std::string>& args, s
       values_["help"] = "";
       continue;
     }
-    if (arg.size() < 3 || arg.compare(0, 2, "--") != 0)
-      usage_error("unexpected argument '" + arg + "' for 'vigil " + command.name + "'");
+    if (arg.size() < 3 || arg.compare(0, 2, "--") != 0) {
+      if (command.operands == nullptr) usage_error("unexpected argument '" + arg + "' for 'vigil " + command.name + "'");
+      operands_.push_back(arg);
+      continue;
+    }
     std::string name = arg.substr(2);
     std::optional<std::string> value;
     if (const auto eq = name.find('='); eq != std::string::npos) {

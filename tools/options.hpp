@@ -49,12 +49,19 @@ struct Command {
   const char* synopsis;
   const char* summary;
   std::vector<OptionSpec> options;
+  /// What the arguments that are not options are (`vigil merge`'s snapshots), or nullptr
+  /// when the command takes none.
+  const char* operands = nullptr;
 };
 
 /// `vigil profile`.
 const Command& profile_command();
 /// `vigil replay`.
 const Command& replay_command();
+/// `vigil merge`.
+const Command& merge_command();
+/// `vigil report`.
+const Command& report_command();
 /// The command called `name`, or nullptr.
 const Command* find_command(const std::string& name);
 
@@ -65,7 +72,8 @@ std::string usage_of(const Command& command);
 
 /// The parsed options of one command: `--name value` or `--name=value`; `-h` is `--help`.
 ///
-/// An argument that is not an option, an option the command does not have, a value given to
+/// An argument that is not an option (unless the command takes operands), an option the
+/// command does not have, a value given to
 /// a flag, an option without its value or given twice throw a usage Failure naming it.
 class Options {
  public:
@@ -80,6 +88,8 @@ class Options {
   std::string required(const std::string& name) const;
   /// A comma-separated list; blanks around names are dropped, as are empty names.
   std::vector<std::string> list(const std::string& name) const;
+  /// The arguments that are not options, in order (Command::operands).
+  const std::vector<std::string>& operands() const { return operands_; }
 
  private:
   const OptionSpec& spec_of(const std::string& name) const;
@@ -87,6 +97,7 @@ class Options {
 
   const Command* command_;
   std::map<std::string, std::string> values_;
+  std::vector<std::string> operands_;
 };
 
 /// `items` separated by `separator`: "a, b, c".

@@ -63,6 +63,9 @@ struct ReplaySettings {
   std::optional<std::string> labels;  // --labels: the late labels file
   std::optional<std::string> conversions;  // --conversions: the responses file
   std::optional<std::string> arm;          // --arm-column: the tag whose values are the arms
+  std::optional<std::string> snapshot;     // --snapshot: where the monitor's state is written
+  std::optional<double> snapshot_every;    // --snapshot-every: event seconds between snapshots
+  std::optional<std::string> restore;      // --restore: the snapshot the replay continues from
   AlertPolicy policy;
 };
 
@@ -162,6 +165,10 @@ ReplaySettings read_settings(const Options& options) {
   read_conversions(options, s);
   check_samples(options, s);
   s.latency_scale = latency_scale(options);
+  s.snapshot = options.get("snapshot");
+  s.restore = options.get("restore");
+  s.snapshot_every = seconds_option(options, "snapshot-every", 0, true, "a positive number of seconds");
+  if (s.snapshot_every && !s.snapshot) usage_error("--snapshot-every needs --snapshot, the file to write");
   if (auto u = options.get("time-unit")) {
     s.time_unit = parse_time_unit(*u);
     if (!s.time_unit) usage_error("--time-unit must be s, ms, us or ns, not '" + *u + "'");
@@ -398,6 +405,16 @@ std::unique_ptr<Monitor> build_monitor(const Schema& schema, const Profile& refe
   if (s.arm) options.conversion_arm = *s.arm;
   options.shards = 1;
   options.evaluate_in_observe = true;
+  if (s.restore) {
+    try {
+      return std::unique_ptr<Monitor>(new Monitor(Monitor::load(*s.restore, schema, reference, options)));
+    } catch (const format_error& e) {
+      fail("cannot continue from " + *s.restore + " (--restore): " + e.message() +
+           "; give the reference and the options of the replay that wrote it");
+    } catch (const io_error& e) {
+      fail(std::string("--restore: ") + e.what());
+    }
+  }
   try {
     return std::make_unique<Monitor>(schema, reference, options);
   } catch (const vigil::error& e) {
@@ -449,7 +466,13 @@ class RowFeeder {
   RowFeeder(const ColumnMap& columns, Monitor& monitor, const ReplaySettings& settings, ReplayTally& tally,
             std::array<LabelFeed*, 2> feeds)
       : columns_(columns), monitor_(monitor), request_(monitor.schema()), latency_scale_(settings.latency_scale),
-        time_unit_(settings.time_unit), tally_(tally), feeds_(feeds) {}
+        time_unit_(settings.time_unit), tally_(tally), feeds_(feeds), snapshot_(settings.snapshot),
+        snapshot_every_(settings.snapshot_every) {
+    // A restored monitor counted the rows up to its latest event, and the labels before it.
+    if (settings.restore) skip_through_ = monitor.latest_time();
+    for (LabelFeed* feed : feeds_)
+      if (feed && !std::isnan(skip_through_)) feed->skip_before(skip_through_);
+  }
 
   // One row: returns its event time, or NaN for a row skipped for its time.
   double feed(const CsvReader& csv);
@@ -481,7 +504,33 @@ class RowFeeder {
   ReplayTally& tally_;
   std::array<LabelFeed*, 2> feeds_;  // labels and responses; nullptr without --labels, --conversions
   std::string first_bad_arrival_;
+  std::optional<std::string> snapshot_;
+  std::optional<double> snapshot_every_;
+  double next_snapshot_ = std::numeric_limits<double>::quiet_NaN();  // event time of the next --snapshot-every
+  double skip_through_ = std::numeric_limits<double>::quiet_NaN();   // --restore: rows up to it were counted
+
+  // --snapshot-every: the state before the first row at or past each multiple of the period.
+  void checkpoint(double t);
 };
+
+// Writes the monitor's state, crash-safely; a Failure names the file when it cannot.
+void write_snapshot(const Monitor& monitor, const std::string& path) {
+  try {
+    monitor.save(path);
+  } catch (const io_error& e) {
+    fail(std::string("--snapshot: ") + e.what());
+  }
+}
+
+void RowFeeder::checkpoint(double t) {
+  if (!snapshot_every_) return;
+  const double period = *snapshot_every_;
+  if (!std::isnan(next_snapshot_) && t >= next_snapshot_) {
+    write_snapshot(monitor_, *snapshot_);
+    ++tally_.snapshots;
+  }
+  if (std::isnan(next_snapshot_) || t >= next_snapshot_) next_snapshot_ = (std::floor(t / period) + 1) * period;
+}
 
 // A time cell in the replay's unit; the message of the column's first unreadable one is kept
 // in `first_bad`.
@@ -505,9 +554,15 @@ double RowFeeder::feed(const CsvReader& csv) {
     ++(time.status == CellStatus::missing ? tally_.missing_time : tally_.bad_time);
     return std::numeric_limits<double>::quiet_NaN();
   }
+  const double row_time = arrived_only ? arrival.seconds : time.seconds;
+  if (row_time <= skip_through_) {
+    ++tally_.restored_rows;
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  checkpoint(row_time);
   // The row's events go after the labels and responses dated before it, before those dated with it.
   for (LabelFeed* feed : feeds_)
-    if (feed) feed->feed_before(arrived_only ? arrival.seconds : time.seconds);
+    if (feed) feed->feed_before(row_time);
   if (columns_.arrival) tally_.cells[columns_.arrival->counts].add(arrival.status);
   if (arrived_only) {
     monitor_.on_arrival(arrival.seconds);
@@ -808,6 +863,12 @@ int run_replay(const Options& options, std::ostream& out, std::ostream& err) {
     conversions->feed_rest(err);
     tally.conversions = conversions->tally();
   }
+  // The state at the end of the log, before finish() closes its last interval: a replay of
+  // the next log continues from it.
+  if (settings.snapshot) {
+    write_snapshot(*monitor, *settings.snapshot);
+    ++tally.snapshots;
+  }
   // The log ends here; the time after its last row is not a silence of the traffic.
   const Report report = monitor->finish();
   outputs.finish(report, settings.input);
@@ -816,6 +877,9 @@ int run_replay(const Options& options, std::ostream& out, std::ostream& err) {
   tally.quote_errors = csv.quote_errors();
   warn_quote_errors(csv, err);
   print_replay_summary(out, tally, report, outputs.alerts());
+  if (settings.snapshot)
+    out << "\nsnapshot: " << *settings.snapshot << " (" << tally.snapshots << " written; 'vigil replay --restore' "
+        << "continues from the last)\n";
   return exit_ok;
 }
 

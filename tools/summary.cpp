@@ -89,6 +89,7 @@ void print_rows(std::ostream& out, const ReplayTally& t, const Report& report) {
   if (t.ragged_rows > 0) out << "; " << t.ragged_rows << " rows with the wrong number of fields left out";
   if (t.quote_errors > 0) out << "; " << t.quote_errors << " fields with text after their closing quote, kept literally";
   if (t.unanswered > 0) out << "; " << t.unanswered << " arrived without a completion time (never answered)";
+  if (t.restored_rows > 0) out << "; " << t.restored_rows << " rows the restored snapshot had already counted passed over";
   if (report.counters.truncated_values > 0)
     out << "; " << report.counters.truncated_values << " category or tag values longer than "
         << vigil::Schema::max_value_bytes << " bytes cut to that length";
@@ -174,6 +175,7 @@ void print_labels(std::ostream& out, const LabelTally& l, const QualityReport& q
       << " joined; skipped: " << (l.missing_time + l.bad_time + l.missing_id + l.missing_label) << " ("
       << l.missing_time << " without a time, " << l.bad_time << " with an unreadable time, " << l.missing_id
       << " without an id, " << l.missing_label << " with an empty label)";
+  if (l.restored > 0) out << "; " << l.restored << " rows the restored snapshot had already had passed over";
   if (l.ragged_rows > 0) out << "; " << l.ragged_rows << " rows with the wrong number of fields left out";
   out << '\n';
   const std::pair<std::uint64_t, const char*> refused[] = {

@@ -65,6 +65,7 @@ struct LabelTally {
   std::uint64_t missing_label = 0;  ///< rows with an empty label cell: skipped
   std::uint64_t given = 0;         ///< rows given to Monitor::on_label
   std::uint64_t joined = 0;        ///< of them, joined to their request
+  std::uint64_t restored = 0;      ///< --restore: rows dated before the snapshot's latest event, skipped
   std::uint64_t ragged_rows = 0;   ///< rows left out for their field count
   std::string first_bad_time;      ///< bad_time_message() of the first unreadable time, if any
 };
@@ -81,6 +82,8 @@ struct ReplayTally {
   std::uint64_t arrivals = 0;
   std::uint64_t completions = 0;
   std::uint64_t unanswered = 0;  ///< rows with an arrival and no completion time
+  std::uint64_t restored_rows = 0;  ///< --restore: rows dated at or before the snapshot's latest event, skipped
+  std::uint64_t snapshots = 0;      ///< --snapshot: snapshots written
   double first_time = std::numeric_limits<double>::infinity();
   double last_time = -std::numeric_limits<double>::infinity();
   double seconds = 0;                  ///< wall-clock time of the replay

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "vigil/error.hpp"
 #include "vigil/io/binary.hpp"
 #include "vigil/monitor/alerts.hpp"
 #include "vigil/monitor/detail/comparisons.hpp"
@@ -105,6 +106,16 @@ class AttributionLedger {
   void sum(double from, double to, std::vector<RunningStats>& out) const;
   bool empty() const { return stats_.empty(); }
   std::size_t memory_bytes() const { return index_.capacity() * sizeof(std::int64_t) + stats_.capacity() * sizeof(RunningStats); }
+  /// Adds another replica's ledger of the same resolution, length and features
+  /// (Monitor::merge), interval by interval, aligned by quality-interval index. The newest
+  /// interval becomes the later of the two newest; the intervals that puts beyond the ring,
+  /// here or in `other`, age out as they would had one ledger taken both replicas'
+  /// attributions. A kept interval held by both adds every feature's moments
+  /// (RunningStats::merge: counts add, means and variances combine exactly up to rounding);
+  /// one held by one of them only is kept as it is. Throws vigil::invalid_argument for
+  /// another resolution, length or number of features, changing nothing.
+  /// O(length × features).
+  void merge(const AttributionLedger& other);
 
   /// Writes the quality intervals the ring holds: their number, then (when there are any)
   /// the newest interval, and per interval in ring order its index and every feature's
@@ -118,6 +129,9 @@ class AttributionLedger {
 
  private:
   static constexpr std::int64_t none = std::numeric_limits<std::int64_t>::min();
+  // Makes `newest` the newest interval and forgets those it puts beyond the ring.
+  void age_out(std::int64_t newest);
+
   double resolution_;
   std::size_t length_, features_;
   std::int64_t newest_ = none;
@@ -135,7 +149,8 @@ inline bool AttributionLedger::add(double request_time, const double* values) {
     index_.assign(length_, none);
     stats_.assign(length_ * features_, RunningStats());
   }
-  newest_ = newest_ == none ? q : std::max(newest_, q);
+  // Intervals the ring moves past are forgotten, even when no label came for years.
+  if (newest_ == none || q > newest_) age_out(q);
   const auto at = static_cast<std::size_t>(((q % length) + length) % length);
   RunningStats* s = stats_.data() + at * features_;
   if (index_[at] != q) {
@@ -154,6 +169,41 @@ inline void AttributionLedger::sum(double from, double to, std::vector<RunningSt
     const double start = static_cast<double>(index_[i]) * resolution_;
     if (!(start >= from && start < to)) continue;
     for (std::size_t j = 0; j < features_; ++j) out[j].merge(stats_[i * features_ + j]);
+  }
+}
+
+inline void AttributionLedger::age_out(std::int64_t newest) {
+  newest_ = newest;
+  const std::int64_t oldest = newest - static_cast<std::int64_t>(length_);  // the last interval beyond the ring
+  for (std::int64_t& q : index_)
+    if (q != none && q <= oldest) q = none;
+}
+
+inline void AttributionLedger::merge(const AttributionLedger& other) {
+  if (other.resolution_ != resolution_ || other.length_ != length_ || other.features_ != features_)
+    throw_invalid_argument("AttributionLedger::merge: a ring of " + std::to_string(other.length_) + " intervals of " +
+                           to_text(other.resolution_) + " s and " + std::to_string(other.features_) +
+                           " features into one of " + std::to_string(length_) + " intervals of " + to_text(resolution_) +
+                           " s and " + std::to_string(features_) + " features");
+  if (other.empty()) return;
+  if (stats_.empty()) {
+    index_.assign(length_, none);
+    stats_.assign(length_ * features_, RunningStats());
+  }
+  age_out(std::max(newest_, other.newest_));
+  const std::int64_t oldest = newest_ - static_cast<std::int64_t>(length_);
+  // Within the ring each place holds one interval index: both rings hold the same one there, or one holds none.
+  for (std::size_t at = 0; at < length_; ++at) {
+    const std::int64_t q = other.index_[at];
+    if (q == none || q <= oldest) continue;
+    RunningStats* mine = stats_.data() + at * features_;
+    const RunningStats* theirs = other.stats_.data() + at * features_;
+    if (index_[at] != q) {
+      index_[at] = q;
+      std::copy(theirs, theirs + features_, mine);
+      continue;
+    }
+    for (std::size_t j = 0; j < features_; ++j) mine[j].merge(theirs[j]);
   }
 }
 
@@ -257,6 +307,26 @@ class AttributionFamily {
   void evidence(const Section& section, const Tickets& tickets, const Corrections& corrections,
                 const EvaluationContext& context, const SlotContext& slot, std::vector<Evidence>& out) const;
   std::size_t memory_bytes() const;
+  /// Adds another replica's attributions (Monitor::merge): each of `other`'s slot ledgers
+  /// merges into the ledger of slot `slot_of[s]` here (`other`'s slot s; several may map to
+  /// one), made when absent, interval by interval as AttributionLedger::merge does (the
+  /// moments of an interval held by both add; intervals the later newest one puts beyond
+  /// the ring age out). The CUSUM and the batch of attributions since its last step are
+  /// not merged (a CUSUM's path is no sum of its replicas' paths): call restart() next.
+  /// Throws vigil::invalid_argument, changing nothing, for a family of another number of
+  /// features, quality resolution or ring length, or a `slot_of` with fewer entries than
+  /// `other` has ledgers.
+  void merge(const AttributionFamily& other, const std::vector<std::size_t>& slot_of);
+  /// Restarts the change detector, as at construction: the batch of attributions since the
+  /// CUSUM's last step is forgotten and every feature's CUSUM is 0. Monitor::merge calls it
+  /// once the ledgers are merged: the CUSUM then watches the merged traffic from its next
+  /// batch on, and a slow rise the replicas' CUSUMs had partly accumulated is accumulated
+  /// again (its evidence comes as many batches later as it took the first time). The
+  /// ledgers, and so every figure but the CUSUM, are kept.
+  void restart() {
+    batch_.assign(plan_->features.size(), RunningStats());
+    cusum_.assign(plan_->features.size(), 0.0);
+  }
   /// Credits every attribution still staged at once (AttributionCounts::applied_early).
   void take_overflow(LabelIntake& labels) {
     labels.take_attribution_overflow(
@@ -435,6 +505,21 @@ inline void AttributionFamily::load(io::Reader& r) {
   ledgers_ = std::move(ledgers);
   batch_ = std::move(batch);
   cusum_ = std::move(cusum);
+}
+
+inline void AttributionFamily::merge(const AttributionFamily& other, const std::vector<std::size_t>& slot_of) {
+  if (other.plan_->features.size() != plan_->features.size() || other.resolution_ != resolution_ ||
+      other.length_ != length_)
+    throw_invalid_argument("AttributionFamily::merge: " + std::to_string(other.plan_->features.size()) +
+                           " features in quality intervals of " + to_text(other.resolution_) + " s, a ring of " +
+                           std::to_string(other.length_) + ", into " + std::to_string(plan_->features.size()) +
+                           " features in intervals of " + to_text(resolution_) + " s, a ring of " +
+                           std::to_string(length_));
+  if (slot_of.size() < other.ledgers_.size())
+    throw_invalid_argument("AttributionFamily::merge: " + std::to_string(slot_of.size()) +
+                           " slots mapped, the other family has " + std::to_string(other.ledgers_.size()));
+  for (std::size_t s = 0; s < other.ledgers_.size(); ++s)
+    if (!other.ledgers_[s].empty()) ledger(slot_of[s]).merge(other.ledgers_[s]);
 }
 
 inline std::size_t AttributionFamily::memory_bytes() const {

@@ -23,12 +23,14 @@
 #include <utility>
 #include <vector>
 
+#include "vigil/error.hpp"
 #include "vigil/io/binary.hpp"
 #include "vigil/monitor/detail/conversion_state.hpp"
 #include "vigil/monitor/detail/corrections.hpp"
 #include "vigil/monitor/detail/evaluation_context.hpp"
 #include "vigil/monitor/detail/interval_clock.hpp"
 #include "vigil/monitor/detail/label_intake.hpp"
+#include "vigil/monitor/detail/tag_remap.hpp"
 #include "vigil/monitor/options.hpp"
 #include "vigil/monitor/report.hpp"
 #include "vigil/monitor/subject.hpp"
@@ -226,6 +228,29 @@ class ConversionFamily {
   Tickets tests(const Section&, Corrections&) const { return {}; }
   void evidence(const Section&, const Tickets&, const Corrections&, const EvaluationContext&, const SlotContext&,
                 std::vector<Evidence>&) const {}
+  /// Adds another replica's impressions and responses (Monitor::merge): the ledgers merge
+  /// row by row as ConversionLedger::merge does (a row held by both adds, arm by arm, once
+  /// `remap(arm_tag, id)` has moved `other`'s arm ids to this monitor's; rows the later
+  /// newest interval puts beyond the ring age out), the responses credited beyond the
+  /// window add, and the last fine interval fed becomes the later of the two. Replicas are
+  /// expected to have evaluated the same intervals: the impressions of intervals that one
+  /// had fed and the other had not are in the ledger for the first only (never twice; the
+  /// next feed starts after the later). Throws vigil::invalid_argument, changing nothing,
+  /// for a family of another plan shape (tracking or not, arms, delay buckets, resolution,
+  /// rows), an `arm_tag` that is not the plan's, or a `remap` ConversionLedger::merge refuses.
+  void merge(const ConversionFamily& other, const TagRemap& remap, std::uint32_t arm_tag) {
+    if (other.plan_->active != plan_->active)
+      throw_invalid_argument(std::string("ConversionFamily::merge: the other family ") +
+                             (other.plan_->active ? "tracks" : "does not track") + " conversions, this one " +
+                             (plan_->active ? "does" : "does not"));
+    if (!plan_->active) return;
+    if (arm_tag != plan_->arm_tag)
+      throw_invalid_argument("ConversionFamily::merge: arm tag " + std::to_string(arm_tag) + ", the plan's is " +
+                             std::to_string(plan_->arm_tag));
+    ledger_.merge(other.ledger_, remap);
+    beyond_window_ += other.beyond_window_;
+    fed_through_ = std::max(fed_through_, other.fed_through_);  // IntervalClock::none is the lowest
+  }
   /// Credits every response still staged at once (ConversionReport::applied_early).
   void take_overflow(LabelIntake& labels) {
     labels.take_conversion_overflow([&](const JoinedConversion& c) { credit(c); });

@@ -241,11 +241,11 @@ class Monitor {
   /// interval older than the newest hands it over first, as the next request would make it.
   /// O(retained state); the bytes are about the size memory_bytes() gives for the retained
   /// windows (docs/benchmarks.md).
-  std::vector<std::uint8_t> snapshot();
+  std::vector<std::uint8_t> snapshot() const;
   /// Writes snapshot() to a file, crash-safely (io::write_file, docs/formats.md "Files"): the
   /// file holds the old snapshot or the new one, never a mix, even when the process is killed.
   /// Throws vigil::io_error.
-  void save(const std::string& path, const io::WriteOptions& write = {}) { io::write_file(path, snapshot(), write); }
+  void save(const std::string& path, const io::WriteOptions& write = {}) const { io::write_file(path, snapshot(), write); }
 
   /// A monitor that continues from `snapshot` (snapshot()'s bytes): fed the rest of a stream,
   /// it raises the same alerts and reports the same figures as the monitor that wrote it
@@ -298,6 +298,27 @@ class Monitor {
   static constexpr std::size_t max_snapshot_bytes =
       sizeof(std::size_t) > 4 ? static_cast<std::size_t>(std::uint64_t(1) << 32) : std::size_t(-1) / 2;
 
+  /// Adds another replica's monitor: of the same schema (tags and shadow outputs too), the
+  /// same profile and the same shaping options (else vigil::invalid_argument naming the
+  /// difference). Requests, arrivals, bins, category counts, counters and latency histograms
+  /// add exactly, interval by interval (a tag value is matched by its name, whatever id each
+  /// replica gave it); t-digests merge within their error bound. The labels already credited
+  /// (quality, conversion and attribution ledgers) and their counters add; requests still
+  /// waiting for their label, and labels waiting for their interval's evaluation, stay with the
+  /// replica that holds them. What the evaluation learnt is not merged but recomputed from the
+  /// merged data: the alert states, the alert log and the latest report start again, and the
+  /// next report() evaluates the intervals still retained at fine resolution, learning the
+  /// arrival rate and raising alerts from them (so a fleet's alerts are the fleet's, not a sum
+  /// of its replicas'). `other` is read through its snapshot() and is not changed; a monitor
+  /// merged with itself doubles. O(retained state).
+  void merge(const Monitor& other) {
+    const std::vector<std::uint8_t> bytes = other.snapshot();
+    merge_snapshot(bytes.data(), bytes.size());
+  }
+  /// The same from a replica's snapshot() bytes (`vigil merge`); a snapshot that restore()
+  /// refuses is refused with vigil::format_error.
+  void merge(const std::vector<std::uint8_t>& snapshot) { merge_snapshot(snapshot.data(), snapshot.size()); }
+
   /// Requests accepted so far.
   std::uint64_t observed() const { return intake_.observed(); }
   /// Latest event time seen (of an observe() or an on_arrival()), or passed to report(now)
@@ -320,6 +341,7 @@ class Monitor {
     load_snapshot(snapshot, size);
   }
   void load_snapshot(const void* data, std::size_t size);
+  void merge_snapshot(const void* data, std::size_t size);
   // The snapshot's frame, its checksum verified; `r` (if given) is left after it.
   static detail::SnapshotFrame frame_of(const void* data, std::size_t size, io::Reader* r = nullptr);
   static MonitorOptions checked(MonitorOptions options) {
@@ -375,13 +397,14 @@ VIGIL_NOINLINE inline void Monitor::check_layout(const Observation& o) const {
       " or other names): after a model reload, make a new Observation from the new monitor's schema()");
 }
 
-inline std::vector<std::uint8_t> Monitor::snapshot() {
+inline std::vector<std::uint8_t> Monitor::snapshot() const {
   std::vector<std::uint8_t> out;
   io::Writer w(out);
   w.header(io::TypeId::monitor_snapshot, detail::monitor_snapshot_version);
   detail::save_frame(w, schema_, profile_, options_);
   const io::ExactState exact;  // digests as they are: the restored monitor continues bit for bit
-  evaluator_.save(w);
+  // A shard handing an older interval over (Intake::save) moves data; nothing reported changes.
+  const_cast<detail::Evaluator&>(evaluator_).save(w);
   io::seal(out);
   return out;
 }
@@ -403,6 +426,16 @@ inline void Monitor::load_snapshot(const void* data, std::size_t size) {
   detail::check_frame(r, f, schema_, profile_, options_);
   evaluator_.load(r, plan_, schema_);
   r.finish();
+}
+
+inline void Monitor::merge_snapshot(const void* data, std::size_t size) {
+  io::Reader r(data, size, "monitor snapshot");
+  const detail::SnapshotFrame f = frame_of(data, size, &r);
+  const std::string difference = detail::frame_difference(f, schema_, profile_, options_);
+  if (!difference.empty()) detail::throw_invalid_argument("Monitor::merge: " + difference);
+  Monitor other(schema_, profile_, options_);
+  other.load_snapshot(data, size);
+  evaluator_.merge(other.evaluator_, plan_);
 }
 
 inline void Monitor::observe(const Observation& o) {

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "vigil/error.hpp"
 #include "vigil/io/binary.hpp"
 #include "vigil/monitor/alerts.hpp"
 #include "vigil/monitor/detail/comparisons.hpp"
@@ -52,6 +53,17 @@ class QualityLedger {
   /// Calls fn(start, end, stats) for each kept interval within [from, to), oldest first.
   template <class Fn>
   void each(double from, double to, Fn&& fn) const;
+  /// Whether no label was credited.
+  bool empty() const { return newest_ == none; }
+  /// Adds another replica's ledger of the same resolution and length (Monitor::merge),
+  /// interval by interval, aligned by quality-interval index. The newest interval becomes
+  /// the later of the two newest; the intervals that puts beyond the ring, here or in
+  /// `other`, age out as they would had one ledger taken both replicas' labels. A kept
+  /// interval held by both adds their label statistics (LabelStats::merge: counts and
+  /// moments add, t-digests merge, so ROC AUC agrees with one ledger's within the digests'
+  /// error); one held by one of them only is kept as it is. Throws vigil::invalid_argument
+  /// for another resolution or length, changing nothing. O(length + centroids merged).
+  void merge(const QualityLedger& other);
   std::size_t memory_bytes() const {
     std::size_t bytes = index_.capacity() * sizeof(std::int64_t) + stats_.capacity() * sizeof(LabelStats);
     for (const LabelStats& s : stats_) bytes += s.memory_bytes();
@@ -71,6 +83,9 @@ class QualityLedger {
 
  private:
   static constexpr std::int64_t none = std::numeric_limits<std::int64_t>::min();
+  // Makes `newest` the newest interval and forgets those it puts beyond the ring.
+  void age_out(std::int64_t newest);
+
   double resolution_;
   std::size_t length_;
   std::int64_t newest_ = none;
@@ -87,7 +102,8 @@ inline bool QualityLedger::add(const QualityPlan& p, const JoinedLabel& label) {
     index_.assign(length_, none);
     stats_.assign(length_, LabelStats(compression));
   }
-  newest_ = newest_ == none ? q : std::max(newest_, q);
+  // Intervals the ring moves past are forgotten, even when no label came for years.
+  if (newest_ == none || q > newest_) age_out(q);
   const std::size_t at = static_cast<std::size_t>(((q % static_cast<std::int64_t>(length_)) + static_cast<std::int64_t>(length_)) %
                                                   static_cast<std::int64_t>(length_));
   if (index_[at] != q) {
@@ -117,6 +133,38 @@ void QualityLedger::each(double from, double to, Fn&& fn) const {
   for (std::size_t i : order) {
     const double start = static_cast<double>(index_[i]) * resolution_;
     fn(start, start + resolution_, stats_[i]);
+  }
+}
+
+inline void QualityLedger::age_out(std::int64_t newest) {
+  newest_ = newest;
+  const std::int64_t oldest = newest - static_cast<std::int64_t>(length_);  // the last interval beyond the ring
+  for (std::int64_t& q : index_)
+    if (q != none && q <= oldest) q = none;
+}
+
+inline void QualityLedger::merge(const QualityLedger& other) {
+  if (other.resolution_ != resolution_ || other.length_ != length_)
+    throw_invalid_argument("QualityLedger::merge: a ring of " + std::to_string(other.length_) + " intervals of " +
+                           to_text(other.resolution_) + " s into one of " + std::to_string(length_) + " intervals of " +
+                           to_text(resolution_) + " s");
+  if (other.empty()) return;
+  if (stats_.empty()) {
+    index_.assign(length_, none);
+    stats_.assign(length_, LabelStats(compression));
+  }
+  age_out(std::max(newest_, other.newest_));
+  const std::int64_t oldest = newest_ - static_cast<std::int64_t>(length_);
+  // Within the ring each place holds one interval index: both rings hold the same one there, or one holds none.
+  for (std::size_t at = 0; at < length_; ++at) {
+    const std::int64_t q = other.index_[at];
+    if (q == none || q <= oldest) continue;
+    if (index_[at] == q) {
+      stats_[at].merge(other.stats_[at]);
+    } else {
+      index_[at] = q;
+      stats_[at] = other.stats_[at];
+    }
   }
 }
 
@@ -414,6 +462,16 @@ class QualityFamily {
   void evidence(const Section& section, const Tickets& tickets, const Corrections& corrections,
                 const EvaluationContext& context, const SlotContext& slot, std::vector<Evidence>& out) const;
   std::size_t memory_bytes() const;
+  /// Adds another replica's labels (Monitor::merge): each of `other`'s slot ledgers merges
+  /// into the ledger of slot `slot_of[s]` here (`other`'s slot s; several may map to one),
+  /// made when absent, interval by interval as QualityLedger::merge does (label statistics
+  /// of an interval held by both add; intervals the later newest one puts beyond the ring
+  /// age out), and the labels credited beyond the window add. The figures of the latest
+  /// analysis are scratch for one evaluation and are left as they are. Throws
+  /// vigil::invalid_argument, changing nothing, for a family judging another kind of
+  /// output, of another quality resolution or ring length, or a `slot_of` with fewer
+  /// entries than `other` has ledgers.
+  void merge(const QualityFamily& other, const std::vector<std::size_t>& slot_of);
   /// Credits every label still staged at once (counted in LabelCounts::applied_early).
   void take_overflow(LabelIntake& labels) {
     labels.take_overflow([&](const JoinedLabel& label, const std::uint32_t* slots) { credit(labels, label, slots); });
@@ -601,6 +659,21 @@ inline void QualityFamily::load(io::Reader& r) {
   for (QualityLedger& l : ledgers) l.load(r, plan_->kind);
   ledgers_ = std::move(ledgers);
   beyond_window_ = beyond_window;
+}
+
+inline void QualityFamily::merge(const QualityFamily& other, const std::vector<std::size_t>& slot_of) {
+  if (other.plan_->active != plan_->active || other.plan_->kind != plan_->kind)
+    throw_invalid_argument("QualityFamily::merge: the other family judges labels of another kind of output, or of none");
+  if (other.resolution_ != resolution_ || other.length_ != length_)
+    throw_invalid_argument("QualityFamily::merge: quality intervals of " + to_text(other.resolution_) + " s in a ring of " +
+                           std::to_string(other.length_) + " into intervals of " + to_text(resolution_) +
+                           " s in a ring of " + std::to_string(length_));
+  if (slot_of.size() < other.ledgers_.size())
+    throw_invalid_argument("QualityFamily::merge: " + std::to_string(slot_of.size()) + " slots mapped, the other family has " +
+                           std::to_string(other.ledgers_.size()));
+  for (std::size_t s = 0; s < other.ledgers_.size(); ++s)
+    if (!other.ledgers_[s].empty()) ledger(slot_of[s]).merge(other.ledgers_[s]);
+  beyond_window_ += other.beyond_window_;
 }
 
 inline std::size_t QualityFamily::memory_bytes() const {

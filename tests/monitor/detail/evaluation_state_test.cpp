@@ -990,6 +990,11 @@ struct LabelRig {
   std::unique_ptr<vigil::detail::AttributionFamily> attribution;
   std::size_t next = 0;  // the next event of the world
   std::vector<std::uint32_t> scratch;
+  // A replica's share of the world: the requests it takes (with their labels and responses),
+  // and the ids its dictionary gave the world's regions and arms ("other", 3, stays).
+  std::function<bool(std::uint64_t)> takes = [](std::uint64_t) { return true; };
+  std::array<std::uint32_t, 3> region_ids{{0, 1, 2}};
+  std::array<std::uint32_t, 4> arm_ids{{0, 1, 2, 3}};
 
   explicit LabelRig(const LabelWorld& w)
       : world(w), tags(w.schema), labels(w.schema, w.options, tags.cohorts(), 1, true), quality(make_quality()),
@@ -1016,11 +1021,13 @@ struct LabelRig {
     for (std::size_t j = 0; j < 3; ++j) o.set(world.x[j], e.values[j]);
     const double s = LabelWorld::score_of(e.values);
     o.score(world.score, s);
-    const std::uint32_t tag_ids[2] = {e.region, e.arm};
+    const std::uint32_t region = region_ids[e.region];
+    const std::uint32_t arm = e.arm < arm_ids.size() ? arm_ids[e.arm] : e.arm;
+    const std::uint32_t tag_ids[2] = {region, arm};
     const std::int64_t k = IntervalClock{60}.of(e.time);
     labels.file(o, vigil::detail::LabelIntake::key_of(o), k, e.time, tag_ids, scratch.data());
     const vigil::detail::QualityPlan& p = world.quality_plan;
-    for (const std::size_t slot : {std::size_t{0}, std::size_t{1} + e.region}) {
+    for (const std::size_t slot : {std::size_t{0}, std::size_t{1} + region}) {
       Merged<vigil::detail::QualityState>& m = quality_history[slot].at(k);
       ++m.requests;
       ++m.state.identified;
@@ -1029,11 +1036,12 @@ struct LabelRig {
     }
     Merged<vigil::detail::ConversionState>& c = conversion_history.at(k);
     ++c.requests;
-    ++c.state.impressions[e.arm < world.conversion_plan.arms ? e.arm : world.conversion_plan.arms];
+    ++c.state.impressions[arm < world.conversion_plan.arms ? arm : world.conversion_plan.arms];
   }
   void feed(double before) {
     for (; next < world.events.size() && world.events[next].time < before; ++next) {
       const Event& e = world.events[next];
+      if (!takes(e.id)) continue;
       const std::string id = std::to_string(e.id);
       if (e.kind == Event::request) file(e);
       if (e.kind == Event::label) labels.label(id, e.answer, e.time, e.values.data(), e.values.size());
@@ -1256,6 +1264,385 @@ TEST_CASE("AttributionFamily: truncated states, other feature counts and a negat
   std::memcpy(&infinite[infinite.size() - 16], &inf, 8);
   CHECK(refusal(*fresh, infinite).find("attribution CUSUM is not finite") != std::string::npos);
   CHECK(saved(*fresh) == saved(*rig.make_attribution()));
+}
+
+
+// ---- merging replicas (Monitor::merge): the label-derived state adds
+
+namespace {
+
+// The sections of minute m analysed again as evaluate() made them, with nothing more fed:
+// the figures of what the rig's ledgers hold.
+struct Sections {
+  std::vector<vigil::QualityReport> quality;
+  vigil::ConversionReport conversions;
+  std::vector<std::vector<vigil::AttributionReport>> attribution;
+};
+
+Sections analyze_again(LabelRig& rig, int m) {
+  const EvaluationWindow w = window(first_interval + m, rig.world.options);
+  const std::vector<std::string> names{"region", "arm"};
+  const std::vector<std::vector<std::string>> values{{"0", "1", "2", "", "other"}, {"a", "b", "c", "other"}};
+  const EvaluationContext context{w, *rig.world.profile, rig.world.options.alerts, rig.intake, names, values, false};
+  Sections s;
+  for (std::size_t slot = 0; slot < 4; ++slot) {
+    s.quality.push_back(rig.quality->analyze(rig.quality_history[slot].view(), context, slot_context(slot)));
+    s.attribution.push_back(rig.attribution->analyze({}, context, slot_context(slot)));
+  }
+  s.conversions = rig.conversions->analyze(rig.conversion_history.view(), context, SlotContext{});
+  return s;
+}
+
+// Gives the world's regions and arms their ids in the rig's dictionary, in the world's order
+// or the opposite one.
+void name_values(LabelRig& rig, bool reversed) {
+  const std::array<std::string, 3> regions{{"0", "1", "2"}}, arms{{"a", "b", "c"}};
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    const std::uint32_t v = reversed ? 2 - i : i;
+    rig.region_ids[v] = rig.tags.id(rig.world.region.index, regions[v]);
+    rig.arm_ids[v] = rig.tags.id(rig.world.arm.index, arms[v]);
+  }
+}
+
+// Merges replica `from`'s label-derived state into `into`, as Monitor::merge does.
+void merge_into(LabelRig& into, const LabelRig& from) {
+  const vigil::detail::TagRemap remap = into.tags.merge(from.tags);
+  std::vector<std::size_t> slot_of(from.tags.slot_count());
+  for (std::size_t s = 0; s < slot_of.size(); ++s) slot_of[s] = into.tags.slot_of(s, remap);
+  into.quality->merge(*from.quality, slot_of);
+  into.attribution->merge(*from.attribution, slot_of);
+  into.attribution->restart();
+  into.conversions->merge(*from.conversions, remap, from.labels.arm_tag());
+  into.labels.add_counts(from.labels);
+}
+
+// Whether a and b agree within `relative` of the larger magnitude (NaN agrees with NaN).
+bool close(double a, double b, double relative) {
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
+  return std::fabs(a - b) <= relative * std::max(std::fabs(a), std::fabs(b));
+}
+
+// Realised figures of the merged rig against those of the rig fed everything: counts
+// exactly, means of sums (losses, calibration) to 1e-12, tests to 1e-9; ROC AUC comes from
+// merged t-digests, its largest difference goes to `auc_gap`.
+void check_metrics(const std::vector<vigil::QualityMetric>& merged, const std::vector<vigil::QualityMetric>& all,
+                   double& auc_gap) {
+  REQUIRE(merged.size() == all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const vigil::QualityMetric &m = merged[i], &a = all[i];
+    CAPTURE(a.name, a.recent, m.recent, a.p_value, m.p_value);
+    CHECK(m.name == a.name);
+    CHECK(bits(m.baseline) == bits(a.baseline));
+    if (a.name == "roc_auc") {
+      auc_gap = std::max(auc_gap, std::fabs(m.recent - a.recent));
+      CHECK(close(m.count, a.count, 1e-12));
+      CHECK(std::fabs(m.p_value - a.p_value) < 0.05);
+      continue;
+    }
+    CHECK(m.count == a.count);
+    CHECK(close(m.recent, a.recent, 1e-12));
+    CHECK(close(m.p_value, a.p_value, 1e-9));
+  }
+}
+
+// Attribution figures: counts exactly, means to 1e-12, tests and effects to 1e-9; the
+// merged CUSUM restarted.
+void check_attribution(const std::vector<vigil::AttributionReport>& merged, const std::vector<vigil::AttributionReport>& all) {
+  REQUIRE(merged.size() == all.size());
+  for (std::size_t j = 0; j < all.size(); ++j) {
+    const vigil::AttributionReport &m = merged[j], &a = all[j];
+    CAPTURE(a.feature);
+    CHECK(m.feature == a.feature);
+    CHECK(m.status == a.status);
+    CHECK(m.recent_count == a.recent_count);
+    CHECK(m.background_count == a.background_count);
+    CHECK(m.reference_count == a.reference_count);
+    CHECK(close(m.recent_mean, a.recent_mean, 1e-12));
+    CHECK(close(m.background_mean, a.background_mean, 1e-12));
+    for (const auto& [x, y] : {std::pair{m.p_value, a.p_value}, std::pair{m.reference_p_value, a.reference_p_value},
+                               std::pair{m.effect, a.effect}, std::pair{m.reference_effect, a.reference_effect}})
+      CHECK(close(x, y, 1e-9));
+    CHECK(m.cusum == 0);
+  }
+}
+
+// A quality section but for its realised figures, and for its pending requests (they stay
+// with their replica).
+std::string counts_text(vigil::QualityReport q) {
+  q.metrics.clear();
+  q.pending = 0;
+  return text(q);
+}
+
+// Rig `all` takes every request of `world`, two replicas each a share of them (blocks of
+// seven ids in turn, with their labels and responses), the second replica's dictionary
+// having seen the tag values in the opposite order when `reversed`. All three evaluate
+// minutes [0, end); both replicas are merged into a fresh rig holding `all`'s interval
+// history (the intake's merge), whose figures of minute end − 1 are checked against
+// `all`'s. Returns the largest difference of ROC AUC.
+double check_merge(const LabelWorld& world, int end, bool reversed) {
+  LabelRig all(world), first(world), second(world), merged(world);
+  first.takes = [](std::uint64_t id) { return (id / 7) % 2 == 0; };
+  second.takes = [](std::uint64_t id) { return (id / 7) % 2 == 1; };
+  for (LabelRig* rig : {&all, &first, &merged}) name_values(*rig, false);
+  name_values(second, reversed);
+  for (int m = 0; m < end; ++m) {
+    all.evaluate(m);
+    first.evaluate(m);
+    second.evaluate(m);
+  }
+  merge_into(merged, first);
+  merge_into(merged, second);
+  merged.quality_history = all.quality_history;
+  merged.conversion_history = all.conversion_history;
+  const Sections e = analyze_again(all, end - 1), f = analyze_again(merged, end - 1);
+  double auc_gap = 0;
+  for (std::size_t slot = 0; slot < 4; ++slot) {
+    CAPTURE(slot);
+    REQUIRE(e.quality[slot].labelled > 0);
+    CHECK(counts_text(f.quality[slot]) == counts_text(e.quality[slot]));
+    check_metrics(f.quality[slot].metrics, e.quality[slot].metrics, auc_gap);
+    REQUIRE(!e.attribution[slot].empty());
+    check_attribution(f.attribution[slot], e.attribution[slot]);
+  }
+  CHECK(e.quality[0].pending == first.labels.pending() + second.labels.pending());
+  CHECK(f.quality[0].pending == 0);  // the fresh rig filed no request
+  REQUIRE(e.conversions.arms.size() == 4);
+  CHECK(text(f.conversions) == text(e.conversions));
+  return auc_gap;
+}
+
+template <class Fn>
+std::string invalid(Fn&& fn) {
+  try {
+    fn();
+  } catch (const vigil::invalid_argument& e) {
+    return e.what();
+  }
+  return "(nothing thrown)";
+}
+
+// Replica a holds intervals 0 … L − 3 of a ring of L, replica b L − 5 … L + 1: merged, the
+// newest is L + 1, a's 0 and 1 age out, L − 5 … L − 3 add; `one` takes both replicas' items,
+// as one ledger would. Then a ledger whose intervals 0 … 2 all fall beyond the ring of the
+// other's newest (L + 5 … L + 6): merged, it keeps the other's only, and saves what load()
+// reads.
+std::array<std::pair<std::int64_t, std::int64_t>, 4> merge_spans(std::size_t length) {
+  const auto l = static_cast<std::int64_t>(length);
+  return {{{0, l - 3}, {l - 5, l + 1}, {0, 2}, {l + 5, l + 6}}};
+}
+
+}  // namespace
+
+TEST_CASE("QualityLedger merged: intervals held by both add, those beyond the ring after the later newest age out",
+          "[evaluation_state][merge]") {
+  const LabelWorld world(1, 1);
+  const double inf = std::numeric_limits<double>::infinity();
+  using vigil::detail::QualityLedger;
+  const double r = world.options.quality_resolution();
+  const std::size_t length = 13;
+  const auto fill = [&](QualityLedger& l, std::pair<std::int64_t, std::int64_t> span, double score) {
+    for (std::int64_t q = span.first; q <= span.second; ++q)
+      for (int i = 0; i < 3; ++i) {
+        vigil::detail::JoinedLabel label{0, vigil::detail::PendingRequest{}, vigil::detail::LabelValue{}};
+        label.request.time = (static_cast<double>(q) + 0.25 * i) * r;
+        label.request.score = score + 0.01 * static_cast<double>(q);
+        label.value.number = i % 2;
+        REQUIRE(l.add(world.quality_plan, label));
+      }
+  };
+  const auto held = [&](const QualityLedger& l) {
+    Text t;
+    l.each(-inf, inf, [&](double start, double, const vigil::detail::LabelStats& s) {
+      t << start << s.labelled << s.true_positive << s.false_positive << s.false_negative << s.true_negative
+        << s.brier.count() << s.positive_scores.count() << s.negative_scores.count();
+    });
+    return t.str();
+  };
+  const auto s = merge_spans(length);
+  QualityLedger a(r, length), b(r, length), one(r, length), stale(r, length), ahead(r, length);
+  fill(a, s[0], 0.7);
+  fill(b, s[1], 0.2);
+  fill(one, s[0], 0.7);
+  fill(one, s[1], 0.2);
+  a.merge(b);
+  CHECK(held(a) == held(one));
+  std::size_t kept = 0;
+  a.each(-inf, inf, [&](double start, double, const vigil::detail::LabelStats&) { CHECK(start == (kept++ + 2) * r); });
+  CHECK(kept == length);  // 2 … length + 1
+  fill(stale, s[2], 0.7);
+  fill(ahead, s[3], 0.2);
+  stale.merge(ahead);
+  CHECK(held(stale) == held(ahead));
+  const Bytes bytes = saved(stale);
+  QualityLedger loaded(r, length);
+  vigil::io::Reader reader(bytes.data(), bytes.size(), "quality ledger");
+  loaded.load(reader, world.quality_plan.kind);
+  CHECK(saved(loaded) == bytes);
+  CHECK(invalid([&] { a.merge(QualityLedger(r, length + 1)); }).find("a ring of 14 intervals of 300 s") !=
+        std::string::npos);
+}
+
+TEST_CASE("AttributionLedger merged: intervals held by both add, those beyond the ring after the later newest age out",
+          "[evaluation_state][merge]") {
+  const LabelWorld world(1, 1);
+  using vigil::detail::AttributionLedger;
+  const double r = world.options.quality_resolution();
+  const std::size_t length = 13;
+  const auto fill = [&](AttributionLedger& l, std::pair<std::int64_t, std::int64_t> span, double shift) {
+    for (std::int64_t q = span.first; q <= span.second; ++q)
+      for (int i = 0; i < 3; ++i) {
+        const double values[3] = {shift + 0.1 * i, -0.3 * static_cast<double>(q), i == 1 ? nan : 1.5};
+        REQUIRE(l.add((static_cast<double>(q) + 0.25 * i) * r, values));
+      }
+  };
+  // Per interval in [−2, length + 8), every feature's count and mean.
+  const auto held = [&](const AttributionLedger& l) {
+    std::vector<double> out;
+    for (std::int64_t q = -2; q < static_cast<std::int64_t>(length) + 8; ++q) {
+      std::vector<vigil::RunningStats> sums;
+      l.sum(static_cast<double>(q) * r, static_cast<double>(q + 1) * r, sums);
+      for (const vigil::RunningStats& f : sums) out.insert(out.end(), {f.count(), f.mean()});
+    }
+    return out;
+  };
+  const auto same = [](const std::vector<double>& x, const std::vector<double>& y) {
+    REQUIRE(x.size() == y.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      CAPTURE(i, x[i], y[i]);
+      CHECK(close(x[i], y[i], 1e-12));
+    }
+  };
+  const auto s = merge_spans(length);
+  AttributionLedger a(r, length, 3), b(r, length, 3), one(r, length, 3), stale(r, length, 3), ahead(r, length, 3);
+  fill(a, s[0], 0.5);
+  fill(b, s[1], -0.25);
+  fill(one, s[0], 0.5);
+  fill(one, s[1], -0.25);
+  a.merge(b);
+  same(held(a), held(one));
+  fill(stale, s[2], 0.5);
+  fill(ahead, s[3], -0.25);
+  stale.merge(ahead);
+  same(held(stale), held(ahead));
+  const Bytes bytes = saved(stale);
+  AttributionLedger loaded(r, length, 3);
+  vigil::io::Reader reader(bytes.data(), bytes.size(), "attribution ledger");
+  loaded.load(reader);
+  CHECK(saved(loaded) == bytes);
+  CHECK(invalid([&] { a.merge(AttributionLedger(r, length, 2)); }).find("and 2 features into") != std::string::npos);
+}
+
+TEST_CASE("ConversionLedger merged: rows held by both add, those beyond the ring after the later newest age out",
+          "[evaluation_state][merge]") {
+  const LabelWorld world(1, 1);
+  using vigil::detail::ConversionLedger;
+  const vigil::detail::ConversionPlan& p = world.conversion_plan;
+  const auto fill = [&](ConversionLedger& l, std::pair<std::int64_t, std::int64_t> span, std::uint64_t base) {
+    for (std::int64_t q = span.first; q <= span.second; ++q) {
+      const double start = static_cast<double>(q) * p.resolution;
+      vigil::detail::ConversionState impressions(p);
+      for (std::size_t a = 0; a <= p.arms; ++a) impressions.impressions[a] = base + a + static_cast<std::uint64_t>(q);
+      REQUIRE(l.add_impressions(start, impressions));
+      for (const std::uint32_t arm : {0u, 2u, 2u, vigil::detail::no_tag}) {
+        const double delay = arm == vigil::detail::no_tag ? 50 : 100.0 * arm + 4;
+        REQUIRE(l.add_conversion(vigil::detail::JoinedConversion{start + 1 + delay, start + 1, arm}));
+      }
+    }
+  };
+  const auto held = [&](const ConversionLedger& l) {
+    Text t;
+    l.each([&](double start, const std::uint64_t* row, const auto& delays) {
+      t << start;
+      for (std::size_t a = 0; a <= p.arms; ++a) t << row[a];
+      for (std::size_t a = 0; a < p.arms; ++a)
+        if (const std::uint64_t* d = delays(a))
+          for (std::size_t j = 0; j < p.delays.size(); ++j) t << d[j];
+    });
+    return t.str();
+  };
+  const vigil::detail::TagRemap identity{{{0, 1, 2, 3, 4}, {0, 1, 2, 3}}};
+  const auto s = merge_spans(p.length);
+  ConversionLedger a(p), b(p), one(p), stale(p), ahead(p);
+  fill(a, s[0], 10);
+  fill(b, s[1], 1000);
+  fill(one, s[0], 10);
+  fill(one, s[1], 1000);
+  a.merge(b, identity);
+  CHECK(held(a) == held(one));
+  fill(stale, s[2], 10);
+  fill(ahead, s[3], 1000);
+  stale.merge(ahead, identity);
+  CHECK(held(stale) == held(ahead));
+  const Bytes bytes = saved(stale);
+  ConversionLedger loaded(p);
+  vigil::io::Reader reader(bytes.data(), bytes.size(), "conversion ledger");
+  loaded.load(reader);
+  CHECK(saved(loaded) == bytes);
+}
+
+TEST_CASE("Quality, conversions and attribution: replicas merged give the figures of one fed everything",
+          "[evaluation_state][merge]") {
+  // Forty requests a minute: the quality intervals' t-digests compress their scores, so ROC
+  // AUC from merged digests may differ slightly from one digest's; every count is exact.
+  const LabelWorld world(40, 70);
+  const double auc_gap = check_merge(world, 70, false);
+  INFO("largest difference of ROC AUC after the merge: " << auc_gap);
+  CHECK(auc_gap < 2e-3);
+}
+
+TEST_CASE("Quality, conversions and attribution: a replica that numbered regions and arms otherwise merges by value",
+          "[evaluation_state][merge]") {
+  // The second replica gave ids to regions and arms in the opposite order: its slot ledgers
+  // and arm columns land on this monitor's by the dictionaries' remap.
+  const LabelWorld world(6, 120);
+  const double auc_gap = check_merge(world, 120, true);
+  INFO("largest difference of ROC AUC after the merge: " << auc_gap);
+  CHECK(auc_gap < 2e-3);
+}
+
+TEST_CASE("Quality, conversions and attribution: merges of another shape are refused, changing nothing",
+          "[evaluation_state][merge][bad_input]") {
+  const LabelWorld world(6, 40);
+  LabelRig rig(world), other(world);
+  for (int m = 0; m < 40; ++m) {
+    rig.evaluate(m);
+    other.evaluate(m);
+  }
+  const std::array<Bytes, 3> before = saved_families(rig);
+  const std::vector<std::size_t> slots{0, 1, 2, 3, 4, 5};
+  vigil::detail::QualityPlan regression = world.quality_plan;
+  regression.kind = vigil::detail::LabelKind::regression;
+  const vigil::detail::QualityFamily regressions(regression, world.options);
+  CHECK(invalid([&] { rig.quality->merge(regressions, slots); }).find("another kind") != std::string::npos);
+  vigil::MonitorOptions coarse = world.options;
+  coarse.quality_interval = 600;
+  const vigil::detail::QualityFamily coarser(world.quality_plan, coarse);
+  CHECK(invalid([&] { rig.quality->merge(coarser, slots); }).find("intervals of 600 s in a ring of 7") != std::string::npos);
+  CHECK(invalid([&] { rig.quality->merge(*other.quality, {0, 1}); }).find("2 slots mapped, the other family has 4") !=
+        std::string::npos);
+
+  vigil::detail::AttributionPlan two = world.attribution_plan;
+  two.features.pop_back();
+  two.reference.pop_back();
+  const vigil::detail::AttributionFamily fewer(two, world.options);
+  CHECK(invalid([&] { rig.attribution->merge(fewer, slots); }).find("2 features") != std::string::npos);
+  CHECK(invalid([&] { rig.attribution->merge(*other.attribution, {}); }).find("0 slots mapped") != std::string::npos);
+
+  const vigil::detail::TagRemap same = rig.tags.merge(other.tags);
+  vigil::detail::ConversionPlan five = world.conversion_plan;
+  five.arms = 5;
+  const vigil::detail::ConversionFamily wider(five, world.options);
+  CHECK(invalid([&] { rig.conversions->merge(wider, same, 1); }).find("5 arms") != std::string::npos);
+  CHECK(invalid([&] { rig.conversions->merge(*other.conversions, same, 0); }).find("arm tag 0, the plan's is 1") !=
+        std::string::npos);
+  CHECK(invalid([&] { rig.conversions->merge(*other.conversions, vigil::detail::TagRemap{}, 1); })
+            .find("no ids of arm tag 1") != std::string::npos);
+  vigil::detail::TagRemap beyond = same;
+  beyond.ids[1].back() = 4;
+  CHECK(invalid([&] { rig.conversions->merge(*other.conversions, beyond, 1); }).find("arm id 4 of 4 arms") !=
+        std::string::npos);
+  CHECK(saved_families(rig) == before);
 }
 
 }  // namespace evaluation_state_test

@@ -9,12 +9,14 @@
 #include <vigil/monitor/detail/tag_dictionary.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vigil_test.hpp"
@@ -739,6 +741,65 @@ TEST_CASE("Label intake snapshot: a store not made yet is made at the first id a
   drive_intake(restored, w, 8, 0, 300, 1000, b);
   CHECK(a == b);
   CHECK(original.memory_bytes() > saved(original).size() / 64);  // the store is made now
+}
+
+TEST_CASE("Label intake: another replica's counts add, its requests and staged labels stay there", "[label_state][merge]") {
+  // Small stores and stagings: requests pushed out, duplicate ids, stagings applied early.
+  const IntakeWorld w(48);
+  LabelIntake a = w.intake(4), b = w.intake(2);
+  Log fill;
+  drive_intake(a, w, 21, 0, 500, 1000, fill);
+  drive_intake(b, w, 22, 0, 700, 1000, fill);
+  Log before_a, before_b, after;
+  log_intake_counts(a, before_a);
+  log_intake_counts(b, before_b);
+  const Bytes staged_a = saved(a), staged_b = saved(b);
+  a.add_counts(b);
+  log_intake_counts(a, after);
+  CHECK(saved(b) == staged_b);  // `other` is only read
+  REQUIRE(after.size() == 25);
+  constexpr std::size_t pending = 21;  // log_intake_counts: 9 label, 8 response, 4 attribution counts, then pending
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    CAPTURE(i);
+    CHECK(after[i] == (i == pending ? before_a[i] : before_a[i] + before_b[i]));
+  }
+  for (const std::size_t i : {0u, 1u, 8u, 9u, 10u, 17u, 20u, 22u, 24u}) {
+    CAPTURE(i);
+    CHECK(before_b[i] > 0);  // received, joined, applied early, evicted, duplicate ids, …
+  }
+  // The staged labels, responses and attributions of each are its own still: each drains
+  // what a copy loaded from its bytes before the merge drains.
+  const std::array<std::pair<LabelIntake*, const Bytes*>, 2> replicas{{{&a, &staged_a}, {&b, &staged_b}}};
+  for (const auto& [intake, bytes] : replicas) {
+    LabelIntake copy = w.intake(4);
+    load_all(*bytes, [&](vigil::io::Reader& r) { copy.load(r); });
+    Log drained, expected;
+    drain(*intake, std::numeric_limits<double>::infinity(), drained);
+    drain(copy, std::numeric_limits<double>::infinity(), expected);
+    CHECK(drained == expected);
+    CHECK(!drained.empty());
+  }
+}
+
+TEST_CASE("Label intake: counts add into a store not made yet, and another shape is refused", "[label_state][merge]") {
+  const IntakeWorld lazy(48, 3, false);
+  LabelIntake made = lazy.intake(2), fresh = lazy.intake(2);
+  Log fill;
+  drive_intake(made, lazy, 23, 0, 400, 1000, fill);
+  REQUIRE(made.evicted() > 0);
+  REQUIRE(fresh.memory_bytes() < made.memory_bytes());  // no store yet
+  fresh.add_counts(made);
+  CHECK(fresh.evicted() == made.evicted());
+  CHECK(fresh.expired() == made.expired());
+  CHECK(fresh.duplicate_ids() == made.duplicate_ids());
+  CHECK(fresh.pending() == 0);
+  CHECK(fresh.counts().joined == made.counts().joined);
+  const IntakeWorld arms(48);
+  LabelIntake other = arms.intake(2);
+  const Bytes before = saved(fresh);
+  CHECK(says(vigil_test::thrown_message([&] { fresh.add_counts(other); }), "arm tag 1"));
+  CHECK_THROWS_AS(fresh.add_counts(other), vigil::invalid_argument);
+  CHECK(saved(fresh) == before);
 }
 
 TEST_CASE("Label intake snapshot: bad bytes are refused", "[label_state]") {

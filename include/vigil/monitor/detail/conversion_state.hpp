@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "vigil/config.hpp"
+#include "vigil/error.hpp"
 #include "vigil/io/binary.hpp"
 #include "vigil/monitor/detail/label_intake.hpp"
 #include "vigil/monitor/detail/request.hpp"
@@ -179,6 +180,18 @@ class ConversionLedger {
   void each(Fn&& fn) const;
   std::size_t memory_bytes() const;
 
+  /// Adds another replica's ledger of a plan of the same shape (Monitor::merge), row by
+  /// row, aligned by conversion-interval index. The newest interval becomes the later of
+  /// the two newest; the rows that puts beyond the ring, here or in `other`, age out as
+  /// they would had one ledger taken both replicas' traffic. In a kept row, `other`'s
+  /// impressions and responses per delay bucket of arm id a add to those of arm id
+  /// `remap(arm_tag, a)` here (arm ids mapped together add; "other" maps to "other"), and
+  /// its impressions without an arm to those without an arm. Throws
+  /// vigil::invalid_argument, changing nothing, for a plan of another number of arms, delay
+  /// buckets, resolution or length, or a `remap` without the arm tag's ids or with ids
+  /// beyond the arms. O(length × (arms + arms with responses × delay buckets)).
+  void merge(const ConversionLedger& other, const TagRemap& remap);
+
   /// Writes the rows the ring holds: their number, then (when there are any) the newest
   /// conversion interval, per row in ring order its interval and impressions per arm (arms +
   /// 1 values), and per arm that has had a response (their number, then each arm's id) the
@@ -193,6 +206,11 @@ class ConversionLedger {
  private:
   static constexpr std::int64_t none = std::numeric_limits<std::int64_t>::min();
   std::uint64_t* row(double time);  // the row of the conversion interval of `time`, made current; null if too old
+  void allocate();                  // the ring's rows, all unused
+  void clear_row(std::size_t at);   // zero impressions and responses in row `at`
+  void age_out(std::int64_t newest);  // `newest` the newest interval; rows beyond the ring unused
+  void check_merge(const ConversionLedger& other, const TagRemap& remap) const;
+  void add_row(const ConversionLedger& other, std::size_t at, const TagRemap& remap);  // other's row `at`, remapped
   void load_rows(io::Reader& r, std::uint64_t rows);  // load()'s first part: the newest interval and the rows
   std::size_t place(std::int64_t q) const {
     const auto n = static_cast<std::int64_t>(plan_->length);
@@ -212,22 +230,86 @@ inline std::uint64_t* ConversionLedger::row(double time) {
   const auto q = static_cast<std::int64_t>(position);
   const auto length = static_cast<std::int64_t>(plan_->length);
   if (newest_ != none && q <= newest_ - length) return nullptr;
-  if (index_.empty()) {
-    index_.assign(plan_->length, none);
-    impressions_.assign(plan_->length * (plan_->arms + 1), 0);
-    delays_.resize(plan_->arms);
-  }
-  newest_ = newest_ == none ? q : std::max(newest_, q);
+  if (index_.empty()) allocate();
+  // Rows the ring moves past are forgotten, even when no impression came for years.
+  if (newest_ == none || q > newest_) age_out(q);
   const std::size_t at = place(q);
   if (index_[at] != q) {
     index_[at] = q;
-    const std::size_t width = plan_->arms + 1;
-    std::fill_n(impressions_.begin() + static_cast<std::ptrdiff_t>(at * width), width, 0);
-    const std::size_t buckets = plan_->delays.size();
-    for (std::vector<std::uint64_t>& d : delays_)
-      if (!d.empty()) std::fill_n(d.begin() + static_cast<std::ptrdiff_t>(at * buckets), buckets, 0);
+    clear_row(at);
   }
   return impressions_.data() + at * (plan_->arms + 1);
+}
+
+inline void ConversionLedger::allocate() {
+  index_.assign(plan_->length, none);
+  impressions_.assign(plan_->length * (plan_->arms + 1), 0);
+  delays_.resize(plan_->arms);
+}
+
+inline void ConversionLedger::clear_row(std::size_t at) {
+  const std::size_t width = plan_->arms + 1;
+  std::fill_n(impressions_.begin() + static_cast<std::ptrdiff_t>(at * width), width, 0);
+  const std::size_t buckets = plan_->delays.size();
+  for (std::vector<std::uint64_t>& d : delays_)
+    if (!d.empty()) std::fill_n(d.begin() + static_cast<std::ptrdiff_t>(at * buckets), buckets, 0);
+}
+
+inline void ConversionLedger::age_out(std::int64_t newest) {
+  newest_ = newest;
+  const std::int64_t oldest = newest - static_cast<std::int64_t>(plan_->length);  // the last interval beyond the ring
+  for (std::int64_t& q : index_)
+    if (q != none && q <= oldest) q = none;
+}
+
+inline void ConversionLedger::check_merge(const ConversionLedger& other, const TagRemap& remap) const {
+  const ConversionPlan &p = *plan_, &o = *other.plan_;
+  if (o.arms != p.arms || o.delays.size() != p.delays.size() || o.resolution != p.resolution || o.length != p.length)
+    throw_invalid_argument("ConversionLedger::merge: " + std::to_string(o.arms) + " arms, " + std::to_string(o.delays.size()) +
+                           " delay buckets, " + std::to_string(o.length) + " rows of " + to_text(o.resolution) +
+                           " s into " + std::to_string(p.arms) + " arms, " + std::to_string(p.delays.size()) +
+                           " delay buckets, " + std::to_string(p.length) + " rows of " + to_text(p.resolution) + " s");
+  if (p.arms == 0) return;
+  if (p.arm_tag >= remap.ids.size() || remap.ids[p.arm_tag].size() != p.arms)
+    throw_invalid_argument("ConversionLedger::merge: the remap has no ids of arm tag " + std::to_string(p.arm_tag) +
+                           " for its " + std::to_string(p.arms) + " arms");
+  for (const std::uint32_t id : remap.ids[p.arm_tag])
+    if (id >= p.arms)
+      throw_invalid_argument("ConversionLedger::merge: the remap gives arm id " + std::to_string(id) + " of " +
+                             std::to_string(p.arms) + " arms");
+}
+
+inline void ConversionLedger::merge(const ConversionLedger& other, const TagRemap& remap) {
+  check_merge(other, remap);
+  if (other.newest_ == none) return;
+  if (index_.empty()) allocate();
+  age_out(std::max(newest_, other.newest_));
+  const std::int64_t oldest = newest_ - static_cast<std::int64_t>(plan_->length);
+  // Within the ring each place holds one interval index: both rings hold the same one there, or one holds none.
+  for (std::size_t at = 0; at < plan_->length; ++at) {
+    const std::int64_t q = other.index_[at];
+    if (q == none || q <= oldest) continue;
+    if (index_[at] != q) {
+      index_[at] = q;
+      clear_row(at);
+    }
+    add_row(other, at, remap);
+  }
+}
+
+inline void ConversionLedger::add_row(const ConversionLedger& other, std::size_t at, const TagRemap& remap) {
+  const std::size_t arms = plan_->arms, width = arms + 1, buckets = plan_->delays.size();
+  const std::uint64_t* theirs = other.impressions_.data() + at * width;
+  std::uint64_t* mine = impressions_.data() + at * width;
+  for (std::uint32_t a = 0; a < arms; ++a) mine[remap(plan_->arm_tag, a)] += theirs[a];
+  mine[arms] += theirs[arms];  // without an arm
+  for (std::uint32_t a = 0; a < arms; ++a) {
+    const std::vector<std::uint64_t>& from = other.delays_[a];
+    if (from.empty()) continue;
+    std::vector<std::uint64_t>& to = delays_[remap(plan_->arm_tag, a)];
+    if (to.empty()) to.assign(plan_->length * buckets, 0);
+    for (std::size_t j = 0; j < buckets; ++j) to[at * buckets + j] += from[at * buckets + j];
+  }
 }
 
 inline bool ConversionLedger::add_impressions(double start, const ConversionState& s) {

@@ -134,6 +134,11 @@ class Evaluator {
   /// Reads save()'s bytes into an evaluator (and its intake) just constructed for the same
   /// schema, plan and options.
   void load(io::Reader& r, const MonitorPlan& plan, const Schema& schema);
+  /// Adds another replica's evaluator and intake (Monitor::merge; `other` is private to the
+  /// caller): the intake's data and the label ledgers add; the alert states, the alert log,
+  /// the latest report, the arrival detector and the attribution CUSUM start again, and the
+  /// next run() evaluates the intervals retained at fine resolution afresh.
+  void merge(Evaluator& other, const MonitorPlan& plan);
 
  private:
   using Families = FamilyRuns<MonitorFamilies>::Objects;
@@ -437,6 +442,34 @@ inline void Evaluator::load(io::Reader& r, const MonitorPlan& plan, const Schema
   const std::size_t cohorts = r.count(10);
   if (cohorts != latest_.cohorts.size()) r.fail("the latest report's cohorts and their identities differ in number");
   for (std::size_t i = 0; i < cohorts; ++i) latest_cohorts_.push_back(load_cohort(r));
+}
+
+inline void Evaluator::merge(Evaluator& other, const MonitorPlan& plan) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const TagRemap remap = intake_.merge(other.intake_, plan);
+  std::vector<std::size_t> slot_of;
+  for (std::size_t slot = 0; slot < intake_.tags().slots.size(); ++slot) slot_of.push_back(intake_.slot_of(slot, remap));
+  std::get<QualityFamily>(families_).merge(std::get<QualityFamily>(other.families_), slot_of);
+  std::get<AttributionFamily>(families_).merge(std::get<AttributionFamily>(other.families_), slot_of);
+  std::get<AttributionFamily>(families_).restart();
+  const ConversionPlan& arms = plan.of<ConversionFamily>();
+  if (arms.active) std::get<ConversionFamily>(families_).merge(std::get<ConversionFamily>(other.families_), remap, arms.arm_tag);
+  if (intake_.labels() && other.intake_.labels()) intake_.labels()->add_counts(*other.intake_.labels());
+  std::get<TrafficFamily>(families_) = TrafficFamily(plan.of<TrafficFamily>(), options_);
+  tracker_ = AlertTracker(options_.alerts);
+  log_ = AlertLog(options_.alert_log);
+  latest_ = Report{};
+  latest_cohorts_.clear();
+  partial_ = IntervalClock::none;
+  // The intervals still at fine resolution are evaluated again, oldest first, by the next
+  // run(); the older ones were evaluated by the replicas and are not counted as skipped.
+  evaluated_through_ = IntervalClock::none;
+  const std::int64_t first = intake_.first_interval();
+  const double latest = intake_.latest_time();
+  if (first != IntervalClock::none && !std::isnan(latest)) {
+    const std::int64_t oldest_fine = intake_.clock().of(latest) - static_cast<std::int64_t>(options_.fine_intervals) + 1;
+    evaluated_through_ = std::max(first, oldest_fine) - 1;
+  }
 }
 
 inline std::size_t Evaluator::memory_bytes() const {

@@ -96,6 +96,8 @@ class Intake final : public IntakeAccess {
   /// dictionary's ids) merge into this one's interval by interval, and its counters and
   /// clocks add. Returns the remapping of its tag value ids, for the label side.
   TagRemap merge(Intake& other, const MonitorPlan& plan);
+  /// The slot here of another replica's slot `slot`, by merge()'s remapping.
+  std::size_t slot_of(std::size_t slot, const TagRemap& remap) const { return tags_.slot_of(slot, remap); }
 
   /// A shard still holding an interval older than the newest hands it over first, as the
   /// request that began the newest is about to make it do.

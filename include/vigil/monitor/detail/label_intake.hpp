@@ -241,6 +241,17 @@ class LabelIntake {
   }
   std::size_t memory_bytes() const;
 
+  /// Adds another replica's counts (Monitor::merge): every counter behind counts(),
+  /// conversion_counts() and attribution_counts(), and the store's evicted(), expired() and
+  /// duplicate_ids() (LabelStore::add_counts; the store is made here when `other`'s has
+  /// counted any). Nothing else moves: the requests still waiting in `other`'s store and the
+  /// labels, responses and attributions it has staged stay with that replica (a label for
+  /// one of its requests joins there only), and pending() counts this intake's requests.
+  /// Totals are added before the outcomes they bound, so that a save() racing the merge
+  /// writes counts load() accepts. Throws vigil::invalid_argument, changing nothing, for an
+  /// intake of another label kind, number of cohort tags or input features, or arm tag.
+  void add_counts(const LabelIntake& other);
+
   /// Writes what the intake learnt (the class comment's **Snapshot**), taking the store's
   /// partition locks, then the staging lock. Each count is read before those it cannot
   /// exceed, so that a save racing labels still writes counts that load() accepts.
@@ -596,6 +607,23 @@ inline ConversionCounts LabelIntake::conversion_counts() const {
   c.before_impression = read(conversions_early_);
   c.applied_early = read(conversions_applied_early_);
   return c;
+}
+
+inline void LabelIntake::add_counts(const LabelIntake& other) {
+  if (other.target_.kind != target_.kind || other.cohorts_.size() != cohorts_.size() || other.features_ != features_ ||
+      other.arm_tag_ != arm_tag_)
+    throw_invalid_argument("LabelIntake::add_counts: an intake of " + std::to_string(other.cohorts_.size()) +
+                           " cohort tags, " + std::to_string(other.features_) + " features and arm tag " +
+                           std::to_string(other.arm_tag_) + " (or labels of another kind) into one of " +
+                           std::to_string(cohorts_.size()) + ", " + std::to_string(features_) + " and " +
+                           std::to_string(arm_tag_));
+  const auto mine = snapshot_counts(*this);
+  const auto theirs = snapshot_counts(other);
+  // A snapshot lists each count before those it cannot exceed: added from the last.
+  for (std::size_t i = mine.size(); i-- > 0;)
+    mine[i]->fetch_add(theirs[i]->load(std::memory_order_relaxed), std::memory_order_relaxed);
+  const LabelStore* s = other.store();
+  if (s != nullptr && s->evicted() + s->expired_unlabelled() + s->duplicate_ids() > 0) make_store().add_counts(*s);
 }
 
 inline std::size_t LabelIntake::memory_bytes() const {

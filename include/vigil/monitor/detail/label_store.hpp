@@ -317,6 +317,12 @@ class LabelStore {
   }
   /// Bytes allocated on the heap (fixed at construction).
   std::size_t memory_bytes() const;
+  /// Adds another store's counts evicted(), expired_unlabelled() and duplicate_ids() to
+  /// this store's (into its first part, as load() does), when the monitors of replicas
+  /// merge. Nothing else moves: `other`'s requests stay there, and pending() and held()
+  /// count this store's own. Takes `other`'s part locks one at a time, then this store's
+  /// first part's.
+  void add_counts(const LabelStore& other);
 
   /// Writes what the store learnt, every part's lock held: the number of extras per request;
   /// the counts evicted, expired_unlabelled and duplicate_ids summed over the parts; the
@@ -802,6 +808,15 @@ inline std::uint64_t LabelStore::expired_unlabelled() const {
 }
 inline std::uint64_t LabelStore::duplicate_ids() const {
   return sum([](const Counters& c) { return c.duplicate_ids; });
+}
+
+inline void LabelStore::add_counts(const LabelStore& other) {
+  const std::uint64_t evicted = other.evicted(), expired = other.expired_unlabelled(), duplicates = other.duplicate_ids();
+  std::lock_guard<SpinLock> guard(parts_[0].lock);
+  Counters& first = parts_[0].counters;
+  first.evicted += evicted;
+  first.expired_unlabelled += expired;
+  first.duplicate_ids += duplicates;
 }
 
 inline std::size_t LabelStore::memory_bytes() const {

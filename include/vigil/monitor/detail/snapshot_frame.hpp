@@ -96,12 +96,12 @@ inline std::string schema_difference(const Schema& written, const Schema& here) 
   return "";
 }
 
-/// Refuses a snapshot of another schema, profile or shaping option than the monitor's, naming
-/// the first difference.
-inline void check_frame(io::Reader& r, const SnapshotFrame& f, const Schema& schema, const Profile& profile,
-                        const MonitorOptions& options) {
+/// The first difference between the snapshot's schema, profile and shaping options and the
+/// monitor's, as a sentence; empty when there is none.
+inline std::string frame_difference(const SnapshotFrame& f, const Schema& schema, const Profile& profile,
+                                    const MonitorOptions& options) {
   const std::string schema_diff = schema_difference(f.schema, schema);
-  if (!schema_diff.empty()) r.fail("the snapshot is of another schema: " + schema_diff);
+  if (!schema_diff.empty()) return "the snapshot is of another schema: " + schema_diff;
   const std::vector<std::uint8_t> here = profile.serialize();
   if (here != f.profile) {
     char text[160];
@@ -110,16 +110,25 @@ inline void check_frame(io::Reader& r, const SnapshotFrame& f, const Schema& sch
                   "%zu bytes)",
                   static_cast<unsigned>(io::crc32c(f.profile.data(), f.profile.size())), f.profile.size(),
                   static_cast<unsigned>(io::crc32c(here.data(), here.size())), here.size());
-    r.fail(text);
+    return text;
   }
   for (const auto& [name, value] : f.options) {
     const OptionField* field = SnapshotFrame::find(name);
-    if (field == nullptr) r.fail("unknown option '" + name + "' (written by vigil " + f.version + ")");
+    if (field == nullptr) return "unknown option '" + name + "' (written by vigil " + f.version + ")";
     const std::string now = field->get(options);
     if (field->shaping && now != value)
-      r.fail("MonitorOptions::" + name + " is " + (value.empty() ? "empty" : value) + " in the snapshot and " +
-             (now.empty() ? "empty" : now) + " here");
+      return "MonitorOptions::" + name + " is " + (value.empty() ? "empty" : value) + " in the snapshot and " +
+             (now.empty() ? "empty" : now) + " here";
   }
+  return "";
+}
+
+/// Refuses (Reader::fail) a snapshot of another schema, profile or shaping option than the
+/// monitor's, naming the first difference.
+inline void check_frame(io::Reader& r, const SnapshotFrame& f, const Schema& schema, const Profile& profile,
+                        const MonitorOptions& options) {
+  const std::string difference = frame_difference(f, schema, profile, options);
+  if (!difference.empty()) r.fail(difference);
 }
 
 }  // namespace detail
