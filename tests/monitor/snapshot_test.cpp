@@ -15,7 +15,8 @@
 #include "scratch_dir.hpp"
 #include "vigil_test.hpp"
 
-namespace {
+// A named namespace, not an anonymous one: the monitor tests may be compiled as one unit.
+namespace snapshot_test {
 
 // Deterministic randomness for the stream.
 class Source {
@@ -191,7 +192,6 @@ std::string describe(const vigil::Alert& a) {
          vigil::to_string(a.severity);
 }
 
-}  // namespace
 
 TEST_CASE("Monitor::restore continues where the snapshot was taken: the same alerts and figures", "[monitor][snapshot]") {
   const Stream st;
@@ -465,3 +465,5 @@ TEST_CASE("Monitor::snapshot after labels stopped for longer than their ledgers 
   CHECK(back.snapshot() == bytes);
   CHECK(vigil::to_json(back.finish()) == vigil::to_json(m.finish()));
 }
+
+}  // namespace snapshot_test

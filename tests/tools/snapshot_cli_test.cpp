@@ -13,7 +13,8 @@ using vigil_test::TempDir;
 using vigil_test::vigil_cli;
 using vigil_test::write_rows;
 
-namespace {
+// A named namespace, not an anonymous one: the tools tests may be compiled as one unit.
+namespace snapshot_cli_test {
 
 // The lines of a file.
 std::vector<std::string> lines_of(const std::string& path) {
@@ -36,7 +37,6 @@ std::vector<std::string> with(std::vector<std::string> args, std::initializer_li
   return args;
 }
 
-}  // namespace
 
 TEST_CASE("vigil replay --snapshot then --restore raises the alerts of one replay of the whole log", "[cli][snapshot]") {
   TempDir dir("snapshot");
@@ -142,3 +142,5 @@ TEST_CASE("vigil merge adds up replicas' snapshots; vigil report reports a snaps
   CHECK(mixed.code == 2);
   CHECK(mixed.err.find("another profile") != std::string::npos);
 }
+
+}  // namespace snapshot_cli_test
