@@ -1,8 +1,8 @@
 // The Monitor's cost on a server: observe() per request for a model with 32 numeric and
 // 4 categorical features and one score, on one and two threads; what a request id, a late
 // label, a canary output and a label's loss attributions add; the evaluation of an interval
-// and report() for 100 features with 7 days of history retained; and the memory of that
-// configuration.
+// and report() for 100 features with 7 days of history retained, the memory of that
+// configuration, and the size and time of its snapshot() and restore().
 #include <vigil/monitor/monitor.hpp>
 
 #include <benchmark/benchmark.h>
@@ -506,6 +506,77 @@ void BM_Monitor_report_100_features_7_days(benchmark::State& state) {
   state.counters["features"] = 100;
 }
 BENCHMARK(BM_Monitor_report_100_features_7_days)->Unit(benchmark::kMillisecond)->Iterations(20);
+
+// One such monitor shared by the snapshot benchmarks, which leave it as it is: its week of
+// traffic is fed once, then the requests of the next minute, whose interval stays open (a
+// server's snapshot is taken while requests come in).
+struct WeekFixture : ReportFixture {
+  WeekFixture() { fill_minute(minutes); }
+};
+
+ReportFixture& week_fixture() {
+  static WeekFixture f;
+  return f;
+}
+
+void snapshot_counters(benchmark::State& state, const vigil::Monitor& m, std::size_t bytes) {
+  state.counters["bytes"] = static_cast<double>(bytes);
+  state.counters["profile_bytes"] = static_cast<double>(m.profile().serialize().size());
+  state.counters["memory_MB"] = static_cast<double>(m.memory_bytes()) / 1e6;
+}
+
+// Monitor::snapshot() of the monitor of 100 features with 7 days retained: its schema, profile
+// and options, every retained interval summary, the learnt state and the latest report.
+// Counter `empty_bytes`: the snapshot of the same monitor before its first request.
+void BM_Monitor_snapshot(benchmark::State& state) {
+  ReportFixture& f = week_fixture();
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    const std::vector<std::uint8_t> snapshot = f.monitor->snapshot();
+    bytes = snapshot.size();
+    benchmark::DoNotOptimize(snapshot.data());
+  }
+  snapshot_counters(state, *f.monitor, bytes);
+  vigil::Monitor empty(f.monitor->schema(), f.monitor->profile(), f.monitor->options());
+  state.counters["empty_bytes"] = static_cast<double>(empty.snapshot().size());
+}
+BENCHMARK(BM_Monitor_snapshot)->Unit(benchmark::kMillisecond);
+
+// Monitor::restore() of that snapshot, given the schema, profile and options as a server
+// holds them (moved in; their copies are made untimed), and the destruction untimed: the
+// monitor's construction (the plan from the profile) and the reading of its state.
+void BM_Monitor_restore(benchmark::State& state) {
+  ReportFixture& f = week_fixture();
+  const std::vector<std::uint8_t> snapshot = f.monitor->snapshot();
+  for (auto _ : state) {
+    state.PauseTiming();
+    vigil::Schema schema = f.monitor->schema();
+    vigil::Profile profile = f.monitor->profile();
+    state.ResumeTiming();
+    std::unique_ptr<vigil::Monitor> restored(new vigil::Monitor(
+        vigil::Monitor::restore(snapshot, std::move(schema), std::move(profile), f.monitor->options())));
+    state.PauseTiming();
+    restored.reset();
+    state.ResumeTiming();
+  }
+  snapshot_counters(state, *f.monitor, snapshot.size());
+}
+BENCHMARK(BM_Monitor_restore)->Unit(benchmark::kMillisecond);
+
+// The same from the snapshot alone (Monitor::restore(bytes): `vigil report --snapshot`): the
+// schema, profile and options read from it too.
+void BM_Monitor_restore_on_its_own(benchmark::State& state) {
+  ReportFixture& f = week_fixture();
+  const std::vector<std::uint8_t> snapshot = f.monitor->snapshot();
+  for (auto _ : state) {
+    std::unique_ptr<vigil::Monitor> restored(new vigil::Monitor(vigil::Monitor::restore(snapshot)));
+    state.PauseTiming();
+    restored.reset();
+    state.ResumeTiming();
+  }
+  snapshot_counters(state, *f.monitor, snapshot.size());
+}
+BENCHMARK(BM_Monitor_restore_on_its_own)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -3,7 +3,8 @@
 //
 // Writes the seed corpora of the fuzz targets: for each target, a few small valid objects
 // (the frozen fixtures' objects from tests/io/fixtures/fixture_inputs.hpp, and smaller ones)
-// and edge cases (empty objects, single values, the extremes of the double range).
+// and edge cases (empty objects, single values, the extremes of the double range); for the
+// monitor snapshot, snapshots of a small monitor after a few minutes of traffic.
 //
 //   fuzz_seeds DIR            writes DIR/<target>/<seed> for every seed
 //   fuzz_seeds --compare DIR  writes nothing; exits with 1 when a seed differs or is missing
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include <vigil/monitor/monitor.hpp>
 #include <vigil/sketch/time_windows.hpp>
 
 #include "io/fixtures/fixture_inputs.hpp"
@@ -167,6 +169,127 @@ void add_monitor(std::vector<Seed>& out) {
   out.push_back({"profile", "one_row", tiny.serialize()});
 }
 
+// The monitor of the monitor_snapshot target (monitor_snapshot.cpp builds the same schema,
+// profile and options, and restores a seed into that monitor only while the two agree):
+// 2 numeric features, a categorical one, a score with a threshold and a tag of 2 values, the
+// arm of conversions; retention, bins and the label store small, so that a snapshot is a few
+// KB (the options' names and values, the profile and an empty interval summary per slot take
+// most of them).
+vigil::Schema snapshot_schema() {
+  vigil::Schema s;
+  s.add_numeric("x");
+  s.add_numeric("y");
+  s.add_categorical("channel");
+  vigil::OutputOptions binary;
+  binary.threshold = 0.5;
+  s.add_output("score", binary);
+  vigil::TagOptions arm;
+  arm.max_values = 2;
+  s.add_tag("arm", arm);
+  return s;
+}
+
+vigil::Profile snapshot_profile(const vigil::Schema& schema) {
+  static const char* const channels[3] = {"web", "app", "store"};
+  vigil::Profile p(schema, 8);
+  vigil::Observation row(schema);
+  for (int i = 0; i < 24; ++i) {
+    row.set(vigil::NumericFeature{0}, (i % 8) * 0.5 - 2).set(vigil::NumericFeature{1}, 1 + (i % 5));
+    row.set(vigil::CategoricalFeature{0}, channels[i % 3]).score(vigil::Output{0}, (i % 10) / 10.0);
+    p.add(row);
+  }
+  return p;
+}
+
+vigil::MonitorOptions snapshot_options() {
+  vigil::MonitorOptions o;
+  o.shards = 1;
+  o.fine_intervals = 3;
+  o.coarse_interval = 180;
+  o.coarse_intervals = 2;
+  o.numeric_bins = 4;
+  o.clock_change_evidence = 2;
+  o.alert_log = 8;
+  o.label_capacity = 16;
+  o.label_time_to_live = 600;
+  o.quality_window = 600;
+  o.attribution_background = 600;
+  o.conversion_arm = "arm";
+  o.label_samples = 2;
+  o.canary_top = 2;
+  // Options that judge rather than shape (a restore may change them): the stream's own clock,
+  // so that no seed depends on the day it was written, and alerts from a few requests.
+  o.event_clock = vigil::EventClock::stream;
+  o.alerts.min_requests = 3;
+  o.alerts.min_labels = 2;
+  o.alerts.persistence = 1;
+  return o;
+}
+
+constexpr double snapshot_start = 1767225600;  // 2026-01-01T00:00:00Z
+
+// Minutes [from, to) of traffic, 3 requests a minute, each with an arrival, an id, an arm, a
+// latency and, when the schema has a second tag (a cohort), a value of it; x moves by 10 from
+// minute 5. Every second request is labelled two minutes later (with loss attributions),
+// every third converts after one. The monitor reports at the end of each minute but the last,
+// whose interval is left open.
+void feed_snapshot_monitor(vigil::Monitor& m, int from, int to) {
+  static const char* const channels[3] = {"web", "app", "store"};
+  const vigil::Schema& s = m.schema();
+  vigil::Observation o(s);
+  for (int minute = from; minute < to; ++minute) {
+    for (int r = 0; r < 3; ++r) {
+      const int i = minute * 3 + r;
+      const double t = snapshot_start + 60 * minute + 20 * r;
+      o.clear();
+      o.set(vigil::NumericFeature{0}, (i % 8) * 0.5 - 2 + (minute >= 5 ? 10 : 0));
+      o.set(vigil::NumericFeature{1}, 1 + (i % 5));
+      o.set(vigil::CategoricalFeature{0}, channels[i % 3]).score(vigil::Output{0}, (i % 10) / 10.0);
+      o.tag(vigil::Tag{0}, i % 3 == 0 ? "a" : "b");
+      if (s.tag_count() > 1) o.tag(vigil::Tag{1}, i % 2 == 0 ? "eu" : "us");
+      o.latency(0.01 + 0.001 * (i % 7)).id("r" + std::to_string(i)).at(t);
+      m.on_arrival(t);
+      m.observe(o);
+      const int labelled = i - 6;  // two minutes before
+      if (labelled >= from * 3 && labelled % 2 == 0)
+        m.on_label("r" + std::to_string(labelled), labelled % 4 == 0 ? 1.0 : 0.0, t,
+                   std::vector<double>{0.1, -0.05, 0.02});
+      const int converted = i - 3;  // one minute before
+      if (converted >= from * 3 && converted % 3 == 0) m.on_conversion("r" + std::to_string(converted), t);
+    }
+    if (minute + 1 < to) m.report(snapshot_start + 60 * (minute + 1));
+  }
+}
+
+void add_monitor_snapshots(std::vector<Seed>& out) {
+  const vigil::Schema schema = snapshot_schema();
+  const vigil::Profile profile = snapshot_profile(schema);
+  vigil::Monitor empty(schema, profile, snapshot_options());
+  out.push_back({"monitor_snapshot", "empty", empty.snapshot()});
+  // Eight minutes: fine intervals rolled up into coarse ones, labels, conversions, alerts.
+  vigil::Monitor minutes(schema, profile, snapshot_options());
+  feed_snapshot_monitor(minutes, 0, 8);
+  out.push_back({"monitor_snapshot", "eight_minutes", minutes.snapshot()});
+  // Two minutes, then a request two days ahead: held as evidence of a clock change, with an
+  // interval still open.
+  vigil::Monitor held(schema, profile, snapshot_options());
+  feed_snapshot_monitor(held, 0, 2);
+  vigil::Observation ahead(schema);
+  ahead.set(vigil::NumericFeature{0}, 1).score(vigil::Output{0}, 0.9).id("ahead").at(snapshot_start + 2 * 86400);
+  held.observe(ahead);
+  out.push_back({"monitor_snapshot", "held_event", held.snapshot()});
+  // A cohort tag of one value and "other" (a slot of retained windows each): restores on its
+  // own only.
+  vigil::Schema regions = schema;
+  vigil::TagOptions cohort;
+  cohort.cohort = true;
+  cohort.max_values = 1;
+  regions.add_tag("region", cohort);
+  vigil::Monitor by_region(regions, snapshot_profile(regions), snapshot_options());
+  feed_snapshot_monitor(by_region, 0, 2);
+  out.push_back({"monitor_snapshot", "cohort", by_region.snapshot()});
+}
+
 void add_csv(std::vector<Seed>& out) {
   // The first byte selects the options (csv_reader.cpp): 0 = ',' skipping ragged rows,
   // 0x05 = ';' keeping them, 0x48 = ',' with 7-byte chunks and ragged rows an error.
@@ -188,6 +311,7 @@ std::vector<Seed> seeds() {
   add_categories(out);
   add_windows(out);
   add_monitor(out);
+  add_monitor_snapshots(out);
   add_csv(out);
   return out;
 }

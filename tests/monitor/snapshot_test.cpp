@@ -467,3 +467,35 @@ TEST_CASE("Monitor::snapshot after labels stopped for longer than their ledgers 
 }
 
 }  // namespace snapshot_test
+
+namespace snapshot_test {
+
+TEST_CASE("Monitor::snapshot after finish(), report(now) or answers without arrivals restores", "[monitor][snapshot]") {
+  // States the public calls reach: the shards moved past the newest event by finish() or a
+  // scrape's report(now), and more answers than arrivals (requests observed before arrivals
+  // were counted).
+  vigil::Schema s;
+  const vigil::NumericFeature x = s.add_numeric("x");
+  vigil::Profile p(s);
+  vigil::Observation row(s);
+  for (int i = 0; i < 24; ++i) p.add(row.set(x, i));
+  vigil::MonitorOptions o;
+  o.shards = 1;
+  vigil::Monitor finished(s, p, o);
+  finished.observe(row.at(start_time + 10));
+  (void)finished.finish();
+  CHECK(vigil::Monitor::restore(finished.snapshot()).snapshot() == finished.snapshot());
+  vigil::Monitor scraped(s, p, o);
+  scraped.observe(row.at(start_time + 10));
+  (void)scraped.report(start_time + 500);
+  CHECK(vigil::Monitor::restore(scraped.snapshot()).snapshot() == scraped.snapshot());
+  vigil::Monitor answered(s, p, o);
+  answered.observe(row.at(start_time + 5));
+  answered.on_arrival(start_time + 6);
+  answered.observe(row.at(start_time + 20));
+  answered.observe(row.at(start_time + 21));
+  CHECK(vigil::Monitor::restore(answered.snapshot()).snapshot() == answered.snapshot());
+  CHECK(vigil::to_json(vigil::Monitor::restore(answered.snapshot()).report()) == vigil::to_json(answered.report()));
+}
+
+}  // namespace snapshot_test

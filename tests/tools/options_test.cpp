@@ -65,9 +65,13 @@ TEST_CASE("Options: bad command lines are usage failures that name the argument"
 TEST_CASE("commands and their usage texts", "[cli]") {
   CHECK(vigil::tools::find_command("profile") == &vigil::tools::profile_command());
   CHECK(vigil::tools::find_command("replay") == &vigil::tools::replay_command());
-  CHECK(vigil::tools::find_command("report") == nullptr);
+  CHECK(vigil::tools::find_command("merge") == &vigil::tools::merge_command());
+  CHECK(vigil::tools::find_command("report") == &vigil::tools::report_command());
+  CHECK(vigil::tools::find_command("reprot") == nullptr);
   CHECK(vigil::tools::general_usage().find("  profile   build a training reference") != std::string::npos);
-  for (const vigil::tools::Command* command : {&vigil::tools::profile_command(), &vigil::tools::replay_command()}) {
+  CHECK(vigil::tools::general_usage().find("  merge     add up the snapshots") != std::string::npos);
+  for (const vigil::tools::Command* command : {&vigil::tools::profile_command(), &vigil::tools::replay_command(),
+                                               &vigil::tools::merge_command(), &vigil::tools::report_command()}) {
     const std::string usage = vigil::tools::usage_of(*command);
     CHECK(usage.rfind(std::string("usage: vigil ") + command->name, 0) == 0);
     for (const vigil::tools::OptionSpec& o : command->options) {

@@ -239,8 +239,8 @@ class Monitor {
   /// for an evaluation under way, and requests arriving meanwhile wait for it (they are in
   /// the snapshot or after it, never lost). Evaluates nothing; a shard still holding an
   /// interval older than the newest hands it over first, as the next request would make it.
-  /// O(retained state); the bytes are about the size memory_bytes() gives for the retained
-  /// windows (docs/benchmarks.md).
+  /// O(retained state); the bytes are about a fifth of memory_bytes() (docs/benchmarks.md:
+  /// 2.6 MB for 100 features and 7 days).
   std::vector<std::uint8_t> snapshot() const;
   /// Writes snapshot() to a file, crash-safely (io::write_file, docs/formats.md "Files"): the
   /// file holds the old snapshot or the new one, never a mix, even when the process is killed.
@@ -268,11 +268,18 @@ class Monitor {
   }
   /// The same with the schema, profile and options the snapshot carries: a snapshot on its own
   /// (a report or a merge away from the server, `vigil report --snapshot`).
+  /// A snapshot whose schema, profile and options build no monitor is refused with
+  /// vigil::format_error too.
   static Monitor restore(const void* snapshot, std::size_t size) {
     detail::SnapshotFrame f = frame_of(snapshot, size);
     io::Reader r(nullptr, 0, "monitor snapshot");
     const MonitorOptions options = f.monitor_options(r);
-    return Monitor(snapshot, size, std::move(f.schema), Profile::deserialize(f.profile), options);
+    try {
+      return Monitor(snapshot, size, std::move(f.schema), Profile::deserialize(f.profile), options);
+    } catch (const invalid_argument& e) {
+      detail::throw_format_error(std::string("cannot read monitor snapshot: its schema, profile and options build no "
+                                             "monitor: ") + e.what());
+    }
   }
   static Monitor restore(const std::vector<std::uint8_t>& snapshot) { return restore(snapshot.data(), snapshot.size()); }
   /// restore() from a file written by save(). Throws vigil::io_error when it cannot be read,

@@ -802,10 +802,14 @@ inline void Intake::load_open(io::Reader& r, const MonitorPlan& plan) {
   shard.observed = r.u64(), shard.arrived = r.u64(), shard.answered = r.u64();
   shard.latest = r.f64(), shard.last_arrival = r.f64();
   if (std::isnan(shard.latest) || std::isnan(shard.last_arrival)) r.fail("the latest event time is NaN");
-  if (shard.answered > shard.arrived && explicit_arrivals()) r.fail("more requests answered than arrived");
+  // Answers may outnumber arrivals (requests observed before arrivals were counted, arrivals
+  // refused as late): the counters are not compared. The open interval may lie past the
+  // newest event's, where report(now) or finish() moved the shards on.
   shard.interval = r.i64();
-  if (shard.interval > global_interval_.load(std::memory_order_relaxed))
-    r.fail("the open interval is after the newest interval");
+  const double known = std::max({advanced_time_.load(std::memory_order_relaxed), shard.latest, shard.last_arrival});
+  const std::int64_t newest = std::max(global_interval_.load(std::memory_order_relaxed),
+                                       clock_.usable(known) ? clock_.of(known) : IntervalClock::none);
+  if (shard.interval > newest) r.fail("the open interval is after the latest time the monitor knows");
   load_expected(r, tags_.slot_count(), "open interval's slots");
   for (std::size_t slot = 0; slot < shard.summaries.size(); ++slot) {
     if (!load_bool(r, "open slot")) continue;
