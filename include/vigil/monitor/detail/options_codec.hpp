@@ -115,16 +115,10 @@ OptionField option_field(const char* name, bool shaping, Part MonitorOptions::*p
                      [part, member](MonitorOptions& o, const std::string& s) { return option_parse(s, (o.*part).*member); }};
 }
 
-/// Every field of MonitorOptions, in declaration order. Shaping fields set the retained
-/// windows, bins, the label store, the quality, conversion and attribution resolutions, the
-/// samples, the canary's kept requests and the rate predictor; the others judge or schedule
-/// (the alert policy, the windows compared, lateness and event time, shards, the alert log,
-/// evaluate_in_observe, the conversions' comparison) and may change across a restart.
-inline const std::vector<OptionField>& option_fields() {
+// MonitorOptions' own fields.
+inline std::vector<OptionField> monitor_option_fields() {
   using O = MonitorOptions;
-  using R = RatePredictorOptions;
-  using A = AlertPolicy;
-  static const std::vector<OptionField> fields = {
+  return {
       option_field("interval", true, &O::interval), option_field("fine_intervals", true, &O::fine_intervals),
       option_field("coarse_interval", true, &O::coarse_interval),
       option_field("coarse_intervals", true, &O::coarse_intervals),
@@ -148,6 +142,14 @@ inline const std::vector<OptionField>& option_fields() {
       option_field("conversion_interval", true, &O::conversion_interval),
       option_field("label_samples", true, &O::label_samples), option_field("canary_top", true, &O::canary_top),
       option_field("attribution_background", true, &O::attribution_background),
+  };
+}
+
+// MonitorOptions::rate, the arrival-rate predictor: every field shapes its history.
+inline std::vector<OptionField> rate_option_fields() {
+  using O = MonitorOptions;
+  using R = RatePredictorOptions;
+  return {
       option_field("rate.interval", true, &O::rate, &R::interval),
       option_field("rate.recent_lags", true, &O::rate, &R::recent_lags),
       option_field("rate.seasonal_lags", true, &O::rate, &R::seasonal_lags),
@@ -157,6 +159,14 @@ inline const std::vector<OptionField>& option_fields() {
       option_field("rate.ridge", true, &O::rate, &R::ridge), option_field("rate.outlier_z", true, &O::rate, &R::outlier_z),
       option_field("rate.min_fit_intervals", true, &O::rate, &R::min_fit_intervals),
       option_field("rate.min_log_sd", true, &O::rate, &R::min_log_sd),
+  };
+}
+
+// MonitorOptions::alerts, the alert policy: every field judges.
+inline std::vector<OptionField> alert_option_fields() {
+  using O = MonitorOptions;
+  using A = AlertPolicy;
+  return {
       option_field("alerts.p_value", false, &O::alerts, &A::p_value),
       option_field("alerts.psi_alert", false, &O::alerts, &A::psi_alert),
       option_field("alerts.psi_warn", false, &O::alerts, &A::psi_warn),
@@ -197,6 +207,19 @@ inline const std::vector<OptionField>& option_fields() {
       option_field("alerts.recovery", false, &O::alerts, &A::recovery),
       option_field("alerts.cool_down", false, &O::alerts, &A::cool_down),
   };
+}
+
+/// Every field of MonitorOptions, in declaration order. Shaping fields set the retained
+/// windows, bins, the label store, the quality, conversion and attribution resolutions, the
+/// samples, the canary's kept requests and the rate predictor; the others judge or schedule
+/// (the alert policy, the windows compared, lateness and event time, shards, the alert log,
+/// evaluate_in_observe, the conversions' comparison) and may change across a restart.
+inline const std::vector<OptionField>& option_fields() {
+  static const std::vector<OptionField> fields = [] {
+    std::vector<OptionField> all = monitor_option_fields();
+    for (auto part : {rate_option_fields(), alert_option_fields()}) all.insert(all.end(), part.begin(), part.end());
+    return all;
+  }();
   return fields;
 }
 
