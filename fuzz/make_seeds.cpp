@@ -23,6 +23,7 @@
 #include <vigil/sketch/time_windows.hpp>
 
 #include "io/fixtures/fixture_inputs.hpp"
+#include "snapshot_monitor.hpp"
 
 namespace {
 
@@ -169,54 +170,10 @@ void add_monitor(std::vector<Seed>& out) {
   out.push_back({"profile", "one_row", tiny.serialize()});
 }
 
-// The monitor of the monitor_snapshot target (monitor_snapshot.cpp builds the same schema,
-// profile and options, and restores a seed into that monitor only while the two agree):
-// 2 numeric features, a categorical one, a score with a threshold and a tag of 2 values, the
-// arm of conversions; retention, bins and the label store small, so that a snapshot is a few
-// KB (the options' names and values, the profile and an empty interval summary per slot take
-// most of them).
-vigil::Schema snapshot_schema() {
-  vigil::Schema s;
-  s.add_numeric("x");
-  s.add_numeric("y");
-  s.add_categorical("channel");
-  vigil::OutputOptions binary;
-  binary.threshold = 0.5;
-  s.add_output("score", binary);
-  vigil::TagOptions arm;
-  arm.max_values = 2;
-  s.add_tag("arm", arm);
-  return s;
-}
-
-vigil::Profile snapshot_profile(const vigil::Schema& schema) {
-  static const char* const channels[3] = {"web", "app", "store"};
-  vigil::Profile p(schema, 8);
-  vigil::Observation row(schema);
-  for (int i = 0; i < 24; ++i) {
-    row.set(vigil::NumericFeature{0}, (i % 8) * 0.5 - 2).set(vigil::NumericFeature{1}, 1 + (i % 5));
-    row.set(vigil::CategoricalFeature{0}, channels[i % 3]).score(vigil::Output{0}, (i % 10) / 10.0);
-    p.add(row);
-  }
-  return p;
-}
-
+// The target's monitor (snapshot_monitor.hpp), with options that judge rather than shape set
+// for the seeds.
 vigil::MonitorOptions snapshot_options() {
-  vigil::MonitorOptions o;
-  o.shards = 1;
-  o.fine_intervals = 3;
-  o.coarse_interval = 180;
-  o.coarse_intervals = 2;
-  o.numeric_bins = 4;
-  o.clock_change_evidence = 2;
-  o.alert_log = 8;
-  o.label_capacity = 16;
-  o.label_time_to_live = 600;
-  o.quality_window = 600;
-  o.attribution_background = 600;
-  o.conversion_arm = "arm";
-  o.label_samples = 2;
-  o.canary_top = 2;
+  vigil::MonitorOptions o = vigil_fuzz::snapshot_options();
   // Options that judge rather than shape (a restore may change them): the stream's own clock,
   // so that no seed depends on the day it was written, and alerts from a few requests.
   o.event_clock = vigil::EventClock::stream;
@@ -262,8 +219,8 @@ void feed_snapshot_monitor(vigil::Monitor& m, int from, int to) {
 }
 
 void add_monitor_snapshots(std::vector<Seed>& out) {
-  const vigil::Schema schema = snapshot_schema();
-  const vigil::Profile profile = snapshot_profile(schema);
+  const vigil::Schema schema = vigil_fuzz::snapshot_schema();
+  const vigil::Profile profile = vigil_fuzz::snapshot_profile(schema);
   vigil::Monitor empty(schema, profile, snapshot_options());
   out.push_back({"monitor_snapshot", "empty", empty.snapshot()});
   // Eight minutes: fine intervals rolled up into coarse ones, labels, conversions, alerts.
@@ -285,7 +242,7 @@ void add_monitor_snapshots(std::vector<Seed>& out) {
   cohort.cohort = true;
   cohort.max_values = 1;
   regions.add_tag("region", cohort);
-  vigil::Monitor by_region(regions, snapshot_profile(regions), snapshot_options());
+  vigil::Monitor by_region(regions, vigil_fuzz::snapshot_profile(regions), snapshot_options());
   feed_snapshot_monitor(by_region, 0, 2);
   out.push_back({"monitor_snapshot", "cohort", by_region.snapshot()});
 }
