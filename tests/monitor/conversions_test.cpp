@@ -200,7 +200,7 @@ TEST_CASE("conversions: the delay is where the share of eventual responses has c
   CHECK(c.share == 0.6);
 }
 
-TEST_CASE("conversions: a naive ratio prefers the arm with older traffic; the rate at the delay does not",
+TEST_CASE("conversions: a naive ratio prefers the arm with older traffic, the rate at the delay does not",
           "[conversions]") {
   // Arm "new" converts more (30 % against 20 %, the same delays of mean one hour), but it
   // was launched an hour ago: its responses have not come yet.

@@ -193,7 +193,7 @@ struct Fields {
 };
 }  // namespace
 
-TEST_CASE("Profile: a saved reference is sealed by a checksum; any corrupt byte is refused, naming the file", "[profile]") {
+TEST_CASE("Profile: a saved reference is sealed by a checksum, any corrupt byte is refused, naming the file", "[profile]") {
   const vigil::Profile p = training_profile(300);
   const std::vector<std::uint8_t> bytes = p.serialize();
   REQUIRE(bytes.size() > 100);

@@ -129,7 +129,7 @@ double normal(vigil_test::Random& r) { return r.normal(); }
 
 }  // namespace
 
-TEST_CASE("QualityFamily: without labels, no realised figure; estimates come from the scores", "[quality]") {
+TEST_CASE("QualityFamily: without labels, no realised figure, estimates come from the scores", "[quality]") {
   const Model model;
   vigil::Monitor monitor(model.schema, model.holdout(), replay_options());
   const double never = std::numeric_limits<double>::infinity();
@@ -317,7 +317,7 @@ TEST_CASE("QualityFamily: evaluating every minute or once at the end gives the s
   CHECK(labelled == a.quality.labelled);
 }
 
-TEST_CASE("QualityFamily: a regression is judged by MAE, RMSE and bias; a multi-class output by accuracy",
+TEST_CASE("QualityFamily: a regression is judged by MAE, RMSE and bias, a multi-class output by accuracy",
           "[quality]") {
   vigil::Schema schema;
   schema.add_numeric("x");

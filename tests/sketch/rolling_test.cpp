@@ -300,7 +300,7 @@ TEST_CASE("EventRate: empty estimator answers NaN", "[rolling]") {
   CHECK(vigil::EventRate::deserialize(r.serialize()) == r);
 }
 
-TEST_CASE("EventRate: one event marks the start; with start() it counts", "[rolling]") {
+TEST_CASE("EventRate: one event marks the start, with start() it counts", "[rolling]") {
   vigil::EventRate r(60);
   r.add(1000);
   CHECK(r.count() == 1);
@@ -537,7 +537,7 @@ TEST_CASE("RunningStats: ordinary values keep exponent 0 and the version 1 forma
   check_round_trip(both);
 }
 
-TEST_CASE("RunningStats: huge weights scale the state; a total weight beyond the range throws", "[rolling][extremes]") {
+TEST_CASE("RunningStats: huge weights scale the state, a total weight beyond the range throws", "[rolling][extremes]") {
   vigil::RunningStats s;
   s.add(1e160, 1e300);
   s.add(-1e160, 1e300);
@@ -686,7 +686,7 @@ TEST_CASE("Ewma: the reader refuses states the queries cannot rely on", "[rollin
   CHECK_THROWS_AS(vigil::Ewma::deserialize(flagged), vigil::format_error);
 }
 
-TEST_CASE("EventRate: the reader refuses states the queries cannot rely on; rate() stays finite", "[rolling][extremes]") {
+TEST_CASE("EventRate: the reader refuses states the queries cannot rely on, rate() stays finite", "[rolling][extremes]") {
   vigil::EventRate r(60);
   r.start(0);
   r.add(1, 3);

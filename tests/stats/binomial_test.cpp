@@ -93,7 +93,7 @@ TEST_CASE("wilson: the score interval agrees with scipy's proportion_ci", "[stat
   CHECK(cases >= 60);
 }
 
-TEST_CASE("wilson: wider at a higher confidence, narrower with more trials; bad arguments refused",
+TEST_CASE("wilson: wider at a higher confidence, narrower with more trials, bad arguments refused",
           "[stats][binomial]") {
   const auto width = [](std::uint64_t k, std::uint64_t n, double c) {
     const vigil::stats::ShareInterval i = vigil::stats::wilson_interval(k, n, c);

@@ -147,7 +147,7 @@ TEST_CASE("vigil replay --samples: every interval's ids to label, each kind as b
   CHECK(lines == want);
 }
 
-TEST_CASE("vigil replay --samples: needs --id-column; a regression writes nothing and says why", "[cli][samples]") {
+TEST_CASE("vigil replay --samples: needs --id-column, a regression writes nothing and says why", "[cli][samples]") {
   vigil_test::TempDir dir("samples-usage");
   write_holdout(dir / "holdout.csv", 200);
   REQUIRE(vigil_test::vigil_cli(profile_holdout(dir, {})).code == 0);  // no threshold: a regression

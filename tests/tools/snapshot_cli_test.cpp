@@ -86,7 +86,7 @@ TEST_CASE("vigil replay --snapshot then --restore raises the alerts of one repla
   CHECK(lonely.err.find("--snapshot-every needs --snapshot") != std::string::npos);
 }
 
-TEST_CASE("vigil merge adds up replicas' snapshots; vigil report reports a snapshot on its own", "[cli][snapshot]") {
+TEST_CASE("vigil merge adds up replicas' snapshots, vigil report reports a snapshot on its own", "[cli][snapshot]") {
   TempDir dir("merge");
   write_rows(dir / "train.csv", 4000, 1, false, 0, 0);
   write_rows(dir / "traffic.csv", 7200, 2, true, 20 * 60, 30 * 60);

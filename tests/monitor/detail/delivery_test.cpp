@@ -27,7 +27,7 @@ TEST_CASE("Delivery: nothing queued, nothing called", "[delivery]") {
   CHECK_FALSE(d.wants_intervals());
 }
 
-TEST_CASE("Delivery: events in the order queued; what a callback queues comes after it", "[delivery]") {
+TEST_CASE("Delivery: events in the order queued, what a callback queues comes after it", "[delivery]") {
   vigil::detail::Delivery d;
   std::vector<std::string> seen;
   d.on_interval([&](const vigil::Report& r) { seen.push_back("interval " + std::to_string(r.recent_requests)); });

@@ -297,7 +297,7 @@ TEST_CASE("MonitorPlan: request_path() holds everything apply() reads, in less m
   CHECK(std::accumulate(slow.begin(), slow.end(), std::uint64_t{0}) > 0);
 }
 
-TEST_CASE("IntervalSummary: families in any order; an absent one stays empty, an unknown or repeated one is refused",
+TEST_CASE("IntervalSummary: families in any order, an absent one stays empty, an unknown or repeated one is refused",
           "[interval_summary]") {
   Model m;
   const MonitorPlan plan = MonitorPlan::make(m.schema, m.profile(), vigil::MonitorOptions{});

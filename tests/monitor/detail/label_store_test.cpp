@@ -89,7 +89,7 @@ TEST_CASE("LabelStore: an empty store holds nothing and knows no id", "[label_st
   CHECK(s.memory_bytes() == 8 * LabelStore::bytes_per_request(0) + LabelStore::bytes_per_partition() - 48);
 }
 
-TEST_CASE("LabelStore: a label joins its request once; a second is a duplicate", "[label_store]") {
+TEST_CASE("LabelStore: a label joins its request once, a second is a duplicate", "[label_store]") {
   LabelStore s(options(8));
   const std::uint64_t key = 0;  // zero is a key like any other
   s.insert(key, request(100, 7, 0.25, 3), nullptr);

@@ -55,7 +55,7 @@ std::vector<std::uint8_t> bytes_of(const vigil::detail::QualityState& s) {
 
 }  // namespace
 
-TEST_CASE("QualityPlan: without labels no estimates; bins split at the threshold", "[quality]") {
+TEST_CASE("QualityPlan: without labels no estimates, bins split at the threshold", "[quality]") {
   const Binary model;
   vigil::Profile unlabelled(model.schema);
   const vigil::detail::QualityPlan none = vigil::detail::make_quality_plan(model.schema, unlabelled, {});

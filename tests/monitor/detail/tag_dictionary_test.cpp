@@ -16,7 +16,7 @@ TEST_CASE("TagDictionary: no tags, one slot for every request", "[tag_dictionary
   CHECK(snapshot.in_use[0]);
 }
 
-TEST_CASE("TagDictionary: values numbered as they come, then other; cohort slots named once used",
+TEST_CASE("TagDictionary: values numbered as they come, then other, cohort slots named once used",
           "[tag_dictionary]") {
   vigil::Schema schema;
   vigil::TagOptions hosts;
