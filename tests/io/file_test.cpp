@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "kill_writers.hpp"
 #include "scratch_dir.hpp"
 #include "vigil_test.hpp"
 
@@ -281,122 +282,6 @@ TEST_CASE("io::remove_temporaries removes what dead writers left, and nothing el
 
 namespace file_test {
 
-/// How the rounds of kill_writers() ended.
-struct KillTally {
-  int rounds = 0;
-  int old_content = 0;  // the target held what it held before the round
-  int new_content = 0;  // the target held what the child wrote
-  int torn = 0;         // the target did not load, or held something else
-  int completed = 0;    // the child finished before the kill
-  int mid_write = 0;    // a temporary was left holding part of the bytes
-  int leftovers = 0;    // files other than the target after remove_temporaries()
-};
-
-using FileWriter = std::function<void(const std::string&, const std::vector<std::uint8_t>&)>;
-
-/// Starts a child that writes `bytes` to `path` with `write` and exits (2 when it throws), and
-/// returns once the child is about to call `write`, so that a delay counts from there and not
-/// from the fork.
-inline pid_t start_writer(const FileWriter& write, const std::string& path, const std::vector<std::uint8_t>& bytes) {
-  int ready[2];
-  REQUIRE(::pipe(ready) == 0);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(ready[0]);
-    const char byte = 1;
-    if (::write(ready[1], &byte, 1) != 1) ::_exit(3);
-    try {
-      write(path, bytes);
-    } catch (...) {
-      ::_exit(2);
-    }
-    ::_exit(0);
-  }
-  ::close(ready[1]);
-  char byte = 0;
-  const ::ssize_t n = pid > 0 ? ::read(ready[0], &byte, 1) : -1;
-  ::close(ready[0]);
-  REQUIRE(pid > 0);
-  REQUIRE(n == 1);
-  return pid;
-}
-
-enum class Outcome { old_content, new_content, torn };
-
-/// Which of `old_bytes` and `new_bytes` the file `path` holds, its checksum verified first.
-inline Outcome outcome_of(const std::string& path, const std::vector<std::uint8_t>& old_bytes,
-                          const std::vector<std::uint8_t>& new_bytes) {
-  try {
-    const std::vector<std::uint8_t> bytes = vigil::io::read_file(path);
-    vigil::io::unseal(bytes.data(), bytes.size(), 1, "blob");
-    if (bytes == old_bytes) return Outcome::old_content;
-    if (bytes == new_bytes) return Outcome::new_content;
-  } catch (const vigil::error&) {
-  }
-  return Outcome::torn;
-}
-
-/// Rounds in which a child writes the version of `dir`/state.vigil that the file does not hold
-/// (A and B, 256 and 224 KiB, sealed) and is killed with SIGKILL after a delay drawn, with a
-/// fixed seed, from [0, 1.25 × the longest of the last three writes left to finish]: before
-/// the write, during it, after it. Such a write, timed, comes first and then after every tenth
-/// round, so that the delays follow the machine's load. After each round the file is read
-/// back and the leftover temporaries are counted, then removed by remove_temporaries(). Stops
-/// after `rounds` rounds, or at the first torn file when `until_torn`.
-inline KillTally kill_writers(const ScratchDir& dir, const FileWriter& write, int rounds, std::uint32_t seed,
-                              bool until_torn = false) {
-  const std::string path = dir / "state.vigil";
-  const std::vector<std::uint8_t> versions[2] = {sealed_blob(262144, 1), sealed_blob(229376, 2)};
-  vigil::io::write_file(path, versions[0]);
-  int current = 0;
-  using clock = std::chrono::steady_clock;
-  clock::duration recent[3]{};
-  int timed = 0;
-  const auto timed_write = [&] {
-    const pid_t pid = start_writer(write, path, versions[1 - current]);
-    const clock::time_point start = clock::now();
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    recent[timed++ % 3] = clock::now() - start;
-    REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
-    REQUIRE(vigil::io::read_file(path) == versions[1 - current]);
-    current = 1 - current;
-  };
-  for (int i = 0; i < 3; ++i) timed_write();
-  std::mt19937 random(seed);
-  std::uniform_real_distribution<double> fraction(0.0, 1.25);
-  KillTally tally;
-  while (tally.rounds < rounds && !(until_torn && tally.torn > 0)) {
-    if (++tally.rounds % 10 == 0) timed_write();
-    const clock::duration longest = std::max({recent[0], recent[1], recent[2]});
-    const auto delay = std::chrono::duration_cast<clock::duration>(longest * fraction(random));
-    const pid_t pid = start_writer(write, path, versions[1 - current]);
-    std::this_thread::sleep_for(delay);
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    if (WIFEXITED(status)) {
-      REQUIRE(WEXITSTATUS(status) == 0);
-      ++tally.completed;
-    }
-    for (const std::string& name : dir.names())
-      if (name != "state.vigil" && fs::file_size(dir / name) < versions[1 - current].size()) ++tally.mid_write;
-    const Outcome outcome = outcome_of(path, versions[current], versions[1 - current]);
-    vigil::io::remove_temporaries(path);
-    tally.leftovers += static_cast<int>(dir.names().size()) - 1;
-    if (outcome == Outcome::old_content) ++tally.old_content;
-    if (outcome == Outcome::new_content) {
-      ++tally.new_content;
-      current = 1 - current;
-    }
-    if (outcome == Outcome::torn) {
-      ++tally.torn;
-      vigil::io::write_file(path, versions[current]);  // a valid start for the next round
-    }
-  }
-  return tally;
-}
-
 /// The write this layer replaces: the file truncated, then written in place in 4 KiB calls.
 inline void write_in_place(const std::string& path, const std::vector<std::uint8_t>& bytes) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -423,12 +308,12 @@ TEST_CASE("io::write_file: writers killed with SIGKILL at random points leave th
     options.sync = sync;
     const int rounds = sync ? 30 : 170;
     ScratchDir dir;
-    const file_test::KillTally tally = file_test::kill_writers(
+    const vigil_test::KillTally tally = vigil_test::kill_writers(
         dir,
         [&](const std::string& path, const std::vector<std::uint8_t>& bytes) {
           vigil::io::write_file(path, bytes, options);
         },
-        rounds, sync ? 11u : 20240611u);
+        {file_test::sealed_blob(262144, 1), file_test::sealed_blob(229376, 2)}, rounds, sync ? 11u : 20240611u);
     INFO("sync " << sync << ": old " << tally.old_content << ", new " << tally.new_content << " (writer finished "
                  << tally.completed << "), killed mid-write " << tally.mid_write);
     CHECK(tally.torn == 0);
@@ -441,7 +326,9 @@ TEST_CASE("io::write_file: writers killed with SIGKILL at random points leave th
   // The same rounds against a write in place (truncate, then write) tear the file: the test
   // tells the difference. (Each such round is short; it stops at the first torn file.)
   ScratchDir naive;
-  const file_test::KillTally in_place = file_test::kill_writers(naive, file_test::write_in_place, 200, 7, true);
+  const vigil_test::KillTally in_place = vigil_test::kill_writers(
+      naive, file_test::write_in_place, {file_test::sealed_blob(262144, 1), file_test::sealed_blob(229376, 2)}, 200, 7,
+      true);
   INFO("in place: " << in_place.rounds << " rounds, old " << in_place.old_content << ", new " << in_place.new_content);
   CHECK(in_place.torn == 1);
 }

@@ -1,9 +1,11 @@
 // Monitor::snapshot() and Monitor::restore(): a monitor restored from a snapshot continues
 // as the monitor that wrote it, and a snapshot of another monitor is refused.
 #include <vigil/export/json.hpp>
+#include <vigil/io/file.hpp>
 #include <vigil/monitor/monitor.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -12,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "kill_writers.hpp"
 #include "scratch_dir.hpp"
 #include "vigil_test.hpp"
 
@@ -356,6 +359,42 @@ TEST_CASE("Monitor::save and Monitor::load: a snapshot file, written crash-safel
   const std::string said = vigil_test::thrown_message([&] { vigil::Monitor::load(path, st.schema, profile, other); });
   CHECK(said.find("state.vigil") != std::string::npos);
   CHECK(said.find("MonitorOptions::numeric_bins is 50 in the snapshot and 20 here") != std::string::npos);
+}
+
+TEST_CASE("Monitor::save killed with SIGKILL at random points leaves the old or the new snapshot, whole",
+          "[monitor][snapshot]") {
+  // Two monitors of one stream, the second further on; children save one over the other's
+  // file and are killed after random delays (tests/kill_writers.hpp). Every round must leave
+  // a file whose checksum verifies and which is one of the two snapshots, both must occur, and
+  // what is left must load into a monitor that writes the same snapshot.
+  const Stream st;
+  const vigil::Profile profile = st.profile();
+  vigil::Monitor earlier(st.schema, profile, Stream::options());
+  vigil::Monitor later(st.schema, profile, Stream::options());
+  const std::vector<Event> e = events(20, 10);
+  feed(st, earlier, e, 0, 150);
+  feed(st, later, e, 0, 260);
+  const std::array<std::vector<std::uint8_t>, 2> versions = {earlier.snapshot(), later.snapshot()};
+  REQUIRE(versions[0] != versions[1]);
+  const vigil_test::ScratchDir dir;
+  const int rounds = 40;
+  const vigil_test::KillTally tally = vigil_test::kill_writers(
+      dir,
+      [&](const std::string& path, const std::vector<std::uint8_t>& bytes) {
+        (bytes == versions[0] ? earlier : later).save(path);
+      },
+      versions, rounds, 20261207u);
+  INFO("old " << tally.old_content << ", new " << tally.new_content << " (writer finished " << tally.completed
+              << "), killed mid-write " << tally.mid_write);
+  CHECK(tally.torn == 0);
+  CHECK(tally.old_content + tally.new_content == rounds);
+  CHECK(tally.old_content > 0);
+  CHECK(tally.new_content > 0);
+  CHECK(tally.leftovers == 0);
+  const std::string path = dir / "state.vigil";
+  const std::vector<std::uint8_t> left = vigil::io::read_file(path);
+  CHECK((left == versions[0] || left == versions[1]));
+  CHECK(vigil::Monitor::load(path, st.schema, profile, Stream::options()).snapshot() == left);
 }
 
 TEST_CASE("Monitor::merge: replicas fed shares of one stream add up to one monitor fed all of it", "[monitor][snapshot]") {
