@@ -654,8 +654,11 @@ TEST_CASE("Label store snapshot: bad bytes are refused and change nothing", "[la
     CHECK(says(refusal(one(1, 1000, 3, 4), load), "predicted class 3"));
     CHECK(says(refusal(one(1, 1000, 2, 5), load), "extra 0"));
     Bytes batch = one(1, 1000, 2, 4);
-    batch.back() = 16;  // requests of the part filed since its last batch
-    CHECK(says(refusal(batch, load), "16 requests waiting for a batch of 16"));
+    static_assert(LabelStore::index_batch < 128, "one varint byte");
+    // Requests of the part filed since its last batch: one too many.
+    batch.back() = static_cast<std::uint8_t>(LabelStore::index_batch);
+    const std::string batch_size = std::to_string(LabelStore::index_batch);
+    CHECK(says(refusal(batch, load), (batch_size + " requests waiting for a batch of " + batch_size).c_str()));
     batch.pop_back();
     batch.back() = 0;  // no part
     CHECK(says(refusal(batch, load), "no partitions"));

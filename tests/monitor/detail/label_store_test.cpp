@@ -315,8 +315,8 @@ TEST_CASE("LabelStore: memory is what its bound says, full or not", "[label_stor
 namespace {
 
 /// The store as a hash map and a queue of ring positions, each written the obvious way; a
-/// request enters the map with the batch of 16 it is filed in, or before a join of its key,
-/// an expire or a read of the counts.
+/// request enters the map with the batch of LabelStore::index_batch it is filed in, or before
+/// a join of its key, an expire or a read of the counts.
 class ReferenceStore {
  public:
   ReferenceStore(std::size_t capacity, double ttl) : capacity_(capacity), ttl_(ttl) {}
@@ -327,7 +327,7 @@ class ReferenceStore {
     ring_.push_back(Entry{key, PendingRequest{time, r.interval, r.score, r.predicted}, extra, true, false, false});
     ++c_.held;
     ++c_.pending;
-    if (++waiting_ == 16) index_waiting();
+    if (++waiting_ == LabelStore::index_batch) index_waiting();
   }
   Join join(std::uint64_t key, double time, bool conversion, PendingRequest& out, std::uint32_t& extra) {
     const std::uint64_t end = first_ + ring_.size();
@@ -464,6 +464,9 @@ void compare_with_reference(std::size_t capacity, std::uint64_t distinct_keys, i
 TEST_CASE("LabelStore: every result and count as a hash map and a queue give them", "[label_store]") {
   SECTION("64 requests, 300 ids") { compare_with_reference(64, 300, 200000, 1); }
   SECTION("100 requests, 120 ids: mostly duplicates") { compare_with_reference(100, 120, 100000, 2); }
+  SECTION("1,000 requests, 3,000 ids: batches fill before their requests leave") {
+    compare_with_reference(1000, 3000, 200000, 7);
+  }
   SECTION("one request") { compare_with_reference(1, 4, 20000, 3); }
   SECTION("3 requests") { compare_with_reference(3, 10, 20000, 4); }
   SECTION("64 requests, stale slots swept at every expire() and every other batch") {
@@ -595,7 +598,7 @@ TEST_CASE("LabelStore: a bucket's filter mask is the same four lanes at a time a
 
 TEST_CASE("LabelStore: a request pushed out before a later one of its key is indexed counts as evicted",
           "[label_store]") {
-  // Requests are indexed 16 at a time per part: the second request of key 1 waits for its
+  // Requests are indexed in batches per part: the second request of key 1 waits for its
   // batch while the full ring pushes out the first, which then had no label: evicted, and the
   // second is no duplicate. Had a join of key 1 come between, the batch would have been
   // indexed then, and the first replaced.
@@ -617,16 +620,17 @@ TEST_CASE("LabelStore: a request pushed out before a later one of its key is ind
 }
 
 TEST_CASE("LabelStore: a batch of waiting requests is indexed when it is full", "[label_store]") {
-  // A part of 16: key 7, 14 others, key 7 again. The 16th insert indexes the batch, where the
-  // second 7 replaces the first; the 17th then frees the dead position, pushing out nothing.
-  // Were the batch not indexed until the counts are read, the 17th would push out the first
-  // 7 unlabelled (evicted) and the second 7 would be no duplicate.
-  LabelStore s(options(16));
+  // A part of a batch's size n: key 7, n − 2 others, key 7 again. The nth insert indexes the
+  // batch, where the second 7 replaces the first; the next then frees the dead position,
+  // pushing out nothing. Were the batch not indexed until the counts are read, that insert
+  // would push out the first 7 unlabelled (evicted) and the second 7 would be no duplicate.
+  const std::uint64_t n = LabelStore::index_batch;
+  LabelStore s(options(n));
   s.insert(7, request(0), nullptr);
-  for (std::uint64_t k = 100; k < 114; ++k) s.insert(k, request(1), nullptr);
+  for (std::uint64_t k = 100; k < 100 + n - 2; ++k) s.insert(k, request(1), nullptr);
   s.insert(7, request(2), nullptr);
   s.insert(200, request(3), nullptr);
-  CHECK(counts(s) == Counts{16, 16, 0, 0, 1});
+  CHECK(counts(s) == Counts{n, n, 0, 0, 1});
   PendingRequest out;
   REQUIRE(s.join(7, 4, out, nullptr) == Join::joined);
   CHECK(out.time == 2);

@@ -386,7 +386,8 @@ inline LabelStore& LabelIntake::make_store() {
   return *owned_store_;
 }
 
-inline void LabelIntake::file(const Observation& o, std::uint64_t key, std::int64_t interval, double t,
+// Inlined into the request path's two callers, where the call itself is a share of what an id adds.
+VIGIL_INLINE void LabelIntake::file(const Observation& o, std::uint64_t key, std::int64_t interval, double t,
                               const std::uint32_t* tag_ids, std::uint32_t* slots) {
   LabelStore* s = store();
   if (VIGIL_UNLIKELY(s == nullptr)) s = &make_store();

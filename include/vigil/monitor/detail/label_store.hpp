@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -222,11 +223,16 @@ struct LabelStoreLimits {
 /// the slots that left the window, so that no slot is ever older than 2^32 inserts and
 /// mistaken for a held one.
 ///
-/// Batches: a part indexes the requests filed into it 16 at a time, when the 16th is filed,
-/// or before a join of one of their keys, an expire() or a read of its counters, whichever
-/// comes first. Filing a request then writes only the ring's newest end (a line the part
-/// touched last time), and a batch asks for its buckets all at once, so that the memory
-/// accesses of many requests overlap, where each insert alone would wait for its bucket.
+/// Batches: a part indexes the requests filed into it `index_batch` (64) at a time, when the
+/// 64th is filed, or before a join of one of their keys, an expire() or a read of its
+/// counters, whichever comes first. Filing a request then writes only the ring's newest end
+/// (a line the part touched last time), and a batch asks for its buckets all at once, so
+/// that the memory accesses of many requests overlap, where each insert alone would wait for
+/// its bucket: in a store larger than the caches each bucket is a line from memory, and the
+/// more of them are asked for together, the less each costs (docs/benchmarks.md). A join
+/// looks through the waiting requests only when a 256-bit filter of their keys has its key's
+/// bit, so that labels as frequent as requests neither cut the batches short nor pay for
+/// the look.
 /// Every join, expire() and count is the same as if each request were indexed as it is
 /// filed, but for one case: when a request is pushed out of the ring while a later request
 /// of the same key waits for its batch (the two a part's size of requests apart or less; no
@@ -261,6 +267,9 @@ struct LabelStoreLimits {
 /// each part at some instant, not the whole store at one.
 class LabelStore {
  public:
+  /// Requests of a part filed before they are indexed together (see the class comment).
+  static constexpr std::uint32_t index_batch = 64;
+
   enum class Join {
     joined,     // first label (or conversion) of a held request within its time-to-live
     unknown,    // never held, or pushed out or aged out (then counted already)
@@ -341,7 +350,7 @@ class LabelStore {
   /// it would have been. With another, each key's requests keep their order and their part
   /// is its key's; a part given more than its size pushes out its oldest as insert() does
   /// (counted as evicted or aged out); requests waiting for their batch stay waiting only
-  /// when they are the newest of their part (at most 15), the others are indexed now (a
+  /// when they are the newest of their part (at most index_batch − 1), the others are indexed now (a
   /// duplicate id among them counted now rather than at the next batch).
   ///
   /// Throws vigil::format_error (naming what is wrong) for other extras, more positions than
@@ -375,10 +384,9 @@ class LabelStore {
   // In a snapshot, and in a part's entries only while load() files them: not yet indexed.
   static constexpr std::uint32_t unindexed = 8;
   static constexpr std::uint32_t first_sequence = 0xffffff00u;
-  // At most this many inserts between sweeps: a batch is indexed up to 15 inserts after the
-  // count was passed, and no slot may reach 2^32 inserts of age unswept.
-  static constexpr std::uint32_t sweep_limit = (std::uint32_t{1} << 31) - 32;
-  static constexpr std::uint32_t index_batch = 16;  // requests of a part filed before they are indexed
+  // At most this many inserts between sweeps: a batch is indexed up to index_batch − 1
+  // inserts after the count was passed, and no slot may reach 2^32 inserts of age unswept.
+  static constexpr std::uint32_t sweep_limit = (std::uint32_t{1} << 31) - 4 * index_batch;
   static constexpr std::size_t slots_per_bucket = label_store_detail::slots_per_bucket;
   static constexpr std::size_t requests_per_bucket = 4;
   // One cache line. Slot i holds a filter (`tags[i]`: 0 when never used or cleared, else the
@@ -409,6 +417,9 @@ class LabelStore {
     std::uint32_t next_sequence = first_sequence;
     std::uint32_t swept = first_sequence;  // next_sequence at the last sweep of the index
     std::uint32_t indexed = first_sequence;  // insertion number of the first request not indexed
+    // Bit (key >> 56) of every key filed since the last batch (and of none before): a join
+    // whose bit is clear needs not look through the waiting requests.
+    std::uint64_t waiting_keys[4] = {};
     Counters counters;
     std::vector<Entry, HugePageAllocator<Entry>> entries;
     std::vector<Bucket, HugePageAllocator<Bucket>> buckets;
@@ -454,6 +465,13 @@ class LabelStore {
   void append(Partition& p, std::uint64_t key, const PendingRequest& request, const std::uint32_t* extras);
   static std::uint32_t waiting(const Partition& p) noexcept;
   static bool waits(const Partition& p, std::uint64_t key) noexcept;
+  // Marks `key` in the part's filter of waiting keys.
+  static void note_waiting(Partition& p, std::uint64_t key) noexcept {
+    p.waiting_keys[key >> 62] |= std::uint64_t{1} << ((key >> 56) & 63);
+  }
+  static bool may_wait(const Partition& p, std::uint64_t key) noexcept {
+    return (p.waiting_keys[key >> 62] >> ((key >> 56) & 63)) & 1;
+  }
   void index_waiting(Partition& p) const noexcept;
   static void index_further(Partition& p, std::uint64_t key, std::uint32_t tag, std::size_t bucket,
                             std::uint32_t sequence) noexcept;
@@ -663,6 +681,7 @@ inline void LabelStore::append(Partition& p, std::uint64_t key, const PendingReq
   p.entries[position] = Entry{key, time, request.interval, request.score, request.predicted, live};
   for (std::size_t k = 0; k < extras_; ++k) p.extras[position * extras_ + k] = extras[k];
   ++p.counters.held;
+  note_waiting(p, key);
 }
 
 /// Indexes the requests filed since the last batch that the ring still holds, in the order
@@ -678,14 +697,16 @@ inline void LabelStore::index_waiting(Partition& p) const noexcept {
   Bucket* const buckets = p.buckets.data();
   const std::uint32_t first = newest + 1u - count;
   const std::uint32_t start = position_of(p, first);
-  std::uint64_t mixes[index_batch];
+  std::uint32_t tags[index_batch], homes[index_batch];  // a part has fewer than 2^30 buckets
   for (std::uint32_t i = 0, at = start; i < count; ++i, at = at + 1 == size ? 0 : at + 1) {
-    mixes[i] = mix(entries[at].key);
-    label_store_detail::prefetch_line(buckets + home(p, mixes[i]));
+    const std::uint64_t mixed = mix(entries[at].key);
+    tags[i] = tag_of(mixed);
+    homes[i] = static_cast<std::uint32_t>(home(p, mixed));
+    label_store_detail::prefetch_line(buckets + homes[i]);
   }
   for (std::uint32_t i = 0; i < count; ++i) {
-    const std::uint32_t tag = tag_of(mixes[i]), sequence = first + i;
-    const std::size_t bucket = home(p, mixes[i]);
+    const std::uint32_t tag = tags[i], sequence = first + i;
+    const std::size_t bucket = homes[i];
     // The usual case: no slot of the home bucket has the key's filter and no request that
     // passed it is held, so that the key is nowhere, and the slot at its cursor is free.
     Bucket& b = buckets[bucket];
@@ -698,6 +719,7 @@ inline void LabelStore::index_waiting(Partition& p) const noexcept {
     }
   }
   p.indexed = p.next_sequence;
+  std::fill(std::begin(p.waiting_keys), std::end(p.waiting_keys), std::uint64_t{0});
 }
 
 /// Whether a request of `key` is among those waiting for the part's next batch: a join
@@ -705,7 +727,7 @@ inline void LabelStore::index_waiting(Partition& p) const noexcept {
 /// batches short.
 inline bool LabelStore::waits(const Partition& p, std::uint64_t key) noexcept {
   const std::uint32_t count = waiting(p);
-  if (count == 0) return false;
+  if (count == 0 || !may_wait(p, key)) return false;
   for (std::uint32_t i = 0, at = position_of(p, p.next_sequence - count); i < count;
        ++i, at = at + 1 == p.size ? 0 : at + 1)
     if (p.entries[at].key == key) return true;
@@ -932,6 +954,7 @@ inline void LabelStore::reset(Partition& p) {
   p.oldest = p.used = 0;
   p.next_sequence = p.swept = p.indexed = first_sequence;
   p.counters = Counters{};
+  std::fill(std::begin(p.waiting_keys), std::end(p.waiting_keys), std::uint64_t{0});
   std::fill(p.buckets.begin(), p.buckets.end(), Bucket{});
 }
 
@@ -976,6 +999,7 @@ inline void LabelStore::index_loaded(Partition& p, std::uint32_t filed) {
   for (std::uint32_t age = 0; age < p.used; ++age) {
     Entry& e = p.entries[ring_at(p, age)];
     e.marks &= ~unindexed;
+    if (age >= p.used - waiting) note_waiting(p, e.key);
     if (age >= p.used - waiting || !(e.marks & live)) continue;
     const std::uint64_t mixed = mix(e.key);
     index_further(p, e.key, tag_of(mixed), home(p, mixed), first + age);
