@@ -290,6 +290,29 @@ TEST_CASE("bad input: a NaN or infinite event time is counted in counters.bad_ti
   CHECK(r.recent_requests == 17);
 }
 
+TEST_CASE("bad input: an event time 2^46 intervals or more from the epoch is counted in counters.bad_time, its id never filed",
+          "[bad_input]") {
+  const BadInputModel m;
+  vigil::Monitor monitor(m.schema, m.profile(), BadInputModel::options());  // intervals of 60 s
+  vigil::Observation o(m.schema);
+  const double beyond = 60 * 70368744177664.0;  // 2^46 intervals
+  m.fill(o, 0);
+  monitor.observe(o.at(bad_input_t0).id("kept"));
+  m.fill(o, 1);
+  monitor.observe(o.at(beyond).id("far"));
+  m.fill(o, 2);
+  monitor.observe(o.at(-beyond).id("far back"));
+  m.fill(o, 3);
+  monitor.observe(o.at(1e300).id("absurd"));
+  CHECK_FALSE(monitor.on_label("far", 1.0, bad_input_t0 + 1));
+  CHECK_FALSE(monitor.on_label("absurd", 1.0, bad_input_t0 + 1));
+  CHECK(monitor.on_label("kept", 1.0, bad_input_t0 + 1));
+  const vigil::Report r = monitor.finish();
+  CHECK(r.counters.bad_time == 3);
+  CHECK(r.counters.observed == 1);
+  CHECK(r.quality.unknown_ids == 2);
+}
+
 TEST_CASE("bad input: an event older than the lateness tolerance is counted in counters.late and dropped",
           "[bad_input]") {
   const BadInputModel m;

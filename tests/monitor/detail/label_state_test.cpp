@@ -633,11 +633,12 @@ TEST_CASE("Label store snapshot: bad bytes are refused and change nothing", "[la
     CHECK(says(refusal(bytes, [&](vigil::io::Reader& r) { other.load(r); }), "2 extras per request written, 3 expected"));
   }
   SECTION("marks, times and values no request can have") {
-    const auto one = [](std::uint8_t marks, double time, std::uint32_t predicted, std::uint32_t extra) {
+    const auto one = [](std::uint8_t marks, double time, std::uint32_t predicted, std::uint32_t extra,
+                        std::int64_t interval = 3) {
       Bytes b;
       vigil::io::Writer w(b);
       for (std::uint64_t v : {2u, 0u, 0u, 0u, 1u}) w.varint(v);  // extras, counts, one request
-      w.u64(42), w.f64(time), w.i64(3), w.f64(0.5), w.u32(predicted), w.u8(marks), w.u32(extra), w.u32(no_tag);
+      w.u64(42), w.f64(time), w.i64(interval), w.f64(0.5), w.u32(predicted), w.u8(marks), w.u32(extra), w.u32(no_tag);
       w.varint(1), w.varint(0);  // one part, no batch waiting
       return b;
     };
@@ -652,6 +653,10 @@ TEST_CASE("Label store snapshot: bad bytes are refused and change nothing", "[la
     CHECK(says(refusal(one(16, 1000, 2, 4), load), "out of range"));
     CHECK(says(refusal(one(1, not_a_number, 2, 4), load), "NaN or +inf"));
     CHECK(says(refusal(one(1, 1000, 3, 4), load), "predicted class 3"));
+    load_all(one(1, 1000, 2, 4, -LabelStore::max_interval - 1), load);  // the ends of the intervals a request holds
+    load_all(one(1, 1000, 2, 4, LabelStore::max_interval), load);
+    CHECK(says(refusal(one(1, 1000, 2, 4, LabelStore::max_interval + 1), load), "interval 70368744177664"));
+    CHECK(says(refusal(one(1, 1000, 2, 4, std::numeric_limits<std::int64_t>::min()), load), "beyond what a request can hold"));
     CHECK(says(refusal(one(1, 1000, 2, 5), load), "extra 0"));
     Bytes batch = one(1, 1000, 2, 4);
     static_assert(LabelStore::index_batch < 128, "one varint byte");

@@ -286,8 +286,8 @@ TEST_CASE("LabelStore: keys of many ids are distinct and every bit is set about 
 }
 
 TEST_CASE("LabelStore: memory is what its bound says, full or not", "[label_store]") {
-  CHECK(LabelStore::bytes_per_request(0) == 56);
-  CHECK(LabelStore::bytes_per_request(2) == 64);
+  CHECK(LabelStore::bytes_per_request(0) == 48);
+  CHECK(LabelStore::bytes_per_request(2) == 56);
   LabelStore s(options(262144, 1e9, 4, 2));
   const std::size_t bound = 262144 * LabelStore::bytes_per_request(2) + 4 * LabelStore::bytes_per_partition();
   // Parts of a multiple of four requests: the bound less the allowance for a last bucket.
@@ -483,6 +483,49 @@ TEST_CASE("LabelStore: every result and count as a hash map and a queue give the
     }
     compare_with_reference(64, 90, 200000, 5, crowded);
   }
+}
+
+TEST_CASE("LabelStore: intervals and predicted classes at the ends of their range come back as filed",
+          "[label_store]") {
+  // A request keeps its interval in 47 bits and its predicted class in 13, beside its marks.
+  const std::int64_t top = LabelStore::max_interval, bottom = -LabelStore::max_interval - 1;
+  const std::uint32_t last = LabelStore::max_predicted - 1, none = PendingRequest::no_class;
+  const std::vector<PendingRequest> requests = {
+      {10, top, 0.25, last}, {11, bottom, 0.5, 0}, {12, -1, 0.75, none}, {13, 0, not_a_number, 1}, {14, 123456789, 1, none}};
+  LabelStore s(options(64));
+  for (std::size_t i = 0; i < requests.size(); ++i) s.insert(100 + i, requests[i], nullptr);
+  // Through a snapshot too: save() writes each request's values whole, and load() files them again.
+  std::vector<std::uint8_t> bytes;
+  vigil::io::Writer w(bytes);
+  s.save(w);
+  LabelStore restored(options(64));
+  vigil::io::Reader r(bytes.data(), bytes.size(), "label store");
+  restored.load(r);
+  CHECK(r.remaining() == 0);
+  for (LabelStore* store : {&s, &restored})
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      PendingRequest out;
+      REQUIRE(store->join(100 + i, 20, out, nullptr) == Join::joined);
+      CHECK(out.time == requests[i].time);
+      CHECK(out.interval == requests[i].interval);
+      CHECK(same(out.score, requests[i].score));
+      CHECK(out.predicted == requests[i].predicted);
+    }
+}
+
+TEST_CASE("LabelStore: refuses a request whose interval or predicted class it cannot hold, changing nothing",
+          "[label_store]") {
+  LabelStore s(options(8));
+  s.insert(1, request(1), nullptr);
+  CHECK_THROWS_WITH(s.insert(2, request(2, LabelStore::max_interval + 1), nullptr),
+                    Catch::Contains("interval 70368744177664"));
+  CHECK_THROWS_WITH(s.insert(2, request(2, -LabelStore::max_interval - 2), nullptr),
+                    Catch::Contains("interval -70368744177665"));
+  CHECK_THROWS_WITH(s.insert(2, request(2, 0, 0.5, LabelStore::max_predicted), nullptr),
+                    Catch::Contains("predicted class 8191"));
+  CHECK(counts(s) == Counts{1, 1, 0, 0, 0});
+  CHECK(label(s, 2, 3) == Join::unknown);
+  CHECK(label(s, 1, 3) == Join::joined);
 }
 
 TEST_CASE("LabelStore: refuses options it cannot work with", "[label_store]") {

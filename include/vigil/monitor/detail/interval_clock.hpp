@@ -17,9 +17,12 @@ struct IntervalClock {
 
   std::int64_t of(double t) const { return static_cast<std::int64_t>(std::floor(t / width)); }
   double start(std::int64_t k) const { return static_cast<double>(k) * width; }
-  // Finite, and few enough intervals from the epoch to number them: NaN, ±inf and absurd
-  // times (say 1e300) are bad times, not undefined behaviour.
-  bool usable(double t) const { return std::fabs(t / width) < 1e15; }
+  // Finite, and fewer than 2^46 intervals from the epoch (a minute's intervals reach past
+  // the year 10^8): NaN, ±inf and absurd times (say 1e300) are bad times, not undefined
+  // behaviour, and every interval number fits the 47 bits a waiting request keeps of it
+  // (LabelStore::max_interval).
+  bool usable(double t) const { return std::fabs(t / width) < max_intervals; }
+  static constexpr double max_intervals = 70368744177664.0;  // 2^46
 };
 
 /// Seconds since the Unix epoch, now.

@@ -24,6 +24,7 @@
 
 #include "vigil/io/binary.hpp"
 #include "vigil/monitor/detail/label_stats.hpp"
+#include "vigil/monitor/detail/interval_clock.hpp"
 #include "vigil/monitor/detail/label_store.hpp"
 #include "vigil/monitor/detail/request.hpp"
 #include "vigil/monitor/detail/state_codec.hpp"
@@ -385,6 +386,10 @@ inline LabelStore& LabelIntake::make_store() {
   store_.store(owned_store_.get(), std::memory_order_release);
   return *owned_store_;
 }
+
+static_assert(Schema::max_classes < LabelStore::max_predicted, "a predicted class fits a waiting request");
+static_assert(IntervalClock::max_intervals - 1 <= static_cast<double>(LabelStore::max_interval),
+              "an interval number fits a waiting request");
 
 // Inlined into the request path's two callers, where the call itself is a share of what an id adds.
 VIGIL_INLINE void LabelIntake::file(const Observation& o, std::uint64_t key, std::int64_t interval, double t,

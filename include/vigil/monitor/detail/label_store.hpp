@@ -255,7 +255,7 @@ struct LabelStoreLimits {
 /// changes nothing: the request keeps waiting for a label that can be its own.
 ///
 /// Memory: `memory_bytes() <= capacity × bytes_per_request(extras) + partitions ×
-/// bytes_per_partition()`, where bytes_per_request(extras) = 40 (the request) + 16 (a quarter
+/// bytes_per_partition()`, where bytes_per_request(extras) = 32 (the request) + 16 (a quarter
 /// of a bucket) + 4 × extras bytes, fixed at construction; equal when every part holds a
 /// multiple of four requests (bytes_per_partition() allows for a last bucket of one to three).
 ///
@@ -269,6 +269,18 @@ class LabelStore {
  public:
   /// Requests of a part filed before they are indexed together (see the class comment).
   static constexpr std::uint32_t index_batch = 64;
+  /// The intervals a request may have: [−max_interval − 1, max_interval] (47 bits).
+  static constexpr std::int64_t max_interval = (std::int64_t{1} << 46) - 1;
+  /// The predicted classes a request may have besides PendingRequest::no_class: below this.
+  static constexpr std::uint32_t max_predicted = 0x1fff;
+  /// Whether insert() takes `request`'s interval and predicted class.
+  static bool storable(const PendingRequest& request) noexcept {
+    // One test each, in unsigned arithmetic: the interval shifted by 2^46 is below 2^47, and
+    // the predicted class plus one (no_class wraps to 0) at most max_predicted.
+    const bool interval = static_cast<std::uint64_t>(request.interval) + (std::uint64_t{1} << 46) < (std::uint64_t{1} << 47);
+    const bool predicted = static_cast<std::uint32_t>(request.predicted + 1u) <= max_predicted;
+    return interval & predicted;
+  }
 
   enum class Join {
     joined,     // first label (or conversion) of a held request within its time-to-live
@@ -288,7 +300,10 @@ class LabelStore {
   /// duplicate_ids(), and the new request replaces the old one, whose place in the ring (and
   /// slot in the index) is freed when it reaches the oldest end (it counts against the
   /// capacity until then). The request is indexed with the part's next batch (see the class
-  /// comment): a duplicate is recognised then.
+  /// comment): a duplicate is recognised then. Throws vigil::invalid_argument, changing
+  /// nothing, for a request that is not storable() (an interval beyond ±2^46, a predicted
+  /// class of max_predicted or more): a Monitor's requests always are (IntervalClock::usable,
+  /// Schema::max_classes).
   void insert(std::uint64_t key, const PendingRequest& request, const std::uint32_t* extras);
 
   /// Looks up the request of a label arriving at `time`. `joined`: the request is marked
@@ -355,7 +370,8 @@ class LabelStore {
   ///
   /// Throws vigil::format_error (naming what is wrong) for other extras, more positions than
   /// the capacity, marks that no request can have (a replaced request with marks, a waiting
-  /// one labelled or converted), a NaN or +∞ time, a value beyond `limits`, or a part with
+  /// one labelled or converted), a NaN or +∞ time, a value beyond `limits` or beyond what a
+  /// request holds (storable()), or a part with
   /// a batch's worth of requests waiting. Every entry is checked before the store changes.
   /// O(positions written + capacity); allocates O(partitions + extras).
   void load(io::Reader& r, const LabelStoreLimits& limits = {});
@@ -371,14 +387,33 @@ class LabelStore {
   }
 
  private:
+  // 32 bytes, so that two fill a cache line and none straddles two: the interval, the
+  // predicted class and the marks share one word (see max_interval and max_predicted).
   struct Entry {
     std::uint64_t key;
     double time;
-    std::int64_t interval;
     double score;
-    std::uint32_t predicted;
-    std::uint32_t marks;  // live | labelled | converted
+    std::uint64_t interval_bits : 47;  // the interval, two's complement in 47 bits
+    std::uint64_t predicted : 13;      // the predicted class, or no_predicted
+    std::uint64_t marks : 4;           // live | labelled | converted (| unindexed)
   };
+  static constexpr std::uint32_t no_predicted = 0x1fff;
+  static Entry make_entry(std::uint64_t key, double time, const PendingRequest& r, std::uint32_t marks) noexcept {
+    Entry e;
+    e.key = key;
+    e.time = time;
+    e.score = r.score;
+    e.interval_bits = static_cast<std::uint64_t>(r.interval) & ((std::uint64_t{1} << 47) - 1);
+    e.predicted = r.predicted == PendingRequest::no_class ? no_predicted : r.predicted;
+    e.marks = marks;
+    return e;
+  }
+  static PendingRequest request_of(const Entry& e) noexcept {
+    const std::int64_t bits = static_cast<std::int64_t>(e.interval_bits);
+    const std::int64_t interval = bits > max_interval ? bits - (std::int64_t{1} << 47) : bits;
+    const std::uint32_t predicted = static_cast<std::uint32_t>(e.predicted);
+    return PendingRequest{e.time, interval, e.score, predicted == no_predicted ? PendingRequest::no_class : predicted};
+  }
   static constexpr std::uint32_t empty = 0xffffffffu;
   static constexpr std::uint32_t live = 1, labelled = 2, converted = 4;
   // In a snapshot, and in a part's entries only while load() files them: not yet indexed.
@@ -431,6 +466,7 @@ class LabelStore {
     return static_cast<std::uint32_t>(mixed >> 32) | 0x80000000u;
   }
   static void check(const LabelStoreOptions& options);
+  [[noreturn]] static void refuse(const PendingRequest& request);
   Partition& partition_of(std::uint64_t key) const { return parts_[partition(key)]; }
   static std::size_t home(const Partition& p, std::uint64_t mixed) noexcept;
   static bool held(const Partition& p, std::uint32_t sequence) noexcept {
@@ -660,7 +696,14 @@ inline void LabelStore::drop_oldest(Partition& p, double now) {
   --p.used;
 }
 
+// Out of line: the request path keeps only the test.
+VIGIL_NOINLINE inline void LabelStore::refuse(const PendingRequest& request) {
+  throw_invalid_argument("LabelStore::insert: interval " + std::to_string(request.interval) + " or predicted class " +
+                         std::to_string(request.predicted) + " beyond what a request can hold");
+}
+
 inline void LabelStore::insert(std::uint64_t key, const PendingRequest& request, const std::uint32_t* extras) {
+  if (VIGIL_UNLIKELY(!storable(request))) refuse(request);
   Partition& p = partition_of(key);
   std::lock_guard<SpinLock> guard(p.lock);
   append(p, key, request, extras);
@@ -678,7 +721,7 @@ inline void LabelStore::append(Partition& p, std::uint64_t key, const PendingReq
   ++p.next_sequence;
   // A time that is not finite can never be within the time-to-live: −∞ makes every age +∞.
   const double time = std::isfinite(request.time) ? request.time : -std::numeric_limits<double>::infinity();
-  p.entries[position] = Entry{key, time, request.interval, request.score, request.predicted, live};
+  p.entries[position] = make_entry(key, time, request, live);
   for (std::size_t k = 0; k < extras_; ++k) p.extras[position * extras_ + k] = extras[k];
   ++p.counters.held;
   note_waiting(p, key);
@@ -768,7 +811,7 @@ inline LabelStore::Join LabelStore::join_marking(std::uint64_t key, double time,
   const std::uint32_t position = find(p, key, tag_of(mixed), bucket);
   if (position == empty) return Join::unknown;
   Entry& e = p.entries[position];
-  out = PendingRequest{e.time, e.interval, e.score, e.predicted};
+  out = request_of(e);
   if (extras_out != nullptr)
     for (std::size_t k = 0; k < extras_; ++k) extras_out[k] = p.extras[position * extras_ + k];
   if (!std::isfinite(time)) return Join::expired;
@@ -893,11 +936,12 @@ void LabelStore::each_oldest_first(Visit&& visit) const {
 
 inline void LabelStore::save_entry(io::Writer& w, const Partition& p, std::uint32_t position, bool waiting) const {
   const Entry& e = p.entries[position];
+  const PendingRequest r = request_of(e);
   w.u64(e.key);
-  w.f64(e.time);
-  w.i64(e.interval);
-  w.f64(e.score);
-  w.u32(e.predicted);
+  w.f64(r.time);
+  w.i64(r.interval);
+  w.f64(r.score);
+  w.u32(r.predicted);
   w.u8(static_cast<std::uint8_t>(e.marks | (waiting ? unindexed : 0)));
   for (std::size_t k = 0; k < extras_; ++k) w.u32(p.extras[std::size_t{position} * extras_ + k]);
 }
@@ -925,22 +969,27 @@ inline void LabelStore::save(io::Writer& w) const {
 
 /// Reads one ring position of save() into `e` and `extras`, checking its marks, time and values.
 inline void LabelStore::load_entry(io::Reader& r, const LabelStoreLimits& limits, Entry& e, std::uint32_t* extras) const {
-  e.key = r.u64();
-  e.time = r.f64();
-  e.interval = r.i64();
-  e.score = r.f64();
-  e.predicted = r.u32();
-  e.marks = r.u8();
-  if (e.marks > (live | labelled | converted | unindexed))
-    r.fail("label store: request marks " + std::to_string(e.marks) + " are out of range");
-  if (!(e.marks & live) && e.marks != 0) r.fail("label store: a replaced request has marks");
-  if ((e.marks & unindexed) && e.marks != (live | unindexed))
+  const std::uint64_t key = r.u64();
+  PendingRequest request;
+  request.time = r.f64();
+  request.interval = r.i64();
+  request.score = r.f64();
+  request.predicted = r.u32();
+  const std::uint32_t marks = r.u8();
+  if (marks > (live | labelled | converted | unindexed))
+    r.fail("label store: request marks " + std::to_string(marks) + " are out of range");
+  if (!(marks & live) && marks != 0) r.fail("label store: a replaced request has marks");
+  if ((marks & unindexed) && marks != (live | unindexed))
     r.fail("label store: a request waiting for its batch is labelled or converted");
-  if (std::isnan(e.time) || e.time == std::numeric_limits<double>::infinity())
+  if (std::isnan(request.time) || request.time == std::numeric_limits<double>::infinity())
     r.fail("label store: a request's time is NaN or +inf");
-  if (e.predicted != PendingRequest::no_class && e.predicted >= limits.classes)
-    r.fail("label store: predicted class " + std::to_string(e.predicted) + ", at most " +
+  if (request.predicted != PendingRequest::no_class && request.predicted >= limits.classes)
+    r.fail("label store: predicted class " + std::to_string(request.predicted) + ", at most " +
            std::to_string(limits.classes) + " classes");
+  if (!storable(request))
+    r.fail("label store: a request's interval " + std::to_string(request.interval) + " or predicted class " +
+           std::to_string(request.predicted) + " is beyond what a request can hold");
+  e = make_entry(key, request.time, request, marks);
   for (std::size_t k = 0; k < extras_; ++k) {
     extras[k] = r.u32();
     if (!limits.extras.empty() && extras[k] != 0xffffffffu && extras[k] >= limits.extras[k])
