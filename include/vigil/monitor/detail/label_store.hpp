@@ -365,14 +365,14 @@ class LabelStore {
   /// it would have been. With another, each key's requests keep their order and their part
   /// is its key's; a part given more than its size pushes out its oldest as insert() does
   /// (counted as evicted or aged out); requests waiting for their batch stay waiting only
-  /// when they are the newest of their part (at most index_batch − 1), the others are indexed now (a
-  /// duplicate id among them counted now rather than at the next batch).
+  /// when they are the newest of their part (at most index_batch − 1), the others are
+  /// indexed now (a duplicate id among them counted now rather than at the next batch).
   ///
   /// Throws vigil::format_error (naming what is wrong) for other extras, more positions than
   /// the capacity, marks that no request can have (a replaced request with marks, a waiting
   /// one labelled or converted), a NaN or +∞ time, a value beyond `limits` or beyond what a
-  /// request holds (storable()), or a part with
-  /// a batch's worth of requests waiting. Every entry is checked before the store changes.
+  /// request holds (storable()), or a part with a batch's worth of requests waiting. Every
+  /// entry is checked before the store changes.
   /// O(positions written + capacity); allocates O(partitions + extras).
   void load(io::Reader& r, const LabelStoreLimits& limits = {});
 
@@ -397,6 +397,7 @@ class LabelStore {
     std::uint64_t predicted : 13;      // the predicted class, or no_predicted
     std::uint64_t marks : 4;           // live | labelled | converted (| unindexed)
   };
+  static_assert(sizeof(Entry) == 32, "a waiting request takes 32 bytes");
   static constexpr std::uint32_t no_predicted = 0x1fff;
   static Entry make_entry(std::uint64_t key, double time, const PendingRequest& r, std::uint32_t marks) noexcept {
     Entry e;
