@@ -467,6 +467,8 @@ class LabelStore {
     return static_cast<std::uint32_t>(mixed >> 32) | 0x80000000u;
   }
   static void check(const LabelStoreOptions& options);
+  // What a request the store cannot hold is told (see storable()).
+  static std::string unstorable(const PendingRequest& request);
   [[noreturn]] static void refuse(const PendingRequest& request);
   Partition& partition_of(std::uint64_t key) const { return parts_[partition(key)]; }
   static std::size_t home(const Partition& p, std::uint64_t mixed) noexcept;
@@ -697,10 +699,14 @@ inline void LabelStore::drop_oldest(Partition& p, double now) {
   --p.used;
 }
 
+inline std::string LabelStore::unstorable(const PendingRequest& request) {
+  return "interval " + std::to_string(request.interval) + " or predicted class " + std::to_string(request.predicted) +
+         " is beyond what a request can hold";
+}
+
 // Out of line: the request path keeps only the test.
 VIGIL_NOINLINE inline void LabelStore::refuse(const PendingRequest& request) {
-  throw_invalid_argument("LabelStore::insert: interval " + std::to_string(request.interval) + " or predicted class " +
-                         std::to_string(request.predicted) + " beyond what a request can hold");
+  throw_invalid_argument("LabelStore::insert: " + unstorable(request));
 }
 
 inline void LabelStore::insert(std::uint64_t key, const PendingRequest& request, const std::uint32_t* extras) {
@@ -987,9 +993,7 @@ inline void LabelStore::load_entry(io::Reader& r, const LabelStoreLimits& limits
   if (request.predicted != PendingRequest::no_class && request.predicted >= limits.classes)
     r.fail("label store: predicted class " + std::to_string(request.predicted) + ", at most " +
            std::to_string(limits.classes) + " classes");
-  if (!storable(request))
-    r.fail("label store: a request's interval " + std::to_string(request.interval) + " or predicted class " +
-           std::to_string(request.predicted) + " is beyond what a request can hold");
+  if (!storable(request)) r.fail("label store: a request's " + unstorable(request));
   e = make_entry(key, request.time, request, marks);
   for (std::size_t k = 0; k < extras_; ++k) {
     extras[k] = r.u32();
@@ -1049,8 +1053,11 @@ inline void LabelStore::index_loaded(Partition& p, std::uint32_t filed) {
   for (std::uint32_t age = 0; age < p.used; ++age) {
     Entry& e = p.entries[ring_at(p, age)];
     e.marks &= ~unindexed;
-    if (age >= p.used - waiting) note_waiting(p, e.key);
-    if (age >= p.used - waiting || !(e.marks & live)) continue;
+    if (age >= p.used - waiting) {
+      note_waiting(p, e.key);  // indexed with the part's next batch
+      continue;
+    }
+    if (!(e.marks & live)) continue;
     const std::uint64_t mixed = mix(e.key);
     index_further(p, e.key, tag_of(mixed), home(p, mixed), first + age);
   }
