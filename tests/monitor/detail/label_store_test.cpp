@@ -64,13 +64,18 @@ Counts counts(const LabelStore& s) {
   return {s.held(), s.pending(), s.evicted(), s.expired_unlabelled(), s.duplicate_ids()};
 }
 
-/// A store's memory for parts of `sizes` requests: each part a bytes_per_partition() less the
-/// 48 bytes it allows for a last bucket, its requests, and its 64-byte buckets of four
-/// requests each (the last one of one to four) in place of their 16 bytes each.
+/// What bytes_per_partition() allows for a last bucket partly used: 64 less 4, since the
+/// index's 20 bytes a request make a multiple of 4.
+constexpr std::size_t last_bucket_allowance = 60;
+
+/// A store's memory for parts of `sizes` requests: each part a bytes_per_partition() less its
+/// allowance for a last bucket, its requests, and its ⌈20 n / 64⌉ 64-byte buckets in place of
+/// their 20 bytes each.
 std::size_t memory_of(const std::vector<std::size_t>& sizes, std::size_t extras) {
   std::size_t bytes = 0;
   for (const std::size_t n : sizes)
-    bytes += LabelStore::bytes_per_partition() - 48 + n * (LabelStore::bytes_per_request(extras) - 16) + 64 * ((n + 3) / 4);
+    bytes += LabelStore::bytes_per_partition() - last_bucket_allowance + n * (LabelStore::bytes_per_request(extras) - 20) +
+             64 * ((20 * n + 63) / 64);
   return bytes;
 }
 
@@ -86,7 +91,9 @@ TEST_CASE("LabelStore: an empty store holds nothing and knows no id", "[label_st
   s.expire(1e12);
   CHECK(counts(s) == Counts{0, 0, 0, 0, 0});
   CHECK(s.capacity() == 8);
-  CHECK(s.memory_bytes() == 8 * LabelStore::bytes_per_request(0) + LabelStore::bytes_per_partition() - 48);
+  // 8 requests: 160 bytes of index in three buckets (192), 32 more than their share.
+  CHECK(s.memory_bytes() == 8 * LabelStore::bytes_per_request(0) + LabelStore::bytes_per_partition() -
+                                last_bucket_allowance + 32);
 }
 
 TEST_CASE("LabelStore: a label joins its request once, a second is a duplicate", "[label_store]") {
@@ -147,7 +154,9 @@ TEST_CASE("LabelStore: the extras of a request come back with its join", "[label
   REQUIRE(s.join_conversion(request_key(2), 1, out, got) == Join::joined);
   CHECK(std::vector<std::uint32_t>(got, got + 3) == std::vector<std::uint32_t>{1, 2, 3});
   CHECK(s.join(request_key(2), 1, out, nullptr) == Join::joined);  // extras not wanted
-  CHECK(s.memory_bytes() == 4 * LabelStore::bytes_per_request(3) + LabelStore::bytes_per_partition() - 48);
+  // 4 requests: 80 bytes of index in two buckets (128), 48 more than their share.
+  CHECK(s.memory_bytes() == 4 * LabelStore::bytes_per_request(3) + LabelStore::bytes_per_partition() -
+                                last_bucket_allowance + 48);
 }
 
 TEST_CASE("LabelStore: an id filed twice is counted, and the second request replaces the first",
@@ -286,12 +295,13 @@ TEST_CASE("LabelStore: keys of many ids are distinct and every bit is set about 
 }
 
 TEST_CASE("LabelStore: memory is what its bound says, full or not", "[label_store]") {
-  CHECK(LabelStore::bytes_per_request(0) == 48);
-  CHECK(LabelStore::bytes_per_request(2) == 56);
+  CHECK(LabelStore::index_bytes_per_request == 20);
+  CHECK(LabelStore::bytes_per_request(0) == 52);
+  CHECK(LabelStore::bytes_per_request(2) == 60);
   LabelStore s(options(262144, 1e9, 4, 2));
   const std::size_t bound = 262144 * LabelStore::bytes_per_request(2) + 4 * LabelStore::bytes_per_partition();
-  // Parts of a multiple of four requests: the bound less the allowance for a last bucket.
-  CHECK(s.memory_bytes() == bound - 4 * 48);
+  // Parts of a multiple of sixteen requests: the bound less the allowance for a last bucket.
+  CHECK(s.memory_bytes() == bound - 4 * last_bucket_allowance);
   CHECK(s.memory_bytes() == memory_of({65536, 65536, 65536, 65536}, 2));
   CHECK(LabelStore::bytes_per_partition() <= 256);
   const std::uint32_t extras[2] = {1, 2};
@@ -299,9 +309,9 @@ TEST_CASE("LabelStore: memory is what its bound says, full or not", "[label_stor
     s.insert(request_key(id), request(static_cast<double>(id)), extras);
   CHECK(s.held() == 262144);
   CHECK(s.evicted() == 262144);
-  CHECK(s.memory_bytes() == bound - 4 * 48);
+  CHECK(s.memory_bytes() == bound - 4 * last_bucket_allowance);
   // An uneven split: the remainder goes one each to the first parts; parts of 251 and 250
-  // requests end on a bucket of three and of two.
+  // requests end on a bucket of which 28 and 8 bytes are their share.
   LabelStore t(options(1001, 10, 4, 1));
   CHECK(t.memory_bytes() == memory_of({251, 250, 250, 250}, 1));
   CHECK(t.memory_bytes() <= 1001 * LabelStore::bytes_per_request(1) + 4 * LabelStore::bytes_per_partition());
@@ -474,12 +484,14 @@ TEST_CASE("LabelStore: every result and count as a hash map and a queue give the
     // changes no result, however often it runs.
     compare_with_reference(64, 300, 100000, 6, {}, 1);
   }
-  SECTION("64 requests whose ids all start at the last of 16 buckets, of 7 slots each") {
+  SECTION("64 requests whose ids all start at the last of 20 buckets, of 7 slots each") {
     // They fill it and spill over into the first buckets, wrapping around the table.
+    constexpr std::uint64_t buckets = 64 * LabelStore::index_bytes_per_request / 64;
+    static_assert(buckets == 20, "a part of 64 requests has 20 buckets");
     std::vector<std::uint64_t> crowded;
     for (std::uint64_t k = 0; crowded.size() < 90; ++k) {
       const std::uint64_t low = vigil::detail::label_store_detail::avalanche(k) & 0xffffffffu;
-      if (((low * 16) >> 32) == 15) crowded.push_back(k);
+      if (((low * buckets) >> 32) == buckets - 1) crowded.push_back(k);
     }
     compare_with_reference(64, 90, 200000, 5, crowded);
   }

@@ -204,8 +204,8 @@ struct LabelStoreLimits {
 /// parts) in a ring kept in insertion order, and an index from key to request. Everything is
 /// allocated by the constructor; insert, join and expire never allocate.
 ///
-/// The index is a table of 64-byte buckets, one per four requests of the part, each of seven
-/// slots: a slot holds 31 bits of the key's mix (a filter: the request's own key is compared
+/// The index is a table of 64-byte buckets, five per sixteen requests of the part (20 bytes a
+/// request), each of seven slots: a slot holds 31 bits of the key's mix (a filter: the request's own key is compared
 /// on a match) and the request's insertion number in its part, from which its ring position
 /// follows. A slot is in use while that number lies in the window of the requests the ring
 /// holds, so that a request pushed out or aged out leaves the index without the index being
@@ -255,9 +255,10 @@ struct LabelStoreLimits {
 /// changes nothing: the request keeps waiting for a label that can be its own.
 ///
 /// Memory: `memory_bytes() <= capacity × bytes_per_request(extras) + partitions ×
-/// bytes_per_partition()`, where bytes_per_request(extras) = 32 (the request) + 16 (a quarter
-/// of a bucket) + 4 × extras bytes, fixed at construction; equal when every part holds a
-/// multiple of four requests (bytes_per_partition() allows for a last bucket of one to three).
+/// bytes_per_partition()`, where bytes_per_request(extras) = 32 (the request) + 20 (its share
+/// of the index, index_bytes_per_request) + 4 × extras bytes, fixed at construction; equal
+/// when every part holds a multiple of sixteen requests (bytes_per_partition() allows for a
+/// last bucket partly used).
 ///
 /// Snapshots: save() writes the requests of every part in one list, oldest first, which
 /// load() files again into the parts of its own partition count (see save()).
@@ -376,14 +377,19 @@ class LabelStore {
   /// O(positions written + capacity); allocates O(partitions + extras).
   void load(io::Reader& r, const LabelStoreLimits& limits = {});
 
-  /// Bytes per request held: the request, a quarter of an index bucket and its extras.
+  /// Bytes of the index per request: a part of n requests has ⌈20 n / 64⌉ buckets, 35/16
+  /// slots per request, so that fewer than one batch's request in ten finds its home bucket
+  /// full or passed by another and goes on to the next, a way the batch did not ask for ahead
+  /// (one in four with a bucket per four requests; docs/benchmarks.md has both).
+  static constexpr std::size_t index_bytes_per_request = 20;
+  /// Bytes per request held: the request, its share of the index and its extras.
   static constexpr std::size_t bytes_per_request(std::size_t extras) {
-    return sizeof(Entry) + sizeof(Bucket) / requests_per_bucket + extras * sizeof(std::uint32_t);
+    return sizeof(Entry) + index_bytes_per_request + extras * sizeof(std::uint32_t);
   }
   /// Bytes per part besides its requests: its lock, counters and array headers, on their
   /// own cache lines, and the part of a last index bucket that its requests do not fill.
   static constexpr std::size_t bytes_per_partition() {
-    return sizeof(Partition) + sizeof(Bucket) - sizeof(Bucket) / requests_per_bucket;
+    return sizeof(Partition) + sizeof(Bucket) - 4;  // 20 n is a multiple of 4
   }
 
  private:
@@ -424,7 +430,6 @@ class LabelStore {
   // inserts after the count was passed, and no slot may reach 2^32 inserts of age unswept.
   static constexpr std::uint32_t sweep_limit = (std::uint32_t{1} << 31) - 4 * index_batch;
   static constexpr std::size_t slots_per_bucket = label_store_detail::slots_per_bucket;
-  static constexpr std::size_t requests_per_bucket = 4;
   // One cache line. Slot i holds a filter (`tags[i]`: 0 when never used or cleared, else the
   // high bits of the key's mix with the top bit set) and the request's insertion number in
   // its part; the filters apart from the numbers, so that a bucket's filters compare at once.
@@ -434,6 +439,7 @@ class LabelStore {
     std::uint32_t spill_sequence = 0;  // the newest request placed further on from here
     std::uint32_t marks = 0;           // the slot written next (bits 0–2), `spilled` (bit 3)
   };
+  static_assert(slots_per_bucket * index_bytes_per_request >= sizeof(Bucket), "a slot for every request a part holds");
   static constexpr std::uint32_t cursor_bits = 7, spilled = 8;
   struct Counters {
     std::uint64_t held = 0;
@@ -605,7 +611,7 @@ inline LabelStore::LabelStore(LabelStoreOptions options)
     Partition& p = parts_[i];
     p.size = static_cast<std::uint32_t>(capacity_ / partition_count_ + (i < capacity_ % partition_count_));
     p.entries.resize(p.size);
-    p.buckets.resize((std::size_t{p.size} + requests_per_bucket - 1) / requests_per_bucket);
+    p.buckets.resize((std::size_t{p.size} * index_bytes_per_request + sizeof(Bucket) - 1) / sizeof(Bucket));
     p.extras.resize(std::size_t{p.size} * extras_);
   }
 }
@@ -614,7 +620,7 @@ inline std::uint64_t LabelStore::mix(std::uint64_t key) noexcept { return label_
 
 /// The bucket a key's lookup starts from: the low 32 bits of its mix scaled to the number
 /// of buckets (Lemire 2019, "Fast random integer generation in an interval"), so that the
-/// table needs not be a power of two and holds exactly a bucket per four requests.
+/// table needs not be a power of two and holds exactly its 20 bytes per request.
 inline std::size_t LabelStore::home(const Partition& p, std::uint64_t mixed) noexcept {
   return static_cast<std::size_t>(((mixed & 0xffffffffu) * p.buckets.size()) >> 32);
 }
@@ -653,7 +659,7 @@ inline std::uint32_t LabelStore::find(const Partition& p, std::uint64_t key, std
 
 /// Indexes request `sequence` in the first bucket from `bucket` on whose cursor slot is free;
 /// each full bucket passed records it as the newest request that passed. There is always a
-/// free slot: a part holds at most its size of requests, and its buckets 7/4 as many slots.
+/// free slot: a part holds at most its size of requests, and its buckets 35/16 as many slots.
 inline void LabelStore::place(Partition& p, std::size_t bucket, std::uint32_t tag, std::uint32_t sequence) noexcept {
   const std::size_t count = p.buckets.size();
   const std::uint32_t newest = p.next_sequence - 1u;
