@@ -315,10 +315,15 @@ TEST_CASE("LabelStore: memory is what its bound says, full or not", "[label_stor
   LabelStore t(options(1001, 10, 4, 1));
   CHECK(t.memory_bytes() == memory_of({251, 250, 250, 250}, 1));
   CHECK(t.memory_bytes() <= 1001 * LabelStore::bytes_per_request(1) + 4 * LabelStore::bytes_per_partition());
-  for (const std::size_t n : {1, 2, 3, 5, 7, 13}) {
+  for (const std::size_t n : {1, 2, 3, 5, 7, 13, 29}) {
     LabelStore u(options(n, 10, 1, 0));
     CHECK(u.memory_bytes() == memory_of({n}, 0));
     CHECK(u.memory_bytes() <= n * LabelStore::bytes_per_request(0) + LabelStore::bytes_per_partition());
+  }
+  // 13 more than a multiple of sixteen: a last bucket with 4 bytes in use, the bound reached.
+  for (const std::size_t n : {13, 29, 1037}) {
+    LabelStore u(options(n, 10, 1, 0));
+    CHECK(u.memory_bytes() == n * LabelStore::bytes_per_request(0) + LabelStore::bytes_per_partition());
   }
 }
 
@@ -486,7 +491,7 @@ TEST_CASE("LabelStore: every result and count as a hash map and a queue give the
   }
   SECTION("64 requests whose ids all start at the last of 20 buckets, of 7 slots each") {
     // They fill it and spill over into the first buckets, wrapping around the table.
-    constexpr std::uint64_t buckets = 64 * LabelStore::index_bytes_per_request / 64;
+    constexpr std::uint64_t buckets = (64 * LabelStore::index_bytes_per_request + 63) / 64;
     static_assert(buckets == 20, "a part of 64 requests has 20 buckets");
     std::vector<std::uint64_t> crowded;
     for (std::uint64_t k = 0; crowded.size() < 90; ++k) {

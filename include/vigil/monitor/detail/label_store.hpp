@@ -11,6 +11,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <queue>
 #include <string>
 #include <string_view>
@@ -205,9 +206,9 @@ struct LabelStoreLimits {
 /// allocated by the constructor; insert, join and expire never allocate.
 ///
 /// The index is a table of 64-byte buckets, five per sixteen requests of the part (20 bytes a
-/// request), each of seven slots: a slot holds 31 bits of the key's mix (a filter: the request's own key is compared
-/// on a match) and the request's insertion number in its part, from which its ring position
-/// follows. A slot is in use while that number lies in the window of the requests the ring
+/// request), each of seven slots: a slot holds 31 bits of the key's mix (a filter: the
+/// request's own key is compared on a match) and the request's insertion number in its part,
+/// from which its ring position follows. A slot is in use while that number lies in the window of the requests the ring
 /// holds, so that a request pushed out or aged out leaves the index without the index being
 /// touched. Requests leave the window oldest first, so a bucket writes its slots in turn
 /// (a cursor): the slot written next holds the bucket's oldest request, and when that one is
@@ -256,9 +257,11 @@ struct LabelStoreLimits {
 ///
 /// Memory: `memory_bytes() <= capacity × bytes_per_request(extras) + partitions ×
 /// bytes_per_partition()`, where bytes_per_request(extras) = 32 (the request) + 20 (its share
-/// of the index, index_bytes_per_request) + 4 × extras bytes, fixed at construction; equal
-/// when every part holds a multiple of sixteen requests (bytes_per_partition() allows for a
-/// last bucket partly used).
+/// of the index, index_bytes_per_request) + 4 × extras bytes, fixed at construction.
+/// bytes_per_partition() allows for a last bucket of which the part's requests fill as little
+/// as 4 bytes: the bound is reached when every part holds 13 more than a multiple of sixteen
+/// requests, and exceeded by none; a part of a multiple of sixteen requests takes 60 bytes
+/// less, its buckets exactly its requests' share.
 ///
 /// Snapshots: save() writes the requests of every part in one list, oldest first, which
 /// load() files again into the parts of its own partition count (see save()).
@@ -389,7 +392,8 @@ class LabelStore {
   /// Bytes per part besides its requests: its lock, counters and array headers, on their
   /// own cache lines, and the part of a last index bucket that its requests do not fill.
   static constexpr std::size_t bytes_per_partition() {
-    return sizeof(Partition) + sizeof(Bucket) - 4;  // 20 n is a multiple of 4
+    // 20 n bytes are a multiple of gcd(20, 64) = 4: a last bucket has at least 4 in use.
+    return sizeof(Partition) + sizeof(Bucket) - std::gcd(index_bytes_per_request, sizeof(Bucket));
   }
 
  private:
@@ -620,7 +624,7 @@ inline std::uint64_t LabelStore::mix(std::uint64_t key) noexcept { return label_
 
 /// The bucket a key's lookup starts from: the low 32 bits of its mix scaled to the number
 /// of buckets (Lemire 2019, "Fast random integer generation in an interval"), so that the
-/// table needs not be a power of two and holds exactly its 20 bytes per request.
+/// table needs not be a power of two: ⌈20 n / 64⌉ buckets for n requests.
 inline std::size_t LabelStore::home(const Partition& p, std::uint64_t mixed) noexcept {
   return static_cast<std::size_t>(((mixed & 0xffffffffu) * p.buckets.size()) >> 32);
 }
