@@ -208,21 +208,21 @@ struct LabelStoreLimits {
 /// The index is a table of 64-byte buckets, five per sixteen requests of the part (20 bytes a
 /// request), each of seven slots: a slot holds 31 bits of the key's mix (a filter: the
 /// request's own key is compared on a match) and the request's insertion number in its part,
-/// from which its ring position follows. A slot is in use while that number lies in the window of the requests the ring
-/// holds, so that a request pushed out or aged out leaves the index without the index being
-/// touched. Requests leave the window oldest first, so a bucket writes its slots in turn
-/// (a cursor): the slot written next holds the bucket's oldest request, and when that one is
-/// still held the bucket is full. A request whose home bucket is full goes to the next bucket
-/// with a free slot, and each bucket passed keeps the insertion number of the newest request
-/// that passed it: a lookup goes on to the next bucket only while that request is held
-/// (linear probing over buckets; short filters in a cache-line bucket compared at once are
-/// those of Fan et al. 2013, "MemC3: compact and concurrent MemCache", which places keys by
-/// cuckoo hashing instead; a slot is freed by the window of ages, not by a delete). A
+/// from which its ring position follows. A slot is in use while that number lies in the window
+/// of the requests the ring holds, so that a request pushed out or aged out leaves the index
+/// without the index being touched. Requests leave the window oldest first, so a bucket writes
+/// its slots in turn (a cursor): the slot written next holds the bucket's oldest request, and
+/// when that one is still held the bucket is full. A request whose home bucket is full goes to
+/// the next bucket with a free slot, and each bucket passed keeps the insertion number of the
+/// newest request that passed it: a lookup goes on to the next bucket only while that request
+/// is held (linear probing over buckets; short filters in a cache-line bucket compared at once
+/// are those of Fan et al. 2013, "MemC3: compact and concurrent MemCache", which places keys
+/// by cuckoo hashing instead; a slot is freed by the window of ages, not by a delete). A
 /// request replaced by a later one of the same key keeps its slot, dead, until it leaves the
-/// window; lookups pass over it. Insertion numbers are 32-bit and wrap: every 2^30 inserts
-/// of a part, expire() (or, were it not called, every 2^31 − 32 inserts, insert()) clears
-/// the slots that left the window, so that no slot is ever older than 2^32 inserts and
-/// mistaken for a held one.
+/// window; lookups pass over it. Insertion numbers are 32-bit and wrap: every 2^30 inserts of
+/// a part, expire() (or, were it not called, every 2^31 − 32 inserts, insert()) clears the
+/// slots that left the window, so that no slot is ever older than 2^32 inserts and mistaken
+/// for a held one.
 ///
 /// Batches: a part indexes the requests filed into it `index_batch` (64) at a time, when the
 /// 64th is filed, or before a join of one of their keys, an expire() or a read of its
