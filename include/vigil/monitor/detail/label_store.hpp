@@ -273,15 +273,18 @@ class LabelStore {
  public:
   /// Requests of a part filed before they are indexed together (see the class comment).
   static constexpr std::uint32_t index_batch = 64;
-  /// The intervals a request may have: [−max_interval − 1, max_interval] (47 bits).
-  static constexpr std::int64_t max_interval = (std::int64_t{1} << 46) - 1;
+  /// Bits a waiting request keeps of its interval and of its predicted class.
+  static constexpr unsigned interval_width = 47, predicted_width = 13;
+  /// The intervals a request may have: [−max_interval − 1, max_interval].
+  static constexpr std::int64_t max_interval = (std::int64_t{1} << (interval_width - 1)) - 1;
   /// The predicted classes a request may have besides PendingRequest::no_class: below this.
-  static constexpr std::uint32_t max_predicted = 0x1fff;
+  static constexpr std::uint32_t max_predicted = (std::uint32_t{1} << predicted_width) - 1;
   /// Whether insert() takes `request`'s interval and predicted class.
   static bool storable(const PendingRequest& request) noexcept {
-    // One test each, in unsigned arithmetic: the interval shifted by 2^46 is below 2^47, and
-    // the predicted class plus one (no_class wraps to 0) at most max_predicted.
-    const bool interval = static_cast<std::uint64_t>(request.interval) + (std::uint64_t{1} << 46) < (std::uint64_t{1} << 47);
+    // One test each, in unsigned arithmetic: the interval shifted by max_interval + 1 is
+    // below 2^interval_width, and the predicted class plus one (no_class wraps to 0) at most
+    // max_predicted.
+    const bool interval = static_cast<std::uint64_t>(request.interval) + std::uint64_t{max_interval + 1} < interval_span;
     const bool predicted = static_cast<std::uint32_t>(request.predicted + 1u) <= max_predicted;
     return interval & predicted;
   }
@@ -397,31 +400,33 @@ class LabelStore {
   }
 
  private:
+  static constexpr std::uint64_t interval_span = std::uint64_t{1} << interval_width;  // interval numbers a request can hold
   // 32 bytes, so that two fill a cache line and none straddles two: the interval, the
   // predicted class and the marks share one word (see max_interval and max_predicted).
   struct Entry {
     std::uint64_t key;
     double time;
     double score;
-    std::uint64_t interval_bits : 47;  // the interval, two's complement in 47 bits
-    std::uint64_t predicted : 13;      // the predicted class, or no_predicted
-    std::uint64_t marks : 4;           // live | labelled | converted (| unindexed)
+    std::uint64_t interval_bits : interval_width;  // the interval, two's complement
+    std::uint64_t predicted : predicted_width;     // the predicted class, or no_predicted
+    std::uint64_t marks : 4;                       // live | labelled | converted (| unindexed)
   };
   static_assert(sizeof(Entry) == 32, "a waiting request takes 32 bytes");
-  static constexpr std::uint32_t no_predicted = 0x1fff;
+  static_assert(interval_width + predicted_width + 4 == 64, "interval, predicted class and marks share one word");
+  static constexpr std::uint32_t no_predicted = max_predicted;  // the field's value for no_class
   static Entry make_entry(std::uint64_t key, double time, const PendingRequest& r, std::uint32_t marks) noexcept {
     Entry e;
     e.key = key;
     e.time = time;
     e.score = r.score;
-    e.interval_bits = static_cast<std::uint64_t>(r.interval) & ((std::uint64_t{1} << 47) - 1);
+    e.interval_bits = static_cast<std::uint64_t>(r.interval) & (interval_span - 1);
     e.predicted = r.predicted == PendingRequest::no_class ? no_predicted : r.predicted;
     e.marks = marks;
     return e;
   }
   static PendingRequest request_of(const Entry& e) noexcept {
     const std::int64_t bits = static_cast<std::int64_t>(e.interval_bits);
-    const std::int64_t interval = bits > max_interval ? bits - (std::int64_t{1} << 47) : bits;
+    const std::int64_t interval = bits > max_interval ? bits - static_cast<std::int64_t>(interval_span) : bits;
     const std::uint32_t predicted = static_cast<std::uint32_t>(e.predicted);
     return PendingRequest{e.time, interval, e.score, predicted == no_predicted ? PendingRequest::no_class : predicted};
   }
